@@ -1,0 +1,186 @@
+# actr: one Makefile for the library, programs, examples, tests and
+# benchmarks. `make V=1` prints full command lines; `make check SAN=1`
+# builds with ASan+UBSan (in build-san/); `make check VALGRIND=1` runs the
+# suite under valgrind. `make demo` and `make check` install missing system
+# packages first (scripts/deps.sh).
+
+VERSION_MAJOR := 0
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+
+ifeq ($(SAN),1)
+B ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+else
+B ?= build
+SANFLAGS :=
+endif
+
+# Library layers, in dependency order (DESIGN.md).
+LIB_DIRS := core proto mailbox ice sctp wire runtime
+
+PKGS := sqlite3 libprotobuf-c openssl libsrtp2 nice glib-2.0 usrsctp
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC ?= cc
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter
+ALL_CFLAGS := -std=gnu11 -fPIC -pthread $(WARN) $(SANFLAGS) $(CFLAGS) \
+	-Iinclude -I. -I$(B)/gen $(PKG_CFLAGS) -MMD -MP
+ALL_LDFLAGS := -pthread $(SANFLAGS) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lm
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = printf '  %-7s %s\n' $(1) $(2);
+endif
+
+# ---- generated protobuf-c code -------------------------------------------
+PROTOS := $(wildcard proto/*.proto)
+PROTO_C := $(patsubst proto/%.proto,$(B)/gen/proto/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+
+$(B)/gen/proto/%.pb-c.c $(B)/gen/proto/%.pb-c.h: proto/%.proto $(PROTOS)
+	@mkdir -p $(B)/gen
+	$(Q)$(call say,PROTOC,$<)protoc-c --c_out=$(B)/gen -I. $<
+
+# ---- library ---------------------------------------------------------------
+LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_OBJS := $(patsubst %.c,$(B)/%.o,$(LIB_SRCS)) \
+	$(patsubst %.c,%.o,$(PROTO_C))
+
+LIBA := $(B)/libactr.a
+LIBSO := $(B)/libactr.so.$(VERSION)
+SONAME := libactr.so.$(VERSION_MAJOR)
+
+$(B)/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(Q)$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/gen/proto/%.pb-c.o: $(B)/gen/proto/%.pb-c.c
+	$(Q)$(call say,CC,$<)$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -c $< -o $@
+
+$(LIBA): $(LIB_OBJS)
+	$(Q)$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJS)
+	$(Q)$(call say,LD,$@)$(CC) -shared -Wl,-soname,$(SONAME) \
+		$(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)ln -sf libactr.so.$(VERSION) $(B)/$(SONAME)
+	$(Q)ln -sf $(SONAME) $(B)/libactr.so
+
+$(B)/libactr.pc: Makefile
+	@mkdir -p $(B)
+	$(Q)$(call say,GEN,$@)printf '%s\n' 'prefix=$(PREFIX)' \
+		'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+		'Name: actr' 'Description: Actor-RTC runtime in C' \
+		'Version: $(VERSION)' \
+		'Requires.private: $(PKGS)' \
+		'Libs: -L$${libdir} -lactr' \
+		'Libs.private: -lm -pthread' \
+		'Cflags: -I$${includedir}' > $@
+
+# ---- programs: server/ (actr-signal), tools/ (actr) -----------------------
+# Every .c except main.c goes into a small archive that tests link too.
+SERVER_SRCS := $(filter-out server/main.c,$(wildcard server/*.c))
+SERVER_OBJS := $(patsubst %.c,$(B)/%.o,$(SERVER_SRCS))
+SERVERA := $(B)/libactr-server.a
+PROGS :=
+ifneq ($(wildcard server/main.c),)
+PROGS += $(B)/actr-signal
+endif
+ifneq ($(wildcard tools/main.c),)
+PROGS += $(B)/actr
+endif
+
+$(SERVERA): $(SERVER_OBJS)
+	$(Q)$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(B)/actr-signal: $(B)/server/main.o $(SERVERA) $(LIBA)
+	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/actr: $(patsubst %.c,$(B)/%.o,$(wildcard tools/*.c)) $(LIBA)
+	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- examples: one program per examples/<name>/<prog>.c --------------------
+EXAMPLE_SRCS := $(wildcard examples/*/*.c)
+EXAMPLES := $(patsubst %.c,$(B)/%,$(EXAMPLE_SRCS))
+
+$(EXAMPLES): $(B)/examples/%: $(B)/examples/%.o $(LIBA)
+	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- tests: every test/*.c in one runner -----------------------------------
+TEST_SRCS := $(wildcard test/*.c)
+TEST_OBJS := $(patsubst %.c,$(B)/%.o,$(TEST_SRCS))
+TESTBIN := $(B)/test/actr-test
+
+$(TESTBIN): $(TEST_OBJS) $(SERVERA) $(LIBA)
+	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- benchmarks: one program per bench/*.c ---------------------------------
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCHES := $(patsubst %.c,$(B)/%,$(BENCH_SRCS))
+
+$(BENCHES): $(B)/bench/%: $(B)/bench/%.o $(SERVERA) $(LIBA)
+	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# ---- top-level targets -------------------------------------------------------
+.PHONY: all lib deps check check-run demo demo-run bench install clean format
+
+all: lib $(PROGS) $(EXAMPLES) $(TESTBIN) $(BENCHES)
+
+lib: $(LIBA) $(LIBSO) $(B)/libactr.pc
+
+deps:
+	@sh scripts/deps.sh
+
+# The deps script runs first, then a fresh make so pkg-config sees what it
+# installed.
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+ifeq ($(VALGRIND),1)
+RUN_TESTS = ACTR_TEST_TIMEOUT_SCALE=20 valgrind -q --leak-check=full \
+	--show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+	--error-exitcode=99 --suppressions=test/valgrind.supp $(TESTBIN)
+else
+RUN_TESTS = $(TESTBIN)
+endif
+
+check-run: all
+	$(RUN_TESTS) $(T)
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
+	@sh scripts/demo.sh $(B)
+
+bench: all
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+install: lib $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/actr \
+		$(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libactr.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libactr.so
+	install -m 644 $(B)/libactr.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 include/actr/*.h $(DESTDIR)$(PREFIX)/include/actr/
+	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

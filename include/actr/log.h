@@ -1,0 +1,60 @@
+/*
+ * Logging with levels and a pluggable sink.
+ *
+ * The default sink writes one line per message to stderr:
+ *   "2026-11-21T10:00:00.123Z W ws: frame too large (70000 > 65536)"
+ * The level filter is checked before any formatting, so a disabled log call
+ * costs one compare. Level and sink are process-global; set them before
+ * starting reactor threads. The sink may be called from any thread that logs.
+ */
+#ifndef ACTR_LOG_H
+#define ACTR_LOG_H
+
+#include <stdarg.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum actr_log_level {
+	ACTR_LOG_ERROR = 0,
+	ACTR_LOG_WARN = 1,
+	ACTR_LOG_INFO = 2,
+	ACTR_LOG_DEBUG = 3,
+	ACTR_LOG_TRACE = 4,
+} actr_log_level_t;
+
+/** A sink receives the level, the subsystem tag and the formatted text. */
+typedef void (*actr_log_sink_fn)(actr_log_level_t level, const char *subsys,
+				 const char *msg, void *arg);
+
+extern int actr__log_level; /* current level; read by the macros below */
+
+/** Set the most verbose level that is emitted (default ACTR_LOG_INFO, or
+ * the ACTR_LOG environment variable: error|warn|info|debug|trace). */
+void actr_log_set_level(actr_log_level_t level);
+actr_log_level_t actr_log_get_level(void);
+
+/** Replace the sink; NULL restores the stderr sink. */
+void actr_log_set_sink(actr_log_sink_fn fn, void *arg);
+
+/** Format and emit a message (use the macros instead). */
+void actr_log_emit(actr_log_level_t level, const char *subsys,
+		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#define actr_log(level, subsys, ...)                                    \
+	do {                                                            \
+		if ((int)(level) <= actr__log_level)                    \
+			actr_log_emit((level), (subsys), __VA_ARGS__);  \
+	} while (0)
+
+#define actr_loge(subsys, ...) actr_log(ACTR_LOG_ERROR, subsys, __VA_ARGS__)
+#define actr_logw(subsys, ...) actr_log(ACTR_LOG_WARN, subsys, __VA_ARGS__)
+#define actr_logi(subsys, ...) actr_log(ACTR_LOG_INFO, subsys, __VA_ARGS__)
+#define actr_logd(subsys, ...) actr_log(ACTR_LOG_DEBUG, subsys, __VA_ARGS__)
+#define actr_logt(subsys, ...) actr_log(ACTR_LOG_TRACE, subsys, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install every Debian package the project needs, when missing.
+# Idempotent and quiet when everything is present. Needs root (or sudo)
+# only when something is missing.
+set -eu
+
+PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev
+protobuf-c-compiler protobuf-compiler libssl-dev libsrtp2-dev libnice-dev
+libusrsctp-dev libglib2.0-dev valgrind python3-protobuf python3-websockets
+python3-aiortc coturn"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# coturn's package starts a daemon on some systems; tests start their own.
+if command -v systemctl >/dev/null 2>&1; then
+	$SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
+fi
