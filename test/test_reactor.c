@@ -417,7 +417,7 @@ TEST(reactor_defer_and_hooks)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct defer_ctx c = { 0 };
-	actr_hook_t ha, hb;
+	actr_hook_t ha = { 0 }, hb = { 0 };
 	actr_defer_t cancelled = { 0 };
 
 	c.r = r;

@@ -4,7 +4,9 @@
  *
  * Every handle (io, timer, defer, signal, hook) is an intrusive struct the
  * caller owns and embeds in its own objects; the reactor never allocates
- * per handle. Every function here except actr_reactor_post() must be called
+ * per handle. Timers and io handles are prepared by their _init function;
+ * defer, signal and hook handles must be zero-initialised before first
+ * use (e.g. `actr_hook_t h = { 0 };` or calloc). Every function here except actr_reactor_post() must be called
  * from the reactor's own thread.
  *
  * One iteration (actr_reactor_run_once):
