@@ -86,16 +86,19 @@ $(LIBSO): $(LIB_OBJS)
 	$(Q)ln -sf libactr.so.$(VERSION) $(B)/$(SONAME)
 	$(Q)ln -sf $(SONAME) $(B)/libactr.so
 
+# libactr.pc for a given prefix: $(call write_pc,PREFIX,FILE)
+write_pc = printf '%s\n' 'prefix=$(1)' \
+	'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	'Name: actr' 'Description: Actor-RTC runtime in C' \
+	'Version: $(VERSION)' \
+	'Requires.private: $(PKGS)' \
+	'Libs: -L$${libdir} -lactr' \
+	'Libs.private: -lm -pthread' \
+	'Cflags: -I$${includedir}' > $(2)
+
 $(B)/libactr.pc: Makefile
 	@mkdir -p $(B)
-	$(Q)$(call say,GEN,$@)printf '%s\n' 'prefix=$(PREFIX)' \
-		'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
-		'Name: actr' 'Description: Actor-RTC runtime in C' \
-		'Version: $(VERSION)' \
-		'Requires.private: $(PKGS)' \
-		'Libs: -L$${libdir} -lactr' \
-		'Libs.private: -lm -pthread' \
-		'Cflags: -I$${includedir}' > $@
+	$(Q)$(call say,GEN,$@)$(call write_pc,$(PREFIX),$@)
 
 # ---- programs: server/ (actr-signal), tools/ (actr) -----------------------
 # Every .c except main.c goes into a small archive that tests link too.
@@ -183,7 +186,7 @@ install: lib $(PROGS)
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libactr.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libactr.so
-	install -m 644 $(B)/libactr.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	$(call write_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/libactr.pc)
 	install -m 644 include/actr/*.h $(DESTDIR)$(PREFIX)/include/actr/
 	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
 
