@@ -148,6 +148,40 @@ static void ctx_free(actr_system_t *sys, struct actr_ctx *c)
 	actr__node_release(n);
 }
 
+static void kept_link(struct actr_ctx *c)
+{
+	actr_node_t *n = c->node;
+
+	c->kprev = NULL;
+	c->knext = n->kept;
+	if (n->kept)
+		n->kept->kprev = c;
+	n->kept = c;
+}
+
+static void kept_unlink(struct actr_ctx *c)
+{
+	if (c->kprev)
+		c->kprev->knext = c->knext;
+	else
+		c->node->kept = c->knext;
+	if (c->knext)
+		c->knext->kprev = c->kprev;
+}
+
+/* The node is being freed: its kept contexts die with it. */
+void actr__ctx_drop_kept(actr_system_t *sys, actr_node_t *n)
+{
+	struct actr_ctx *c;
+
+	while ((c = n->kept)) {
+		n->kept = c->knext;
+		actr__msg_free(sys, c->req);
+		c->next_free = sys->free_ctxs;
+		sys->free_ctxs = c;
+	}
+}
+
 /* Send the reply of ctx's request (status < 0: error). */
 static int reply(struct actr_ctx *c, int status, const char *err,
 		 const void *data, size_t len, const ProtobufCMessage *pm)
@@ -206,8 +240,12 @@ static int reply(struct actr_ctx *c, int status, const char *err,
 			  m->origin.rid_str, actr_strerror(rc));
 	free(tmp);
 out:
-	if (!c->in_handler)
-		ctx_free(sys, c);	/* a kept context replying later */
+	if (!c->in_handler) {
+		/* a kept context replying later */
+		if (c->kept)
+			kept_unlink(c);
+		ctx_free(sys, c);
+	}
 	return rc;
 }
 
@@ -339,6 +377,7 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 			n->w->hooks.on_error(c, (uint32_t)-rc, r->key,
 					     n->w->user);
 		if (!c->replied) {
+			c->kept = false;
 			reply(c, rc, NULL, NULL, 0, NULL);
 			return;
 		}
@@ -349,7 +388,8 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 			return;
 		}
 	} else if (!c->replied) {
-		return;		/* kept: replies later */
+		kept_link(c);	/* replies later */
+		return;
 	}
 	ctx_free(sys, c);
 }

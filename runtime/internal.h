@@ -78,6 +78,7 @@ struct actr__msg {
 
 struct actr_ctx {
 	struct actr_ctx *next_free;	/* free-list link */
+	struct actr_ctx *kprev, *knext;	/* node's kept list */
 	actr_node_t *node;		/* the node handling */
 	struct actr__msg *req;		/* request being handled (owned) */
 	bool is_hook;			/* lifecycle-hook context */
@@ -120,6 +121,7 @@ struct actr_node {
 	struct actr_ctx hook_ctx;	/* context for lifecycle hooks */
 	int state;			/* enum node_state */
 	unsigned inflight;		/* queued msgs + live ctxs + calls */
+	struct actr_ctx *kept;		/* kept contexts (reply later) */
 	actr_shutdown_cb done;		/* graceful shutdown completion */
 	void *done_arg;
 	actr_defer_t finish;		/* deferred shutdown completion */
@@ -171,6 +173,7 @@ struct actr__msg *actr__msg_new(actr_system_t *sys, size_t len);
 void actr__msg_free(actr_system_t *sys, struct actr__msg *m);
 actr_node_t *actr__node_find(actr_system_t *sys, const Actr__ActrId *id);
 void actr__node_release(actr_node_t *n);
+void actr__ctx_drop_kept(actr_system_t *sys, actr_node_t *n);
 
 /* dispatch.c */
 void actr__enqueue(actr_system_t *sys, struct actr__msg *m);
