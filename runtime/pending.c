@@ -71,7 +71,12 @@ struct actr__pending *actr__pending_add(actr_system_t *sys,
 		return NULL;
 	if (timeout_ms == 0)
 		timeout_ms = ACTR_DEFAULT_TIMEOUT_MS;
-	deadline = actr_reactor_now(sys->r) + ACTR_MS(timeout_ms);
+	/* Inside the dispatcher the iteration's cached time is fresh; a
+	 * call from outside (the shell before running the loop, another
+	 * callback) may come long after it, so read the clock. */
+	deadline = (sys->dispatching ? actr_reactor_now(sys->r)
+				     : actr_reactor_update_time(sys->r)) +
+		   ACTR_MS(timeout_ms);
 	p->rid = sys->next_rid++;
 	p->deadline = deadline;
 	p->owner = owner;

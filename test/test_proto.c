@@ -414,7 +414,7 @@ TEST(proto_golden_echo)
 	r.timestamp = 5;
 	GOLDEN(&r, 0x0a, 0x02, 'h', 'i', 0x10, 0x05);
 	q.message = "";
-	check_packed(&q.base, NULL, 0); /* proto3 default is not sent */
+	check_packed(&q.base, (const uint8_t *)"", 0); /* proto3 default is not sent */
 	CHECK_STR(echo__echo_service__descriptor.name, "echo.EchoService");
 	CHECK_STR(echo__echo_service__descriptor.methods[0].name, "Echo");
 }

@@ -277,11 +277,14 @@ TEST(runtime_inproc_errors_and_timeouts_propagate)
 	/* C is gone and there is no remote lane: Unavailable */
 	memset(&res, 0, sizeof(res));
 	w.hb.next_route = NULL;
+	Actr__ActrId *gone = actr_id_dup(actr_node_id(w.c));
+	w.hb.next = gone;
 	actr_node_free(w.c);
 	CHECK_OK(actr_ref_call_raw(w.ha.ref, "chain.Hop.Relay", "z", 1, 0,
 				   on_result, &res));
 	run_until(w.r, &res.done);
 	CHECK_EQ(res.status, -ACTR_EUNAVAILABLE);
+	actr_proto_free(gone);
 	world_fini(&w);
 }
 
