@@ -164,9 +164,9 @@ struct actr_system {
 
 /* workload.c */
 uint32_t actr__route_hash(const char *s, size_t n);
+/* Route of w for key[0..len) (hash and probe), or NULL. */
 const struct actr__route *actr__route_find(const actr_workload_t *w,
-					   const char *key, size_t len,
-					   uint32_t hash);
+					   const char *key, size_t len);
 
 /* msg / ctx pools (system.c) */
 struct actr__msg *actr__msg_new(actr_system_t *sys, size_t len);

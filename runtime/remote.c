@@ -182,8 +182,7 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 		}
 	}
 	klen = strlen(env->route_key);
-	r = actr__route_find(to->w, env->route_key, klen,
-			     actr__route_hash(env->route_key, klen));
+	r = actr__route_find(to->w, env->route_key, klen);
 	if (!r) {
 		sys->st.unknown_route++;
 		actr_logw("runtime", "unknown route %s from a remote caller",

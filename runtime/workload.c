@@ -9,32 +9,77 @@
 
 #include "runtime/internal.h"
 
+/* A word-at-a-time multiplicative hash: a route key of 16-40 bytes costs
+ * two to five multiplies. Route keys from peers are only looked up (the
+ * table holds registered routes at load <= 1/2), so a weak hash cannot be
+ * used to degrade it. */
+static inline uint32_t hash_key(const char *s, size_t n)
+{
+	uint64_t h = n, w;
+	const char *end = s + n;
+
+	if (n >= 8) {
+		/* whole words, then the last 8 bytes (overlapping) if any */
+		for (size_t k = n >> 3; k; k--, s += 8) {
+			memcpy(&w, s, 8);
+			h = (h + w) * 0x9e3779b97f4a7c15ull;
+		}
+		if (n & 7) {
+			memcpy(&w, end - 8, 8);
+			h = (h + w) * 0x9e3779b97f4a7c15ull;
+		}
+	} else {
+		for (; s < end; s++)
+			h = (h + (uint8_t)*s) * 0x9e3779b97f4a7c15ull;
+	}
+	return (uint32_t)(h >> 32);
+}
+
 uint32_t actr__route_hash(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
+	return hash_key(s, n);
+}
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (uint8_t)s[i]) * 16777619u;
-	return h;
+/* Key equality a word at a time (route keys are mostly 16-40 bytes). */
+static inline bool key_eq(const char *a, const char *b, size_t n)
+{
+	uint64_t x, y;
+	size_t i;
+
+	if (n < 8) {
+		for (i = 0; i < n; i++)
+			if (a[i] != b[i])
+				return false;
+		return true;
+	}
+	for (i = n >> 3; i; i--, a += 8, b += 8) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		if (x != y)
+			return false;
+	}
+	if (!(n & 7))
+		return true;
+	a -= n & ~(size_t)7;	/* back to the start for the tail word */
+	b -= n & ~(size_t)7;
+	memcpy(&x, a + n - 8, 8);
+	memcpy(&y, b + n - 8, 8);
+	return x == y;
 }
 
 const struct actr__route *actr__route_find(const actr_workload_t *w,
-					   const char *key, size_t len,
-					   uint32_t hash)
+					   const char *key, size_t len)
 {
+	uint32_t hash = hash_key(key, len);
 	unsigned mask = w->nslots - 1;
+	const struct actr__route *r;
 
-	if (!w->nslots)
+	if (ACTR_UNLIKELY(!w->nslots))
 		return NULL;
-	for (unsigned i = hash & mask;; i = (i + 1) & mask) {
-		const struct actr__route *r = w->slots[i];
-
-		if (!r)
-			return NULL;
-		if (r->hash == hash && r->len == len &&
-		    memcmp(r->key, key, len) == 0)
+	for (unsigned i = hash & mask; (r = w->slots[i]); i = (i + 1) & mask)
+		if (r->hash == hash && r->len == len && key_eq(r->key, key, len))
 			return r;
-	}
+	return NULL;
 }
 
 actr_workload_t *actr_workload_new(const char *manufacturer,
@@ -115,7 +160,7 @@ static int add(actr_workload_t *w, const char *key, actr_raw_handler raw,
 	if (len == 0 || len > UINT16_MAX || payload_type < 0 ||
 	    payload_type > ACTR__PAYLOAD_TYPE__MEDIA_RTP)
 		return -EINVAL;
-	if (actr__route_find(w, key, len, h))
+	if (actr__route_find(w, key, len))
 		return -EEXIST;
 	/* keep the load factor under 1/2 */
 	if ((w->nroutes + 1) * 2 > w->nslots && grow(w) < 0)
