@@ -362,3 +362,43 @@ TEST(runtime_lane_outbound_call)
 	CHECK_EQ(res.status, -EPIPE);
 	t_fini(&t);
 }
+
+TEST(runtime_lane_dedup_expires)
+{
+	struct t t;
+	Actr__RpcEnvelope e;
+	actr_workload_t *w;
+
+	/* a system whose response cache lives 30 ms */
+	memset(&t, 0, sizeof(t));
+	memset(&sent, 0, sizeof(sent));
+	actr_log_set_level(ACTR_LOG_ERROR);
+	lane.ops = &fake_ops;
+	lane.arg = &sent;
+	t.r = actr_reactor_new();
+	t.sys = actr_system_new(t.r, &(actr_system_config_t){
+					     .dedup_ttl_ms = 30 });
+	w = actr_workload_new("acme", "srv", "1");
+	CHECK_OK(actr_workload_add_route(w, "t.T.Echo", h_echo, 0));
+	actr_workload_set_hooks(w, &(actr_hooks_t){ 0 }, &t.srv);
+	t.node = actr_node_new(t.sys, w, 0);
+	CHECK_OK(actr_node_start(t.node, &t.ref));
+	CHECK_OK(actr_id_parse("abc@0/acme:cli:1", &t.cli));
+	CHECK_OK(actr_id_parse("def@0/acme:far:1", &far_id));
+
+	CHECK_OK(actr_envelope_request(&e, "t.T.Echo", "x1", "a", 1, 5000));
+	CHECK_OK(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0));
+	run(&t);
+	CHECK_OK(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0));
+	run(&t);
+	CHECK_EQ(t.srv.handled, 1);
+	/* after the ttl the same id is a new request */
+	uint64_t end = actr_time_ns() + ACTR_MS(40);
+	while (actr_time_ns() < end)
+		actr_reactor_run_once(t.r, 5);
+	CHECK_OK(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0));
+	run(&t);
+	CHECK_EQ(t.srv.handled, 2);
+	CHECK_EQ(sent.n, 3);
+	t_fini(&t);
+}
