@@ -541,3 +541,59 @@ TEST(runtime_free_running_node_fails_calls)
 	CHECK(a.status < 0 && b.status < 0);
 	env_fini(&e);
 }
+
+TEST(runtime_large_payload)
+{
+	struct env e;
+	struct res res = { 0 };
+	static uint8_t big[100000];
+
+	env_init(&e);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 13);
+	CHECK_OK(actr_ref_call_raw(e.ref, "t.T.Echo", big, sizeof(big), 0,
+				   on_result, &res));
+	run_until(e.r, &res.done);
+	CHECK_EQ(res.status, 0);
+	CHECK_MEM(res.data, big, sizeof(res.data));
+	env_fini(&e);
+}
+
+#include "core/internal.h"
+
+static int fail_after;
+
+static void *failing_malloc(size_t n)
+{
+	if (fail_after-- <= 0)
+		return NULL;
+	return malloc(n);
+}
+
+TEST(runtime_alloc_failure)
+{
+	struct env e;
+	struct res res = { 0 };
+	int rc = 0;
+
+	env_init(&e);
+	/* every allocation fails: the call is refused, nothing leaks */
+	fail_after = 0;
+	actr__sys.malloc = failing_malloc;
+	rc = actr_ref_call_raw(e.ref, "t.T.Echo", "x", 1, 0, on_result, &res);
+	actr__sys_reset();
+	CHECK_EQ(rc, -ENOMEM);
+	/* the message succeeds, the pending entry fails */
+	fail_after = 1;
+	actr__sys.malloc = failing_malloc;
+	rc = actr_ref_call_raw(e.ref, "t.T.Echo", "x", 1, 0, on_result, &res);
+	actr__sys_reset();
+	CHECK_EQ(rc, -ENOMEM);
+	/* after recovery calls work again */
+	CHECK_OK(actr_ref_call_raw(e.ref, "t.T.Echo", "x", 1, 0, on_result,
+				   &res));
+	run_until(e.r, &res.done);
+	CHECK_EQ(res.status, 0);
+	CHECK_EQ(res.done, 1);
+	env_fini(&e);
+}
