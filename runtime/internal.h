@@ -126,7 +126,7 @@ struct actr_node {
 	void *done_arg;
 	actr_defer_t finish;		/* deferred shutdown completion */
 	actr_signal_t sigint, sigterm;	/* run_until_signal */
-	bool signal_run;		/* inside run_until_signal */
+	bool *run_done;			/* run_until_signal's exit flag */
 };
 
 struct dedup;

@@ -240,6 +240,18 @@ int actr_node_start(actr_node_t *n, actr_ref_t **ref)
 	return 0;
 }
 
+/* Leave actr_ref_run_until_signal, if it is running for n. */
+static void end_run(actr_node_t *n)
+{
+	actr_signal_stop(&n->sigint);
+	actr_signal_stop(&n->sigterm);
+	if (n->run_done) {
+		*n->run_done = true;
+		n->run_done = NULL;
+		actr_reactor_stop(n->sys->r);
+	}
+}
+
 static void finish_shutdown(actr_defer_t *d, void *arg)
 {
 	actr_node_t *n = arg;
@@ -250,12 +262,9 @@ static void finish_shutdown(actr_defer_t *d, void *arg)
 	if (n->w->hooks.on_stop)
 		n->w->hooks.on_stop(&n->hook_ctx, n->w->user);
 	n->state = NODE_STOPPED;
-	actr_signal_stop(&n->sigint);
-	actr_signal_stop(&n->sigterm);
-	if (n->signal_run)
-		actr_reactor_stop(n->sys->r);
+	end_run(n);
 	if (n->done)
-		n->done(n, n->done_arg);
+		n->done(n, n->done_arg);	/* may free n */
 }
 
 /* One unit of in-flight work of n is over. */
@@ -274,8 +283,7 @@ void actr_node_free(actr_node_t *n)
 		return;
 	sys = n->sys;
 	actr_defer_cancel(sys->r, &n->finish);
-	actr_signal_stop(&n->sigint);
-	actr_signal_stop(&n->sigterm);
+	end_run(n);
 	/* Abrupt stop: queued messages for n are dropped, its calls fail. */
 	n->state = NODE_STOPPED;
 	for (int q = 0; q < PRIO_N; q++) {
@@ -363,8 +371,11 @@ static void on_signal(actr_signal_t *s, int signo, void *arg)
 int actr_ref_run_until_signal(actr_ref_t *ref)
 {
 	actr_node_t *n = ref->node;
+	bool done = n->state != NODE_RUNNING && n->state != NODE_STOPPING;
 	int rc;
 
+	if (done || n->run_done)
+		return done ? 0 : -EALREADY;
 	rc = actr_signal_start(n->sys->r, &n->sigint, SIGINT, on_signal, n);
 	if (rc == 0)
 		rc = actr_signal_start(n->sys->r, &n->sigterm, SIGTERM,
@@ -373,16 +384,16 @@ int actr_ref_run_until_signal(actr_ref_t *ref)
 		actr_signal_stop(&n->sigint);
 		return rc;
 	}
-	n->signal_run = true;
-	/* finish_shutdown stops the reactor; loop in case another stop()
-	 * came first */
-	while (n->state == NODE_RUNNING || n->state == NODE_STOPPING) {
+	/* The flag lives here: the node may be freed (by a shutdown
+	 * callback) before the loop ends. Another actr_reactor_stop() does
+	 * not end the wait. */
+	n->run_done = &done;
+	while (!done) {
 		rc = actr_reactor_run(n->sys->r);
 		if (rc < 0)
 			break;
 	}
-	n->signal_run = false;
-	actr_signal_stop(&n->sigint);
-	actr_signal_stop(&n->sigterm);
-	return rc;
+	if (!done)
+		end_run(n);
+	return rc < 0 ? rc : 0;
 }

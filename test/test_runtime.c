@@ -597,3 +597,30 @@ TEST(runtime_alloc_failure)
 	CHECK_EQ(res.done, 1);
 	env_fini(&e);
 }
+
+static void free_node_when_done(actr_node_t *n, void *arg)
+{
+	*(int *)arg = 1;
+	actr_node_free(n);
+}
+
+static void start_shutdown(actr_timer_t *t, void *arg)
+{
+	static int freed;
+
+	CHECK_OK(actr_ref_shutdown(arg, free_node_when_done, &freed));
+}
+
+TEST(runtime_run_until_node_freed)
+{
+	struct env e;
+	actr_timer_t t;
+
+	env_init(&e);
+	actr_timer_init(e.r, &t, start_shutdown, e.ref);
+	CHECK_OK(actr_timer_start(&t, ACTR_MS(5), 0));
+	/* the done callback frees the node; the run loop must notice */
+	CHECK_OK(actr_ref_run_until_signal(e.ref));
+	CHECK_EQ(e.rec.stopped, 1);
+	env_fini(&e);
+}
