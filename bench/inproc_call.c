@@ -22,8 +22,9 @@
  *     --no-timing --mode poll
  *   callgrind_annotate --inclusive=yes callgrind.out.<pid> | \
  *     grep -E 'run_calls|route_find|dispatch_prepare'
- * Ir(run_calls) / (N + N/100 + 1 warm-up calls) = instructions per call; dispatch alone = Ir of
-
+ * Ir(run_calls) / (N + N/100 + 1 warm-up calls) = instructions per
+ * call; dispatch alone (route lookup + ACL + context setup) = Ir of
+ * actr__route_find + dispatch_prepare, per call.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,8 +140,10 @@ static void measure(const char *name, long n, enum mode mode, bool timing)
 	check_done(name, n);
 	if (timing) {
 		qsort(lat, (size_t)n, sizeof(*lat), cmp_u32);
-		printf("%-8s calls=%-8ld p50=%6u ns  p99=%6u ns  %10.0f calls/s\n",
-		       name, n, lat[n / 2], lat[n * 99 / 100], (double)n / secs);
+		printf("%-8s calls=%-8ld p50=%6u ns  p99=%6u ns  "
+		       "%10.0f calls/s\n",
+		       name, n, lat[n / 2], lat[n * 99 / 100],
+		       (double)n / secs);
 	} else {
 		printf("%-8s calls=%-8ld %10.0f calls/s\n", name, n,
 		       (double)n / secs);
@@ -164,7 +167,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
 			only = argv[++i];
 		else {
-			fprintf(stderr, "usage: %s [--calls N] [--no-timing] [--mode poll|reactor|typed]\n",
+			fprintf(stderr, "usage: %s [--calls N] [--no-timing] "
+				"[--mode poll|reactor|typed]\n",
 				argv[0]);
 			return 2;
 		}
@@ -196,7 +200,8 @@ int main(int argc, char **argv)
 	       "host path ~10000 ns; target p50 <= 250 ns\n");
 	printf("instructions/call: valgrind --tool=callgrind "
 	       "--collect-atstart=no --toggle-collect=run_calls %s --calls "
-	       "20000 --no-timing --mode poll; then callgrind_annotate --inclusive=yes "
+	       "20000 --no-timing --mode poll; then callgrind_annotate "
+	       "--inclusive=yes "
 	       "(see the comment at the top of bench/inproc_call.c)\n",
 	       argv[0]);
 	actr_system_free(sys);

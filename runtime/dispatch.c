@@ -17,7 +17,7 @@
 
 #include "runtime/internal.h"
 
-/* ---- queues ---------------------------------------------------------------- */
+/* ---- queues -------------------------------------------------------------- */
 
 void actr__enqueue(actr_system_t *sys, struct actr__msg *m)
 {
@@ -52,7 +52,7 @@ static struct actr__msg *dequeue(actr_system_t *sys)
 	return NULL;
 }
 
-/* ---- responses ------------------------------------------------------------- */
+/* ---- responses ----------------------------------------------------------- */
 
 static struct actr__msg *resp_new(actr_system_t *sys, uint64_t rid,
 				  int status, const char *err, size_t len)
@@ -120,7 +120,7 @@ void actr__complete(actr_system_t *sys, struct actr__msg *resp)
 	actr__msg_free(sys, resp);
 }
 
-/* ---- contexts --------------------------------------------------------------- */
+/* ---- contexts ------------------------------------------------------------ */
 
 static struct actr_ctx *ctx_new(actr_system_t *sys)
 {
@@ -308,7 +308,7 @@ void *actr_ctx_user(const actr_ctx_t *ctx)
 	return ctx->node->w->user;
 }
 
-/* ---- dispatch --------------------------------------------------------------- */
+/* ---- dispatch ------------------------------------------------------------ */
 
 /* Refuse a request without running a handler. */
 static void refuse(actr_system_t *sys, struct actr__msg *m, int status,
@@ -446,7 +446,7 @@ void actr__prepare_hook(actr_hook_t *h, void *arg)
 		actr_reactor_limit_wait(sys->r, 0);
 }
 
-/* ---- outbound: host gate and remote seam ------------------------------------ */
+/* ---- outbound: host gate and remote seam --------------------------------- */
 
 struct call {
 	actr_node_t *owner;		/* node the call belongs to */
@@ -474,6 +474,7 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 	size_t len = k->len;
 	uint8_t *tmp = NULL;
 	char rid[24] = "";
+	int64_t timeout;
 	int rc;
 
 	if (!lane && k->dir == DIR_TELL)
@@ -504,12 +505,10 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 		protobuf_c_message_pack(k->pm, tmp);
 		data = tmp;
 	}
+	timeout = k->timeout_ms ? k->timeout_ms : ACTR_DEFAULT_TIMEOUT_MS;
 	rc = actr__remote_send(sys, lane, k->target_id, k->route_key, rid,
 			       k->dir, 0, NULL, data, len,
-			       k->dir == DIR_REQUEST
-				       ? (k->timeout_ms ? k->timeout_ms
-							: ACTR_DEFAULT_TIMEOUT_MS)
-				       : 0,
+			       k->dir == DIR_REQUEST ? timeout : 0,
 			       ACTR__PAYLOAD_TYPE__RPC_RELIABLE);
 out:
 	free(tmp);
@@ -533,7 +532,9 @@ static int send_call(actr_system_t *sys, const struct call *k)
 	    (k->dir == DIR_REQUEST && !k->cb))
 		return -EINVAL;
 	if (!t) {
-		if (!k->target_id || !k->target_id->realm || !k->target_id->type)
+		const Actr__ActrId *id = k->target_id;
+
+		if (!id || !id->realm || !id->type)
 			return -EINVAL;
 		t = actr__node_find(sys, k->target_id);
 		if (!t)

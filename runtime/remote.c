@@ -135,7 +135,8 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 	const uint8_t *data;
 	size_t len, klen;
 
-	if (!env || !env->request_id || !env->route_key || !env->has_direction ||
+	if (!env || !env->request_id || !env->route_key ||
+	    !env->has_direction ||
 	    (env->direction != ACTR__RPC_ENVELOPE__DIRECTION__REQUEST &&
 	     env->direction != ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE &&
 	     env->direction != ACTR__RPC_ENVELOPE__DIRECTION__TELL)) {

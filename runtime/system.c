@@ -70,7 +70,7 @@ void actr__msg_free(actr_system_t *sys, struct actr__msg *m)
 	sys->nfree_msgs++;
 }
 
-/* ---- system ----------------------------------------------------------------- */
+/* ---- system -------------------------------------------------------------- */
 
 actr_system_t *actr_system_new(actr_reactor_t *r,
 			       const actr_system_config_t *cfg)
@@ -163,7 +163,7 @@ void actr__system_set_persist(actr_system_t *sys, actr__persist_fn fn,
 	sys->persist_arg = arg;
 }
 
-/* ---- nodes ------------------------------------------------------------------- */
+/* ---- nodes --------------------------------------------------------------- */
 
 actr_node_t *actr__node_find(actr_system_t *sys, const Actr__ActrId *id)
 {
@@ -331,7 +331,7 @@ bool actr_node_running(const actr_node_t *n)
 	return n->state == NODE_RUNNING;
 }
 
-/* ---- ref ------------------------------------------------------------------------ */
+/* ---- ref ----------------------------------------------------------------- */
 
 const Actr__ActrId *actr_ref_id(const actr_ref_t *ref)
 {

@@ -77,7 +77,8 @@ const struct actr__route *actr__route_find(const actr_workload_t *w,
 	if (ACTR_UNLIKELY(!w->nslots))
 		return NULL;
 	for (unsigned i = hash & mask; (r = w->slots[i]); i = (i + 1) & mask)
-		if (r->hash == hash && r->len == len && key_eq(r->key, key, len))
+		if (r->hash == hash && r->len == len &&
+		    key_eq(r->key, key, len))
 			return r;
 	return NULL;
 }
@@ -155,7 +156,7 @@ static int add(actr_workload_t *w, const char *key, actr_raw_handler raw,
 	size_t len = strlen(key);
 	uint32_t h = actr__route_hash(key, len);
 	struct actr__route *r;
-	unsigned j;
+	unsigned j, mask;
 
 	if (len == 0 || len > UINT16_MAX || payload_type < 0 ||
 	    payload_type > ACTR__PAYLOAD_TYPE__MEDIA_RTP)
@@ -178,7 +179,8 @@ static int add(actr_workload_t *w, const char *key, actr_raw_handler raw,
 	r->raw = raw;
 	r->typed = typed;
 	r->in = in;
-	for (j = h & (w->nslots - 1); w->slots[j]; j = (j + 1) & (w->nslots - 1))
+	mask = w->nslots - 1;
+	for (j = h & mask; w->slots[j]; j = (j + 1) & mask)
 		;
 	w->slots[j] = r;
 	w->nroutes++;

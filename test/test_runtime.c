@@ -29,7 +29,7 @@ static void run_idle(actr_reactor_t *r, int n)
 		actr_reactor_run_once(r, 0);
 }
 
-/* ---- a test workload ------------------------------------------------------ */
+/* ---- a test workload ----------------------------------------------------- */
 
 struct rec {
 	int calls;		/* handler invocations */
@@ -156,7 +156,7 @@ static actr_workload_t *test_workload(const char *name, struct rec *rec)
 	return w;
 }
 
-/* ---- results ---------------------------------------------------------------- */
+/* ---- results ------------------------------------------------------------- */
 
 struct res {
 	int done;
@@ -216,7 +216,7 @@ static void env_fini(struct env *e)
 	actr_reactor_free(e->r);
 }
 
-/* ---- tests -------------------------------------------------------------------- */
+/* ---- tests --------------------------------------------------------------- */
 
 TEST(runtime_lifecycle_and_raw_call)
 {

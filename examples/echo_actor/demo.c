@@ -32,7 +32,7 @@ static const actr_method_t echo_methods[] = {
 	ACTR_METHOD_END,
 };
 
-/* ---- the client ------------------------------------------------------------ */
+/* ---- the client ---------------------------------------------------------- */
 
 struct client {
 	actr_ref_t *ref;	/* the echo actor */

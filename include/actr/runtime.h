@@ -76,7 +76,8 @@ typedef struct actr_method {
 } actr_method_t;
 
 /** Entries of the table given to actr_workload_add_service; fn has the
- * shape int fn(actr_ctx_t *, const Pkg__Request *). End with ACTR_METHOD_END. */
+ * shape int fn(actr_ctx_t *, const Pkg__Request *). The table ends with
+ * ACTR_METHOD_END. */
 #define ACTR_METHOD(name, fn) \
 	{ (name), (void (*)(void))(fn), ACTR__PAYLOAD_TYPE__RPC_RELIABLE }
 #define ACTR_METHOD_SIGNAL(name, fn) \
@@ -143,7 +144,7 @@ void actr_workload_set_acl(actr_workload_t *w, const Actr__Acl *acl);
  */
 bool actr_acl_allows(const Actr__Acl *acl, const Actr__ActrId *caller);
 
-/* ---- system ---------------------------------------------------------------- */
+/* ---- system -------------------------------------------------------------- */
 
 typedef struct actr_system_config {
 	uint32_t realm_id;		/* realm of the nodes (default 0) */
@@ -158,7 +159,7 @@ typedef struct actr_system_stats {
 	uint64_t responses;		/* responses matched to a call */
 	uint64_t late_responses;	/* responses with no pending call */
 	uint64_t timeouts;		/* calls completed with TimedOut */
-	uint64_t dropped_invalid;	/* envelopes without a valid direction */
+	uint64_t dropped_invalid;	/* envelopes breaking section 6 */
 	uint64_t unknown_route;		/* requests for an unknown route */
 	uint64_t denied;		/* requests refused by the ACL */
 	uint64_t dedup_hits;		/* repeats answered from the cache */
@@ -183,7 +184,7 @@ unsigned actr_system_poll(actr_system_t *sys, unsigned budget);
 const actr_system_stats_t *actr_system_stats(const actr_system_t *sys);
 actr_reactor_t *actr_system_reactor(const actr_system_t *sys);
 
-/* ---- node and ref ---------------------------------------------------------- */
+/* ---- node and ref -------------------------------------------------------- */
 
 /** New node: the system plus workload w (ownership moves to the node).
  * serial 0 picks the next free serial number. NULL on ENOMEM (w is freed)
