@@ -335,3 +335,48 @@ TEST(runtime_inproc_shutdown_with_nested_call_in_flight)
 	CHECK(actr_node_running(w.c));
 	world_fini(&w);
 }
+
+struct greeter {
+	const Actr__ActrId *peer;	/* whom on_ready calls */
+	struct res res;			/* the reply */
+	int told;			/* tells received */
+};
+
+static void greeter_ready(actr_ctx_t *ctx, void *user)
+{
+	struct greeter *g = user;
+
+	/* lifecycle contexts may call and tell, not reply */
+	CHECK_EQ(actr_reply_raw(ctx, "x", 1), -EINVAL);
+	CHECK_STR(actr_ctx_request_id(ctx), "");
+	CHECK_OK(actr_call_raw(ctx, g->peer, "chain.Hop.Relay", "hi", 2, 0,
+			       on_result, &g->res));
+	CHECK_OK(actr_tell_raw(ctx, g->peer, "chain.Hop.Relay", "t", 1));
+}
+
+TEST(runtime_inproc_call_from_on_ready)
+{
+	struct world w;
+	struct greeter g = { 0 };
+	actr_hooks_t hooks = { .on_ready = greeter_ready };
+	actr_workload_t *gw;
+	actr_node_t *gn;
+
+	world_init(&w, NULL);
+	w.hc.next = NULL;
+	g.peer = actr_node_id(w.c);
+	gw = actr_workload_new("acme", "greeter", "1");
+	actr_workload_set_hooks(gw, &hooks, &g);
+	gn = actr_node_new(w.sys, gw, 0);
+	CHECK_OK(actr_node_start(gn, NULL));
+	run_until(w.r, &g.res.done);
+	CHECK_EQ(g.res.status, 0);
+	CHECK_STR(g.res.data, "c:hi");
+	for (int i = 0; i < 5; i++)
+		actr_reactor_run_once(w.r, 0);
+	CHECK_EQ(w.hc.handled, 2); /* the call and the tell */
+	char want[ACTR_ID_STR_MAX + 1];
+	actr_id_format(actr_node_id(gn), want, sizeof(want));
+	CHECK_STR(w.hc.seen_caller, want);
+	world_fini(&w);
+}
