@@ -142,6 +142,28 @@ int actr__dedup_check(struct dedup *d, uint64_t now, uint64_t serial,
 	return 0;
 }
 
+void actr__dedup_forget(struct dedup *d, uint64_t serial, const char *rid)
+{
+	uint32_t h = key_hash(serial, rid);
+	struct entry *e = find(d, serial, rid, h), **pp, *prev = NULL;
+
+	if (!e || e->done)
+		return;
+	for (pp = &d->b[h & d->mask]; *pp != e; pp = &(*pp)->hnext)
+		;
+	*pp = e->hnext;
+	for (struct entry *f = d->head; f != e; f = f->fnext)
+		prev = f;
+	if (prev)
+		prev->fnext = e->fnext;
+	else
+		d->head = e->fnext;
+	if (d->tail == e)
+		d->tail = prev;
+	d->n--;
+	free(e);
+}
+
 void actr__dedup_store(struct dedup *d, uint64_t now, uint64_t serial,
 		       const char *rid, int status, const char *err,
 		       const void *data, size_t len)

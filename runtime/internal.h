@@ -208,6 +208,8 @@ void actr__dedup_free(struct dedup *d);
 int actr__dedup_check(struct dedup *d, uint64_t now, uint64_t serial,
 		      const char *rid, int *status, const char **err,
 		      const uint8_t **data, size_t *len);
+/* Forget an in-flight entry (the request was refused before handling). */
+void actr__dedup_forget(struct dedup *d, uint64_t serial, const char *rid);
 void actr__dedup_store(struct dedup *d, uint64_t now, uint64_t serial,
 		       const char *rid, int status, const char *err,
 		       const void *data, size_t len);

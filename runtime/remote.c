@@ -203,15 +203,19 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 	/* Mailbox seam: a durable mailbox stores the message here first. */
 	if (sys->persist && sys->persist(sys->persist_arg, to, from, env,
 					 prio) < 0) {
-		if (dir == DIR_REQUEST)
+		if (dir == DIR_REQUEST) {
+			/* a retry may succeed: do not treat it as a repeat */
+			actr__dedup_forget(sys->dedup, from->serial_number,
+					   env->request_id);
 			answer(sys, lane, from, env, -ACTR_EUNAVAILABLE,
 			       "mailbox refused the message", NULL, 0);
+		}
 		return -ACTR_EUNAVAILABLE;
 	}
 	len = env->has_payload ? env->payload.len : 0;
 	m = actr__msg_new(sys, len);
 	if (!m)
-		return -ENOMEM;
+		goto out_forget;
 	if (len)
 		memcpy(m->data, env->payload.data, len);
 	m->dir = (uint8_t)dir;
@@ -223,10 +227,16 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 	m->origin.rid_str = strdup(env->request_id);
 	if (!m->origin.caller || !m->origin.rid_str) {
 		actr__msg_free(sys, m);
-		return -ENOMEM;
+		goto out_forget;
 	}
 	m->caller = m->origin.caller;
 	to->inflight++;
 	actr__enqueue(sys, m);
 	return 0;
+
+out_forget:
+	if (dir == DIR_REQUEST)
+		actr__dedup_forget(sys->dedup, from->serial_number,
+				   env->request_id);
+	return -ENOMEM;
 }

@@ -291,6 +291,14 @@ TEST(runtime_lane_mailbox_seam)
 	      sent.env[0]->error->code == ACTR_EUNAVAILABLE);
 	CHECK_STR(sent.env[0]->request_id, "p2");
 	CHECK_STR(sent.env[1]->request_id, "p1");
+	/* the refused request, retried, is handled (not a cached repeat) */
+	refuse_persist = 0;
+	CHECK_OK(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0));
+	run(&t);
+	CHECK_EQ(t.srv.handled, 2);
+	CHECK_EQ(persisted, 3);
+	CHECK_EQ(sent.n, 3);
+	CHECK(sent.env[2]->has_payload && !sent.env[2]->error);
 	t_fini(&t);
 }
 
