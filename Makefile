@@ -91,10 +91,11 @@ write_pc = printf '%s\n' 'prefix=$(1)' \
 	'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
 	'Name: actr' 'Description: Actor-RTC runtime in C' \
 	'Version: $(VERSION)' \
-	'Requires.private: $(PKGS)' \
+	'Requires: libprotobuf-c' \
+	'Requires.private: $(filter-out libprotobuf-c,$(PKGS))' \
 	'Libs: -L$${libdir} -lactr' \
 	'Libs.private: -lm -pthread' \
-	'Cflags: -I$${includedir}' > $(2)
+	'Cflags: -I$${includedir} -I$${includedir}/actr/gen' > $(2)
 
 $(B)/libactr.pc: Makefile
 	@mkdir -p $(B)
@@ -188,6 +189,12 @@ install: lib $(PROGS)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libactr.so
 	$(call write_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/libactr.pc)
 	install -m 644 include/actr/*.h $(DESTDIR)$(PREFIX)/include/actr/
+	# generated protobuf-c headers that the public headers include
+	install -d $(DESTDIR)$(PREFIX)/include/actr/gen/proto \
+		$(DESTDIR)$(PREFIX)/include/actr/gen/google/protobuf
+	install -m 644 $(B)/gen/proto/*.pb-c.h $(DESTDIR)$(PREFIX)/include/actr/gen/proto/
+	install -m 644 $(B)/gen/google/protobuf/*.pb-c.h \
+		$(DESTDIR)$(PREFIX)/include/actr/gen/google/protobuf/
 	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
 
 format:
