@@ -795,8 +795,11 @@ int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms)
 	if (nev < 0) {
 		int err = errno;
 
-		r->running = false;
-		return err == EINTR ? 0 : -err;
+		if (err != EINTR) {
+			r->running = false;
+			return -err;
+		}
+		nev = 0; /* a signal interrupted the wait: finish the iteration */
 	}
 	r->now = mono_ns();
 	for (int i = 0; i < nev; i++) {

@@ -590,3 +590,52 @@ TEST(reactor_embeddable_fd)
 	close(sv[1]);
 	actr_reactor_free(r);
 }
+
+/* A signal handled by an ordinary handler interrupts epoll_wait (EINTR):
+ * the iteration still runs its hooks instead of returning early. */
+static void on_usr2(int signo)
+{
+	(void)signo;
+}
+
+static void count_hook(actr_hook_t *h, void *arg)
+{
+	(*(int *)arg)++;
+	(void)h;
+}
+
+struct kicker {
+	pthread_t target;
+};
+
+static void *kick_main(void *arg)
+{
+	struct kicker *k = arg;
+
+	usleep(50000);
+	pthread_kill(k->target, SIGUSR2);
+	return NULL;
+}
+
+TEST(reactor_eintr_finishes_iteration)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct sigaction sa = { 0 };
+	struct kicker k = { pthread_self() };
+	actr_hook_t h = { 0 };
+	pthread_t th;
+	int hooks = 0;
+	uint64_t t0;
+
+	sa.sa_handler = on_usr2; /* no SA_RESTART: epoll_wait gets EINTR */
+	CHECK_OK(sigaction(SIGUSR2, &sa, NULL));
+	actr_hook_start(r, &h, ACTR_HOOK_CHECK, 1, count_hook, &hooks);
+	CHECK_OK(pthread_create(&th, NULL, kick_main, &k));
+	t0 = actr_time_ns();
+	CHECK(actr_reactor_run_once(r, 5000) >= 1);
+	CHECK(actr_time_ns() - t0 < ACTR_SEC(4));
+	CHECK_EQ(hooks, 1);
+	pthread_join(th, NULL);
+	actr_hook_stop(&h);
+	actr_reactor_free(r);
+}
