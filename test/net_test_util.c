@@ -67,6 +67,16 @@ bool nt_run_until(actr_reactor_t *r, volatile bool *flag, int timeout_ms)
 	return *flag;
 }
 
+void nt_drain(actr_reactor_t *r)
+{
+	uint64_t end = actr_time_ns() + ACTR_SEC(actr_test_scale(3));
+
+	do
+		actr_reactor_run_once(r, 10);
+	while (actr_reactor_active(r) > 0 && actr_time_ns() < end);
+	CHECK_EQ(actr_reactor_active(r), 0);
+}
+
 int nt_connect(unsigned port)
 {
 	struct sockaddr_in a = { 0 };

@@ -93,6 +93,7 @@ TEST(http_server_routes_keepalive_pipelined)
 	CHECK_EQ(st.conns_accepted, 2);
 	CHECK_EQ(st.bad_requests, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -132,6 +133,7 @@ TEST(http_server_rejects_bad_requests)
 	CHECK_EQ(st.requests, 0);
 	CHECK_EQ(st.conns_open, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -198,6 +200,7 @@ TEST(http_server_431_and_413)
 	CHECK_EQ(st.body_too_large, 2);
 	CHECK_EQ(st.requests, 1);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -259,6 +262,7 @@ TEST(http_server_slowloris_header_deadline)
 	CHECK_EQ(st.header_timeouts, 1);
 	CHECK_EQ(st.requests, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -299,6 +303,7 @@ TEST(http_server_idle_keepalive_deadline)
 	CHECK_EQ(st.idle_timeouts, 1);
 	CHECK_EQ(st.conns_open, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -349,6 +354,7 @@ TEST(http_server_max_conns_503)
 	CHECK_EQ(st.conns_rejected, 1);
 	CHECK_EQ(st.conns_accepted, 2);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -403,6 +409,7 @@ TEST(http_server_upgrade_checks)
 	CHECK_EQ(st.upgrades_rejected, 3); /* 401, 426, 400 */
 	CHECK_EQ(st.conns_open, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -494,6 +501,7 @@ TEST(http_client_get_post)
 		CHECK(actr_http_request(r, &rq, on_resp, NULL) == NULL);
 	}
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -549,6 +557,7 @@ TEST(http_client_timeout_and_refused)
 		CHECK(!p->done);
 	}
 	free(p);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -631,6 +640,7 @@ TEST(http_client_chunked_and_close_delimited)
 	(void)th;
 	close(c.lfd);
 	free(p);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -666,5 +676,6 @@ TEST_TIMEOUT(http_server_https_self_signed, 20)
 	CHECK_EQ(st.requests, 1);
 	CHECK(st.tls_failures >= 1);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }

@@ -78,6 +78,7 @@ static actr_ws_t *connect_to(actr_reactor_t *r, struct wsc *c,
 {
 	struct actr_ws_client_config cfg = { 0 };
 
+	free(c->last);
 	memset(c, 0, sizeof(*c));
 	cfg.url = url;
 	cfg.tls_ca_file = ca;
@@ -146,7 +147,7 @@ TEST(ws_client_server_echo_and_close_codes)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct nt_echo e;
-	struct wsc c;
+	struct wsc c = { 0 };
 	struct actr_http_server_stats st;
 	char url[128];
 
@@ -194,6 +195,7 @@ TEST(ws_client_server_echo_and_close_codes)
 	CHECK_EQ(st.ws_protocol_errors, 0);
 	free(c.last);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -201,7 +203,7 @@ TEST(ws_client_refused_handshake_and_failures)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct nt_echo e;
-	struct wsc c;
+	struct wsc c = { 0 };
 	char url[128];
 	unsigned port;
 
@@ -233,6 +235,7 @@ TEST(ws_client_refused_handshake_and_failures)
 		CHECK(actr_ws_connect(r, &cfg, &client_cbs, &c) == NULL);
 	}
 	free(c.last);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -345,6 +348,7 @@ TEST(ws_server_violations_close_codes)
 	actr_http_server_stats(e.srv, &st);
 	CHECK_EQ(st.ws_protocol_errors, (uint64_t)ncases);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -374,7 +378,7 @@ TEST(ws_server_close_deadline_and_shutdown)
 	struct actr_net_limits lim = { 0 };
 	struct nt_echo e;
 	struct silent s = { 0 };
-	struct wsc c;
+	struct wsc c = { 0 };
 	char url[128];
 
 	lim.close_timeout_ms = 200;
@@ -398,6 +402,7 @@ TEST(ws_server_close_deadline_and_shutdown)
 	CHECK(nt_run_until(r, &c.closed, 3000));
 	CHECK_EQ(c.close_code, 1001);
 	free(c.last);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -467,5 +472,6 @@ TEST(ws_server_pending_cap)
 	CHECK_EQ(st.ws_overflows, 1);
 	CHECK_EQ(st.conns_open, 0);
 	actr_http_server_free(s);
+	nt_drain(r);
 	actr_reactor_free(r);
 }

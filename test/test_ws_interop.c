@@ -60,6 +60,7 @@ static void python_client_run(const char *cert, const char *key)
 	close(out_fd);
 	close(in_fd);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -218,6 +219,7 @@ static void python_server_run(const char *cert, const char *key)
 	st = nt_run_until_exit(r, pid, 10000);
 	CHECK_EQ(st, 0);
 	close(out_fd);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 

@@ -21,10 +21,36 @@ static void conn_update(struct actr__conn *c);
 static void do_read(struct actr__conn *c);
 static int flush(struct actr__conn *c);
 
+static void set_remove(struct actr__conn *c)
+{
+	if (!c->set)
+		return;
+	if (c->set_prev)
+		c->set_prev->set_next = c->set_next;
+	else
+		*c->set = c->set_next;
+	if (c->set_next)
+		c->set_next->set_prev = c->set_prev;
+	c->set = NULL;
+	c->set_prev = c->set_next = NULL;
+}
+
+void actr__conn_set_add(struct actr__conn **head, struct actr__conn *c)
+{
+	set_remove(c);
+	c->set = head;
+	c->set_prev = NULL;
+	c->set_next = *head;
+	if (*head)
+		(*head)->set_prev = c;
+	*head = c;
+}
+
 static void conn_free_cb(actr_defer_t *d, void *arg)
 {
 	struct actr__conn *c = arg;
 
+	set_remove(c);
 	if (c->notified && c->ops && c->ops->on_close)
 		c->ops->on_close(c, c->err, c->arg);
 	actr_timer_stop(&c->linger_timer);
@@ -643,6 +669,16 @@ void actr__conn_close(struct actr__conn *c, bool graceful, uint32_t linger_ms)
 	c->state = ACTR__CONN_DRAINING;
 	actr_timer_start(&c->linger_timer, ACTR_MS(linger_ms), 0);
 	flush(c);
+}
+
+void actr__conn_set_abort(struct actr__conn **head)
+{
+	while (*head) {
+		struct actr__conn *c = *head;
+
+		set_remove(c);
+		actr__conn_close(c, false, 0);
+	}
 }
 
 /* ---- TLS contexts, listening, addresses, limits ----------------------------- */

@@ -358,6 +358,7 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 			free(h);
 			continue;
 		}
+		actr__conn_set_add(&s->all, h->c);
 		s->st.conns_accepted++;
 		s->st.conns_open++;
 		h->next = s->conns;
@@ -442,6 +443,7 @@ void actr_http_server_free(actr_http_server_t *s)
 		h->c = NULL;
 		hconn_release(h, false);
 	}
+	actr__conn_set_abort(&s->all); /* lingering closes */
 	SSL_CTX_free(s->tls);
 	free(s);
 }

@@ -15,6 +15,12 @@
  * from the thread that runs the reactor the object belongs to. Host names
  * are not resolved (name lookups block): URLs carry IP literals or
  * "localhost". TLS is OpenSSL's, with non-blocking handshakes.
+ *
+ * Closed objects are freed at the end of a reactor iteration (never inside
+ * their own callbacks); a connection that closes gracefully drains its last
+ * bytes for at most close_timeout_ms. Before actr_reactor_free(), run the
+ * reactor until actr_reactor_active() is 0 (or at least once) so that this
+ * memory is released.
  */
 #ifndef ACTR_NET_H
 #define ACTR_NET_H
@@ -113,8 +119,11 @@ uint16_t actr_http_server_port(const actr_http_server_t *s);
 void actr_http_server_stats(const actr_http_server_t *s,
 			    struct actr_http_server_stats *out);
 
-/** Close the listener and every connection; open WebSockets get on_close
- * (1001) before this returns. NULL is ignored. */
+/** Close the listener and every connection (also those still draining a
+ * last answer); open WebSockets get on_close (1001) before this returns.
+ * Their memory is released by the reactor at the end of the iteration:
+ * run actr_reactor_run_once(r, 0) once before actr_reactor_free(r).
+ * NULL is ignored. */
 void actr_http_server_free(actr_http_server_t *s);
 
 /** Request accessors (valid during the handler only). */
