@@ -453,7 +453,7 @@ static struct resp *do_request(actr_reactor_t *r, const char *method,
 	rq.body = body;
 	rq.body_len = len;
 	rq.content_type = "application/x-protobuf";
-	rq.timeout_ms = 3000;
+	rq.timeout_ms = (uint32_t)actr_test_scale(3000);
 	rq.tls_ca_file = ca;
 	CHECK(actr_http_request(r, &rq, on_resp, &p));
 	CHECK(nt_run_until(r, &p.done, 5000));
