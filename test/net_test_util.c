@@ -213,7 +213,8 @@ static void echo_handler(actr_http_req_t *q, void *arg)
 	const char *path = actr_http_req_path(q);
 	const char *m = actr_http_req_method(q);
 
-	if (strcmp(path, "/hello") == 0 && strcmp(m, "GET") == 0) {
+	if (strcmp(path, "/hello") == 0 &&
+	    (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)) {
 		actr_http_respond(q, 200, "text/plain", NULL, "hello", 5);
 	} else if (strcmp(path, "/echo") == 0 && strcmp(m, "POST") == 0) {
 		size_t n;

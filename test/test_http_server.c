@@ -53,6 +53,29 @@ static bool starts(const struct raw_ctx *c, const char *prefix)
 	return strncmp(c->resp, prefix, strlen(prefix)) == 0;
 }
 
+struct expect_ctx {
+	unsigned port;
+	char resp[1024];
+};
+
+/* Send the head, wait for 100 Continue, then the body (like curl). */
+static void expect_thread(void *arg)
+{
+	struct expect_ctx *x = arg;
+	const char *head = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+			   "Content-Length: 10\r\nExpect: 100-continue\r\n"
+			   "Connection: close\r\n\r\n";
+	int fd = nt_connect(x->port);
+	char cont[25];
+
+	nt_send(fd, head, strlen(head));
+	nt_read_exact(fd, cont, sizeof(cont));
+	memcpy(x->resp, cont, sizeof(cont));
+	nt_send(fd, "0123456789", 10);
+	nt_read_all(fd, x->resp + sizeof(cont), sizeof(x->resp) - sizeof(cont));
+	close(fd);
+}
+
 TEST(http_server_routes_keepalive_pipelined)
 {
 	actr_reactor_t *r = actr_reactor_new();
@@ -88,10 +111,82 @@ TEST(http_server_routes_keepalive_pipelined)
 	CHECK(starts(c, "HTTP/1.1 200 OK\r\n"));
 	CHECK(strstr(c->resp, "\r\n\r\nabcde"));
 	CHECK(strstr(c->resp, "HTTP/1.1 404 Not Found\r\n"));
+	/* HEAD: same head, no body. Expect: 100-continue before the body. */
+	c = exchange(r, port,
+		     "HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		     0);
+	CHECK(starts(c, "HTTP/1.1 200 OK\r\n"));
+	CHECK(strstr(c->resp, "Content-Length: 5\r\n"));
+	CHECK(!strstr(c->resp, "hello"));
+	{
+		struct expect_ctx x = { port, "" };
+
+		nt_run_with_thread(r, expect_thread, &x, 8);
+		CHECK(strncmp(x.resp, "HTTP/1.1 100 Continue\r\n\r\n"
+				      "HTTP/1.1 200 OK\r\n", 42) == 0);
+		CHECK(strstr(x.resp, "\r\n\r\n0123456789"));
+	}
 	actr_http_server_stats(e.srv, &st);
-	CHECK_EQ(st.requests, 4);
-	CHECK_EQ(st.conns_accepted, 2);
+	CHECK_EQ(st.requests, 6);
+	CHECK_EQ(st.conns_accepted, 4);
 	CHECK_EQ(st.bad_requests, 0);
+	actr_http_server_free(e.srv);
+	nt_drain(r);
+	actr_reactor_free(r);
+}
+
+struct flood_ctx {
+	unsigned port;
+	int sent;		/* requests sent before the server gave up */
+	bool closed;		/* the server closed the connection */
+};
+
+/* Pipeline big POSTs and never read the answers. */
+static void flood_thread(void *arg)
+{
+	static char req[32768 + 128];
+	struct flood_ctx *f = arg;
+	int fd = nt_connect(f->port);
+	int n = snprintf(req, sizeof(req),
+			 "POST /echo HTTP/1.1\r\nHost: x\r\n"
+			 "Content-Length: 32768\r\n\r\n");
+	char buf[4096];
+
+	memset(req + n, 'z', 32768);
+	for (f->sent = 0; f->sent < 600; f->sent++)
+		if (nt_send(fd, req, (size_t)n + 32768) < 0)
+			break;
+	/* Read what was answered until the server's close. */
+	for (int i = 0; i < 100000; i++) {
+		ssize_t k = recv(fd, buf, sizeof(buf), 0);
+
+		if (k <= 0) {
+			f->closed = k == 0 || errno == ECONNRESET;
+			break;
+		}
+	}
+	close(fd);
+}
+
+TEST(http_server_pipelining_without_reading_is_capped)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr_net_limits lim = { 0 };
+	struct nt_echo e;
+	struct actr_http_server_stats st;
+	struct flood_ctx f = { 0 };
+
+	lim.max_pending = 64 * 1024;
+	lim.close_timeout_ms = 200;
+	nt_echo_start(r, &e, &lim, NULL, NULL);
+	f.port = actr_http_server_port(e.srv);
+	nt_run_with_thread(r, flood_thread, &f, 20);
+	CHECK(f.closed);
+	CHECK(f.sent < 600);
+	actr_http_server_stats(e.srv, &st);
+	CHECK_EQ(st.overflows, 1);
+	CHECK_EQ(st.conns_open, 0);
+	CHECK(st.requests > 2);
 	actr_http_server_free(e.srv);
 	nt_drain(r);
 	actr_reactor_free(r);

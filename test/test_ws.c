@@ -469,7 +469,7 @@ TEST(ws_server_pending_cap)
 	CHECK(h.pending > 256 * 1024 - 65536 - 14);
 	CHECK(nt_run_until(r, &h.closed, 3000));
 	actr_http_server_stats(s, &st);
-	CHECK_EQ(st.ws_overflows, 1);
+	CHECK_EQ(st.overflows, 1);
 	CHECK_EQ(st.conns_open, 0);
 	actr_http_server_free(s);
 	nt_drain(r);

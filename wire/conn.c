@@ -526,12 +526,20 @@ struct actr__conn *actr__conn_connect(actr_reactor_t *r,
 	return c;
 }
 
+/* The cap bounds what is queued behind a slow peer: a message is refused
+ * when bytes are already waiting and it would take the queue past
+ * out_max (one message larger than the cap may still go out alone). */
+static bool over_cap(const struct actr__conn *c, size_t n)
+{
+	return c->out_len > 0 && (n > c->out_max || c->out_len > c->out_max - n);
+}
+
 /* Make room for n more bytes at the tail of the output queue. */
 static int out_room(struct actr__conn *c, size_t n)
 {
 	if (c->state >= ACTR__CONN_DRAINING)
 		return -ACTR_ECLOSED;
-	if (n > c->out_max || c->out_len > c->out_max - n)
+	if (over_cap(c, n))
 		return -ENOBUFS;
 	if (c->out_off + c->out_len + n > c->out_cap && c->out_off) {
 		memmove(c->out, c->out + c->out_off, c->out_len);
@@ -561,7 +569,7 @@ int actr__conn_writev(struct actr__conn *c, const struct iovec *iov, int n)
 		return -ACTR_ECLOSED;
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
-	if (total > c->out_max || c->out_len > c->out_max - total)
+	if (over_cap(c, total))
 		return -ENOBUFS;
 	if (c->state == ACTR__CONN_OPEN && !c->ssl && c->out_len == 0) {
 		ssize_t w;

@@ -119,6 +119,8 @@ static int write_response(struct hconn *h, int status, const char *ctype,
 	iov[0].iov_len = (size_t)n;
 	iov[1].iov_base = (void *)body;
 	iov[1].iov_len = len;
+	if (h->msg.method && strcmp(h->msg.method, "HEAD") == 0)
+		len = 0; /* same head, no body */
 	rc = actr__conn_writev(h->c, iov, len ? 2 : 1);
 	if (hp != head)
 		free(hp);
@@ -253,8 +255,16 @@ static void on_data(struct actr__conn *c, void *arg)
 				h->raw_off = h->head_len;
 			}
 			if (h->msg.chunked || h->msg.content_length > 0) {
+				const char *ex = actr__http_header(&h->msg,
+								   "expect");
+
 				h->phase = PH_BODY;
 				arm(h, T_BODY);
+				if (ex && strcasecmp(ex, "100-continue") == 0 &&
+				    c->in_len == h->head_len)
+					actr__conn_write(c,
+						"HTTP/1.1 100 Continue\r\n\r\n",
+						25);
 			}
 		}
 		if (h->phase == PH_BODY) {
@@ -491,20 +501,31 @@ int actr_http_respond(actr_http_req_t *q, int status, const char *content_type,
 {
 	struct hconn *h = q->h;
 
+	int rc;
+
 	if (q->answered)
 		return -EALREADY;
+	if (status < 200 || status > 999)
+		return -EINVAL;
 	q->answered = true;
 	if (!h->c || h->phase == PH_DEAD)
 		return -ACTR_ECLOSED;
-	if (status < 100 || status > 999 || status == 101)
-		return -EINVAL;
 	if (h->msg.upgrade_ws)
 		h->s->st.upgrades_rejected++;
 	/* A refused upgrade must not leave the client guessing: close. */
 	if (h->msg.upgrade_ws || status >= 500)
 		h->msg.keep_alive = false;
-	return write_response(h, status, content_type, headers, body, len,
-			      h->msg.keep_alive);
+	rc = write_response(h, status, content_type, headers, body, len,
+			    h->msg.keep_alive);
+	if (rc < 0) {
+		/* Typically -ENOBUFS: a client pipelining requests without
+		 * reading the answers. Never drop an answer silently. */
+		actr_logw(log_tag, "%s: cannot queue the answer (%s), closing",
+			  h->c ? h->c->peer : "?", actr_strerror(rc));
+		h->s->st.overflows++;
+		hconn_release(h, true);
+	}
+	return rc;
 }
 
 actr_ws_t *actr_http_accept_ws(actr_http_req_t *q,

@@ -116,7 +116,7 @@ static int send_frame(actr_ws_t *ws, int op, const void *data, size_t len)
 out_err:
 	if (rc == -ENOBUFS) {
 		if (ws->srv)
-			ws->srv->st.ws_overflows++;
+			ws->srv->st.overflows++;
 		actr_logw(log_tag, "%s: send refused, %zu bytes pending",
 			  ws->peer, ws->c ? actr__conn_pending(ws->c) : 0);
 	}

@@ -48,7 +48,9 @@ struct actr_net_limits {
 	size_t max_body;		/* HTTP body bytes [1 MiB] */
 	size_t max_frame;		/* WebSocket frame payload [1 MiB] */
 	size_t max_message;		/* reassembled WebSocket message [1 MiB] */
-	size_t max_pending;		/* queued output bytes per connection [4 MiB] */
+	size_t max_pending;		/* queued output bytes per connection [4 MiB];
+					   a send is refused (-ENOBUFS) when bytes
+					   are waiting and it would exceed this */
 	unsigned max_conns;		/* server: open connections [1024] */
 	uint32_t header_timeout_ms;	/* server: whole head must arrive [10 s] */
 	uint32_t idle_timeout_ms;	/* server: keep-alive idle, body progress [60 s] */
@@ -100,7 +102,7 @@ struct actr_http_server_stats {
 	uint64_t upgrades;		/* WebSocket upgrades accepted */
 	uint64_t upgrades_rejected;	/* upgrade requests answered non-101 */
 	uint64_t ws_protocol_errors;	/* WebSocket closes for bad frames */
-	uint64_t ws_overflows;		/* sends refused: max_pending */
+	uint64_t overflows;		/* sends/answers refused: max_pending */
 	unsigned conns_open;		/* connections open now (incl. ws) */
 };
 
@@ -138,10 +140,12 @@ const char *actr_http_req_peer(const actr_http_req_t *q);
 bool actr_http_req_is_websocket(const actr_http_req_t *q);
 
 /**
- * Answer the request. headers: extra "Name: value\r\n" lines or NULL;
- * content_type may be NULL; body is copied. Returns 0, -EALREADY if the
- * request was already answered, -ENOBUFS if the output cap is exceeded,
- * -ACTR_ECLOSED if the connection is gone.
+ * Answer the request with status 200..999. headers: extra "Name: value\r\n"
+ * lines or NULL; content_type may be NULL; body is copied (not sent for
+ * HEAD). Returns 0, -EINVAL (status), -EALREADY if the request was already
+ * answered, -ACTR_ECLOSED if the connection is gone, -ENOBUFS if the
+ * output cap is exceeded (the connection is then closed: an answer is
+ * never dropped silently).
  */
 int actr_http_respond(actr_http_req_t *q, int status, const char *content_type,
 		      const char *headers, const void *body, size_t len);
