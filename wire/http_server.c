@@ -30,6 +30,7 @@ struct hconn {
 	size_t body_len;		/* body bytes (decoded) after the head */
 	size_t raw_off;			/* chunked: next undecoded input byte */
 	uintptr_t base;			/* c->in when the head was parsed */
+	bool is_head;			/* answering a HEAD request */
 	struct actr__http_chunked ch;	/* chunked decoder */
 	struct actr__http_msg msg;	/* parsed head */
 	actr_defer_t defer;		/* deferred free */
@@ -119,7 +120,7 @@ static int write_response(struct hconn *h, int status, const char *ctype,
 	iov[0].iov_len = (size_t)n;
 	iov[1].iov_base = (void *)body;
 	iov[1].iov_len = len;
-	if (h->msg.method && strcmp(h->msg.method, "HEAD") == 0)
+	if (h->is_head)
 		len = 0; /* same head, no body */
 	rc = actr__conn_writev(h->c, iov, len ? 2 : 1);
 	if (hp != head)
@@ -186,6 +187,7 @@ static bool dispatch(struct hconn *h)
 	s->st.requests++;
 	actr__http_rebase(&h->msg, h->base, (const char *)c->in);
 	target = (char *)h->msg.target;
+	h->is_head = strcmp(h->msg.method, "HEAD") == 0;
 	qm = strchr(target, '?');
 	if (qm)
 		*qm = '\0';
@@ -221,6 +223,7 @@ static bool dispatch(struct hconn *h)
 	h->phase = PH_HEAD;
 	h->scanned = 0;
 	h->body_len = 0;
+	h->is_head = false;
 	arm(h, c->in_len ? T_HEADER : T_IDLE);
 	return true;
 }
