@@ -475,3 +475,62 @@ TEST(ws_server_pending_cap)
 	nt_drain(r);
 	actr_reactor_free(r);
 }
+
+/* ---- transport failures through the syscall seam --------------------------------- */
+
+static ssize_t failing_send(int fd, const void *p, size_t n, int flags)
+{
+	errno = EPIPE;
+	return -1;
+}
+
+static ssize_t failing_recv(int fd, void *p, size_t n, int flags)
+{
+	errno = ECONNRESET;
+	return -1;
+}
+
+TEST(ws_transport_errors_via_seam)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct nt_echo e;
+	struct wsc c = { 0 };
+	char url[128];
+	int rc;
+
+	nt_echo_start(r, &e, NULL, NULL, NULL);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/ws?token=good",
+		 actr_http_server_port(e.srv));
+	/* A send that fails: the error is returned, on_close comes later
+	 * (never from inside the send call). */
+	connect_to(r, &c, url, NULL);
+	CHECK(nt_run_until(r, &c.open, 3000));
+	actr__sys.send = failing_send;
+	rc = actr_ws_send_binary(c.ws, "x", 1);
+	actr__sys_reset();
+	CHECK_EQ(rc, -EPIPE);
+	CHECK(!c.closed);
+	CHECK(nt_run_until(r, &c.closed, 3000));
+	CHECK_EQ(c.close_code, 1006);
+	CHECK(strstr(c.reason, "pipe") || strstr(c.reason, "Pipe"));
+	/* The server notices the vanished peer. */
+	for (int i = 0; i < 20 && e.ws_closed < 1; i++)
+		actr_reactor_run_once(r, 20);
+	CHECK_EQ(e.ws_closed, 1);
+	CHECK_EQ(e.last_close_code, 1006);
+	/* A receive that fails: both ends see 1006. */
+	connect_to(r, &c, url, NULL);
+	CHECK(nt_run_until(r, &c.open, 3000));
+	actr__sys.recv = failing_recv;
+	CHECK_OK(actr_ws_send_binary(c.ws, "y", 1));
+	CHECK(nt_run_until(r, &c.closed, 3000));
+	actr__sys_reset();
+	CHECK_EQ(c.close_code, 1006);
+	for (int i = 0; i < 20 && e.ws_closed < 2; i++)
+		actr_reactor_run_once(r, 20);
+	CHECK_EQ(e.ws_closed, 2);
+	free(c.last);
+	actr_http_server_free(e.srv);
+	nt_drain(r);
+	actr_reactor_free(r);
+}

@@ -289,7 +289,7 @@ static void linger_read(struct actr__conn *c)
 	}
 }
 
-/* Write queued bytes. Returns 0, or -1 when the connection died. */
+/* Write queued bytes. Returns 0, or the error that killed the connection. */
 static int flush(struct actr__conn *c)
 {
 	while (c->out_len > 0) {
@@ -309,10 +309,12 @@ static int flush(struct actr__conn *c)
 				}
 				if (e == SSL_ERROR_WANT_READ)
 					break;
-				conn_fail(c, e == SSL_ERROR_SYSCALL && errno
-						     ? -errno
-						     : tls_error(c, "TLS write to"));
-				return -1;
+				int err = e == SSL_ERROR_SYSCALL && errno
+						  ? -errno
+						  : tls_error(c, "TLS write to");
+
+				conn_fail(c, err);
+				return err;
 			}
 			c->ssl_want_write = false;
 			n = rc;
@@ -324,8 +326,9 @@ static int flush(struct actr__conn *c)
 					continue;
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					break;
-				conn_fail(c, -errno);
-				return -1;
+				n = -errno;
+				conn_fail(c, (int)n);
+				return (int)n;
 			}
 		}
 		c->out_off += (size_t)n;
@@ -612,10 +615,8 @@ int actr__conn_writev(struct actr__conn *c, const struct iovec *iov, int n)
 		c->out_len += l - skip;
 		skip = 0;
 	}
-	if (c->state == ACTR__CONN_OPEN) {
-		if (flush(c) < 0)
-			return -ACTR_ECLOSED;
-	}
+	if (c->state == ACTR__CONN_OPEN)
+		return flush(c);
 	return 0;
 }
 
@@ -633,8 +634,8 @@ uint8_t *actr__conn_reserve(struct actr__conn *c, size_t n, int *err)
 int actr__conn_commit(struct actr__conn *c, size_t n)
 {
 	c->out_len += n;
-	if (c->state == ACTR__CONN_OPEN && flush(c) < 0)
-		return -ACTR_ECLOSED;
+	if (c->state == ACTR__CONN_OPEN)
+		return flush(c);
 	return 0;
 }
 

@@ -203,7 +203,8 @@ actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 /** Send one binary/text message (text must be UTF-8, else -EINVAL).
  * Returns 0, -ACTR_ENOTREADY before on_open, -ACTR_ECLOSED once closing,
  * -ACTR_ETOOBIG above max_message, -ENOBUFS when max_pending would be
- * exceeded (nothing queued). */
+ * exceeded (nothing queued), or a transport error (-EPIPE, ...: on_close
+ * follows at the end of the iteration, never from inside this call). */
 int actr_ws_send_binary(actr_ws_t *ws, const void *data, size_t len);
 int actr_ws_send_text(actr_ws_t *ws, const char *text, size_t len);
 
