@@ -74,6 +74,23 @@ TEST(http_parse_upgrade_and_keepalive)
 	CHECK(!m.upgrade_ws);
 }
 
+TEST(http_parse_leading_empty_lines_counted)
+{
+	static char buf[4096];
+	static struct actr__http_msg m;
+	const char *req = "\r\n\r\nPOST /e HTTP/1.1\r\nHost: h\r\n"
+			  "Content-Length: 2\r\n\r\nabGET";
+	size_t head = strlen(req) - 5;
+
+	/* The empty lines are part of the head: after consuming head_len
+	 * and the body, exactly the next request's bytes remain. */
+	CHECK_EQ(parse(req, true, &m, buf, sizeof(buf)), head);
+	CHECK_STR(m.method, "POST");
+	CHECK_MEM(buf + head, "abGET", 5);
+	/* Only empty lines so far: wait for more. */
+	CHECK_EQ(parse("\r\n\r\n", true, &m, buf, sizeof(buf)), -EAGAIN);
+}
+
 TEST(http_parse_incremental_bytewise)
 {
 	static char buf[4096];

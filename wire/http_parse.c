@@ -235,26 +235,20 @@ ssize_t actr__http_parse(char *buf, size_t len, bool request,
 			 const struct actr__http_limits *lim, size_t *scanned,
 			 struct actr__http_msg *m)
 {
-	size_t from = *scanned > 3 ? *scanned - 3 : 0;
+	size_t from = *scanned > 3 ? *scanned - 3 : 0, skip = 0;
 	unsigned max_hdr = ACTR_MIN(lim->max_headers, ACTR__HTTP_MAX_HEADERS);
 	char *end = NULL, *p, *eol;
 	ssize_t rc;
 
 	memset(m, 0, offsetof(struct actr__http_msg, hdr));
 	m->content_length = -1;
-	/* Tolerate (RFC 9112 2.2) empty lines before a request. */
-	if (request) {
-		size_t i = 0;
-
-		while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
-			i += 2;
-		if (i > 0 && i <= len) {
-			memmove(buf, buf + i, len - i);
-			len -= i;
-			from = 0;
-		}
-	}
-	for (size_t i = from; i + 3 < len; i++) {
+	/* Tolerate (RFC 9112 2.2) empty lines before a request; they count
+	 * in head_len so the caller consumes them. */
+	if (request)
+		while (skip + 1 < len && buf[skip] == '\r' &&
+		       buf[skip + 1] == '\n')
+			skip += 2;
+	for (size_t i = ACTR_MAX(from, skip); i + 3 < len; i++) {
 		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
 		    buf[i + 3] == '\n') {
 			end = buf + i;
@@ -271,7 +265,7 @@ ssize_t actr__http_parse(char *buf, size_t len, bool request,
 	if (m->head_len > lim->max_head)
 		return fail(m, 431, -ACTR_ETOOBIG);
 	*end = '\0'; /* first CR of the terminator: every line now ends */
-	p = buf;
+	p = buf + skip;
 	eol = strstr(p, "\r\n");
 	if (!eol)
 		eol = end;
