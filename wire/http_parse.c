@@ -574,6 +574,48 @@ ssize_t actr_http_query_get(const char *query, const char *name, char *out,
 	return -ENOENT;
 }
 
+ssize_t actr__http_response_head(char *buf, size_t cap, int status,
+				 const char *ctype, const char *extra,
+				 size_t body_len, bool keep_alive)
+{
+	int n = snprintf(buf, cap,
+			 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
+			 status, actr__http_reason(status), body_len,
+			 ctype ? "Content-Type: " : "", ctype ? ctype : "",
+			 ctype ? "\r\n" : "",
+			 keep_alive ? "" : "Connection: close\r\n",
+			 extra ? extra : "");
+
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= cap)
+		return cap == 0 ? n : -ENOSPC;
+	return n;
+}
+
+bool actr__http_headers_valid(const char *extra)
+{
+	const char *p = extra;
+
+	if (!p)
+		return true;
+	while (*p) {
+		const char *s = p;
+
+		while (is_tchar((unsigned char)*p))
+			p++;
+		if (p == s || *p != ':')
+			return false;
+		for (p++; *p && *p != '\r' && *p != '\n'; p++)
+			if (!is_vchar_ext((unsigned char)*p))
+				return false;
+		if (p[0] != '\r' || p[1] != '\n')
+			return false;
+		p += 2;
+	}
+	return true;
+}
+
 const char *actr__http_reason(int status)
 {
 	switch (status) {

@@ -94,27 +94,23 @@ static int write_response(struct hconn *h, int status, const char *ctype,
 	struct iovec iov[2];
 	char head[1024];
 	char *hp = head;
-	int n, rc;
+	ssize_t n;
+	int rc;
 
-	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
-		     status, actr__http_reason(status), len,
-		     ctype ? "Content-Type: " : "", ctype ? ctype : "",
-		     ctype ? "\r\n" : "", keep ? "" : "Connection: close\r\n",
-		     headers ? headers : "");
-	if (n < 0)
-		return -EINVAL;
-	if ((size_t)n >= sizeof(head)) {
-		hp = malloc((size_t)n + 1);
+	n = actr__http_response_head(head, sizeof(head), status, ctype,
+				     headers, len, keep);
+	if (n == -ENOSPC) {
+		n = actr__http_response_head(NULL, 0, status, ctype, headers,
+					     len, keep);
+		hp = n > 0 ? malloc((size_t)n + 1) : NULL;
 		if (!hp)
 			return -ENOMEM;
-		snprintf(hp, (size_t)n + 1,
-			 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
-			 status, actr__http_reason(status), len,
-			 ctype ? "Content-Type: " : "", ctype ? ctype : "",
-			 ctype ? "\r\n" : "",
-			 keep ? "" : "Connection: close\r\n",
-			 headers ? headers : "");
+		n = actr__http_response_head(hp, (size_t)n + 1, status, ctype,
+					     headers, len, keep);
+	}
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
 	}
 	iov[0].iov_base = hp;
 	iov[0].iov_len = (size_t)n;
@@ -123,6 +119,7 @@ static int write_response(struct hconn *h, int status, const char *ctype,
 	if (h->is_head)
 		len = 0; /* same head, no body */
 	rc = actr__conn_writev(h->c, iov, len ? 2 : 1);
+out:
 	if (hp != head)
 		free(hp);
 	return rc;
@@ -508,7 +505,8 @@ int actr_http_respond(actr_http_req_t *q, int status, const char *content_type,
 
 	if (q->answered)
 		return -EALREADY;
-	if (status < 200 || status > 999)
+	if (status < 200 || status > 999 || !actr__http_headers_valid(headers) ||
+	    (content_type && strpbrk(content_type, "\r\n")))
 		return -EINVAL;
 	q->answered = true;
 	if (!h->c || h->phase == PH_DEAD)

@@ -368,6 +368,10 @@ actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 	actr_ws_t *ws;
 	int n, err = 0;
 
+	if (!actr__http_headers_valid(cfg->headers)) {
+		actr_logw(log_tag, "invalid extra headers");
+		return NULL;
+	}
 	if (!cfg->url || actr__url_parse(cfg->url, &u) < 0 || !u.ws ||
 	    actr__resolve(u.host, u.port, &ss, &sl) < 0) {
 		actr_logw(log_tag, "bad or unresolvable URL %s (IP literals "

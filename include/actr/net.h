@@ -142,7 +142,8 @@ bool actr_http_req_is_websocket(const actr_http_req_t *q);
 /**
  * Answer the request with status 200..999. headers: extra "Name: value\r\n"
  * lines or NULL; content_type may be NULL; body is copied (not sent for
- * HEAD). Returns 0, -EINVAL (status), -EALREADY if the request was already
+ * HEAD). Returns 0, -EINVAL (status, or headers/content_type that are not
+ * well-formed lines), -EALREADY if the request was already
  * answered, -ACTR_ECLOSED if the connection is gone, -ENOBUFS if the
  * output cap is exceeded (the connection is then closed: an answer is
  * never dropped silently).
