@@ -3,7 +3,9 @@
  * from a raw socket answered with the right close code, the pending-bytes
  * cap, server shutdown, refused handshakes, and wss://. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -531,6 +533,74 @@ TEST(ws_transport_errors_via_seam)
 	CHECK_EQ(e.ws_closed, 2);
 	free(c.last);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
+	actr_reactor_free(r);
+}
+
+/* A close frame without a status: the server answers with an empty close
+ * and reports 1005; a peer that never answers the upgrade hits the
+ * client's handshake deadline. */
+struct empty_close {
+	unsigned port;
+	uint8_t reply[8];
+	ssize_t reply_len;
+};
+
+static void empty_close_thread(void *arg)
+{
+	struct empty_close *x = arg;
+	int fd = raw_upgrade(x->port);
+	uint8_t f[16];
+	size_t n = mk(f, 0x88, "", 0, true);
+
+	nt_send(fd, f, n);
+	x->reply_len = nt_read_all(fd, (char *)x->reply, sizeof(x->reply));
+	close(fd);
+}
+
+TEST(ws_close_without_status_and_handshake_deadline)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr_ws_client_config cfg = { 0 };
+	struct empty_close x = { 0 };
+	struct nt_echo e;
+	struct wsc c = { 0 };
+	unsigned port;
+	char url[64];
+	int lfd;
+
+	nt_echo_start(r, &e, NULL, NULL, NULL);
+	x.port = actr_http_server_port(e.srv);
+	nt_run_with_thread(r, empty_close_thread, &x, 8);
+	CHECK_EQ(x.reply_len, 2);
+	CHECK_EQ(x.reply[0], 0x88);
+	CHECK_EQ(x.reply[1], 0x00);
+	CHECK_EQ(e.ws_closed, 1);
+	CHECK_EQ(e.last_close_code, 1005);
+	actr_http_server_free(e.srv);
+	/* A listener that accepts nothing: TCP connects, no 101 ever. */
+	{
+		struct sockaddr_in a = { 0 };
+		socklen_t sl = sizeof(a);
+
+		lfd = socket(AF_INET, SOCK_STREAM, 0);
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		CHECK_OK(bind(lfd, (struct sockaddr *)&a, sizeof(a)));
+		CHECK_OK(listen(lfd, 4));
+		CHECK_OK(getsockname(lfd, (struct sockaddr *)&a, &sl));
+		port = ntohs(a.sin_port);
+	}
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/", port);
+	cfg.url = url;
+	cfg.limits.handshake_timeout_ms = 200;
+	c.ws = actr_ws_connect(r, &cfg, &client_cbs, &c);
+	CHECK(c.ws);
+	CHECK(nt_run_until(r, &c.closed, 3000));
+	CHECK(!c.open);
+	CHECK_EQ(c.close_code, 1006);
+	CHECK_STR(c.reason, "handshake timeout");
+	close(lfd);
 	nt_drain(r);
 	actr_reactor_free(r);
 }
