@@ -771,6 +771,21 @@ TEST_TIMEOUT(http_server_https_self_signed, 20)
 	CHECK_EQ(st.requests, 1);
 	CHECK(st.tls_failures >= 1);
 	actr_http_server_free(e.srv);
+	/* A client that connects to the TLS port and says nothing is cut off
+	 * by the header deadline, which also bounds the TLS handshake. */
+	{
+		struct actr_net_limits lim = { 0 };
+		struct raw_ctx *c;
+
+		lim.header_timeout_ms = 300;
+		nt_echo_start(r, &e, &lim, cert, key);
+		c = exchange(r, actr_http_server_port(e.srv), "", 0);
+		CHECK_EQ(c->resp_len, 0);
+		actr_http_server_stats(e.srv, &st);
+		CHECK_EQ(st.header_timeouts, 1);
+		CHECK_EQ(st.conns_open, 0);
+		actr_http_server_free(e.srv);
+	}
 	nt_drain(r);
 	actr_reactor_free(r);
 }
