@@ -2,7 +2,9 @@
  * Test runner: runs every registered test (or those whose name contains
  * one of the arguments) in its own forked child with a timeout, prints one
  * line per test and a closing "N passed, N failed" line, and exits 1 if
- * any test failed. "-l" lists the test names.
+ * any test failed. "-l" lists the test names. A test's own output (stdout
+ * and stderr, log lines included) is kept in a temporary file and shown
+ * only when the test fails, or always with "-v" or ACTR_TEST_VERBOSE=1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +21,7 @@
 static struct actr_test *tests;
 static unsigned ntests;
 static char tmpdir[256];
+static bool verbose;
 
 void actr_test_register(struct actr_test *t)
 {
@@ -96,9 +99,26 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Copy the captured output of a test to stdout, indented. */
+static void show_output(FILE *out)
+{
+	char line[4096];
+
+	if (!out)
+		return;
+	fflush(out);
+	rewind(out);
+	while (fgets(line, sizeof(line), out)) {
+		size_t n = strlen(line);
+
+		printf("    | %s%s", line, n && line[n - 1] == '\n' ? "" : "\n");
+	}
+}
+
 /* Run one test in a child; returns true if it passed. */
 static bool run_one(const struct actr_test *t)
 {
+	FILE *out = verbose ? NULL : tmpfile();
 	int timeout = actr_test_scale(t->timeout_s);
 	double t0 = now_ms(), ms;
 	int status = 0;
@@ -110,10 +130,17 @@ static bool run_one(const struct actr_test *t)
 	pid = fork();
 	if (pid < 0) {
 		perror("fork");
+		if (out)
+			fclose(out);
 		return false;
 	}
 	if (pid == 0) {
 		setpgid(0, 0); /* so the whole group can be killed */
+		if (out) {
+			dup2(fileno(out), STDOUT_FILENO);
+			dup2(fileno(out), STDERR_FILENO);
+			setvbuf(stdout, NULL, _IOLBF, 0);
+		}
 		t->fn();
 		if (tmpdir[0])
 			nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -140,8 +167,13 @@ static bool run_one(const struct actr_test *t)
 	ms = now_ms() - t0;
 	if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		printf("ok   %-44s %9.1f ms\n", t->name, ms);
+		if (out)
+			fclose(out);
 		return true;
 	}
+	show_output(out);
+	if (out)
+		fclose(out);
 	if (timed_out)
 		printf("FAIL %-44s timed out after %d s\n", t->name, timeout);
 	else if (WIFSIGNALED(status))
@@ -157,7 +189,15 @@ int main(int argc, char **argv)
 {
 	struct actr_test **list = calloc(ntests ? ntests : 1, sizeof(*list));
 	unsigned n = 0, passed = 0, failed = 0;
+	const char *v = getenv("ACTR_TEST_VERBOSE");
 	bool only_list = argc > 1 && !strcmp(argv[1], "-l");
+
+	verbose = v && *v && strcmp(v, "0");
+	if (!only_list && argc > 1 && !strcmp(argv[1], "-v")) {
+		verbose = true;
+		argc--;
+		argv++;
+	}
 
 	if (!list)
 		return 2;
