@@ -42,8 +42,11 @@ struct side {
 	bool last_binary;
 	int seq_errors;			/* reliable-order violations */
 	uint32_t next_seq[MAXCH];	/* expected sequence per channel */
+	bool seq_started[MAXCH];	/* first sequence number seen */
 	bool seen[4096];		/* sequence numbers seen (unordered) */
 	int dups;
+	int reorders;			/* unordered: arrived after a later one */
+	uint32_t max_seq[MAXCH];	/* highest sequence seen per channel */
 	actr__dc_t *last_closed;
 };
 
@@ -88,10 +91,17 @@ static void on_msg(void *arg, actr__dc_t *dc, const uint8_t *p, size_t n,
 				s->dups++;
 			s->seen[seq] = true;
 		}
+		if (i >= 0 && actr__dc_unordered(dc)) {
+			if (seq < s->max_seq[i])
+				s->reorders++;
+			else
+				s->max_seq[i] = seq;
+		}
 		if (i >= 0 && !actr__dc_unordered(dc)) {
-			if (seq != s->next_seq[i])
+			if (s->seq_started[i] && seq != s->next_seq[i])
 				s->seq_errors++;
 			s->next_seq[i] = seq + 1;
+			s->seq_started[i] = true;
 		}
 	}
 }
@@ -149,14 +159,16 @@ struct world {
 	actr_reactor_t *r;
 	struct stk a, b;	/* a: DTLS client */
 	struct side sa, sb;
+	bool own_r;		/* reactor created by world_new */
 };
 
-static struct world *world_new(void)
+static struct world *world_new_on(actr_reactor_t *r)
 {
 	struct world *w = calloc(1, sizeof(*w));
 
 	CHECK(w);
-	w->r = actr_reactor_new();
+	w->r = r ? r : actr_reactor_new();
+	w->own_r = !r;
 	CHECK(w->r);
 	CHECK_OK(stk_pair(w->r, &w->a, &w->b));
 	w->a.user = &w->sa;
@@ -170,13 +182,22 @@ static struct world *world_new(void)
 	return w;
 }
 
+static struct world *world_new(void)
+{
+	return world_new_on(NULL);
+}
+
 static void world_free(struct world *w)
 {
+	bool own = w->own_r;
+
 	stk_free(&w->a);
 	stk_free(&w->b);
-	actr_reactor_free(w->r);
+	if (own)
+		actr_reactor_free(w->r);
 	free(w);
-	CHECK(!actr__sctp_global_active()); /* usrsctp_finish ran */
+	if (own)
+		CHECK(!actr__sctp_global_active()); /* usrsctp_finish ran */
 }
 
 /* ---- DCEP codec ---------------------------------------------------------- */
@@ -304,4 +325,239 @@ TEST_TIMEOUT(sctp_channels_open_echo, 30)
 	CHECK_EQ(w->b.bad_crc, 0);
 	CHECK_EQ(st.dropped_in, 0);
 	world_free(w);
+}
+
+static void seq_msg(uint8_t *p, size_t n, uint32_t seq)
+{
+	fill(p, n, seq);
+	p[0] = (uint8_t)(seq >> 24);
+	p[1] = (uint8_t)(seq >> 16);
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	memcpy(p + 4, "SEQ!", 4);
+}
+
+/* A burst far above usrsctp's 1 MiB send buffer: sends beyond it are queued
+ * (EWOULDBLOCK), resumed on the writable upcall, and all arrive in order. */
+TEST_TIMEOUT(sctp_burst_would_block_resumes, 60)
+{
+	struct world *w = world_new();
+	static uint8_t msg[65536];
+	struct actr__sctp_stats st;
+	const int n = 64; /* 4 MiB */
+	actr__dc_t *dc;
+
+	open_lanes(w);
+	dc = w->sa.ch[2]; /* STREAM_RELIABLE */
+	actr__dc_set_buffered_low(dc, 256 * 1024);
+	for (int i = 0; i < n; i++) {
+		seq_msg(msg, sizeof(msg), (uint32_t)i);
+		CHECK_OK(actr__dc_send(dc, msg, sizeof(msg), true));
+	}
+	actr__sctp_get_stats(w->a.sctp, &st);
+	CHECK(st.would_block >= 1);
+	CHECK(actr__dc_buffered(dc) >= 2 * 1024 * 1024);
+	CHECK_EQ(st.queued_bytes, actr__dc_buffered(dc));
+	CHECK(STK_RUN_UNTIL(w->r, w->sb.msgs == n, actr_test_scale(20000)));
+	CHECK_EQ(w->sb.bytes, (uint64_t)n * sizeof(msg));
+	CHECK_EQ(w->sb.seq_errors, 0);
+	CHECK_EQ(w->sb.dups, 0);
+	CHECK_EQ(actr__dc_buffered(dc), 0);
+	CHECK_EQ(w->sa.lows, 1); /* crossed the mark once */
+
+	/* The queue limit: sending without ever running the reactor stops
+	 * at max_queued (16 MiB) with -ENOBUFS, not unbounded memory. */
+	int i, rc = 0;
+
+	for (i = 0; i < 1000 && rc == 0; i++)
+		rc = actr__dc_send(dc, msg, sizeof(msg), true);
+	CHECK_EQ(rc, -ENOBUFS);
+	CHECK(i > 16 * 16 && i < 1000);
+	world_free(w);
+}
+
+/* Unordered channel with maxRetransmits = 0 over a lossy link: messages
+ * are abandoned rather than retransmitted, nothing is duplicated, and a
+ * reliable channel on the same association still gets everything in
+ * order. */
+TEST_TIMEOUT(sctp_unordered_partial_reliability, 60)
+{
+	struct world *w = world_new();
+	uint8_t msg[600];
+	const int n = 400;
+	actr__dc_t *pr, *rel;
+	int got_pr, got_rel;
+
+	pr = open_ch(&w->a, "LOSSY", true, ACTR_DC_PR_RTX, 0);
+	rel = open_ch(&w->a, "SAFE", false, ACTR_DC_RELIABLE, 0);
+	CHECK(STK_RUN_UNTIL(w->r, w->sb.n_ch == 2 && w->sa.opens == 2,
+			    actr_test_scale(3000)));
+	CHECK(actr__dc_unordered(w->sb.ch[0]));
+	CHECK_EQ(actr__dc_max_retransmits(w->sb.ch[0]), 0);
+	/* Let the ACKs arrive, so the lossy channel is really unordered. */
+	STK_RUN_UNTIL(w->r, false, 50);
+	w->a.drop_every = 5; /* lose 20% of A's datagrams from now on */
+	for (int i = 0; i < n; i++) {
+		seq_msg(msg, sizeof(msg), (uint32_t)i);
+		CHECK_OK(actr__dc_send(pr, msg, sizeof(msg), true));
+		if (i % 10 == 0)
+			actr_reactor_run_once(w->r, 0);
+	}
+	/* The lossy traffic settles; then the reliable channel. */
+	STK_RUN_UNTIL(w->r, false, actr_test_scale(1500));
+	got_pr = w->sb.msgs;
+	for (int i = 0; i < 100; i++) {
+		seq_msg(msg, sizeof(msg), (uint32_t)(1000 + i));
+		CHECK_OK(actr__dc_send(rel, msg, sizeof(msg), true));
+	}
+	CHECK(STK_RUN_UNTIL(w->r, w->sb.msgs == got_pr + 100,
+			    actr_test_scale(20000)));
+	got_rel = w->sb.msgs - got_pr;
+	printf("  lossy channel: %d of %d delivered; reliable: %d of 100; "
+	       "%lu datagrams dropped\n",
+	       got_pr, n, got_rel, w->a.dropped);
+	CHECK(w->a.dropped > 10);
+	CHECK(got_pr < n);	/* abandoned, not retransmitted */
+	CHECK(got_pr > n / 4);	/* but most got through */
+	CHECK_EQ(got_rel, 100);
+	CHECK_EQ(w->sb.dups, 0);
+	CHECK_EQ(w->sb.seq_errors, 0); /* reliable one in order */
+
+	/* Unordered but reliable over the same loss: everything arrives,
+	 * and retransmitted messages arrive after later ones. */
+	actr__dc_t *un = open_ch(&w->a, "UNORD", true, ACTR_DC_RELIABLE, 0);
+	int base = w->sb.msgs;
+
+	w->a.drop_every = 0;
+	CHECK(STK_RUN_UNTIL(w->r, w->sb.n_ch == 3, actr_test_scale(3000)));
+	STK_RUN_UNTIL(w->r, false, 50); /* the ACK */
+	w->a.drop_every = 5;
+	w->sb.reorders = 0;
+	for (int i = 0; i < 200; i++) {
+		seq_msg(msg, sizeof(msg), (uint32_t)(2000 + i));
+		CHECK_OK(actr__dc_send(un, msg, sizeof(msg), true));
+		if (i % 10 == 0)
+			actr_reactor_run_once(w->r, 0);
+	}
+	CHECK(STK_RUN_UNTIL(w->r, w->sb.msgs == base + 200,
+			    actr_test_scale(20000)));
+	printf("  unordered reliable: 200 of 200, %d arrived out of order\n",
+	       w->sb.reorders);
+	CHECK(w->sb.reorders > 0);
+	CHECK_EQ(w->sb.dups, 0);
+	w->a.drop_every = 0;
+	world_free(w);
+}
+
+/* Close a channel by stream reset from either side, then reopen it. */
+TEST_TIMEOUT(sctp_close_and_reopen, 30)
+{
+	struct world *w = world_new();
+	actr__dc_t *dc;
+	uint16_t sid;
+
+	open_lanes(w);
+	w->sb.echo = true;
+	dc = w->sa.ch[1]; /* RPC_SIGNAL */
+	sid = actr__dc_stream(dc);
+	CHECK_OK(actr__dc_send(dc, "last words", 10, true));
+	CHECK_OK(actr__dc_close(dc)); /* queued data goes out first */
+	CHECK_EQ(actr__dc_close(dc), -ACTR_ECLOSED);
+	CHECK_EQ(actr__dc_send(dc, "x", 1, true), -ACTR_ECLOSED);
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.closes == 1 && w->sb.closes == 1,
+			    actr_test_scale(3000)));
+	CHECK_EQ(w->sb.msgs, 1); /* "last words" arrived before the close */
+	CHECK(w->sa.ch[1] == NULL && w->sb.ch[1] == NULL);
+	/* The other lanes are untouched. */
+	CHECK_OK(actr__dc_send(w->sa.ch[0], "still", 5, true));
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.msgs == 1, 3000));
+
+	/* Reopen with the same label: the freed stream id is reused. */
+	dc = open_ch(&w->a, "RPC_SIGNAL", false, ACTR_DC_RELIABLE, 0);
+	CHECK_EQ(actr__dc_stream(dc), sid);
+	CHECK(STK_RUN_UNTIL(w->r, w->sb.n_ch == 5, actr_test_scale(3000)));
+	CHECK_STR(actr__dc_label(w->sb.ch[4]), "RPC_SIGNAL");
+	CHECK_OK(actr__dc_send(dc, "again", 5, true));
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.msgs == 2, 3000));
+	CHECK_EQ(w->sa.last_len, 5);
+
+	/* Now the answerer closes one (incoming reset on the opener). */
+	CHECK_OK(actr__dc_close(w->sb.ch[3]));
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.closes == 2 && w->sb.closes == 2,
+			    actr_test_scale(3000)));
+	CHECK(w->sa.ch[3] == NULL);
+	world_free(w);
+}
+
+/* Graceful shutdown and abort; usrsctp is finished and can start again. */
+TEST_TIMEOUT(sctp_association_teardown, 30)
+{
+	struct world *w = world_new();
+
+	open_lanes(w);
+	CHECK_OK(actr__sctp_shutdown(w->a.sctp));
+	CHECK(STK_RUN_UNTIL(w->r,
+			    w->a.sctp_st == ACTR_SCTP_CLOSED &&
+				    w->b.sctp_st == ACTR_SCTP_CLOSED,
+			    actr_test_scale(3000)));
+	CHECK_EQ(w->a.sctp_err, 0);
+	CHECK_EQ(w->b.sctp_err, 0);
+	CHECK_EQ(w->sa.closes, 4); /* every channel reported closed */
+	CHECK_EQ(w->sb.closes, 4);
+	CHECK_EQ(actr__sctp_shutdown(w->a.sctp), -ACTR_ECLOSED);
+	world_free(w);
+	CHECK(!actr__sctp_global_active());
+
+	/* Again in the same process (usrsctp re-initialised); this time B
+	 * goes away abruptly: A sees the abort. */
+	w = world_new();
+	CHECK(actr__sctp_global_active());
+	open_lanes(w);
+	actr__sctp_free(w->b.sctp);
+	w->b.sctp = NULL;
+	CHECK(STK_RUN_UNTIL(w->r, w->a.sctp_st == ACTR_SCTP_CLOSED,
+			    actr_test_scale(3000)));
+	CHECK_EQ(w->a.sctp_err, -ECONNRESET);
+	CHECK_EQ(w->sa.closes, 4);
+	CHECK(actr__sctp_global_active()); /* A is still alive */
+	world_free(w);
+}
+
+/* Several associations at once in one process (the id table). */
+TEST_TIMEOUT(sctp_many_associations, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct world *w[3];
+	uint8_t msg[3000];
+
+	/* usrsctp belongs to one reactor: all associations share it. */
+	for (int i = 0; i < 3; i++) {
+		w[i] = world_new_on(r);
+		open_lanes(w[i]);
+		w[i]->sb.echo = true;
+	}
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 3; i++) {
+			fill(msg, sizeof(msg), (uint32_t)(i * 10 + round));
+			CHECK_OK(actr__dc_send(w[i]->sa.ch[0], msg,
+					       sizeof(msg) - (size_t)i, true));
+		}
+		for (int i = 0; i < 3; i++) {
+			fill(msg, sizeof(msg), (uint32_t)(i * 10 + round));
+			CHECK(STK_RUN_UNTIL(w[i]->r,
+					    w[i]->sa.msgs == round + 1,
+					    actr_test_scale(3000)));
+			CHECK_EQ(w[i]->sa.last_sum,
+				 fnv(msg, sizeof(msg) - (size_t)i));
+		}
+	}
+	/* Freeing one association leaves the others working. */
+	world_free(w[0]);
+	CHECK(actr__sctp_global_active());
+	CHECK_OK(actr__dc_send(w[1]->sa.ch[0], "x", 1, true));
+	CHECK(STK_RUN_UNTIL(w[1]->r, w[1]->sa.msgs == 6, 3000));
+	world_free(w[1]);
+	world_free(w[2]);
+	CHECK(!actr__sctp_global_active());
+	actr_reactor_free(r);
 }
