@@ -561,3 +561,134 @@ TEST_TIMEOUT(sctp_many_associations, 30)
 	CHECK(!actr__sctp_global_active());
 	actr_reactor_free(r);
 }
+
+/* ---- two processes --------------------------------------------------------- */
+
+struct hello {
+	uint16_t port;
+	char fp[160];
+};
+
+static bool read_full(int fd, void *p, size_t n)
+{
+	uint8_t *b = p;
+
+	while (n > 0) {
+		ssize_t k = read(fd, b, n);
+
+		if (k <= 0)
+			return false;
+		b += k;
+		n -= (size_t)k;
+	}
+	return true;
+}
+
+/* The child: the answerer, echoing everything until the parent shuts the
+ * association down. Exit status 0 only after a clean close. */
+static void child_echo(int rd, int wr)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	actr__dtls_cert_t *cert = actr__dtls_cert_new();
+	struct side sd;
+	struct stk k;
+	struct hello me, peer;
+	bool ok;
+
+	memset(&sd, 0, sizeof(sd));
+	sd.echo = true;
+	if (!r || !cert || stk_socket(&k, r) < 0)
+		_exit(2);
+	k.user = &sd;
+	k.on_channel = accept_channel;
+	memset(&me, 0, sizeof(me));
+	me.port = k.port;
+	snprintf(me.fp, sizeof(me.fp), "%s", actr__dtls_cert_fingerprint(cert));
+	if (write(wr, &me, sizeof(me)) != sizeof(me) ||
+	    !read_full(rd, &peer, sizeof(peer)))
+		_exit(3);
+	if (stk_start(&k, cert, false, peer.port, peer.fp) < 0)
+		_exit(4);
+	ok = STK_RUN_UNTIL(r, k.sctp_st == ACTR_SCTP_CLOSED,
+			   actr_test_scale(15000));
+	ok = ok && k.sctp_err == 0 && sd.msgs >= 10 && sd.n_ch == 4;
+	stk_free(&k);
+	actr__dtls_cert_unref(cert);
+	actr_reactor_free(r);
+	_exit(ok && !actr__sctp_global_active() ? 0 : 5);
+}
+
+TEST_TIMEOUT(sctp_two_processes, 60)
+{
+	int p2c[2], c2p[2], status = -1;
+	struct hello me, peer;
+	actr__dtls_cert_t *cert;
+	actr_reactor_t *r;
+	static uint8_t msg[65536];
+	static const size_t sizes[] = { 1, 64, 1200, 5000, 65535, 65536 };
+	struct world *w;
+	pid_t pid;
+
+	CHECK(!actr__sctp_global_active());
+	CHECK_OK(pipe(p2c));
+	CHECK_OK(pipe(c2p));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(p2c[1]);
+		close(c2p[0]);
+		child_echo(p2c[0], c2p[1]);
+	}
+	close(p2c[0]);
+	close(c2p[1]);
+	r = actr_reactor_new();
+	cert = actr__dtls_cert_new();
+	w = calloc(1, sizeof(*w));
+	CHECK(r && cert && w);
+	w->r = r;
+	w->own_r = true;
+	CHECK_OK(stk_socket(&w->a, r));
+	w->a.user = &w->sa;
+	w->a.on_channel = accept_channel;
+	memset(&me, 0, sizeof(me));
+	me.port = w->a.port;
+	snprintf(me.fp, sizeof(me.fp), "%s", actr__dtls_cert_fingerprint(cert));
+	CHECK(read_full(c2p[0], &peer, sizeof(peer)));
+	CHECK_EQ(write(p2c[1], &me, sizeof(me)), sizeof(me));
+	CHECK_OK(stk_start(&w->a, cert, true, peer.port, peer.fp));
+	actr__dtls_cert_unref(cert);
+	w->b.fd = -1;
+	CHECK(STK_RUN_UNTIL(r, w->a.sctp_st == ACTR_SCTP_CONNECTED,
+			    actr_test_scale(5000)));
+	CHECK_STR(actr__dtls_remote_fingerprint(w->a.dtls), peer.fp);
+	for (int i = 0; i < 3; i++)
+		open_ch(&w->a, labels[i], false, ACTR_DC_RELIABLE, 0);
+	open_ch(&w->a, labels[3], true, ACTR_DC_PR_RTX, 3);
+	CHECK(STK_RUN_UNTIL(r, w->sa.opens == 4, actr_test_scale(3000)));
+	for (int rep = 0; rep < 2; rep++) {
+		for (size_t i = 0; i < ACTR_ARRAY_LEN(sizes); i++) {
+			int before = w->sa.msgs;
+
+			fill(msg, sizes[i], (uint32_t)(rep * 10 + i));
+			CHECK_OK(actr__dc_send(w->sa.ch[rep], msg, sizes[i],
+					       true));
+			CHECK(STK_RUN_UNTIL(r, w->sa.msgs == before + 1,
+					    actr_test_scale(3000)));
+			CHECK_EQ(w->sa.last_len, sizes[i]);
+			CHECK_EQ(w->sa.last_sum, fnv(msg, sizes[i]));
+		}
+	}
+	CHECK_OK(actr__sctp_shutdown(w->a.sctp));
+	CHECK(STK_RUN_UNTIL(r, w->a.sctp_st == ACTR_SCTP_CLOSED,
+			    actr_test_scale(3000)));
+	CHECK_EQ(w->a.sctp_err, 0);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	close(p2c[1]);
+	close(c2p[0]);
+	stk_free(&w->a);
+	actr_reactor_free(r);
+	free(w);
+	CHECK(!actr__sctp_global_active());
+}
