@@ -13,8 +13,18 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include "../test/test_sctp_stack.h"
+
+static double cpu_secs(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -186,7 +196,7 @@ int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 20000;
 	int mib = argc > 2 ? atoi(argv[2]) : 512;
-	double u50, u99, d50, d99, secs;
+	double u50, u99, d50, d99, secs, cpu, cpu0;
 	actr_reactor_t *r;
 	struct stk a, b;
 	struct actr__sctp_stats st;
@@ -244,6 +254,7 @@ int main(int argc, char **argv)
 	D.tx_target = (uint64_t)mib << 20;
 	actr__dc_set_buffered_low(D.a_dc, 1u << 20);
 	t0 = actr_time_ns();
+	cpu0 = cpu_secs();
 	end = t0 + ACTR_SEC(60);
 	pump();
 	uint64_t last_rx = 0, last_t = actr_time_ns();
@@ -265,7 +276,11 @@ int main(int argc, char **argv)
 		}
 	}
 	secs = (actr_time_ns() - t0) / 1e9;
+	cpu = cpu_secs() - cpu0;
 	actr__sctp_get_stats(a.sctp, &st);
+	printf("64 KiB one-way, CPU-bound: %.1f MB per CPU second (both "
+	       "stacks on one core; %.0f%% of one core busy)\n",
+	       D.rx_bytes / cpu / 1e6, 100 * cpu / secs);
 	printf("64 KiB one-way: %llu MiB in %.2f s = %.1f MB/s (target >= "
 	       "150; libdatachannel 57 here); %llu packets, %llu "
 	       "would-block\n",

@@ -25,6 +25,10 @@
 #define RX_CHUNK 65536		/* one usrsctp_recvv */
 #define WAKE_BUDGET 512		/* messages read per deferred wake */
 #define DEFAULT_PORT 5000
+
+
+#define SACK_FREQ 4		/* SACK every 4th packet (default 2) */
+#define SACK_NOW_MIN 4096	/* I-bit on messages this large */
 #define BUF_SIZE (1024 * 1024)	/* SO_SNDBUF / SO_RCVBUF */
 
 struct qmsg {
@@ -185,6 +189,8 @@ static int global_init(actr_reactor_t *r)
 	usrsctp_sysctl_set_sctp_rto_max_default(10000);
 	usrsctp_sysctl_set_sctp_init_rto_max_default(10000);
 	usrsctp_sysctl_set_sctp_delayed_sack_time_default(20);
+	usrsctp_sysctl_set_sctp_sack_freq_default(SACK_FREQ);
+	usrsctp_sysctl_set_sctp_enable_sack_immediately(1);
 	usrsctp_sysctl_set_sctp_heartbeat_interval_default(10000);
 	usrsctp_sysctl_set_sctp_nr_outgoing_streams_default(MAX_STREAMS);
 	usrsctp_sysctl_set_sctp_nr_incoming_streams_default(MAX_STREAMS);
@@ -596,6 +602,12 @@ static int raw_send(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 	spa.sendv_sndinfo.snd_sid = sid;
 	spa.sendv_sndinfo.snd_flags = SCTP_EOR | (unordered ? SCTP_UNORDERED
 							    : 0);
+	/* Large message: ask for an immediate SACK of its last fragment
+	 * (RFC 7053 I-bit), so a window-limited sender is not held by the
+	 * peer's delayed-SACK timer at the end of every burst. Small messages
+	 * keep the delayed SACK (it rides on the reply). */
+	if (len >= SACK_NOW_MIN)
+		spa.sendv_sndinfo.snd_flags |= SCTP_SACK_IMMEDIATELY;
 	spa.sendv_sndinfo.snd_ppid = htonl(ppid);
 	if (pr_policy != SCTP_PR_SCTP_NONE) {
 		spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;
