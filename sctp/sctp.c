@@ -25,8 +25,6 @@
 #define RX_CHUNK 65536		/* one usrsctp_recvv */
 #define WAKE_BUDGET 512		/* messages read per deferred wake */
 #define DEFAULT_PORT 5000
-
-
 #define SACK_FREQ 4		/* SACK every 4th packet (default 2) */
 #define SACK_NOW_MIN 4096	/* I-bit on messages this large */
 #define BUF_SIZE (1024 * 1024)	/* SO_SNDBUF / SO_RCVBUF */
@@ -394,6 +392,11 @@ actr__sctp_t *actr__sctp_new(actr_reactor_t *r,
 	s->remote_port = opts->remote_port ? opts->remote_port : DEFAULT_PORT;
 	s->even = opts->dtls_client;
 	s->mtu = opts->mtu ? opts->mtu : 1200;
+	if (s->mtu < 512 || s->mtu > 65535) {
+		free(s);
+		rc = -EINVAL;
+		goto out_release;
+	}
 	s->max_message = opts->max_message ? opts->max_message : 256 * 1024;
 	s->remote_max = opts->remote_max_message ? opts->remote_max_message
 						 : 65536;
