@@ -1113,7 +1113,11 @@ static void on_notification(actr__sctp_t *s, const uint8_t *p, size_t n)
 			on_assoc_change(s, &u->sn_assoc_change);
 		break;
 	case SCTP_SHUTDOWN_EVENT:
-		assoc_closed(s, 0);
+		/* The peer started a graceful shutdown. CLOSED is reported on
+		 * SHUTDOWN_COMP, after our SHUTDOWN-ACK went out and the peer
+		 * completed: freeing on this event instead would abort the
+		 * peer's clean close. */
+		actr_logd(LOGT, "peer is shutting down");
 		break;
 	case SCTP_SENDER_DRY_EVENT:
 		break; /* the wake flushes the queue anyway */
