@@ -90,6 +90,8 @@ struct actr__sctp {
 	int depth;			/* nesting of entries */
 	bool freed;			/* free requested inside a call */
 	bool closed_cb_pending;		/* report CLOSED on the next wake */
+	bool resets_pending;		/* a stream reset request was refused
+					 * for now (another in flight) */
 	int close_err;			/* its reason */
 	actr__dc_t *channels;		/* all channels */
 	actr__dc_t *by_sid[MAX_STREAMS];	/* stream id -> channel */
@@ -155,7 +157,7 @@ static void on_tick(actr_timer_t *t, void *arg)
 	for (unsigned i = 0; i < G.n_slots; i++) {
 		actr__sctp_t *s = G.slots[i];
 
-		if (s && s->qhead)
+		if (s && (s->qhead || s->resets_pending))
 			actr_defer(s->r, &s->wake, wake_cb, s);
 	}
 }
@@ -820,6 +822,7 @@ static void do_resets(actr__sctp_t *s)
 	actr__dc_t *dc;
 	unsigned n = 0;
 
+	s->resets_pending = false;
 	if (s->state != ACTR_SCTP_CONNECTED)
 		return;
 	for (dc = s->channels; dc && n < 64; dc = dc->next)
@@ -838,6 +841,7 @@ static void do_resets(actr__sctp_t *s)
 		/* Another reset in flight: retried on the next reset event
 		 * or tick. */
 		actr_logd(LOGT, "stream reset deferred: %s", strerror(errno));
+		s->resets_pending = true;
 		return;
 	}
 	for (dc = s->channels; dc; dc = dc->next)

@@ -806,3 +806,30 @@ TEST_TIMEOUT(sctp_negotiated_channel, 30)
 	CHECK_EQ(w->sb.n_ch, 1); /* no DCEP channel event on B */
 	world_free(w);
 }
+
+/* Both sides close channels at the same time (concurrent stream resets,
+ * some refused for now and retried); all close, and all reopen. */
+TEST_TIMEOUT(sctp_close_many_both_sides, 30)
+{
+	struct world *w = world_new();
+
+	open_lanes(w);
+	CHECK_OK(actr__dc_close(w->sa.ch[0]));
+	CHECK_OK(actr__dc_close(w->sa.ch[1]));
+	CHECK_OK(actr__dc_close(w->sb.ch[2]));
+	CHECK_OK(actr__dc_close(w->sb.ch[3]));
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.closes == 4 && w->sb.closes == 4,
+			    actr_test_scale(5000)));
+	for (int i = 0; i < 4; i++)
+		CHECK(w->sa.ch[i] == NULL && w->sb.ch[i] == NULL);
+	w->sa.n_ch = w->sb.n_ch = 0;
+	w->sa.opens = 0;
+	open_lanes(w);
+	w->sb.echo = true;
+	for (int i = 0; i < 4; i++) {
+		CHECK_STR(actr__dc_label(w->sb.ch[i]), labels[i]);
+		CHECK_OK(actr__dc_send(w->sa.ch[i], "x", 1, true));
+	}
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.msgs == 4, actr_test_scale(3000)));
+	world_free(w);
+}
