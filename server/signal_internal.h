@@ -291,4 +291,35 @@ size_t actr__sig_live_count(const struct actr__sig_server *s);
 uint8_t *actr__sig_env_pack(const Signaling__SignalingEnvelope *env,
 			    size_t *len);
 
+/* ---- the listener: the core on the reactor's HTTP/WebSocket server ----- */
+
+struct actr_reactor;
+struct actr__sig_listener;
+
+struct actr__sig_listen_config {
+	const char *host;		/* IP literal to bind */
+	uint16_t port;			/* 0 = ephemeral */
+	const char *tls_cert;		/* PEM chain: serve https/wss, or NULL */
+	const char *tls_key;		/* PEM key */
+	uint32_t header_timeout_ms;	/* slowloris guard; 0 = default 10 s */
+};
+
+/**
+ * Start the signaling server on reactor r: one HTTP/1.1 listener for the
+ * /ais/ endpoints and the /signaling/ws upgrade, plus a 1 s tick timer.
+ * NULL on failure (logged). Reactor thread only.
+ */
+struct actr__sig_listener *
+actr__sig_listen(struct actr_reactor *r, const struct actr__sig_config *cfg,
+		 const struct actr__sig_listen_config *lc);
+
+/** The bound port. */
+uint16_t actr__sig_listener_port(const struct actr__sig_listener *l);
+
+/** The core behind the listener (for stats and administration). */
+struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l);
+
+/** Stop: close every connection, then free the core. NULL ignored. */
+void actr__sig_listener_free(struct actr__sig_listener *l);
+
 #endif
