@@ -28,6 +28,7 @@ struct actr_http_call {
 	size_t head_len;		/* parsed head length */
 	size_t body_len;		/* decoded chunked body bytes */
 	size_t raw_off;			/* chunked: next undecoded byte */
+	uintptr_t base;			/* c->in when the head was parsed */
 	struct actr__http_chunked ch;	/* chunked decoder */
 	struct actr__http_msg msg;	/* response head */
 };
@@ -49,6 +50,9 @@ static void complete(struct actr_http_call *call, int rc, const uint8_t *body,
 		return;
 	call->done = true;
 	actr_timer_stop(&call->timer);
+	if (call->have_head && call->c)
+		actr__http_rebase(&call->msg, call->base,
+				  (const char *)call->c->in);
 	call->cb(call, rc, rc == 0 ? call->msg.status : 0, body, len,
 		 call->arg);
 	if (call->c)
@@ -92,6 +96,7 @@ static void on_data(struct actr__conn *c, void *arg)
 		}
 		call->have_head = true;
 		call->head_len = (size_t)rc;
+		call->base = (uintptr_t)c->in;
 		call->raw_off = call->head_len;
 		call->until_eof = !call->msg.chunked &&
 				  call->msg.content_length < 0;
@@ -131,6 +136,10 @@ static void on_close(struct actr__conn *c, int err, void *arg)
 {
 	struct actr_http_call *call = arg;
 
+	if (call->have_head) {
+		actr__http_rebase(&call->msg, call->base, (const char *)c->in);
+		call->base = (uintptr_t)c->in;
+	}
 	call->c = NULL;
 	if (err == 0 && call->have_head && call->until_eof)
 		complete(call, 0, c->in + call->head_len,

@@ -54,6 +54,11 @@ ssize_t actr__http_parse(char *buf, size_t len, bool request,
 			 const struct actr__http_limits *lim, size_t *scanned,
 			 struct actr__http_msg *m);
 
+/** The buffer holding a parsed head moved (realloc) from old to now:
+ * move m's pointers with it. */
+void actr__http_rebase(struct actr__http_msg *m, uintptr_t old,
+		       const char *now);
+
 /** Value of header name (case-insensitive) or NULL. */
 const char *actr__http_header(const struct actr__http_msg *m,
 			      const char *name);

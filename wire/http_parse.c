@@ -77,6 +77,21 @@ bool actr__http_has_token(const char *value, const char *token)
 	return false;
 }
 
+void actr__http_rebase(struct actr__http_msg *m, uintptr_t old,
+		       const char *now)
+{
+#define MOVE(p) ((p) = (p) ? now + ((uintptr_t)(p) - old) : NULL)
+	if ((uintptr_t)now == old)
+		return;
+	MOVE(m->method);
+	MOVE(m->target);
+	for (unsigned i = 0; i < m->nhdr; i++) {
+		MOVE(m->hdr[i].name);
+		MOVE(m->hdr[i].value);
+	}
+#undef MOVE
+}
+
 const char *actr__http_header(const struct actr__http_msg *m,
 			      const char *name)
 {

@@ -29,6 +29,7 @@ struct hconn {
 	size_t head_len;		/* parsed head length */
 	size_t body_len;		/* body bytes (decoded) after the head */
 	size_t raw_off;			/* chunked: next undecoded input byte */
+	uintptr_t base;			/* c->in when the head was parsed */
 	struct actr__http_chunked ch;	/* chunked decoder */
 	struct actr__http_msg msg;	/* parsed head */
 	actr_defer_t defer;		/* deferred free */
@@ -181,6 +182,8 @@ static bool dispatch(struct hconn *h)
 	size_t used;
 
 	s->st.requests++;
+	actr__http_rebase(&h->msg, h->base, (const char *)c->in);
+	target = (char *)h->msg.target;
 	qm = strchr(target, '?');
 	if (qm)
 		*qm = '\0';
@@ -244,6 +247,7 @@ static void on_data(struct actr__conn *c, void *arg)
 			}
 			h->head_len = (size_t)rc;
 			h->body_len = 0;
+			h->base = (uintptr_t)c->in;
 			if (h->msg.chunked) {
 				memset(&h->ch, 0, sizeof(h->ch));
 				h->raw_off = h->head_len;

@@ -294,7 +294,7 @@ static void client_handshake(actr_ws_t *ws)
 {
 	struct actr__conn *c = ws->c;
 	struct actr__http_limits lim = { ws->lim.max_header_bytes,
-					 ws->lim.max_headers, 0 };
+					 ws->lim.max_headers, SIZE_MAX };
 	struct actr__http_msg *m;
 	const char *acc;
 	char want[29], why[64];
