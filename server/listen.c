@@ -41,7 +41,31 @@ struct actr__sig_listener {
 	uint64_t next_id;		/* connection ids */
 	uint64_t text_ignored;		/* text frames dropped */
 	uint64_t slow_closed;		/* clients closed for max_pending */
+	int depth;			/* > 0 while inside a core call */
+	GArray *closed;			/* conn ids closed during a core call */
 };
+
+/* A WebSocket may close synchronously inside a core call (a send that
+ * overflows max_pending); the core hears of it only after the call
+ * returns, so it never sees a connection vanish under its feet. */
+static void enter(struct actr__sig_listener *l)
+{
+	l->depth++;
+}
+
+static void leave(struct actr__sig_listener *l)
+{
+	if (--l->depth > 0)
+		return;
+	while (l->closed->len) {
+		uint64_t id = g_array_index(l->closed, uint64_t, 0);
+
+		g_array_remove_index(l->closed, 0);
+		l->depth++;
+		actr__sig_conn_closed(l->core, id);
+		l->depth--;
+	}
+}
 
 static int io_send(void *ctx, uint64_t conn, const uint8_t *data, size_t len)
 {
@@ -82,7 +106,9 @@ static void on_ws_message(actr_ws_t *ws, bool text, const uint8_t *data,
 		c->l->text_ignored++;
 		return;
 	}
+	enter(c->l);
 	actr__sig_conn_frame(c->l->core, c->id, data, len, actr_wall_ms());
+	leave(c->l);
 }
 
 static void on_ws_close(actr_ws_t *ws, int code, const char *reason,
@@ -95,9 +121,13 @@ static void on_ws_close(actr_ws_t *ws, int code, const char *reason,
 	c->ws = NULL;
 	actr_logd(TAG, "conn %" PRIu64 " closed (%d %s)", id, code,
 		  reason ? reason : "");
-	if (l->core)
-		actr__sig_conn_closed(l->core, id);
 	g_hash_table_remove(l->conns, &id);
+	if (!l->core)
+		return;
+	if (l->depth > 0)
+		g_array_append_val(l->closed, id);
+	else
+		actr__sig_conn_closed(l->core, id);
 }
 
 static const struct actr_ws_callbacks ws_cbs = {
@@ -114,6 +144,8 @@ static void on_request(actr_http_req_t *q, void *arg)
 	struct actr__sig_http_reply rep;
 	uint64_t now = actr_wall_ms();
 	char *target = g_strconcat(path, query[0] ? "?" : "", query, NULL);
+
+	enter(l);
 
 	if (strcmp(path, "/signaling/ws") == 0 &&
 	    actr_http_req_is_websocket(q)) {
@@ -159,13 +191,16 @@ static void on_request(actr_http_req_t *q, void *arg)
 	}
 out:
 	g_free(target);
+	leave(l);
 }
 
 static void on_tick(actr_timer_t *t, void *arg)
 {
 	struct actr__sig_listener *l = arg;
 
+	enter(l);
 	actr__sig_tick(l->core, actr_wall_ms());
+	leave(l);
 }
 
 struct actr__sig_listener *
@@ -180,6 +215,7 @@ actr__sig_listen(struct actr_reactor *r, const struct actr__sig_config *cfg,
 	l->r = r;
 	l->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
 					 g_free);
+	l->closed = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	l->core = actr__sig_new(cfg, &io, actr_wall_ms());
 	if (!l->core)
 		goto fail;
@@ -231,5 +267,6 @@ void actr__sig_listener_free(struct actr__sig_listener *l)
 	actr__sig_free(l->core);
 	l->core = NULL;
 	g_hash_table_destroy(l->conns);
+	g_array_free(l->closed, TRUE);
 	g_free(l);
 }
