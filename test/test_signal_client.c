@@ -37,6 +37,24 @@ struct reply {
 	size_t len;			/* its length */
 };
 
+
+/* Let closing connections finish (bounded) so nothing is left when the
+ * reactor goes away. */
+static void drain_ms(actr_reactor_t *r, int ms)
+{
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(ms));
+
+	for (int i = 0; i < 3; i++) /* deferred frees */
+		actr_reactor_run_once(r, 0);
+	while (actr_reactor_active(r) > 0 && actr_time_ns() < end)
+		actr_reactor_run_once(r, 10);
+}
+
+static void drain(actr_reactor_t *r)
+{
+	drain_ms(r, 3000);
+}
+
 static void on_state(actr_sigclient_t *c, actr_sig_state_t st, void *arg)
 {
 	struct cl *x = arg;
@@ -329,7 +347,9 @@ TEST_TIMEOUT(signal_client_end_to_end, 30)
 	actr_sigclient_free(late.c);
 	actr_sigclient_free(a.c);
 	actr_sigclient_free(b.c);
+	drain_ms(r, 200);
 	actr__sig_listener_free(l);
+	drain(r);
 	actr_reactor_free(r);
 }
 
@@ -360,7 +380,9 @@ TEST_TIMEOUT(signal_client_heartbeat_and_renew, 30)
 	CHECK_EQ(actr__sig_stats(actr__sig_listener_core(l))->renewed,
 		 st.renewals);
 	actr_sigclient_free(a.c);
+	drain_ms(r, 200);
 	actr__sig_listener_free(l);
+	drain(r);
 	actr_reactor_free(r);
 }
 
@@ -416,7 +438,9 @@ TEST_TIMEOUT(signal_client_reconnect_after_restart, 30)
 	CHECK_EQ(a.st, ACTR_SIG_CONNECTED);
 	CHECK_EQ(actr__sig_live_count(actr__sig_listener_core(l)), 1);
 	actr_sigclient_free(a.c);
+	drain_ms(r, 200);
 	actr__sig_listener_free(l);
+	drain(r);
 	actr_reactor_free(r);
 }
 
@@ -444,5 +468,6 @@ TEST_TIMEOUT(signal_client_gives_up, 20)
 	CHECK_EQ(actr_sigclient_discover(a.c, NULL, 0, NULL, NULL),
 		 -ACTR_ENOTREADY);
 	actr_sigclient_free(a.c);
+	drain(r);
 	actr_reactor_free(r);
 }

@@ -25,6 +25,24 @@
 
 extern char **environ;
 
+
+/* Let closing connections finish (bounded) so nothing is left when the
+ * reactor goes away. */
+static void drain_ms(actr_reactor_t *r, int ms)
+{
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(ms));
+
+	for (int i = 0; i < 3; i++) /* deferred frees */
+		actr_reactor_run_once(r, 0);
+	while (actr_reactor_active(r) > 0 && actr_time_ns() < end)
+		actr_reactor_run_once(r, 10);
+}
+
+static void drain(actr_reactor_t *r)
+{
+	drain_ms(r, 3000);
+}
+
 static struct actr__sig_listener *start(actr_reactor_t *r,
 					struct actr__sig_config *cfg,
 					uint32_t header_timeout_ms)
@@ -117,7 +135,9 @@ TEST_TIMEOUT(signal_python_client, 40)
 	CHECK_EQ(actr__sig_stats(actr__sig_listener_core(l))->registered, 2);
 	CHECK(actr__sig_stats(actr__sig_listener_core(l))->relayed >= 1);
 	actr_timer_stop(&c.t);
+	drain_ms(r, 200);
 	actr__sig_listener_free(l);
+	drain(r);
 	actr_reactor_free(r);
 }
 
@@ -294,6 +314,8 @@ TEST_TIMEOUT(signal_net_rejections, 30)
 		}
 		close(fd);
 	}
+	drain_ms(r, 200);
 	actr__sig_listener_free(l);
+	drain(r);
 	actr_reactor_free(r);
 }
