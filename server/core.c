@@ -822,6 +822,7 @@ static void conn_free(gpointer p)
 
 	g_free(c->cred_claims);
 	g_free(c->cred_sig);
+	g_free(c->vc_claims);
 	g_free(c);
 }
 

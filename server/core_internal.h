@@ -58,6 +58,14 @@ struct sig_conn {
 	size_t cred_claims_len;		/* bytes */
 	uint8_t *cred_sig;		/* signature bytes */
 	size_t cred_sig_len;		/* bytes */
+	/* the last credential verified on this connection: an identical
+	 * one is re-checked (key validity, expiry, identity) without
+	 * repeating the Ed25519 verification */
+	uint32_t vc_key;		/* key id */
+	uint8_t vc_sig[64];		/* signature */
+	uint8_t *vc_claims;		/* claims bytes (g_malloc) */
+	size_t vc_claims_len;		/* bytes, 0 = nothing cached */
+	uint64_t vc_expires_s;		/* claims.expires_at */
 };
 
 struct actr__sig_server {

@@ -430,7 +430,50 @@ static void on_unregister(struct actr__sig_server *s, struct sig_actor *a,
 
 /* ---- authentication ------------------------------------------------------- */
 
-/* Check the (source, credential) pair of a message that came on c.
+/* Is cred the one already verified on c, still valid at now_s? */
+static bool cached_ok(struct actr__sig_server *s, struct sig_conn *c,
+		      const Actr__AIdCredential *cred, uint64_t now_s,
+		      bool *tolerance)
+{
+	struct actr__sig_key *k;
+
+	if (!c->vc_claims_len || cred->key_id != c->vc_key ||
+	    cred->signature.len != 64 ||
+	    cred->claims.len != c->vc_claims_len ||
+	    memcmp(cred->signature.data, c->vc_sig, 64) != 0 ||
+	    memcmp(cred->claims.data, c->vc_claims, c->vc_claims_len) != 0)
+		return false;
+	k = actr__sig_ident_find(&s->ident, cred->key_id);
+	if (!k || (k->retired_s && now_s >= k->retired_s + s->ident.tolerance_s))
+		return false;
+	if (c->vc_expires_s <= now_s)
+		return false;
+	if (tolerance)
+		*tolerance = k->retired_s != 0;
+	return true;
+}
+
+static void cache_cred(struct sig_conn *c, const Actr__AIdCredential *cred)
+{
+	Actr__IdentityClaims *cl;
+
+	if (cred->signature.len != 64)
+		return;
+	cl = actr__identity_claims__unpack(NULL, cred->claims.len,
+					   cred->claims.data);
+	if (!cl)
+		return;
+	g_free(c->vc_claims);
+	c->vc_claims = g_memdup2(cred->claims.data, cred->claims.len);
+	c->vc_claims_len = cred->claims.len;
+	memcpy(c->vc_sig, cred->signature.data, 64);
+	c->vc_key = cred->key_id;
+	c->vc_expires_s = cl->expires_at;
+	actr__identity_claims__free_unpacked(cl, NULL);
+}
+
+/* Check the (source, credential) pair of a message that came on c:
+ * source is the connection's actor and the credential verifies for it.
  * Returns the actor, or NULL after answering 401. */
 static struct sig_actor *authenticate(struct actr__sig_server *s,
 				      struct sig_conn *c, const char *eid,
@@ -440,13 +483,23 @@ static struct sig_actor *authenticate(struct actr__sig_server *s,
 {
 	char idstr[512];
 	struct sig_actor *a = c->actor;
+	bool ok = false;
 
-	if (!src || !src->realm || !src->type || !cred ||
-	    actr__sig_id_str(src, idstr, sizeof(idstr)) < 0 || !a ||
-	    strcmp(idstr, a->id) != 0 ||
-	    actr__sig_cred_verify(&s->ident, cred, idstr,
-				  src->realm->realm_id, now_ms / 1000,
-				  tolerance) < 0) {
+	if (tolerance)
+		*tolerance = false;
+	if (src && src->realm && src->type && cred && a &&
+	    actr__sig_id_str(src, idstr, sizeof(idstr)) > 0 &&
+	    strcmp(idstr, a->id) == 0) {
+		/* the cache holds only credentials verified for this actor */
+		ok = cached_ok(s, c, cred, now_ms / 1000, tolerance);
+		if (!ok && actr__sig_cred_verify(&s->ident, cred, idstr,
+						 src->realm->realm_id,
+						 now_ms / 1000, tolerance) == 0) {
+			ok = true;
+			cache_cred(c, cred);
+		}
+	}
+	if (!ok) {
 		s->stats.rej_401++;
 		actr_logw(TAG, "conn %" PRIu64 ": credential rejected (%s)",
 			  c->id, a ? a->id : "replaced connection");
