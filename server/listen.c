@@ -30,6 +30,7 @@ struct lconn {
 	uint64_t id;			/* core's connection id */
 	actr_ws_t *ws;			/* the WebSocket, NULL once closed */
 	bool closing;			/* we asked to close */
+	bool notified;			/* core already told it closed */
 };
 
 struct actr__sig_listener {
@@ -82,6 +83,14 @@ static int io_send(void *ctx, uint64_t conn, const uint8_t *data, size_t len)
 			  " slow client", conn, actr_ws_peer(c->ws));
 		c->closing = true;
 		actr_ws_close(c->ws, 1008, "too slow");
+		/* the close handshake may take close_timeout_ms; the core
+		 * forgets the client now (after its current call). The close
+		 * may also have completed synchronously and freed c. */
+		c = g_hash_table_lookup(l->conns, &conn);
+		if (c && c->ws && !c->notified) {
+			c->notified = true;
+			g_array_append_val(l->closed, conn);
+		}
 	}
 	return rc;
 }
@@ -118,11 +127,13 @@ static void on_ws_close(actr_ws_t *ws, int code, const char *reason,
 	struct actr__sig_listener *l = c->l;
 	uint64_t id = c->id;
 
+	bool notified = c->notified;
+
 	c->ws = NULL;
 	actr_logd(TAG, "conn %" PRIu64 " closed (%d %s)", id, code,
 		  reason ? reason : "");
 	g_hash_table_remove(l->conns, &id);
-	if (!l->core)
+	if (!l->core || notified)
 		return;
 	if (l->depth > 0)
 		g_array_append_val(l->closed, id);

@@ -19,6 +19,7 @@
 
 #include <actr/actr.h>
 #include <actr/net.h>
+#include <actr/signal.h>
 
 #include "test.h"
 #include "server/signal_internal.h"
@@ -314,6 +315,157 @@ TEST_TIMEOUT(signal_net_rejections, 30)
 		}
 		close(fd);
 	}
+	drain_ms(r, 200);
+	actr__sig_listener_free(l);
+	drain(r);
+	actr_reactor_free(r);
+}
+
+/* ---- slow clients ------------------------------------------------------- */
+
+struct fast {
+	int up;			/* connected */
+	int done;		/* reply arrived */
+	int rc;			/* its rc */
+};
+
+static void fast_state(actr_sigclient_t *c, actr_sig_state_t st, void *arg)
+{
+	((struct fast *)arg)->up = st == ACTR_SIG_CONNECTED;
+}
+
+static void fast_reply(actr_sigclient_t *c, int rc, const uint8_t *m,
+		       size_t n, void *arg)
+{
+	struct fast *f = arg;
+
+	f->done = 1;
+	f->rc = rc;
+}
+
+TEST_TIMEOUT(signal_net_slow_client_dropped, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_config cfg;
+	struct actr__sig_listen_config lc = { .host = "127.0.0.1" };
+	struct actr__sig_listener *l;
+	struct actr__sig_server *core;
+	Actr__RegisterRequest req = ACTR__REGISTER_REQUEST__INIT;
+	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
+	Actr__Realm rl = ACTR__REALM__INIT;
+	Actr__RegisterResponse *resp;
+	struct actr__sig_http_reply rep;
+	struct actr_sigclient_config cc = { 0 };
+	actr_sigclient_t *fc;
+	struct fast f = { 0 };
+	uint8_t buf[512], sid[256];
+	size_t n, sid_len;
+	char q[2048], c64[512], s64[128], url[64], id[256];
+	int fd, sent = 0;
+	uint64_t end;
+
+	actr__sig_config_defaults(&cfg);
+	cfg.db_path = ":memory:";
+	cfg.msg_per_s = cfg.msg_burst = 1e6;
+	cfg.max_pending = 32 * 1024;
+	l = actr__sig_listen(r, &cfg, &lc);
+	CHECK(l);
+	core = actr__sig_listener_core(l);
+	CHECK_OK(actr__sig_add_realm(core, 101, NULL));
+	/* the slow actor registers in-process and connects with a raw socket
+	 * that never reads */
+	t.manufacturer = "acme";
+	t.name = "slow";
+	t.version = "1";
+	rl.realm_id = 101;
+	req.actr_type = &t;
+	req.realm = &rl;
+	req.has_auth_mode = true;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	n = actr__register_request__pack(&req, buf);
+	CHECK_OK(actr__sig_http(core, "POST", "/ais/register", buf, n, NULL,
+				"127.0.0.1", actr_wall_ms(), &rep));
+	resp = actr__register_response__unpack(NULL, rep.len, rep.body);
+	free(rep.body);
+	CHECK(resp && resp->success);
+	sid_len = actr__actr_id__pack(resp->success->actr_id, sid);
+	CHECK(actr__sig_id_str(resp->success->actr_id, id, sizeof(id)) > 0);
+	actr_base64_encode(resp->success->credential->claims.data,
+			   resp->success->credential->claims.len, c64, 1);
+	actr_base64_encode(resp->success->credential->signature.data,
+			   resp->success->credential->signature.len, s64, 1);
+	snprintf(q, sizeof(q),
+		 "GET /signaling/ws?actor_id=%s&key_id=%u&claims=%s&signature=%s"
+		 " HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: "
+		 "websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+		 "dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", id,
+		 resp->success->credential->key_id, c64, s64);
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+					  .sin_port = htons(actr__sig_listener_port(l)),
+					  .sin_addr.s_addr = htonl(0x7f000001) };
+		int small = 4096, done = 0;
+
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		CHECK(fd >= 0);
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		run_until(r, &done, 50);
+		CHECK_EQ(write(fd, q, strlen(q)), (ssize_t)strlen(q));
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(3000));
+		while (actr__sig_live_count(core) < 1 && actr_time_ns() < end)
+			actr_reactor_run_once(r, 10);
+		CHECK_EQ(actr__sig_live_count(core), 1);
+	}
+	actr__register_response__free_unpacked(resp, NULL);
+
+	/* a normal client floods the slow one with relays */
+	t.name = "fast";
+	n = actr__register_request__pack(&req, buf);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	cc.url = url;
+	cc.register_request = buf;
+	cc.register_request_len = n;
+	cc.cb.on_state = fast_state;
+	cc.arg = &f;
+	fc = actr_sigclient_new(r, &cc);
+	CHECK(fc);
+	CHECK_OK(actr_sigclient_start(fc));
+	run_until(r, &f.up, 5000);
+	CHECK(f.up);
+	{
+		Webrtc__SessionDescription sd = WEBRTC__SESSION_DESCRIPTION__INIT;
+		static char sdp[2048];
+		static uint8_t pl[4096];
+		size_t pn;
+
+		memset(sdp, 'a', sizeof(sdp) - 1);
+		sd.sdp = sdp;
+		pn = webrtc__session_description__pack(&sd, pl);
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(10000));
+		while (actr__sig_live_count(core) == 2 && sent < 5000 &&
+		       actr_time_ns() < end) {
+			for (int i = 0; i < 20; i++)
+				if (actr_sigclient_relay(fc, sid, sid_len,
+							 ACTR_SIG_RELAY_SDP, pl,
+							 pn) == 0)
+					sent++;
+			actr_reactor_run_once(r, 1);
+		}
+	}
+	/* the slow one was cut off; the fast one is still served */
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(3000));
+	while (actr__sig_live_count(core) != 1 && actr_time_ns() < end)
+		actr_reactor_run_once(r, 10);
+	CHECK_EQ(actr__sig_live_count(core), 1);
+	CHECK(sent < 5000);
+	CHECK_OK(actr_sigclient_discover(fc, NULL, 0, fast_reply, &f));
+	run_until(r, &f.done, 5000);
+	CHECK(f.done);
+	CHECK_OK(f.rc);
+	close(fd);
+	actr_sigclient_free(fc);
 	drain_ms(r, 200);
 	actr__sig_listener_free(l);
 	drain(r);
