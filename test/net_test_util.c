@@ -67,6 +67,16 @@ bool nt_run_until(actr_reactor_t *r, volatile bool *flag, int timeout_ms)
 	return *flag;
 }
 
+void nt_drain(actr_reactor_t *r)
+{
+	uint64_t end = actr_time_ns() + ACTR_SEC(actr_test_scale(3));
+
+	do
+		actr_reactor_run_once(r, 10);
+	while (actr_reactor_active(r) > 0 && actr_time_ns() < end);
+	CHECK_EQ(actr_reactor_active(r), 0);
+}
+
 int nt_connect(unsigned port)
 {
 	struct sockaddr_in a = { 0 };
@@ -203,7 +213,8 @@ static void echo_handler(actr_http_req_t *q, void *arg)
 	const char *path = actr_http_req_path(q);
 	const char *m = actr_http_req_method(q);
 
-	if (strcmp(path, "/hello") == 0 && strcmp(m, "GET") == 0) {
+	if (strcmp(path, "/hello") == 0 &&
+	    (strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0)) {
 		actr_http_respond(q, 200, "text/plain", NULL, "hello", 5);
 	} else if (strcmp(path, "/echo") == 0 && strcmp(m, "POST") == 0) {
 		size_t n;

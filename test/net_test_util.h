@@ -21,6 +21,10 @@ void nt_run_with_thread(actr_reactor_t *r, void (*fn)(void *), void *arg,
 /** Run r until *flag becomes true or timeout_ms passes; returns *flag. */
 bool nt_run_until(actr_reactor_t *r, volatile bool *flag, int timeout_ms);
 
+/** Run r until nothing is active (closing connections finished; bounded
+ * to 3 s), so that deferred frees run before actr_reactor_free. */
+void nt_drain(actr_reactor_t *r);
+
 /** Blocking TCP connection to 127.0.0.1:port with 5 s socket timeouts. */
 int nt_connect(unsigned port);
 

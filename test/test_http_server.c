@@ -53,6 +53,29 @@ static bool starts(const struct raw_ctx *c, const char *prefix)
 	return strncmp(c->resp, prefix, strlen(prefix)) == 0;
 }
 
+struct expect_ctx {
+	unsigned port;
+	char resp[1024];
+};
+
+/* Send the head, wait for 100 Continue, then the body (like curl). */
+static void expect_thread(void *arg)
+{
+	struct expect_ctx *x = arg;
+	const char *head = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+			   "Content-Length: 10\r\nExpect: 100-continue\r\n"
+			   "Connection: close\r\n\r\n";
+	int fd = nt_connect(x->port);
+	char cont[25];
+
+	nt_send(fd, head, strlen(head));
+	nt_read_exact(fd, cont, sizeof(cont));
+	memcpy(x->resp, cont, sizeof(cont));
+	nt_send(fd, "0123456789", 10);
+	nt_read_all(fd, x->resp + sizeof(cont), sizeof(x->resp) - sizeof(cont));
+	close(fd);
+}
+
 TEST(http_server_routes_keepalive_pipelined)
 {
 	actr_reactor_t *r = actr_reactor_new();
@@ -88,11 +111,84 @@ TEST(http_server_routes_keepalive_pipelined)
 	CHECK(starts(c, "HTTP/1.1 200 OK\r\n"));
 	CHECK(strstr(c->resp, "\r\n\r\nabcde"));
 	CHECK(strstr(c->resp, "HTTP/1.1 404 Not Found\r\n"));
+	/* HEAD: same head, no body. Expect: 100-continue before the body. */
+	c = exchange(r, port,
+		     "HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		     0);
+	CHECK(starts(c, "HTTP/1.1 200 OK\r\n"));
+	CHECK(strstr(c->resp, "Content-Length: 5\r\n"));
+	CHECK(!strstr(c->resp, "hello"));
+	{
+		struct expect_ctx x = { port, "" };
+
+		nt_run_with_thread(r, expect_thread, &x, 8);
+		CHECK(strncmp(x.resp, "HTTP/1.1 100 Continue\r\n\r\n"
+				      "HTTP/1.1 200 OK\r\n", 42) == 0);
+		CHECK(strstr(x.resp, "\r\n\r\n0123456789"));
+	}
 	actr_http_server_stats(e.srv, &st);
-	CHECK_EQ(st.requests, 4);
-	CHECK_EQ(st.conns_accepted, 2);
+	CHECK_EQ(st.requests, 6);
+	CHECK_EQ(st.conns_accepted, 4);
 	CHECK_EQ(st.bad_requests, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
+	actr_reactor_free(r);
+}
+
+struct flood_ctx {
+	unsigned port;
+	int sent;		/* requests sent before the server gave up */
+	bool closed;		/* the server closed the connection */
+};
+
+/* Pipeline big POSTs and never read the answers. */
+static void flood_thread(void *arg)
+{
+	static char req[32768 + 128];
+	struct flood_ctx *f = arg;
+	int fd = nt_connect(f->port);
+	int n = snprintf(req, sizeof(req),
+			 "POST /echo HTTP/1.1\r\nHost: x\r\n"
+			 "Content-Length: 32768\r\n\r\n");
+	char buf[4096];
+
+	memset(req + n, 'z', 32768);
+	for (f->sent = 0; f->sent < 600; f->sent++)
+		if (nt_send(fd, req, (size_t)n + 32768) < 0)
+			break;
+	/* Read what was answered until the server's close. */
+	for (int i = 0; i < 100000; i++) {
+		ssize_t k = recv(fd, buf, sizeof(buf), 0);
+
+		if (k <= 0) {
+			f->closed = k == 0 || errno == ECONNRESET;
+			break;
+		}
+	}
+	close(fd);
+}
+
+TEST(http_server_pipelining_without_reading_is_capped)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr_net_limits lim = { 0 };
+	struct nt_echo e;
+	struct actr_http_server_stats st;
+	struct flood_ctx f = { 0 };
+
+	lim.max_pending = 64 * 1024;
+	lim.close_timeout_ms = 200;
+	nt_echo_start(r, &e, &lim, NULL, NULL);
+	f.port = actr_http_server_port(e.srv);
+	nt_run_with_thread(r, flood_thread, &f, 20);
+	CHECK(f.closed);
+	CHECK(f.sent < 600);
+	actr_http_server_stats(e.srv, &st);
+	CHECK_EQ(st.overflows, 1);
+	CHECK_EQ(st.conns_open, 0);
+	CHECK(st.requests > 2);
+	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -132,6 +228,7 @@ TEST(http_server_rejects_bad_requests)
 	CHECK_EQ(st.requests, 0);
 	CHECK_EQ(st.conns_open, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -198,6 +295,7 @@ TEST(http_server_431_and_413)
 	CHECK_EQ(st.body_too_large, 2);
 	CHECK_EQ(st.requests, 1);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -259,6 +357,7 @@ TEST(http_server_slowloris_header_deadline)
 	CHECK_EQ(st.header_timeouts, 1);
 	CHECK_EQ(st.requests, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -299,6 +398,7 @@ TEST(http_server_idle_keepalive_deadline)
 	CHECK_EQ(st.idle_timeouts, 1);
 	CHECK_EQ(st.conns_open, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -349,6 +449,7 @@ TEST(http_server_max_conns_503)
 	CHECK_EQ(st.conns_rejected, 1);
 	CHECK_EQ(st.conns_accepted, 2);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -403,6 +504,7 @@ TEST(http_server_upgrade_checks)
 	CHECK_EQ(st.upgrades_rejected, 3); /* 401, 426, 400 */
 	CHECK_EQ(st.conns_open, 0);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -446,7 +548,7 @@ static struct resp *do_request(actr_reactor_t *r, const char *method,
 	rq.body = body;
 	rq.body_len = len;
 	rq.content_type = "application/x-protobuf";
-	rq.timeout_ms = 3000;
+	rq.timeout_ms = (uint32_t)actr_test_scale(3000);
 	rq.tls_ca_file = ca;
 	CHECK(actr_http_request(r, &rq, on_resp, &p));
 	CHECK(nt_run_until(r, &p.done, 5000));
@@ -494,6 +596,7 @@ TEST(http_client_get_post)
 		CHECK(actr_http_request(r, &rq, on_resp, NULL) == NULL);
 	}
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -549,6 +652,7 @@ TEST(http_client_timeout_and_refused)
 		CHECK(!p->done);
 	}
 	free(p);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -631,6 +735,7 @@ TEST(http_client_chunked_and_close_delimited)
 	(void)th;
 	close(c.lfd);
 	free(p);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -666,5 +771,6 @@ TEST_TIMEOUT(http_server_https_self_signed, 20)
 	CHECK_EQ(st.requests, 1);
 	CHECK(st.tls_failures >= 1);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }

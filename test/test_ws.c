@@ -3,7 +3,9 @@
  * from a raw socket answered with the right close code, the pending-bytes
  * cap, server shutdown, refused handshakes, and wss://. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,6 +80,7 @@ static actr_ws_t *connect_to(actr_reactor_t *r, struct wsc *c,
 {
 	struct actr_ws_client_config cfg = { 0 };
 
+	free(c->last);
 	memset(c, 0, sizeof(*c));
 	cfg.url = url;
 	cfg.tls_ca_file = ca;
@@ -146,7 +149,7 @@ TEST(ws_client_server_echo_and_close_codes)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct nt_echo e;
-	struct wsc c;
+	struct wsc c = { 0 };
 	struct actr_http_server_stats st;
 	char url[128];
 
@@ -194,6 +197,7 @@ TEST(ws_client_server_echo_and_close_codes)
 	CHECK_EQ(st.ws_protocol_errors, 0);
 	free(c.last);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -201,7 +205,7 @@ TEST(ws_client_refused_handshake_and_failures)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct nt_echo e;
-	struct wsc c;
+	struct wsc c = { 0 };
 	char url[128];
 	unsigned port;
 
@@ -233,6 +237,7 @@ TEST(ws_client_refused_handshake_and_failures)
 		CHECK(actr_ws_connect(r, &cfg, &client_cbs, &c) == NULL);
 	}
 	free(c.last);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -345,6 +350,7 @@ TEST(ws_server_violations_close_codes)
 	actr_http_server_stats(e.srv, &st);
 	CHECK_EQ(st.ws_protocol_errors, (uint64_t)ncases);
 	actr_http_server_free(e.srv);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -374,7 +380,7 @@ TEST(ws_server_close_deadline_and_shutdown)
 	struct actr_net_limits lim = { 0 };
 	struct nt_echo e;
 	struct silent s = { 0 };
-	struct wsc c;
+	struct wsc c = { 0 };
 	char url[128];
 
 	lim.close_timeout_ms = 200;
@@ -398,6 +404,7 @@ TEST(ws_server_close_deadline_and_shutdown)
 	CHECK(nt_run_until(r, &c.closed, 3000));
 	CHECK_EQ(c.close_code, 1001);
 	free(c.last);
+	nt_drain(r);
 	actr_reactor_free(r);
 }
 
@@ -464,8 +471,136 @@ TEST(ws_server_pending_cap)
 	CHECK(h.pending > 256 * 1024 - 65536 - 14);
 	CHECK(nt_run_until(r, &h.closed, 3000));
 	actr_http_server_stats(s, &st);
-	CHECK_EQ(st.ws_overflows, 1);
+	CHECK_EQ(st.overflows, 1);
 	CHECK_EQ(st.conns_open, 0);
 	actr_http_server_free(s);
+	nt_drain(r);
+	actr_reactor_free(r);
+}
+
+/* ---- transport failures through the syscall seam --------------------------------- */
+
+static ssize_t failing_send(int fd, const void *p, size_t n, int flags)
+{
+	errno = EPIPE;
+	return -1;
+}
+
+static ssize_t failing_recv(int fd, void *p, size_t n, int flags)
+{
+	errno = ECONNRESET;
+	return -1;
+}
+
+TEST(ws_transport_errors_via_seam)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct nt_echo e;
+	struct wsc c = { 0 };
+	char url[128];
+	int rc;
+
+	nt_echo_start(r, &e, NULL, NULL, NULL);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/ws?token=good",
+		 actr_http_server_port(e.srv));
+	/* A send that fails: the error is returned, on_close comes later
+	 * (never from inside the send call). */
+	connect_to(r, &c, url, NULL);
+	CHECK(nt_run_until(r, &c.open, 3000));
+	actr__sys.send = failing_send;
+	rc = actr_ws_send_binary(c.ws, "x", 1);
+	actr__sys_reset();
+	CHECK_EQ(rc, -EPIPE);
+	CHECK(!c.closed);
+	CHECK(nt_run_until(r, &c.closed, 3000));
+	CHECK_EQ(c.close_code, 1006);
+	CHECK(strstr(c.reason, "pipe") || strstr(c.reason, "Pipe"));
+	/* The server notices the vanished peer. */
+	for (int i = 0; i < 20 && e.ws_closed < 1; i++)
+		actr_reactor_run_once(r, 20);
+	CHECK_EQ(e.ws_closed, 1);
+	CHECK_EQ(e.last_close_code, 1006);
+	/* A receive that fails: both ends see 1006. */
+	connect_to(r, &c, url, NULL);
+	CHECK(nt_run_until(r, &c.open, 3000));
+	actr__sys.recv = failing_recv;
+	CHECK_OK(actr_ws_send_binary(c.ws, "y", 1));
+	CHECK(nt_run_until(r, &c.closed, 3000));
+	actr__sys_reset();
+	CHECK_EQ(c.close_code, 1006);
+	for (int i = 0; i < 20 && e.ws_closed < 2; i++)
+		actr_reactor_run_once(r, 20);
+	CHECK_EQ(e.ws_closed, 2);
+	free(c.last);
+	actr_http_server_free(e.srv);
+	nt_drain(r);
+	actr_reactor_free(r);
+}
+
+/* A close frame without a status: the server answers with an empty close
+ * and reports 1005; a peer that never answers the upgrade hits the
+ * client's handshake deadline. */
+struct empty_close {
+	unsigned port;
+	uint8_t reply[8];
+	ssize_t reply_len;
+};
+
+static void empty_close_thread(void *arg)
+{
+	struct empty_close *x = arg;
+	int fd = raw_upgrade(x->port);
+	uint8_t f[16];
+	size_t n = mk(f, 0x88, "", 0, true);
+
+	nt_send(fd, f, n);
+	x->reply_len = nt_read_all(fd, (char *)x->reply, sizeof(x->reply));
+	close(fd);
+}
+
+TEST(ws_close_without_status_and_handshake_deadline)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr_ws_client_config cfg = { 0 };
+	struct empty_close x = { 0 };
+	struct nt_echo e;
+	struct wsc c = { 0 };
+	unsigned port;
+	char url[64];
+	int lfd;
+
+	nt_echo_start(r, &e, NULL, NULL, NULL);
+	x.port = actr_http_server_port(e.srv);
+	nt_run_with_thread(r, empty_close_thread, &x, 8);
+	CHECK_EQ(x.reply_len, 2);
+	CHECK_EQ(x.reply[0], 0x88);
+	CHECK_EQ(x.reply[1], 0x00);
+	CHECK_EQ(e.ws_closed, 1);
+	CHECK_EQ(e.last_close_code, 1005);
+	actr_http_server_free(e.srv);
+	/* A listener that accepts nothing: TCP connects, no 101 ever. */
+	{
+		struct sockaddr_in a = { 0 };
+		socklen_t sl = sizeof(a);
+
+		lfd = socket(AF_INET, SOCK_STREAM, 0);
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		CHECK_OK(bind(lfd, (struct sockaddr *)&a, sizeof(a)));
+		CHECK_OK(listen(lfd, 4));
+		CHECK_OK(getsockname(lfd, (struct sockaddr *)&a, &sl));
+		port = ntohs(a.sin_port);
+	}
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u/", port);
+	cfg.url = url;
+	cfg.limits.handshake_timeout_ms = 200;
+	c.ws = actr_ws_connect(r, &cfg, &client_cbs, &c);
+	CHECK(c.ws);
+	CHECK(nt_run_until(r, &c.closed, 3000));
+	CHECK(!c.open);
+	CHECK_EQ(c.close_code, 1006);
+	CHECK_STR(c.reason, "handshake timeout");
+	close(lfd);
+	nt_drain(r);
 	actr_reactor_free(r);
 }

@@ -191,8 +191,12 @@ TEST(ws_codec_protocol_violations_1002)
 	expect_error(true, b, n, 1002);
 	n = frame(b, 0x09, "x", 1, true); /* fragmented ping */
 	expect_error(true, b, n, 1002);
-	memset(b + 20, 'a', 200);
-	n = frame(b, 0x89, b + 20, 126, true); /* control > 125 */
+	{
+		uint8_t big[200];
+
+		memset(big, 'a', sizeof(big));
+		n = frame(b, 0x89, big, 126, true); /* control > 125 */
+	}
 	expect_error(true, b, n, 1002);
 	n = frame(b, 0x82, "x", 1, false); /* unmasked to a server */
 	expect_error(true, b, n, 1002);

@@ -94,6 +94,13 @@ async def client(url, cafile):
 
 
 async def echo(ws, *unused):
+    try:
+        await echo_loop(ws)
+    except websockets.ConnectionClosed:
+        pass  # a close code other than 1000/1001 ends the loop this way
+
+
+async def echo_loop(ws):
     async for msg in ws:
         if isinstance(msg, str) and msg.startswith("close:"):
             await ws.close(code=int(msg[6:]), reason="asked")

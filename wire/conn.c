@@ -21,10 +21,36 @@ static void conn_update(struct actr__conn *c);
 static void do_read(struct actr__conn *c);
 static int flush(struct actr__conn *c);
 
+static void set_remove(struct actr__conn *c)
+{
+	if (!c->set)
+		return;
+	if (c->set_prev)
+		c->set_prev->set_next = c->set_next;
+	else
+		*c->set = c->set_next;
+	if (c->set_next)
+		c->set_next->set_prev = c->set_prev;
+	c->set = NULL;
+	c->set_prev = c->set_next = NULL;
+}
+
+void actr__conn_set_add(struct actr__conn **head, struct actr__conn *c)
+{
+	set_remove(c);
+	c->set = head;
+	c->set_prev = NULL;
+	c->set_next = *head;
+	if (*head)
+		(*head)->set_prev = c;
+	*head = c;
+}
+
 static void conn_free_cb(actr_defer_t *d, void *arg)
 {
 	struct actr__conn *c = arg;
 
+	set_remove(c);
 	if (c->notified && c->ops && c->ops->on_close)
 		c->ops->on_close(c, c->err, c->arg);
 	actr_timer_stop(&c->linger_timer);
@@ -263,7 +289,7 @@ static void linger_read(struct actr__conn *c)
 	}
 }
 
-/* Write queued bytes. Returns 0, or -1 when the connection died. */
+/* Write queued bytes. Returns 0, or the error that killed the connection. */
 static int flush(struct actr__conn *c)
 {
 	while (c->out_len > 0) {
@@ -283,10 +309,12 @@ static int flush(struct actr__conn *c)
 				}
 				if (e == SSL_ERROR_WANT_READ)
 					break;
-				conn_fail(c, e == SSL_ERROR_SYSCALL && errno
-						     ? -errno
-						     : tls_error(c, "TLS write to"));
-				return -1;
+				int err = e == SSL_ERROR_SYSCALL && errno
+						  ? -errno
+						  : tls_error(c, "TLS write to");
+
+				conn_fail(c, err);
+				return err;
 			}
 			c->ssl_want_write = false;
 			n = rc;
@@ -298,8 +326,9 @@ static int flush(struct actr__conn *c)
 					continue;
 				if (errno == EAGAIN || errno == EWOULDBLOCK)
 					break;
-				conn_fail(c, -errno);
-				return -1;
+				n = -errno;
+				conn_fail(c, (int)n);
+				return (int)n;
 			}
 		}
 		c->out_off += (size_t)n;
@@ -500,12 +529,20 @@ struct actr__conn *actr__conn_connect(actr_reactor_t *r,
 	return c;
 }
 
+/* The cap bounds what is queued behind a slow peer: a message is refused
+ * when bytes are already waiting and it would take the queue past
+ * out_max (one message larger than the cap may still go out alone). */
+static bool over_cap(const struct actr__conn *c, size_t n)
+{
+	return c->out_len > 0 && (n > c->out_max || c->out_len > c->out_max - n);
+}
+
 /* Make room for n more bytes at the tail of the output queue. */
 static int out_room(struct actr__conn *c, size_t n)
 {
 	if (c->state >= ACTR__CONN_DRAINING)
 		return -ACTR_ECLOSED;
-	if (n > c->out_max || c->out_len > c->out_max - n)
+	if (over_cap(c, n))
 		return -ENOBUFS;
 	if (c->out_off + c->out_len + n > c->out_cap && c->out_off) {
 		memmove(c->out, c->out + c->out_off, c->out_len);
@@ -535,7 +572,7 @@ int actr__conn_writev(struct actr__conn *c, const struct iovec *iov, int n)
 		return -ACTR_ECLOSED;
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
-	if (total > c->out_max || c->out_len > c->out_max - total)
+	if (over_cap(c, total))
 		return -ENOBUFS;
 	if (c->state == ACTR__CONN_OPEN && !c->ssl && c->out_len == 0) {
 		ssize_t w;
@@ -578,10 +615,8 @@ int actr__conn_writev(struct actr__conn *c, const struct iovec *iov, int n)
 		c->out_len += l - skip;
 		skip = 0;
 	}
-	if (c->state == ACTR__CONN_OPEN) {
-		if (flush(c) < 0)
-			return -ACTR_ECLOSED;
-	}
+	if (c->state == ACTR__CONN_OPEN)
+		return flush(c);
 	return 0;
 }
 
@@ -599,8 +634,8 @@ uint8_t *actr__conn_reserve(struct actr__conn *c, size_t n, int *err)
 int actr__conn_commit(struct actr__conn *c, size_t n)
 {
 	c->out_len += n;
-	if (c->state == ACTR__CONN_OPEN && flush(c) < 0)
-		return -ACTR_ECLOSED;
+	if (c->state == ACTR__CONN_OPEN)
+		return flush(c);
 	return 0;
 }
 
@@ -643,6 +678,16 @@ void actr__conn_close(struct actr__conn *c, bool graceful, uint32_t linger_ms)
 	c->state = ACTR__CONN_DRAINING;
 	actr_timer_start(&c->linger_timer, ACTR_MS(linger_ms), 0);
 	flush(c);
+}
+
+void actr__conn_set_abort(struct actr__conn **head)
+{
+	while (*head) {
+		struct actr__conn *c = *head;
+
+		set_remove(c);
+		actr__conn_close(c, false, 0);
+	}
 }
 
 /* ---- TLS contexts, listening, addresses, limits ----------------------------- */

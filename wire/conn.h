@@ -67,6 +67,9 @@ struct actr__conn {
 	actr_timer_t linger_timer;	/* bounds DRAINING + LINGER */
 	actr_defer_t defer;		/* close notice, free, TLS re-read */
 	char peer[48];			/* peer IP as text */
+	struct actr__conn **set;	/* owner's list head, or NULL */
+	struct actr__conn *set_prev;	/* owner's list */
+	struct actr__conn *set_next;	/* owner's list */
 };
 
 /** Wrap an accepted socket (takes fd). tls: server SSL_CTX or NULL.
@@ -112,6 +115,13 @@ void actr__conn_pause(struct actr__conn *c, bool paused);
 /** Switch the owner callbacks (HTTP -> WebSocket upgrade). */
 void actr__conn_set_ops(struct actr__conn *c, const struct actr__conn_ops *ops,
 			void *arg);
+
+/** Put c on a list its owner can sweep (e.g. lingering closes of a
+ * server being freed); c leaves it when freed. */
+void actr__conn_set_add(struct actr__conn **head, struct actr__conn *c);
+
+/** Close every connection on the list at once and forget the list. */
+void actr__conn_set_abort(struct actr__conn **head);
 
 /** Bytes queued, not yet written. */
 static inline size_t actr__conn_pending(const struct actr__conn *c)

@@ -175,6 +175,12 @@ actr_http_call_t *actr_http_request(actr_reactor_t *r,
 	int n, err = 0;
 	char ctype[160] = "";
 
+	if (!actr__http_headers_valid(rq->headers) ||
+	    (rq->content_type && strpbrk(rq->content_type, "\r\n")) ||
+	    strpbrk(method, " \r\n")) {
+		actr_logw(log_tag, "invalid method or headers");
+		return NULL;
+	}
 	if (!cb || !rq->url || actr__url_parse(rq->url, &u) < 0 || u.ws ||
 	    actr__resolve(u.host, u.port, &ss, &sl) < 0) {
 		actr_logw(log_tag, "bad or unresolvable URL %s (IP literals "

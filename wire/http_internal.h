@@ -98,6 +98,20 @@ struct actr__url {
 /** Parse http://, https://, ws://, wss:// URLs. 0 or -EINVAL/-ENAMETOOLONG. */
 int actr__url_parse(const char *url, struct actr__url *u);
 
+/**
+ * Write a response head: status line, Content-Length, Content-Type (if
+ * ctype), "Connection: close" unless keep_alive, the extra lines, CRLF.
+ * Returns its length, or -ENOSPC when cap is too small (call with cap 0
+ * to size it).
+ */
+ssize_t actr__http_response_head(char *buf, size_t cap, int status,
+				 const char *ctype, const char *extra,
+				 size_t body_len, bool keep_alive);
+
+/** True if extra is "" or NULL or a run of "Name: value\r\n" lines with
+ * token names and no stray CR/LF (so callers cannot split a head). */
+bool actr__http_headers_valid(const char *extra);
+
 /** The reason phrase of a status code ("Unknown" for others). */
 const char *actr__http_reason(int status);
 

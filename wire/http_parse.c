@@ -235,26 +235,20 @@ ssize_t actr__http_parse(char *buf, size_t len, bool request,
 			 const struct actr__http_limits *lim, size_t *scanned,
 			 struct actr__http_msg *m)
 {
-	size_t from = *scanned > 3 ? *scanned - 3 : 0;
+	size_t from = *scanned > 3 ? *scanned - 3 : 0, skip = 0;
 	unsigned max_hdr = ACTR_MIN(lim->max_headers, ACTR__HTTP_MAX_HEADERS);
 	char *end = NULL, *p, *eol;
 	ssize_t rc;
 
 	memset(m, 0, offsetof(struct actr__http_msg, hdr));
 	m->content_length = -1;
-	/* Tolerate (RFC 9112 2.2) empty lines before a request. */
-	if (request) {
-		size_t i = 0;
-
-		while (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
-			i += 2;
-		if (i > 0 && i <= len) {
-			memmove(buf, buf + i, len - i);
-			len -= i;
-			from = 0;
-		}
-	}
-	for (size_t i = from; i + 3 < len; i++) {
+	/* Tolerate (RFC 9112 2.2) empty lines before a request; they count
+	 * in head_len so the caller consumes them. */
+	if (request)
+		while (skip + 1 < len && buf[skip] == '\r' &&
+		       buf[skip + 1] == '\n')
+			skip += 2;
+	for (size_t i = ACTR_MAX(from, skip); i + 3 < len; i++) {
 		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
 		    buf[i + 3] == '\n') {
 			end = buf + i;
@@ -271,7 +265,7 @@ ssize_t actr__http_parse(char *buf, size_t len, bool request,
 	if (m->head_len > lim->max_head)
 		return fail(m, 431, -ACTR_ETOOBIG);
 	*end = '\0'; /* first CR of the terminator: every line now ends */
-	p = buf;
+	p = buf + skip;
 	eol = strstr(p, "\r\n");
 	if (!eol)
 		eol = end;
@@ -578,6 +572,48 @@ ssize_t actr_http_query_get(const char *query, const char *name, char *out,
 			p++;
 	}
 	return -ENOENT;
+}
+
+ssize_t actr__http_response_head(char *buf, size_t cap, int status,
+				 const char *ctype, const char *extra,
+				 size_t body_len, bool keep_alive)
+{
+	int n = snprintf(buf, cap,
+			 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
+			 status, actr__http_reason(status), body_len,
+			 ctype ? "Content-Type: " : "", ctype ? ctype : "",
+			 ctype ? "\r\n" : "",
+			 keep_alive ? "" : "Connection: close\r\n",
+			 extra ? extra : "");
+
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= cap)
+		return cap == 0 ? n : -ENOSPC;
+	return n;
+}
+
+bool actr__http_headers_valid(const char *extra)
+{
+	const char *p = extra;
+
+	if (!p)
+		return true;
+	while (*p) {
+		const char *s = p;
+
+		while (is_tchar((unsigned char)*p))
+			p++;
+		if (p == s || *p != ':')
+			return false;
+		for (p++; *p && *p != '\r' && *p != '\n'; p++)
+			if (!is_vchar_ext((unsigned char)*p))
+				return false;
+		if (p[0] != '\r' || p[1] != '\n')
+			return false;
+		p += 2;
+	}
+	return true;
 }
 
 const char *actr__http_reason(int status)

@@ -30,6 +30,7 @@ struct hconn {
 	size_t body_len;		/* body bytes (decoded) after the head */
 	size_t raw_off;			/* chunked: next undecoded input byte */
 	uintptr_t base;			/* c->in when the head was parsed */
+	bool is_head;			/* answering a HEAD request */
 	struct actr__http_chunked ch;	/* chunked decoder */
 	struct actr__http_msg msg;	/* parsed head */
 	actr_defer_t defer;		/* deferred free */
@@ -93,33 +94,32 @@ static int write_response(struct hconn *h, int status, const char *ctype,
 	struct iovec iov[2];
 	char head[1024];
 	char *hp = head;
-	int n, rc;
+	ssize_t n;
+	int rc;
 
-	n = snprintf(head, sizeof(head),
-		     "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
-		     status, actr__http_reason(status), len,
-		     ctype ? "Content-Type: " : "", ctype ? ctype : "",
-		     ctype ? "\r\n" : "", keep ? "" : "Connection: close\r\n",
-		     headers ? headers : "");
-	if (n < 0)
-		return -EINVAL;
-	if ((size_t)n >= sizeof(head)) {
-		hp = malloc((size_t)n + 1);
+	n = actr__http_response_head(head, sizeof(head), status, ctype,
+				     headers, len, keep);
+	if (n == -ENOSPC) {
+		n = actr__http_response_head(NULL, 0, status, ctype, headers,
+					     len, keep);
+		hp = n > 0 ? malloc((size_t)n + 1) : NULL;
 		if (!hp)
 			return -ENOMEM;
-		snprintf(hp, (size_t)n + 1,
-			 "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
-			 status, actr__http_reason(status), len,
-			 ctype ? "Content-Type: " : "", ctype ? ctype : "",
-			 ctype ? "\r\n" : "",
-			 keep ? "" : "Connection: close\r\n",
-			 headers ? headers : "");
+		n = actr__http_response_head(hp, (size_t)n + 1, status, ctype,
+					     headers, len, keep);
+	}
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
 	}
 	iov[0].iov_base = hp;
 	iov[0].iov_len = (size_t)n;
 	iov[1].iov_base = (void *)body;
 	iov[1].iov_len = len;
+	if (h->is_head)
+		len = 0; /* same head, no body */
 	rc = actr__conn_writev(h->c, iov, len ? 2 : 1);
+out:
 	if (hp != head)
 		free(hp);
 	return rc;
@@ -184,6 +184,7 @@ static bool dispatch(struct hconn *h)
 	s->st.requests++;
 	actr__http_rebase(&h->msg, h->base, (const char *)c->in);
 	target = (char *)h->msg.target;
+	h->is_head = strcmp(h->msg.method, "HEAD") == 0;
 	qm = strchr(target, '?');
 	if (qm)
 		*qm = '\0';
@@ -219,6 +220,7 @@ static bool dispatch(struct hconn *h)
 	h->phase = PH_HEAD;
 	h->scanned = 0;
 	h->body_len = 0;
+	h->is_head = false;
 	arm(h, c->in_len ? T_HEADER : T_IDLE);
 	return true;
 }
@@ -253,8 +255,16 @@ static void on_data(struct actr__conn *c, void *arg)
 				h->raw_off = h->head_len;
 			}
 			if (h->msg.chunked || h->msg.content_length > 0) {
+				const char *ex = actr__http_header(&h->msg,
+								   "expect");
+
 				h->phase = PH_BODY;
 				arm(h, T_BODY);
+				if (ex && strcasecmp(ex, "100-continue") == 0 &&
+				    c->in_len == h->head_len)
+					actr__conn_write(c,
+						"HTTP/1.1 100 Continue\r\n\r\n",
+						25);
 			}
 		}
 		if (h->phase == PH_BODY) {
@@ -358,6 +368,7 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 			free(h);
 			continue;
 		}
+		actr__conn_set_add(&s->all, h->c);
 		s->st.conns_accepted++;
 		s->st.conns_open++;
 		h->next = s->conns;
@@ -442,6 +453,7 @@ void actr_http_server_free(actr_http_server_t *s)
 		h->c = NULL;
 		hconn_release(h, false);
 	}
+	actr__conn_set_abort(&s->all); /* lingering closes */
 	SSL_CTX_free(s->tls);
 	free(s);
 }
@@ -489,20 +501,32 @@ int actr_http_respond(actr_http_req_t *q, int status, const char *content_type,
 {
 	struct hconn *h = q->h;
 
+	int rc;
+
 	if (q->answered)
 		return -EALREADY;
+	if (status < 200 || status > 999 || !actr__http_headers_valid(headers) ||
+	    (content_type && strpbrk(content_type, "\r\n")))
+		return -EINVAL;
 	q->answered = true;
 	if (!h->c || h->phase == PH_DEAD)
 		return -ACTR_ECLOSED;
-	if (status < 100 || status > 999 || status == 101)
-		return -EINVAL;
 	if (h->msg.upgrade_ws)
 		h->s->st.upgrades_rejected++;
 	/* A refused upgrade must not leave the client guessing: close. */
 	if (h->msg.upgrade_ws || status >= 500)
 		h->msg.keep_alive = false;
-	return write_response(h, status, content_type, headers, body, len,
-			      h->msg.keep_alive);
+	rc = write_response(h, status, content_type, headers, body, len,
+			    h->msg.keep_alive);
+	if (rc < 0) {
+		/* Typically -ENOBUFS: a client pipelining requests without
+		 * reading the answers. Never drop an answer silently. */
+		actr_logw(log_tag, "%s: cannot queue the answer (%s), closing",
+			  h->c ? h->c->peer : "?", actr_strerror(rc));
+		h->s->st.overflows++;
+		hconn_release(h, true);
+	}
+	return rc;
 }
 
 actr_ws_t *actr_http_accept_ws(actr_http_req_t *q,

@@ -22,6 +22,7 @@ struct actr_http_server {
 	void *arg;				/* its argument */
 	struct hconn *conns;			/* HTTP connections */
 	actr_ws_t *ws;				/* upgraded connections */
+	struct actr__conn *all;			/* every transport, until freed */
 	struct actr_http_server_stats st;	/* counters */
 };
 

@@ -116,7 +116,7 @@ static int send_frame(actr_ws_t *ws, int op, const void *data, size_t len)
 out_err:
 	if (rc == -ENOBUFS) {
 		if (ws->srv)
-			ws->srv->st.ws_overflows++;
+			ws->srv->st.overflows++;
 		actr_logw(log_tag, "%s: send refused, %zu bytes pending",
 			  ws->peer, ws->c ? actr__conn_pending(ws->c) : 0);
 	}
@@ -368,6 +368,10 @@ actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 	actr_ws_t *ws;
 	int n, err = 0;
 
+	if (!actr__http_headers_valid(cfg->headers)) {
+		actr_logw(log_tag, "invalid extra headers");
+		return NULL;
+	}
 	if (!cfg->url || actr__url_parse(cfg->url, &u) < 0 || !u.ws ||
 	    actr__resolve(u.host, u.port, &ss, &sl) < 0) {
 		actr_logw(log_tag, "bad or unresolvable URL %s (IP literals "

@@ -15,6 +15,12 @@
  * from the thread that runs the reactor the object belongs to. Host names
  * are not resolved (name lookups block): URLs carry IP literals or
  * "localhost". TLS is OpenSSL's, with non-blocking handshakes.
+ *
+ * Closed objects are freed at the end of a reactor iteration (never inside
+ * their own callbacks); a connection that closes gracefully drains its last
+ * bytes for at most close_timeout_ms. Before actr_reactor_free(), run the
+ * reactor until actr_reactor_active() is 0 (or at least once) so that this
+ * memory is released.
  */
 #ifndef ACTR_NET_H
 #define ACTR_NET_H
@@ -42,7 +48,9 @@ struct actr_net_limits {
 	size_t max_body;		/* HTTP body bytes [1 MiB] */
 	size_t max_frame;		/* WebSocket frame payload [1 MiB] */
 	size_t max_message;		/* reassembled WebSocket message [1 MiB] */
-	size_t max_pending;		/* queued output bytes per connection [4 MiB] */
+	size_t max_pending;		/* queued output bytes per connection [4 MiB];
+					   a send is refused (-ENOBUFS) when bytes
+					   are waiting and it would exceed this */
 	unsigned max_conns;		/* server: open connections [1024] */
 	uint32_t header_timeout_ms;	/* server: whole head must arrive [10 s] */
 	uint32_t idle_timeout_ms;	/* server: keep-alive idle, body progress [60 s] */
@@ -94,7 +102,7 @@ struct actr_http_server_stats {
 	uint64_t upgrades;		/* WebSocket upgrades accepted */
 	uint64_t upgrades_rejected;	/* upgrade requests answered non-101 */
 	uint64_t ws_protocol_errors;	/* WebSocket closes for bad frames */
-	uint64_t ws_overflows;		/* sends refused: max_pending */
+	uint64_t overflows;		/* sends/answers refused: max_pending */
 	unsigned conns_open;		/* connections open now (incl. ws) */
 };
 
@@ -113,8 +121,11 @@ uint16_t actr_http_server_port(const actr_http_server_t *s);
 void actr_http_server_stats(const actr_http_server_t *s,
 			    struct actr_http_server_stats *out);
 
-/** Close the listener and every connection; open WebSockets get on_close
- * (1001) before this returns. NULL is ignored. */
+/** Close the listener and every connection (also those still draining a
+ * last answer); open WebSockets get on_close (1001) before this returns.
+ * Their memory is released by the reactor at the end of the iteration:
+ * run actr_reactor_run_once(r, 0) once before actr_reactor_free(r).
+ * NULL is ignored. */
 void actr_http_server_free(actr_http_server_t *s);
 
 /** Request accessors (valid during the handler only). */
@@ -129,10 +140,13 @@ const char *actr_http_req_peer(const actr_http_req_t *q);
 bool actr_http_req_is_websocket(const actr_http_req_t *q);
 
 /**
- * Answer the request. headers: extra "Name: value\r\n" lines or NULL;
- * content_type may be NULL; body is copied. Returns 0, -EALREADY if the
- * request was already answered, -ENOBUFS if the output cap is exceeded,
- * -ACTR_ECLOSED if the connection is gone.
+ * Answer the request with status 200..999. headers: extra "Name: value\r\n"
+ * lines or NULL; content_type may be NULL; body is copied (not sent for
+ * HEAD). Returns 0, -EINVAL (status, or headers/content_type that are not
+ * well-formed lines), -EALREADY if the request was already
+ * answered, -ACTR_ECLOSED if the connection is gone, -ENOBUFS if the
+ * output cap is exceeded (the connection is then closed: an answer is
+ * never dropped silently).
  */
 int actr_http_respond(actr_http_req_t *q, int status, const char *content_type,
 		      const char *headers, const void *body, size_t len);
@@ -190,7 +204,8 @@ actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 /** Send one binary/text message (text must be UTF-8, else -EINVAL).
  * Returns 0, -ACTR_ENOTREADY before on_open, -ACTR_ECLOSED once closing,
  * -ACTR_ETOOBIG above max_message, -ENOBUFS when max_pending would be
- * exceeded (nothing queued). */
+ * exceeded (nothing queued), or a transport error (-EPIPE, ...: on_close
+ * follows at the end of the iteration, never from inside this call). */
 int actr_ws_send_binary(actr_ws_t *ws, const void *data, size_t len);
 int actr_ws_send_text(actr_ws_t *ws, const char *text, size_t len);
 
