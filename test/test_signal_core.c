@@ -1192,3 +1192,31 @@ TEST_TIMEOUT(signal_core_garbage_inputs, 30)
 	sh_actor_free(&b);
 	sh_stop(&h);
 }
+
+TEST(signal_key_rotation_schedule)
+{
+	struct sh h;
+	struct sh_actor a, b;
+
+	sh_start(&h, NULL, false);
+	actr__sig_free(h.s);
+	h.cfg.key_rotate_s = 100;
+	h.s = actr__sig_new(&h.cfg, &h.io, h.now);
+	CHECK(h.s);
+	CHECK_OK(actr__sig_add_realm(h.s, 101, "s3cret"));
+	CHECK_EQ(sh_register(&h, &a, "acme", "x", 101, NULL, NULL), 200);
+	CHECK_EQ(a.ok->signing_key_id, 1);
+	h.now += 50 * 1000;
+	actr__sig_tick(h.s, h.now);
+	CHECK_EQ(actr__sig_ident_current(actr__sig_identity(h.s))->id, 1);
+	h.now += 51 * 1000;
+	actr__sig_tick(h.s, h.now);
+	CHECK_EQ(actr__sig_ident_current(actr__sig_identity(h.s))->id, 2);
+	/* new credentials carry the new key; the old one still connects */
+	CHECK_EQ(sh_register(&h, &b, "acme", "x", 101, NULL, NULL), 200);
+	CHECK_EQ(b.ok->signing_key_id, 2);
+	CHECK_EQ(sh_connect(&h, &a, 1, false), 101);
+	sh_actor_free(&a);
+	sh_actor_free(&b);
+	sh_stop(&h);
+}
