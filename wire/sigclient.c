@@ -416,6 +416,8 @@ static void http_post(actr_sigclient_t *c, const char *path,
 	rq.body = body;
 	rq.body_len = len;
 	rq.timeout_ms = c->cfg.request_timeout_ms;
+	if (c->call) /* a newer request supersedes the one in flight */
+		actr_http_call_cancel(c->call);
 	c->call_is_renew = renew;
 	c->call = actr_http_request(c->r, &rq, on_http_reply, c);
 	if (!c->call) {
@@ -712,6 +714,8 @@ static void do_connect(actr_sigclient_t *c)
 	char url[4096], b64[1024];
 
 	if (cred_expires_s(c) <= actr_wall_ms() / 1000) {
+		if (c->call)
+			return; /* its reply connects */
 		if (actr_sigclient_renew(c) < 0) {
 			protobuf_c_message_free_unpacked(&c->ok->base, NULL);
 			c->ok = NULL;
