@@ -16,6 +16,7 @@
 
 #include "test.h"
 #include "server/signal_internal.h"
+#include "net_test_util.h"
 
 struct cl {
 	actr_sigclient_t *c;		/* client */
@@ -153,6 +154,8 @@ static struct actr__sig_listener *server(actr_reactor_t *r, const char *db,
 	return l;
 }
 
+static const char *client_ca;	/* https + this CA when set */
+
 static void client(actr_reactor_t *r, struct cl *x, uint16_t port,
 		   const char *name, const char *spec, bool answer,
 		   uint32_t renew_before)
@@ -179,8 +182,10 @@ static void client(actr_reactor_t *r, struct cl *x, uint16_t port,
 		sp.fingerprint = "fp";
 		req.service_spec = &sp;
 	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%u",
+		 client_ca ? "https" : "http", port);
 	cfg.url = url;
+	cfg.tls_ca_file = client_ca;
 	cfg.register_request = buf;
 	cfg.register_request_len = actr__register_request__pack(&req, buf);
 	cfg.realm_secret = "pw";
@@ -571,5 +576,40 @@ TEST_TIMEOUT(signal_client_timeouts_and_dead_connection, 30)
 	actr_http_server_free(hs);
 	drain(r);
 	actr__sig_free(m.core);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(signal_client_over_tls, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_config cfg;
+	struct actr__sig_listen_config lc = { .host = "127.0.0.1" };
+	struct actr__sig_listener *l;
+	char cert[512], key[512];
+	struct cl a, b;
+	struct cl *ab[2] = { &a, &b };
+	struct reply rep = { 0 };
+
+	nt_make_cert(actr_test_tmpdir(), cert, key, sizeof(cert));
+	actr__sig_config_defaults(&cfg);
+	cfg.db_path = ":memory:";
+	lc.tls_cert = cert;
+	lc.tls_key = key;
+	l = actr__sig_listen(r, &cfg, &lc);
+	CHECK(l);
+	CHECK_OK(actr__sig_add_realm(actr__sig_listener_core(l), 101, "pw"));
+	client_ca = cert;
+	client(r, &a, actr__sig_listener_port(l), "caller", NULL, false, 0);
+	client(r, &b, actr__sig_listener_port(l), "echo", "Echo", false, 0);
+	client_ca = NULL;
+	run_connected(r, ab, 2, 8000);
+	CHECK_OK(actr_sigclient_discover(a.c, NULL, 0, on_reply, &rep));
+	run_until(r, &rep.done, 3000);
+	CHECK_OK(rep.rc);
+	actr_sigclient_free(a.c);
+	actr_sigclient_free(b.c);
+	drain_ms(r, 200);
+	actr__sig_listener_free(l);
+	drain(r);
 	actr_reactor_free(r);
 }
