@@ -505,6 +505,8 @@ TEST_TIMEOUT(signal_program_config_and_flags, 30)
 	const char *tmp = actr_test_tmpdir();
 	char exe[1024], prog[1100], conf[600], log[600], db[600], buf[8192];
 	char *argv[8], *p;
+
+	buf[0] = 0;
 	actr_reactor_t *r = actr_reactor_new();
 	unsigned port = 0;
 	pid_t pid;
@@ -538,7 +540,7 @@ TEST_TIMEOUT(signal_program_config_and_flags, 30)
 	pid = spawn(argv, log, false);
 	/* the log says where it listens */
 	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
-	while (!port && actr_time_ns() < end) {
+	while ((!port || !strstr(buf, "realm 102")) && actr_time_ns() < end) {
 		usleep(20000);
 		f = fopen(log, "r");
 		if (!f)
