@@ -92,6 +92,28 @@ static long rss_kb(pid_t pid)
 	return kb;
 }
 
+/* CPU time (user + system) of pid in seconds. */
+static double cpu_s(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* skip pid and comm */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+				 "%lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- server child ---------------------------------------------------------- */
 
 static void on_term(actr_signal_t *s, int signo, void *arg)
@@ -511,13 +533,21 @@ int main(int argc, char **argv)
 	run_for_ms(300, NULL); /* warm up */
 	{
 		uint64_t r0 = received, s0 = actr_time_ns(), s1;
+		double c0 = cpu_s(child), c1, wall, msgs;
 
 		run_for_ms(secs * 1000, NULL);
 		s1 = actr_time_ns();
+		c1 = cpu_s(child);
+		wall = (double)(s1 - s0) / 1e9;
+		msgs = (double)(received - r0);
 		printf("relay throughput: %.0f relayed msgs/s (%d pairs, window "
-		       "%d, %d s; target >= 100000)\n",
-		       (double)(received - r0) / ((double)(s1 - s0) / 1e9),
-		       n_pairs, window, secs);
+		       "%d, %d s; target >= 100000)\n", msgs / wall, n_pairs,
+		       window, secs);
+		printf("server CPU during it: %.0f%% of a core, %.1f us per "
+		       "relayed message (user+sys) -> %.0f msgs/s per fully "
+		       "used core\n", 100 * (c1 - c0) / wall,
+		       msgs ? (c1 - c0) * 1e6 / msgs : 0,
+		       c1 > c0 ? msgs / (c1 - c0) : 0);
 	}
 	mode = 0;
 	run_for_ms(500, NULL); /* drain the bouncing messages */
@@ -527,6 +557,8 @@ int main(int argc, char **argv)
 		struct ol o = { 0 };
 		uint64_t p50, p99, pmax;
 
+		double c0 = cpu_s(child), c1;
+
 		caplat = (size_t)rate * (size_t)secs + 1000;
 		lat = calloc(caplat, sizeof(*lat));
 		mode = 2;
@@ -535,6 +567,7 @@ int main(int argc, char **argv)
 		actr_timer_start(&o.t, ACTR_MS(1), ACTR_MS(1));
 		run_for_ms(secs * 1000, NULL);
 		actr_timer_stop(&o.t);
+		c1 = cpu_s(child);
 		run_for_ms(300, NULL);
 		mode = 0;
 		qsort(lat, nlat, sizeof(*lat), cmp_u64);
@@ -545,6 +578,8 @@ int main(int argc, char **argv)
 		       " p50 %.1f us, p99 %.1f us, max %.1f us (target p99 <= "
 		       "1000 us)\n", rate, o.sent, nlat, p50 / 1e3, p99 / 1e3,
 		       pmax / 1e3);
+		printf("server CPU at that rate: %.0f%% of a core\n",
+		       100 * (c1 - c0) / secs);
 		free(lat);
 	}
 out:
