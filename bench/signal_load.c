@@ -534,10 +534,12 @@ int main(int argc, char **argv)
 	{
 		uint64_t r0 = received, s0 = actr_time_ns(), s1;
 		double c0 = cpu_s(child), c1, wall, msgs;
+		double k0 = cpu_s(getpid()), k1;
 
 		run_for_ms(secs * 1000, NULL);
 		s1 = actr_time_ns();
 		c1 = cpu_s(child);
+		k1 = cpu_s(getpid());
 		wall = (double)(s1 - s0) / 1e9;
 		msgs = (double)(received - r0);
 		printf("relay throughput: %.0f relayed msgs/s (%d pairs, window "
@@ -548,6 +550,9 @@ int main(int argc, char **argv)
 		       "used core\n", 100 * (c1 - c0) / wall,
 		       msgs ? (c1 - c0) * 1e6 / msgs : 0,
 		       c1 > c0 ? msgs / (c1 - c0) : 0);
+		printf("client process CPU during it: %.0f%% of a core (the "
+		       "rest of the wall time went to other processes on this "
+		       "machine)\n", 100 * (k1 - k0) / wall);
 	}
 	mode = 0;
 	run_for_ms(500, NULL); /* drain the bouncing messages */
