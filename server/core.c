@@ -186,7 +186,7 @@ struct sig_actor *actr__sig_actor_find(struct actr__sig_server *s,
 	k.realm = id->realm->realm_id;
 	k.serial = id->serial_number;
 	a = g_hash_table_lookup(s->by_serial, &k);
-	return a && actr__sig_type_eq(a->aid->type, id->type) ? a : NULL;
+	return a && actr_type_equal(a->aid->type, id->type) ? a : NULL;
 }
 
 static int actor_persist(struct actr__sig_server *s, struct sig_actor *a)
@@ -887,8 +887,7 @@ void actr__sig_send_actr_up(struct actr__sig_server *s, struct sig_actor *a)
 		Actr__ActrUpEvent ev = ACTR__ACTR_UP_EVENT__INIT;
 
 		if (sub == a || !sub->conn ||
-		    !actr__sig_acl_allows(a->reg->acl, sub->aid->type,
-					  sub->aid->realm->realm_id))
+		    !actr_acl_allows(a->reg->acl, sub->aid))
 			continue;
 		ev.actor_id = a->aid;
 		sta.payload_case = SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_ACTR_UP_EVENT;

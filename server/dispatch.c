@@ -20,8 +20,7 @@
 /* Visible: may `who` see `a` (a's ACL admits who's type and realm)? */
 static bool visible_to(const struct sig_actor *a, const struct sig_actor *who)
 {
-	return actr__sig_acl_allows(a->reg->acl, who->aid->type,
-				    who->aid->realm->realm_id);
+	return actr_acl_allows(a->reg->acl, who->aid);
 }
 
 static const char *spec_name(const struct sig_actor *a, char *buf,

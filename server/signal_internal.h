@@ -19,21 +19,12 @@
 #include "proto/actr.pb-c.h"
 #include "proto/signaling.pb-c.h"
 
+#include <actr/runtime.h>
+
 /* ---- ACL (PROTOCOL.md section 2) -------------------------------------- */
 
-/**
- * Does acl admit a caller of type caller_type from caller_realm? Pure
- * function. caller_type NULL = local caller (allowed). acl NULL = no ACL
- * configured (allowed); zero rules = deny; any matching DENY = deny; any
- * matching ALLOW = allow; otherwise deny. A rule matches when the type
- * equals from_type exactly and the realm selector is absent, any_realm,
- * or equal to caller_realm.
- * NOTE: runtime/acl.c has the node's copy of the same rules; the two are
- * meant to be folded into one.
- */
-bool actr__sig_acl_allows(const Actr__Acl *acl,
-			  const Actr__ActrType *caller_type,
-			  uint32_t caller_realm);
+/* ACL checks use actr_acl_allows() (runtime/acl.c), the node's own
+ * evaluator: one implementation of PROTOCOL.md section 2. */
 
 /* ---- identity ------------------------------------------------------------ */
 
@@ -110,7 +101,6 @@ Actr__ActrId *actr__sig_id_parse(const char *s);
 void actr__sig_id_free(Actr__ActrId *id);
 
 /** Do two types match exactly? */
-bool actr__sig_type_eq(const Actr__ActrType *a, const Actr__ActrType *b);
 
 /* ---- store (SQLite) ---------------------------------------------------- */
 

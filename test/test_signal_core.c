@@ -53,13 +53,18 @@ TEST(signal_acl_table)
 	sh_rule(&r[3], &t[3], false, "acme", "other", 0);
 	r[3].source_realm_case = ACTR__ACL_RULE__SOURCE_REALM__NOT_SET;
 	acl.rules = rp;
-	CHECK(actr__sig_acl_allows(&acl, NULL, 1)); /* local caller */
+	CHECK(actr_acl_allows(&acl, NULL)); /* local caller */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		Actr__Realm realm = ACTR__REALM__INIT;
+		Actr__ActrId caller = ACTR__ACTR_ID__INIT;
 		bool got;
 
+		realm.realm_id = cases[i].realm;
+		caller.realm = &realm;
+		caller.type = cases[i].caller;
 		acl.n_rules = cases[i].nrules < 0 ? 0 : (size_t)cases[i].nrules;
-		got = actr__sig_acl_allows(cases[i].nrules < 0 ? NULL : &acl,
-					   cases[i].caller, cases[i].realm);
+		got = actr_acl_allows(cases[i].nrules < 0 ? NULL : &acl,
+				      &caller);
 		if (got != cases[i].want)
 			actr_test_fail(__FILE__, __LINE__, "case %zu (%s): %d",
 				       i, cases[i].desc, got);
