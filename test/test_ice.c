@@ -12,6 +12,7 @@
 #include "ice/gloop.h"
 #include "ice/ice.h"
 #include "test.h"
+#include "test_pc_util.h"
 
 /* ---- the bridge on its own ------------------------------------------- */
 
@@ -496,4 +497,83 @@ TEST(ice_free_in_callback)
 	CHECK_EQ(actr_reactor_active(r), 0);
 	actr_reactor_free(r);
 	(void)run_until;
+}
+
+/* Through a real TURN server (coturn on 127.0.0.1, use-auth-secret): both
+ * agents forced to relay candidates. */
+TEST_TIMEOUT(ice_turn_relay, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct test_turn turn;
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" },
+				       .turn_ip = "127.0.0.1",
+				       .relay_only = true };
+	struct actr__ice_config cb;
+	struct peer a = { 0 }, b = { 0 };
+	uint64_t end;
+	char pair[256];
+
+	CHECK_OK(test_turn_start(&turn));
+	ca.turn_port = turn.port;
+	ca.turn_user = turn.user;
+	ca.turn_pass = turn.pass;
+	cb = ca;
+	cb.controlling = false;
+	a.other = &b;
+	b.other = &a;
+	a.trickle = b.trickle = true;
+	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
+	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
+	CHECK(a.ice && b.ice);
+	exchange_creds(&a, &b);
+	CHECK_OK(actr__ice_gather(a.ice));
+	CHECK_OK(actr__ice_gather(b.ice));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+	while (!both_connected(&a, &b) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(both_connected(&a, &b));
+	CHECK_OK(actr__ice_selected_pair(a.ice, pair, sizeof(pair)));
+	actr_logi("test", "relay pair: %s", pair);
+	CHECK_STR(actr__ice_selected_local_type(a.ice), "relay");
+	CHECK_STR(actr__ice_selected_local_type(b.ice), "relay");
+	CHECK_OK(actr__ice_send(a.ice, "via turn", 8));
+	for (int k = 0; k < 100 && b.lastlen != 8; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_MEM(b.last, "via turn", 8);
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	actr_reactor_free(r);
+	test_turn_stop(&turn);
+}
+
+/* A wrong TURN password: no relay candidate, so relay-only ICE cannot
+ * connect and gathering still ends. */
+TEST_TIMEOUT(ice_turn_bad_credentials, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct test_turn turn;
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" },
+				       .turn_ip = "127.0.0.1",
+				       .relay_only = true };
+	struct peer a = { 0 }, b = { 0 };
+	uint64_t end;
+
+	CHECK_OK(test_turn_start(&turn));
+	ca.turn_port = turn.port;
+	ca.turn_user = turn.user;
+	ca.turn_pass = "d3Jvbmc=";
+	a.other = &b;
+	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
+	CHECK(a.ice);
+	CHECK_OK(actr__ice_gather(a.ice));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+	while (!a.gathered && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(a.gathered);
+	CHECK_EQ(a.ncand, 0);
+	actr__ice_free(a.ice);
+	actr_reactor_free(r);
+	test_turn_stop(&turn);
 }
