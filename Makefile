@@ -44,12 +44,22 @@ endif
 
 # ---- generated protobuf-c code -------------------------------------------
 PROTOS := $(wildcard proto/*.proto)
-PROTO_C := $(patsubst proto/%.proto,$(B)/gen/proto/%.pb-c.c,$(PROTOS))
+# Well-known types imported by proto/actr.proto (libprotobuf-dev, /usr/include).
+WKT_PROTOS := google/protobuf/timestamp.proto google/protobuf/descriptor.proto
+PROTO_C := $(patsubst proto/%.proto,$(B)/gen/proto/%.pb-c.c,$(PROTOS)) \
+	$(patsubst %.proto,$(B)/gen/%.pb-c.c,$(WKT_PROTOS))
 PROTO_H := $(PROTO_C:.c=.h)
 
 $(B)/gen/proto/%.pb-c.c $(B)/gen/proto/%.pb-c.h: proto/%.proto $(PROTOS)
 	@mkdir -p $(B)/gen
-	$(Q)$(call say,PROTOC,$<)protoc-c --c_out=$(B)/gen -I. $<
+	$(Q)$(call say,PROTOC,$<)protoc-c --c_out=$(B)/gen -I. -I/usr/include $<
+
+# Generated sources are kept (not deleted as intermediates).
+.SECONDARY: $(PROTO_C) $(PROTO_H)
+
+$(B)/gen/google/protobuf/%.pb-c.c $(B)/gen/google/protobuf/%.pb-c.h: /usr/include/google/protobuf/%.proto
+	@mkdir -p $(B)/gen
+	$(Q)$(call say,PROTOC,$<)protoc-c --c_out=$(B)/gen -I/usr/include google/protobuf/$*.proto
 
 # ---- library ---------------------------------------------------------------
 LIB_SRCS := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
@@ -64,7 +74,7 @@ $(B)/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/gen/proto/%.pb-c.o: $(B)/gen/proto/%.pb-c.c
+$(B)/gen/%.pb-c.o: $(B)/gen/%.pb-c.c
 	$(Q)$(call say,CC,$<)$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -c $< -o $@
 
 $(LIBA): $(LIB_OBJS)

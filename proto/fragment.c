@@ -1,0 +1,315 @@
+/*
+ * DataChannel fragment header codec and reassembler (PROTOCOL.md 7).
+ *
+ * Partial messages live in a small list ordered by arrival of their first
+ * fragment (oldest first), so stale eviction and eviction for space both
+ * take from the head. Each partial keeps one pointer per fragment index;
+ * the message is assembled once every index has arrived.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actr/error.h>
+#include <actr/log.h>
+
+#include "core/internal.h"
+#include "proto/fragment.h"
+
+void actr__frag_hdr_write(uint8_t *out, const actr__frag_hdr_t *h)
+{
+	out[0] = (uint8_t)(h->msg_id >> 24);
+	out[1] = (uint8_t)(h->msg_id >> 16);
+	out[2] = (uint8_t)(h->msg_id >> 8);
+	out[3] = (uint8_t)h->msg_id;
+	out[4] = (uint8_t)(h->index >> 8);
+	out[5] = (uint8_t)h->index;
+	out[6] = (uint8_t)(h->total >> 8);
+	out[7] = (uint8_t)h->total;
+}
+
+int actr__frag_hdr_read(const uint8_t *p, size_t n, actr__frag_hdr_t *h)
+{
+	if (n < ACTR_FRAG_HDR_LEN)
+		return -ACTR_EPROTO;
+	h->msg_id = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+		    (uint32_t)p[2] << 8 | p[3];
+	h->index = (uint16_t)(p[4] << 8 | p[5]);
+	h->total = (uint16_t)(p[6] << 8 | p[7]);
+	if (h->total == 0 || h->index >= h->total)
+		return -ACTR_EPROTO;
+	return 0;
+}
+
+unsigned actr__frag_count(size_t len, size_t max_data)
+{
+	size_t n;
+
+	if (max_data == 0 || max_data > ACTR_FRAG_MAX_DATA)
+		max_data = ACTR_FRAG_MAX_DATA;
+	n = len == 0 ? 1 : (len + max_data - 1) / max_data;
+	return n > UINT16_MAX ? 0 : (unsigned)n;
+}
+
+int actr__frag_split(const uint8_t *msg, size_t len, uint32_t msg_id,
+		     size_t max_data, actr__frag_emit_fn emit, void *arg)
+{
+	unsigned total;
+	uint8_t *frag;
+	size_t off = 0;
+	int rc = 0;
+
+	if (max_data == 0 || max_data > ACTR_FRAG_MAX_DATA)
+		max_data = ACTR_FRAG_MAX_DATA;
+	total = actr__frag_count(len, max_data);
+	if (total == 0)
+		return -EMSGSIZE;
+	frag = malloc(ACTR_FRAG_HDR_LEN + ACTR_MIN(len, max_data));
+	if (!frag)
+		return -ENOMEM;
+	for (unsigned i = 0; i < total && rc == 0; i++) {
+		size_t n = ACTR_MIN(len - off, max_data);
+		actr__frag_hdr_t h = { msg_id, (uint16_t)i, (uint16_t)total };
+
+		actr__frag_hdr_write(frag, &h);
+		if (n)
+			memcpy(frag + ACTR_FRAG_HDR_LEN, msg + off, n);
+		rc = emit(frag, ACTR_FRAG_HDR_LEN + n, arg);
+		off += n;
+	}
+	free(frag);
+	return rc;
+}
+
+/* ---- reassembler -------------------------------------------------------- */
+
+struct partial {
+	struct partial *prev, *next;	/* arrival order, oldest first */
+	uint32_t msg_id;		/* key */
+	uint16_t total;			/* fragments expected */
+	uint16_t have;			/* fragments received */
+	uint64_t first_ns;		/* arrival of the first fragment */
+	size_t bytes;			/* accounted memory */
+	size_t data_len;		/* sum of fragment data lengths */
+	actr_buf_t **frags;		/* [total], NULL = missing */
+};
+
+struct actr__reasm {
+	struct partial *head, *tail;	/* arrival order */
+	size_t max_bytes;		/* bound on held memory */
+	size_t bytes;			/* held now */
+	unsigned max_msgs;		/* bound on partial messages */
+	unsigned npartial;		/* partial messages now */
+	uint64_t ttl_ns;		/* stale after */
+	actr__reasm_stats_t st;		/* counters */
+};
+
+actr__reasm_t *actr__reasm_new(size_t max_bytes, unsigned max_msgs,
+			       uint64_t ttl_ns)
+{
+	actr__reasm_t *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->max_bytes = max_bytes;
+	r->max_msgs = max_msgs ? max_msgs : 1;
+	r->ttl_ns = ttl_ns;
+	return r;
+}
+
+static void partial_drop(actr__reasm_t *r, struct partial *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		r->head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		r->tail = p->prev;
+	for (unsigned i = 0; i < p->total; i++)
+		actr_buf_unref(p->frags[i]);
+	r->bytes -= p->bytes;
+	r->npartial--;
+	free(p->frags);
+	free(p);
+}
+
+void actr__reasm_free(actr__reasm_t *r)
+{
+	if (!r)
+		return;
+	while (r->head)
+		partial_drop(r, r->head);
+	free(r);
+}
+
+unsigned actr__reasm_expire(actr__reasm_t *r, uint64_t now_ns)
+{
+	unsigned n = 0;
+
+	while (r->head && now_ns - r->head->first_ns > r->ttl_ns) {
+		actr_logd("frag", "evict stale msg_id %u (%u/%u fragments)",
+			  r->head->msg_id, r->head->have, r->head->total);
+		partial_drop(r, r->head);
+		r->st.evicted_stale++;
+		n++;
+	}
+	return n;
+}
+
+/* Make room for need more bytes and one more partial message (when
+ * new_msg), evicting the oldest partials (never keep). false when even
+ * an empty reassembler could not hold it. */
+static bool make_room(actr__reasm_t *r, size_t need, bool new_msg,
+		      struct partial *keep)
+{
+	size_t keep_bytes = keep ? keep->bytes : 0;
+
+	if (need > r->max_bytes || keep_bytes + need > r->max_bytes)
+		return false;
+	while (r->head && (r->bytes + need > r->max_bytes ||
+			   (new_msg && r->npartial >= r->max_msgs))) {
+		struct partial *victim = r->head;
+
+		if (victim == keep)
+			victim = victim->next;
+		if (!victim)
+			break;
+		actr_logw("frag", "reassembly memory full: drop msg_id %u",
+			  victim->msg_id);
+		partial_drop(r, victim);
+		r->st.evicted_memory++;
+	}
+	return r->bytes + need <= r->max_bytes;
+}
+
+static struct partial *find(actr__reasm_t *r, uint32_t msg_id)
+{
+	/* Newest first: fragments of the latest message are the common case. */
+	for (struct partial *p = r->tail; p; p = p->prev)
+		if (p->msg_id == msg_id)
+			return p;
+	return NULL;
+}
+
+static int assemble(actr__reasm_t *r, struct partial *p, actr_buf_t **out)
+{
+	actr_buf_t *b = actr_buf_new(p->data_len);
+	size_t off = 0;
+
+	if (!b)
+		return -ENOMEM;
+	for (unsigned i = 0; i < p->total; i++) {
+		memcpy(b->data + off, p->frags[i]->data, p->frags[i]->len);
+		off += p->frags[i]->len;
+	}
+	partial_drop(r, p);
+	r->st.completed++;
+	*out = b;
+	return 1;
+}
+
+int actr__reasm_feed(actr__reasm_t *r, const uint8_t *p, size_t n,
+		     uint64_t now_ns, actr_buf_t **out)
+{
+	actr__frag_hdr_t h;
+	struct partial *m;
+	size_t dlen, cost;
+	actr_buf_t *frag;
+
+	actr__reasm_expire(r, now_ns);
+	if (actr__frag_hdr_read(p, n, &h) < 0 ||
+	    n - ACTR_FRAG_HDR_LEN > ACTR_FRAG_MAX_DATA) {
+		r->st.bad_header++;
+		actr_logw("frag", "bad fragment header (%zu bytes)", n);
+		return -ACTR_EPROTO;
+	}
+	dlen = n - ACTR_FRAG_HDR_LEN;
+	if (h.total == 1) {
+		/* The common case: the fragment is the whole message. */
+		if (find(r, h.msg_id)) {
+			r->st.out_of_range++;
+			actr_logw("frag", "msg_id %u: total 1 for a partial",
+				  h.msg_id);
+			return -ACTR_EPROTO;
+		}
+		*out = actr_buf_copy(p + ACTR_FRAG_HDR_LEN, dlen);
+		if (!*out)
+			return -ENOMEM;
+		r->st.completed++;
+		return 1;
+	}
+
+	m = find(r, h.msg_id);
+	if (m && m->total != h.total) {
+		r->st.out_of_range++;
+		actr_logw("frag", "msg_id %u: total %u, expected %u", h.msg_id,
+			  h.total, m->total);
+		return -ACTR_EPROTO;
+	}
+	if (m && m->frags[h.index]) {
+		r->st.duplicates++;
+		actr_logw("frag", "msg_id %u: duplicate fragment %u", h.msg_id,
+			  h.index);
+		return -ACTR_EPROTO;
+	}
+	cost = sizeof(actr_buf_t) + dlen +
+	       (m ? 0 : sizeof(*m) + h.total * sizeof(actr_buf_t *));
+	if (!make_room(r, cost, !m, m)) {
+		r->st.too_big++;
+		actr_logw("frag", "msg_id %u exceeds the reassembly bound",
+			  h.msg_id);
+		if (m)
+			partial_drop(r, m);
+		return -ACTR_ETOOBIG;
+	}
+	if (!m) {
+		m = calloc(1, sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		m->frags = calloc(h.total, sizeof(actr_buf_t *));
+		if (!m->frags) {
+			free(m);
+			return -ENOMEM;
+		}
+		m->msg_id = h.msg_id;
+		m->total = h.total;
+		m->first_ns = now_ns;
+		m->bytes = sizeof(*m) + h.total * sizeof(actr_buf_t *);
+		m->prev = r->tail;
+		if (r->tail)
+			r->tail->next = m;
+		else
+			r->head = m;
+		r->tail = m;
+		r->bytes += m->bytes;
+		r->npartial++;
+	}
+	frag = actr_buf_copy(p + ACTR_FRAG_HDR_LEN, dlen);
+	if (!frag)
+		return -ENOMEM;
+	m->frags[h.index] = frag;
+	m->have++;
+	m->data_len += dlen;
+	m->bytes += sizeof(actr_buf_t) + dlen;
+	r->bytes += sizeof(actr_buf_t) + dlen;
+	if (m->have == m->total)
+		return assemble(r, m, out);
+	return 0;
+}
+
+size_t actr__reasm_bytes(const actr__reasm_t *r)
+{
+	return r->bytes;
+}
+
+unsigned actr__reasm_pending(const actr__reasm_t *r)
+{
+	return r->npartial;
+}
+
+const actr__reasm_stats_t *actr__reasm_stats(const actr__reasm_t *r)
+{
+	return &r->st;
+}
