@@ -151,8 +151,17 @@ static bool parse_level_attr(struct parser *p, struct level *lv,
 			return p->why = "bad ice-pwd", false;
 		copy_str(lv->pwd, v, n);
 	} else if (nlen == 11 && !memcmp(name, "fingerprint", 11)) {
-		if (!parse_fingerprint(lv, v, n))
+		/* Several may come (aiortc sends sha-256/384/512): keep the
+		 * first, but prefer sha-256. */
+		struct level tmp;
+
+		if (!parse_fingerprint(&tmp, v, n))
 			return p->why = "bad fingerprint", false;
+		if (!*lv->fp || (strcmp(lv->fp_algo, "sha-256") &&
+				 !strcmp(tmp.fp_algo, "sha-256"))) {
+			strcpy(lv->fp_algo, tmp.fp_algo);
+			strcpy(lv->fp, tmp.fp);
+		}
 	} else if (nlen == 5 && !memcmp(name, "setup", 5)) {
 		if (n == 7 && !memcmp(v, "actpass", 7))
 			lv->setup = ACTR__SDP_SETUP_ACTPASS;
