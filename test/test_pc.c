@@ -198,7 +198,7 @@ static void echo_one(actr_reactor_t *r, struct side *a, struct side *b,
 		     int lane, size_t len)
 {
 	uint8_t *msg = malloc(len ? len : 1);
-	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(20000));
 	uint64_t want;
 	int n0 = a->nmsgs;
 
@@ -216,7 +216,7 @@ static void echo_one(actr_reactor_t *r, struct side *a, struct side *b,
 	a->nmsgs = n0;
 }
 
-static void connect_and_echo(bool trickle, bool legacy)
+static void connect_and_echo(bool trickle, bool legacy, size_t max)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__pc_config c;
@@ -240,7 +240,7 @@ static void connect_and_echo(bool trickle, bool legacy)
 		  trickle ? "trickle" : "candidates in SDP",
 		  legacy ? ", legacy SDP" : "",
 		  (double)(actr_time_ns() - t0) / 1e6);
-	for (size_t i = 0; i < ACTR_ARRAY_LEN(sizes); i++)
+	for (size_t i = 0; i < ACTR_ARRAY_LEN(sizes) && sizes[i] <= max; i++)
 		echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, sizes[i]);
 	for (int lane = 0; lane < ACTR__LANE_COUNT; lane++)
 		echo_one(r, &a, &b, lane, 3000);
@@ -259,17 +259,17 @@ static void connect_and_echo(bool trickle, bool legacy)
 
 TEST_TIMEOUT(pc_echo_in_process, 30)
 {
-	connect_and_echo(false, false);
+	connect_and_echo(false, false, 16u << 20);
 }
 
 TEST_TIMEOUT(pc_echo_trickle, 30)
 {
-	connect_and_echo(true, false);
+	connect_and_echo(true, false, 1u << 20);
 }
 
 TEST_TIMEOUT(pc_echo_legacy_sdp, 30)
 {
-	connect_and_echo(false, true);
+	connect_and_echo(false, true, 1u << 20);
 }
 
 /* STREAM_LATENCY_FIRST is unordered with 3 retransmissions; the others
