@@ -46,8 +46,11 @@ static double pct(uint64_t *v, size_t n, double p)
 	return (double)v[i] / 1000.0; /* us */
 }
 
-static void pin(int cpu)
+/* Both processes on one CPU ($ACTR_BENCH_CPU, default 0). */
+static void pin(int dflt)
 {
+	const char *env = getenv("ACTR_BENCH_CPU");
+	int cpu = env ? atoi(env) : dflt;
 	cpu_set_t set;
 
 	CPU_ZERO(&set);

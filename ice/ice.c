@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <nice/agent.h>
 
 #include "core/internal.h"
@@ -391,4 +394,27 @@ const char *actr__ice_selected_local_type(actr__ice_t *ice)
 					  &l, &rm))
 		return NULL;
 	return nice_candidate_type_to_string(l->type);
+}
+
+static bool addr_loopback(const NiceAddress *a)
+{
+	struct sockaddr_storage ss;
+
+	nice_address_copy_to_sockaddr(a, (struct sockaddr *)&ss);
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >>
+			24) == 127;
+	if (ss.ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	return false;
+}
+
+bool actr__ice_selected_is_loopback(actr__ice_t *ice)
+{
+	NiceCandidate *l = NULL, *rm = NULL;
+
+	if (!nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT,
+					  &l, &rm))
+		return false;
+	return addr_loopback(&l->addr) && addr_loopback(&rm->addr);
 }

@@ -115,4 +115,8 @@ int actr__ice_selected_pair(actr__ice_t *ice, char *buf, size_t cap);
  * or NULL when none. */
 const char *actr__ice_selected_local_type(actr__ice_t *ice);
 
+/** True when the selected pair joins two loopback addresses (both ends
+ * on this host: no path MTU limit worth the name). */
+bool actr__ice_selected_is_loopback(actr__ice_t *ice);
+
 #endif

@@ -18,6 +18,7 @@
 #define SDP_BUF 8192			/* our SDP text */
 #define REASM_TTL ACTR_SEC(30)		/* partial message lifetime */
 #define DC_MAX 65535			/* one DataChannel message */
+#define LOOPBACK_MTU 16000		/* SCTP packet on a loopback pair */
 
 struct lane {
 	actr__dc_t *dc;			/* channel, NULL before/after */
@@ -486,6 +487,13 @@ static void start_sctp(struct actr__pc *pc)
 	o.max_message = DC_MAX + 1;
 	o.remote_max_message = pc->frag_data + ACTR_FRAG_HDR_LEN;
 	o.max_queued = pc->cfg.max_message + (pc->cfg.max_message >> 2);
+	/* DTLS never fragments application data, so an SCTP packet must fit
+	 * the path: 1200 on a network; a loopback path carries 64 KiB
+	 * datagrams, and one DTLS record holds up to 16 KiB. */
+	o.mtu = pc->cfg.sctp_mtu;
+	if (!o.mtu)
+		o.mtu = actr__ice_selected_is_loopback(pc->ice) ? LOOPBACK_MTU
+							       : 1200;
 	pc->sctp = actr__sctp_new(pc->r, &o, &cbs, pc);
 	if (!pc->sctp) {
 		fail(pc, -errno ? -errno : -ENOMEM);

@@ -73,6 +73,9 @@ struct actr__pc_config {
 	size_t max_message;		/* per lane message bound, 0 = 16 MiB
 					 * (smaller values are raised) */
 	bool legacy_sdp;		/* offer DTLS/SCTP + sctpmap */
+	unsigned sctp_mtu;		/* SCTP packet size; 0 = auto: 1200,
+					 * or 16000 when the selected pair is
+					 * loopback on both ends */
 };
 
 struct actr__pc_cbs {
