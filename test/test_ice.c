@@ -244,6 +244,7 @@ TEST(ice_two_agents_loopback)
 	CHECK_OK(actr__ice_selected_pair(a.ice, pair, sizeof(pair)));
 	CHECK(strstr(pair, "127.0.0.1") != NULL);
 	CHECK_STR(actr__ice_selected_local_type(a.ice), "host");
+	CHECK(actr__ice_selected_is_loopback(a.ice));
 	CHECK_EQ(a.nstates[ACTR__ICE_FAILED], 0);
 
 	/* Packets both ways, in order, with their exact bytes. */

@@ -488,12 +488,13 @@ static void start_sctp(struct actr__pc *pc)
 	o.remote_max_message = pc->frag_data + ACTR_FRAG_HDR_LEN;
 	o.max_queued = pc->cfg.max_message + (pc->cfg.max_message >> 2);
 	/* DTLS never fragments application data, so an SCTP packet must fit
-	 * the path: 1200 on a network; a loopback path carries 64 KiB
-	 * datagrams, and one DTLS record holds up to 16 KiB. */
-	o.mtu = pc->cfg.sctp_mtu;
-	if (!o.mtu)
-		o.mtu = actr__ice_selected_is_loopback(pc->ice) ? LOOPBACK_MTU
-							       : 1200;
+	 * the path: 1200 unless configured. Larger packets only on a
+	 * loopback pair (one DTLS record holds 16 KiB); some peers (aiortc)
+	 * cannot take them, so this is never automatic. */
+	o.mtu = 1200;
+	if (pc->cfg.sctp_mtu > 1200 &&
+	    actr__ice_selected_is_loopback(pc->ice))
+		o.mtu = ACTR_MIN(pc->cfg.sctp_mtu, LOOPBACK_MTU);
 	pc->sctp = actr__sctp_new(pc->r, &o, &cbs, pc);
 	if (!pc->sctp) {
 		fail(pc, -errno ? -errno : -ENOMEM);

@@ -73,9 +73,10 @@ struct actr__pc_config {
 	size_t max_message;		/* per lane message bound, 0 = 16 MiB
 					 * (smaller values are raised) */
 	bool legacy_sdp;		/* offer DTLS/SCTP + sctpmap */
-	unsigned sctp_mtu;		/* SCTP packet size; 0 = auto: 1200,
-					 * or 16000 when the selected pair is
-					 * loopback on both ends */
+	unsigned sctp_mtu;		/* SCTP packet size on a loopback
+					 * pair (<= 16000; the peer must accept
+					 * it); 0 = 1200, always 1200 on other
+					 * paths */
 };
 
 struct actr__pc_cbs {
