@@ -83,6 +83,8 @@ async def main(role):
         for label, ordered, rtx in LANES:
             ch = pc.createDataChannel(label, ordered=ordered, maxRetransmits=rtx)
             attach(ch)
+        # A channel with a foreign label: the C answerer must ignore it.
+        pc.createDataChannel("EXTRA")
         await pc.setLocalDescription(await pc.createOffer())
         out("SDP " + base64.b64encode(loopback_only(pc.localDescription.sdp).encode()).decode())
         line = await read_line(reader)

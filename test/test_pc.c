@@ -115,7 +115,7 @@ static void cfg_init(struct actr__pc_config *c, bool trickle)
 	memset(c, 0, sizeof(*c));
 	c->ice.local_addrs[0] = "127.0.0.1";
 	c->trickle = trickle;
-	c->handshake_timeout_ms = 5000;
+	c->handshake_timeout_ms = (unsigned)actr_test_scale(5000);
 }
 
 static void make_sides(actr_reactor_t *r, struct side *a, struct side *b,
@@ -364,7 +364,8 @@ TEST(pc_handshake_deadline)
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__pc_config c;
 	struct side a, b;
-	uint64_t t0 = actr_time_ns(), end = t0 + ACTR_MS(3000);
+	uint64_t t0 = actr_time_ns();
+	uint64_t end = t0 + ACTR_MS(actr_test_scale(3000));
 
 	cfg_init(&c, false);
 	c.handshake_timeout_ms = 300;
@@ -413,7 +414,7 @@ TEST_TIMEOUT(pc_ice_failure_reported, 20)
 	cfg_init(&c, false);
 	c.ice.stun_initial_ms = 50;
 	c.ice.stun_max_retrans = 2;
-	c.handshake_timeout_ms = 15000;
+	c.handshake_timeout_ms = (unsigned)actr_test_scale(15000);
 	make_sides(r, &a, &b, &c, &c);
 	b.mangle = mangle_cands;
 	CHECK_OK(actr__pc_start(a.pc));
@@ -530,7 +531,7 @@ static void answerer_process(int rfd, int wfd)
 	struct actr__pc_config c;
 	struct side b = { 0 }, dummy = { 0 };
 	char *offer = pipe_get(rfd);
-	uint64_t end = actr_time_ns() + ACTR_MS(15000);
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(15000));
 
 	cfg_init(&c, false);
 	b.other = &dummy;
@@ -579,7 +580,7 @@ TEST_TIMEOUT(pc_echo_two_processes, 30)
 	a.pc = actr__pc_new(r, true, NULL, &c, &scbs, &a);
 	CHECK(a.pc);
 	CHECK_OK(actr__pc_start(a.pc));
-	end = actr_time_ns() + ACTR_MS(5000);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
 	while (!a.sdp_out && actr_time_ns() < end)
 		CHECK(actr_reactor_run_once(r, 20) >= 0);
 	CHECK(a.sdp_out);
@@ -590,7 +591,7 @@ TEST_TIMEOUT(pc_echo_two_processes, 30)
 	CHECK(answer);
 	CHECK_OK(actr__pc_set_remote(a.pc, answer, strlen(answer)));
 	free(answer);
-	end = actr_time_ns() + ACTR_MS(5000);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
 	while (a.state != ACTR__PC_CONNECTED && !finished(&a) &&
 	       actr_time_ns() < end)
 		CHECK(actr_reactor_run_once(r, 20) >= 0);
@@ -607,7 +608,7 @@ TEST_TIMEOUT(pc_echo_two_processes, 30)
 			want = checksum(msg, sizes[i]);
 			CHECK_OK(actr__pc_send(a.pc, (int)i % 3, msg, sizes[i]));
 			free(msg);
-			end = actr_time_ns() + ACTR_MS(8000);
+			end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
 			while (a.nmsgs == 0 && actr_time_ns() < end)
 				CHECK(actr_reactor_run_once(r, 20) >= 0);
 			CHECK_EQ(a.nmsgs, 1);
@@ -619,15 +620,15 @@ TEST_TIMEOUT(pc_echo_two_processes, 30)
 		}
 	}
 	CHECK_OK(actr__pc_close(a.pc));
-	end = actr_time_ns() + ACTR_MS(3000);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(3000));
 	while (!finished(&a) && actr_time_ns() < end)
 		CHECK(actr_reactor_run_once(r, 20) >= 0);
 	CHECK_EQ(a.state, ACTR__PC_CLOSED);
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0, n = actr_test_scale(300); i < n; i++) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			break;
 		actr_reactor_run_once(r, 10);
-		if (i == 299) {
+		if (i == n - 1) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 		}
