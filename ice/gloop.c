@@ -279,6 +279,16 @@ void actr__gloop_stats(const actr__gloop_t *g, struct actr__gloop_stats *st)
 	*st = g->st;
 }
 
+void actr__gloop_invalidate(actr__gloop_t *g)
+{
+	for (unsigned i = 0; i < g->ngfds; i++) {
+		actr_io_close(&g->gfds[i]->io);
+		free(g->gfds[i]);
+		g->st.fd_changes++;
+	}
+	g->ngfds = 0;
+}
+
 bool actr__gloop_in_dispatch(const actr__gloop_t *g)
 {
 	return g->in_dispatch;

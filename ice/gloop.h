@@ -32,6 +32,13 @@ void actr__gloop_unref(actr__gloop_t *g);
 /** The GMainContext to attach GLib sources (libnice agents) to. */
 GMainContext *actr__gloop_context(const actr__gloop_t *g);
 
+/** Forget every mirrored descriptor; the next PREPARE registers the
+ * current ones again. Call after sockets of the context were closed
+ * (an agent freed): a new socket may reuse a closed descriptor's number
+ * within one iteration, and epoll dropped the old registration with the
+ * close, so a cache keyed by number alone would leave it unwatched. */
+void actr__gloop_invalidate(actr__gloop_t *g);
+
 /** True while GLib callbacks run (objects of the context must not be
  * finalised then; defer instead). */
 bool actr__gloop_in_dispatch(const actr__gloop_t *g);

@@ -209,6 +209,7 @@ out_free:
 static void release(struct actr__ice *ice)
 {
 	g_object_unref(ice->agent);
+	actr__gloop_invalidate(ice->gloop); /* its sockets are closed */
 	actr__gloop_unref(ice->gloop);
 	free(ice);
 }
@@ -238,6 +239,9 @@ int actr__ice_gather(actr__ice_t *ice)
 {
 	if (!nice_agent_gather_candidates(ice->agent, ice->stream))
 		return -ACTR_EINTERNAL;
+	/* New sockets may carry numbers of sockets closed since the last
+	 * iteration. */
+	actr__gloop_invalidate(ice->gloop);
 	return 0;
 }
 

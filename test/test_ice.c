@@ -578,3 +578,31 @@ TEST_TIMEOUT(ice_turn_bad_credentials, 20)
 	actr_reactor_free(r);
 	test_turn_stop(&turn);
 }
+
+/* Agents freed and new ones created within one iteration, while another
+ * agent keeps the bridge alive: the new sockets reuse the closed
+ * descriptors' numbers and must still be watched. */
+TEST(ice_fd_reuse_after_free)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_config kc = { .local_addrs = { "127.0.0.1" } };
+	struct actr__ice_cbs none = { 0 };
+	actr__ice_t *keeper = actr__ice_new(r, &kc, &none, NULL);
+	struct peer a, b;
+
+	CHECK(keeper);
+	CHECK_OK(actr__ice_gather(keeper));
+	for (int round = 0; round < 3; round++) {
+		make_pair(r, &a, &b, 0);
+		connect_pair(r, &a, &b);
+		CHECK_OK(actr__ice_send(a.ice, "ping", 4));
+		for (int k = 0; k < 100 && b.nrecv == 0; k++)
+			CHECK(actr_reactor_run_once(r, 20) >= 0);
+		CHECK_EQ(b.nrecv, 1);
+		/* No iteration between this free and the next make_pair. */
+		actr__ice_free(a.ice);
+		actr__ice_free(b.ice);
+	}
+	actr__ice_free(keeper);
+	actr_reactor_free(r);
+}
