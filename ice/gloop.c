@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 #include "ice/gloop.h"
@@ -39,6 +40,7 @@ struct actr__gloop {
 	unsigned gcap;		/* entries allocated */
 	bool prepared;		/* prepare ran, check is due */
 	bool in_dispatch;	/* inside g_main_context_dispatch */
+	int wakeup_fd;		/* the context's own wake-up descriptor */
 	struct actr__gloop_stats st; /* counters */
 };
 
@@ -177,7 +179,13 @@ static void on_prepare(actr_hook_t *h, void *arg)
 		uint64_t dl = (uint64_t)g_get_monotonic_time() * 1000u +
 			      ACTR_MS(timeout);
 
-		if (!actr_timer_active(&g->timer) || dl != g->deadline) {
+		/* GLib's timeout is in ms relative to now, so dl jitters by
+		 * the time spent since; re-arm (a timerfd syscall) only when
+		 * it moved by a millisecond or more. */
+		uint64_t diff = dl > g->deadline ? dl - g->deadline
+						 : g->deadline - dl;
+
+		if (!actr_timer_active(&g->timer) || diff >= ACTR_MS(1)) {
 			if (actr_timer_start_at(&g->timer, dl) == 0)
 				g->deadline = dl;
 			else
@@ -212,6 +220,17 @@ static void on_check(actr_hook_t *h, void *arg)
 		g->in_dispatch = true;
 		g_main_context_dispatch(g->ctx);
 		g->in_dispatch = false;
+		/* Dispatching a source blocks and unblocks its descriptors,
+		 * and GLib signals its wake-up descriptor for each change.
+		 * The next PREPARE sees every change anyway, so drain it now
+		 * rather than take one more empty iteration for it. */
+		if (g->wakeup_fd >= 0) {
+			uint64_t v;
+
+			if (read(g->wakeup_fd, &v, sizeof(v)) < 0 &&
+			    errno != EAGAIN)
+				g->wakeup_fd = -1;
+		}
 		actr__gloop_unref(g);
 	}
 }
@@ -241,6 +260,17 @@ actr__gloop_t *actr__gloop_get(actr_reactor_t *r)
 		return NULL;
 	}
 	g_main_context_push_thread_default(g->ctx);
+	/* A fresh context polls exactly one descriptor: its wake-up. */
+	{
+		GPollFD pfd;
+		gint prio, tmo;
+
+		g->wakeup_fd = -1;
+		g_main_context_prepare(g->ctx, &prio);
+		if (g_main_context_query(g->ctx, prio, &tmo, &pfd, 1) == 1)
+			g->wakeup_fd = pfd.fd;
+		g_main_context_check(g->ctx, prio, &pfd, 0);
+	}
 	actr_timer_init(r, &g->timer, on_timer, g);
 	actr_hook_start(r, &g->prepare, ACTR_HOOK_PREPARE, 0, on_prepare, g);
 	actr_hook_start(r, &g->check, ACTR_HOOK_CHECK, 0, on_check, g);
