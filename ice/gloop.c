@@ -235,6 +235,29 @@ static void on_check(actr_hook_t *h, void *arg)
 	}
 }
 
+/* libnice (and GLib under it) log through g_log; route them into actr's
+ * logger. Warnings such as "alive TURN refreshes" at agent release are
+ * expected here and go to debug level. */
+static void on_glog(const gchar *domain, GLogLevelFlags level,
+		    const gchar *msg, gpointer data)
+{
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		actr_loge("ice", "%s: %s", domain ? domain : "glib", msg);
+	else
+		actr_logd("ice", "%s: %s", domain ? domain : "glib", msg);
+}
+
+static void route_glog(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	g_log_set_handler("libnice", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL |
+			  G_LOG_FLAG_RECURSION, on_glog, NULL);
+}
+
 actr__gloop_t *actr__gloop_get(actr_reactor_t *r)
 {
 	struct actr__gloop *g = tl_gloop;
@@ -248,6 +271,7 @@ actr__gloop_t *actr__gloop_get(actr_reactor_t *r)
 		actr_loge("ice", "glib bridge: a second reactor on one thread");
 		return NULL;
 	}
+	route_glog();
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
