@@ -645,3 +645,75 @@ TEST_TIMEOUT(pc_echo_two_processes, 30)
 	close(to_child[1]);
 	close(from_child[0]);
 }
+
+/* ICE restart while connected: new credentials both ways, lanes stay open
+ * and carry messages afterwards; a renegotiation that changes the DTLS
+ * fingerprint is refused. */
+static void ice_restart_case(bool trickle)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	char u1[64], p1[128], u2[64], p2[128];
+	uint64_t end;
+
+	cfg_init(&c, trickle);
+	make_sides(r, &a, &b, &c, &c);
+	b.echo = true;
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 5000);
+	CHECK(connected(&a, &b));
+	echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 1000);
+	CHECK_OK(actr__ice_local_credentials(actr__pc_ice(a.pc), u1, sizeof(u1),
+					     p1, sizeof(p1)));
+	CHECK_EQ(actr__pc_restart_ice(b.pc), -EINVAL); /* answerer */
+	CHECK_OK(actr__pc_restart_ice(a.pc));
+	CHECK_EQ(actr__pc_restart_ice(a.pc), -EINVAL); /* already pending */
+	CHECK_OK(actr__ice_local_credentials(actr__pc_ice(a.pc), u2, sizeof(u2),
+					     p2, sizeof(p2)));
+	CHECK(strcmp(u1, u2) != 0);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	/* The new offer and answer cross; then ICE completes again. */
+	for (int i = 0; i < 3; i++)
+		step(r, &a, &b);
+	while ((actr__ice_state(actr__pc_ice(a.pc)) != ACTR__ICE_COMPLETED ||
+		actr__ice_state(actr__pc_ice(b.pc)) != ACTR__ICE_COMPLETED) &&
+	       actr_time_ns() < end)
+		step(r, &a, &b);
+	CHECK_EQ(actr__ice_state(actr__pc_ice(a.pc)), ACTR__ICE_COMPLETED);
+	CHECK_EQ(actr__ice_state(actr__pc_ice(b.pc)), ACTR__ICE_COMPLETED);
+	CHECK(!a.sdp_out && !b.sdp_out);
+	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	CHECK_EQ(b.state, ACTR__PC_CONNECTED);
+	echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 200000);
+	echo_one(r, &a, &b, ACTR__LANE_RPC_SIGNAL, 10);
+	/* An unsolicited answer, and an offer with another fingerprint. */
+	{
+		struct actr__sdp s;
+		char *text = malloc(8192);
+
+		s = (struct actr__sdp){ 0 };
+		strcpy(s.ufrag, "zzzz");
+		strcpy(s.pwd, "0123456789012345678901234");
+		strcpy(s.fp_algo, "sha-256");
+		strcpy(s.fp, "AA:BB");
+		s.setup = ACTR__SDP_SETUP_ACTPASS;
+		CHECK(actr__sdp_write(&s, text, 8192) > 0);
+		CHECK_EQ(actr__pc_set_remote(a.pc, text, strlen(text)), -EINVAL);
+		CHECK_EQ(actr__pc_set_remote(b.pc, text, strlen(text)), -EINVAL);
+		free(text);
+	}
+	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(pc_ice_restart, 20)
+{
+	ice_restart_case(false);
+}
+
+TEST_TIMEOUT(pc_ice_restart_trickle, 20)
+{
+	ice_restart_case(true);
+}
