@@ -704,12 +704,14 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 	}
 	/* Roles: the answerer picks; it prefers DTLS client (active). */
 	if (pc->offerer) {
-		if (rs->setup == ACTR__SDP_SETUP_ACTIVE)
+		/* RFC 4145/5763: an answer without a=setup means active. */
+		if (rs->setup == ACTR__SDP_SETUP_ACTIVE ||
+		    rs->setup == ACTR__SDP_SETUP_NONE)
 			pc->dtls_role = ACTR_DTLS_SERVER;
 		else if (rs->setup == ACTR__SDP_SETUP_PASSIVE)
 			pc->dtls_role = ACTR_DTLS_CLIENT;
 		else
-			return -EINVAL; /* an answer must pick */
+			return -EINVAL; /* actpass in an answer */
 	} else {
 		if (rs->setup == ACTR__SDP_SETUP_ACTIVE) {
 			pc->dtls_role = ACTR_DTLS_SERVER;
