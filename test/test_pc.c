@@ -717,3 +717,33 @@ TEST_TIMEOUT(pc_ice_restart_trickle, 20)
 {
 	ice_restart_case(true);
 }
+
+/* The offer says a=setup:active (the offerer wants to be DTLS client):
+ * the answerer answers passive and becomes the DTLS server. */
+static void mangle_setup_active(struct side *s)
+{
+	char *p = strstr(s->sdp_out, "a=setup:actpass");
+
+	if (!p)
+		return; /* already changed */
+	memmove(p + 14, p + 15, strlen(p + 15) + 1); /* actpass -> actpas */
+	memcpy(p, "a=setup:active", 14);
+}
+
+TEST_TIMEOUT(pc_offerer_as_dtls_client, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+
+	cfg_init(&c, false);
+	make_sides(r, &a, &b, &c, &c);
+	a.mangle = mangle_setup_active;
+	b.echo = true;
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 5000);
+	CHECK(connected(&a, &b));
+	echo_one(r, &a, &b, ACTR__LANE_STREAM_RELIABLE, 100000);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+}
