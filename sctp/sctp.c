@@ -17,6 +17,7 @@
 
 #include "core/internal.h"
 #include "sctp/sctp.h"
+#include "sctp/sctp_internal.h"
 
 #define LOGT "sctp"
 #define TICK_MS 10
@@ -131,6 +132,8 @@ static int conn_output(void *addr, void *buf, size_t len, uint8_t tos,
 	if (!s)
 		return 0; /* association gone: drop */
 	s->stats.packets_out++;
+	if (len >= 12)
+		actr__sctp_crc_fill(buf, len); /* usrsctp runs with offload */
 	if (len > s->stats.max_packet_out)
 		s->stats.max_packet_out = len;
 	rc = s->cbs.send_down(s->arg, buf, len);
@@ -165,6 +168,8 @@ static int global_init(actr_reactor_t *r)
 		return 0;
 	}
 	usrsctp_init_nothreads(0, conn_output, NULL);
+	/* CRC32c computed/verified here (crc32c.c), much faster. */
+	usrsctp_enable_crc32c_offload();
 	usrsctp_sysctl_set_sctp_ecn_enable(0);
 	usrsctp_sysctl_set_sctp_asconf_enable(0);
 	usrsctp_sysctl_set_sctp_auth_enable(0);
@@ -461,13 +466,19 @@ void actr__sctp_feed(actr__sctp_t *s, const uint8_t *pkt, size_t len)
 	if (s->freed || !s->so)
 		return;
 	s->stats.packets_in++;
-	if (len < 12) {
+	if (len < 12 || !actr__sctp_crc_ok(pkt, len)) {
 		s->stats.dropped_in++;
+		s->stats.bad_crc += len >= 12;
+		actr_logd(LOGT, "dropped a bad %zu-byte packet", len);
 		return;
 	}
 	enter(s);
 	usrsctp_conninput((void *)s->id, pkt, len, 0);
-	schedule(s);
+	/* Read what the packet completed right away: keeps usrsctp's receive
+	 * buffer (and so the advertised window) from filling up while a batch
+	 * of datagrams is processed. We are outside usrsctp here. */
+	actr_defer_cancel(s->r, &s->wake);
+	wake_cb(&s->wake, s);
 	leave(s);
 }
 
@@ -548,6 +559,26 @@ void actr__sctp_get_stats(const actr__sctp_t *s, struct actr__sctp_stats *st)
 {
 	*st = s->stats;
 	st->queued_bytes = s->qbytes;
+}
+
+int actr__sctp_get_status(actr__sctp_t *s, struct actr__sctp_status *st)
+{
+	struct sctp_status ss;
+	socklen_t n = sizeof(ss);
+
+	if (s->state != ACTR_SCTP_CONNECTED)
+		return -ACTR_ENOTREADY;
+	memset(&ss, 0, sizeof(ss));
+	if (usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_STATUS, &ss, &n) < 0)
+		return -errno;
+	st->peer_rwnd = ss.sstat_rwnd;
+	st->unacked = ss.sstat_unackdata;
+	st->pending = ss.sstat_penddata;
+	st->cwnd = ss.sstat_primary.spinfo_cwnd;
+	st->srtt_ms = ss.sstat_primary.spinfo_srtt;
+	st->rto_ms = ss.sstat_primary.spinfo_rto;
+	st->mtu = ss.sstat_primary.spinfo_mtu;
+	return 0;
 }
 
 /* ---- sending ------------------------------------------------------------- */

@@ -20,11 +20,14 @@
  * a small integer id registered as its AF_CONN address; packets and upcalls
  * for an id that is gone are dropped.
  *
- * Nothing is delivered from inside usrsctp: its upcall only schedules a
- * deferred call on the reactor, which reads messages and notifications and
- * runs the callbacks below. So every callback may call any function here,
- * including the free functions (a handle freed from its own callback is
- * released when the callback returns).
+ * Nothing is delivered from inside usrsctp: callbacks run after usrsctp
+ * has returned, either at the end of actr__sctp_feed() (what the packet
+ * completed is read at once, so the receive window never fills up while a
+ * batch of datagrams is processed) or from a deferred call that usrsctp's
+ * upcall schedules (timer-driven events, writable space). So every callback
+ * may call any function here, including the free functions (a handle freed
+ * from its own callback is released when the callback returns). send_down
+ * is the exception: it runs inside usrsctp and must not call back in.
  *
  * Both sides call actr__sctp_connect() (simultaneous open, as WebRTC does)
  * once DTLS is connected. Ports default to 5000 (SDP a=sctp-port).
@@ -119,10 +122,25 @@ struct actr__sctp_stats {
 	uint64_t messages_out;		/* user messages handed to usrsctp */
 	uint64_t would_block;		/* sends queued on EWOULDBLOCK */
 	uint64_t dropped_in;		/* bad/unknown/oversized input */
+	uint64_t bad_crc;		/* packets with a wrong CRC32c */
 	uint64_t queued_bytes;		/* now in our send queue */
 };
 
 void actr__sctp_get_stats(const actr__sctp_t *s, struct actr__sctp_stats *st);
+
+/** Transport state from usrsctp (SCTP_STATUS), for stats and debugging. */
+struct actr__sctp_status {
+	uint32_t peer_rwnd;	/* peer's receive window, bytes */
+	uint32_t unacked;	/* DATA chunks in flight */
+	uint32_t pending;	/* DATA chunks waiting to be sent */
+	uint32_t cwnd;		/* congestion window, bytes */
+	uint32_t srtt_ms;	/* smoothed RTT */
+	uint32_t rto_ms;	/* retransmission timeout */
+	uint32_t mtu;		/* path MTU */
+};
+
+/** 0, or -ACTR_ENOTREADY when not connected, or -errno. */
+int actr__sctp_get_status(actr__sctp_t *s, struct actr__sctp_status *st);
 
 /** True when usrsctp is initialised in this process (tests, leak checks). */
 bool actr__sctp_global_active(void);

@@ -44,6 +44,7 @@ struct stk {
 	unsigned long out_count;	/* datagrams after SCTP up */
 	unsigned long dropped;		/* dropped by drop_every */
 	unsigned long bad_crc;		/* SCTP packets with a bad CRC32c */
+	unsigned long crc_checked;	/* packets checked */
 	unsigned long max_sctp_pkt;	/* largest SCTP packet seen */
 	void (*on_channel)(struct stk *k, actr__dc_t *dc);
 	void *user;			/* test data */
@@ -57,13 +58,15 @@ static int stk_sctp_down(void *arg, const uint8_t *pkt, size_t len)
 
 	if (len > k->max_sctp_pkt)
 		k->max_sctp_pkt = len;
-	if (len >= 12 && len <= sizeof(tmp)) {
+	/* usrsctp's own (slow) CRC as the reference, on the first packets */
+	if (len >= 12 && len <= sizeof(tmp) && k->crc_checked < 3000) {
 		uint32_t want, got;
 
 		memcpy(tmp, pkt, len);
 		memcpy(&want, tmp + 8, 4);
 		memset(tmp + 8, 0, 4);
 		got = usrsctp_crc32c(tmp, len);
+		k->crc_checked++;
 		if (got != want)
 			k->bad_crc++;
 	}

@@ -782,10 +782,9 @@ int actr__dtls_send(actr__dtls_t *d, const void *data, size_t len)
 	if (len > RECORD_MAX)
 		return -EMSGSIZE;
 	d->send_rc = 0;
-	ERR_clear_error();
 	rc = SSL_write(d->ssl, data, (int)len);
 	if (rc <= 0) {
-		log_ssl_errors("write");
+		log_ssl_errors("write"); /* also empties the error queue */
 		return -ACTR_EPROTO;
 	}
 	return d->send_rc;
