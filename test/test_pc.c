@@ -553,6 +553,10 @@ static void answerer_process(int rfd, int wfd)
 			b.sdp_out = NULL;
 		}
 	}
+	/* Linger so the shutdown handshake completes on the other side. */
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(300));
+	while (actr_time_ns() < end)
+		actr_reactor_run_once(r, 20);
 	_exit(b.state == ACTR__PC_CLOSED ? 0 : 4);
 }
 
