@@ -461,6 +461,8 @@ TEST_TIMEOUT(pc_close_and_reopen, 30)
 			step(r, &a, &b);
 		CHECK_EQ(a.state, ACTR__PC_CLOSED);
 		CHECK_EQ(b.state, ACTR__PC_CLOSED);
+		CHECK_EQ(a.err, 0); /* a clean shutdown on both sides */
+		CHECK_EQ(b.err, 0);
 		CHECK_EQ(actr__pc_send(a.pc, 0, "x", 1), -ACTR_ECLOSED);
 		free_sides(&a, &b);
 	}
@@ -748,6 +750,32 @@ TEST_TIMEOUT(pc_offerer_as_dtls_client, 20)
 	run_connect(r, &a, &b, 5000);
 	CHECK(connected(&a, &b));
 	echo_one(r, &a, &b, ACTR__LANE_STREAM_RELIABLE, 100000);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+}
+
+/* One side disappears (freed: SCTP abort): the other reports CLOSED with
+ * -ECONNRESET, within bounded time. */
+TEST_TIMEOUT(pc_peer_abort_reported, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t end;
+
+	cfg_init(&c, false);
+	make_sides(r, &a, &b, &c, &c);
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 5000);
+	CHECK(connected(&a, &b));
+	actr__pc_free(b.pc);
+	b.pc = NULL;
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (!finished(&a) && actr_time_ns() < end)
+		step(r, &a, &b);
+	CHECK_EQ(a.state, ACTR__PC_CLOSED);
+	CHECK_EQ(a.err, -ECONNRESET);
+	CHECK_EQ(actr__pc_send(a.pc, 0, "x", 1), -ACTR_ECLOSED);
 	free_sides(&a, &b);
 	actr_reactor_free(r);
 }

@@ -449,7 +449,7 @@ static void sctp_state(void *arg, enum actr__sctp_state st, int err)
 	struct actr__pc *pc = arg;
 
 	if (st == ACTR_SCTP_CLOSED)
-		set_state(pc, ACTR__PC_CLOSED, err ? err : -ECONNRESET);
+		set_state(pc, ACTR__PC_CLOSED, err); /* 0: clean shutdown */
 }
 
 static int open_lanes(struct actr__pc *pc)

@@ -87,8 +87,9 @@ struct actr__pc_cbs {
 	void (*candidate)(void *arg, const char *cand);
 	/** New state; err says why for FAILED/CLOSED (0 otherwise):
 	 * -ACTR_EUNAVAILABLE ICE failed, -ACTR_EAUTH fingerprint mismatch,
-	 * -ETIMEDOUT deadline, -ACTR_EPROTO DTLS/SDP error, -ECONNRESET
-	 * closed by the peer. */
+	 * -ETIMEDOUT deadline, -ACTR_EPROTO DTLS/SDP error; CLOSED: 0 for a
+	 * clean shutdown (either side), -ECONNRESET for an abort or a DTLS
+	 * close_notify. */
 	void (*state)(void *arg, int state, int err);
 	/** A whole message on a lane; the callee owns the reference. */
 	void (*message)(void *arg, int lane, actr_buf_t *msg);
