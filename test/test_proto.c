@@ -234,9 +234,10 @@ TEST(proto_golden_control)
 	Actr__RouteCandidatesRequest rc = ACTR__ROUTE_CANDIDATES_REQUEST__INIT;
 	Actr__RouteCandidatesRequest__NodeSelectionCriteria cr =
 		ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__INIT;
+#define RANKING(x)                                                          \
+	ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__NODE_RANKING_FACTOR__##x
 	Actr__RouteCandidatesRequest__NodeSelectionCriteria__NodeRankingFactor
-		f[] = { ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__NODE_RANKING_FACTOR__NEAREST,
-			ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__NODE_RANKING_FACTOR__CLIENT_AFFINITY };
+		f[] = { RANKING(NEAREST), RANKING(CLIENT_AFFINITY) };
 	cr.candidate_count = 3;
 	cr.n_ranking_factors = 2;
 	cr.ranking_factors = f;
@@ -391,7 +392,8 @@ TEST(proto_golden_signaling)
 	Actr__RegisterRequest rr = ACTR__REGISTER_REQUEST__INIT;
 	rr.actr_type = &acme_echo;
 	rr.realm = &realm101;
-	pts.payload_case = SIGNALING__PEER_TO_SIGNALING__PAYLOAD_REGISTER_REQUEST;
+	pts.payload_case =
+		SIGNALING__PEER_TO_SIGNALING__PAYLOAD_REGISTER_REQUEST;
 	pts.register_request = &rr;
 	env.flow_case = SIGNALING__SIGNALING_ENVELOPE__FLOW_PEER_TO_SERVER;
 	env.peer_to_server = &pts;
@@ -414,7 +416,8 @@ TEST(proto_golden_echo)
 	r.timestamp = 5;
 	GOLDEN(&r, 0x0a, 0x02, 'h', 'i', 0x10, 0x05);
 	q.message = "";
-	check_packed(&q.base, NULL, 0); /* proto3 default is not sent */
+	/* a proto3 default value is not sent */
+	check_packed(&q.base, (const uint8_t *)"", 0);
 	CHECK_STR(echo__echo_service__descriptor.name, "echo.EchoService");
 	CHECK_STR(echo__echo_service__descriptor.methods[0].name, "Echo");
 }

@@ -1,0 +1,225 @@
+/*
+ * Internal structures of the runtime (runtime/ sources only).
+ *
+ * The in-process "envelope" is struct actr__msg: it travels by pointer
+ * from the gate to the dispatcher queue to the handler; its payload sits
+ * inline for small messages. Messages, contexts and pending calls come
+ * from per-system free lists, so a steady-state call allocates nothing.
+ */
+#ifndef ACTR_RUNTIME_INTERNAL_H
+#define ACTR_RUNTIME_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <actr/runtime.h>
+
+#include "core/internal.h"
+#include "runtime/lane.h"
+
+#define ACTR__MSG_INLINE 192	/* payload bytes stored inline */
+#define ACTR__DEFAULT_BUDGET 64
+#define ACTR__POLL_MAX 1000000u
+
+enum { PRIO_HIGH = 0, PRIO_NORMAL = 1, PRIO_N = 2 };
+
+enum msg_dir {
+	DIR_REQUEST = ACTR__RPC_ENVELOPE__DIRECTION__REQUEST,
+	DIR_RESPONSE = ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE,
+	DIR_TELL = ACTR__RPC_ENVELOPE__DIRECTION__TELL,
+};
+
+/* A route of a workload. */
+struct actr__route {
+	char *key;			/* "package.Service.Method" (owned) */
+	uint32_t hash;			/* actr__route_hash(key) */
+	uint16_t len;			/* strlen(key) */
+	uint8_t payload_type;		/* ACTR__PAYLOAD_TYPE__* */
+	uint8_t prio;			/* PRIO_HIGH for RPC_SIGNAL */
+	actr_raw_handler raw;		/* raw handler, or NULL */
+	actr_typed_handler typed;	/* typed handler, or NULL */
+	const ProtobufCMessageDescriptor *in; /* typed request type */
+};
+
+struct actr_workload {
+	Actr__ActrType type;		/* strings owned */
+	struct actr__route **slots;	/* open addressing, power of two */
+	unsigned nslots;		/* table size */
+	unsigned nroutes;		/* routes in the table */
+	actr_hooks_t hooks;		/* lifecycle hooks */
+	void *user;			/* user pointer for hooks and ctx */
+	const Actr__Acl *acl;		/* borrowed, NULL = none */
+};
+
+/* Where a request came from, so its reply can go back. */
+struct origin {
+	actr__lane_t *lane;		/* remote lane, NULL = in-process */
+	Actr__ActrId *caller;		/* remote caller id (owned) */
+	char *rid_str;			/* remote request_id (owned) */
+};
+
+struct actr__msg {
+	struct actr__msg *next;		/* queue / free-list link */
+	uint8_t dir;			/* enum msg_dir */
+	uint8_t prio;			/* PRIO_* */
+	bool typed_resp;		/* unused on requests */
+	int32_t status;			/* response: 0 or -code */
+	char *err_msg;			/* response error text (owned) */
+	uint64_t rid;			/* request id (in-process / pending) */
+	actr_node_t *target;		/* REQUEST/TELL: destination */
+	const struct actr__route *route; /* resolved route */
+	const Actr__ActrId *caller;	/* caller id, NULL = local shell */
+	struct origin origin;		/* remote origin (lane != NULL) */
+	uint8_t *data;			/* payload */
+	size_t len;			/* payload length */
+	uint8_t *heap;			/* payload storage when not inline */
+	uint8_t inl[ACTR__MSG_INLINE];	/* inline payload storage */
+};
+
+struct actr_ctx {
+	struct actr_ctx *next_free;	/* free-list link */
+	struct actr_ctx *kprev, *knext;	/* node's kept list */
+	actr_node_t *node;		/* the node handling */
+	struct actr__msg *req;		/* request being handled (owned) */
+	bool is_hook;			/* lifecycle-hook context */
+	bool in_handler;		/* the handler has not returned */
+	bool kept;			/* actr_ctx_keep called */
+	bool replied;			/* a reply was sent */
+	char rid_buf[24];		/* request id string, lazily */
+};
+
+/* A call waiting for its response. */
+struct actr__pending {
+	struct actr__pending *hnext;	/* hash chain / free list */
+	struct actr__pending *prev, *next; /* deadline order */
+	uint64_t rid;			/* key */
+	uint64_t deadline;		/* CLOCK_MONOTONIC ns */
+	actr_result_cb cb;		/* completion */
+	void *arg;			/* completion argument */
+	const ProtobufCMessageDescriptor *resp_type; /* typed, or NULL */
+	actr_node_t *owner;		/* node that called */
+};
+
+enum node_state {
+	NODE_NEW = 0,
+	NODE_RUNNING,
+	NODE_STOPPING,
+	NODE_STOPPED,
+};
+
+struct actr_ref {
+	actr_node_t *node;		/* the node this ref points to */
+};
+
+struct actr_node {
+	actr_system_t *sys;		/* owner */
+	actr_node_t *next;		/* system's node list */
+	actr_workload_t *w;		/* owned */
+	Actr__ActrId id;		/* self id */
+	Actr__Realm realm;		/* id.realm storage */
+	struct actr_ref ref;		/* the shell's reference */
+	struct actr_ctx hook_ctx;	/* context for lifecycle hooks */
+	int state;			/* enum node_state */
+	unsigned inflight;		/* queued msgs + live ctxs + calls */
+	struct actr_ctx *kept;		/* kept contexts (reply later) */
+	actr_shutdown_cb done;		/* graceful shutdown completion */
+	void *done_arg;
+	actr_defer_t finish;		/* deferred shutdown completion */
+	actr_signal_t sigint, sigterm;	/* run_until_signal */
+	bool *run_done;			/* run_until_signal's exit flag */
+};
+
+struct dedup;
+
+struct actr_system {
+	actr_reactor_t *r;		/* borrowed */
+	actr_system_config_t cfg;	/* effective configuration */
+	actr_system_stats_t st;		/* counters */
+	actr_node_t *nodes;		/* attached nodes */
+	uint64_t next_serial;		/* for serial 0 */
+	uint64_t next_rid;		/* request ids */
+	actr_hook_t check;		/* dispatcher (CHECK hook) */
+	actr_hook_t prepare;		/* no blocking while work queued */
+	struct actr__msg *qhead[PRIO_N + 1], *qtail[PRIO_N + 1];
+					/* [PRIO_N] = responses */
+	unsigned queued;		/* messages in the queues */
+	struct actr__msg *free_msgs;	/* free lists */
+	struct actr_ctx *free_ctxs;
+	struct actr__pending *free_pending;
+	unsigned nfree_msgs;
+	/* pending table */
+	struct actr__pending **pbuckets; /* chained by rid & pmask */
+	unsigned pmask;
+	unsigned npending;
+	struct actr__pending *dl_head, *dl_tail; /* by deadline */
+	actr_timer_t dl_timer;		/* earliest deadline */
+	/* remote seam */
+	actr__lane_resolve_fn resolve;	/* target -> lane, or NULL */
+	void *resolve_arg;
+	actr__persist_fn persist;	/* mailbox seam, or NULL */
+	void *persist_arg;
+	struct dedup *dedup;		/* response cache */
+	bool dispatching;		/* inside poll */
+};
+
+/* workload.c */
+uint32_t actr__route_hash(const char *s, size_t n);
+/* Route of w for key[0..len) (hash and probe), or NULL. */
+const struct actr__route *actr__route_find(const actr_workload_t *w,
+					   const char *key, size_t len);
+
+/* msg / ctx pools (system.c) */
+struct actr__msg *actr__msg_new(actr_system_t *sys, size_t len);
+void actr__msg_free(actr_system_t *sys, struct actr__msg *m);
+actr_node_t *actr__node_find(actr_system_t *sys, const Actr__ActrId *id);
+void actr__node_release(actr_node_t *n);
+void actr__ctx_drop_kept(actr_system_t *sys, actr_node_t *n);
+
+/* dispatch.c */
+void actr__enqueue(actr_system_t *sys, struct actr__msg *m);
+void actr__respond_local(actr_system_t *sys, uint64_t rid, int status,
+			 const char *err, const void *data, size_t len);
+void actr__dispatch_hook(actr_hook_t *h, void *arg);
+void actr__prepare_hook(actr_hook_t *h, void *arg);
+void actr__complete(actr_system_t *sys, struct actr__msg *resp);
+int actr__send(actr_system_t *sys, actr_node_t *from,
+	       const Actr__ActrId *caller, actr_node_t *target,
+	       const Actr__ActrId *target_id, const char *route_key,
+	       struct actr__msg *m, int dir, uint32_t timeout_ms,
+	       actr_result_cb cb, void *arg,
+	       const ProtobufCMessageDescriptor *resp_type);
+
+/* pending.c */
+int actr__pending_init(actr_system_t *sys);
+void actr__pending_fini(actr_system_t *sys);
+struct actr__pending *actr__pending_add(actr_system_t *sys,
+					 actr_node_t *owner,
+					 uint32_t timeout_ms);
+struct actr__pending *actr__pending_take(actr_system_t *sys, uint64_t rid);
+void actr__pending_release(actr_system_t *sys, struct actr__pending *p);
+void actr__pending_fail_all(actr_system_t *sys, actr_node_t *owner,
+			    int status);
+
+/* dedup.c */
+struct dedup *actr__dedup_new(unsigned max, uint64_t ttl_ns);
+void actr__dedup_free(struct dedup *d);
+/* Look up (caller serial, rid); returns 0 = new (now marked in flight),
+ * 1 = in flight (drop), 2 = cached (*status, *err, *data, *len set). */
+int actr__dedup_check(struct dedup *d, uint64_t now, uint64_t serial,
+		      const char *rid, int *status, const char **err,
+		      const uint8_t **data, size_t *len);
+/* Forget an in-flight entry (the request was refused before handling). */
+void actr__dedup_forget(struct dedup *d, uint64_t serial, const char *rid);
+void actr__dedup_store(struct dedup *d, uint64_t now, uint64_t serial,
+		       const char *rid, int status, const char *err,
+		       const void *data, size_t len);
+
+/* remote.c */
+int actr__remote_send(actr_system_t *sys, actr__lane_t *lane,
+		      const Actr__ActrId *target, const char *route_key,
+		      const char *rid_str, int dir, int status,
+		      const char *err, const void *data, size_t len,
+		      int64_t timeout_ms, int payload_type);
+void actr__format_rid(uint64_t rid, char out[24]);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * The seam between the runtime and remote lanes (WebRTC DataChannels,
+ * direct WebSocket), for the wire layer to plug into. Internal.
+ *
+ * Outbound: when a call's target is not a node of this process, the
+ * runtime asks the resolver for a lane and hands it an RpcEnvelope
+ * (REQUEST, TELL or RESPONSE) with the payload type that picks the
+ * channel. Inbound: the lane decodes an RpcEnvelope and calls
+ * actr__system_deliver with the remote caller's ActrId (from the peer
+ * connection) and the payload type of the channel it arrived on.
+ */
+#ifndef ACTR_RUNTIME_LANE_H
+#define ACTR_RUNTIME_LANE_H
+
+#include <actr/proto.h>
+
+typedef struct actr__lane actr__lane_t;
+typedef struct actr_system actr_system_t;
+typedef struct actr_node actr_node_t;
+
+struct actr__lane_ops {
+	/* Send env to target on the channel of payload_type. env and all it
+	 * points to are borrowed for the duration of the call (encode or
+	 * copy). 0 or a negative code (the runtime fails the call). */
+	int (*send)(actr__lane_t *lane, const Actr__ActrId *target,
+		    const Actr__RpcEnvelope *env, int payload_type);
+};
+
+struct actr__lane {
+	const struct actr__lane_ops *ops;	/* vtable */
+	void *arg;				/* lane's own state */
+};
+
+/* Find the lane to reach target, or NULL (the call fails Unavailable). */
+typedef actr__lane_t *(*actr__lane_resolve_fn)(void *arg,
+					       const Actr__ActrId *target);
+
+/* Mailbox seam: called for every inbound remote REQUEST/TELL before it is
+ * queued (prio 0 = High, 1 = Normal). A durable mailbox persists here; a
+ * negative return refuses the message (the caller gets Unavailable). */
+typedef int (*actr__persist_fn)(void *arg, actr_node_t *to,
+				const Actr__ActrId *from,
+				const Actr__RpcEnvelope *env, int prio);
+
+/** Install the resolver used for targets outside this process. */
+void actr__system_set_remote(actr_system_t *sys, actr__lane_resolve_fn fn,
+			     void *arg);
+
+/** Install the mailbox seam (NULL = none). */
+void actr__system_set_persist(actr_system_t *sys, actr__persist_fn fn,
+			      void *arg);
+
+/**
+ * Deliver an envelope that arrived on lane from the remote actor `from`
+ * for node `to`. Validates the direction (missing/unknown: dropped,
+ * logged, counted), matches RESPONSEs to pending calls (late ones are
+ * dropped and counted), answers repeated requests from the response
+ * cache, and queues REQUEST/TELL (RPC_SIGNAL High, else Normal). env and
+ * from are borrowed (copied as needed). Returns 0 or a negative code for
+ * a dropped envelope.
+ */
+int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
+			 actr__lane_t *lane, const Actr__ActrId *from,
+			 const Actr__RpcEnvelope *env, int payload_type);
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * The remote side of the gate: envelopes to and from lanes (lane.h).
+ * Inbound REQUEST/TELL pass the mailbox seam and the response cache, then
+ * join the dispatcher queues like in-process messages; RESPONSEs go to
+ * the pending table through the response queue.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/internal.h"
+
+void actr__format_rid(uint64_t rid, char out[24])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (int i = 15; i >= 0; i--) {
+		out[i] = hex[rid & 15];
+		rid >>= 4;
+	}
+	out[16] = '\0';
+}
+
+/* Our own request ids are exactly 16 lowercase hex digits. */
+static bool parse_rid(const char *s, uint64_t *rid)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		char c = s[i];
+
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return false;
+	}
+	if (s[16])
+		return false;
+	*rid = v;
+	return true;
+}
+
+int actr__remote_send(actr_system_t *sys, actr__lane_t *lane,
+		      const Actr__ActrId *target, const char *route_key,
+		      const char *rid_str, int dir, int status,
+		      const char *err, const void *data, size_t len,
+		      int64_t timeout_ms, int payload_type)
+{
+	Actr__RpcEnvelope e = ACTR__RPC_ENVELOPE__INIT;
+	Actr__ErrorResponse er = ACTR__ERROR_RESPONSE__INIT;
+
+	(void)sys;
+	e.route_key = (char *)route_key;
+	e.request_id = (char *)rid_str;
+	e.has_direction = 1;
+	e.direction = (Actr__RpcEnvelope__Direction)dir;
+	e.timeout_ms = dir == DIR_REQUEST ? timeout_ms : 0;
+	if (status < 0) {
+		er.code = (uint32_t)-status;
+		er.message = (char *)(err ? err : actr_strerror(status));
+		e.error = &er;
+	} else {
+		e.has_payload = 1;
+		e.payload.data = (uint8_t *)data;
+		e.payload.len = len;
+	}
+	return lane->ops->send(lane, target, &e, payload_type);
+}
+
+/* Answer a remote request directly on its lane (no handler ran). */
+static void answer(actr_system_t *sys, actr__lane_t *lane,
+		   const Actr__ActrId *from, const Actr__RpcEnvelope *env,
+		   int status, const char *err, const void *data, size_t len)
+{
+	int rc = actr__remote_send(sys, lane, from, env->route_key,
+				   env->request_id, DIR_RESPONSE, status, err,
+				   data, len, 0,
+				   ACTR__PAYLOAD_TYPE__RPC_RELIABLE);
+
+	if (rc < 0)
+		actr_logw("runtime", "answer %s: lane send failed: %s",
+			  env->request_id, actr_strerror(rc));
+}
+
+static int deliver_response(actr_system_t *sys,
+			    const Actr__RpcEnvelope *env)
+{
+	struct actr__msg *m;
+	uint64_t rid;
+	int status = 0;
+	const char *err = NULL;
+	size_t len = 0;
+
+	if (!parse_rid(env->request_id, &rid)) {
+		sys->st.late_responses++;
+		actr_logw("runtime", "response %s: not a pending request, "
+			  "dropped", env->request_id);
+		return -ACTR_ENOTFOUND;
+	}
+	if (env->error) {
+		status = env->error->code && env->error->code <= INT32_MAX
+				 ? -(int)env->error->code
+				 : -ACTR_EINTERNAL;
+		err = env->error->message;
+	} else {
+		len = env->payload.len;
+	}
+	m = actr__msg_new(sys, len);
+	if (!m)
+		return -ENOMEM;
+	m->dir = DIR_RESPONSE;
+	m->rid = rid;
+	m->status = status;
+	if (status < 0 && !(m->err_msg = strdup(err ? err : ""))) {
+		actr__msg_free(sys, m);
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(m->data, env->payload.data, len);
+	actr__enqueue(sys, m);
+	return 0;
+}
+
+int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
+			 actr__lane_t *lane, const Actr__ActrId *from,
+			 const Actr__RpcEnvelope *env, int payload_type)
+{
+	const struct actr__route *r;
+	struct actr__msg *m;
+	int dir, status, hit;
+	const char *err;
+	const uint8_t *data;
+	size_t len, klen;
+
+	if (!env || !env->request_id || !env->route_key ||
+	    !env->has_direction ||
+	    (env->direction != ACTR__RPC_ENVELOPE__DIRECTION__REQUEST &&
+	     env->direction != ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE &&
+	     env->direction != ACTR__RPC_ENVELOPE__DIRECTION__TELL)) {
+		sys->st.dropped_invalid++;
+		actr_logw("runtime", "envelope %s without a valid direction "
+			  "dropped", env && env->request_id ? env->request_id
+							     : "?");
+		return -ACTR_EPROTO;
+	}
+	dir = env->direction;
+	if (dir == DIR_RESPONSE)
+		return deliver_response(sys, env);
+	if (!from || !from->realm || !from->type || !lane) {
+		sys->st.dropped_invalid++;
+		actr_logw("runtime", "request %s without a caller dropped",
+			  env->request_id);
+		return -EINVAL;
+	}
+	if (dir == DIR_REQUEST && env->timeout_ms <= 0) {
+		sys->st.dropped_invalid++;
+		actr_logw("runtime", "request %s with timeout_ms %lld dropped",
+			  env->request_id, (long long)env->timeout_ms);
+		return -ACTR_EPROTO;
+	}
+	if (!to || to->state != NODE_RUNNING) {
+		if (dir == DIR_REQUEST)
+			answer(sys, lane, from, env, -ACTR_EUNAVAILABLE,
+			       "actor not running", NULL, 0);
+		return -ACTR_EUNAVAILABLE;
+	}
+	if (dir == DIR_REQUEST) {
+		hit = actr__dedup_check(sys->dedup, actr_reactor_now(sys->r),
+					from->serial_number, env->request_id,
+					&status, &err, &data, &len);
+		if (hit) {
+			sys->st.dedup_hits++;
+			actr_logd("runtime", "request %s repeated (%s)",
+				  env->request_id,
+				  hit == 1 ? "in flight" : "from cache");
+			if (hit == 2)
+				answer(sys, lane, from, env, status, err, data,
+				       len);
+			return 0;
+		}
+	}
+	klen = strlen(env->route_key);
+	r = actr__route_find(to->w, env->route_key, klen);
+	if (!r) {
+		sys->st.unknown_route++;
+		actr_logw("runtime", "unknown route %s from a remote caller",
+			  env->route_key);
+		if (dir == DIR_REQUEST) {
+			actr__dedup_store(sys->dedup, actr_reactor_now(sys->r),
+					  from->serial_number, env->request_id,
+					  -ACTR_EUNKNOWNROUTE, "unknown route",
+					  NULL, 0);
+			answer(sys, lane, from, env, -ACTR_EUNKNOWNROUTE,
+			       "unknown route", NULL, 0);
+		}
+		return 0;
+	}
+	int prio = payload_type == ACTR__PAYLOAD_TYPE__RPC_SIGNAL ? PRIO_HIGH
+								 : PRIO_NORMAL;
+	/* Mailbox seam: a durable mailbox stores the message here first. */
+	if (sys->persist && sys->persist(sys->persist_arg, to, from, env,
+					 prio) < 0) {
+		if (dir == DIR_REQUEST) {
+			/* a retry may succeed: do not treat it as a repeat */
+			actr__dedup_forget(sys->dedup, from->serial_number,
+					   env->request_id);
+			answer(sys, lane, from, env, -ACTR_EUNAVAILABLE,
+			       "mailbox refused the message", NULL, 0);
+		}
+		return -ACTR_EUNAVAILABLE;
+	}
+	len = env->has_payload ? env->payload.len : 0;
+	m = actr__msg_new(sys, len);
+	if (!m)
+		goto out_forget;
+	if (len)
+		memcpy(m->data, env->payload.data, len);
+	m->dir = (uint8_t)dir;
+	m->prio = (uint8_t)prio;
+	m->route = r;
+	m->target = to;
+	m->origin.lane = lane;
+	m->origin.caller = actr_id_dup(from);
+	m->origin.rid_str = strdup(env->request_id);
+	if (!m->origin.caller || !m->origin.rid_str) {
+		actr__msg_free(sys, m);
+		goto out_forget;
+	}
+	m->caller = m->origin.caller;
+	to->inflight++;
+	actr__enqueue(sys, m);
+	return 0;
+
+out_forget:
+	if (dir == DIR_REQUEST)
+		actr__dedup_forget(sys->dedup, from->serial_number,
+				   env->request_id);
+	return -ENOMEM;
+}
