@@ -88,8 +88,10 @@ struct mb_msg {
 	uint32_t seg_index;	/* position in seg */
 	uint32_t stored_attempts; /* attempts value in actr_att, 0 = no row */
 	uint64_t commit_seq;	/* commit that stores it, 0 = pending */
+	uint32_t slot;		/* in-flight slot in the side file */
 	uint8_t state;		/* MB_* below */
 	bool pending;		/* in the open batch's new-message list */
+	bool suspect;		/* in flight at a crash: delivered alone */
 	uint8_t from_buf[];	/* sender bytes */
 };
 
@@ -151,6 +153,10 @@ struct actr_mailbox {
 	actr_mailbox_opts_t o;
 	char *path;
 	int lease_fd;			/* <path>-inflight, -1 if none */
+	uint64_t *lease;		/* its mapping: magic, nslots, slots */
+	uint32_t nslots;		/* slots in the mapping */
+	uint32_t *free_slots;		/* stack of unused slot numbers */
+	uint32_t nfree;
 
 	struct mb_queue q[2];		/* High, Normal */
 	struct mb_seg *segs;		/* every segment still referenced */
@@ -158,7 +164,6 @@ struct actr_mailbox {
 	/* in-flight table: open addressing on id */
 	struct mb_msg **inflight;
 	size_t if_cap, if_n;
-	uint64_t *lease_buf;		/* scratch for the side file */
 
 	/* open batch */
 	struct mb_pvec newmsgs;		/* enqueued in this batch, in order */

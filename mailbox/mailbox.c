@@ -16,6 +16,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,16 +162,9 @@ static int if_grow(actr_mailbox_t *mb)
 {
 	size_t cap = mb->if_cap ? mb->if_cap * 2 : 256;
 	struct mb_msg **t = calloc(cap, sizeof(*t));
-	uint64_t *lb;
 
 	if (!t)
 		return -ENOMEM;
-	lb = realloc(mb->lease_buf, (cap + 2) * sizeof(*lb));
-	if (!lb) {
-		free(t);
-		return -ENOMEM;
-	}
-	mb->lease_buf = lb;
 	for (size_t i = 0; i < mb->if_cap; i++) {
 		struct mb_msg *m = mb->inflight[i];
 		size_t j;
@@ -234,68 +229,113 @@ static void if_del(actr_mailbox_t *mb, struct mb_msg *m)
 	}
 }
 
-/* ---- the in-flight side file -------------------------------------------- */
+/* ---- the in-flight side file --------------------------------------------
+ * <path>-inflight is mapped shared: slot i holds the id of a message in
+ * flight (0 = free). Stores to a shared file mapping live in the page
+ * cache, so they survive the process being killed, at the cost of one
+ * memory store per dequeue and per ack (no syscall, no fsync: a power loss
+ * is not a poison message). */
 
-static uint64_t lease_sum(const uint64_t *ids, size_t n)
+#define LEASE_HDR 2 /* u64 words before the slots: magic, nslots */
+
+static int lease_map(actr_mailbox_t *mb, uint32_t nslots)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	size_t len = (LEASE_HDR + (size_t)nslots) * sizeof(uint64_t);
+	uint64_t *m;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ ids[i]) * 0x100000001b3ull;
-	return h;
+	if (ftruncate(mb->lease_fd, (off_t)len) < 0)
+		return -errno;
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mb->lease_fd,
+		 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	if (mb->lease) {
+		memcpy(m, mb->lease,
+		       (LEASE_HDR + (size_t)mb->nslots) * sizeof(uint64_t));
+		munmap(mb->lease,
+		       (LEASE_HDR + (size_t)mb->nslots) * sizeof(uint64_t));
+	}
+	mb->lease = m;
+	m[0] = LEASE_MAGIC;
+	m[1] = nslots;
+	return 0;
 }
 
-/* Mirror the in-flight ids (no fsync: it must survive a process crash,
- * which the page cache does). */
-static void lease_write(actr_mailbox_t *mb)
+/* Make room for n more slots. */
+static int lease_reserve(actr_mailbox_t *mb, uint32_t n)
 {
-	uint64_t *b = mb->lease_buf;
-	size_t n = 0;
-	ssize_t w;
+	uint32_t old = mb->nslots, cap;
+	uint32_t *fs;
+	int rc;
 
-	if (mb->lease_fd < 0)
-		return;
-	for (size_t i = 0; i < mb->if_cap; i++)
-		if (mb->inflight[i])
-			b[2 + n++] = mb->inflight[i]->pub.id;
-	b[0] = (uint64_t)LEASE_MAGIC | ((uint64_t)n << 32);
-	b[1] = lease_sum(b + 2, n);
-	w = pwrite(mb->lease_fd, b, (n + 2) * sizeof(*b), 0);
-	if (w != (ssize_t)((n + 2) * sizeof(*b)))
-		actr_logw(MB_LOG, "%s-inflight: write failed: %s", mb->path,
-			  w < 0 ? strerror(errno) : "short write");
+	if (mb->nfree >= n)
+		return 0;
+	cap = old ? old * 2 : 256;
+	while (cap - old + mb->nfree < n)
+		cap *= 2;
+	fs = realloc(mb->free_slots, cap * sizeof(*fs));
+	if (!fs)
+		return -ENOMEM;
+	mb->free_slots = fs;
+	rc = lease_map(mb, cap);
+	if (rc < 0) {
+		actr_logw(MB_LOG, "%s-inflight: cannot grow: %s", mb->path,
+			  strerror(-rc));
+		return rc;
+	}
+	for (uint32_t i = cap; i > old; i--)
+		mb->free_slots[mb->nfree++] = i - 1;
+	mb->nslots = cap;
+	return 0;
 }
 
-/* Read the ids in flight at the last exit; *ids malloc'd, sorted. */
+static inline void lease_take(actr_mailbox_t *mb, struct mb_msg *m)
+{
+	m->slot = mb->free_slots[--mb->nfree];
+	__atomic_store_n(&mb->lease[LEASE_HDR + m->slot], m->pub.id,
+			 __ATOMIC_RELAXED);
+}
+
+static inline void lease_drop(actr_mailbox_t *mb, struct mb_msg *m)
+{
+	__atomic_store_n(&mb->lease[LEASE_HDR + m->slot], 0, __ATOMIC_RELAXED);
+	mb->free_slots[mb->nfree++] = m->slot;
+}
+
+/* Ids in flight when the last process died, sorted; *ids malloc'd. */
 static int lease_read(actr_mailbox_t *mb, uint64_t **ids, size_t *n)
 {
-	uint64_t hdr[2];
-	uint64_t cnt;
-	uint64_t *v;
+	struct stat sb;
+	uint64_t *m, cnt, *v;
+	size_t len, k = 0;
 
 	*ids = NULL;
 	*n = 0;
-	if (pread(mb->lease_fd, hdr, sizeof(hdr), 0) != sizeof(hdr))
+	if (fstat(mb->lease_fd, &sb) < 0 ||
+	    sb.st_size < (off_t)(LEASE_HDR * sizeof(uint64_t)))
 		return 0;
-	cnt = hdr[0] >> 32;
-	if ((uint32_t)hdr[0] != LEASE_MAGIC || cnt > (1u << 24)) {
+	len = (size_t)sb.st_size;
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, mb->lease_fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	cnt = m[1];
+	if (m[0] != LEASE_MAGIC ||
+	    cnt > (len / sizeof(uint64_t)) - LEASE_HDR) {
 		actr_logw(MB_LOG, "%s-inflight: unreadable, ignored", mb->path);
+		munmap(m, len);
 		return 0;
 	}
-	if (!cnt)
-		return 0;
-	v = malloc(cnt * sizeof(*v));
-	if (!v)
+	v = malloc((cnt + 1) * sizeof(*v));
+	if (!v) {
+		munmap(m, len);
 		return -ENOMEM;
-	if (pread(mb->lease_fd, v, cnt * sizeof(*v), sizeof(hdr)) !=
-		    (ssize_t)(cnt * sizeof(*v)) ||
-	    lease_sum(v, cnt) != hdr[1]) {
-		actr_logw(MB_LOG, "%s-inflight: torn, ignored", mb->path);
-		free(v);
-		return 0;
 	}
+	for (uint64_t i = 0; i < cnt; i++)
+		if (m[LEASE_HDR + i])
+			v[k++] = m[LEASE_HDR + i];
+	munmap(m, len);
 	*ids = v;
-	*n = cnt;
+	*n = k;
 	return 0;
 }
 
@@ -383,8 +423,10 @@ static struct mb_seg *seg_new(actr_mailbox_t *mb, uint64_t id, uint32_t count)
  * or, during recovery, not on any list. */
 static void msg_finish(actr_mailbox_t *mb, struct mb_msg *m)
 {
-	if (m->state == MB_INFLIGHT)
+	if (m->state == MB_INFLIGHT) {
 		if_del(mb, m);
+		lease_drop(mb, m);
+	}
 	if (m->stored_attempts && vec_push(&mb->att_del, m->pub.id) < 0)
 		actr_logw(MB_LOG, "out of memory: attempt row of %llu kept",
 			  (unsigned long long)m->pub.id);
@@ -534,18 +576,25 @@ size_t actr_mailbox_dequeue(actr_mailbox_t *mb, actr_mailbox_msg_t **out,
 	size_t n = 0;
 
 	while (n < max && (mb->q[0].n || mb->q[1].n)) {
+		struct mb_queue *q = &mb->q[mb->q[0].n ? 0 : 1];
 		struct mb_msg *m;
 
-		if (mb->if_n + 1 > mb->if_cap / 2 && if_grow(mb) < 0)
+		/* A message that was in flight at a crash goes alone, so a
+		 * second crash blames it and nothing else. */
+		if (q->head->suspect && n)
 			break;
-		m = q_pop(&mb->q[mb->q[0].n ? 0 : 1]);
+		if ((mb->if_n + 1 > mb->if_cap / 2 && if_grow(mb) < 0) ||
+		    lease_reserve(mb, 1) < 0)
+			break;
+		m = q_pop(q);
 		m->state = MB_INFLIGHT;
 		m->pub.attempts++;
 		if_put(mb, m);
+		lease_take(mb, m);
 		out[n++] = &m->pub;
+		if (m->suspect)
+			break;
 	}
-	if (n)
-		lease_write(mb);
 	return n;
 }
 
@@ -592,6 +641,7 @@ int actr_mailbox_dead_letter(actr_mailbox_t *mb, uint64_t id,
 static void requeue(actr_mailbox_t *mb, struct mb_msg *m)
 {
 	if_del(mb, m);
+	lease_drop(mb, m);
 	m->state = MB_QUEUED;
 	q_insert_from_head(&mb->q[m->pub.priority], m);
 }
@@ -1146,6 +1196,7 @@ static int recover_crashed(actr_mailbox_t *mb, struct mb_pvec *crashed)
 			m->state = MB_QUEUED;
 			q_insert_from_head(&mb->q[m->pub.priority], m);
 		}
+		m->suspect = true;
 		crashed->v[i] = NULL;
 		if (rc < 0)
 			return rc;
@@ -1269,7 +1320,10 @@ static void free_all(actr_mailbox_t *mb)
 	free(mb->att_del.v);
 	free(mb->dlq_del.v);
 	free(mb->inflight);
-	free(mb->lease_buf);
+	if (mb->lease)
+		munmap(mb->lease,
+		       (LEASE_HDR + (size_t)mb->nslots) * sizeof(uint64_t));
+	free(mb->free_slots);
 	free(mb->blob);
 }
 
@@ -1346,7 +1400,13 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 			  actr_strerror(rc));
 		goto out_free;
 	}
-	lease_write(mb); /* nothing in flight now */
+	/* Only now, with the recovery committed, forget the old slots. */
+	rc = lease_reserve(mb, 1);
+	if (rc < 0) {
+		actr_loge(MB_LOG, "%s: %s", lpath, strerror(-rc));
+		goto out_free;
+	}
+	memset(mb->lease + LEASE_HDR, 0, mb->nslots * sizeof(uint64_t));
 	if (mb->st.recovered)
 		actr_logi(MB_LOG, "%s: %llu unacknowledged messages recovered",
 			  path, (unsigned long long)mb->st.recovered);
@@ -1374,15 +1434,11 @@ void actr_mailbox_close(actr_mailbox_t *mb)
 	if (batch_dirty(mb))
 		actr_mailbox_commit(mb);
 	/* A clean exit: what is in flight was not a crash. */
-	if (mb->lease_fd >= 0) {
-		uint64_t hdr[2] = { LEASE_MAGIC, lease_sum(NULL, 0) };
-
-		if (pwrite(mb->lease_fd, hdr, sizeof(hdr), 0) < 0)
-			actr_logw(MB_LOG, "%s-inflight: %s", mb->path,
-				  strerror(errno));
-		close(mb->lease_fd);
-	}
+	if (mb->lease)
+		memset(mb->lease + LEASE_HDR, 0, mb->nslots * sizeof(uint64_t));
 	free_all(mb);
+	if (mb->lease_fd >= 0)
+		close(mb->lease_fd);
 	close_db(mb);
 	free(mb->path);
 	free(mb);
