@@ -97,7 +97,7 @@ static int check_magic(sqlite3 *db, const char *magic)
 }
 
 int actr__db_open(const char *path, const char *magic, const char *schema_sql,
-		  int sync_full, uint32_t checkpoint_pages, const char *subsys,
+		  uint32_t page_size, int sync_full, uint32_t checkpoint_pages, const char *subsys,
 		  sqlite3 **out)
 {
 	sqlite3 *db = NULL;
@@ -149,6 +149,12 @@ int actr__db_open(const char *path, const char *magic, const char *schema_sql,
 				  path, magic);
 			goto out_close;
 		}
+	}
+	if (ntables == 0) { /* only before the first table */
+		snprintf(sql, sizeof(sql), "PRAGMA page_size=%u", page_size);
+		err = actr__db_exec(db, sql);
+		if (err)
+			goto out_errmsg;
 	}
 	err = actr__db_exec(db, "PRAGMA journal_mode=WAL");
 	if (err)

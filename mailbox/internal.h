@@ -56,13 +56,13 @@ int actr__sqlite_err(int rc);
 
 /**
  * Open path read-write (created if missing), exclusive lock, WAL, the given
- * synchronous level, and check it holds our schema: magic in table
+ * synchronous level (page_size applies to a new file only), and check it holds our schema: magic in table
  * actr_meta (key 'magic'); a database without tables gets schema_sql
  * executed and the magic stored. Returns 0 with *out set, or a negative
  * code after logging the reason (subsys, path, SQLite's message).
  */
 int actr__db_open(const char *path, const char *magic, const char *schema_sql,
-		  int sync_full, uint32_t checkpoint_pages, const char *subsys,
+		  uint32_t page_size, int sync_full, uint32_t checkpoint_pages, const char *subsys,
 		  sqlite3 **out);
 
 /** Prepare sql on db into *st; logs on failure. 0 or negative code. */
@@ -174,7 +174,8 @@ struct actr_mailbox {
 	size_t ndlq_pending;
 	struct mb_vec dlq_del;		/* DLQ entry ids */
 	uint64_t next_id;		/* next message id */
-	uint64_t stored_next_id;	/* value in actr_meta */
+	uint64_t stored_next_id;	/* ids below the value in actr_meta
+					 * may be in use */
 	uint64_t next_seg;
 	uint8_t *blob;			/* segment encoding scratch */
 	size_t blob_cap;

@@ -30,6 +30,7 @@
 #define SEG_HDR 8
 #define MSG_HDR 37
 #define MAX_FROM 65536
+#define ID_BLOCK 65536	/* ids reserved per actr_meta write */
 
 static const char schema_sql[] =
 	"CREATE TABLE actr_seg(seg INTEGER PRIMARY KEY, data BLOB NOT NULL);"
@@ -856,8 +857,10 @@ static int write_batch(actr_mailbox_t *mb, uint32_t *count, uint64_t *first,
 		if (!rc)
 			*dlq_deleted += (uint64_t)sqlite3_changes(mb->db);
 	}
-	if (!rc && mb->next_id != mb->stored_next_id) {
-		sqlite3_bind_int64(mb->s_meta_put, 1, (int64_t)mb->next_id);
+	if (!rc && mb->next_id > mb->stored_next_id) {
+		/* reserve a block of ids: one meta write per ID_BLOCK */
+		sqlite3_bind_int64(mb->s_meta_put, 1,
+				   (int64_t)(mb->next_id + ID_BLOCK));
 		rc = bind_exec(mb->s_meta_put);
 	}
 	return rc;
@@ -911,7 +914,8 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 	mb->st.dlq_size += mb->ndlq_pending;
 	mb->st.dlq_size -= ACTR_MIN(dlq_deleted, mb->st.dlq_size);
 	mb->ndlq_pending = 0;
-	mb->stored_next_id = mb->next_id;
+	if (mb->next_id > mb->stored_next_id)
+		mb->stored_next_id = mb->next_id + ID_BLOCK;
 	mb->st.commits++;
 }
 
@@ -1290,6 +1294,7 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *o)
 	o->max_attempts = 5;
 	o->max_payload = 16u << 20;
 	o->checkpoint_pages = 1000;
+	o->page_size = 16384;
 	o->retry_ms = 100;
 }
 
@@ -1378,6 +1383,7 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	if (rc < 0)
 		goto out_free;
 	rc = actr__db_open(path, "actr-mailbox", schema_sql,
+			   mb->o.page_size ? mb->o.page_size : 16384,
 			   mb->o.sync != ACTR_MAILBOX_SYNC_NORMAL,
 			   mb->o.checkpoint_pages ? mb->o.checkpoint_pages :
 						    1000,

@@ -110,6 +110,8 @@ typedef struct actr_mailbox_opts {
 	void *commit_arg;	/* argument of on_commit */
 	uint32_t max_payload;	/* enqueue limit in bytes, default 16 MiB */
 	uint32_t checkpoint_pages; /* WAL auto-checkpoint, default 1000 */
+	uint32_t page_size;	/* for a new file, default 16384 (fewer WAL
+				 * frames per batch than 4096) */
 	uint32_t retry_ms;	/* commit retry after an error, default 100 */
 } actr_mailbox_opts_t;
 
