@@ -1197,10 +1197,10 @@ static int recover_crashed(actr_mailbox_t *mb, struct mb_pvec *crashed)
 			if (rc == 0)
 				rc = vec_push(&mb->att_put, m->pub.attempts);
 			m->stored_attempts = m->pub.attempts;
+			m->suspect = true;
 			m->state = MB_QUEUED;
 			q_insert_from_head(&mb->q[m->pub.priority], m);
 		}
-		m->suspect = true;
 		crashed->v[i] = NULL;
 		if (rc < 0)
 			return rc;
@@ -1232,7 +1232,8 @@ static int load(actr_mailbox_t *mb)
 	if (mb->next_id == 0)
 		mb->next_id = 1;
 	mb->stored_next_id = mb->next_id;
-	qsort(lease, nlease, sizeof(*lease), cmp_u64);
+	if (nlease)
+		qsort(lease, nlease, sizeof(*lease), cmp_u64);
 	rc = sqlite3_prepare_v2(mb->db,
 				"SELECT seg, data FROM actr_seg ORDER BY seg",
 				-1, &st, NULL);

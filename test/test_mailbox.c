@@ -141,8 +141,8 @@ TEST(mailbox_recover_unacked_and_ids_not_reused)
 	CHECK_EQ(actr_mailbox_dequeue(mb, out, 4), 4); /* m7 m0 m1 m2 */
 	CHECK(text_is(out[0], "m7"));
 	CHECK_OK(actr_mailbox_ack(mb, out[0]->id));
-	CHECK_OK(actr_mailbox_ack(mb, out[2]->id)); /* m1 */
 	stale = out[2]->id;
+	CHECK_OK(actr_mailbox_ack(mb, out[2]->id)); /* m1 */
 	CHECK_OK(actr_mailbox_commit(mb));
 	CHECK_EQ(count_rows(mb, "actr_ack"), 1); /* batch partly acked */
 	/* m0 and m2 stay in flight; m3..m9 queued; also one uncommitted
