@@ -720,7 +720,7 @@ TEST(mailbox_reactor_retry_after_full_disk)
 	uint64_t t0;
 
 	actr_mailbox_opts_init(&o);
-	o.retry_ms = 20;
+	o.retry_ms = 1000;
 	o.on_commit = count_commit;
 	o.commit_arg = commits;
 	memset(big->data, 1, big->len);

@@ -276,7 +276,9 @@ static int one_life(struct run *x, int mode, int kill_ms, bool early)
 	}
 	close(sv[1]);
 	actr__fd_nonblock(sv[0]);
-	limit = kill_ms < 0 ? ACTR_SEC(actr_test_scale(20)) : ACTR_MS(kill_ms);
+	/* slower under valgrind: the child needs time to get work done */
+	limit = kill_ms < 0 ? ACTR_SEC(actr_test_scale(20)) :
+			      ACTR_MS(actr_test_scale(kill_ms));
 	while (!x->drained &&
 	       (kill_ms >= 0 && !early && !x->ready ?
 			actr_time_ns() - t0 < ACTR_SEC(actr_test_scale(10)) :
