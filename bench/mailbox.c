@@ -222,6 +222,10 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		actr_mailbox_opts_init(&o);
 		o.sync = mode == M_FULL ? ACTR_MAILBOX_SYNC_FULL :
 					  ACTR_MAILBOX_SYNC_NORMAL;
+		if (getenv("CKPT"))
+			o.checkpoint_pages = (uint32_t)atoi(getenv("CKPT"));
+		if (getenv("PGSZ"))
+			o.page_size = (uint32_t)atoi(getenv("PGSZ"));
 		rc = actr_mailbox_open(path, &o, &b.mb);
 		if (rc < 0)
 			return rc;
@@ -260,6 +264,10 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 
 		actr_mailbox_commit(b.mb);
 		actr_mailbox_stats(b.mb, &st);
+		if (getenv("VERBOSE"))
+			printf("  [%llu commits, %.1f msgs/commit]\n",
+			       (unsigned long long)st.commits,
+			       (double)total / (double)st.commits);
 		if (st.commit_errors)
 			rc = -EIO;
 		actr_mailbox_close(b.mb);

@@ -186,7 +186,9 @@ struct actr_mailbox {
 
 	actr_reactor_t *r;
 	actr_hook_t hook;
-	actr_timer_t retry;
+	actr_timer_t retry;		/* commit again after an error */
+	actr_timer_t flush;		/* commit acks that waited long enough */
+	uint64_t nacks_pending;		/* acks in the open batch */
 
 	sqlite3_stmt *s_begin, *s_commit, *s_rollback;
 	sqlite3_stmt *s_seg_ins, *s_seg_del, *s_ack_put, *s_ack_del;

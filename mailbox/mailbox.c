@@ -380,6 +380,7 @@ static void seg_mark_acked(actr_mailbox_t *mb, struct mb_msg *m)
 
 	s->acked[m->seg_index / 8] |= (uint8_t)(1u << (m->seg_index % 8));
 	s->live--;
+	mb->nacks_pending++;
 	if (!s->dirty) {
 		s->dirty = true;
 		s->dirty_next = mb->dirty_segs;
@@ -916,6 +917,7 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 	mb->ndlq_pending = 0;
 	if (mb->next_id > mb->stored_next_id)
 		mb->stored_next_id = mb->next_id + ID_BLOCK;
+	mb->nacks_pending = 0;
 	mb->st.commits++;
 }
 
@@ -953,6 +955,8 @@ int actr_mailbox_commit(actr_mailbox_t *mb)
 		return rc;
 	}
 	batch_done(mb, seg, dlq_deleted);
+	if (mb->r)
+		actr_timer_stop(&mb->flush);
 	if (mb->o.on_commit)
 		mb->o.on_commit(mb, 0, mb->durable_seq, mb->o.commit_arg);
 	return 0;
@@ -960,11 +964,30 @@ int actr_mailbox_commit(actr_mailbox_t *mb)
 
 /* ---- reactor glue -------------------------------------------------------- */
 
+#define ACK_FLUSH_COUNT 4096
+
+/* Once per iteration: commit what is urgent now, let acks wait a little. */
 static void on_check(actr_hook_t *h, void *arg)
 {
 	actr_mailbox_t *mb = arg;
 
 	(void)h;
+	if (actr_timer_active(&mb->retry) || !batch_dirty(mb))
+		return;
+	if (mb->newmsgs.n || mb->dlq_head || mb->dlq_del.n || mb->att_put.n ||
+	    mb->o.ack_flush_ms <= 0 || mb->nacks_pending >= ACK_FLUSH_COUNT) {
+		actr_mailbox_commit(mb);
+		return;
+	}
+	if (!actr_timer_active(&mb->flush))
+		actr_timer_start(&mb->flush, ACTR_MS(mb->o.ack_flush_ms), 0);
+}
+
+static void on_flush(actr_timer_t *t, void *arg)
+{
+	actr_mailbox_t *mb = arg;
+
+	(void)t;
 	if (!actr_timer_active(&mb->retry))
 		actr_mailbox_commit(mb);
 }
@@ -981,6 +1004,7 @@ int actr_mailbox_attach(actr_mailbox_t *mb, actr_reactor_t *r)
 		return -EBUSY;
 	mb->r = r;
 	actr_timer_init(r, &mb->retry, on_retry, mb);
+	actr_timer_init(r, &mb->flush, on_flush, mb);
 	actr_hook_start(r, &mb->hook, ACTR_HOOK_CHECK, ACTR_ORDER_COMMIT,
 			on_check, mb);
 	return 0;
@@ -992,6 +1016,7 @@ void actr_mailbox_detach(actr_mailbox_t *mb)
 		return;
 	actr_hook_stop(&mb->hook);
 	actr_timer_stop(&mb->retry);
+	actr_timer_stop(&mb->flush);
 	mb->r = NULL;
 }
 
@@ -1294,8 +1319,9 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *o)
 	o->sync = ACTR_MAILBOX_SYNC_FULL;
 	o->max_attempts = 5;
 	o->max_payload = 16u << 20;
-	o->checkpoint_pages = 1000;
-	o->page_size = 16384;
+	o->checkpoint_pages = 16384;
+	o->page_size = 4096;
+	o->ack_flush_ms = 20;
 	o->retry_ms = 100;
 }
 
@@ -1384,10 +1410,10 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	if (rc < 0)
 		goto out_free;
 	rc = actr__db_open(path, "actr-mailbox", schema_sql,
-			   mb->o.page_size ? mb->o.page_size : 16384,
+			   mb->o.page_size ? mb->o.page_size : 4096,
 			   mb->o.sync != ACTR_MAILBOX_SYNC_NORMAL,
 			   mb->o.checkpoint_pages ? mb->o.checkpoint_pages :
-						    1000,
+						    16384,
 			   MB_LOG, &mb->db);
 	if (rc < 0)
 		goto out_free;

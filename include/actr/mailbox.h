@@ -14,7 +14,10 @@
  * `BEGIN IMMEDIATE` transaction (one row per batch of new messages, one row
  * per touched batch for acknowledgements). After actr_mailbox_attach() a
  * CHECK hook at ACTR_ORDER_COMMIT commits once per reactor iteration,
- * after the dispatcher (ACTR_ORDER_DISPATCH) ran.
+ * after the dispatcher (ACTR_ORDER_DISPATCH) ran, whenever the batch holds
+ * new messages or dead letters. A batch of nothing but acks is not urgent
+ * (a lost ack only means the message is delivered again): it rides with the
+ * next commit or is committed after ack_flush_ms (or at 4096 acks).
  *
  * Delivery modes (actr_mailbox_opts.deliver_uncommitted):
  *  - false (default, "stored before handled"): a message becomes visible to
@@ -109,10 +112,12 @@ typedef struct actr_mailbox_opts {
 	actr_mailbox_commit_cb on_commit; /* may be NULL */
 	void *commit_arg;	/* argument of on_commit */
 	uint32_t max_payload;	/* enqueue limit in bytes, default 16 MiB */
-	uint32_t checkpoint_pages; /* WAL auto-checkpoint, default 1000 */
-	uint32_t page_size;	/* for a new file, default 16384 (fewer WAL
-				 * frames per batch than 4096) */
+	uint32_t checkpoint_pages; /* WAL auto-checkpoint, default 16384 */
+	uint32_t page_size;	/* for a new file, default 4096 */
 	uint32_t retry_ms;	/* commit retry after an error, default 100 */
+	int32_t ack_flush_ms;	/* a batch of only acks waits up to this for
+				 * the next commit, default 20; 0 = commit
+				 * acks in their own iteration too */
 } actr_mailbox_opts_t;
 
 typedef struct actr_mailbox_stats {
