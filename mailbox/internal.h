@@ -87,7 +87,6 @@ struct mb_msg {
 	struct mb_seg *seg;	/* stored batch, NULL while uncommitted */
 	uint32_t seg_index;	/* position in seg */
 	uint32_t stored_attempts; /* attempts value in actr_att, 0 = no row */
-	uint64_t commit_seq;	/* commit that stores it, 0 = pending */
 	uint32_t slot;		/* in-flight slot in the side file */
 	uint8_t state;		/* MB_* below */
 	bool pending;		/* in the open batch's new-message list */

@@ -885,7 +885,6 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 		m->seg = seg;
 		m->seg_index = idx++;
 		m->pending = false;
-		m->commit_seq = mb->durable_seq;
 		if (m->state == MB_HELD) {
 			m->state = MB_QUEUED;
 			q_push_tail(&mb->q[m->pub.priority], m);
@@ -1177,7 +1176,6 @@ static int load_segment(actr_mailbox_t *mb, uint64_t segid, const uint8_t *d,
 		m->stored_attempts = m->pub.attempts;
 		m->seg = s;
 		m->seg_index = i;
-		m->commit_seq = 0;
 		if (m->pub.id >= mb->next_id)
 			mb->next_id = m->pub.id + 1;
 		if (in_sorted(lease, nlease, m->pub.id)) {

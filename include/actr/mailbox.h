@@ -31,16 +31,35 @@
  *
  * Crash recovery. At open, every message stored but not acknowledged
  * (queued or in flight) is queued again in FIFO order. The ids of messages
- * in flight are mirrored in a small side file (<path>-inflight, one pwrite
- * per dequeue call, no fsync: it only has to survive a process crash), so a
- * message that was being handled when the process died gets its attempt
- * counted; after max_attempts it goes to the DLQ (category "crash_loop")
- * instead of crashing the process forever.
+ * in flight are mirrored in a small memory-mapped side file
+ * (<path>-inflight: one memory store per dequeue and per ack, no syscall,
+ * no fsync; the page cache keeps it across a process crash), so a message
+ * that was being handled when the process died gets its attempt counted
+ * and is then delivered alone (a "suspect"), so that a second crash blames
+ * only it. After max_attempts it goes to the DLQ (category "crash_loop")
+ * instead of crashing the process forever. Messages acked but not yet
+ * committed at a crash are delivered again (at least once).
  *
  * Durability. sync = ACTR_MAILBOX_SYNC_FULL (default): a commit is on disk
  * when actr_mailbox_commit() returns (fsync of the WAL); survives power
  * loss. ACTR_MAILBOX_SYNC_NORMAL: the WAL is synced only at checkpoints;
  * survives a process crash, the last commits may be lost on power loss.
+ * Both survive a process crash (SIGKILL) with nothing committed lost.
+ *
+ * Memory: the whole unacknowledged backlog (payloads included) is held in
+ * memory; use the backpressure marks to bound it.
+ *
+ * How the runtime's dispatcher uses it (one reactor thread):
+ *   open + attach; the lane calls actr_mailbox_enqueue() for every inbound
+ *   REQUEST/TELL (RPC_SIGNAL at High). The dispatcher's CHECK hook at
+ *   ACTR_ORDER_DISPATCH calls actr_mailbox_dequeue() with its budget; per
+ *   message: decode (undecodable: actr_mailbox_dead_letter(.., "decode",
+ *   ..)), handle, hand the reply to the transport (or hold it while
+ *   !actr_mailbox_msg_durable() and release it from on_commit), then
+ *   actr_mailbox_ack(); a handler error: actr_mailbox_fail(). Keep the
+ *   reactor from blocking while actr_mailbox_ready() is true (a PREPARE
+ *   hook calling actr_reactor_limit_wait(r, 0)): in the default mode new
+ *   messages become ready in the commit at the end of the iteration.
  *
  * Ids are never reused (persisted counter), so a stale ack cannot remove a
  * newer message. One writer: the database is opened with an exclusive lock;
