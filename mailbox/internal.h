@@ -166,6 +166,7 @@ struct actr_mailbox {
 
 	/* open batch */
 	struct mb_pvec newmsgs;		/* enqueued in this batch, in order */
+	uint64_t nheld;			/* of those, waiting for the commit */
 	struct mb_seg *dirty_segs;
 	struct mb_vec att_put;		/* pairs: id, attempts */
 	struct mb_vec att_del;		/* ids */

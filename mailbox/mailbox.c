@@ -350,12 +350,7 @@ static bool batch_dirty(const actr_mailbox_t *mb)
 
 static uint64_t depth(const actr_mailbox_t *mb)
 {
-	uint64_t d = mb->q[0].n + mb->q[1].n + mb->if_n;
-
-	if (!mb->o.deliver_uncommitted)
-		for (size_t i = 0; i < mb->newmsgs.n; i++)
-			d += mb->newmsgs.v[i]->state == MB_HELD;
-	return d;
+	return mb->q[0].n + mb->q[1].n + mb->if_n + mb->nheld;
 }
 
 static void check_pressure(actr_mailbox_t *mb)
@@ -505,6 +500,7 @@ static int enqueue_msg(actr_mailbox_t *mb, struct mb_msg *m)
 		q_push_tail(&mb->q[m->pub.priority], m);
 	} else {
 		m->state = MB_HELD;
+		mb->nheld++;
 	}
 	mb->st.enqueued++;
 	check_pressure(mb);
@@ -543,7 +539,7 @@ int actr__mb_enqueue_redrive(actr_mailbox_t *mb, const void *from,
 			     size_t plen, uint32_t redrives, uint64_t now_ms,
 			     uint64_t dlq_id)
 {
-	actr_buf_t *b = actr_buf_copy(payload, plen);
+	actr_buf_t *b = actr_buf_copy(payload ? payload : "", plen);
 	struct mb_msg *m;
 	int rc;
 
@@ -886,6 +882,7 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 		m->seg_index = idx++;
 		m->pending = false;
 		if (m->state == MB_HELD) {
+			mb->nheld--;
 			m->state = MB_QUEUED;
 			q_push_tail(&mb->q[m->pub.priority], m);
 		}
