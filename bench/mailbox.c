@@ -17,10 +17,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <actr/actr.h>
@@ -186,7 +188,18 @@ static uint64_t lat_probe[20];
 
 struct result {
 	double rate, p50_us, p99_us, max_us;
+	double cpu_us;		/* user + system CPU per message */
 };
+
+static uint64_t cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+		       ACTR_NSEC_PER_SEC +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
 
 static int run(enum mode mode, const char *dir, uint64_t total,
 	       uint32_t burst, uint32_t window, uint64_t rate,
@@ -195,7 +208,7 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 	struct bench b = { .mode = mode, .total = total, .burst = burst,
 			   .window = window, .rate = rate };
 	char path[512];
-	uint64_t t0, t1, iters = 0;
+	uint64_t t0, t1, c0, iters = 0;
 	int rc = 0;
 
 	memset(b.payload, 0xab, sizeof(b.payload));
@@ -243,6 +256,7 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 	actr_hook_start(b.r, &b.dispatch, ACTR_HOOK_CHECK, ACTR_ORDER_DISPATCH,
 			on_dispatch, &b);
 	actr_hook_start(b.r, &b.prepare, ACTR_HOOK_PREPARE, 0, on_prepare, &b);
+	c0 = cpu_ns();
 	t0 = b.t_start = now_ns();
 	while (b.handled < total && !b.failed &&
 	       now_ns() - t0 < ACTR_SEC(120)) {
@@ -250,6 +264,7 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		iters++;
 	}
 	t1 = now_ns();
+	res->cpu_us = (double)(cpu_ns() - c0) / 1e3 / (double)total;
 	if (b.failed || b.handled < total) {
 		fprintf(stderr, "%s: run failed (%llu of %llu handled)\n",
 			mode_name[mode], (unsigned long long)b.handled,
@@ -328,6 +343,7 @@ static void print_line(const char *label, const struct result *r,
 	       r->p50_us, r->p99_us);
 	if (base)
 		printf(" (durable/in-memory %.3f)", r->rate / base->rate);
+	printf(" [cpu %.2f us/msg]", r->cpu_us);
 	printf("\n");
 }
 
@@ -346,6 +362,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	actr_log_set_level(ACTR_LOG_WARN);
+	/* keep glibc from trimming and regrowing the heap every iteration
+	 * (it did, with 1024 buffers freed at once, in every mode) */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_TOP_PAD, 16 << 20);
 	printf("mailbox: %llu msgs x %d B, enqueue -> dequeue -> handle -> "
 	       "ack, one commit per reactor iteration, a message is handled "
 	       "only after the commit that stored it; files in %s; "
@@ -378,6 +398,9 @@ int main(int argc, char **argv)
 		       "%.1f us\n",
 		       mode_name[m], OFFERED_RATE, off[m].p50_us, off[m].p99_us,
 		       off[m].max_us);
+		if (m)
+			printf("  (%s p99 - memory p99: %.1f us)\n",
+			       mode_name[m], off[m].p99_us - off[0].p99_us);
 	}
 	if (argc <= 3)
 		rmdir(dir);

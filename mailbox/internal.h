@@ -187,7 +187,9 @@ struct actr_mailbox {
 	actr_reactor_t *r;
 	actr_hook_t hook;
 	actr_timer_t retry;		/* commit again after an error */
-	actr_timer_t flush;		/* commit acks that waited long enough */
+	actr_timer_t flush;		/* paced commit / acks that waited */
+	uint64_t flush_at;		/* its deadline while active */
+	uint64_t last_commit;		/* monotonic ns of the last commit */
 	uint64_t nacks_pending;		/* acks in the open batch */
 
 	sqlite3_stmt *s_begin, *s_commit, *s_rollback;

@@ -951,8 +951,10 @@ int actr_mailbox_commit(actr_mailbox_t *mb)
 		return rc;
 	}
 	batch_done(mb, seg, dlq_deleted);
-	if (mb->r)
+	if (mb->r) {
 		actr_timer_stop(&mb->flush);
+		mb->last_commit = actr_time_ns();
+	}
 	if (mb->o.on_commit)
 		mb->o.on_commit(mb, 0, mb->durable_seq, mb->o.commit_arg);
 	return 0;
@@ -962,21 +964,38 @@ int actr_mailbox_commit(actr_mailbox_t *mb)
 
 #define ACK_FLUSH_COUNT 4096
 
-/* Once per iteration: commit what is urgent now, let acks wait a little. */
+/* Commit at deadline (monotonic ns) unless a commit is planned earlier. */
+static void plan_commit(actr_mailbox_t *mb, uint64_t deadline)
+{
+	if (actr_timer_active(&mb->flush) && mb->flush_at <= deadline)
+		return;
+	mb->flush_at = deadline;
+	actr_timer_start_at(&mb->flush, deadline);
+}
+
+/* Once per iteration: commit what is urgent now (paced by min_commit_us),
+ * let acks wait a little. */
 static void on_check(actr_hook_t *h, void *arg)
 {
 	actr_mailbox_t *mb = arg;
+	uint64_t now, pace;
 
 	(void)h;
 	if (actr_timer_active(&mb->retry) || !batch_dirty(mb))
 		return;
 	if (mb->newmsgs.n || mb->dlq_head || mb->dlq_del.n || mb->att_put.n ||
 	    mb->o.ack_flush_ms <= 0 || mb->nacks_pending >= ACK_FLUSH_COUNT) {
-		actr_mailbox_commit(mb);
+		now = actr_reactor_now(mb->r);
+		pace = mb->last_commit + ACTR_US(mb->o.min_commit_us);
+		if (!mb->o.min_commit_us || now >= pace)
+			actr_mailbox_commit(mb);
+		else
+			plan_commit(mb, pace);
 		return;
 	}
 	if (!actr_timer_active(&mb->flush))
-		actr_timer_start(&mb->flush, ACTR_MS(mb->o.ack_flush_ms), 0);
+		plan_commit(mb, actr_reactor_now(mb->r) +
+					ACTR_MS(mb->o.ack_flush_ms));
 }
 
 static void on_flush(actr_timer_t *t, void *arg)
@@ -1317,6 +1336,7 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *o)
 	o->checkpoint_pages = 16384;
 	o->page_size = 4096;
 	o->ack_flush_ms = 20;
+	o->min_commit_us = 200;
 	o->retry_ms = 100;
 }
 

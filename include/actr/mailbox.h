@@ -15,9 +15,14 @@
  * per touched batch for acknowledgements). After actr_mailbox_attach() a
  * CHECK hook at ACTR_ORDER_COMMIT commits once per reactor iteration,
  * after the dispatcher (ACTR_ORDER_DISPATCH) ran, whenever the batch holds
- * new messages or dead letters. A batch of nothing but acks is not urgent
- * (a lost ack only means the message is delivered again): it rides with the
- * next commit or is committed after ack_flush_ms (or at 4096 acks).
+ * new messages or dead letters, but at most once per min_commit_us: an
+ * iteration soon after a commit leaves its batch open until that interval
+ * has passed (a timer commits it). This bounds the commits per second, and
+ * so the WAL volume and the checkpoints, when iterations are short; an
+ * iteration's work is never split across transactions. A batch of nothing
+ * but acks is not urgent (a lost ack only means the message is delivered
+ * again): it rides with the next commit or is committed after ack_flush_ms
+ * (or at 4096 acks).
  *
  * Delivery modes (actr_mailbox_opts.deliver_uncommitted):
  *  - false (default, "stored before handled"): a message becomes visible to
@@ -137,6 +142,8 @@ typedef struct actr_mailbox_opts {
 	int32_t ack_flush_ms;	/* a batch of only acks waits up to this for
 				 * the next commit, default 20; 0 = commit
 				 * acks in their own iteration too */
+	uint32_t min_commit_us;	/* at most one commit per this interval,
+				 * default 200; 0 = every iteration */
 } actr_mailbox_opts_t;
 
 typedef struct actr_mailbox_stats {
