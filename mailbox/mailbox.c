@@ -953,6 +953,7 @@ int actr_mailbox_commit(actr_mailbox_t *mb)
 	batch_done(mb, seg, dlq_deleted);
 	if (mb->r) {
 		actr_timer_stop(&mb->flush);
+		actr_timer_stop(&mb->retry);
 		mb->last_commit = actr_time_ns();
 	}
 	if (mb->o.on_commit)
