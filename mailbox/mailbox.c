@@ -1336,7 +1336,7 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *o)
 	o->max_payload = 16u << 20;
 	o->checkpoint_pages = 16384;
 	o->page_size = 4096;
-	o->ack_flush_ms = 20;
+	o->ack_flush_ms = 0;
 	o->min_commit_us = 200;
 	o->retry_ms = 100;
 }
