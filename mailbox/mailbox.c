@@ -1295,9 +1295,11 @@ static int load(actr_mailbox_t *mb)
 
 		sqlite3_bind_int64(ack, 1, (int64_t)segid);
 		rc = sqlite3_step(ack);
-		if (rc == SQLITE_ROW) {
+		if (rc == SQLITE_ROW) { /* an empty bitmap is damage too */
 			bits = sqlite3_column_blob(ack, 0);
 			blen = (size_t)sqlite3_column_bytes(ack, 0);
+			if (!bits)
+				bits = (const uint8_t *)"";
 		} else if (rc != SQLITE_DONE) {
 			break;
 		}
