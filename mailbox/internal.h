@@ -207,6 +207,9 @@ int actr__mb_enqueue_redrive(actr_mailbox_t *mb, const void *from,
 /* Queue a DLQ insert in the open batch (takes ownership of p). */
 void actr__mb_dlq_push(actr_mailbox_t *mb, struct mb_dlq_pending *p);
 
+/* Checksum of a stored batch's body (bytes after its 16-byte header). */
+uint64_t actr__mb_seg_sum(const uint8_t *p, size_t n);
+
 /* The connection, for tests (fault injection: max_page_count). */
 sqlite3 *actr__mailbox_db(actr_mailbox_t *mb);
 sqlite3 *actr__kv_db(actr_kv_t *kv);
