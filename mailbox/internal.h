@@ -152,6 +152,8 @@ struct actr_mailbox {
 	actr_mailbox_opts_t o;
 	char *path;
 	int lease_fd;			/* <path>-inflight, -1 if none */
+	int wal_fd;			/* <path>-wal for early writeback */
+	uint32_t since_writeback;	/* commits since the last one */
 	uint64_t *lease;		/* its mapping: magic, nslots, slots */
 	uint32_t nslots;		/* slots in the mapping */
 	uint32_t *free_slots;		/* stack of unused slot numbers */
