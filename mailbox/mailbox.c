@@ -1493,8 +1493,14 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	rc = prepare_all(mb);
 	if (rc == 0)
 		rc = load(mb);
-	if (rc == 0)
-		rc = actr_mailbox_commit(mb); /* the recovery's changes */
+	if (rc == 0) {
+		/* the recovery's changes; no callbacks before open returns */
+		actr_mailbox_commit_cb cb = mb->o.on_commit;
+
+		mb->o.on_commit = NULL;
+		rc = actr_mailbox_commit(mb);
+		mb->o.on_commit = cb;
+	}
 	if (rc < 0) {
 		actr_loge(MB_LOG, "%s: cannot load: %s", path,
 			  actr_strerror(rc));
