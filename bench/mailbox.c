@@ -13,7 +13,7 @@
  * Then an open loop at 50k msgs/s offered load: arrivals on a fixed
  * schedule, latency from the scheduled arrival.
  *
- *   build/bench/mailbox [count] [burst] [dir]
+ *   build/bench/mailbox [count] [burst] [dir]   (VERBOSE=1: commits per run)
  */
 #define _GNU_SOURCE
 #include <errno.h>
