@@ -1,0 +1,308 @@
+/*
+ * Durable mailbox, dead-letter queue (DLQ) and per-actor key-value storage,
+ * on SQLite in WAL mode.
+ *
+ * Model. Every inbound REQUEST/TELL is enqueued before it is handled and is
+ * removed (acknowledged) only after its handler finished and its reply was
+ * handed to the transport (PROTOCOL.md section 9). The whole backlog lives
+ * in memory (two FIFO queues, High before Normal); SQLite is the durable
+ * log the queues are rebuilt from at open. Nothing touches SQLite on the
+ * dequeue path.
+ *
+ * Group commit. Enqueues, acks, failures and dead-letters are collected in
+ * an open batch; actr_mailbox_commit() writes the whole batch in one
+ * `BEGIN IMMEDIATE` transaction (one row per batch of new messages, one row
+ * per touched batch for acknowledgements). After actr_mailbox_attach() a
+ * CHECK hook at ACTR_ORDER_COMMIT commits once per reactor iteration,
+ * after the dispatcher (ACTR_ORDER_DISPATCH) ran.
+ *
+ * Delivery modes (actr_mailbox_opts.deliver_uncommitted):
+ *  - false (default, "stored before handled"): a message becomes visible to
+ *    actr_mailbox_dequeue() only once the batch that stored it committed.
+ *    Every dequeued message is durable, so its reply may be sent at once.
+ *  - true: a message is visible as soon as it is enqueued (saves one
+ *    iteration of latency). A message enqueued and acknowledged in the same
+ *    batch is never written at all. Its reply must then be held until the
+ *    commit: release it when actr_mailbox_msg_durable() is true, which it
+ *    is once on_commit reported a successful commit.
+ *
+ * Crash recovery. At open, every message stored but not acknowledged
+ * (queued or in flight) is queued again in FIFO order. The ids of messages
+ * in flight are mirrored in a small side file (<path>-inflight, one pwrite
+ * per dequeue call, no fsync: it only has to survive a process crash), so a
+ * message that was being handled when the process died gets its attempt
+ * counted; after max_attempts it goes to the DLQ (category "crash_loop")
+ * instead of crashing the process forever.
+ *
+ * Durability. sync = ACTR_MAILBOX_SYNC_FULL (default): a commit is on disk
+ * when actr_mailbox_commit() returns (fsync of the WAL); survives power
+ * loss. ACTR_MAILBOX_SYNC_NORMAL: the WAL is synced only at checkpoints;
+ * survives a process crash, the last commits may be lost on power loss.
+ *
+ * Ids are never reused (persisted counter), so a stale ack cannot remove a
+ * newer message. One writer: the database is opened with an exclusive lock;
+ * a second process opening the same mailbox gets -EBUSY.
+ *
+ * Threads: every function here must be called from the thread that opened
+ * the mailbox (the reactor thread once attached).
+ */
+#ifndef ACTR_MAILBOX_H
+#define ACTR_MAILBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <actr/buf.h>
+#include <actr/reactor.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct actr_mailbox actr_mailbox_t;
+
+enum actr_mailbox_priority {
+	ACTR_PRIO_HIGH = 0,	/* RPC_SIGNAL: served before Normal */
+	ACTR_PRIO_NORMAL = 1,	/* everything else */
+};
+
+enum actr_mailbox_sync {
+	ACTR_MAILBOX_SYNC_FULL = 0,	/* survives power loss (default) */
+	ACTR_MAILBOX_SYNC_NORMAL = 1,	/* survives a process crash only */
+};
+
+/** A message handed out by actr_mailbox_dequeue(). Owned by the mailbox and
+ * valid until it is acked, failed, dead-lettered or released; take a
+ * reference on payload to keep the bytes longer. Read-only. */
+typedef struct actr_mailbox_msg {
+	uint64_t id;		/* unique, never reused */
+	actr_buf_t *payload;	/* message bytes (e.g. an RpcEnvelope) */
+	const uint8_t *from;	/* sender bytes (e.g. an encoded ActrId) */
+	size_t from_len;	/* length of from */
+	uint64_t enqueued_ms;	/* wall clock when first enqueued */
+	uint64_t last_redrive_ms; /* wall clock of the last DLQ redrive, 0 */
+	uint32_t attempts;	/* deliveries so far, this one included */
+	uint32_t redrives;	/* times redriven from the DLQ */
+	uint8_t priority;	/* enum actr_mailbox_priority */
+} actr_mailbox_msg_t;
+
+/** Called after every commit attempt that had something to write: rc 0 and
+ * the new durable sequence number, or rc < 0 (the batch stays pending and is
+ * retried at the next commit; nothing acknowledged is lost). */
+typedef void (*actr_mailbox_commit_cb)(actr_mailbox_t *mb, int rc,
+				       uint64_t seq, void *arg);
+
+/** Called when depth (queued + in flight) reaches high_mark (on = true) and
+ * when it falls back to low_mark (on = false). */
+typedef void (*actr_mailbox_pressure_cb)(actr_mailbox_t *mb, bool on,
+					 uint64_t depth, void *arg);
+
+typedef struct actr_mailbox_opts {
+	int sync;		/* enum actr_mailbox_sync, default FULL */
+	uint32_t max_attempts;	/* deliveries before the DLQ, default 5 */
+	bool deliver_uncommitted; /* see "Delivery modes"; default false */
+	uint64_t high_mark;	/* backpressure on at this depth, 0 = off */
+	uint64_t low_mark;	/* backpressure off at this depth */
+	actr_mailbox_pressure_cb on_pressure; /* may be NULL */
+	void *pressure_arg;	/* argument of on_pressure */
+	actr_mailbox_commit_cb on_commit; /* may be NULL */
+	void *commit_arg;	/* argument of on_commit */
+	uint32_t max_payload;	/* enqueue limit in bytes, default 16 MiB */
+	uint32_t checkpoint_pages; /* WAL auto-checkpoint, default 1000 */
+	uint32_t page_size;	/* for a new file, default 16384 (fewer WAL
+				 * frames per batch than 4096) */
+	uint32_t retry_ms;	/* commit retry after an error, default 100 */
+} actr_mailbox_opts_t;
+
+typedef struct actr_mailbox_stats {
+	uint64_t queued_high;	/* waiting, High */
+	uint64_t queued_normal;	/* waiting, Normal */
+	uint64_t in_flight;	/* dequeued, not yet acked */
+	uint64_t uncommitted;	/* enqueued in the open batch */
+	uint64_t oldest_age_ms;	/* age of the oldest unacked message, 0 */
+	uint64_t dlq_size;	/* entries in the dead-letter queue */
+	uint64_t enqueued;	/* counters since open ... */
+	uint64_t acked;
+	uint64_t failed;	/* actr_mailbox_fail() calls */
+	uint64_t dead_lettered;
+	uint64_t recovered;	/* messages found at open */
+	uint64_t commits;	/* successful commits */
+	uint64_t commit_errors;	/* failed commits */
+	uint64_t durable_seq;	/* sequence number of the last commit */
+} actr_mailbox_stats_t;
+
+/** Fill opts with the defaults. */
+void actr_mailbox_opts_init(actr_mailbox_opts_t *opts);
+
+/**
+ * Open (or create) the mailbox at path and rebuild the queues from it,
+ * delivering again every stored, unacknowledged message. opts may be NULL
+ * (defaults); it is copied. On success *out owns the mailbox.
+ * Returns 0; -ACTR_ECORRUPT for a file that is not a SQLite database, a
+ * damaged one, or a database of another schema; -EBUSY if another process
+ * has it open; -ENOMEM, -EIO, -EACCES, -EINVAL. Every failure is logged
+ * with the path and SQLite's message.
+ */
+int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
+		      actr_mailbox_t **out);
+
+/** Commit what is pending (best effort), detach and free. In-flight
+ * messages are not counted as failed attempts. NULL is ignored. */
+void actr_mailbox_close(actr_mailbox_t *mb);
+
+/** Commit once per iteration of r (CHECK hook at ACTR_ORDER_COMMIT) and
+ * retry failed commits on a timer. 0, or -EBUSY if already attached. */
+int actr_mailbox_attach(actr_mailbox_t *mb, actr_reactor_t *r);
+
+/** Stop the hook and the retry timer. Safe if not attached. */
+void actr_mailbox_detach(actr_mailbox_t *mb);
+
+/**
+ * Add a message to the open batch. from[0..from_len) is copied (may be
+ * NULL/0); the mailbox takes its own reference on payload (the caller keeps
+ * its own). *id (may be NULL) receives the new id.
+ * Returns 0; -EINVAL (bad priority, NULL payload); -ACTR_ETOOBIG (payload
+ * over max_payload or from over 64 KiB); -ENOMEM.
+ */
+int actr_mailbox_enqueue(actr_mailbox_t *mb, int priority, const void *from,
+			 size_t from_len, actr_buf_t *payload, uint64_t *id);
+
+/**
+ * Move up to max deliverable messages, High before Normal, FIFO within a
+ * priority, into out[] and mark them in flight (attempts + 1). The records
+ * stay owned by the mailbox. Returns the number moved (0 when empty).
+ */
+size_t actr_mailbox_dequeue(actr_mailbox_t *mb, actr_mailbox_msg_t **out,
+			    size_t max);
+
+/** True if actr_mailbox_dequeue() would return a message now. */
+bool actr_mailbox_ready(const actr_mailbox_t *mb);
+
+/**
+ * Acknowledge an in-flight message: the handler finished and its reply was
+ * handed to the transport. The record is freed; the removal is durable at
+ * the next commit. Returns 0, or -ACTR_ENOTFOUND for an id that is not in
+ * flight (unknown, already acked: a stale ack never touches another
+ * message).
+ */
+int actr_mailbox_ack(actr_mailbox_t *mb, uint64_t id);
+
+/**
+ * The handler failed on an in-flight message. Its attempt count is stored;
+ * below max_attempts it goes back to the head of its queue (FIFO order is
+ * kept), at max_attempts it moves to the DLQ (category "max_attempts",
+ * reason as given, may be NULL). Returns 0 if requeued, 1 if
+ * dead-lettered, -ACTR_ENOTFOUND, -ENOMEM.
+ */
+int actr_mailbox_fail(actr_mailbox_t *mb, uint64_t id, const char *reason);
+
+/**
+ * Move an in-flight message to the DLQ now (e.g. undecodable:
+ * category "decode"). category and reason are copied (NULL = "unknown"/"").
+ * Returns 0, -ACTR_ENOTFOUND, -ENOMEM.
+ */
+int actr_mailbox_dead_letter(actr_mailbox_t *mb, uint64_t id,
+			     const char *category, const char *reason);
+
+/** Put an in-flight message back at the head of its queue without counting
+ * the attempt (e.g. the dispatcher ran out of budget). 0 or
+ * -ACTR_ENOTFOUND. */
+int actr_mailbox_release(actr_mailbox_t *mb, uint64_t id);
+
+/**
+ * Write the open batch in one transaction now. Returns 0 (also when there
+ * was nothing to write) or a negative code (-ENOSPC for a full disk, -EIO,
+ * -ACTR_ECORRUPT...): the batch stays pending in memory and is retried by
+ * the next call; the error is logged and counted. Calls on_commit.
+ */
+int actr_mailbox_commit(actr_mailbox_t *mb);
+
+/** Sequence number of the last successful commit (0 before the first). */
+uint64_t actr_mailbox_durable_seq(const actr_mailbox_t *mb);
+
+/** True if msg's enqueue has been committed (always true for dequeued
+ * messages unless deliver_uncommitted is set). */
+bool actr_mailbox_msg_durable(const actr_mailbox_t *mb,
+			      const actr_mailbox_msg_t *msg);
+
+/** Current counters. */
+void actr_mailbox_stats(const actr_mailbox_t *mb, actr_mailbox_stats_t *st);
+
+/* ---- dead-letter queue ------------------------------------------------- */
+
+/** Which DLQ entries an operation applies to. Zeroed = all. */
+typedef struct actr_dlq_filter {
+	uint64_t id;		/* one entry, 0 = any */
+	const char *category;	/* exact category, NULL = any */
+	const void *from;	/* exact sender bytes, NULL = any */
+	size_t from_len;	/* length of from */
+	uint64_t since_ms;	/* created_ms >= since_ms */
+	uint64_t until_ms;	/* created_ms < until_ms, 0 = no bound */
+	uint64_t after_id;	/* entries with id > after_id (paging) */
+	uint32_t limit;		/* at most this many, 0 = 1000 */
+} actr_dlq_filter_t;
+
+typedef struct actr_dlq_entry {
+	uint64_t id;		/* DLQ entry id */
+	uint64_t msg_id;	/* mailbox id it had, 0 if never enqueued */
+	int priority;		/* priority it had */
+	uint8_t *from;		/* sender bytes */
+	size_t from_len;
+	uint8_t *payload;	/* message bytes */
+	size_t payload_len;
+	char *category;		/* e.g. "decode", "max_attempts" */
+	char *reason;		/* human-readable */
+	uint64_t created_ms;	/* wall clock when dead-lettered */
+	uint64_t last_redrive_ms; /* wall clock of the last redrive, 0 */
+	uint32_t attempts;	/* deliveries before it was dead-lettered */
+	uint32_t redrives;	/* times it was redriven before */
+} actr_dlq_entry_t;
+
+typedef struct actr_dlq_stats {
+	uint64_t count;		/* entries */
+	uint64_t oldest_ms;	/* created_ms of the oldest, 0 if none */
+	uint64_t newest_ms;	/* created_ms of the newest, 0 if none */
+	uint64_t redriven;	/* entries redriven at least once before */
+} actr_dlq_stats_t;
+
+/**
+ * Put bytes that never became a mailbox message (e.g. an envelope that could
+ * not be decoded at the transport) into the DLQ, in the open batch.
+ * Everything is copied. 0, -EINVAL, -ENOMEM.
+ */
+int actr_dlq_add(actr_mailbox_t *mb, const void *from, size_t from_len,
+		 const void *payload, size_t payload_len, const char *category,
+		 const char *reason);
+
+/**
+ * Entries matching f (NULL = all), oldest first. Commits the open batch
+ * first. On success *out is a malloc'd array of *n entries the caller frees
+ * with actr_dlq_entries_free(). Returns 0 or a negative code.
+ */
+int actr_dlq_query(actr_mailbox_t *mb, const actr_dlq_filter_t *f,
+		   actr_dlq_entry_t **out, size_t *n);
+
+void actr_dlq_entries_free(actr_dlq_entry_t *e, size_t n);
+
+/**
+ * Put matching entries back into the mailbox at Normal priority as new
+ * messages (new ids, attempts 0, redrives + 1) and remove them from the
+ * DLQ, in one transaction. Returns the number redriven (>= 0) or a
+ * negative code.
+ */
+int actr_dlq_redrive(actr_mailbox_t *mb, const actr_dlq_filter_t *f);
+
+/** Delete matching entries. Returns the number deleted or a negative
+ * code. */
+int actr_dlq_delete(actr_mailbox_t *mb, const actr_dlq_filter_t *f);
+
+/** Count, age and redrive figures of the entries matching f (NULL =
+ * all). 0 or a negative code. */
+int actr_dlq_stats(actr_mailbox_t *mb, const actr_dlq_filter_t *f,
+		   actr_dlq_stats_t *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

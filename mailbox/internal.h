@@ -1,0 +1,210 @@
+/*
+ * Internals of the mailbox layer (mailbox.c, dlq.c, kv.c, db.c). Never
+ * included by applications; tests include it for fault injection.
+ */
+#ifndef ACTR_MAILBOX_INTERNAL_H
+#define ACTR_MAILBOX_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <actr/actr.h>
+#include <actr/kv.h>
+#include <actr/mailbox.h>
+
+#include "core/internal.h"
+
+#define MB_LOG "mailbox"
+
+/* ---- little-endian codec -------------------------------------------- */
+
+static inline void actr__put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void actr__put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t actr__get_le32(const uint8_t *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static inline uint64_t actr__get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* ---- db.c: shared SQLite helpers -------------------------------------- */
+
+/** Map a SQLite result code to 0 / -errno / -ACTR_E*. */
+int actr__sqlite_err(int rc);
+
+/**
+ * Open path read-write (created if missing), exclusive lock, WAL, the given
+ * synchronous level (page_size applies to a new file only), and check it holds our schema: magic in table
+ * actr_meta (key 'magic'); a database without tables gets schema_sql
+ * executed and the magic stored. Returns 0 with *out set, or a negative
+ * code after logging the reason (subsys, path, SQLite's message).
+ */
+int actr__db_open(const char *path, const char *magic, const char *schema_sql,
+		  uint32_t page_size, int sync_full, uint32_t checkpoint_pages, const char *subsys,
+		  sqlite3 **out);
+
+/** Prepare sql on db into *st; logs on failure. 0 or negative code. */
+int actr__db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+
+/** Step a statement expected to finish (SQLITE_DONE); resets it. */
+int actr__db_exec_stmt(sqlite3_stmt *st);
+
+/** Run SQL text without results. 0 or negative code. */
+int actr__db_exec(sqlite3 *db, const char *sql);
+
+/* ---- mailbox internals shared with dlq.c ------------------------------ */
+
+struct mb_seg;
+
+/* An unacknowledged message. pub first: pointers are handed out as
+ * actr_mailbox_msg_t *. */
+struct mb_msg {
+	actr_mailbox_msg_t pub;	/* what the dispatcher sees */
+	struct mb_msg *prev;	/* queue link */
+	struct mb_msg *next;	/* queue link */
+	struct mb_seg *seg;	/* stored batch, NULL while uncommitted */
+	uint32_t seg_index;	/* position in seg */
+	uint32_t stored_attempts; /* attempts value in actr_att, 0 = no row */
+	uint64_t commit_seq;	/* commit that stores it, 0 = pending */
+	uint32_t slot;		/* in-flight slot in the side file */
+	uint8_t state;		/* MB_* below */
+	bool pending;		/* in the open batch's new-message list */
+	bool suspect;		/* in flight at a crash: delivered alone */
+	uint8_t from_buf[];	/* sender bytes */
+};
+
+enum {
+	MB_QUEUED = 1,		/* in a priority queue */
+	MB_HELD = 2,		/* enqueued, waiting for its commit */
+	MB_INFLIGHT = 3,	/* dequeued */
+	MB_DEAD = 4,		/* acked/dead-lettered before commit */
+};
+
+/* A committed batch of messages: one row of actr_seg. */
+struct mb_seg {
+	uint64_t seg;		/* row id */
+	uint32_t count;		/* messages in the row */
+	uint32_t live;		/* not yet acknowledged */
+	uint8_t *acked;		/* bitmap, count bits */
+	bool dirty;		/* ack state changed in the open batch */
+	bool row_has_acks;	/* an actr_ack row exists */
+	struct mb_seg *dirty_next; /* open batch's dirty list */
+	struct mb_seg *all_prev; /* list of every live segment */
+	struct mb_seg *all_next;
+};
+
+/* A DLQ insert waiting for the commit. */
+struct mb_dlq_pending {
+	struct mb_dlq_pending *next;
+	uint64_t msg_id;
+	int priority;
+	uint8_t *from;
+	size_t from_len;
+	actr_buf_t *payload;
+	char *category;
+	char *reason;
+	uint64_t created_ms;
+	uint64_t last_redrive_ms;
+	uint32_t attempts;
+	uint32_t redrives;
+};
+
+struct mb_queue {
+	struct mb_msg *head;
+	struct mb_msg *tail;
+	uint64_t n;
+};
+
+/* Growable vectors of u64 and of message pointers. */
+struct mb_vec {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+struct mb_pvec {
+	struct mb_msg **v;
+	size_t n, cap;
+};
+
+struct actr_mailbox {
+	sqlite3 *db;
+	actr_mailbox_opts_t o;
+	char *path;
+	int lease_fd;			/* <path>-inflight, -1 if none */
+	uint64_t *lease;		/* its mapping: magic, nslots, slots */
+	uint32_t nslots;		/* slots in the mapping */
+	uint32_t *free_slots;		/* stack of unused slot numbers */
+	uint32_t nfree;
+
+	struct mb_queue q[2];		/* High, Normal */
+	struct mb_seg *segs;		/* every segment still referenced */
+
+	/* in-flight table: open addressing on id */
+	struct mb_msg **inflight;
+	size_t if_cap, if_n;
+
+	/* open batch */
+	struct mb_pvec newmsgs;		/* enqueued in this batch, in order */
+	struct mb_seg *dirty_segs;
+	struct mb_vec att_put;		/* pairs: id, attempts */
+	struct mb_vec att_del;		/* ids */
+	struct mb_dlq_pending *dlq_head, *dlq_tail;
+	size_t ndlq_pending;
+	struct mb_vec dlq_del;		/* DLQ entry ids */
+	uint64_t next_id;		/* next message id */
+	uint64_t stored_next_id;	/* ids below the value in actr_meta
+					 * may be in use */
+	uint64_t next_seg;
+	uint8_t *blob;			/* segment encoding scratch */
+	size_t blob_cap;
+
+	uint64_t durable_seq;
+	bool pressure_on;
+	actr_mailbox_stats_t st;
+
+	actr_reactor_t *r;
+	actr_hook_t hook;
+	actr_timer_t retry;
+
+	sqlite3_stmt *s_begin, *s_commit, *s_rollback;
+	sqlite3_stmt *s_seg_ins, *s_seg_del, *s_ack_put, *s_ack_del;
+	sqlite3_stmt *s_att_put, *s_att_del, *s_dlq_ins, *s_dlq_del;
+	sqlite3_stmt *s_meta_put;
+};
+
+/* Enqueue a redriven DLQ entry as a new Normal message in the open batch. */
+int actr__mb_enqueue_redrive(actr_mailbox_t *mb, const void *from,
+			     size_t from_len, const void *payload,
+			     size_t plen, uint32_t redrives, uint64_t now_ms,
+			     uint64_t dlq_id);
+
+/* Queue a DLQ insert in the open batch (takes ownership of p). */
+void actr__mb_dlq_push(actr_mailbox_t *mb, struct mb_dlq_pending *p);
+
+/* The connection, for tests (fault injection: max_page_count). */
+sqlite3 *actr__mailbox_db(actr_mailbox_t *mb);
+sqlite3 *actr__kv_db(actr_kv_t *kv);
+
+#endif
