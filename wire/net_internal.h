@@ -1,0 +1,41 @@
+/*
+ * What the HTTP server and the WebSocket connection share (internal).
+ */
+#ifndef ACTR_WIRE_NET_INTERNAL_H
+#define ACTR_WIRE_NET_INTERNAL_H
+
+#include <actr/net.h>
+
+#include "conn.h"
+#include "http_internal.h"
+
+struct hconn;
+
+struct actr_http_server {
+	actr_reactor_t *r;			/* owner */
+	int lfd;				/* listening socket */
+	actr_io_t lio;				/* its watcher */
+	uint16_t port;				/* bound port */
+	SSL_CTX *tls;				/* server TLS context or NULL */
+	struct actr_net_limits lim;		/* caps and deadlines */
+	actr_http_handler_fn handler;		/* request router */
+	void *arg;				/* its argument */
+	struct hconn *conns;			/* HTTP connections */
+	actr_ws_t *ws;				/* upgraded connections */
+	struct actr__conn *all;			/* every transport, until freed */
+	struct actr_http_server_stats st;	/* counters */
+};
+
+/** Server side: take over conn c (already upgraded by the 101 answer).
+ * NULL on out of memory. */
+actr_ws_t *actr__ws_accept(actr_http_server_t *srv, struct actr__conn *c,
+			   const struct actr_ws_callbacks *cb, void *arg);
+
+/** Decode whatever input the connection holds (bytes that followed the
+ * upgrade request). */
+void actr__ws_input(actr_ws_t *ws);
+
+/** Server shutdown: report on_close(1001) and close at once. */
+void actr__ws_shutdown(actr_ws_t *ws);
+
+#endif
