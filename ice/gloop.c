@@ -1,0 +1,349 @@
+/*
+ * GLib's GMainContext driven by the reactor: prepare/query in a PREPARE
+ * hook, check/dispatch in a CHECK hook, GPollFDs mirrored as actr_io
+ * handles, GLib's timeout on the timer heap. See gloop.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/internal.h"
+#include "ice/gloop.h"
+
+/* One watched descriptor (several GPollFDs may share it). */
+struct gfd {
+	actr_io_t io;		/* reactor handle, embedded */
+	struct actr__gloop *g;	/* owner */
+	int fd;			/* descriptor */
+	unsigned mask;		/* ACTR_READ|ACTR_WRITE registered */
+	unsigned want;		/* mask computed by the current query */
+	gushort revents;	/* GLib events seen since the last check */
+	bool seen;		/* present in the current query */
+};
+
+struct actr__gloop {
+	actr_reactor_t *r;	/* owner reactor */
+	GMainContext *ctx;	/* the context, acquired and thread-default */
+	unsigned refs;		/* agents using the bridge */
+	actr_hook_t prepare;	/* prepare + query + fd sync */
+	actr_hook_t check;	/* check + dispatch */
+	actr_timer_t timer;	/* GLib's next timeout */
+	uint64_t deadline;	/* timer deadline armed, 0 = none */
+	gint max_prio;		/* from prepare, for query and check */
+	GPollFD *fds;		/* query result */
+	gint nfds;		/* entries used */
+	gint cap;		/* entries allocated */
+	struct gfd **gfds;	/* mirrored descriptors */
+	unsigned ngfds;		/* entries used */
+	unsigned gcap;		/* entries allocated */
+	bool prepared;		/* prepare ran, check is due */
+	bool in_dispatch;	/* inside g_main_context_dispatch */
+	int wakeup_fd;		/* the context's own wake-up descriptor */
+	struct actr__gloop_stats st; /* counters */
+};
+
+static __thread struct actr__gloop *tl_gloop;
+
+static void on_gfd(actr_io_t *io, unsigned ev, void *arg)
+{
+	struct gfd *f = arg;
+
+	if (ev & ACTR_READ)
+		f->revents |= G_IO_IN;
+	if (ev & ACTR_WRITE)
+		f->revents |= G_IO_OUT;
+	if (ev & ACTR_ERROR)
+		f->revents |= G_IO_ERR;
+	if (ev & ACTR_HUP)
+		f->revents |= G_IO_HUP;
+}
+
+static void on_timer(actr_timer_t *t, void *arg)
+{
+	struct actr__gloop *g = arg;
+
+	/* Only wakes the loop; the CHECK hook dispatches the timeout. */
+	g->deadline = 0;
+}
+
+static struct gfd *find_gfd(struct actr__gloop *g, int fd)
+{
+	for (unsigned i = 0; i < g->ngfds; i++)
+		if (g->gfds[i]->fd == fd)
+			return g->gfds[i];
+	return NULL;
+}
+
+static struct gfd *add_gfd(struct actr__gloop *g, int fd)
+{
+	struct gfd *f;
+
+	if (g->ngfds == g->gcap) {
+		unsigned ncap = g->gcap ? g->gcap * 2 : 8;
+		struct gfd **n = realloc(g->gfds, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		g->gfds = n;
+		g->gcap = ncap;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->g = g;
+	f->fd = fd;
+	if (actr_io_init(g->r, &f->io, fd, on_gfd, f) < 0) {
+		free(f);
+		return NULL;
+	}
+	g->gfds[g->ngfds++] = f;
+	g->st.fd_changes++;
+	return f;
+}
+
+/* Mirror the queried GPollFDs: add new descriptors, re-mask changed ones,
+ * drop vanished ones. epoll_ctl runs only on a change. */
+static void sync_fds(struct actr__gloop *g)
+{
+	unsigned i;
+
+	for (i = 0; i < g->ngfds; i++) {
+		g->gfds[i]->seen = false;
+		g->gfds[i]->want = 0;
+	}
+	for (gint k = 0; k < g->nfds; k++) {
+		GPollFD *p = &g->fds[k];
+		struct gfd *f = find_gfd(g, p->fd);
+
+		if (!f && !(f = add_gfd(g, p->fd))) {
+			actr_logw("ice", "glib bridge: cannot watch fd %d",
+				  p->fd);
+			continue;
+		}
+		f->seen = true;
+		if (p->events & (G_IO_IN | G_IO_PRI))
+			f->want |= ACTR_READ;
+		if (p->events & G_IO_OUT)
+			f->want |= ACTR_WRITE;
+	}
+	for (i = 0; i < g->ngfds;) {
+		struct gfd *f = g->gfds[i];
+
+		if (!f->seen) {
+			actr_io_close(&f->io);
+			free(f);
+			g->gfds[i] = g->gfds[--g->ngfds];
+			g->st.fd_changes++;
+			continue;
+		}
+		if (f->want != f->mask) {
+			if (actr_io_set(&f->io, f->want) == 0)
+				f->mask = f->want;
+			g->st.fd_changes++;
+		}
+		i++;
+	}
+}
+
+static void on_prepare(actr_hook_t *h, void *arg)
+{
+	struct actr__gloop *g = arg;
+	gint timeout = -1;
+	gint n;
+
+	g_main_context_prepare(g->ctx, &g->max_prio);
+	for (;;) {
+		n = g_main_context_query(g->ctx, g->max_prio, &timeout, g->fds,
+					 g->cap);
+		if (n <= g->cap)
+			break;
+		GPollFD *nf = realloc(g->fds, (size_t)n * sizeof(*nf));
+		if (!nf) {
+			n = g->cap;
+			break;
+		}
+		g->fds = nf;
+		g->cap = n;
+	}
+	g->nfds = n;
+	g->st.nfds = (unsigned)n;
+	g->prepared = true;
+	sync_fds(g);
+
+	if (timeout == 0) {
+		actr_reactor_limit_wait(g->r, 0);
+	} else if (timeout > 0) {
+		/* GLib and the reactor share CLOCK_MONOTONIC. */
+		uint64_t dl = (uint64_t)g_get_monotonic_time() * 1000u +
+			      ACTR_MS(timeout);
+
+		/* GLib's timeout is in ms relative to now, so dl jitters by
+		 * the time spent since; re-arm (a timerfd syscall) only when
+		 * it moved by a millisecond or more. */
+		uint64_t diff = dl > g->deadline ? dl - g->deadline
+						 : g->deadline - dl;
+
+		if (!actr_timer_active(&g->timer) || diff >= ACTR_MS(1)) {
+			if (actr_timer_start_at(&g->timer, dl) == 0)
+				g->deadline = dl;
+			else
+				actr_reactor_limit_wait(g->r, timeout);
+		}
+	} else if (actr_timer_active(&g->timer)) {
+		actr_timer_stop(&g->timer);
+		g->deadline = 0;
+	}
+}
+
+static void on_check(actr_hook_t *h, void *arg)
+{
+	struct actr__gloop *g = arg;
+
+	if (!g->prepared)
+		return;
+	g->prepared = false;
+	for (gint k = 0; k < g->nfds; k++) {
+		GPollFD *p = &g->fds[k];
+		struct gfd *f = find_gfd(g, p->fd);
+
+		p->revents = f ? (f->revents & (p->events | G_IO_ERR |
+						 G_IO_HUP | G_IO_NVAL))
+			       : 0;
+	}
+	for (unsigned i = 0; i < g->ngfds; i++)
+		g->gfds[i]->revents = 0;
+	if (g_main_context_check(g->ctx, g->max_prio, g->fds, g->nfds)) {
+		g->st.dispatches++;
+		g->refs++; /* an agent freed in a callback must not free us */
+		g->in_dispatch = true;
+		g_main_context_dispatch(g->ctx);
+		g->in_dispatch = false;
+		/* Dispatching a source blocks and unblocks its descriptors,
+		 * and GLib signals its wake-up descriptor for each change.
+		 * The next PREPARE sees every change anyway, so drain it now
+		 * rather than take one more empty iteration for it. */
+		if (g->wakeup_fd >= 0) {
+			uint64_t v;
+
+			if (read(g->wakeup_fd, &v, sizeof(v)) < 0 &&
+			    errno != EAGAIN)
+				g->wakeup_fd = -1;
+		}
+		actr__gloop_unref(g);
+	}
+}
+
+/* libnice (and GLib under it) log through g_log; route them into actr's
+ * logger. Warnings such as "alive TURN refreshes" at agent release are
+ * expected here and go to debug level. */
+static void on_glog(const gchar *domain, GLogLevelFlags level,
+		    const gchar *msg, gpointer data)
+{
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		actr_loge("ice", "%s: %s", domain ? domain : "glib", msg);
+	else
+		actr_logd("ice", "%s: %s", domain ? domain : "glib", msg);
+}
+
+static void route_glog(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	done = true;
+	g_log_set_handler("libnice", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL |
+			  G_LOG_FLAG_RECURSION, on_glog, NULL);
+}
+
+actr__gloop_t *actr__gloop_get(actr_reactor_t *r)
+{
+	struct actr__gloop *g = tl_gloop;
+
+	if (g && g->r == r) {
+		g->refs++;
+		return g;
+	}
+	if (g) {
+		/* One reactor per thread is the design; refuse a second. */
+		actr_loge("ice", "glib bridge: a second reactor on one thread");
+		return NULL;
+	}
+	route_glog();
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->r = r;
+	g->refs = 1;
+	g->ctx = g_main_context_new();
+	if (!g_main_context_acquire(g->ctx)) {
+		g_main_context_unref(g->ctx);
+		free(g);
+		return NULL;
+	}
+	g_main_context_push_thread_default(g->ctx);
+	/* A fresh context polls exactly one descriptor: its wake-up. */
+	{
+		GPollFD pfd;
+		gint prio, tmo;
+
+		g->wakeup_fd = -1;
+		g_main_context_prepare(g->ctx, &prio);
+		if (g_main_context_query(g->ctx, prio, &tmo, &pfd, 1) == 1)
+			g->wakeup_fd = pfd.fd;
+		g_main_context_check(g->ctx, prio, &pfd, 0);
+	}
+	actr_timer_init(r, &g->timer, on_timer, g);
+	actr_hook_start(r, &g->prepare, ACTR_HOOK_PREPARE, 0, on_prepare, g);
+	actr_hook_start(r, &g->check, ACTR_HOOK_CHECK, 0, on_check, g);
+	tl_gloop = g;
+	return g;
+}
+
+void actr__gloop_unref(actr__gloop_t *g)
+{
+	if (!g || --g->refs > 0)
+		return;
+	actr_hook_stop(&g->prepare);
+	actr_hook_stop(&g->check);
+	actr_timer_stop(&g->timer);
+	for (unsigned i = 0; i < g->ngfds; i++) {
+		actr_io_close(&g->gfds[i]->io);
+		free(g->gfds[i]);
+	}
+	free(g->gfds);
+	free(g->fds);
+	g_main_context_pop_thread_default(g->ctx);
+	g_main_context_release(g->ctx);
+	g_main_context_unref(g->ctx);
+	if (tl_gloop == g)
+		tl_gloop = NULL;
+	free(g);
+}
+
+GMainContext *actr__gloop_context(const actr__gloop_t *g)
+{
+	return g->ctx;
+}
+
+void actr__gloop_stats(const actr__gloop_t *g, struct actr__gloop_stats *st)
+{
+	*st = g->st;
+}
+
+void actr__gloop_invalidate(actr__gloop_t *g)
+{
+	for (unsigned i = 0; i < g->ngfds; i++) {
+		actr_io_close(&g->gfds[i]->io);
+		free(g->gfds[i]);
+		g->st.fd_changes++;
+	}
+	g->ngfds = 0;
+}
+
+bool actr__gloop_in_dispatch(const actr__gloop_t *g)
+{
+	return g->in_dispatch;
+}

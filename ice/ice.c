@@ -1,0 +1,424 @@
+/*
+ * The ICE agent: a libnice NiceAgent with one stream and one component on
+ * the reactor's GMainContext (gloop.c). See ice.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <nice/agent.h>
+
+#include "core/internal.h"
+#include "ice/gloop.h"
+#include "ice/ice.h"
+
+#define COMPONENT 1
+
+struct actr__ice {
+	actr_reactor_t *r;	/* owner reactor */
+	actr__gloop_t *gloop;	/* the thread's GLib bridge (one ref) */
+	NiceAgent *agent;	/* libnice agent (one ref) */
+	guint stream;		/* our only stream */
+	struct actr__ice_cbs cbs; /* upward callbacks */
+	void *arg;		/* their argument */
+	int state;		/* enum actr__ice_state reported last */
+	bool closed;		/* freed by the user; no more callbacks */
+	actr_defer_t release;	/* deferred release when freed in dispatch */
+	actr_defer_t reannounce; /* local candidates again after a restart */
+	uint64_t rejected_cands; /* remote candidates refused */
+};
+
+const char *actr__ice_state_name(int state)
+{
+	static const char *const names[] = {
+		"new", "checking", "connected", "completed", "failed", "closed",
+	};
+
+	if (state < 0 || state >= (int)ACTR_ARRAY_LEN(names))
+		return "?";
+	return names[state];
+}
+
+static void set_state(struct actr__ice *ice, int state)
+{
+	if (ice->state == state || ice->closed)
+		return;
+	actr_logd("ice", "state %s -> %s", actr__ice_state_name(ice->state),
+		  actr__ice_state_name(state));
+	ice->state = state;
+	if (ice->cbs.state)
+		ice->cbs.state(ice->arg, state);
+}
+
+static void on_new_candidate(NiceAgent *agent, NiceCandidate *cand,
+			     gpointer data)
+{
+	struct actr__ice *ice = data;
+	gchar *sdp;
+
+	if (ice->closed || !ice->cbs.candidate)
+		return;
+	sdp = nice_agent_generate_local_candidate_sdp(agent, cand);
+	if (!sdp)
+		return;
+	ice->cbs.candidate(ice->arg,
+			   strncmp(sdp, "a=", 2) == 0 ? sdp + 2 : sdp);
+	g_free(sdp);
+}
+
+static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data)
+{
+	struct actr__ice *ice = data;
+
+	if (!ice->closed && ice->cbs.gathering_done)
+		ice->cbs.gathering_done(ice->arg);
+}
+
+static void on_component_state(NiceAgent *agent, guint stream, guint comp,
+			       guint nstate, gpointer data)
+{
+	struct actr__ice *ice = data;
+
+	switch (nstate) {
+	case NICE_COMPONENT_STATE_CONNECTING:
+		set_state(ice, ACTR__ICE_CHECKING);
+		break;
+	case NICE_COMPONENT_STATE_CONNECTED:
+		set_state(ice, ACTR__ICE_CONNECTED);
+		break;
+	case NICE_COMPONENT_STATE_READY:
+		if (ice->state < ACTR__ICE_CONNECTED)
+			set_state(ice, ACTR__ICE_CONNECTED);
+		set_state(ice, ACTR__ICE_COMPLETED);
+		break;
+	case NICE_COMPONENT_STATE_FAILED:
+		actr_logi("ice", "connectivity failed (stream %u)", stream);
+		set_state(ice, ACTR__ICE_FAILED);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len,
+		    gchar *buf, gpointer data)
+{
+	struct actr__ice *ice = data;
+
+	if (!ice->closed && ice->cbs.recv)
+		ice->cbs.recv(ice->arg, (const uint8_t *)buf, len);
+}
+
+static bool valid_ip(const char *ip)
+{
+	NiceAddress a;
+
+	return ip && nice_address_set_from_string(&a, ip);
+}
+
+actr__ice_t *actr__ice_new(actr_reactor_t *r, const struct actr__ice_config *cfg,
+			   const struct actr__ice_cbs *cbs, void *arg)
+{
+	struct actr__ice *ice;
+	NiceAgentOption opts = NICE_AGENT_OPTION_ICE_TRICKLE |
+			       NICE_AGENT_OPTION_CONSENT_FRESHNESS;
+
+	if ((cfg->stun_ip && !valid_ip(cfg->stun_ip)) ||
+	    (cfg->turn_ip && !valid_ip(cfg->turn_ip))) {
+		actr_logw("ice", "STUN/TURN server must be an IP literal");
+		return NULL;
+	}
+	ice = calloc(1, sizeof(*ice));
+	if (!ice)
+		return NULL;
+	ice->r = r;
+	ice->cbs = *cbs;
+	ice->arg = arg;
+	ice->gloop = actr__gloop_get(r);
+	if (!ice->gloop)
+		goto out_free;
+	ice->agent = nice_agent_new_full(actr__gloop_context(ice->gloop),
+					 NICE_COMPATIBILITY_RFC5245, opts);
+	if (!ice->agent)
+		goto out_gloop;
+	g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", FALSE, "ice-udp",
+		     TRUE, "controlling-mode", cfg->controlling ? TRUE : FALSE,
+		     "force-relay", cfg->relay_only ? TRUE : FALSE, NULL);
+	/* Pace checks at 5 ms (RFC 8445's floor for non-RTP traffic) instead
+	 * of libnice's 20 ms: a loopback or LAN pair connects in ~2 Ta. */
+	g_object_set(ice->agent, "stun-pacing-timer", 5u, NULL);
+	if (cfg->stun_initial_ms)
+		g_object_set(ice->agent, "stun-initial-timeout",
+			     cfg->stun_initial_ms, NULL);
+	if (cfg->stun_max_retrans)
+		g_object_set(ice->agent, "stun-max-retransmissions",
+			     cfg->stun_max_retrans, NULL);
+	if (cfg->stun_ip)
+		g_object_set(ice->agent, "stun-server", cfg->stun_ip,
+			     "stun-server-port",
+			     cfg->stun_port ? cfg->stun_port : 3478, NULL);
+	for (unsigned i = 0; i < ACTR__ICE_MAX_LOCAL && cfg->local_addrs[i];
+	     i++) {
+		NiceAddress a;
+
+		if (!nice_address_set_from_string(&a, cfg->local_addrs[i]) ||
+		    !nice_agent_add_local_address(ice->agent, &a)) {
+			actr_logw("ice", "bad local address %s",
+				  cfg->local_addrs[i]);
+			goto out_agent;
+		}
+	}
+	ice->stream = nice_agent_add_stream(ice->agent, 1);
+	if (!ice->stream)
+		goto out_agent;
+	nice_agent_set_stream_name(ice->agent, ice->stream, "application");
+	if (cfg->turn_ip &&
+	    !nice_agent_set_relay_info(ice->agent, ice->stream, COMPONENT,
+				       cfg->turn_ip,
+				       cfg->turn_port ? cfg->turn_port : 3478,
+				       cfg->turn_user ? cfg->turn_user : "",
+				       cfg->turn_pass ? cfg->turn_pass : "",
+				       NICE_RELAY_TYPE_TURN_UDP)) {
+		actr_logw("ice", "TURN server rejected by libnice");
+		goto out_agent;
+	}
+	g_signal_connect(ice->agent, "new-candidate-full",
+			 G_CALLBACK(on_new_candidate), ice);
+	g_signal_connect(ice->agent, "candidate-gathering-done",
+			 G_CALLBACK(on_gathering_done), ice);
+	g_signal_connect(ice->agent, "component-state-changed",
+			 G_CALLBACK(on_component_state), ice);
+	nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT,
+			       actr__gloop_context(ice->gloop), on_recv, ice);
+	return ice;
+
+out_agent:
+	g_object_unref(ice->agent);
+out_gloop:
+	actr__gloop_unref(ice->gloop);
+out_free:
+	free(ice);
+	return NULL;
+}
+
+static void release(struct actr__ice *ice)
+{
+	g_object_unref(ice->agent);
+	actr__gloop_invalidate(ice->gloop); /* its sockets are closed */
+	actr__gloop_unref(ice->gloop);
+	free(ice);
+}
+
+static void on_release(actr_defer_t *d, void *arg)
+{
+	release(arg);
+}
+
+void actr__ice_free(actr__ice_t *ice)
+{
+	if (!ice || ice->closed)
+		return;
+	ice->closed = true;
+	g_signal_handlers_disconnect_by_data(ice->agent, ice);
+	nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT,
+			       actr__gloop_context(ice->gloop), NULL, NULL);
+	nice_agent_remove_stream(ice->agent, ice->stream);
+	actr_defer_cancel(ice->r, &ice->reannounce);
+	if (actr__gloop_in_dispatch(ice->gloop))
+		actr_defer(ice->r, &ice->release, on_release, ice);
+	else
+		release(ice);
+}
+
+int actr__ice_gather(actr__ice_t *ice)
+{
+	if (!nice_agent_gather_candidates(ice->agent, ice->stream))
+		return -ACTR_EINTERNAL;
+	/* New sockets may carry numbers of sockets closed since the last
+	 * iteration. */
+	actr__gloop_invalidate(ice->gloop);
+	return 0;
+}
+
+int actr__ice_local_credentials(actr__ice_t *ice, char *ufrag, size_t ufrag_cap,
+				char *pwd, size_t pwd_cap)
+{
+	gchar *u = NULL, *p = NULL;
+	int rc = 0;
+
+	if (!nice_agent_get_local_credentials(ice->agent, ice->stream, &u, &p))
+		return -ACTR_EINTERNAL;
+	if (strlen(u) >= ufrag_cap || strlen(p) >= pwd_cap)
+		rc = -ENOSPC;
+	else {
+		strcpy(ufrag, u);
+		strcpy(pwd, p);
+	}
+	g_free(u);
+	g_free(p);
+	return rc;
+}
+
+int actr__ice_set_remote_credentials(actr__ice_t *ice, const char *ufrag,
+				     const char *pwd)
+{
+	if (!ufrag || !pwd || !*ufrag || !*pwd)
+		return -EINVAL;
+	if (!nice_agent_set_remote_credentials(ice->agent, ice->stream, ufrag,
+					       pwd))
+		return -EINVAL;
+	return 0;
+}
+
+int actr__ice_add_remote_candidate(actr__ice_t *ice, const char *cand)
+{
+	char line[512];
+	NiceCandidate *c;
+	GSList *list;
+	int n;
+
+	if (strncmp(cand, "a=", 2) == 0)
+		cand += 2;
+	if (strncmp(cand, "candidate:", 10) != 0 ||
+	    (size_t)snprintf(line, sizeof(line), "a=%s", cand) >= sizeof(line))
+		goto bad;
+	/* libnice 0.1.21 resolves no mDNS names; TCP is off. */
+	if (strstr(line, ".local ") || strstr(line, " tcp ") ||
+	    strstr(line, " TCP ")) {
+		ice->rejected_cands++;
+		actr_logd("ice", "ignoring candidate %s", cand);
+		return -ENOTSUP;
+	}
+	c = nice_agent_parse_remote_candidate_sdp(ice->agent, ice->stream,
+						  line);
+	if (!c) {
+		actr_logd("ice", "libnice cannot parse %s", line);
+		goto bad;
+	}
+	c->component_id = COMPONENT;
+	list = g_slist_append(NULL, c);
+	n = nice_agent_set_remote_candidates(ice->agent, ice->stream,
+					     COMPONENT, list);
+	g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
+	if (n < 0) {
+		actr_logd("ice", "libnice refused %s", line);
+		goto bad;
+	}
+	return 0;
+bad:
+	ice->rejected_cands++;
+	actr_logw("ice", "malformed remote candidate");
+	return -EINVAL;
+}
+
+int actr__ice_remote_gathering_done(actr__ice_t *ice)
+{
+	if (!nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream))
+		return -ACTR_EINTERNAL;
+	return 0;
+}
+
+static void on_reannounce(actr_defer_t *d, void *arg)
+{
+	struct actr__ice *ice = arg;
+	GSList *l, *cands;
+
+	if (ice->closed)
+		return;
+	cands = nice_agent_get_local_candidates(ice->agent, ice->stream,
+						COMPONENT);
+	for (l = cands; l && !ice->closed; l = l->next)
+		on_new_candidate(ice->agent, l->data, ice);
+	g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
+	if (!ice->closed && ice->cbs.gathering_done)
+		ice->cbs.gathering_done(ice->arg);
+}
+
+int actr__ice_restart(actr__ice_t *ice)
+{
+	if (!nice_agent_restart_stream(ice->agent, ice->stream))
+		return -ACTR_EINTERNAL;
+	ice->state = ACTR__ICE_NEW;
+	/* Remote candidates are forgotten on restart; the local ones stay and
+	 * are announced again (deferred, so the caller sets the new remote
+	 * credentials first). */
+	actr_defer(ice->r, &ice->reannounce, on_reannounce, ice);
+	return 0;
+}
+
+int actr__ice_send(actr__ice_t *ice, const void *data, size_t len)
+{
+	gint n;
+
+	if (ice->state != ACTR__ICE_CONNECTED &&
+	    ice->state != ACTR__ICE_COMPLETED)
+		return -ACTR_ENOTREADY;
+	n = nice_agent_send(ice->agent, ice->stream, COMPONENT, (guint)len,
+			    data);
+	if (n == (gint)len)
+		return 0;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -EAGAIN;
+	return n < 0 ? -EIO : -EAGAIN;
+}
+
+int actr__ice_state(const actr__ice_t *ice)
+{
+	return ice->state;
+}
+
+int actr__ice_selected_pair(actr__ice_t *ice, char *buf, size_t cap)
+{
+	NiceCandidate *l = NULL, *rm = NULL;
+	char la[NICE_ADDRESS_STRING_LEN], ra[NICE_ADDRESS_STRING_LEN];
+
+	if (!nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT,
+					  &l, &rm))
+		return -ACTR_ENOTREADY;
+	nice_address_to_string(&l->addr, la);
+	nice_address_to_string(&rm->addr, ra);
+	snprintf(buf, cap, "%s:%u typ %s -> %s:%u typ %s", la,
+		 nice_address_get_port(&l->addr),
+		 nice_candidate_type_to_string(l->type), ra,
+		 nice_address_get_port(&rm->addr),
+		 nice_candidate_type_to_string(rm->type));
+	return 0;
+}
+
+const char *actr__ice_selected_local_type(actr__ice_t *ice)
+{
+	NiceCandidate *l = NULL, *rm = NULL;
+
+	if (!nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT,
+					  &l, &rm))
+		return NULL;
+	return nice_candidate_type_to_string(l->type);
+}
+
+static bool addr_loopback(const NiceAddress *a)
+{
+	struct sockaddr_storage ss;
+
+	nice_address_copy_to_sockaddr(a, (struct sockaddr *)&ss);
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >>
+			24) == 127;
+	if (ss.ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+	return false;
+}
+
+bool actr__ice_selected_is_loopback(actr__ice_t *ice)
+{
+	NiceCandidate *l = NULL, *rm = NULL;
+
+	if (!nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT,
+					  &l, &rm))
+		return false;
+	return addr_loopback(&l->addr) && addr_loopback(&rm->addr);
+}

@@ -1,0 +1,608 @@
+/* Tests of ice/: the GLib bridge and two libnice agents on 127.0.0.1 in
+ * one process (host candidates only), trickled to each other directly. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <actr/actr.h>
+
+#include "ice/gloop.h"
+#include "ice/ice.h"
+#include "test.h"
+#include "test_pc_util.h"
+
+/* ---- the bridge on its own ------------------------------------------- */
+
+static gboolean on_gtimeout(gpointer data)
+{
+	int *n = data;
+
+	(*n)++;
+	return *n < 3 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean on_gidle(gpointer data)
+{
+	int *n = data;
+
+	(*n)++;
+	return G_SOURCE_REMOVE;
+}
+
+TEST(ice_gloop_timeout_and_idle)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	actr__gloop_t *g = actr__gloop_get(r);
+	int ticks = 0, idles = 0;
+	uint64_t t0 = actr_time_ns();
+	GSource *s;
+
+	CHECK(g);
+	CHECK(actr__gloop_get(r) == g); /* one per reactor thread */
+	actr__gloop_unref(g);
+	s = g_timeout_source_new(20);
+	g_source_set_callback(s, on_gtimeout, &ticks, NULL);
+	g_source_attach(s, actr__gloop_context(g));
+	g_source_unref(s);
+	s = g_idle_source_new();
+	g_source_set_callback(s, on_gidle, &idles, NULL);
+	g_source_attach(s, actr__gloop_context(g));
+	g_source_unref(s);
+	/* Blocking iterations: the reactor wakes only for GLib's timeout. */
+	for (int i = 0; i < 50 && ticks < 3; i++)
+		CHECK(actr_reactor_run_once(r, -1) >= 0);
+	CHECK_EQ(ticks, 3);
+	CHECK_EQ(idles, 1);
+	CHECK(actr_time_ns() - t0 >= ACTR_MS(55));
+	CHECK(actr_time_ns() - t0 < ACTR_MS(2000));
+	actr__gloop_unref(g);
+	CHECK_EQ(actr_reactor_active(r), 0);
+	actr_reactor_free(r);
+}
+
+static gboolean on_gio(GIOChannel *ch, GIOCondition cond, gpointer data)
+{
+	int *n = data;
+	char c;
+
+	if (read(g_io_channel_unix_get_fd(ch), &c, 1) == 1)
+		(*n)++;
+	return G_SOURCE_CONTINUE;
+}
+
+TEST(ice_gloop_fd_watch)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	actr__gloop_t *g = actr__gloop_get(r);
+	struct actr__gloop_stats st;
+	int sv[2], reads = 0;
+	GIOChannel *ch;
+	GSource *s;
+
+	CHECK_OK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	ch = g_io_channel_unix_new(sv[0]);
+	s = g_io_create_watch(ch, G_IO_IN);
+	g_source_set_callback(s, (GSourceFunc)(void (*)(void))on_gio, &reads,
+			      NULL);
+	g_source_attach(s, actr__gloop_context(g));
+	CHECK(actr_reactor_run_once(r, 0) >= 0);
+	actr__gloop_stats(g, &st);
+	uint64_t changes = st.fd_changes;
+	for (int i = 0; i < 5; i++) {
+		CHECK_EQ(write(sv[1], "x", 1), 1);
+		for (int k = 0; k < 10 && reads <= i; k++)
+			CHECK(actr_reactor_run_once(r, 1000) >= 0);
+	}
+	CHECK_EQ(reads, 5);
+	actr__gloop_stats(g, &st);
+	/* The watched set did not change, so no epoll_ctl either. */
+	CHECK_EQ(st.fd_changes, changes);
+	CHECK(st.dispatches >= 5);
+	g_source_destroy(s);
+	g_source_unref(s);
+	CHECK(actr_reactor_run_once(r, 0) >= 0);
+	actr__gloop_stats(g, &st);
+	CHECK(st.fd_changes > changes); /* the fd was dropped */
+	g_io_channel_unref(ch);
+	close(sv[0]);
+	close(sv[1]);
+	actr__gloop_unref(g);
+	actr_reactor_free(r);
+}
+
+/* ---- two agents ------------------------------------------------------- */
+
+struct peer {
+	actr__ice_t *ice;
+	struct peer *other;
+	bool trickle;		/* pass candidates to the other side */
+	int ncand;
+	bool gathered;
+	int state;
+	int nstates[8];
+	char last[2048];
+	size_t lastlen;
+	int nrecv;
+};
+
+static void p_cand(void *arg, const char *cand)
+{
+	struct peer *p = arg;
+
+	p->ncand++;
+	CHECK(strncmp(cand, "candidate:", 10) == 0);
+	CHECK(strstr(cand, "127.0.0.1") != NULL);
+	if (p->trickle && p->other->ice)
+		CHECK_OK(actr__ice_add_remote_candidate(p->other->ice, cand));
+}
+
+static void p_done(void *arg)
+{
+	struct peer *p = arg;
+
+	p->gathered = true;
+	if (p->trickle && p->other->ice)
+		CHECK_OK(actr__ice_remote_gathering_done(p->other->ice));
+}
+
+static void p_state(void *arg, int state)
+{
+	struct peer *p = arg;
+
+	p->state = state;
+	p->nstates[state]++;
+}
+
+static void p_recv(void *arg, const uint8_t *d, size_t n)
+{
+	struct peer *p = arg;
+
+	p->nrecv++;
+	p->lastlen = n < sizeof(p->last) ? n : sizeof(p->last);
+	memcpy(p->last, d, p->lastlen);
+}
+
+static const struct actr__ice_cbs pcbs = { p_cand, p_done, p_state, p_recv };
+
+static void run_until(actr_reactor_t *r, bool *flag, int ms)
+{
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(ms));
+
+	while (!*flag && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+}
+
+static void exchange_creds(struct peer *a, struct peer *b)
+{
+	char u[64], p[128];
+
+	CHECK_OK(actr__ice_local_credentials(a->ice, u, sizeof(u), p,
+					     sizeof(p)));
+	CHECK(strlen(u) >= 4 && strlen(p) >= 22);
+	CHECK_OK(actr__ice_set_remote_credentials(b->ice, u, p));
+	CHECK_OK(actr__ice_local_credentials(b->ice, u, sizeof(u), p,
+					     sizeof(p)));
+	CHECK_OK(actr__ice_set_remote_credentials(a->ice, u, p));
+}
+
+static void make_pair(actr_reactor_t *r, struct peer *a, struct peer *b,
+		      unsigned retrans)
+{
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" },
+				       .stun_initial_ms = 50,
+				       .stun_max_retrans = retrans };
+	struct actr__ice_config cb = ca;
+
+	cb.controlling = false;
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->other = b;
+	b->other = a;
+	a->trickle = b->trickle = true;
+	a->ice = actr__ice_new(r, &ca, &pcbs, a);
+	b->ice = actr__ice_new(r, &cb, &pcbs, b);
+	CHECK(a->ice && b->ice);
+	exchange_creds(a, b);
+}
+
+static bool both_connected(struct peer *a, struct peer *b)
+{
+	return a->state == ACTR__ICE_COMPLETED &&
+	       b->state == ACTR__ICE_COMPLETED;
+}
+
+static void connect_pair(actr_reactor_t *r, struct peer *a, struct peer *b)
+{
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+
+	CHECK_EQ(actr__ice_send(a->ice, "x", 1), -ACTR_ENOTREADY);
+	CHECK_OK(actr__ice_gather(a->ice));
+	CHECK_OK(actr__ice_gather(b->ice));
+	while (!both_connected(a, b) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(a->gathered && b->gathered);
+	CHECK(a->ncand >= 1 && b->ncand >= 1);
+	CHECK_EQ(a->state, ACTR__ICE_COMPLETED);
+	CHECK_EQ(b->state, ACTR__ICE_COMPLETED);
+}
+
+TEST(ice_two_agents_loopback)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct peer a, b;
+	char pair[256];
+	uint64_t t0 = actr_time_ns();
+
+	make_pair(r, &a, &b, 0);
+	connect_pair(r, &a, &b);
+	actr_logi("test", "ICE connected in %.2f ms",
+		  (double)(actr_time_ns() - t0) / 1e6);
+	CHECK_OK(actr__ice_selected_pair(a.ice, pair, sizeof(pair)));
+	CHECK(strstr(pair, "127.0.0.1") != NULL);
+	CHECK_STR(actr__ice_selected_local_type(a.ice), "host");
+	CHECK(actr__ice_selected_is_loopback(a.ice));
+	CHECK_EQ(a.nstates[ACTR__ICE_FAILED], 0);
+
+	/* Packets both ways, in order, with their exact bytes. */
+	for (int i = 0; i < 20; i++) {
+		char msg[32];
+		int n = snprintf(msg, sizeof(msg), "ping %d", i);
+		bool got = false;
+
+		CHECK_OK(actr__ice_send(a.ice, msg, (size_t)n));
+		for (int k = 0; k < 100 && b.nrecv <= i; k++)
+			CHECK(actr_reactor_run_once(r, 20) >= 0);
+		CHECK_EQ(b.nrecv, i + 1);
+		CHECK_EQ(b.lastlen, n);
+		CHECK_MEM(b.last, msg, (size_t)n);
+		CHECK_OK(actr__ice_send(b.ice, "pong", 4));
+		for (int k = 0; k < 100 && a.nrecv <= i; k++)
+			CHECK(actr_reactor_run_once(r, 20) >= 0);
+		got = a.nrecv == i + 1;
+		CHECK(got);
+	}
+	/* A 1200-byte datagram crosses whole. */
+	{
+		char big[1200];
+
+		for (size_t i = 0; i < sizeof(big); i++)
+			big[i] = (char)(i * 7);
+		CHECK_OK(actr__ice_send(a.ice, big, sizeof(big)));
+		for (int k = 0; k < 100 && b.nrecv < 21; k++)
+			CHECK(actr_reactor_run_once(r, 20) >= 0);
+		CHECK_EQ(b.lastlen, sizeof(big));
+		CHECK_MEM(b.last, big, sizeof(big));
+	}
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	CHECK_EQ(actr_reactor_active(r), 0);
+	actr_reactor_free(r);
+}
+
+/* Remote candidates given after both sides gathered (non-trickle order),
+ * and the "a=" prefix accepted. */
+struct collect {
+	char cands[8][512];
+	int n;
+};
+
+static void c_cand(void *arg, const char *cand)
+{
+	struct collect *c = arg;
+
+	if (c->n < 8)
+		snprintf(c->cands[c->n++], 512, "a=%s", cand);
+}
+
+static void c_done(void *arg)
+{
+	struct collect *c = arg;
+
+	c->n += 100;
+}
+
+TEST(ice_bad_candidates_rejected)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_config cfg = { .local_addrs = { "127.0.0.1" } };
+	struct actr__ice_cbs cbs = { c_cand, c_done, NULL, NULL };
+	struct collect c = { 0 };
+	actr__ice_t *ice = actr__ice_new(r, &cfg, &cbs, &c);
+	char longline[800];
+
+	CHECK(ice);
+	CHECK_EQ(actr__ice_add_remote_candidate(ice, "hello"), -EINVAL);
+	CHECK_EQ(actr__ice_add_remote_candidate(ice, "candidate:"), -EINVAL);
+	CHECK_EQ(actr__ice_add_remote_candidate(
+			 ice, "candidate:1 1 UDP 1 300.1.1.1 5 typ host"),
+		 -EINVAL);
+	CHECK_EQ(actr__ice_add_remote_candidate(
+			 ice, "candidate:1 1 udp 1 abcd.local 5 typ host"),
+		 -ENOTSUP);
+	memset(longline, 'a', sizeof(longline) - 1);
+	longline[sizeof(longline) - 1] = 0;
+	memcpy(longline, "candidate:", 10);
+	CHECK_EQ(actr__ice_add_remote_candidate(ice, longline), -EINVAL);
+	CHECK_EQ(actr__ice_set_remote_credentials(ice, "", "x"), -EINVAL);
+	CHECK_OK(actr__ice_add_remote_candidate(
+		ice, "a=candidate:1 1 UDP 2013266431 127.0.0.1 9 typ host"));
+	/* A server name instead of an IP literal is refused up front. */
+	cfg.stun_ip = "stun.example.org";
+	CHECK(actr__ice_new(r, &cfg, &cbs, &c) == NULL);
+	actr__ice_free(ice);
+	actr_reactor_free(r);
+}
+
+TEST(ice_late_candidates)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" } };
+	struct actr__ice_config cb = ca;
+	struct actr__ice_cbs cbs = { c_cand, c_done, NULL, NULL };
+	struct collect c1 = { 0 }, c2 = { 0 };
+	bool done = false;
+	uint64_t end;
+	char u[64], p[128];
+	actr__ice_t *a, *b;
+
+	cb.controlling = false;
+	a = actr__ice_new(r, &ca, &cbs, &c1);
+	b = actr__ice_new(r, &cb, &cbs, &c2);
+	CHECK(a && b);
+	CHECK_OK(actr__ice_gather(a));
+	CHECK_OK(actr__ice_gather(b));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(3000));
+	while ((c1.n < 100 || c2.n < 100) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(c1.n > 100 && c2.n > 100);
+	CHECK_OK(actr__ice_local_credentials(a, u, sizeof(u), p, sizeof(p)));
+	CHECK_OK(actr__ice_set_remote_credentials(b, u, p));
+	CHECK_OK(actr__ice_local_credentials(b, u, sizeof(u), p, sizeof(p)));
+	CHECK_OK(actr__ice_set_remote_credentials(a, u, p));
+	for (int i = 0; i < c1.n - 100; i++)
+		CHECK_OK(actr__ice_add_remote_candidate(b, c1.cands[i]));
+	for (int i = 0; i < c2.n - 100; i++)
+		CHECK_OK(actr__ice_add_remote_candidate(a, c2.cands[i]));
+	CHECK_OK(actr__ice_remote_gathering_done(a));
+	CHECK_OK(actr__ice_remote_gathering_done(b));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (!done && actr_time_ns() < end) {
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+		done = actr__ice_state(a) == ACTR__ICE_COMPLETED &&
+		       actr__ice_state(b) == ACTR__ICE_COMPLETED;
+	}
+	CHECK(done);
+	actr__ice_free(a);
+	actr__ice_free(b);
+	actr_reactor_free(r);
+}
+
+/* The only remote candidate is a closed port: ICE must report failure
+ * (after end-of-candidates), within bounded time. */
+TEST(ice_failure_reported)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct peer a, b;
+	bool failed = false;
+	uint64_t end;
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	char cand[128];
+
+	/* A port that surely has no listener: bind, learn it, close. */
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK_OK(bind(s, (struct sockaddr *)&sa, sizeof(sa)));
+	CHECK_OK(getsockname(s, (struct sockaddr *)&sa, &sl));
+	close(s);
+	make_pair(r, &a, &b, 2);
+	a.trickle = false;
+	b.trickle = false;
+	CHECK_OK(actr__ice_gather(a.ice));
+	snprintf(cand, sizeof(cand),
+		 "candidate:1 1 UDP 2013266431 127.0.0.1 %u typ host",
+		 ntohs(sa.sin_port));
+	CHECK_OK(actr__ice_add_remote_candidate(a.ice, cand));
+	CHECK_OK(actr__ice_remote_gathering_done(a.ice));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+	while (!failed && actr_time_ns() < end) {
+		CHECK(actr_reactor_run_once(r, 50) >= 0);
+		failed = a.state == ACTR__ICE_FAILED;
+	}
+	CHECK(failed);
+	CHECK_EQ(a.nstates[ACTR__ICE_COMPLETED], 0);
+	CHECK_EQ(actr__ice_send(a.ice, "x", 1), -ACTR_ENOTREADY);
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	actr_reactor_free(r);
+}
+
+/* ICE restart: new credentials, connectivity again over the new ones. */
+TEST(ice_restart)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct peer a, b;
+	char u1[64], p1[128], u2[64], p2[128];
+	uint64_t end;
+
+	make_pair(r, &a, &b, 0);
+	connect_pair(r, &a, &b);
+	CHECK_OK(actr__ice_local_credentials(a.ice, u1, sizeof(u1), p1,
+					     sizeof(p1)));
+	CHECK_OK(actr__ice_restart(a.ice));
+	CHECK_OK(actr__ice_restart(b.ice));
+	CHECK_OK(actr__ice_local_credentials(a.ice, u2, sizeof(u2), p2,
+					     sizeof(p2)));
+	CHECK(strcmp(u1, u2) != 0);
+	exchange_creds(&a, &b);
+	a.state = b.state = 0;
+	/* Candidates stay; re-announce them as a signaling peer would. */
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (!both_connected(&a, &b) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(both_connected(&a, &b));
+	CHECK_OK(actr__ice_send(a.ice, "after", 5));
+	for (int k = 0; k < 100 && b.lastlen != 5; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_MEM(b.last, "after", 5);
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	actr_reactor_free(r);
+}
+
+/* Freeing an agent from inside its own callback is safe. */
+static void free_in_state(void *arg, int state)
+{
+	struct peer *p = arg;
+
+	p->state = state;
+	if (state == ACTR__ICE_COMPLETED && p->ice) {
+		actr__ice_free(p->ice);
+		p->ice = NULL;
+	}
+}
+
+TEST(ice_free_in_callback)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_cbs cbs = pcbs;
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" } };
+	struct actr__ice_config cb = ca;
+	struct peer a = { 0 }, b = { 0 };
+	bool done = false;
+
+	cbs.state = free_in_state;
+	cb.controlling = false;
+	a.other = &b;
+	b.other = &a;
+	a.trickle = b.trickle = true;
+	a.ice = actr__ice_new(r, &ca, &cbs, &a);
+	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
+	exchange_creds(&a, &b);
+	CHECK_OK(actr__ice_gather(a.ice));
+	CHECK_OK(actr__ice_gather(b.ice));
+	for (int i = 0; i < 500 && !done; i++) {
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+		done = a.ice == NULL;
+	}
+	CHECK(done);
+	for (int i = 0; i < 3; i++)
+		CHECK(actr_reactor_run_once(r, 0) >= 0);
+	actr__ice_free(b.ice);
+	CHECK_EQ(actr_reactor_active(r), 0);
+	actr_reactor_free(r);
+	(void)run_until;
+}
+
+/* Through a real TURN server (coturn on 127.0.0.1, use-auth-secret): both
+ * agents forced to relay candidates. */
+TEST_TIMEOUT(ice_turn_relay, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct test_turn turn;
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" },
+				       .turn_ip = "127.0.0.1",
+				       .relay_only = true };
+	struct actr__ice_config cb;
+	struct peer a = { 0 }, b = { 0 };
+	uint64_t end;
+	char pair[256];
+
+	CHECK_OK(test_turn_start(&turn));
+	ca.turn_port = turn.port;
+	ca.turn_user = turn.user;
+	ca.turn_pass = turn.pass;
+	cb = ca;
+	cb.controlling = false;
+	a.other = &b;
+	b.other = &a;
+	a.trickle = b.trickle = true;
+	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
+	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
+	CHECK(a.ice && b.ice);
+	exchange_creds(&a, &b);
+	CHECK_OK(actr__ice_gather(a.ice));
+	CHECK_OK(actr__ice_gather(b.ice));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+	while (!both_connected(&a, &b) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(both_connected(&a, &b));
+	CHECK_OK(actr__ice_selected_pair(a.ice, pair, sizeof(pair)));
+	actr_logi("test", "relay pair: %s", pair);
+	CHECK_STR(actr__ice_selected_local_type(a.ice), "relay");
+	CHECK_STR(actr__ice_selected_local_type(b.ice), "relay");
+	CHECK_OK(actr__ice_send(a.ice, "via turn", 8));
+	for (int k = 0; k < 100 && b.lastlen != 8; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_MEM(b.last, "via turn", 8);
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	actr_reactor_free(r);
+	test_turn_stop(&turn);
+}
+
+/* A wrong TURN password: no relay candidate, so relay-only ICE cannot
+ * connect and gathering still ends. */
+TEST_TIMEOUT(ice_turn_bad_credentials, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct test_turn turn;
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" },
+				       .turn_ip = "127.0.0.1",
+				       .relay_only = true };
+	struct peer a = { 0 }, b = { 0 };
+	uint64_t end;
+
+	CHECK_OK(test_turn_start(&turn));
+	ca.turn_port = turn.port;
+	ca.turn_user = turn.user;
+	ca.turn_pass = "d3Jvbmc=";
+	a.other = &b;
+	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
+	CHECK(a.ice);
+	CHECK_OK(actr__ice_gather(a.ice));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+	while (!a.gathered && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(a.gathered);
+	CHECK_EQ(a.ncand, 0);
+	actr__ice_free(a.ice);
+	actr_reactor_free(r);
+	test_turn_stop(&turn);
+}
+
+/* Agents freed and new ones created within one iteration, while another
+ * agent keeps the bridge alive: the new sockets reuse the closed
+ * descriptors' numbers and must still be watched. */
+TEST(ice_fd_reuse_after_free)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_config kc = { .local_addrs = { "127.0.0.1" } };
+	struct actr__ice_cbs none = { 0 };
+	actr__ice_t *keeper = actr__ice_new(r, &kc, &none, NULL);
+	struct peer a, b;
+
+	CHECK(keeper);
+	CHECK_OK(actr__ice_gather(keeper));
+	for (int round = 0; round < 3; round++) {
+		make_pair(r, &a, &b, 0);
+		connect_pair(r, &a, &b);
+		CHECK_OK(actr__ice_send(a.ice, "ping", 4));
+		for (int k = 0; k < 100 && b.nrecv == 0; k++)
+			CHECK(actr_reactor_run_once(r, 20) >= 0);
+		CHECK_EQ(b.nrecv, 1);
+		/* No iteration between this free and the next make_pair. */
+		actr__ice_free(a.ice);
+		actr__ice_free(b.ice);
+	}
+	actr__ice_free(keeper);
+	actr_reactor_free(r);
+}

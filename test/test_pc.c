@@ -1,0 +1,647 @@
+/* Tests of wire/pc.c: two peer connections in one process and in two
+ * processes, over ICE (127.0.0.1) + DTLS + SCTP, with the four lanes. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <actr/actr.h>
+
+#include "core/internal.h"
+#include "sctp/sctp.h"
+#include "wire/pc.h"
+#include "wire/sdp.h"
+#include "test.h"
+#include "test_pc_util.h"
+
+#define MAXQ 64
+
+struct side {
+	const char *name;
+	actr__pc_t *pc;
+	struct side *other;
+	char *sdp_out;		/* our description, not yet delivered */
+	char *cands[MAXQ];	/* trickled candidates ("" = end) */
+	int ncands;
+	int state;
+	int err;
+	int nstates[8];
+	actr_buf_t *msgs[MAXQ];	/* received messages */
+	int lanes[MAXQ];	/* their lanes */
+	int nmsgs;
+	bool echo;		/* send every message back on its lane */
+	void (*mangle)(struct side *s); /* edit sdp_out before delivery */
+};
+
+static void s_description(void *arg, bool offer, const char *sdp)
+{
+	struct side *s = arg;
+
+	CHECK(!s->sdp_out);
+	s->sdp_out = strdup(sdp);
+}
+
+static void s_candidate(void *arg, const char *cand)
+{
+	struct side *s = arg;
+
+	CHECK(s->ncands < MAXQ);
+	s->cands[s->ncands++] = strdup(cand ? cand : "");
+}
+
+static void s_state(void *arg, int state, int err)
+{
+	struct side *s = arg;
+
+	s->state = state;
+	s->err = err;
+	s->nstates[state]++;
+}
+
+static void s_message(void *arg, int lane, actr_buf_t *msg)
+{
+	struct side *s = arg;
+
+	if (s->echo) {
+		CHECK_OK(actr__pc_send(s->pc, lane, msg->data, msg->len));
+		actr_buf_unref(msg);
+		return;
+	}
+	CHECK(s->nmsgs < MAXQ);
+	s->lanes[s->nmsgs] = lane;
+	s->msgs[s->nmsgs++] = msg;
+}
+
+static const struct actr__pc_cbs scbs = {
+	s_description, s_candidate, s_state, s_message, NULL,
+};
+
+/* Deliver what each side produced to the other (outside callbacks). */
+static void pump(struct side *s)
+{
+	struct side *o = s->other;
+
+	if (s->sdp_out) {
+		if (s->mangle)
+			s->mangle(s);
+		if (o->pc)
+			CHECK_OK(actr__pc_set_remote(o->pc, s->sdp_out,
+						     strlen(s->sdp_out)));
+		free(s->sdp_out);
+		s->sdp_out = NULL;
+	}
+	/* Candidates only after the description they belong to. */
+	if (!o->pc || actr__pc_state(o->pc) == ACTR__PC_NEW)
+		return;
+	for (int i = 0; i < s->ncands; i++) {
+		int rc = actr__pc_add_candidate(o->pc, s->cands[i]);
+
+		CHECK(rc == 0 || rc == -ENOTSUP);
+		free(s->cands[i]);
+	}
+	s->ncands = 0;
+}
+
+static void step(actr_reactor_t *r, struct side *a, struct side *b)
+{
+	CHECK(actr_reactor_run_once(r, 10) >= 0);
+	pump(a);
+	pump(b);
+}
+
+static void cfg_init(struct actr__pc_config *c, bool trickle)
+{
+	memset(c, 0, sizeof(*c));
+	c->ice.local_addrs[0] = "127.0.0.1";
+	c->trickle = trickle;
+	c->handshake_timeout_ms = (unsigned)actr_test_scale(5000);
+}
+
+static void make_sides(actr_reactor_t *r, struct side *a, struct side *b,
+		       const struct actr__pc_config *ca,
+		       const struct actr__pc_config *cb)
+{
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->name = "offerer";
+	b->name = "answerer";
+	a->other = b;
+	b->other = a;
+	a->pc = actr__pc_new(r, true, NULL, ca, &scbs, a);
+	b->pc = actr__pc_new(r, false, NULL, cb, &scbs, b);
+	CHECK(a->pc && b->pc);
+}
+
+static bool connected(struct side *a, struct side *b)
+{
+	return a->state == ACTR__PC_CONNECTED && b->state == ACTR__PC_CONNECTED;
+}
+
+static bool finished(struct side *s)
+{
+	return s->state == ACTR__PC_FAILED || s->state == ACTR__PC_CLOSED;
+}
+
+/* Run until both sides are CONNECTED or one ended; bounded. */
+static void run_connect(actr_reactor_t *r, struct side *a, struct side *b,
+			int ms)
+{
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(ms));
+
+	while (!connected(a, b) && !finished(a) && !finished(b) &&
+	       actr_time_ns() < end)
+		step(r, a, b);
+}
+
+static void free_sides(struct side *a, struct side *b)
+{
+	struct side *ss[2] = { a, b };
+
+	for (int k = 0; k < 2; k++) {
+		struct side *s = ss[k];
+
+		actr__pc_free(s->pc);
+		s->pc = NULL;
+		free(s->sdp_out);
+		for (int i = 0; i < s->ncands; i++)
+			free(s->cands[i]);
+		for (int i = 0; i < s->nmsgs; i++)
+			actr_buf_unref(s->msgs[i]);
+		s->nmsgs = 0;
+		s->ncands = 0;
+		s->sdp_out = NULL;
+	}
+}
+
+static void pattern(uint8_t *p, size_t n, uint32_t seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		p[i] = (uint8_t)x;
+	}
+}
+
+static uint64_t checksum(const uint8_t *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+/* Send msg on lane from s; wait until the other side echoed it back. */
+static void echo_one(actr_reactor_t *r, struct side *a, struct side *b,
+		     int lane, size_t len)
+{
+	uint8_t *msg = malloc(len ? len : 1);
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(20000));
+	uint64_t want;
+	int n0 = a->nmsgs;
+
+	pattern(msg, len, (uint32_t)len);
+	want = checksum(msg, len);
+	CHECK_OK(actr__pc_send(a->pc, lane, msg, len));
+	free(msg);
+	while (a->nmsgs == n0 && actr_time_ns() < end)
+		step(r, a, b);
+	CHECK_EQ(a->nmsgs, n0 + 1);
+	CHECK_EQ(a->lanes[n0], lane);
+	CHECK_EQ(a->msgs[n0]->len, len);
+	CHECK(checksum(a->msgs[n0]->data, len) == want);
+	actr_buf_unref(a->msgs[n0]);
+	a->nmsgs = n0;
+}
+
+static void connect_and_echo(bool trickle, bool legacy, size_t max)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t t0;
+	static const size_t sizes[] = {
+		1, 2, 100, 1200, 65527, 65528, 65535, 200000, 1u << 20,
+		16u << 20,
+	};
+
+	cfg_init(&c, trickle);
+	c.legacy_sdp = legacy;
+	if (legacy)
+		c.sctp_mtu = 16000; /* large SCTP packets on the loopback pair */
+	make_sides(r, &a, &b, &c, &c);
+	b.echo = true;
+	t0 = actr_time_ns();
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 5000);
+	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	CHECK_EQ(b.state, ACTR__PC_CONNECTED);
+	actr_logi("test", "connected (%s%s) in %.2f ms",
+		  trickle ? "trickle" : "candidates in SDP",
+		  legacy ? ", legacy SDP" : "",
+		  (double)(actr_time_ns() - t0) / 1e6);
+	/* Under valgrind (scaled timeouts) 16 MiB takes minutes: 1 MiB. */
+	if (actr_test_scale(1) > 1 && max > (1u << 20))
+		max = 1u << 20;
+	for (size_t i = 0; i < ACTR_ARRAY_LEN(sizes) && sizes[i] <= max; i++)
+		echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, sizes[i]);
+	for (int lane = 0; lane < ACTR__LANE_COUNT; lane++)
+		echo_one(r, &a, &b, lane, 3000);
+	/* The answerer sends too (it is not only an echo). */
+	b.echo = false;
+	a.echo = true;
+	echo_one(r, &b, &a, ACTR__LANE_RPC_SIGNAL, 70000);
+	CHECK_EQ(actr__pc_send(a.pc, 9, "x", 1), -EINVAL);
+	CHECK_EQ(actr__pc_send(a.pc, 0, "x", (16u << 20) + 1), -ACTR_ETOOBIG);
+	free_sides(&a, &b);
+	for (int i = 0; i < 5; i++)
+		actr_reactor_run_once(r, 0);
+	CHECK(!actr__sctp_global_active());
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(pc_echo_in_process, 30)
+{
+	connect_and_echo(false, false, 16u << 20);
+}
+
+TEST_TIMEOUT(pc_echo_trickle, 30)
+{
+	connect_and_echo(true, false, 1u << 20);
+}
+
+TEST_TIMEOUT(pc_echo_legacy_sdp, 30)
+{
+	connect_and_echo(false, true, 1u << 20);
+}
+
+/* STREAM_LATENCY_FIRST is unordered with 3 retransmissions; the others
+ * ordered and reliable; many messages in a burst all arrive (loopback
+ * loses nothing) and the ordered lane keeps order. */
+TEST_TIMEOUT(pc_lane_options_and_burst, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t end;
+	int got_unordered = 0;
+
+	cfg_init(&c, false);
+	make_sides(r, &a, &b, &c, &c);
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 5000);
+	CHECK(connected(&a, &b));
+	for (int i = 0; i < 40; i++) {
+		uint8_t m[600];
+
+		memset(m, i, sizeof(m));
+		m[0] = (uint8_t)i;
+		CHECK_OK(actr__pc_send(a.pc, i < 20 ? ACTR__LANE_RPC_RELIABLE
+						    : ACTR__LANE_STREAM_LATENCY_FIRST,
+				       m, sizeof(m)));
+	}
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (b.nmsgs < 40 && actr_time_ns() < end)
+		step(r, &a, &b);
+	CHECK_EQ(b.nmsgs, 40);
+	int next = 0;
+	for (int i = 0; i < 40; i++) {
+		if (b.lanes[i] == ACTR__LANE_RPC_RELIABLE) {
+			CHECK_EQ(b.msgs[i]->data[0], next);
+			next++;
+		} else {
+			CHECK_EQ(b.lanes[i], ACTR__LANE_STREAM_LATENCY_FIRST);
+			got_unordered++;
+		}
+		CHECK_EQ(b.msgs[i]->len, 600);
+	}
+	CHECK_EQ(next, 20);
+	CHECK_EQ(got_unordered, 20);
+	CHECK_EQ(actr__lane_by_label("STREAM_LATENCY_FIRST"),
+		 ACTR__LANE_STREAM_LATENCY_FIRST);
+	CHECK_EQ(actr__lane_by_label("rpc_reliable"), -1);
+	CHECK_STR(actr__lane_label(ACTR__LANE_RPC_SIGNAL), "RPC_SIGNAL");
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+}
+
+/* The answer carries a fingerprint that is not the answerer's: the
+ * offerer refuses the DTLS handshake. */
+static void mangle_fp(struct side *s)
+{
+	char *p = strstr(s->sdp_out, "a=fingerprint:sha-256 ");
+
+	CHECK(p);
+	p += strlen("a=fingerprint:sha-256 ");
+	p[0] = p[0] == 'A' ? 'B' : 'A';
+}
+
+TEST_TIMEOUT(pc_fingerprint_mismatch_refused, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t end;
+
+	cfg_init(&c, false);
+	make_sides(r, &a, &b, &c, &c);
+	b.mangle = mangle_fp;
+	CHECK_OK(actr__pc_start(a.pc));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(6000));
+	while (!(finished(&a) && finished(&b)) && actr_time_ns() < end)
+		step(r, &a, &b);
+	CHECK_EQ(a.state, ACTR__PC_FAILED);
+	CHECK_EQ(a.err, -ACTR_EAUTH);
+	CHECK(b.state != ACTR__PC_CONNECTED);
+	CHECK_EQ(a.nstates[ACTR__PC_CONNECTED], 0);
+	CHECK_EQ(b.nstates[ACTR__PC_CONNECTED], 0);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+}
+
+/* No answer ever comes: the deadline fails the offerer. */
+TEST(pc_handshake_deadline)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t t0 = actr_time_ns();
+	uint64_t end = t0 + ACTR_MS(actr_test_scale(3000));
+
+	cfg_init(&c, false);
+	c.handshake_timeout_ms = 300;
+	make_sides(r, &a, &b, &c, &c);
+	actr__pc_free(b.pc); /* nobody answers */
+	b.pc = NULL;
+	CHECK_OK(actr__pc_start(a.pc));
+	while (!finished(&a) && actr_time_ns() < end) {
+		CHECK(actr_reactor_run_once(r, 50) >= 0);
+		free(a.sdp_out);
+		a.sdp_out = NULL;
+	}
+	CHECK_EQ(a.state, ACTR__PC_FAILED);
+	CHECK_EQ(a.err, -ETIMEDOUT);
+	CHECK(actr_time_ns() - t0 >= ACTR_MS(290));
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+}
+
+/* The answer's only candidate points at a dead port: ICE fails and the
+ * failure reaches the peer connection. */
+static void mangle_cands(struct side *s)
+{
+	struct actr__sdp sdp;
+	char *out = malloc(8192);
+	uint16_t port = test_free_udp_port();
+
+	CHECK_OK(actr__sdp_parse(s->sdp_out, strlen(s->sdp_out), &sdp));
+	sdp.ncands = 0;
+	char cand[128];
+	snprintf(cand, sizeof(cand),
+		 "candidate:1 1 UDP 2013266431 127.0.0.1 %u typ host", port);
+	CHECK_OK(actr__sdp_add_candidate(&sdp, cand));
+	CHECK(actr__sdp_write(&sdp, out, 8192) > 0);
+	free(s->sdp_out);
+	s->sdp_out = out;
+}
+
+TEST_TIMEOUT(pc_ice_failure_reported, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t end;
+
+	cfg_init(&c, false);
+	c.ice.stun_initial_ms = 50;
+	c.ice.stun_max_retrans = 2;
+	c.handshake_timeout_ms = (unsigned)actr_test_scale(15000);
+	make_sides(r, &a, &b, &c, &c);
+	b.mangle = mangle_cands;
+	CHECK_OK(actr__pc_start(a.pc));
+	/* Keep the answerer from reaching us: drop it after the answer. */
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(12000));
+	while (!finished(&a) && actr_time_ns() < end) {
+		step(r, &a, &b);
+		if (b.pc && a.state == ACTR__PC_CONNECTING &&
+		    actr__pc_state(b.pc) == ACTR__PC_CONNECTING &&
+		    !b.sdp_out && b.nstates[ACTR__PC_CONNECTING]) {
+			/* the answer was delivered (pump ran) */
+			actr__pc_free(b.pc);
+			b.pc = NULL;
+		}
+	}
+	CHECK_EQ(a.state, ACTR__PC_FAILED);
+	CHECK_EQ(a.err, -ACTR_EUNAVAILABLE);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+}
+
+/* Close, then a fresh pair on the same reactor connects again. */
+TEST_TIMEOUT(pc_close_and_reopen, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t end;
+
+	cfg_init(&c, false);
+	for (int round = 0; round < 2; round++) {
+		make_sides(r, &a, &b, &c, &c);
+		b.echo = true;
+		CHECK_OK(actr__pc_start(a.pc));
+		run_connect(r, &a, &b, 5000);
+		CHECK(connected(&a, &b));
+		echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 5000);
+		CHECK_OK(actr__pc_close(a.pc));
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+		while (!(finished(&a) && finished(&b)) && actr_time_ns() < end)
+			step(r, &a, &b);
+		CHECK_EQ(a.state, ACTR__PC_CLOSED);
+		CHECK_EQ(b.state, ACTR__PC_CLOSED);
+		CHECK_EQ(actr__pc_send(a.pc, 0, "x", 1), -ACTR_ECLOSED);
+		free_sides(&a, &b);
+	}
+	actr_reactor_free(r);
+}
+
+/* Through coturn, ICE forced to relay on both sides. */
+TEST_TIMEOUT(pc_turn_relay, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct test_turn turn;
+	struct actr__pc_config c;
+	struct side a, b;
+
+	CHECK_OK(test_turn_start(&turn));
+	cfg_init(&c, true);
+	c.ice.turn_ip = "127.0.0.1";
+	c.ice.turn_port = turn.port;
+	c.ice.turn_user = turn.user;
+	c.ice.turn_pass = turn.pass;
+	c.ice.relay_only = true;
+	make_sides(r, &a, &b, &c, &c);
+	b.echo = true;
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 8000);
+	CHECK(connected(&a, &b));
+	CHECK_STR(actr__ice_selected_local_type(actr__pc_ice(a.pc)), "relay");
+	echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 100);
+	echo_one(r, &a, &b, ACTR__LANE_STREAM_RELIABLE, 300000);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+	test_turn_stop(&turn);
+}
+
+/* ---- two processes --------------------------------------------------- */
+
+/* Length-prefixed strings over a pipe (the test's signaling). */
+static void pipe_put(int fd, const char *s)
+{
+	uint32_t n = (uint32_t)strlen(s);
+
+	CHECK_EQ(write(fd, &n, 4), 4);
+	CHECK_EQ(write(fd, s, n), n);
+}
+
+static char *pipe_get(int fd)
+{
+	uint32_t n;
+	char *s;
+	size_t got = 0;
+
+	if (read(fd, &n, 4) != 4 || n > 65536)
+		return NULL;
+	s = malloc(n + 1);
+	while (got < n) {
+		ssize_t k = read(fd, s + got, n - got);
+
+		if (k <= 0) {
+			free(s);
+			return NULL;
+		}
+		got += (size_t)k;
+	}
+	s[n] = 0;
+	return s;
+}
+
+static void answerer_process(int rfd, int wfd)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side b = { 0 }, dummy = { 0 };
+	char *offer = pipe_get(rfd);
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(15000));
+
+	cfg_init(&c, false);
+	b.other = &dummy;
+	b.echo = true;
+	b.pc = actr__pc_new(r, false, NULL, &c, &scbs, &b);
+	if (!offer || !b.pc)
+		_exit(2);
+	if (actr__pc_set_remote(b.pc, offer, strlen(offer)) < 0)
+		_exit(3);
+	free(offer);
+	while (!finished(&b) && actr_time_ns() < end) {
+		actr_reactor_run_once(r, 50);
+		if (b.sdp_out) {
+			pipe_put(wfd, b.sdp_out);
+			free(b.sdp_out);
+			b.sdp_out = NULL;
+		}
+	}
+	_exit(b.state == ACTR__PC_CLOSED ? 0 : 4);
+}
+
+TEST_TIMEOUT(pc_echo_two_processes, 30)
+{
+	int to_child[2], from_child[2], st;
+	pid_t pid;
+	actr_reactor_t *r;
+	struct actr__pc_config c;
+	struct side a = { 0 }, b = { 0 };
+	uint64_t end;
+	char *answer;
+
+	CHECK_OK(pipe(to_child));
+	CHECK_OK(pipe(from_child));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(to_child[1]);
+		close(from_child[0]);
+		answerer_process(to_child[0], from_child[1]);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	r = actr_reactor_new();
+	cfg_init(&c, false);
+	a.other = &b;
+	a.pc = actr__pc_new(r, true, NULL, &c, &scbs, &a);
+	CHECK(a.pc);
+	CHECK_OK(actr__pc_start(a.pc));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (!a.sdp_out && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(a.sdp_out);
+	pipe_put(to_child[1], a.sdp_out);
+	free(a.sdp_out);
+	a.sdp_out = NULL;
+	answer = pipe_get(from_child[0]);
+	CHECK(answer);
+	CHECK_OK(actr__pc_set_remote(a.pc, answer, strlen(answer)));
+	free(answer);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (a.state != ACTR__PC_CONNECTED && !finished(&a) &&
+	       actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	{
+		static const size_t sizes[] = { 1, 64, 65527, 65528,
+						1u << 20, 16u << 20 };
+		size_t nsizes = ACTR_ARRAY_LEN(sizes);
+
+		if (actr_test_scale(1) > 1)
+			nsizes--; /* valgrind: no 16 MiB */
+		for (size_t i = 0; i < nsizes; i++) {
+			uint8_t *msg = malloc(sizes[i]);
+			uint64_t want;
+
+			pattern(msg, sizes[i], (uint32_t)i + 7);
+			want = checksum(msg, sizes[i]);
+			CHECK_OK(actr__pc_send(a.pc, (int)i % 3, msg, sizes[i]));
+			free(msg);
+			end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+			while (a.nmsgs == 0 && actr_time_ns() < end)
+				CHECK(actr_reactor_run_once(r, 20) >= 0);
+			CHECK_EQ(a.nmsgs, 1);
+			CHECK_EQ(a.lanes[0], (int)i % 3);
+			CHECK_EQ(a.msgs[0]->len, sizes[i]);
+			CHECK(checksum(a.msgs[0]->data, sizes[i]) == want);
+			actr_buf_unref(a.msgs[0]);
+			a.nmsgs = 0;
+		}
+	}
+	CHECK_OK(actr__pc_close(a.pc));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(3000));
+	while (!finished(&a) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(a.state, ACTR__PC_CLOSED);
+	for (int i = 0, n = actr_test_scale(300); i < n; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			break;
+		actr_reactor_run_once(r, 10);
+		if (i == n - 1) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+		}
+	}
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	actr__pc_free(a.pc);
+	actr_reactor_free(r);
+	close(to_child[1]);
+	close(from_child[0]);
+}

@@ -1,0 +1,331 @@
+/* Interop: a peer connection between this project and aiortc (Debian's
+ * python3-aiortc, run by Debian's interpreter), both as offerer and as
+ * answerer, messages both ways on all four lanes. The Python side is
+ * test/pc_aiortc.py (line protocol described there). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <actr/actr.h>
+
+#include "core/internal.h"
+#include "proto/fragment.h"
+#include "wire/pc.h"
+#include "test.h"
+
+#define PY "/usr/bin/python3"
+
+struct peer {
+	pid_t pid;
+	int to;			/* its stdin */
+	int from;		/* its stdout (non-blocking) */
+	char buf[65536];	/* partial line */
+	size_t len;
+};
+
+struct app {
+	actr__pc_t *pc;
+	char *sdp_out;
+	int state;
+	int err;
+	actr_buf_t *msgs[64];
+	int lanes[64];
+	int nmsgs;
+};
+
+static void a_description(void *arg, bool offer, const char *sdp)
+{
+	struct app *a = arg;
+
+	a->sdp_out = strdup(sdp);
+}
+
+static void a_state(void *arg, int state, int err)
+{
+	struct app *a = arg;
+
+	a->state = state;
+	a->err = err;
+}
+
+static void a_message(void *arg, int lane, actr_buf_t *msg)
+{
+	struct app *a = arg;
+
+	CHECK(a->nmsgs < 64);
+	a->lanes[a->nmsgs] = lane;
+	a->msgs[a->nmsgs++] = msg;
+}
+
+static const struct actr__pc_cbs acbs = {
+	a_description, NULL, a_state, a_message, NULL,
+};
+
+static bool script_path(char *out, size_t cap)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (access("test/pc_aiortc.py", R_OK) == 0) {
+		snprintf(out, cap, "test/pc_aiortc.py");
+		return true;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = 0;
+	/* <root>/build/test/actr-test -> <root>/test/pc_aiortc.py */
+	snprintf(out, cap, "%s/../../test/pc_aiortc.py", dirname(exe));
+	return access(out, R_OK) == 0;
+}
+
+static bool have_aiortc(void)
+{
+	return access(PY, X_OK) == 0 &&
+	       system(PY " -c 'import aiortc' >/dev/null 2>&1") == 0;
+}
+
+static void peer_start(struct peer *p, const char *role)
+{
+	int in[2], outp[2];
+	char script[PATH_MAX];
+
+	memset(p, 0, sizeof(*p));
+	CHECK(script_path(script, sizeof(script)));
+	CHECK_OK(pipe(in));
+	CHECK_OK(pipe(outp));
+	p->pid = fork();
+	CHECK(p->pid >= 0);
+	if (p->pid == 0) {
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		close(in[1]);
+		close(outp[0]);
+		execl(PY, PY, script, role, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	p->to = in[1];
+	p->from = outp[0];
+	CHECK_OK(actr__fd_nonblock(p->from));
+}
+
+static void peer_stop(struct peer *p)
+{
+	int st;
+
+	close(p->to);
+	for (int i = 0; i < 300; i++) {
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
+			p->pid = 0;
+			break;
+		}
+		usleep(10000);
+	}
+	if (p->pid) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, &st, 0);
+	}
+	close(p->from);
+}
+
+/* One complete line from the peer into line (NUL-terminated), or false. */
+static bool peer_line(struct peer *p, char *line, size_t cap)
+{
+	char *nl;
+	ssize_t n;
+
+	if (p->len < sizeof(p->buf)) {
+		n = read(p->from, p->buf + p->len, sizeof(p->buf) - p->len);
+		if (n > 0)
+			p->len += (size_t)n;
+	}
+	nl = memchr(p->buf, '\n', p->len);
+	if (!nl)
+		return false;
+	size_t l = (size_t)(nl - p->buf);
+
+	CHECK(l < cap);
+	memcpy(line, p->buf, l);
+	line[l] = 0;
+	p->len -= l + 1;
+	memmove(p->buf, nl + 1, p->len);
+	return true;
+}
+
+static void send_sdp(struct peer *p, const char *sdp)
+{
+	size_t n = strlen(sdp);
+	char *b64 = malloc(ACTR_BASE64_LEN(n) + 8);
+	size_t k;
+
+	memcpy(b64, "SDP ", 4);
+	k = actr_base64_encode(sdp, n, b64 + 4, 0);
+	b64[4 + k] = '\n';
+	CHECK_EQ(write(p->to, b64, 5 + k), (ssize_t)(5 + k));
+	free(b64);
+}
+
+static char *decode_sdp(const char *line)
+{
+	size_t n = strlen(line + 4);
+	char *sdp = malloc(n + 1);
+	ssize_t k = actr_base64_decode(line + 4, n, sdp, n);
+
+	CHECK(k > 0);
+	sdp[k] = 0;
+	return sdp;
+}
+
+static int find_msg(struct app *a, int lane, const char *text, size_t len)
+{
+	for (int i = 0; i < a->nmsgs; i++)
+		if (a->lanes[i] == lane && a->msgs[i]->len == len &&
+		    !memcmp(a->msgs[i]->data, text, len))
+			return i;
+	return -1;
+}
+
+static void drop_msg(struct app *a, int i)
+{
+	actr_buf_unref(a->msgs[i]);
+	a->nmsgs--;
+	memmove(&a->msgs[i], &a->msgs[i + 1],
+		(size_t)(a->nmsgs - i) * sizeof(a->msgs[0]));
+	memmove(&a->lanes[i], &a->lanes[i + 1],
+		(size_t)(a->nmsgs - i) * sizeof(a->lanes[0]));
+}
+
+static void interop(bool we_offer)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c = { 0 };
+	struct app a = { 0 };
+	struct peer p;
+	char *line = malloc(65536);
+	int opens = 0;
+	uint64_t end, t0 = actr_time_ns();
+
+	if (!have_aiortc()) {
+		actr_logw("test", "aiortc missing: " PY " cannot import it");
+		CHECK(!"python3-aiortc is required (scripts/deps.sh)");
+	}
+	c.ice.local_addrs[0] = "127.0.0.1";
+	c.trickle = false; /* aiortc does not trickle */
+	c.handshake_timeout_ms = (unsigned)actr_test_scale(15000);
+	peer_start(&p, we_offer ? "answer" : "offer");
+	a.pc = actr__pc_new(r, we_offer, NULL, &c, &acbs, &a);
+	CHECK(a.pc);
+	if (we_offer)
+		CHECK_OK(actr__pc_start(a.pc));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(15000));
+	while ((a.state != ACTR__PC_CONNECTED || opens < 4 || a.nmsgs < 4) &&
+	       a.state != ACTR__PC_FAILED && actr_time_ns() < end) {
+		CHECK(actr_reactor_run_once(r, 10) >= 0);
+		if (a.sdp_out) {
+			send_sdp(&p, a.sdp_out);
+			free(a.sdp_out);
+			a.sdp_out = NULL;
+		}
+		while (peer_line(&p, line, 65536)) {
+			if (!strncmp(line, "SDP ", 4)) {
+				char *sdp = decode_sdp(line);
+
+				CHECK_OK(actr__pc_set_remote(a.pc, sdp,
+							     strlen(sdp)));
+				free(sdp);
+			} else if (!strncmp(line, "OPEN ", 5)) {
+				char label[64];
+				int ordered, rtx;
+
+				CHECK_EQ(sscanf(line + 5, "%63s %d %d", label,
+						&ordered, &rtx), 3);
+				int lane = actr__lane_by_label(label);
+
+				CHECK(lane >= 0);
+				/* The options of PROTOCOL.md 7, as aiortc
+				 * sees them. */
+				if (lane == ACTR__LANE_STREAM_LATENCY_FIRST) {
+					CHECK_EQ(ordered, 0);
+					CHECK_EQ(rtx, 3);
+				} else {
+					CHECK_EQ(ordered, 1);
+					CHECK_EQ(rtx, -1);
+				}
+				opens++;
+			}
+		}
+	}
+	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	CHECK_EQ(opens, 4);
+	actr_logi("test", "aiortc %s: connected in %.1f ms",
+		  we_offer ? "answerer" : "offerer",
+		  (double)(actr_time_ns() - t0) / 1e6);
+	/* aiortc -> us: one greeting per lane, with the fragment header. */
+	for (int lane = 0; lane < ACTR__LANE_COUNT; lane++) {
+		char g[64];
+		int n = snprintf(g, sizeof(g), "hello %s",
+				 actr__lane_label(lane));
+		int i = find_msg(&a, lane, g, (size_t)n);
+
+		CHECK(i >= 0);
+		drop_msg(&a, i);
+	}
+	/* us -> aiortc -> us: aiortc echoes each DataChannel message, so
+	 * fragmented messages come back whole through our reassembler. */
+	static const size_t sizes[] = { 1, 1000, 65527, 65528, 300000 };
+	for (size_t k = 0; k < ACTR_ARRAY_LEN(sizes); k++) {
+		int lane = (int)(k % 3);
+		char *m = malloc(sizes[k]);
+
+		for (size_t i = 0; i < sizes[k]; i++)
+			m[i] = (char)('a' + (i * 7 + k) % 26);
+		CHECK_OK(actr__pc_send(a.pc, lane, m, sizes[k]));
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+		while (a.nmsgs == 0 && actr_time_ns() < end)
+			CHECK(actr_reactor_run_once(r, 10) >= 0);
+		CHECK_EQ(a.nmsgs, 1);
+		CHECK_EQ(a.lanes[0], lane);
+		CHECK_EQ(a.msgs[0]->len, sizes[k]);
+		CHECK_MEM(a.msgs[0]->data, m, sizes[k]);
+		drop_msg(&a, 0);
+		free(m);
+	}
+	/* The unordered lane echoes too. */
+	CHECK_OK(actr__pc_send(a.pc, ACTR__LANE_STREAM_LATENCY_FIRST, "lf", 2));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (a.nmsgs == 0 && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 10) >= 0);
+	CHECK(find_msg(&a, ACTR__LANE_STREAM_LATENCY_FIRST, "lf", 2) == 0);
+	drop_msg(&a, 0);
+	if (!we_offer) {
+		struct actr__pc_stats st;
+
+		/* aiortc also opened "EXTRA": closed, not mapped to a lane. */
+		actr__pc_get_stats(a.pc, &st);
+		CHECK_EQ(st.unknown_channels, 1);
+	}
+	CHECK_OK(actr__pc_close(a.pc));
+	for (int i = 0; i < 20; i++)
+		actr_reactor_run_once(r, 10);
+	actr__pc_free(a.pc);
+	peer_stop(&p);
+	free(line);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(pc_aiortc_we_offer, 40)
+{
+	interop(true);
+}
+
+TEST_TIMEOUT(pc_aiortc_we_answer, 40)
+{
+	interop(false);
+}

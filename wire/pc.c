@@ -1,0 +1,786 @@
+/*
+ * The peer connection: ICE -> RFC 7983 demultiplexer -> DTLS -> SCTP ->
+ * lanes with the 8-byte fragment header. See pc.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "proto/fragment.h"
+#include "sctp/sctp.h"
+#include "wire/pc.h"
+#include "wire/sdp.h"
+
+#define EARLY_MAX 8			/* DTLS datagrams kept before DTLS */
+#define SDP_BUF 8192			/* our SDP text */
+#define REASM_TTL ACTR_SEC(30)		/* partial message lifetime */
+#define DC_MAX 65535			/* one DataChannel message */
+#define LOOPBACK_MTU 16000		/* SCTP packet on a loopback pair */
+
+struct lane {
+	actr__dc_t *dc;			/* channel, NULL before/after */
+	bool open;			/* may send */
+	uint32_t next_id;		/* msg_id of the next message */
+	actr__reasm_t *reasm;		/* incoming partial messages */
+};
+
+struct early {
+	uint8_t *p;			/* copy of the datagram */
+	size_t n;			/* its length */
+};
+
+struct actr__pc {
+	actr_reactor_t *r;		/* owner reactor */
+	bool offerer;			/* we send the offer, open channels */
+	struct actr__pc_config cfg;	/* copied configuration */
+	struct actr__pc_cbs cbs;	/* upward callbacks */
+	void *arg;			/* their argument */
+	actr__dtls_cert_t *cert;	/* node identity (one ref) */
+	actr__ice_t *ice;		/* ICE agent */
+	actr__dtls_t *dtls;		/* DTLS, once the role is known */
+	actr__sctp_t *sctp;		/* SCTP, once DTLS is up */
+	struct lane lanes[ACTR__LANE_COUNT];
+	int state;			/* enum actr__pc_state */
+	int dtls_role;			/* ACTR_DTLS_CLIENT / SERVER */
+	bool have_remote;		/* remote description applied */
+	bool started;			/* gathering started */
+	bool gathered;			/* local gathering finished */
+	bool desc_sent;			/* our description went out */
+	bool ice_up;			/* ICE connected at least once */
+	bool freed;			/* actr__pc_free was called */
+	unsigned depth;			/* nesting of upward callbacks */
+	actr_defer_t release;		/* deferred free */
+	actr_timer_t deadline;		/* handshake deadline */
+	struct actr__sdp local;		/* our description */
+	struct actr__sdp remote;	/* the peer's description */
+	size_t frag_data;		/* fragment payload bound */
+	struct early early[EARLY_MAX];	/* DTLS before DTLS exists */
+	unsigned nearly;
+	struct actr__pc_stats st;	/* counters */
+};
+
+static const char *const lane_labels[ACTR__LANE_COUNT] = {
+	"RPC_RELIABLE", "RPC_SIGNAL", "STREAM_RELIABLE",
+	"STREAM_LATENCY_FIRST",
+};
+
+const char *actr__lane_label(int lane)
+{
+	if (lane < 0 || lane >= ACTR__LANE_COUNT)
+		return NULL;
+	return lane_labels[lane];
+}
+
+int actr__lane_by_label(const char *label)
+{
+	for (int i = 0; i < ACTR__LANE_COUNT; i++)
+		if (label && !strcmp(label, lane_labels[i]))
+			return i;
+	return -1;
+}
+
+const char *actr__pc_state_name(int state)
+{
+	static const char *const names[] = {
+		"new", "connecting", "connected", "failed", "closed",
+	};
+
+	if (state < 0 || state >= (int)ACTR_ARRAY_LEN(names))
+		return "?";
+	return names[state];
+}
+
+/* ---- upward calls (the user may free pc inside any of them) ------------ */
+
+static void set_state(struct actr__pc *pc, int state, int err)
+{
+	if (pc->state == state || pc->freed)
+		return;
+	if (pc->state == ACTR__PC_FAILED || pc->state == ACTR__PC_CLOSED)
+		return; /* terminal */
+	actr_logd("pc", "%s: %s -> %s (%s)", pc->offerer ? "offerer" : "answerer",
+		  actr__pc_state_name(pc->state), actr__pc_state_name(state),
+		  err ? actr_strerror(err) : "ok");
+	pc->state = state;
+	if (state != ACTR__PC_CONNECTING)
+		actr_timer_stop(&pc->deadline);
+	if (pc->cbs.state) {
+		pc->depth++;
+		pc->cbs.state(pc->arg, state, err);
+		pc->depth--;
+	}
+}
+
+static void fail(struct actr__pc *pc, int err)
+{
+	set_state(pc, ACTR__PC_FAILED, err);
+}
+
+static void on_deadline(actr_timer_t *t, void *arg)
+{
+	struct actr__pc *pc = arg;
+
+	actr_logi("pc", "handshake deadline passed");
+	fail(pc, -ETIMEDOUT);
+}
+
+/* ---- local description ------------------------------------------------- */
+
+static void emit_description(struct actr__pc *pc)
+{
+	char *text;
+	int n;
+
+	if (pc->desc_sent || pc->freed)
+		return;
+	text = malloc(SDP_BUF);
+	if (!text) {
+		fail(pc, -ENOMEM);
+		return;
+	}
+	n = actr__sdp_write(&pc->local, text, SDP_BUF);
+	if (n < 0) {
+		free(text);
+		fail(pc, n);
+		return;
+	}
+	pc->desc_sent = true;
+	if (pc->cbs.description) {
+		pc->depth++;
+		pc->cbs.description(pc->arg, pc->offerer, text);
+		pc->depth--;
+	}
+	free(text);
+}
+
+static void on_ice_candidate(void *arg, const char *cand)
+{
+	struct actr__pc *pc = arg;
+
+	if (pc->cfg.trickle && pc->desc_sent) {
+		if (pc->cbs.candidate) {
+			pc->depth++;
+			pc->cbs.candidate(pc->arg, cand);
+			pc->depth--;
+		}
+		return;
+	}
+	if (actr__sdp_add_candidate(&pc->local, cand) < 0)
+		actr_logw("pc", "local candidate not kept: %s", cand);
+}
+
+static void on_ice_gathered(void *arg)
+{
+	struct actr__pc *pc = arg;
+
+	pc->gathered = true;
+	if (pc->cfg.trickle && pc->desc_sent) {
+		if (pc->cbs.candidate) {
+			pc->depth++;
+			pc->cbs.candidate(pc->arg, NULL);
+			pc->depth--;
+		}
+		return;
+	}
+	pc->local.end_of_candidates = true;
+	emit_description(pc);
+}
+
+/* ---- DTLS <-> ICE ---------------------------------------------------- */
+
+static int dtls_send_down(void *arg, const uint8_t *p, size_t n)
+{
+	struct actr__pc *pc = arg;
+
+	return actr__ice_send(pc->ice, p, n);
+}
+
+static void start_sctp(struct actr__pc *pc);
+
+static void dtls_deliver_up(void *arg, const uint8_t *p, size_t n)
+{
+	struct actr__pc *pc = arg;
+
+	if (pc->sctp)
+		actr__sctp_feed(pc->sctp, p, n);
+}
+
+static void dtls_state(void *arg, enum actr__dtls_state st, int err)
+{
+	struct actr__pc *pc = arg;
+
+	switch (st) {
+	case ACTR_DTLS_CONNECTED:
+		actr_logd("pc", "DTLS connected");
+		start_sctp(pc);
+		break;
+	case ACTR_DTLS_FAILED:
+		actr_logi("pc", "DTLS failed: %s", actr_strerror(err));
+		fail(pc, err ? err : -ACTR_EPROTO);
+		break;
+	case ACTR_DTLS_CLOSED:
+		set_state(pc, ACTR__PC_CLOSED, -ECONNRESET);
+		break;
+	default:
+		break;
+	}
+}
+
+static void flush_early(struct actr__pc *pc)
+{
+	for (unsigned i = 0; i < pc->nearly; i++) {
+		if (pc->dtls && !pc->freed)
+			actr__dtls_feed(pc->dtls, pc->early[i].p,
+					pc->early[i].n);
+		free(pc->early[i].p);
+	}
+	pc->nearly = 0;
+}
+
+static void maybe_start_dtls(struct actr__pc *pc)
+{
+	if (!pc->dtls || actr__dtls_get_state(pc->dtls) != ACTR_DTLS_NEW)
+		return;
+	/* The server waits from the start; the client speaks once a path
+	 * exists. */
+	if (pc->dtls_role == ACTR_DTLS_CLIENT && !pc->ice_up)
+		return;
+	if (actr__dtls_start(pc->dtls) < 0)
+		fail(pc, -ACTR_EPROTO);
+}
+
+static int create_dtls(struct actr__pc *pc)
+{
+	static const struct actr__dtls_cbs cbs = {
+		dtls_send_down, dtls_deliver_up, dtls_state,
+	};
+	struct actr__dtls_opts o = { 0 };
+	char fp[256];
+
+	snprintf(fp, sizeof(fp), "%s %s", pc->remote.fp_algo, pc->remote.fp);
+	o.role = pc->dtls_role;
+	o.remote_fingerprint = fp;
+	o.handshake_timeout_ms = pc->cfg.handshake_timeout_ms;
+	pc->dtls = actr__dtls_new(pc->r, pc->cert, &o, &cbs, pc);
+	if (!pc->dtls)
+		return -EINVAL;
+	maybe_start_dtls(pc);
+	flush_early(pc);
+	return 0;
+}
+
+/* ---- ICE upward -------------------------------------------------------- */
+
+static void on_ice_state(void *arg, int state)
+{
+	struct actr__pc *pc = arg;
+
+	switch (state) {
+	case ACTR__ICE_CONNECTED:
+	case ACTR__ICE_COMPLETED:
+		if (!pc->ice_up) {
+			pc->ice_up = true;
+			maybe_start_dtls(pc);
+		}
+		break;
+	case ACTR__ICE_FAILED:
+		fail(pc, -ACTR_EUNAVAILABLE);
+		break;
+	default:
+		break;
+	}
+}
+
+/* RFC 7983: the first byte tells the protocol. */
+static void on_ice_recv(void *arg, const uint8_t *p, size_t n)
+{
+	struct actr__pc *pc = arg;
+
+	if (n == 0 || pc->freed)
+		return;
+	if (p[0] >= 20 && p[0] <= 63) {
+		if (pc->dtls) {
+			pc->st.dtls_in++;
+			actr__dtls_feed(pc->dtls, p, n);
+			return;
+		}
+		if (pc->nearly < EARLY_MAX) {
+			uint8_t *c = malloc(n);
+
+			if (c) {
+				memcpy(c, p, n);
+				pc->early[pc->nearly].p = c;
+				pc->early[pc->nearly++].n = n;
+				pc->st.dtls_early++;
+				return;
+			}
+		}
+		pc->st.dropped_in++;
+	} else if (p[0] >= 128 && p[0] <= 191) {
+		pc->st.rtp_in++; /* no media tracks on this connection */
+	} else {
+		pc->st.dropped_in++;
+		actr_logd("pc", "dropped datagram, first byte %u", p[0]);
+	}
+}
+
+/* ---- lanes ------------------------------------------------------------- */
+
+static void check_all_open(struct actr__pc *pc)
+{
+	for (int i = 0; i < ACTR__LANE_COUNT; i++)
+		if (!pc->lanes[i].open)
+			return;
+	set_state(pc, ACTR__PC_CONNECTED, 0);
+}
+
+static struct lane *lane_of(struct actr__pc *pc, actr__dc_t *dc, int *idx)
+{
+	for (int i = 0; i < ACTR__LANE_COUNT; i++)
+		if (pc->lanes[i].dc == dc) {
+			*idx = i;
+			return &pc->lanes[i];
+		}
+	return NULL;
+}
+
+static void dc_open(void *arg, actr__dc_t *dc)
+{
+	struct actr__pc *pc = arg;
+	int i;
+	struct lane *l = lane_of(pc, dc, &i);
+
+	if (!l)
+		return;
+	l->open = true;
+	check_all_open(pc);
+}
+
+static void dc_message(void *arg, actr__dc_t *dc, const uint8_t *data,
+		       size_t len, bool binary)
+{
+	struct actr__pc *pc = arg;
+	actr_buf_t *msg = NULL;
+	int i, rc;
+	struct lane *l = lane_of(pc, dc, &i);
+
+	if (!l || pc->freed)
+		return;
+	pc->st.frags_in++;
+	rc = actr__reasm_feed(l->reasm, data, len, actr_reactor_now(pc->r),
+			      &msg);
+	if (rc < 0) {
+		pc->st.bad_frags++;
+		actr_logw("pc", "lane %s: fragment rejected: %s",
+			  lane_labels[i], actr_strerror(rc));
+		return;
+	}
+	if (rc == 0)
+		return;
+	pc->st.msgs_in++;
+	if (pc->cbs.message) {
+		pc->depth++;
+		pc->cbs.message(pc->arg, i, msg);
+		pc->depth--;
+	} else {
+		actr_buf_unref(msg);
+	}
+}
+
+static void dc_buffered_low(void *arg, actr__dc_t *dc)
+{
+	struct actr__pc *pc = arg;
+	int i;
+
+	if (!lane_of(pc, dc, &i) || !pc->cbs.writable || pc->freed)
+		return;
+	pc->depth++;
+	pc->cbs.writable(pc->arg, i);
+	pc->depth--;
+}
+
+static void dc_closed(void *arg, actr__dc_t *dc)
+{
+	struct actr__pc *pc = arg;
+	int i;
+	struct lane *l = lane_of(pc, dc, &i);
+
+	if (!l)
+		return;
+	l->dc = NULL;
+	l->open = false;
+	actr_logd("pc", "lane %s closed", lane_labels[i]);
+}
+
+static const struct actr__dc_cbs dc_cbs = {
+	dc_open, dc_message, dc_buffered_low, dc_closed,
+};
+
+static void sctp_channel(void *arg, actr__dc_t *dc)
+{
+	struct actr__pc *pc = arg;
+	int i = actr__lane_by_label(actr__dc_label(dc));
+
+	if (i < 0 || pc->lanes[i].dc) {
+		pc->st.unknown_channels++;
+		actr_logi("pc", "ignoring channel \"%s\"", actr__dc_label(dc));
+		actr__dc_close(dc);
+		return;
+	}
+	pc->lanes[i].dc = dc;
+	actr__dc_set_cbs(dc, &dc_cbs, pc);
+	actr__dc_set_buffered_low(dc, 1u << 20);
+	dc_open(pc, dc);
+}
+
+static int sctp_send_down(void *arg, const uint8_t *p, size_t n)
+{
+	struct actr__pc *pc = arg;
+
+	return actr__dtls_send(pc->dtls, p, n);
+}
+
+static void sctp_state(void *arg, enum actr__sctp_state st, int err)
+{
+	struct actr__pc *pc = arg;
+
+	if (st == ACTR_SCTP_CLOSED)
+		set_state(pc, ACTR__PC_CLOSED, err ? err : -ECONNRESET);
+}
+
+static int open_lanes(struct actr__pc *pc)
+{
+	for (int i = 0; i < ACTR__LANE_COUNT; i++) {
+		struct actr__dc_opts o = { 0 };
+
+		o.label = lane_labels[i];
+		o.protocol = "";
+		o.reliability = ACTR_DC_RELIABLE;
+		if (i == ACTR__LANE_STREAM_LATENCY_FIRST) {
+			o.unordered = true;
+			o.reliability = ACTR_DC_PR_RTX;
+			o.reliability_param = 3;
+		}
+		pc->lanes[i].dc = actr__dc_open(pc->sctp, &o, &dc_cbs, pc);
+		if (!pc->lanes[i].dc)
+			return -errno;
+		actr__dc_set_buffered_low(pc->lanes[i].dc, 1u << 20);
+	}
+	return 0;
+}
+
+static void start_sctp(struct actr__pc *pc)
+{
+	static const struct actr__sctp_cbs cbs = {
+		sctp_send_down, sctp_state, sctp_channel,
+	};
+	struct actr__sctp_opts o = { 0 };
+
+	if (pc->sctp)
+		return;
+	o.local_port = pc->local.sctp_port;
+	o.remote_port = pc->remote.sctp_port;
+	o.dtls_client = pc->dtls_role == ACTR_DTLS_CLIENT;
+	o.max_message = DC_MAX + 1;
+	o.remote_max_message = pc->frag_data + ACTR_FRAG_HDR_LEN;
+	o.max_queued = pc->cfg.max_message + (pc->cfg.max_message >> 2);
+	/* DTLS never fragments application data, so an SCTP packet must fit
+	 * the path: 1200 unless configured. Larger packets only on a
+	 * loopback pair (one DTLS record holds 16 KiB); some peers (aiortc)
+	 * cannot take them, so this is never automatic. */
+	o.mtu = 1200;
+	if (pc->cfg.sctp_mtu > 1200 &&
+	    actr__ice_selected_is_loopback(pc->ice))
+		o.mtu = ACTR_MIN(pc->cfg.sctp_mtu, LOOPBACK_MTU);
+	pc->sctp = actr__sctp_new(pc->r, &o, &cbs, pc);
+	if (!pc->sctp) {
+		fail(pc, -errno ? -errno : -ENOMEM);
+		return;
+	}
+	if (actr__sctp_connect(pc->sctp) < 0) {
+		fail(pc, -ACTR_EPROTO);
+		return;
+	}
+	if (pc->offerer && open_lanes(pc) < 0)
+		fail(pc, -ACTR_EINTERNAL);
+}
+
+/* ---- construction -------------------------------------------------------- */
+
+actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
+			 actr__dtls_cert_t *cert,
+			 const struct actr__pc_config *cfg,
+			 const struct actr__pc_cbs *cbs, void *arg)
+{
+	static const struct actr__ice_cbs icbs = {
+		on_ice_candidate, on_ice_gathered, on_ice_state, on_ice_recv,
+	};
+	struct actr__pc *pc = calloc(1, sizeof(*pc));
+	struct actr__ice_config ic;
+	const char *fp;
+	uint64_t sid;
+
+	if (!pc)
+		return NULL;
+	pc->r = r;
+	pc->offerer = offerer;
+	pc->cfg = *cfg;
+	pc->cbs = *cbs;
+	pc->arg = arg;
+	if (!pc->cfg.handshake_timeout_ms)
+		pc->cfg.handshake_timeout_ms = 10000;
+	if (pc->cfg.max_message < ACTR__PC_MIN_MAX_MESSAGE)
+		pc->cfg.max_message = ACTR__PC_MIN_MAX_MESSAGE;
+	pc->frag_data = ACTR_FRAG_MAX_DATA;
+	actr_timer_init(r, &pc->deadline, on_deadline, pc);
+	pc->cert = cert ? actr__dtls_cert_ref(cert) : actr__dtls_cert_new();
+	if (!pc->cert)
+		goto out_free;
+	for (int i = 0; i < ACTR__LANE_COUNT; i++) {
+		pc->lanes[i].reasm = actr__reasm_new(
+			pc->cfg.max_message + (64u << 10), 64, REASM_TTL);
+		if (!pc->lanes[i].reasm)
+			goto out_free;
+	}
+	ic = cfg->ice;
+	ic.controlling = offerer;
+	pc->ice = actr__ice_new(r, &ic, &icbs, pc);
+	if (!pc->ice)
+		goto out_free;
+
+	/* Our description, except what the remote one decides. */
+	actr_random(&sid, sizeof(sid));
+	pc->local.session_id = sid >> 2;
+	if (actr__ice_local_credentials(pc->ice, pc->local.ufrag,
+					sizeof(pc->local.ufrag), pc->local.pwd,
+					sizeof(pc->local.pwd)) < 0)
+		goto out_free;
+	fp = actr__dtls_cert_fingerprint(pc->cert);
+	if (sscanf(fp, "%15s %191s", pc->local.fp_algo, pc->local.fp) != 2)
+		goto out_free;
+	strcpy(pc->local.mid, "0");
+	pc->local.sctp_port = 5000;
+	pc->local.max_message_size = DC_MAX + 1;
+	pc->local.trickle = true;
+	pc->local.legacy = cfg->legacy_sdp;
+	pc->local.setup = ACTR__SDP_SETUP_ACTPASS;
+	return pc;
+
+out_free:
+	actr__ice_free(pc->ice);
+	for (int i = 0; i < ACTR__LANE_COUNT; i++)
+		actr__reasm_free(pc->lanes[i].reasm);
+	actr__dtls_cert_unref(pc->cert);
+	free(pc);
+	return NULL;
+}
+
+static int begin(struct actr__pc *pc)
+{
+	int rc;
+
+	if (pc->started)
+		return 0;
+	pc->started = true;
+	set_state(pc, ACTR__PC_CONNECTING, 0);
+	rc = actr_timer_start(&pc->deadline,
+			      ACTR_MS(pc->cfg.handshake_timeout_ms), 0);
+	if (rc < 0)
+		return rc;
+	if (pc->cfg.trickle)
+		emit_description(pc);
+	return actr__ice_gather(pc->ice);
+}
+
+int actr__pc_start(actr__pc_t *pc)
+{
+	if (!pc->offerer)
+		return -EINVAL;
+	return begin(pc);
+}
+
+int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
+{
+	struct actr__sdp *rs = &pc->remote;
+	int rc;
+
+	if (pc->have_remote)
+		return -EALREADY;
+	if (pc->offerer && !pc->started)
+		return -EINVAL;
+	rc = actr__sdp_parse(sdp, len, rs);
+	if (rc < 0)
+		return rc;
+	if (strcmp(rs->fp_algo, "sha-256") && strcmp(rs->fp_algo, "sha-384") &&
+	    strcmp(rs->fp_algo, "sha-512") && strcmp(rs->fp_algo, "sha-1")) {
+		actr_logw("pc", "unsupported fingerprint hash %s", rs->fp_algo);
+		return -EINVAL;
+	}
+	/* Roles: the answerer picks; it prefers DTLS client (active). */
+	if (pc->offerer) {
+		if (rs->setup == ACTR__SDP_SETUP_ACTIVE)
+			pc->dtls_role = ACTR_DTLS_SERVER;
+		else if (rs->setup == ACTR__SDP_SETUP_PASSIVE)
+			pc->dtls_role = ACTR_DTLS_CLIENT;
+		else
+			return -EINVAL; /* an answer must pick */
+	} else {
+		if (rs->setup == ACTR__SDP_SETUP_ACTIVE) {
+			pc->dtls_role = ACTR_DTLS_SERVER;
+			pc->local.setup = ACTR__SDP_SETUP_PASSIVE;
+		} else {
+			pc->dtls_role = ACTR_DTLS_CLIENT;
+			pc->local.setup = ACTR__SDP_SETUP_ACTIVE;
+		}
+		strcpy(pc->local.mid, *rs->mid ? rs->mid : "0");
+		pc->local.legacy = rs->legacy;
+		pc->local.sctp_port = rs->legacy ? rs->sctp_port : 5000;
+	}
+	if (rs->max_message_size && rs->max_message_size < DC_MAX)
+		pc->frag_data = rs->max_message_size > ACTR_FRAG_HDR_LEN + 512
+					? rs->max_message_size -
+						  ACTR_FRAG_HDR_LEN
+					: 512;
+	pc->have_remote = true;
+	rc = actr__ice_set_remote_credentials(pc->ice, rs->ufrag, rs->pwd);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < rs->ncands; i++)
+		actr__ice_add_remote_candidate(pc->ice, rs->cands[i]);
+	if (rs->end_of_candidates)
+		actr__ice_remote_gathering_done(pc->ice);
+	rc = create_dtls(pc);
+	if (rc < 0)
+		return rc;
+	if (!pc->offerer)
+		return begin(pc);
+	return 0;
+}
+
+int actr__pc_add_candidate(actr__pc_t *pc, const char *cand)
+{
+	if (!cand || !*cand)
+		return actr__ice_remote_gathering_done(pc->ice);
+	return actr__ice_add_remote_candidate(pc->ice, cand);
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+struct emit_ctx {
+	struct actr__pc *pc;
+	actr__dc_t *dc;
+};
+
+static int emit_frag(const uint8_t *frag, size_t n, void *arg)
+{
+	struct emit_ctx *e = arg;
+	int rc = actr__dc_send(e->dc, frag, n, true);
+
+	if (rc == 0)
+		e->pc->st.frags_out++;
+	return rc;
+}
+
+int actr__pc_send(actr__pc_t *pc, int lane, const void *data, size_t len)
+{
+	struct emit_ctx e;
+	struct lane *l;
+	int rc;
+
+	if (lane < 0 || lane >= ACTR__LANE_COUNT)
+		return -EINVAL;
+	if (pc->freed || pc->state == ACTR__PC_CLOSED ||
+	    pc->state == ACTR__PC_FAILED)
+		return -ACTR_ECLOSED;
+	l = &pc->lanes[lane];
+	if (!l->open || !l->dc)
+		return -ACTR_ENOTREADY;
+	if (len > pc->cfg.max_message)
+		return -ACTR_ETOOBIG;
+	/* All fragments or none: refuse when the queue cannot take them. */
+	if (actr__dc_buffered(l->dc) + len > pc->cfg.max_message)
+		return -ENOBUFS;
+	e.pc = pc;
+	e.dc = l->dc;
+	rc = actr__frag_split(data, len, l->next_id, pc->frag_data, emit_frag,
+			      &e);
+	l->next_id++;
+	if (rc < 0)
+		return rc;
+	pc->st.msgs_out++;
+	return 0;
+}
+
+size_t actr__pc_buffered(const actr__pc_t *pc, int lane)
+{
+	if (lane < 0 || lane >= ACTR__LANE_COUNT || !pc->lanes[lane].dc)
+		return 0;
+	return actr__dc_buffered(pc->lanes[lane].dc);
+}
+
+/* ---- teardown ------------------------------------------------------------ */
+
+int actr__pc_close(actr__pc_t *pc)
+{
+	if (pc->state == ACTR__PC_CLOSED || pc->freed)
+		return -ACTR_ECLOSED;
+	if (pc->sctp && actr__sctp_get_state(pc->sctp) == ACTR_SCTP_CONNECTED)
+		return actr__sctp_shutdown(pc->sctp);
+	if (pc->dtls)
+		actr__dtls_close(pc->dtls);
+	set_state(pc, ACTR__PC_CLOSED, 0);
+	return 0;
+}
+
+static void release(struct actr__pc *pc)
+{
+	for (int i = 0; i < ACTR__LANE_COUNT; i++)
+		actr__reasm_free(pc->lanes[i].reasm);
+	actr__dtls_cert_unref(pc->cert);
+	free(pc);
+}
+
+static void on_release(actr_defer_t *d, void *arg)
+{
+	release(arg);
+}
+
+void actr__pc_free(actr__pc_t *pc)
+{
+	if (!pc || pc->freed)
+		return;
+	pc->freed = true;
+	actr_timer_stop(&pc->deadline);
+	/* Children are safe to free from their own callbacks. */
+	actr__sctp_free(pc->sctp);
+	pc->sctp = NULL;
+	actr__dtls_free(pc->dtls);
+	pc->dtls = NULL;
+	actr__ice_free(pc->ice);
+	pc->ice = NULL;
+	for (unsigned i = 0; i < pc->nearly; i++)
+		free(pc->early[i].p);
+	pc->nearly = 0;
+	if (pc->depth)
+		actr_defer(pc->r, &pc->release, on_release, pc);
+	else
+		release(pc);
+}
+
+int actr__pc_state(const actr__pc_t *pc)
+{
+	return pc->state;
+}
+
+actr__ice_t *actr__pc_ice(actr__pc_t *pc)
+{
+	return pc->ice;
+}
+
+void actr__pc_get_stats(const actr__pc_t *pc, struct actr__pc_stats *st)
+{
+	*st = pc->st;
+}

@@ -1,0 +1,159 @@
+/*
+ * The peer connection (internal): ICE (libnice) -> demultiplex by first
+ * byte (RFC 7983) -> DTLS -> SCTP -> the four actr lanes (PROTOCOL.md 7).
+ *
+ *   offerer                          answerer
+ *   actr__pc_new(offerer)            actr__pc_new(answerer)
+ *   actr__pc_start() -> description(offer) ..signaling..>
+ *                                    actr__pc_set_remote(offer)
+ *                    <..signaling..  -> description(answer)
+ *   actr__pc_set_remote(answer)
+ *   candidates both ways (trickle), or inside the SDP (non-trickle)
+ *   ICE connects; DTLS (client = a=setup:active side) handshakes and checks
+ *   the remote SDP fingerprint; SCTP associates (both sides connect); the
+ *   offerer opens the four channels, the answerer maps them by label.
+ *   state(CONNECTED) when all four lanes are open.
+ *
+ * Lanes carry whole messages up to cfg.max_message bytes (default and
+ * minimum 16 MiB): each is split into DataChannel messages of at most 65535
+ * bytes behind the 8-byte fragment header (proto/fragment.h) and
+ * reassembled on the other side. DTLS datagrams that arrive before the DTLS
+ * object exists (answer not processed yet) are kept (up to 8) and fed when
+ * it does. Everything runs on the reactor thread.
+ */
+#ifndef ACTR_WIRE_PC_H
+#define ACTR_WIRE_PC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <actr/buf.h>
+#include <actr/reactor.h>
+
+#include "ice/ice.h"
+#include "wire/dtls.h"
+
+typedef struct actr__pc actr__pc_t;
+
+/* The lanes of PROTOCOL.md 7, indexed by PayloadType. */
+enum actr__lane {
+	ACTR__LANE_RPC_RELIABLE = 0,		/* ordered, reliable */
+	ACTR__LANE_RPC_SIGNAL = 1,		/* ordered, reliable */
+	ACTR__LANE_STREAM_RELIABLE = 2,		/* ordered, reliable */
+	ACTR__LANE_STREAM_LATENCY_FIRST = 3,	/* unordered, 3 rexmits */
+	ACTR__LANE_COUNT = 4,
+};
+
+/** The exact DataChannel label of a lane, NULL for a bad index. */
+const char *actr__lane_label(int lane);
+
+/** The lane of a label, or -1 for an unknown label. */
+int actr__lane_by_label(const char *label);
+
+enum actr__pc_state {
+	ACTR__PC_NEW = 0,
+	ACTR__PC_CONNECTING,	/* started: ICE/DTLS/SCTP under way */
+	ACTR__PC_CONNECTED,	/* all four lanes open */
+	ACTR__PC_FAILED,	/* ICE failed, DTLS refused, deadline passed */
+	ACTR__PC_CLOSED,	/* closed by either side */
+};
+
+const char *actr__pc_state_name(int state);
+
+#define ACTR__PC_MIN_MAX_MESSAGE (16u << 20)
+
+struct actr__pc_config {
+	struct actr__ice_config ice;	/* local addresses, STUN/TURN
+					 * (controlling is set by role) */
+	bool trickle;			/* emit the description at once and
+					 * candidates one by one; false: wait
+					 * for gathering, candidates in SDP */
+	unsigned handshake_timeout_ms;	/* start -> CONNECTED, 0 = 10000 */
+	size_t max_message;		/* per lane message bound, 0 = 16 MiB
+					 * (smaller values are raised) */
+	bool legacy_sdp;		/* offer DTLS/SCTP + sctpmap */
+	unsigned sctp_mtu;		/* SCTP packet size on a loopback
+					 * pair (<= 16000; the peer must accept
+					 * it); 0 = 1200, always 1200 on other
+					 * paths */
+};
+
+struct actr__pc_cbs {
+	/** Our SDP (offer or answer) to send to the peer; valid during the
+	 * call. */
+	void (*description)(void *arg, bool offer, const char *sdp);
+	/** A local candidate (trickle); cand == NULL: end of candidates. */
+	void (*candidate)(void *arg, const char *cand);
+	/** New state; err says why for FAILED/CLOSED (0 otherwise):
+	 * -ACTR_EUNAVAILABLE ICE failed, -ACTR_EAUTH fingerprint mismatch,
+	 * -ETIMEDOUT deadline, -ACTR_EPROTO DTLS/SDP error, -ECONNRESET
+	 * closed by the peer. */
+	void (*state)(void *arg, int state, int err);
+	/** A whole message on a lane; the callee owns the reference. */
+	void (*message)(void *arg, int lane, actr_buf_t *msg);
+	/** A lane's send buffer drained below its low-water mark. */
+	void (*writable)(void *arg, int lane);
+};
+
+/** Create a peer connection on reactor r. cert is the node's DTLS identity
+ * (a reference is taken; NULL = a fresh one). cfg and cbs are copied
+ * (cfg's strings must stay valid until actr__pc_start/set_remote return).
+ * NULL on failure. Free with actr__pc_free(). */
+actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
+			 actr__dtls_cert_t *cert,
+			 const struct actr__pc_config *cfg,
+			 const struct actr__pc_cbs *cbs, void *arg);
+
+/** Offerer: start gathering; the offer comes through cbs->description.
+ * Starts the handshake deadline. 0, -EINVAL on an answerer, or an ICE
+ * error. */
+int actr__pc_start(actr__pc_t *pc);
+
+/** The peer's description (an offer for the answerer, an answer for the
+ * offerer). The answerer then gathers and answers through
+ * cbs->description. 0, -EINVAL (malformed SDP, wrong kind, bad setup role)
+ * or another negative code. */
+int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len);
+
+/** A remote candidate ("candidate:..", "a=" optional); NULL or "" means
+ * end-of-candidates. 0, -EINVAL, -ENOTSUP (mDNS/TCP: ignored). */
+int actr__pc_add_candidate(actr__pc_t *pc, const char *cand);
+
+/** Send one message on a lane (copied; fragmented as needed). 0;
+ * -ACTR_ENOTREADY lane not open; -ACTR_ETOOBIG above max_message;
+ * -ENOBUFS the lane's buffer is full (wait for cbs->writable);
+ * -ACTR_ECLOSED. */
+int actr__pc_send(actr__pc_t *pc, int lane, const void *data, size_t len);
+
+/** Bytes queued on a lane and not yet taken by SCTP. */
+size_t actr__pc_buffered(const actr__pc_t *pc, int lane);
+
+/** Graceful close (SCTP shutdown, DTLS close_notify); CLOSED follows. */
+int actr__pc_close(actr__pc_t *pc);
+
+/** Free everything; no callback runs afterwards. Safe from a callback.
+ * NULL is ignored. */
+void actr__pc_free(actr__pc_t *pc);
+
+int actr__pc_state(const actr__pc_t *pc);
+
+/** The ICE agent (for tests and stats: selected pair). */
+actr__ice_t *actr__pc_ice(actr__pc_t *pc);
+
+struct actr__pc_stats {
+	uint64_t dtls_in;	/* datagrams 20..63 fed to DTLS */
+	uint64_t dtls_early;	/* kept before DTLS existed */
+	uint64_t rtp_in;	/* 128..191: no media here, dropped */
+	uint64_t dropped_in;	/* other first bytes / early overflow */
+	uint64_t frags_out;	/* DataChannel messages sent */
+	uint64_t frags_in;	/* DataChannel messages received */
+	uint64_t msgs_out;	/* lane messages sent */
+	uint64_t msgs_in;	/* lane messages delivered */
+	uint64_t bad_frags;	/* rejected by the reassembler */
+	uint64_t unknown_channels; /* channels with a foreign label */
+};
+
+void actr__pc_get_stats(const actr__pc_t *pc, struct actr__pc_stats *st);
+
+#endif
