@@ -1,0 +1,453 @@
+/*
+ * bench/signal_load: actr-signal under load on loopback.
+ *
+ * The server runs in a child process (one reactor, one core: pinned to
+ * CPU --server-cpu); the parent runs N signaling clients (wire/sigclient)
+ * on its own reactor (pinned to --client-cpu). Phases:
+ *   1. register + connect N actors in batches; heartbeats every
+ *      --heartbeat s keep running for the rest of the run;
+ *      server RSS per connected actor = (RSS after - RSS before) / N;
+ *   2. throughput: P pairs bounce relay messages (ICE candidates) with W
+ *      in flight per pair for --secs s: relayed messages/s through the
+ *      server;
+ *   3. latency: open loop at --rate messages/s spread over the pairs for
+ *      --secs s; p50/p99/max one-way relay latency (sender and receiver
+ *      are in one process: one clock).
+ * The per-connection message rate limit (10/s by default) is raised for
+ * the run; every other default stays.
+ *
+ *   signal_load [-n N] [-p pairs] [-w window] [--secs S] [--rate R]
+ *               [--heartbeat S] [--server-cpu C] [--client-cpu C]
+ *
+ * Targets (issue): 5k connected actors on one core; >= 100k relayed
+ * messages/s; p99 relay latency <= 1 ms at 10k msgs/s.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <actr/actr.h>
+#include <actr/signal.h>
+
+#include "server/signal_internal.h"
+
+static int n_actors = 1000;
+static int n_pairs = 100;
+static int window = 8;
+static int secs = 3;
+static int rate = 10000;
+static int heartbeat = 5;
+static int server_cpu = 0;
+static int client_cpu = 1;
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		perror("sched_setaffinity");
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* ---- server child ---------------------------------------------------------- */
+
+static void on_term(actr_signal_t *s, int signo, void *arg)
+{
+	actr_reactor_stop(arg);
+}
+
+static void run_server(int fd, const char *db)
+{
+	actr_reactor_t *r;
+	struct actr__sig_config cfg;
+	struct actr__sig_listen_config lc = { .host = "127.0.0.1" };
+	struct actr__sig_listener *l;
+	actr_signal_t st = { 0 };
+	uint16_t port;
+
+	pin(server_cpu);
+	actr_log_set_level(ACTR_LOG_WARN);
+	r = actr_reactor_new();
+	actr__sig_config_defaults(&cfg);
+	cfg.db_path = db;
+	cfg.heartbeat_s = (uint32_t)heartbeat;
+	cfg.conn_per_min = cfg.reg_per_min = 1e9;
+	cfg.conn_burst = cfg.reg_burst = 1e9;
+	cfg.max_conn_per_ip = 1000000;
+	cfg.max_conns = 100000;
+	cfg.msg_per_s = 1e9;
+	cfg.msg_burst = 1e9;
+	cfg.max_pending = 8 << 20;
+	l = actr__sig_listen(r, &cfg, &lc);
+	if (!l)
+		exit(2);
+	actr__sig_add_realm(actr__sig_listener_core(l), 1, NULL);
+	port = actr__sig_listener_port(l);
+	if (write(fd, &port, sizeof(port)) != sizeof(port))
+		exit(2);
+	close(fd);
+	actr_signal_start(r, &st, SIGTERM, on_term, r);
+	actr_reactor_run(r);
+	{
+		const struct actr__sig_stats *s =
+			actr__sig_stats(actr__sig_listener_core(l));
+
+		fprintf(stderr,
+			"server: registered %" PRIu64 " connected %" PRIu64
+			" relayed %" PRIu64 " pings %" PRIu64 " 429s %" PRIu64
+			"\n", s->registered, s->connected, s->relayed, s->pings,
+			s->rej_429);
+	}
+	actr_signal_stop(&st);
+	actr__sig_listener_free(l);
+	actr_reactor_free(r);
+	exit(0);
+}
+
+/* ---- clients ------------------------------------------------------------------ */
+
+struct actor {
+	actr_sigclient_t *c;	/* client */
+	int idx;		/* index */
+	bool up;		/* connected */
+	uint8_t id[128];	/* encoded ActrId */
+	size_t id_len;		/* its length */
+	struct actor *peer;	/* pair partner or NULL */
+};
+
+static struct actor *actors;
+static int n_up;
+static int mode;		/* 0 idle, 1 bounce, 2 open loop */
+static uint64_t received;
+static uint64_t *lat;		/* latency samples (ns) */
+static size_t nlat, caplat;
+static actr_reactor_t *R;
+
+static void on_state(actr_sigclient_t *c, actr_sig_state_t st, void *arg)
+{
+	struct actor *a = arg;
+	bool up = st == ACTR_SIG_CONNECTED;
+
+	if (up && !a->up) {
+		n_up++;
+		a->id_len = actr_sigclient_actor_id(c, a->id, sizeof(a->id));
+	} else if (!up && a->up) {
+		n_up--;
+	}
+	a->up = up;
+}
+
+static int send_stamp(struct actor *from, struct actor *to)
+{
+	Webrtc__IceCandidate ic = WEBRTC__ICE_CANDIDATE__INIT;
+	char cand[64];
+	uint8_t buf[128];
+	size_t n;
+
+	snprintf(cand, sizeof(cand), "%" PRIu64, actr_time_ns());
+	ic.candidate = cand;
+	n = webrtc__ice_candidate__pack(&ic, buf);
+	return actr_sigclient_relay(from->c, to->id, to->id_len,
+				    ACTR_SIG_RELAY_ICE_CANDIDATE, buf, n);
+}
+
+static void on_relay(actr_sigclient_t *c, const uint8_t *src, size_t slen,
+		     int kind, const uint8_t *p, size_t plen, void *arg)
+{
+	struct actor *a = arg;
+	Webrtc__IceCandidate *ic;
+	uint64_t t0, now = actr_time_ns();
+
+	if (kind != ACTR_SIG_RELAY_ICE_CANDIDATE)
+		return;
+	received++;
+	ic = webrtc__ice_candidate__unpack(NULL, plen, p);
+	if (!ic)
+		return;
+	t0 = strtoull(ic->candidate, NULL, 10);
+	webrtc__ice_candidate__free_unpacked(ic, NULL);
+	if (mode == 2 && nlat < caplat)
+		lat[nlat++] = now - t0;
+	if (mode == 1 && a->peer)
+		send_stamp(a, a->peer);
+}
+
+static actr_sigclient_t *make_client(uint16_t port, struct actor *a)
+{
+	Actr__RegisterRequest req = ACTR__REGISTER_REQUEST__INIT;
+	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
+	Actr__Realm rl = ACTR__REALM__INIT;
+	struct actr_sigclient_config cfg = { 0 };
+	uint8_t buf[256];
+	char url[64];
+
+	t.manufacturer = "bench";
+	t.name = "load";
+	t.version = "1";
+	rl.realm_id = 1;
+	req.actr_type = &t;
+	req.realm = &rl;
+	req.has_auth_mode = true;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+	cfg.url = url;
+	cfg.register_request = buf;
+	cfg.register_request_len = actr__register_request__pack(&req, buf);
+	cfg.backoff_initial_ms = 200;
+	cfg.request_timeout_ms = 20000;
+	cfg.cb.on_state = on_state;
+	cfg.cb.on_relay = on_relay;
+	cfg.arg = a;
+	return actr_sigclient_new(R, &cfg);
+}
+
+static void run_for_ms(int ms, bool (*done)(void))
+{
+	uint64_t end = actr_time_ns() + ACTR_MS(ms);
+
+	while (actr_time_ns() < end && !(done && done()))
+		actr_reactor_run_once(R, 5);
+}
+
+static int batch_target;
+static bool batch_done(void)
+{
+	return n_up >= batch_target;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Open loop: every ms send rate/1000 messages round-robin over pairs. */
+struct ol {
+	actr_timer_t t;		/* 1 ms tick */
+	double credit;		/* messages owed */
+	int next;		/* next pair */
+	uint64_t sent;		/* messages sent */
+	uint64_t last;		/* last tick time */
+};
+
+static void on_ol(actr_timer_t *t, void *arg)
+{
+	struct ol *o = arg;
+	uint64_t now = actr_time_ns();
+
+	o->credit += (double)(now - o->last) * rate / 1e9;
+	o->last = now;
+	while (o->credit >= 1.0) {
+		struct actor *a = &actors[2 * o->next];
+
+		o->credit -= 1.0;
+		o->next = (o->next + 1) % n_pairs;
+		if (send_stamp(a, a->peer) == 0)
+			o->sent++;
+	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: signal_load [-n N] [-p pairs] [-w window] "
+			"[--secs S] [--rate R] [--heartbeat S] "
+			"[--server-cpu C] [--client-cpu C]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	int pfd[2];
+	pid_t child;
+	uint16_t port;
+	char db[] = "/tmp/signal_load-XXXXXX";
+	char dbfile[64];
+	long rss0, rss1;
+	uint64_t t0, t1;
+	int batch = 250;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (i + 1 >= argc)
+			usage();
+		if (!strcmp(a, "-n"))
+			n_actors = atoi(argv[++i]);
+		else if (!strcmp(a, "-p"))
+			n_pairs = atoi(argv[++i]);
+		else if (!strcmp(a, "-w"))
+			window = atoi(argv[++i]);
+		else if (!strcmp(a, "--secs"))
+			secs = atoi(argv[++i]);
+		else if (!strcmp(a, "--rate"))
+			rate = atoi(argv[++i]);
+		else if (!strcmp(a, "--heartbeat"))
+			heartbeat = atoi(argv[++i]);
+		else if (!strcmp(a, "--server-cpu"))
+			server_cpu = atoi(argv[++i]);
+		else if (!strcmp(a, "--client-cpu"))
+			client_cpu = atoi(argv[++i]);
+		else
+			usage();
+	}
+	if (n_actors < 2 || n_pairs < 1 || 2 * n_pairs > n_actors ||
+	    window < 1 || secs < 1 || rate < 1 || heartbeat < 1)
+		usage();
+	raise_nofile();
+	signal(SIGPIPE, SIG_IGN);
+	if (!mkdtemp(db) || pipe(pfd) < 0)
+		return 2;
+	snprintf(dbfile, sizeof(dbfile), "%s/state.db", db);
+	child = fork();
+	if (child < 0)
+		return 2;
+	if (child == 0) {
+		close(pfd[0]);
+		run_server(pfd[1], dbfile);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], &port, sizeof(port)) != sizeof(port)) {
+		fprintf(stderr, "server did not start\n");
+		return 2;
+	}
+	close(pfd[0]);
+	pin(client_cpu);
+	actr_log_set_level(ACTR_LOG_WARN);
+	R = actr_reactor_new();
+	actors = calloc((size_t)n_actors, sizeof(*actors));
+	rss0 = rss_kb(child);
+
+	/* 1. register and connect in batches */
+	t0 = actr_time_ns();
+	for (int i = 0; i < n_actors; i += batch) {
+		int end = i + batch < n_actors ? i + batch : n_actors;
+
+		for (int k = i; k < end; k++) {
+			actors[k].idx = k;
+			actors[k].c = make_client(port, &actors[k]);
+			if (!actors[k].c || actr_sigclient_start(actors[k].c) < 0) {
+				fprintf(stderr, "client %d failed\n", k);
+				return 1;
+			}
+		}
+		batch_target = end;
+		run_for_ms(60000, batch_done);
+		if (n_up < end) {
+			fprintf(stderr, "only %d of %d actors connected\n", n_up,
+				end);
+			break;
+		}
+	}
+	t1 = actr_time_ns();
+	run_for_ms(500, NULL); /* let the first pings settle */
+	rss1 = rss_kb(child);
+	printf("actors connected: %d of %d in %.2f s (%.0f registrations+"
+	       "connects/s)\n", n_up, n_actors, (double)(t1 - t0) / 1e9,
+	       n_up / ((double)(t1 - t0) / 1e9));
+	printf("server RSS: %ld kB idle -> %ld kB with %d actors: %.1f kB per "
+	       "connected actor\n", rss0, rss1, n_up,
+	       n_up ? (double)(rss1 - rss0) / n_up : 0.0);
+	if (n_up < 2 * n_pairs)
+		goto out;
+	for (int i = 0; i < n_pairs; i++) {
+		actors[2 * i].peer = &actors[2 * i + 1];
+		actors[2 * i + 1].peer = &actors[2 * i];
+	}
+
+	/* 2. throughput: bounce with a window per pair */
+	mode = 1;
+	received = 0;
+	for (int i = 0; i < n_pairs; i++)
+		for (int w = 0; w < window; w++)
+			send_stamp(&actors[2 * i], &actors[2 * i + 1]);
+	run_for_ms(300, NULL); /* warm up */
+	{
+		uint64_t r0 = received, s0 = actr_time_ns(), s1;
+
+		run_for_ms(secs * 1000, NULL);
+		s1 = actr_time_ns();
+		printf("relay throughput: %.0f relayed msgs/s (%d pairs, window "
+		       "%d, %d s; target >= 100000)\n",
+		       (double)(received - r0) / ((double)(s1 - s0) / 1e9),
+		       n_pairs, window, secs);
+	}
+	mode = 0;
+	run_for_ms(500, NULL); /* drain the bouncing messages */
+
+	/* 3. latency at a fixed rate */
+	{
+		struct ol o = { 0 };
+		uint64_t p50, p99, pmax;
+
+		caplat = (size_t)rate * (size_t)secs + 1000;
+		lat = calloc(caplat, sizeof(*lat));
+		mode = 2;
+		actr_timer_init(R, &o.t, on_ol, &o);
+		o.last = actr_time_ns();
+		actr_timer_start(&o.t, ACTR_MS(1), ACTR_MS(1));
+		run_for_ms(secs * 1000, NULL);
+		actr_timer_stop(&o.t);
+		run_for_ms(300, NULL);
+		mode = 0;
+		qsort(lat, nlat, sizeof(*lat), cmp_u64);
+		p50 = nlat ? lat[nlat / 2] : 0;
+		p99 = nlat ? lat[nlat * 99 / 100] : 0;
+		pmax = nlat ? lat[nlat - 1] : 0;
+		printf("relay latency at %d msgs/s: sent %" PRIu64 " received %zu;"
+		       " p50 %.1f us, p99 %.1f us, max %.1f us (target p99 <= "
+		       "1000 us)\n", rate, o.sent, nlat, p50 / 1e3, p99 / 1e3,
+		       pmax / 1e3);
+		free(lat);
+	}
+out:
+	for (int i = 0; i < n_actors; i++)
+		actr_sigclient_free(actors[i].c);
+	run_for_ms(300, NULL);
+	kill(child, SIGTERM);
+	waitpid(child, NULL, 0);
+	actr_reactor_free(R);
+	free(actors);
+	snprintf(dbfile, sizeof(dbfile), "rm -rf %s", db);
+	if (system(dbfile) != 0)
+		fprintf(stderr, "could not remove %s\n", db);
+	return 0;
+}

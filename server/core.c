@@ -1,0 +1,1114 @@
+/*
+ * The signaling core, transport-independent: registration and renewal
+ * (HTTP bodies in, HTTP bodies out), WebSocket credential checks, the
+ * registry of live actors, heartbeats, discovery, route candidates,
+ * service specs, ActrUp subscriptions, relay and role negotiation, rate
+ * limits. It sends frames and closes connections only through the
+ * actr__sig_io callbacks, and reads time only from its arguments.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <actr/error.h>
+#include <actr/log.h>
+#include <actr/util.h>
+
+#include "server/core_internal.h"
+
+#define TAG "signal"
+
+void actr__sig_config_defaults(struct actr__sig_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->db_path = "actr-signal.db";
+	cfg->heartbeat_s = 30;
+	cfg->token_ttl_s = 3600;
+	cfg->renewal_ttl_s = 86400;
+	cfg->presence_ttl_s = 60;
+	cfg->key_tolerance_s = 86400;
+	cfg->key_rotate_s = 0;
+	cfg->conn_per_min = 5;
+	cfg->conn_burst = 10;
+	cfg->reg_per_min = 5;
+	cfg->reg_burst = 10;
+	cfg->max_conn_per_ip = 100;
+	cfg->max_conns = 20000;
+	cfg->msg_per_s = 10;
+	cfg->msg_burst = 50;
+	cfg->max_frame = 64 * 1024;
+	cfg->max_pending = 1024 * 1024;
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
+bool actr__sig_bucket_take(struct sig_bucket *b, double per_s, double burst,
+			uint64_t now_ms)
+{
+	if (b->last_ms == 0) {
+		b->tokens = burst;
+	} else if (now_ms > b->last_ms) {
+		b->tokens += (double)(now_ms - b->last_ms) * per_s / 1000.0;
+		if (b->tokens > burst)
+			b->tokens = burst;
+	}
+	b->last_ms = now_ms ? now_ms : 1;
+	if (b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
+
+static struct sig_ip *ip_get(struct actr__sig_server *s, const char *ip)
+{
+	struct sig_ip *st = g_hash_table_lookup(s->ips, ip);
+
+	if (!st) {
+		st = g_new0(struct sig_ip, 1);
+		g_hash_table_insert(s->ips, g_strdup(ip), st);
+	}
+	return st;
+}
+
+static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
+{
+	SHA256(p, n, out);
+}
+
+static uint8_t *pack_msg(const ProtobufCMessage *m, size_t *len)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	uint8_t *buf = malloc(n ? n : 1);
+
+	if (!buf)
+		return NULL;
+	*len = protobuf_c_message_pack(m, buf);
+	return buf;
+}
+
+uint8_t *actr__sig_env_pack(const Signaling__SignalingEnvelope *env,
+			    size_t *len)
+{
+	return pack_msg(&env->base, len);
+}
+
+static void reply_text(struct actr__sig_http_reply *rep, int status,
+		       const char *text)
+{
+	rep->status = status;
+	rep->ctype = "text/plain";
+	rep->body = (uint8_t *)strdup(text);
+	rep->len = rep->body ? strlen(text) : 0;
+}
+
+/* ---- actors ---------------------------------------------------------- */
+
+static void actor_free(struct sig_actor *a)
+{
+	if (a->reg)
+		actr__register_request__free_unpacked(a->reg, NULL);
+	actr__sig_id_free(a->aid);
+	g_free(a->type_str);
+	g_strfreev(a->sticky);
+	if (a->subs)
+		g_ptr_array_free(a->subs, TRUE);
+	g_free(a->id);
+	g_free(a);
+}
+
+/* Build an actor from its stored registration. Takes ownership of reg. */
+static struct sig_actor *actor_new(const char *id, Actr__RegisterRequest *reg)
+{
+	struct sig_actor *a = g_new0(struct sig_actor, 1);
+	char tbuf[512];
+
+	a->id = g_strdup(id);
+	a->reg = reg;
+	a->aid = actr__sig_id_parse(id);
+	if (!a->aid || actr__sig_type_str(a->aid->type, tbuf, sizeof(tbuf)) < 0) {
+		actor_free(a);
+		return NULL;
+	}
+	a->type_str = g_strdup(tbuf);
+	a->subs = g_ptr_array_new_with_free_func(g_free);
+	return a;
+}
+
+static int actor_persist(struct actr__sig_server *s, struct sig_actor *a)
+{
+	struct actr__sig_actor_row row = { 0 };
+	size_t len;
+	uint8_t *reg = pack_msg(&a->reg->base, &len);
+	int rc;
+
+	if (!reg)
+		return -ENOMEM;
+	row.actor_id = a->id;
+	row.reg = reg;
+	row.reg_len = len;
+	row.renew_hash = a->renew_hash;
+	row.renew_exp_s = a->renew_exp_s;
+	row.cred_exp_s = a->cred_exp_s;
+	rc = actr__sig_store_put_actor(s->store, &row);
+	free(reg);
+	return rc;
+}
+
+static void live_index_add(struct actr__sig_server *s, struct sig_actor *a)
+{
+	GPtrArray *arr = g_hash_table_lookup(s->by_type, a->type_str);
+
+	if (!arr) {
+		arr = g_ptr_array_new();
+		g_hash_table_insert(s->by_type, g_strdup(a->type_str), arr);
+	}
+	g_ptr_array_add(arr, a);
+}
+
+static void live_index_del(struct actr__sig_server *s, struct sig_actor *a)
+{
+	GPtrArray *arr = g_hash_table_lookup(s->by_type, a->type_str);
+
+	if (arr) {
+		g_ptr_array_remove_fast(arr, a);
+		if (arr->len == 0)
+			g_hash_table_remove(s->by_type, a->type_str);
+	}
+}
+
+static void subs_del_all(struct actr__sig_server *s, struct sig_actor *a)
+{
+	for (guint i = 0; i < a->subs->len; i++) {
+		GPtrArray *arr = g_hash_table_lookup(s->subs,
+						     a->subs->pdata[i]);
+
+		if (arr) {
+			g_ptr_array_remove_fast(arr, a);
+			if (arr->len == 0)
+				g_hash_table_remove(s->subs,
+						    a->subs->pdata[i]);
+		}
+	}
+	g_ptr_array_set_size(a->subs, 0);
+}
+
+/* Detach a's connection (if any) and leave the live set. */
+void actr__sig_actor_offline(struct actr__sig_server *s, struct sig_actor *a)
+{
+	if (a->conn) {
+		a->conn->actor = NULL;
+		a->conn = NULL;
+	}
+	if (a->live) {
+		a->live = false;
+		live_index_del(s, a);
+	}
+}
+
+/* Forget an actor entirely (unregister or expiry of its identity). */
+void actr__sig_actor_drop(struct actr__sig_server *s, struct sig_actor *a,
+		       bool from_store)
+{
+	actr__sig_actor_offline(s, a);
+	subs_del_all(s, a);
+	if (from_store)
+		actr__sig_store_del_actor(s->store, a->id);
+	g_hash_table_remove(s->actors, a->id); /* frees a */
+}
+
+/* ---- envelopes ---------------------------------------------------------- */
+
+void actr__sig_next_env_id(struct actr__sig_server *s, char out[32])
+{
+	snprintf(out, 32, "sig-%" PRIx64, ++s->env_seq);
+}
+
+int actr__sig_conn_send(struct actr__sig_server *s, struct sig_conn *c,
+			 Signaling__SignalingEnvelope *env)
+{
+	size_t len;
+	uint8_t *buf;
+	int rc;
+
+	if (!c || c->closing)
+		return -ACTR_ECLOSED;
+	buf = actr__sig_env_pack(env, &len);
+	if (!buf)
+		return -ENOMEM;
+	rc = s->io.send(s->io.ctx, c->id, buf, len);
+	free(buf);
+	return rc;
+}
+
+void actr__sig_send_env_error(struct actr__sig_server *s, struct sig_conn *c,
+				const char *reply_for, uint32_t code,
+				const char *msg)
+{
+	Signaling__SignalingEnvelope env = SIGNALING__SIGNALING_ENVELOPE__INIT;
+	Actr__ErrorResponse err = ACTR__ERROR_RESPONSE__INIT;
+	char id[32];
+
+	actr__sig_next_env_id(s, id);
+	err.code = code;
+	err.message = (char *)msg;
+	env.envelope_version = 2;
+	env.envelope_id = id;
+	env.reply_for = (char *)reply_for;
+	env.flow_case = SIGNALING__SIGNALING_ENVELOPE__FLOW_ENVELOPE_ERROR;
+	env.envelope_error = &err;
+	actr__sig_conn_send(s, c, &env);
+}
+
+/* Send SignalingToActr (payload already set in sta) to c. */
+void actr__sig_send_to_actr(struct actr__sig_server *s, struct sig_conn *c,
+			 const char *reply_for, Actr__ActrId *target,
+			 Signaling__SignalingToActr *sta)
+{
+	Signaling__SignalingEnvelope env = SIGNALING__SIGNALING_ENVELOPE__INIT;
+	char id[32];
+
+	actr__sig_next_env_id(s, id);
+	sta->target = target;
+	env.envelope_version = 2;
+	env.envelope_id = id;
+	env.reply_for = (char *)reply_for;
+	env.flow_case = SIGNALING__SIGNALING_ENVELOPE__FLOW_SERVER_TO_ACTR;
+	env.server_to_actr = sta;
+	actr__sig_conn_send(s, c, &env);
+}
+
+void actr__sig_send_error(struct actr__sig_server *s, struct sig_conn *c,
+			    const char *reply_for, Actr__ActrId *target,
+			    uint32_t code, const char *msg)
+{
+	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
+	Actr__ErrorResponse err = ACTR__ERROR_RESPONSE__INIT;
+
+	if (!target) {
+		actr__sig_send_env_error(s, c, reply_for, code, msg);
+		return;
+	}
+	err.code = code;
+	err.message = (char *)msg;
+	sta.payload_case = SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_ERROR;
+	sta.error = &err;
+	actr__sig_send_to_actr(s, c, reply_for, target, &sta);
+}
+
+/* ---- registration --------------------------------------------------------- */
+
+static void ts_set(Google__Protobuf__Timestamp *ts, uint64_t s)
+{
+	ts->seconds = (int64_t)s;
+	ts->nanos = 0;
+}
+
+/* Issue a credential, a TURN credential and a fresh renewal token for a
+ * and pack them as a RegisterResponse (wire-identical to
+ * RenewCredentialResponse). Persists a. */
+static int issue_ok(struct actr__sig_server *s, struct sig_actor *a,
+		    uint64_t now_ms, struct actr__sig_http_reply *rep)
+{
+	Actr__RegisterResponse resp = ACTR__REGISTER_RESPONSE__INIT;
+	Actr__RegisterResponse__RegisterOk ok =
+		ACTR__REGISTER_RESPONSE__REGISTER_OK__INIT;
+	Actr__AIdCredential cred = ACTR__AID_CREDENTIAL__INIT;
+	Actr__IdentityClaims claims = ACTR__IDENTITY_CLAIMS__INIT;
+	Actr__TurnCredential turn = ACTR__TURN_CREDENTIAL__INIT;
+	Google__Protobuf__Timestamp cexp = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	Google__Protobuf__Timestamp rexp = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+	struct actr__sig_key *k = actr__sig_ident_current(&s->ident);
+	uint64_t now_s = now_ms / 1000;
+	uint8_t token[32], sig[64], claims_buf[512];
+	char user[512], pass[64];
+	size_t clen;
+	int rc;
+
+	if (!k)
+		return -ACTR_EINTERNAL;
+	claims.realm_id = a->aid->realm->realm_id;
+	claims.actor_id = a->id;
+	claims.expires_at = now_s + s->cfg.token_ttl_s;
+	clen = actr__identity_claims__get_packed_size(&claims);
+	if (clen > sizeof(claims_buf))
+		return -ACTR_ETOOBIG;
+	actr__identity_claims__pack(&claims, claims_buf);
+	rc = actr__sig_sign(k, claims_buf, clen, sig);
+	if (rc < 0)
+		return rc;
+	rc = actr_random(token, sizeof(token));
+	if (rc < 0)
+		return rc;
+	sha256(token, sizeof(token), a->renew_hash);
+	a->renew_exp_s = now_s + s->cfg.renewal_ttl_s;
+	a->cred_exp_s = claims.expires_at;
+	rc = actor_persist(s, a);
+	if (rc < 0)
+		return rc;
+
+	cred.key_id = k->id;
+	cred.claims.data = claims_buf;
+	cred.claims.len = clen;
+	cred.signature.data = sig;
+	cred.signature.len = 64;
+	snprintf(user, sizeof(user), "%" PRIu64 ":%s", claims.expires_at,
+		 a->id);
+	turn.username = user;
+	turn.expires_at = claims.expires_at;
+	pass[0] = 0;
+	if (s->cfg.turn_secret &&
+	    actr__sig_turn_password(s->cfg.turn_secret, user, pass,
+				    sizeof(pass)) < 0)
+		return -ACTR_EINTERNAL;
+	turn.password = pass;
+	ts_set(&cexp, claims.expires_at);
+	ts_set(&rexp, a->renew_exp_s);
+	ok.actr_id = a->aid;
+	ok.credential = &cred;
+	ok.turn_credential = &turn;
+	ok.credential_expires_at = &cexp;
+	ok.signaling_heartbeat_interval_secs = s->cfg.heartbeat_s;
+	ok.signing_pubkey.data = k->pub;
+	ok.signing_pubkey.len = 32;
+	ok.signing_key_id = k->id;
+	ok.has_renewal_token = true;
+	ok.renewal_token.data = token;
+	ok.renewal_token.len = sizeof(token);
+	ok.renewal_token_expires_at = &rexp;
+	resp.result_case = ACTR__REGISTER_RESPONSE__RESULT_SUCCESS;
+	resp.success = &ok;
+	rep->status = 200;
+	rep->ctype = "application/x-protobuf";
+	rep->body = pack_msg(&resp.base, &rep->len);
+	memset(token, 0, sizeof(token));
+	return rep->body ? 0 : -ENOMEM;
+}
+
+static int reg_error(struct actr__sig_http_reply *rep, int status,
+		     uint32_t code, const char *msg)
+{
+	Actr__RegisterResponse resp = ACTR__REGISTER_RESPONSE__INIT;
+	Actr__ErrorResponse err = ACTR__ERROR_RESPONSE__INIT;
+
+	err.code = code;
+	err.message = (char *)msg;
+	resp.result_case = ACTR__REGISTER_RESPONSE__RESULT_ERROR;
+	resp.error = &err;
+	rep->status = status;
+	rep->ctype = "application/x-protobuf";
+	rep->body = pack_msg(&resp.base, &rep->len);
+	return rep->body ? 0 : -ENOMEM;
+}
+
+static bool secret_eq(const char *want, const char *got)
+{
+	size_t n = strlen(want);
+
+	return got && strlen(got) == n && CRYPTO_memcmp(want, got, n) == 0;
+}
+
+static bool type_valid(const Actr__ActrType *t)
+{
+	static const size_t max = 128;
+
+	return t && t->manufacturer && t->name && t->version &&
+	       t->manufacturer[0] && t->name[0] && t->version[0] &&
+	       strlen(t->manufacturer) < max && strlen(t->name) < max &&
+	       strlen(t->version) < max && !strchr(t->manufacturer, ':') &&
+	       !strchr(t->name, ':') && !strchr(t->version, ':') &&
+	       !strchr(t->manufacturer, '/') && !strchr(t->manufacturer, '@');
+}
+
+static int do_register(struct actr__sig_server *s, const uint8_t *body,
+		       size_t len, const char *secret, uint64_t now_ms,
+		       struct actr__sig_http_reply *rep)
+{
+	Actr__RegisterRequest *req;
+	struct sig_realm *realm;
+	struct sig_actor *a;
+	Actr__ActrId id = ACTR__ACTR_ID__INIT;
+	Actr__Realm r = ACTR__REALM__INIT;
+	char idstr[512];
+	uint64_t serial;
+	int rc;
+
+	req = actr__register_request__unpack(NULL, len, body);
+	if (!req || !type_valid(req->actr_type) || !req->realm) {
+		if (req)
+			actr__register_request__free_unpacked(req, NULL);
+		s->stats.rej_bad++;
+		actr_logw(TAG, "register: malformed request (%zu bytes)", len);
+		return reg_error(rep, 400, 400, "malformed RegisterRequest");
+	}
+	realm = g_hash_table_lookup(s->realms,
+				    GUINT_TO_POINTER(req->realm->realm_id));
+	if (!realm && s->cfg.open_realms) {
+		actr__sig_add_realm(s, req->realm->realm_id, NULL);
+		realm = g_hash_table_lookup(
+			s->realms, GUINT_TO_POINTER(req->realm->realm_id));
+	}
+	if (!realm) {
+		s->stats.rej_403++;
+		rc = reg_error(rep, 403, 403, "unknown realm");
+		goto out;
+	}
+	if (realm->secret && !secret_eq(realm->secret, secret)) {
+		s->stats.rej_401++;
+		actr_logw(TAG, "register: bad realm secret for realm %u",
+			  req->realm->realm_id);
+		rc = reg_error(rep, 401, 401, "realm secret mismatch");
+		goto out;
+	}
+	if (!req->has_auth_mode ||
+	    req->auth_mode != ACTR__REGISTER_AUTH_MODE__LINKED) {
+		/* PACKAGE: manifest signed by the manufacturer's key */
+		const uint8_t *pub = g_hash_table_lookup(
+			s->mfrs, req->actr_type->manufacturer);
+
+		if (!pub || !req->has_manifest_raw || !req->has_mfr_signature ||
+		    !actr__sig_verify_raw(pub, req->manifest_raw.data,
+					  req->manifest_raw.len,
+					  req->mfr_signature.data,
+					  req->mfr_signature.len)) {
+			s->stats.rej_401++;
+			actr_logw(TAG, "register: manifest of %s not verified",
+				  req->actr_type->manufacturer);
+			rc = reg_error(rep, 401, 401,
+				       "manifest signature not verified");
+			goto out;
+		}
+	}
+	rc = actr__sig_store_next_serial(s->store, req->realm->realm_id,
+					 &serial);
+	if (rc < 0) {
+		rc = reg_error(rep, 500, 500, "cannot allocate serial");
+		goto out;
+	}
+	r.realm_id = req->realm->realm_id;
+	id.realm = &r;
+	id.serial_number = serial;
+	id.type = req->actr_type;
+	actr__sig_id_str(&id, idstr, sizeof(idstr));
+	/* the manifest is verified; no need to keep it */
+	req->has_manifest_raw = req->has_mfr_signature = false;
+	a = actor_new(idstr, req);
+	if (!a) {
+		rc = reg_error(rep, 500, 500, "internal");
+		return rc;
+	}
+	g_hash_table_replace(s->actors, a->id, a);
+	rc = issue_ok(s, a, now_ms, rep);
+	if (rc < 0) {
+		g_hash_table_remove(s->actors, a->id);
+		return reg_error(rep, 500, 500, "internal");
+	}
+	s->stats.registered++;
+	actr_logd(TAG, "registered %s", a->id);
+	return 0;
+out:
+	actr__register_request__free_unpacked(req, NULL);
+	return rc;
+}
+
+static int do_renew(struct actr__sig_server *s, const uint8_t *body,
+		    size_t len, uint64_t now_ms,
+		    struct actr__sig_http_reply *rep)
+{
+	Actr__RenewCredentialRequest *req;
+	struct sig_actor *a = NULL;
+	char idstr[512];
+	uint8_t h[32];
+	int rc;
+
+	req = actr__renew_credential_request__unpack(NULL, len, body);
+	if (!req || !req->actr_id || !req->actr_id->realm ||
+	    !type_valid(req->actr_id->type)) {
+		if (req)
+			actr__renew_credential_request__free_unpacked(req, NULL);
+		s->stats.rej_bad++;
+		return reg_error(rep, 400, 400, "malformed RenewCredentialRequest");
+	}
+	if (actr__sig_id_str(req->actr_id, idstr, sizeof(idstr)) > 0)
+		a = g_hash_table_lookup(s->actors, idstr);
+	sha256(req->renewal_token.data, req->renewal_token.len, h);
+	if (!a || CRYPTO_memcmp(h, a->renew_hash, 32) != 0 ||
+	    a->renew_exp_s <= now_ms / 1000) {
+		s->stats.rej_401++;
+		actr_logw(TAG, "renew: rejected for %s", idstr);
+		rc = reg_error(rep, 401, 401, "renewal token invalid or expired");
+	} else {
+		rc = issue_ok(s, a, now_ms, rep);
+		if (rc == 0)
+			s->stats.renewed++;
+		else
+			rc = reg_error(rep, 500, 500, "internal");
+	}
+	actr__renew_credential_request__free_unpacked(req, NULL);
+	return rc;
+}
+
+static int do_pubkey(struct actr__sig_server *s,
+		     struct actr__sig_http_reply *rep)
+{
+	GString *g = g_string_new("{\"keys\":[");
+	struct actr__sig_key *cur = actr__sig_ident_current(&s->ident);
+	char b64[ACTR_BASE64_LEN(32)];
+	bool first = true;
+
+	for (size_t i = 0; i < s->ident.nkeys; i++) {
+		struct actr__sig_key *k = &s->ident.keys[i];
+
+		actr_base64_encode(k->pub, 32, b64, 0);
+		g_string_append_printf(g, "%s{\"key_id\":%u,\"pubkey\":\"%s\","
+				       "\"retired_at\":%" PRIu64 "}",
+				       first ? "" : ",", k->id, b64,
+				       k->retired_s);
+		first = false;
+	}
+	if (cur) {
+		actr_base64_encode(cur->pub, 32, b64, 0);
+		g_string_append_printf(g, "],\"key_id\":%u,\"pubkey\":\"%s\"}",
+				       cur->id, b64);
+	} else {
+		g_string_append(g, "]}");
+	}
+	rep->status = 200;
+	rep->ctype = "application/json";
+	rep->len = g->len;
+	rep->body = (uint8_t *)g_string_free(g, FALSE);
+	return 0;
+}
+
+int actr__sig_http(struct actr__sig_server *s, const char *method,
+		   const char *target, const uint8_t *body, size_t len,
+		   const char *realm_secret, const char *ip, uint64_t now_ms,
+		   struct actr__sig_http_reply *rep)
+{
+	size_t plen = strcspn(target, "?");
+	bool post = strcmp(method, "POST") == 0;
+	bool get = strcmp(method, "GET") == 0;
+
+	memset(rep, 0, sizeof(*rep));
+#define PATH_IS(p) (plen == strlen(p) && strncmp(target, p, plen) == 0)
+	if (PATH_IS("/ais/register") || PATH_IS("/ais/renew")) {
+		struct sig_ip *st;
+
+		if (!post) {
+			reply_text(rep, 405, "use POST\n");
+			return 0;
+		}
+		st = ip_get(s, ip ? ip : "?");
+		if (!actr__sig_bucket_take(&st->reg, s->cfg.reg_per_min / 60.0,
+				 s->cfg.reg_burst, now_ms)) {
+			s->stats.rej_429++;
+			actr_logw(TAG, "rate limit: registration from %s", ip);
+			return reg_error(rep, 429, 429, "too many requests");
+		}
+		if (PATH_IS("/ais/register"))
+			return do_register(s, body, len, realm_secret, now_ms,
+					   rep);
+		return do_renew(s, body, len, now_ms, rep);
+	}
+	if (PATH_IS("/ais/health")) {
+		char buf[160];
+
+		if (!get) {
+			reply_text(rep, 405, "use GET\n");
+			return 0;
+		}
+		snprintf(buf, sizeof(buf),
+			 "{\"status\":\"ok\",\"actors\":%u,\"live\":%u,"
+			 "\"connections\":%u}",
+			 g_hash_table_size(s->actors), (unsigned)actr__sig_live_count(s),
+			 g_hash_table_size(s->conns));
+		reply_text(rep, 200, buf);
+		rep->ctype = "application/json";
+		return 0;
+	}
+	if (PATH_IS("/ais/signing-pubkey")) {
+		if (!get) {
+			reply_text(rep, 405, "use GET\n");
+			return 0;
+		}
+		return do_pubkey(s, rep);
+	}
+	if (PATH_IS("/signaling/ws")) {
+		reply_text(rep, 426, "WebSocket upgrade required\n");
+		return 0;
+	}
+#undef PATH_IS
+	reply_text(rep, 404, "not found\n");
+	return 0;
+}
+
+/* ---- WebSocket connections -------------------------------------------- */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Percent-decode (and '+' = space) src[0..n) into out (cap). */
+static int pct_decode(const char *src, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)src[i];
+
+		if (c == '%') {
+			int h, l;
+
+			if (i + 2 >= n)
+				return -EINVAL;
+			h = hexval(src[i + 1]);
+			l = hexval(src[i + 2]);
+			if (h < 0 || l < 0)
+				return -EINVAL;
+			c = h * 16 + l;
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (o + 1 >= cap)
+			return -ENOSPC;
+		out[o++] = (char)c;
+	}
+	out[o] = 0;
+	return (int)o;
+}
+
+struct ws_query {
+	char actor_id[512];		/* actor_id */
+	uint32_t key_id;		/* key_id */
+	uint8_t claims[512];		/* decoded claims */
+	size_t claims_len;		/* bytes */
+	uint8_t sig[128];		/* decoded signature */
+	size_t sig_len;			/* bytes */
+	bool answer;			/* webrtc_role=answer */
+	unsigned seen;			/* bit per mandatory parameter */
+};
+
+static int parse_query(const char *target, struct ws_query *q)
+{
+	const char *p = strchr(target, '?');
+	char val[1024];
+
+	memset(q, 0, sizeof(*q));
+	if (!p)
+		return -EINVAL;
+	p++;
+	while (*p) {
+		size_t n = strcspn(p, "&");
+		const char *eq = memchr(p, '=', n);
+		size_t klen = eq ? (size_t)(eq - p) : n;
+		const char *v = eq ? eq + 1 : p + n;
+		size_t vlen = eq ? n - klen - 1 : 0;
+		ssize_t d;
+
+		if (pct_decode(v, vlen, val, sizeof(val)) < 0)
+			return -EINVAL;
+#define KEY_IS(k) (klen == strlen(k) && strncmp(p, k, klen) == 0)
+		if (KEY_IS("actor_id")) {
+			if (strlen(val) >= sizeof(q->actor_id))
+				return -EINVAL;
+			strcpy(q->actor_id, val);
+			q->seen |= 1;
+		} else if (KEY_IS("key_id")) {
+			char *end;
+			unsigned long k = strtoul(val, &end, 10);
+
+			if (!val[0] || *end || k > UINT32_MAX)
+				return -EINVAL;
+			q->key_id = (uint32_t)k;
+			q->seen |= 2;
+		} else if (KEY_IS("claims")) {
+			d = actr_base64_decode(val, strlen(val), q->claims,
+					       sizeof(q->claims));
+			if (d < 0)
+				return -EINVAL;
+			q->claims_len = (size_t)d;
+			q->seen |= 4;
+		} else if (KEY_IS("signature")) {
+			d = actr_base64_decode(val, strlen(val), q->sig,
+					       sizeof(q->sig));
+			if (d < 0)
+				return -EINVAL;
+			q->sig_len = (size_t)d;
+			q->seen |= 8;
+		} else if (KEY_IS("webrtc_role")) {
+			q->answer = strcmp(val, "answer") == 0;
+		}
+#undef KEY_IS
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return q->seen == 15 ? 0 : -EINVAL;
+}
+
+/* Verify the query's credential; returns the actor or NULL (401). */
+static struct sig_actor *query_actor(struct actr__sig_server *s,
+				     const struct ws_query *q, uint64_t now_ms)
+{
+	Actr__AIdCredential c = ACTR__AID_CREDENTIAL__INIT;
+	struct sig_actor *a = g_hash_table_lookup(s->actors, q->actor_id);
+
+	if (!a)
+		return NULL;
+	c.key_id = q->key_id;
+	c.claims.data = (uint8_t *)q->claims;
+	c.claims.len = q->claims_len;
+	c.signature.data = (uint8_t *)q->sig;
+	c.signature.len = q->sig_len;
+	if (actr__sig_cred_verify(&s->ident, &c, q->actor_id,
+				  a->aid->realm->realm_id, now_ms / 1000,
+				  NULL) < 0)
+		return NULL;
+	if (!g_hash_table_lookup(s->realms,
+				 GUINT_TO_POINTER(a->aid->realm->realm_id)))
+		return NULL;
+	return a;
+}
+
+int actr__sig_ws_check(struct actr__sig_server *s, const char *target,
+		       const char *ip, uint64_t now_ms,
+		       struct actr__sig_http_reply *rep)
+{
+	struct ws_query q;
+	struct sig_ip *st = ip_get(s, ip ? ip : "?");
+
+	memset(rep, 0, sizeof(*rep));
+	if (g_hash_table_size(s->conns) >= s->cfg.max_conns) {
+		reply_text(rep, 503, "server full\n");
+		return 503;
+	}
+	if (st->nconn >= s->cfg.max_conn_per_ip) {
+		s->stats.rej_429++;
+		reply_text(rep, 429, "too many connections from this address\n");
+		return 429;
+	}
+	if (!actr__sig_bucket_take(&st->conn, s->cfg.conn_per_min / 60.0,
+			 s->cfg.conn_burst, now_ms)) {
+		s->stats.rej_429++;
+		actr_logw(TAG, "rate limit: connections from %s", ip);
+		reply_text(rep, 429, "too many new connections\n");
+		return 429;
+	}
+	if (parse_query(target, &q) < 0 || !query_actor(s, &q, now_ms)) {
+		s->stats.rej_401++;
+		actr_logw(TAG, "ws: credential rejected from %s", ip);
+		reply_text(rep, 401, "credential missing, invalid or expired\n");
+		return 401;
+	}
+	return 101;
+}
+
+static void conn_free(gpointer p)
+{
+	struct sig_conn *c = p;
+
+	g_free(c->cred_claims);
+	g_free(c->cred_sig);
+	g_free(c->vc_claims);
+	g_free(c);
+}
+
+void actr__sig_send_actr_up(struct actr__sig_server *s, struct sig_actor *a)
+{
+	GPtrArray *arr = g_hash_table_lookup(s->subs, a->type_str);
+
+	if (!arr)
+		return;
+	for (guint i = 0; i < arr->len; i++) {
+		struct sig_actor *sub = arr->pdata[i];
+		Signaling__SignalingToActr sta =
+			SIGNALING__SIGNALING_TO_ACTR__INIT;
+		Actr__ActrUpEvent ev = ACTR__ACTR_UP_EVENT__INIT;
+
+		if (sub == a || !sub->conn ||
+		    !actr__sig_acl_allows(a->reg->acl, sub->aid->type,
+					  sub->aid->realm->realm_id))
+			continue;
+		ev.actor_id = a->aid;
+		sta.payload_case = SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_ACTR_UP_EVENT;
+		sta.actr_up_event = &ev;
+		actr__sig_send_to_actr(s, sub->conn, NULL, sub->aid, &sta);
+	}
+}
+
+int actr__sig_conn_open(struct actr__sig_server *s, uint64_t conn,
+			const char *target, const char *ip, uint64_t now_ms)
+{
+	struct ws_query q;
+	struct sig_actor *a;
+	struct sig_conn *c;
+
+	if (parse_query(target, &q) < 0 || !(a = query_actor(s, &q, now_ms)))
+		return -401;
+	c = g_new0(struct sig_conn, 1);
+	c->id = conn;
+	snprintf(c->ip, sizeof(c->ip), "%s", ip ? ip : "?");
+	c->answer = q.answer;
+	c->cred_key = q.key_id;
+	c->cred_claims = g_memdup2(q.claims, q.claims_len);
+	c->cred_claims_len = q.claims_len;
+	c->cred_sig = g_memdup2(q.sig, q.sig_len);
+	c->cred_sig_len = q.sig_len;
+	g_hash_table_replace(s->conns, &c->id, c);
+	ip_get(s, c->ip)->nconn++;
+	if (a->conn) {
+		struct sig_conn *old = a->conn;
+
+		actr_logi(TAG, "%s reconnected; replacing connection %" PRIu64,
+			  a->id, old->id);
+		s->stats.replaced++;
+		actr__sig_actor_offline(s, a);
+		old->closing = true;
+		s->io.close(s->io.ctx, old->id, 4000, "replaced");
+	}
+	c->actor = a;
+	a->conn = c;
+	a->last_hb_ms = now_ms;
+	if (!a->live) {
+		a->live = true;
+		live_index_add(s, a);
+	}
+	s->stats.connected++;
+	actr_logd(TAG, "%s connected (conn %" PRIu64 "%s)", a->id, conn,
+		  c->answer ? ", answer role" : "");
+	actr__sig_send_actr_up(s, a);
+	return 0;
+}
+
+void actr__sig_conn_closed(struct actr__sig_server *s, uint64_t conn)
+{
+	struct sig_conn *c = g_hash_table_lookup(s->conns, &conn);
+	struct sig_ip *st;
+
+	if (!c)
+		return;
+	if (c->actor)
+		actr__sig_actor_offline(s, c->actor);
+	st = g_hash_table_lookup(s->ips, c->ip);
+	if (st && st->nconn > 0)
+		st->nconn--;
+	g_hash_table_remove(s->conns, &conn);
+}
+
+size_t actr__sig_live_count(const struct actr__sig_server *s)
+{
+	size_t n = 0;
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, s->by_type);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		n += ((GPtrArray *)v)->len;
+	return n;
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static void load_realm(void *arg, uint32_t realm, const char *secret)
+{
+	struct actr__sig_server *s = arg;
+	struct sig_realm *r = g_new0(struct sig_realm, 1);
+
+	r->secret = secret ? g_strdup(secret) : NULL;
+	g_hash_table_replace(s->realms, GUINT_TO_POINTER(realm), r);
+}
+
+static void load_actor(void *arg, const struct actr__sig_actor_row *row)
+{
+	struct actr__sig_server *s = arg;
+	Actr__RegisterRequest *reg;
+	struct sig_actor *a;
+
+	reg = actr__register_request__unpack(NULL, row->reg_len, row->reg);
+	if (!reg) {
+		actr_logw(TAG, "store: actor %s has a corrupt registration",
+			  row->actor_id);
+		return;
+	}
+	a = actor_new(row->actor_id, reg);
+	if (!a) {
+		actr__register_request__free_unpacked(reg, NULL);
+		return;
+	}
+	memcpy(a->renew_hash, row->renew_hash, 32);
+	a->renew_exp_s = row->renew_exp_s;
+	a->cred_exp_s = row->cred_exp_s;
+	g_hash_table_replace(s->actors, a->id, a);
+}
+
+static void realm_free(gpointer p)
+{
+	struct sig_realm *r = p;
+
+	g_free(r->secret);
+	g_free(r);
+}
+
+static void arr_free(gpointer p)
+{
+	g_ptr_array_free(p, TRUE);
+}
+
+struct actr__sig_server *actr__sig_new(const struct actr__sig_config *cfg,
+				       const struct actr__sig_io *io,
+				       uint64_t now_ms)
+{
+	struct actr__sig_server *s = g_new0(struct actr__sig_server, 1);
+
+	s->cfg = *cfg;
+	s->cfg.db_path = g_strdup(cfg->db_path);
+	s->cfg.turn_secret = cfg->turn_secret ? g_strdup(cfg->turn_secret)
+					      : NULL;
+	s->io = *io;
+	s->ident.tolerance_s = cfg->key_tolerance_s;
+	s->actors = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					  (GDestroyNotify)actor_free);
+	s->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+					 conn_free);
+	s->ips = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	s->realms = g_hash_table_new_full(NULL, NULL, NULL, realm_free);
+	s->mfrs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					g_free);
+	s->by_type = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					   arr_free);
+	s->subs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					arr_free);
+	s->store = actr__sig_store_open(s->cfg.db_path);
+	if (!s->store)
+		goto fail;
+	if (actr__sig_store_load_keys(s->store, &s->ident) < 0 ||
+	    actr__sig_store_load_realms(s->store, load_realm, s) < 0 ||
+	    actr__sig_store_load_actors(s->store, load_actor, s) < 0)
+		goto fail;
+	if (!actr__sig_ident_current(&s->ident) &&
+	    actr__sig_rotate_key(s, now_ms) < 0)
+		goto fail;
+	actr_logi(TAG, "state %s: %zu key(s) (current %u), %u realm(s), %u actor(s)",
+		  s->cfg.db_path, s->ident.nkeys,
+		  actr__sig_ident_current(&s->ident)->id,
+		  g_hash_table_size(s->realms), g_hash_table_size(s->actors));
+	return s;
+fail:
+	actr__sig_free(s);
+	return NULL;
+}
+
+void actr__sig_free(struct actr__sig_server *s)
+{
+	if (!s)
+		return;
+	/* conns reference actors; drop them first */
+	g_hash_table_destroy(s->conns);
+	g_hash_table_destroy(s->by_type);
+	g_hash_table_destroy(s->subs);
+	g_hash_table_destroy(s->actors);
+	g_hash_table_destroy(s->ips);
+	g_hash_table_destroy(s->realms);
+	g_hash_table_destroy(s->mfrs);
+	actr__sig_ident_clear(&s->ident);
+	actr__sig_store_close(s->store);
+	g_free((char *)s->cfg.db_path);
+	g_free((char *)s->cfg.turn_secret);
+	g_free(s);
+}
+
+int actr__sig_add_realm(struct actr__sig_server *s, uint32_t realm,
+			const char *secret)
+{
+	int rc = actr__sig_store_put_realm(s->store, realm, secret);
+
+	if (rc == 0)
+		load_realm(s, realm, secret);
+	return rc;
+}
+
+int actr__sig_add_manufacturer(struct actr__sig_server *s, const char *mfr,
+			       const uint8_t pub[32])
+{
+	g_hash_table_replace(s->mfrs, g_strdup(mfr), g_memdup2(pub, 32));
+	return 0;
+}
+
+int actr__sig_rotate_key(struct actr__sig_server *s, uint64_t now_ms)
+{
+	struct actr__sig_key *k;
+	int rc = actr__sig_ident_rotate(&s->ident, now_ms / 1000, &k);
+
+	if (rc < 0)
+		return rc;
+	/* persist every key: the previous one just got its retired time */
+	for (size_t i = 0; i < s->ident.nkeys; i++) {
+		rc = actr__sig_store_put_key(s->store, &s->ident.keys[i]);
+		if (rc < 0)
+			return rc;
+	}
+	actr_logi(TAG, "signing key %u is now current", k->id);
+	return 0;
+}
+
+const struct actr__sig_stats *actr__sig_stats(const struct actr__sig_server *s)
+{
+	return &s->stats;
+}
+
+struct actr__sig_ident *actr__sig_identity(struct actr__sig_server *s)
+{
+	return &s->ident;
+}
+
+uint64_t actr__sig_tick(struct actr__sig_server *s, uint64_t now_ms)
+{
+	uint64_t ttl = (uint64_t)s->cfg.presence_ttl_s * 1000;
+	uint64_t now_s = now_ms / 1000;
+	struct actr__sig_key *cur = actr__sig_ident_current(&s->ident);
+	GHashTableIter it;
+	gpointer v;
+	GPtrArray *gone = g_ptr_array_new();
+
+	g_hash_table_iter_init(&it, s->actors);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct sig_actor *a = v;
+
+		if (a->live && now_ms > a->last_hb_ms + ttl) {
+			struct sig_conn *c = a->conn;
+
+			actr_logi(TAG, "%s: no heartbeat for %us, forgetting",
+				  a->id, s->cfg.presence_ttl_s);
+			s->stats.expired++;
+			actr__sig_actor_offline(s, a);
+			if (c) {
+				c->closing = true;
+				s->io.close(s->io.ctx, c->id, 4001,
+					    "heartbeat timeout");
+			}
+		}
+		if (!a->live && a->cred_exp_s <= now_s &&
+		    a->renew_exp_s <= now_s)
+			g_ptr_array_add(gone, a);
+	}
+	for (guint i = 0; i < gone->len; i++)
+		actr__sig_actor_drop(s, gone->pdata[i], true);
+	g_ptr_array_free(gone, TRUE);
+	if (cur && s->cfg.key_rotate_s &&
+	    now_s >= cur->created_s + s->cfg.key_rotate_s)
+		actr__sig_rotate_key(s, now_ms);
+	return now_ms + 1000;
+}

@@ -1,0 +1,110 @@
+/*
+ * Private state of the signaling core, shared by server/core.c (setup,
+ * registration, connections, expiry) and server/dispatch.c (envelopes
+ * from connections).
+ */
+#ifndef ACTR_SERVER_CORE_INTERNAL_H
+#define ACTR_SERVER_CORE_INTERNAL_H
+
+#include <glib.h>
+
+#include "server/signal_internal.h"
+
+struct sig_bucket {
+	double tokens;		/* tokens left */
+	uint64_t last_ms;	/* last refill, 0 = never used */
+};
+
+struct sig_ip {
+	struct sig_bucket conn;	/* new WebSocket connections */
+	struct sig_bucket reg;	/* register / renew requests */
+	uint32_t nconn;		/* open connections */
+};
+
+struct sig_realm {
+	char *secret;		/* NULL = no secret */
+};
+
+struct sig_conn;
+
+struct sig_actor {
+	char *id;			/* ActrId string form (hash key) */
+	Actr__ActrId *aid;		/* parsed id (actr__sig_id_free) */
+	char *type_str;			/* "mfr:name:ver" */
+	Actr__RegisterRequest *reg;	/* registration: ACL, spec, ws addr */
+	uint8_t renew_hash[32];		/* SHA-256 of the renewal token */
+	uint64_t renew_exp_s;		/* renewal token expiry */
+	uint64_t cred_exp_s;		/* last credential's expiry */
+	struct sig_conn *conn;		/* current connection or NULL */
+	bool live;			/* in by_type (connected, heartbeating) */
+	uint64_t last_hb_ms;		/* last ping (or connect) */
+	uint64_t pong_seq;		/* last Pong.seq */
+	int avail;			/* Ping.availability */
+	float power;			/* Ping.power_reserve */
+	float backlog;			/* Ping.mailbox_backlog */
+	char **sticky;			/* Ping.sticky_client_ids (strv) */
+	GPtrArray *subs;		/* ActrUp subscriptions (type strings) */
+};
+
+struct sig_conn {
+	uint64_t id;			/* transport's id (hash key) */
+	char ip[64];			/* peer address */
+	struct sig_actor *actor;	/* NULL once replaced / expired */
+	bool answer;			/* connected with webrtc_role=answer */
+	bool closing;			/* close requested; send nothing more */
+	struct sig_bucket msgs;		/* per-connection message rate */
+	uint32_t cred_key;		/* credential from the upgrade query */
+	uint8_t *cred_claims;		/* claims bytes */
+	size_t cred_claims_len;		/* bytes */
+	uint8_t *cred_sig;		/* signature bytes */
+	size_t cred_sig_len;		/* bytes */
+	/* the last credential verified on this connection: an identical
+	 * one is re-checked (key validity, expiry, identity) without
+	 * repeating the Ed25519 verification */
+	uint32_t vc_key;		/* key id */
+	uint8_t vc_sig[64];		/* signature */
+	uint8_t *vc_claims;		/* claims bytes (g_malloc) */
+	size_t vc_claims_len;		/* bytes, 0 = nothing cached */
+	uint64_t vc_expires_s;		/* claims.expires_at */
+};
+
+struct actr__sig_server {
+	struct actr__sig_config cfg;	/* configuration (own copies) */
+	struct actr__sig_io io;		/* transport callbacks */
+	struct actr__sig_ident ident;	/* signing keys */
+	struct actr__sig_store *store;	/* SQLite state */
+	struct actr__sig_stats stats;	/* counters */
+	GHashTable *actors;		/* id string -> sig_actor (owned) */
+	GHashTable *conns;		/* &conn->id -> sig_conn (owned) */
+	GHashTable *ips;		/* ip -> sig_ip */
+	GHashTable *realms;		/* realm id -> sig_realm */
+	GHashTable *mfrs;		/* manufacturer -> 32-byte pubkey */
+	GHashTable *by_type;		/* type string -> GPtrArray of live */
+	GHashTable *subs;		/* type string -> GPtrArray subscribers */
+	uint64_t env_seq;		/* server envelope id counter */
+};
+
+/* helpers shared by core.c and dispatch.c */
+bool actr__sig_bucket_take(struct sig_bucket *b, double per_s, double burst,
+			   uint64_t now_ms);
+void actr__sig_next_env_id(struct actr__sig_server *s, char out[32]);
+/** Pack and send env to c. 0 or negative (closed, no memory, transport). */
+int actr__sig_conn_send(struct actr__sig_server *s, struct sig_conn *c,
+			Signaling__SignalingEnvelope *env);
+void actr__sig_send_env_error(struct actr__sig_server *s, struct sig_conn *c,
+			      const char *reply_for, uint32_t code,
+			      const char *msg);
+/** Send SignalingToActr (payload set in sta) to c, addressed to target. */
+void actr__sig_send_to_actr(struct actr__sig_server *s, struct sig_conn *c,
+			    const char *reply_for, Actr__ActrId *target,
+			    Signaling__SignalingToActr *sta);
+/** SignalingToActr.error (envelope_error when target is NULL). */
+void actr__sig_send_error(struct actr__sig_server *s, struct sig_conn *c,
+			  const char *reply_for, Actr__ActrId *target,
+			  uint32_t code, const char *msg);
+void actr__sig_actor_offline(struct actr__sig_server *s, struct sig_actor *a);
+void actr__sig_actor_drop(struct actr__sig_server *s, struct sig_actor *a,
+			  bool from_store);
+void actr__sig_send_actr_up(struct actr__sig_server *s, struct sig_actor *a);
+
+#endif

@@ -1,0 +1,733 @@
+/*
+ * Envelopes from a signaling connection: authentication of every
+ * ActrToSignaling and ActrRelay, the control requests (ping, discovery,
+ * route candidates, service specs, signing keys, ActrUp subscriptions,
+ * unregister) and the relay with role negotiation.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actr/error.h>
+#include <actr/log.h>
+
+#include "server/core_internal.h"
+
+#define TAG "signal"
+
+/* Visible: may `who` see `a` (a's ACL admits who's type and realm)? */
+static bool visible_to(const struct sig_actor *a, const struct sig_actor *who)
+{
+	return actr__sig_acl_allows(a->reg->acl, who->aid->type,
+				    who->aid->realm->realm_id);
+}
+
+static const char *spec_name(const struct sig_actor *a, char *buf,
+			     size_t cap)
+{
+	const char *svc = a->reg->service;
+
+	if (a->reg->service_spec && a->reg->service_spec->name)
+		return a->reg->service_spec->name;
+	if (svc) {
+		size_t n = strcspn(svc, ":");
+
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(buf, svc, n);
+		buf[n] = 0;
+		return buf;
+	}
+	return a->aid->type->name;
+}
+
+static const char *spec_fingerprint(const struct sig_actor *a)
+{
+	const char *svc = a->reg->service;
+
+	if (a->reg->service_spec && a->reg->service_spec->fingerprint)
+		return a->reg->service_spec->fingerprint;
+	if (svc && strchr(svc, ':'))
+		return strchr(svc, ':') + 1;
+	return "";
+}
+
+/* ---- control requests ------------------------------------------------ */
+
+static void on_ping(struct actr__sig_server *s, struct sig_actor *a,
+		    const char *eid, const Actr__Ping *p, bool tolerance,
+		    uint64_t now_ms)
+{
+	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
+	Actr__Pong pong = ACTR__PONG__INIT;
+	Actr__CredentialWarning w = ACTR__CREDENTIAL_WARNING__INIT;
+
+	a->last_hb_ms = now_ms;
+	a->avail = p->availability;
+	a->power = p->power_reserve;
+	a->backlog = p->mailbox_backlog;
+	g_strfreev(a->sticky);
+	a->sticky = NULL;
+	if (p->n_sticky_client_ids) {
+		size_t n = p->n_sticky_client_ids < 64 ? p->n_sticky_client_ids
+						       : 64;
+
+		a->sticky = g_new0(char *, n + 1);
+		for (size_t i = 0; i < n; i++)
+			a->sticky[i] = g_strdup(p->sticky_client_ids[i]);
+	}
+	pong.seq = ++a->pong_seq;
+	pong.has_suggest_interval_secs = true;
+	pong.suggest_interval_secs = s->cfg.heartbeat_s;
+	if (tolerance) {
+		w.type = ACTR__CREDENTIAL_WARNING__WARNING_TYPE__KEY_IN_TOLERANCE_PERIOD;
+		w.message = "signing key retired; renew the credential";
+		pong.credential_warning = &w;
+	}
+	sta.payload_case = SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_PONG;
+	sta.pong = &pong;
+	s->stats.pings++;
+	actr__sig_send_to_actr(s, a->conn, eid, a->aid, &sta);
+}
+
+static void on_discovery(struct actr__sig_server *s, struct sig_actor *a,
+			 const char *eid, const Actr__DiscoveryRequest *q)
+{
+	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
+	Actr__DiscoveryResponse resp = ACTR__DISCOVERY_RESPONSE__INIT;
+	Actr__DiscoveryResponse__DiscoveryOk ok =
+		ACTR__DISCOVERY_RESPONSE__DISCOVERY_OK__INIT;
+	uint32_t limit = q->has_limit ? q->limit : 64;
+	Actr__DiscoveryResponse__TypeEntry *ents, **ptrs;
+	char (*names)[128];
+	GHashTableIter it;
+	gpointer v;
+	size_t n = 0;
+
+	if (limit > 1024)
+		limit = 1024;
+	ents = g_new0(Actr__DiscoveryResponse__TypeEntry, limit ? limit : 1);
+	ptrs = g_new0(Actr__DiscoveryResponse__TypeEntry *, limit ? limit : 1);
+	names = g_malloc0(sizeof(*names) * (limit ? limit : 1));
+	g_hash_table_iter_init(&it, s->by_type);
+	while (n < limit && g_hash_table_iter_next(&it, NULL, &v)) {
+		GPtrArray *arr = v;
+		struct sig_actor *rep = NULL;
+
+		for (guint i = 0; i < arr->len; i++) {
+			struct sig_actor *b = arr->pdata[i];
+
+			if (b != a && visible_to(b, a)) {
+				rep = b;
+				break;
+			}
+		}
+		if (!rep || (q->manufacturer &&
+			     strcmp(q->manufacturer, rep->aid->type->manufacturer)))
+			continue;
+		actr__discovery_response__type_entry__init(&ents[n]);
+		ents[n].actr_type = rep->aid->type;
+		ents[n].name = (char *)spec_name(rep, names[n], 128);
+		ents[n].service_fingerprint = (char *)spec_fingerprint(rep);
+		if (rep->reg->service_spec) {
+			const Actr__ServiceSpec *sp = rep->reg->service_spec;
+
+			ents[n].description = sp->description;
+			ents[n].has_published_at = sp->has_published_at;
+			ents[n].published_at = sp->published_at;
+			ents[n].n_tags = sp->n_tags;
+			ents[n].tags = sp->tags;
+		}
+		ptrs[n] = &ents[n];
+		n++;
+	}
+	ok.n_entries = n;
+	ok.entries = ptrs;
+	resp.result_case = ACTR__DISCOVERY_RESPONSE__RESULT_SUCCESS;
+	resp.success = &ok;
+	sta.payload_case = SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_DISCOVERY_RESPONSE;
+	sta.discovery_response = &resp;
+	actr__sig_send_to_actr(s, a->conn, eid, a->aid, &sta);
+	g_free(ents);
+	g_free(ptrs);
+	g_free(names);
+}
+
+struct rank_ctx {
+	const Actr__RouteCandidatesRequest *q;	/* request */
+	const char *caller;			/* caller id string */
+};
+
+static bool sticky_has(const struct sig_actor *a, const char *id)
+{
+	for (char **p = a->sticky; p && *p; p++)
+		if (strcmp(*p, id) == 0)
+			return true;
+	return false;
+}
+
+static int rank_cmp(const void *x, const void *y, void *arg)
+{
+	const struct sig_actor *a = *(struct sig_actor *const *)x;
+	const struct sig_actor *b = *(struct sig_actor *const *)y;
+	const struct rank_ctx *rc = arg;
+	const Actr__RouteCandidatesRequest__NodeSelectionCriteria *c =
+		rc->q->criteria;
+
+	for (size_t i = 0; c && i < c->n_ranking_factors; i++) {
+		int fa, fb;
+
+		switch (c->ranking_factors[i]) {
+		case ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__NODE_RANKING_FACTOR__MAXIMUM_POWER_RESERVE:
+			if (a->power != b->power)
+				return a->power > b->power ? -1 : 1;
+			break;
+		case ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__NODE_RANKING_FACTOR__MINIMUM_MAILBOX_BACKLOG:
+			if (a->backlog != b->backlog)
+				return a->backlog < b->backlog ? -1 : 1;
+			break;
+		case ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__NODE_RANKING_FACTOR__EXACT_MATCH_FIRST:
+			fa = rc->q->client_fingerprint &&
+			     strcmp(spec_fingerprint(a),
+				    rc->q->client_fingerprint) == 0;
+			fb = rc->q->client_fingerprint &&
+			     strcmp(spec_fingerprint(b),
+				    rc->q->client_fingerprint) == 0;
+			if (fa != fb)
+				return fa ? -1 : 1;
+			break;
+		case ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__NODE_RANKING_FACTOR__CLIENT_AFFINITY:
+			fa = sticky_has(a, rc->caller);
+			fb = sticky_has(b, rc->caller);
+			if (fa != fb)
+				return fa ? -1 : 1;
+			break;
+		default:
+			/* NEAREST: actors report no location; no effect */
+			break;
+		}
+	}
+	if (a->avail != b->avail)
+		return a->avail < b->avail ? -1 : 1;
+	return a->aid->serial_number < b->aid->serial_number ? -1 :
+	       a->aid->serial_number > b->aid->serial_number;
+}
+
+static void on_route(struct actr__sig_server *s, struct sig_actor *a,
+		     const char *eid, const Actr__RouteCandidatesRequest *q)
+{
+	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
+	Actr__RouteCandidatesResponse resp = ACTR__ROUTE_CANDIDATES_RESPONSE__INIT;
+	Actr__RouteCandidatesResponse__RouteCandidatesOk ok =
+		ACTR__ROUTE_CANDIDATES_RESPONSE__ROUTE_CANDIDATES_OK__INIT;
+	const Actr__RouteCandidatesRequest__NodeSelectionCriteria *c =
+		q->criteria;
+	char tbuf[512];
+	GPtrArray *arr;
+	struct sig_actor **cand = NULL;
+	Actr__ActrId **ids = NULL;
+	Actr__WsAddressEntry *ws = NULL, **wsp = NULL;
+	size_t n = 0, want, nws = 0;
+	struct rank_ctx rc = { q, a->id };
+
+	if (!q->target_type ||
+	    actr__sig_type_str(q->target_type, tbuf, sizeof(tbuf)) < 0) {
+		actr__sig_send_error(s, a->conn, eid, a->aid, 400,
+				     "bad target_type");
+		return;
+	}
+	arr = g_hash_table_lookup(s->by_type, tbuf);
+	if (arr && arr->len) {
+		cand = g_new(struct sig_actor *, arr->len);
+		for (guint i = 0; i < arr->len; i++) {
+			struct sig_actor *b = arr->pdata[i];
+
+			if (b == a || !visible_to(b, a))
+				continue;
+			if (c && c->has_minimal_health_requirement &&
+			    b->avail > (int)c->minimal_health_requirement)
+				continue;
+			cand[n++] = b;
+		}
+	}
+	if (n > 1)
+		qsort_r(cand, n, sizeof(*cand), rank_cmp, &rc);
+	want = c && c->candidate_count ? c->candidate_count : 64;
+	if (n > want)
+		n = want;
+	ids = g_new0(Actr__ActrId *, n ? n : 1);
+	ws = g_new0(Actr__WsAddressEntry, n ? n : 1);
+	wsp = g_new0(Actr__WsAddressEntry *, n ? n : 1);
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = cand[i]->aid;
+		if (cand[i]->reg->ws_address) {
+			actr__ws_address_entry__init(&ws[nws]);
+			ws[nws].candidate_id = cand[i]->aid;
+			ws[nws].ws_address = cand[i]->reg->ws_address;
+			wsp[nws] = &ws[nws];
+			nws++;
+		}
+	}
+	ok.n_candidates = n;
+	ok.candidates = ids;
+	ok.n_ws_address_map = nws;
+	ok.ws_address_map = wsp;
+	resp.result_case = ACTR__ROUTE_CANDIDATES_RESPONSE__RESULT_SUCCESS;
+	resp.success = &ok;
+	sta.payload_case =
+		SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_ROUTE_CANDIDATES_RESPONSE;
+	sta.route_candidates_response = &resp;
+	actr__sig_send_to_actr(s, a->conn, eid, a->aid, &sta);
+	g_free(cand);
+	g_free(ids);
+	g_free(ws);
+	g_free(wsp);
+}
+
+static void on_service_spec(struct actr__sig_server *s, struct sig_actor *a,
+			    const char *eid,
+			    const Actr__GetServiceSpecRequest *q)
+{
+	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
+	Actr__GetServiceSpecResponse resp = ACTR__GET_SERVICE_SPEC_RESPONSE__INIT;
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, s->by_type);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		GPtrArray *arr = v;
+
+		for (guint i = 0; i < arr->len; i++) {
+			struct sig_actor *b = arr->pdata[i];
+			const Actr__ServiceSpec *sp = b->reg->service_spec;
+
+			if (sp && sp->name && q->name &&
+			    strcmp(sp->name, q->name) == 0 && visible_to(b, a)) {
+				resp.result_case =
+					ACTR__GET_SERVICE_SPEC_RESPONSE__RESULT_SUCCESS;
+				resp.success = (Actr__ServiceSpec *)sp;
+				goto found;
+			}
+		}
+	}
+	actr__sig_send_error(s, a->conn, eid, a->aid, 404,
+			     "no such service spec");
+	return;
+found:
+	sta.payload_case =
+		SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_GET_SERVICE_SPEC_RESPONSE;
+	sta.get_service_spec_response = &resp;
+	actr__sig_send_to_actr(s, a->conn, eid, a->aid, &sta);
+}
+
+static void on_signing_key(struct actr__sig_server *s, struct sig_actor *a,
+			   const char *eid,
+			   const Signaling__GetSigningKeyRequest *q)
+{
+	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
+	Signaling__GetSigningKeyResponse resp =
+		SIGNALING__GET_SIGNING_KEY_RESPONSE__INIT;
+	struct actr__sig_key *k = actr__sig_ident_find(&s->ident, q->key_id);
+
+	if (!k) {
+		actr__sig_send_error(s, a->conn, eid, a->aid, 404,
+				     "no such signing key");
+		return;
+	}
+	resp.key_id = k->id;
+	resp.pubkey.data = k->pub;
+	resp.pubkey.len = 32;
+	sta.payload_case =
+		SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_GET_SIGNING_KEY_RESPONSE;
+	sta.get_signing_key_response = &resp;
+	actr__sig_send_to_actr(s, a->conn, eid, a->aid, &sta);
+}
+
+static void on_subscribe(struct actr__sig_server *s, struct sig_actor *a,
+			 const char *eid, const Actr__ActrType *t, bool sub)
+{
+	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
+	Actr__SubscribeActrUpResponse sresp = ACTR__SUBSCRIBE_ACTR_UP_RESPONSE__INIT;
+	Actr__SubscribeActrUpResponse__SubscribeOk sok =
+		ACTR__SUBSCRIBE_ACTR_UP_RESPONSE__SUBSCRIBE_OK__INIT;
+	Actr__UnsubscribeActrUpResponse uresp =
+		ACTR__UNSUBSCRIBE_ACTR_UP_RESPONSE__INIT;
+	Actr__UnsubscribeActrUpResponse__UnsubscribeOk uok =
+		ACTR__UNSUBSCRIBE_ACTR_UP_RESPONSE__UNSUBSCRIBE_OK__INIT;
+	char tbuf[512];
+	GPtrArray *arr;
+	bool have = false;
+	guint idx = 0;
+
+	if (!t || actr__sig_type_str(t, tbuf, sizeof(tbuf)) < 0) {
+		actr__sig_send_error(s, a->conn, eid, a->aid, 400,
+				     "bad target_type");
+		return;
+	}
+	for (guint i = 0; i < a->subs->len; i++)
+		if (strcmp(a->subs->pdata[i], tbuf) == 0) {
+			have = true;
+			idx = i;
+		}
+	arr = g_hash_table_lookup(s->subs, tbuf);
+	if (sub && !have) {
+		if (a->subs->len >= 256) {
+			actr__sig_send_error(s, a->conn, eid, a->aid, 429,
+					     "too many subscriptions");
+			return;
+		}
+		g_ptr_array_add(a->subs, g_strdup(tbuf));
+		if (!arr) {
+			arr = g_ptr_array_new();
+			g_hash_table_insert(s->subs, g_strdup(tbuf), arr);
+		}
+		g_ptr_array_add(arr, a);
+	} else if (!sub && have) {
+		g_ptr_array_remove_index_fast(a->subs, idx);
+		if (arr) {
+			g_ptr_array_remove_fast(arr, a);
+			if (arr->len == 0)
+				g_hash_table_remove(s->subs, tbuf);
+		}
+	}
+	if (sub) {
+		sresp.result_case = ACTR__SUBSCRIBE_ACTR_UP_RESPONSE__RESULT_SUCCESS;
+		sresp.success = &sok;
+		sta.payload_case =
+			SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_SUBSCRIBE_ACTR_UP_RESPONSE;
+		sta.subscribe_actr_up_response = &sresp;
+	} else {
+		uresp.result_case =
+			ACTR__UNSUBSCRIBE_ACTR_UP_RESPONSE__RESULT_SUCCESS;
+		uresp.success = &uok;
+		sta.payload_case =
+			SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_UNSUBSCRIBE_ACTR_UP_RESPONSE;
+		sta.unsubscribe_actr_up_response = &uresp;
+	}
+	actr__sig_send_to_actr(s, a->conn, eid, a->aid, &sta);
+}
+
+static void on_unregister(struct actr__sig_server *s, struct sig_actor *a,
+			  struct sig_conn *c, const char *eid)
+{
+	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
+	Actr__UnregisterResponse resp = ACTR__UNREGISTER_RESPONSE__INIT;
+	Actr__UnregisterResponse__UnregisterOk ok =
+		ACTR__UNREGISTER_RESPONSE__UNREGISTER_OK__INIT;
+
+	resp.result_case = ACTR__UNREGISTER_RESPONSE__RESULT_SUCCESS;
+	resp.success = &ok;
+	sta.payload_case = SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_UNREGISTER_RESPONSE;
+	sta.unregister_response = &resp;
+	actr__sig_send_to_actr(s, c, eid, a->aid, &sta);
+	actr_logd(TAG, "%s unregistered", a->id);
+	actr__sig_actor_drop(s, a, true);
+	c->closing = true;
+	s->io.close(s->io.ctx, c->id, 1000, "unregistered");
+}
+
+/* ---- authentication ------------------------------------------------------- */
+
+/* Is cred the one already verified on c, still valid at now_s? */
+static bool cached_ok(struct actr__sig_server *s, struct sig_conn *c,
+		      const Actr__AIdCredential *cred, uint64_t now_s,
+		      bool *tolerance)
+{
+	struct actr__sig_key *k;
+
+	if (!c->vc_claims_len || cred->key_id != c->vc_key ||
+	    cred->signature.len != 64 ||
+	    cred->claims.len != c->vc_claims_len ||
+	    memcmp(cred->signature.data, c->vc_sig, 64) != 0 ||
+	    memcmp(cred->claims.data, c->vc_claims, c->vc_claims_len) != 0)
+		return false;
+	k = actr__sig_ident_find(&s->ident, cred->key_id);
+	if (!k || (k->retired_s && now_s >= k->retired_s + s->ident.tolerance_s))
+		return false;
+	if (c->vc_expires_s <= now_s)
+		return false;
+	if (tolerance)
+		*tolerance = k->retired_s != 0;
+	return true;
+}
+
+static void cache_cred(struct sig_conn *c, const Actr__AIdCredential *cred)
+{
+	Actr__IdentityClaims *cl;
+
+	if (cred->signature.len != 64)
+		return;
+	cl = actr__identity_claims__unpack(NULL, cred->claims.len,
+					   cred->claims.data);
+	if (!cl)
+		return;
+	g_free(c->vc_claims);
+	c->vc_claims = g_memdup2(cred->claims.data, cred->claims.len);
+	c->vc_claims_len = cred->claims.len;
+	memcpy(c->vc_sig, cred->signature.data, 64);
+	c->vc_key = cred->key_id;
+	c->vc_expires_s = cl->expires_at;
+	actr__identity_claims__free_unpacked(cl, NULL);
+}
+
+/* Check the (source, credential) pair of a message that came on c:
+ * source is the connection's actor and the credential verifies for it.
+ * Returns the actor, or NULL after answering 401. */
+static struct sig_actor *authenticate(struct actr__sig_server *s,
+				      struct sig_conn *c, const char *eid,
+				      const Actr__ActrId *src,
+				      const Actr__AIdCredential *cred,
+				      uint64_t now_ms, bool *tolerance)
+{
+	char idstr[512];
+	struct sig_actor *a = c->actor;
+	bool ok = false;
+
+	if (tolerance)
+		*tolerance = false;
+	if (src && src->realm && src->type && cred && a &&
+	    actr__sig_id_str(src, idstr, sizeof(idstr)) > 0 &&
+	    strcmp(idstr, a->id) == 0) {
+		/* the cache holds only credentials verified for this actor */
+		ok = cached_ok(s, c, cred, now_ms / 1000, tolerance);
+		if (!ok && actr__sig_cred_verify(&s->ident, cred, idstr,
+						 src->realm->realm_id,
+						 now_ms / 1000, tolerance) == 0) {
+			ok = true;
+			cache_cred(c, cred);
+		}
+	}
+	if (!ok) {
+		s->stats.rej_401++;
+		actr_logw(TAG, "conn %" PRIu64 ": credential rejected (%s)",
+			  c->id, a ? a->id : "replaced connection");
+		actr__sig_send_error(s, c, eid, a ? a->aid : NULL, 401,
+				     "credential invalid, expired or not for "
+				     "this connection");
+		return NULL;
+	}
+	return a;
+}
+
+static void on_actr_to_server(struct actr__sig_server *s, struct sig_conn *c,
+			      const char *eid,
+			      const Signaling__ActrToSignaling *m,
+			      uint64_t now_ms)
+{
+	bool tol = false;
+	struct sig_actor *a = authenticate(s, c, eid, m->source, m->credential,
+					   now_ms, &tol);
+
+	if (!a)
+		return;
+	switch (m->payload_case) {
+	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_PING:
+		on_ping(s, a, eid, m->ping, tol, now_ms);
+		break;
+	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_DISCOVERY_REQUEST:
+		on_discovery(s, a, eid, m->discovery_request);
+		break;
+	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_ROUTE_CANDIDATES_REQUEST:
+		on_route(s, a, eid, m->route_candidates_request);
+		break;
+	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_GET_SERVICE_SPEC_REQUEST:
+		on_service_spec(s, a, eid, m->get_service_spec_request);
+		break;
+	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_GET_SIGNING_KEY_REQUEST:
+		on_signing_key(s, a, eid, m->get_signing_key_request);
+		break;
+	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_SUBSCRIBE_ACTR_UP_REQUEST:
+		on_subscribe(s, a, eid,
+			     m->subscribe_actr_up_request->target_type, true);
+		break;
+	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_UNSUBSCRIBE_ACTR_UP_REQUEST:
+		on_subscribe(s, a, eid,
+			     m->unsubscribe_actr_up_request->target_type,
+			     false);
+		break;
+	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_UNREGISTER_REQUEST:
+		on_unregister(s, a, c, eid);
+		break;
+	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_ERROR:
+		actr_logi(TAG, "%s reports error %u: %s", a->id,
+			  m->error->code, m->error->message);
+		break;
+	default:
+		s->stats.rej_bad++;
+		actr__sig_send_error(s, c, eid, a->aid, 400,
+				     "unknown ActrToSignaling payload");
+		break;
+	}
+}
+
+/* ---- relay ----------------------------------------------------------------- */
+
+/* Is a's key (realm, serial, manufacturer, name) larger than b's? */
+static bool key_larger(const Actr__ActrId *a, const Actr__ActrId *b)
+{
+	int c;
+
+	if (a->realm->realm_id != b->realm->realm_id)
+		return a->realm->realm_id > b->realm->realm_id;
+	if (a->serial_number != b->serial_number)
+		return a->serial_number > b->serial_number;
+	c = strcmp(a->type->manufacturer, b->type->manufacturer);
+	if (c)
+		return c > 0;
+	return strcmp(a->type->name, b->type->name) > 0;
+}
+
+static void send_assignment(struct actr__sig_server *s, struct sig_conn *to,
+			    const char *reply_for, struct sig_actor *from,
+			    const Actr__AIdCredential *from_cred,
+			    struct sig_actor *target, bool offerer, bool fixed)
+{
+	Signaling__SignalingEnvelope env = SIGNALING__SIGNALING_ENVELOPE__INIT;
+	Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
+	Actr__RoleAssignment ra = ACTR__ROLE_ASSIGNMENT__INIT;
+	char id[32];
+
+	actr__sig_next_env_id(s, id);
+	ra.is_offerer = offerer;
+	ra.has_remote_fixed = true;
+	ra.remote_fixed = fixed;
+	rl.source = from->aid;
+	rl.credential = (Actr__AIdCredential *)from_cred;
+	rl.target = target->aid;
+	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_ASSIGNMENT;
+	rl.role_assignment = &ra;
+	env.envelope_version = 2;
+	env.envelope_id = id;
+	env.reply_for = (char *)reply_for;
+	env.flow_case = SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY;
+	env.actr_relay = &rl;
+	actr__sig_conn_send(s, to, &env);
+}
+
+static void negotiate(struct actr__sig_server *s, struct sig_actor *a,
+		      const Actr__AIdCredential *a_cred, struct sig_actor *b,
+		      const char *eid)
+{
+	Actr__AIdCredential b_cred = ACTR__AID_CREDENTIAL__INIT;
+	struct sig_conn *bc = b->conn;
+	bool a_ans = a->conn->answer, b_ans = bc->answer;
+	bool a_offers;
+
+	if (a_ans != b_ans)
+		a_offers = !a_ans;
+	else
+		a_offers = key_larger(a->aid, b->aid);
+	b_cred.key_id = bc->cred_key;
+	b_cred.claims.data = bc->cred_claims;
+	b_cred.claims.len = bc->cred_claims_len;
+	b_cred.signature.data = bc->cred_sig;
+	b_cred.signature.len = bc->cred_sig_len;
+	/* remote_fixed: the receiver's peer connected as answer-only */
+	send_assignment(s, a->conn, eid, b, &b_cred, a, a_offers,
+			b_ans && !a_ans);
+	send_assignment(s, bc, NULL, a, a_cred, b, !a_offers, a_ans && !b_ans);
+}
+
+static void on_relay(struct actr__sig_server *s, struct sig_conn *c,
+		     const char *eid, const Signaling__ActrRelay *m,
+		     const uint8_t *raw, size_t raw_len, uint64_t now_ms)
+{
+	struct sig_actor *a, *b = NULL;
+	char idstr[512];
+
+	a = authenticate(s, c, eid, m->source, m->credential, now_ms, NULL);
+	if (!a)
+		return;
+	if (m->target && m->target->realm && m->target->type &&
+	    actr__sig_id_str(m->target, idstr, sizeof(idstr)) > 0)
+		b = g_hash_table_lookup(s->actors, idstr);
+	if (!b || !b->live || !b->conn || b == a) {
+		actr__sig_send_error(s, c, eid, a->aid, 404,
+				     "relay target not connected");
+		return;
+	}
+	/* either side's ACL admitting the other allows the session, so
+	 * the callee can answer its caller */
+	if (!visible_to(b, a) && !visible_to(a, b)) {
+		s->stats.rej_403++;
+		actr_logw(TAG, "relay %s -> %s denied by ACL", a->id, b->id);
+		actr__sig_send_error(s, c, eid, a->aid, 403,
+				     "relay denied by ACL");
+		return;
+	}
+	switch (m->payload_case) {
+	case SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_NEGOTIATION:
+		negotiate(s, a, m->credential, b, eid);
+		break;
+	case SIGNALING__ACTR_RELAY__PAYLOAD_ICE_CANDIDATE:
+	case SIGNALING__ACTR_RELAY__PAYLOAD_SESSION_DESCRIPTION:
+	case SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_ASSIGNMENT:
+	case SIGNALING__ACTR_RELAY__PAYLOAD_ICE_RESTART_REQUEST:
+		/* the envelope is forwarded byte for byte */
+		if (b->conn->closing ||
+		    s->io.send(s->io.ctx, b->conn->id, raw, raw_len) < 0) {
+			actr__sig_send_error(s, c, eid, a->aid, 503,
+					     "relay target not reachable");
+			return;
+		}
+		s->stats.relayed++;
+		break;
+	default:
+		s->stats.rej_bad++;
+		actr__sig_send_error(s, c, eid, a->aid, 400,
+				     "unknown relay payload");
+		break;
+	}
+}
+
+/* ---- entry point ------------------------------------------------------------ */
+
+void actr__sig_conn_frame(struct actr__sig_server *s, uint64_t conn,
+			  const uint8_t *data, size_t len, uint64_t now_ms)
+{
+	struct sig_conn *c = g_hash_table_lookup(s->conns, &conn);
+	Signaling__SignalingEnvelope *env;
+
+	if (!c || c->closing)
+		return;
+	env = signaling__signaling_envelope__unpack(NULL, len, data);
+	if (!env) {
+		s->stats.rej_bad++;
+		actr_logw(TAG, "conn %" PRIu64 ": undecodable envelope (%zu bytes)",
+			  conn, len);
+		actr__sig_send_env_error(s, c, NULL, 400,
+					 "undecodable SignalingEnvelope");
+		return;
+	}
+	if (!actr__sig_bucket_take(&c->msgs, s->cfg.msg_per_s,
+				   s->cfg.msg_burst, now_ms)) {
+		s->stats.rej_429++;
+		actr__sig_send_env_error(s, c, env->envelope_id, 429,
+					 "rate limit exceeded");
+		goto out;
+	}
+	switch (env->flow_case) {
+	case SIGNALING__SIGNALING_ENVELOPE__FLOW_PEER_TO_SERVER:
+		s->stats.rej_410++;
+		actr__sig_send_env_error(s, c, env->envelope_id, 410,
+					 "register over HTTP: POST /ais/register");
+		break;
+	case SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_TO_SERVER:
+		on_actr_to_server(s, c, env->envelope_id, env->actr_to_server,
+				  now_ms);
+		break;
+	case SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY:
+		on_relay(s, c, env->envelope_id, env->actr_relay, data, len,
+			 now_ms);
+		break;
+	default:
+		s->stats.rej_bad++;
+		actr__sig_send_env_error(s, c, env->envelope_id, 400,
+					 "unexpected envelope flow");
+		break;
+	}
+out:
+	signaling__signaling_envelope__free_unpacked(env, NULL);
+}

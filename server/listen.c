@@ -1,0 +1,283 @@
+/*
+ * The signaling core on the wire: the reactor's HTTP/1.1 server (wire/,
+ * include/actr/net.h) routes /ais/ requests and /signaling/ws upgrades to
+ * the core; WebSocket messages go in as frames, the core's sends become
+ * binary messages. Output is queued per connection up to max_pending; a
+ * client that lets it fill is closed (1008), so a slow reader never
+ * stalls the others.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include <actr/error.h>
+#include <actr/log.h>
+#include <actr/net.h>
+#include <actr/reactor.h>
+#include <actr/util.h>
+
+#include "server/signal_internal.h"
+
+#define TAG "signal"
+
+struct lconn {
+	struct actr__sig_listener *l;	/* owner */
+	uint64_t id;			/* core's connection id */
+	actr_ws_t *ws;			/* the WebSocket, NULL once closed */
+	bool closing;			/* we asked to close */
+	bool notified;			/* core already told it closed */
+};
+
+struct actr__sig_listener {
+	actr_reactor_t *r;		/* owner */
+	actr_http_server_t *http;	/* listener */
+	struct actr__sig_server *core;	/* signaling core */
+	actr_timer_t tick;		/* expiry tick */
+	GHashTable *conns;		/* &id -> lconn */
+	uint64_t next_id;		/* connection ids */
+	uint64_t text_ignored;		/* text frames dropped */
+	uint64_t slow_closed;		/* clients closed for max_pending */
+	int depth;			/* > 0 while inside a core call */
+	GArray *closed;			/* conn ids closed during a core call */
+};
+
+/* A WebSocket may close synchronously inside a core call (a send that
+ * overflows max_pending); the core hears of it only after the call
+ * returns, so it never sees a connection vanish under its feet. */
+static void enter(struct actr__sig_listener *l)
+{
+	l->depth++;
+}
+
+static void leave(struct actr__sig_listener *l)
+{
+	if (--l->depth > 0)
+		return;
+	while (l->closed->len) {
+		uint64_t id = g_array_index(l->closed, uint64_t, 0);
+
+		g_array_remove_index(l->closed, 0);
+		l->depth++;
+		actr__sig_conn_closed(l->core, id);
+		l->depth--;
+	}
+}
+
+static int io_send(void *ctx, uint64_t conn, const uint8_t *data, size_t len)
+{
+	struct actr__sig_listener *l = ctx;
+	struct lconn *c = g_hash_table_lookup(l->conns, &conn);
+	int rc;
+
+	if (!c || !c->ws || c->closing)
+		return -ACTR_ECLOSED;
+	rc = actr_ws_send_binary(c->ws, data, len);
+	if (rc == -ENOBUFS) {
+		l->slow_closed++;
+		actr_logw(TAG, "conn %" PRIu64 " (%s): output queue full, closing"
+			  " slow client", conn, actr_ws_peer(c->ws));
+		c->closing = true;
+		actr_ws_close(c->ws, 1008, "too slow");
+		/* the close handshake may take close_timeout_ms; the core
+		 * forgets the client now (after its current call). The close
+		 * may also have completed synchronously and freed c. */
+		c = g_hash_table_lookup(l->conns, &conn);
+		if (c && c->ws && !c->notified) {
+			c->notified = true;
+			g_array_append_val(l->closed, conn);
+		}
+	}
+	return rc;
+}
+
+static void io_close(void *ctx, uint64_t conn, int code, const char *why)
+{
+	struct actr__sig_listener *l = ctx;
+	struct lconn *c = g_hash_table_lookup(l->conns, &conn);
+
+	if (!c || !c->ws || c->closing)
+		return;
+	c->closing = true;
+	actr_ws_close(c->ws, code, why);
+}
+
+static void on_ws_message(actr_ws_t *ws, bool text, const uint8_t *data,
+			  size_t len, void *arg)
+{
+	struct lconn *c = arg;
+
+	if (text) {
+		c->l->text_ignored++;
+		return;
+	}
+	enter(c->l);
+	actr__sig_conn_frame(c->l->core, c->id, data, len, actr_wall_ms());
+	leave(c->l);
+}
+
+static void on_ws_close(actr_ws_t *ws, int code, const char *reason,
+			void *arg)
+{
+	struct lconn *c = arg;
+	struct actr__sig_listener *l = c->l;
+	uint64_t id = c->id;
+
+	bool notified = c->notified;
+
+	c->ws = NULL;
+	actr_logd(TAG, "conn %" PRIu64 " closed (%d %s)", id, code,
+		  reason ? reason : "");
+	g_hash_table_remove(l->conns, &id);
+	if (!l->core || notified)
+		return;
+	if (l->depth > 0)
+		g_array_append_val(l->closed, id);
+	else
+		actr__sig_conn_closed(l->core, id);
+}
+
+static const struct actr_ws_callbacks ws_cbs = {
+	.on_message = on_ws_message,
+	.on_close = on_ws_close,
+};
+
+static void on_request(actr_http_req_t *q, void *arg)
+{
+	struct actr__sig_listener *l = arg;
+	const char *path = actr_http_req_path(q);
+	const char *query = actr_http_req_query(q);
+	const char *peer = actr_http_req_peer(q);
+	struct actr__sig_http_reply rep;
+	uint64_t now = actr_wall_ms();
+	char *target = g_strconcat(path, query[0] ? "?" : "", query, NULL);
+
+	enter(l);
+
+	if (strcmp(path, "/signaling/ws") == 0 &&
+	    actr_http_req_is_websocket(q)) {
+		int st = actr__sig_ws_check(l->core, target, peer, now, &rep);
+		struct lconn *c;
+
+		if (st != 101) {
+			actr_http_respond(q, st, rep.ctype, NULL, rep.body,
+					  rep.len);
+			free(rep.body);
+			goto out;
+		}
+		c = g_new0(struct lconn, 1);
+		c->l = l;
+		c->id = ++l->next_id;
+		c->ws = actr_http_accept_ws(q, &ws_cbs, c);
+		if (!c->ws) {
+			g_free(c);
+			goto out;
+		}
+		g_hash_table_insert(l->conns, &c->id, c);
+		if (actr__sig_conn_open(l->core, c->id, target, peer, now) < 0) {
+			c->closing = true;
+			actr_ws_close(c->ws, 1008, "credential rejected");
+		}
+		goto out;
+	}
+	{
+		size_t blen = 0;
+		const uint8_t *body = actr_http_req_body(q, &blen);
+
+		if (actr__sig_http(l->core, actr_http_req_method(q), target,
+				   body, blen,
+				   actr_http_req_header(q, "x-actrix-realm-secret"),
+				   peer, now, &rep) < 0) {
+			actr_http_respond(q, 500, "text/plain", NULL,
+					  "internal error\n", 15);
+			goto out;
+		}
+		actr_http_respond(q, rep.status, rep.ctype, NULL, rep.body,
+				  rep.len);
+		free(rep.body);
+	}
+out:
+	g_free(target);
+	leave(l);
+}
+
+static void on_tick(actr_timer_t *t, void *arg)
+{
+	struct actr__sig_listener *l = arg;
+
+	enter(l);
+	actr__sig_tick(l->core, actr_wall_ms());
+	leave(l);
+}
+
+struct actr__sig_listener *
+actr__sig_listen(struct actr_reactor *r, const struct actr__sig_config *cfg,
+		 const struct actr__sig_listen_config *lc)
+{
+	struct actr__sig_listener *l = g_new0(struct actr__sig_listener, 1);
+	struct actr__sig_io io = { .ctx = l, .send = io_send,
+				   .close = io_close };
+	struct actr_http_server_config hc = { 0 };
+
+	l->r = r;
+	l->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
+					 g_free);
+	l->closed = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	l->core = actr__sig_new(cfg, &io, actr_wall_ms());
+	if (!l->core)
+		goto fail;
+	hc.host = lc->host ? lc->host : "127.0.0.1";
+	hc.port = lc->port;
+	hc.tls_cert_file = lc->tls_cert;
+	hc.tls_key_file = lc->tls_key;
+	hc.limits.max_frame = cfg->max_frame;
+	hc.limits.max_message = cfg->max_frame;
+	hc.limits.max_pending = cfg->max_pending;
+	hc.limits.max_body = 256 * 1024;
+	hc.limits.max_conns = cfg->max_conns + 64;
+	hc.limits.header_timeout_ms = lc->header_timeout_ms;
+	hc.on_request = on_request;
+	hc.arg = l;
+	l->http = actr_http_server_new(r, &hc);
+	if (!l->http)
+		goto fail;
+	actr_timer_init(r, &l->tick, on_tick, l);
+	actr_timer_start(&l->tick, ACTR_SEC(1), ACTR_SEC(1));
+	actr_logi(TAG, "listening on %s://%s:%u (POST /ais/register, "
+		  "/ais/renew; GET /ais/health, /ais/signing-pubkey, "
+		  "/signaling/ws)", lc->tls_cert ? "https" : "http", hc.host,
+		  actr_http_server_port(l->http));
+	return l;
+fail:
+	actr__sig_listener_free(l);
+	return NULL;
+}
+
+uint16_t actr__sig_listener_port(const struct actr__sig_listener *l)
+{
+	return actr_http_server_port(l->http);
+}
+
+struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l)
+{
+	return l->core;
+}
+
+void actr__sig_listener_free(struct actr__sig_listener *l)
+{
+	if (!l)
+		return;
+	if (l->tick.r)
+		actr_timer_stop(&l->tick);
+	/* the server reports on_close for every WebSocket: core first */
+	actr_http_server_free(l->http);
+	actr__sig_free(l->core);
+	l->core = NULL;
+	g_hash_table_destroy(l->conns);
+	g_array_free(l->closed, TRUE);
+	g_free(l);
+}

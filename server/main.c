@@ -1,0 +1,337 @@
+/*
+ * actr-signal: the actr signaling and identity (AIS) server.
+ * Configuration from a GKeyFile (--config) and command-line flags (flags
+ * win); state in SQLite; one single-threaded reactor.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include <actr/actr.h>
+#include <actr/util.h>
+
+#include "server/signal_internal.h"
+
+#define TAG "signal"
+
+static const char usage[] =
+	"usage: actr-signal [options]\n"
+	"\n"
+	"The actr signaling and identity server: POST /ais/register,\n"
+	"POST /ais/renew, GET /ais/health, GET /ais/signing-pubkey and the\n"
+	"WebSocket GET /signaling/ws on one HTTP/1.1 listener.\n"
+	"\n"
+	"options (flags override the config file):\n"
+	"  -c, --config FILE        key file (see below)\n"
+	"  -l, --listen HOST:PORT   bind address [127.0.0.1:8081]\n"
+	"  -d, --db PATH            SQLite state file [actr-signal.db]\n"
+	"  -r, --realm ID[:SECRET]  accept realm ID (repeatable)\n"
+	"  -m, --manufacturer NAME:PUBKEY\n"
+	"                           trust base64 Ed25519 PUBKEY for PACKAGE\n"
+	"                           manifests of NAME (repeatable)\n"
+	"      --open-realms        accept registrations for any realm\n"
+	"      --turn-secret S      coturn static-auth-secret\n"
+	"      --heartbeat SECS     heartbeat interval [30]\n"
+	"      --token-ttl SECS     credential lifetime [3600]\n"
+	"      --rotate-key         rotate the signing key at start-up\n"
+	"      --tls-cert FILE      serve https/wss with this PEM chain\n"
+	"      --tls-key FILE       ... and this key\n"
+	"  -v, --verbose            debug logging\n"
+	"  -h, --help               this text\n"
+	"\n"
+	"config file:\n"
+	"  [server]  listen, db, turn_secret, heartbeat_secs, token_ttl_secs,\n"
+	"            renewal_ttl_secs, presence_ttl_secs, key_tolerance_secs,\n"
+	"            key_rotate_secs, open_realms, tls_cert, tls_key,\n"
+	"            header_timeout_ms\n"
+	"  [limits]  conn_per_min, conn_burst, reg_per_min, reg_burst,\n"
+	"            max_conn_per_ip, max_conns, msg_per_s, msg_burst,\n"
+	"            max_frame, max_pending\n"
+	"  [realm.ID]            secret = ...   (optional)\n"
+	"  [manufacturer.NAME]   pubkey = <base64 Ed25519 public key>\n";
+
+struct opts {
+	struct actr__sig_config cfg;	/* core configuration */
+	struct actr__sig_listen_config lc; /* listener */
+	char *listen;			/* HOST:PORT */
+	GPtrArray *realms;		/* "ID[:SECRET]" */
+	GPtrArray *mfrs;		/* "NAME:PUBKEY" */
+	bool rotate;			/* --rotate-key */
+};
+
+static int parse_listen(const char *s, struct actr__sig_listen_config *lc)
+{
+	const char *colon = strrchr(s, ':');
+	static char host[64];
+	char *end;
+	long port;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
+		return -EINVAL;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535)
+		return -EINVAL;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = 0;
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = 0;
+	}
+	lc->host = host;
+	lc->port = (uint16_t)port;
+	return 0;
+}
+
+static void kf_u32(GKeyFile *kf, const char *g, const char *k, uint32_t *v)
+{
+	GError *e = NULL;
+	guint64 x = g_key_file_get_uint64(kf, g, k, &e);
+
+	if (!e)
+		*v = (uint32_t)x;
+	g_clear_error(&e);
+}
+
+static void kf_dbl(GKeyFile *kf, const char *g, const char *k, double *v)
+{
+	GError *e = NULL;
+	double x = g_key_file_get_double(kf, g, k, &e);
+
+	if (!e)
+		*v = x;
+	g_clear_error(&e);
+}
+
+static void kf_size(GKeyFile *kf, const char *g, const char *k, size_t *v)
+{
+	GError *e = NULL;
+	guint64 x = g_key_file_get_uint64(kf, g, k, &e);
+
+	if (!e)
+		*v = (size_t)x;
+	g_clear_error(&e);
+}
+
+static void kf_str(GKeyFile *kf, const char *g, const char *k,
+		   const char **v)
+{
+	char *x = g_key_file_get_string(kf, g, k, NULL);
+
+	if (x)
+		*v = x; /* lives for the process */
+}
+
+static int load_config(const char *path, struct opts *o)
+{
+	GKeyFile *kf = g_key_file_new();
+	GError *err = NULL;
+	gchar **groups;
+	struct actr__sig_config *c = &o->cfg;
+	const char *listen = NULL;
+	gboolean b;
+
+	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &err)) {
+		fprintf(stderr, "actr-signal: %s: %s\n", path, err->message);
+		g_error_free(err);
+		g_key_file_free(kf);
+		return -EINVAL;
+	}
+	kf_str(kf, "server", "listen", &listen);
+	if (listen)
+		o->listen = (char *)listen;
+	kf_str(kf, "server", "db", &c->db_path);
+	kf_str(kf, "server", "turn_secret", &c->turn_secret);
+	kf_str(kf, "server", "tls_cert", &o->lc.tls_cert);
+	kf_str(kf, "server", "tls_key", &o->lc.tls_key);
+	kf_u32(kf, "server", "heartbeat_secs", &c->heartbeat_s);
+	kf_u32(kf, "server", "token_ttl_secs", &c->token_ttl_s);
+	kf_u32(kf, "server", "renewal_ttl_secs", &c->renewal_ttl_s);
+	kf_u32(kf, "server", "presence_ttl_secs", &c->presence_ttl_s);
+	kf_u32(kf, "server", "key_tolerance_secs", &c->key_tolerance_s);
+	kf_u32(kf, "server", "key_rotate_secs", &c->key_rotate_s);
+	kf_u32(kf, "server", "header_timeout_ms", &o->lc.header_timeout_ms);
+	b = g_key_file_get_boolean(kf, "server", "open_realms", &err);
+	if (!err)
+		c->open_realms = b;
+	g_clear_error(&err);
+	kf_dbl(kf, "limits", "conn_per_min", &c->conn_per_min);
+	kf_dbl(kf, "limits", "conn_burst", &c->conn_burst);
+	kf_dbl(kf, "limits", "reg_per_min", &c->reg_per_min);
+	kf_dbl(kf, "limits", "reg_burst", &c->reg_burst);
+	kf_u32(kf, "limits", "max_conn_per_ip", &c->max_conn_per_ip);
+	kf_u32(kf, "limits", "max_conns", &c->max_conns);
+	kf_dbl(kf, "limits", "msg_per_s", &c->msg_per_s);
+	kf_dbl(kf, "limits", "msg_burst", &c->msg_burst);
+	kf_size(kf, "limits", "max_frame", &c->max_frame);
+	kf_size(kf, "limits", "max_pending", &c->max_pending);
+	groups = g_key_file_get_groups(kf, NULL);
+	for (gchar **g = groups; g && *g; g++) {
+		if (g_str_has_prefix(*g, "realm.")) {
+			char *sec = g_key_file_get_string(kf, *g, "secret", NULL);
+
+			g_ptr_array_add(o->realms,
+					sec ? g_strdup_printf("%s:%s", *g + 6, sec)
+					    : g_strdup(*g + 6));
+			g_free(sec);
+		} else if (g_str_has_prefix(*g, "manufacturer.")) {
+			char *pk = g_key_file_get_string(kf, *g, "pubkey", NULL);
+
+			if (pk)
+				g_ptr_array_add(o->mfrs, g_strdup_printf(
+						"%s:%s", *g + 13, pk));
+			g_free(pk);
+		}
+	}
+	g_strfreev(groups);
+	g_key_file_free(kf);
+	return 0;
+}
+
+static int apply_realms_mfrs(struct opts *o, struct actr__sig_server *core)
+{
+	for (guint i = 0; i < o->realms->len; i++) {
+		const char *s = o->realms->pdata[i];
+		char *end;
+		unsigned long id = strtoul(s, &end, 10);
+
+		if (end == s || (*end && *end != ':') || id > UINT32_MAX) {
+			fprintf(stderr, "actr-signal: bad realm '%s'\n", s);
+			return -EINVAL;
+		}
+		if (actr__sig_add_realm(core, (uint32_t)id,
+					*end ? end + 1 : NULL) < 0)
+			return -EIO;
+		actr_logi(TAG, "realm %lu%s", id, *end ? " (with secret)" : "");
+	}
+	for (guint i = 0; i < o->mfrs->len; i++) {
+		const char *s = o->mfrs->pdata[i];
+		const char *colon = strchr(s, ':');
+		uint8_t pub[32];
+		char *name;
+
+		if (!colon || actr_base64_decode(colon + 1, strlen(colon + 1),
+						 pub, sizeof(pub)) != 32) {
+			fprintf(stderr, "actr-signal: bad manufacturer '%s'\n", s);
+			return -EINVAL;
+		}
+		name = g_strndup(s, (gsize)(colon - s));
+		actr__sig_add_manufacturer(core, name, pub);
+		actr_logi(TAG, "manufacturer %s trusted for PACKAGE mode", name);
+		g_free(name);
+	}
+	return 0;
+}
+
+static void on_signal(actr_signal_t *sig, int signo, void *arg)
+{
+	actr_logi(TAG, "signal %d: shutting down", signo);
+	actr_reactor_stop(arg);
+}
+
+static const char *need_arg(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "actr-signal: %s needs a value\n%s", argv[*i],
+			usage);
+		exit(2);
+	}
+	return argv[++*i];
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	actr_reactor_t *r;
+	struct actr__sig_listener *l;
+	actr_signal_t sint = { 0 }, sterm = { 0 };
+	const char *config = NULL;
+	int rc = 1;
+
+	actr__sig_config_defaults(&o.cfg);
+	o.realms = g_ptr_array_new_with_free_func(g_free);
+	o.mfrs = g_ptr_array_new_with_free_func(g_free);
+	o.listen = "127.0.0.1:8081";
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
+			config = need_arg(argc, argv, &i);
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			fputs(usage, stdout);
+			return 0;
+		}
+	if (config && load_config(config, &o) < 0)
+		return 2;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-c") || !strcmp(a, "--config"))
+			i++;
+		else if (!strcmp(a, "-l") || !strcmp(a, "--listen"))
+			o.listen = (char *)need_arg(argc, argv, &i);
+		else if (!strcmp(a, "-d") || !strcmp(a, "--db"))
+			o.cfg.db_path = need_arg(argc, argv, &i);
+		else if (!strcmp(a, "-r") || !strcmp(a, "--realm"))
+			g_ptr_array_add(o.realms,
+					g_strdup(need_arg(argc, argv, &i)));
+		else if (!strcmp(a, "-m") || !strcmp(a, "--manufacturer"))
+			g_ptr_array_add(o.mfrs,
+					g_strdup(need_arg(argc, argv, &i)));
+		else if (!strcmp(a, "--open-realms"))
+			o.cfg.open_realms = true;
+		else if (!strcmp(a, "--turn-secret"))
+			o.cfg.turn_secret = need_arg(argc, argv, &i);
+		else if (!strcmp(a, "--heartbeat"))
+			o.cfg.heartbeat_s = (uint32_t)atoi(need_arg(argc, argv, &i));
+		else if (!strcmp(a, "--token-ttl"))
+			o.cfg.token_ttl_s = (uint32_t)atoi(need_arg(argc, argv, &i));
+		else if (!strcmp(a, "--rotate-key"))
+			o.rotate = true;
+		else if (!strcmp(a, "--tls-cert"))
+			o.lc.tls_cert = need_arg(argc, argv, &i);
+		else if (!strcmp(a, "--tls-key"))
+			o.lc.tls_key = need_arg(argc, argv, &i);
+		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
+			actr_log_set_level(ACTR_LOG_DEBUG);
+		else {
+			fprintf(stderr, "actr-signal: unknown option '%s'\n%s",
+				a, usage);
+			return 2;
+		}
+	}
+	if (parse_listen(o.listen, &o.lc) < 0) {
+		fprintf(stderr, "actr-signal: bad --listen '%s'\n", o.listen);
+		return 2;
+	}
+	if (o.cfg.heartbeat_s == 0 || o.cfg.token_ttl_s == 0) {
+		fprintf(stderr, "actr-signal: intervals must be > 0\n");
+		return 2;
+	}
+	r = actr_reactor_new();
+	if (!r)
+		return 1;
+	l = actr__sig_listen(r, &o.cfg, &o.lc);
+	if (!l)
+		goto out;
+	if (apply_realms_mfrs(&o, actr__sig_listener_core(l)) < 0)
+		goto out_listener;
+	if (o.rotate &&
+	    actr__sig_rotate_key(actr__sig_listener_core(l), actr_wall_ms()) < 0)
+		goto out_listener;
+	actr_signal_start(r, &sint, SIGINT, on_signal, r);
+	actr_signal_start(r, &sterm, SIGTERM, on_signal, r);
+	signal(SIGPIPE, SIG_IGN);
+	rc = actr_reactor_run(r) < 0 ? 1 : 0;
+	actr_signal_stop(&sint);
+	actr_signal_stop(&sterm);
+out_listener:
+	actr__sig_listener_free(l);
+out:
+	actr_reactor_free(r);
+	g_ptr_array_free(o.realms, TRUE);
+	g_ptr_array_free(o.mfrs, TRUE);
+	return rc;
+}

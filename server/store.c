@@ -1,0 +1,254 @@
+/*
+ * The state that survives a restart, in SQLite (WAL): signing keys, realms
+ * with their secrets and serial counters, and registered actors (their
+ * RegisterRequest, which carries the ACL and service spec, the hashed
+ * renewal token and expiries).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include <actr/error.h>
+#include <actr/log.h>
+
+#include "server/signal_internal.h"
+
+struct actr__sig_store {
+	sqlite3 *db;		/* connection */
+	sqlite3_stmt *serial;	/* UPDATE ... RETURNING next serial */
+	sqlite3_stmt *put_actor; /* upsert actor */
+	sqlite3_stmt *del_actor; /* delete actor */
+};
+
+static const char schema[] =
+	"PRAGMA journal_mode=WAL;"
+	"PRAGMA synchronous=NORMAL;"
+	"CREATE TABLE IF NOT EXISTS keys(key_id INTEGER PRIMARY KEY,"
+	" priv BLOB NOT NULL, created INTEGER NOT NULL,"
+	" retired INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS realms(realm_id INTEGER PRIMARY KEY,"
+	" secret TEXT, next_serial INTEGER NOT NULL DEFAULT 1);"
+	"CREATE TABLE IF NOT EXISTS actors(actor_id TEXT PRIMARY KEY,"
+	" reg BLOB NOT NULL, renew_hash BLOB NOT NULL,"
+	" renew_exp INTEGER NOT NULL, cred_exp INTEGER NOT NULL);";
+
+static int db_err(struct actr__sig_store *st, const char *what)
+{
+	actr_loge("signal", "store: %s: %s", what, sqlite3_errmsg(st->db));
+	return -ACTR_EINTERNAL;
+}
+
+struct actr__sig_store *actr__sig_store_open(const char *path)
+{
+	struct actr__sig_store *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	if (sqlite3_open(path, &st->db) != SQLITE_OK) {
+		actr_loge("signal", "store: cannot open %s: %s", path,
+			  st->db ? sqlite3_errmsg(st->db) : "no memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 1000);
+	if (sqlite3_exec(st->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		db_err(st, "schema");
+		goto fail;
+	}
+	if (sqlite3_prepare_v2(st->db,
+			       "UPDATE realms SET next_serial = next_serial + 1"
+			       " WHERE realm_id = ?1 RETURNING next_serial - 1",
+			       -1, &st->serial, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO actors VALUES(?1,?2,?3,?4,?5)",
+			       -1, &st->put_actor, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "DELETE FROM actors WHERE actor_id=?1",
+			       -1, &st->del_actor, NULL) != SQLITE_OK) {
+		db_err(st, "prepare");
+		goto fail;
+	}
+	return st;
+fail:
+	actr__sig_store_close(st);
+	return NULL;
+}
+
+void actr__sig_store_close(struct actr__sig_store *st)
+{
+	if (!st)
+		return;
+	sqlite3_finalize(st->serial);
+	sqlite3_finalize(st->put_actor);
+	sqlite3_finalize(st->del_actor);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+int actr__sig_store_put_key(struct actr__sig_store *st,
+			    const struct actr__sig_key *k)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO keys VALUES(?1,?2,?3,?4)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_err(st, "put key");
+	sqlite3_bind_int64(q, 1, k->id);
+	sqlite3_bind_blob(q, 2, k->priv, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, (sqlite3_int64)k->created_s);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)k->retired_s);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, "put key");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int actr__sig_store_load_keys(struct actr__sig_store *st,
+			      struct actr__sig_ident *id)
+{
+	sqlite3_stmt *q;
+	int rc = 0, s;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT key_id, priv, created, retired FROM keys"
+			       " ORDER BY key_id",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_err(st, "load keys");
+	while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+		const void *priv = sqlite3_column_blob(q, 1);
+
+		if (sqlite3_column_bytes(q, 1) != 32 || !priv) {
+			actr_logw("signal", "store: key %lld is corrupt",
+				  (long long)sqlite3_column_int64(q, 0));
+			continue;
+		}
+		rc = actr__sig_ident_add(
+			id, (uint32_t)sqlite3_column_int64(q, 0), priv,
+			(uint64_t)sqlite3_column_int64(q, 2),
+			(uint64_t)sqlite3_column_int64(q, 3));
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0 && s != SQLITE_DONE)
+		rc = db_err(st, "load keys");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int actr__sig_store_put_realm(struct actr__sig_store *st, uint32_t realm,
+			      const char *secret)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "INSERT INTO realms(realm_id, secret) VALUES(?1,?2)"
+			       " ON CONFLICT(realm_id) DO UPDATE SET"
+			       " secret=excluded.secret",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_err(st, "put realm");
+	sqlite3_bind_int64(q, 1, realm);
+	if (secret)
+		sqlite3_bind_text(q, 2, secret, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 2);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, "put realm");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+int actr__sig_store_load_realms(struct actr__sig_store *st,
+				actr__sig_realm_fn fn, void *arg)
+{
+	sqlite3_stmt *q;
+	int s;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT realm_id, secret FROM realms",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_err(st, "load realms");
+	while ((s = sqlite3_step(q)) == SQLITE_ROW)
+		fn(arg, (uint32_t)sqlite3_column_int64(q, 0),
+		   (const char *)sqlite3_column_text(q, 1));
+	sqlite3_finalize(q);
+	return s == SQLITE_DONE ? 0 : db_err(st, "load realms");
+}
+
+int actr__sig_store_next_serial(struct actr__sig_store *st, uint32_t realm,
+				uint64_t *serial)
+{
+	int s, rc = -ENOENT;
+
+	sqlite3_bind_int64(st->serial, 1, realm);
+	s = sqlite3_step(st->serial);
+	if (s == SQLITE_ROW) {
+		*serial = (uint64_t)sqlite3_column_int64(st->serial, 0);
+		rc = 0;
+		s = sqlite3_step(st->serial);
+	}
+	if (s != SQLITE_DONE)
+		rc = db_err(st, "next serial");
+	sqlite3_reset(st->serial);
+	return rc;
+}
+
+int actr__sig_store_put_actor(struct actr__sig_store *st,
+			      const struct actr__sig_actor_row *row)
+{
+	sqlite3_stmt *q = st->put_actor;
+	int rc;
+
+	sqlite3_bind_text(q, 1, row->actor_id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 2, row->reg, (int)row->reg_len, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 3, row->renew_hash, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)row->renew_exp_s);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)row->cred_exp_s);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, "put actor");
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+int actr__sig_store_del_actor(struct actr__sig_store *st,
+			      const char *actor_id)
+{
+	sqlite3_stmt *q = st->del_actor;
+	int rc;
+
+	sqlite3_bind_text(q, 1, actor_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, "del actor");
+	sqlite3_reset(q);
+	return rc;
+}
+
+int actr__sig_store_load_actors(struct actr__sig_store *st,
+				actr__sig_actor_fn fn, void *arg)
+{
+	sqlite3_stmt *q;
+	int s;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT actor_id, reg, renew_hash, renew_exp,"
+			       " cred_exp FROM actors",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_err(st, "load actors");
+	while ((s = sqlite3_step(q)) == SQLITE_ROW) {
+		struct actr__sig_actor_row row = {
+			.actor_id = (const char *)sqlite3_column_text(q, 0),
+			.reg = sqlite3_column_blob(q, 1),
+			.reg_len = (size_t)sqlite3_column_bytes(q, 1),
+			.renew_hash = sqlite3_column_blob(q, 2),
+			.renew_exp_s = (uint64_t)sqlite3_column_int64(q, 3),
+			.cred_exp_s = (uint64_t)sqlite3_column_int64(q, 4),
+		};
+
+		if (!row.actor_id || !row.reg ||
+		    sqlite3_column_bytes(q, 2) != 32 || !row.renew_hash) {
+			actr_logw("signal", "store: skipping corrupt actor row");
+			continue;
+		}
+		fn(arg, &row);
+	}
+	sqlite3_finalize(q);
+	return s == SQLITE_DONE ? 0 : db_err(st, "load actors");
+}

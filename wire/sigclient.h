@@ -1,0 +1,29 @@
+/*
+ * Library-internal side of the signaling client (include/actr/signal.h):
+ * typed access for the runtime's peer connections, which already hold
+ * protobuf-c messages.
+ */
+#ifndef ACTR_WIRE_SIGCLIENT_H
+#define ACTR_WIRE_SIGCLIENT_H
+
+#include <actr/signal.h>
+
+#include "proto/actr.pb-c.h"
+#include "proto/signaling.pb-c.h"
+
+/** Our ActrId (NULL before registration); owned by the client, valid
+ * until the next registration. */
+const Actr__ActrId *actr__sigclient_id(const actr_sigclient_t *c);
+
+/** Our current credential (NULL before registration). */
+const Actr__AIdCredential *actr__sigclient_credential(const actr_sigclient_t *c);
+
+/**
+ * Relay rl (payload_case and payload set by the caller; source,
+ * credential and target are filled here) to target. 0, -ACTR_ENOTREADY,
+ * -ENOMEM, -ENOBUFS.
+ */
+int actr__sigclient_relay_msg(actr_sigclient_t *c, const Actr__ActrId *target,
+			      Signaling__ActrRelay *rl);
+
+#endif
