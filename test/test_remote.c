@@ -1,0 +1,359 @@
+/*
+ * Remote calls end to end in one process: actr-signal (server/ archive)
+ * and three nodes (echo service, ACL-guarded service, client), each in its
+ * own system, all on one reactor. Calls go through discovery, role
+ * negotiation, SDP/ICE relay, ICE + DTLS + SCTP and the RPC lanes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actr/actr.h>
+#include <actr/node.h>
+#include <actr/runtime.h>
+
+#include "proto/echo.pb-c.h"
+#include "server/signal_internal.h"
+#include "test.h"
+#include "test_remote_util.h"
+
+/* ---- the services ----------------------------------------------------------- */
+
+static int Echo(actr_ctx_t *ctx, const Echo__EchoRequest *req)
+{
+	Echo__EchoResponse resp = ECHO__ECHO_RESPONSE__INIT;
+
+	resp.reply = req->message;
+	resp.timestamp = 42;
+	return actr_reply(ctx, &resp.base);
+}
+
+static const actr_method_t echo_methods[] = {
+	ACTR_METHOD("Echo", Echo),
+	ACTR_METHOD_END,
+};
+
+static int raw_fail(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	return -ACTR_EINVALARG;
+}
+
+static actr_ctx_t *slow_ctx;
+
+static int raw_slow(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	slow_ctx = actr_ctx_keep(ctx);	/* answered at the end */
+	return 0;
+}
+
+static int raw_big(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	return actr_reply_raw(ctx, d, n);
+}
+
+static int raw_who(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	char s[256];
+	const Actr__ActrId *c = actr_ctx_caller(ctx);
+
+	if (!c || actr_id_format(c, s, sizeof(s)) <= 0)
+		return -ACTR_EINTERNAL;
+	return actr_reply_raw(ctx, s, strlen(s));
+}
+
+static actr_workload_t *echo_workload(const char *name)
+{
+	actr_workload_t *w = actr_workload_new("acme", name, "1.0.0");
+
+	CHECK(w);
+	CHECK_OK(actr_workload_add_service(w, &echo__echo_service__descriptor,
+					   echo_methods));
+	CHECK_OK(actr_workload_add_route(w, "test.Fail", raw_fail, 0));
+	CHECK_OK(actr_workload_add_route(w, "test.Slow", raw_slow, 0));
+	CHECK_OK(actr_workload_add_route(w, "test.Big", raw_big, 0));
+	CHECK_OK(actr_workload_add_route(w, "test.Who", raw_who, 0));
+	return w;
+}
+
+/* ---- results ---------------------------------------------------------------- */
+
+struct res {
+	int done;		/* callbacks run */
+	int status;		/* last status */
+	char reply[128];	/* typed reply text */
+	uint8_t *data;		/* raw reply copy */
+	size_t len;
+};
+
+static void on_res(const actr_result_t *r, void *arg)
+{
+	struct res *x = arg;
+
+	x->done++;
+	x->status = r->status;
+	if (r->status == 0 && r->msg) {
+		const Echo__EchoResponse *e = (const void *)r->msg;
+
+		snprintf(x->reply, sizeof(x->reply), "%s", e->reply);
+	}
+	free(x->data);
+	x->data = NULL;
+	x->len = r->len;
+	if (r->status == 0 && r->len) {
+		x->data = malloc(r->len);
+		CHECK(x->data);
+		memcpy(x->data, r->data, r->len);
+	}
+}
+
+static const Actr__ActrType *type_of(const char *name)
+{
+	static Actr__ActrType t[4];
+	static int i;
+	Actr__ActrType *x = &t[i++ & 3];
+
+	actr__actr_type__init(x);
+	x->manufacturer = "acme";
+	x->name = (char *)name;
+	x->version = "1.0.0";
+	return x;
+}
+
+static int call_echo(struct rnode *c, const char *type, const char *text,
+		     uint32_t timeout, struct res *x)
+{
+	Echo__EchoRequest req = ECHO__ECHO_REQUEST__INIT;
+
+	req.message = (char *)text;
+	return actr_peer_call(c->peer, type_of(type), "echo.EchoService.Echo",
+			      &req.base, &echo__echo_response__descriptor,
+			      timeout, on_res, x);
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+TEST_TIMEOUT(remote_echo_two_nodes_one_process, 40)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a = { 0 }, b[3] = { 0 }, c = { 0 };
+	actr_peer_stats_t st;
+	char url[64], who[256];
+
+	CHECK(r);
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	rt_node(&srv, r, url, echo_workload("echo"), NULL);
+	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+
+	/* three calls made before any connection exists are queued */
+	CHECK_OK(call_echo(&cli, "echo", "one", 10000, &b[0]));
+	CHECK_OK(call_echo(&cli, "echo", "two", 10000, &b[1]));
+	CHECK_OK(call_echo(&cli, "echo", "three", 10000, &b[2]));
+	rt_run(r, &b[2].done, 1, 15000);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(b[i].done, 1);
+		CHECK_EQ(b[i].status, 0);
+	}
+	CHECK_STR(b[0].reply, "one");
+	CHECK_STR(b[2].reply, "three");
+	actr_peer_get_stats(cli.peer, &st);
+	CHECK_EQ(st.conns_created, 1);
+	CHECK_EQ(st.conns_open, 1);
+	CHECK(st.queued >= 1);
+	CHECK_EQ(st.discoveries, 1);
+
+	/* reuse: no new connection, no new discovery */
+	CHECK_OK(call_echo(&cli, "echo", "again", 5000, &a));
+	rt_run(r, &a.done, 1, 5000);
+	CHECK_EQ(a.status, 0);
+	CHECK_STR(a.reply, "again");
+	actr_peer_get_stats(cli.peer, &st);
+	CHECK_EQ(st.conns_created, 1);
+	CHECK_EQ(st.discoveries, 1);
+	CHECK_EQ(actr_peer_conn_count(cli.peer), 1);
+
+	/* the callee sees the caller's ActrId issued by the server */
+	CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"), "test.Who",
+				    "", 0, 5000, on_res, &c));
+	rt_run(r, &c.done, 1, 5000);
+	CHECK_EQ(c.status, 0);
+	CHECK(actr_id_format(actr_node_id(cli.node), who, sizeof(who)) > 0);
+	CHECK_EQ(c.len, strlen(who));
+	CHECK(!memcmp(c.data, who, c.len));
+	CHECK(actr_node_id(cli.node)->serial_number != 0);
+	free(c.data);
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(remote_errors_propagate, 40)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 }, e = { 0 };
+	char url[64];
+
+	CHECK(r);
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	rt_node(&srv, r, url, echo_workload("echo"), NULL);
+	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+
+	/* unknown route on the callee */
+	CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"), "test.Nope",
+				    "x", 1, 10000, on_res, &a));
+	rt_run(r, &a.done, 1, 15000);
+	CHECK_EQ(a.status, -ACTR_EUNKNOWNROUTE);
+	/* handler error code */
+	CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"), "test.Fail",
+				    "x", 1, 5000, on_res, &b));
+	rt_run(r, &b.done, 1, 5000);
+	CHECK_EQ(b.status, -ACTR_EINVALARG);
+	/* deadline: the handler keeps the request */
+	CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"), "test.Slow",
+				    "x", 1, actr_test_scale(300), on_res, &c));
+	rt_run(r, &c.done, 1, 5000);
+	CHECK_EQ(c.status, -ACTR_ETIMEDOUT);
+	CHECK(slow_ctx);
+	CHECK_OK(actr_reply_raw(slow_ctx, "late", 4));	/* dropped as late */
+	/* no actor of that type */
+	CHECK_OK(call_echo(&cli, "nobody", "x", 5000, &d));
+	rt_run(r, &d.done, 1, 5000);
+	CHECK_EQ(d.status, -ACTR_ENOTFOUND);
+	/* the connection still works after all that */
+	CHECK_OK(call_echo(&cli, "echo", "still", 5000, &e));
+	rt_run(r, &e.done, 1, 5000);
+	CHECK_EQ(e.status, 0);
+	CHECK_STR(e.reply, "still");
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(remote_acl_denied, 40)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a = { 0 };
+	static Actr__AclRule rule = ACTR__ACL_RULE__INIT;
+	static Actr__AclRule *rules[1] = { &rule };
+	static Actr__Acl acl = ACTR__ACL__INIT;
+	actr_workload_t *w;
+	char url[64];
+
+	CHECK(r);
+	rule.permission = ACTR__ACL_RULE__PERMISSION__ALLOW;
+	rule.from_type = (Actr__ActrType *)type_of("friend");
+	acl.n_rules = 1;
+	acl.rules = rules;
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	w = echo_workload("guarded");
+	actr_workload_set_acl(w, &acl);
+	rt_node(&srv, r, url, w, NULL);
+	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	CHECK_OK(call_echo(&cli, "guarded", "x", 10000, &a));
+	rt_run(r, &a.done, 1, 15000);
+	CHECK_EQ(a.status, -ACTR_EPERM);
+	CHECK_EQ(actr_system_stats(srv.sys)->denied, 1);
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(remote_large_payload, 60)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a = { 0 };
+	size_t n = 1u << 20;
+	uint8_t *big = malloc(n);
+	char url[64];
+
+	CHECK(r && big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (uint8_t)(i * 7 + (i >> 13));
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	rt_node(&srv, r, url, echo_workload("echo"), NULL);
+	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"), "test.Big", big,
+				    n, 30000, on_res, &a));
+	rt_run(r, &a.done, 1, 40000);
+	CHECK_EQ(a.status, 0);
+	CHECK_EQ(a.len, n);
+	CHECK(a.data && !memcmp(a.data, big, n));
+	free(a.data);
+	free(big);
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(remote_setup_failure, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a = { 0 };
+	actr_peer_stats_t st;
+	char url[64];
+
+	CHECK(r);
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	rt_node(&srv, r, url, echo_workload("echo"), NULL);
+	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	/* the callee vanishes between discovery and the call: its peer gate
+	 * is gone, so nobody answers the relay */
+	CHECK_OK(call_echo(&cli, "echo", "x", 20000, &a));
+	actr_peer_free(srv.peer);
+	srv.peer = NULL;
+	rt_run(r, &a.done, 1, 20000);
+	CHECK_EQ(a.done, 1);
+	CHECK(a.status == -ACTR_ENOTREADY || a.status == -ACTR_ENOTFOUND ||
+	      a.status == -ACTR_ETIMEDOUT);
+	actr_peer_get_stats(cli.peer, &st);
+	CHECK_EQ(st.conns_open, 0);
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
