@@ -253,6 +253,7 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 	Actr__RpcEnvelope *env;
 
 	c->last_rx_ns = now_ns(p);
+	c->silent_timeouts = 0;
 	if (lane != ACTR__LANE_RPC_RELIABLE && lane != ACTR__LANE_RPC_SIGNAL) {
 		actr_logd(TAG, "stream lane %d from %s ignored", lane, c->key);
 		actr_buf_unref(msg);
@@ -661,13 +662,14 @@ static void tramp(const actr_result_t *res, void *arg)
 	}
 	if ((res->status == -ACTR_ETIMEDOUT ||
 	     res->status == -ACTR_ENOTREADY) && p) {
-		/* a connection that said nothing since the call went out is
-		 * suspect: drop it (and the cached candidate) so the next
-		 * call discovers and connects again */
+		/* forget the candidate so the next call asks the server
+		 * again (a restarted peer has a new id); a connection that
+		 * said nothing during several timed-out calls is dropped */
 		struct peer_conn *c = g_hash_table_lookup(p->conns,
 							  tc->target);
 
-		if (c && c->last_rx_ns < tc->sent_ns)
+		if (c && c->last_rx_ns < tc->sent_ns &&
+		    ++c->silent_timeouts >= ACTR__PEER_SILENT_MAX)
 			actr__peer_conn_drop(c, -ACTR_ETIMEDOUT,
 					     "no answer from the peer");
 		drop_type_cache(p, tc->target);

@@ -18,6 +18,7 @@
 
 #define ACTR__PEER_KEY 256		/* ActrId / ActrType string forms */
 #define ACTR__PEER_MAX_CANDS 32		/* candidates kept before the SDP */
+#define ACTR__PEER_SILENT_MAX 2		/* silent timeouts before a drop */
 
 enum peer_conn_state {
 	PC_NEGOTIATING = 0,	/* waiting for the RoleAssignment */
@@ -53,6 +54,7 @@ struct peer_conn {
 	unsigned nq;
 	uint64_t created_ns;		/* for the setup time */
 	uint64_t last_rx_ns;		/* last message from the peer */
+	unsigned silent_timeouts;	/* calls timed out with no rx since */
 	struct peer_conn *next_dead;	/* reap list */
 };
 

@@ -101,7 +101,7 @@ static void on_res(const actr_result_t *r, void *arg)
 	free(x->data);
 	x->data = NULL;
 	x->len = r->len;
-	if (r->status == 0 && r->len) {
+	if (r->status == 0 && r->len && !r->msg) {
 		x->data = malloc(r->len);
 		CHECK(x->data);
 		memcpy(x->data, r->data, r->len);
