@@ -86,16 +86,29 @@ static pid_t spawn_server(const char *url, const char *mailbox,
 	return pid;
 }
 
-/* SIGTERM (or SIGKILL), reap, bounded. Returns the wait status. */
-static int stop_child(pid_t pid, int sig)
+/* The children's log, on stderr (when a check about them fails). */
+static void dump_log(void)
+{
+	char cmd[PATH_MAX + 32];
+
+	snprintf(cmd, sizeof(cmd), "tail -n 40 %s/server.log >&2",
+		 actr_test_tmpdir());
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no server log)\n");
+}
+
+/* SIGTERM (or SIGKILL), reap, bounded; r keeps running meanwhile (the
+ * child's WebSocket close needs our signaling server). Returns the wait
+ * status. */
+static int stop_child(actr_reactor_t *r, pid_t pid, int sig)
 {
 	int st = 0;
 
 	kill(pid, sig);
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 500; i++) {
 		if (waitpid(pid, &st, WNOHANG) == pid)
 			return st;
-		usleep(10000);
+		actr_reactor_run_once(r, 10);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
@@ -182,7 +195,7 @@ TEST_TIMEOUT(remote_proc_echo_kill_restart, 60)
 	CHECK_EQ(st.conns_open, 1);
 
 	/* the server dies: the next call fails cleanly (no hang, no crash) */
-	ws = stop_child(pid, SIGKILL);
+	ws = stop_child(r, pid, SIGKILL);
 	CHECK(WIFSIGNALED(ws));
 	call(&cli, "dead", (uint32_t)actr_test_scale(1500), &x);
 	rt_run(r, &x.done, 1, 10000);
@@ -195,7 +208,9 @@ TEST_TIMEOUT(remote_proc_echo_kill_restart, 60)
 	call_until_ok(r, &cli, "back", 15000);
 	actr_peer_get_stats(cli.peer, &st);
 	CHECK(st.conns_open >= 2);
-	ws = stop_child(pid, SIGTERM);
+	ws = stop_child(r, pid, SIGTERM);
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		dump_log();
 	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 
 	rt_node_free(&cli);
@@ -259,7 +274,9 @@ TEST_TIMEOUT(remote_proc_mailbox_redelivery_after_crash, 60)
 	CHECK_STR(x.reply, "survive");
 	/* and it serves new calls */
 	call_until_ok(r, &cli, "after", 5000);
-	ws = stop_child(pid, SIGTERM);
+	ws = stop_child(r, pid, SIGTERM);
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		dump_log();
 	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 
 	rt_node_free(&cli);
