@@ -322,7 +322,48 @@ TEST_TIMEOUT(remote_large_payload, 60)
 	actr_reactor_free(r);
 }
 
-TEST_TIMEOUT(remote_setup_failure, 30)
+TEST_TIMEOUT(remote_setup_failure_not_ready, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a = { 0 }, b = { 0 };
+	actr_peer_stats_t st;
+	char url[64];
+
+	CHECK(r);
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	/* the callee's ICE has no usable address (TEST-NET-1): the
+	 * connection cannot come up */
+	rt_node_ex(&srv, r, url, echo_workload("echo"), NULL, "192.0.2.1",
+		   (unsigned)actr_test_scale(800));
+	rt_node_ex(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		   NULL, "127.0.0.1", (unsigned)actr_test_scale(800));
+	rt_wait_ready(r, &srv, &cli, 5000);
+	CHECK_OK(call_echo(&cli, "echo", "x", 20000, &a));
+	CHECK_OK(call_echo(&cli, "echo", "y", 20000, &b));
+	rt_run(r, &b.done, 1, 15000);
+	CHECK_EQ(a.done, 1);
+	CHECK_EQ(b.done, 1);
+	/* queued calls fail at once with ConnectionNotReady, well before
+	 * their own deadline */
+	CHECK_EQ(a.status, -ACTR_ENOTREADY);
+	CHECK_EQ(b.status, -ACTR_ENOTREADY);
+	actr_peer_get_stats(cli.peer, &st);
+	CHECK_EQ(st.conns_open, 0);
+	CHECK(st.conns_failed >= 1);
+	CHECK_EQ(actr_peer_conn_count(cli.peer), 0);
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(remote_callee_gone, 30)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__sig_listener *l;

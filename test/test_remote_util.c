@@ -34,6 +34,14 @@ struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port)
 void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	     actr_workload_t *w, const char *mailbox)
 {
+	rt_node_ex(n, r, url, w, mailbox, "127.0.0.1",
+		   (unsigned)actr_test_scale(5000));
+}
+
+void rt_node_ex(struct rnode *n, actr_reactor_t *r, const char *url,
+		actr_workload_t *w, const char *mailbox,
+		const char *local_addr, unsigned setup_ms)
+{
 	actr_system_config_t sc = { .realm_id = 101 };
 	actr_peer_config_t pc = { 0 };
 
@@ -45,10 +53,10 @@ void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	CHECK(n->node);
 	pc.signaling_url = url;
 	pc.realm_secret = "pw";
-	pc.local_addr = "127.0.0.1";
+	pc.local_addr = local_addr;
 	pc.mailbox_path = mailbox;
 	pc.mailbox_sync = 1;
-	pc.setup_timeout_ms = (unsigned)actr_test_scale(5000);
+	pc.setup_timeout_ms = setup_ms;
 	n->peer = actr_peer_new(n->node, &pc);
 	CHECK(n->peer);
 	CHECK_OK(actr_node_start(n->node, &n->ref));

@@ -26,6 +26,11 @@ struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port);
 void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	     actr_workload_t *w, const char *mailbox);
 
+/** Same with ICE bound to local_addr and a setup deadline (ms). */
+void rt_node_ex(struct rnode *n, actr_reactor_t *r, const char *url,
+		actr_workload_t *w, const char *mailbox,
+		const char *local_addr, unsigned setup_ms);
+
 void rt_node_free(struct rnode *n);
 
 /** Run until both peers are registered (CHECK fails after ms). */
