@@ -398,3 +398,94 @@ TEST_TIMEOUT(remote_callee_gone, 30)
 	rt_drain(r);
 	actr_reactor_free(r);
 }
+
+/* ---- calls by ActrId from a handler, TELL, durable mailbox ------------------ */
+
+static int counted;
+
+static int raw_count(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	counted++;
+	return 0;
+}
+
+static void relay_done(const actr_result_t *r, void *arg)
+{
+	actr_ctx_t *ctx = arg;
+
+	if (r->status < 0)
+		actr_reply_error(ctx, (uint32_t)-r->status, "relay failed");
+	else
+		actr_reply_raw(ctx, r->data, r->len);
+}
+
+/* Payload: the target's ActrId string. Tells it test.Count, then calls
+ * its test.Big with "ping" and answers with the reply. */
+static int raw_relay(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	char s[256];
+	Actr__ActrId *id = NULL;
+	int rc;
+
+	CHECK(n < sizeof(s));
+	memcpy(s, d, n);
+	s[n] = '\0';
+	CHECK_OK(actr_id_parse(s, &id));
+	rc = actr_tell_raw(ctx, id, "test.Count", "t", 1);
+	if (rc == 0)
+		rc = actr_call_raw(ctx, id, "test.Big", "ping", 4, 10000,
+				   relay_done, actr_ctx_keep(ctx));
+	actr_proto_free(id);
+	return rc;
+}
+
+TEST_TIMEOUT(remote_call_by_id_tell_mailbox, 40)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a = { 0 };
+	actr_peer_stats_t st;
+	actr_workload_t *w, *cw;
+	char url[64], id[256], mb[512];
+	uint64_t end;
+
+	CHECK(r);
+	snprintf(mb, sizeof(mb), "%s/remote-mb.db", actr_test_tmpdir());
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	w = echo_workload("echo");
+	CHECK_OK(actr_workload_add_route(w, "test.Count", raw_count, 0));
+	rt_node(&srv, r, url, w, mb);
+	cw = actr_workload_new("acme", "client", "1.0.0");
+	CHECK_OK(actr_workload_add_route(cw, "test.Relay", raw_relay, 0));
+	rt_node(&cli, r, url, cw, NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	CHECK(actr_id_format(actr_node_id(srv.node), id, sizeof(id)) > 0);
+
+	/* shell -> client workload -> (tell + call by ActrId) -> server */
+	CHECK_OK(actr_ref_call_raw(cli.ref, "test.Relay", id, strlen(id),
+				   15000, on_res, &a));
+	rt_run(r, &a.done, 1, 15000);
+	CHECK_EQ(a.status, 0);
+	CHECK_EQ(a.len, 4);
+	CHECK(!memcmp(a.data, "ping", 4));
+	free(a.data);
+	/* both went through the mailbox and are acknowledged (the TELL once
+	 * the dispatcher drained) */
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(3000));
+	do {
+		actr_reactor_run_once(r, 10);
+		actr_peer_get_stats(srv.peer, &st);
+	} while (st.acked < 2 && actr_time_ns() < end);
+	CHECK_EQ(counted, 1);
+	CHECK_EQ(st.persisted, 2);
+	CHECK_EQ(st.acked, 2);
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
