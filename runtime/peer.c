@@ -593,6 +593,8 @@ out:
 
 struct tcall {
 	struct tcall *next;		/* disc's waiters */
+	struct tcall *iprev, *inext;	/* p->issued (in the runtime) */
+	bool issued;			/* on p->issued */
 	actr_peer_t *p;			/* owner */
 	struct peer_disc *d;		/* waiting for this discovery */
 	char *route;			/* owned */
@@ -644,12 +646,30 @@ static void disc_unlink(struct tcall *tc)
 	tc->d = NULL;
 }
 
+static void issued_unlink(struct tcall *tc)
+{
+	actr_peer_t *p = tc->p;
+
+	if (!tc->issued)
+		return;
+	if (tc->iprev)
+		tc->iprev->inext = tc->inext;
+	else
+		p->issued = tc->inext;
+	if (tc->inext)
+		tc->inext->iprev = tc->iprev;
+	tc->issued = false;
+}
+
 static void tramp(const actr_result_t *res, void *arg)
 {
 	struct tcall *tc = arg;
-	actr_peer_t *p = tc->p;
+	actr_peer_t *p;
 	actr_result_t r = *res;
 	ProtobufCMessage *m = NULL;
+
+	issued_unlink(tc);
+	p = tc->p;	/* NULL once the peer is freed */
 
 	if (res->status == 0 && tc->resp_type) {
 		m = protobuf_c_message_unpack(tc->resp_type, NULL, res->len,
@@ -699,6 +719,12 @@ static int tcall_issue(struct tcall *tc, const Actr__ActrId *id)
 	if (rc == 0) {
 		free(tc->data);
 		tc->data = NULL;
+		tc->issued = true;
+		tc->iprev = NULL;
+		tc->inext = p->issued;
+		if (p->issued)
+			p->issued->iprev = tc;
+		p->issued = tc;
 	}
 	return rc;
 }
@@ -1088,6 +1114,13 @@ void actr_peer_free(actr_peer_t *p)
 	if (!p)
 		return;
 	p->closing = true;
+	/* calls still in the runtime complete later without us */
+	for (struct tcall *tc = p->issued, *nx; tc; tc = nx) {
+		nx = tc->inext;
+		tc->issued = false;
+		tc->p = NULL;
+	}
+	p->issued = NULL;
 	if (p->sys->resolve_arg == p)
 		actr__system_set_remote(p->sys, NULL, NULL);
 	actr_sigclient_free(p->sc);

@@ -74,6 +74,7 @@ struct actr_peer {
 	GHashTable *types;		/* type string -> Actr__ActrId */
 	GHashTable *discs;		/* type string -> struct peer_disc */
 	struct peer_conn *dead;		/* dropped, to free */
+	struct tcall *issued;		/* calls by type in the runtime */
 	actr_defer_t reap;		/* frees dead */
 	bool registered;		/* node id is the server's */
 	bool closing;			/* in actr_peer_free */

@@ -489,3 +489,47 @@ TEST_TIMEOUT(remote_call_by_id_tell_mailbox, 40)
 	rt_drain(r);
 	actr_reactor_free(r);
 }
+
+TEST_TIMEOUT(remote_peer_freed_with_calls_in_flight, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a = { 0 }, b = { 0 }, c = { 0 };
+	char url[64];
+
+	CHECK(r);
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	rt_node(&srv, r, url, echo_workload("echo"), NULL);
+	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	CHECK_OK(call_echo(&cli, "echo", "warm", 10000, &a));
+	rt_run(r, &a.done, 1, 10000);
+	CHECK_EQ(a.status, 0);
+	/* one call in the runtime (the handler keeps it), one waiting for
+	 * discovery; then the caller's peer gate goes away */
+	slow_ctx = NULL;
+	CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"), "test.Slow",
+				    "x", 1, actr_test_scale(500), on_res, &b));
+	for (int i = 0; i < 200 && !slow_ctx; i++)
+		actr_reactor_run_once(r, 10);
+	CHECK(slow_ctx);
+	CHECK_OK(call_echo(&cli, "other", "x", 10000, &c));
+	actr_peer_free(cli.peer);
+	cli.peer = NULL;
+	CHECK_EQ(c.done, 1);
+	CHECK_EQ(c.status, -ACTR_ECLOSED);
+	rt_run(r, &b.done, 1, 5000);
+	CHECK_EQ(b.done, 1);
+	CHECK(b.status == -ACTR_ETIMEDOUT || b.status == -ACTR_ENOTREADY);
+	CHECK_OK(actr_reply_raw(slow_ctx, "late", 4));
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
