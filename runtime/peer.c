@@ -846,8 +846,9 @@ static int call_type(actr_peer_t *p, const Actr__ActrType *t,
 {
 	char key[ACTR__PEER_KEY];
 	struct peer_disc *d;
-	struct tcall *tc;
+	struct tcall *tc, **pp;
 	Actr__ActrId *id;
+	unsigned nwait;
 	int rc;
 
 	if (!p || !t || !route_key || !cb || (len && !data) || p->closing ||
@@ -893,9 +894,16 @@ static int call_type(actr_peer_t *p, const Actr__ActrType *t,
 		snprintf(d->key, sizeof(d->key), "%s", key);
 		g_hash_table_insert(p->discs, d->key, d);
 	}
+	/* FIFO, bounded like a connection's queue */
+	pp = &d->waiters;
+	for (nwait = 0; *pp; pp = &(*pp)->next)
+		nwait++;
+	if (nwait >= p->cfg.max_queued) {
+		tcall_free(tc);
+		return -ACTR_EUNAVAILABLE;
+	}
 	tc->d = d;
-	tc->next = d->waiters;
-	d->waiters = tc;
+	*pp = tc;
 	actr_timer_start_at(&tc->timer, tc->deadline);
 	disc_start(p, d);
 	return 0;

@@ -85,7 +85,10 @@ struct res {
 	char reply[128];	/* typed reply text */
 	uint8_t *data;		/* raw reply copy */
 	size_t len;
+	int seq;		/* completion order */
 };
+
+static int completions;
 
 static void on_res(const actr_result_t *r, void *arg)
 {
@@ -93,6 +96,7 @@ static void on_res(const actr_result_t *r, void *arg)
 
 	x->done++;
 	x->status = r->status;
+	x->seq = ++completions;
 	if (r->status == 0 && r->msg) {
 		const Echo__EchoResponse *e = (const void *)r->msg;
 
@@ -162,6 +166,7 @@ TEST_TIMEOUT(remote_echo_two_nodes_one_process, 40)
 		CHECK_EQ(b[i].status, 0);
 	}
 	CHECK_STR(b[0].reply, "one");
+	CHECK(b[0].seq < b[1].seq && b[1].seq < b[2].seq);	/* in order */
 	CHECK_STR(b[2].reply, "three");
 	actr_peer_get_stats(cli.peer, &st);
 	CHECK_EQ(st.conns_created, 1);

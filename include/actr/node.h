@@ -81,8 +81,10 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg);
 int actr_peer_start(actr_peer_t *p);
 
 /** Close every peer connection (queued calls fail with
- * ConnectionNotReady), stop signaling, close the mailbox, and free. Not
- * from inside one of p's callbacks. NULL ignored. */
+ * ConnectionNotReady), stop signaling, close the mailbox (messages in
+ * flight stay stored and are delivered again at the next open), and
+ * free. Call it before freeing the node's system; not from inside one of
+ * p's callbacks. NULL ignored. */
 void actr_peer_free(actr_peer_t *p);
 
 /** Registered and connected to the signaling server. */
@@ -96,8 +98,12 @@ bool actr_peer_ready(const actr_peer_t *p);
  * actr_peer_call_raw copies data[0..len). timeout_ms 0 = 30 s and covers
  * discovery, connection setup and the call. cb runs exactly once, later:
  * NotFound when no actor of that type is reachable, ConnectionNotReady
- * when setup failed, TimedOut, or the callee's result. Returns 0, -EINVAL,
- * -ENOMEM.
+ * when setup failed, TimedOut, or the callee's result. Calls waiting for
+ * the same type are issued in order. Returns 0, -EINVAL, -ENOMEM,
+ * -ACTR_EUNAVAILABLE (max_queued calls already wait for that type).
+ * Calls waiting for discovery when the peer is freed complete with
+ * -ACTR_ECLOSED (from inside actr_peer_free); calls already handed to the
+ * runtime complete there.
  */
 int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
 		   const char *route_key, const ProtobufCMessage *req,
