@@ -17,10 +17,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <actr/actr.h>
@@ -30,6 +32,8 @@
 #define BATCH 128	/* dequeue call size */
 #define BUDGET 4096	/* messages the dispatcher handles per iteration */
 #define WINDOW 1024	/* closed loop: outstanding messages */
+#define PACE_US 200	/* the paced variant (the default pacing): */
+#define ACK_FLUSH_MS 20	/* min_commit_us and ack_flush_ms */
 #define OFFERED_RATE 50000
 #define OFFERED_SECS 1
 
@@ -186,16 +190,27 @@ static uint64_t lat_probe[20];
 
 struct result {
 	double rate, p50_us, p99_us, max_us;
+	double cpu_us;		/* user + system CPU per message */
 };
 
+static uint64_t cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+		       ACTR_NSEC_PER_SEC +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
 static int run(enum mode mode, const char *dir, uint64_t total,
-	       uint32_t burst, uint32_t window, uint64_t rate,
+	       uint32_t burst, uint32_t window, uint64_t rate, bool paced,
 	       struct result *res)
 {
 	struct bench b = { .mode = mode, .total = total, .burst = burst,
 			   .window = window, .rate = rate };
 	char path[512];
-	uint64_t t0, t1, iters = 0;
+	uint64_t t0, t1, c0, iters = 0;
 	int rc = 0;
 
 	memset(b.payload, 0xab, sizeof(b.payload));
@@ -222,6 +237,12 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		actr_mailbox_opts_init(&o);
 		o.sync = mode == M_FULL ? ACTR_MAILBOX_SYNC_FULL :
 					  ACTR_MAILBOX_SYNC_NORMAL;
+		if (paced) {
+			o.min_commit_us = PACE_US;
+			o.ack_flush_ms = ACK_FLUSH_MS;
+		} else {
+			o.min_commit_us = 0; /* a commit every iteration */
+		}
 		rc = actr_mailbox_open(path, &o, &b.mb);
 		if (rc < 0)
 			return rc;
@@ -239,6 +260,7 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 	actr_hook_start(b.r, &b.dispatch, ACTR_HOOK_CHECK, ACTR_ORDER_DISPATCH,
 			on_dispatch, &b);
 	actr_hook_start(b.r, &b.prepare, ACTR_HOOK_PREPARE, 0, on_prepare, &b);
+	c0 = cpu_ns();
 	t0 = b.t_start = now_ns();
 	while (b.handled < total && !b.failed &&
 	       now_ns() - t0 < ACTR_SEC(120)) {
@@ -246,6 +268,7 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		iters++;
 	}
 	t1 = now_ns();
+	res->cpu_us = (double)(cpu_ns() - c0) / 1e3 / (double)total;
 	if (b.failed || b.handled < total) {
 		fprintf(stderr, "%s: run failed (%llu of %llu handled)\n",
 			mode_name[mode], (unsigned long long)b.handled,
@@ -260,6 +283,10 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 
 		actr_mailbox_commit(b.mb);
 		actr_mailbox_stats(b.mb, &st);
+		if (getenv("VERBOSE"))
+			printf("  [%llu commits, %.1f msgs/commit]\n",
+			       (unsigned long long)st.commits,
+			       (double)total / (double)st.commits);
 		if (st.commit_errors)
 			rc = -EIO;
 		actr_mailbox_close(b.mb);
@@ -320,6 +347,7 @@ static void print_line(const char *label, const struct result *r,
 	       r->p50_us, r->p99_us);
 	if (base)
 		printf(" (durable/in-memory %.3f)", r->rate / base->rate);
+	printf(" [cpu %.2f us/msg]", r->cpu_us);
 	printf("\n");
 }
 
@@ -329,7 +357,7 @@ int main(int argc, char **argv)
 	uint32_t burst = argc > 2 ? (uint32_t)atoi(argv[2]) : BATCH;
 	char tmpl[] = "/tmp/actr-bench-mailbox-XXXXXX";
 	const char *dir = argc > 3 ? argv[3] : mkdtemp(tmpl);
-	struct result res[3], fixed[3], off[3];
+	struct result res[3], fixed[3], off[5];
 	char label[64];
 	int rc = 0;
 
@@ -338,6 +366,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	actr_log_set_level(ACTR_LOG_WARN);
+	/* keep glibc from trimming and regrowing the heap every iteration
+	 * (it did, with 1024 buffers freed at once, in every mode) */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_TOP_PAD, 16 << 20);
 	printf("mailbox: %llu msgs x %d B, enqueue -> dequeue -> handle -> "
 	       "ack, one commit per reactor iteration, a message is handled "
 	       "only after the commit that stored it; files in %s; "
@@ -346,14 +378,16 @@ int main(int argc, char **argv)
 	printf("-- closed loop, %d messages outstanding (batches grow when "
 	       "commits are slow):\n", WINDOW);
 	for (int m = 0; m < 3 && !rc; m++) {
-		rc = run((enum mode)m, dir, total, burst, WINDOW, 0, &res[m]);
+		rc = run((enum mode)m, dir, total, burst, WINDOW, 0, false,
+			 &res[m]);
 		if (!rc)
 			print_line(mode_name[m], &res[m], m ? &res[0] : NULL);
 	}
 	printf("-- closed loop, %u arrivals per iteration (fixed batch, as "
 	       "in the issue's anchors):\n", burst);
 	for (int m = 0; m < 3 && !rc; m++) {
-		rc = run((enum mode)m, dir, total, burst, 0, 0, &fixed[m]);
+		rc = run((enum mode)m, dir, total, burst, 0, 0, false,
+			 &fixed[m]);
 		snprintf(label, sizeof(label), "%s/%u", mode_name[m], burst);
 		if (!rc)
 			print_line(label, &fixed[m], m ? &fixed[0] : NULL);
@@ -361,16 +395,25 @@ int main(int argc, char **argv)
 	printf("-- open loop, %d msgs/s offered for %d s, latency from the "
 	       "scheduled arrival to the handler on a durable message:\n",
 	       OFFERED_RATE, OFFERED_SECS);
-	for (int m = 0; m < 3 && !rc; m++) {
+	for (int v = 0; v < 5 && !rc; v++) {
+		int m = v < 3 ? v : v - 2;	/* then normal, full paced */
+		struct result *o = &off[v];
+
 		rc = run((enum mode)m, dir, OFFERED_RATE * OFFERED_SECS, burst,
-			 0, OFFERED_RATE, &off[m]);
+			 0, OFFERED_RATE, v >= 3, o);
 		if (rc)
 			break;
+		snprintf(label, sizeof(label), "%s%s", mode_name[m],
+			 v >= 3 ? "+paced" : "");
 		printf("%s at %d msgs/s offered: p50 %.1f us p99 %.1f us max "
-		       "%.1f us\n",
-		       mode_name[m], OFFERED_RATE, off[m].p50_us, off[m].p99_us,
-		       off[m].max_us);
+		       "%.1f us [cpu %.2f us/msg]\n",
+		       label, OFFERED_RATE, o->p50_us, o->p99_us, o->max_us,
+		       o->cpu_us);
 	}
+	if (!rc)
+		printf("(+paced: min_commit_us %d, ack_flush_ms %d; the "
+		       "memory line is this machine's noise floor)\n",
+		       PACE_US, ACK_FLUSH_MS);
 	if (argc <= 3)
 		rmdir(dir);
 	if (rc)

@@ -161,6 +161,8 @@ static void undo_redrive(actr_mailbox_t *mb)
 
 		if (m->state == MB_QUEUED)
 			q_unlink(&mb->q[m->pub.priority], m);
+		else if (m->state == MB_HELD)
+			mb->nheld--;
 		actr_buf_unref(m->pub.payload);
 		free(m);
 	}

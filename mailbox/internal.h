@@ -87,7 +87,6 @@ struct mb_msg {
 	struct mb_seg *seg;	/* stored batch, NULL while uncommitted */
 	uint32_t seg_index;	/* position in seg */
 	uint32_t stored_attempts; /* attempts value in actr_att, 0 = no row */
-	uint64_t commit_seq;	/* commit that stores it, 0 = pending */
 	uint32_t slot;		/* in-flight slot in the side file */
 	uint8_t state;		/* MB_* below */
 	bool pending;		/* in the open batch's new-message list */
@@ -167,6 +166,7 @@ struct actr_mailbox {
 
 	/* open batch */
 	struct mb_pvec newmsgs;		/* enqueued in this batch, in order */
+	uint64_t nheld;			/* of those, waiting for the commit */
 	struct mb_seg *dirty_segs;
 	struct mb_vec att_put;		/* pairs: id, attempts */
 	struct mb_vec att_del;		/* ids */
@@ -186,7 +186,11 @@ struct actr_mailbox {
 
 	actr_reactor_t *r;
 	actr_hook_t hook;
-	actr_timer_t retry;
+	actr_timer_t retry;		/* commit again after an error */
+	actr_timer_t flush;		/* paced commit / acks that waited */
+	uint64_t flush_at;		/* its deadline while active */
+	uint64_t last_commit;		/* monotonic ns of the last commit */
+	uint64_t nacks_pending;		/* acks in the open batch */
 
 	sqlite3_stmt *s_begin, *s_commit, *s_rollback;
 	sqlite3_stmt *s_seg_ins, *s_seg_del, *s_ack_put, *s_ack_del;

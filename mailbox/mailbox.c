@@ -350,12 +350,7 @@ static bool batch_dirty(const actr_mailbox_t *mb)
 
 static uint64_t depth(const actr_mailbox_t *mb)
 {
-	uint64_t d = mb->q[0].n + mb->q[1].n + mb->if_n;
-
-	if (!mb->o.deliver_uncommitted)
-		for (size_t i = 0; i < mb->newmsgs.n; i++)
-			d += mb->newmsgs.v[i]->state == MB_HELD;
-	return d;
+	return mb->q[0].n + mb->q[1].n + mb->if_n + mb->nheld;
 }
 
 static void check_pressure(actr_mailbox_t *mb)
@@ -380,6 +375,7 @@ static void seg_mark_acked(actr_mailbox_t *mb, struct mb_msg *m)
 
 	s->acked[m->seg_index / 8] |= (uint8_t)(1u << (m->seg_index % 8));
 	s->live--;
+	mb->nacks_pending++;
 	if (!s->dirty) {
 		s->dirty = true;
 		s->dirty_next = mb->dirty_segs;
@@ -504,6 +500,7 @@ static int enqueue_msg(actr_mailbox_t *mb, struct mb_msg *m)
 		q_push_tail(&mb->q[m->pub.priority], m);
 	} else {
 		m->state = MB_HELD;
+		mb->nheld++;
 	}
 	mb->st.enqueued++;
 	check_pressure(mb);
@@ -542,7 +539,7 @@ int actr__mb_enqueue_redrive(actr_mailbox_t *mb, const void *from,
 			     size_t plen, uint32_t redrives, uint64_t now_ms,
 			     uint64_t dlq_id)
 {
-	actr_buf_t *b = actr_buf_copy(payload, plen);
+	actr_buf_t *b = actr_buf_copy(payload ? payload : "", plen);
 	struct mb_msg *m;
 	int rc;
 
@@ -884,8 +881,8 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 		m->seg = seg;
 		m->seg_index = idx++;
 		m->pending = false;
-		m->commit_seq = mb->durable_seq;
 		if (m->state == MB_HELD) {
+			mb->nheld--;
 			m->state = MB_QUEUED;
 			q_push_tail(&mb->q[m->pub.priority], m);
 		}
@@ -916,6 +913,7 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 	mb->ndlq_pending = 0;
 	if (mb->next_id > mb->stored_next_id)
 		mb->stored_next_id = mb->next_id + ID_BLOCK;
+	mb->nacks_pending = 0;
 	mb->st.commits++;
 }
 
@@ -953,6 +951,11 @@ int actr_mailbox_commit(actr_mailbox_t *mb)
 		return rc;
 	}
 	batch_done(mb, seg, dlq_deleted);
+	if (mb->r) {
+		actr_timer_stop(&mb->flush);
+		actr_timer_stop(&mb->retry);
+		mb->last_commit = actr_time_ns();
+	}
 	if (mb->o.on_commit)
 		mb->o.on_commit(mb, 0, mb->durable_seq, mb->o.commit_arg);
 	return 0;
@@ -960,11 +963,47 @@ int actr_mailbox_commit(actr_mailbox_t *mb)
 
 /* ---- reactor glue -------------------------------------------------------- */
 
+#define ACK_FLUSH_COUNT 4096
+
+/* Commit at deadline (monotonic ns) unless a commit is planned earlier. */
+static void plan_commit(actr_mailbox_t *mb, uint64_t deadline)
+{
+	if (actr_timer_active(&mb->flush) && mb->flush_at <= deadline)
+		return;
+	mb->flush_at = deadline;
+	actr_timer_start_at(&mb->flush, deadline);
+}
+
+/* Once per iteration: commit what is urgent now (paced by min_commit_us),
+ * let acks wait a little. */
 static void on_check(actr_hook_t *h, void *arg)
 {
 	actr_mailbox_t *mb = arg;
+	uint64_t now, pace;
 
 	(void)h;
+	if (actr_timer_active(&mb->retry) || !batch_dirty(mb))
+		return;
+	if (mb->newmsgs.n || mb->dlq_head || mb->dlq_del.n || mb->att_put.n ||
+	    mb->o.ack_flush_ms <= 0 || mb->nacks_pending >= ACK_FLUSH_COUNT) {
+		now = actr_reactor_now(mb->r);
+		pace = mb->last_commit + ACTR_US(mb->o.min_commit_us);
+		if (!mb->o.min_commit_us || now >= pace)
+			actr_mailbox_commit(mb);
+		else
+			plan_commit(mb, pace);
+		return;
+	}
+	if (!actr_timer_active(&mb->flush))
+		plan_commit(mb, actr_reactor_now(mb->r) +
+					ACTR_MS(mb->o.ack_flush_ms));
+}
+
+static void on_flush(actr_timer_t *t, void *arg)
+{
+	actr_mailbox_t *mb = arg;
+
+	(void)t;
 	if (!actr_timer_active(&mb->retry))
 		actr_mailbox_commit(mb);
 }
@@ -981,6 +1020,7 @@ int actr_mailbox_attach(actr_mailbox_t *mb, actr_reactor_t *r)
 		return -EBUSY;
 	mb->r = r;
 	actr_timer_init(r, &mb->retry, on_retry, mb);
+	actr_timer_init(r, &mb->flush, on_flush, mb);
 	actr_hook_start(r, &mb->hook, ACTR_HOOK_CHECK, ACTR_ORDER_COMMIT,
 			on_check, mb);
 	return 0;
@@ -992,6 +1032,7 @@ void actr_mailbox_detach(actr_mailbox_t *mb)
 		return;
 	actr_hook_stop(&mb->hook);
 	actr_timer_stop(&mb->retry);
+	actr_timer_stop(&mb->flush);
 	mb->r = NULL;
 }
 
@@ -1152,7 +1193,6 @@ static int load_segment(actr_mailbox_t *mb, uint64_t segid, const uint8_t *d,
 		m->stored_attempts = m->pub.attempts;
 		m->seg = s;
 		m->seg_index = i;
-		m->commit_seq = 0;
 		if (m->pub.id >= mb->next_id)
 			mb->next_id = m->pub.id + 1;
 		if (in_sorted(lease, nlease, m->pub.id)) {
@@ -1294,8 +1334,10 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *o)
 	o->sync = ACTR_MAILBOX_SYNC_FULL;
 	o->max_attempts = 5;
 	o->max_payload = 16u << 20;
-	o->checkpoint_pages = 1000;
-	o->page_size = 16384;
+	o->checkpoint_pages = 16384;
+	o->page_size = 4096;
+	o->ack_flush_ms = 0;
+	o->min_commit_us = 200;
 	o->retry_ms = 100;
 }
 
@@ -1384,10 +1426,10 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	if (rc < 0)
 		goto out_free;
 	rc = actr__db_open(path, "actr-mailbox", schema_sql,
-			   mb->o.page_size ? mb->o.page_size : 16384,
+			   mb->o.page_size ? mb->o.page_size : 4096,
 			   mb->o.sync != ACTR_MAILBOX_SYNC_NORMAL,
 			   mb->o.checkpoint_pages ? mb->o.checkpoint_pages :
-						    1000,
+						    16384,
 			   MB_LOG, &mb->db);
 	if (rc < 0)
 		goto out_free;

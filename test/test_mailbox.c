@@ -665,6 +665,8 @@ static void run_rx(bool uncommitted)
 	o.on_commit = rx_commit;
 	o.commit_arg = &x;
 	o.deliver_uncommitted = uncommitted;
+	o.ack_flush_ms = 0; /* every iteration commits its acks too */
+	o.min_commit_us = 0; /* and commits at once */
 	x.r = actr_reactor_new();
 	CHECK(x.r);
 	x.mb = open_mb(tpath(uncommitted ? "rx2.db" : "rx1.db"), &o);
@@ -746,6 +748,94 @@ TEST(mailbox_reactor_retry_after_full_disk)
 	actr_mailbox_stats(mb, &st);
 	CHECK_EQ(st.queued_high, 1);
 	actr_buf_unref(big);
+	actr_mailbox_close(mb);
+	actr_reactor_free(r);
+}
+
+TEST(mailbox_reactor_ack_deferral)
+{
+	actr_mailbox_opts_t o;
+	actr_reactor_t *r = actr_reactor_new();
+	actr_mailbox_t *mb;
+	actr_mailbox_msg_t *out[4];
+	actr_mailbox_stats_t st;
+	int commits[2] = { 0, 0 };
+	uint64_t t0;
+
+	actr_mailbox_opts_init(&o);
+	o.sync = ACTR_MAILBOX_SYNC_NORMAL;
+	o.ack_flush_ms = 50;
+	o.min_commit_us = 0;
+	o.on_commit = count_commit;
+	o.commit_arg = commits;
+	mb = open_mb(tpath("ad.db"), &o);
+	CHECK_OK(actr_mailbox_attach(mb, r));
+	CHECK_OK(enq(mb, ACTR_PRIO_NORMAL, NULL, "a", NULL));
+	actr_reactor_run_once(r, 0);
+	CHECK_EQ(commits[0], 1); /* new messages: committed at once */
+	CHECK_EQ(actr_mailbox_dequeue(mb, out, 4), 1);
+	CHECK_OK(actr_mailbox_ack(mb, out[0]->id));
+	actr_reactor_run_once(r, 0);
+	CHECK_EQ(commits[0], 1); /* only an ack: it waits */
+	CHECK_EQ(count_rows(mb, "actr_seg"), 1);
+	/* it rides with the next commit of new messages */
+	CHECK_OK(enq(mb, ACTR_PRIO_NORMAL, NULL, "b", NULL));
+	actr_reactor_run_once(r, 0);
+	CHECK_EQ(commits[0], 2);
+	CHECK_EQ(count_rows(mb, "actr_seg"), 1); /* a gone, b stored */
+	/* or is committed by the flush timer */
+	CHECK_EQ(actr_mailbox_dequeue(mb, out, 4), 1);
+	CHECK_OK(actr_mailbox_ack(mb, out[0]->id));
+	t0 = actr_time_ns();
+	actr_reactor_run_once(r, 0);
+	CHECK_EQ(commits[0], 2);
+	while (commits[0] < 3 && actr_time_ns() - t0 < ACTR_SEC(5))
+		actr_reactor_run_once(r, 1000);
+	CHECK_EQ(commits[0], 3);
+	CHECK(actr_time_ns() - t0 >= ACTR_MS(45));
+	CHECK_EQ(count_rows(mb, "actr_seg"), 0);
+	actr_mailbox_stats(mb, &st);
+	CHECK_EQ(st.acked, 2);
+	actr_mailbox_close(mb);
+	CHECK_EQ(actr_reactor_active(r), 0);
+	actr_reactor_free(r);
+}
+
+TEST(mailbox_reactor_commit_pacing)
+{
+	actr_mailbox_opts_t o;
+	actr_reactor_t *r = actr_reactor_new();
+	actr_mailbox_t *mb;
+	int commits[2] = { 0, 0 };
+	uint64_t t0;
+
+	actr_mailbox_opts_init(&o);
+	o.sync = ACTR_MAILBOX_SYNC_NORMAL;
+	o.min_commit_us = 100000; /* 100 ms, so the test is not racy */
+	o.on_commit = count_commit;
+	o.commit_arg = commits;
+	actr_mailbox_stats_t st;
+
+	mb = open_mb(tpath("pace.db"), &o);
+	CHECK_OK(actr_mailbox_attach(mb, r));
+	CHECK_OK(enq(mb, ACTR_PRIO_NORMAL, NULL, "a", NULL));
+	t0 = actr_time_ns();
+	actr_reactor_run_once(r, 0);
+	CHECK_EQ(commits[0], 1); /* the first commit goes at once */
+	/* the next iterations' messages wait for the interval, together */
+	CHECK_OK(enq(mb, ACTR_PRIO_NORMAL, NULL, "b", NULL));
+	actr_reactor_run_once(r, 0);
+	CHECK_OK(enq(mb, ACTR_PRIO_NORMAL, NULL, "c", NULL));
+	actr_reactor_run_once(r, 0);
+	CHECK_EQ(commits[0], 1);
+	actr_mailbox_stats(mb, &st);
+	CHECK_EQ(st.uncommitted, 2);
+	CHECK_EQ(st.queued_normal, 1);
+	while (commits[0] < 2 && actr_time_ns() - t0 < ACTR_SEC(5))
+		actr_reactor_run_once(r, 1000);
+	CHECK_EQ(commits[0], 2);
+	CHECK(actr_time_ns() - t0 >= ACTR_MS(95));
+	CHECK_EQ(count_rows(mb, "actr_seg"), 2); /* a, then b+c in one row */
 	actr_mailbox_close(mb);
 	actr_reactor_free(r);
 }
