@@ -2,8 +2,10 @@
  * WebSocket binary echo over loopback between two processes pinned to one
  * CPU: 64-byte messages, one in flight; prints p50/p99 round-trip time and
  * messages per second, next to a raw TCP ping-pong of the same size in the
- * same run (blocking sockets, TCP_NODELAY) and the ratio. Each kind runs
- * twice, interleaved; the run with the lower p99 is reported.
+ * same run (blocking sockets, TCP_NODELAY) and the ratio; also the same
+ * TCP exchange driven by the reactor (epoll), to separate the cost of the
+ * event loop from that of WebSocket. Each kind runs twice, interleaved;
+ * the run with the lower p99 is reported.
  *
  *   build/bench/ws_echo [messages] [cpu]     (defaults 20000, CPU 0)
  */
@@ -294,9 +296,119 @@ static int bench_tcp(int cpu, struct result *res)
 	return 0;
 }
 
+/* ---- raw TCP on the reactor (epoll, non-blocking) --------------------------------- */
+
+struct rio {
+	actr_reactor_t *r;
+	actr_io_t io;
+	uint8_t buf[MSG];
+	size_t have;
+	bool client;
+	uint64_t *rtt;
+	int got;
+	uint64_t t_send;
+	uint64_t t_start;
+	uint64_t t_end;
+};
+
+static void rio_cb(actr_io_t *io, unsigned ev, void *arg)
+{
+	struct rio *x = arg;
+	ssize_t k = read(io->fd, x->buf + x->have, MSG - x->have);
+	uint64_t now;
+
+	if (k <= 0) {
+		actr_reactor_stop(x->r);
+		return;
+	}
+	x->have += (size_t)k;
+	if (x->have < MSG)
+		return;
+	x->have = 0;
+	if (!x->client) {
+		if (write(io->fd, x->buf, MSG) != MSG)
+			actr_reactor_stop(x->r);
+		return;
+	}
+	now = actr_time_ns();
+	if (x->got >= WARMUP)
+		x->rtt[x->got - WARMUP] = now - x->t_send;
+	if (++x->got == WARMUP)
+		x->t_start = now;
+	if (x->got == WARMUP + nmsg ||
+	    (x->t_start && now - x->t_start > TIME_LIMIT_NS)) {
+		x->t_end = now;
+		actr_reactor_stop(x->r);
+		return;
+	}
+	x->t_send = actr_time_ns();
+	if (write(io->fd, x->buf, MSG) != MSG)
+		actr_reactor_stop(x->r);
+}
+
+static void rio_run(int fd, struct rio *x)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	x->r = actr_reactor_new();
+	actr_io_init(x->r, &x->io, fd, rio_cb, x);
+	actr_io_set(&x->io, ACTR_READ);
+	if (x->client) {
+		x->t_send = actr_time_ns();
+		if (write(fd, x->buf, MSG) != MSG)
+			return;
+	}
+	actr_reactor_run(x->r);
+	actr_io_close(&x->io);
+	actr_reactor_free(x->r);
+}
+
+static int bench_tcp_reactor(int cpu, struct result *res)
+{
+	struct sockaddr_in a = { 0 };
+	socklen_t sl = sizeof(a);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd, st;
+	struct rio x = { 0 };
+	pid_t pid;
+
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&a, &sl) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct rio srv = { 0 };
+
+		pin(cpu);
+		fd = accept(lfd, NULL, NULL);
+		rio_run(fd, &srv);
+		_exit(0);
+	}
+	close(lfd);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return -1;
+	x.client = true;
+	x.rtt = calloc((size_t)nmsg, sizeof(uint64_t));
+	memset(x.buf, 0xab, sizeof(x.buf));
+	rio_run(fd, &x);
+	close(fd);
+	waitpid(pid, &st, 0);
+	if (x.got <= WARMUP) {
+		free(x.rtt);
+		return -1;
+	}
+	summarize(x.rtt, x.got - WARMUP, x.t_end - x.t_start, res);
+	free(x.rtt);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct result ws, ws2, tcp, tcp2;
+	struct result ws, ws2, tcp, tcp2, rt, rt2;
 	int cpu = 0;
 
 	if (argc > 1)
@@ -312,7 +424,8 @@ int main(int argc, char **argv)
 	 * with the lower p99 counts, so a burst of load elsewhere on a
 	 * shared machine does not land on one side only. */
 	if (bench_ws(cpu, &ws) < 0 || bench_tcp(cpu, &tcp) < 0 ||
-	    bench_ws(cpu, &ws2) < 0 || bench_tcp(cpu, &tcp2) < 0) {
+	    bench_tcp_reactor(cpu, &rt) < 0 || bench_ws(cpu, &ws2) < 0 ||
+	    bench_tcp(cpu, &tcp2) < 0 || bench_tcp_reactor(cpu, &rt2) < 0) {
 		fprintf(stderr, "ws_echo: benchmark failed\n");
 		return 1;
 	}
@@ -320,15 +433,24 @@ int main(int argc, char **argv)
 		ws = ws2;
 	if (tcp2.p99_us < tcp.p99_us)
 		tcp = tcp2;
+	if (rt2.p99_us < rt.p99_us)
+		rt = rt2;
 	printf("ws_echo: %d-byte messages, one in flight, both processes on "
 	       "CPU %d, %d round trips after %d warm-up\n",
 	       MSG, cpu, ws.n, WARMUP);
 	printf("  raw TCP   p50 %7.1f us  p99 %7.1f us  %9.0f msgs/s\n",
 	       tcp.p50_us, tcp.p99_us, tcp.msgs_per_s);
+	printf("  TCP+epoll p50 %7.1f us  p99 %7.1f us  %9.0f msgs/s  "
+	       "(same TCP exchange on the reactor)\n",
+	       rt.p50_us, rt.p99_us, rt.msgs_per_s);
 	printf("  WebSocket p50 %7.1f us  p99 %7.1f us  %9.0f msgs/s\n",
 	       ws.p50_us, ws.p99_us, ws.msgs_per_s);
 	printf("  ratio WebSocket/TCP: p50 %.2fx  p99 %.2fx  throughput %.2fx\n",
 	       ws.p50_us / tcp.p50_us, ws.p99_us / tcp.p99_us,
 	       ws.msgs_per_s / tcp.msgs_per_s);
+	printf("  ratio WebSocket/TCP+epoll: p50 %.2fx  p99 %.2fx  "
+	       "throughput %.2fx\n",
+	       ws.p50_us / rt.p50_us, ws.p99_us / rt.p99_us,
+	       ws.msgs_per_s / rt.msgs_per_s);
 	return 0;
 }

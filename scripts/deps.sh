@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev libsrtp2-dev libnice-dev
 libusrsctp-dev libglib2.0-dev valgrind python3-protobuf python3-websockets
-python3-aiortc coturn"
+python3-aiortc coturn openssl"
 
 missing=""
 for p in $PKGS; do

@@ -771,6 +771,111 @@ TEST_TIMEOUT(http_server_https_self_signed, 20)
 	CHECK_EQ(st.requests, 1);
 	CHECK(st.tls_failures >= 1);
 	actr_http_server_free(e.srv);
+	/* A client that connects to the TLS port and says nothing is cut off
+	 * by the header deadline, which also bounds the TLS handshake. */
+	{
+		struct actr_net_limits lim = { 0 };
+		struct raw_ctx *c;
+
+		lim.header_timeout_ms = 300;
+		nt_echo_start(r, &e, &lim, cert, key);
+		c = exchange(r, actr_http_server_port(e.srv), "", 0);
+		CHECK_EQ(c->resp_len, 0);
+		actr_http_server_stats(e.srv, &st);
+		CHECK_EQ(st.header_timeouts, 1);
+		CHECK_EQ(st.conns_open, 0);
+		actr_http_server_free(e.srv);
+	}
+	nt_drain(r);
+	actr_reactor_free(r);
+}
+
+/* ---- re-entrancy: objects closed or freed from inside their callbacks -------- */
+
+struct reent {
+	actr_http_server_t *srv;	/* freed from a ws callback */
+	bool ws_closed;			/* on_close ran */
+	int code;			/* its code */
+};
+
+static void re_msg(actr_ws_t *ws, bool text, const uint8_t *d, size_t n,
+		   void *arg)
+{
+	struct reent *x = arg;
+
+	/* Free the whole server while this connection's frame is handled;
+	 * more frames follow in the same read. */
+	actr_http_server_free(x->srv);
+	x->srv = NULL;
+}
+
+static void re_close(actr_ws_t *ws, int code, const char *reason, void *arg)
+{
+	struct reent *x = arg;
+
+	x->ws_closed = true;
+	x->code = code;
+}
+
+static void re_handler(actr_http_req_t *q, void *arg)
+{
+	static const struct actr_ws_callbacks cbs = {
+		.on_message = re_msg,
+		.on_close = re_close,
+	};
+
+	if (strcmp(actr_http_req_path(q), "/silent") == 0)
+		return; /* never answers: the server says 500 */
+	actr_http_accept_ws(q, &cbs, arg);
+}
+
+static void re_thread(void *arg)
+{
+	unsigned port = *(unsigned *)arg;
+	static const char req[] =
+		"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+		"Connection: Upgrade\r\nSec-WebSocket-Key: "
+		"dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		/* two masked binary frames in the same segment */
+		"\x82\x81\x01\x02\x03\x04\x61\x82\x81\x01\x02\x03\x04\x62";
+	char buf[1024];
+	int fd = nt_connect(port);
+
+	nt_send(fd, req, sizeof(req) - 1);
+	nt_read_all(fd, buf, sizeof(buf));
+	close(fd);
+}
+
+static void silent_thread(void *arg)
+{
+	struct raw_ctx *c = arg;
+	int fd = nt_connect(c->port);
+
+	nt_send(fd, "GET /silent HTTP/1.1\r\nHost: x\r\n\r\n", 34);
+	c->resp_len = nt_read_all(fd, c->resp, sizeof(c->resp));
+	close(fd);
+}
+
+TEST(http_server_reentrant_free_and_unanswered)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr_http_server_config cfg = { 0 };
+	static struct raw_ctx c;
+	struct reent x = { 0 };
+	unsigned port;
+
+	cfg.on_request = re_handler;
+	cfg.arg = &x;
+	x.srv = actr_http_server_new(r, &cfg);
+	CHECK(x.srv);
+	port = actr_http_server_port(x.srv);
+	c.port = port;
+	nt_run_with_thread(r, silent_thread, &c, 8);
+	CHECK(strncmp(c.resp, "HTTP/1.1 500 ", 13) == 0);
+	nt_run_with_thread(r, re_thread, &port, 8);
+	CHECK(x.srv == NULL);
+	CHECK(x.ws_closed);
+	CHECK_EQ(x.code, 1001);
 	nt_drain(r);
 	actr_reactor_free(r);
 }

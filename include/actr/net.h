@@ -53,7 +53,7 @@ struct actr_net_limits {
 					   are waiting and it would exceed this */
 	unsigned max_conns;		/* server: open connections [1024] */
 	uint32_t header_timeout_ms;	/* server: whole head must arrive [10 s] */
-	uint32_t idle_timeout_ms;	/* server: keep-alive idle, body progress [60 s] */
+	uint32_t idle_timeout_ms;	/* server: keep-alive idle; time for a body [60 s] */
 	uint32_t handshake_timeout_ms;	/* connect + TLS + upgrade [10 s] */
 	uint32_t close_timeout_ms;	/* wait for the peer's close [2 s] */
 };
