@@ -3,7 +3,10 @@
  * (UDP -> DTLS -> SCTP -> channel) on one reactor in one process, next to a
  * raw UDP ping-pong measured the same way in the same run.
  *
- *   build/bench/sctp_loopback [echo_count] [throughput_MiB]
+ *   build/bench/sctp_loopback [echo_count] [throughput_MiB] [fork]
+ *
+ * With "fork" the second stack (and the UDP echo of the baseline) runs in a
+ * child process, so each side has its own reactor and can use its own core.
  *
  * Prints 64-byte echo p50/p99 (raw UDP and data channel, and the ratio) and
  * 64 KiB one-way throughput in MB/s. Targets from the issue for the full
@@ -11,10 +14,22 @@
  * Pin to one CPU for stable latency: taskset -c 1 build/bench/sctp_loopback
  */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "../test/test_sctp_stack.h"
+
+static double cpu_secs(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -81,29 +96,53 @@ static int udp_sock(struct sockaddr_in *a)
 	return fd;
 }
 
-static void bench_udp(int n, double *p50, double *p99)
+static void bench_udp(int n, bool fork_b, double *p50, double *p99)
 {
-	actr_reactor_t *r = actr_reactor_new();
+	actr_reactor_t *r;
 	struct udp_pp u;
 	uint64_t end;
+	pid_t pid = -1;
 
 	memset(&u, 0, sizeof(u));
 	u.n = n;
 	u.rtt = calloc((size_t)n, sizeof(uint64_t));
 	u.fa = udp_sock(&u.aa);
 	u.fb = udp_sock(&u.ab);
+	if (fork_b) {
+		pid = fork();
+		if (pid == 0) { /* the echo, on its own reactor */
+			actr_reactor_t *rb = actr_reactor_new();
+			uint64_t stop = actr_time_ns() + ACTR_SEC(60);
+
+			actr_io_init(rb, &u.ib, u.fb, udp_b, &u);
+			actr_io_set(&u.ib, ACTR_READ);
+			while (actr_time_ns() < stop &&
+			       actr_reactor_run_once(rb, 200) >= 0 &&
+			       getppid() != 1)
+				;
+			_exit(0);
+		}
+	}
+	r = actr_reactor_new();
 	actr_io_init(r, &u.ia, u.fa, udp_a, &u);
-	actr_io_init(r, &u.ib, u.fb, udp_b, &u);
 	actr_io_set(&u.ia, ACTR_READ);
-	actr_io_set(&u.ib, ACTR_READ);
+	if (!fork_b) {
+		actr_io_init(r, &u.ib, u.fb, udp_b, &u);
+		actr_io_set(&u.ib, ACTR_READ);
+	}
 	u.t0 = actr_time_ns();
 	sendto(u.fa, u.msg, 64, 0, (struct sockaddr *)&u.ab, sizeof(u.ab));
 	end = actr_time_ns() + ACTR_SEC(60);
 	while (u.done < n && actr_time_ns() < end)
 		actr_reactor_run_once(r, 100);
 	pct(u.rtt, u.done, p50, p99);
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
 	actr_io_close(&u.ia);
-	actr_io_close(&u.ib);
+	if (!fork_b)
+		actr_io_close(&u.ib);
 	close(u.fa);
 	close(u.fb);
 	free(u.rtt);
@@ -117,7 +156,6 @@ struct dcb {
 	actr__dc_t *b_dc;	/* B's end */
 	int a_open;
 	/* echo */
-	bool echo;
 	uint64_t t0;
 	uint64_t *rtt;
 	int done, n;
@@ -139,6 +177,10 @@ static void a_open(void *arg, actr__dc_t *dc)
 static void a_msg(void *arg, actr__dc_t *dc, const uint8_t *p, size_t n,
 		  bool bin)
 {
+	if (n == 4) { /* DONE: the receiver has everything */
+		D.rx_bytes = D.tx_target;
+		return;
+	}
 	D.rtt[D.done++] = actr_time_ns() - D.t0;
 	if (D.done < D.n) {
 		D.t0 = actr_time_ns();
@@ -154,10 +196,18 @@ static void a_low(void *arg, actr__dc_t *dc)
 static void b_msg(void *arg, actr__dc_t *dc, const uint8_t *p, size_t n,
 		  bool bin)
 {
-	if (D.echo)
+	if (n == 64) { /* echo phase */
 		actr__dc_send(dc, p, n, bin);
-	else
-		D.rx_bytes += n;
+		return;
+	}
+	if (n == 8) { /* throughput phase starts: the byte target */
+		memcpy(&D.tx_target, p, 8);
+		D.rx_bytes = 0;
+		return;
+	}
+	D.rx_bytes += n;
+	if (D.tx_target && D.rx_bytes >= D.tx_target)
+		actr__dc_send(dc, "DONE", 4, true);
 }
 
 static const struct actr__dc_cbs acbs = { .open = a_open,
@@ -182,30 +232,103 @@ static void pump(void)
 	}
 }
 
+struct hello {
+	uint16_t port;
+	char fp[160];
+};
+
+/* Child of fork mode: stack B, echoing 64-byte messages and counting the
+ * rest, until the parent shuts the association down. */
+static void run_b_child(int rd, int wr)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	actr__dtls_cert_t *cert = actr__dtls_cert_new();
+	struct hello me, peer;
+	struct stk b;
+	uint64_t stop = actr_time_ns() + ACTR_SEC(180);
+
+	if (!r || !cert || stk_socket(&b, r) < 0)
+		_exit(2);
+	b.on_channel = b_channel;
+	memset(&me, 0, sizeof(me));
+	me.port = b.port;
+	snprintf(me.fp, sizeof(me.fp), "%s", actr__dtls_cert_fingerprint(cert));
+	if (write(wr, &me, sizeof(me)) != sizeof(me) ||
+	    read(rd, &peer, sizeof(peer)) != sizeof(peer))
+		_exit(3);
+	if (stk_start(&b, cert, false, peer.port, peer.fp) < 0)
+		_exit(4);
+	while (b.sctp_st != ACTR_SCTP_CLOSED && actr_time_ns() < stop &&
+	       getppid() != 1)
+		actr_reactor_run_once(r, 200);
+	stk_free(&b);
+	actr__dtls_cert_unref(cert);
+	actr_reactor_free(r);
+	_exit(0);
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 20000;
 	int mib = argc > 2 ? atoi(argv[2]) : 512;
-	double u50, u99, d50, d99, secs;
+	bool forked = argc > 3 && !strcmp(argv[3], "fork");
+	double u50, u99, d50, d99, secs, cpu, cpu0;
 	actr_reactor_t *r;
 	struct stk a, b;
 	struct actr__sctp_stats st;
 	struct actr__dc_opts o = { .label = "STREAM_RELIABLE" };
 	uint64_t t0, end;
+	pid_t pid = -1;
 
 	if (n < 100)
 		n = 100;
 	if (mib < 1)
 		mib = 1;
 	actr_log_set_level(ACTR_LOG_WARN);
-	bench_udp(n, &u50, &u99);
+	printf("mode: %s\n", forked ? "two processes" : "one process, one "
+						       "reactor");
+	bench_udp(n, forked, &u50, &u99);
 
-	r = actr_reactor_new();
-	if (stk_pair(r, &a, &b) < 0) {
-		fprintf(stderr, "setup failed\n");
-		return 1;
+	if (forked) {
+		int p2c[2], c2p[2];
+		struct hello me, peer;
+		actr__dtls_cert_t *cert;
+
+		if (pipe(p2c) || pipe(c2p))
+			return 1;
+		pid = fork();
+		if (pid == 0) {
+			close(p2c[1]);
+			close(c2p[0]);
+			run_b_child(p2c[0], c2p[1]);
+		}
+		close(p2c[0]);
+		close(c2p[1]);
+		r = actr_reactor_new();
+		cert = actr__dtls_cert_new();
+		memset(&b, 0, sizeof(b));
+		b.fd = -1;
+		b.sctp_st = ACTR_SCTP_CONNECTED; /* remote: not watched */
+		if (stk_socket(&a, r) < 0)
+			return 1;
+		memset(&me, 0, sizeof(me));
+		me.port = a.port;
+		snprintf(me.fp, sizeof(me.fp), "%s",
+			 actr__dtls_cert_fingerprint(cert));
+		if (read(c2p[0], &peer, sizeof(peer)) != sizeof(peer) ||
+		    write(p2c[1], &me, sizeof(me)) != sizeof(me))
+			return 1;
+		if (stk_start(&a, cert, true, peer.port, peer.fp) < 0)
+			return 1;
+		actr__dtls_cert_unref(cert);
+	} else {
+		r = actr_reactor_new();
+		if (stk_pair(r, &a, &b) < 0) {
+			fprintf(stderr, "setup failed\n");
+			return 1;
+		}
+		b.on_channel = b_channel;
 	}
-	b.on_channel = b_channel;
 	t0 = actr_time_ns();
 	end = t0 + ACTR_SEC(10);
 	while (!(a.sctp_st == ACTR_SCTP_CONNECTED &&
@@ -215,15 +338,14 @@ int main(int argc, char **argv)
 	printf("setup (DTLS + SCTP, loopback): %.2f ms\n",
 	       (actr_time_ns() - t0) / 1e6);
 	D.a_dc = actr__dc_open(a.sctp, &o, &acbs, NULL);
-	while (!(D.a_open && D.b_dc) && actr_time_ns() < end)
+	while (!(D.a_open && (D.b_dc || forked)) && actr_time_ns() < end)
 		actr_reactor_run_once(r, 10);
-	if (!D.a_open || !D.b_dc) {
+	if (!D.a_open) {
 		fprintf(stderr, "channel did not open\n");
 		return 1;
 	}
 
 	/* 64-byte echo */
-	D.echo = true;
 	D.n = n;
 	D.rtt = calloc((size_t)n, sizeof(uint64_t));
 	D.t0 = actr_time_ns();
@@ -239,68 +361,56 @@ int main(int argc, char **argv)
 	       d50, d99, d50 / u50);
 
 	/* 64 KiB one-way throughput */
-	D.echo = false;
 	D.big = calloc(1, 65536);
 	D.tx_target = (uint64_t)mib << 20;
+	D.rx_bytes = 0;
+	actr__dc_send(D.a_dc, &D.tx_target, 8, true); /* tells B the target */
 	actr__dc_set_buffered_low(D.a_dc, 1u << 20);
 	t0 = actr_time_ns();
+	cpu0 = cpu_secs();
 	end = t0 + ACTR_SEC(60);
 	pump();
-	uint64_t last_rx = 0, last_t = actr_time_ns();
 	while (D.rx_bytes < D.tx_target && actr_time_ns() < end) {
 		actr_reactor_run_once(r, 100);
-		if (getenv("SCTP_DEBUG") && actr_time_ns() - last_t > ACTR_MS(10)) {
-			struct actr__sctp_status ss;
-			actr__sctp_get_status(a.sctp, &ss);
-			printf("t=%.3f rx+%llu rwnd %u unacked %u pend %u cwnd %u srtt %u rto %u qA %zu\n",
-			       (actr_time_ns() - t0) / 1e9, (unsigned long long)(D.rx_bytes - last_rx),
-			       ss.peer_rwnd, ss.unacked, ss.pending, ss.cwnd, ss.srtt_ms, ss.rto_ms,
-			       actr__dc_buffered(D.a_dc));
-			last_rx = D.rx_bytes;
-			last_t = actr_time_ns();
-		}
 		if (D.low) {
 			D.low = false;
 			pump();
 		}
 	}
 	secs = (actr_time_ns() - t0) / 1e9;
+	cpu = cpu_secs() - cpu0;
 	actr__sctp_get_stats(a.sctp, &st);
+	if (!forked)
+		printf("64 KiB one-way, CPU-bound: %.1f MB per CPU second (both "
+		       "stacks on one core; %.0f%% of one core busy)\n",
+		       D.rx_bytes / cpu / 1e6, 100 * cpu / secs);
 	printf("64 KiB one-way: %llu MiB in %.2f s = %.1f MB/s (target >= "
 	       "150; libdatachannel 57 here); %llu packets, %llu "
 	       "would-block\n",
 	       (unsigned long long)(D.rx_bytes >> 20), secs,
-	       D.rx_bytes / secs / 1e6,
-	       (unsigned long long)st.packets_out,
+	       D.rx_bytes / secs / 1e6, (unsigned long long)st.packets_out,
 	       (unsigned long long)st.would_block);
 	{
 		struct sctpstat ss;
 
 		usrsctp_get_stat(&ss);
-		printf("usrsctp: data out %u (retrans %u, fast %u), sacks out %u, "
-		       "timeouts T3 %u, delayed-ack %u\n",
+		printf("usrsctp (this process): data out %u (retrans %u, fast "
+		       "%u), sacks out %u, T3 timeouts %u, delayed-ack "
+		       "timeouts %u\n",
 		       ss.sctps_senddata, ss.sctps_sendretransdata,
 		       ss.sctps_sendfastretrans, ss.sctps_sendsacks,
 		       ss.sctps_timodata, ss.sctps_timosack);
 	}
-	{
-		struct actr__dtls_stats da, db;
-		struct actr__sctp_stats sb;
-
-		actr__dtls_get_stats(a.dtls, &da);
-		actr__dtls_get_stats(b.dtls, &db);
-		actr__sctp_get_stats(b.sctp, &sb);
-		printf("dtls A: out %llu send errors %llu dropped in %llu; "
-		       "B: in %llu dropped in %llu; sctp B dropped %llu\n",
-		       (unsigned long long)da.datagrams_out,
-		       (unsigned long long)da.send_errors,
-		       (unsigned long long)da.dropped_in,
-		       (unsigned long long)db.datagrams_in,
-		       (unsigned long long)db.dropped_in,
-		       (unsigned long long)sb.dropped_in);
+	if (forked) {
+		actr__sctp_shutdown(a.sctp);
+		end = actr_time_ns() + ACTR_SEC(5);
+		while (a.sctp_st != ACTR_SCTP_CLOSED && actr_time_ns() < end)
+			actr_reactor_run_once(r, 50);
+		waitpid(pid, NULL, 0);
 	}
 	stk_free(&a);
-	stk_free(&b);
+	if (!forked)
+		stk_free(&b);
 	actr_reactor_free(r);
 	free(D.rtt);
 	free(D.big);

@@ -25,6 +25,8 @@
 #define RX_CHUNK 65536		/* one usrsctp_recvv */
 #define WAKE_BUDGET 512		/* messages read per deferred wake */
 #define DEFAULT_PORT 5000
+#define SACK_FREQ 4		/* SACK every 4th packet (default 2) */
+#define SACK_NOW_MIN 4096	/* I-bit on messages this large */
 #define BUF_SIZE (1024 * 1024)	/* SO_SNDBUF / SO_RCVBUF */
 
 struct qmsg {
@@ -88,6 +90,8 @@ struct actr__sctp {
 	int depth;			/* nesting of entries */
 	bool freed;			/* free requested inside a call */
 	bool closed_cb_pending;		/* report CLOSED on the next wake */
+	bool resets_pending;		/* a stream reset request was refused
+					 * for now (another in flight) */
 	int close_err;			/* its reason */
 	actr__dc_t *channels;		/* all channels */
 	actr__dc_t *by_sid[MAX_STREAMS];	/* stream id -> channel */
@@ -153,7 +157,7 @@ static void on_tick(actr_timer_t *t, void *arg)
 	for (unsigned i = 0; i < G.n_slots; i++) {
 		actr__sctp_t *s = G.slots[i];
 
-		if (s && s->qhead)
+		if (s && (s->qhead || s->resets_pending))
 			actr_defer(s->r, &s->wake, wake_cb, s);
 	}
 }
@@ -185,6 +189,8 @@ static int global_init(actr_reactor_t *r)
 	usrsctp_sysctl_set_sctp_rto_max_default(10000);
 	usrsctp_sysctl_set_sctp_init_rto_max_default(10000);
 	usrsctp_sysctl_set_sctp_delayed_sack_time_default(20);
+	usrsctp_sysctl_set_sctp_sack_freq_default(SACK_FREQ);
+	usrsctp_sysctl_set_sctp_enable_sack_immediately(1);
 	usrsctp_sysctl_set_sctp_heartbeat_interval_default(10000);
 	usrsctp_sysctl_set_sctp_nr_outgoing_streams_default(MAX_STREAMS);
 	usrsctp_sysctl_set_sctp_nr_incoming_streams_default(MAX_STREAMS);
@@ -388,6 +394,11 @@ actr__sctp_t *actr__sctp_new(actr_reactor_t *r,
 	s->remote_port = opts->remote_port ? opts->remote_port : DEFAULT_PORT;
 	s->even = opts->dtls_client;
 	s->mtu = opts->mtu ? opts->mtu : 1200;
+	if (s->mtu < 512 || s->mtu > 65535) {
+		free(s);
+		rc = -EINVAL;
+		goto out_release;
+	}
 	s->max_message = opts->max_message ? opts->max_message : 256 * 1024;
 	s->remote_max = opts->remote_max_message ? opts->remote_max_message
 						 : 65536;
@@ -596,6 +607,12 @@ static int raw_send(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 	spa.sendv_sndinfo.snd_sid = sid;
 	spa.sendv_sndinfo.snd_flags = SCTP_EOR | (unordered ? SCTP_UNORDERED
 							    : 0);
+	/* Large message: ask for an immediate SACK of its last fragment
+	 * (RFC 7053 I-bit), so a window-limited sender is not held by the
+	 * peer's delayed-SACK timer at the end of every burst. Small messages
+	 * keep the delayed SACK (it rides on the reply). */
+	if (len >= SACK_NOW_MIN)
+		spa.sendv_sndinfo.snd_flags |= SCTP_SACK_IMMEDIATELY;
 	spa.sendv_sndinfo.snd_ppid = htonl(ppid);
 	if (pr_policy != SCTP_PR_SCTP_NONE) {
 		spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;
@@ -805,6 +822,7 @@ static void do_resets(actr__sctp_t *s)
 	actr__dc_t *dc;
 	unsigned n = 0;
 
+	s->resets_pending = false;
 	if (s->state != ACTR_SCTP_CONNECTED)
 		return;
 	for (dc = s->channels; dc && n < 64; dc = dc->next)
@@ -823,6 +841,7 @@ static void do_resets(actr__sctp_t *s)
 		/* Another reset in flight: retried on the next reset event
 		 * or tick. */
 		actr_logd(LOGT, "stream reset deferred: %s", strerror(errno));
+		s->resets_pending = true;
 		return;
 	}
 	for (dc = s->channels; dc; dc = dc->next)
@@ -1098,7 +1117,11 @@ static void on_notification(actr__sctp_t *s, const uint8_t *p, size_t n)
 			on_assoc_change(s, &u->sn_assoc_change);
 		break;
 	case SCTP_SHUTDOWN_EVENT:
-		assoc_closed(s, 0);
+		/* The peer started a graceful shutdown. CLOSED is reported on
+		 * SHUTDOWN_COMP, after our SHUTDOWN-ACK went out and the peer
+		 * completed: freeing on this event instead would abort the
+		 * peer's clean close. */
+		actr_logd(LOGT, "peer is shutting down");
 		break;
 	case SCTP_SENDER_DRY_EVENT:
 		break; /* the wake flushes the queue anyway */

@@ -752,3 +752,84 @@ TEST_TIMEOUT(sctp_two_processes, 60)
 	free(w);
 	CHECK(!actr__sctp_global_active());
 }
+
+/* Bad options are refused; usrsctp belongs to one reactor at a time. */
+TEST(sctp_new_rejects)
+{
+	actr_reactor_t *r1 = actr_reactor_new(), *r2 = actr_reactor_new();
+	static const struct actr__sctp_cbs cbs = { .send_down = stk_sctp_down };
+	struct actr__sctp_opts o = { .mtu = 100 };
+	actr__sctp_t *s;
+
+	errno = 0;
+	CHECK(actr__sctp_new(r1, &o, &cbs, NULL) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	CHECK(!actr__sctp_global_active());
+	o.mtu = 0;
+	s = actr__sctp_new(r1, &o, &cbs, NULL);
+	CHECK(s);
+	CHECK(actr__sctp_new(r2, &o, &cbs, NULL) == NULL);
+	CHECK_EQ(errno, EBUSY);
+	CHECK_EQ(actr__sctp_shutdown(s), -ACTR_ECLOSED); /* not connected */
+	actr__sctp_free(s);
+	CHECK(!actr__sctp_global_active());
+	/* Now the other reactor may own it. */
+	s = actr__sctp_new(r2, &o, &cbs, NULL);
+	CHECK(s);
+	actr__sctp_free(s);
+	actr_reactor_free(r1);
+	actr_reactor_free(r2);
+}
+
+/* Out-of-band negotiated channels: no DCEP, same stream id both sides. */
+TEST_TIMEOUT(sctp_negotiated_channel, 30)
+{
+	struct world *w = world_new();
+	struct actr__dc_opts o = { .label = "oob", .negotiated = true,
+				   .negotiated_id = 9 };
+	actr__dc_t *ca, *cb;
+
+	ca = actr__dc_open(w->a.sctp, &o, &side_cbs, &w->sa);
+	cb = actr__dc_open(w->b.sctp, &o, &side_cbs, &w->sb);
+	CHECK(ca && cb);
+	CHECK(actr__dc_open(w->a.sctp, &o, &side_cbs, &w->sa) == NULL);
+	CHECK_EQ(errno, EEXIST);
+	w->sa.ch[w->sa.n_ch++] = ca;
+	w->sb.ch[w->sb.n_ch++] = cb;
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.opens == 1 && w->sb.opens == 1,
+			    3000));
+	CHECK_EQ(actr__dc_stream(ca), 9);
+	w->sb.echo = true;
+	CHECK_OK(actr__dc_send(ca, "neg", 3, false));
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.msgs == 1, 3000));
+	CHECK_EQ(w->sa.last_len, 3);
+	CHECK_EQ(w->sb.n_ch, 1); /* no DCEP channel event on B */
+	world_free(w);
+}
+
+/* Both sides close channels at the same time (concurrent stream resets,
+ * some refused for now and retried); all close, and all reopen. */
+TEST_TIMEOUT(sctp_close_many_both_sides, 30)
+{
+	struct world *w = world_new();
+
+	open_lanes(w);
+	CHECK_OK(actr__dc_close(w->sa.ch[0]));
+	CHECK_OK(actr__dc_close(w->sa.ch[1]));
+	CHECK_OK(actr__dc_close(w->sb.ch[2]));
+	CHECK_OK(actr__dc_close(w->sb.ch[3]));
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.closes == 4 && w->sb.closes == 4,
+			    actr_test_scale(5000)));
+	for (int i = 0; i < 4; i++)
+		CHECK(w->sa.ch[i] == NULL && w->sb.ch[i] == NULL);
+	w->sa.n_ch = w->sb.n_ch = 0;
+	w->sa.opens = 0;
+	open_lanes(w);
+	w->sb.echo = true;
+	for (int i = 0; i < 4; i++) {
+		CHECK_STR(actr__dc_label(w->sb.ch[i]), labels[i]);
+		CHECK_OK(actr__dc_send(w->sa.ch[i], "x", 1, true));
+	}
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.msgs == 4, actr_test_scale(3000)));
+	world_free(w);
+}

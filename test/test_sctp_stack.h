@@ -25,6 +25,9 @@
 #include "sctp/sctp.h"
 #include "wire/dtls.h"
 
+#define STK_BATCH 64
+#define STK_DGRAM 1500
+
 struct stk {
 	actr_reactor_t *r;		/* shared reactor */
 	actr__dtls_cert_t *cert;	/* this node's certificate */
@@ -47,6 +50,14 @@ struct stk {
 	unsigned long crc_checked;	/* packets checked */
 	unsigned long max_sctp_pkt;	/* largest SCTP packet seen */
 	void (*on_channel)(struct stk *k, actr__dc_t *dc);
+	/* UDP batching, as a peer connection's UDP layer can do: outgoing
+	 * datagrams are collected and sent with one sendmmsg at the end of
+	 * the reactor iteration (or when STK_BATCH are waiting); reads use
+	 * recvmmsg. */
+	actr_defer_t flush;		/* end-of-iteration send */
+	int n_out;			/* datagrams waiting */
+	uint16_t out_len[STK_BATCH];	/* their lengths */
+	uint8_t out[STK_BATCH][STK_DGRAM];	/* their bytes */
 	void *user;			/* test data */
 };
 
@@ -73,6 +84,37 @@ static int stk_sctp_down(void *arg, const uint8_t *pkt, size_t len)
 	return actr__dtls_send(k->dtls, pkt, len);
 }
 
+static void stk_flush(struct stk *k)
+{
+	struct mmsghdr mm[STK_BATCH];
+	struct iovec iov[STK_BATCH];
+	int i, sent = 0;
+
+	for (i = 0; i < k->n_out; i++) {
+		iov[i].iov_base = k->out[i];
+		iov[i].iov_len = k->out_len[i];
+		memset(&mm[i], 0, sizeof(mm[i]));
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+		mm[i].msg_hdr.msg_name = &k->peer;
+		mm[i].msg_hdr.msg_namelen = sizeof(k->peer);
+	}
+	while (sent < k->n_out) {
+		int r = sendmmsg(k->fd, mm + sent, (unsigned)(k->n_out - sent),
+				 0);
+
+		if (r <= 0)
+			break; /* datagrams lost; the protocols recover */
+		sent += r;
+	}
+	k->n_out = 0;
+}
+
+static void stk_flush_cb(actr_defer_t *d, void *arg)
+{
+	stk_flush(arg);
+}
+
 /* DTLS -> UDP. */
 static int stk_dtls_down(void *arg, const uint8_t *p, size_t n)
 {
@@ -84,9 +126,13 @@ static int stk_dtls_down(void *arg, const uint8_t *p, size_t n)
 			return 0;
 		}
 	}
-	if (sendto(k->fd, p, n, 0, (struct sockaddr *)&k->peer,
-		   sizeof(k->peer)) < 0)
-		return -errno;
+	if (n > STK_DGRAM)
+		return -EMSGSIZE;
+	if (k->n_out == STK_BATCH)
+		stk_flush(k);
+	memcpy(k->out[k->n_out], p, n);
+	k->out_len[k->n_out++] = (uint16_t)n;
+	actr_defer(k->r, &k->flush, stk_flush_cb, k);
 	return 0;
 }
 
@@ -126,15 +172,31 @@ static void stk_sctp_channel(void *arg, actr__dc_t *dc)
 static void stk_io(actr_io_t *io, unsigned ev, void *arg)
 {
 	struct stk *k = arg;
-	uint8_t buf[2048];
+	static uint8_t buf[16][2048];
+	struct mmsghdr mm[16];
+	struct iovec iov[16];
 
-	for (int i = 0; i < 256 && k->dtls; i++) {
-		ssize_t n = recv(k->fd, buf, sizeof(buf), 0);
+	for (int round = 0; round < 16 && k->dtls; round++) {
+		int n;
 
+		for (int i = 0; i < 16; i++) {
+			iov[i].iov_base = buf[i];
+			iov[i].iov_len = sizeof(buf[i]);
+			memset(&mm[i], 0, sizeof(mm[i]));
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(k->fd, mm, 16, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		if (buf[0] >= 20 && buf[0] <= 63)
-			actr__dtls_feed(k->dtls, buf, (size_t)n);
+		for (int i = 0; i < n && k->dtls; i++) {
+			size_t len = mm[i].msg_len;
+
+			if (len > 0 && buf[i][0] >= 20 && buf[i][0] <= 63)
+				actr__dtls_feed(k->dtls, buf[i], len);
+		}
+		if (n < 16)
+			break;
 	}
 }
 
@@ -195,10 +257,15 @@ static int stk_start(struct stk *k, actr__dtls_cert_t *cert, bool client,
 
 static void stk_free(struct stk *k)
 {
-	actr__sctp_free(k->sctp);
+	actr__sctp_free(k->sctp); /* may send an ABORT */
 	k->sctp = NULL;
 	actr__dtls_free(k->dtls);
 	k->dtls = NULL;
+	if (k->r) {
+		if (k->fd >= 0)
+			stk_flush(k);
+		actr_defer_cancel(k->r, &k->flush);
+	}
 	actr_io_close(&k->io);
 	if (k->fd >= 0)
 		close(k->fd);

@@ -555,6 +555,10 @@ static void process(actr__dtls_t *d)
 		rc = SSL_read(d->ssl, buf, sizeof(buf));
 		if (rc > 0) {
 			deliver(d, buf, (size_t)rc);
+			/* Datagram consumed and no record left in it: done,
+			 * without another SSL_read just to hear WANT_READ. */
+			if (!d->in && !SSL_has_pending(d->ssl))
+				break;
 			continue;
 		}
 		err = SSL_get_error(d->ssl, rc);
