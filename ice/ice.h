@@ -46,6 +46,9 @@ struct actr__ice_config {
 	bool relay_only;	/* use relay candidates only */
 	unsigned stun_initial_ms; /* first check retransmit, 0 = default */
 	unsigned stun_max_retrans; /* check retransmissions, 0 = default */
+	unsigned pacing_ms;	/* Ta between checks, 0 = 5 (RFC 8445's
+				 * floor); lower only where the pairs are
+				 * few (loopback, tests) */
 };
 
 struct actr__ice_cbs {

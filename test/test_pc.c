@@ -262,7 +262,7 @@ static void connect_and_echo(bool trickle, bool legacy, size_t max)
 	actr_reactor_free(r);
 }
 
-TEST_TIMEOUT(pc_echo_in_process, 30)
+TEST_TIMEOUT(pc_echo_in_process, 60)
 {
 	connect_and_echo(false, false, 16u << 20);
 }
@@ -289,6 +289,7 @@ TEST_TIMEOUT(pc_lane_options_and_burst, 20)
 	int got_unordered = 0;
 
 	cfg_init(&c, false);
+	c.ice.pacing_ms = 1; /* one pair on loopback: fast checks are fine */
 	make_sides(r, &a, &b, &c, &c);
 	CHECK_OK(actr__pc_start(a.pc));
 	run_connect(r, &a, &b, 5000);
@@ -461,6 +462,8 @@ TEST_TIMEOUT(pc_close_and_reopen, 30)
 			step(r, &a, &b);
 		CHECK_EQ(a.state, ACTR__PC_CLOSED);
 		CHECK_EQ(b.state, ACTR__PC_CLOSED);
+		CHECK_EQ(a.err, 0); /* a clean shutdown on both sides */
+		CHECK_EQ(b.err, 0);
 		CHECK_EQ(actr__pc_send(a.pc, 0, "x", 1), -ACTR_ECLOSED);
 		free_sides(&a, &b);
 	}
@@ -534,7 +537,7 @@ static void answerer_process(int rfd, int wfd)
 	struct actr__pc_config c;
 	struct side b = { 0 }, dummy = { 0 };
 	char *offer = pipe_get(rfd);
-	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(15000));
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(55000));
 
 	cfg_init(&c, false);
 	b.other = &dummy;
@@ -553,10 +556,14 @@ static void answerer_process(int rfd, int wfd)
 			b.sdp_out = NULL;
 		}
 	}
+	/* Linger so the shutdown handshake completes on the other side. */
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(300));
+	while (actr_time_ns() < end)
+		actr_reactor_run_once(r, 20);
 	_exit(b.state == ACTR__PC_CLOSED ? 0 : 4);
 }
 
-TEST_TIMEOUT(pc_echo_two_processes, 30)
+TEST_TIMEOUT(pc_echo_two_processes, 60)
 {
 	int to_child[2], from_child[2], st;
 	pid_t pid;
@@ -614,7 +621,9 @@ TEST_TIMEOUT(pc_echo_two_processes, 30)
 			want = checksum(msg, sizes[i]);
 			CHECK_OK(actr__pc_send(a.pc, (int)i % 3, msg, sizes[i]));
 			free(msg);
-			end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+			/* 16 MiB both ways under ASan on a loaded machine
+			 * takes seconds. */
+			end = actr_time_ns() + ACTR_MS(actr_test_scale(30000));
 			while (a.nmsgs == 0 && actr_time_ns() < end)
 				CHECK(actr_reactor_run_once(r, 20) >= 0);
 			CHECK_EQ(a.nmsgs, 1);
@@ -644,4 +653,132 @@ TEST_TIMEOUT(pc_echo_two_processes, 30)
 	actr_reactor_free(r);
 	close(to_child[1]);
 	close(from_child[0]);
+}
+
+/* ICE restart while connected: new credentials both ways, lanes stay open
+ * and carry messages afterwards; a renegotiation that changes the DTLS
+ * fingerprint is refused. */
+static void ice_restart_case(bool trickle)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	char u1[64], p1[128], u2[64], p2[128];
+	uint64_t end;
+
+	cfg_init(&c, trickle);
+	make_sides(r, &a, &b, &c, &c);
+	b.echo = true;
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 5000);
+	CHECK(connected(&a, &b));
+	echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 1000);
+	CHECK_OK(actr__ice_local_credentials(actr__pc_ice(a.pc), u1, sizeof(u1),
+					     p1, sizeof(p1)));
+	CHECK_EQ(actr__pc_restart_ice(b.pc), -EINVAL); /* answerer */
+	CHECK_OK(actr__pc_restart_ice(a.pc));
+	CHECK_EQ(actr__pc_restart_ice(a.pc), -EINVAL); /* already pending */
+	CHECK_OK(actr__ice_local_credentials(actr__pc_ice(a.pc), u2, sizeof(u2),
+					     p2, sizeof(p2)));
+	CHECK(strcmp(u1, u2) != 0);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	/* The new offer and answer cross; then ICE completes again. */
+	for (int i = 0; i < 3; i++)
+		step(r, &a, &b);
+	while ((actr__ice_state(actr__pc_ice(a.pc)) != ACTR__ICE_COMPLETED ||
+		actr__ice_state(actr__pc_ice(b.pc)) != ACTR__ICE_COMPLETED) &&
+	       actr_time_ns() < end)
+		step(r, &a, &b);
+	CHECK_EQ(actr__ice_state(actr__pc_ice(a.pc)), ACTR__ICE_COMPLETED);
+	CHECK_EQ(actr__ice_state(actr__pc_ice(b.pc)), ACTR__ICE_COMPLETED);
+	CHECK(!a.sdp_out && !b.sdp_out);
+	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	CHECK_EQ(b.state, ACTR__PC_CONNECTED);
+	echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 200000);
+	echo_one(r, &a, &b, ACTR__LANE_RPC_SIGNAL, 10);
+	/* An unsolicited answer, and an offer with another fingerprint. */
+	{
+		struct actr__sdp s;
+		char *text = malloc(8192);
+
+		s = (struct actr__sdp){ 0 };
+		strcpy(s.ufrag, "zzzz");
+		strcpy(s.pwd, "0123456789012345678901234");
+		strcpy(s.fp_algo, "sha-256");
+		strcpy(s.fp, "AA:BB");
+		s.setup = ACTR__SDP_SETUP_ACTPASS;
+		CHECK(actr__sdp_write(&s, text, 8192) > 0);
+		CHECK_EQ(actr__pc_set_remote(a.pc, text, strlen(text)), -EINVAL);
+		CHECK_EQ(actr__pc_set_remote(b.pc, text, strlen(text)), -EINVAL);
+		free(text);
+	}
+	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(pc_ice_restart, 20)
+{
+	ice_restart_case(false);
+}
+
+TEST_TIMEOUT(pc_ice_restart_trickle, 20)
+{
+	ice_restart_case(true);
+}
+
+/* The offer says a=setup:active (the offerer wants to be DTLS client):
+ * the answerer answers passive and becomes the DTLS server. */
+static void mangle_setup_active(struct side *s)
+{
+	char *p = strstr(s->sdp_out, "a=setup:actpass");
+
+	if (!p)
+		return; /* already changed */
+	memmove(p + 14, p + 15, strlen(p + 15) + 1); /* actpass -> actpas */
+	memcpy(p, "a=setup:active", 14);
+}
+
+TEST_TIMEOUT(pc_offerer_as_dtls_client, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+
+	cfg_init(&c, false);
+	make_sides(r, &a, &b, &c, &c);
+	a.mangle = mangle_setup_active;
+	b.echo = true;
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 5000);
+	CHECK(connected(&a, &b));
+	echo_one(r, &a, &b, ACTR__LANE_STREAM_RELIABLE, 100000);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
+}
+
+/* One side disappears (freed: SCTP abort): the other reports CLOSED with
+ * -ECONNRESET, within bounded time. */
+TEST_TIMEOUT(pc_peer_abort_reported, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t end;
+
+	cfg_init(&c, false);
+	make_sides(r, &a, &b, &c, &c);
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 5000);
+	CHECK(connected(&a, &b));
+	actr__pc_free(b.pc);
+	b.pc = NULL;
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (!finished(&a) && actr_time_ns() < end)
+		step(r, &a, &b);
+	CHECK_EQ(a.state, ACTR__PC_CLOSED);
+	CHECK_EQ(a.err, -ECONNRESET);
+	CHECK_EQ(actr__pc_send(a.pc, 0, "x", 1), -ACTR_ECLOSED);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
 }

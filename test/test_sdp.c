@@ -354,3 +354,40 @@ TEST_TIMEOUT(sdp_fuzz_mutations, 30)
 	CHECK(ok > 100 && bad > 100);
 	free(buf);
 }
+
+/* aiortc lists sha-256, sha-384 and sha-512 fingerprints: sha-256 is kept
+ * whatever the order. */
+TEST(sdp_several_fingerprints)
+{
+	static const char *const fps[] = {
+		"a=fingerprint:sha-384 "
+		"01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:"
+		"17:18:19:1A:1B:1C:1D:1E:1F:20:21:22:23:24:25:26:27:28:29:2A:2B:2C:"
+		"2D:2E:2F:30\r\n",
+		"a=fingerprint:sha-256 " 
+		"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:"
+		"AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89\r\n",
+	};
+	char text[4096];
+	struct actr__sdp s;
+
+	for (int order = 0; order < 2; order++) {
+		snprintf(text, sizeof(text),
+			 "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+			 "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+			 "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdef012345\r\n"
+			 "%s%sa=setup:active\r\na=sctp-port:5000\r\n",
+			 fps[order], fps[1 - order]);
+		CHECK_OK(actr__sdp_parse(text, strlen(text), &s));
+		CHECK_STR(s.fp_algo, "sha-256");
+		CHECK_STR(s.fp, FP);
+	}
+	/* Only a sha-384 one: kept as it is. */
+	snprintf(text, sizeof(text),
+		 "v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+		 "a=ice-ufrag:abcd\r\na=ice-pwd:0123456789abcdef012345\r\n%s",
+		 fps[0]);
+	CHECK_OK(actr__sdp_parse(text, strlen(text), &s));
+	CHECK_STR(s.fp_algo, "sha-384");
+	CHECK_EQ(s.setup, ACTR__SDP_SETUP_NONE);
+}

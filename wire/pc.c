@@ -46,6 +46,7 @@ struct actr__pc {
 	int state;			/* enum actr__pc_state */
 	int dtls_role;			/* ACTR_DTLS_CLIENT / SERVER */
 	bool have_remote;		/* remote description applied */
+	bool restarting;		/* ICE restart offer sent, no answer */
 	bool started;			/* gathering started */
 	bool gathered;			/* local gathering finished */
 	bool desc_sent;			/* our description went out */
@@ -448,7 +449,7 @@ static void sctp_state(void *arg, enum actr__sctp_state st, int err)
 	struct actr__pc *pc = arg;
 
 	if (st == ACTR_SCTP_CLOSED)
-		set_state(pc, ACTR__PC_CLOSED, err ? err : -ECONNRESET);
+		set_state(pc, ACTR__PC_CLOSED, err); /* 0: clean shutdown */
 }
 
 static int open_lanes(struct actr__pc *pc)
@@ -602,13 +603,95 @@ int actr__pc_start(actr__pc_t *pc)
 	return begin(pc);
 }
 
+/* Local side of an ICE restart: new credentials, candidates announced
+ * again (into the next description, or trickled after it). */
+static int restart_local(struct actr__pc *pc)
+{
+	int rc = actr__ice_restart(pc->ice);
+
+	if (rc < 0)
+		return rc;
+	rc = actr__ice_local_credentials(pc->ice, pc->local.ufrag,
+					 sizeof(pc->local.ufrag), pc->local.pwd,
+					 sizeof(pc->local.pwd));
+	if (rc < 0)
+		return rc;
+	pc->local.ncands = 0;
+	pc->local.end_of_candidates = false;
+	pc->desc_sent = false;
+	if (pc->cfg.trickle)
+		emit_description(pc);
+	return 0;
+}
+
+int actr__pc_restart_ice(actr__pc_t *pc)
+{
+	if (!pc->offerer || !pc->have_remote || pc->restarting)
+		return -EINVAL;
+	if (pc->state != ACTR__PC_CONNECTED)
+		return -ACTR_ENOTREADY;
+	pc->restarting = true;
+	actr_logi("pc", "ICE restart");
+	return restart_local(pc);
+}
+
+static void apply_remote_ice(struct actr__pc *pc, const struct actr__sdp *rs)
+{
+	for (unsigned i = 0; i < rs->ncands; i++)
+		actr__ice_add_remote_candidate(pc->ice, rs->cands[i]);
+	if (rs->end_of_candidates)
+		actr__ice_remote_gathering_done(pc->ice);
+}
+
+/* A description after the first one: only an ICE restart (new ufrag/pwd)
+ * is accepted; the DTLS identity must not change. */
+static int renegotiate(struct actr__pc *pc, const char *sdp, size_t len)
+{
+	struct actr__sdp *ns = malloc(sizeof(*ns));
+	int rc;
+
+	if (!ns)
+		return -ENOMEM;
+	rc = actr__sdp_parse(sdp, len, ns);
+	if (rc < 0)
+		goto out;
+	rc = -EINVAL;
+	if (strcmp(ns->fp, pc->remote.fp) || strcmp(ns->fp_algo,
+						     pc->remote.fp_algo)) {
+		actr_logw("pc", "renegotiation changes the DTLS fingerprint");
+		goto out;
+	}
+	if (pc->offerer) {
+		if (!pc->restarting)
+			goto out; /* an answer nobody asked for */
+		pc->restarting = false;
+	} else {
+		if (!strcmp(ns->ufrag, pc->remote.ufrag) &&
+		    !strcmp(ns->pwd, pc->remote.pwd))
+			goto out; /* not a restart: nothing else supported */
+		rc = restart_local(pc);
+		if (rc < 0)
+			goto out;
+	}
+	rc = actr__ice_set_remote_credentials(pc->ice, ns->ufrag, ns->pwd);
+	if (rc < 0)
+		goto out;
+	strcpy(pc->remote.ufrag, ns->ufrag);
+	strcpy(pc->remote.pwd, ns->pwd);
+	apply_remote_ice(pc, ns);
+	rc = 0;
+out:
+	free(ns);
+	return rc;
+}
+
 int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 {
 	struct actr__sdp *rs = &pc->remote;
 	int rc;
 
 	if (pc->have_remote)
-		return -EALREADY;
+		return renegotiate(pc, sdp, len);
 	if (pc->offerer && !pc->started)
 		return -EINVAL;
 	rc = actr__sdp_parse(sdp, len, rs);
@@ -621,12 +704,14 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 	}
 	/* Roles: the answerer picks; it prefers DTLS client (active). */
 	if (pc->offerer) {
-		if (rs->setup == ACTR__SDP_SETUP_ACTIVE)
+		/* RFC 4145/5763: an answer without a=setup means active. */
+		if (rs->setup == ACTR__SDP_SETUP_ACTIVE ||
+		    rs->setup == ACTR__SDP_SETUP_NONE)
 			pc->dtls_role = ACTR_DTLS_SERVER;
 		else if (rs->setup == ACTR__SDP_SETUP_PASSIVE)
 			pc->dtls_role = ACTR_DTLS_CLIENT;
 		else
-			return -EINVAL; /* an answer must pick */
+			return -EINVAL; /* actpass in an answer */
 	} else {
 		if (rs->setup == ACTR__SDP_SETUP_ACTIVE) {
 			pc->dtls_role = ACTR_DTLS_SERVER;
@@ -648,10 +733,7 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 	rc = actr__ice_set_remote_credentials(pc->ice, rs->ufrag, rs->pwd);
 	if (rc < 0)
 		return rc;
-	for (unsigned i = 0; i < rs->ncands; i++)
-		actr__ice_add_remote_candidate(pc->ice, rs->cands[i]);
-	if (rs->end_of_candidates)
-		actr__ice_remote_gathering_done(pc->ice);
+	apply_remote_ice(pc, rs);
 	rc = create_dtls(pc);
 	if (rc < 0)
 		return rc;

@@ -87,8 +87,9 @@ struct actr__pc_cbs {
 	void (*candidate)(void *arg, const char *cand);
 	/** New state; err says why for FAILED/CLOSED (0 otherwise):
 	 * -ACTR_EUNAVAILABLE ICE failed, -ACTR_EAUTH fingerprint mismatch,
-	 * -ETIMEDOUT deadline, -ACTR_EPROTO DTLS/SDP error, -ECONNRESET
-	 * closed by the peer. */
+	 * -ETIMEDOUT deadline, -ACTR_EPROTO DTLS/SDP error; CLOSED: 0 for a
+	 * clean shutdown (either side), -ECONNRESET for an abort or a DTLS
+	 * close_notify. */
 	void (*state)(void *arg, int state, int err);
 	/** A whole message on a lane; the callee owns the reference. */
 	void (*message)(void *arg, int lane, actr_buf_t *msg);
@@ -112,9 +113,19 @@ int actr__pc_start(actr__pc_t *pc);
 
 /** The peer's description (an offer for the answerer, an answer for the
  * offerer). The answerer then gathers and answers through
- * cbs->description. 0, -EINVAL (malformed SDP, wrong kind, bad setup role)
- * or another negative code. */
+ * cbs->description. Later descriptions are accepted only as ICE restarts
+ * (new ufrag/pwd, same fingerprint). 0, -EINVAL (malformed SDP, wrong
+ * kind, bad setup role, changed fingerprint, not a restart) or another
+ * negative code. */
 int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len);
+
+/** ICE restart (offerer, while CONNECTED): new ICE credentials; a new
+ * offer comes through cbs->description (send it as ICE_RESTART_OFFER) and
+ * the answer goes to actr__pc_set_remote(). DTLS and SCTP continue over
+ * the new path; lanes stay open. The answerer needs no call: a remote
+ * offer with new ICE credentials restarts it. 0, -EINVAL (answerer, or a
+ * restart already pending), -ACTR_ENOTREADY (not connected). */
+int actr__pc_restart_ice(actr__pc_t *pc);
 
 /** A remote candidate ("candidate:..", "a=" optional); NULL or "" means
  * end-of-candidates. 0, -EINVAL, -ENOTSUP (mDNS/TCP: ignored). */
