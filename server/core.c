@@ -138,7 +138,55 @@ static struct sig_actor *actor_new(const char *id, Actr__RegisterRequest *reg)
 	}
 	a->type_str = g_strdup(tbuf);
 	a->subs = g_ptr_array_new_with_free_func(g_free);
+	a->key.realm = a->aid->realm->realm_id;
+	a->key.serial = a->aid->serial_number;
 	return a;
+}
+
+static guint key_hash(gconstpointer p)
+{
+	const struct sig_key *k = p;
+	uint64_t h = k->serial * 0x9e3779b97f4a7c15ull ^ k->realm;
+
+	return (guint)(h ^ (h >> 32));
+}
+
+static gboolean key_equal(gconstpointer x, gconstpointer y)
+{
+	const struct sig_key *a = x, *b = y;
+
+	return a->realm == b->realm && a->serial == b->serial;
+}
+
+void actr__sig_actor_add(struct actr__sig_server *s, struct sig_actor *a)
+{
+	struct sig_actor *old = g_hash_table_lookup(s->actors, a->id);
+
+	if (old)
+		actr__sig_actor_remove(s, old);
+	g_hash_table_replace(s->by_serial, &a->key, a);
+	g_hash_table_replace(s->actors, a->id, a);
+}
+
+void actr__sig_actor_remove(struct actr__sig_server *s, struct sig_actor *a)
+{
+	if (g_hash_table_lookup(s->by_serial, &a->key) == a)
+		g_hash_table_remove(s->by_serial, &a->key);
+	g_hash_table_remove(s->actors, a->id); /* frees a */
+}
+
+struct sig_actor *actr__sig_actor_find(struct actr__sig_server *s,
+				       const Actr__ActrId *id)
+{
+	struct sig_key k;
+	struct sig_actor *a;
+
+	if (!id || !id->realm || !id->type)
+		return NULL;
+	k.realm = id->realm->realm_id;
+	k.serial = id->serial_number;
+	a = g_hash_table_lookup(s->by_serial, &k);
+	return a && actr__sig_type_eq(a->aid->type, id->type) ? a : NULL;
 }
 
 static int actor_persist(struct actr__sig_server *s, struct sig_actor *a)
@@ -220,7 +268,7 @@ void actr__sig_actor_drop(struct actr__sig_server *s, struct sig_actor *a,
 	subs_del_all(s, a);
 	if (from_store)
 		actr__sig_store_del_actor(s->store, a->id);
-	g_hash_table_remove(s->actors, a->id); /* frees a */
+	actr__sig_actor_remove(s, a);
 }
 
 /* ---- envelopes ---------------------------------------------------------- */
@@ -503,10 +551,10 @@ static int do_register(struct actr__sig_server *s, const uint8_t *body,
 		rc = reg_error(rep, 500, 500, "internal");
 		return rc;
 	}
-	g_hash_table_replace(s->actors, a->id, a);
+	actr__sig_actor_add(s, a);
 	rc = issue_ok(s, a, now_ms, rep);
 	if (rc < 0) {
-		g_hash_table_remove(s->actors, a->id);
+		actr__sig_actor_remove(s, a);
 		return reg_error(rep, 500, 500, "internal");
 	}
 	s->stats.registered++;
@@ -535,8 +583,8 @@ static int do_renew(struct actr__sig_server *s, const uint8_t *body,
 		s->stats.rej_bad++;
 		return reg_error(rep, 400, 400, "malformed RenewCredentialRequest");
 	}
-	if (actr__sig_id_str(req->actr_id, idstr, sizeof(idstr)) > 0)
-		a = g_hash_table_lookup(s->actors, idstr);
+	actr__sig_id_str(req->actr_id, idstr, sizeof(idstr));
+	a = actr__sig_actor_find(s, req->actr_id);
 	sha256(req->renewal_token.data, req->renewal_token.len, h);
 	if (!a || CRYPTO_memcmp(h, a->renew_hash, 32) != 0 ||
 	    a->renew_exp_s <= now_ms / 1000) {
@@ -951,7 +999,7 @@ static void load_actor(void *arg, const struct actr__sig_actor_row *row)
 	memcpy(a->renew_hash, row->renew_hash, 32);
 	a->renew_exp_s = row->renew_exp_s;
 	a->cred_exp_s = row->cred_exp_s;
-	g_hash_table_replace(s->actors, a->id, a);
+	actr__sig_actor_add(s, a);
 }
 
 static void realm_free(gpointer p)
@@ -981,6 +1029,7 @@ struct actr__sig_server *actr__sig_new(const struct actr__sig_config *cfg,
 	s->ident.tolerance_s = cfg->key_tolerance_s;
 	s->actors = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					  (GDestroyNotify)actor_free);
+	s->by_serial = g_hash_table_new(key_hash, key_equal);
 	s->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
 					 conn_free);
 	s->ips = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -1019,6 +1068,7 @@ void actr__sig_free(struct actr__sig_server *s)
 	g_hash_table_destroy(s->conns);
 	g_hash_table_destroy(s->by_type);
 	g_hash_table_destroy(s->subs);
+	g_hash_table_destroy(s->by_serial);
 	g_hash_table_destroy(s->actors);
 	g_hash_table_destroy(s->ips);
 	g_hash_table_destroy(s->realms);

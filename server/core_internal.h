@@ -27,8 +27,14 @@ struct sig_realm {
 
 struct sig_conn;
 
+struct sig_key {
+	uint32_t realm;			/* realm id */
+	uint64_t serial;		/* serial number (unique per realm) */
+};
+
 struct sig_actor {
 	char *id;			/* ActrId string form (hash key) */
+	struct sig_key key;		/* by_serial hash key */
 	Actr__ActrId *aid;		/* parsed id (actr__sig_id_free) */
 	char *type_str;			/* "mfr:name:ver" */
 	Actr__RegisterRequest *reg;	/* registration: ACL, spec, ws addr */
@@ -75,6 +81,7 @@ struct actr__sig_server {
 	struct actr__sig_store *store;	/* SQLite state */
 	struct actr__sig_stats stats;	/* counters */
 	GHashTable *actors;		/* id string -> sig_actor (owned) */
+	GHashTable *by_serial;		/* &actor->key -> sig_actor */
 	GHashTable *conns;		/* &conn->id -> sig_conn (owned) */
 	GHashTable *ips;		/* ip -> sig_ip */
 	GHashTable *realms;		/* realm id -> sig_realm */
@@ -106,5 +113,12 @@ void actr__sig_actor_offline(struct actr__sig_server *s, struct sig_actor *a);
 void actr__sig_actor_drop(struct actr__sig_server *s, struct sig_actor *a,
 			  bool from_store);
 void actr__sig_send_actr_up(struct actr__sig_server *s, struct sig_actor *a);
+/** The registered actor with exactly this id, or NULL (no formatting). */
+struct sig_actor *actr__sig_actor_find(struct actr__sig_server *s,
+				       const Actr__ActrId *id);
+/** Add a (owned) to the registry, replacing an actor of the same id. */
+void actr__sig_actor_add(struct actr__sig_server *s, struct sig_actor *a);
+/** Remove a from the registry and free it. */
+void actr__sig_actor_remove(struct actr__sig_server *s, struct sig_actor *a);
 
 #endif

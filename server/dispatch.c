@@ -481,19 +481,16 @@ static struct sig_actor *authenticate(struct actr__sig_server *s,
 				      const Actr__AIdCredential *cred,
 				      uint64_t now_ms, bool *tolerance)
 {
-	char idstr[512];
 	struct sig_actor *a = c->actor;
 	bool ok = false;
 
 	if (tolerance)
 		*tolerance = false;
-	if (src && src->realm && src->type && cred && a &&
-	    actr__sig_id_str(src, idstr, sizeof(idstr)) > 0 &&
-	    strcmp(idstr, a->id) == 0) {
+	if (src && cred && a && actr__sig_actor_find(s, src) == a) {
 		/* the cache holds only credentials verified for this actor */
 		ok = cached_ok(s, c, cred, now_ms / 1000, tolerance);
-		if (!ok && actr__sig_cred_verify(&s->ident, cred, idstr,
-						 src->realm->realm_id,
+		if (!ok && actr__sig_cred_verify(&s->ident, cred, a->id,
+						 a->aid->realm->realm_id,
 						 now_ms / 1000, tolerance) == 0) {
 			ok = true;
 			cache_cred(c, cred);
@@ -634,15 +631,12 @@ static void on_relay(struct actr__sig_server *s, struct sig_conn *c,
 		     const char *eid, const Signaling__ActrRelay *m,
 		     const uint8_t *raw, size_t raw_len, uint64_t now_ms)
 {
-	struct sig_actor *a, *b = NULL;
-	char idstr[512];
+	struct sig_actor *a, *b;
 
 	a = authenticate(s, c, eid, m->source, m->credential, now_ms, NULL);
 	if (!a)
 		return;
-	if (m->target && m->target->realm && m->target->type &&
-	    actr__sig_id_str(m->target, idstr, sizeof(idstr)) > 0)
-		b = g_hash_table_lookup(s->actors, idstr);
+	b = actr__sig_actor_find(s, m->target);
 	if (!b || !b->live || !b->conn || b == a) {
 		actr__sig_send_error(s, c, eid, a->aid, 404,
 				     "relay target not connected");
@@ -682,6 +676,36 @@ static void on_relay(struct actr__sig_server *s, struct sig_conn *c,
 	}
 }
 
+/* A bump allocator on the stack for decoding one envelope: relay and
+ * control envelopes fit, so the hot path does no malloc; larger ones
+ * fall back to malloc. */
+struct arena {
+	size_t used;			/* bytes handed out */
+	_Alignas(16) uint8_t buf[4096];	/* storage */
+};
+
+static void *arena_alloc(void *ad, size_t n)
+{
+	struct arena *ar = ad;
+
+	n = (n + 15) & ~(size_t)15;
+	if (n <= sizeof(ar->buf) - ar->used) {
+		void *p = ar->buf + ar->used;
+
+		ar->used += n;
+		return p;
+	}
+	return malloc(n);
+}
+
+static void arena_free(void *ad, void *p)
+{
+	struct arena *ar = ad;
+
+	if ((uint8_t *)p < ar->buf || (uint8_t *)p >= ar->buf + sizeof(ar->buf))
+		free(p);
+}
+
 /* ---- entry point ------------------------------------------------------------ */
 
 void actr__sig_conn_frame(struct actr__sig_server *s, uint64_t conn,
@@ -689,10 +713,13 @@ void actr__sig_conn_frame(struct actr__sig_server *s, uint64_t conn,
 {
 	struct sig_conn *c = g_hash_table_lookup(s->conns, &conn);
 	Signaling__SignalingEnvelope *env;
+	struct arena ar;
+	ProtobufCAllocator al = { arena_alloc, arena_free, &ar };
 
 	if (!c || c->closing)
 		return;
-	env = signaling__signaling_envelope__unpack(NULL, len, data);
+	ar.used = 0;
+	env = signaling__signaling_envelope__unpack(&al, len, data);
 	if (!env) {
 		s->stats.rej_bad++;
 		actr_logw(TAG, "conn %" PRIu64 ": undecodable envelope (%zu bytes)",
@@ -729,5 +756,5 @@ void actr__sig_conn_frame(struct actr__sig_server *s, uint64_t conn,
 		break;
 	}
 out:
-	signaling__signaling_envelope__free_unpacked(env, NULL);
+	signaling__signaling_envelope__free_unpacked(env, &al);
 }

@@ -62,7 +62,10 @@ struct opts {
 	GPtrArray *realms;		/* "ID[:SECRET]" */
 	GPtrArray *mfrs;		/* "NAME:PUBKEY" */
 	bool rotate;			/* --rotate-key */
+	GPtrArray *strings;		/* strings read from the key file */
 };
+
+static struct opts *opts_for_kf;	/* where kf_str keeps its strings */
 
 static int parse_listen(const char *s, struct actr__sig_listen_config *lc)
 {
@@ -122,8 +125,10 @@ static void kf_str(GKeyFile *kf, const char *g, const char *k,
 {
 	char *x = g_key_file_get_string(kf, g, k, NULL);
 
-	if (x)
-		*v = x; /* lives for the process */
+	if (x) {
+		*v = x;
+		g_ptr_array_add(opts_for_kf->strings, x); /* freed at exit */
+	}
 }
 
 static int load_config(const char *path, struct opts *o)
@@ -255,6 +260,8 @@ int main(int argc, char **argv)
 	actr__sig_config_defaults(&o.cfg);
 	o.realms = g_ptr_array_new_with_free_func(g_free);
 	o.mfrs = g_ptr_array_new_with_free_func(g_free);
+	o.strings = g_ptr_array_new_with_free_func(g_free);
+	opts_for_kf = &o;
 	o.listen = "127.0.0.1:8081";
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
@@ -263,8 +270,10 @@ int main(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		}
-	if (config && load_config(config, &o) < 0)
-		return 2;
+	if (config && load_config(config, &o) < 0) {
+		rc = 2;
+		goto out_opts;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -299,20 +308,23 @@ int main(int argc, char **argv)
 		else {
 			fprintf(stderr, "actr-signal: unknown option '%s'\n%s",
 				a, usage);
-			return 2;
+			rc = 2;
+			goto out_opts;
 		}
 	}
 	if (parse_listen(o.listen, &o.lc) < 0) {
 		fprintf(stderr, "actr-signal: bad --listen '%s'\n", o.listen);
-		return 2;
+		rc = 2;
+		goto out_opts;
 	}
 	if (o.cfg.heartbeat_s == 0 || o.cfg.token_ttl_s == 0) {
 		fprintf(stderr, "actr-signal: intervals must be > 0\n");
-		return 2;
+		rc = 2;
+		goto out_opts;
 	}
 	r = actr_reactor_new();
 	if (!r)
-		return 1;
+		goto out_opts;
 	l = actr__sig_listen(r, &o.cfg, &o.lc);
 	if (!l)
 		goto out;
@@ -331,7 +343,9 @@ out_listener:
 	actr__sig_listener_free(l);
 out:
 	actr_reactor_free(r);
+out_opts:
 	g_ptr_array_free(o.realms, TRUE);
 	g_ptr_array_free(o.mfrs, TRUE);
+	g_ptr_array_free(o.strings, TRUE);
 	return rc;
 }

@@ -11,10 +11,12 @@
 #include <string.h>
 
 #include <actr/actr.h>
+#include <actr/net.h>
 #include <actr/signal.h>
 
 #include "test.h"
 #include "server/signal_internal.h"
+#include "net_test_util.h"
 
 struct cl {
 	actr_sigclient_t *c;		/* client */
@@ -152,6 +154,8 @@ static struct actr__sig_listener *server(actr_reactor_t *r, const char *db,
 	return l;
 }
 
+static const char *client_ca;	/* https + this CA when set */
+
 static void client(actr_reactor_t *r, struct cl *x, uint16_t port,
 		   const char *name, const char *spec, bool answer,
 		   uint32_t renew_before)
@@ -178,14 +182,17 @@ static void client(actr_reactor_t *r, struct cl *x, uint16_t port,
 		sp.fingerprint = "fp";
 		req.service_spec = &sp;
 	}
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%u",
+		 client_ca ? "https" : "http", port);
 	cfg.url = url;
+	cfg.tls_ca_file = client_ca;
 	cfg.register_request = buf;
 	cfg.register_request_len = actr__register_request__pack(&req, buf);
 	cfg.realm_secret = "pw";
 	cfg.answer_only = answer;
 	cfg.backoff_initial_ms = 100;
 	cfg.backoff_max_ms = 400;
+	cfg.request_timeout_ms = (uint32_t)actr_test_scale(300);
 	cfg.renew_before_s = renew_before;
 	cfg.cb.on_state = on_state;
 	cfg.cb.on_relay = on_relay;
@@ -468,6 +475,141 @@ TEST_TIMEOUT(signal_client_gives_up, 20)
 	CHECK_EQ(actr_sigclient_discover(a.c, NULL, 0, NULL, NULL),
 		 -ACTR_ENOTREADY);
 	actr_sigclient_free(a.c);
+	drain(r);
+	actr_reactor_free(r);
+}
+
+/* ---- a mute server: registration works, the WebSocket never answers ---- */
+
+struct mute {
+	struct actr__sig_server *core;	/* issues real registrations */
+	int upgrades;			/* WebSockets accepted */
+};
+
+static int mute_send(void *ctx, uint64_t conn, const uint8_t *d, size_t n)
+{
+	return 0;
+}
+
+static void mute_close(void *ctx, uint64_t conn, int code, const char *w)
+{
+}
+
+static void mute_msg(actr_ws_t *ws, bool text, const uint8_t *d, size_t n,
+		     void *arg)
+{
+}
+
+static void mute_ws_close(actr_ws_t *ws, int code, const char *r, void *arg)
+{
+}
+
+static void mute_request(actr_http_req_t *q, void *arg)
+{
+	static const struct actr_ws_callbacks cbs = {
+		.on_message = mute_msg, .on_close = mute_ws_close };
+	struct mute *m = arg;
+	struct actr__sig_http_reply rep;
+	size_t n = 0;
+	const uint8_t *body = actr_http_req_body(q, &n);
+
+	if (actr_http_req_is_websocket(q)) {
+		if (actr_http_accept_ws(q, &cbs, m))
+			m->upgrades++;
+		return;
+	}
+	CHECK_OK(actr__sig_http(m->core, actr_http_req_method(q),
+				actr_http_req_path(q), body, n,
+				actr_http_req_header(q, "x-actrix-realm-secret"),
+				"127.0.0.1", actr_wall_ms(), &rep));
+	actr_http_respond(q, rep.status, rep.ctype, NULL, rep.body, rep.len);
+	free(rep.body);
+}
+
+TEST_TIMEOUT(signal_client_timeouts_and_dead_connection, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_config cfg;
+	struct actr__sig_io io = { NULL, mute_send, mute_close };
+	struct actr_http_server_config hc = { 0 };
+	struct mute m = { 0 };
+	actr_http_server_t *hs;
+	struct cl a;
+	struct cl *aa[1] = { &a };
+	struct reply rep = { 0 };
+	struct actr_sigclient_stats st;
+	uint64_t end;
+
+	actr__sig_config_defaults(&cfg);
+	cfg.db_path = ":memory:";
+	cfg.heartbeat_s = 1;
+	cfg.reg_per_min = 6000;
+	m.core = actr__sig_new(&cfg, &io, actr_wall_ms());
+	CHECK(m.core);
+	CHECK_OK(actr__sig_add_realm(m.core, 101, "pw"));
+	hc.host = "127.0.0.1";
+	hc.on_request = mute_request;
+	hc.arg = &m;
+	hs = actr_http_server_new(r, &hc);
+	CHECK(hs);
+	client(r, &a, actr_http_server_port(hs), "x", NULL, false, 0);
+	run_connected(r, aa, 1, 5000);
+	/* a request nobody answers times out (request_timeout_ms = 300) */
+	CHECK_OK(actr_sigclient_discover(a.c, NULL, 0, on_reply, &rep));
+	run_until(r, &rep.done, 3000);
+	CHECK(rep.done);
+	CHECK_EQ(rep.rc, -ACTR_ETIMEDOUT);
+	/* the unanswered ping (timeout max(0.4 x 1 s, 1 s)) kills the
+	 * connection and the client reconnects */
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+	do {
+		actr_reactor_run_once(r, 10);
+		actr_sigclient_get_stats(a.c, &st);
+	} while ((st.pong_timeouts < 1 || st.connects < 2) &&
+		 actr_time_ns() < end);
+	CHECK(st.pong_timeouts >= 1);
+	CHECK(st.connects >= 2);
+	CHECK_EQ(st.registrations, 1);
+	CHECK(m.upgrades >= 2);
+	actr_sigclient_free(a.c);
+	drain_ms(r, 200);
+	actr_http_server_free(hs);
+	drain(r);
+	actr__sig_free(m.core);
+	actr_reactor_free(r);
+}
+
+TEST_TIMEOUT(signal_client_over_tls, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_config cfg;
+	struct actr__sig_listen_config lc = { .host = "127.0.0.1" };
+	struct actr__sig_listener *l;
+	char cert[512], key[512];
+	struct cl a, b;
+	struct cl *ab[2] = { &a, &b };
+	struct reply rep = { 0 };
+
+	nt_make_cert(actr_test_tmpdir(), cert, key, sizeof(cert));
+	actr__sig_config_defaults(&cfg);
+	cfg.db_path = ":memory:";
+	lc.tls_cert = cert;
+	lc.tls_key = key;
+	l = actr__sig_listen(r, &cfg, &lc);
+	CHECK(l);
+	CHECK_OK(actr__sig_add_realm(actr__sig_listener_core(l), 101, "pw"));
+	client_ca = cert;
+	client(r, &a, actr__sig_listener_port(l), "caller", NULL, false, 0);
+	client(r, &b, actr__sig_listener_port(l), "echo", "Echo", false, 0);
+	client_ca = NULL;
+	run_connected(r, ab, 2, 8000);
+	CHECK_OK(actr_sigclient_discover(a.c, NULL, 0, on_reply, &rep));
+	run_until(r, &rep.done, 3000);
+	CHECK_OK(rep.rc);
+	actr_sigclient_free(a.c);
+	actr_sigclient_free(b.c);
+	drain_ms(r, 200);
+	actr__sig_listener_free(l);
 	drain(r);
 	actr_reactor_free(r);
 }

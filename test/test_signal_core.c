@@ -1114,3 +1114,109 @@ TEST(signal_unregister)
 	sh_actor_free(&a);
 	sh_stop(&h);
 }
+
+/* Mutated envelopes, bodies and upgrade queries: the core answers or
+ * drops them, never crashes (run under ASan/valgrind in CI). */
+TEST_TIMEOUT(signal_core_garbage_inputs, 30)
+{
+	struct sh h;
+	struct sh_actor a, b;
+	struct actr__sig_http_reply rep;
+	Signaling__SignalingEnvelope env = SIGNALING__SIGNALING_ENVELOPE__INIT;
+	Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
+	Webrtc__SessionDescription sd = WEBRTC__SESSION_DESCRIPTION__INIT;
+	uint8_t *buf, mut[2048];
+	size_t len;
+	char q[4096], qm[4096];
+	uint64_t seed = 42;
+	int iters = actr_test_scale(1) > 1 ? 500 : 5000;
+
+	sh_start(&h, NULL, false);
+	actr_log_set_level(ACTR_LOG_ERROR); /* thousands of rejections */
+	CHECK_EQ(sh_register(&h, &a, "acme", "x", 101, NULL, NULL), 200);
+	CHECK_EQ(sh_register(&h, &b, "acme", "y", 101, NULL, NULL), 200);
+	CHECK_EQ(sh_connect(&h, &a, 1, false), 101);
+	CHECK_EQ(sh_connect(&h, &b, 2, false), 101);
+	sd.sdp = "v=0\r\n";
+	rl.source = a.ok->actr_id;
+	rl.credential = a.ok->credential;
+	rl.target = b.ok->actr_id;
+	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_SESSION_DESCRIPTION;
+	rl.session_description = &sd;
+	env.envelope_version = 2;
+	env.envelope_id = "m";
+	env.flow_case = SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY;
+	env.actr_relay = &rl;
+	buf = actr__sig_env_pack(&env, &len);
+	CHECK(len < sizeof(mut));
+	sh_query(&a, q, sizeof(q), false);
+	for (int i = 0; i < iters; i++) {
+		size_t n = len, ql = strlen(q);
+
+		memcpy(mut, buf, len);
+		for (int k = 0; k < 1 + (int)(seed % 4); k++) {
+			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+			mut[(seed >> 33) % len] ^= (uint8_t)(seed >> 17);
+		}
+		if (i % 7 == 0)
+			n = (seed >> 40) % len; /* truncated */
+		actr__sig_conn_frame(h.s, 1, mut, n, h.now);
+		CHECK_OK(actr__sig_http(h.s, "POST", i & 1 ? "/ais/register" :
+					"/ais/renew", mut, n, "s3cret",
+					"127.0.0.1", h.now, &rep));
+		CHECK(rep.status >= 200 && rep.status < 600);
+		free(rep.body);
+		memcpy(qm, q, ql + 1);
+		qm[(seed >> 20) % ql] = (char)(seed >> 8);
+		if (!qm[(seed >> 20) % ql])
+			qm[(seed >> 20) % ql] = '%';
+		actr__sig_ws_check(h.s, qm, "127.0.0.1", h.now, &rep);
+		free(rep.body);
+		/* drop whatever the core answered */
+		for (int f = 0; f < h.nframes; f++)
+			free(h.frames[f].data);
+		h.nframes = 0;
+		h.nclosed = 0;
+	}
+	/* still serving: a clean relay goes through */
+	actr__sig_conn_frame(h.s, 1, buf, len, h.now);
+	{
+		Signaling__SignalingEnvelope *e = sh_pop(&h, 2);
+
+		CHECK(e && e->flow_case ==
+				   SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY);
+		signaling__signaling_envelope__free_unpacked(e, NULL);
+	}
+	free(buf);
+	sh_actor_free(&a);
+	sh_actor_free(&b);
+	sh_stop(&h);
+}
+
+TEST(signal_key_rotation_schedule)
+{
+	struct sh h;
+	struct sh_actor a, b;
+
+	sh_start(&h, NULL, false);
+	actr__sig_free(h.s);
+	h.cfg.key_rotate_s = 100;
+	h.s = actr__sig_new(&h.cfg, &h.io, h.now);
+	CHECK(h.s);
+	CHECK_OK(actr__sig_add_realm(h.s, 101, "s3cret"));
+	CHECK_EQ(sh_register(&h, &a, "acme", "x", 101, NULL, NULL), 200);
+	CHECK_EQ(a.ok->signing_key_id, 1);
+	h.now += 50 * 1000;
+	actr__sig_tick(h.s, h.now);
+	CHECK_EQ(actr__sig_ident_current(actr__sig_identity(h.s))->id, 1);
+	h.now += 51 * 1000;
+	actr__sig_tick(h.s, h.now);
+	CHECK_EQ(actr__sig_ident_current(actr__sig_identity(h.s))->id, 2);
+	/* new credentials carry the new key; the old one still connects */
+	CHECK_EQ(sh_register(&h, &b, "acme", "x", 101, NULL, NULL), 200);
+	CHECK_EQ(b.ok->signing_key_id, 2);
+	CHECK_EQ(sh_connect(&h, &a, 1, false), 101);
+	sh_actor_free(&a);
+	sh_actor_free(&b);
+	sh_stop(&h);
+}

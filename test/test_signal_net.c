@@ -9,11 +9,11 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +25,28 @@
 #include "server/signal_internal.h"
 
 extern char **environ;
+
+/* Start argv with stdout (if both) and stderr into out; the child dies
+ * with this test process, so a failed CHECK leaves nothing running. */
+static pid_t spawn(char *const argv[], const char *out, bool both)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd < 0)
+			_exit(127);
+		if (both)
+			dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
 
 
 /* Let closing connections finish (bounded) so nothing is left when the
@@ -98,7 +120,6 @@ TEST_TIMEOUT(signal_python_client, 40)
 	struct actr__sig_listener *l = start(r, &cfg, 0);
 	const char *tmp = actr_test_tmpdir();
 	char cwd[1024], port[16], out[1100], buf[4096];
-	posix_spawn_file_actions_t fa;
 	struct child c = { 0 };
 	FILE *f;
 	size_t n;
@@ -112,11 +133,7 @@ TEST_TIMEOUT(signal_python_client, 40)
 	snprintf(out, sizeof(out), "%s/py.out", tmp);
 	char *argv[] = { "/usr/bin/python3", "test/signal_thirdparty.py", cwd,
 			 (char *)tmp, port, "101", "pw", NULL };
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT, 0600);
-	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	CHECK_OK(posix_spawn(&c.pid, argv[0], &fa, NULL, argv, environ));
-	posix_spawn_file_actions_destroy(&fa);
+	c.pid = spawn(argv, out, true);
 	actr_timer_init(r, &c.t, poll_child, &c);
 	actr_timer_start(&c.t, ACTR_MS(20), ACTR_MS(20));
 	run_until(r, &c.done, 30000);
@@ -468,6 +485,104 @@ TEST_TIMEOUT(signal_net_slow_client_dropped, 30)
 	actr_sigclient_free(fc);
 	drain_ms(r, 200);
 	actr__sig_listener_free(l);
+	drain(r);
+	actr_reactor_free(r);
+}
+
+/* ---- the actr-signal program: key file, flags, logs, SIGTERM ---------- */
+
+static void on_http(actr_http_call_t *call, int rc, int status,
+		    const uint8_t *body, size_t len, void *arg)
+{
+	struct reg *g = arg;
+
+	g->done = 1;
+	g->status = rc == 0 ? status : rc;
+}
+
+TEST_TIMEOUT(signal_program_config_and_flags, 30)
+{
+	const char *tmp = actr_test_tmpdir();
+	char exe[1024], prog[1100], conf[600], log[600], db[600], buf[8192];
+	char *argv[8], *p;
+
+	buf[0] = 0;
+	actr_reactor_t *r = actr_reactor_new();
+	unsigned port = 0;
+	pid_t pid;
+	int st = -1;
+	ssize_t n;
+	FILE *f;
+	uint64_t end;
+	struct reg g;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	CHECK(n > 0);
+	exe[n] = 0;
+	*strrchr(exe, '/') = 0; /* .../build/test */
+	*strrchr(exe, '/') = 0; /* .../build */
+	snprintf(prog, sizeof(prog), "%s/actr-signal", exe);
+	CHECK(access(prog, X_OK) == 0);
+	snprintf(conf, sizeof(conf), "%s/signal.conf", tmp);
+	snprintf(log, sizeof(log), "%s/signal.log", tmp);
+	snprintf(db, sizeof(db), "%s/signal.db", tmp);
+	f = fopen(conf, "w");
+	CHECK(f);
+	fprintf(f, "[server]\nlisten = 127.0.0.1:0\ndb = %s\nheartbeat_secs = 7\n"
+		   "[realm.101]\nsecret = pw\n[limits]\nreg_per_min = 600\n", db);
+	fclose(f);
+	argv[0] = prog;
+	argv[1] = "--config";
+	argv[2] = conf;
+	argv[3] = "--realm";
+	argv[4] = "102";
+	argv[5] = NULL;
+	pid = spawn(argv, log, false);
+	/* the log says where it listens */
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while ((!port || !strstr(buf, "realm 102")) && actr_time_ns() < end) {
+		usleep(20000);
+		f = fopen(log, "r");
+		if (!f)
+			continue;
+		n = (ssize_t)fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n > 0 ? n : 0] = 0;
+		p = strstr(buf, "listening on http://127.0.0.1:");
+		if (p)
+			port = (unsigned)atoi(p + strlen("listening on http://127.0.0.1:"));
+	}
+	CHECK(port > 0);
+	CHECK(strstr(buf, "realm 101 (with secret)"));
+	CHECK(strstr(buf, "realm 102"));
+	/* realm 101's secret came from the file; heartbeat from the file */
+	do_register(r, (uint16_t)port, "pw", &g);
+	CHECK_EQ(g.status, 200);
+	CHECK(g.resp && g.resp->success);
+	CHECK_EQ(g.resp->success->signaling_heartbeat_interval_secs, 7);
+	actr__register_response__free_unpacked(g.resp, NULL);
+	do_register(r, (uint16_t)port, "wrong", &g);
+	CHECK_EQ(g.status, 401);
+	if (g.resp)
+		actr__register_response__free_unpacked(g.resp, NULL);
+	{
+		struct actr_http_request hr = { 0 };
+		char url[128];
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/ais/health", port);
+		hr.url = url;
+		memset(&g, 0, sizeof(g));
+		CHECK(actr_http_request(r, &hr, on_http, &g));
+		run_until(r, &g.done, 5000);
+		CHECK_EQ(g.status, 200);
+	}
+	kill(pid, SIGTERM);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (actr_time_ns() < end && waitpid(pid, &st, WNOHANG) != pid)
+		usleep(10000);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* state survived: the serial counter is in the db */
+	CHECK(access(db, R_OK) == 0);
 	drain(r);
 	actr_reactor_free(r);
 }

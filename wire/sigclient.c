@@ -416,6 +416,9 @@ static void http_post(actr_sigclient_t *c, const char *path,
 	rq.body = body;
 	rq.body_len = len;
 	rq.timeout_ms = c->cfg.request_timeout_ms;
+	rq.tls_ca_file = c->cfg.tls_ca_file;
+	if (c->call) /* a newer request supersedes the one in flight */
+		actr_http_call_cancel(c->call);
 	c->call_is_renew = renew;
 	c->call = actr_http_request(c->r, &rq, on_http_reply, c);
 	if (!c->call) {
@@ -712,6 +715,8 @@ static void do_connect(actr_sigclient_t *c)
 	char url[4096], b64[1024];
 
 	if (cred_expires_s(c) <= actr_wall_ms() / 1000) {
+		if (c->call)
+			return; /* its reply connects */
 		if (actr_sigclient_renew(c) < 0) {
 			protobuf_c_message_free_unpacked(&c->ok->base, NULL);
 			c->ok = NULL;
@@ -735,6 +740,7 @@ static void do_connect(actr_sigclient_t *c)
 	if (c->cfg.answer_only)
 		strncat(url, "&webrtc_role=answer", sizeof(url) - strlen(url) - 1);
 	wc.url = url;
+	wc.tls_ca_file = c->cfg.tls_ca_file;
 	wc.limits.handshake_timeout_ms = c->cfg.request_timeout_ms;
 	set_state(c, ACTR_SIG_CONNECTING);
 	c->ws = actr_ws_connect(c->r, &wc, &ws_cbs, c);
@@ -807,8 +813,10 @@ actr_sigclient_t *actr_sigclient_new(actr_reactor_t *r,
 	c->cfg.register_request = malloc(cfg->register_request_len);
 	c->cfg.realm_secret = cfg->realm_secret ? strdup(cfg->realm_secret)
 						: NULL;
+	c->cfg.tls_ca_file = cfg->tls_ca_file ? strdup(cfg->tls_ca_file) : NULL;
 	if (!c->http_base || !c->ws_base || !c->cfg.register_request ||
-	    (cfg->realm_secret && !c->cfg.realm_secret)) {
+	    (cfg->realm_secret && !c->cfg.realm_secret) ||
+	    (cfg->tls_ca_file && !c->cfg.tls_ca_file)) {
 		actr_sigclient_free(c);
 		return NULL;
 	}
@@ -882,6 +890,7 @@ void actr_sigclient_free(actr_sigclient_t *c)
 	free(c->ws_base);
 	free((void *)c->cfg.register_request);
 	free((void *)c->cfg.realm_secret);
+	free((void *)c->cfg.tls_ca_file);
 	free(c);
 }
 

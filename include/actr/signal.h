@@ -90,6 +90,8 @@ struct actr_sigclient_config {
 	const uint8_t *register_request; /* encoded actr.RegisterRequest */
 	size_t register_request_len;	/* its length */
 	const char *realm_secret;	/* x-actrix-realm-secret or NULL */
+	const char *tls_ca_file;	/* https/wss: PEM trust anchors (NULL:
+					 * the system's) */
 	bool answer_only;		/* connect with webrtc_role=answer */
 	uint32_t request_timeout_ms;	/* per request [5000] */
 	uint32_t backoff_initial_ms;	/* first reconnect delay [1000] */
@@ -103,7 +105,8 @@ struct actr_sigclient_config {
 
 /**
  * Create a client on r (nothing happens until actr_sigclient_start).
- * The config's strings and register_request are copied. NULL on bad
+ * url may be http:// or https:// (then the WebSocket is wss://). The
+ * config's strings and register_request are copied. NULL on bad
  * config or out of memory.
  */
 actr_sigclient_t *actr_sigclient_new(actr_reactor_t *r,
