@@ -9,7 +9,8 @@
  * process and the client node; it starts itself twice more as echo
  * servers (same CPU): acme:echo:1.0.0 without a mailbox and
  * acme:echo-durable:1.0.0 with the durable mailbox (SYNC_NORMAL: every
- * request is stored and acknowledged in SQLite). For each it prints the
+ * request is stored and acknowledged in SQLite; defaults, and a third
+ * server with min_commit_us 0 and ack_flush_ms 20). For each it prints the
  * setup time of the first call (discovery + role negotiation + ICE +
  * DTLS + SCTP + the call), p50/p99 of N sequential calls and calls/s;
  * then the same for UDP (a forked echo on the same CPU) and the ratio.
@@ -79,8 +80,11 @@ static int Echo(actr_ctx_t *ctx, const Echo__EchoRequest *req)
 static const actr_method_t methods[] = { ACTR_METHOD("Echo", Echo),
 					 ACTR_METHOD_END };
 
-static int run_server(const char *url, const char *name, const char *mb)
+static int run_server(const char *url, const char *name, const char *mb,
+		      bool tuned)
 {
+	actr_mailbox_opts_t mo;
+
 	actr_system_config_t sc = { .realm_id = 101 };
 	actr_peer_config_t pc = { .signaling_url = url, .realm_secret = "pw",
 				  .local_addr = "127.0.0.1",
@@ -93,6 +97,12 @@ static int run_server(const char *url, const char *name, const char *mb)
 	actr_peer_t *p;
 	actr_ref_t *ref;
 
+	actr_mailbox_opts_init(&mo);
+	mo.sync = ACTR_MAILBOX_SYNC_NORMAL;
+	mo.min_commit_us = 0;	/* no commit pacing */
+	mo.ack_flush_ms = 20;	/* acks ride with the next store */
+	if (tuned)
+		pc.mailbox_opts = &mo;
 	if (!sys || !w ||
 	    actr_workload_add_service(w, &echo__echo_service__descriptor,
 				      methods) < 0 ||
@@ -107,7 +117,8 @@ static int run_server(const char *url, const char *name, const char *mb)
 	return 0;
 }
 
-static pid_t spawn(const char *url, const char *name, const char *mb)
+static pid_t spawn(const char *url, const char *name, const char *mb,
+		   bool tuned)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -119,7 +130,7 @@ static pid_t spawn(const char *url, const char *name, const char *mb)
 	pid = fork();
 	if (pid == 0) {
 		execl(exe, exe, "--role-server", url, name, mb ? mb : "",
-		      (char *)NULL);
+		      tuned ? "tuned" : "default", (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -311,15 +322,16 @@ int main(int argc, char **argv)
 	actr_node_t *node;
 	actr_peer_t *peer;
 	actr_ref_t *ref;
-	char url[64], mb[PATH_MAX];
-	double p_plain = 0, p_mb = 0, p_udp = 0;
+	char url[64], mb[PATH_MAX], mb2[PATH_MAX + 8];
+	double p_plain = 0, p_mb = 0, p_mb2 = 0, p_udp = 0;
 	int n = 20000, cpu = 0, rc = 0;
 	size_t size = 64;
-	pid_t s1, s2;
+	pid_t s1, s2, s3;
 	uint64_t end;
 
-	if (argc == 5 && !strcmp(argv[1], "--role-server"))
-		return run_server(argv[2], argv[3], *argv[4] ? argv[4] : NULL);
+	if (argc == 6 && !strcmp(argv[1], "--role-server"))
+		return run_server(argv[2], argv[3], *argv[4] ? argv[4] : NULL,
+				  !strcmp(argv[5], "tuned"));
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--calls") && i + 1 < argc)
 			n = atoi(argv[++i]);
@@ -342,6 +354,7 @@ int main(int argc, char **argv)
 	printf("remote_call: %zu-byte Echo, %d sequential calls, client and "
 	       "servers on CPU %d, loopback\n", size, n, cpu);
 	snprintf(mb, sizeof(mb), "/tmp/actr-remote-call-%d.db", (int)getpid());
+	snprintf(mb2, sizeof(mb2), "%s.tuned", mb);
 	r = actr_reactor_new();
 	actr__sig_config_defaults(&scfg);
 	scfg.db_path = ":memory:";
@@ -361,37 +374,41 @@ int main(int argc, char **argv)
 	if (!peer || actr_node_start(node, &ref) < 0 ||
 	    actr_peer_start(peer) < 0)
 		return 1;
-	s1 = spawn(url, "echo", NULL);
-	s2 = spawn(url, "echo-durable", mb);
+	s1 = spawn(url, "echo", NULL, false);
+	s2 = spawn(url, "echo-durable", mb, false);
+	s3 = spawn(url, "echo-durable-tuned", mb2, true);
 	end = actr_time_ns() + ACTR_MS(10000);
 	while ((!actr_peer_ready(peer) ||
-		actr__sig_live_count(actr__sig_listener_core(l)) < 3) &&
+		actr__sig_live_count(actr__sig_listener_core(l)) < 4) &&
 	       actr_time_ns() < end)
 		actr_reactor_run_once(r, 10);
 	if (measure(r, peer, "echo", n, size, "actr remote", &p_plain) < 0 ||
 	    measure(r, peer, "echo-durable", n, size,
-		    "actr remote + mailbox NORMAL", &p_mb) < 0)
+		    "actr remote + mailbox NORMAL", &p_mb) < 0 ||
+	    measure(r, peer, "echo-durable-tuned", n, size,
+		    "  same, no pacing, lazy acks", &p_mb2) < 0)
 		rc = 1;
 	stop(r, s1);
 	stop(r, s2);
+	stop(r, s3);
 	actr_peer_free(peer);
 	actr_system_free(sys);
 	actr__sig_listener_free(l);
 	drain(r);
 	actr_reactor_free(r);
-	unlink(mb);
-	for (int i = 0; i < 3; i++) {
-		static const char *const sfx[] = { "-wal", "-shm",
+	for (int i = 0; i < 8; i++) {
+		static const char *const sfx[] = { "", "-wal", "-shm",
 						   "-inflight" };
-		char f[PATH_MAX + 16];
+		char f[PATH_MAX + 32];
 
-		snprintf(f, sizeof(f), "%s%s", mb, sfx[i]);
+		snprintf(f, sizeof(f), "%s%s", i < 4 ? mb : mb2, sfx[i & 3]);
 		unlink(f);
 	}
 	if (udp_pingpong(n, size, &p_udp) < 0)
 		rc = 1;
 	if (!rc && p_udp > 0)
-		printf("  p50 ratio: actr remote / UDP = %.1fx, with mailbox "
-		       "= %.1fx\n", p_plain / p_udp, p_mb / p_udp);
+		printf("  p50 ratio to UDP: actr remote %.1fx, with mailbox "
+		       "%.1fx (no pacing, lazy acks: %.1fx)\n", p_plain / p_udp,
+		       p_mb / p_udp, p_mb2 / p_udp);
 	return rc;
 }

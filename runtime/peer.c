@@ -1041,6 +1041,11 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p->sys = n->sys;
 	p->r = actr_system_reactor(n->sys);
 	p->cfg = *cfg;
+	p->cfg.mailbox_opts = NULL;
+	if (cfg->mailbox_opts) {
+		p->mb_opts = *cfg->mailbox_opts;
+		p->cfg.mailbox_opts = &p->mb_opts;
+	}
 	if (!p->cfg.max_queued)
 		p->cfg.max_queued = 256;
 	if (!p->cfg.setup_timeout_ms)

@@ -81,6 +81,7 @@ struct actr_peer {
 	actr_peer_stats_t st;		/* counters */
 	/* durable mailbox (peer_mailbox.c) */
 	actr_mailbox_t *mb;		/* NULL = none */
+	actr_mailbox_opts_t mb_opts;	/* cfg.mailbox_opts' copy */
 	GHashTable *acks;		/* "serial/request_id" -> mailbox id */
 	GArray *tell_acks;		/* TELL ids acked once handled */
 	actr_hook_t tell_hook;		/* acks them after the dispatcher */

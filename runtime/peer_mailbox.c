@@ -63,8 +63,12 @@ int actr__peer_mb_open(actr_peer_t *p)
 	actr_mailbox_stats_t ms;
 	int rc;
 
-	actr_mailbox_opts_init(&o);
-	o.sync = p->cfg.mailbox_sync;
+	if (p->cfg.mailbox_opts) {
+		o = *p->cfg.mailbox_opts;
+	} else {
+		actr_mailbox_opts_init(&o);
+		o.sync = p->cfg.mailbox_sync;
+	}
 	o.on_commit = on_commit;
 	o.commit_arg = p;
 	rc = actr_mailbox_open(p->cfg.mailbox_path, &o, &p->mb);

@@ -56,6 +56,9 @@ typedef struct actr_peer_config {
 					 * NULL = all non-loopback ones */
 	const char *mailbox_path;	/* durable inbound mailbox, or NULL */
 	int mailbox_sync;		/* ACTR_MAILBOX_SYNC_*, default FULL */
+	const struct actr_mailbox_opts *mailbox_opts; /* full mailbox options
+					 * (copied; on_commit is the peer's;
+					 * overrides mailbox_sync), or NULL */
 	bool answer_only;		/* connect with webrtc_role=answer */
 	bool publish_acl;		/* send the workload's ACL to the server
 					 * (it then filters discovery) */
