@@ -325,12 +325,33 @@ static struct peer_conn *conn_new(actr_peer_t *p, const Actr__ActrId *remote,
 
 /* Create the pc in role offerer (start it) or answerer (wait for the
  * offer). */
+/* TURN username/password from the credential the server issued. */
+static void turn_credential(actr_peer_t *p, struct actr__pc_config *pcfg)
+{
+	const uint8_t *b;
+	size_t n = 0;
+	Actr__TurnCredential *tc;
+
+	if (!pcfg->ice.turn_ip || !(b = actr_sigclient_turn_credential(p->sc,
+								       &n)))
+		return;
+	tc = actr__turn_credential__unpack(NULL, n, b);
+	if (!tc)
+		return;
+	snprintf(p->turn_user, sizeof(p->turn_user), "%s", tc->username);
+	snprintf(p->turn_pass, sizeof(p->turn_pass), "%s", tc->password);
+	actr__turn_credential__free_unpacked(tc, NULL);
+	pcfg->ice.turn_user = p->turn_user;
+	pcfg->ice.turn_pass = p->turn_pass;
+}
+
 static int conn_make_pc(struct peer_conn *c, bool offerer)
 {
 	actr_peer_t *p = c->p;
 	struct actr__pc_config pcfg = p->pccfg;
 	int rc = 0;
 
+	turn_credential(p, &pcfg);
 	c->offerer = offerer;
 	c->pc = actr__pc_new(p->r, offerer, p->cert, &pcfg, &conn_cbs, c);
 	if (!c->pc) {
@@ -975,6 +996,25 @@ static void on_sig_state(actr_sigclient_t *sc, actr_sig_state_t st, void *arg)
 		p->cfg.on_state(p, (int)st, p->cfg.arg);
 }
 
+/* Heartbeat content: running or not, and the durable backlog. */
+static void node_status(actr_sigclient_t *sc, struct actr_sig_node_status *o,
+			void *arg)
+{
+	actr_peer_t *p = arg;
+
+	(void)sc;
+	o->availability = actr_node_running(p->node) ? 0 : 3;
+	o->power_reserve = 1.0f;
+	o->mailbox_backlog = 0;
+	if (p->mb) {
+		actr_mailbox_stats_t ms;
+
+		actr_mailbox_stats(p->mb, &ms);
+		o->mailbox_backlog = (float)(ms.queued_high + ms.queued_normal +
+					     ms.in_flight);
+	}
+}
+
 /* ---- construction --------------------------------------------------------- */
 
 /* "stun:1.2.3.4:3478" -> ip, port. */
@@ -1081,6 +1121,7 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 			actr_logw(TAG, "ICE server %s not understood", *s);
 		}
 	}
+	p->pccfg.ice.relay_only = cfg->ice_relay_only;
 	p->pccfg.trickle = true;
 	p->pccfg.handshake_timeout_ms = p->cfg.setup_timeout_ms;
 	/* signaling */
@@ -1100,6 +1141,7 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	sc.answer_only = cfg->answer_only;
 	sc.cb.on_state = on_sig_state;
 	sc.cb.on_relay = on_relay;
+	sc.cb.node_status = node_status;
 	sc.arg = p;
 	p->sc = actr_sigclient_new(p->r, &sc);
 	free(reg);

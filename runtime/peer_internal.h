@@ -69,6 +69,8 @@ struct actr_peer {
 	char local_addr[64];		/* storage for pccfg */
 	char stun_ip[64];
 	char turn_ip[64];
+	char turn_user[256];		/* TurnCredential from registration */
+	char turn_pass[128];
 	actr__dtls_cert_t *cert;	/* our DTLS identity */
 	GHashTable *conns;		/* id string -> struct peer_conn */
 	GHashTable *types;		/* type string -> Actr__ActrId */

@@ -54,6 +54,9 @@ typedef struct actr_peer_config {
 					 * may be NULL */
 	const char *local_addr;		/* ICE host address (e.g. 127.0.0.1);
 					 * NULL = all non-loopback ones */
+	bool ice_relay_only;		/* use TURN relay candidates only (the
+					 * TURN credential is the one the
+					 * signaling server issued) */
 	const char *mailbox_path;	/* durable inbound mailbox, or NULL */
 	int mailbox_sync;		/* ACTR_MAILBOX_SYNC_*, default FULL */
 	const struct actr_mailbox_opts *mailbox_opts; /* full mailbox options

@@ -1,0 +1,126 @@
+/*
+ * Remote call through a TURN relay: actr-signal issues TurnCredentials
+ * with coturn's static-auth-secret, both peer gates take "turn:IP:PORT"
+ * from their ICE server list and are forced to relay candidates.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <string.h>
+
+#include <actr/actr.h>
+#include <actr/node.h>
+#include <actr/runtime.h>
+
+#include "runtime/peer_internal.h"
+#include "server/signal_internal.h"
+#include "test.h"
+#include "test_pc_util.h"
+#include "test_remote_util.h"
+
+static int h_echo(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	return actr_reply_raw(ctx, d, n);
+}
+
+static int done, status;
+static char reply[16];
+
+static void on_res(const actr_result_t *r, void *arg)
+{
+	done++;
+	status = r->status;
+	if (r->status == 0 && r->len < sizeof(reply)) {
+		memcpy(reply, r->data, r->len);
+		reply[r->len] = '\0';
+	}
+}
+
+static void turn_node(struct rnode *n, actr_reactor_t *r, const char *url,
+		      const char *const *ice, actr_workload_t *w)
+{
+	actr_system_config_t sc = { .realm_id = 101 };
+	actr_peer_config_t pc = { 0 };
+
+	memset(n, 0, sizeof(*n));
+	n->sys = actr_system_new(r, &sc);
+	CHECK(n->sys && w);
+	n->node = actr_node_new(n->sys, w, 0);
+	CHECK(n->node);
+	pc.signaling_url = url;
+	pc.realm_secret = "pw";
+	pc.local_addr = "127.0.0.1";
+	pc.ice_servers = ice;
+	pc.ice_relay_only = true;
+	pc.setup_timeout_ms = (unsigned)actr_test_scale(8000);
+	n->peer = actr_peer_new(n->node, &pc);
+	CHECK(n->peer);
+	CHECK_OK(actr_node_start(n->node, &n->ref));
+	CHECK_OK(actr_peer_start(n->peer));
+}
+
+TEST_TIMEOUT(remote_turn_relay_only, 40)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_config cfg;
+	struct actr__sig_listen_config lc = { .host = "127.0.0.1" };
+	struct actr__sig_listener *l;
+	struct test_turn turn;
+	struct rnode srv, cli;
+	actr_workload_t *w;
+	char url[64], ts[64];
+	const char *ice[2] = { ts, NULL };
+	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
+	GHashTableIter it;
+	gpointer k, v;
+	int nconn = 0;
+
+	CHECK(r);
+	CHECK_OK(test_turn_start(&turn));
+	snprintf(ts, sizeof(ts), "turn:127.0.0.1:%u", turn.port);
+	actr__sig_config_defaults(&cfg);
+	cfg.db_path = ":memory:";
+	cfg.turn_secret = turn.secret;
+	cfg.conn_per_min = cfg.reg_per_min = 6000;
+	cfg.conn_burst = cfg.reg_burst = 1000;
+	l = actr__sig_listen(r, &cfg, &lc);
+	CHECK(l);
+	CHECK_OK(actr__sig_add_realm(actr__sig_listener_core(l), 101, "pw"));
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	w = actr_workload_new("acme", "echo", "1.0.0");
+	CHECK(w);
+	CHECK_OK(actr_workload_add_route(w, "test.Echo", h_echo, 0));
+	turn_node(&srv, r, url, ice, w);
+	turn_node(&cli, r, url, ice,
+		  actr_workload_new("acme", "client", "1.0.0"));
+	rt_wait_ready(r, &srv, &cli, 5000);
+
+	t.manufacturer = "acme";
+	t.name = "echo";
+	t.version = "1.0.0";
+	CHECK_OK(actr_peer_call_raw(cli.peer, &t, "test.Echo", "relayed", 7,
+				    (uint32_t)actr_test_scale(15000), on_res,
+				    NULL));
+	rt_run(r, &done, 1, 20000);
+	CHECK_EQ(done, 1);
+	CHECK_EQ(status, 0);
+	CHECK_STR(reply, "relayed");
+	/* the pair ICE selected is a relayed one */
+	g_hash_table_iter_init(&it, cli.peer->conns);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct peer_conn *c = v;
+
+		nconn++;
+		CHECK(c->pc);
+		CHECK_STR(actr__ice_selected_local_type(actr__pc_ice(c->pc)),
+			  "relay");
+	}
+	CHECK_EQ(nconn, 1);
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+	test_turn_stop(&turn);
+}
