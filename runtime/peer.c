@@ -189,6 +189,8 @@ static void flush_queue(struct peer_conn *c)
 						    "lane send failed", NULL, 0);
 		} else {
 			p->st.msgs_out++;
+			if (m->lane == ACTR__LANE_RPC_SIGNAL)
+				p->st.signal_out++;
 		}
 		free(m);
 	}
@@ -272,6 +274,8 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 		return;
 	}
 	p->st.msgs_in++;
+	if (lane == ACTR__LANE_RPC_SIGNAL)
+		p->st.signal_in++;
 	if (p->mb && env->has_direction &&
 	    (env->direction == ACTR__RPC_ENVELOPE__DIRECTION__REQUEST ||
 	     env->direction == ACTR__RPC_ENVELOPE__DIRECTION__TELL)) {
@@ -430,6 +434,14 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 
 	if (!id_key(target, key))
 		return -EINVAL;
+	if (env->direction != ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE &&
+	    env->route_key && g_hash_table_size(p->route_lanes)) {
+		gpointer pt = g_hash_table_lookup(p->route_lanes,
+						  env->route_key);
+
+		if (pt)
+			payload_type = GPOINTER_TO_INT(pt) - 1;
+	}
 	ln = payload_type == ACTR__PAYLOAD_TYPE__RPC_SIGNAL
 		     ? ACTR__LANE_RPC_SIGNAL
 		     : ACTR__LANE_RPC_RELIABLE;
@@ -453,6 +465,8 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		rc = actr__pc_send(c->pc, ln, b, len);
 		if (rc == 0) {
 			p->st.msgs_out++;
+			if (ln == ACTR__LANE_RPC_SIGNAL)
+				p->st.signal_out++;
 			if (b != stackbuf)
 				free(b);
 			return 0;
@@ -1097,6 +1111,8 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 					 (GDestroyNotify)actr_proto_free);
 	p->discs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					 disc_free);
+	p->route_lanes = g_hash_table_new_full(g_str_hash, g_str_equal, free,
+					       NULL);
 	p->cert = actr__dtls_cert_new();
 	if (!p->cert)
 		goto fail;
@@ -1196,10 +1212,29 @@ void actr_peer_free(actr_peer_t *p)
 	reap_dead(&p->reap, p);
 	if (p->types)
 		g_hash_table_destroy(p->types);
+	if (p->route_lanes)
+		g_hash_table_destroy(p->route_lanes);
 	actr__peer_mb_close(p);
 	if (p->cert)
 		actr__dtls_cert_unref(p->cert);
 	free(p);
+}
+
+int actr_peer_set_route_lane(actr_peer_t *p, const char *route_key,
+			     int payload_type)
+{
+	char *k;
+
+	if (!p || !route_key ||
+	    (payload_type != ACTR__PAYLOAD_TYPE__RPC_RELIABLE &&
+	     payload_type != ACTR__PAYLOAD_TYPE__RPC_SIGNAL))
+		return -EINVAL;
+	k = strdup(route_key);
+	if (!k)
+		return -ENOMEM;
+	g_hash_table_replace(p->route_lanes, k,
+			     GINT_TO_POINTER(payload_type + 1));
+	return 0;
 }
 
 bool actr_peer_ready(const actr_peer_t *p)

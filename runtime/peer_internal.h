@@ -75,6 +75,7 @@ struct actr_peer {
 	GHashTable *conns;		/* id string -> struct peer_conn */
 	GHashTable *types;		/* type string -> Actr__ActrId */
 	GHashTable *discs;		/* type string -> struct peer_disc */
+	GHashTable *route_lanes;	/* route key -> payload type + 1 */
 	struct peer_conn *dead;		/* dropped, to free */
 	struct tcall *issued;		/* calls by type in the runtime */
 	actr_defer_t reap;		/* frees dead */

@@ -184,7 +184,10 @@ TEST_TIMEOUT(remote_echo_two_nodes_one_process, 40)
 	CHECK_EQ(st.discoveries, 1);
 	CHECK_EQ(actr_peer_conn_count(cli.peer), 1);
 
-	/* the callee sees the caller's ActrId issued by the server */
+	/* the callee sees the caller's ActrId issued by the server; this
+	 * route goes on RPC_SIGNAL, its response on RPC_RELIABLE */
+	CHECK_OK(actr_peer_set_route_lane(cli.peer, "test.Who",
+					  ACTR__PAYLOAD_TYPE__RPC_SIGNAL));
 	CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"), "test.Who",
 				    "", 0, 5000, on_res, &c));
 	rt_run(r, &c.done, 1, 5000);
@@ -194,6 +197,12 @@ TEST_TIMEOUT(remote_echo_two_nodes_one_process, 40)
 	CHECK(!memcmp(c.data, who, c.len));
 	CHECK(actr_node_id(cli.node)->serial_number != 0);
 	free(c.data);
+	actr_peer_get_stats(cli.peer, &st);
+	CHECK_EQ(st.signal_out, 1);
+	CHECK_EQ(st.signal_in, 0);
+	actr_peer_get_stats(srv.peer, &st);
+	CHECK_EQ(st.signal_in, 1);
+	CHECK_EQ(st.signal_out, 0);
 
 	rt_node_free(&cli);
 	rt_node_free(&srv);

@@ -119,6 +119,16 @@ int actr_peer_call_raw(actr_peer_t *p, const Actr__ActrType *t,
 		       const char *route_key, const void *data, size_t len,
 		       uint32_t timeout_ms, actr_result_cb cb, void *arg);
 
+/**
+ * Send requests and tells for route_key on the lane of payload_type
+ * (ACTR__PAYLOAD_TYPE__RPC_SIGNAL: the callee queues them at High
+ * priority), as the method's (actr.payload_type) option says; default
+ * RPC_RELIABLE. Responses always travel on RPC_RELIABLE. route_key is
+ * copied. 0, -EINVAL, -ENOMEM.
+ */
+int actr_peer_set_route_lane(actr_peer_t *p, const char *route_key,
+			     int payload_type);
+
 /** Counters. */
 typedef struct actr_peer_stats {
 	uint64_t conns_created;		/* peer connections created */
@@ -128,6 +138,8 @@ typedef struct actr_peer_stats {
 	uint64_t queued;		/* messages queued during setup */
 	uint64_t msgs_out;		/* envelopes sent */
 	uint64_t msgs_in;		/* envelopes received */
+	uint64_t signal_out;		/* of msgs_out: on RPC_SIGNAL */
+	uint64_t signal_in;		/* of msgs_in: on RPC_SIGNAL */
 	uint64_t bad_in;		/* undecodable inbound messages */
 	uint64_t persisted;		/* inbound stored in the mailbox */
 	uint64_t acked;			/* mailbox acknowledgements */
