@@ -66,7 +66,7 @@ static void drain(actr_reactor_t *r)
 		actr_reactor_run_once(r, 10);
 }
 
-/* ---- server role ------------------------------------------------------------- */
+/* ---- server role ------------------------------------------------------- */
 
 static int Echo(actr_ctx_t *ctx, const Echo__EchoRequest *req)
 {
@@ -150,7 +150,7 @@ static void stop(actr_reactor_t *r, pid_t pid)
 	waitpid(pid, &st, 0);
 }
 
-/* ---- client ------------------------------------------------------------------ */
+/* ---- client ------------------------------------------------------------ */
 
 struct run {
 	actr_peer_t *peer;
@@ -191,7 +191,8 @@ static void report(const char *what, uint64_t *lat, int n, uint64_t total_ns,
 {
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
 	printf("  %-30s p50 %8.1f us  p99 %8.1f us  %8.0f calls/s\n", what,
-	       (double)lat[n / 2] / 1e3, (double)lat[(size_t)n * 99 / 100] / 1e3,
+	       (double)lat[n / 2] / 1e3,
+	       (double)lat[(size_t)n * 99 / 100] / 1e3,
 	       (double)n / ((double)total_ns / 1e9));
 	if (p50_out)
 		*p50_out = (double)lat[n / 2];
@@ -248,7 +249,7 @@ static int measure(actr_reactor_t *r, actr_peer_t *peer, const char *name,
 	return 0;
 }
 
-/* ---- raw UDP ping-pong ------------------------------------------------------- */
+/* ---- raw UDP ping-pong ------------------------------------------------- */
 
 static int udp_pingpong(int n, size_t size, double *p50)
 {
@@ -293,7 +294,8 @@ static int udp_pingpong(int n, size_t size, double *p50)
 			start = actr_time_ns();
 		t0 = actr_time_ns();
 		if (send(s1, buf, size, 0) != (ssize_t)size ||
-		    poll(&pf, 1, 1000) != 1 || recv(s1, buf, sizeof(buf), 0) < 0)
+		    poll(&pf, 1, 1000) != 1 ||
+		    recv(s1, buf, sizeof(buf), 0) < 0)
 			break;
 		lat[i] = actr_time_ns() - t0;
 	}

@@ -38,7 +38,7 @@
 
 #define TAG "peer"
 
-/* ---- helpers ------------------------------------------------------------ */
+/* ---- helpers ----------------------------------------------------------- */
 
 static uint64_t now_ns(actr_peer_t *p)
 {
@@ -94,7 +94,7 @@ static struct keyarg *keyarg_new(actr_peer_t *p, const char *key)
 	return k;
 }
 
-/* ---- connections ---------------------------------------------------------- */
+/* ---- connections ------------------------------------------------------- */
 
 static void q_free_all(actr_peer_t *p, struct peer_conn *c, int status,
 		       const char *why)
@@ -186,7 +186,8 @@ static void flush_queue(struct peer_conn *c)
 				  actr_strerror(rc));
 			if (m->is_req)
 				actr__respond_local(p->sys, m->rid, rc,
-						    "lane send failed", NULL, 0);
+						    "lane send failed", NULL,
+						    0);
 		} else {
 			p->st.msgs_out++;
 			if (m->lane == ACTR__LANE_RPC_SIGNAL)
@@ -420,7 +421,7 @@ static struct peer_conn *conn_initiate(actr_peer_t *p,
 	return c;
 }
 
-/* ---- the lane ------------------------------------------------------------- */
+/* ---- the lane ---------------------------------------------------------- */
 
 static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		     const Actr__RpcEnvelope *env, int payload_type)
@@ -507,7 +508,7 @@ static actr__lane_t *resolve(void *arg, const Actr__ActrId *target)
 	return p->closing ? NULL : &p->lane;
 }
 
-/* ---- relay from the signaling server ---------------------------------------- */
+/* ---- relay from the signaling server ----------------------------------- */
 
 static void add_candidate(struct peer_conn *c, const char *cand)
 {
@@ -624,7 +625,7 @@ out:
 	actr_proto_free(src);
 }
 
-/* ---- calls by type ------------------------------------------------------- */
+/* ---- calls by type ----------------------------------------------------- */
 
 struct tcall {
 	struct tcall *next;		/* disc's waiters */
@@ -974,7 +975,7 @@ int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
 	return rc;
 }
 
-/* ---- signaling state ------------------------------------------------------ */
+/* ---- signaling state --------------------------------------------------- */
 
 static void on_sig_state(actr_sigclient_t *sc, actr_sig_state_t st, void *arg)
 {
@@ -1029,7 +1030,7 @@ static void node_status(actr_sigclient_t *sc, struct actr_sig_node_status *o,
 	}
 }
 
-/* ---- construction --------------------------------------------------------- */
+/* ---- construction ------------------------------------------------------ */
 
 /* "stun:1.2.3.4:3478" -> ip, port. */
 static bool parse_server(const char *url, const char *scheme, char *ip,

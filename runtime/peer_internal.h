@@ -17,8 +17,8 @@
 #include "wire/pc.h"
 
 #define ACTR__PEER_KEY 256		/* ActrId / ActrType string forms */
-#define ACTR__PEER_MAX_CANDS 32		/* candidates kept before the SDP */
-#define ACTR__PEER_SILENT_MAX 2		/* silent timeouts before a drop */
+#define ACTR__PEER_MAX_CANDS 32		/* candidates kept before SDP */
+#define ACTR__PEER_SILENT_MAX 2		/* silent timeouts, then drop */
 
 enum peer_conn_state {
 	PC_NEGOTIATING = 0,	/* waiting for the RoleAssignment */
@@ -31,7 +31,7 @@ enum peer_conn_state {
 struct peer_qmsg {
 	struct peer_qmsg *next;		/* FIFO link */
 	int lane;			/* ACTR__LANE_* */
-	bool is_req;			/* one of our requests (rid valid) */
+	bool is_req;			/* our request (rid valid) */
 	uint64_t rid;			/* its pending request id */
 	size_t len;			/* encoded RpcEnvelope */
 	uint8_t data[];
@@ -69,7 +69,7 @@ struct actr_peer {
 	char local_addr[64];		/* storage for pccfg */
 	char stun_ip[64];
 	char turn_ip[64];
-	char turn_user[256];		/* TurnCredential from registration */
+	char turn_user[256];		/* TurnCredential (registration) */
 	char turn_pass[128];
 	actr__dtls_cert_t *cert;	/* our DTLS identity */
 	GHashTable *conns;		/* id string -> struct peer_conn */
@@ -87,7 +87,7 @@ struct actr_peer {
 	actr_mailbox_opts_t mb_opts;	/* cfg.mailbox_opts' copy */
 	GHashTable *acks;		/* "serial/request_id" -> mailbox id */
 	GArray *tell_acks;		/* TELL ids acked once handled */
-	actr_hook_t tell_hook;		/* acks them after the dispatcher */
+	actr_hook_t tell_hook;		/* acks them after dispatch */
 };
 
 /** Drop c: queued requests fail with ConnectionNotReady, the pc is freed,

@@ -139,11 +139,17 @@ void actr__peer_mb_replied(actr_peer_t *p, const Actr__ActrId *target,
 
 /* Deliver one stored message; returns after it is acked, queued for an
  * ack, or dead-lettered. */
+static int lane_of(const actr_mailbox_msg_t *m)
+{
+	return m->priority == ACTR_PRIO_HIGH ? ACTR__PAYLOAD_TYPE__RPC_SIGNAL
+					     : ACTR__PAYLOAD_TYPE__RPC_RELIABLE;
+}
+
 static void deliver(actr_peer_t *p, actr_mailbox_msg_t *m)
 {
 	Actr__RpcEnvelope *env;
 	Actr__ActrId *from;
-	char key[300];
+	char key[300], *k;
 	uint64_t *idp;
 	int rc;
 
@@ -158,9 +164,7 @@ static void deliver(actr_peer_t *p, actr_mailbox_msg_t *m)
 	}
 	if (env->direction != ACTR__RPC_ENVELOPE__DIRECTION__REQUEST) {
 		rc = actr__system_deliver(p->sys, p->node, &p->lane, from, env,
-					  m->priority == ACTR_PRIO_HIGH
-						  ? ACTR__PAYLOAD_TYPE__RPC_SIGNAL
-						  : ACTR__PAYLOAD_TYPE__RPC_RELIABLE);
+					  lane_of(m));
 		if (rc < 0)
 			ack(p, m->id);
 		else
@@ -175,16 +179,17 @@ static void deliver(actr_peer_t *p, actr_mailbox_msg_t *m)
 		goto out;
 	}
 	idp = malloc(sizeof(*idp));
-	if (!idp) {
+	k = strdup(key);
+	if (!idp || !k) {
+		free(idp);
+		free(k);
 		actr_mailbox_release(p->mb, m->id);
 		goto out;
 	}
 	*idp = m->id;
-	g_hash_table_insert(p->acks, strdup(key), idp);
+	g_hash_table_insert(p->acks, k, idp);
 	rc = actr__system_deliver(p->sys, p->node, &p->lane, from, env,
-				  m->priority == ACTR_PRIO_HIGH
-					  ? ACTR__PAYLOAD_TYPE__RPC_SIGNAL
-					  : ACTR__PAYLOAD_TYPE__RPC_RELIABLE);
+				  lane_of(m));
 	if (rc < 0 && g_hash_table_lookup(p->acks, key)) {
 		/* refused without an answer (invalid): nothing to wait for */
 		ack(p, m->id);

@@ -19,7 +19,7 @@
 #include "test.h"
 #include "test_remote_util.h"
 
-/* ---- the services ----------------------------------------------------------- */
+/* ---- the services ------------------------------------------------------ */
 
 static int Echo(actr_ctx_t *ctx, const Echo__EchoRequest *req)
 {
@@ -77,7 +77,7 @@ static actr_workload_t *echo_workload(const char *name)
 	return w;
 }
 
-/* ---- results ---------------------------------------------------------------- */
+/* ---- results ----------------------------------------------------------- */
 
 struct res {
 	int done;		/* callbacks run */
@@ -136,7 +136,7 @@ static int call_echo(struct rnode *c, const char *type, const char *text,
 			      timeout, on_res, x);
 }
 
-/* ---- tests -------------------------------------------------------------------- */
+/* ---- tests ------------------------------------------------------------- */
 
 TEST_TIMEOUT(remote_echo_two_nodes_one_process, 40)
 {
@@ -244,7 +244,8 @@ TEST_TIMEOUT(remote_errors_propagate, 40)
 	rt_run(r, &c.done, 1, 5000);
 	CHECK_EQ(c.status, -ACTR_ETIMEDOUT);
 	CHECK(slow_ctx);
-	CHECK_OK(actr_reply_raw(slow_ctx, "late", 4));	/* dropped as late */
+	/* a reply after the deadline is dropped as late */
+	CHECK_OK(actr_reply_raw(slow_ctx, "late", 4));
 	/* no actor of that type */
 	CHECK_OK(call_echo(&cli, "nobody", "x", 5000, &d));
 	rt_run(r, &d.done, 1, 5000);
@@ -413,7 +414,7 @@ TEST_TIMEOUT(remote_callee_gone, 30)
 	actr_reactor_free(r);
 }
 
-/* ---- calls by ActrId from a handler, TELL, durable mailbox ------------------ */
+/* ---- calls by ActrId from a handler, TELL, durable mailbox ------------- */
 
 static int counted;
 

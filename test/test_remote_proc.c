@@ -253,7 +253,7 @@ TEST_TIMEOUT(remote_proc_mailbox_redelivery_after_crash, 60)
 		       actr_time_ns() < end)
 			actr_reactor_run_once(r, 10);
 		if (!x.done)
-			break;	/* the server exited with our call pending */
+			break;	/* the server exited, our call pending */
 		CHECK_EQ(x.status, -ACTR_ENOTFOUND);	/* not registered */
 		CHECK(++fails < 200 && actr_time_ns() < end);
 		for (int i = 0; i < 10; i++)

@@ -125,7 +125,8 @@ int main(int argc, char **argv)
 			crash_file = arg_of(argc, argv, &i);
 		else {
 			fprintf(stderr, "usage: server [--signal URL] [--realm "
-				"ID] [--secret S] [--local IP] [--mailbox PATH] "
+				"ID] [--secret S] [--local IP] "
+				"[--mailbox PATH] "
 				"[--sync normal|full] [--crash-once FILE]\n");
 			return 2;
 		}

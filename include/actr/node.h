@@ -47,15 +47,15 @@ extern "C" {
 typedef struct actr_peer actr_peer_t;
 
 typedef struct actr_peer_config {
-	const char *signaling_url;	/* "ws://127.0.0.1:8081" (or http://) */
+	const char *signaling_url;	/* "ws://127.0.0.1:8081" or http:// */
 	const char *realm_secret;	/* x-actrix-realm-secret, or NULL */
 	const char *const *ice_servers;	/* "stun:IP:PORT", "turn:IP:PORT"
 					 * (IP literals), NULL-terminated;
 					 * may be NULL */
-	const char *local_addr;		/* ICE host address (e.g. 127.0.0.1);
+	const char *local_addr;		/* ICE host address (127.0.0.1);
 					 * NULL = all non-loopback ones */
-	bool ice_relay_only;		/* use TURN relay candidates only (the
-					 * TURN credential is the one the
+	bool ice_relay_only;		/* TURN relay candidates only
+					 * (credential: the one the
 					 * signaling server issued) */
 	const char *mailbox_path;	/* durable inbound mailbox, or NULL */
 	int mailbox_sync;		/* ACTR_MAILBOX_SYNC_*, default FULL */
@@ -63,8 +63,8 @@ typedef struct actr_peer_config {
 					 * (copied; on_commit is the peer's;
 					 * overrides mailbox_sync), or NULL */
 	bool answer_only;		/* connect with webrtc_role=answer */
-	bool publish_acl;		/* send the workload's ACL to the server
-					 * (it then filters discovery) */
+	bool publish_acl;		/* send the workload's ACL to the
+					 * server (it filters discovery) */
 	unsigned max_queued;		/* calls queued per connection in
 					 * setup [256] */
 	unsigned setup_timeout_ms;	/* pc handshake deadline [10000] */
@@ -144,7 +144,7 @@ typedef struct actr_peer_stats {
 	uint64_t persisted;		/* inbound stored in the mailbox */
 	uint64_t acked;			/* mailbox acknowledgements */
 	uint64_t recovered;		/* mailbox messages found at open */
-	uint64_t last_setup_ns;		/* last connection: creation to open */
+	uint64_t last_setup_ns;		/* last one: new to open */
 } actr_peer_stats_t;
 
 void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
