@@ -1,7 +1,9 @@
 /*
  * Remote call through a TURN relay: actr-signal issues TurnCredentials
  * with coturn's static-auth-secret, both peer gates take "turn:IP:PORT"
- * from their ICE server list and are forced to relay candidates.
+ * from their ICE server list and are forced to relay candidates. And
+ * bad input from a connected peer (undecodable bytes, an envelope
+ * without a direction): counted, dead-lettered, the connection survives.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -10,6 +12,8 @@
 #include <actr/actr.h>
 #include <actr/node.h>
 #include <actr/runtime.h>
+
+#include <actr/mailbox.h>
 
 #include "runtime/peer_internal.h"
 #include "server/signal_internal.h"
@@ -123,4 +127,94 @@ TEST_TIMEOUT(remote_turn_relay_only, 40)
 	rt_drain(r);
 	actr_reactor_free(r);
 	test_turn_stop(&turn);
+}
+
+/* ---- bad input from a peer -------------------------------------------------- */
+
+static int seen_done, seen_status;
+
+static void on_seen(const actr_result_t *r, void *arg)
+{
+	seen_done++;
+	seen_status = r->status;
+}
+
+TEST_TIMEOUT(remote_bad_inbound_envelopes, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	actr_workload_t *w;
+	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
+	Actr__RpcEnvelope e = ACTR__RPC_ENVELOPE__INIT;
+	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0x0f, 0x12, 0x34 };
+	uint8_t buf[256];
+	struct peer_conn *c = NULL;
+	actr_peer_stats_t st;
+	actr_dlq_entry_t *dl = NULL;
+	size_t ndl = 0;
+	GHashTableIter it;
+	gpointer k, v;
+	char url[64], mb[512];
+	uint64_t end;
+
+	CHECK(r);
+	snprintf(mb, sizeof(mb), "%s/bad-mb.db", actr_test_tmpdir());
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	w = actr_workload_new("acme", "echo", "1.0.0");
+	CHECK(w);
+	CHECK_OK(actr_workload_add_route(w, "test.Echo", h_echo, 0));
+	rt_node(&srv, r, url, w, mb);
+	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	t.manufacturer = "acme";
+	t.name = "echo";
+	t.version = "1.0.0";
+	CHECK_OK(actr_peer_call_raw(cli.peer, &t, "test.Echo", "a", 1, 10000,
+				    on_seen, NULL));
+	rt_run(r, &seen_done, 1, 10000);
+	CHECK_EQ(seen_status, 0);
+	g_hash_table_iter_init(&it, cli.peer->conns);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		c = v;
+	CHECK(c && c->pc);
+
+	/* not a protobuf message; an envelope without a direction */
+	CHECK_OK(actr__pc_send(c->pc, ACTR__LANE_RPC_RELIABLE, junk,
+			       sizeof(junk)));
+	e.route_key = "test.Echo";
+	e.request_id = "0000000000000099";
+	e.timeout_ms = 1000;
+	CHECK_OK(actr__pc_send(c->pc, ACTR__LANE_RPC_RELIABLE, buf,
+			       actr__rpc_envelope__pack(&e, buf)));
+	/* then a good call on the same connection still works */
+	CHECK_OK(actr_peer_call_raw(cli.peer, &t, "test.Echo", "b", 1, 10000,
+				    on_seen, NULL));
+	rt_run(r, &seen_done, 2, 10000);
+	CHECK_EQ(seen_status, 0);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(2000));
+	do {
+		actr_reactor_run_once(r, 10);
+		actr_peer_get_stats(srv.peer, &st);
+	} while ((st.bad_in < 1 ||
+		  actr_system_stats(srv.sys)->dropped_invalid < 1) &&
+		 actr_time_ns() < end);
+	CHECK_EQ(st.bad_in, 1);
+	CHECK_EQ(actr_system_stats(srv.sys)->dropped_invalid, 1);
+	/* the undecodable bytes are kept in the dead-letter queue */
+	CHECK_OK(actr_dlq_query(srv.peer->mb, NULL, &dl, &ndl));
+	CHECK_EQ(ndl, 1);
+	CHECK_STR(dl[0].category, "decode");
+	CHECK_EQ(dl[0].payload_len, sizeof(junk));
+	actr_dlq_entries_free(dl, ndl);
+	CHECK_EQ(actr_peer_conn_count(cli.peer), 1);
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
 }
