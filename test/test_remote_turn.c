@@ -4,6 +4,7 @@
  * from their ICE server list and are forced to relay candidates. And
  * bad input from a connected peer (undecodable bytes, an envelope
  * without a direction): counted, dead-lettered, the connection survives.
+ * A connection closed by the callee is set up again by the next call.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -159,6 +160,7 @@ TEST_TIMEOUT(remote_bad_inbound_envelopes, 30)
 	uint64_t end;
 
 	CHECK(r);
+	seen_done = 0;
 	snprintf(mb, sizeof(mb), "%s/bad-mb.db", actr_test_tmpdir());
 	l = rt_signal(r, 0);
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
@@ -211,6 +213,73 @@ TEST_TIMEOUT(remote_bad_inbound_envelopes, 30)
 	CHECK_EQ(dl[0].payload_len, sizeof(junk));
 	actr_dlq_entries_free(dl, ndl);
 	CHECK_EQ(actr_peer_conn_count(cli.peer), 1);
+
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
+
+/* ---- a closed connection is set up again ------------------------------------ */
+
+TEST_TIMEOUT(remote_reconnect_after_close, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	actr_workload_t *w;
+	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
+	struct peer_conn *c = NULL;
+	actr_peer_stats_t st;
+	GHashTableIter it;
+	gpointer k, v;
+	char url[64];
+	uint64_t end;
+
+	CHECK(r);
+	seen_done = 0;
+	l = rt_signal(r, 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
+		 actr__sig_listener_port(l));
+	w = actr_workload_new("acme", "echo", "1.0.0");
+	CHECK(w);
+	CHECK_OK(actr_workload_add_route(w, "test.Echo", h_echo, 0));
+	rt_node(&srv, r, url, w, NULL);
+	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	t.manufacturer = "acme";
+	t.name = "echo";
+	t.version = "1.0.0";
+	CHECK_OK(actr_peer_call_raw(cli.peer, &t, "test.Echo", "a", 1, 10000,
+				    on_seen, NULL));
+	rt_run(r, &seen_done, 1, 10000);
+	CHECK_EQ(seen_status, 0);
+
+	/* the callee closes its side (SCTP shutdown, DTLS close_notify):
+	 * both gates drop the connection */
+	g_hash_table_iter_init(&it, srv.peer->conns);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		c = v;
+	CHECK(c && c->pc);
+	CHECK_OK(actr__pc_close(c->pc));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while ((actr_peer_conn_count(cli.peer) ||
+		actr_peer_conn_count(srv.peer)) && actr_time_ns() < end)
+		actr_reactor_run_once(r, 10);
+	CHECK_EQ(actr_peer_conn_count(cli.peer), 0);
+	CHECK_EQ(actr_peer_conn_count(srv.peer), 0);
+
+	/* the next call sets up a new one */
+	CHECK_OK(actr_peer_call_raw(cli.peer, &t, "test.Echo", "b", 1, 10000,
+				    on_seen, NULL));
+	rt_run(r, &seen_done, 2, 10000);
+	CHECK_EQ(seen_done, 2);
+	CHECK_EQ(seen_status, 0);
+	actr_peer_get_stats(cli.peer, &st);
+	CHECK_EQ(st.conns_created, 2);
+	CHECK_EQ(st.conns_open, 2);
 
 	rt_node_free(&cli);
 	rt_node_free(&srv);
