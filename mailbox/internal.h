@@ -152,6 +152,8 @@ struct actr_mailbox {
 	actr_mailbox_opts_t o;
 	char *path;
 	int lease_fd;			/* <path>-inflight, -1 if none */
+	int wal_fd;			/* <path>-wal for early writeback */
+	uint32_t since_writeback;	/* commits since the last one */
 	uint64_t *lease;		/* its mapping: magic, nslots, slots */
 	uint32_t nslots;		/* slots in the mapping */
 	uint32_t *free_slots;		/* stack of unused slot numbers */
@@ -206,6 +208,43 @@ int actr__mb_enqueue_redrive(actr_mailbox_t *mb, const void *from,
 
 /* Queue a DLQ insert in the open batch (takes ownership of p). */
 void actr__mb_dlq_push(actr_mailbox_t *mb, struct mb_dlq_pending *p);
+
+/* ---- inflight.c: the in-flight side file ------------------------------- */
+
+#define LEASE_MAGIC 0x31494d41u	/* "AMI1" */
+#define LEASE_HDR 2		/* u64 words before the slots: magic, count */
+
+/** Make room for n more in-flight slots (maps or grows the file). 0 or
+ * negative code (logged). */
+int actr__mb_lease_reserve(actr_mailbox_t *mb, uint32_t n);
+
+/** Ids in flight when the last process died (*ids malloc'd, unsorted; an
+ * unreadable file counts as empty). 0 or -ENOMEM/-errno. */
+int actr__mb_lease_read(actr_mailbox_t *mb, uint64_t **ids, size_t *n);
+
+/** Forget every slot (after recovery, at a clean close). */
+void actr__mb_lease_clear(actr_mailbox_t *mb);
+
+/** Unmap and free the slot bookkeeping. */
+void actr__mb_lease_unmap(actr_mailbox_t *mb);
+
+/** m goes in flight: record its id in a free slot (reserved before). */
+static inline void actr__mb_lease_take(actr_mailbox_t *mb, struct mb_msg *m)
+{
+	m->slot = mb->free_slots[--mb->nfree];
+	__atomic_store_n(&mb->lease[LEASE_HDR + m->slot], m->pub.id,
+			 __ATOMIC_RELAXED);
+}
+
+/** m leaves flight: clear its slot. */
+static inline void actr__mb_lease_drop(actr_mailbox_t *mb, struct mb_msg *m)
+{
+	__atomic_store_n(&mb->lease[LEASE_HDR + m->slot], 0, __ATOMIC_RELAXED);
+	mb->free_slots[mb->nfree++] = m->slot;
+}
+
+/* Checksum of a stored batch's body (bytes after its 16-byte header). */
+uint64_t actr__mb_seg_sum(const uint8_t *p, size_t n);
 
 /* The connection, for tests (fault injection: max_page_count). */
 sqlite3 *actr__mailbox_db(actr_mailbox_t *mb);

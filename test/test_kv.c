@@ -30,7 +30,7 @@ static bool val_is(actr_kv_t *kv, const char *k, const char *v)
 	return ok;
 }
 
-TEST(kv_put_get_delete_persist)
+TEST(mailbox_kv_put_get_delete_persist)
 {
 	actr_kv_t *kv;
 	actr_buf_t *b = (actr_buf_t *)1;
@@ -79,7 +79,7 @@ static int scan_cb(const void *k, size_t kl, const void *v, size_t vl,
 	return a->n == a->stop_at ? 42 : 0;
 }
 
-TEST(kv_scan_prefix)
+TEST(mailbox_kv_scan_prefix)
 {
 	static const char *keys[] = { "user:2", "user:1", "usex", "use",
 				      "order:1", "user:10", "v" };
@@ -114,7 +114,7 @@ TEST(kv_scan_prefix)
 	actr_kv_close(kv);
 }
 
-TEST(kv_batch_atomic)
+TEST(mailbox_kv_batch_atomic)
 {
 	actr_kv_t *kv;
 	actr_kv_batch_t *b = actr_kv_batch_new();
@@ -165,7 +165,7 @@ TEST(kv_batch_atomic)
 	actr_kv_close(kv);
 }
 
-TEST(kv_one_file_per_actor)
+TEST(mailbox_kv_one_file_per_actor)
 {
 	actr_kv_t *a, *b;
 

@@ -124,8 +124,10 @@ typedef struct actr_mailbox_msg {
 typedef void (*actr_mailbox_commit_cb)(actr_mailbox_t *mb, int rc,
 				       uint64_t seq, void *arg);
 
-/** Called when depth (queued + in flight) reaches high_mark (on = true) and
- * when it falls back to low_mark (on = false). */
+/** Called when depth (queued + in flight + uncommitted) reaches high_mark
+ * (on = true) and when it falls back to low_mark (on = false), from
+ * enqueue/ack/fail/dead-letter calls. Not called during open: a recovered
+ * backlog shows in actr_mailbox_stats() and is judged at the next call. */
 typedef void (*actr_mailbox_pressure_cb)(actr_mailbox_t *mb, bool on,
 					 uint64_t depth, void *arg);
 
@@ -173,7 +175,8 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *opts);
 /**
  * Open (or create) the mailbox at path and rebuild the queues from it,
  * delivering again every stored, unacknowledged message. opts may be NULL
- * (defaults); it is copied. On success *out owns the mailbox.
+ * (defaults); it is copied. On success *out owns the mailbox. No callback
+ * runs before it returns.
  * Returns 0; -ACTR_ECORRUPT for a file that is not a SQLite database, a
  * damaged one, or a database of another schema; -EBUSY if another process
  * has it open; -ENOMEM, -EIO, -EACCES, -EINVAL. Every failure is logged
