@@ -40,7 +40,8 @@ struct actr__gloop {
 	unsigned gcap;		/* entries allocated */
 	bool prepared;		/* prepare ran, check is due */
 	bool in_dispatch;	/* inside g_main_context_dispatch */
-	int wakeup_fd;		/* the context's own wake-up descriptor */
+	bool fds_added;		/* sync_fds added a descriptor */
+	guint scanned_id;	/* sources up to this id made recursive */
 	struct actr__gloop_stats st; /* counters */
 };
 
@@ -100,6 +101,7 @@ static struct gfd *add_gfd(struct actr__gloop *g, int fd)
 	}
 	g->gfds[g->ngfds++] = f;
 	g->st.fd_changes++;
+	g->fds_added = true;
 	return f;
 }
 
@@ -147,6 +149,42 @@ static void sync_fds(struct actr__gloop *g)
 	}
 }
 
+static gboolean never(gpointer data)
+{
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * GLib blocks a source while dispatching it unless it may recurse: it
+ * removes the source's descriptors from the poll set and adds them back,
+ * signalling its wake-up descriptor for each change (two eventfd writes
+ * and a read per dispatched socket source, on every packet). This context
+ * is never iterated from inside a callback, so recursion cannot happen and
+ * blocking buys nothing: mark the sources as recursive. Source ids grow
+ * within a context; a throw-away source tells the newest id, and ids not
+ * seen yet are scanned. Runs only when a descriptor appeared (new sockets
+ * of a new agent).
+ */
+static void allow_recursion(struct actr__gloop *g)
+{
+	GSource *probe = g_idle_source_new();
+	guint last, id;
+
+	g_source_set_callback(probe, never, NULL, NULL);
+	last = g_source_attach(probe, g->ctx);
+	g_source_destroy(probe);
+	g_source_unref(probe);
+	if (last <= g->scanned_id || last - g->scanned_id > 100000)
+		g->scanned_id = last > 1000 ? last - 1000 : 0;
+	for (id = g->scanned_id + 1; id < last; id++) {
+		GSource *src = g_main_context_find_source_by_id(g->ctx, id);
+
+		if (src && !g_source_is_destroyed(src))
+			g_source_set_can_recurse(src, TRUE);
+	}
+	g->scanned_id = last;
+}
+
 static void on_prepare(actr_hook_t *h, void *arg)
 {
 	struct actr__gloop *g = arg;
@@ -170,7 +208,10 @@ static void on_prepare(actr_hook_t *h, void *arg)
 	g->nfds = n;
 	g->st.nfds = (unsigned)n;
 	g->prepared = true;
+	g->fds_added = false;
 	sync_fds(g);
+	if (g->fds_added)
+		allow_recursion(g);
 
 	if (timeout == 0) {
 		actr_reactor_limit_wait(g->r, 0);
@@ -220,17 +261,6 @@ static void on_check(actr_hook_t *h, void *arg)
 		g->in_dispatch = true;
 		g_main_context_dispatch(g->ctx);
 		g->in_dispatch = false;
-		/* Dispatching a source blocks and unblocks its descriptors,
-		 * and GLib signals its wake-up descriptor for each change.
-		 * The next PREPARE sees every change anyway, so drain it now
-		 * rather than take one more empty iteration for it. */
-		if (g->wakeup_fd >= 0) {
-			uint64_t v;
-
-			if (read(g->wakeup_fd, &v, sizeof(v)) < 0 &&
-			    errno != EAGAIN)
-				g->wakeup_fd = -1;
-		}
 		actr__gloop_unref(g);
 	}
 }
@@ -284,17 +314,6 @@ actr__gloop_t *actr__gloop_get(actr_reactor_t *r)
 		return NULL;
 	}
 	g_main_context_push_thread_default(g->ctx);
-	/* A fresh context polls exactly one descriptor: its wake-up. */
-	{
-		GPollFD pfd;
-		gint prio, tmo;
-
-		g->wakeup_fd = -1;
-		g_main_context_prepare(g->ctx, &prio);
-		if (g_main_context_query(g->ctx, prio, &tmo, &pfd, 1) == 1)
-			g->wakeup_fd = pfd.fd;
-		g_main_context_check(g->ctx, prio, &pfd, 0);
-	}
 	actr_timer_init(r, &g->timer, on_timer, g);
 	actr_hook_start(r, &g->prepare, ACTR_HOOK_PREPARE, 0, on_prepare, g);
 	actr_hook_start(r, &g->check, ACTR_HOOK_CHECK, 0, on_check, g);

@@ -28,7 +28,7 @@ struct actr__ice {
 	void *arg;		/* their argument */
 	int state;		/* enum actr__ice_state reported last */
 	bool closed;		/* freed by the user; no more callbacks */
-	actr_defer_t release;	/* deferred release when freed in dispatch */
+	actr_defer_t release;	/* release deferred out of a dispatch */
 	actr_defer_t reannounce; /* local candidates again after a restart */
 	uint64_t rejected_cands; /* remote candidates refused */
 };
@@ -121,7 +121,8 @@ static bool valid_ip(const char *ip)
 	return ip && nice_address_set_from_string(&a, ip);
 }
 
-actr__ice_t *actr__ice_new(actr_reactor_t *r, const struct actr__ice_config *cfg,
+actr__ice_t *actr__ice_new(actr_reactor_t *r,
+			   const struct actr__ice_config *cfg,
 			   const struct actr__ice_cbs *cbs, void *arg)
 {
 	struct actr__ice *ice;
@@ -410,7 +411,8 @@ static bool addr_loopback(const NiceAddress *a)
 		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >>
 			24) == 127;
 	if (ss.ss_family == AF_INET6)
-		return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+		return IN6_IS_ADDR_LOOPBACK(
+			&((struct sockaddr_in6 *)&ss)->sin6_addr);
 	return false;
 }
 

@@ -68,7 +68,8 @@ struct actr__ice_cbs {
  * its strings are copied; cbs is copied; arg is passed to every callback.
  * Returns NULL on failure (bad address literal, out of memory). Free with
  * actr__ice_free(). */
-actr__ice_t *actr__ice_new(actr_reactor_t *r, const struct actr__ice_config *cfg,
+actr__ice_t *actr__ice_new(actr_reactor_t *r,
+			   const struct actr__ice_config *cfg,
 			   const struct actr__ice_cbs *cbs, void *arg);
 
 /** Free the agent. Safe from inside one of its callbacks (the libnice

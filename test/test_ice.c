@@ -89,6 +89,8 @@ TEST(ice_gloop_fd_watch)
 			      NULL);
 	g_source_attach(s, actr__gloop_context(g));
 	CHECK(actr_reactor_run_once(r, 0) >= 0);
+	/* Sources are never blocked during dispatch (no wake-up writes). */
+	CHECK(g_source_get_can_recurse(s));
 	actr__gloop_stats(g, &st);
 	uint64_t changes = st.fd_changes;
 	for (int i = 0; i < 5; i++) {

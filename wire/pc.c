@@ -34,7 +34,7 @@ struct early {
 
 struct actr__pc {
 	actr_reactor_t *r;		/* owner reactor */
-	bool offerer;			/* we send the offer, open channels */
+	bool offerer;			/* we offer and open channels */
 	struct actr__pc_config cfg;	/* copied configuration */
 	struct actr__pc_cbs cbs;	/* upward callbacks */
 	void *arg;			/* their argument */
@@ -102,7 +102,8 @@ static void set_state(struct actr__pc *pc, int state, int err)
 		return;
 	if (pc->state == ACTR__PC_FAILED || pc->state == ACTR__PC_CLOSED)
 		return; /* terminal */
-	actr_logd("pc", "%s: %s -> %s (%s)", pc->offerer ? "offerer" : "answerer",
+	actr_logd("pc", "%s: %s -> %s (%s)",
+		  pc->offerer ? "offerer" : "answerer",
 		  actr__pc_state_name(pc->state), actr__pc_state_name(state),
 		  err ? actr_strerror(err) : "ok");
 	pc->state = state;

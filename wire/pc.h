@@ -69,7 +69,7 @@ struct actr__pc_config {
 	bool trickle;			/* emit the description at once and
 					 * candidates one by one; false: wait
 					 * for gathering, candidates in SDP */
-	unsigned handshake_timeout_ms;	/* start -> CONNECTED, 0 = 10000 */
+	unsigned handshake_timeout_ms;	/* to CONNECTED, 0 = 10000 */
 	size_t max_message;		/* per lane message bound, 0 = 16 MiB
 					 * (smaller values are raised) */
 	bool legacy_sdp;		/* offer DTLS/SCTP + sctpmap */

@@ -30,7 +30,7 @@ struct parser {
 	struct actr__sdp *out;
 	struct level sess;	/* session-level values */
 	struct level media;	/* data section values */
-	int section;		/* 0 session, 1 data section, 2 other media */
+	int section;		/* 0 session, 1 data, 2 other media */
 	bool have_data;		/* a data section was found */
 	char bundle[256];	/* a=group:BUNDLE value */
 	bool have_bundle;
@@ -273,7 +273,8 @@ static bool parse_attr(struct parser *p, const char *v, size_t n)
 			return p->why = "candidate too long", false;
 		copy_str(line, v, n);
 		if (o->ncands == ACTR__SDP_MAX_CANDS) {
-			actr_logw("sdp", "more than %d candidates, rest ignored",
+			actr_logw("sdp",
+				  "more than %d candidates, rest ignored",
 				  ACTR__SDP_MAX_CANDS);
 			return true;
 		}
@@ -366,8 +367,9 @@ int actr__sdp_parse(const char *text, size_t len, struct actr__sdp *out)
 			}
 			s1++;
 			s2 = memchr(s1, ' ', n - (size_t)(s1 - l));
-			if (!s2 || !parse_uint(s1, (size_t)(s2 - s1), UINT64_MAX,
-					       &out->session_id)) {
+			if (!s2 ||
+			    !parse_uint(s1, (size_t)(s2 - s1), UINT64_MAX,
+					&out->session_id)) {
 				p.why = "bad o= session id";
 				goto bad;
 			}
@@ -436,7 +438,8 @@ int actr__sdp_add_candidate(struct actr__sdp *s, const char *cand)
 	if (!strncmp(cand, "a=", 2))
 		cand += 2;
 	n = strlen(cand);
-	if (n <= 10 || n >= ACTR__SDP_CAND_LEN || strncmp(cand, "candidate:", 10))
+	if (n <= 10 || n >= ACTR__SDP_CAND_LEN ||
+	    strncmp(cand, "candidate:", 10))
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)cand[i] < 0x20 || cand[i] == 0x7f)

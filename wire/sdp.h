@@ -24,7 +24,7 @@
 enum actr__sdp_setup {
 	ACTR__SDP_SETUP_NONE = 0,	/* absent */
 	ACTR__SDP_SETUP_ACTPASS,
-	ACTR__SDP_SETUP_ACTIVE,		/* this side is the DTLS client */
+	ACTR__SDP_SETUP_ACTIVE,		/* this side: DTLS client */
 	ACTR__SDP_SETUP_PASSIVE,	/* this side is the DTLS server */
 };
 
@@ -43,7 +43,8 @@ struct actr__sdp {
 	bool bundle;		/* a=group:BUNDLE lists the mid */
 	bool end_of_candidates;	/* a=end-of-candidates seen */
 	unsigned ncands;	/* candidates kept */
-	char cands[ACTR__SDP_MAX_CANDS][ACTR__SDP_CAND_LEN]; /* "candidate:.." */
+	/* "candidate:.." values (no "a=") */
+	char cands[ACTR__SDP_MAX_CANDS][ACTR__SDP_CAND_LEN];
 };
 
 /** Parse len bytes of SDP text into out (fully overwritten). Returns 0,
