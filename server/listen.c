@@ -113,6 +113,8 @@ static void on_ws_message(actr_ws_t *ws, bool text, const uint8_t *data,
 
 	if (text) {
 		c->l->text_ignored++;
+		actr_logd(TAG, "conn %" PRIu64 ": text frame ignored (%zu bytes)",
+			  c->id, len);
 		return;
 	}
 	enter(c->l);
