@@ -37,7 +37,7 @@
 typedef struct actr__pc actr__pc_t;
 
 /* The lanes of PROTOCOL.md 7, indexed by PayloadType. */
-enum actr__lane {
+enum actr__lane_index {
 	ACTR__LANE_RPC_RELIABLE = 0,		/* ordered, reliable */
 	ACTR__LANE_RPC_SIGNAL = 1,		/* ordered, reliable */
 	ACTR__LANE_STREAM_RELIABLE = 2,		/* ordered, reliable */

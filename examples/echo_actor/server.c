@@ -1,0 +1,163 @@
+/*
+ * echo_actor server: the echo service on the network.
+ *
+ * Registers acme:echo:1.0.0 with an actr signaling server and answers
+ * echo.EchoService.Echo over WebRTC for any caller, until SIGINT/SIGTERM.
+ *
+ *   server [--signal ws://127.0.0.1:8081] [--realm 101] [--secret S]
+ *          [--local 127.0.0.1] [--mailbox PATH] [--sync normal|full]
+ *          [--crash-once FILE]
+ *
+ * --mailbox stores every inbound request durably before it is handled
+ * (acknowledged after the reply left). --crash-once FILE shows what that
+ * buys: the first request makes the process exit abruptly (status 3)
+ * before replying, after creating FILE; started again with the same
+ * mailbox, the server handles that request again and replies to the
+ * caller (at least once).
+ *
+ * Prints "ready <ActrId>" on stdout once registered.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <actr/actr.h>
+#include <actr/node.h>
+#include <actr/runtime.h>
+#include <actr/signal.h>
+
+#include "proto/echo.pb-c.h"
+
+static const char *crash_file;	/* --crash-once */
+static unsigned long handled;	/* requests answered */
+
+static int Echo(actr_ctx_t *ctx, const Echo__EchoRequest *req)
+{
+	Echo__EchoResponse resp = ECHO__ECHO_RESPONSE__INIT;
+
+	if (crash_file && access(crash_file, F_OK) != 0) {
+		int fd = open(crash_file, O_WRONLY | O_CREAT, 0600);
+
+		if (fd >= 0)
+			close(fd);
+		fprintf(stderr, "server: simulated crash before replying\n");
+		_exit(3);
+	}
+	resp.reply = req->message;
+	resp.timestamp = actr_wall_ms();
+	handled++;
+	return actr_reply(ctx, &resp.base);
+}
+
+static const actr_method_t echo_methods[] = {
+	ACTR_METHOD("Echo", Echo),
+	ACTR_METHOD_END,
+};
+
+static void on_state(actr_peer_t *p, int st, void *arg)
+{
+	actr_node_t *n = arg;
+	char id[ACTR_ID_STR_MAX + 1];
+
+	if (st == ACTR_SIG_CONNECTED) {
+		actr_id_format(actr_node_id(n), id, sizeof(id));
+		printf("ready %s\n", id);
+		fflush(stdout);
+	} else if (st == ACTR_SIG_FAILED) {
+		fprintf(stderr, "server: signaling server unreachable\n");
+	}
+}
+
+/* Let closing connections (the signaling WebSocket) finish, bounded. */
+static void drain(actr_reactor_t *r)
+{
+	uint64_t end = actr_time_ns() + ACTR_MS(1000);
+
+	for (int i = 0; i < 3; i++)
+		actr_reactor_run_once(r, 0);
+	while (actr_reactor_active(r) > 0 && actr_time_ns() < end)
+		actr_reactor_run_once(r, 10);
+}
+
+static const char *arg_of(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "server: %s needs a value\n", argv[*i]);
+		exit(2);
+	}
+	return argv[++*i];
+}
+
+int main(int argc, char **argv)
+{
+	actr_peer_config_t pc = { .signaling_url = "ws://127.0.0.1:8081",
+				  .realm_secret = NULL,
+				  .local_addr = "127.0.0.1" };
+	actr_system_config_t sc = { .realm_id = 101 };
+	actr_reactor_t *r;
+	actr_system_t *sys;
+	actr_workload_t *w;
+	actr_node_t *node;
+	actr_peer_t *peer;
+	actr_ref_t *ref;
+	actr_peer_stats_t st;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--signal"))
+			pc.signaling_url = arg_of(argc, argv, &i);
+		else if (!strcmp(a, "--realm"))
+			sc.realm_id = (uint32_t)atoi(arg_of(argc, argv, &i));
+		else if (!strcmp(a, "--secret"))
+			pc.realm_secret = arg_of(argc, argv, &i);
+		else if (!strcmp(a, "--local"))
+			pc.local_addr = arg_of(argc, argv, &i);
+		else if (!strcmp(a, "--mailbox"))
+			pc.mailbox_path = arg_of(argc, argv, &i);
+		else if (!strcmp(a, "--sync"))
+			pc.mailbox_sync = !strcmp(arg_of(argc, argv, &i),
+						  "normal");
+		else if (!strcmp(a, "--crash-once"))
+			crash_file = arg_of(argc, argv, &i);
+		else {
+			fprintf(stderr, "usage: server [--signal URL] [--realm "
+				"ID] [--secret S] [--local IP] "
+				"[--mailbox PATH] "
+				"[--sync normal|full] [--crash-once FILE]\n");
+			return 2;
+		}
+	}
+	r = actr_reactor_new();
+	sys = r ? actr_system_new(r, &sc) : NULL;
+	w = actr_workload_new("acme", "echo", "1.0.0");
+	if (!sys || !w ||
+	    actr_workload_add_service(w, &echo__echo_service__descriptor,
+				      echo_methods) < 0)
+		return 1;
+	node = actr_node_new(sys, w, 0);
+	if (!node)
+		return 1;
+	pc.on_state = on_state;
+	pc.arg = node;
+	peer = actr_peer_new(node, &pc);
+	if (!peer || actr_node_start(node, &ref) < 0 ||
+	    actr_peer_start(peer) < 0) {
+		fprintf(stderr, "server: cannot start\n");
+		return 1;
+	}
+	actr_ref_run_until_signal(ref);	/* until SIGINT/SIGTERM */
+	actr_peer_get_stats(peer, &st);
+	fprintf(stderr, "server: %lu handled, %llu connections, %llu "
+		"recovered from the mailbox\n", handled,
+		(unsigned long long)st.conns_open,
+		(unsigned long long)st.recovered);
+	actr_peer_free(peer);
+	actr_system_free(sys);
+	drain(r);
+	actr_reactor_free(r);
+	return 0;
+}

@@ -1,0 +1,158 @@
+/*
+ * A node on the network: the peer gate (PROTOCOL.md sections 5-7, 9).
+ *
+ * actr_peer_new(node, cfg) gives a node a signaling client (registration
+ * with an actr signaling server, WebSocket, heartbeats) and WebRTC peer
+ * connections to other actors, created on demand:
+ *
+ *   caller                      signaling server               callee
+ *   RouteCandidates(type) ----->
+ *   RoleNegotiation ----------->  RoleAssignment to both sides
+ *   offer / ICE candidates <==== ActrRelay ====> answer / ICE candidates
+ *   ICE + DTLS + SCTP, four DataChannels (RPC_RELIABLE, RPC_SIGNAL, ...)
+ *   RpcEnvelope (fragmented) ------------------------------------> runtime
+ *
+ * Once started, the peer is the node's system's resolver for every target
+ * outside the process: actr_call()/actr_tell() to a remote ActrId go
+ * through it, and actr_peer_call() resolves an ActrType first. Calls made
+ * while a connection is being set up are queued (bounded) and sent when it
+ * opens; they fail with ConnectionNotReady when the setup fails and with
+ * TimedOut at their deadline. Connections are cached per remote actor and
+ * reused; a failed or closed one is dropped and set up again on the next
+ * call.
+ *
+ * Inbound REQUEST/TELL from a peer are delivered to the node through the
+ * runtime (direction checks, response cache, priority by lane); the caller
+ * identity is the peer connection's remote ActrId. With a mailbox path
+ * they are stored durably first and acknowledged once the reply was handed
+ * to the transport (TELLs: once handled).
+ *
+ * One peer per system (it installs the system's remote resolver). The
+ * node's ActrId becomes the one the signaling server issued when the peer
+ * registers (serial number and realm). Everything on the reactor thread.
+ */
+#ifndef ACTR_NODE_H
+#define ACTR_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <actr/runtime.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct actr_peer actr_peer_t;
+
+typedef struct actr_peer_config {
+	const char *signaling_url;	/* "ws://127.0.0.1:8081" or http:// */
+	const char *realm_secret;	/* x-actrix-realm-secret, or NULL */
+	const char *const *ice_servers;	/* "stun:IP:PORT", "turn:IP:PORT"
+					 * (IP literals), NULL-terminated;
+					 * may be NULL */
+	const char *local_addr;		/* ICE host address (127.0.0.1);
+					 * NULL = all non-loopback ones */
+	bool ice_relay_only;		/* TURN relay candidates only
+					 * (credential: the one the
+					 * signaling server issued) */
+	const char *mailbox_path;	/* durable inbound mailbox, or NULL */
+	int mailbox_sync;		/* ACTR_MAILBOX_SYNC_*, default FULL */
+	const struct actr_mailbox_opts *mailbox_opts; /* full mailbox options
+					 * (copied; on_commit is the peer's;
+					 * overrides mailbox_sync), or NULL */
+	bool answer_only;		/* connect with webrtc_role=answer */
+	bool publish_acl;		/* send the workload's ACL to the
+					 * server (it filters discovery) */
+	unsigned max_queued;		/* calls queued per connection in
+					 * setup [256] */
+	unsigned setup_timeout_ms;	/* pc handshake deadline [10000] */
+	/* Called when the signaling state changes (ACTR_SIG_* of
+	 * actr/signal.h); CONNECTED means registered and reachable. */
+	void (*on_state)(actr_peer_t *p, int sig_state, void *arg);
+	void *arg;			/* argument of on_state */
+} actr_peer_config_t;
+
+/**
+ * Create the peer gate of node n (borrowed; must outlive the peer) with
+ * cfg (copied). Opens the mailbox when configured. Nothing is sent until
+ * actr_peer_start. NULL on a bad config, a system that already has a
+ * peer, a mailbox that cannot be opened, or ENOMEM.
+ */
+actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg);
+
+/** Register with the signaling server and connect (asynchronous: see
+ * on_state). 0 or a negative code. */
+int actr_peer_start(actr_peer_t *p);
+
+/** Close every peer connection (queued calls fail with
+ * ConnectionNotReady), stop signaling, close the mailbox (messages in
+ * flight stay stored and are delivered again at the next open), and
+ * free. Call it before freeing the node's system; not from inside one of
+ * p's callbacks. NULL ignored. */
+void actr_peer_free(actr_peer_t *p);
+
+/** Registered and connected to the signaling server. */
+bool actr_peer_ready(const actr_peer_t *p);
+
+/**
+ * Call route_key on an actor of type t (manufacturer:name:version): the
+ * first route candidate the signaling server returns (cached per type and
+ * dropped when its connection fails). The caller id is the node's.
+ * actr_peer_call packs req and decodes the reply with resp_type;
+ * actr_peer_call_raw copies data[0..len). timeout_ms 0 = 30 s and covers
+ * discovery, connection setup and the call. cb runs exactly once, later:
+ * NotFound when no actor of that type is reachable, ConnectionNotReady
+ * when setup failed, TimedOut, or the callee's result. Calls waiting for
+ * the same type are issued in order. Returns 0, -EINVAL, -ENOMEM,
+ * -ACTR_EUNAVAILABLE (max_queued calls already wait for that type).
+ * Calls waiting for discovery when the peer is freed complete with
+ * -ACTR_ECLOSED (from inside actr_peer_free); calls already handed to the
+ * runtime complete there.
+ */
+int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
+		   const char *route_key, const ProtobufCMessage *req,
+		   const ProtobufCMessageDescriptor *resp_type,
+		   uint32_t timeout_ms, actr_result_cb cb, void *arg);
+int actr_peer_call_raw(actr_peer_t *p, const Actr__ActrType *t,
+		       const char *route_key, const void *data, size_t len,
+		       uint32_t timeout_ms, actr_result_cb cb, void *arg);
+
+/**
+ * Send requests and tells for route_key on the lane of payload_type
+ * (ACTR__PAYLOAD_TYPE__RPC_SIGNAL: the callee queues them at High
+ * priority), as the method's (actr.payload_type) option says; default
+ * RPC_RELIABLE. Responses always travel on RPC_RELIABLE. route_key is
+ * copied. 0, -EINVAL, -ENOMEM.
+ */
+int actr_peer_set_route_lane(actr_peer_t *p, const char *route_key,
+			     int payload_type);
+
+/** Counters. */
+typedef struct actr_peer_stats {
+	uint64_t conns_created;		/* peer connections created */
+	uint64_t conns_open;		/* reached CONNECTED */
+	uint64_t conns_failed;		/* failed or closed */
+	uint64_t discoveries;		/* route-candidate requests */
+	uint64_t queued;		/* messages queued during setup */
+	uint64_t msgs_out;		/* envelopes sent */
+	uint64_t msgs_in;		/* envelopes received */
+	uint64_t signal_out;		/* of msgs_out: on RPC_SIGNAL */
+	uint64_t signal_in;		/* of msgs_in: on RPC_SIGNAL */
+	uint64_t bad_in;		/* undecodable inbound messages */
+	uint64_t persisted;		/* inbound stored in the mailbox */
+	uint64_t acked;			/* mailbox acknowledgements */
+	uint64_t recovered;		/* mailbox messages found at open */
+	uint64_t last_setup_ns;		/* last one: new to open */
+} actr_peer_stats_t;
+
+void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
+
+/** Number of cached peer connections (any state). */
+unsigned actr_peer_conn_count(const actr_peer_t *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

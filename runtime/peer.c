@@ -1,0 +1,1255 @@
+/*
+ * The peer gate (include/actr/node.h): a node's signaling client and its
+ * WebRTC peer connections, plugged into the runtime's remote lane seam
+ * (runtime/lane.h).
+ *
+ * - One lane (struct actr__lane) serves every remote target: send() finds
+ *   the connection of the target's ActrId (or starts one: RoleNegotiation
+ *   through the signaling server), encodes the RpcEnvelope and sends it on
+ *   the channel of its payload type, or queues it (bounded) until the
+ *   connection opens.
+ * - Relay messages from the server (RoleAssignment, SDP, ICE candidates)
+ *   drive the connections; an unknown source with an offer or an
+ *   assignment gets a new connection (we are called).
+ * - Inbound envelopes go to actr__system_deliver with the connection's
+ *   remote ActrId as caller, or through the durable mailbox first
+ *   (runtime/peer_mailbox.c).
+ * - actr_peer_call resolves an ActrType with RouteCandidates (cached per
+ *   type) and then calls the ActrId through the runtime.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include <actr/log.h>
+#include <actr/mailbox.h>
+#include <actr/node.h>
+#include <actr/signal.h>
+
+#include "runtime/internal.h"
+#include "runtime/peer_internal.h"
+#include "wire/pc.h"
+#include "wire/sigclient.h"
+#include "proto/webrtc.pb-c.h"
+
+#define TAG "peer"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static uint64_t now_ns(actr_peer_t *p)
+{
+	return actr_reactor_now(p->r);
+}
+
+static bool id_key(const Actr__ActrId *id, char out[ACTR__PEER_KEY])
+{
+	return id && id->realm && id->type &&
+	       actr_id_format(id, out, ACTR__PEER_KEY) > 0;
+}
+
+/* Our request ids: 16 lowercase hex digits (runtime/remote.c). */
+static bool parse_rid(const char *s, uint64_t *rid)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (!s)
+		return false;
+	for (i = 0; i < 16; i++) {
+		char c = s[i];
+
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return false;
+	}
+	if (s[16])
+		return false;
+	*rid = v;
+	return true;
+}
+
+/* Argument of a signaling request: the peer and the key it is about
+ * (the connection or discovery may be gone when the reply comes). */
+struct keyarg {
+	actr_peer_t *p;			/* owner (alive: replies are
+					 * cancelled before it is freed) */
+	char key[ACTR__PEER_KEY];	/* conn or type key */
+};
+
+static struct keyarg *keyarg_new(actr_peer_t *p, const char *key)
+{
+	struct keyarg *k = malloc(sizeof(*k));
+
+	if (k) {
+		k->p = p;
+		snprintf(k->key, sizeof(k->key), "%s", key);
+	}
+	return k;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static void q_free_all(actr_peer_t *p, struct peer_conn *c, int status,
+		       const char *why)
+{
+	struct peer_qmsg *m, *n;
+
+	for (m = c->qh; m; m = n) {
+		n = m->next;
+		if (m->is_req && status < 0)
+			actr__respond_local(p->sys, m->rid, status, why, NULL,
+					    0);
+		free(m);
+	}
+	c->qh = c->qt = NULL;
+	c->nq = 0;
+}
+
+static void reap_dead(actr_defer_t *d, void *arg)
+{
+	actr_peer_t *p = arg;
+	struct peer_conn *c, *n;
+
+	(void)d;
+	for (c = p->dead; c; c = n) {
+		n = c->next_dead;
+		for (int i = 0; i < c->ncands; i++)
+			free(c->cands[i]);
+		free(c->remote_enc);
+		actr_proto_free(c->remote);
+		free(c);
+	}
+	p->dead = NULL;
+}
+
+/* Forget type -> id cache entries that point at key. */
+static void drop_type_cache(actr_peer_t *p, const char *key)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, p->types);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		char vk[ACTR__PEER_KEY];
+
+		if (id_key(v, vk) && !strcmp(vk, key))
+			g_hash_table_iter_remove(&it);
+	}
+}
+
+void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
+{
+	actr_peer_t *p = c->p;
+
+	if (c->st == PC_DEAD)
+		return;
+	if (c->st != PC_OPEN || status)
+		p->st.conns_failed++;
+	actr_logi(TAG, "connection to %s dropped: %s", c->key,
+		  why ? why : "closed");
+	c->st = PC_DEAD;
+	q_free_all(p, c, -ACTR_ENOTREADY, why ? why : "connection closed");
+	actr__pc_free(c->pc);
+	c->pc = NULL;
+	if (!p->closing) {
+		g_hash_table_remove(p->conns, c->key);
+		drop_type_cache(p, c->key);
+	}
+	c->next_dead = p->dead;
+	p->dead = c;
+	actr_defer(p->r, &p->reap, reap_dead, p);
+}
+
+static void flush_queue(struct peer_conn *c)
+{
+	actr_peer_t *p = c->p;
+	struct peer_qmsg *m;
+	int rc;
+
+	while ((m = c->qh)) {
+		rc = actr__pc_send(c->pc, m->lane, m->data, m->len);
+		if (rc == -ENOBUFS)
+			return;	/* wait for writable */
+		c->qh = m->next;
+		if (!c->qh)
+			c->qt = NULL;
+		c->nq--;
+		if (rc < 0) {
+			actr_logw(TAG, "send to %s failed: %s", c->key,
+				  actr_strerror(rc));
+			if (m->is_req)
+				actr__respond_local(p->sys, m->rid, rc,
+						    "lane send failed", NULL,
+						    0);
+		} else {
+			p->st.msgs_out++;
+			if (m->lane == ACTR__LANE_RPC_SIGNAL)
+				p->st.signal_out++;
+		}
+		free(m);
+	}
+}
+
+static void c_description(void *arg, bool offer, const char *sdp)
+{
+	struct peer_conn *c = arg;
+	Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
+	Webrtc__SessionDescription sd = WEBRTC__SESSION_DESCRIPTION__INIT;
+	int rc;
+
+	sd.type = offer ? WEBRTC__SESSION_DESCRIPTION__TYPE__OFFER
+			: WEBRTC__SESSION_DESCRIPTION__TYPE__ANSWER;
+	sd.sdp = (char *)sdp;
+	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_SESSION_DESCRIPTION;
+	rl.session_description = &sd;
+	rc = actr__sigclient_relay_msg(c->p->sc, c->remote, &rl);
+	if (rc < 0)
+		actr__peer_conn_drop(c, rc, "cannot relay the description");
+}
+
+static void c_candidate(void *arg, const char *cand)
+{
+	struct peer_conn *c = arg;
+	Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
+	Webrtc__IceCandidate ic = WEBRTC__ICE_CANDIDATE__INIT;
+
+	ic.candidate = (char *)(cand ? cand : "");
+	ic.sdp_mid = "0";
+	ic.has_sdp_mline_index = true;
+	ic.sdp_mline_index = 0;
+	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_ICE_CANDIDATE;
+	rl.ice_candidate = &ic;
+	if (actr__sigclient_relay_msg(c->p->sc, c->remote, &rl) < 0)
+		actr_logw(TAG, "cannot relay a candidate to %s", c->key);
+}
+
+static void c_state(void *arg, int state, int err)
+{
+	struct peer_conn *c = arg;
+	actr_peer_t *p = c->p;
+
+	if (state == ACTR__PC_CONNECTED && c->st != PC_OPEN) {
+		c->st = PC_OPEN;
+		p->st.conns_open++;
+		p->st.last_setup_ns = now_ns(p) - c->created_ns;
+		actr_logi(TAG, "connected to %s (%s) in %.1f ms", c->key,
+			  c->offerer ? "offerer" : "answerer",
+			  (double)p->st.last_setup_ns / 1e6);
+		flush_queue(c);
+	} else if (state == ACTR__PC_FAILED || state == ACTR__PC_CLOSED) {
+		actr__peer_conn_drop(c, err ? err : -ACTR_ECLOSED,
+				     actr__pc_state_name(state));
+	}
+}
+
+static void c_message(void *arg, int lane, actr_buf_t *msg)
+{
+	struct peer_conn *c = arg;
+	actr_peer_t *p = c->p;
+	Actr__RpcEnvelope *env;
+
+	c->last_rx_ns = now_ns(p);
+	c->silent_timeouts = 0;
+	if (lane != ACTR__LANE_RPC_RELIABLE && lane != ACTR__LANE_RPC_SIGNAL) {
+		actr_logd(TAG, "stream lane %d from %s ignored", lane, c->key);
+		actr_buf_unref(msg);
+		return;
+	}
+	env = actr__rpc_envelope__unpack(NULL, msg->len, msg->data);
+	if (!env) {
+		p->st.bad_in++;
+		actr_logw(TAG, "undecodable envelope (%zu bytes) from %s",
+			  msg->len, c->key);
+		if (p->mb)
+			actr_dlq_add(p->mb, c->remote_enc, c->remote_enc_len,
+				     msg->data, msg->len, "decode",
+				     "undecodable RpcEnvelope");
+		actr_buf_unref(msg);
+		return;
+	}
+	p->st.msgs_in++;
+	if (lane == ACTR__LANE_RPC_SIGNAL)
+		p->st.signal_in++;
+	if (p->mb && env->has_direction &&
+	    (env->direction == ACTR__RPC_ENVELOPE__DIRECTION__REQUEST ||
+	     env->direction == ACTR__RPC_ENVELOPE__DIRECTION__TELL)) {
+		actr__peer_mb_store(p, c, lane, msg);
+	} else {
+		actr__system_deliver(p->sys, p->node, &p->lane, c->remote, env,
+				     lane);
+	}
+	actr__rpc_envelope__free_unpacked(env, NULL);
+	actr_buf_unref(msg);
+}
+
+static void c_writable(void *arg, int lane)
+{
+	struct peer_conn *c = arg;
+
+	(void)lane;
+	if (c->st == PC_OPEN)
+		flush_queue(c);
+}
+
+static const struct actr__pc_cbs conn_cbs = {
+	c_description, c_candidate, c_state, c_message, c_writable,
+};
+
+static struct peer_conn *conn_new(actr_peer_t *p, const Actr__ActrId *remote,
+				  const char *key)
+{
+	struct peer_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->p = p;
+	snprintf(c->key, sizeof(c->key), "%s", key);
+	c->remote = actr_id_dup(remote);
+	c->remote_enc_len = actr__actr_id__get_packed_size(remote);
+	c->remote_enc = malloc(c->remote_enc_len ? c->remote_enc_len : 1);
+	if (!c->remote || !c->remote_enc) {
+		actr_proto_free(c->remote);
+		free(c->remote_enc);
+		free(c);
+		return NULL;
+	}
+	actr__actr_id__pack(remote, c->remote_enc);
+	c->created_ns = now_ns(p);
+	c->st = PC_NEGOTIATING;
+	g_hash_table_insert(p->conns, c->key, c);
+	p->st.conns_created++;
+	return c;
+}
+
+/* Create the pc in role offerer (start it) or answerer (wait for the
+ * offer). */
+/* TURN username/password from the credential the server issued. */
+static void turn_credential(actr_peer_t *p, struct actr__pc_config *pcfg)
+{
+	const uint8_t *b;
+	size_t n = 0;
+	Actr__TurnCredential *tc;
+
+	if (!pcfg->ice.turn_ip || !(b = actr_sigclient_turn_credential(p->sc,
+								       &n)))
+		return;
+	tc = actr__turn_credential__unpack(NULL, n, b);
+	if (!tc)
+		return;
+	snprintf(p->turn_user, sizeof(p->turn_user), "%s", tc->username);
+	snprintf(p->turn_pass, sizeof(p->turn_pass), "%s", tc->password);
+	actr__turn_credential__free_unpacked(tc, NULL);
+	pcfg->ice.turn_user = p->turn_user;
+	pcfg->ice.turn_pass = p->turn_pass;
+}
+
+static int conn_make_pc(struct peer_conn *c, bool offerer)
+{
+	actr_peer_t *p = c->p;
+	struct actr__pc_config pcfg = p->pccfg;
+	int rc = 0;
+
+	turn_credential(p, &pcfg);
+	c->offerer = offerer;
+	c->pc = actr__pc_new(p->r, offerer, p->cert, &pcfg, &conn_cbs, c);
+	if (!c->pc) {
+		actr__peer_conn_drop(c, -ENOMEM, "cannot create a pc");
+		return -ENOMEM;
+	}
+	c->st = PC_CONNECTING;
+	if (offerer) {
+		rc = actr__pc_start(c->pc);
+		if (rc < 0)
+			actr__peer_conn_drop(c, rc, "pc start failed");
+	}
+	return rc;
+}
+
+static void on_role(actr_sigclient_t *sc, int rc, const uint8_t *msg,
+		    size_t len, void *arg)
+{
+	struct keyarg *ka = arg;
+	actr_peer_t *p = ka->p;
+	struct peer_conn *c = !p->closing ? g_hash_table_lookup(p->conns,
+								 ka->key)
+					  : NULL;
+	Actr__RoleAssignment *ra = NULL;
+
+	(void)sc;
+	free(ka);
+	if (!c || c->st != PC_NEGOTIATING || c->pc)
+		return;
+	if (rc < 0 ||
+	    !(ra = actr__role_assignment__unpack(NULL, len, msg))) {
+		actr__peer_conn_drop(c, rc < 0 ? rc : -ACTR_EPROTO,
+				     rc == -ACTR_ENOTFOUND
+					     ? "peer not connected"
+					     : "role negotiation failed");
+		return;
+	}
+	conn_make_pc(c, ra->is_offerer);
+	actr__role_assignment__free_unpacked(ra, NULL);
+}
+
+/* Start a connection to remote as the initiator. */
+static struct peer_conn *conn_initiate(actr_peer_t *p,
+				       const Actr__ActrId *remote,
+				       const char *key)
+{
+	struct peer_conn *c = conn_new(p, remote, key);
+	struct keyarg *k;
+	int rc;
+
+	if (!c)
+		return NULL;
+	k = keyarg_new(p, key);
+	rc = k ? actr_sigclient_negotiate_role(p->sc, c->remote_enc,
+					       c->remote_enc_len, on_role, k)
+	       : -ENOMEM;
+	if (rc < 0) {
+		free(k);
+		actr__peer_conn_drop(c, rc, "cannot negotiate roles");
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- the lane ---------------------------------------------------------- */
+
+static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
+		     const Actr__RpcEnvelope *env, int payload_type)
+{
+	actr_peer_t *p = lane->arg;
+	char key[ACTR__PEER_KEY];
+	struct peer_conn *c;
+	struct peer_qmsg *m;
+	size_t len;
+	int rc, ln;
+
+	if (!id_key(target, key))
+		return -EINVAL;
+	if (env->direction != ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE &&
+	    env->route_key && g_hash_table_size(p->route_lanes)) {
+		gpointer pt = g_hash_table_lookup(p->route_lanes,
+						  env->route_key);
+
+		if (pt)
+			payload_type = GPOINTER_TO_INT(pt) - 1;
+	}
+	ln = payload_type == ACTR__PAYLOAD_TYPE__RPC_SIGNAL
+		     ? ACTR__LANE_RPC_SIGNAL
+		     : ACTR__LANE_RPC_RELIABLE;
+	if (p->mb && env->direction == ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE)
+		actr__peer_mb_replied(p, target, env->request_id);
+	c = g_hash_table_lookup(p->conns, key);
+	if (!c) {
+		if (p->closing || !p->registered)
+			return -ACTR_ENOTREADY;
+		c = conn_initiate(p, target, key);
+		if (!c)
+			return -ACTR_ENOTREADY;
+	}
+	len = actr__rpc_envelope__get_packed_size(env);
+	if (c->st == PC_OPEN && !c->qh) {
+		uint8_t stackbuf[1024], *b = stackbuf;
+
+		if (len > sizeof(stackbuf) && !(b = malloc(len)))
+			return -ENOMEM;
+		actr__rpc_envelope__pack(env, b);
+		rc = actr__pc_send(c->pc, ln, b, len);
+		if (rc == 0) {
+			p->st.msgs_out++;
+			if (ln == ACTR__LANE_RPC_SIGNAL)
+				p->st.signal_out++;
+			if (b != stackbuf)
+				free(b);
+			return 0;
+		}
+		if (b != stackbuf)
+			free(b);
+		if (rc != -ENOBUFS)
+			return rc == -ACTR_ETOOBIG ? rc : -ACTR_EUNAVAILABLE;
+	}
+	if (c->nq >= p->cfg.max_queued)
+		return -ACTR_EUNAVAILABLE;
+	m = malloc(sizeof(*m) + len);
+	if (!m)
+		return -ENOMEM;
+	m->next = NULL;
+	m->lane = ln;
+	m->len = len;
+	m->is_req = env->direction == ACTR__RPC_ENVELOPE__DIRECTION__REQUEST &&
+		    parse_rid(env->request_id, &m->rid);
+	actr__rpc_envelope__pack(env, m->data);
+	if (c->qt)
+		c->qt->next = m;
+	else
+		c->qh = m;
+	c->qt = m;
+	c->nq++;
+	p->st.queued++;
+	return 0;
+}
+
+static const struct actr__lane_ops lane_ops = { lane_send };
+
+static actr__lane_t *resolve(void *arg, const Actr__ActrId *target)
+{
+	actr_peer_t *p = arg;
+
+	(void)target;
+	return p->closing ? NULL : &p->lane;
+}
+
+/* ---- relay from the signaling server ----------------------------------- */
+
+static void add_candidate(struct peer_conn *c, const char *cand)
+{
+	int rc = actr__pc_add_candidate(c->pc, cand && *cand ? cand : NULL);
+
+	if (rc < 0 && rc != -ENOTSUP)
+		actr_logw(TAG, "candidate from %s refused: %s", c->key,
+			  actr_strerror(rc));
+}
+
+static void on_sdp(actr_peer_t *p, struct peer_conn *c,
+		   const Actr__ActrId *src, const char *key,
+		   const Webrtc__SessionDescription *sd)
+{
+	int rc;
+
+	if (sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__OFFER ||
+	    sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__ICE_RESTART_OFFER) {
+		if (c && (c->remote_sdp || (c->pc && c->offerer))) {
+			/* a new session from the peer replaces ours */
+			actr__peer_conn_drop(c, 0, "peer started a new "
+					     "session");
+			c = NULL;
+		}
+		if (!c && !(c = conn_new(p, src, key)))
+			return;
+		if (!c->pc && conn_make_pc(c, false) < 0)
+			return;
+	} else if (!c || !c->pc || !c->offerer || c->remote_sdp) {
+		actr_logw(TAG, "unexpected answer from %s ignored", key);
+		return;
+	}
+	rc = actr__pc_set_remote(c->pc, sd->sdp, strlen(sd->sdp));
+	if (rc < 0) {
+		actr__peer_conn_drop(c, rc, "remote description refused");
+		return;
+	}
+	c->remote_sdp = true;
+	for (int i = 0; i < c->ncands; i++) {
+		add_candidate(c, c->cands[i]);
+		free(c->cands[i]);
+	}
+	c->ncands = 0;
+}
+
+static void on_relay(actr_sigclient_t *sc, const uint8_t *source,
+		     size_t source_len, int kind, const uint8_t *payload,
+		     size_t payload_len, void *arg)
+{
+	actr_peer_t *p = arg;
+	Actr__ActrId *src = actr__actr_id__unpack(NULL, source_len, source);
+	char key[ACTR__PEER_KEY];
+	struct peer_conn *c;
+
+	(void)sc;
+	if (!src || !id_key(src, key) || p->closing) {
+		actr_logw(TAG, "relay without a valid source ignored");
+		goto out;
+	}
+	c = g_hash_table_lookup(p->conns, key);
+	switch (kind) {
+	case ACTR_SIG_RELAY_ROLE_ASSIGNMENT: {
+		Actr__RoleAssignment *ra = actr__role_assignment__unpack(
+			NULL, payload_len, payload);
+
+		if (!ra)
+			break;
+		if (c && c->pc && c->st == PC_OPEN) {
+			/* the peer set up a new session: ours is stale */
+			actr__peer_conn_drop(c, 0, "peer renegotiated");
+			c = NULL;
+		}
+		if (!c)
+			c = conn_new(p, src, key);
+		if (c && !c->pc)
+			conn_make_pc(c, ra->is_offerer);
+		actr__role_assignment__free_unpacked(ra, NULL);
+		break;
+	}
+	case ACTR_SIG_RELAY_SDP: {
+		Webrtc__SessionDescription *sd =
+			webrtc__session_description__unpack(NULL, payload_len,
+							    payload);
+
+		if (sd) {
+			on_sdp(p, c, src, key, sd);
+			webrtc__session_description__free_unpacked(sd, NULL);
+		}
+		break;
+	}
+	case ACTR_SIG_RELAY_ICE_CANDIDATE: {
+		Webrtc__IceCandidate *ic = webrtc__ice_candidate__unpack(
+			NULL, payload_len, payload);
+
+		if (!ic)
+			break;
+		if (!c || !c->pc) {
+			actr_logd(TAG, "candidate for no session from %s", key);
+		} else if (c->remote_sdp) {
+			add_candidate(c, ic->candidate);
+		} else if (c->ncands < ACTR__PEER_MAX_CANDS) {
+			c->cands[c->ncands] = strdup(ic->candidate);
+			if (c->cands[c->ncands])
+				c->ncands++;
+		}
+		webrtc__ice_candidate__free_unpacked(ic, NULL);
+		break;
+	}
+	default:
+		actr_logd(TAG, "relay kind %d from %s ignored", kind, key);
+		break;
+	}
+out:
+	actr_proto_free(src);
+}
+
+/* ---- calls by type ----------------------------------------------------- */
+
+struct tcall {
+	struct tcall *next;		/* disc's waiters */
+	struct tcall *iprev, *inext;	/* p->issued (in the runtime) */
+	bool issued;			/* on p->issued */
+	actr_peer_t *p;			/* owner */
+	struct peer_disc *d;		/* waiting for this discovery */
+	char *route;			/* owned */
+	uint8_t *data;			/* owned payload until issued */
+	size_t len;
+	const ProtobufCMessageDescriptor *resp_type; /* or NULL */
+	actr_result_cb cb;
+	void *arg;
+	uint64_t deadline;		/* monotonic ns */
+	uint64_t sent_ns;		/* when issued */
+	actr_timer_t timer;		/* deadline while waiting */
+	char target[ACTR__PEER_KEY];	/* the ActrId it went to */
+};
+
+struct peer_disc {
+	char key[ACTR__PEER_KEY];	/* type string (hash key) */
+	Actr__ActrType *type;		/* parsed from key */
+	struct tcall *waiters;		/* calls waiting for candidates */
+	bool inflight;			/* request sent */
+};
+
+static void tcall_free(struct tcall *tc)
+{
+	actr_timer_stop(&tc->timer);
+	free(tc->route);
+	free(tc->data);
+	free(tc);
+}
+
+static void tcall_finish(struct tcall *tc, int status, const char *msg)
+{
+	actr_result_t res = { status, msg, NULL, 0, NULL };
+
+	tc->cb(&res, tc->arg);
+	tcall_free(tc);
+}
+
+static void disc_unlink(struct tcall *tc)
+{
+	struct tcall **pp;
+
+	if (!tc->d)
+		return;
+	for (pp = &tc->d->waiters; *pp; pp = &(*pp)->next)
+		if (*pp == tc) {
+			*pp = tc->next;
+			break;
+		}
+	tc->d = NULL;
+}
+
+static void issued_unlink(struct tcall *tc)
+{
+	actr_peer_t *p = tc->p;
+
+	if (!tc->issued)
+		return;
+	if (tc->iprev)
+		tc->iprev->inext = tc->inext;
+	else
+		p->issued = tc->inext;
+	if (tc->inext)
+		tc->inext->iprev = tc->iprev;
+	tc->issued = false;
+}
+
+static void tramp(const actr_result_t *res, void *arg)
+{
+	struct tcall *tc = arg;
+	actr_peer_t *p;
+	actr_result_t r = *res;
+	ProtobufCMessage *m = NULL;
+
+	issued_unlink(tc);
+	p = tc->p;	/* NULL once the peer is freed */
+
+	if (res->status == 0 && tc->resp_type) {
+		m = protobuf_c_message_unpack(tc->resp_type, NULL, res->len,
+					      res->data);
+		if (!m) {
+			r.status = -ACTR_EDECODE;
+			r.message = "response could not be decoded";
+		}
+		r.msg = m;
+	}
+	if ((res->status == -ACTR_ETIMEDOUT ||
+	     res->status == -ACTR_ENOTREADY) && p) {
+		/* forget the candidate so the next call asks the server
+		 * again (a restarted peer has a new id); a connection that
+		 * said nothing during several timed-out calls is dropped */
+		struct peer_conn *c = g_hash_table_lookup(p->conns,
+							  tc->target);
+
+		if (c && c->last_rx_ns < tc->sent_ns &&
+		    ++c->silent_timeouts >= ACTR__PEER_SILENT_MAX)
+			actr__peer_conn_drop(c, -ACTR_ETIMEDOUT,
+					     "no answer from the peer");
+		drop_type_cache(p, tc->target);
+	}
+	tc->cb(&r, tc->arg);
+	if (m)
+		protobuf_c_message_free_unpacked(m, NULL);
+	tcall_free(tc);
+}
+
+/* Hand tc to the runtime as a call to id. 0 or a negative code (tc is
+ * then still owned by the caller). */
+static int tcall_issue(struct tcall *tc, const Actr__ActrId *id)
+{
+	actr_peer_t *p = tc->p;
+	uint64_t now = actr_reactor_update_time(p->r);
+	uint64_t left = tc->deadline > now ? tc->deadline - now : 0;
+	uint32_t ms = (uint32_t)(left / 1000000u);
+	int rc;
+
+	actr_timer_stop(&tc->timer);
+	if (!id_key(id, tc->target))
+		return -EINVAL;
+	tc->sent_ns = now;
+	rc = actr_call_raw(&p->node->hook_ctx, id, tc->route, tc->data,
+			   tc->len, ms ? ms : 1, tramp, tc);
+	if (rc == 0) {
+		free(tc->data);
+		tc->data = NULL;
+		tc->issued = true;
+		tc->iprev = NULL;
+		tc->inext = p->issued;
+		if (p->issued)
+			p->issued->iprev = tc;
+		p->issued = tc;
+	}
+	return rc;
+}
+
+static void tcall_expired(actr_timer_t *t, void *arg)
+{
+	struct tcall *tc = arg;
+
+	(void)t;
+	disc_unlink(tc);
+	tcall_finish(tc, -ACTR_ETIMEDOUT, "deadline passed before a route "
+			 "was found");
+}
+
+static void disc_fail(struct peer_disc *d, int status, const char *msg)
+{
+	struct tcall *tc;
+
+	while ((tc = d->waiters)) {
+		d->waiters = tc->next;
+		tc->d = NULL;
+		tcall_finish(tc, status, msg);
+	}
+}
+
+static void on_candidates(actr_sigclient_t *sc, int rc, const uint8_t *msg,
+			  size_t len, void *arg)
+{
+	struct keyarg *ka = arg;
+	actr_peer_t *p = ka->p;
+	struct peer_disc *d = !p->closing ? g_hash_table_lookup(p->discs,
+								ka->key)
+					  : NULL;
+	Actr__RouteCandidatesResponse *r = NULL;
+	Actr__ActrId *id;
+	struct tcall *tc;
+
+	(void)sc;
+	free(ka);
+	if (!d)
+		return;
+	d->inflight = false;
+	if (rc < 0) {
+		disc_fail(d, rc == -ACTR_EPERM ? -ACTR_EPERM
+					       : -ACTR_EUNAVAILABLE,
+			  "route candidates request failed");
+		return;
+	}
+	r = actr__route_candidates_response__unpack(NULL, len, msg);
+	if (!r || r->result_case !=
+			  ACTR__ROUTE_CANDIDATES_RESPONSE__RESULT_SUCCESS ||
+	    !r->success->n_candidates ||
+	    !(id = actr_id_dup(r->success->candidates[0]))) {
+		disc_fail(d, -ACTR_ENOTFOUND, "no reachable actor of that "
+			  "type");
+		goto out;
+	}
+	g_hash_table_replace(p->types, strdup(d->key), id);
+	while ((tc = d->waiters)) {
+		d->waiters = tc->next;
+		tc->d = NULL;
+		rc = tcall_issue(tc, id);
+		if (rc < 0)
+			tcall_finish(tc, rc, "call failed");
+	}
+out:
+	if (r)
+		actr__route_candidates_response__free_unpacked(r, NULL);
+}
+
+static void disc_start(actr_peer_t *p, struct peer_disc *d)
+{
+	Actr__RouteCandidatesRequest req = ACTR__ROUTE_CANDIDATES_REQUEST__INIT;
+	Actr__RouteCandidatesRequest__NodeSelectionCriteria cr =
+		ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__INIT;
+	uint8_t buf[1024];
+	size_t len;
+	struct keyarg *k;
+	int rc;
+
+	if (d->inflight || !d->waiters || !p->registered)
+		return;
+	req.target_type = d->type;
+	cr.candidate_count = 1;
+	req.criteria = &cr;
+	req.client_fingerprint = "";
+	len = actr__route_candidates_request__get_packed_size(&req);
+	if (len > sizeof(buf)) {
+		disc_fail(d, -EINVAL, "type too long");
+		return;
+	}
+	actr__route_candidates_request__pack(&req, buf);
+	k = keyarg_new(p, d->key);
+	rc = k ? actr_sigclient_route_candidates(p->sc, buf, len,
+						 on_candidates, k)
+	       : -ENOMEM;
+	if (rc < 0) {
+		free(k);
+		disc_fail(d, -ACTR_EUNAVAILABLE, "signaling not available");
+		return;
+	}
+	d->inflight = true;
+	p->st.discoveries++;
+}
+
+static void disc_free(gpointer v)
+{
+	struct peer_disc *d = v;
+
+	disc_fail(d, -ACTR_ECLOSED, "peer closed");
+	actr_proto_free(d->type);
+	free(d);
+}
+
+static int call_type(actr_peer_t *p, const Actr__ActrType *t,
+		     const char *route_key, const void *data, size_t len,
+		     const ProtobufCMessageDescriptor *resp_type,
+		     uint32_t timeout_ms, actr_result_cb cb, void *arg)
+{
+	char key[ACTR__PEER_KEY];
+	struct peer_disc *d;
+	struct tcall *tc, **pp;
+	Actr__ActrId *id;
+	unsigned nwait;
+	int rc;
+
+	if (!p || !t || !route_key || !cb || (len && !data) || p->closing ||
+	    actr_type_format(t, key, sizeof(key)) <= 0)
+		return -EINVAL;
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return -ENOMEM;
+	tc->p = p;
+	tc->route = strdup(route_key);
+	tc->data = malloc(len ? len : 1);
+	if (!tc->route || !tc->data) {
+		free(tc->route);
+		free(tc->data);
+		free(tc);
+		return -ENOMEM;
+	}
+	if (len)
+		memcpy(tc->data, data, len);
+	tc->len = len;
+	tc->resp_type = resp_type;
+	tc->cb = cb;
+	tc->arg = arg;
+	tc->deadline = actr_reactor_update_time(p->r) +
+		       ACTR_MS(timeout_ms ? timeout_ms
+					  : ACTR_DEFAULT_TIMEOUT_MS);
+	actr_timer_init(p->r, &tc->timer, tcall_expired, tc);
+	id = g_hash_table_lookup(p->types, key);
+	if (id) {
+		rc = tcall_issue(tc, id);
+		if (rc < 0)
+			tcall_free(tc);
+		return rc;
+	}
+	d = g_hash_table_lookup(p->discs, key);
+	if (!d) {
+		d = calloc(1, sizeof(*d));
+		if (!d || actr_type_parse(key, &d->type) < 0) {
+			free(d);
+			tcall_free(tc);
+			return -ENOMEM;
+		}
+		snprintf(d->key, sizeof(d->key), "%s", key);
+		g_hash_table_insert(p->discs, d->key, d);
+	}
+	/* FIFO, bounded like a connection's queue */
+	pp = &d->waiters;
+	for (nwait = 0; *pp; pp = &(*pp)->next)
+		nwait++;
+	if (nwait >= p->cfg.max_queued) {
+		tcall_free(tc);
+		return -ACTR_EUNAVAILABLE;
+	}
+	tc->d = d;
+	*pp = tc;
+	actr_timer_start_at(&tc->timer, tc->deadline);
+	disc_start(p, d);
+	return 0;
+}
+
+int actr_peer_call_raw(actr_peer_t *p, const Actr__ActrType *t,
+		       const char *route_key, const void *data, size_t len,
+		       uint32_t timeout_ms, actr_result_cb cb, void *arg)
+{
+	return call_type(p, t, route_key, data, len, NULL, timeout_ms, cb,
+			 arg);
+}
+
+int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
+		   const char *route_key, const ProtobufCMessage *req,
+		   const ProtobufCMessageDescriptor *resp_type,
+		   uint32_t timeout_ms, actr_result_cb cb, void *arg)
+{
+	uint8_t stackbuf[512], *b = stackbuf;
+	size_t len;
+	int rc;
+
+	if (!req)
+		return -EINVAL;
+	len = protobuf_c_message_get_packed_size(req);
+	if (len > sizeof(stackbuf) && !(b = malloc(len)))
+		return -ENOMEM;
+	protobuf_c_message_pack(req, b);
+	rc = call_type(p, t, route_key, b, len, resp_type, timeout_ms, cb,
+		       arg);
+	if (b != stackbuf)
+		free(b);
+	return rc;
+}
+
+/* ---- signaling state --------------------------------------------------- */
+
+static void on_sig_state(actr_sigclient_t *sc, actr_sig_state_t st, void *arg)
+{
+	actr_peer_t *p = arg;
+	GHashTableIter it;
+	gpointer k, v;
+
+	if (st == ACTR_SIG_CONNECTED) {
+		const Actr__ActrId *id = actr__sigclient_id(sc);
+
+		if (id && id->realm && id->type &&
+		    actr_type_equal(id->type, &p->node->w->type)) {
+			p->node->id.serial_number = id->serial_number;
+			p->node->realm.realm_id = id->realm->realm_id;
+			p->registered = true;
+			actr_logi(TAG, "registered as %s",
+				  actr_sigclient_actor_id_str(sc));
+		} else {
+			actr_logw(TAG, "registration returned a foreign id");
+		}
+		g_hash_table_iter_init(&it, p->discs);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			disc_start(p, v);
+		if (p->mb)
+			actr__peer_mb_pump(p);
+	} else if (st == ACTR_SIG_FAILED) {
+		g_hash_table_iter_init(&it, p->discs);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			disc_fail(v, -ACTR_EUNAVAILABLE,
+				  "signaling server unreachable");
+	}
+	if (p->cfg.on_state)
+		p->cfg.on_state(p, (int)st, p->cfg.arg);
+}
+
+/* Heartbeat content: running or not, and the durable backlog. */
+static void node_status(actr_sigclient_t *sc, struct actr_sig_node_status *o,
+			void *arg)
+{
+	actr_peer_t *p = arg;
+
+	(void)sc;
+	o->availability = actr_node_running(p->node) ? 0 : 3;
+	o->power_reserve = 1.0f;
+	o->mailbox_backlog = 0;
+	if (p->mb) {
+		actr_mailbox_stats_t ms;
+
+		actr_mailbox_stats(p->mb, &ms);
+		o->mailbox_backlog = (float)(ms.queued_high + ms.queued_normal +
+					     ms.in_flight);
+	}
+}
+
+/* ---- construction ------------------------------------------------------ */
+
+/* "stun:1.2.3.4:3478" -> ip, port. */
+static bool parse_server(const char *url, const char *scheme, char *ip,
+			 size_t cap, uint16_t *port)
+{
+	size_t n = strlen(scheme);
+	const char *h, *colon;
+
+	if (strncmp(url, scheme, n))
+		return false;
+	h = url + n;
+	colon = strrchr(h, ':');
+	if (colon && !strchr(h, ']') && strchr(h, ':') != colon)
+		colon = NULL; /* a bare IPv6 literal */
+	if (colon) {
+		if ((size_t)(colon - h) >= cap)
+			return false;
+		memcpy(ip, h, (size_t)(colon - h));
+		ip[colon - h] = '\0';
+		*port = (uint16_t)atoi(colon + 1);
+	} else {
+		snprintf(ip, cap, "%s", h);
+		*port = 3478;
+	}
+	return true;
+}
+
+static int build_register(actr_peer_t *p, uint8_t **out, size_t *len)
+{
+	Actr__RegisterRequest req = ACTR__REGISTER_REQUEST__INIT;
+	Actr__Realm rl = ACTR__REALM__INIT;
+
+	rl.realm_id = p->node->realm.realm_id;
+	req.actr_type = &p->node->w->type;
+	req.realm = &rl;
+	req.has_auth_mode = true;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	if (p->cfg.publish_acl && p->node->w->acl)
+		req.acl = (Actr__Acl *)p->node->w->acl;
+	*len = actr__register_request__get_packed_size(&req);
+	*out = malloc(*len ? *len : 1);
+	if (!*out)
+		return -ENOMEM;
+	actr__register_request__pack(&req, *out);
+	return 0;
+}
+
+actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
+{
+	struct actr_sigclient_config sc = { 0 };
+	actr_peer_t *p;
+	uint8_t *reg = NULL;
+	size_t reglen = 0;
+	char url[512];
+	const char *u;
+
+	if (!n || !cfg || !cfg->signaling_url || n->sys->resolve)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->node = n;
+	p->sys = n->sys;
+	p->r = actr_system_reactor(n->sys);
+	p->cfg = *cfg;
+	p->cfg.mailbox_opts = NULL;
+	if (cfg->mailbox_opts) {
+		p->mb_opts = *cfg->mailbox_opts;
+		p->cfg.mailbox_opts = &p->mb_opts;
+	}
+	if (!p->cfg.max_queued)
+		p->cfg.max_queued = 256;
+	if (!p->cfg.setup_timeout_ms)
+		p->cfg.setup_timeout_ms = 10000;
+	p->lane.ops = &lane_ops;
+	p->lane.arg = p;
+	p->conns = g_hash_table_new(g_str_hash, g_str_equal);
+	p->types = g_hash_table_new_full(g_str_hash, g_str_equal, free,
+					 (GDestroyNotify)actr_proto_free);
+	p->discs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+					 disc_free);
+	p->route_lanes = g_hash_table_new_full(g_str_hash, g_str_equal, free,
+					       NULL);
+	p->cert = actr__dtls_cert_new();
+	if (!p->cert)
+		goto fail;
+	/* peer connection template */
+	if (cfg->local_addr) {
+		snprintf(p->local_addr, sizeof(p->local_addr), "%s",
+			 cfg->local_addr);
+		p->pccfg.ice.local_addrs[0] = p->local_addr;
+	}
+	for (const char *const *s = cfg->ice_servers; s && *s; s++) {
+		uint16_t port;
+
+		if (parse_server(*s, "stun:", p->stun_ip, sizeof(p->stun_ip),
+				 &port)) {
+			p->pccfg.ice.stun_ip = p->stun_ip;
+			p->pccfg.ice.stun_port = port;
+		} else if (parse_server(*s, "turn:", p->turn_ip,
+					sizeof(p->turn_ip), &port)) {
+			p->pccfg.ice.turn_ip = p->turn_ip;
+			p->pccfg.ice.turn_port = port;
+		} else {
+			actr_logw(TAG, "ICE server %s not understood", *s);
+		}
+	}
+	p->pccfg.ice.relay_only = cfg->ice_relay_only;
+	p->pccfg.trickle = true;
+	p->pccfg.handshake_timeout_ms = p->cfg.setup_timeout_ms;
+	/* signaling */
+	u = cfg->signaling_url;
+	if (!strncmp(u, "ws://", 5))
+		snprintf(url, sizeof(url), "http://%s", u + 5);
+	else if (!strncmp(u, "wss://", 6))
+		snprintf(url, sizeof(url), "https://%s", u + 6);
+	else
+		snprintf(url, sizeof(url), "%s", u);
+	if (build_register(p, &reg, &reglen) < 0)
+		goto fail;
+	sc.url = url;
+	sc.register_request = reg;
+	sc.register_request_len = reglen;
+	sc.realm_secret = cfg->realm_secret;
+	sc.answer_only = cfg->answer_only;
+	sc.cb.on_state = on_sig_state;
+	sc.cb.on_relay = on_relay;
+	sc.cb.node_status = node_status;
+	sc.arg = p;
+	p->sc = actr_sigclient_new(p->r, &sc);
+	free(reg);
+	if (!p->sc)
+		goto fail;
+	if (cfg->mailbox_path && actr__peer_mb_open(p) < 0)
+		goto fail;
+	actr__system_set_remote(p->sys, resolve, p);
+	return p;
+fail:
+	actr_peer_free(p);
+	return NULL;
+}
+
+int actr_peer_start(actr_peer_t *p)
+{
+	return p ? actr_sigclient_start(p->sc) : -EINVAL;
+}
+
+void actr_peer_free(actr_peer_t *p)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	if (!p)
+		return;
+	p->closing = true;
+	/* calls still in the runtime complete later without us */
+	for (struct tcall *tc = p->issued, *nx; tc; tc = nx) {
+		nx = tc->inext;
+		tc->issued = false;
+		tc->p = NULL;
+	}
+	p->issued = NULL;
+	if (p->sys->resolve_arg == p)
+		actr__system_set_remote(p->sys, NULL, NULL);
+	actr_sigclient_free(p->sc);
+	if (p->discs)
+		g_hash_table_destroy(p->discs);
+	if (p->conns) {
+		g_hash_table_iter_init(&it, p->conns);
+		while (g_hash_table_iter_next(&it, &k, &v)) {
+			struct peer_conn *c = v;
+
+			g_hash_table_iter_steal(&it);
+			actr__peer_conn_drop(c, -ACTR_ECLOSED, "peer closed");
+		}
+		g_hash_table_destroy(p->conns);
+		p->conns = NULL;
+	}
+	actr_defer_cancel(p->r, &p->reap);
+	reap_dead(&p->reap, p);
+	if (p->types)
+		g_hash_table_destroy(p->types);
+	if (p->route_lanes)
+		g_hash_table_destroy(p->route_lanes);
+	actr__peer_mb_close(p);
+	if (p->cert)
+		actr__dtls_cert_unref(p->cert);
+	free(p);
+}
+
+int actr_peer_set_route_lane(actr_peer_t *p, const char *route_key,
+			     int payload_type)
+{
+	char *k;
+
+	if (!p || !route_key ||
+	    (payload_type != ACTR__PAYLOAD_TYPE__RPC_RELIABLE &&
+	     payload_type != ACTR__PAYLOAD_TYPE__RPC_SIGNAL))
+		return -EINVAL;
+	k = strdup(route_key);
+	if (!k)
+		return -ENOMEM;
+	g_hash_table_replace(p->route_lanes, k,
+			     GINT_TO_POINTER(payload_type + 1));
+	return 0;
+}
+
+bool actr_peer_ready(const actr_peer_t *p)
+{
+	return p && p->registered &&
+	       actr_sigclient_state(p->sc) == ACTR_SIG_CONNECTED;
+}
+
+void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st)
+{
+	*st = p->st;
+}
+
+unsigned actr_peer_conn_count(const actr_peer_t *p)
+{
+	return p->conns ? g_hash_table_size(p->conns) : 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * Internal structures of the peer gate (runtime/peer*.c only).
+ */
+#ifndef ACTR_RUNTIME_PEER_INTERNAL_H
+#define ACTR_RUNTIME_PEER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include <actr/mailbox.h>
+#include <actr/node.h>
+#include <actr/signal.h>
+
+#include "runtime/internal.h"
+#include "wire/pc.h"
+
+#define ACTR__PEER_KEY 256		/* ActrId / ActrType string forms */
+#define ACTR__PEER_MAX_CANDS 32		/* candidates kept before SDP */
+#define ACTR__PEER_SILENT_MAX 2		/* silent timeouts, then drop */
+
+enum peer_conn_state {
+	PC_NEGOTIATING = 0,	/* waiting for the RoleAssignment */
+	PC_CONNECTING,		/* pc created: SDP, ICE, DTLS, SCTP */
+	PC_OPEN,		/* lanes open */
+	PC_DEAD,		/* dropped, freed at the end of the iteration */
+};
+
+/* An envelope waiting for its connection to open (or to drain). */
+struct peer_qmsg {
+	struct peer_qmsg *next;		/* FIFO link */
+	int lane;			/* ACTR__LANE_* */
+	bool is_req;			/* our request (rid valid) */
+	uint64_t rid;			/* its pending request id */
+	size_t len;			/* encoded RpcEnvelope */
+	uint8_t data[];
+};
+
+/* One peer connection, per remote actor. */
+struct peer_conn {
+	actr_peer_t *p;			/* owner */
+	char key[ACTR__PEER_KEY];	/* remote ActrId string (hash key) */
+	Actr__ActrId *remote;		/* owned */
+	uint8_t *remote_enc;		/* remote, encoded (owned) */
+	size_t remote_enc_len;
+	actr__pc_t *pc;			/* NULL while negotiating */
+	int st;				/* enum peer_conn_state */
+	bool offerer;			/* our role */
+	bool remote_sdp;		/* the peer's description is set */
+	char *cands[ACTR__PEER_MAX_CANDS]; /* early remote candidates */
+	int ncands;
+	struct peer_qmsg *qh, *qt;	/* queued envelopes */
+	unsigned nq;
+	uint64_t created_ns;		/* for the setup time */
+	uint64_t last_rx_ns;		/* last message from the peer */
+	unsigned silent_timeouts;	/* calls timed out with no rx since */
+	struct peer_conn *next_dead;	/* reap list */
+};
+
+struct actr_peer {
+	actr_node_t *node;		/* borrowed */
+	actr_system_t *sys;		/* node's system */
+	actr_reactor_t *r;		/* its reactor */
+	actr_peer_config_t cfg;		/* copy (strings borrowed) */
+	actr_sigclient_t *sc;		/* signaling client (owned) */
+	actr__lane_t lane;		/* the lane given to the runtime */
+	struct actr__pc_config pccfg;	/* template for new pcs */
+	char local_addr[64];		/* storage for pccfg */
+	char stun_ip[64];
+	char turn_ip[64];
+	char turn_user[256];		/* TurnCredential (registration) */
+	char turn_pass[128];
+	actr__dtls_cert_t *cert;	/* our DTLS identity */
+	GHashTable *conns;		/* id string -> struct peer_conn */
+	GHashTable *types;		/* type string -> Actr__ActrId */
+	GHashTable *discs;		/* type string -> struct peer_disc */
+	GHashTable *route_lanes;	/* route key -> payload type + 1 */
+	struct peer_conn *dead;		/* dropped, to free */
+	struct tcall *issued;		/* calls by type in the runtime */
+	actr_defer_t reap;		/* frees dead */
+	bool registered;		/* node id is the server's */
+	bool closing;			/* in actr_peer_free */
+	actr_peer_stats_t st;		/* counters */
+	/* durable mailbox (peer_mailbox.c) */
+	actr_mailbox_t *mb;		/* NULL = none */
+	actr_mailbox_opts_t mb_opts;	/* cfg.mailbox_opts' copy */
+	GHashTable *acks;		/* "serial/request_id" -> mailbox id */
+	GArray *tell_acks;		/* TELL ids acked once handled */
+	actr_hook_t tell_hook;		/* acks them after dispatch */
+};
+
+/** Drop c: queued requests fail with ConnectionNotReady, the pc is freed,
+ * the cached route to it forgotten; c is freed at the end of the
+ * iteration. */
+void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why);
+
+/* peer_mailbox.c */
+int actr__peer_mb_open(actr_peer_t *p);
+void actr__peer_mb_close(actr_peer_t *p);
+/** Store an inbound REQUEST/TELL (encoded in msg) that came on lane. */
+void actr__peer_mb_store(actr_peer_t *p, struct peer_conn *c, int lane,
+			 actr_buf_t *msg);
+/** The reply to (target, request_id) was handed to the transport. */
+void actr__peer_mb_replied(actr_peer_t *p, const Actr__ActrId *target,
+			   const char *request_id);
+/** Deliver durable messages to the runtime. */
+void actr__peer_mb_pump(actr_peer_t *p);
+
+#endif

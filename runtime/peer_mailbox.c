@@ -1,0 +1,218 @@
+/*
+ * The peer gate's durable inbound mailbox (PROTOCOL.md 9): a REQUEST or
+ * TELL from a peer is stored (encoded RpcEnvelope, sender = encoded
+ * ActrId) before the runtime sees it. Once the batch that stored it
+ * committed, it is delivered through actr__system_deliver; a REQUEST is
+ * acknowledged when its RESPONSE goes to the lane (handed to the
+ * transport), a TELL once the dispatcher has drained its queues. At open,
+ * messages stored and never acknowledged (a crash) are delivered again:
+ * at least once.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <actr/log.h>
+
+#include "runtime/peer_internal.h"
+
+#define TAG "peer"
+#define PUMP_MAX 256	/* messages delivered per pump */
+
+static void ack_key(char *out, size_t cap, uint64_t serial, const char *rid)
+{
+	snprintf(out, cap, "%" PRIx64 "/%s", serial, rid ? rid : "");
+}
+
+static void ack(actr_peer_t *p, uint64_t id)
+{
+	if (actr_mailbox_ack(p->mb, id) == 0)
+		p->st.acked++;
+}
+
+static void on_commit(actr_mailbox_t *mb, int rc, uint64_t seq, void *arg)
+{
+	actr_peer_t *p = arg;
+
+	(void)mb;
+	(void)seq;
+	if (rc == 0)
+		actr__peer_mb_pump(p);
+}
+
+/* After the dispatcher: TELLs delivered earlier were handled once the
+ * runtime's queues are empty. */
+static void tell_hook(actr_hook_t *h, void *arg)
+{
+	actr_peer_t *p = arg;
+
+	(void)h;
+	if (!p->tell_acks->len || p->sys->queued)
+		return;
+	for (guint i = 0; i < p->tell_acks->len; i++)
+		ack(p, g_array_index(p->tell_acks, uint64_t, i));
+	g_array_set_size(p->tell_acks, 0);
+}
+
+int actr__peer_mb_open(actr_peer_t *p)
+{
+	actr_mailbox_opts_t o;
+	actr_mailbox_stats_t ms;
+	int rc;
+
+	if (p->cfg.mailbox_opts) {
+		o = *p->cfg.mailbox_opts;
+	} else {
+		actr_mailbox_opts_init(&o);
+		o.sync = p->cfg.mailbox_sync;
+	}
+	o.on_commit = on_commit;
+	o.commit_arg = p;
+	rc = actr_mailbox_open(p->cfg.mailbox_path, &o, &p->mb);
+	if (rc < 0) {
+		actr_loge(TAG, "mailbox %s: %s", p->cfg.mailbox_path,
+			  actr_strerror(rc));
+		p->mb = NULL;
+		return rc;
+	}
+	rc = actr_mailbox_attach(p->mb, p->r);
+	if (rc < 0) {
+		actr_mailbox_close(p->mb);
+		p->mb = NULL;
+		return rc;
+	}
+	actr_mailbox_stats(p->mb, &ms);
+	p->st.recovered = ms.recovered;
+	if (ms.recovered)
+		actr_logi(TAG, "mailbox: %" PRIu64 " message(s) to handle "
+			  "again", ms.recovered);
+	p->acks = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
+	p->tell_acks = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	actr_hook_start(p->r, &p->tell_hook, ACTR_HOOK_CHECK,
+			ACTR_ORDER_DISPATCH + 50, tell_hook, p);
+	return 0;
+}
+
+void actr__peer_mb_close(actr_peer_t *p)
+{
+	if (!p->mb)
+		return;
+	actr_hook_stop(&p->tell_hook);
+	actr_mailbox_close(p->mb);	/* in flight stays stored */
+	p->mb = NULL;
+	g_hash_table_destroy(p->acks);
+	g_array_free(p->tell_acks, TRUE);
+}
+
+void actr__peer_mb_store(actr_peer_t *p, struct peer_conn *c, int lane,
+			 actr_buf_t *msg)
+{
+	int prio = lane == ACTR__LANE_RPC_SIGNAL ? ACTR_PRIO_HIGH
+						 : ACTR_PRIO_NORMAL;
+	int rc = actr_mailbox_enqueue(p->mb, prio, c->remote_enc,
+				      c->remote_enc_len, msg, NULL);
+
+	if (rc < 0) {
+		actr_logw(TAG, "mailbox refused a message from %s: %s", c->key,
+			  actr_strerror(rc));
+		return;	/* the caller times out (or retries) */
+	}
+	p->st.persisted++;
+}
+
+void actr__peer_mb_replied(actr_peer_t *p, const Actr__ActrId *target,
+			   const char *request_id)
+{
+	char key[300];
+	uint64_t *id;
+
+	ack_key(key, sizeof(key), target->serial_number, request_id);
+	id = g_hash_table_lookup(p->acks, key);
+	if (id) {
+		ack(p, *id);
+		g_hash_table_remove(p->acks, key);
+	}
+}
+
+/* Deliver one stored message; returns after it is acked, queued for an
+ * ack, or dead-lettered. */
+static int lane_of(const actr_mailbox_msg_t *m)
+{
+	return m->priority == ACTR_PRIO_HIGH ? ACTR__PAYLOAD_TYPE__RPC_SIGNAL
+					     : ACTR__PAYLOAD_TYPE__RPC_RELIABLE;
+}
+
+static void deliver(actr_peer_t *p, actr_mailbox_msg_t *m)
+{
+	Actr__RpcEnvelope *env;
+	Actr__ActrId *from;
+	char key[300], *k;
+	uint64_t *idp;
+	int rc;
+
+	env = actr__rpc_envelope__unpack(NULL, m->payload->len,
+					 m->payload->data);
+	from = actr__actr_id__unpack(NULL, m->from_len, m->from);
+	if (!env || !from || !from->realm || !from->type) {
+		actr_mailbox_dead_letter(p->mb, m->id, "decode",
+					 "stored envelope or sender "
+					 "undecodable");
+		goto out;
+	}
+	if (env->direction != ACTR__RPC_ENVELOPE__DIRECTION__REQUEST) {
+		rc = actr__system_deliver(p->sys, p->node, &p->lane, from, env,
+					  lane_of(m));
+		if (rc < 0)
+			ack(p, m->id);
+		else
+			g_array_append_val(p->tell_acks, m->id);
+		goto out;
+	}
+	ack_key(key, sizeof(key), from->serial_number, env->request_id);
+	if (g_hash_table_lookup(p->acks, key)) {
+		/* a repeat of a request being handled: its reply answers
+		 * both */
+		ack(p, m->id);
+		goto out;
+	}
+	idp = malloc(sizeof(*idp));
+	k = strdup(key);
+	if (!idp || !k) {
+		free(idp);
+		free(k);
+		actr_mailbox_release(p->mb, m->id);
+		goto out;
+	}
+	*idp = m->id;
+	g_hash_table_insert(p->acks, k, idp);
+	rc = actr__system_deliver(p->sys, p->node, &p->lane, from, env,
+				  lane_of(m));
+	if (rc < 0 && g_hash_table_lookup(p->acks, key)) {
+		/* refused without an answer (invalid): nothing to wait for */
+		ack(p, m->id);
+		g_hash_table_remove(p->acks, key);
+	}
+out:
+	if (env)
+		actr__rpc_envelope__free_unpacked(env, NULL);
+	actr_proto_free(from);
+}
+
+void actr__peer_mb_pump(actr_peer_t *p)
+{
+	actr_mailbox_msg_t *msgs[32];
+	unsigned total = 0;
+	size_t n;
+
+	if (!p->mb || !p->registered || p->closing)
+		return;
+	while (total < PUMP_MAX &&
+	       (n = actr_mailbox_dequeue(p->mb, msgs, 32)) > 0) {
+		for (size_t i = 0; i < n; i++)
+			deliver(p, msgs[i]);
+		total += (unsigned)n;
+	}
+}
