@@ -92,6 +92,8 @@ static void on_state(actr_peer_t *p, int st, void *arg)
 {
 	struct client *c = arg;
 
+	(void)p;
+
 	if (st == ACTR_SIG_CONNECTED && !c->sent)
 		send_next(c);
 	else if (st == ACTR_SIG_FAILED)

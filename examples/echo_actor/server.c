@@ -62,6 +62,8 @@ static void on_state(actr_peer_t *p, int st, void *arg)
 	actr_node_t *n = arg;
 	char id[ACTR_ID_STR_MAX + 1];
 
+	(void)p;
+
 	if (st == ACTR_SIG_CONNECTED) {
 		actr_id_format(actr_node_id(n), id, sizeof(id));
 		printf("ready %s\n", id);
