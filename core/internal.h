@@ -50,6 +50,18 @@ static inline void *actr__malloc(size_t n)
 	return actr__sys.malloc(n);
 }
 
+/** Value of one hex digit (either case), or -1. */
+static inline int actr__hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /** Set O_NONBLOCK and FD_CLOEXEC on fd. 0 or -errno. */
 int actr__fd_nonblock(int fd);
 

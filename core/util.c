@@ -156,17 +156,6 @@ size_t actr_hex_encode(const void *in, size_t n, char *out)
 	return 2 * n;
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 ssize_t actr_hex_decode(const char *in, size_t n, void *out, size_t cap)
 {
 	uint8_t *o = out;
@@ -176,7 +165,7 @@ ssize_t actr_hex_decode(const char *in, size_t n, void *out, size_t cap)
 	if (n / 2 > cap)
 		return -ENOSPC;
 	for (size_t i = 0; i < n; i += 2) {
-		int hi = hex_val(in[i]), lo = hex_val(in[i + 1]);
+		int hi = actr__hexval(in[i]), lo = actr__hexval(in[i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

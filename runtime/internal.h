@@ -222,4 +222,8 @@ int actr__remote_send(actr_system_t *sys, actr__lane_t *lane,
 		      int64_t timeout_ms, int payload_type);
 void actr__format_rid(uint64_t rid, char out[24]);
 
+/* Parse a request id of ours (exactly 16 lowercase hex digits; NULL or
+ * anything else is false). */
+bool actr__parse_rid(const char *s, uint64_t *rid);
+
 #endif

@@ -51,30 +51,6 @@ static bool id_key(const Actr__ActrId *id, char out[ACTR__PEER_KEY])
 	       actr_id_format(id, out, ACTR__PEER_KEY) > 0;
 }
 
-/* Our request ids: 16 lowercase hex digits (runtime/remote.c). */
-static bool parse_rid(const char *s, uint64_t *rid)
-{
-	uint64_t v = 0;
-	int i;
-
-	if (!s)
-		return false;
-	for (i = 0; i < 16; i++) {
-		char c = s[i];
-
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint64_t)(c - 'a' + 10);
-		else
-			return false;
-	}
-	if (s[16])
-		return false;
-	*rid = v;
-	return true;
-}
-
 /* Argument of a signaling request: the peer and the key it is about
  * (the connection or discovery may be gone when the reply comes). */
 struct keyarg {
@@ -486,7 +462,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	m->lane = ln;
 	m->len = len;
 	m->is_req = env->direction == ACTR__RPC_ENVELOPE__DIRECTION__REQUEST &&
-		    parse_rid(env->request_id, &m->rid);
+		    actr__parse_rid(env->request_id, &m->rid);
 	actr__rpc_envelope__pack(env, m->data);
 	if (c->qt)
 		c->qt->next = m;

@@ -22,11 +22,13 @@ void actr__format_rid(uint64_t rid, char out[24])
 }
 
 /* Our own request ids are exactly 16 lowercase hex digits. */
-static bool parse_rid(const char *s, uint64_t *rid)
+bool actr__parse_rid(const char *s, uint64_t *rid)
 {
 	uint64_t v = 0;
 	int i;
 
+	if (!s)
+		return false;
 	for (i = 0; i < 16; i++) {
 		char c = s[i];
 
@@ -94,7 +96,7 @@ static int deliver_response(actr_system_t *sys,
 	const char *err = NULL;
 	size_t len = 0;
 
-	if (!parse_rid(env->request_id, &rid)) {
+	if (!actr__parse_rid(env->request_id, &rid)) {
 		sys->st.late_responses++;
 		actr_logw("runtime", "response %s: not a pending request, "
 			  "dropped", env->request_id);

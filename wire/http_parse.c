@@ -325,17 +325,6 @@ enum {
 	CH_TRAILER_LF,	/* LF ending a trailer line */
 };
 
-static int hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 ssize_t actr__http_chunked_decode(struct actr__http_chunked *c, uint8_t *buf,
 				  size_t len, size_t *out, size_t max_body)
 {
@@ -346,10 +335,11 @@ ssize_t actr__http_chunked_decode(struct actr__http_chunked *c, uint8_t *buf,
 
 		switch (c->state) {
 		case CH_SIZE:
-			if (hexval(ch) >= 0) {
+			if (actr__hexval(ch) >= 0) {
 				if (++c->digits > 15)
 					return -ACTR_ETOOBIG;
-				c->remain = c->remain * 16 + (uint64_t)hexval(ch);
+				c->remain = c->remain * 16 +
+					    (uint64_t)actr__hexval(ch);
 				i++;
 				break;
 			}
@@ -525,8 +515,8 @@ static ssize_t pct_decode(const char *s, size_t n, char *out, size_t cap)
 
 			if (i + 2 >= n)
 				return -EINVAL;
-			hi = hexval((uint8_t)s[i + 1]);
-			lo = hexval((uint8_t)s[i + 2]);
+			hi = actr__hexval((uint8_t)s[i + 1]);
+			lo = actr__hexval((uint8_t)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			c = (char)(hi * 16 + lo);
