@@ -18,6 +18,8 @@
 #define LINGER_DISCARD (256u * 1024)	/* bytes discarded per event */
 #define OUT_MIN 512			/* first output buffer size */
 #define OUT_KEEP (16u * 1024)		/* larger drained buffers are freed */
+/* Drained buffers of OUT_MIN are freed too; those in between stay for
+ * connections that send batches. */
 /* Output is batched per reactor iteration: a write appends to the queue
  * and one deferred flush per connection sends everything at the end of
  * the iteration (after the CHECK hooks). Once this many bytes wait, the
@@ -353,8 +355,10 @@ static int flush(struct actr__conn *c)
 	if (c->out_len == 0) {
 		c->out_off = 0;
 		c->wblocked = false;
-		if (c->out_cap > OUT_KEEP) {
-			/* a burst is over: give the memory back */
+		if (c->out_cap > OUT_KEEP || c->out_cap <= OUT_MIN) {
+			/* A burst is over, or the connection only sends a
+			 * little now and then (heartbeat answers): give the
+			 * memory back, idle connections hold no buffer. */
 			free(c->out);
 			c->out = NULL;
 			c->out_cap = 0;
