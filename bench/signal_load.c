@@ -319,9 +319,19 @@ static void print_load(const char *when)
 {
 	double la[3];
 
+	char psi[128] = "";
+	FILE *f = fopen("/proc/pressure/cpu", "r");
+
+	if (f) {
+		if (!fgets(psi, sizeof(psi), f))
+			psi[0] = 0;
+		psi[strcspn(psi, "\n")] = 0;
+		fclose(f);
+	}
 	if (getloadavg(la, 3) == 3)
-		printf("machine load average %s: %.2f %.2f %.2f (%ld CPUs)\n",
-		       when, la[0], la[1], la[2], sysconf(_SC_NPROCESSORS_ONLN));
+		printf("machine load average %s: %.2f %.2f %.2f (%ld CPUs); "
+		       "CPU pressure: %s\n", when, la[0], la[1], la[2],
+		       sysconf(_SC_NPROCESSORS_ONLN), psi[0] ? psi : "n/a");
 }
 
 static int cmp_dbl(const void *a, const void *b)
