@@ -11,13 +11,19 @@
  *      in flight per pair for --secs s: relayed messages/s through the
  *      server;
  *   3. latency: open loop at --rate messages/s spread over the pairs for
- *      --secs s; p50/p99/max one-way relay latency (sender and receiver
- *      are in one process: one clock).
+ *      --secs s, paced every 200 us (a message is stamped when its slot
+ *      comes, whatever the replies do); p50/p99/max one-way relay latency
+ *      (sender and receiver are in one process: one clock).
+ * Phases 2 and 3 run --runs times on the same connections; the medians
+ * are printed last, with the load average of the machine.
+ * Server CPU is the child's on-CPU time from /proc/PID/schedstat (the
+ * time getrusage would report, in ns; /proc/PID/stat ticks as fallback).
  * The per-connection message rate limit (10/s by default) is raised for
  * the run; every other default stays.
  *
  *   signal_load [-n N] [-p pairs] [-w window] [--secs S] [--rate R]
- *               [--heartbeat S] [--server-cpu C] [--client-cpu C]
+ *               [--runs K] [--heartbeat S] [--server-cpu C]
+ *               [--client-cpu C]
  *
  * Before the socket phases it measures the sans-I/O core alone: relay
  * envelopes handed to actr__sig_conn_frame with a transport that drops
@@ -50,6 +56,8 @@ static int window = 8;
 static int secs = 3;
 static int rate = 10000;
 static int heartbeat = 5;
+static int runs = 1;
+static pid_t server_pid;
 static int server_cpu = 0;
 static int client_cpu = 1;
 
@@ -97,9 +105,19 @@ static double cpu_s(pid_t pid)
 {
 	char path[64], buf[1024], *p;
 	unsigned long ut = 0, st = 0;
+	unsigned long long ns;
 	FILE *f;
 	size_t n;
 
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	f = fopen(path, "r");
+	if (f) {
+		int ok = fscanf(f, "%llu", &ns) == 1;
+
+		fclose(f);
+		if (ok)
+			return (double)ns / 1e9;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	f = fopen(path, "r");
 	if (!f)
@@ -294,7 +312,40 @@ struct ol {
 	int next;		/* next pair */
 	uint64_t sent;		/* messages sent */
 	uint64_t last;		/* last tick time */
+	uint64_t max;		/* bound on messages sent */
 };
+
+static void print_load(const char *when)
+{
+	double la[3];
+
+	char psi[128] = "";
+	FILE *f = fopen("/proc/pressure/cpu", "r");
+
+	if (f) {
+		if (!fgets(psi, sizeof(psi), f))
+			psi[0] = 0;
+		psi[strcspn(psi, "\n")] = 0;
+		fclose(f);
+	}
+	if (getloadavg(la, 3) == 3)
+		printf("machine load average %s: %.2f %.2f %.2f (%ld CPUs); "
+		       "CPU pressure: %s\n", when, la[0], la[1], la[2],
+		       sysconf(_SC_NPROCESSORS_ONLN), psi[0] ? psi : "n/a");
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_dbl);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
 
 static void on_ol(actr_timer_t *t, void *arg)
 {
@@ -303,7 +354,7 @@ static void on_ol(actr_timer_t *t, void *arg)
 
 	o->credit += (double)(now - o->last) * rate / 1e9;
 	o->last = now;
-	while (o->credit >= 1.0) {
+	while (o->credit >= 1.0 && o->sent < o->max) {
 		struct actor *a = &actors[2 * o->next];
 
 		o->credit -= 1.0;
@@ -412,10 +463,87 @@ static void bench_core(void)
 	actr__sig_free(s);
 }
 
+/* Phases 2 and 3 once; figures go to the m_* arrays at index run. */
+static double m_thr[50], m_us[50], m_p50[50], m_p99[50];
+
+static void measure(int run)
+{
+	/* 2. throughput: bounce with a window per pair */
+	mode = 1;
+	received = 0;
+	for (int i = 0; i < n_pairs; i++)
+		for (int w = 0; w < window; w++)
+			send_stamp(&actors[2 * i], &actors[2 * i + 1]);
+	run_for_ms(300, NULL); /* warm up */
+	{
+		uint64_t r0 = received, s0 = actr_time_ns(), s1;
+		double c0 = cpu_s(server_pid), c1, wall, msgs;
+		double k0 = cpu_s(getpid()), k1;
+
+		run_for_ms(secs * 1000, NULL);
+		s1 = actr_time_ns();
+		c1 = cpu_s(server_pid);
+		k1 = cpu_s(getpid());
+		wall = (double)(s1 - s0) / 1e9;
+		msgs = (double)(received - r0);
+		m_thr[run] = msgs / wall;
+		m_us[run] = msgs ? (c1 - c0) * 1e6 / msgs : 0;
+		printf("relay throughput: %.0f relayed msgs/s (%d pairs, window "
+		       "%d, %d s; target >= 100000)\n", msgs / wall, n_pairs,
+		       window, secs);
+		printf("server CPU during it: %.0f%% of a core, %.1f us per "
+		       "relayed message (user+sys) -> %.0f msgs/s per fully "
+		       "used core\n", 100 * (c1 - c0) / wall,
+		       msgs ? (c1 - c0) * 1e6 / msgs : 0,
+		       c1 > c0 ? msgs / (c1 - c0) : 0);
+		printf("client process CPU during it: %.0f%% of a core (the "
+		       "rest of the wall time went to other processes on this "
+		       "machine)\n", 100 * (k1 - k0) / wall);
+	}
+	mode = 0;
+	run_for_ms(500, NULL); /* drain the bouncing messages */
+
+	/* 3. latency at a fixed rate */
+	{
+		struct ol o = { 0 };
+		uint64_t p50, p99, pmax;
+
+		double c0 = cpu_s(server_pid), c1;
+
+		caplat = (size_t)rate * (size_t)secs + 1000;
+		lat = calloc(caplat, sizeof(*lat));
+		nlat = 0;
+		o.max = caplat - 1000;
+		mode = 2;
+		actr_timer_init(R, &o.t, on_ol, &o);
+		o.last = actr_time_ns();
+		actr_timer_start(&o.t, ACTR_US(200), ACTR_US(200));
+		run_for_ms(secs * 1000, NULL);
+		actr_timer_stop(&o.t);
+		c1 = cpu_s(server_pid);
+		run_for_ms(300, NULL);
+		mode = 0;
+		qsort(lat, nlat, sizeof(*lat), cmp_u64);
+		p50 = nlat ? lat[nlat / 2] : 0;
+		p99 = nlat ? lat[nlat * 99 / 100] : 0;
+		pmax = nlat ? lat[nlat - 1] : 0;
+		m_p50[run] = p50 / 1e3;
+		m_p99[run] = p99 / 1e3;
+		printf("relay latency at %d msgs/s: sent %" PRIu64 " received %zu;"
+		       " p50 %.1f us, p99 %.1f us, max %.1f us (target p99 <= "
+		       "1000 us)\n", rate, o.sent, nlat, p50 / 1e3, p99 / 1e3,
+		       pmax / 1e3);
+		printf("server CPU at that rate: %.0f%% of a core\n",
+		       100 * (c1 - c0) / secs);
+		free(lat);
+		lat = NULL;
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: signal_load [-n N] [-p pairs] [-w window] "
-			"[--secs S] [--rate R] [--heartbeat S] "
+			"[--secs S] [--rate R] [--runs K] [--heartbeat S] "
 			"[--server-cpu C] [--client-cpu C]\n");
 	exit(2);
 }
@@ -446,6 +574,8 @@ int main(int argc, char **argv)
 			secs = atoi(argv[++i]);
 		else if (!strcmp(a, "--rate"))
 			rate = atoi(argv[++i]);
+		else if (!strcmp(a, "--runs"))
+			runs = atoi(argv[++i]);
 		else if (!strcmp(a, "--heartbeat"))
 			heartbeat = atoi(argv[++i]);
 		else if (!strcmp(a, "--server-cpu"))
@@ -456,10 +586,12 @@ int main(int argc, char **argv)
 			usage();
 	}
 	if (n_actors < 2 || n_pairs < 1 || 2 * n_pairs > n_actors ||
-	    window < 1 || secs < 1 || rate < 1 || heartbeat < 1)
+	    window < 1 || secs < 1 || rate < 1 || heartbeat < 1 || runs < 1 ||
+	    runs > 50)
 		usage();
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
+	print_load("at start");
 	actr_log_set_level(ACTR_LOG_WARN);
 	pin(server_cpu);
 	bench_core();
@@ -468,6 +600,7 @@ int main(int argc, char **argv)
 	snprintf(dbfile, sizeof(dbfile), "%s/state.db", db);
 	fflush(stdout);
 	child = fork();
+	server_pid = child;
 	if (child < 0)
 		return 2;
 	if (child == 0) {
@@ -524,69 +657,20 @@ int main(int argc, char **argv)
 		actors[2 * i + 1].peer = &actors[2 * i];
 	}
 
-	/* 2. throughput: bounce with a window per pair */
-	mode = 1;
-	received = 0;
-	for (int i = 0; i < n_pairs; i++)
-		for (int w = 0; w < window; w++)
-			send_stamp(&actors[2 * i], &actors[2 * i + 1]);
-	run_for_ms(300, NULL); /* warm up */
-	{
-		uint64_t r0 = received, s0 = actr_time_ns(), s1;
-		double c0 = cpu_s(child), c1, wall, msgs;
-		double k0 = cpu_s(getpid()), k1;
-
-		run_for_ms(secs * 1000, NULL);
-		s1 = actr_time_ns();
-		c1 = cpu_s(child);
-		k1 = cpu_s(getpid());
-		wall = (double)(s1 - s0) / 1e9;
-		msgs = (double)(received - r0);
-		printf("relay throughput: %.0f relayed msgs/s (%d pairs, window "
-		       "%d, %d s; target >= 100000)\n", msgs / wall, n_pairs,
-		       window, secs);
-		printf("server CPU during it: %.0f%% of a core, %.1f us per "
-		       "relayed message (user+sys) -> %.0f msgs/s per fully "
-		       "used core\n", 100 * (c1 - c0) / wall,
-		       msgs ? (c1 - c0) * 1e6 / msgs : 0,
-		       c1 > c0 ? msgs / (c1 - c0) : 0);
-		printf("client process CPU during it: %.0f%% of a core (the "
-		       "rest of the wall time went to other processes on this "
-		       "machine)\n", 100 * (k1 - k0) / wall);
+	for (int run = 0; run < runs; run++) {
+		if (runs > 1)
+			printf("-- run %d of %d\n", run + 1, runs);
+		measure(run);
 	}
-	mode = 0;
-	run_for_ms(500, NULL); /* drain the bouncing messages */
-
-	/* 3. latency at a fixed rate */
-	{
-		struct ol o = { 0 };
-		uint64_t p50, p99, pmax;
-
-		double c0 = cpu_s(child), c1;
-
-		caplat = (size_t)rate * (size_t)secs + 1000;
-		lat = calloc(caplat, sizeof(*lat));
-		mode = 2;
-		actr_timer_init(R, &o.t, on_ol, &o);
-		o.last = actr_time_ns();
-		actr_timer_start(&o.t, ACTR_MS(1), ACTR_MS(1));
-		run_for_ms(secs * 1000, NULL);
-		actr_timer_stop(&o.t);
-		c1 = cpu_s(child);
-		run_for_ms(300, NULL);
-		mode = 0;
-		qsort(lat, nlat, sizeof(*lat), cmp_u64);
-		p50 = nlat ? lat[nlat / 2] : 0;
-		p99 = nlat ? lat[nlat * 99 / 100] : 0;
-		pmax = nlat ? lat[nlat - 1] : 0;
-		printf("relay latency at %d msgs/s: sent %" PRIu64 " received %zu;"
-		       " p50 %.1f us, p99 %.1f us, max %.1f us (target p99 <= "
-		       "1000 us)\n", rate, o.sent, nlat, p50 / 1e3, p99 / 1e3,
-		       pmax / 1e3);
-		printf("server CPU at that rate: %.0f%% of a core\n",
-		       100 * (c1 - c0) / secs);
-		free(lat);
+	if (runs > 1) {
+		printf("medians of %d runs: %.0f relayed msgs/s, server %.2f us "
+		       "per relayed message (-> %.0f msgs/s per fully used "
+		       "core), latency at %d msgs/s p50 %.1f us p99 %.1f us\n",
+		       runs, median(m_thr, runs), median(m_us, runs),
+		       1e6 / median(m_us, runs), rate, median(m_p50, runs),
+		       median(m_p99, runs));
 	}
+	print_load("at end");
 out:
 	for (int i = 0; i < n_actors; i++)
 		actr_sigclient_free(actors[i].c);

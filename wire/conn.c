@@ -16,6 +16,15 @@
 #define READ_BUDGET (256u * 1024)	/* bytes read per event */
 #define IN_MIN 4096			/* first input buffer size */
 #define LINGER_DISCARD (256u * 1024)	/* bytes discarded per event */
+#define OUT_MIN 512			/* first output buffer size */
+#define OUT_KEEP (16u * 1024)		/* larger drained buffers are freed */
+/* Drained buffers of OUT_MIN are freed too; those in between stay for
+ * connections that send batches. */
+/* Output is batched per reactor iteration: a write appends to the queue
+ * and one deferred flush per connection sends everything at the end of
+ * the iteration (after the CHECK hooks). Once this many bytes wait, the
+ * write path flushes at once instead, so a burst never piles up. */
+#define FLUSH_EAGER (64u * 1024)
 
 static void conn_update(struct actr__conn *c);
 static void do_read(struct actr__conn *c);
@@ -54,6 +63,7 @@ static void conn_free_cb(actr_defer_t *d, void *arg)
 	if (c->notified && c->ops && c->ops->on_close)
 		c->ops->on_close(c, c->err, c->arg);
 	actr_timer_stop(&c->linger_timer);
+	actr_defer_cancel(c->r, &c->flush_defer);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -70,6 +80,7 @@ static void kill_conn(struct actr__conn *c, bool report, int err)
 	c->err = err;
 	actr_io_close(&c->io);
 	actr_timer_stop(&c->linger_timer);
+	actr_defer_cancel(c->r, &c->flush_defer);
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		c->ssl = NULL;
@@ -92,7 +103,9 @@ static void conn_fail(struct actr__conn *c, int err)
 static void conn_update(struct actr__conn *c)
 {
 	unsigned ev = 0;
-	bool wr = c->out_len > 0 || c->ssl_want_write;
+	/* Queued bytes alone do not arm ACTR_WRITE: the deferred flush
+	 * sends them; only a flush that hit EAGAIN waits for writability. */
+	bool wr = (c->out_len > 0 && c->wblocked) || c->ssl_want_write;
 
 	switch (c->state) {
 	case ACTR__CONN_CONNECTING:
@@ -305,10 +318,13 @@ static int flush(struct actr__conn *c)
 				e = SSL_get_error(c->ssl, rc);
 				if (e == SSL_ERROR_WANT_WRITE) {
 					c->ssl_want_write = true;
+					c->wblocked = true;
 					break;
 				}
-				if (e == SSL_ERROR_WANT_READ)
+				if (e == SSL_ERROR_WANT_READ) {
+					c->wblocked = true;
 					break;
+				}
 				int err = e == SSL_ERROR_SYSCALL && errno
 						  ? -errno
 						  : tls_error(c, "TLS write to");
@@ -324,8 +340,10 @@ static int flush(struct actr__conn *c)
 			if (n < 0) {
 				if (errno == EINTR)
 					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					c->wblocked = true;
 					break;
+				}
 				n = -errno;
 				conn_fail(c, (int)n);
 				return (int)n;
@@ -336,6 +354,15 @@ static int flush(struct actr__conn *c)
 	}
 	if (c->out_len == 0) {
 		c->out_off = 0;
+		c->wblocked = false;
+		if (c->out_cap > OUT_KEEP || c->out_cap <= OUT_MIN) {
+			/* A burst is over, or the connection only sends a
+			 * little now and then (heartbeat answers): give the
+			 * memory back, idle connections hold no buffer. */
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
 		if (c->state == ACTR__CONN_DRAINING) {
 			start_linger(c);
 			return 0;
@@ -537,19 +564,42 @@ static bool over_cap(const struct actr__conn *c, size_t n)
 	return c->out_len > 0 && (n > c->out_max || c->out_len > c->out_max - n);
 }
 
+/* Is there room under the cap for n more bytes? Bytes merely batched for
+ * the end of the iteration do not count against a peer that reads: they
+ * are sent first, and only what the kernel refuses stays queued. */
+static int cap_check(struct actr__conn *c, size_t n)
+{
+	if (!over_cap(c, n))
+		return 0;
+	if (c->state == ACTR__CONN_OPEN && !c->wblocked) {
+		int rc = flush(c);
+
+		if (rc < 0)
+			return rc;
+		if (c->state >= ACTR__CONN_DRAINING)
+			return -ACTR_ECLOSED;
+		if (!over_cap(c, n))
+			return 0;
+	}
+	return -ENOBUFS;
+}
+
 /* Make room for n more bytes at the tail of the output queue. */
 static int out_room(struct actr__conn *c, size_t n)
 {
+	int rc;
+
 	if (c->state >= ACTR__CONN_DRAINING)
 		return -ACTR_ECLOSED;
-	if (over_cap(c, n))
-		return -ENOBUFS;
+	rc = cap_check(c, n);
+	if (rc < 0)
+		return rc;
 	if (c->out_off + c->out_len + n > c->out_cap && c->out_off) {
 		memmove(c->out, c->out + c->out_off, c->out_len);
 		c->out_off = 0;
 	}
 	if (c->out_len + n > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 4096;
+		size_t cap = c->out_cap ? c->out_cap : OUT_MIN;
 		uint8_t *no;
 
 		while (cap < c->out_len + n)
@@ -563,6 +613,30 @@ static int out_room(struct actr__conn *c, size_t n)
 	return 0;
 }
 
+static void flush_cb(actr_defer_t *d, void *arg)
+{
+	struct actr__conn *c = arg;
+
+	if (c->state == ACTR__CONN_OPEN && c->out_len && !c->wblocked)
+		flush(c);
+}
+
+/* New bytes were queued: send them now if enough wait, otherwise at the
+ * end of the iteration (one send for all of this iteration's writes). A
+ * connection waiting for ACTR_WRITE is flushed by that event instead. */
+static int queued(struct actr__conn *c)
+{
+	if (c->state != ACTR__CONN_OPEN || c->wblocked)
+		return 0;
+	if (c->out_len >= FLUSH_EAGER) {
+		actr_defer_cancel(c->r, &c->flush_defer);
+		return flush(c);
+	}
+	if (!c->flush_defer.queued)
+		actr_defer(c->r, &c->flush_defer, flush_cb, c);
+	return 0;
+}
+
 int actr__conn_writev(struct actr__conn *c, const struct iovec *iov, int n)
 {
 	size_t total = 0, skip = 0;
@@ -572,21 +646,19 @@ int actr__conn_writev(struct actr__conn *c, const struct iovec *iov, int n)
 		return -ACTR_ECLOSED;
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
-	if (over_cap(c, total))
-		return -ENOBUFS;
-	if (c->state == ACTR__CONN_OPEN && !c->ssl && c->out_len == 0) {
+	rc = cap_check(c, total);
+	if (rc < 0)
+		return rc;
+	if (c->state == ACTR__CONN_OPEN && !c->ssl && c->out_len == 0 &&
+	    total >= FLUSH_EAGER) {
+		/* A big message with nothing queued: straight from the
+		 * caller's buffers, copying only what the kernel refuses. */
+		struct msghdr mh = { 0 };
 		ssize_t w;
 
-		if (n == 1) {
-			w = actr__sys.send(c->fd, iov[0].iov_base,
-					   iov[0].iov_len, MSG_NOSIGNAL);
-		} else {
-			struct msghdr mh = { 0 };
-
-			mh.msg_iov = (struct iovec *)iov;
-			mh.msg_iovlen = (size_t)n;
-			w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-		}
+		mh.msg_iov = (struct iovec *)iov;
+		mh.msg_iovlen = (size_t)n;
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR) {
@@ -615,9 +687,7 @@ int actr__conn_writev(struct actr__conn *c, const struct iovec *iov, int n)
 		c->out_len += l - skip;
 		skip = 0;
 	}
-	if (c->state == ACTR__CONN_OPEN)
-		return flush(c);
-	return 0;
+	return queued(c);
 }
 
 uint8_t *actr__conn_reserve(struct actr__conn *c, size_t n, int *err)
@@ -634,9 +704,37 @@ uint8_t *actr__conn_reserve(struct actr__conn *c, size_t n, int *err)
 int actr__conn_commit(struct actr__conn *c, size_t n)
 {
 	c->out_len += n;
-	if (c->state == ACTR__CONN_OPEN)
-		return flush(c);
-	return 0;
+	return queued(c);
+}
+
+/* Before an abrupt close: one best-effort attempt to send what is queued
+ * (e.g. a WebSocket close frame), without reporting anything. */
+static void last_send(struct actr__conn *c)
+{
+	size_t off = c->out_off, len = c->out_len;
+
+	if (c->state != ACTR__CONN_OPEN || !len)
+		return;
+	while (len > 0) {
+		ssize_t n;
+
+		if (c->ssl) {
+			int rc;
+
+			ERR_clear_error();
+			rc = SSL_write(c->ssl, c->out + off,
+				       (int)ACTR_MIN(len, INT32_MAX));
+			ERR_clear_error();
+			n = rc > 0 ? rc : -1;
+		} else {
+			n = actr__sys.send(c->fd, c->out + off, len,
+					   MSG_NOSIGNAL | MSG_DONTWAIT);
+		}
+		if (n <= 0)
+			return;
+		off += (size_t)n;
+		len -= (size_t)n;
+	}
 }
 
 void actr__conn_consume(struct actr__conn *c, size_t n)
@@ -672,6 +770,7 @@ void actr__conn_close(struct actr__conn *c, bool graceful, uint32_t linger_ms)
 		return;
 	}
 	if (!graceful || c->state != ACTR__CONN_OPEN) {
+		last_send(c);
 		kill_conn(c, false, 0);
 		return;
 	}

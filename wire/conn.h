@@ -1,8 +1,10 @@
 /*
  * The thin reactor driver under HTTP and WebSocket: a non-blocking TCP
  * stream, optionally TLS (OpenSSL, non-blocking handshake), with a bounded
- * input buffer, a bounded output queue (direct writes; ACTR_WRITE armed only
- * after EAGAIN), a read budget per event and graceful (lingering) close.
+ * input buffer, a bounded output queue (writes batched per reactor
+ * iteration: one send per connection at the end of the iteration, at once
+ * past 64 KiB; ACTR_WRITE armed only after EAGAIN), a read budget per event
+ * and graceful (lingering) close.
  * Internal to the library.
  */
 #ifndef ACTR_WIRE_CONN_H
@@ -51,6 +53,7 @@ struct actr__conn {
 	bool ssl_want_write;		/* TLS read/handshake needs writable */
 	bool paused;			/* reading suspended by the owner */
 	bool notified;			/* on_close queued or delivered */
+	bool wblocked;			/* a flush hit EAGAIN: ACTR_WRITE armed */
 	int err;			/* error reported to on_close */
 	const struct actr__conn_ops *ops; /* owner callbacks */
 	void *arg;			/* their argument */
@@ -66,6 +69,7 @@ struct actr__conn {
 	uint32_t linger_ms;		/* how long to drain/linger at most */
 	actr_timer_t linger_timer;	/* bounds DRAINING + LINGER */
 	actr_defer_t defer;		/* close notice, free, TLS re-read */
+	actr_defer_t flush_defer;	/* end-of-iteration output flush */
 	char peer[48];			/* peer IP as text */
 	struct actr__conn **set;	/* owner's list head, or NULL */
 	struct actr__conn *set_prev;	/* owner's list */
@@ -89,8 +93,11 @@ struct actr__conn *actr__conn_connect(actr_reactor_t *r,
 				      void *arg, size_t in_max,
 				      size_t out_max, int *err);
 
-/** Queue iov[0..n) as one unit (all or nothing). 0, -ENOBUFS (cap),
- * -ENOMEM, -ACTR_ECLOSED. */
+/** Queue iov[0..n) as one unit (all or nothing); it is sent at the end of
+ * the reactor iteration (deferred call, after the CHECK hooks) together
+ * with everything else queued, or at once when 64 KiB or more wait.
+ * 0, -ENOBUFS (cap), -ENOMEM, -ACTR_ECLOSED (or the error that killed the
+ * connection during an immediate send). */
 int actr__conn_writev(struct actr__conn *c, const struct iovec *iov, int n);
 
 static inline int actr__conn_write(struct actr__conn *c, const void *p,
