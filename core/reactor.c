@@ -67,8 +67,10 @@ struct actr_reactor {
 	uint64_t timer_seq;		/* next tie-break sequence */
 	uint64_t armed;			/* timerfd deadline, 0 = disarmed */
 
-	actr_defer_t *defer_head;	/* deferred FIFO */
+	actr_defer_t *defer_head;	/* deferred FIFO (doubly linked) */
 	actr_defer_t *defer_tail;
+	actr_defer_t *run_head;		/* batch run_deferred is running */
+	actr_defer_t *run_tail;
 
 	actr_hook_t *hooks[2];		/* PREPARE and CHECK lists */
 	actr_hook_t *hook_next;		/* iteration cursor (survives stop) */
@@ -495,6 +497,7 @@ void actr_defer(actr_reactor_t *r, actr_defer_t *d, actr_defer_cb cb,
 		return;
 	d->queued = true;
 	d->next = NULL;
+	d->prev = r->defer_tail;
 	if (r->defer_tail)
 		r->defer_tail->next = d;
 	else
@@ -502,44 +505,49 @@ void actr_defer(actr_reactor_t *r, actr_defer_t *d, actr_defer_cb cb,
 	r->defer_tail = d;
 }
 
+/* O(1): d is on the queue for this iteration's end or on the batch being
+ * run now; a missing neighbour tells which list's end it is. */
 void actr_defer_cancel(actr_reactor_t *r, actr_defer_t *d)
 {
-	actr_defer_t **pp, *prev = NULL;
-
 	if (!d->queued)
 		return;
-	for (pp = &r->defer_head; *pp; prev = *pp, pp = &(*pp)->next) {
-		if (*pp != d)
-			continue;
-		*pp = d->next;
-		if (r->defer_tail == d)
-			r->defer_tail = prev;
-		break;
-	}
+	if (d->prev)
+		d->prev->next = d->next;
+	else if (r->defer_head == d)
+		r->defer_head = d->next;
+	else
+		r->run_head = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	else if (r->defer_tail == d)
+		r->defer_tail = d->prev;
+	else
+		r->run_tail = d->prev;
+	d->next = d->prev = NULL;
 	d->queued = false;
 }
 
+/* Run exactly what was queued when we started: the queue is moved to the
+ * run batch, so calls deferred by deferred calls wait for the next
+ * iteration, and any of the batch may be cancelled while it runs. */
 static int run_deferred(actr_reactor_t *r)
 {
-	actr_defer_t *d = r->defer_head;
-	actr_defer_t *end = r->defer_tail;
+	actr_defer_t *cur;
 	int n = 0;
 
-	if (!d)
-		return 0;
-	/* Run exactly what was queued when we started. */
-	for (;;) {
-		actr_defer_t *cur = r->defer_head;
-		bool last = cur == end;
-
-		r->defer_head = cur->next;
-		if (!r->defer_head)
-			r->defer_tail = NULL;
+	r->run_head = r->defer_head;
+	r->run_tail = r->defer_tail;
+	r->defer_head = r->defer_tail = NULL;
+	while ((cur = r->run_head) != NULL) {
+		r->run_head = cur->next;
+		if (r->run_head)
+			r->run_head->prev = NULL;
+		else
+			r->run_tail = NULL;
+		cur->next = cur->prev = NULL;
 		cur->queued = false;
 		cur->cb(cur, cur->arg);
 		n++;
-		if (last || !r->defer_head)
-			break;
 	}
 	return n;
 }

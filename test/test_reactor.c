@@ -639,3 +639,50 @@ TEST(reactor_eintr_finishes_iteration)
 	actr_hook_stop(&h);
 	actr_reactor_free(r);
 }
+
+/* Cancelling from inside a deferred call: a later call of the same batch
+ * (even the last) does not run, and calls queued meanwhile wait for the
+ * next iteration. Cancel is O(1): 100k queued, all cancelled. */
+struct cancel_batch {
+	actr_reactor_t *r;
+	actr_defer_t a, b, c, late;
+	char log[8];
+	int n;
+};
+
+static void cb_log(actr_defer_t *d, void *arg)
+{
+	struct cancel_batch *cb = arg;
+
+	cb->log[cb->n++] = d == &cb->a ? 'a' : d == &cb->b ? 'b' :
+			   d == &cb->c ? 'c' : 'L';
+	if (d == &cb->a) {
+		actr_defer_cancel(cb->r, &cb->c); /* the batch's last */
+		actr_defer(cb->r, &cb->late, cb_log, cb);
+	}
+}
+
+TEST(reactor_defer_cancel_in_batch)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct cancel_batch cb = { .r = r };
+	actr_defer_t *many = calloc(100000, sizeof(*many));
+
+	actr_defer(r, &cb.a, cb_log, &cb);
+	actr_defer(r, &cb.b, cb_log, &cb);
+	actr_defer(r, &cb.c, cb_log, &cb);
+	actr_reactor_run_once(r, 0);
+	CHECK_STR(cb.log, "ab");
+	actr_reactor_run_once(r, 0);
+	CHECK_STR(cb.log, "abL");
+	for (int i = 0; i < 100000; i++)
+		actr_defer(r, &many[i], cb_log, &cb);
+	for (int i = 0; i < 100000; i += 2) /* from the middle, then ends */
+		actr_defer_cancel(r, &many[i]);
+	for (int i = 1; i < 100000; i += 2)
+		actr_defer_cancel(r, &many[i]);
+	CHECK_EQ(actr_reactor_run_once(r, 0), 0);
+	CHECK_STR(cb.log, "abL");
+	free(many);
+	actr_reactor_free(r);
+}

@@ -82,6 +82,7 @@ struct actr_timer {
 
 struct actr_defer {
 	actr_defer_t *next;	/* queue link */
+	actr_defer_t *prev;	/* queue link (O(1) cancel) */
 	actr_defer_cb cb;	/* callback */
 	void *arg;		/* callback argument */
 	bool queued;		/* on the queue now */
@@ -204,7 +205,8 @@ static inline bool actr_timer_active(const actr_timer_t *t)
 void actr_defer(actr_reactor_t *r, actr_defer_t *d, actr_defer_cb cb,
 		void *arg);
 
-/** Remove d from the queue if it is there. */
+/** Remove d from the queue if it is there. O(1); may be called from any
+ * callback, including a deferred call of the same batch. */
 void actr_defer_cancel(actr_reactor_t *r, actr_defer_t *d);
 
 /* ---- signals ---------------------------------------------------------- */
