@@ -500,3 +500,16 @@ bool actr__ice_selected_is_loopback(actr__ice_t *ice)
 		return false;
 	return addr_loopback(&l->addr) && addr_loopback(&rm->addr);
 }
+
+int actr__ice_selected_fd(actr__ice_t *ice)
+{
+	GSocket *gs = nice_agent_get_selected_socket(ice->agent, ice->stream,
+						     COMPONENT);
+	int fd;
+
+	if (!gs)
+		return -1;
+	fd = g_socket_get_fd(gs);
+	g_object_unref(gs);
+	return fd;
+}
