@@ -101,6 +101,27 @@ static double cpu_pid(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Seconds a process spent runnable but waiting for the CPU (other load on
+ * the pinned CPU), from /proc/PID/schedstat; 0 when unavailable. */
+static double cpu_wait(pid_t pid)
+{
+	char path[64];
+	unsigned long long run = 0, wait = 0;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/schedstat");
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+		wait = 0;
+	fclose(f);
+	return (double)wait / 1e9;
+}
+
 /* ---- raw UDP ------------------------------------------------------------ */
 
 static int udp_socket(struct sockaddr_in *sa)
@@ -521,10 +542,11 @@ int main(int argc, char **argv)
 		uint64_t total = (uint64_t)mbytes << 20, sent = 0, t0, dt;
 		uint64_t end = actr_time_ns() + ACTR_SEC(60);
 
-		double c0;
+		double c0, q0;
 
 		memset(m, 't', BIG);
 		c0 = cpu_self() + cpu_pid(pid);
+		q0 = cpu_wait(0) + cpu_wait(pid);
 		t0 = actr_time_ns();
 		while (sent < total && actr_time_ns() < end) {
 			int rc = actr__pc_send(nd.pc, ACTR__LANE_STREAM_RELIABLE,
@@ -553,9 +575,11 @@ int main(int argc, char **argv)
 		mbps = (double)sent / ((double)dt / 1e9) / 1e6;
 		tcpu = cpu_self() + cpu_pid(pid) - c0;
 		printf("throughput 64 KiB messages STREAM_RELIABLE: %.1f MB/s  (%.0f MiB in %.2f s); "
-		       "CPU %.2f s both processes = %.1f MB per CPU-second\n",
+		       "CPU %.2f s both processes = %.1f MB per CPU-second; "
+		       "%.2f s runnable but waiting for the CPU (other load)\n",
 		       mbps, (double)sent / (1 << 20), (double)dt / 1e9, tcpu,
-		       tcpu > 0 ? (double)sent / 1e6 / tcpu : 0.0);
+		       tcpu > 0 ? (double)sent / 1e6 / tcpu : 0.0,
+		       cpu_wait(0) + cpu_wait(pid) - q0);
 		free(m);
 	}
 
