@@ -3,7 +3,8 @@
  * loopback, both pinned to one CPU.
  *
  *   - raw UDP ping-pong, 64 B (the physical floor, same run);
- *   - setup: offer created -> all four channels open, per connection;
+ *   - setup: offer created -> all four channels open, per connection
+ *     (the first, cold connection of the processes reported apart);
  *   - echo: 64 B on RPC_RELIABLE, round trips, p50/p99;
  *   - throughput: one-way 64 KiB messages on STREAM_RELIABLE.
  *
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +68,59 @@ static void die(const char *what)
 {
 	fprintf(stderr, "datachannel: %s\n", what);
 	exit(1);
+}
+
+/* CPU seconds (user + system) of this process. */
+static double cpu_self(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) /
+		       1e6;
+}
+
+/* CPU seconds of a live child, from /proc (clock-tick resolution). */
+static double cpu_pid(pid_t pid)
+{
+	char path[64], line[1024], *p;
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			 "%lu %lu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Seconds a process spent runnable but waiting for the CPU (other load on
+ * the pinned CPU), from /proc/PID/schedstat; 0 when unavailable. */
+static double cpu_wait(pid_t pid)
+{
+	char path[64];
+	unsigned long long run = 0, wait = 0;
+	FILE *f;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/schedstat");
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%llu %llu", &run, &wait) != 2)
+		wait = 0;
+	fclose(f);
+	return (double)wait / 1e9;
 }
 
 /* ---- raw UDP ------------------------------------------------------------ */
@@ -375,6 +430,7 @@ int main(int argc, char **argv)
 	pid_t pid;
 	uint64_t *v;
 	double udp50, udpmbps, echo50, echo99, set50, set99, setmax, mbps;
+	double tcpu = 0;
 
 	if (rounds < 100 || setups < 1 || mbytes < 1)
 		die("usage: datachannel [round_trips>=100] [setups] [MiB]");
@@ -396,8 +452,16 @@ int main(int argc, char **argv)
 
 	/* Setup: offer -> all four channels open, fresh connection each. */
 	v = calloc((size_t)(setups > rounds ? setups : rounds), sizeof(*v));
-	for (int i = 0; i < setups; i++) {
-		uint64_t t0 = actr_time_ns();
+	uint64_t *ph[4];
+
+	for (int k = 0; k < 4; k++)
+		ph[k] = calloc((size_t)setups, sizeof(uint64_t));
+	/* i == -1: the first connection of both processes, reported on its
+	 * own: it pays one-time costs (libnice/GLib type setup, OpenSSL's
+	 * first handshake, usrsctp initialisation) that a node pays once. */
+	for (int i = -1; i < setups; i++) {
+		uint64_t t0 = actr_time_ns(), dt;
+		struct actr__pc_stats st;
 
 		nd.state = 0;
 		nd.prev = nd.pc;
@@ -406,10 +470,35 @@ int main(int argc, char **argv)
 			die("offerer start");
 		if (!wait_state(&nd, ACTR__PC_CONNECTED, 10000))
 			die("setup did not complete in 10 s");
-		v[i] = actr_time_ns() - t0;
+		dt = actr_time_ns() - t0;
+		actr__pc_get_stats(nd.pc, &st);
+		if (i < 0) {
+			printf("first (cold) connection of both processes: %.2f ms "
+			       "(ICE %.2f, DTLS %.2f, SCTP %.2f, open %.2f), not in the figures below\n",
+			       (double)dt / 1e6, (double)st.t_ice / 1e6,
+			       (double)st.t_dtls / 1e6, (double)st.t_sctp / 1e6,
+			       (double)st.t_open / 1e6);
+		} else {
+			v[i] = dt;
+			ph[0][i] = st.t_ice;
+			ph[1][i] = st.t_dtls;
+			ph[2][i] = st.t_sctp;
+			ph[3][i] = st.t_open;
+		}
 		/* The previous connection goes once the new one is up. */
 		actr__pc_free(nd.prev);
 		nd.prev = NULL;
+	}
+	{
+		int slow = 0;
+
+		for (int i = 1; i < setups; i++)
+			if (v[i] > v[slow])
+				slow = i;
+		printf("slowest setup: connection #%d (%.2f ms: ICE %.2f, DTLS %.2f, SCTP %.2f, open %.2f)\n",
+		       slow + 1, (double)v[slow] / 1e6, (double)ph[0][slow] / 1e6,
+		       (double)ph[1][slow] / 1e6, (double)ph[2][slow] / 1e6,
+		       (double)ph[3][slow] / 1e6);
 	}
 	qsort(v, (size_t)setups, sizeof(*v), cmp_u64);
 	set50 = pct(v, (size_t)setups, 0.5) / 1000.0;
@@ -417,11 +506,23 @@ int main(int argc, char **argv)
 	setmax = (double)v[setups - 1] / 1e6;
 	printf("setup offer -> 4 channels open: p50 %.2f ms  p99 %.2f ms  max %.2f ms  (%d connections)\n",
 	       set50, set99, setmax, setups);
+	for (int k = 0; k < 4; k++)
+		qsort(ph[k], (size_t)setups, sizeof(uint64_t), cmp_u64);
+	printf("setup timeline (offerer, p50 since pc_new): ICE connected %.2f ms, "
+	       "DTLS %.2f ms, SCTP up %.2f ms, lanes open %.2f ms\n",
+	       pct(ph[0], (size_t)setups, 0.5) / 1000.0,
+	       pct(ph[1], (size_t)setups, 0.5) / 1000.0,
+	       pct(ph[2], (size_t)setups, 0.5) / 1000.0,
+	       pct(ph[3], (size_t)setups, 0.5) / 1000.0);
+	for (int k = 0; k < 4; k++)
+		free(ph[k]);
 	fflush(stdout);
 
 	/* Echo: 64 B on RPC_RELIABLE. */
 	{
 		uint8_t m[MSG];
+
+		double c0 = cpu_self() + cpu_pid(pid), w0 = 0;
 
 		memset(m, 'e', sizeof(m));
 		for (int i = 0; i < rounds + 200; i++) {
@@ -438,12 +539,20 @@ int main(int argc, char **argv)
 			}
 			if (i >= 200)
 				v[i - 200] = actr_time_ns() - t0;
+			if (i == 199) {
+				c0 = cpu_self() + cpu_pid(pid);
+				w0 = (double)actr_time_ns();
+			}
 		}
+		double ecpu = cpu_self() + cpu_pid(pid) - c0;
+		double ewall = ((double)actr_time_ns() - w0) / 1e9;
 		qsort(v, (size_t)rounds, sizeof(*v), cmp_u64);
 		echo50 = pct(v, (size_t)rounds, 0.5);
 		echo99 = pct(v, (size_t)rounds, 0.99);
-		printf("echo 64 B RPC_RELIABLE: p50 %.1f us  p99 %.1f us  (%d round trips)\n",
-		       echo50, echo99, rounds);
+		printf("echo 64 B RPC_RELIABLE: p50 %.1f us  p99 %.1f us  (%d round trips); "
+		       "CPU %.1f us per round trip (both processes, %.0f%% of wall)\n",
+		       echo50, echo99, rounds, ecpu * 1e6 / rounds,
+		       100.0 * ecpu / ewall);
 		fflush(stdout);
 	}
 
@@ -454,7 +563,11 @@ int main(int argc, char **argv)
 		uint64_t total = (uint64_t)mbytes << 20, sent = 0, t0, dt;
 		uint64_t end = actr_time_ns() + ACTR_SEC(60);
 
+		double c0, q0;
+
 		memset(m, 't', BIG);
+		c0 = cpu_self() + cpu_pid(pid);
+		q0 = cpu_wait(0) + cpu_wait(pid);
 		t0 = actr_time_ns();
 		while (sent < total && actr_time_ns() < end) {
 			int rc = actr__pc_send(nd.pc, ACTR__LANE_STREAM_RELIABLE,
@@ -481,8 +594,13 @@ int main(int argc, char **argv)
 			die("throughput: receiver count differs");
 		}
 		mbps = (double)sent / ((double)dt / 1e9) / 1e6;
-		printf("throughput 64 KiB messages STREAM_RELIABLE: %.1f MB/s  (%.0f MiB in %.2f s)\n",
-		       mbps, (double)sent / (1 << 20), (double)dt / 1e9);
+		tcpu = cpu_self() + cpu_pid(pid) - c0;
+		printf("throughput 64 KiB messages STREAM_RELIABLE: %.1f MB/s  (%.0f MiB in %.2f s); "
+		       "CPU %.2f s both processes = %.1f MB per CPU-second; "
+		       "%.2f s runnable but waiting for the CPU (other load)\n",
+		       mbps, (double)sent / (1 << 20), (double)dt / 1e9, tcpu,
+		       tcpu > 0 ? (double)sent / 1e6 / tcpu : 0.0,
+		       cpu_wait(0) + cpu_wait(pid) - q0);
 		free(m);
 	}
 
@@ -491,9 +609,10 @@ int main(int argc, char **argv)
 	printf("setup p50 %.2f ms (target <= 5 ms), max %.2f ms (target <= 50 ms), ICE pacing %s ms\n",
 	       set50, setmax,
 	       getenv("ACTR_BENCH_TA") ? getenv("ACTR_BENCH_TA") : "5");
-	printf("throughput %.1f MB/s (target >= 150 MB/s), SCTP packets %s; "
+	printf("throughput %.1f MB/s (target >= 150 MB/s), %.1f MB/CPU-s, SCTP packets %s; "
 	       "raw UDP 1200 B one-way %.1f MB/s\n",
-	       mbps, getenv("ACTR_BENCH_MTU") ? getenv("ACTR_BENCH_MTU")
+	       mbps, tcpu > 0 ? (double)((uint64_t)mbytes << 20) / 1e6 / tcpu : 0.0,
+	       getenv("ACTR_BENCH_MTU") ? getenv("ACTR_BENCH_MTU")
 					      : "1200", udpmbps);
 	printf("for comparison (measured elsewhere): libdatachannel 103 us / 57 MB/s, "
 	       "libwebrtc 188 us, aiortc 417 us, Chromium 435 us\n");

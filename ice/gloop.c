@@ -165,15 +165,50 @@ static gboolean never(gpointer data)
  * seen yet are scanned. Runs only when a descriptor appeared (new sockets
  * of a new agent).
  */
-static void allow_recursion(struct actr__gloop *g)
+guint actr__gloop_newest_id(actr__gloop_t *g)
 {
 	GSource *probe = g_idle_source_new();
-	guint last, id;
+	guint id;
 
 	g_source_set_callback(probe, never, NULL, NULL);
-	last = g_source_attach(probe, g->ctx);
+	id = g_source_attach(probe, g->ctx);
 	g_source_destroy(probe);
 	g_source_unref(probe);
+	return id;
+}
+
+unsigned actr__gloop_expedite(actr__gloop_t *g, guint after,
+			      const char *name)
+{
+	guint last = actr__gloop_newest_id(g);
+	gint64 now = g_get_monotonic_time();
+	unsigned n = 0;
+
+	if (last - after > 100000)
+		return 0; /* ids wrapped or a bogus bound: do nothing */
+	for (guint id = after + 1; id < last; id++) {
+		GSource *src = g_main_context_find_source_by_id(g->ctx, id);
+		const char *sn;
+
+		if (!src || g_source_is_destroyed(src))
+			continue;
+		sn = g_source_get_name(src);
+		if (!sn || strcmp(sn, name) ||
+		    g_source_get_ready_time(src) <= now)
+			continue;
+		/* A past ready time dispatches the source at the next check;
+		 * GLib's timeout dispatch then re-arms it a full interval
+		 * after that moment. */
+		g_source_set_ready_time(src, now);
+		n++;
+	}
+	g->st.expedited += n;
+	return n;
+}
+
+static void allow_recursion(struct actr__gloop *g)
+{
+	guint last = actr__gloop_newest_id(g), id;
 	if (last <= g->scanned_id || last - g->scanned_id > 100000)
 		g->scanned_id = last > 1000 ? last - 1000 : 0;
 	for (id = g->scanned_id + 1; id < last; id++) {

@@ -43,11 +43,25 @@ void actr__gloop_invalidate(actr__gloop_t *g);
  * finalised then; defer instead). */
 bool actr__gloop_in_dispatch(const actr__gloop_t *g);
 
+/** The newest GSource id of the context (attaches and destroys a probe
+ * source). Pass it to actr__gloop_expedite() after a call that may create
+ * sources. */
+guint actr__gloop_newest_id(actr__gloop_t *g);
+
+/** Make the timeout sources named name that were attached after source id
+ * `after` and are still waiting for their first expiry fire at the next
+ * iteration; later expiries keep their interval. Returns how many were
+ * moved. Used for libnice's connectivity-check timer, whose first tick
+ * otherwise waits one pacing interval Ta before the first check. */
+unsigned actr__gloop_expedite(actr__gloop_t *g, guint after,
+			      const char *name);
+
 /** Counters for tests: iterations dispatched and epoll_ctl-worthy changes. */
 struct actr__gloop_stats {
 	uint64_t dispatches;	/* g_main_context_dispatch calls */
 	uint64_t fd_changes;	/* io handles added, removed or re-masked */
 	unsigned nfds;		/* GPollFDs in the last query */
+	uint64_t expedited;	/* timeout sources made due at once */
 };
 void actr__gloop_stats(const actr__gloop_t *g, struct actr__gloop_stats *st);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 
 #include <nice/agent.h>
@@ -18,6 +19,10 @@
 #include "ice/ice.h"
 
 #define COMPONENT 1
+#define SOCK_BUF (2 << 20)	/* SO_RCVBUF/SO_SNDBUF on the selected
+				 * socket (the kernel doubles it; capped
+				 * by net.core.[rw]mem_max) */
+#define CHECK_TIMER "Connectivity check schedule" /* libnice's source */
 
 struct actr__ice {
 	actr_reactor_t *r;	/* owner reactor */
@@ -31,6 +36,7 @@ struct actr__ice {
 	actr_defer_t release;	/* release deferred out of a dispatch */
 	actr_defer_t reannounce; /* local candidates again after a restart */
 	uint64_t rejected_cands; /* remote candidates refused */
+	int tuned_fd;		/* socket whose buffers were raised, -1 */
 };
 
 const char *actr__ice_state_name(int state)
@@ -79,6 +85,41 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data)
 		ice->cbs.gathering_done(ice->arg);
 }
 
+/*
+ * Raise the selected socket's kernel buffers. SCTP keeps up to its 1 MiB
+ * window in flight; the default 208 KiB receive buffer holds ~90 packets
+ * of 1200 bytes (each costs a 2 KiB+ skb) or ~6 of 16000, so a burst
+ * overflows it and every drop costs SCTP a retransmission and half its
+ * congestion window.
+ */
+static void tune_socket(struct actr__ice *ice)
+{
+	GSocket *gs = nice_agent_get_selected_socket(ice->agent, ice->stream,
+						     COMPONENT);
+	int fd, v = SOCK_BUF;
+
+	if (!gs)
+		return;
+	fd = g_socket_get_fd(gs);
+	if (fd >= 0 && fd != ice->tuned_fd) {
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v)) < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) < 0)
+			actr_logd("ice", "socket buffers: %s", strerror(errno));
+		ice->tuned_fd = fd;
+	}
+	g_object_unref(gs);
+}
+
+static void on_selected_pair(NiceAgent *agent, guint stream, guint comp,
+			     NiceCandidate *l, NiceCandidate *rm,
+			     gpointer data)
+{
+	struct actr__ice *ice = data;
+
+	if (!ice->closed)
+		tune_socket(ice);
+}
+
 static void on_component_state(NiceAgent *agent, guint stream, guint comp,
 			       guint nstate, gpointer data)
 {
@@ -89,9 +130,11 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp,
 		set_state(ice, ACTR__ICE_CHECKING);
 		break;
 	case NICE_COMPONENT_STATE_CONNECTED:
+		tune_socket(ice);
 		set_state(ice, ACTR__ICE_CONNECTED);
 		break;
 	case NICE_COMPONENT_STATE_READY:
+		tune_socket(ice);
 		if (ice->state < ACTR__ICE_CONNECTED)
 			set_state(ice, ACTR__ICE_CONNECTED);
 		set_state(ice, ACTR__ICE_COMPLETED);
@@ -112,6 +155,25 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len,
 
 	if (!ice->closed && ice->cbs.recv)
 		ice->cbs.recv(ice->arg, (const uint8_t *)buf, len);
+}
+
+/*
+ * libnice starts its connectivity-check timer one pacing interval Ta after
+ * the first pair appears, and sends the first check (ordinary or
+ * triggered) only at that tick: one idle Ta per connection setup. Calls
+ * that may create the timer are bracketed by these two; a timer created
+ * inside fires at the next iteration instead, and its later ticks keep
+ * Ta apart (RFC 8445 paces checks against each other, not against the
+ * arrival of the candidates).
+ */
+static guint expedite_begin(struct actr__ice *ice)
+{
+	return actr__gloop_newest_id(ice->gloop);
+}
+
+static void expedite_end(struct actr__ice *ice, guint before)
+{
+	actr__gloop_expedite(ice->gloop, before, CHECK_TIMER);
 }
 
 static bool valid_ip(const char *ip)
@@ -138,6 +200,7 @@ actr__ice_t *actr__ice_new(actr_reactor_t *r,
 	if (!ice)
 		return NULL;
 	ice->r = r;
+	ice->tuned_fd = -1;
 	ice->cbs = *cbs;
 	ice->arg = arg;
 	ice->gloop = actr__gloop_get(r);
@@ -195,6 +258,8 @@ actr__ice_t *actr__ice_new(actr_reactor_t *r,
 			 G_CALLBACK(on_gathering_done), ice);
 	g_signal_connect(ice->agent, "component-state-changed",
 			 G_CALLBACK(on_component_state), ice);
+	g_signal_connect(ice->agent, "new-selected-pair-full",
+			 G_CALLBACK(on_selected_pair), ice);
 	nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT,
 			       actr__gloop_context(ice->gloop), on_recv, ice);
 	return ice;
@@ -239,8 +304,11 @@ void actr__ice_free(actr__ice_t *ice)
 
 int actr__ice_gather(actr__ice_t *ice)
 {
+	guint ex = expedite_begin(ice);
+
 	if (!nice_agent_gather_candidates(ice->agent, ice->stream))
 		return -ACTR_EINTERNAL;
+	expedite_end(ice, ex);
 	/* New sockets may carry numbers of sockets closed since the last
 	 * iteration. */
 	actr__gloop_invalidate(ice->gloop);
@@ -269,11 +337,15 @@ int actr__ice_local_credentials(actr__ice_t *ice, char *ufrag, size_t ufrag_cap,
 int actr__ice_set_remote_credentials(actr__ice_t *ice, const char *ufrag,
 				     const char *pwd)
 {
+	guint ex;
+
 	if (!ufrag || !pwd || !*ufrag || !*pwd)
 		return -EINVAL;
+	ex = expedite_begin(ice);
 	if (!nice_agent_set_remote_credentials(ice->agent, ice->stream, ufrag,
 					       pwd))
 		return -EINVAL;
+	expedite_end(ice, ex);
 	return 0;
 }
 
@@ -282,6 +354,7 @@ int actr__ice_add_remote_candidate(actr__ice_t *ice, const char *cand)
 	char line[512];
 	NiceCandidate *c;
 	GSList *list;
+	guint ex;
 	int n;
 
 	if (strncmp(cand, "a=", 2) == 0)
@@ -304,8 +377,10 @@ int actr__ice_add_remote_candidate(actr__ice_t *ice, const char *cand)
 	}
 	c->component_id = COMPONENT;
 	list = g_slist_append(NULL, c);
+	ex = expedite_begin(ice);
 	n = nice_agent_set_remote_candidates(ice->agent, ice->stream,
 					     COMPONENT, list);
+	expedite_end(ice, ex);
 	g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
 	if (n < 0) {
 		actr_logd("ice", "libnice refused %s", line);
@@ -424,4 +499,17 @@ bool actr__ice_selected_is_loopback(actr__ice_t *ice)
 					  &l, &rm))
 		return false;
 	return addr_loopback(&l->addr) && addr_loopback(&rm->addr);
+}
+
+int actr__ice_selected_fd(actr__ice_t *ice)
+{
+	GSocket *gs = nice_agent_get_selected_socket(ice->agent, ice->stream,
+						     COMPONENT);
+	int fd;
+
+	if (!gs)
+		return -1;
+	fd = g_socket_get_fd(gs);
+	g_object_unref(gs);
+	return fd;
 }

@@ -123,4 +123,8 @@ const char *actr__ice_selected_local_type(actr__ice_t *ice);
  * on this host: no path MTU limit worth the name). */
 bool actr__ice_selected_is_loopback(actr__ice_t *ice);
 
+/** The descriptor of the selected pair's local socket (owned by libnice:
+ * do not close), or -1 before a pair is selected. For tests and stats. */
+int actr__ice_selected_fd(actr__ice_t *ice);
+
 #endif

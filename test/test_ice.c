@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -115,6 +116,68 @@ TEST(ice_gloop_fd_watch)
 	actr_reactor_free(r);
 }
 
+/* A timeout source attached after a bound fires at once when expedited;
+ * its next expiry keeps the interval; other names and older sources keep
+ * their time. */
+static gboolean on_gcount(gpointer data)
+{
+	(*(int *)data)++;
+	return G_SOURCE_CONTINUE;
+}
+
+static GSource *named_timeout(actr__gloop_t *g, unsigned ms, const char *name,
+			      int *counter)
+{
+	GSource *s = g_timeout_source_new(ms);
+
+	g_source_set_name(s, name);
+	g_source_set_callback(s, on_gcount, counter, NULL);
+	g_source_attach(s, actr__gloop_context(g));
+	return s;
+}
+
+TEST(ice_gloop_expedite)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	actr__gloop_t *g = actr__gloop_get(r);
+	int old = 0, fresh = 0, other = 0;
+	GSource *s1, *s2, *s3;
+	struct actr__gloop_stats st;
+	guint before;
+	uint64_t t0;
+
+	CHECK(g);
+	s1 = named_timeout(g, 10000, "tick", &old);
+	before = actr__gloop_newest_id(g);
+	CHECK(before >= g_source_get_id(s1));
+	s2 = named_timeout(g, 10000, "tick", &fresh);
+	s3 = named_timeout(g, 10000, "other", &other);
+	t0 = actr_time_ns();
+	CHECK_EQ(actr__gloop_expedite(g, before, "tick"), 1);
+	for (int i = 0; i < 50 && !fresh; i++)
+		CHECK(actr_reactor_run_once(r, 100) >= 0);
+	CHECK_EQ(fresh, 1);
+	CHECK(actr_time_ns() - t0 < ACTR_SEC(actr_test_scale(2)));
+	CHECK_EQ(old, 0);
+	CHECK_EQ(other, 0);
+	/* Re-armed a full interval later, and expediting again moves
+	 * nothing (the source already fired once, its time is ahead). */
+	for (int i = 0; i < 5; i++)
+		CHECK(actr_reactor_run_once(r, 10) >= 0);
+	CHECK_EQ(fresh, 1);
+	actr__gloop_stats(g, &st);
+	CHECK_EQ(st.expedited, 1);
+	CHECK_EQ(actr__gloop_expedite(g, actr__gloop_newest_id(g), "tick"), 0);
+	g_source_destroy(s1);
+	g_source_destroy(s2);
+	g_source_destroy(s3);
+	g_source_unref(s1);
+	g_source_unref(s2);
+	g_source_unref(s3);
+	actr__gloop_unref(g);
+	actr_reactor_free(r);
+}
+
 /* ---- two agents ------------------------------------------------------- */
 
 struct peer {
@@ -190,13 +253,14 @@ static void exchange_creds(struct peer *a, struct peer *b)
 	CHECK_OK(actr__ice_set_remote_credentials(a->ice, u, p));
 }
 
-static void make_pair(actr_reactor_t *r, struct peer *a, struct peer *b,
-		      unsigned retrans)
+static void make_pair_ta(actr_reactor_t *r, struct peer *a, struct peer *b,
+			 unsigned retrans, unsigned pacing_ms)
 {
 	struct actr__ice_config ca = { .controlling = true,
 				       .local_addrs = { "127.0.0.1" },
 				       .stun_initial_ms = 50,
-				       .stun_max_retrans = retrans };
+				       .stun_max_retrans = retrans,
+				       .pacing_ms = pacing_ms };
 	struct actr__ice_config cb = ca;
 
 	cb.controlling = false;
@@ -209,6 +273,12 @@ static void make_pair(actr_reactor_t *r, struct peer *a, struct peer *b,
 	b->ice = actr__ice_new(r, &cb, &pcbs, b);
 	CHECK(a->ice && b->ice);
 	exchange_creds(a, b);
+}
+
+static void make_pair(actr_reactor_t *r, struct peer *a, struct peer *b,
+		      unsigned retrans)
+{
+	make_pair_ta(r, a, b, retrans, 0);
 }
 
 static bool both_connected(struct peer *a, struct peer *b)
@@ -279,6 +349,46 @@ TEST(ice_two_agents_loopback)
 		CHECK_EQ(b.lastlen, sizeof(big));
 		CHECK_MEM(b.last, big, sizeof(big));
 	}
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	CHECK_EQ(actr_reactor_active(r), 0);
+	actr_reactor_free(r);
+}
+
+/* The first connectivity check goes out at once, not one pacing interval
+ * Ta after the candidates: with Ta = 200 s both sides still complete within
+ * connect_pair's 5 s bound (100 s under valgrind's scaling). The selected socket's kernel buffers are
+ * raised for SCTP's window. */
+TEST(ice_first_check_not_paced)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct peer a, b;
+	int v = 0, maxv = 0;
+	socklen_t sl = sizeof(v);
+	FILE *f;
+
+	make_pair_ta(r, &a, &b, 0, 200000);
+	connect_pair(r, &a, &b);
+	CHECK_EQ(a.nstates[ACTR__ICE_FAILED], 0);
+
+	CHECK(actr__ice_selected_fd(a.ice) >= 0);
+	f = fopen("/proc/sys/net/core/rmem_max", "r");
+	if (f) {
+		if (fscanf(f, "%d", &maxv) != 1)
+			maxv = 0;
+		fclose(f);
+	}
+	CHECK_OK(getsockopt(actr__ice_selected_fd(a.ice), SOL_SOCKET,
+			    SO_RCVBUF, &v, &sl));
+	/* The kernel doubles the request, capped at rmem_max; the default
+	 * is 208 KiB. */
+	if (maxv >= (1 << 20))
+		CHECK(v >= 2 * (1 << 20));
+	sl = sizeof(v);
+	CHECK_OK(getsockopt(actr__ice_selected_fd(b.ice), SOL_SOCKET,
+			    SO_RCVBUF, &v, &sl));
+	if (maxv >= (1 << 20))
+		CHECK(v >= 2 * (1 << 20));
 	actr__ice_free(a.ice);
 	actr__ice_free(b.ice);
 	CHECK_EQ(actr_reactor_active(r), 0);

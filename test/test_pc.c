@@ -216,6 +216,19 @@ static void echo_one(actr_reactor_t *r, struct side *a, struct side *b,
 	a->nmsgs = n0;
 }
 
+/* The setup timeline in the stats: every phase reached, in order. */
+static void check_timeline(actr__pc_t *pc)
+{
+	struct actr__pc_stats st;
+
+	actr__pc_get_stats(pc, &st);
+	CHECK(st.t_ice > 0);
+	CHECK(st.t_dtls >= st.t_ice);
+	CHECK(st.t_sctp >= st.t_dtls);
+	CHECK(st.t_open >= st.t_sctp);
+	CHECK(st.t_open < ACTR_SEC(actr_test_scale(5)));
+}
+
 static void connect_and_echo(bool trickle, bool legacy, size_t max)
 {
 	actr_reactor_t *r = actr_reactor_new();
@@ -238,6 +251,8 @@ static void connect_and_echo(bool trickle, bool legacy, size_t max)
 	run_connect(r, &a, &b, 5000);
 	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
 	CHECK_EQ(b.state, ACTR__PC_CONNECTED);
+	check_timeline(a.pc);
+	check_timeline(b.pc);
 	actr_logi("test", "connected (%s%s) in %.2f ms",
 		  trickle ? "trickle" : "candidates in SDP",
 		  legacy ? ", legacy SDP" : "",

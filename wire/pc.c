@@ -61,6 +61,7 @@ struct actr__pc {
 	struct early early[EARLY_MAX];	/* DTLS before DTLS exists */
 	unsigned nearly;
 	struct actr__pc_stats st;	/* counters */
+	uint64_t t0;			/* actr__pc_new, for the timeline */
 };
 
 static const char *const lane_labels[ACTR__LANE_COUNT] = {
@@ -96,6 +97,15 @@ const char *actr__pc_state_name(int state)
 
 /* ---- upward calls (the user may free pc inside any of them) ------------ */
 
+/* Record a setup phase once (stats timeline). */
+static void mark(struct actr__pc *pc, uint64_t *t)
+{
+	uint64_t dt = actr_time_ns() - pc->t0;
+
+	if (!*t)
+		*t = dt ? dt : 1;
+}
+
 static void set_state(struct actr__pc *pc, int state, int err)
 {
 	if (pc->state == state || pc->freed)
@@ -107,6 +117,8 @@ static void set_state(struct actr__pc *pc, int state, int err)
 		  actr__pc_state_name(pc->state), actr__pc_state_name(state),
 		  err ? actr_strerror(err) : "ok");
 	pc->state = state;
+	if (state == ACTR__PC_CONNECTED)
+		mark(pc, &pc->st.t_open);
 	if (state != ACTR__PC_CONNECTING)
 		actr_timer_stop(&pc->deadline);
 	if (pc->cbs.state) {
@@ -217,6 +229,7 @@ static void dtls_state(void *arg, enum actr__dtls_state st, int err)
 	switch (st) {
 	case ACTR_DTLS_CONNECTED:
 		actr_logd("pc", "DTLS connected");
+		mark(pc, &pc->st.t_dtls);
 		start_sctp(pc);
 		break;
 	case ACTR_DTLS_FAILED:
@@ -285,6 +298,7 @@ static void on_ice_state(void *arg, int state)
 	case ACTR__ICE_COMPLETED:
 		if (!pc->ice_up) {
 			pc->ice_up = true;
+			mark(pc, &pc->st.t_ice);
 			maybe_start_dtls(pc);
 		}
 		break;
@@ -449,6 +463,8 @@ static void sctp_state(void *arg, enum actr__sctp_state st, int err)
 {
 	struct actr__pc *pc = arg;
 
+	if (st == ACTR_SCTP_CONNECTED)
+		mark(pc, &pc->st.t_sctp);
 	if (st == ACTR_SCTP_CLOSED)
 		set_state(pc, ACTR__PC_CLOSED, err); /* 0: clean shutdown */
 }
@@ -528,6 +544,7 @@ actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
 	if (!pc)
 		return NULL;
 	pc->r = r;
+	pc->t0 = actr_time_ns();
 	pc->offerer = offerer;
 	pc->cfg = *cfg;
 	pc->cbs = *cbs;

@@ -163,6 +163,11 @@ struct actr__pc_stats {
 	uint64_t msgs_in;	/* lane messages delivered */
 	uint64_t bad_frags;	/* rejected by the reassembler */
 	uint64_t unknown_channels; /* channels with a foreign label */
+	/* Setup timeline, ns after actr__pc_new (0 = not reached yet). */
+	uint64_t t_ice;		/* ICE connected (a path exists) */
+	uint64_t t_dtls;	/* DTLS handshake done */
+	uint64_t t_sctp;	/* SCTP association up */
+	uint64_t t_open;	/* all four lanes open (CONNECTED) */
 };
 
 void actr__pc_get_stats(const actr__pc_t *pc, struct actr__pc_stats *st);
