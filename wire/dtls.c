@@ -100,17 +100,6 @@ static const EVP_MD *md_by_alg(const char *alg)
 	return NULL;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int actr__dtls_parse_fingerprint(const char *fp, char alg[16], uint8_t *out,
 				 size_t cap)
 {
@@ -137,7 +126,8 @@ int actr__dtls_parse_fingerprint(const char *fp, char alg[16], uint8_t *out,
 	while (*p == ' ')
 		p++;
 	for (;;) {
-		int hi = hexval(p[0]), lo = hi < 0 ? -1 : hexval(p[1]);
+		int hi = actr__hexval(p[0]);
+		int lo = hi < 0 ? -1 : actr__hexval(p[1]);
 
 		if (hi < 0 || lo < 0 || n >= cap)
 			return -EINVAL;
