@@ -815,9 +815,11 @@ static void dc_maybe_closed(actr__dc_t *dc)
 static void do_resets(actr__sctp_t *s)
 {
 	uint16_t list[64];
-	struct {
+	/* struct sctp_reset_streams ends in a flexible array of stream ids */
+	union {
 		struct sctp_reset_streams h;
-		uint16_t sids[64];
+		uint8_t bytes[sizeof(struct sctp_reset_streams) +
+			      sizeof(list)];
 	} req;
 	actr__dc_t *dc;
 	unsigned n = 0;
@@ -834,7 +836,7 @@ static void do_resets(actr__sctp_t *s)
 	req.h.srs_assoc_id = SCTP_ALL_ASSOC;
 	req.h.srs_flags = SCTP_STREAM_RESET_OUTGOING;
 	req.h.srs_number_streams = (uint16_t)n;
-	memcpy(req.sids, list, n * sizeof(uint16_t));
+	memcpy(req.h.srs_stream_list, list, n * sizeof(uint16_t));
 	if (usrsctp_setsockopt(s->so, IPPROTO_SCTP, SCTP_RESET_STREAMS, &req,
 			       (socklen_t)(sizeof(req.h) + n * sizeof(uint16_t))) <
 	    0) {
