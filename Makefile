@@ -8,7 +8,12 @@ VERSION_MAJOR := 0
 VERSION := 0.1.0
 PREFIX ?= /usr/local
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+B ?= build-fuzz
+CC := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SAN),1)
 B ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
@@ -145,8 +150,17 @@ BENCHES := $(patsubst %.c,$(B)/%,$(BENCH_SRCS))
 $(BENCHES): $(B)/bench/%: $(B)/bench/%.o $(SERVERA) $(LIBA)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# ---- fuzz targets: one libFuzzer program per test/fuzz/*.c (FUZZ=1) -------
+FUZZ_SRCS := $(wildcard test/fuzz/*.c)
+FUZZERS := $(patsubst test/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
+
+$(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
 # ---- top-level targets -------------------------------------------------------
-.PHONY: all lib deps check check-run demo demo-run bench install clean format
+.PHONY: all lib deps check check-run demo demo-run bench install clean format \
+	fuzz fuzz-build
 
 all: lib $(PROGS) $(EXAMPLES) $(TESTBIN) $(BENCHES)
 
@@ -197,10 +211,28 @@ install: lib $(PROGS)
 		$(DESTDIR)$(PREFIX)/include/actr/gen/google/protobuf/
 	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
 
+# `make fuzz [FUZZ_SECONDS=60]`: build the libFuzzer targets with clang
+# (ASan+UBSan) in build-fuzz/ and run each for FUZZ_SECONDS; crashes are
+# left in build-fuzz/fuzz/crash-* and the run stops with an error.
+FUZZ_SECONDS ?= 30
+fuzz:
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@for f in $(patsubst test/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS)); do \
+		echo "== $$f ($(FUZZ_SECONDS) s)"; \
+		mkdir -p $$f.corpus; \
+		(cd build-fuzz/fuzz && ../../$$f -max_total_time=$(FUZZ_SECONDS) \
+			-print_final_stats=1 ../../$$f.corpus > ../../$$f.log 2>&1); \
+		rc=$$?; tail -4 $$f.log; \
+		[ $$rc -eq 0 ] || { echo "$$f failed: see $$f.log"; exit 1; }; \
+	done
+
+fuzz-build: $(FUZZERS)
+
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

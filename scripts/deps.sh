@@ -1,13 +1,15 @@
 #!/bin/sh
 # Install every Debian package the project needs, when missing.
 # Idempotent and quiet when everything is present. Needs root (or sudo)
-# only when something is missing.
+# only when something is missing. `deps.sh fuzz` adds clang and libFuzzer
+# for `make fuzz`.
 set -eu
 
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev libsrtp2-dev libnice-dev
 libusrsctp-dev libglib2.0-dev valgrind python3-protobuf python3-websockets
 python3-aiortc coturn openssl"
+[ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 
 missing=""
 for p in $PKGS; do
