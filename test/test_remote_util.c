@@ -101,19 +101,3 @@ void rt_drain(actr_reactor_t *r)
 	while (actr_reactor_active(r) > 0 && actr_time_ns() < end)
 		actr_reactor_run_once(r, 10);
 }
-
-uint16_t rt_free_tcp_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	uint16_t port = 0;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s >= 0 && bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(s, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	if (s >= 0)
-		close(s);
-	return port;
-}

@@ -43,7 +43,5 @@ void rt_run(actr_reactor_t *r, const int *flag, int want, int ms);
 /** Let closing connections finish (bounded). */
 void rt_drain(actr_reactor_t *r);
 
-/** A free TCP port on 127.0.0.1. */
-uint16_t rt_free_tcp_port(void);
 
 #endif
