@@ -142,7 +142,11 @@ typedef struct actr_mailbox_opts {
 	actr_mailbox_commit_cb on_commit; /* may be NULL */
 	void *commit_arg;	/* argument of on_commit */
 	uint32_t max_payload;	/* enqueue limit in bytes, default 16 MiB */
-	uint32_t checkpoint_pages; /* WAL auto-checkpoint, default 16384 */
+	uint32_t checkpoint_pages; /* background checkpoint when the WAL
+				    * holds this many pages, default 4096 */
+	uint32_t wal_max_pages;	/* WAL bound: a RESTART checkpoint past
+				 * this many pages; default 4 x
+				 * checkpoint_pages */
 	uint32_t page_size;	/* for a new file, default 4096 */
 	uint32_t retry_ms;	/* commit retry after an error, default 100 */
 	int32_t ack_flush_ms;	/* a batch of only acks waits up to this for
@@ -167,6 +171,14 @@ typedef struct actr_mailbox_stats {
 	uint64_t commits;	/* successful commits */
 	uint64_t commit_errors;	/* failed commits */
 	uint64_t durable_seq;	/* sequence number of the last commit */
+	uint64_t commit_us_max;	/* longest commit (writer thread) */
+	uint64_t commit_us_total; /* time spent committing */
+	uint64_t checkpoints;	/* background checkpoints run */
+	uint64_t checkpoint_restarts; /* of those, WAL restarts (bound) */
+	uint64_t checkpoint_us_max; /* longest (checkpointer thread) */
+	uint64_t checkpoint_us_total;
+	uint64_t wal_pages;	/* frames in the WAL after the last commit */
+	uint64_t wal_pages_max;	/* most frames seen in the WAL */
 } actr_mailbox_stats_t;
 
 /** Fill opts with the defaults. */
