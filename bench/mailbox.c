@@ -236,6 +236,7 @@ struct result {
 	/* breakdown, p50/p99/max in us */
 	double arrive[3], commit_wait[3], disp[3], commit[3], ckpt[3];
 	uint64_t commits, checkpoints, restarts, wal_pages_max;
+	uint64_t restart_waits, restart_wait_us;
 };
 
 static uint64_t cpu_ns(void)
@@ -349,6 +350,8 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		res->checkpoints = st.checkpoints;
 		res->restarts = st.checkpoint_restarts;
 		res->wal_pages_max = st.wal_pages_max;
+		res->restart_waits = st.restart_waits;
+		res->restart_wait_us = st.restart_wait_us;
 		res->commits = st.commits;
 		pct(b.commit_ns, b.ncommit, res->commit);
 		pct(b.w_arrive, b.handled, res->arrive);
@@ -445,11 +448,14 @@ static void print_breakdown(const struct result *r)
 	       r->disp[2]);
 	printf("   %llu commits, duration %.0f/%.0f/%.0f us; %llu background "
 	       "checkpoints (%llu WAL restarts), duration %.0f/%.0f/%.0f us;"
-	       " WAL at most %llu pages\n",
+	       " WAL at most %llu pages; %llu commits waited %llu us in all"
+	       " for a WAL restart\n",
 	       (unsigned long long)r->commits, r->commit[0], r->commit[1],
 	       r->commit[2], (unsigned long long)r->checkpoints,
 	       (unsigned long long)r->restarts, r->ckpt[0], r->ckpt[1],
-	       r->ckpt[2], (unsigned long long)r->wal_pages_max);
+	       r->ckpt[2], (unsigned long long)r->wal_pages_max,
+	       (unsigned long long)r->restart_waits,
+	       (unsigned long long)r->restart_wait_us);
 }
 
 int main(int argc, char **argv)

@@ -45,11 +45,15 @@ static uint64_t mono_us(void)
 static int writer_busy(void *arg, int n)
 {
 	struct timespec ts = { 0, BUSY_STEP_US * 1000 };
+	actr_mailbox_t *mb = arg; /* the writer thread's own fields */
+	uint64_t t0 = mono_us();
 
-	(void)arg;
 	if ((uint64_t)n * BUSY_STEP_US >= BUSY_MAX_US)
 		return 0;
+	if (n == 0)
+		mb->st.restart_waits++;
 	nanosleep(&ts, NULL);
+	mb->st.restart_wait_us += mono_us() - t0;
 	return 1;
 }
 
@@ -58,7 +62,7 @@ static int writer_busy(void *arg, int n)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct mb_ckpt *c = arg;
-	uint32_t p = pages > 0 ? (uint32_t)pages : 0;
+	uint32_t p = pages > 0 ? (uint32_t)pages : 0, done, fresh;
 
 	(void)db;
 	(void)name;
@@ -66,7 +70,14 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	__atomic_add_fetch(&c->commits, 1, __ATOMIC_RELAXED);
 	if (p > __atomic_load_n(&c->wal_pages_max, __ATOMIC_RELAXED))
 		__atomic_store_n(&c->wal_pages_max, p, __ATOMIC_RELAXED);
-	if (p >= c->passive_pages &&
+	/* frames not yet copied: the WAL's frame count only shrinks when
+	 * the WAL starts over, so count from the last checkpoint's mark */
+	if (p < c->last_pages) /* the WAL started over */
+		__atomic_store_n(&c->ckpt_done, 0, __ATOMIC_RELAXED);
+	c->last_pages = p;
+	done = __atomic_load_n(&c->ckpt_done, __ATOMIC_RELAXED);
+	fresh = p >= done ? p - done : p;
+	if ((fresh >= c->passive_pages || p > c->max_pages) &&
 	    !__atomic_exchange_n(&c->kicked, true, __ATOMIC_ACQ_REL)) {
 		pthread_mutex_lock(&c->mu);
 		c->kick = true;
@@ -87,10 +98,15 @@ static void ckpt_run(struct mb_ckpt *c)
 		rc = sqlite3_wal_checkpoint_v2(c->db, NULL,
 					       SQLITE_CHECKPOINT_RESTART, &log,
 					       &done);
-		if (rc == SQLITE_OK)
+		if (rc == SQLITE_OK) {
 			__atomic_add_fetch(&c->restarts, 1, __ATOMIC_RELAXED);
+			done = 0; /* the next commit starts the WAL over */
+		}
 	}
 	dt = mono_us() - t0;
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
+		__atomic_store_n(&c->ckpt_done, done > 0 ? (uint32_t)done : 0,
+				 __ATOMIC_RELAXED);
 	if (rc == SQLITE_BUSY) {
 		__atomic_add_fetch(&c->busy, 1, __ATOMIC_RELAXED);
 	} else if (rc != SQLITE_OK) {
@@ -194,7 +210,7 @@ int actr__mb_ckpt_start(actr_mailbox_t *mb)
 		goto fail;
 	}
 	sqlite3_busy_timeout(c->db, CKPT_BUSY_MS);
-	sqlite3_busy_handler(mb->db, writer_busy, NULL);
+	sqlite3_busy_handler(mb->db, writer_busy, mb);
 	if (pthread_mutex_init(&c->mu, NULL)) {
 		rc = -ENOMEM;
 		goto fail;

@@ -167,6 +167,9 @@ struct mb_ckpt {
 	uint32_t max_pages;		/* RESTART past this */
 	uint32_t wal_pages;		/* atomic: frames after the last commit */
 	uint32_t wal_pages_max;		/* atomic */
+	uint32_t ckpt_done;		/* atomic: frames copied by the last
+					 * checkpoint (its WAL's mark) */
+	uint32_t last_pages;		/* writer thread only: previous count */
 	uint64_t commits;		/* atomic: commits seen by the hook */
 	uint64_t runs, restarts, busy, errors; /* atomic counters */
 	uint64_t us_max, us_total;	/* atomic: checkpoint durations */

@@ -198,6 +198,8 @@ typedef struct actr_mailbox_stats {
 	uint64_t checkpoint_us_total;
 	uint64_t wal_pages;	/* frames in the WAL after the last commit */
 	uint64_t wal_pages_max;	/* most frames seen in the WAL */
+	uint64_t restart_waits;	/* commits that waited for a RESTART */
+	uint64_t restart_wait_us; /* and how long, in total */
 } actr_mailbox_stats_t;
 
 /** Fill opts with the defaults. */
