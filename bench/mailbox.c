@@ -13,7 +13,8 @@
  * Then an open loop at 50k msgs/s offered load: arrivals on a fixed
  * schedule, latency from the scheduled arrival.
  *
- *   build/bench/mailbox [count] [burst] [dir]   (VERBOSE=1: commits per run)
+ *   build/bench/mailbox [count] [burst] [dir]   (VERBOSE=1: commits per run;
+ *   CKPT_PAGES=n, WAL_MAX_PAGES=n: the checkpointer's thresholds)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -291,6 +292,10 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		actr_mailbox_opts_init(&o);
 		o.sync = mode == M_FULL ? ACTR_MAILBOX_SYNC_FULL :
 					  ACTR_MAILBOX_SYNC_NORMAL;
+		if (getenv("CKPT_PAGES")) /* experiments */
+			o.checkpoint_pages = (uint32_t)atoi(getenv("CKPT_PAGES"));
+		if (getenv("WAL_MAX_PAGES"))
+			o.wal_max_pages = (uint32_t)atoi(getenv("WAL_MAX_PAGES"));
 		if (paced) {
 			o.min_commit_us = PACE_US;
 			o.ack_flush_ms = ACK_FLUSH_MS;
