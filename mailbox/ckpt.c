@@ -13,7 +13,9 @@
  * bulk) so that the next commit starts the WAL from its beginning again;
  * journal_size_limit then trims the file. That bounds the WAL file under
  * sustained load (a WAL that no checkpoint ever caught up with grew past
- * 1.7 GB in an earlier design). While it holds the write lock the writer's
+ * 1.7 GB in an earlier design). Should the thread fall behind (starved of
+ * CPU) until the WAL holds 4 x wal_max_pages, the writer's hook runs the
+ * RESTART itself, blocking that commit: a hard bound. While it holds the write lock the writer's
  * busy handler waits in 50 us steps (the only time the writer waits on
  * the thread). The thread touches nothing of the mailbox but this struct
  * (mutex, condition, atomics) and its own connection; it is started at
@@ -77,6 +79,32 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	c->last_pages = p;
 	done = __atomic_load_n(&c->ckpt_done, __ATOMIC_RELAXED);
 	fresh = p >= done ? p - done : p;
+	if (p >= c->hard_pages) {
+		/* The thread fell behind (starved of CPU): the hard bound.
+		 * Restart the WAL from here, blocking this commit. */
+		struct timespec ts = { 0, BUSY_STEP_US * 1000 };
+		int rc = SQLITE_BUSY;
+
+		/* BUSY without the busy handler while the thread holds the
+		 * checkpoint lock: wait for it, in short steps */
+		for (uint64_t w = 0; w < BUSY_MAX_US; w += BUSY_STEP_US) {
+			rc = sqlite3_wal_checkpoint_v2(
+				db, NULL, SQLITE_CHECKPOINT_RESTART, NULL,
+				NULL);
+			if (rc != SQLITE_BUSY)
+				break;
+			nanosleep(&ts, NULL);
+		}
+
+		if (__atomic_add_fetch(&c->forced, 1, __ATOMIC_RELAXED) == 1 ||
+		    rc != SQLITE_OK)
+			actr_logw(MB_LOG, "%s: WAL at %u pages, checkpointed by "
+				  "the writer: %s", c->path, p,
+				  rc == SQLITE_OK ? "ok" : sqlite3_errmsg(db));
+		if (rc == SQLITE_OK)
+			__atomic_store_n(&c->ckpt_done, 0, __ATOMIC_RELAXED);
+		return SQLITE_OK;
+	}
 	if ((fresh >= c->passive_pages || p > c->max_pages) &&
 	    !__atomic_exchange_n(&c->kicked, true, __ATOMIC_ACQ_REL)) {
 		pthread_mutex_lock(&c->mu);
@@ -184,6 +212,7 @@ int actr__mb_ckpt_start(actr_mailbox_t *mb)
 					     4 * c->passive_pages;
 	if (c->max_pages < c->passive_pages)
 		c->max_pages = c->passive_pages;
+	c->hard_pages = 4 * c->max_pages;
 	/* the writer trims the WAL file to this when it starts it again */
 	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu",
 		 (unsigned long long)c->max_pages *
@@ -282,6 +311,7 @@ void actr__mb_ckpt_stats(const actr_mailbox_t *mb, actr_mailbox_stats_t *st)
 	st->wal_pages = __atomic_load_n(&c->wal_pages, __ATOMIC_RELAXED);
 	st->wal_pages_max = __atomic_load_n(&c->wal_pages_max,
 					    __ATOMIC_RELAXED);
+	st->checkpoints_forced = __atomic_load_n(&c->forced, __ATOMIC_RELAXED);
 }
 
 size_t actr__mb_ckpt_durations(actr_mailbox_t *mb, uint32_t *out, size_t max)

@@ -165,6 +165,8 @@ struct mb_ckpt {
 	const char *path;
 	uint32_t passive_pages;		/* PASSIVE when the WAL holds this */
 	uint32_t max_pages;		/* RESTART past this */
+	uint32_t hard_pages;		/* the writer checkpoints past this */
+	uint64_t forced;		/* atomic: writer checkpoints */
 	uint32_t wal_pages;		/* atomic: frames after the last commit */
 	uint32_t wal_pages_max;		/* atomic */
 	uint32_t ckpt_done;		/* atomic: frames copied by the last

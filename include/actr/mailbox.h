@@ -65,7 +65,9 @@
  * write lock for the rest of the copy so that the WAL starts over; the
  * file is then trimmed to wal_max_pages pages. This bounds the WAL under
  * sustained load; the price is that a commit meeting a RESTART waits for
- * it (rare: once per wal_max_pages pages written).
+ * it (rare: once per wal_max_pages pages written). Should the thread fall
+ * behind to 4 x wal_max_pages (starved of CPU), the commit that finds the
+ * WAL that large checkpoints it itself (a hard bound).
  *
  * Memory: the whole unacknowledged backlog (payloads included) is held in
  * memory; use the backpressure marks to bound it.
@@ -200,6 +202,8 @@ typedef struct actr_mailbox_stats {
 	uint64_t wal_pages_max;	/* most frames seen in the WAL */
 	uint64_t restart_waits;	/* commits that waited for a RESTART */
 	uint64_t restart_wait_us; /* and how long, in total */
+	uint64_t checkpoints_forced; /* run by the writer: the thread fell
+				      * behind to 4 x wal_max_pages */
 } actr_mailbox_stats_t;
 
 /** Fill opts with the defaults. */
