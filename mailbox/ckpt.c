@@ -59,6 +59,20 @@ static int writer_busy(void *arg, int n)
 	return 1;
 }
 
+/* Checkpointer connection: RESTART waits for the write lock, which the
+ * writer holds only during a commit; poll in short steps to find the gap
+ * between two commits (sqlite3_busy_timeout sleeps 1, 2, 5.. ms). */
+static int ckpt_busy(void *arg, int n)
+{
+	struct timespec ts = { 0, BUSY_STEP_US * 1000 };
+
+	(void)arg;
+	if ((uint64_t)n * BUSY_STEP_US >= CKPT_BUSY_MS * 1000ull)
+		return 0;
+	nanosleep(&ts, NULL);
+	return 1;
+}
+
 /* Writer thread, after every commit: nothing but atomics, and a wake-up
  * when the WAL passed the threshold. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
@@ -136,7 +150,9 @@ static void ckpt_run(struct mb_ckpt *c)
 		__atomic_store_n(&c->ckpt_done, done > 0 ? (uint32_t)done : 0,
 				 __ATOMIC_RELAXED);
 	if (rc == SQLITE_BUSY) {
+		/* the writer never left a gap: the hard bound remains */
 		__atomic_add_fetch(&c->busy, 1, __ATOMIC_RELAXED);
+		return;
 	} else if (rc != SQLITE_OK) {
 		if (__atomic_add_fetch(&c->errors, 1, __ATOMIC_RELAXED) < 10)
 			actr_logw(MB_LOG, "%s: checkpoint failed: %s", c->path,
@@ -238,7 +254,7 @@ int actr__mb_ckpt_start(actr_mailbox_t *mb)
 			  sqlite3_errmsg(c->db));
 		goto fail;
 	}
-	sqlite3_busy_timeout(c->db, CKPT_BUSY_MS);
+	sqlite3_busy_handler(c->db, ckpt_busy, NULL);
 	sqlite3_busy_handler(mb->db, writer_busy, mb);
 	if (pthread_mutex_init(&c->mu, NULL)) {
 		rc = -ENOMEM;
