@@ -13,7 +13,10 @@
  * Then an open loop at 50k msgs/s offered load: arrivals on a fixed
  * schedule, latency from the scheduled arrival.
  *
- *   build/bench/mailbox [count] [burst] [dir]   (VERBOSE=1: commits per run)
+ *   build/bench/mailbox [count] [burst] [dir]   (VERBOSE=1: commits per run;
+ *   CKPT_PAGES=n, WAL_MAX_PAGES=n: the checkpointer's thresholds;
+ *   OFFERED_SECS=n: longer open-loop runs, which include WAL restarts
+ *   and checkpoints as a steady state has them)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -28,6 +31,8 @@
 #include <actr/actr.h>
 #include <actr/mailbox.h>
 
+#include "mailbox/internal.h"	/* commit/checkpoint durations */
+
 #define PAYLOAD 256
 #define BATCH 128	/* dequeue call size */
 #define BUDGET 4096	/* messages the dispatcher handles per iteration */
@@ -35,7 +40,7 @@
 #define PACE_US 200	/* the paced variant (the default pacing): */
 #define ACK_FLUSH_MS 20	/* min_commit_us and ack_flush_ms */
 #define OFFERED_RATE 50000
-#define OFFERED_SECS 1
+#define OFFERED_SECS 1	/* OFFERED_SECS=n in the environment: longer */
 #define OFFERED_RUNS 3
 
 enum mode { M_MEMORY, M_NORMAL, M_FULL };
@@ -66,6 +71,12 @@ struct bench {
 	uint64_t *t_enq;	/* per message id: enqueue or schedule time */
 	uint64_t id_base;	/* first id of the run */
 	bool failed;
+	/* latency breakdown (durable modes) */
+	uint64_t *t_real;	/* per id: when it was really enqueued */
+	uint64_t *w_arrive, *w_commit, *w_disp; /* per handled message */
+	uint64_t last_commit_end;
+	uint64_t *commit_ns;	/* per commit: duration */
+	size_t ncommit, commit_cap;
 };
 
 static uint64_t now_ns(void)
@@ -95,8 +106,10 @@ static int enqueue_one(struct bench *b, uint64_t t)
 	}
 	rc = actr_mailbox_enqueue(b->mb, ACTR_PRIO_NORMAL, "bench", 5, p, &id);
 	actr_buf_unref(p);
-	if (rc == 0)
+	if (rc == 0) {
 		b->t_enq[id - b->id_base] = t;
+		b->t_real[id - b->id_base] = now_ns();
+	}
 	return rc;
 }
 
@@ -164,8 +177,15 @@ static void on_dispatch(actr_hook_t *h, void *arg)
 		for (size_t i = 0; i < n; i++) {
 			sink ^= out[i]->payload->data[0]; /* the handler */
 			/* default mode: dequeued => durable, reply may go */
-			b->lat[b->handled++] =
-				t - b->t_enq[out[i]->id - b->id_base];
+			uint64_t k = out[i]->id - b->id_base;
+			uint64_t tc = b->last_commit_end;
+
+			if (tc < b->t_real[k])
+				tc = b->t_real[k];
+			b->w_arrive[b->handled] = b->t_real[k] - b->t_enq[k];
+			b->w_commit[b->handled] = tc - b->t_real[k];
+			b->w_disp[b->handled] = t > tc ? t - tc : 0;
+			b->lat[b->handled++] = t - b->t_enq[k];
 			if (actr_mailbox_ack(b->mb, out[i]->id))
 				b->failed = true;
 		}
@@ -189,9 +209,37 @@ static int cmp_u64(const void *a, const void *b)
 
 static uint64_t lat_probe[20];
 
+static void on_commit(actr_mailbox_t *mb, int rc, uint64_t seq, void *arg)
+{
+	struct bench *b = arg;
+
+	(void)seq;
+	if (rc < 0)
+		return;
+	b->last_commit_end = now_ns();
+	if (b->ncommit < b->commit_cap)
+		b->commit_ns[b->ncommit++] = actr__mb_last_commit_ns(mb);
+}
+
+/* p50/p99/max of v[0..n) in us, sorting v */
+static void pct(uint64_t *v, size_t n, double out[3])
+{
+	out[0] = out[1] = out[2] = 0;
+	if (!n)
+		return;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	out[0] = (double)v[n / 2] / 1e3;
+	out[1] = (double)v[n * 99 / 100] / 1e3;
+	out[2] = (double)v[n - 1] / 1e3;
+}
+
 struct result {
 	double rate, p50_us, p99_us, max_us;
 	double cpu_us;		/* user + system CPU per message */
+	/* breakdown, p50/p99/max in us */
+	double arrive[3], commit_wait[3], disp[3], commit[3], ckpt[3];
+	uint64_t commits, checkpoints, restarts, wal_pages_max;
+	uint64_t restart_waits, restart_wait_us;
 };
 
 static uint64_t cpu_ns(void)
@@ -215,10 +263,18 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 	int rc = 0;
 
 	memset(b.payload, 0xab, sizeof(b.payload));
+	memset(res, 0, sizeof(*res));
 	b.lat = calloc(total, sizeof(*b.lat));
 	b.t_enq = calloc(total, sizeof(*b.t_enq));
+	b.t_real = calloc(total, sizeof(*b.t_real));
+	b.w_arrive = calloc(total, sizeof(*b.w_arrive));
+	b.w_commit = calloc(total, sizeof(*b.w_commit));
+	b.w_disp = calloc(total, sizeof(*b.w_disp));
+	b.commit_cap = total + 16;
+	b.commit_ns = calloc(b.commit_cap, sizeof(*b.commit_ns));
 	b.r = actr_reactor_new();
-	if (!b.lat || !b.t_enq || !b.r)
+	if (!b.lat || !b.t_enq || !b.t_real || !b.w_arrive || !b.w_commit ||
+	    !b.w_disp || !b.commit_ns || !b.r)
 		return -ENOMEM;
 	if (mode == M_MEMORY) {
 		b.ring.cap = total + 1;
@@ -238,6 +294,10 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		actr_mailbox_opts_init(&o);
 		o.sync = mode == M_FULL ? ACTR_MAILBOX_SYNC_FULL :
 					  ACTR_MAILBOX_SYNC_NORMAL;
+		if (getenv("CKPT_PAGES")) /* experiments */
+			o.checkpoint_pages = (uint32_t)atoi(getenv("CKPT_PAGES"));
+		if (getenv("WAL_MAX_PAGES"))
+			o.wal_max_pages = (uint32_t)atoi(getenv("WAL_MAX_PAGES"));
 		if (paced) {
 			o.min_commit_us = PACE_US;
 			o.ack_flush_ms = ACK_FLUSH_MS;
@@ -256,6 +316,8 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		actr_mailbox_commit(b.mb);
 		b.id_base = id + 1;
 		actr_mailbox_attach(b.mb, b.r);
+		b.mb->o.on_commit = on_commit; /* from here on */
+		b.mb->o.commit_arg = &b;
 	}
 	actr_hook_start(b.r, &b.arrive, ACTR_HOOK_CHECK, 10, on_arrive, &b);
 	actr_hook_start(b.r, &b.dispatch, ACTR_HOOK_CHECK, ACTR_ORDER_DISPATCH,
@@ -282,8 +344,26 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 	if (b.mb) {
 		actr_mailbox_stats_t st;
 
+		uint32_t ck[MB_CKPT_HIST];
+		uint64_t ck64[MB_CKPT_HIST];
+		size_t nck;
+
 		actr_mailbox_commit(b.mb);
 		actr_mailbox_stats(b.mb, &st);
+		nck = actr__mb_ckpt_durations(b.mb, ck, MB_CKPT_HIST);
+		for (size_t i = 0; i < nck; i++)
+			ck64[i] = (uint64_t)ck[i] * 1000;
+		pct(ck64, nck, res->ckpt);
+		res->checkpoints = st.checkpoints;
+		res->restarts = st.checkpoint_restarts;
+		res->wal_pages_max = st.wal_pages_max;
+		res->restart_waits = st.restart_waits;
+		res->restart_wait_us = st.restart_wait_us;
+		res->commits = st.commits;
+		pct(b.commit_ns, b.ncommit, res->commit);
+		pct(b.w_arrive, b.handled, res->arrive);
+		pct(b.w_commit, b.handled, res->commit_wait);
+		pct(b.w_disp, b.handled, res->disp);
 		if (getenv("VERBOSE"))
 			printf("  [%llu commits, %.1f msgs/commit]\n",
 			       (unsigned long long)st.commits,
@@ -307,6 +387,11 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 	}
 	free(b.lat);
 	free(b.t_enq);
+	free(b.t_real);
+	free(b.w_arrive);
+	free(b.w_commit);
+	free(b.w_disp);
+	free(b.commit_ns);
 	free(b.ring.slot);
 	free(b.ring.t);
 	actr_reactor_free(b.r);
@@ -360,6 +445,26 @@ static void print_line(const char *label, const struct result *r,
 	printf("\n");
 }
 
+static void print_breakdown(const struct result *r)
+{
+	printf("   p50/p99/max us: late arrival (reactor busy) %.0f/%.0f/%.0f,"
+	       " waiting for the commit %.0f/%.0f/%.0f, commit to handler "
+	       "%.0f/%.0f/%.0f\n",
+	       r->arrive[0], r->arrive[1], r->arrive[2], r->commit_wait[0],
+	       r->commit_wait[1], r->commit_wait[2], r->disp[0], r->disp[1],
+	       r->disp[2]);
+	printf("   %llu commits, duration %.0f/%.0f/%.0f us; %llu background "
+	       "checkpoints (%llu WAL restarts), duration %.0f/%.0f/%.0f us;"
+	       " WAL at most %llu pages; %llu commits waited %llu us in all"
+	       " for a WAL restart\n",
+	       (unsigned long long)r->commits, r->commit[0], r->commit[1],
+	       r->commit[2], (unsigned long long)r->checkpoints,
+	       (unsigned long long)r->restarts, r->ckpt[0], r->ckpt[1],
+	       r->ckpt[2], (unsigned long long)r->wal_pages_max,
+	       (unsigned long long)r->restart_waits,
+	       (unsigned long long)r->restart_wait_us);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t total = argc > 1 ? strtoull(argv[1], NULL, 10) : 200000;
@@ -369,7 +474,11 @@ int main(int argc, char **argv)
 	struct result res[3], fixed[3];
 	char label[64];
 	int rc = 0;
+	int offered_secs = getenv("OFFERED_SECS") ?
+				   atoi(getenv("OFFERED_SECS")) : OFFERED_SECS;
 
+	if (offered_secs <= 0 || offered_secs > 60)
+		offered_secs = OFFERED_SECS;
 	if (!dir || !total || !burst) {
 		fprintf(stderr, "usage: %s [count] [burst] [dir]\n", argv[0]);
 		return 2;
@@ -404,7 +513,7 @@ int main(int argc, char **argv)
 	printf("-- open loop, %d msgs/s offered for %d s, latency from the "
 	       "scheduled arrival to the handler on a durable message, median "
 	       "of %d runs:\n",
-	       OFFERED_RATE, OFFERED_SECS, OFFERED_RUNS);
+	       OFFERED_RATE, offered_secs, OFFERED_RUNS);
 	for (int v = 0; v < 5 && !rc; v++) {
 		int m = v < 3 ? v : v - 2;	/* then normal, full paced */
 		struct result rr[OFFERED_RUNS], *o;
@@ -412,7 +521,7 @@ int main(int argc, char **argv)
 		/* the median of a few runs: one disk stall decides a run */
 		for (int k = 0; k < OFFERED_RUNS && !rc; k++)
 			rc = run((enum mode)m, dir,
-				 OFFERED_RATE * OFFERED_SECS, burst, 0,
+				 (uint64_t)OFFERED_RATE * offered_secs, burst, 0,
 				 OFFERED_RATE, v >= 3, &rr[k]);
 		if (rc)
 			break;
@@ -425,6 +534,8 @@ int main(int argc, char **argv)
 		       label, OFFERED_RATE, o->p50_us, o->p99_us,
 		       OFFERED_RUNS, rr[0].p99_us,
 		       rr[OFFERED_RUNS - 1].p99_us);
+		if (m)
+			print_breakdown(o);
 	}
 	if (!rc)
 		printf("(+paced: min_commit_us %d, ack_flush_ms %d; the "

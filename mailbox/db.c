@@ -97,8 +97,8 @@ static int check_magic(sqlite3 *db, const char *magic)
 }
 
 int actr__db_open(const char *path, const char *magic, const char *schema_sql,
-		  uint32_t page_size, int sync_full, uint32_t checkpoint_pages, const char *subsys,
-		  sqlite3 **out)
+		  uint32_t page_size, int sync_full, uint32_t checkpoint_pages,
+		  bool exclusive, const char *subsys, sqlite3 **out)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -118,10 +118,14 @@ int actr__db_open(const char *path, const char *magic, const char *schema_sql,
 	}
 	sqlite3_extended_result_codes(db, 0);
 	/* Exclusive lock: one writer, and no shared-memory index to go stale
-	 * after a crash. Taken at the first read below. */
-	err = actr__db_exec(db, "PRAGMA locking_mode=EXCLUSIVE");
-	if (err)
-		goto out_errmsg;
+	 * after a crash. Taken at the first read below. Without it (the
+	 * mailbox: a checkpointer connection shares the file) the caller
+	 * keeps other processes out itself. */
+	if (exclusive) {
+		err = actr__db_exec(db, "PRAGMA locking_mode=EXCLUSIVE");
+		if (err)
+			goto out_errmsg;
+	}
 	/* The first read: a garbage or foreign-format file fails here. */
 	rc = sqlite3_prepare_v2(db,
 				"SELECT count(*) FROM sqlite_master "

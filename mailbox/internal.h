@@ -5,6 +5,7 @@
 #ifndef ACTR_MAILBOX_INTERNAL_H
 #define ACTR_MAILBOX_INTERNAL_H
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,15 +56,17 @@ static inline uint64_t actr__get_le64(const uint8_t *p)
 int actr__sqlite_err(int rc);
 
 /**
- * Open path read-write (created if missing), exclusive lock, WAL, the given
- * synchronous level (page_size applies to a new file only), and check it holds our schema: magic in table
+ * Open path read-write (created if missing), WAL, the given synchronous
+ * level, wal_autocheckpoint = checkpoint_pages (0 = off), locking_mode
+ * EXCLUSIVE if exclusive (page_size applies to a new file only), and check
+ * it holds our schema: magic in table
  * actr_meta (key 'magic'); a database without tables gets schema_sql
  * executed and the magic stored. Returns 0 with *out set, or a negative
  * code after logging the reason (subsys, path, SQLite's message).
  */
 int actr__db_open(const char *path, const char *magic, const char *schema_sql,
-		  uint32_t page_size, int sync_full, uint32_t checkpoint_pages, const char *subsys,
-		  sqlite3 **out);
+		  uint32_t page_size, int sync_full, uint32_t checkpoint_pages,
+		  bool exclusive, const char *subsys, sqlite3 **out);
 
 /** Prepare sql on db into *st; logs on failure. 0 or negative code. */
 int actr__db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
@@ -147,13 +150,59 @@ struct mb_pvec {
 	size_t n, cap;
 };
 
+/* The background checkpointer (ckpt.c). Shared between the writer thread
+ * and the checkpointer thread: only mu/cv/stop/kick (under mu), hist
+ * (under mu) and the atomics; the rest is set before the thread starts. */
+#define MB_CKPT_HIST 4096
+struct mb_ckpt {
+	pthread_t th;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop, kick;		/* under mu */
+	bool kicked;			/* atomic: a wake-up is pending */
+	sqlite3 *db;			/* the thread's own connection */
+	const char *path;
+	uint32_t passive_pages;		/* PASSIVE when the WAL holds this */
+	uint32_t max_pages;		/* RESTART past this */
+	uint32_t hard_pages;		/* the writer checkpoints past this */
+	uint64_t forced;		/* atomic: writer checkpoints */
+	uint32_t wal_pages;		/* atomic: frames after the last commit */
+	uint32_t wal_pages_max;		/* atomic */
+	uint32_t ckpt_done;		/* atomic: frames copied by the last
+					 * checkpoint (its WAL's mark) */
+	uint32_t last_pages;		/* writer thread only: previous count */
+	uint64_t commits;		/* atomic: commits seen by the hook */
+	uint64_t runs, restarts, busy, errors; /* atomic counters */
+	uint64_t us_max, us_total;	/* atomic: checkpoint durations */
+	uint32_t hist[MB_CKPT_HIST];	/* under mu: the first durations, us */
+	uint32_t hist_n;
+};
+
+/** Start the checkpointer (after the schema exists): its connection, the
+ * writer's busy handler and WAL hook, the thread. 0 or negative code. */
+int actr__mb_ckpt_start(actr_mailbox_t *mb);
+
+/** Stop and join the thread, close its connection. Safe if not started. */
+void actr__mb_ckpt_stop(actr_mailbox_t *mb);
+
+/** Fill the checkpoint fields of st. */
+void actr__mb_ckpt_stats(const actr_mailbox_t *mb, actr_mailbox_stats_t *st);
+
+/** Copy up to max checkpoint durations (us, first MB_CKPT_HIST runs) into
+ * out; returns how many (for the benchmark). */
+size_t actr__mb_ckpt_durations(actr_mailbox_t *mb, uint32_t *out, size_t max);
+
+/** Duration of the last commit in ns (for the benchmark). */
+uint64_t actr__mb_last_commit_ns(const actr_mailbox_t *mb);
+
 struct actr_mailbox {
 	sqlite3 *db;
+	struct mb_ckpt ckpt;		/* background checkpointer */
+	uint64_t last_commit_ns;	/* duration of the last commit */
 	actr_mailbox_opts_t o;
 	char *path;
 	int lease_fd;			/* <path>-inflight, -1 if none */
-	int wal_fd;			/* <path>-wal for early writeback */
-	uint32_t since_writeback;	/* commits since the last one */
 	uint64_t *lease;		/* its mapping: magic, nslots, slots */
 	uint32_t nslots;		/* slots in the mapping */
 	uint32_t *free_slots;		/* stack of unused slot numbers */

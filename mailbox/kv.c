@@ -53,7 +53,8 @@ int actr_kv_open(const char *path, bool sync_full, actr_kv_t **out)
 		free(kv);
 		return -ENOMEM;
 	}
-	rc = actr__db_open(path, "actr-kv", kv_schema, 4096, sync_full, 1000, KV_LOG,
+	rc = actr__db_open(path, "actr-kv", kv_schema, 4096, sync_full, 1000, true,
+			   KV_LOG,
 			   &kv->db);
 	if (rc == 0)
 		rc = actr__db_prepare(kv->db,

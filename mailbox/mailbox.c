@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "mailbox/internal.h"
@@ -611,6 +612,12 @@ void actr_mailbox_stats(const actr_mailbox_t *mb, actr_mailbox_stats_t *st)
 	st->oldest_age_ms = oldest == UINT64_MAX || oldest > now ?
 				    0 : now - oldest;
 	st->durable_seq = mb->durable_seq;
+	actr__mb_ckpt_stats(mb, st);
+}
+
+uint64_t actr__mb_last_commit_ns(const actr_mailbox_t *mb)
+{
+	return mb->last_commit_ns;
 }
 
 /* ---- commit --------------------------------------------------------------- */
@@ -824,42 +831,17 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 	mb->st.commits++;
 }
 
-/* synchronous=NORMAL leaves every WAL page dirty until the checkpoint,
- * whose fsync then writes the whole WAL at once (measured: 100+ ms stalls
- * of the loop on a busy disk). Start the write-out early instead, without
- * waiting for it, so the checkpoint finds little left to do. */
-#define WRITEBACK_COMMITS 64
-
-static void wal_writeback(actr_mailbox_t *mb)
-{
-	char *p;
-
-	if (mb->o.sync != ACTR_MAILBOX_SYNC_NORMAL ||
-	    ++mb->since_writeback < WRITEBACK_COMMITS)
-		return;
-	mb->since_writeback = 0;
-	if (mb->wal_fd < 0) {
-		if (asprintf(&p, "%s-wal", mb->path) < 0)
-			return;
-		mb->wal_fd = open(p, O_RDONLY | O_CLOEXEC);
-		free(p);
-		if (mb->wal_fd < 0)
-			return;
-	}
-	if (sync_file_range(mb->wal_fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0)
-		actr_logd(MB_LOG, "%s-wal: sync_file_range: %s", mb->path,
-			  strerror(errno));
-}
-
 int actr_mailbox_commit(actr_mailbox_t *mb)
 {
 	struct mb_seg *seg = NULL;
 	uint64_t first = 0, dlq_deleted = 0;
 	uint32_t count = 0;
+	uint64_t t0;
 	int rc;
 
 	if (!batch_dirty(mb))
 		return 0;
+	t0 = actr_time_ns();
 	rc = actr__db_exec_stmt(mb->s_begin);
 	if (rc == 0)
 		rc = write_batch(mb, &count, &first, &dlq_deleted);
@@ -885,7 +867,10 @@ int actr_mailbox_commit(actr_mailbox_t *mb)
 		return rc;
 	}
 	batch_done(mb, seg, dlq_deleted);
-	wal_writeback(mb);
+	mb->last_commit_ns = actr_time_ns() - t0;
+	mb->st.commit_us_total += mb->last_commit_ns / 1000;
+	if (mb->last_commit_ns / 1000 > mb->st.commit_us_max)
+		mb->st.commit_us_max = mb->last_commit_ns / 1000;
 	if (mb->r) {
 		actr_timer_stop(&mb->flush);
 		actr_timer_stop(&mb->retry);
@@ -1272,7 +1257,8 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *o)
 	o->sync = ACTR_MAILBOX_SYNC_FULL;
 	o->max_attempts = 5;
 	o->max_payload = 16u << 20;
-	o->checkpoint_pages = 16384;
+	o->checkpoint_pages = 4096;
+	o->wal_max_pages = 16384;
 	o->page_size = 4096;
 	o->ack_flush_ms = 0;
 	o->min_commit_us = 200;
@@ -1341,7 +1327,6 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	if (!mb)
 		return -ENOMEM;
 	mb->lease_fd = -1;
-	mb->wal_fd = -1;
 	if (opts)
 		mb->o = *opts;
 	else
@@ -1361,20 +1346,26 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	rc = if_grow(mb);
 	if (rc < 0)
 		goto out_free;
-	rc = actr__db_open(path, "actr-mailbox", schema_sql,
-			   mb->o.page_size ? mb->o.page_size : 4096,
-			   mb->o.sync != ACTR_MAILBOX_SYNC_NORMAL,
-			   mb->o.checkpoint_pages ? mb->o.checkpoint_pages :
-						    16384,
-			   MB_LOG, &mb->db);
-	if (rc < 0)
-		goto out_free;
+	/* One process (one open mailbox) per file: a lock on the side file,
+	 * since the database itself is shared with the checkpointer's
+	 * connection (normal locking mode). */
 	mb->lease_fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (mb->lease_fd < 0) {
 		rc = -errno;
 		actr_loge(MB_LOG, "%s: %s", lpath, strerror(errno));
 		goto out_free;
 	}
+	if (flock(mb->lease_fd, LOCK_EX | LOCK_NB) < 0) {
+		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		actr_loge(MB_LOG, "%s: in use by another process", path);
+		goto out_free;
+	}
+	rc = actr__db_open(path, "actr-mailbox", schema_sql,
+			   mb->o.page_size ? mb->o.page_size : 4096,
+			   mb->o.sync != ACTR_MAILBOX_SYNC_NORMAL, 0, false,
+			   MB_LOG, &mb->db);
+	if (rc < 0)
+		goto out_free;
 	rc = prepare_all(mb);
 	if (rc == 0)
 		rc = load(mb);
@@ -1398,6 +1389,9 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		goto out_free;
 	}
 	actr__mb_lease_clear(mb);
+	rc = actr__mb_ckpt_start(mb);
+	if (rc < 0)
+		goto out_free;
 	if (mb->st.recovered)
 		actr_logi(MB_LOG, "%s: %llu unacknowledged messages recovered",
 			  path, (unsigned long long)mb->st.recovered);
@@ -1412,8 +1406,6 @@ out_free:
 		close_db(mb);
 	if (mb->lease_fd >= 0)
 		close(mb->lease_fd);
-	if (mb->wal_fd >= 0)
-		close(mb->wal_fd);
 	free(mb->path);
 	free(mb);
 	return rc;
@@ -1429,12 +1421,11 @@ void actr_mailbox_close(actr_mailbox_t *mb)
 	/* A clean exit: what is in flight was not a crash. */
 	if (mb->lease)
 		actr__mb_lease_clear(mb);
+	actr__mb_ckpt_stop(mb);
 	free_all(mb);
+	close_db(mb); /* the last connection: checkpoints, removes the WAL */
 	if (mb->lease_fd >= 0)
-		close(mb->lease_fd);
-	if (mb->wal_fd >= 0)
-		close(mb->wal_fd);
-	close_db(mb);
+		close(mb->lease_fd); /* then lets the next process in */
 	free(mb->path);
 	free(mb);
 }

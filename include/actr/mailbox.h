@@ -20,10 +20,9 @@
  *  - min_commit_us (default 200 us): at most one commit per interval; an
  *    iteration soon after a commit leaves its batch open until the interval
  *    has passed (a timer commits it, on_commit reports it). At low rates
- *    nothing waits; at high rates this bounds the commits per second, and
- *    so the WAL volume and the checkpoint stalls (measured on a VM with
- *    1-2 ms fsync, 50k msgs/s: a commit per iteration wrote about a page
- *    per message and p99 was 170-240 ms, paced it was 5-30 ms).
+ *    nothing waits; at high rates this bounds the commits per second and
+ *    so the WAL volume (every commit rewrites a few b-tree pages: at 50k
+ *    msgs/s a commit per iteration wrote ~17k pages/s, paced ~7k).
  *  - ack_flush_ms (default off): a batch of nothing but acks is not urgent
  *    (a lost ack only means the message is delivered again): it rides with
  *    the next commit or is committed after ack_flush_ms (or at 4096 acks).
@@ -50,10 +49,25 @@
  * committed at a crash are delivered again (at least once).
  *
  * Durability. sync = ACTR_MAILBOX_SYNC_FULL (default): a commit is on disk
- * when actr_mailbox_commit() returns (fsync of the WAL); survives power
- * loss. ACTR_MAILBOX_SYNC_NORMAL: the WAL is synced only at checkpoints;
- * survives a process crash, the last commits may be lost on power loss.
- * Both survive a process crash (SIGKILL) with nothing committed lost.
+ * when actr_mailbox_commit() returns (fsync of the WAL, on the calling
+ * thread); survives power loss. ACTR_MAILBOX_SYNC_NORMAL: the WAL is synced
+ * only by the checkpointer thread; survives a process crash, the last
+ * commits may be lost on power loss. Both survive a process crash
+ * (SIGKILL) with nothing committed lost.
+ *
+ * Checkpoints. A background thread with its own SQLite connection copies
+ * the WAL into the database (the writer's automatic checkpoints are off),
+ * so a commit only appends to the WAL: in NORMAL mode the reactor thread
+ * never fsyncs and never copies pages; in FULL mode it fsyncs the WAL once
+ * per commit. The thread runs a PASSIVE checkpoint (never blocks the
+ * writer) when the WAL holds checkpoint_pages pages, and when it still
+ * holds more than wal_max_pages a RESTART checkpoint, which holds the
+ * write lock for the rest of the copy so that the WAL starts over; the
+ * file is then trimmed to wal_max_pages pages. This bounds the WAL under
+ * sustained load; the price is that a commit meeting a RESTART waits for
+ * it (rare: once per wal_max_pages pages written). Should the thread fall
+ * behind to 4 x wal_max_pages (starved of CPU), the commit that finds the
+ * WAL that large checkpoints it itself (a hard bound).
  *
  * Memory: the whole unacknowledged backlog (payloads included) is held in
  * memory; use the backpressure marks to bound it.
@@ -71,11 +85,18 @@
  *   messages become ready in the commit at the end of the iteration.
  *
  * Ids are never reused (persisted counter), so a stale ack cannot remove a
- * newer message. One writer: the database is opened with an exclusive lock;
- * a second process opening the same mailbox gets -EBUSY.
+ * newer message. One writer: the mailbox holds a lock (flock) on its
+ * <path>-inflight side file while open; a second open of the same mailbox
+ * (another process, or the same one) gets -EBUSY.
  *
  * Threads: every function here must be called from the thread that opened
- * the mailbox (the reactor thread once attached).
+ * the mailbox (the reactor thread once attached); that thread is the only
+ * one that writes the mailbox's tables. actr_mailbox_open() starts one
+ * helper thread, the checkpointer, and actr_mailbox_close() stops and
+ * joins it. It has its own connection, blocks every signal, never calls
+ * back into the application and never touches the reactor; it shares only
+ * a mutex-guarded wake-up and counters with the writer. Do not fork()
+ * and keep using a mailbox in the child.
  */
 #ifndef ACTR_MAILBOX_H
 #define ACTR_MAILBOX_H
@@ -142,7 +163,11 @@ typedef struct actr_mailbox_opts {
 	actr_mailbox_commit_cb on_commit; /* may be NULL */
 	void *commit_arg;	/* argument of on_commit */
 	uint32_t max_payload;	/* enqueue limit in bytes, default 16 MiB */
-	uint32_t checkpoint_pages; /* WAL auto-checkpoint, default 16384 */
+	uint32_t checkpoint_pages; /* background checkpoint when the WAL
+				    * holds this many pages, default 4096 */
+	uint32_t wal_max_pages;	/* WAL bound: a RESTART checkpoint past
+				 * this many pages; default 4 x
+				 * checkpoint_pages */
 	uint32_t page_size;	/* for a new file, default 4096 */
 	uint32_t retry_ms;	/* commit retry after an error, default 100 */
 	int32_t ack_flush_ms;	/* a batch of only acks waits up to this for
@@ -167,6 +192,18 @@ typedef struct actr_mailbox_stats {
 	uint64_t commits;	/* successful commits */
 	uint64_t commit_errors;	/* failed commits */
 	uint64_t durable_seq;	/* sequence number of the last commit */
+	uint64_t commit_us_max;	/* longest commit (writer thread) */
+	uint64_t commit_us_total; /* time spent committing */
+	uint64_t checkpoints;	/* background checkpoints run */
+	uint64_t checkpoint_restarts; /* of those, WAL restarts (bound) */
+	uint64_t checkpoint_us_max; /* longest (checkpointer thread) */
+	uint64_t checkpoint_us_total;
+	uint64_t wal_pages;	/* frames in the WAL after the last commit */
+	uint64_t wal_pages_max;	/* most frames seen in the WAL */
+	uint64_t restart_waits;	/* commits that waited for a RESTART */
+	uint64_t restart_wait_us; /* and how long, in total */
+	uint64_t checkpoints_forced; /* run by the writer: the thread fell
+				      * behind to 4 x wal_max_pages */
 } actr_mailbox_stats_t;
 
 /** Fill opts with the defaults. */
