@@ -862,3 +862,17 @@ int actr_reactor_run(actr_reactor_t *r)
 	r->stop = false;
 	return 0;
 }
+
+int actr_reactor_drain(actr_reactor_t *r, int timeout_ms)
+{
+	uint64_t end = mono_ns() + ACTR_MS(timeout_ms > 0 ? timeout_ms : 0);
+	int rc;
+
+	do {
+		rc = actr_reactor_run_once(r, actr_reactor_active(r) ? 10 : 0);
+		if (rc < 0)
+			return rc;
+	} while ((actr_reactor_active(r) > 0 || r->defer_head) &&
+		 mono_ns() < end);
+	return actr_reactor_active(r) > 0 || r->defer_head ? -ETIMEDOUT : 0;
+}

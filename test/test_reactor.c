@@ -686,3 +686,47 @@ TEST(reactor_defer_cancel_in_batch)
 	free(many);
 	actr_reactor_free(r);
 }
+
+/* drain: runs until idle (timers fired, deferred calls done), or reports
+ * -ETIMEDOUT while something stays active. */
+static void on_drain_timer(actr_timer_t *t, void *arg)
+{
+	(*(int *)arg)++;
+	(void)t;
+}
+
+static void on_drain_defer(actr_defer_t *d, void *arg)
+{
+	(*(int *)arg) += 10;
+	(void)d;
+}
+
+TEST(reactor_drain_until_idle)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	actr_defer_t d = { 0 };
+	actr_timer_t t;
+	actr_io_t io;
+	struct io_ctx c = { 0 };
+	int sv[2], n = 0;
+	uint64_t t0;
+
+	actr_timer_init(r, &t, on_drain_timer, &n);
+	CHECK_OK(actr_timer_start(&t, ACTR_MS(5), 0));
+	actr_defer(r, &d, on_drain_defer, &n);
+	CHECK_OK(actr_reactor_drain(r, 5000));
+	CHECK_EQ(n, 11);
+	CHECK_EQ(actr_reactor_active(r), 0);
+
+	CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	CHECK_OK(actr_io_init(r, &io, sv[0], on_io, &c));
+	CHECK_OK(actr_io_set(&io, ACTR_READ));
+	t0 = actr_time_ns();
+	CHECK_EQ(actr_reactor_drain(r, 50), -ETIMEDOUT);
+	CHECK(actr_time_ns() - t0 >= ACTR_MS(50));
+	actr_io_close(&io);
+	CHECK_OK(actr_reactor_drain(r, 50));
+	close(sv[0]);
+	close(sv[1]);
+	actr_reactor_free(r);
+}

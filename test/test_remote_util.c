@@ -94,10 +94,5 @@ void rt_run(actr_reactor_t *r, const int *flag, int want, int ms)
 
 void rt_drain(actr_reactor_t *r)
 {
-	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(2000));
-
-	for (int i = 0; i < 3; i++)
-		actr_reactor_run_once(r, 0);
-	while (actr_reactor_active(r) > 0 && actr_time_ns() < end)
-		actr_reactor_run_once(r, 10);
+	actr_reactor_drain(r, actr_test_scale(2000));
 }

@@ -73,17 +73,6 @@ static void on_state(actr_peer_t *p, int st, void *arg)
 	}
 }
 
-/* Let closing connections (the signaling WebSocket) finish, bounded. */
-static void drain(actr_reactor_t *r)
-{
-	uint64_t end = actr_time_ns() + ACTR_MS(1000);
-
-	for (int i = 0; i < 3; i++)
-		actr_reactor_run_once(r, 0);
-	while (actr_reactor_active(r) > 0 && actr_time_ns() < end)
-		actr_reactor_run_once(r, 10);
-}
-
 static const char *arg_of(int argc, char **argv, int *i)
 {
 	if (*i + 1 >= argc) {
@@ -159,7 +148,7 @@ int main(int argc, char **argv)
 		(unsigned long long)st.recovered);
 	actr_peer_free(peer);
 	actr_system_free(sys);
-	drain(r);
+	actr_reactor_drain(r, 1000); /* let closes finish */
 	actr_reactor_free(r);
 	return 0;
 }

@@ -140,6 +140,13 @@ int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms);
  * error if epoll failed. */
 int actr_reactor_run(actr_reactor_t *r);
 
+/** Run iterations until nothing is active (no io handle, timer or hook)
+ * and no deferred call is queued, or timeout_ms passes: the way to let
+ * closing connections and deferred frees finish before
+ * actr_reactor_free(). Runs at least one iteration. Returns 0 when idle,
+ * -ETIMEDOUT if something was still active, or a negative epoll error. */
+int actr_reactor_drain(actr_reactor_t *r, int timeout_ms);
+
 /** Ask actr_reactor_run() to return after the current iteration. */
 void actr_reactor_stop(actr_reactor_t *r);
 
