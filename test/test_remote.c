@@ -77,6 +77,17 @@ static actr_workload_t *echo_workload(const char *name)
 	return w;
 }
 
+/* An echo server node and a client node on one signaling server, both
+ * registered and connected. */
+static void echo_pair(actr_reactor_t *r, const char *url, struct rnode *srv,
+		      struct rnode *cli)
+{
+	rt_node(srv, r, url, echo_workload("echo"), NULL);
+	rt_node(cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, srv, cli, 5000);
+}
+
 /* ---- results ----------------------------------------------------------- */
 
 struct res {
@@ -148,13 +159,8 @@ TEST_TIMEOUT(remote_echo_two_nodes_one_process, 40)
 	char url[64], who[256];
 
 	CHECK(r);
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
-	rt_node(&srv, r, url, echo_workload("echo"), NULL);
-	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
-		NULL);
-	rt_wait_ready(r, &srv, &cli, 5000);
+	l = rt_signal(r, 0, url, sizeof(url));
+	echo_pair(r, url, &srv, &cli);
 
 	/* three calls made before any connection exists are queued */
 	CHECK_OK(call_echo(&cli, "echo", "one", 10000, &b[0]));
@@ -220,13 +226,8 @@ TEST_TIMEOUT(remote_errors_propagate, 40)
 	char url[64];
 
 	CHECK(r);
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
-	rt_node(&srv, r, url, echo_workload("echo"), NULL);
-	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
-		NULL);
-	rt_wait_ready(r, &srv, &cli, 5000);
+	l = rt_signal(r, 0, url, sizeof(url));
+	echo_pair(r, url, &srv, &cli);
 
 	/* unknown route on the callee */
 	CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"), "test.Nope",
@@ -280,9 +281,7 @@ TEST_TIMEOUT(remote_acl_denied, 40)
 	rule.from_type = (Actr__ActrType *)type_of("friend");
 	acl.n_rules = 1;
 	acl.rules = rules;
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
+	l = rt_signal(r, 0, url, sizeof(url));
 	w = echo_workload("guarded");
 	actr_workload_set_acl(w, &acl);
 	rt_node(&srv, r, url, w, NULL);
@@ -314,13 +313,8 @@ TEST_TIMEOUT(remote_large_payload, 60)
 	CHECK(r && big);
 	for (size_t i = 0; i < n; i++)
 		big[i] = (uint8_t)(i * 7 + (i >> 13));
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
-	rt_node(&srv, r, url, echo_workload("echo"), NULL);
-	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
-		NULL);
-	rt_wait_ready(r, &srv, &cli, 5000);
+	l = rt_signal(r, 0, url, sizeof(url));
+	echo_pair(r, url, &srv, &cli);
 	CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"), "test.Big", big,
 				    n, 30000, on_res, &a));
 	rt_run(r, &a.done, 1, 40000);
@@ -347,9 +341,7 @@ TEST_TIMEOUT(remote_setup_failure_not_ready, 30)
 	char url[64];
 
 	CHECK(r);
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
+	l = rt_signal(r, 0, url, sizeof(url));
 	/* the callee's ICE has no usable address (TEST-NET-1): the
 	 * connection cannot come up */
 	rt_node_ex(&srv, r, url, echo_workload("echo"), NULL, "192.0.2.1",
@@ -388,13 +380,8 @@ TEST_TIMEOUT(remote_callee_gone, 30)
 	char url[64];
 
 	CHECK(r);
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
-	rt_node(&srv, r, url, echo_workload("echo"), NULL);
-	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
-		NULL);
-	rt_wait_ready(r, &srv, &cli, 5000);
+	l = rt_signal(r, 0, url, sizeof(url));
+	echo_pair(r, url, &srv, &cli);
 	/* the callee vanishes between discovery and the call: its peer gate
 	 * is gone, so nobody answers the relay */
 	CHECK_OK(call_echo(&cli, "echo", "x", 20000, &a));
@@ -467,9 +454,7 @@ TEST_TIMEOUT(remote_call_by_id_tell_mailbox, 40)
 
 	CHECK(r);
 	snprintf(mb, sizeof(mb), "%s/remote-mb.db", actr_test_tmpdir());
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
+	l = rt_signal(r, 0, url, sizeof(url));
 	w = echo_workload("echo");
 	CHECK_OK(actr_workload_add_route(w, "test.Count", raw_count, 0));
 	rt_node(&srv, r, url, w, mb);
@@ -514,13 +499,8 @@ TEST_TIMEOUT(remote_peer_freed_with_calls_in_flight, 30)
 	char url[64];
 
 	CHECK(r);
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
-	rt_node(&srv, r, url, echo_workload("echo"), NULL);
-	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
-		NULL);
-	rt_wait_ready(r, &srv, &cli, 5000);
+	l = rt_signal(r, 0, url, sizeof(url));
+	echo_pair(r, url, &srv, &cli);
 	CHECK_OK(call_echo(&cli, "echo", "warm", 10000, &a));
 	rt_run(r, &a.done, 1, 10000);
 	CHECK_EQ(a.status, 0);

@@ -181,9 +181,7 @@ TEST_TIMEOUT(remote_proc_echo_kill_restart, 60)
 	int ws;
 
 	CHECK(r);
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
+	l = rt_signal(r, 0, url, sizeof(url));
 	rt_node(&cli, r, url,
 		actr_workload_new("acme", "client", "1.0.0"), NULL);
 	rt_wait_ready(r, &cli, NULL, 5000);
@@ -235,9 +233,7 @@ TEST_TIMEOUT(remote_proc_mailbox_redelivery_after_crash, 60)
 	snprintf(mb, sizeof(mb), "%s/echo-mailbox.db", actr_test_tmpdir());
 	snprintf(crash, sizeof(crash), "%s/crashed", actr_test_tmpdir());
 	unlink(crash);
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
+	l = rt_signal(r, 0, url, sizeof(url));
 	rt_node(&cli, r, url,
 		actr_workload_new("acme", "client", "1.0.0"), NULL);
 	rt_wait_ready(r, &cli, NULL, 5000);

@@ -162,9 +162,7 @@ TEST_TIMEOUT(remote_bad_inbound_envelopes, 30)
 	CHECK(r);
 	seen_done = 0;
 	snprintf(mb, sizeof(mb), "%s/bad-mb.db", actr_test_tmpdir());
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
+	l = rt_signal(r, 0, url, sizeof(url));
 	w = actr_workload_new("acme", "echo", "1.0.0");
 	CHECK(w);
 	CHECK_OK(actr_workload_add_route(w, "test.Echo", h_echo, 0));
@@ -239,9 +237,7 @@ TEST_TIMEOUT(remote_reconnect_after_close, 30)
 
 	CHECK(r);
 	seen_done = 0;
-	l = rt_signal(r, 0);
-	snprintf(url, sizeof(url), "ws://127.0.0.1:%u",
-		 actr__sig_listener_port(l));
+	l = rt_signal(r, 0, url, sizeof(url));
 	w = actr_workload_new("acme", "echo", "1.0.0");
 	CHECK(w);
 	CHECK_OK(actr_workload_add_route(w, "test.Echo", h_echo, 0));

@@ -12,7 +12,8 @@
 #include "test.h"
 #include "test_remote_util.h"
 
-struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port)
+struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port,
+				     char *url, size_t cap)
 {
 	struct actr__sig_config cfg;
 	struct actr__sig_listen_config lc = { .host = "127.0.0.1",
@@ -28,6 +29,7 @@ struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port)
 	l = actr__sig_listen(r, &cfg, &lc);
 	CHECK(l);
 	CHECK_OK(actr__sig_add_realm(actr__sig_listener_core(l), 101, "pw"));
+	snprintf(url, cap, "ws://127.0.0.1:%u", actr__sig_listener_port(l));
 	return l;
 }
 

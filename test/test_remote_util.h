@@ -19,8 +19,9 @@ struct rnode {
 };
 
 /** actr-signal on 127.0.0.1:port (0 = ephemeral), realm 101 secret "pw",
- * relaxed rate limits. */
-struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port);
+ * relaxed rate limits; its ws:// URL is written to url[0..cap). */
+struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port,
+				     char *url, size_t cap);
 
 /** System + node of workload w + started peer gate (loopback ICE). */
 void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,
