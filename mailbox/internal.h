@@ -94,6 +94,8 @@ struct mb_msg {
 	uint8_t state;		/* MB_* below */
 	bool pending;		/* in the open batch's new-message list */
 	bool suspect;		/* in flight at a crash: delivered alone */
+	bool journaled;		/* has a live record in the crash journal */
+	uint64_t jpos;		/* its logical position there */
 	uint8_t from_buf[];	/* sender bytes */
 };
 
@@ -231,6 +233,17 @@ struct actr_mailbox {
 	uint8_t *blob;			/* segment encoding scratch */
 	size_t blob_cap;
 
+	/* crash journal (journal.c), deliver_uncommitted mode */
+	int jfd;			/* <path>-jnl, -1 if none */
+	uint8_t *jmap;			/* header + ring, NULL if off */
+	uint64_t jsize;			/* ring bytes */
+	uint64_t jhead, jtail, jseq;	/* logical positions, next seq */
+	bool hold[2];			/* per priority: a message of this
+					 * batch waits for the commit, so
+					 * later ones do too (FIFO) */
+
+	uint64_t loaded_max_id;		/* open: largest id in any segment */
+
 	uint64_t durable_seq;
 	bool pressure_on;
 	actr_mailbox_stats_t st;
@@ -257,6 +270,38 @@ int actr__mb_enqueue_redrive(actr_mailbox_t *mb, const void *from,
 
 /* Queue a DLQ insert in the open batch (takes ownership of p). */
 void actr__mb_dlq_push(actr_mailbox_t *mb, struct mb_dlq_pending *p);
+
+/* Message and vector helpers (mailbox.c). */
+struct mb_msg *actr__mb_msg_new(int prio, const void *from, size_t from_len,
+				actr_buf_t *payload);
+void actr__mb_msg_free(struct mb_msg *m);
+int actr__mb_pvec_push(struct mb_pvec *v, struct mb_msg *m);
+
+/* ---- journal.c: the crash journal -------------------------------------- */
+
+/** Open (create) the journal file at path. 0 or -errno (logged). */
+int actr__mb_jnl_open(actr_mailbox_t *mb, const char *path);
+
+/** Append the messages of live records (oldest first, ids and metadata
+ * set, not queued) to out; *torn counts a record cut short by a crash.
+ * A missing or foreign journal holds none. 0 or -ENOMEM/-errno. */
+int actr__mb_jnl_scan(actr_mailbox_t *mb, struct mb_pvec *out,
+		      uint64_t *torn);
+
+/** Start an empty journal with a ring of size bytes, mapped. 0 or -errno. */
+int actr__mb_jnl_reset(actr_mailbox_t *mb, uint32_t size);
+
+/** Unmap and close (remove_file: truncate it to nothing first). */
+void actr__mb_jnl_close(actr_mailbox_t *mb, bool remove_file);
+
+/** Record m (pending, id set); false when the ring has no room. */
+bool actr__mb_jnl_put(actr_mailbox_t *mb, struct mb_msg *m);
+
+/** m was committed or acknowledged: its record is no longer live. */
+void actr__mb_jnl_done(actr_mailbox_t *mb, struct mb_msg *m);
+
+/** Whether message id is pending and recorded in the journal (tests). */
+bool actr__mb_journaled(const actr_mailbox_t *mb, uint64_t id);
 
 /* ---- inflight.c: the in-flight side file ------------------------------- */
 

@@ -61,7 +61,7 @@ static int vec_push(struct mb_vec *v, uint64_t x)
 	return 0;
 }
 
-static int pvec_push(struct mb_pvec *v, struct mb_msg *m)
+int actr__mb_pvec_push(struct mb_pvec *v, struct mb_msg *m)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 64;
@@ -78,8 +78,8 @@ static int pvec_push(struct mb_pvec *v, struct mb_msg *m)
 
 /* ---- messages and queues ------------------------------------------------ */
 
-static struct mb_msg *msg_new(int prio, const void *from, size_t from_len,
-			      actr_buf_t *payload)
+struct mb_msg *actr__mb_msg_new(int prio, const void *from, size_t from_len,
+				actr_buf_t *payload)
 {
 	struct mb_msg *m = actr__malloc(sizeof(*m) + from_len);
 
@@ -95,7 +95,7 @@ static struct mb_msg *msg_new(int prio, const void *from, size_t from_len,
 	return m;
 }
 
-static void msg_free(struct mb_msg *m)
+void actr__mb_msg_free(struct mb_msg *m)
 {
 	actr_buf_unref(m->pub.payload);
 	free(m);
@@ -317,11 +317,12 @@ static void msg_finish(actr_mailbox_t *mb, struct mb_msg *m)
 		actr_logw(MB_LOG, "out of memory: attempt row of %llu kept",
 			  (unsigned long long)m->pub.id);
 	if (m->pending) {
+		actr__mb_jnl_done(mb, m);
 		m->state = MB_DEAD; /* never written; freed at commit */
 		return;
 	}
 	seg_mark_acked(mb, m);
-	msg_free(m);
+	actr__mb_msg_free(m);
 }
 
 static struct mb_dlq_pending *dlq_from_msg(struct mb_msg *m,
@@ -380,14 +381,22 @@ static int enqueue_msg(actr_mailbox_t *mb, struct mb_msg *m)
 {
 	if (mb->if_n + 1 > mb->if_cap / 2 && if_grow(mb) < 0)
 		return -ENOMEM; /* keep room for this one in flight */
-	if (pvec_push(&mb->newmsgs, m) < 0)
+	if (actr__mb_pvec_push(&mb->newmsgs, m) < 0)
 		return -ENOMEM;
 	m->pub.id = mb->next_id++;
 	m->pending = true;
-	if (mb->o.deliver_uncommitted) {
+	/* Handed out before its commit only if it survives a process crash
+	 * in the journal meanwhile (or the journal is off), and only while
+	 * no earlier message of its priority waits for the commit (FIFO). */
+	if (mb->o.deliver_uncommitted && !mb->hold[m->pub.priority] &&
+	    (!mb->jmap || actr__mb_jnl_put(mb, m))) {
 		m->state = MB_QUEUED;
 		q_push_tail(&mb->q[m->pub.priority], m);
 	} else {
+		if (mb->o.deliver_uncommitted) {
+			mb->hold[m->pub.priority] = true;
+			mb->st.journal_full++;
+		}
 		m->state = MB_HELD;
 		mb->nheld++;
 	}
@@ -407,7 +416,7 @@ int actr_mailbox_enqueue(actr_mailbox_t *mb, int priority, const void *from,
 		return -EINVAL;
 	if (payload->len > mb->o.max_payload || from_len > MAX_FROM)
 		return -ACTR_ETOOBIG;
-	m = msg_new(priority, from, from_len, actr_buf_ref(payload));
+	m = actr__mb_msg_new(priority, from, from_len, actr_buf_ref(payload));
 	if (!m) {
 		actr_buf_unref(payload);
 		return -ENOMEM;
@@ -415,7 +424,7 @@ int actr_mailbox_enqueue(actr_mailbox_t *mb, int priority, const void *from,
 	m->pub.enqueued_ms = actr_wall_ms();
 	rc = enqueue_msg(mb, m);
 	if (rc < 0) {
-		msg_free(m);
+		actr__mb_msg_free(m);
 		return rc;
 	}
 	if (id)
@@ -434,7 +443,7 @@ int actr__mb_enqueue_redrive(actr_mailbox_t *mb, const void *from,
 
 	if (!b)
 		return -ENOMEM;
-	m = msg_new(ACTR_PRIO_NORMAL, from, from_len, b);
+	m = actr__mb_msg_new(ACTR_PRIO_NORMAL, from, from_len, b);
 	if (!m) {
 		actr_buf_unref(b);
 		return -ENOMEM;
@@ -446,7 +455,7 @@ int actr__mb_enqueue_redrive(actr_mailbox_t *mb, const void *from,
 	if (rc == 0)
 		rc = enqueue_msg(mb, m);
 	if (rc < 0) {
-		msg_free(m);
+		actr__mb_msg_free(m);
 		return rc;
 	}
 	return 0;
@@ -789,9 +798,10 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 		struct mb_msg *m = mb->newmsgs.v[i];
 
 		if (m->state == MB_DEAD) {
-			msg_free(m);
+			actr__mb_msg_free(m);
 			continue;
 		}
+		actr__mb_jnl_done(mb, m);	/* the WAL has it now */
 		m->seg = seg;
 		m->seg_index = idx++;
 		m->pending = false;
@@ -802,6 +812,7 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 		}
 	}
 	mb->newmsgs.n = 0;
+	mb->hold[0] = mb->hold[1] = false;
 	for (s = mb->dirty_segs; s; s = next) {
 		next = s->dirty_next;
 		s->dirty = false;
@@ -831,6 +842,25 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 	mb->st.commits++;
 }
 
+/* Messages enqueued and acknowledged in the open batch need no write:
+ * drop them, so that a batch of nothing else needs no transaction. */
+static void purge_dead(actr_mailbox_t *mb)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < mb->newmsgs.n; i++) {
+		struct mb_msg *m = mb->newmsgs.v[i];
+
+		if (m->state == MB_DEAD) {
+			actr__mb_msg_free(m);
+			mb->st.elided++;
+		} else {
+			mb->newmsgs.v[k++] = m;
+		}
+	}
+	mb->newmsgs.n = k;
+}
+
 int actr_mailbox_commit(actr_mailbox_t *mb)
 {
 	struct mb_seg *seg = NULL;
@@ -839,6 +869,7 @@ int actr_mailbox_commit(actr_mailbox_t *mb)
 	uint64_t t0;
 	int rc;
 
+	purge_dead(mb);
 	if (!batch_dirty(mb))
 		return 0;
 	t0 = actr_time_ns();
@@ -902,6 +933,7 @@ static void on_check(actr_hook_t *h, void *arg)
 	uint64_t now, pace;
 
 	(void)h;
+	purge_dead(mb);
 	if (actr_timer_active(&mb->retry) || !batch_dirty(mb))
 		return;
 	if (mb->newmsgs.n || mb->dlq_head || mb->dlq_del.n || mb->att_put.n ||
@@ -1092,6 +1124,8 @@ static int load_segment(actr_mailbox_t *mb, uint64_t segid, const uint8_t *d,
 			return -ACTR_ECORRUPT;
 		flen = actr__get_le32(p + 28);
 		plen = actr__get_le32(p + 32);
+		if (actr__get_le64(p) > mb->loaded_max_id)
+			mb->loaded_max_id = actr__get_le64(p);
 		if (flen > MAX_FROM || plen > len - off - MSG_HDR - flen ||
 		    flen > len - off - MSG_HDR || p[36] > 1)
 			return -ACTR_ECORRUPT;
@@ -1101,7 +1135,7 @@ static int load_segment(actr_mailbox_t *mb, uint64_t segid, const uint8_t *d,
 			continue;
 		}
 		b = actr_buf_copy(p + MSG_HDR + flen, plen);
-		m = b ? msg_new(p[36], p + MSG_HDR, flen, b) : NULL;
+		m = b ? actr__mb_msg_new(p[36], p + MSG_HDR, flen, b) : NULL;
 		if (!m) {
 			actr_buf_unref(b);
 			return -ENOMEM;
@@ -1117,8 +1151,8 @@ static int load_segment(actr_mailbox_t *mb, uint64_t segid, const uint8_t *d,
 		if (m->pub.id >= mb->next_id)
 			mb->next_id = m->pub.id + 1;
 		if (in_sorted(lease, nlease, m->pub.id)) {
-			if (pvec_push(crashed, m) < 0) {
-				msg_free(m);
+			if (actr__mb_pvec_push(crashed, m) < 0) {
+				actr__mb_msg_free(m);
 				return -ENOMEM;
 			}
 			continue;
@@ -1167,6 +1201,50 @@ static int recover_crashed(actr_mailbox_t *mb, struct mb_pvec *crashed)
 			return rc;
 	}
 	return 0;
+}
+
+/* Messages of live journal records: handed out before their commit when
+ * the process died. They join the open batch (committed by the open). A
+ * record whose message a segment holds (the process died between the
+ * commit and marking the record) is skipped. */
+static int load_journal(actr_mailbox_t *mb, struct mb_pvec *crashed,
+			const uint64_t *lease, size_t nlease)
+{
+	struct mb_pvec got = { 0 };
+	uint64_t torn = 0;
+	size_t i;
+	int rc = actr__mb_jnl_scan(mb, &got, &torn);
+
+	if (torn)
+		actr_logi(MB_LOG, "%s-jnl: a record cut short by the crash "
+			  "(its message was not yet handed out) ignored",
+			  mb->path);
+	for (i = 0; i < got.n && rc == 0; i++) {
+		struct mb_msg *m = got.v[i];
+
+		if (m->pub.id <= mb->loaded_max_id)
+			continue;	/* freed below */
+		rc = actr__mb_pvec_push(&mb->newmsgs, m);
+		if (rc < 0)
+			break;
+		got.v[i] = NULL;
+		m->pending = true;
+		if (m->pub.id >= mb->next_id)
+			mb->next_id = m->pub.id + 1;
+		mb->st.journal_recovered++;
+		if (in_sorted(lease, nlease, m->pub.id)) {
+			rc = actr__mb_pvec_push(crashed, m);
+		} else {
+			m->state = MB_QUEUED;
+			q_push_tail(&mb->q[m->pub.priority], m);
+			mb->st.recovered++;
+		}
+	}
+	for (i = 0; i < got.n; i++)
+		if (got.v[i])
+			actr__mb_msg_free(got.v[i]);
+	free(got.v);
+	return rc;
 }
 
 static int load(actr_mailbox_t *mb)
@@ -1237,12 +1315,14 @@ static int load(actr_mailbox_t *mb)
 		}
 	}
 	rc = rc == SQLITE_DONE ? 0 : actr__sqlite_err(rc);
+	if (rc == 0 && mb->jfd >= 0)
+		rc = load_journal(mb, &crashed, lease, nlease);
 	if (rc == 0)
 		rc = recover_crashed(mb, &crashed);
 out:
-	for (size_t i = 0; i < crashed.n; i++)
-		if (crashed.v[i])
-			msg_free(crashed.v[i]);
+	for (size_t i = 0; i < crashed.n; i++) /* pending: in newmsgs */
+		if (crashed.v[i] && !crashed.v[i]->pending)
+			actr__mb_msg_free(crashed.v[i]);
 	free(crashed.v);
 	sqlite3_finalize(st);
 	sqlite3_finalize(ack);
@@ -1263,6 +1343,7 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *o)
 	o->ack_flush_ms = 0;
 	o->min_commit_us = 200;
 	o->retry_ms = 100;
+	o->journal_bytes = 4u << 20;
 }
 
 static void free_all(actr_mailbox_t *mb)
@@ -1272,13 +1353,13 @@ static void free_all(actr_mailbox_t *mb)
 
 		while ((m = q_pop(&mb->q[p])))
 			if (!m->pending)
-				msg_free(m);
+				actr__mb_msg_free(m);
 	}
 	for (size_t i = 0; i < mb->if_cap; i++)
 		if (mb->inflight[i] && !mb->inflight[i]->pending)
-			msg_free(mb->inflight[i]);
+			actr__mb_msg_free(mb->inflight[i]);
 	for (size_t i = 0; i < mb->newmsgs.n; i++)
-		msg_free(mb->newmsgs.v[i]);
+		actr__mb_msg_free(mb->newmsgs.v[i]);
 	while (mb->segs)
 		seg_unlink_free(mb, mb->segs);
 	while (mb->dlq_head) {
@@ -1293,6 +1374,7 @@ static void free_all(actr_mailbox_t *mb)
 	free(mb->dlq_del.v);
 	free(mb->inflight);
 	actr__mb_lease_unmap(mb);
+	actr__mb_jnl_close(mb, false);
 	free(mb->blob);
 }
 
@@ -1317,7 +1399,8 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		      actr_mailbox_t **out)
 {
 	actr_mailbox_t *mb;
-	char *lpath = NULL;
+	char *lpath = NULL, *jpath = NULL;
+	bool journal;
 	int rc;
 
 	*out = NULL;
@@ -1327,6 +1410,7 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	if (!mb)
 		return -ENOMEM;
 	mb->lease_fd = -1;
+	mb->jfd = -1;
 	if (opts)
 		mb->o = *opts;
 	else
@@ -1343,6 +1427,12 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		rc = -ENOMEM;
 		goto out_free;
 	}
+	if (asprintf(&jpath, "%s-jnl", path) < 0) {
+		jpath = NULL;
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	journal = mb->o.deliver_uncommitted && mb->o.journal_bytes;
 	rc = if_grow(mb);
 	if (rc < 0)
 		goto out_free;
@@ -1359,6 +1449,13 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		actr_loge(MB_LOG, "%s: in use by another process", path);
 		goto out_free;
+	}
+	/* a journal left by an earlier process is read even if this one
+	 * runs without */
+	if (journal || access(jpath, F_OK) == 0) {
+		rc = actr__mb_jnl_open(mb, jpath);
+		if (rc < 0)
+			goto out_free;
 	}
 	rc = actr__db_open(path, "actr-mailbox", schema_sql,
 			   mb->o.page_size ? mb->o.page_size : 4096,
@@ -1389,6 +1486,15 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		goto out_free;
 	}
 	actr__mb_lease_clear(mb);
+	/* and what the journal held: start it empty (or drop it) */
+	if (journal)
+		rc = actr__mb_jnl_reset(mb, mb->o.journal_bytes);
+	else
+		actr__mb_jnl_close(mb, true);
+	if (rc < 0) {
+		actr_loge(MB_LOG, "%s: %s", jpath, strerror(-rc));
+		goto out_free;
+	}
 	rc = actr__mb_ckpt_start(mb);
 	if (rc < 0)
 		goto out_free;
@@ -1396,11 +1502,13 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		actr_logi(MB_LOG, "%s: %llu unacknowledged messages recovered",
 			  path, (unsigned long long)mb->st.recovered);
 	free(lpath);
+	free(jpath);
 	*out = mb;
 	return 0;
 
 out_free:
 	free(lpath);
+	free(jpath);
 	free_all(mb);
 	if (mb->db)
 		close_db(mb);
@@ -1428,6 +1536,14 @@ void actr_mailbox_close(actr_mailbox_t *mb)
 		close(mb->lease_fd); /* then lets the next process in */
 	free(mb->path);
 	free(mb);
+}
+
+bool actr__mb_journaled(const actr_mailbox_t *mb, uint64_t id)
+{
+	for (size_t i = 0; i < mb->newmsgs.n; i++)
+		if (mb->newmsgs.v[i]->pub.id == id)
+			return mb->newmsgs.v[i]->journaled;
+	return false;
 }
 
 sqlite3 *actr__mailbox_db(actr_mailbox_t *mb)

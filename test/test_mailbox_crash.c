@@ -1,6 +1,7 @@
 /*
  * Crash tests of the mailbox: a forked child receives numbered messages over
- * a socket, stores them, confirms them to the parent only after its commit,
+ * a socket, stores them, confirms them to the parent only after its commit
+ * (or at once when the crash journal holds them: handled-first delivery),
  * and handles them (appending the number to a log) before acking. The parent
  * kills it with SIGKILL at random points and starts it again, resending only
  * what was never confirmed. At the end every number must have been handled
@@ -78,6 +79,7 @@ static void child_on_read(actr_io_t *io, unsigned ev, void *arg)
 {
 	struct child *c = arg;
 	ssize_t n = read(io->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+	uint64_t id;
 	size_t i;
 
 	(void)ev;
@@ -104,9 +106,14 @@ static void child_on_read(actr_io_t *io, unsigned ev, void *arg)
 		if (actr_mailbox_enqueue(c->mb,
 					 num % 7 ? ACTR_PRIO_NORMAL :
 						   ACTR_PRIO_HIGH,
-					 "parent", 6, b, NULL))
+					 "parent", 6, b, &id))
 			_exit(6);
 		actr_buf_unref(b);
+		/* in the crash journal: safe from SIGKILL already */
+		if (actr__mb_journaled(c->mb, id)) {
+			child_write(c, &num, 4);
+			continue;
+		}
 		if (c->nunconf == c->capunconf) {
 			c->capunconf = c->capunconf ? c->capunconf * 2 : 1024;
 			c->unconfirmed = realloc(c->unconfirmed,
@@ -430,7 +437,9 @@ TEST_TIMEOUT(mailbox_crash_sigkill_rounds, 60)
 	free(snap);
 }
 
-TEST_TIMEOUT(mailbox_crash_loop_goes_to_dlq, 30)
+/* A message that kills the process whenever it is handled ends in the DLQ
+ * after max_attempts lives, and only it. */
+static void crash_loop(int mode)
 {
 	char db[512], log[512];
 	struct run x = { .total = 40, .avail = 40, .poison = 13,
@@ -443,8 +452,9 @@ TEST_TIMEOUT(mailbox_crash_loop_goes_to_dlq, 30)
 	size_t n;
 	bool seen[41] = { false };
 
-	snprintf(db, sizeof(db), "%s/loop.db", actr_test_tmpdir());
-	snprintf(log, sizeof(log), "%s/handled.log", actr_test_tmpdir());
+	snprintf(db, sizeof(db), "%s/loop%d.db", actr_test_tmpdir(), mode);
+	snprintf(log, sizeof(log), "%s/handled%d.log", actr_test_tmpdir(),
+		 mode);
 	x.db = db;
 	x.log = log;
 	x.confirmed = calloc(x.total + 1, sizeof(bool));
@@ -452,7 +462,7 @@ TEST_TIMEOUT(mailbox_crash_loop_goes_to_dlq, 30)
 	/* Each life drains or dies on the poison message. */
 	do {
 		x.drained = false;
-		status = one_life(&x, 0, -1, false);
+		status = one_life(&x, mode, -1, false);
 		lives++;
 	} while (!x.drained && lives < 10);
 	CHECK(x.drained);
@@ -475,4 +485,16 @@ TEST_TIMEOUT(mailbox_crash_loop_goes_to_dlq, 30)
 	check_integrity(db);
 	free(handled);
 	free(x.confirmed);
+}
+
+TEST_TIMEOUT(mailbox_crash_loop_goes_to_dlq, 30)
+{
+	crash_loop(0);	/* stored before handled */
+}
+
+/* Handled first: the poison is handed out in the iteration it arrived,
+ * before any commit; the crash journal brings it back each time. */
+TEST_TIMEOUT(mailbox_crash_loop_journal_goes_to_dlq, 30)
+{
+	crash_loop(2);
 }

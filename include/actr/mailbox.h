@@ -30,13 +30,33 @@
  * Delivery modes (actr_mailbox_opts.deliver_uncommitted):
  *  - false (default, "stored before handled"): a message becomes visible to
  *    actr_mailbox_dequeue() only once the batch that stored it committed.
- *    Every dequeued message is durable, so its reply may be sent at once.
- *  - true: a message is visible as soon as it is enqueued (saves one
- *    iteration of latency). A message enqueued and acknowledged in the same
- *    batch is never written at all. Its reply must then be held until the
- *    commit: release it when actr_mailbox_msg_durable() is true, which it
- *    is once on_commit reported a successful commit.
- *
+ *    Every dequeued message is durable. The price is latency: a message
+ *    waits for a commit (with FULL, an fsync) before its handler runs.
+ *  - true ("handled first"): a message is visible as soon as it is
+ *    enqueued, after its bytes were copied into the crash journal
+ *    (<path>-jnl, a ring in a shared file mapping: one memcpy, no
+ *    syscall; it survives the process being killed, not a power loss).
+ *    A message enqueued and acknowledged before the next commit is never
+ *    written to SQLite at all (stats.elided); one still unacknowledged
+ *    at the commit is written by it as usual. So when the handlers keep
+ *    up, nothing waits for a commit and nothing is written, and:
+ *    - a process crash loses no journaled message: the journal's
+ *      live records are delivered again at open (a message that was in
+ *      flight counts an attempt and is delivered alone, exactly as in
+ *      the default mode, so a poison message still ends in the DLQ);
+ *    - a power loss loses what was neither handled nor committed, the
+ *      same window as the default mode's (enqueued, not yet committed).
+ *    Replies need not be held for a commit: the message is acknowledged
+ *    after its reply left, so a crash before that ack's commit delivers
+ *    it again (at least once), as in the default mode. A message that
+ *    does not fit in the journal (journal_bytes, default 4 MiB) waits
+ *    for its commit as in the default mode, and so do later messages of
+ *    its priority in that batch (FIFO is kept; stats.journal_full).
+ *    journal_bytes = 0 turns the journal off: messages handed out
+ *    before their commit are then lost if the process dies before it.
+ *    actr_mailbox_msg_durable() tells whether a message's enqueue has
+ *    been committed, for applications that want more than that.
+
  * Crash recovery. At open, every message stored but not acknowledged
  * (queued or in flight) is queued again in FIFO order. The ids of messages
  * in flight are mirrored in a small memory-mapped side file
@@ -175,6 +195,9 @@ typedef struct actr_mailbox_opts {
 				 * committed in their own iteration too */
 	uint32_t min_commit_us;	/* at most one commit per this interval;
 				 * default 200; 0 = every iteration */
+	uint32_t journal_bytes;	/* deliver_uncommitted: size of the crash
+				 * journal's ring; default 4 MiB; 0 = no
+				 * journal (see "Delivery modes") */
 } actr_mailbox_opts_t;
 
 typedef struct actr_mailbox_stats {
@@ -204,6 +227,12 @@ typedef struct actr_mailbox_stats {
 	uint64_t restart_wait_us; /* and how long, in total */
 	uint64_t checkpoints_forced; /* run by the writer: the thread fell
 				      * behind to 4 x wal_max_pages */
+	uint64_t elided;	/* enqueued and acked before any commit:
+				 * never written */
+	uint64_t journal_full;	/* deliver_uncommitted: messages that waited
+				 * for their commit (journal full, or an
+				 * earlier one of their priority waited) */
+	uint64_t journal_recovered; /* messages found in the journal at open */
 } actr_mailbox_stats_t;
 
 /** Fill opts with the defaults. */
