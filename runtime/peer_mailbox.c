@@ -1,12 +1,16 @@
 /*
  * The peer gate's durable inbound mailbox (PROTOCOL.md 9): a REQUEST or
  * TELL from a peer is stored (encoded RpcEnvelope, sender = encoded
- * ActrId) before the runtime sees it. Once the batch that stored it
- * committed, it is delivered through actr__system_deliver; a REQUEST is
- * acknowledged when its RESPONSE goes to the lane (handed to the
- * transport), a TELL once the dispatcher has drained its queues. At open,
- * messages stored and never acknowledged (a crash) are delivered again:
- * at least once.
+ * ActrId) before the runtime sees it, then delivered through
+ * actr__system_deliver: by default at once ("handled first": the mailbox
+ * keeps it in its crash journal until it is acknowledged or committed, so
+ * the handler runs in the same reactor iteration and a message handled
+ * there is never written to SQLite), or, with mailbox_opts whose
+ * deliver_uncommitted is false, once the batch that stored it committed.
+ * A REQUEST is acknowledged when its RESPONSE goes to the lane (handed to
+ * the transport), a TELL once the dispatcher has drained its queues. At
+ * open, messages stored and never acknowledged (a crash) are delivered
+ * again: at least once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,6 +72,9 @@ int actr__peer_mb_open(actr_peer_t *p)
 	} else {
 		actr_mailbox_opts_init(&o);
 		o.sync = p->cfg.mailbox_sync;
+		/* handled first, safe in the crash journal meanwhile: no
+		 * message waits for a commit (an fsync with FULL) */
+		o.deliver_uncommitted = true;
 	}
 	o.on_commit = on_commit;
 	o.commit_arg = p;
@@ -121,6 +128,9 @@ void actr__peer_mb_store(actr_peer_t *p, struct peer_conn *c, int lane,
 		return;	/* the caller times out (or retries) */
 	}
 	p->st.persisted++;
+	/* handled-first delivery: visible now, handled in this iteration
+	 * (stored before handled: visible after the commit, on_commit) */
+	actr__peer_mb_pump(p);
 }
 
 void actr__peer_mb_replied(actr_peer_t *p, const Actr__ActrId *target,

@@ -24,8 +24,13 @@
  * Inbound REQUEST/TELL from a peer are delivered to the node through the
  * runtime (direction checks, response cache, priority by lane); the caller
  * identity is the peer connection's remote ActrId. With a mailbox path
- * they are stored durably first and acknowledged once the reply was handed
- * to the transport (TELLs: once handled).
+ * they are stored first and acknowledged once the reply was handed to the
+ * transport (TELLs: once handled). By default delivery is "handled first"
+ * (actr/mailbox.h, Delivery modes): the handler runs in the iteration the
+ * message arrived, the message sits in the mailbox's crash journal until
+ * acknowledged or committed, and a message handled before the commit is
+ * never written; pass mailbox_opts with deliver_uncommitted = false to
+ * handle only what a commit has stored.
  *
  * One peer per system (it installs the system's remote resolver). The
  * node's ActrId becomes the one the signaling server issued when the peer
