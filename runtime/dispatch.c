@@ -142,6 +142,9 @@ static void ctx_free(actr_system_t *sys, struct actr_ctx *c)
 {
 	actr_node_t *n = c->node;
 
+	/* handled (a REQUEST's reply is queued already): acknowledge */
+	if (ACTR_UNLIKELY(c->req->mbid) && sys->inbox)
+		sys->inbox->done(sys->inbox_arg, c->req->mbid);
 	actr__msg_free(sys, c->req);
 	c->next_free = sys->free_ctxs;
 	sys->free_ctxs = c;
@@ -582,6 +585,49 @@ static int send_call(actr_system_t *sys, const struct call *k)
 	m->route = r;
 	m->target = t;
 	m->caller = k->caller;
+	t->inflight++;
+	if (ACTR_UNLIKELY(t->via_inbox) && sys->inbox) {
+		/* stored first; the inbox queues it when it may run */
+		int rc = sys->inbox->store(sys->inbox_arg, m);
+
+		if (rc < 0) {
+			if (k->dir == DIR_REQUEST)
+				actr__respond_local(sys, m->rid, rc,
+						    "mailbox refused the message",
+						    NULL, 0);
+			actr__msg_free(sys, m);
+			actr__node_release(t);
+			return k->dir == DIR_REQUEST ? 0 : rc;
+		}
+		return 0;
+	}
+	actr__enqueue(sys, m);
+	return 0;
+}
+
+int actr__inbox_redeliver(actr_system_t *sys, actr_node_t *t,
+			  const char *route_key, int dir, const void *data,
+			  size_t len, uint64_t mbid)
+{
+	const struct actr__route *r;
+	struct actr__msg *m;
+
+	r = actr__route_find(t->w, route_key, strlen(route_key));
+	if (!r)
+		return -ACTR_EUNKNOWNROUTE;
+	if (t->state != NODE_RUNNING)
+		return -ACTR_EUNAVAILABLE;
+	m = actr__msg_new(sys, len);
+	if (!m)
+		return -ENOMEM;
+	if (len)
+		memcpy(m->data, data, len);
+	m->dir = (uint8_t)dir;
+	m->rid = 0;	/* no caller waits: the reply is dropped */
+	m->prio = r->prio;
+	m->route = r;
+	m->target = t;
+	m->mbid = mbid;
 	t->inflight++;
 	actr__enqueue(sys, m);
 	return 0;

@@ -72,6 +72,7 @@ struct actr__msg {
 	struct origin origin;		/* remote origin (lane != NULL) */
 	uint8_t *data;			/* payload */
 	size_t len;			/* payload length */
+	uint64_t mbid;			/* durable inbox id, 0 = none */
 	uint8_t *heap;			/* payload storage when not inline */
 	uint8_t inl[ACTR__MSG_INLINE];	/* inline payload storage */
 };
@@ -121,6 +122,8 @@ struct actr_node {
 	struct actr_ctx hook_ctx;	/* context for lifecycle hooks */
 	int state;			/* enum node_state */
 	unsigned inflight;		/* queued msgs + live ctxs + calls */
+	bool via_inbox;			/* in-process REQUEST/TELL go through
+					 * sys->inbox (durable mailbox) */
 	struct actr_ctx *kept;		/* kept contexts (reply later) */
 	actr_shutdown_cb done;		/* graceful shutdown completion */
 	void *done_arg;
@@ -130,6 +133,17 @@ struct actr_node {
 };
 
 struct dedup;
+
+/* A durable inbox for in-process messages (the peer gate's mailbox, when
+ * actr_peer_config.mailbox_local is set). store takes m (a REQUEST/TELL
+ * for a node with via_inbox) and hands it back through actr__enqueue once
+ * it may be handled, with m->mbid set; 0 or a negative code (m is still
+ * the caller's). done(mbid) runs when such a message's handling finished
+ * (a REQUEST's reply is queued, a TELL's handler returned). */
+struct actr__inbox {
+	int (*store)(void *arg, struct actr__msg *m);
+	void (*done)(void *arg, uint64_t mbid);
+};
 
 struct actr_system {
 	actr_reactor_t *r;		/* borrowed */
@@ -159,8 +173,18 @@ struct actr_system {
 	actr__persist_fn persist;	/* mailbox seam, or NULL */
 	void *persist_arg;
 	struct dedup *dedup;		/* response cache */
+	const struct actr__inbox *inbox; /* durable in-process inbox */
+	void *inbox_arg;
 	bool dispatching;		/* inside poll */
 };
+
+/** An in-process message the inbox found stored at open (its caller died
+ * with the last process): queue it for node t again as from the shell
+ * (no caller, a REQUEST's reply is dropped), mbid set. 0, or
+ * -ACTR_EUNKNOWNROUTE / -ACTR_EUNAVAILABLE (not running) / -ENOMEM. */
+int actr__inbox_redeliver(actr_system_t *sys, actr_node_t *t,
+			  const char *route_key, int dir, const void *data,
+			  size_t len, uint64_t mbid);
 
 /* workload.c */
 uint32_t actr__route_hash(const char *s, size_t n);

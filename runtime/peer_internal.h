@@ -87,6 +87,9 @@ struct actr_peer {
 	actr_mailbox_opts_t mb_opts;	/* cfg.mailbox_opts' copy */
 	GHashTable *acks;		/* "serial/request_id" -> mailbox id */
 	GArray *tell_acks;		/* TELL ids acked once handled */
+	GHashTable *local;		/* mailbox id -> struct actr__msg *:
+					 * in-process messages stored
+					 * (mailbox_local), not yet queued */
 	actr_hook_t tell_hook;		/* acks them after dispatch */
 };
 

@@ -37,6 +37,98 @@ static void ack(actr_peer_t *p, uint64_t id)
 		p->st.acked++;
 }
 
+/* ---- in-process messages (mailbox_local) -------------------------------- */
+
+/* Stored with an empty sender: the mark of an in-process message. The
+ * envelope keeps route, direction and payload for a redelivery after a
+ * crash; until then the original message waits in p->local. */
+static int local_store(void *arg, struct actr__msg *m)
+{
+	actr_peer_t *p = arg;
+	Actr__RpcEnvelope env = ACTR__RPC_ENVELOPE__INIT;
+	actr_buf_t *b;
+	uint64_t id, *key;
+	int rc;
+
+	if (!p->mb)
+		return -ACTR_EUNAVAILABLE;
+	env.route_key = (char *)m->route->key;
+	env.has_payload = true;
+	env.payload.data = m->data;
+	env.payload.len = m->len;
+	env.has_direction = true;
+	env.direction = m->dir == DIR_REQUEST ?
+				ACTR__RPC_ENVELOPE__DIRECTION__REQUEST :
+				ACTR__RPC_ENVELOPE__DIRECTION__TELL;
+	env.request_id = "";
+	b = actr_buf_new(actr__rpc_envelope__get_packed_size(&env));
+	key = malloc(sizeof(*key));
+	if (!b || !key) {
+		actr_buf_unref(b);
+		free(key);
+		return -ENOMEM;
+	}
+	actr__rpc_envelope__pack(&env, b->data);
+	rc = actr_mailbox_enqueue(p->mb, m->prio == PRIO_HIGH ? ACTR_PRIO_HIGH :
+							       ACTR_PRIO_NORMAL,
+				  NULL, 0, b, &id);
+	actr_buf_unref(b);
+	if (rc < 0) {
+		free(key);
+		actr_logw(TAG, "mailbox refused an in-process message: %s",
+			  actr_strerror(rc));
+		return rc;
+	}
+	*key = id;
+	g_hash_table_insert(p->local, key, m);
+	p->st.persisted++;
+	actr__peer_mb_pump(p);
+	return 0;
+}
+
+static void local_done(void *arg, uint64_t mbid)
+{
+	ack(arg, mbid);
+}
+
+static const struct actr__inbox local_inbox = { local_store, local_done };
+
+/* An in-process message dequeued: queue the original, or, when the
+ * process that sent it died (found at open), its stored copy. */
+static void deliver_local(actr_peer_t *p, actr_mailbox_msg_t *mm)
+{
+	struct actr__msg *m = g_hash_table_lookup(p->local, &mm->id);
+	Actr__RpcEnvelope *env;
+	int rc;
+
+	if (m) {
+		g_hash_table_remove(p->local, &mm->id); /* frees the key */
+		m->mbid = mm->id;
+		actr__enqueue(p->sys, m);
+		return;
+	}
+	env = actr__rpc_envelope__unpack(NULL, mm->payload->len,
+					 mm->payload->data);
+	if (!env || !env->route_key || !env->has_direction) {
+		rc = -ACTR_EDECODE;
+	} else {
+		rc = actr__inbox_redeliver(
+			p->sys, p->node, env->route_key,
+			env->direction == ACTR__RPC_ENVELOPE__DIRECTION__REQUEST ?
+				DIR_REQUEST : DIR_TELL,
+			env->payload.data, env->payload.len, mm->id);
+		if (rc == 0)
+			p->st.local_redelivered++;
+	}
+	if (env)
+		actr__rpc_envelope__free_unpacked(env, NULL);
+	if (rc < 0)
+		actr_mailbox_dead_letter(p->mb, mm->id,
+					 rc == -ACTR_EDECODE ? "decode" :
+							       "local_redelivery",
+					 actr_strerror(rc));
+}
+
 static void on_commit(actr_mailbox_t *mb, int rc, uint64_t seq, void *arg)
 {
 	actr_peer_t *p = arg;
@@ -97,6 +189,13 @@ int actr__peer_mb_open(actr_peer_t *p)
 		actr_logi(TAG, "mailbox: %" PRIu64 " message(s) to handle "
 			  "again", ms.recovered);
 	p->acks = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
+	p->local = g_hash_table_new_full(g_int64_hash, g_int64_equal, free,
+					 NULL);
+	if (p->cfg.mailbox_local) {
+		p->sys->inbox = &local_inbox;
+		p->sys->inbox_arg = p;
+		p->node->via_inbox = true;
+	}
 	p->tell_acks = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	actr_hook_start(p->r, &p->tell_hook, ACTR_HOOK_CHECK,
 			ACTR_ORDER_DISPATCH + 50, tell_hook, p);
@@ -108,8 +207,29 @@ void actr__peer_mb_close(actr_peer_t *p)
 	if (!p->mb)
 		return;
 	actr_hook_stop(&p->tell_hook);
+	if (p->sys->inbox == &local_inbox) {
+		GHashTableIter it;
+		gpointer k, v;
+
+		p->sys->inbox = NULL;
+		p->node->via_inbox = false;
+		/* stored, never queued: they stay stored for the next open;
+		 * the calls waiting here end now */
+		g_hash_table_iter_init(&it, p->local);
+		while (g_hash_table_iter_next(&it, &k, &v)) {
+			struct actr__msg *m = v;
+
+			if (m->dir == DIR_REQUEST)
+				actr__respond_local(p->sys, m->rid,
+						    -ACTR_ECLOSED,
+						    "mailbox closed", NULL, 0);
+			actr__msg_free(p->sys, m);
+			actr__node_release(p->node);
+		}
+	}
 	actr_mailbox_close(p->mb);	/* in flight stays stored */
 	p->mb = NULL;
+	g_hash_table_destroy(p->local);
 	g_hash_table_destroy(p->acks);
 	g_array_free(p->tell_acks, TRUE);
 }
@@ -163,6 +283,10 @@ static void deliver(actr_peer_t *p, actr_mailbox_msg_t *m)
 	uint64_t *idp;
 	int rc;
 
+	if (!m->from_len) {
+		deliver_local(p, m);
+		return;
+	}
 	env = actr__rpc_envelope__unpack(NULL, m->payload->len,
 					 m->payload->data);
 	from = actr__actr_id__unpack(NULL, m->from_len, m->from);

@@ -35,6 +35,7 @@ struct actr__msg *actr__msg_new(actr_system_t *sys, size_t len)
 	m->origin.caller = NULL;
 	m->origin.rid_str = NULL;
 	m->typed_resp = false;
+	m->mbid = 0;
 	m->heap = NULL;
 	m->len = len;
 	if (len <= ACTR__MSG_INLINE) {

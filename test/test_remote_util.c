@@ -33,6 +33,8 @@ struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port,
 	return l;
 }
 
+bool rt_mailbox_local;
+
 void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	     actr_workload_t *w, const char *mailbox)
 {
@@ -58,6 +60,7 @@ void rt_node_ex(struct rnode *n, actr_reactor_t *r, const char *url,
 	pc.local_addr = local_addr;
 	pc.mailbox_path = mailbox;
 	pc.mailbox_sync = 1;
+	pc.mailbox_local = rt_mailbox_local;
 	pc.setup_timeout_ms = setup_ms;
 	n->peer = actr_peer_new(n->node, &pc);
 	CHECK(n->peer);

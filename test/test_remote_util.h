@@ -3,6 +3,7 @@
 #ifndef ACTR_TEST_REMOTE_UTIL_H
 #define ACTR_TEST_REMOTE_UTIL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <actr/node.h>
@@ -22,6 +23,9 @@ struct rnode {
  * relaxed rate limits; its ws:// URL is written to url[0..cap). */
 struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port,
 				     char *url, size_t cap);
+
+/** Nodes made from here on set actr_peer_config.mailbox_local to this. */
+extern bool rt_mailbox_local;
 
 /** System + node of workload w + started peer gate (loopback ICE). */
 void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,

@@ -32,6 +32,19 @@
  * never written; pass mailbox_opts with deliver_uncommitted = false to
  * handle only what a commit has stored.
  *
+ * In-process calls and tells to the node (from its shell or another node
+ * of the system) bypass the mailbox unless mailbox_local is set. With it
+ * they are stored like remote ones (route, payload and direction in an
+ * RpcEnvelope, an empty sender) and handled once the peer has registered
+ * (the node's identity is final then); the original message and its
+ * caller's continuation are kept in memory, so the reply goes back by
+ * pointer as usual and the message is acknowledged when it was handled.
+ * A message found in the mailbox at open whose sender died with the last
+ * process is handled again as if from the node's shell: no caller
+ * identity, and a REQUEST's reply is dropped (its caller is gone; counted
+ * in the system's late_responses and stats.local_redelivered). Costs: an
+ * envelope encode and a journal copy per message.
+ *
  * One peer per system (it installs the system's remote resolver). The
  * node's ActrId becomes the one the signaling server issued when the peer
  * registers (serial number and realm). Everything on the reactor thread.
@@ -67,6 +80,10 @@ typedef struct actr_peer_config {
 	const struct actr_mailbox_opts *mailbox_opts; /* full mailbox options
 					 * (copied; on_commit is the peer's;
 					 * overrides mailbox_sync), or NULL */
+	bool mailbox_local;		/* in-process REQUEST/TELL to this
+					 * node go through the mailbox too
+					 * (see below); default: they
+					 * bypass it */
 	bool answer_only;		/* connect with webrtc_role=answer */
 	bool publish_acl;		/* send the workload's ACL to the
 					 * server (it filters discovery) */
@@ -149,6 +166,9 @@ typedef struct actr_peer_stats {
 	uint64_t persisted;		/* inbound stored in the mailbox */
 	uint64_t acked;			/* mailbox acknowledgements */
 	uint64_t recovered;		/* mailbox messages found at open */
+	uint64_t local_redelivered;	/* mailbox_local: in-process messages
+					 * found at open, handled again as
+					 * from the shell (reply dropped) */
 	uint64_t last_setup_ns;		/* last one: new to open */
 } actr_peer_stats_t;
 
