@@ -21,7 +21,8 @@
  *   build/bench/mailbox [count] [burst] [dir]   (VERBOSE=1: commits per run;
  *   CKPT_PAGES=n, WAL_MAX_PAGES=n: the checkpointer's thresholds;
  *   OFFERED_SECS=n: longer open-loop runs, which include WAL restarts
- *   and checkpoints as a steady state has them)
+ *   and checkpoints as a steady state has them; ONLY=label: the open loop
+ *   only, and of it only that line, e.g. ONLY=full+paced+first+async)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -503,6 +504,7 @@ static const struct {
 	{ M_FULL, F_PACED },
 	{ M_NORMAL, F_PACED | F_FIRST },
 	{ M_FULL, F_PACED | F_FIRST },
+	{ M_NORMAL, F_PACED | F_FIRST | F_DEFER },
 	{ M_FULL, F_PACED | F_FIRST | F_DEFER },
 };
 
@@ -535,31 +537,33 @@ int main(int argc, char **argv)
 	       "files in %s; "
 	       "4 KiB write+fdatasync here now: %.0f us (median of 20)\n",
 	       (unsigned long long)total, PAYLOAD, dir, fdatasync_us(dir));
-	printf("-- closed loop, %d messages outstanding (batches grow when "
-	       "commits are slow):\n", WINDOW);
-	for (int m = 0; m < 3 && !rc; m++) {
-		rc = run((enum mode)m, dir, total, burst, WINDOW, 0, 0,
-			 &res[m]);
-		if (!rc)
-			print_line(mode_name[m], &res[m], m ? &res[0] : NULL);
-	}
-	for (int m = 1; m < 3 && !rc; m++) {
-		struct result rf;
+	if (!getenv("ONLY")) {
+		printf("-- closed loop, %d messages outstanding (batches grow when "
+		       "commits are slow):\n", WINDOW);
+		for (int m = 0; m < 3 && !rc; m++) {
+			rc = run((enum mode)m, dir, total, burst, WINDOW, 0, 0,
+				 &res[m]);
+			if (!rc)
+				print_line(mode_name[m], &res[m], m ? &res[0] : NULL);
+		}
+		for (int m = 1; m < 3 && !rc; m++) {
+			struct result rf;
 
-		rc = run((enum mode)m, dir, total, burst, WINDOW, 0, F_FIRST,
-			 &rf);
-		snprintf(label, sizeof(label), "%s+first", mode_name[m]);
-		if (!rc)
-			print_line(label, &rf, &res[0]);
-	}
-	printf("-- closed loop, %u arrivals per iteration (fixed batch, as "
-	       "in the issue's anchors):\n", burst);
-	for (int m = 0; m < 3 && !rc; m++) {
-		rc = run((enum mode)m, dir, total, burst, 0, 0, 0,
-			 &fixed[m]);
-		snprintf(label, sizeof(label), "%s/%u", mode_name[m], burst);
-		if (!rc)
-			print_line(label, &fixed[m], m ? &fixed[0] : NULL);
+			rc = run((enum mode)m, dir, total, burst, WINDOW, 0, F_FIRST,
+				 &rf);
+			snprintf(label, sizeof(label), "%s+first", mode_name[m]);
+			if (!rc)
+				print_line(label, &rf, &res[0]);
+		}
+		printf("-- closed loop, %u arrivals per iteration (fixed batch, as "
+		       "in the issue's anchors):\n", burst);
+		for (int m = 0; m < 3 && !rc; m++) {
+			rc = run((enum mode)m, dir, total, burst, 0, 0, 0,
+				 &fixed[m]);
+			snprintf(label, sizeof(label), "%s/%u", mode_name[m], burst);
+			if (!rc)
+				print_line(label, &fixed[m], m ? &fixed[0] : NULL);
+		}
 	}
 	printf("-- open loop, %d msgs/s offered for %d s, latency from the "
 	       "scheduled arrival to the handler (stored before handled: on "
@@ -570,6 +574,13 @@ int main(int argc, char **argv)
 		int m = open_loop[v].mode, fl = open_loop[v].flags;
 		struct result rr[OFFERED_RUNS], *o;
 
+		snprintf(label, sizeof(label), "%s%s%s%s", mode_name[m],
+			 fl & F_PACED ? "+paced" : "",
+			 fl & F_FIRST ? "+first" : "",
+			 fl & F_DEFER ? "+async" : "");
+		if (getenv("ONLY") && strcmp(getenv("ONLY"), label))
+			continue;
+
 		/* the median of a few runs: one disk stall decides a run */
 		for (int k = 0; k < OFFERED_RUNS && !rc; k++)
 			rc = run((enum mode)m, dir,
@@ -579,10 +590,6 @@ int main(int argc, char **argv)
 			break;
 		qsort(rr, OFFERED_RUNS, sizeof(rr[0]), cmp_p99);
 		o = &rr[OFFERED_RUNS / 2];
-		snprintf(label, sizeof(label), "%s%s%s%s", mode_name[m],
-			 fl & F_PACED ? "+paced" : "",
-			 fl & F_FIRST ? "+first" : "",
-			 fl & F_DEFER ? "+async" : "");
 		printf("%s at %d msgs/s offered: p50 %.1f us p99 %.1f us "
 		       "(p99 of %d runs: %.1f..%.1f us)\n",
 		       label, OFFERED_RATE, o->p50_us, o->p99_us,
