@@ -7,10 +7,13 @@
  *
  * This process pins itself to CPU C (default 0), runs actr-signal in
  * process and the client node; it starts itself twice more as echo
- * servers (same CPU): acme:echo:1.0.0 without a mailbox and
- * acme:echo-durable:1.0.0 with the durable mailbox (SYNC_NORMAL: every
- * request is stored and acknowledged in SQLite; defaults, and a third
- * server with min_commit_us 0 and ack_flush_ms 20). For each it prints the
+ * servers (same CPU): acme:echo:1.0.0 without a mailbox,
+ * acme:echo-durable:1.0.0 with the durable mailbox as the peer gate runs
+ * it by default (SYNC_FULL, handled first: each request goes through the
+ * crash journal and, answered in its iteration, is never written), and a
+ * third with SYNC_FULL and deliver_uncommitted = false (stored before
+ * handled: every request waits for a commit and its fsync, and is written
+ * and deleted). For each it prints the
  * setup time of the first call (discovery + role negotiation + ICE +
  * DTLS + SCTP + the call), p50/p99 of N sequential calls and calls/s;
  * then the same for UDP (a forked echo on the same CPU) and the ratio.
@@ -81,7 +84,7 @@ static const actr_method_t methods[] = { ACTR_METHOD("Echo", Echo),
 					 ACTR_METHOD_END };
 
 static int run_server(const char *url, const char *name, const char *mb,
-		      bool tuned)
+		      bool stored_first)
 {
 	actr_mailbox_opts_t mo;
 
@@ -89,7 +92,7 @@ static int run_server(const char *url, const char *name, const char *mb,
 	actr_peer_config_t pc = { .signaling_url = url, .realm_secret = "pw",
 				  .local_addr = "127.0.0.1",
 				  .mailbox_path = mb,
-				  .mailbox_sync = ACTR_MAILBOX_SYNC_NORMAL };
+				  .mailbox_sync = ACTR_MAILBOX_SYNC_FULL };
 	actr_reactor_t *r = actr_reactor_new();
 	actr_system_t *sys = r ? actr_system_new(r, &sc) : NULL;
 	actr_workload_t *w = actr_workload_new("acme", name, "1.0.0");
@@ -98,10 +101,9 @@ static int run_server(const char *url, const char *name, const char *mb,
 	actr_ref_t *ref;
 
 	actr_mailbox_opts_init(&mo);
-	mo.sync = ACTR_MAILBOX_SYNC_NORMAL;
-	mo.min_commit_us = 0;	/* no commit pacing */
-	mo.ack_flush_ms = 20;	/* acks ride with the next store */
-	if (tuned)
+	mo.sync = ACTR_MAILBOX_SYNC_FULL;
+	mo.deliver_uncommitted = false;	/* stored before handled */
+	if (stored_first)
 		pc.mailbox_opts = &mo;
 	if (!sys || !w ||
 	    actr_workload_add_service(w, &echo__echo_service__descriptor,
@@ -118,7 +120,7 @@ static int run_server(const char *url, const char *name, const char *mb,
 }
 
 static pid_t spawn(const char *url, const char *name, const char *mb,
-		   bool tuned)
+		   bool stored_first)
 {
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -130,7 +132,7 @@ static pid_t spawn(const char *url, const char *name, const char *mb,
 	pid = fork();
 	if (pid == 0) {
 		execl(exe, exe, "--role-server", url, name, mb ? mb : "",
-		      tuned ? "tuned" : "default", (char *)NULL);
+		      stored_first ? "stored-first" : "default", (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -333,7 +335,7 @@ int main(int argc, char **argv)
 
 	if (argc == 6 && !strcmp(argv[1], "--role-server"))
 		return run_server(argv[2], argv[3], *argv[4] ? argv[4] : NULL,
-				  !strcmp(argv[5], "tuned"));
+				  !strcmp(argv[5], "stored-first"));
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--calls") && i + 1 < argc)
 			n = atoi(argv[++i]);
@@ -356,7 +358,7 @@ int main(int argc, char **argv)
 	printf("remote_call: %zu-byte Echo, %d sequential calls, client and "
 	       "servers on CPU %d, loopback\n", size, n, cpu);
 	snprintf(mb, sizeof(mb), "/tmp/actr-remote-call-%d.db", (int)getpid());
-	snprintf(mb2, sizeof(mb2), "%s.tuned", mb);
+	snprintf(mb2, sizeof(mb2), "%s.stored-first", mb);
 	r = actr_reactor_new();
 	actr__sig_config_defaults(&scfg);
 	scfg.db_path = ":memory:";
@@ -378,7 +380,7 @@ int main(int argc, char **argv)
 		return 1;
 	s1 = spawn(url, "echo", NULL, false);
 	s2 = spawn(url, "echo-durable", mb, false);
-	s3 = spawn(url, "echo-durable-tuned", mb2, true);
+	s3 = spawn(url, "echo-stored-first", mb2, true);
 	end = actr_time_ns() + ACTR_MS(10000);
 	while ((!actr_peer_ready(peer) ||
 		actr__sig_live_count(actr__sig_listener_core(l)) < 4) &&
@@ -386,9 +388,9 @@ int main(int argc, char **argv)
 		actr_reactor_run_once(r, 10);
 	if (measure(r, peer, "echo", n, size, "actr remote", &p_plain) < 0 ||
 	    measure(r, peer, "echo-durable", n, size,
-		    "actr remote + mailbox NORMAL", &p_mb) < 0 ||
-	    measure(r, peer, "echo-durable-tuned", n, size,
-		    "  same, no pacing, lazy acks", &p_mb2) < 0)
+		    "actr remote + mailbox FULL", &p_mb) < 0 ||
+	    measure(r, peer, "echo-stored-first", n, size,
+		    "  same, stored before handled", &p_mb2) < 0)
 		rc = 1;
 	stop(r, s1);
 	stop(r, s2);
@@ -398,19 +400,19 @@ int main(int argc, char **argv)
 	actr__sig_listener_free(l);
 	drain(r);
 	actr_reactor_free(r);
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < 10; i++) {
 		static const char *const sfx[] = { "", "-wal", "-shm",
-						   "-inflight" };
+						   "-inflight", "-jnl" };
 		char f[PATH_MAX + 32];
 
-		snprintf(f, sizeof(f), "%s%s", i < 4 ? mb : mb2, sfx[i & 3]);
+		snprintf(f, sizeof(f), "%s%s", i < 5 ? mb : mb2, sfx[i % 5]);
 		unlink(f);
 	}
 	if (udp_pingpong(n, size, &p_udp) < 0)
 		rc = 1;
 	if (!rc && p_udp > 0)
 		printf("  p50 ratio to UDP: actr remote %.1fx, with mailbox "
-		       "%.1fx (no pacing, lazy acks: %.1fx)\n", p_plain / p_udp,
+		       "%.1fx (stored before handled: %.1fx)\n", p_plain / p_udp,
 		       p_mb / p_udp, p_mb2 / p_udp);
 	return rc;
 }
