@@ -358,7 +358,7 @@ int main(int argc, char **argv)
 	printf("remote_call: %zu-byte Echo, %d sequential calls, client and "
 	       "servers on CPU %d, loopback\n", size, n, cpu);
 	snprintf(mb, sizeof(mb), "/tmp/actr-remote-call-%d.db", (int)getpid());
-	snprintf(mb2, sizeof(mb2), "%s.stored-first", mb);
+	snprintf(mb2, sizeof(mb2), "%s.sf", mb);
 	r = actr_reactor_new();
 	actr__sig_config_defaults(&scfg);
 	scfg.db_path = ":memory:";
