@@ -1,0 +1,286 @@
+/*
+ * Consent freshness (RFC 7675) end to end: two processes connect a peer
+ * connection over 127.0.0.1, exchange messages, then one is stopped
+ * (SIGSTOP: its sockets stay open but nothing answers). The survivor must
+ * report the loss upward (FAILED, -ETIMEDOUT) within a bounded time, not
+ * crash or hang, and refuse further sends with -ACTR_ECLOSED. A short
+ * pause (shorter than the consent expiry) must not break the connection.
+ *
+ * libnice 0.1.21 checks consent every 4-6 s and expires it 10 s after the
+ * last answer (fixed in libnice, see ice/ice.c), so loss is seen 10-16 s
+ * after the peer stops.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <actr/actr.h>
+
+#include "core/internal.h"
+#include "wire/pc.h"
+#include "test.h"
+#include "test_pc_util.h"
+
+struct end {
+	actr__pc_t *pc;
+	char *sdp_out;		/* our description, not yet sent */
+	int state;		/* last reported */
+	int err;		/* its reason */
+	int nstates[8];		/* reports per state */
+	uint64_t t_state;	/* when the last report came */
+	bool echo;		/* send every message back */
+	int nmsgs;		/* messages received (not echoed) */
+	char last[64];		/* the last one, as text */
+};
+
+static void e_description(void *arg, bool offer, const char *sdp)
+{
+	struct end *e = arg;
+
+	CHECK(!e->sdp_out);
+	e->sdp_out = strdup(sdp);
+}
+
+static void e_state(void *arg, int state, int err)
+{
+	struct end *e = arg;
+
+	e->state = state;
+	e->err = err;
+	e->nstates[state]++;
+	e->t_state = actr_time_ns();
+}
+
+static void e_message(void *arg, int lane, actr_buf_t *msg)
+{
+	struct end *e = arg;
+
+	if (e->echo) {
+		int rc = actr__pc_send(e->pc, lane, msg->data, msg->len);
+
+		CHECK(rc == 0 || rc == -ENOBUFS);
+	} else {
+		e->nmsgs++;
+		snprintf(e->last, sizeof(e->last), "%.*s",
+			 (int)ACTR_MIN(msg->len, sizeof(e->last) - 1),
+			 (const char *)msg->data);
+	}
+	actr_buf_unref(msg);
+}
+
+static const struct actr__pc_cbs ecbs = {
+	e_description, NULL, e_state, e_message, NULL,
+};
+
+static bool ended(const struct end *e)
+{
+	return e->state == ACTR__PC_FAILED || e->state == ACTR__PC_CLOSED;
+}
+
+static void cfg_init(struct actr__pc_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ice.local_addrs[0] = "127.0.0.1";
+	c->handshake_timeout_ms = (unsigned)actr_test_scale(5000);
+}
+
+/* The answerer: echoes every message until its connection ends or the
+ * parent goes away (it is stopped and killed by the parent). */
+static void echo_process(pid_t parent, int rfd, int wfd)
+{
+	actr_reactor_t *r;
+	struct actr__pc_config c;
+	struct end b = { 0 };
+	char *offer;
+	uint64_t end;
+
+	/* Never outlive the test, even stopped. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(5);
+	r = actr_reactor_new();
+	offer = test_pipe_get(rfd);
+	cfg_init(&c);
+	b.echo = true;
+	b.pc = r ? actr__pc_new(r, false, NULL, &c, &ecbs, &b) : NULL;
+	if (!offer || !b.pc)
+		_exit(2);
+	if (actr__pc_set_remote(b.pc, offer, strlen(offer)) < 0)
+		_exit(3);
+	free(offer);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(60000));
+	while (!ended(&b) && actr_time_ns() < end) {
+		actr_reactor_run_once(r, 50);
+		if (b.sdp_out) {
+			test_pipe_put(wfd, b.sdp_out);
+			free(b.sdp_out);
+			b.sdp_out = NULL;
+		}
+	}
+	_exit(4);
+}
+
+/* Run r for ms (scaled) or until *e ended. */
+static void run_for(actr_reactor_t *r, struct end *e, int ms)
+{
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(ms));
+
+	while (!ended(e) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+}
+
+/* Send text on lane 0 and wait (bounded) for its echo. */
+static void echo_round(actr_reactor_t *r, struct end *a, const char *text)
+{
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	int before = a->nmsgs;
+
+	CHECK_OK(actr__pc_send(a->pc, ACTR__LANE_RPC_RELIABLE, text,
+			       strlen(text)));
+	while (a->nmsgs == before && !ended(a) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(a->nmsgs, before + 1);
+	CHECK_STR(a->last, text);
+}
+
+/* Stop or continue the child and see it happen (bounded). */
+static void signal_child(pid_t pid, int sig)
+{
+	int st = 0;
+
+	CHECK_OK(kill(pid, sig));
+	for (int i = 0; i < 500; i++) {
+		pid_t w = waitpid(pid, &st, WNOHANG | WUNTRACED | WCONTINUED);
+
+		CHECK(w >= 0);
+		if (w == pid &&
+		    ((sig == SIGSTOP && WIFSTOPPED(st)) ||
+		     (sig == SIGCONT && WIFCONTINUED(st))))
+			return;
+		usleep(2000);
+	}
+	CHECK(!"child did not change state");
+}
+
+TEST_TIMEOUT(ice_consent_loss_reported, 60)
+{
+	int to_child[2], from_child[2], st = 0, rc;
+	pid_t pid, self = getpid();
+	actr_reactor_t *r;
+	struct actr__pc_config c;
+	struct end a = { 0 };
+	uint64_t t_stop, end, next_send;
+	unsigned sent = 0, refused = 0;
+	char *answer;
+
+	CHECK_OK(pipe(to_child));
+	CHECK_OK(pipe(from_child));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(to_child[1]);
+		close(from_child[0]);
+		echo_process(self, to_child[0], from_child[1]);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+
+	/* connect (non-trickle: one description each way) */
+	r = actr_reactor_new();
+	CHECK(r);
+	cfg_init(&c);
+	a.pc = actr__pc_new(r, true, NULL, &c, &ecbs, &a);
+	CHECK(a.pc);
+	CHECK_OK(actr__pc_start(a.pc));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (!a.sdp_out && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(a.sdp_out);
+	test_pipe_put(to_child[1], a.sdp_out);
+	free(a.sdp_out);
+	a.sdp_out = NULL;
+	answer = test_pipe_get(from_child[0]);
+	CHECK(answer);
+	CHECK_OK(actr__pc_set_remote(a.pc, answer, strlen(answer)));
+	free(answer);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (a.state != ACTR__PC_CONNECTED && !ended(&a) &&
+	       actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	echo_round(r, &a, "hello");
+
+	/* a pause shorter than the consent expiry: nothing is lost, the
+	 * message sent meanwhile arrives once the peer runs again */
+	signal_child(pid, SIGSTOP);
+	CHECK_OK(actr__pc_send(a.pc, ACTR__LANE_RPC_RELIABLE, "paused", 6));
+	run_for(r, &a, 2000);
+	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	CHECK_EQ(a.nmsgs, 1);
+	signal_child(pid, SIGCONT);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (a.nmsgs < 2 && !ended(&a) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(a.nmsgs, 2);
+	CHECK_STR(a.last, "paused");
+	echo_round(r, &a, "again");
+
+	/* the peer goes silent for good; we keep sending meanwhile */
+	signal_child(pid, SIGSTOP);
+	t_stop = actr_time_ns();
+	next_send = t_stop;
+	end = t_stop + ACTR_MS(actr_test_scale(30000));
+	while (!ended(&a) && actr_time_ns() < end) {
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+		if (!ended(&a) && actr_time_ns() >= next_send) {
+			rc = actr__pc_send(a.pc, ACTR__LANE_RPC_RELIABLE,
+					   "into the void", 13);
+			CHECK(rc == 0 || rc == -ENOBUFS);
+			sent++;
+			next_send += ACTR_MS(500);
+		}
+	}
+	/* reported once, as a lost connection, after the peer stopped
+	 * answering (not at once) and within the bound */
+	CHECK_EQ(a.state, ACTR__PC_FAILED);
+	CHECK_EQ(a.err, -ETIMEDOUT);
+	CHECK_EQ(a.nstates[ACTR__PC_FAILED], 1);
+	CHECK(a.t_state - t_stop >= ACTR_SEC(2));
+	CHECK(sent >= 4);
+	CHECK_EQ(actr__ice_state(actr__pc_ice(a.pc)), ACTR__ICE_FAILED);
+	fprintf(stderr, "consent loss reported %.1f s after SIGSTOP (%u "
+		"sends meanwhile)\n", (double)(a.t_state - t_stop) / 1e9, sent);
+
+	/* sending now fails cleanly; nothing else is reported */
+	CHECK_EQ(actr__pc_send(a.pc, ACTR__LANE_RPC_RELIABLE, "x", 1),
+		 -ACTR_ECLOSED);
+	CHECK_EQ(actr__pc_send(a.pc, ACTR__LANE_STREAM_LATENCY_FIRST, "x", 1),
+		 -ACTR_ECLOSED);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(500));
+	while (actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(a.state, ACTR__PC_FAILED);
+	CHECK_EQ(a.nstates[ACTR__PC_FAILED] + a.nstates[ACTR__PC_CLOSED], 1);
+	for (int i = 0; i < 3; i++)
+		if (actr__pc_send(a.pc, i, "x", 1) != -ACTR_ECLOSED)
+			refused++;
+	CHECK_EQ(refused, 0);
+
+	/* the stopped peer: killed and reaped (bounded) */
+	kill(pid, SIGKILL);
+	kill(pid, SIGCONT);
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			break;
+		usleep(10000);
+	}
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	actr__pc_free(a.pc);
+	actr_reactor_drain(r, 100);
+	actr_reactor_free(r);
+	close(to_child[1]);
+	close(from_child[0]);
+}
