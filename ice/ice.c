@@ -157,9 +157,9 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp,
 		 * to our consent checks for CONSENT_EXPIRY_S. */
 		if (ice->state == ACTR__ICE_CONNECTED ||
 		    ice->state == ACTR__ICE_COMPLETED)
-			actr_logw("ice", "consent lost: no answer from the peer "
-				  "for ~%d s (stream %u)", CONSENT_EXPIRY_S,
-				  stream);
+			actr_logw("ice", "consent lost: no answer from the "
+				  "peer for ~%d s (stream %u)",
+				  CONSENT_EXPIRY_S, stream);
 		else
 			actr_logi("ice", "connectivity failed (stream %u)",
 				  stream);
