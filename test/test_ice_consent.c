@@ -6,8 +6,12 @@
  * crash or hang, and refuse further sends with -ACTR_ECLOSED. A short
  * pause (shorter than the consent expiry) must not break the connection.
  *
+ * The same through the peer gate: a call in flight when the callee
+ * freezes fails with the reason instead of waiting for its deadline, and
+ * the next call after the callee restarts connects again.
+ *
  * libnice 0.1.21 checks consent every 4-6 s and expires it 10 s after the
- * last answer (fixed in libnice, see ice/ice.c), so loss is seen 10-16 s
+ * last answer (fixed in libnice, see ice/ice.c), so loss is seen 4-10 s
  * after the peer stops.
  */
 #define _GNU_SOURCE
@@ -19,10 +23,15 @@
 
 #include <actr/actr.h>
 
+#include <actr/node.h>
+#include <actr/runtime.h>
+
 #include "core/internal.h"
+#include "server/signal_internal.h"
 #include "wire/pc.h"
 #include "test.h"
 #include "test_pc_util.h"
+#include "test_remote_util.h"
 
 struct end {
 	actr__pc_t *pc;
@@ -284,4 +293,70 @@ TEST_TIMEOUT(ice_consent_loss_reported, 60)
 	actr_reactor_free(r);
 	close(to_child[1]);
 	close(from_child[0]);
+}
+
+/* ---- the peer gate over a lost connection ------------------------------ */
+
+/* The echo server (a child process) stops answering mid-session: a call
+ * already sent on the connection fails with Unavailable and the reason
+ * once consent expires, long before its own deadline; the server dies and
+ * comes back; the next call connects again and succeeds. */
+TEST_TIMEOUT(ice_consent_peer_call_fails_then_reconnects, 90)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode cli;
+	struct rt_echo_res x = { 0 };
+	actr_peer_stats_t st;
+	uint64_t t_stop, took;
+	char url[64];
+	pid_t pid;
+	int ws;
+
+	CHECK(r);
+	l = rt_signal(r, 0, url, sizeof(url));
+	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &cli, NULL, 5000);
+	pid = rt_spawn_echo_server(url, NULL, NULL);
+	rt_echo_call_until_ok(r, &cli, "first", 15000);
+	actr_peer_get_stats(cli.peer, &st);
+	CHECK_EQ(st.conns_open, 1);
+	CHECK_EQ(actr_peer_conn_count(cli.peer), 1);
+
+	/* the server freezes; a call goes out on the open connection with
+	 * a deadline far beyond the consent expiry */
+	signal_child(pid, SIGSTOP);
+	t_stop = actr_time_ns();
+	rt_echo_call(&cli, "frozen", (uint32_t)actr_test_scale(60000), &x);
+	rt_run(r, &x.done, 1, 40000);
+	took = actr_time_ns() - t_stop;
+	CHECK_EQ(x.done, 1);
+	fprintf(stderr, "pending call failed after %.1f s: %d %s\n",
+		(double)took / 1e9, x.status, x.message);
+	CHECK_EQ(x.status, -ACTR_EUNAVAILABLE);
+	CHECK(strstr(x.message, "consent expired"));
+	CHECK(took < ACTR_MS(actr_test_scale(30000)));
+	CHECK_EQ(actr_peer_conn_count(cli.peer), 0);
+	actr_peer_get_stats(cli.peer, &st);
+	CHECK(st.conns_failed >= 1);
+
+	/* the frozen server is killed; a new one takes its place and the
+	 * next call finds it and connects again */
+	kill(pid, SIGCONT);
+	ws = rt_stop_child(r, pid, SIGKILL);
+	CHECK(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+	pid = rt_spawn_echo_server(url, NULL, NULL);
+	rt_echo_call_until_ok(r, &cli, "back", 15000);
+	actr_peer_get_stats(cli.peer, &st);
+	CHECK_EQ(st.conns_open, 2);
+	ws = rt_stop_child(r, pid, SIGTERM);
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+		rt_dump_server_log();
+	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+
+	rt_node_free(&cli);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
 }
