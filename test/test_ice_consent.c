@@ -97,11 +97,12 @@ static void cfg_init(struct actr__pc_config *c)
 }
 
 /* The answerer: echoes every message until its connection ends or the
- * parent goes away (it is stopped and killed by the parent). */
-static void echo_process(pid_t parent, int rfd, int wfd)
+ * parent goes away. Exits 0 when the connection was lost to consent
+ * expiry (FAILED, -ETIMEDOUT), 4 otherwise. */
+static void echo_process(pid_t parent, const struct actr__pc_config *c,
+			 int rfd, int wfd)
 {
 	actr_reactor_t *r;
-	struct actr__pc_config c;
 	struct end b = { 0 };
 	char *offer;
 	uint64_t end;
@@ -112,9 +113,8 @@ static void echo_process(pid_t parent, int rfd, int wfd)
 		_exit(5);
 	r = actr_reactor_new();
 	offer = test_pipe_get(rfd);
-	cfg_init(&c);
 	b.echo = true;
-	b.pc = r ? actr__pc_new(r, false, NULL, &c, &ecbs, &b) : NULL;
+	b.pc = r ? actr__pc_new(r, false, NULL, c, &ecbs, &b) : NULL;
 	if (!offer || !b.pc)
 		_exit(2);
 	if (actr__pc_set_remote(b.pc, offer, strlen(offer)) < 0)
@@ -129,7 +129,70 @@ static void echo_process(pid_t parent, int rfd, int wfd)
 			b.sdp_out = NULL;
 		}
 	}
-	_exit(4);
+	_exit(b.state == ACTR__PC_FAILED && b.err == -ETIMEDOUT ? 0 : 4);
+}
+
+/* Fork the echoing answerer (configuration c) and connect a->pc to it
+ * (non-trickle: one description each way, over a pipe pair). Returns the
+ * child's pid; a is CONNECTED. */
+static pid_t connect_child(actr_reactor_t *r,
+			   const struct actr__pc_config *c, struct end *a)
+{
+	int to_child[2], from_child[2];
+	pid_t pid, self = getpid();
+	uint64_t end;
+	char *answer;
+
+	CHECK_OK(pipe(to_child));
+	CHECK_OK(pipe(from_child));
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		close(to_child[1]);
+		close(from_child[0]);
+		echo_process(self, c, to_child[0], from_child[1]);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	a->pc = actr__pc_new(r, true, NULL, c, &ecbs, a);
+	CHECK(a->pc);
+	CHECK_OK(actr__pc_start(a->pc));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (!a->sdp_out && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(a->sdp_out);
+	test_pipe_put(to_child[1], a->sdp_out);
+	free(a->sdp_out);
+	a->sdp_out = NULL;
+	answer = test_pipe_get(from_child[0]);
+	CHECK(answer);
+	CHECK_OK(actr__pc_set_remote(a->pc, answer, strlen(answer)));
+	free(answer);
+	close(to_child[1]);
+	close(from_child[0]);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
+	while (a->state != ACTR__PC_CONNECTED && !ended(a) &&
+	       actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(a->state, ACTR__PC_CONNECTED);
+	return pid;
+}
+
+/* Reap the child (bounded; SIGKILL after ms, scaled) and return its wait
+ * status. */
+static int reap_child(pid_t pid, int ms)
+{
+	int st = 0;
+
+	for (int i = 0, n = actr_test_scale(ms) / 10; i < n; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return st;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	kill(pid, SIGCONT);
+	waitpid(pid, &st, 0);
+	return st;
 }
 
 /* Run r for ms (wall clock, not scaled: it races libnice's fixed consent
@@ -177,50 +240,17 @@ static void signal_child(pid_t pid, int sig)
 
 TEST_TIMEOUT(ice_consent_loss_reported, 60)
 {
-	int to_child[2], from_child[2], st = 0, rc;
-	pid_t pid, self = getpid();
-	actr_reactor_t *r;
+	actr_reactor_t *r = actr_reactor_new();
 	struct actr__pc_config c;
 	struct end a = { 0 };
 	uint64_t t_stop, end, next_send;
 	unsigned sent = 0, refused = 0;
-	char *answer;
+	pid_t pid;
+	int st, rc;
 
-	CHECK_OK(pipe(to_child));
-	CHECK_OK(pipe(from_child));
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		close(to_child[1]);
-		close(from_child[0]);
-		echo_process(self, to_child[0], from_child[1]);
-	}
-	close(to_child[0]);
-	close(from_child[1]);
-
-	/* connect (non-trickle: one description each way) */
-	r = actr_reactor_new();
 	CHECK(r);
 	cfg_init(&c);
-	a.pc = actr__pc_new(r, true, NULL, &c, &ecbs, &a);
-	CHECK(a.pc);
-	CHECK_OK(actr__pc_start(a.pc));
-	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
-	while (!a.sdp_out && actr_time_ns() < end)
-		CHECK(actr_reactor_run_once(r, 20) >= 0);
-	CHECK(a.sdp_out);
-	test_pipe_put(to_child[1], a.sdp_out);
-	free(a.sdp_out);
-	a.sdp_out = NULL;
-	answer = test_pipe_get(from_child[0]);
-	CHECK(answer);
-	CHECK_OK(actr__pc_set_remote(a.pc, answer, strlen(answer)));
-	free(answer);
-	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
-	while (a.state != ACTR__PC_CONNECTED && !ended(&a) &&
-	       actr_time_ns() < end)
-		CHECK(actr_reactor_run_once(r, 20) >= 0);
-	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
+	pid = connect_child(r, &c, &a);
 	echo_round(r, &a, "hello");
 
 	/* a pause shorter than the consent expiry: nothing is lost, the
@@ -282,17 +312,63 @@ TEST_TIMEOUT(ice_consent_loss_reported, 60)
 	/* the stopped peer: killed and reaped (bounded) */
 	kill(pid, SIGKILL);
 	kill(pid, SIGCONT);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			break;
-		usleep(10000);
-	}
+	st = reap_child(pid, 5000);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	actr__pc_free(a.pc);
 	actr_reactor_drain(r, 100);
 	actr_reactor_free(r);
-	close(to_child[1]);
-	close(from_child[0]);
+}
+
+/* A network partition with both ends alive: the path runs through a TURN
+ * relay (coturn, relay-only on both sides), which is frozen. Both ends
+ * must see consent expire: we report FAILED, and the child exits 0 only
+ * after it saw FAILED with -ETIMEDOUT too. */
+TEST_TIMEOUT(ice_consent_relay_partition, 60)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct test_turn turn;
+	struct actr__pc_config c;
+	struct end a = { 0 };
+	uint64_t t_stop, end;
+	pid_t pid;
+	int st;
+
+	CHECK(r);
+	CHECK_OK(test_turn_start(&turn));
+	cfg_init(&c);
+	c.ice.turn_ip = "127.0.0.1";
+	c.ice.turn_port = turn.port;
+	c.ice.turn_user = turn.user;
+	c.ice.turn_pass = turn.pass;
+	c.ice.relay_only = true;
+	pid = connect_child(r, &c, &a);
+	CHECK_STR(actr__ice_selected_local_type(actr__pc_ice(a.pc)), "relay");
+	echo_round(r, &a, "via relay");
+
+	/* the relay stops forwarding (its sockets stay open) */
+	CHECK_OK(kill(turn.pid, SIGSTOP));
+	t_stop = actr_time_ns();
+	end = t_stop + ACTR_MS(actr_test_scale(30000));
+	while (!ended(&a) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(a.state, ACTR__PC_FAILED);
+	CHECK_EQ(a.err, -ETIMEDOUT);
+	CHECK(a.t_state - t_stop >= ACTR_SEC(2));
+	CHECK_EQ(actr__pc_send(a.pc, ACTR__LANE_RPC_RELIABLE, "x", 1),
+		 -ACTR_ECLOSED);
+	fprintf(stderr, "partition reported %.1f s after the relay froze\n",
+		(double)(a.t_state - t_stop) / 1e9);
+
+	/* the other end saw it too (its checks share the frozen relay) */
+	st = reap_child(pid, 15000);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+
+	CHECK_OK(kill(turn.pid, SIGCONT));
+	test_turn_stop(&turn);
+	actr__pc_free(a.pc);
+	actr_reactor_drain(r, 100);
+	actr_reactor_free(r);
 }
 
 /* ---- the peer gate over a lost connection ------------------------------ */
