@@ -94,8 +94,6 @@ G_STATIC_ASSERT(sizeof(gpointer) >= sizeof(uint64_t));
 /* Our request rid went out on c: remember it until its response. */
 static void inflight_add(struct peer_conn *c, uint64_t rid)
 {
-	if (!c->inflight)
-		return;
 	if (g_hash_table_size(c->inflight) >= ACTR__PEER_INFLIGHT_MAX) {
 		/* unanswered ids of calls that timed out: forget them; calls
 		 * still pending then rely on their own deadline */
@@ -114,8 +112,6 @@ static void inflight_fail(actr_peer_t *p, struct peer_conn *c,
 	GHashTableIter it;
 	gpointer k;
 
-	if (!c->inflight)
-		return;
 	g_hash_table_iter_init(&it, c->inflight);
 	while (g_hash_table_iter_next(&it, &k, NULL))
 		actr__respond_local(p->sys, (uint64_t)(uintptr_t)k,
@@ -135,8 +131,7 @@ static void reap_dead(actr_defer_t *d, void *arg)
 			free(c->cands[i]);
 		free(c->remote_enc);
 		actr_proto_free(c->remote);
-		if (c->inflight)
-			g_hash_table_destroy(c->inflight);
+		g_hash_table_destroy(c->inflight);
 		free(c);
 	}
 	p->dead = NULL;
@@ -303,8 +298,7 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 	if (lane == ACTR__LANE_RPC_SIGNAL)
 		p->st.signal_in++;
 	if (env->has_direction &&
-	    env->direction == ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE &&
-	    c->inflight) {
+	    env->direction == ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE) {
 		uint64_t rid;
 
 		if (actr__parse_rid(env->request_id, &rid))
