@@ -257,7 +257,7 @@ TEST_TIMEOUT(ice_consent_loss_reported, 60)
 	 * message sent meanwhile arrives once the peer runs again */
 	signal_child(pid, SIGSTOP);
 	CHECK_OK(actr__pc_send(a.pc, ACTR__LANE_RPC_RELIABLE, "paused", 6));
-	run_for(r, &a, 2000);
+	run_for(r, &a, 1000);
 	CHECK_EQ(a.state, ACTR__PC_CONNECTED);
 	CHECK_EQ(a.nmsgs, 1);
 	signal_child(pid, SIGCONT);
