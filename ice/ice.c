@@ -23,6 +23,12 @@
 				 * socket (the kernel doubles it; capped
 				 * by net.core.[rw]mem_max) */
 #define CHECK_TIMER "Connectivity check schedule" /* libnice's source */
+/* RFC 7675 consent freshness (NICE_AGENT_OPTION_CONSENT_FRESHNESS):
+ * libnice 0.1.21 sends a consent check on the selected pair every 4-6 s
+ * and reports FAILED when no answer came for 10 s (a compile-time
+ * constant there, shorter than the RFC's 30 s; no property changes it).
+ * For the log line only. */
+#define CONSENT_EXPIRY_S 10
 
 struct actr__ice {
 	actr_reactor_t *r;	/* owner reactor */
@@ -139,8 +145,24 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp,
 			set_state(ice, ACTR__ICE_CONNECTED);
 		set_state(ice, ACTR__ICE_COMPLETED);
 		break;
+	case NICE_COMPONENT_STATE_DISCONNECTED:
+		/* Not terminal: libnice may still find a pair; FAILED
+		 * follows if it does not. */
+		if (ice->state >= ACTR__ICE_CONNECTED)
+			actr_logi("ice", "selected pair lost (stream %u)",
+				  stream);
+		break;
 	case NICE_COMPONENT_STATE_FAILED:
-		actr_logi("ice", "connectivity failed (stream %u)", stream);
+		/* After CONNECTED this is RFC 7675 consent expiry: no answer
+		 * to our consent checks for CONSENT_EXPIRY_S. */
+		if (ice->state == ACTR__ICE_CONNECTED ||
+		    ice->state == ACTR__ICE_COMPLETED)
+			actr_logw("ice", "consent lost: no answer from the "
+				  "peer for ~%d s (stream %u)",
+				  CONSENT_EXPIRY_S, stream);
+		else
+			actr_logi("ice", "connectivity failed (stream %u)",
+				  stream);
 		set_state(ice, ACTR__ICE_FAILED);
 		break;
 	default:

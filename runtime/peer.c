@@ -88,6 +88,37 @@ static void q_free_all(actr_peer_t *p, struct peer_conn *c, int status,
 	c->nq = 0;
 }
 
+/* Request ids go into the inflight set as pointers. */
+G_STATIC_ASSERT(sizeof(gpointer) >= sizeof(uint64_t));
+
+/* Our request rid went out on c: remember it until its response. */
+static void inflight_add(struct peer_conn *c, uint64_t rid)
+{
+	if (g_hash_table_size(c->inflight) >= ACTR__PEER_INFLIGHT_MAX) {
+		/* unanswered ids of calls that timed out: forget them; calls
+		 * still pending then rely on their own deadline */
+		actr_logd(TAG, "%s: in-flight request set full, reset",
+			  c->key);
+		g_hash_table_remove_all(c->inflight);
+	}
+	g_hash_table_add(c->inflight, (gpointer)(uintptr_t)rid);
+}
+
+/* c is lost: its unanswered requests fail now (a call whose deadline
+ * already passed only counts a late response). */
+static void inflight_fail(actr_peer_t *p, struct peer_conn *c,
+			  const char *why)
+{
+	GHashTableIter it;
+	gpointer k;
+
+	g_hash_table_iter_init(&it, c->inflight);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		actr__respond_local(p->sys, (uint64_t)(uintptr_t)k,
+				    -ACTR_EUNAVAILABLE, why, NULL, 0);
+	g_hash_table_remove_all(c->inflight);
+}
+
 static void reap_dead(actr_defer_t *d, void *arg)
 {
 	actr_peer_t *p = arg;
@@ -100,6 +131,7 @@ static void reap_dead(actr_defer_t *d, void *arg)
 			free(c->cands[i]);
 		free(c->remote_enc);
 		actr_proto_free(c->remote);
+		g_hash_table_destroy(c->inflight);
 		free(c);
 	}
 	p->dead = NULL;
@@ -132,6 +164,8 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 		  why ? why : "closed");
 	c->st = PC_DEAD;
 	q_free_all(p, c, -ACTR_ENOTREADY, why ? why : "connection closed");
+	if (status < 0 && !p->closing)
+		inflight_fail(p, c, why ? why : "connection lost");
 	actr__pc_free(c->pc);
 	c->pc = NULL;
 	if (!p->closing) {
@@ -168,6 +202,8 @@ static void flush_queue(struct peer_conn *c)
 			p->st.msgs_out++;
 			if (m->lane == ACTR__LANE_RPC_SIGNAL)
 				p->st.signal_out++;
+			if (m->is_req)
+				inflight_add(c, m->rid);
 		}
 		free(m);
 	}
@@ -220,8 +256,16 @@ static void c_state(void *arg, int state, int err)
 			  (double)p->st.last_setup_ns / 1e6);
 		flush_queue(c);
 	} else if (state == ACTR__PC_FAILED || state == ACTR__PC_CLOSED) {
-		actr__peer_conn_drop(c, err ? err : -ACTR_ECLOSED,
-				     actr__pc_state_name(state));
+		const char *why = actr__pc_state_name(state);
+
+		if (state == ACTR__PC_FAILED && err == -ETIMEDOUT &&
+		    c->st == PC_OPEN)
+			why = "connection lost: the peer stopped answering "
+			      "(ICE consent expired)";
+		else if (state == ACTR__PC_CLOSED && c->st == PC_OPEN)
+			why = err ? "connection aborted by the peer"
+				  : "connection closed by the peer";
+		actr__peer_conn_drop(c, err ? err : -ACTR_ECLOSED, why);
 	}
 }
 
@@ -253,6 +297,14 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 	p->st.msgs_in++;
 	if (lane == ACTR__LANE_RPC_SIGNAL)
 		p->st.signal_in++;
+	if (env->has_direction &&
+	    env->direction == ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE) {
+		uint64_t rid;
+
+		if (actr__parse_rid(env->request_id, &rid))
+			g_hash_table_remove(c->inflight,
+					    (gpointer)(uintptr_t)rid);
+	}
 	if (p->mb && env->has_direction &&
 	    (env->direction == ACTR__RPC_ENVELOPE__DIRECTION__REQUEST ||
 	     env->direction == ACTR__RPC_ENVELOPE__DIRECTION__TELL)) {
@@ -297,6 +349,7 @@ static struct peer_conn *conn_new(actr_peer_t *p, const Actr__ActrId *remote,
 		return NULL;
 	}
 	actr__actr_id__pack(remote, c->remote_enc);
+	c->inflight = g_hash_table_new(g_direct_hash, g_direct_equal);
 	c->created_ns = now_ns(p);
 	c->st = PC_NEGOTIATING;
 	g_hash_table_insert(p->conns, c->key, c);
@@ -441,9 +494,15 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		actr__rpc_envelope__pack(env, b);
 		rc = actr__pc_send(c->pc, ln, b, len);
 		if (rc == 0) {
+			uint64_t rid;
+
 			p->st.msgs_out++;
 			if (ln == ACTR__LANE_RPC_SIGNAL)
 				p->st.signal_out++;
+			if (env->direction ==
+				    ACTR__RPC_ENVELOPE__DIRECTION__REQUEST &&
+			    actr__parse_rid(env->request_id, &rid))
+				inflight_add(c, rid);
 			if (b != stackbuf)
 				free(b);
 			return 0;

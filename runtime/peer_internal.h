@@ -19,6 +19,7 @@
 #define ACTR__PEER_KEY 256		/* ActrId / ActrType string forms */
 #define ACTR__PEER_MAX_CANDS 32		/* candidates kept before SDP */
 #define ACTR__PEER_SILENT_MAX 2		/* silent timeouts, then drop */
+#define ACTR__PEER_INFLIGHT_MAX 4096	/* request ids tracked per conn */
 
 enum peer_conn_state {
 	PC_NEGOTIATING = 0,	/* waiting for the RoleAssignment */
@@ -55,6 +56,9 @@ struct peer_conn {
 	uint64_t created_ns;		/* for the setup time */
 	uint64_t last_rx_ns;		/* last message from the peer */
 	unsigned silent_timeouts;	/* calls timed out with no rx since */
+	GHashTable *inflight;		/* rids of our requests sent on pc
+					 * and not answered (failed at once
+					 * when the connection is lost) */
 	struct peer_conn *next_dead;	/* reap list */
 };
 
@@ -93,9 +97,11 @@ struct actr_peer {
 	actr_hook_t tell_hook;		/* acks them after dispatch */
 };
 
-/** Drop c: queued requests fail with ConnectionNotReady, the pc is freed,
- * the cached route to it forgotten; c is freed at the end of the
- * iteration. */
+/** Drop c: queued requests fail with ConnectionNotReady; for a negative
+ * status (connection lost or failed; not while the gate closes) requests
+ * already sent on it fail with Unavailable instead of waiting for their
+ * deadline; the pc is freed, the cached route to it forgotten; c is freed
+ * at the end of the iteration. */
 void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why);
 
 /* peer_mailbox.c */

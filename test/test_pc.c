@@ -515,43 +515,12 @@ TEST_TIMEOUT(pc_turn_relay, 20)
 
 /* ---- two processes --------------------------------------------------- */
 
-/* Length-prefixed strings over a pipe (the test's signaling). */
-static void pipe_put(int fd, const char *s)
-{
-	uint32_t n = (uint32_t)strlen(s);
-
-	CHECK_EQ(write(fd, &n, 4), 4);
-	CHECK_EQ(write(fd, s, n), n);
-}
-
-static char *pipe_get(int fd)
-{
-	uint32_t n;
-	char *s;
-	size_t got = 0;
-
-	if (read(fd, &n, 4) != 4 || n > 65536)
-		return NULL;
-	s = malloc(n + 1);
-	while (got < n) {
-		ssize_t k = read(fd, s + got, n - got);
-
-		if (k <= 0) {
-			free(s);
-			return NULL;
-		}
-		got += (size_t)k;
-	}
-	s[n] = 0;
-	return s;
-}
-
 static void answerer_process(int rfd, int wfd)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__pc_config c;
 	struct side b = { 0 }, dummy = { 0 };
-	char *offer = pipe_get(rfd);
+	char *offer = test_pipe_get(rfd);
 	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(55000));
 
 	cfg_init(&c, false);
@@ -566,7 +535,7 @@ static void answerer_process(int rfd, int wfd)
 	while (!finished(&b) && actr_time_ns() < end) {
 		actr_reactor_run_once(r, 50);
 		if (b.sdp_out) {
-			pipe_put(wfd, b.sdp_out);
+			test_pipe_put(wfd, b.sdp_out);
 			free(b.sdp_out);
 			b.sdp_out = NULL;
 		}
@@ -609,10 +578,10 @@ TEST_TIMEOUT(pc_echo_two_processes, 60)
 	while (!a.sdp_out && actr_time_ns() < end)
 		CHECK(actr_reactor_run_once(r, 20) >= 0);
 	CHECK(a.sdp_out);
-	pipe_put(to_child[1], a.sdp_out);
+	test_pipe_put(to_child[1], a.sdp_out);
 	free(a.sdp_out);
 	a.sdp_out = NULL;
-	answer = pipe_get(from_child[0]);
+	answer = test_pipe_get(from_child[0]);
 	CHECK(answer);
 	CHECK_OK(actr__pc_set_remote(a.pc, answer, strlen(answer)));
 	free(answer);

@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -144,4 +146,48 @@ void test_turn_stop(struct test_turn *t)
 	kill(t->pid, SIGKILL);
 	waitpid(t->pid, &st, 0);
 	t->pid = 0;
+}
+
+/* Wait (bounded) until fd is readable. */
+static bool pipe_wait(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int rc;
+
+	do
+		rc = poll(&pfd, 1, actr_test_scale(10000));
+	while (rc < 0 && errno == EINTR);
+	return rc == 1;
+}
+
+void test_pipe_put(int fd, const char *s)
+{
+	uint32_t n = (uint32_t)strlen(s);
+
+	CHECK_EQ(write(fd, &n, 4), 4);
+	CHECK_EQ(write(fd, s, n), n);
+}
+
+char *test_pipe_get(int fd)
+{
+	uint32_t n;
+	char *s;
+	size_t got = 0;
+
+	if (!pipe_wait(fd) || read(fd, &n, 4) != 4 || n > 65536)
+		return NULL;
+	s = malloc(n + 1);
+	if (!s)
+		return NULL;
+	while (got < n) {
+		ssize_t k = pipe_wait(fd) ? read(fd, s + got, n - got) : -1;
+
+		if (k <= 0) {
+			free(s);
+			return NULL;
+		}
+		got += (size_t)k;
+	}
+	s[n] = 0;
+	return s;
 }

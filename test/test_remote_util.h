@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <actr/node.h>
 #include <actr/runtime.h>
@@ -47,6 +48,44 @@ void rt_run(actr_reactor_t *r, const int *flag, int want, int ms);
 
 /** Let closing connections finish (bounded). */
 void rt_drain(actr_reactor_t *r);
+
+/* ---- the echo example server in a child process ---------------------- */
+
+/** acme:echo:1.0.0, the type examples/echo_actor/server registers. */
+extern Actr__ActrType rt_echo_type;
+
+/** Start examples/echo_actor/server of this runner's build tree on the
+ * signaling url, realm 101 secret "pw"; mailbox and crash are its
+ * --mailbox / --crash-once paths or NULL. Output goes to
+ * <tmpdir>/server.log. Returns the child's pid. */
+pid_t rt_spawn_echo_server(const char *url, const char *mailbox,
+			   const char *crash);
+
+/** The last lines of server.log on stderr (when a check about the child
+ * fails). */
+void rt_dump_server_log(void);
+
+/** Send sig (SIGTERM, SIGKILL) to pid and reap it, bounded (then
+ * SIGKILL); r keeps running meanwhile (the child's WebSocket close needs
+ * our signaling server). Returns the wait status. */
+int rt_stop_child(actr_reactor_t *r, pid_t pid, int sig);
+
+struct rt_echo_res {
+	int done;		/* callbacks */
+	int status;		/* last status */
+	char reply[64];		/* last reply text */
+	char message[160];	/* last error message */
+};
+
+/** actr_peer_call of echo.EchoService.Echo by type with text; the result
+ * lands in *x (done incremented). */
+void rt_echo_call(struct rnode *c, const char *text, uint32_t timeout,
+		  struct rt_echo_res *x);
+
+/** Call until one succeeds (NotFound while the server registers).
+ * Returns the number of failed attempts; CHECK fails after ms (scaled). */
+int rt_echo_call_until_ok(actr_reactor_t *r, struct rnode *c,
+			  const char *text, int ms);
 
 
 #endif

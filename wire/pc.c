@@ -303,7 +303,13 @@ static void on_ice_state(void *arg, int state)
 		}
 		break;
 	case ACTR__ICE_FAILED:
-		fail(pc, -ACTR_EUNAVAILABLE);
+		/* Once a path worked, failure means consent expired (RFC
+		 * 7675): the peer went silent or the path broke. */
+		if (pc->ice_up)
+			actr_logw("pc", "%s: connection lost: ICE consent "
+				  "expired", pc->offerer ? "offerer" :
+				  "answerer");
+		fail(pc, pc->ice_up ? -ETIMEDOUT : -ACTR_EUNAVAILABLE);
 		break;
 	default:
 		break;

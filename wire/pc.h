@@ -86,10 +86,13 @@ struct actr__pc_cbs {
 	/** A local candidate (trickle); cand == NULL: end of candidates. */
 	void (*candidate)(void *arg, const char *cand);
 	/** New state; err says why for FAILED/CLOSED (0 otherwise):
-	 * -ACTR_EUNAVAILABLE ICE failed, -ACTR_EAUTH fingerprint mismatch,
-	 * -ETIMEDOUT deadline, -ACTR_EPROTO DTLS/SDP error; CLOSED: 0 for a
-	 * clean shutdown (either side), -ECONNRESET for an abort or a DTLS
-	 * close_notify. */
+	 * -ACTR_EUNAVAILABLE ICE found no working pair, -ACTR_EAUTH
+	 * fingerprint mismatch, -ETIMEDOUT handshake deadline (from
+	 * CONNECTING) or connection lost once ICE worked (RFC 7675 consent
+	 * expired: the peer stopped answering for ~10 s, see ice.c),
+	 * -ACTR_EPROTO DTLS/SDP error; CLOSED: 0 for a clean shutdown
+	 * (either side), -ECONNRESET for an abort or a DTLS close_notify.
+	 * After FAILED or CLOSED actr__pc_send returns -ACTR_ECLOSED. */
 	void (*state)(void *arg, int state, int err);
 	/** A whole message on a lane; the callee owns the reference. */
 	void (*message)(void *arg, int lane, actr_buf_t *msg);

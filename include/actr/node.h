@@ -17,9 +17,12 @@
  * through it, and actr_peer_call() resolves an ActrType first. Calls made
  * while a connection is being set up are queued (bounded) and sent when it
  * opens; they fail with ConnectionNotReady when the setup fails and with
- * TimedOut at their deadline. Connections are cached per remote actor and
- * reused; a failed or closed one is dropped and set up again on the next
- * call.
+ * TimedOut at their deadline. Calls already sent when their connection is
+ * lost (the peer closed or aborted it, or stopped answering: ICE consent,
+ * RFC 7675, expires ~10 s after its last answer) fail at once with
+ * Unavailable and the reason as message. Connections are cached per
+ * remote actor and reused; a failed or closed one is dropped and set up
+ * again on the next call.
  *
  * Inbound REQUEST/TELL from a peer are delivered to the node through the
  * runtime (direction checks, response cache, priority by lane); the caller
@@ -126,7 +129,8 @@ bool actr_peer_ready(const actr_peer_t *p);
  * actr_peer_call_raw copies data[0..len). timeout_ms 0 = 30 s and covers
  * discovery, connection setup and the call. cb runs exactly once, later:
  * NotFound when no actor of that type is reachable, ConnectionNotReady
- * when setup failed, TimedOut, or the callee's result. Calls waiting for
+ * when setup failed, Unavailable when the connection was lost with the
+ * call in flight, TimedOut, or the callee's result. Calls waiting for
  * the same type are issued in order. Returns 0, -EINVAL, -ENOMEM,
  * -ACTR_EUNAVAILABLE (max_queued calls already wait for that type).
  * Calls waiting for discovery when the peer is freed complete with
