@@ -51,6 +51,14 @@ void actr__system_set_persist(actr_system_t *sys, actr__persist_fn fn,
 			      void *arg);
 
 /**
+ * lane is going away (its gate is being freed): requests from it that are
+ * still queued or held by a handler (actr_ctx_keep) answer into a closed
+ * lane from now on (their reply fails with -ACTR_ECLOSED, logged) instead
+ * of the freed one.
+ */
+void actr__system_lane_gone(actr_system_t *sys, actr__lane_t *lane);
+
+/**
  * Deliver an envelope that arrived on lane from the remote actor `from`
  * for node `to`. Validates the direction (missing/unknown: dropped,
  * logged, counted), matches RESPONSEs to pending calls (late ones are

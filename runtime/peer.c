@@ -1230,6 +1230,7 @@ void actr_peer_free(actr_peer_t *p)
 	p->issued = NULL;
 	if (p->sys->resolve_arg == p)
 		actr__system_set_remote(p->sys, NULL, NULL);
+	actr__system_lane_gone(p->sys, &p->lane);
 	actr_sigclient_free(p->sc);
 	if (p->discs)
 		g_hash_table_destroy(p->discs);

@@ -72,6 +72,31 @@ int actr__remote_send(actr_system_t *sys, actr__lane_t *lane,
 	return lane->ops->send(lane, target, &e, payload_type);
 }
 
+static int closed_send(actr__lane_t *lane, const Actr__ActrId *target,
+		       const Actr__RpcEnvelope *env, int payload_type)
+{
+	(void)lane;
+	(void)target;
+	(void)env;
+	(void)payload_type;
+	return -ACTR_ECLOSED;
+}
+
+static const struct actr__lane_ops closed_ops = { closed_send };
+static actr__lane_t closed_lane = { &closed_ops, NULL };
+
+void actr__system_lane_gone(actr_system_t *sys, actr__lane_t *lane)
+{
+	for (int q = 0; q < PRIO_N; q++)
+		for (struct actr__msg *m = sys->qhead[q]; m; m = m->next)
+			if (m->origin.lane == lane)
+				m->origin.lane = &closed_lane;
+	for (actr_node_t *n = sys->nodes; n; n = n->next)
+		for (struct actr_ctx *c = n->kept; c; c = c->knext)
+			if (c->req->origin.lane == lane)
+				c->req->origin.lane = &closed_lane;
+}
+
 /* Answer a remote request directly on its lane (no handler ran). */
 static void answer(actr_system_t *sys, actr__lane_t *lane,
 		   const Actr__ActrId *from, const Actr__RpcEnvelope *env,

@@ -274,7 +274,9 @@ actr_ctx_t *actr_ctx_keep(actr_ctx_t *ctx);
  * Reply to the request being handled: a typed message (packed), raw
  * bytes (copied) or an error. Only the first reply counts. A reply to a
  * TELL is ignored. After replying, a kept ctx is released and must not be
- * used again. Returns 0, -EALREADY, -EINVAL (hook context), -ENOMEM.
+ * used again. Returns 0, -EALREADY, -EINVAL (hook context), -ENOMEM, or
+ * for a remote caller the transport's error (-ACTR_ECLOSED when the peer
+ * gate it came through was freed meanwhile; the ctx is released anyway).
  */
 int actr_reply(actr_ctx_t *ctx, const ProtobufCMessage *resp);
 int actr_reply_raw(actr_ctx_t *ctx, const void *data, size_t len);
