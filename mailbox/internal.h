@@ -279,6 +279,18 @@ int actr__mb_pvec_push(struct mb_pvec *v, struct mb_msg *m);
 
 /* ---- journal.c: the crash journal -------------------------------------- */
 
+#define JNL_MAGIC 0x314a4d41u	/* "AMJ1" */
+#define JNL_HDR 64		/* header bytes before the ring */
+#define JNL_MIN (64u << 10)	/* smallest ring */
+
+/* The file's header (the fuzz target builds one). */
+struct jhdr {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t size;		/* ring bytes */
+	uint64_t tail;		/* logical position of the oldest record */
+};
+
 /** Open (create) the journal file at path. 0 or -errno (logged). */
 int actr__mb_jnl_open(actr_mailbox_t *mb, const char *path);
 

@@ -28,18 +28,8 @@
 
 #include "mailbox/internal.h"
 
-#define JNL_MAGIC 0x314a4d41u	/* "AMJ1" */
 #define JREC_MAGIC 0x52434a41u	/* "AJCR" */
 #define JREC_WRAP 0x50524a41u	/* "AJRP" */
-#define JNL_HDR 64
-#define JNL_MIN (64u << 10)
-
-struct jhdr {
-	uint32_t magic;
-	uint32_t version;
-	uint64_t size;		/* ring bytes */
-	uint64_t tail;		/* logical position of the oldest record */
-};
 
 struct jrec {
 	uint32_t magic;		/* JREC_MAGIC, or JREC_WRAP: go on at 0 */
@@ -108,7 +98,7 @@ int actr__mb_jnl_scan(actr_mailbox_t *mb, struct mb_pvec *out,
 	h = (const struct jhdr *)map;
 	size = h->size;
 	if (h->magic != JNL_MAGIC || size % 8 || size > len - JNL_HDR ||
-	    size < JNL_MIN) {
+	    size < JNL_MIN || h->tail % 8) {
 		actr_logw(MB_LOG, "%s-jnl: unreadable header, ignored",
 			  mb->path);
 		goto out;
