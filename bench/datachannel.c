@@ -363,6 +363,10 @@ static void node_init(struct node *nd, int sig, bool offerer)
 	/* $ACTR_BENCH_TA: ICE check pacing in ms (default 5, RFC floor). */
 	if (getenv("ACTR_BENCH_TA"))
 		nd->cfg.ice.pacing_ms = (unsigned)atoi(getenv("ACTR_BENCH_TA"));
+	/* $ACTR_BENCH_DIRECT=0: data through libnice (no sendmmsg/recvmmsg
+	 * path), for comparison. */
+	if (getenv("ACTR_BENCH_DIRECT") && !atoi(getenv("ACTR_BENCH_DIRECT")))
+		nd->cfg.ice.no_direct = true;
 	if (getenv("ACTR_BENCH_MTU"))
 		nd->cfg.sctp_mtu = (unsigned)atoi(getenv("ACTR_BENCH_MTU"));
 	nd->sig = sig;
@@ -438,7 +442,10 @@ int main(int argc, char **argv)
 		actr_log_set_level(ACTR_LOG_WARN);
 	pin(0);
 	udp50 = bench_udp(rounds);
-	udpmbps = bench_udp_throughput(256u << 20);
+	udpmbps = bench_udp_throughput(
+		(uint64_t)(getenv("ACTR_BENCH_UDP_MB")
+				   ? atoi(getenv("ACTR_BENCH_UDP_MB"))
+				   : 256) << 20);
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
 		die("socketpair");

@@ -49,6 +49,8 @@ struct actr__ice_config {
 	unsigned pacing_ms;	/* Ta between checks, 0 = 5 (RFC 8445's
 				 * floor); lower only where the pairs are
 				 * few (loopback, tests) */
+	bool no_direct;		/* keep the data path on libnice (no
+				 * sendmmsg/recvmmsg fast path, ice/udp.h) */
 };
 
 struct actr__ice_cbs {

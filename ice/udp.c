@@ -1,0 +1,372 @@
+/*
+ * The direct UDP path: batched sendmmsg on libnice's selected socket and a
+ * reuseport-steered second socket read with recvmmsg. See udp.h.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/filter.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "core/internal.h"
+#include "ice/udp.h"
+
+#define TX_BATCH 64		/* datagrams per sendmmsg */
+#define TX_ARENA (128u << 10)	/* bytes queued per thread */
+#define RX_BATCH 32		/* datagrams per recvmmsg */
+#define RX_SLOT 16896		/* one datagram (16 KiB record + DTLS) */
+#define RX_CALLS 8		/* recvmmsg calls per readable event */
+#define UDP_MAX 65507		/* largest UDP payload */
+#define SOCK_BUF (2 << 20)	/* as ice.c sets on libnice's socket */
+
+#ifndef SO_ATTACH_REUSEPORT_CBPF
+#define SO_ATTACH_REUSEPORT_CBPF 51
+#endif
+
+struct actr__udpp {
+	actr_reactor_t *r;		/* owner reactor */
+	actr__udpp_recv_fn recv;	/* upward */
+	void *arg;			/* its argument */
+	int fd;				/* libnice's socket, -1 = inactive */
+	struct sockaddr_storage peer;	/* selected remote address */
+	socklen_t peerlen;		/* its length */
+	int rfd;			/* steered receive socket, -1 = none */
+	actr_io_t rio;			/* its reactor handle */
+	bool busy;			/* inside the recv loop */
+	bool dead;			/* freed inside the recv loop */
+	struct actr__udpp_stats st;	/* counters */
+};
+
+/* Per-thread state: one send batch (datagrams of one path, in order) and
+ * the receive buffers, shared by the thread's paths. */
+struct tls {
+	unsigned refs;			/* live paths */
+	actr_reactor_t *r;		/* their reactor */
+	actr_hook_t hook;		/* PREPARE: flush before waiting */
+	actr__udpp_t *owner;		/* path of the queued datagrams */
+	unsigned n;			/* datagrams queued */
+	size_t used;			/* arena bytes used */
+	struct mmsghdr tx[TX_BATCH];
+	struct iovec txv[TX_BATCH];
+	uint8_t *arena;			/* TX_ARENA bytes */
+	struct mmsghdr rx[RX_BATCH];
+	struct iovec rxv[RX_BATCH];
+	struct sockaddr_storage rxa[RX_BATCH];
+	uint8_t *slots;			/* RX_BATCH * RX_SLOT bytes */
+};
+
+static __thread struct tls *tl;
+
+static void flush(struct tls *t)
+{
+	actr__udpp_t *p = t->owner;
+	unsigned i = 0;
+
+	if (!p || t->n == 0)
+		goto out;
+	for (unsigned k = 0; k < t->n; k++) {
+		t->tx[k].msg_hdr.msg_name = &p->peer;
+		t->tx[k].msg_hdr.msg_namelen = p->peerlen;
+	}
+	while (i < t->n) {
+		int k = sendmmsg(p->fd, t->tx + i, t->n - i, MSG_DONTWAIT);
+
+		p->st.tx_calls++;
+		if (k > 0) {
+			p->st.tx_datagrams += (unsigned)k;
+			i += (unsigned)k;
+			continue;
+		}
+		if (k < 0 && errno == EINTR)
+			continue;
+		/* The first datagram failed (full buffer, ICMP error): it
+		 * is lost, as it would be in the network; go on. */
+		p->st.tx_errors++;
+		actr_logd("ice", "direct send: %s",
+			  k < 0 ? strerror(errno) : "nothing sent");
+		i++;
+	}
+out:
+	t->n = 0;
+	t->used = 0;
+	t->owner = NULL;
+	actr_hook_stop(&t->hook);
+}
+
+static void on_prepare(actr_hook_t *h, void *arg)
+{
+	flush(arg);
+}
+
+void actr__udpp_flush_all(void)
+{
+	if (tl)
+		flush(tl);
+}
+
+static struct tls *tls_get(actr_reactor_t *r)
+{
+	struct tls *t = tl;
+
+	if (t) {
+		if (t->r != r)
+			return NULL; /* one reactor per thread */
+		t->refs++;
+		return t;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->arena = malloc(TX_ARENA);
+	t->slots = malloc((size_t)RX_BATCH * RX_SLOT);
+	if (!t->arena || !t->slots) {
+		free(t->arena);
+		free(t->slots);
+		free(t);
+		return NULL;
+	}
+	for (unsigned i = 0; i < TX_BATCH; i++) {
+		t->tx[i].msg_hdr.msg_iov = &t->txv[i];
+		t->tx[i].msg_hdr.msg_iovlen = 1;
+	}
+	for (unsigned i = 0; i < RX_BATCH; i++) {
+		t->rxv[i].iov_base = t->slots + (size_t)i * RX_SLOT;
+		t->rxv[i].iov_len = RX_SLOT;
+		t->rx[i].msg_hdr.msg_iov = &t->rxv[i];
+		t->rx[i].msg_hdr.msg_iovlen = 1;
+	}
+	t->r = r;
+	t->refs = 1;
+	tl = t;
+	return t;
+}
+
+static void tls_put(void)
+{
+	struct tls *t = tl;
+
+	if (!t || --t->refs > 0)
+		return;
+	flush(t);
+	free(t->arena);
+	free(t->slots);
+	free(t);
+	tl = NULL;
+}
+
+actr__udpp_t *actr__udpp_new(actr_reactor_t *r, actr__udpp_recv_fn recv,
+			     void *arg)
+{
+	actr__udpp_t *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	if (!tls_get(r)) {
+		free(p);
+		return NULL;
+	}
+	p->r = r;
+	p->recv = recv;
+	p->arg = arg;
+	p->fd = -1;
+	p->rfd = -1;
+	return p;
+}
+
+static void rx_close(actr__udpp_t *p)
+{
+	if (p->rfd < 0)
+		return;
+	actr_io_close(&p->rio);
+	close(p->rfd);
+	p->rfd = -1;
+	p->st.rx_active = false;
+}
+
+void actr__udpp_clear(actr__udpp_t *p)
+{
+	if (!p)
+		return;
+	if (tl && tl->owner == p)
+		flush(tl);
+	rx_close(p);
+	p->fd = -1;
+}
+
+static void release(actr__udpp_t *p)
+{
+	free(p);
+	tls_put();
+}
+
+void actr__udpp_free(actr__udpp_t *p)
+{
+	if (!p)
+		return;
+	actr__udpp_clear(p);
+	if (p->busy) {
+		p->dead = true;
+		return;
+	}
+	release(p);
+}
+
+bool actr__udpp_active(const actr__udpp_t *p)
+{
+	return p && p->fd >= 0;
+}
+
+static void on_readable(actr_io_t *io, unsigned ev, void *arg)
+{
+	actr__udpp_t *p = arg;
+	struct tls *t = tl;
+
+	p->busy = true;
+	for (int c = 0; c < RX_CALLS && p->rfd >= 0 && !p->dead; c++) {
+		int n;
+
+		for (unsigned i = 0; i < RX_BATCH; i++) {
+			t->rx[i].msg_hdr.msg_name = &t->rxa[i];
+			t->rx[i].msg_hdr.msg_namelen = sizeof(t->rxa[i]);
+			t->rx[i].msg_hdr.msg_flags = 0;
+		}
+		n = recvmmsg(p->rfd, t->rx, RX_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break; /* EAGAIN, or an error the next event retries */
+		p->st.rx_calls++;
+		p->st.rx_datagrams += (unsigned)n;
+		for (int i = 0; i < n && p->rfd >= 0 && !p->dead; i++) {
+			struct msghdr *h = &t->rx[i].msg_hdr;
+
+			if (h->msg_flags & MSG_TRUNC) {
+				actr_logd("ice", "direct receive: datagram "
+						 "truncated, dropped");
+				continue;
+			}
+			p->recv(p->arg, h->msg_iov->iov_base, t->rx[i].msg_len,
+				h->msg_name, h->msg_namelen);
+		}
+		if (n < RX_BATCH)
+			break;
+	}
+	p->busy = false;
+	if (p->dead)
+		release(p);
+}
+
+/*
+ * Classic BPF for the reuseport group (run with the UDP payload at offset
+ * 0): socket 1 (ours) for a first byte 20..63, socket 0 (libnice's, first
+ * in the group) for anything else, including an empty datagram.
+ */
+static int attach_steering(int fd)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 4, 0),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 20, 0, 2),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 63, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { ACTR_ARRAY_LEN(code), code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+			  sizeof(prog));
+}
+
+static int rx_open(actr__udpp_t *p)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int one = 1, v = SOCK_BUF, s, e;
+
+	if (getsockname(p->fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -errno;
+	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	/* libnice's socket joins a reuseport group (the flag is checked
+	 * when the next socket binds, not when the first one did). */
+	if (setsockopt(p->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		return -errno;
+	s = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		   0);
+	if (s < 0)
+		return -errno;
+	if (ss.ss_family == AF_INET6)
+		setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(s, (struct sockaddr *)&ss, sl) < 0 || attach_steering(s) < 0)
+		goto fail;
+	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	if (actr_io_init(p->r, &p->rio, s, on_readable, p) < 0)
+		goto fail;
+	if (actr_io_set(&p->rio, ACTR_READ) < 0) {
+		actr_io_close(&p->rio);
+		goto fail;
+	}
+	p->rfd = s;
+	p->st.rx_active = true;
+	return 0;
+fail:
+	e = errno ? errno : EINVAL;
+	close(s);
+	return -e;
+}
+
+int actr__udpp_set(actr__udpp_t *p, int fd, const struct sockaddr *peer,
+		   socklen_t peerlen)
+{
+	int rc;
+
+	if (fd == p->fd && peerlen == p->peerlen &&
+	    !memcmp(peer, &p->peer, peerlen))
+		return 0; /* unchanged */
+	actr__udpp_clear(p);
+	if (fd < 0 || peerlen > sizeof(p->peer) || peerlen == 0)
+		return -EINVAL;
+	memcpy(&p->peer, peer, peerlen);
+	p->peerlen = peerlen;
+	p->fd = fd;
+	rc = rx_open(p);
+	if (rc < 0)
+		actr_logd("ice", "direct receive unavailable: %s",
+			  strerror(-rc));
+	return 0;
+}
+
+int actr__udpp_send(actr__udpp_t *p, const void *data, size_t len)
+{
+	struct tls *t = tl;
+	unsigned i;
+
+	if (p->fd < 0 || !t)
+		return -ENOTCONN;
+	if (len > UDP_MAX)
+		return -EMSGSIZE;
+	if (t->owner != p || t->n == TX_BATCH || t->used + len > TX_ARENA)
+		flush(t); /* TX_ARENA > UDP_MAX: then it fits */
+	i = t->n++;
+	memcpy(t->arena + t->used, data, len);
+	t->txv[i].iov_base = t->arena + t->used;
+	t->txv[i].iov_len = len;
+	t->used += len;
+	if (!t->owner) {
+		t->owner = p;
+		actr_hook_start(t->r, &t->hook, ACTR_HOOK_PREPARE, INT_MAX,
+				on_prepare, t);
+	}
+	return 0;
+}
+
+void actr__udpp_get_stats(const actr__udpp_t *p,
+			  struct actr__udpp_stats *st)
+{
+	*st = p->st;
+}
