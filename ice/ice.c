@@ -652,3 +652,22 @@ int actr__ice_selected_fd(actr__ice_t *ice)
 	g_object_unref(gs);
 	return fd;
 }
+
+void actr__ice_direct_stats(actr__ice_t *ice,
+			    struct actr__ice_direct_stats *st)
+{
+	struct actr__udpp_stats u;
+
+	memset(st, 0, sizeof(*st));
+	st->foreign = ice->direct_foreign;
+	if (!ice->udpp)
+		return;
+	actr__udpp_get_stats(ice->udpp, &u);
+	st->tx_active = actr__udpp_active(ice->udpp);
+	st->rx_active = u.rx_active;
+	st->tx_datagrams = u.tx_datagrams;
+	st->tx_calls = u.tx_calls;
+	st->tx_errors = u.tx_errors;
+	st->rx_datagrams = u.rx_datagrams;
+	st->rx_calls = u.rx_calls;
+}
