@@ -299,8 +299,17 @@ static int rx_open(actr__udpp_t *p)
 		   0);
 	if (s < 0)
 		return -errno;
-	if (ss.ss_family == AF_INET6)
-		setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6) {
+		/* The group needs the same v6-only setting as libnice's. */
+		int v6only = 0;
+		socklen_t ol = sizeof(v6only);
+
+		if (getsockopt(p->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			       &ol) < 0 ||
+		    setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			       sizeof(v6only)) < 0)
+			goto fail;
+	}
 	if (setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    bind(s, (struct sockaddr *)&ss, sl) < 0 || attach_steering(s) < 0)
 		goto fail;
