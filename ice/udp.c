@@ -275,8 +275,11 @@ static int attach_steering(int fd)
 		BPF_STMT(BPF_RET | BPF_K, 1),
 		BPF_STMT(BPF_RET | BPF_K, 0),
 	};
-	struct sock_fprog prog = { ACTR_ARRAY_LEN(code), code };
+	struct sock_fprog prog;
 
+	memset(&prog, 0, sizeof(prog)); /* padding after len */
+	prog.len = ACTR_ARRAY_LEN(code);
+	prog.filter = code;
 	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
 			  sizeof(prog));
 }
