@@ -206,21 +206,16 @@ static bool known_remote(struct actr__ice *ice, const struct sockaddr *from)
 }
 
 static void on_direct_recv(void *arg, const uint8_t *p, size_t n,
-			   const struct sockaddr *from, socklen_t fromlen)
+			   const struct sockaddr *from, socklen_t fromlen,
+			   bool from_peer)
 {
 	struct actr__ice *ice = arg;
-	NiceCandidate *l = NULL, *rm = NULL;
-	struct sockaddr_storage sel;
 
 	if (ice->closed || !ice->cbs.recv)
 		return;
-	memset(&sel, 0, sizeof(sel));
-	if (nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT,
-					 &l, &rm))
-		nice_address_copy_to_sockaddr(&rm->addr,
-					      (struct sockaddr *)&sel);
-	if (!same_addr((struct sockaddr *)&sel, from) &&
-	    !known_remote(ice, from)) {
+	/* From the selected remote address (the usual case), or another
+	 * candidate of the peer's (its side may use another valid pair). */
+	if (!from_peer && !known_remote(ice, from)) {
 		ice->direct_foreign++;
 		actr_logd("ice", "direct: datagram from an unknown source "
 				 "dropped");

@@ -249,7 +249,10 @@ static void on_readable(actr_io_t *io, unsigned ev, void *arg)
 				continue;
 			}
 			p->recv(p->arg, h->msg_iov->iov_base, t->rx[i].msg_len,
-				h->msg_name, h->msg_namelen);
+				h->msg_name, h->msg_namelen,
+				h->msg_namelen == p->peerlen &&
+					!memcmp(h->msg_name, &p->peer,
+						p->peerlen));
 		}
 		if (n < RX_BATCH)
 			break;

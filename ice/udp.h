@@ -32,10 +32,11 @@
 
 typedef struct actr__udpp actr__udpp_t;
 
-/** A received DTLS datagram and its source; return value ignored. */
+/** A received DTLS datagram and its source; from_peer tells whether the
+ * source is the address given to actr__udpp_set. */
 typedef void (*actr__udpp_recv_fn)(void *arg, const uint8_t *p, size_t n,
 				   const struct sockaddr *from,
-				   socklen_t fromlen);
+				   socklen_t fromlen, bool from_peer);
 
 struct actr__udpp_stats {
 	uint64_t tx_datagrams;	/* sent through the batch */
