@@ -11,7 +11,9 @@
  * Usage: datachannel [round_trips=20000] [setups=30] [megabytes=256]
  * Environment: ACTR_BENCH_CPU (default 0), ACTR_BENCH_MTU (SCTP packet
  * size on loopback, default 1200), ACTR_BENCH_TA (ICE check pacing in ms,
- * default 5).
+ * default 5), ACTR_BENCH_UDP_MB (size of the raw UDP baselines, default
+ * 256), ACTR_BENCH_DIRECT=0 (data through libnice, not the direct UDP
+ * path), ACTR_BENCH_GSO=0 (direct path without UDP GSO).
  * The SDP travels over a socketpair (the bench's signaling).
  */
 #define _GNU_SOURCE
@@ -456,6 +458,9 @@ static void node_init(struct node *nd, int sig, bool offerer)
 	 * path), for comparison. */
 	if (getenv("ACTR_BENCH_DIRECT") && !atoi(getenv("ACTR_BENCH_DIRECT")))
 		nd->cfg.ice.no_direct = true;
+	/* $ACTR_BENCH_GSO=0: the direct path without UDP GSO runs. */
+	if (getenv("ACTR_BENCH_GSO") && !atoi(getenv("ACTR_BENCH_GSO")))
+		nd->cfg.ice.no_gso = true;
 	if (getenv("ACTR_BENCH_MTU"))
 		nd->cfg.sctp_mtu = (unsigned)atoi(getenv("ACTR_BENCH_MTU"));
 	nd->sig = sig;

@@ -324,8 +324,11 @@ actr__ice_t *actr__ice_new(actr_reactor_t *r,
 	ice->tuned_fd = -1;
 	ice->cbs = *cbs;
 	ice->arg = arg;
-	if (!cfg->no_direct)
+	if (!cfg->no_direct) {
 		ice->udpp = actr__udpp_new(r, on_direct_recv, ice);
+		if (ice->udpp && cfg->no_gso)
+			actr__udpp_allow_gso(ice->udpp, false);
+	}
 	ice->gloop = actr__gloop_get(r);
 	if (!ice->gloop)
 		goto out_free;
@@ -662,6 +665,7 @@ void actr__ice_direct_stats(actr__ice_t *ice,
 	st->rx_active = u.rx_active;
 	st->tx_datagrams = u.tx_datagrams;
 	st->tx_calls = u.tx_calls;
+	st->tx_gso_runs = u.tx_gso_runs;
 	st->tx_errors = u.tx_errors;
 	st->rx_datagrams = u.rx_datagrams;
 	st->rx_calls = u.rx_calls;

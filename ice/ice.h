@@ -51,6 +51,7 @@ struct actr__ice_config {
 				 * few (loopback, tests) */
 	bool no_direct;		/* keep the data path on libnice (no
 				 * sendmmsg/recvmmsg fast path, ice/udp.h) */
+	bool no_gso;		/* direct path without UDP GSO runs */
 };
 
 struct actr__ice_cbs {
@@ -135,6 +136,7 @@ struct actr__ice_direct_stats {
 	bool rx_active;		/* DTLS is steered to our socket now */
 	uint64_t tx_datagrams;	/* sent by sendmmsg */
 	uint64_t tx_calls;	/* sendmmsg calls */
+	uint64_t tx_gso_runs;	/* runs sent as one UDP GSO message */
 	uint64_t tx_errors;	/* datagrams the kernel refused */
 	uint64_t rx_datagrams;	/* read by recvmmsg */
 	uint64_t rx_calls;	/* recvmmsg calls that returned data */

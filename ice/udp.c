@@ -11,6 +11,7 @@
 
 #include <linux/filter.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
 
 #include "core/internal.h"
@@ -18,11 +19,22 @@
 
 #define TX_BATCH 64		/* datagrams per sendmmsg */
 #define TX_ARENA (128u << 10)	/* bytes queued per thread */
-#define RX_BATCH 32		/* datagrams per recvmmsg */
-#define RX_SLOT 16896		/* one datagram (16 KiB record + DTLS) */
+#define RX_BATCH 16		/* messages per recvmmsg */
+#define RX_SLOT 65536		/* one datagram, or a UDP GRO run of them */
 #define RX_CALLS 8		/* recvmmsg calls per readable event */
 #define UDP_MAX 65507		/* largest UDP payload */
 #define SOCK_BUF (2 << 20)	/* as ice.c sets on libnice's socket */
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#define GRO_CTL CMSG_SPACE(sizeof(int))
+#define GSO_SEGS 64		/* segments per UDP_SEGMENT send (kernel cap) */
+#define GSO_BYTES 65000		/* payload bytes per UDP_SEGMENT send */
+#define GSO_CTL CMSG_SPACE(sizeof(uint16_t))
 
 #ifndef SO_ATTACH_REUSEPORT_CBPF
 #define SO_ATTACH_REUSEPORT_CBPF 51
@@ -37,6 +49,9 @@ struct actr__udpp {
 	socklen_t peerlen;		/* its length */
 	int rfd;			/* steered receive socket, -1 = none */
 	actr_io_t rio;			/* its reactor handle */
+	bool allow_gso;			/* UDP GSO wanted (default) */
+	bool no_gso;			/* off: refused by the kernel, or not
+					 * allowed */
 	bool busy;			/* inside the recv loop */
 	bool dead;			/* freed inside the recv loop */
 	struct actr__udpp_stats st;	/* counters */
@@ -51,45 +66,119 @@ struct tls {
 	actr__udpp_t *owner;		/* path of the queued datagrams */
 	unsigned n;			/* datagrams queued */
 	size_t used;			/* arena bytes used */
-	struct mmsghdr tx[TX_BATCH];
-	struct iovec txv[TX_BATCH];
+	struct iovec txv[TX_BATCH];	/* one per queued datagram */
+	struct mmsghdr gm[TX_BATCH];	/* what one sendmmsg sends: a
+					 * datagram or a UDP_SEGMENT run */
+	struct iovec gv[TX_BATCH];
+	unsigned gfirst[TX_BATCH];	/* its first queued datagram */
+	unsigned gcount[TX_BATCH];	/* datagrams in it */
+	union {
+		char buf[GSO_CTL];
+		struct cmsghdr align;
+	} gctl[TX_BATCH];
 	uint8_t *arena;			/* TX_ARENA bytes */
 	struct mmsghdr rx[RX_BATCH];
 	struct iovec rxv[RX_BATCH];
 	struct sockaddr_storage rxa[RX_BATCH];
+	union {
+		char buf[GRO_CTL];
+		struct cmsghdr align;
+	} rxc[RX_BATCH];
 	uint8_t *slots;			/* RX_BATCH * RX_SLOT bytes */
 };
 
 static __thread struct tls *tl;
 
+/*
+ * Lay the queued datagrams from index `from` out as sendmmsg messages.
+ * With UDP GSO, a run of datagrams of one size (the last may be shorter;
+ * they are contiguous in the arena) becomes one message with a
+ * UDP_SEGMENT control: the kernel walks its stack once for the run and
+ * cuts it into the same datagrams on the way out. Returns the count.
+ */
+static unsigned lay_out(struct tls *t, actr__udpp_t *p, unsigned from)
+{
+	unsigned m = 0, i = from;
+
+	while (i < t->n) {
+		struct msghdr *h = &t->gm[m].msg_hdr;
+		size_t seg = t->txv[i].iov_len, total = seg;
+		unsigned j = i + 1;
+
+		while (!p->no_gso && j < t->n && j - i < GSO_SEGS &&
+		       t->txv[j].iov_len <= seg &&
+		       total + t->txv[j].iov_len <= GSO_BYTES) {
+			total += t->txv[j].iov_len;
+			if (t->txv[j++].iov_len < seg)
+				break; /* a shorter one ends the run */
+		}
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &p->peer;
+		h->msg_namelen = p->peerlen;
+		t->gv[m].iov_base = t->txv[i].iov_base;
+		t->gv[m].iov_len = total;
+		h->msg_iov = &t->gv[m];
+		h->msg_iovlen = 1;
+		if (j - i > 1) {
+			struct cmsghdr *c;
+			uint16_t gso = (uint16_t)seg;
+
+			h->msg_control = t->gctl[m].buf;
+			h->msg_controllen = GSO_CTL;
+			c = CMSG_FIRSTHDR(h);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(gso));
+			memcpy(CMSG_DATA(c), &gso, sizeof(gso));
+		}
+		t->gfirst[m] = i;
+		t->gcount[m] = j - i;
+		m++;
+		i = j;
+	}
+	return m;
+}
+
 static void flush(struct tls *t)
 {
 	actr__udpp_t *p = t->owner;
-	unsigned i = 0;
+	unsigned m, k = 0;
 
 	if (!p || t->n == 0)
 		goto out;
-	for (unsigned k = 0; k < t->n; k++) {
-		t->tx[k].msg_hdr.msg_name = &p->peer;
-		t->tx[k].msg_hdr.msg_namelen = p->peerlen;
-	}
-	while (i < t->n) {
-		int k = sendmmsg(p->fd, t->tx + i, t->n - i, MSG_DONTWAIT);
+	m = lay_out(t, p, 0);
+	while (k < m) {
+		int n = sendmmsg(p->fd, t->gm + k, m - k, MSG_DONTWAIT);
 
 		p->st.tx_calls++;
-		if (k > 0) {
-			p->st.tx_datagrams += (unsigned)k;
-			i += (unsigned)k;
+		if (n > 0) {
+			for (int x = 0; x < n; x++) {
+				p->st.tx_datagrams += t->gcount[k];
+				p->st.tx_gso_runs += t->gcount[k] > 1;
+				k++;
+			}
 			continue;
 		}
-		if (k < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR)
 			continue;
-		/* The first datagram failed (full buffer, ICMP error): it
-		 * is lost, as it would be in the network; go on. */
-		p->st.tx_errors++;
+		if (t->gcount[k] > 1 && n < 0 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK && errno != ENOBUFS) {
+			/* No GSO on this route (old kernel, a device that
+			 * cannot, a smaller MTU): plain datagrams from now
+			 * on, starting with this run. */
+			actr_logd("ice", "direct send: no UDP GSO (%s)",
+				  strerror(errno));
+			p->no_gso = true;
+			m = lay_out(t, p, t->gfirst[k]);
+			k = 0;
+			continue;
+		}
+		/* The message failed (full buffer, ICMP error): lost, as it
+		 * would be in the network; go on. */
+		p->st.tx_errors += t->gcount[k];
 		actr_logd("ice", "direct send: %s",
-			  k < 0 ? strerror(errno) : "nothing sent");
-		i++;
+			  n < 0 ? strerror(errno) : "nothing sent");
+		k++;
 	}
 out:
 	t->n = 0;
@@ -129,10 +218,6 @@ static struct tls *tls_get(actr_reactor_t *r)
 		free(t->slots);
 		free(t);
 		return NULL;
-	}
-	for (unsigned i = 0; i < TX_BATCH; i++) {
-		t->tx[i].msg_hdr.msg_iov = &t->txv[i];
-		t->tx[i].msg_hdr.msg_iovlen = 1;
 	}
 	for (unsigned i = 0; i < RX_BATCH; i++) {
 		t->rxv[i].iov_base = t->slots + (size_t)i * RX_SLOT;
@@ -175,6 +260,7 @@ actr__udpp_t *actr__udpp_new(actr_reactor_t *r, actr__udpp_recv_fn recv,
 	p->arg = arg;
 	p->fd = -1;
 	p->rfd = -1;
+	p->allow_gso = true;
 	return p;
 }
 
@@ -216,9 +302,31 @@ void actr__udpp_free(actr__udpp_t *p)
 	release(p);
 }
 
+void actr__udpp_allow_gso(actr__udpp_t *p, bool allow)
+{
+	p->allow_gso = allow;
+	p->no_gso = !allow;
+}
+
 bool actr__udpp_active(const actr__udpp_t *p)
 {
 	return p && p->fd >= 0;
+}
+
+/* The segment size of a UDP GRO run, or len for a plain datagram. */
+static size_t gro_size(struct msghdr *h, size_t len)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		int v;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(v)))
+			continue;
+		memcpy(&v, CMSG_DATA(c), sizeof(v));
+		if (v > 0 && (size_t)v < len)
+			return (size_t)v;
+	}
+	return len;
 }
 
 static void on_readable(actr_io_t *io, unsigned ev, void *arg)
@@ -234,25 +342,36 @@ static void on_readable(actr_io_t *io, unsigned ev, void *arg)
 			t->rx[i].msg_hdr.msg_name = &t->rxa[i];
 			t->rx[i].msg_hdr.msg_namelen = sizeof(t->rxa[i]);
 			t->rx[i].msg_hdr.msg_flags = 0;
+			t->rx[i].msg_hdr.msg_control = t->rxc[i].buf;
+			t->rx[i].msg_hdr.msg_controllen = GRO_CTL;
 		}
 		n = recvmmsg(p->rfd, t->rx, RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break; /* EAGAIN, or an error the next event retries */
 		p->st.rx_calls++;
-		p->st.rx_datagrams += (unsigned)n;
 		for (int i = 0; i < n && p->rfd >= 0 && !p->dead; i++) {
 			struct msghdr *h = &t->rx[i].msg_hdr;
+			const uint8_t *d = h->msg_iov->iov_base;
+			size_t len = t->rx[i].msg_len, seg = len;
+			bool from_peer;
 
 			if (h->msg_flags & MSG_TRUNC) {
 				actr_logd("ice", "direct receive: datagram "
 						 "truncated, dropped");
 				continue;
 			}
-			p->recv(p->arg, h->msg_iov->iov_base, t->rx[i].msg_len,
-				h->msg_name, h->msg_namelen,
-				h->msg_namelen == p->peerlen &&
-					!memcmp(h->msg_name, &p->peer,
-						p->peerlen));
+			seg = gro_size(h, len);
+			from_peer = h->msg_namelen == p->peerlen &&
+				    !memcmp(h->msg_name, &p->peer, p->peerlen);
+			/* A GRO run: datagrams of seg bytes (the last may be
+			 * shorter), each delivered on its own. */
+			for (size_t off = 0; off < len && p->rfd >= 0 &&
+					     !p->dead;
+			     off += seg) {
+				p->st.rx_datagrams++;
+				p->recv(p->arg, d + off, ACTR_MIN(seg, len - off),
+					h->msg_name, h->msg_namelen, from_peer);
+			}
 		}
 		if (n < RX_BATCH)
 			break;
@@ -320,6 +439,9 @@ static int rx_open(actr__udpp_t *p)
 	    bind(s, (struct sockaddr *)&ss, sl) < 0 || attach_steering(s) < 0)
 		goto fail;
 	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+	/* Runs sent with UDP GSO (ours) arrive as one buffer per run; on a
+	 * kernel without UDP_GRO they arrive one by one. */
+	setsockopt(s, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
 	if (actr_io_init(p->r, &p->rio, s, on_readable, p) < 0)
 		goto fail;
 	if (actr_io_set(&p->rio, ACTR_READ) < 0) {
@@ -349,6 +471,7 @@ int actr__udpp_set(actr__udpp_t *p, int fd, const struct sockaddr *peer,
 	memcpy(&p->peer, peer, peerlen);
 	p->peerlen = peerlen;
 	p->fd = fd;
+	p->no_gso = !p->allow_gso;
 	rc = rx_open(p);
 	if (rc < 0)
 		actr_logd("ice", "direct receive unavailable: %s",

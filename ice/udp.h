@@ -8,11 +8,16 @@
  *   - send: datagrams are copied into a per-thread batch and leave with
  *     one sendmmsg() on libnice's socket, to the selected remote address,
  *     from a PREPARE hook (before the reactor waits) or when the batch is
- *     full;
+ *     full; runs of equal-size datagrams go as one UDP GSO message
+ *     (UDP_SEGMENT: the kernel's stack is walked once per run, the wire
+ *     still carries the same datagrams), plain ones where the kernel
+ *     refuses;
  *   - receive: a second socket joins libnice's socket in an SO_REUSEPORT
  *     group bound to the same address, and a classic BPF program steers
  *     every datagram whose first byte is 20..63 (DTLS, RFC 7983) to it;
- *     it is read with recvmmsg(). STUN (consent freshness, keepalives),
+ *     it is read with recvmmsg() and UDP_GRO (a GSO run from a peer on
+ *     this host arrives as one buffer, split here). STUN (consent
+ *     freshness, keepalives),
  *     TURN and everything else still reach libnice's socket and libnice.
  *
  * Either half degrades on its own: if the kernel refuses the reuseport
@@ -40,7 +45,8 @@ typedef void (*actr__udpp_recv_fn)(void *arg, const uint8_t *p, size_t n,
 
 struct actr__udpp_stats {
 	uint64_t tx_datagrams;	/* sent through the batch */
-	uint64_t tx_calls;	/* sendmmsg/sendto calls */
+	uint64_t tx_calls;	/* sendmmsg calls */
+	uint64_t tx_gso_runs;	/* runs sent as one UDP_SEGMENT message */
 	uint64_t tx_errors;	/* datagrams the kernel refused */
 	uint64_t rx_datagrams;	/* read from the steered socket */
 	uint64_t rx_calls;	/* recvmmsg calls */
@@ -56,7 +62,8 @@ actr__udpp_t *actr__udpp_new(actr_reactor_t *r, actr__udpp_recv_fn recv,
  * callback; no callback runs afterwards. NULL is ignored. */
 void actr__udpp_free(actr__udpp_t *p);
 
-/** Use libnice's socket fd (not owned) to reach peer. Installs the receive
+/** Use libnice's socket fd (not owned) to reach peer (UDP GSO is tried
+ * again). Installs the receive
  * half when the kernel allows it. 0 or a negative errno (the path then
  * stays inactive). */
 int actr__udpp_set(actr__udpp_t *p, int fd, const struct sockaddr *peer,
@@ -65,6 +72,9 @@ int actr__udpp_set(actr__udpp_t *p, int fd, const struct sockaddr *peer,
 /** Stop using the path: flush queued datagrams, close the second socket.
  * Idempotent. */
 void actr__udpp_clear(actr__udpp_t *p);
+
+/** Allow UDP GSO runs (the default) or send plain datagrams only. */
+void actr__udpp_allow_gso(actr__udpp_t *p, bool allow);
 
 /** True while actr__udpp_set is in effect. */
 bool actr__udpp_active(const actr__udpp_t *p);

@@ -805,13 +805,16 @@ TEST(ice_direct_path_batches)
 	CHECK(sa.tx_active && sa.rx_active);
 	CHECK(sa.tx_datagrams >= (uint64_t)n);
 	CHECK(sa.tx_calls <= 2 + (uint64_t)n / 32); /* 64 per call */
+	CHECK(sa.tx_gso_runs > 0); /* equal sizes: UDP GSO runs */
+	CHECK(sa.tx_gso_runs < (uint64_t)n);
 	CHECK_EQ(sa.tx_errors, 0);
 	CHECK(sb.rx_datagrams >= (uint64_t)n);
 	CHECK(sb.rx_calls < (uint64_t)n); /* several per recvmmsg */
-	actr_logi("test", "direct: %llu datagrams in %llu sendmmsg, %llu in "
-			  "%llu recvmmsg",
+	actr_logi("test", "direct: %llu datagrams in %llu sendmmsg (%llu GSO "
+			  "runs), %llu in %llu recvmmsg",
 		  (unsigned long long)sa.tx_datagrams,
 		  (unsigned long long)sa.tx_calls,
+		  (unsigned long long)sa.tx_gso_runs,
 		  (unsigned long long)sb.rx_datagrams,
 		  (unsigned long long)sb.rx_calls);
 
@@ -894,6 +897,49 @@ TEST(ice_direct_foreign_source_dropped)
 	CHECK_EQ(b.seq_got, 2);
 	CHECK_EQ(b.seq_bad, 0);
 	close(s);
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	actr_reactor_free(r);
+}
+
+/* no_gso: the direct path sends plain datagrams (sendmmsg), still in
+ * batches, in order and intact. */
+TEST(ice_direct_no_gso)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" },
+				       .no_gso = true };
+	struct actr__ice_config cb = ca;
+	struct actr__ice_direct_stats sa, sb;
+	struct peer a = { 0 }, b = { 0 };
+	int n = 200;
+
+	cb.controlling = false;
+	a.other = &b;
+	b.other = &a;
+	a.trickle = b.trickle = true;
+	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
+	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
+	CHECK(a.ice && b.ice);
+	exchange_creds(&a, &b);
+	connect_pair(r, &a, &b);
+	send_numbered(&b, 0, 64); /* b's steering */
+	for (int k = 0; k < 100 && a.seq_got < 1; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	for (int i = 0; i < n; i++)
+		send_numbered(&a, (uint32_t)i, 1200);
+	for (int k = 0; k < 200 && b.seq_got < n; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(b.seq_got, n);
+	CHECK_EQ(b.seq_bad, 0);
+	actr__ice_direct_stats(a.ice, &sa);
+	actr__ice_direct_stats(b.ice, &sb);
+	CHECK(sa.tx_active && sb.rx_active);
+	CHECK_EQ(sa.tx_gso_runs, 0);
+	CHECK(sa.tx_datagrams >= (uint64_t)n);
+	CHECK(sa.tx_calls <= 2 + (uint64_t)n / 32);
+	CHECK(sb.rx_calls < (uint64_t)n);
 	actr__ice_free(a.ice);
 	actr__ice_free(b.ice);
 	actr_reactor_free(r);
