@@ -24,6 +24,9 @@
 #define RX_CALLS 8		/* recvmmsg calls per readable event */
 #define UDP_MAX 65507		/* largest UDP payload */
 #define SOCK_BUF (2 << 20)	/* as ice.c sets on libnice's socket */
+#define RX_DELAY_MS 20		/* steering installed this long after the
+				 * path (attaching the filter costs ~0.2 ms:
+				 * kept out of connection setup) */
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -49,6 +52,7 @@ struct actr__udpp {
 	socklen_t peerlen;		/* its length */
 	int rfd;			/* steered receive socket, -1 = none */
 	actr_io_t rio;			/* its reactor handle */
+	actr_timer_t rx_timer;		/* installs the steering */
 	bool allow_gso;			/* UDP GSO wanted (default) */
 	bool no_gso;			/* off: refused by the kernel, or not
 					 * allowed */
@@ -85,9 +89,13 @@ struct tls {
 		struct cmsghdr align;
 	} rxc[RX_BATCH];
 	uint8_t *slots;			/* RX_BATCH * RX_SLOT bytes */
+	int gro_fd;			/* holds the kernel's UDP GRO switch on,
+					 * -1 = not yet */
 };
 
 static __thread struct tls *tl;
+
+static void on_rx_timer(actr_timer_t *tm, void *arg);
 
 /*
  * Lay the queued datagrams from index `from` out as sendmmsg messages.
@@ -227,6 +235,7 @@ static struct tls *tls_get(actr_reactor_t *r)
 	}
 	t->r = r;
 	t->refs = 1;
+	t->gro_fd = -1;
 	tl = t;
 	return t;
 }
@@ -238,6 +247,8 @@ static void tls_put(void)
 	if (!t || --t->refs > 0)
 		return;
 	flush(t);
+	if (t->gro_fd >= 0)
+		close(t->gro_fd);
 	free(t->arena);
 	free(t->slots);
 	free(t);
@@ -261,6 +272,7 @@ actr__udpp_t *actr__udpp_new(actr_reactor_t *r, actr__udpp_recv_fn recv,
 	p->fd = -1;
 	p->rfd = -1;
 	p->allow_gso = true;
+	actr_timer_init(r, &p->rx_timer, on_rx_timer, p);
 	return p;
 }
 
@@ -280,6 +292,7 @@ void actr__udpp_clear(actr__udpp_t *p)
 		return;
 	if (tl && tl->owner == p)
 		flush(tl);
+	actr_timer_stop(&p->rx_timer);
 	rx_close(p);
 	p->fd = -1;
 }
@@ -440,7 +453,16 @@ static int rx_open(actr__udpp_t *p)
 		goto fail;
 	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 	/* Runs sent with UDP GSO (ours) arrive as one buffer per run; on a
-	 * kernel without UDP_GRO they arrive one by one. */
+	 * kernel without UDP_GRO they arrive one by one. The kernel turns
+	 * its GRO receive path on with the first such socket and off with
+	 * the last (code patching, ~1 ms each here): one idle socket of the
+	 * thread keeps it on while paths come and go. */
+	if (tl && tl->gro_fd < 0) {
+		tl->gro_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (tl->gro_fd >= 0)
+			setsockopt(tl->gro_fd, IPPROTO_UDP, UDP_GRO, &one,
+				   sizeof(one));
+	}
 	setsockopt(s, IPPROTO_UDP, UDP_GRO, &one, sizeof(one));
 	if (actr_io_init(p->r, &p->rio, s, on_readable, p) < 0)
 		goto fail;
@@ -457,11 +479,22 @@ fail:
 	return -e;
 }
 
+static void on_rx_timer(actr_timer_t *tm, void *arg)
+{
+	actr__udpp_t *p = arg;
+	int rc;
+
+	if (p->fd < 0 || p->rfd >= 0)
+		return;
+	rc = rx_open(p);
+	if (rc < 0)
+		actr_logd("ice", "direct receive unavailable: %s",
+			  strerror(-rc));
+}
+
 int actr__udpp_set(actr__udpp_t *p, int fd, const struct sockaddr *peer,
 		   socklen_t peerlen)
 {
-	int rc;
-
 	if (fd == p->fd && peerlen == p->peerlen &&
 	    !memcmp(peer, &p->peer, peerlen))
 		return 0; /* unchanged */
@@ -472,10 +505,7 @@ int actr__udpp_set(actr__udpp_t *p, int fd, const struct sockaddr *peer,
 	p->peerlen = peerlen;
 	p->fd = fd;
 	p->no_gso = !p->allow_gso;
-	rc = rx_open(p);
-	if (rc < 0)
-		actr_logd("ice", "direct receive unavailable: %s",
-			  strerror(-rc));
+	actr_timer_start(&p->rx_timer, ACTR_MS(RX_DELAY_MS), 0);
 	return 0;
 }
 

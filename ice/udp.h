@@ -12,8 +12,9 @@
  *     (UDP_SEGMENT: the kernel's stack is walked once per run, the wire
  *     still carries the same datagrams), plain ones where the kernel
  *     refuses;
- *   - receive: a second socket joins libnice's socket in an SO_REUSEPORT
- *     group bound to the same address, and a classic BPF program steers
+ *   - receive: RX_DELAY_MS (20 ms) after the path is set, out of the
+ *     connection setup, a second socket joins libnice's socket in an
+ *     SO_REUSEPORT group bound to the same address, and a classic BPF program steers
  *     every datagram whose first byte is 20..63 (DTLS, RFC 7983) to it;
  *     it is read with recvmmsg() and UDP_GRO (a GSO run from a peer on
  *     this host arrives as one buffer, split here). STUN (consent
@@ -63,9 +64,8 @@ actr__udpp_t *actr__udpp_new(actr_reactor_t *r, actr__udpp_recv_fn recv,
 void actr__udpp_free(actr__udpp_t *p);
 
 /** Use libnice's socket fd (not owned) to reach peer (UDP GSO is tried
- * again). Installs the receive
- * half when the kernel allows it. 0 or a negative errno (the path then
- * stays inactive). */
+ * again). The receive half follows 20 ms later, when the kernel allows
+ * it. 0 or a negative errno (the path then stays inactive). */
 int actr__udpp_set(actr__udpp_t *p, int fd, const struct sockaddr *peer,
 		   socklen_t peerlen);
 
