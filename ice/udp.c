@@ -113,7 +113,7 @@ static unsigned lay_out(struct tls *t, actr__udpp_t *p, unsigned from)
 		size_t seg = t->txv[i].iov_len, total = seg;
 		unsigned j = i + 1;
 
-		while (!p->no_gso && j < t->n && j - i < GSO_SEGS &&
+		while (!p->no_gso && seg > 0 && j < t->n && j - i < GSO_SEGS &&
 		       t->txv[j].iov_len <= seg &&
 		       total + t->txv[j].iov_len <= GSO_BYTES) {
 			total += t->txv[j].iov_len;
@@ -458,7 +458,11 @@ static int rx_open(actr__udpp_t *p)
 	 * the last (code patching, ~1 ms each here): one idle socket of the
 	 * thread keeps it on while paths come and go. */
 	if (tl && tl->gro_fd < 0) {
-		tl->gro_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		/* (an IPv6 socket switches both families on) */
+		tl->gro_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (tl->gro_fd < 0)
+			tl->gro_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC,
+					    0);
 		if (tl->gro_fd >= 0)
 			setsockopt(tl->gro_fd, IPPROTO_UDP, UDP_GRO, &one,
 				   sizeof(one));
