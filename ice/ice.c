@@ -17,6 +17,7 @@
 #include "core/internal.h"
 #include "ice/gloop.h"
 #include "ice/ice.h"
+#include "ice/udp.h"
 
 #define COMPONENT 1
 #define SOCK_BUF (2 << 20)	/* SO_RCVBUF/SO_SNDBUF on the selected
@@ -43,6 +44,9 @@ struct actr__ice {
 	actr_defer_t reannounce; /* local candidates again after a restart */
 	uint64_t rejected_cands; /* remote candidates refused */
 	int tuned_fd;		/* socket whose buffers were raised, -1 */
+	actr__udpp_t *udpp;	/* direct UDP path, NULL = off (udp.h) */
+	bool direct_checked;	/* udpp matches the current selection */
+	uint64_t direct_foreign; /* direct datagrams from unknown sources */
 };
 
 const char *actr__ice_state_name(int state)
@@ -116,14 +120,126 @@ static void tune_socket(struct actr__ice *ice)
 	g_object_unref(gs);
 }
 
+/* ---- direct UDP path (udp.h) ---- */
+
+static bool same_addr(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port &&
+		       x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a,
+					  *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, 16);
+	}
+	return false;
+}
+
+/*
+ * Use the direct path when the selected pair's local side is libnice's
+ * own UDP socket (host, srflx or prflx); a relayed or TCP pair stays on
+ * libnice. Re-evaluated after every selection or state change.
+ */
+static void direct_update(struct actr__ice *ice)
+{
+	NiceCandidate *l = NULL, *rm = NULL;
+	struct sockaddr_storage peer;
+	GSocket *gs;
+	int fd;
+
+	ice->direct_checked = true;
+	if (!ice->udpp)
+		return;
+	if (ice->closed || (ice->state != ACTR__ICE_CONNECTED &&
+			    ice->state != ACTR__ICE_COMPLETED) ||
+	    !nice_agent_get_selected_pair(ice->agent, ice->stream, COMPONENT,
+					  &l, &rm) ||
+	    l->transport != NICE_CANDIDATE_TRANSPORT_UDP ||
+	    l->type == NICE_CANDIDATE_TYPE_RELAYED ||
+	    rm->transport != NICE_CANDIDATE_TRANSPORT_UDP) {
+		actr__udpp_clear(ice->udpp);
+		return;
+	}
+	gs = nice_agent_get_selected_socket(ice->agent, ice->stream, COMPONENT);
+	if (!gs) {
+		actr__udpp_clear(ice->udpp);
+		return;
+	}
+	fd = g_socket_get_fd(gs);
+	g_object_unref(gs);
+	memset(&peer, 0, sizeof(peer));
+	nice_address_copy_to_sockaddr(&rm->addr, (struct sockaddr *)&peer);
+	if (actr__udpp_set(ice->udpp, fd, (struct sockaddr *)&peer,
+			   peer.ss_family == AF_INET6
+				   ? sizeof(struct sockaddr_in6)
+				   : sizeof(struct sockaddr_in)) < 0)
+		actr__udpp_clear(ice->udpp);
+}
+
+/* The selection is re-read before the next send. */
+static void direct_invalidate(struct actr__ice *ice)
+{
+	ice->direct_checked = false;
+	if (ice->udpp)
+		actr__udpp_clear(ice->udpp);
+}
+
+/* Is from one of the peer's candidates (a pair libnice would use)? */
+static bool known_remote(struct actr__ice *ice, const struct sockaddr *from)
+{
+	GSList *cands = nice_agent_get_remote_candidates(ice->agent,
+							 ice->stream,
+							 COMPONENT), *it;
+	bool ok = false;
+
+	for (it = cands; it && !ok; it = it->next) {
+		NiceCandidate *c = it->data;
+		struct sockaddr_storage ss;
+
+		memset(&ss, 0, sizeof(ss));
+		nice_address_copy_to_sockaddr(&c->addr, (struct sockaddr *)&ss);
+		ok = same_addr((struct sockaddr *)&ss, from);
+	}
+	g_slist_free_full(cands, (GDestroyNotify)nice_candidate_free);
+	return ok;
+}
+
+static void on_direct_recv(void *arg, const uint8_t *p, size_t n,
+			   const struct sockaddr *from, socklen_t fromlen,
+			   bool from_peer)
+{
+	struct actr__ice *ice = arg;
+
+	if (ice->closed || !ice->cbs.recv)
+		return;
+	/* From the selected remote address (the usual case), or another
+	 * candidate of the peer's (its side may use another valid pair). */
+	if (!from_peer && !known_remote(ice, from)) {
+		ice->direct_foreign++;
+		actr_logd("ice", "direct: datagram from an unknown source "
+				 "dropped");
+		return;
+	}
+	ice->cbs.recv(ice->arg, p, n);
+}
+
 static void on_selected_pair(NiceAgent *agent, guint stream, guint comp,
 			     NiceCandidate *l, NiceCandidate *rm,
 			     gpointer data)
 {
 	struct actr__ice *ice = data;
 
-	if (!ice->closed)
+	if (!ice->closed) {
 		tune_socket(ice);
+		direct_update(ice);
+	}
 }
 
 static void on_component_state(NiceAgent *agent, guint stream, guint comp,
@@ -131,6 +247,11 @@ static void on_component_state(NiceAgent *agent, guint stream, guint comp,
 {
 	struct actr__ice *ice = data;
 
+	/* The direct path is re-checked before the next send (not here: the
+	 * state callback below may free the agent). */
+	if (nstate == NICE_COMPONENT_STATE_FAILED)
+		direct_invalidate(ice);
+	ice->direct_checked = false;
 	switch (nstate) {
 	case NICE_COMPONENT_STATE_CONNECTING:
 		set_state(ice, ACTR__ICE_CHECKING);
@@ -225,6 +346,11 @@ actr__ice_t *actr__ice_new(actr_reactor_t *r,
 	ice->tuned_fd = -1;
 	ice->cbs = *cbs;
 	ice->arg = arg;
+	if (!cfg->no_direct) {
+		ice->udpp = actr__udpp_new(r, on_direct_recv, ice);
+		if (ice->udpp && cfg->no_gso)
+			actr__udpp_allow_gso(ice->udpp, false);
+	}
 	ice->gloop = actr__gloop_get(r);
 	if (!ice->gloop)
 		goto out_free;
@@ -291,6 +417,7 @@ out_agent:
 out_gloop:
 	actr__gloop_unref(ice->gloop);
 out_free:
+	actr__udpp_free(ice->udpp);
 	free(ice);
 	return NULL;
 }
@@ -313,6 +440,8 @@ void actr__ice_free(actr__ice_t *ice)
 	if (!ice || ice->closed)
 		return;
 	ice->closed = true;
+	actr__udpp_free(ice->udpp); /* flushes what is queued */
+	ice->udpp = NULL;
 	g_signal_handlers_disconnect_by_data(ice->agent, ice);
 	nice_agent_attach_recv(ice->agent, ice->stream, COMPONENT,
 			       actr__gloop_context(ice->gloop), NULL, NULL);
@@ -443,6 +572,7 @@ int actr__ice_restart(actr__ice_t *ice)
 	if (!nice_agent_restart_stream(ice->agent, ice->stream))
 		return -ACTR_EINTERNAL;
 	ice->state = ACTR__ICE_NEW;
+	direct_invalidate(ice);
 	/* Remote candidates are forgotten on restart; the local ones stay and
 	 * are announced again (deferred, so the caller sets the new remote
 	 * credentials first). */
@@ -457,6 +587,13 @@ int actr__ice_send(actr__ice_t *ice, const void *data, size_t len)
 	if (ice->state != ACTR__ICE_CONNECTED &&
 	    ice->state != ACTR__ICE_COMPLETED)
 		return -ACTR_ENOTREADY;
+	if (!ice->direct_checked)
+		direct_update(ice);
+	if (actr__udpp_active(ice->udpp)) {
+		int rc = actr__udpp_send(ice->udpp, data, len);
+
+		return rc == -EMSGSIZE ? -EIO : rc;
+	}
 	n = nice_agent_send(ice->agent, ice->stream, COMPONENT, (guint)len,
 			    data);
 	if (n == (gint)len)
@@ -534,4 +671,24 @@ int actr__ice_selected_fd(actr__ice_t *ice)
 	fd = g_socket_get_fd(gs);
 	g_object_unref(gs);
 	return fd;
+}
+
+void actr__ice_direct_stats(actr__ice_t *ice,
+			    struct actr__ice_direct_stats *st)
+{
+	struct actr__udpp_stats u;
+
+	memset(st, 0, sizeof(*st));
+	st->foreign = ice->direct_foreign;
+	if (!ice->udpp)
+		return;
+	actr__udpp_get_stats(ice->udpp, &u);
+	st->tx_active = actr__udpp_active(ice->udpp);
+	st->rx_active = u.rx_active;
+	st->tx_datagrams = u.tx_datagrams;
+	st->tx_calls = u.tx_calls;
+	st->tx_gso_runs = u.tx_gso_runs;
+	st->tx_errors = u.tx_errors;
+	st->rx_datagrams = u.rx_datagrams;
+	st->rx_calls = u.rx_calls;
 }

@@ -49,6 +49,9 @@ struct actr__ice_config {
 	unsigned pacing_ms;	/* Ta between checks, 0 = 5 (RFC 8445's
 				 * floor); lower only where the pairs are
 				 * few (loopback, tests) */
+	bool no_direct;		/* keep the data path on libnice (no
+				 * sendmmsg/recvmmsg fast path, ice/udp.h) */
+	bool no_gso;		/* direct path without UDP GSO runs */
 };
 
 struct actr__ice_cbs {
@@ -126,5 +129,22 @@ bool actr__ice_selected_is_loopback(actr__ice_t *ice);
 /** The descriptor of the selected pair's local socket (owned by libnice:
  * do not close), or -1 before a pair is selected. For tests and stats. */
 int actr__ice_selected_fd(actr__ice_t *ice);
+
+/* Counters of the direct UDP path (ice/udp.h); all zero when it is off. */
+struct actr__ice_direct_stats {
+	bool tx_active;		/* sends bypass libnice now */
+	bool rx_active;		/* DTLS is steered to our socket now */
+	uint64_t tx_datagrams;	/* sent by sendmmsg */
+	uint64_t tx_calls;	/* sendmmsg calls */
+	uint64_t tx_gso_runs;	/* runs sent as one UDP GSO message */
+	uint64_t tx_errors;	/* datagrams the kernel refused */
+	uint64_t rx_datagrams;	/* read by recvmmsg */
+	uint64_t rx_calls;	/* recvmmsg calls that returned data */
+	uint64_t foreign;	/* dropped: source is no remote candidate */
+};
+
+/** Direct-path counters of the agent (for tests and the benchmark). */
+void actr__ice_direct_stats(actr__ice_t *ice,
+			    struct actr__ice_direct_stats *st);
 
 #endif

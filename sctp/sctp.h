@@ -94,6 +94,10 @@ struct actr__sctp_opts {
 	size_t max_message;	/* largest message we accept, 0 = 256 KiB */
 	size_t remote_max_message; /* peer's a=max-message-size, 0 = 64 KiB */
 	size_t max_queued;	/* bytes we queue beyond usrsctp, 0 = 16 MiB */
+	bool authenticated;	/* packets arrive through DTLS, whose AEAD
+				 * already rejects any altered byte: skip
+				 * the CRC32c check on input (outgoing
+				 * packets still carry a valid CRC32c) */
 };
 
 /** Create an association on reactor r (initialising usrsctp if needed).
@@ -107,7 +111,10 @@ actr__sctp_t *actr__sctp_new(actr_reactor_t *r,
  * the result comes through cbs.state. */
 int actr__sctp_connect(actr__sctp_t *s);
 
-/** One incoming SCTP packet from the lower layer (copied by usrsctp). */
+/** One incoming SCTP packet from the lower layer (copied by usrsctp).
+ * Messages it completes are delivered at the end of the reactor iteration
+ * (at once when 256 KiB or more were fed since the last read, so a long
+ * batch of packets cannot fill the receive window). */
 void actr__sctp_feed(actr__sctp_t *s, const uint8_t *pkt, size_t len);
 
 /** Graceful shutdown (SHUTDOWN chunk after queued data): CLOSED follows

@@ -191,6 +191,9 @@ struct peer {
 	char last[2048];
 	size_t lastlen;
 	int nrecv;
+	uint32_t seq_next;	/* next numbered DTLS-like datagram */
+	int seq_bad;		/* numbered datagrams out of order */
+	int seq_got;		/* numbered datagrams received */
 };
 
 static void p_cand(void *arg, const char *cand)
@@ -226,6 +229,16 @@ static void p_recv(void *arg, const uint8_t *d, size_t n)
 	struct peer *p = arg;
 
 	p->nrecv++;
+	if (n >= 5 && d[0] == 23) {
+		uint32_t seq = (uint32_t)d[1] << 24 | (uint32_t)d[2] << 16 |
+			       (uint32_t)d[3] << 8 | d[4];
+
+		p->seq_bad += seq != p->seq_next;
+		p->seq_next = seq + 1;
+		p->seq_got++;
+		for (size_t i = 5; i < n; i++)
+			p->seq_bad += d[i] != (uint8_t)(seq + i);
+	}
 	p->lastlen = n < sizeof(p->last) ? n : sizeof(p->last);
 	memcpy(p->last, d, p->lastlen);
 }
@@ -654,6 +667,25 @@ TEST_TIMEOUT(ice_turn_relay, 20)
 	for (int k = 0; k < 100 && b.lastlen != 8; k++)
 		CHECK(actr_reactor_run_once(r, 20) >= 0);
 	CHECK_MEM(b.last, "via turn", 8);
+	{
+		/* A relayed pair stays on libnice (no direct path), also
+		 * for DTLS-looking datagrams. */
+		struct actr__ice_direct_stats sa, sb;
+		uint8_t d[100] = { 23, 0, 0, 0, 0 };
+
+		for (size_t i = 5; i < sizeof(d); i++)
+			d[i] = (uint8_t)i;
+		CHECK_OK(actr__ice_send(a.ice, d, sizeof(d)));
+		for (int k = 0; k < 100 && b.seq_got < 1; k++)
+			CHECK(actr_reactor_run_once(r, 20) >= 0);
+		CHECK_EQ(b.seq_got, 1);
+		CHECK_EQ(b.seq_bad, 0);
+		actr__ice_direct_stats(a.ice, &sa);
+		actr__ice_direct_stats(b.ice, &sb);
+		CHECK(!sa.tx_active && !sa.rx_active);
+		CHECK(!sb.tx_active && !sb.rx_active);
+		CHECK_EQ(sa.tx_datagrams + sb.rx_datagrams, 0);
+	}
 	actr__ice_free(a.ice);
 	actr__ice_free(b.ice);
 	actr_reactor_free(r);
@@ -716,5 +748,259 @@ TEST(ice_fd_reuse_after_free)
 		actr__ice_free(b.ice);
 	}
 	actr__ice_free(keeper);
+	actr_reactor_free(r);
+}
+
+/* ---- the direct UDP path (ice/udp.h) ------------------------------------ */
+
+/* The steered receive socket comes RX_DELAY_MS (20 ms) after the path:
+ * run the loop until it is there (bounded). */
+static void wait_steering(actr_reactor_t *r, struct peer *p)
+{
+	struct actr__ice_direct_stats st;
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(2000));
+
+	do {
+		actr__ice_direct_stats(p->ice, &st);
+		if (st.rx_active)
+			return;
+		CHECK(actr_reactor_run_once(r, 5) >= 0);
+	} while (actr_time_ns() < end);
+	actr__ice_direct_stats(p->ice, &st);
+	CHECK(st.rx_active);
+}
+
+/* A numbered datagram that looks like DTLS (first byte 23). */
+static void send_numbered(struct peer *p, uint32_t seq, size_t n)
+{
+	uint8_t d[1200];
+
+	d[0] = 23;
+	d[1] = (uint8_t)(seq >> 24);
+	d[2] = (uint8_t)(seq >> 16);
+	d[3] = (uint8_t)(seq >> 8);
+	d[4] = (uint8_t)seq;
+	for (size_t i = 5; i < n; i++)
+		d[i] = (uint8_t)(seq + i);
+	CHECK_OK(actr__ice_send(p->ice, d, n));
+}
+
+/* On a host pair, sends leave in sendmmsg batches and DTLS-looking
+ * datagrams arrive through the steered socket in recvmmsg batches, in
+ * order and intact; other datagrams (and STUN: an ICE restart) still go
+ * through libnice's socket. */
+TEST(ice_direct_path_batches)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_direct_stats sa, sb, sb2;
+	struct peer a, b;
+	uint64_t end;
+	int n = 300;
+
+	make_pair(r, &a, &b, 0);
+	connect_pair(r, &a, &b);
+	/* One send selects the path; the steering follows 20 ms later
+	 * (until then DTLS-looking datagrams still arrive, via libnice). */
+	send_numbered(&b, 0, 100);
+	send_numbered(&a, 0, 100);
+	for (int k = 0; k < 100 && (a.seq_got < 1 || b.seq_got < 1); k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(a.seq_got == 1 && b.seq_got == 1);
+	actr__ice_direct_stats(b.ice, &sb);
+	CHECK(sb.tx_active);
+	CHECK(!sb.rx_active);
+	CHECK_EQ(sb.rx_datagrams, 0);
+	wait_steering(r, &a);
+	wait_steering(r, &b);
+	b.seq_next = 0; /* the burst numbers from 0 again */
+	b.seq_got = 0;
+
+	/* A burst written within one iteration. */
+	for (int i = 0; i < n; i++)
+		send_numbered(&a, (uint32_t)i, 1200);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (b.seq_got < n && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(b.seq_got, n);
+	CHECK_EQ(b.seq_bad, 0);
+	actr__ice_direct_stats(a.ice, &sa);
+	actr__ice_direct_stats(b.ice, &sb);
+	CHECK(sa.tx_active && sa.rx_active);
+	CHECK(sa.tx_datagrams >= (uint64_t)n);
+	CHECK(sa.tx_calls <= 2 + (uint64_t)n / 32); /* 64 per call */
+	CHECK(sa.tx_gso_runs > 0); /* equal sizes: UDP GSO runs */
+	CHECK(sa.tx_gso_runs < (uint64_t)n);
+	CHECK_EQ(sa.tx_errors, 0);
+	CHECK(sb.rx_datagrams >= (uint64_t)n);
+	CHECK(sb.rx_calls < (uint64_t)n); /* several per recvmmsg */
+	actr_logi("test", "direct: %llu datagrams in %llu sendmmsg (%llu GSO "
+			  "runs), %llu in %llu recvmmsg",
+		  (unsigned long long)sa.tx_datagrams,
+		  (unsigned long long)sa.tx_calls,
+		  (unsigned long long)sa.tx_gso_runs,
+		  (unsigned long long)sb.rx_datagrams,
+		  (unsigned long long)sb.rx_calls);
+
+	/* Not DTLS: through libnice's socket, not the steered one. */
+	CHECK_OK(actr__ice_send(a.ice, "plain", 5));
+	for (int k = 0; k < 100 && b.lastlen != 5; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_MEM(b.last, "plain", 5);
+	actr__ice_direct_stats(b.ice, &sb2);
+	CHECK_EQ(sb2.rx_datagrams, sb.rx_datagrams);
+
+	/* STUN still reaches libnice: an ICE restart completes, and the
+	 * path carries data again afterwards (the burst above continues). */
+	CHECK_OK(actr__ice_restart(a.ice));
+	CHECK_OK(actr__ice_restart(b.ice));
+	exchange_creds(&a, &b);
+	a.state = b.state = 0;
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (!both_connected(&a, &b) && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(both_connected(&a, &b));
+	for (int i = 0; i < 10; i++)
+		send_numbered(&a, (uint32_t)(n + i), 600);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	while (b.seq_got < n + 10 && actr_time_ns() < end)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(b.seq_got, n + 10);
+	CHECK_EQ(b.seq_bad, 0);
+	actr__ice_direct_stats(a.ice, &sa);
+	CHECK(sa.tx_active);
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	CHECK_EQ(actr_reactor_active(r), 0);
+	actr_reactor_free(r);
+}
+
+/* A DTLS-looking datagram from an address that is no remote candidate is
+ * dropped and counted; the agents' own traffic is unaffected. */
+TEST(ice_direct_foreign_source_dropped)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_direct_stats sb;
+	struct sockaddr_in to, me = { 0 };
+	socklen_t sl = sizeof(to);
+	struct peer a, b;
+	uint8_t fake[64];
+	int s;
+
+	make_pair(r, &a, &b, 0);
+	connect_pair(r, &a, &b);
+	send_numbered(&b, 0, 64); /* selects b's path */
+	send_numbered(&a, 0, 64);
+	for (int k = 0; k < 100 && (a.seq_got < 1 || b.seq_got < 1); k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK(a.seq_got == 1 && b.seq_got == 1);
+	wait_steering(r, &b);
+	CHECK_OK(getsockname(actr__ice_selected_fd(b.ice),
+			     (struct sockaddr *)&to, &sl));
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	CHECK(s >= 0);
+	me.sin_family = AF_INET;
+	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK_OK(bind(s, (struct sockaddr *)&me, sizeof(me)));
+	memset(fake, 0, sizeof(fake));
+	fake[0] = 23;
+	fake[4] = 1; /* would be sequence 1 */
+	CHECK_EQ(sendto(s, fake, sizeof(fake), 0, (struct sockaddr *)&to,
+			sizeof(to)),
+		 (ssize_t)sizeof(fake));
+	for (int k = 0; k < 50; k++) {
+		actr__ice_direct_stats(b.ice, &sb);
+		if (sb.foreign)
+			break;
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	}
+	CHECK_EQ(sb.foreign, 1);
+	CHECK_EQ(b.seq_got, 1);
+	send_numbered(&a, 1, 64);
+	for (int k = 0; k < 100 && b.seq_got < 2; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(b.seq_got, 2);
+	CHECK_EQ(b.seq_bad, 0);
+	close(s);
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	actr_reactor_free(r);
+}
+
+/* no_gso: the direct path sends plain datagrams (sendmmsg), still in
+ * batches, in order and intact. */
+TEST(ice_direct_no_gso)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" },
+				       .no_gso = true };
+	struct actr__ice_config cb = ca;
+	struct actr__ice_direct_stats sa, sb;
+	struct peer a = { 0 }, b = { 0 };
+	int n = 200;
+
+	cb.controlling = false;
+	a.other = &b;
+	b.other = &a;
+	a.trickle = b.trickle = true;
+	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
+	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
+	CHECK(a.ice && b.ice);
+	exchange_creds(&a, &b);
+	connect_pair(r, &a, &b);
+	send_numbered(&b, 0, 64); /* selects b's path */
+	for (int k = 0; k < 100 && a.seq_got < 1; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	wait_steering(r, &b);
+	for (int i = 0; i < n; i++)
+		send_numbered(&a, (uint32_t)i, 1200);
+	for (int k = 0; k < 200 && b.seq_got < n; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(b.seq_got, n);
+	CHECK_EQ(b.seq_bad, 0);
+	actr__ice_direct_stats(a.ice, &sa);
+	actr__ice_direct_stats(b.ice, &sb);
+	CHECK(sa.tx_active && sb.rx_active);
+	CHECK_EQ(sa.tx_gso_runs, 0);
+	CHECK(sa.tx_datagrams >= (uint64_t)n);
+	CHECK(sa.tx_calls <= 2 + (uint64_t)n / 32);
+	CHECK(sb.rx_calls < (uint64_t)n);
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
+	actr_reactor_free(r);
+}
+
+/* no_direct keeps every datagram on libnice. */
+TEST(ice_direct_off)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__ice_config ca = { .controlling = true,
+				       .local_addrs = { "127.0.0.1" },
+				       .no_direct = true };
+	struct actr__ice_config cb = ca;
+	struct actr__ice_direct_stats sa, sb;
+	struct peer a = { 0 }, b = { 0 };
+
+	cb.controlling = false;
+	a.other = &b;
+	b.other = &a;
+	a.trickle = b.trickle = true;
+	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
+	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
+	CHECK(a.ice && b.ice);
+	exchange_creds(&a, &b);
+	connect_pair(r, &a, &b);
+	for (int i = 0; i < 50; i++)
+		send_numbered(&a, (uint32_t)i, 1000);
+	for (int k = 0; k < 200 && b.seq_got < 50; k++)
+		CHECK(actr_reactor_run_once(r, 20) >= 0);
+	CHECK_EQ(b.seq_got, 50);
+	CHECK_EQ(b.seq_bad, 0);
+	actr__ice_direct_stats(a.ice, &sa);
+	actr__ice_direct_stats(b.ice, &sb);
+	CHECK(!sa.tx_active && !sa.rx_active && !sb.rx_active);
+	CHECK_EQ(sa.tx_datagrams + sb.rx_datagrams, 0);
+	actr__ice_free(a.ice);
+	actr__ice_free(b.ice);
 	actr_reactor_free(r);
 }

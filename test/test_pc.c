@@ -270,6 +270,22 @@ static void connect_and_echo(bool trickle, bool legacy, size_t max)
 	echo_one(r, &b, &a, ACTR__LANE_RPC_SIGNAL, 70000);
 	CHECK_EQ(actr__pc_send(a.pc, 9, "x", 1), -EINVAL);
 	CHECK_EQ(actr__pc_send(a.pc, 0, "x", (16u << 20) + 1), -ACTR_ETOOBIG);
+	/* On the loopback host pair DTLS went through the direct UDP path
+	 * (ice/udp.h) both ways, in batches. */
+	{
+		struct actr__ice_direct_stats da, db;
+
+		actr__ice_direct_stats(actr__pc_ice(a.pc), &da);
+		actr__ice_direct_stats(actr__pc_ice(b.pc), &db);
+		CHECK(da.tx_active && da.rx_active);
+		CHECK(db.tx_active && db.rx_active);
+		CHECK(da.tx_datagrams > 0 && db.tx_datagrams > 0);
+		CHECK(da.rx_datagrams > 0 && db.rx_datagrams > 0);
+		CHECK(da.tx_calls < da.tx_datagrams ||
+		      db.tx_calls < db.tx_datagrams);
+		CHECK_EQ(da.tx_errors + db.tx_errors, 0);
+		CHECK_EQ(da.foreign + db.foreign, 0);
+	}
 	free_sides(&a, &b);
 	for (int i = 0; i < 5; i++)
 		actr_reactor_run_once(r, 0);
@@ -508,6 +524,18 @@ TEST_TIMEOUT(pc_turn_relay, 20)
 	CHECK_STR(actr__ice_selected_local_type(actr__pc_ice(a.pc)), "relay");
 	echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 100);
 	echo_one(r, &a, &b, ACTR__LANE_STREAM_RELIABLE, 300000);
+	{
+		/* Relayed: everything stayed on libnice. */
+		struct actr__ice_direct_stats da, db;
+
+		actr__ice_direct_stats(actr__pc_ice(a.pc), &da);
+		actr__ice_direct_stats(actr__pc_ice(b.pc), &db);
+		CHECK(!da.tx_active && !da.rx_active);
+		CHECK(!db.tx_active && !db.rx_active);
+		CHECK_EQ(da.tx_datagrams + db.tx_datagrams + da.rx_datagrams +
+				 db.rx_datagrams,
+			 0);
+	}
 	free_sides(&a, &b);
 	actr_reactor_free(r);
 	test_turn_stop(&turn);

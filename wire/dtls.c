@@ -401,6 +401,10 @@ static void update_timer(actr__dtls_t *d)
 
 	if (d->freed || d->state >= ACTR_DTLS_CLOSED)
 		return;
+	/* Once connected with no retransmission pending, DTLS needs no timer:
+	 * skip the query (a clock read) on every record. */
+	if (d->state == ACTR_DTLS_CONNECTED && !actr_timer_active(&d->rto))
+		return;
 	if (DTLSv1_get_timeout(d->ssl, &tv) == 1) {
 		uint64_t ns = (uint64_t)tv.tv_sec * ACTR_NSEC_PER_SEC +
 			      (uint64_t)tv.tv_usec * 1000u;

@@ -511,6 +511,7 @@ static void start_sctp(struct actr__pc *pc)
 	o.max_message = DC_MAX + 1;
 	o.remote_max_message = pc->frag_data + ACTR_FRAG_HDR_LEN;
 	o.max_queued = pc->cfg.max_message + (pc->cfg.max_message >> 2);
+	o.authenticated = true; /* every packet passed DTLS's AEAD check */
 	/* DTLS never fragments application data, so an SCTP packet must fit
 	 * the path: 1200 unless configured. Larger packets only on a
 	 * loopback pair (one DTLS record holds 16 KiB); some peers (aiortc)
