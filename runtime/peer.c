@@ -1174,6 +1174,7 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 		}
 	}
 	p->pccfg.ice.relay_only = cfg->ice_relay_only;
+	p->pccfg.ice.no_direct = cfg->no_direct_udp;
 	p->pccfg.trickle = true;
 	p->pccfg.handshake_timeout_ms = p->cfg.setup_timeout_ms;
 	/* signaling */

@@ -78,6 +78,10 @@ typedef struct actr_peer_config {
 	bool ice_relay_only;		/* TURN relay candidates only
 					 * (credential: the one the
 					 * signaling server issued) */
+	bool no_direct_udp;		/* keep data on libnice's per-packet
+					 * path even on a direct UDP pair
+					 * (no batched sendmmsg/recvmmsg, no
+					 * SO_REUSEPORT steering socket) */
 	const char *mailbox_path;	/* durable inbound mailbox, or NULL */
 	int mailbox_sync;		/* ACTR_MAILBOX_SYNC_*, default FULL */
 	const struct actr_mailbox_opts *mailbox_opts; /* full mailbox options
