@@ -266,26 +266,36 @@ static void exchange_creds(struct peer *a, struct peer *b)
 	CHECK_OK(actr__ice_set_remote_credentials(a->ice, u, p));
 }
 
-static void make_pair_ta(actr_reactor_t *r, struct peer *a, struct peer *b,
-			 unsigned retrans, unsigned pacing_ms)
+/* Two trickling agents on r with config ca (a controlling, b not) and
+ * callbacks cbs_a for a, credentials exchanged. */
+static void make_pair_cfg(actr_reactor_t *r, struct peer *a, struct peer *b,
+			  const struct actr__ice_config *ca,
+			  const struct actr__ice_cbs *cbs_a)
 {
-	struct actr__ice_config ca = { .controlling = true,
-				       .local_addrs = { "127.0.0.1" },
-				       .stun_initial_ms = 50,
-				       .stun_max_retrans = retrans,
-				       .pacing_ms = pacing_ms };
-	struct actr__ice_config cb = ca;
+	struct actr__ice_config cfa = *ca, cfb = *ca;
 
-	cb.controlling = false;
+	cfa.controlling = true;
+	cfb.controlling = false;
 	memset(a, 0, sizeof(*a));
 	memset(b, 0, sizeof(*b));
 	a->other = b;
 	b->other = a;
 	a->trickle = b->trickle = true;
-	a->ice = actr__ice_new(r, &ca, &pcbs, a);
-	b->ice = actr__ice_new(r, &cb, &pcbs, b);
+	a->ice = actr__ice_new(r, &cfa, cbs_a, a);
+	b->ice = actr__ice_new(r, &cfb, &pcbs, b);
 	CHECK(a->ice && b->ice);
 	exchange_creds(a, b);
+}
+
+static void make_pair_ta(actr_reactor_t *r, struct peer *a, struct peer *b,
+			 unsigned retrans, unsigned pacing_ms)
+{
+	struct actr__ice_config ca = { .local_addrs = { "127.0.0.1" },
+				       .stun_initial_ms = 50,
+				       .stun_max_retrans = retrans,
+				       .pacing_ms = pacing_ms };
+
+	make_pair_cfg(r, a, b, &ca, &pcbs);
 }
 
 static void make_pair(actr_reactor_t *r, struct peer *a, struct peer *b,
@@ -596,20 +606,12 @@ TEST(ice_free_in_callback)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__ice_cbs cbs = pcbs;
-	struct actr__ice_config ca = { .controlling = true,
-				       .local_addrs = { "127.0.0.1" } };
-	struct actr__ice_config cb = ca;
-	struct peer a = { 0 }, b = { 0 };
+	struct actr__ice_config ca = { .local_addrs = { "127.0.0.1" } };
+	struct peer a, b;
 	bool done = false;
 
 	cbs.state = free_in_state;
-	cb.controlling = false;
-	a.other = &b;
-	b.other = &a;
-	a.trickle = b.trickle = true;
-	a.ice = actr__ice_new(r, &ca, &cbs, &a);
-	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
-	exchange_creds(&a, &b);
+	make_pair_cfg(r, &a, &b, &ca, &cbs);
 	CHECK_OK(actr__ice_gather(a.ice));
 	CHECK_OK(actr__ice_gather(b.ice));
 	for (int i = 0; i < 500 && !done; i++) {
@@ -631,12 +633,10 @@ TEST_TIMEOUT(ice_turn_relay, 20)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct test_turn turn;
-	struct actr__ice_config ca = { .controlling = true,
-				       .local_addrs = { "127.0.0.1" },
+	struct actr__ice_config ca = { .local_addrs = { "127.0.0.1" },
 				       .turn_ip = "127.0.0.1",
 				       .relay_only = true };
-	struct actr__ice_config cb;
-	struct peer a = { 0 }, b = { 0 };
+	struct peer a, b;
 	uint64_t end;
 	char pair[256];
 
@@ -644,15 +644,7 @@ TEST_TIMEOUT(ice_turn_relay, 20)
 	ca.turn_port = turn.port;
 	ca.turn_user = turn.user;
 	ca.turn_pass = turn.pass;
-	cb = ca;
-	cb.controlling = false;
-	a.other = &b;
-	b.other = &a;
-	a.trickle = b.trickle = true;
-	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
-	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
-	CHECK(a.ice && b.ice);
-	exchange_creds(&a, &b);
+	make_pair_cfg(r, &a, &b, &ca, &pcbs);
 	CHECK_OK(actr__ice_gather(a.ice));
 	CHECK_OK(actr__ice_gather(b.ice));
 	end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
@@ -931,22 +923,13 @@ TEST(ice_direct_foreign_source_dropped)
 TEST(ice_direct_no_gso)
 {
 	actr_reactor_t *r = actr_reactor_new();
-	struct actr__ice_config ca = { .controlling = true,
-				       .local_addrs = { "127.0.0.1" },
+	struct actr__ice_config ca = { .local_addrs = { "127.0.0.1" },
 				       .no_gso = true };
-	struct actr__ice_config cb = ca;
 	struct actr__ice_direct_stats sa, sb;
-	struct peer a = { 0 }, b = { 0 };
+	struct peer a, b;
 	int n = 200;
 
-	cb.controlling = false;
-	a.other = &b;
-	b.other = &a;
-	a.trickle = b.trickle = true;
-	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
-	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
-	CHECK(a.ice && b.ice);
-	exchange_creds(&a, &b);
+	make_pair_cfg(r, &a, &b, &ca, &pcbs);
 	connect_pair(r, &a, &b);
 	send_numbered(&b, 0, 64); /* selects b's path */
 	for (int k = 0; k < 100 && a.seq_got < 1; k++)
@@ -974,21 +957,12 @@ TEST(ice_direct_no_gso)
 TEST(ice_direct_off)
 {
 	actr_reactor_t *r = actr_reactor_new();
-	struct actr__ice_config ca = { .controlling = true,
-				       .local_addrs = { "127.0.0.1" },
+	struct actr__ice_config ca = { .local_addrs = { "127.0.0.1" },
 				       .no_direct = true };
-	struct actr__ice_config cb = ca;
 	struct actr__ice_direct_stats sa, sb;
-	struct peer a = { 0 }, b = { 0 };
+	struct peer a, b;
 
-	cb.controlling = false;
-	a.other = &b;
-	b.other = &a;
-	a.trickle = b.trickle = true;
-	a.ice = actr__ice_new(r, &ca, &pcbs, &a);
-	b.ice = actr__ice_new(r, &cb, &pcbs, &b);
-	CHECK(a.ice && b.ice);
-	exchange_creds(&a, &b);
+	make_pair_cfg(r, &a, &b, &ca, &pcbs);
 	connect_pair(r, &a, &b);
 	for (int i = 0; i < 50; i++)
 		send_numbered(&a, (uint32_t)i, 1000);
