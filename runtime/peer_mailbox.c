@@ -335,18 +335,30 @@ out:
 	actr_proto_free(from);
 }
 
+/* Deliver what the mailbox hands out. Before registration only in-process
+ * messages can run (a remote one's reply needs the node's final identity
+ * and the signaling server): a remote one, recovered from an earlier
+ * process, goes back to its place and stops the pump, so FIFO holds and
+ * in-process messages queued behind it wait for the registration too. */
 void actr__peer_mb_pump(actr_peer_t *p)
 {
 	actr_mailbox_msg_t *msgs[32];
 	unsigned total = 0;
+	bool held = false;
 	size_t n;
 
-	if (!p->mb || !p->registered || p->closing)
-		return;
-	while (total < PUMP_MAX &&
+	if (!p->mb || p->closing || p->node->state != NODE_RUNNING)
+		return;	/* registration or the next store pumps again */
+	while (!held && total < PUMP_MAX &&
 	       (n = actr_mailbox_dequeue(p->mb, msgs, 32)) > 0) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			if (held || (!p->registered && msgs[i]->from_len)) {
+				actr_mailbox_release(p->mb, msgs[i]->id);
+				held = true;
+				continue;
+			}
 			deliver(p, msgs[i]);
+		}
 		total += (unsigned)n;
 	}
 }

@@ -186,3 +186,38 @@ TEST_TIMEOUT(remote_local_redelivered_after_crash, 40)
 		teardown(r, &a, l);
 	}
 }
+
+/* No signaling server at all: in-process messages through the mailbox
+ * do not wait for a registration that never comes. */
+TEST_TIMEOUT(remote_local_without_registration, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct rnode a;
+	struct res x = { 0 };
+	actr_peer_stats_t st;
+	char mb[512];
+
+	CHECK(r);
+	snprintf(mb, sizeof(mb), "%s/local-noreg.db", actr_test_tmpdir());
+	hits = 0;
+	rt_mailbox_local = true;
+	rt_node(&a, r, "ws://127.0.0.1:1", workload(), mb); /* refused */
+	rt_mailbox_local = false;
+	CHECK_OK(actr_ref_call_raw(a.ref, "test.Echo", "early", 5, 5000,
+				   on_result, &x));
+	CHECK_OK(actr_ref_tell_raw(a.ref, "test.Note", "n", 1));
+	rt_run(r, &x.done, 1, 5000);
+	rt_run(r, &hits, 2, 5000);
+	CHECK(!actr_peer_ready(a.peer));
+	CHECK_EQ(x.status, 0);
+	CHECK_STR(x.reply, "early");
+	CHECK_EQ(hits, 2);
+	for (int i = 0; i < 10; i++)
+		actr_reactor_run_once(r, 1);
+	actr_peer_get_stats(a.peer, &st);
+	CHECK_EQ(st.persisted, 2);
+	CHECK_EQ(st.acked, 2);
+	rt_node_free(&a);
+	rt_drain(r);
+	actr_reactor_free(r);
+}

@@ -38,8 +38,10 @@
  * In-process calls and tells to the node (from its shell or another node
  * of the system) bypass the mailbox unless mailbox_local is set. With it
  * they are stored like remote ones (route, payload and direction in an
- * RpcEnvelope, an empty sender) and handled once the peer has registered
- * (the node's identity is final then); the original message and its
+ * RpcEnvelope, an empty sender) and handled at once, also before the peer
+ * has registered (unless messages of an earlier process, found in the
+ * mailbox at open, are ahead of them: remote ones wait for the
+ * registration, and FIFO holds); the original message and its
  * caller's continuation are kept in memory, so the reply goes back by
  * pointer as usual and the message is acknowledged when it was handled.
  * A message found in the mailbox at open whose sender died with the last
