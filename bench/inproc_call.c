@@ -3,7 +3,7 @@
  * process, 64-byte payload (raw route), by default 1M calls.
  *
  *   build/bench/inproc_call [--calls N] [--no-timing] [--mode M]
- *   (M = poll, reactor or typed: run only that measurement)
+ *   (M = poll, reactor, typed or durable: run only that measurement)
  *
  * Prints p50/p99 latency (ns; each sample includes two clock reads) and
  * calls/s (a second pass without clock reads) for:
@@ -12,7 +12,11 @@
  *   reactor  the shell calls, then one actr_reactor_run_once(0) (one
  *            epoll_wait per call): what a loop-driven app sees;
  *   typed    like poll, with a protobuf EchoRequest/EchoResponse (pack
- *            and unpack on both sides).
+ *            and unpack on both sides);
+ *   durable  like reactor, through the durable mailbox (a peer gate with
+ *            mailbox_local, SYNC_FULL, handled first: an envelope encode
+ *            and a crash-journal copy per call; no signaling server, so
+ *            it never registers, which in-process messages do not need).
  * Anchors (Rust actr docs): ~16 us in-process call, ~10 us host path.
  * Target: p50 <= 250 ns, <= 1500 instructions per call.
  *
@@ -29,8 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <actr/actr.h>
+#include <actr/node.h>
 #include <actr/runtime.h>
 
 #include "proto/echo.pb-c.h"
@@ -168,7 +174,7 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		else {
 			fprintf(stderr, "usage: %s [--calls N] [--no-timing] "
-				"[--mode poll|reactor|typed]\n",
+				"[--mode poll|reactor|typed|durable]\n",
 				argv[0]);
 			return 2;
 		}
@@ -196,6 +202,30 @@ int main(int argc, char **argv)
 		measure("reactor", only ? calls : tenth, REACTOR, timing);
 	if (!only || !strcmp(only, "typed"))
 		measure("typed", only ? calls : tenth, TYPED, timing);
+	if (!only || !strcmp(only, "durable")) {
+		char db[64];
+		actr_peer_config_t pc = { .signaling_url = "ws://127.0.0.1:1",
+					  .mailbox_path = db,
+					  .mailbox_local = true };
+		actr_peer_t *peer;
+
+		snprintf(db, sizeof(db), "/tmp/actr-inproc-%d.db",
+			 (int)getpid());
+		actr_log_set_level(ACTR_LOG_ERROR); /* no server: retries */
+		peer = actr_peer_new(node, &pc);
+		if (!peer || actr_peer_start(peer) < 0)
+			return 1;
+		measure("durable", only ? calls : tenth, REACTOR, timing);
+		actr_peer_free(peer);
+		for (int i = 0; i < 5; i++) {
+			static const char *const sfx[] = { "", "-wal", "-shm",
+							   "-inflight", "-jnl" };
+			char f[96];
+
+			snprintf(f, sizeof(f), "%s%s", db, sfx[i]);
+			unlink(f);
+		}
+	}
 	printf("anchors (Rust actr docs): in-process call ~16000 ns, "
 	       "host path ~10000 ns; target p50 <= 250 ns\n");
 	printf("instructions/call: valgrind --tool=callgrind "
