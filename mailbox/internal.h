@@ -6,6 +6,7 @@
 #define ACTR_MAILBOX_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -283,13 +284,41 @@ int actr__mb_pvec_push(struct mb_pvec *v, struct mb_msg *m);
 #define JNL_HDR 64		/* header bytes before the ring */
 #define JNL_MIN (64u << 10)	/* smallest ring */
 
-/* The file's header (the fuzz target builds one). */
+/* The file's header and records (the fuzz target builds them). */
 struct jhdr {
 	uint32_t magic;
 	uint32_t version;
 	uint64_t size;		/* ring bytes */
 	uint64_t tail;		/* logical position of the oldest record */
 };
+
+#define JREC_MAGIC 0x52434a41u	/* "AJCR" */
+#define JREC_WRAP 0x50524a41u	/* "AJRP": the rest of the ring is empty */
+
+struct jrec {
+	uint32_t magic;		/* JREC_MAGIC, or JREC_WRAP: go on at 0 */
+	uint32_t len;		/* record bytes, a multiple of 8 */
+	uint64_t seq;		/* consecutive */
+	uint64_t sum;		/* of everything from id to the end */
+	uint64_t live;		/* 1 until committed or acknowledged */
+	uint64_t id;
+	uint64_t enqueued_ms;
+	uint64_t last_redrive_ms;
+	uint32_t redrives;
+	uint32_t from_len;
+	uint32_t payload_len;
+	uint32_t prio;
+	uint8_t data[];		/* sender bytes, then payload */
+};
+
+uint64_t actr__mb_seg_sum(const uint8_t *p, size_t n);
+
+/* Checksum of a record with body bytes of data (from id to the end). */
+static inline uint64_t actr__mb_jrec_sum(const struct jrec *j, size_t body)
+{
+	return actr__mb_seg_sum((const uint8_t *)&j->id,
+				sizeof(*j) - offsetof(struct jrec, id) + body);
+}
 
 /** Open (create) the journal file at path. 0 or -errno (logged). */
 int actr__mb_jnl_open(actr_mailbox_t *mb, const char *path);

@@ -28,26 +28,6 @@
 
 #include "mailbox/internal.h"
 
-#define JREC_MAGIC 0x52434a41u	/* "AJCR" */
-#define JREC_WRAP 0x50524a41u	/* "AJRP" */
-
-struct jrec {
-	uint32_t magic;		/* JREC_MAGIC, or JREC_WRAP: go on at 0 */
-	uint32_t len;		/* record bytes, a multiple of 8 */
-	uint64_t seq;		/* consecutive */
-	uint64_t sum;		/* of everything from id to the end */
-	uint64_t live;		/* 1 until committed or acknowledged */
-	uint64_t id;
-	uint64_t enqueued_ms;
-	uint64_t last_redrive_ms;
-	uint32_t redrives;
-	uint32_t from_len;
-	uint32_t payload_len;
-	uint32_t prio;
-	uint8_t data[];		/* sender bytes, then payload */
-};
-
-#define SUMMED (sizeof(struct jrec) - offsetof(struct jrec, id))
 
 static struct jhdr *hdr(const actr_mailbox_t *mb)
 {
@@ -61,7 +41,7 @@ static struct jrec *rec_at(const actr_mailbox_t *mb, uint64_t pos)
 
 static uint64_t rec_sum(const struct jrec *j, size_t body)
 {
-	return actr__mb_seg_sum((const uint8_t *)&j->id, SUMMED + body);
+	return actr__mb_jrec_sum(j, body);
 }
 
 int actr__mb_jnl_open(actr_mailbox_t *mb, const char *path)
