@@ -114,7 +114,10 @@ typedef struct actr_peer_config {
 actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg);
 
 /** Register with the signaling server and connect (asynchronous: see
- * on_state). 0 or a negative code. */
+ * on_state). Start the node (actr_node_start) first: messages found in the
+ * mailbox at open are delivered when the registration completes, and only
+ * to a running node (otherwise they wait for the next inbound message).
+ * 0 or a negative code. */
 int actr_peer_start(actr_peer_t *p);
 
 /** Close every peer connection (queued calls fail with
