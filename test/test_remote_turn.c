@@ -140,47 +140,71 @@ static void on_seen(const actr_result_t *r, void *arg)
 	seen_status = r->status;
 }
 
+/* An echo server (mailbox mb, may be NULL) and a client on a fresh
+ * signaling server, one call made so that they are connected; returns the
+ * listener, *t is the echo type. */
+static struct actr__sig_listener *echo_pair(actr_reactor_t *r,
+					    struct rnode *srv,
+					    struct rnode *cli, const char *mb,
+					    Actr__ActrType *t)
+{
+	struct actr__sig_listener *l;
+	actr_workload_t *w;
+	char url[64];
+
+	seen_done = 0;
+	l = rt_signal(r, 0, url, sizeof(url));
+	w = actr_workload_new("acme", "echo", "1.0.0");
+	CHECK(w);
+	CHECK_OK(actr_workload_add_route(w, "test.Echo", h_echo, 0));
+	rt_node(srv, r, url, w, mb);
+	rt_node(cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, srv, cli, 5000);
+	t->manufacturer = "acme";
+	t->name = "echo";
+	t->version = "1.0.0";
+	CHECK_OK(actr_peer_call_raw(cli->peer, t, "test.Echo", "a", 1, 10000,
+				    on_seen, NULL));
+	rt_run(r, &seen_done, 1, 10000);
+	CHECK_EQ(seen_status, 0);
+	return l;
+}
+
+/* The one connection of gate p. */
+static struct peer_conn *only_conn(actr_peer_t *p)
+{
+	struct peer_conn *c = NULL;
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, p->conns);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		c = v;
+	CHECK(c && c->pc);
+	return c;
+}
+
 TEST_TIMEOUT(remote_bad_inbound_envelopes, 30)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__sig_listener *l;
 	struct rnode srv, cli;
-	actr_workload_t *w;
 	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
 	Actr__RpcEnvelope e = ACTR__RPC_ENVELOPE__INIT;
 	static const uint8_t junk[] = { 0xff, 0xff, 0xff, 0x0f, 0x12, 0x34 };
 	uint8_t buf[256];
-	struct peer_conn *c = NULL;
+	struct peer_conn *c;
 	actr_peer_stats_t st;
 	actr_dlq_entry_t *dl = NULL;
 	size_t ndl = 0;
-	GHashTableIter it;
-	gpointer k, v;
-	char url[64], mb[512];
+	char mb[512];
 	uint64_t end;
 
 	CHECK(r);
-	seen_done = 0;
 	snprintf(mb, sizeof(mb), "%s/bad-mb.db", actr_test_tmpdir());
-	l = rt_signal(r, 0, url, sizeof(url));
-	w = actr_workload_new("acme", "echo", "1.0.0");
-	CHECK(w);
-	CHECK_OK(actr_workload_add_route(w, "test.Echo", h_echo, 0));
-	rt_node(&srv, r, url, w, mb);
-	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
-		NULL);
-	rt_wait_ready(r, &srv, &cli, 5000);
-	t.manufacturer = "acme";
-	t.name = "echo";
-	t.version = "1.0.0";
-	CHECK_OK(actr_peer_call_raw(cli.peer, &t, "test.Echo", "a", 1, 10000,
-				    on_seen, NULL));
-	rt_run(r, &seen_done, 1, 10000);
-	CHECK_EQ(seen_status, 0);
-	g_hash_table_iter_init(&it, cli.peer->conns);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		c = v;
-	CHECK(c && c->pc);
+	l = echo_pair(r, &srv, &cli, mb, &t);
+	c = only_conn(cli.peer);
 
 	/* not a protobuf message; an envelope without a direction */
 	CHECK_OK(actr__pc_send(c->pc, ACTR__LANE_RPC_RELIABLE, junk,
@@ -226,40 +250,16 @@ TEST_TIMEOUT(remote_reconnect_after_close, 30)
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__sig_listener *l;
 	struct rnode srv, cli;
-	actr_workload_t *w;
 	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
-	struct peer_conn *c = NULL;
 	actr_peer_stats_t st;
-	GHashTableIter it;
-	gpointer k, v;
-	char url[64];
 	uint64_t end;
 
 	CHECK(r);
-	seen_done = 0;
-	l = rt_signal(r, 0, url, sizeof(url));
-	w = actr_workload_new("acme", "echo", "1.0.0");
-	CHECK(w);
-	CHECK_OK(actr_workload_add_route(w, "test.Echo", h_echo, 0));
-	rt_node(&srv, r, url, w, NULL);
-	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
-		NULL);
-	rt_wait_ready(r, &srv, &cli, 5000);
-	t.manufacturer = "acme";
-	t.name = "echo";
-	t.version = "1.0.0";
-	CHECK_OK(actr_peer_call_raw(cli.peer, &t, "test.Echo", "a", 1, 10000,
-				    on_seen, NULL));
-	rt_run(r, &seen_done, 1, 10000);
-	CHECK_EQ(seen_status, 0);
+	l = echo_pair(r, &srv, &cli, NULL, &t);
 
 	/* the callee closes its side (SCTP shutdown, DTLS close_notify):
 	 * both gates drop the connection */
-	g_hash_table_iter_init(&it, srv.peer->conns);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		c = v;
-	CHECK(c && c->pc);
-	CHECK_OK(actr__pc_close(c->pc));
+	CHECK_OK(actr__pc_close(only_conn(srv.peer)->pc));
 	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
 	while ((actr_peer_conn_count(cli.peer) ||
 		actr_peer_conn_count(srv.peer)) && actr_time_ns() < end)
