@@ -217,14 +217,7 @@ int main(int argc, char **argv)
 			return 1;
 		measure("durable", only ? calls : tenth, REACTOR, timing);
 		actr_peer_free(peer);
-		for (int i = 0; i < 5; i++) {
-			static const char *const sfx[] = { "", "-wal", "-shm",
-							   "-inflight", "-jnl" };
-			char f[96];
-
-			snprintf(f, sizeof(f), "%s%s", db, sfx[i]);
-			unlink(f);
-		}
+		actr_mailbox_remove(db);
 	}
 	printf("anchors (Rust actr docs): in-process call ~16000 ns, "
 	       "host path ~10000 ns; target p50 <= 250 ns\n");

@@ -395,15 +395,7 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		if (st.commit_errors)
 			rc = -EIO;
 		actr_mailbox_close(b.mb);
-		unlink(path);
-		snprintf(path + strlen(path), 16, "-wal");
-		unlink(path);
-		path[strlen(path) - 4] = 0;
-		snprintf(path + strlen(path), 16, "-inflight");
-		unlink(path);
-		path[strlen(path) - 9] = 0;
-		snprintf(path + strlen(path), 16, "-jnl");
-		unlink(path);
+		actr_mailbox_remove(path);
 	}
 	qsort(b.lat, b.handled, sizeof(*b.lat), cmp_u64);
 	res->rate = (double)b.handled * 1e9 / (double)(t1 - t0);

@@ -400,14 +400,8 @@ int main(int argc, char **argv)
 	actr__sig_listener_free(l);
 	drain(r);
 	actr_reactor_free(r);
-	for (int i = 0; i < 10; i++) {
-		static const char *const sfx[] = { "", "-wal", "-shm",
-						   "-inflight", "-jnl" };
-		char f[PATH_MAX + 32];
-
-		snprintf(f, sizeof(f), "%s%s", i < 5 ? mb : mb2, sfx[i % 5]);
-		unlink(f);
-	}
+	actr_mailbox_remove(mb);
+	actr_mailbox_remove(mb2);
 	if (udp_pingpong(n, size, &p_udp) < 0)
 		rc = 1;
 	if (!rc && p_udp > 0)

@@ -1538,6 +1538,26 @@ void actr_mailbox_close(actr_mailbox_t *mb)
 	free(mb);
 }
 
+int actr_mailbox_remove(const char *path)
+{
+	static const char *const sfx[] = { "-wal", "-shm", "-inflight", "-jnl",
+					   "" };
+	char *p;
+	int rc = 0;
+
+	if (!path)
+		return -EINVAL;
+	/* the database last: side files never outlive it */
+	for (size_t i = 0; i < ACTR_ARRAY_LEN(sfx); i++) {
+		if (asprintf(&p, "%s%s", path, sfx[i]) < 0)
+			return -ENOMEM;
+		if (unlink(p) < 0 && errno != ENOENT && !rc)
+			rc = -errno;
+		free(p);
+	}
+	return rc;
+}
+
 bool actr__mb_journaled(const actr_mailbox_t *mb, uint64_t id)
 {
 	for (size_t i = 0; i < mb->newmsgs.n; i++)

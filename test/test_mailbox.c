@@ -1145,3 +1145,29 @@ TEST(mailbox_journal_full_keeps_fifo)
 	actr_mailbox_close(mb);
 	actr_buf_unref(big);
 }
+
+/* actr_mailbox_remove deletes the database and every side file. */
+TEST(mailbox_remove_files)
+{
+	const char *p = tpath("rm.db");
+	static const char *const sfx[] = { "", "-wal", "-shm", "-inflight",
+					   "-jnl" };
+	actr_mailbox_opts_t o;
+	actr_mailbox_t *mb;
+	char f[600];
+
+	journal_opts(&o, 1u << 20);
+	mb = open_mb(p, &o);
+	CHECK_OK(enq(mb, ACTR_PRIO_NORMAL, "s", "x", NULL));
+	CHECK_OK(actr_mailbox_commit(mb));
+	snprintf(f, sizeof(f), "%s-jnl", p);
+	CHECK(access(f, F_OK) == 0);
+	actr_mailbox_close(mb);
+	CHECK_OK(actr_mailbox_remove(p));
+	for (size_t i = 0; i < ACTR_ARRAY_LEN(sfx); i++) {
+		snprintf(f, sizeof(f), "%s%s", p, sfx[i]);
+		CHECK(access(f, F_OK) != 0);
+	}
+	CHECK_OK(actr_mailbox_remove(p));	/* nothing left: still 0 */
+	CHECK_EQ(actr_mailbox_remove(NULL), -EINVAL);
+}

@@ -251,6 +251,12 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *opts);
 int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		      actr_mailbox_t **out);
 
+/** Delete the files of the closed mailbox at path: the database and its
+ * side files (-wal, -shm, -inflight, -jnl). Missing files are not an
+ * error. 0, or -errno of the first file that could not be removed. Not
+ * while the mailbox is open (in any process). */
+int actr_mailbox_remove(const char *path);
+
 /** Commit what is pending (best effort), detach and free. In-flight
  * messages are not counted as failed attempts. NULL is ignored. */
 void actr_mailbox_close(actr_mailbox_t *mb);
