@@ -159,7 +159,7 @@ $(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(LIBA)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # ---- top-level targets -------------------------------------------------------
-.PHONY: all lib deps check check-run demo demo-run bench install clean format \
+.PHONY: all lib deps check check-run check-interop demo demo-run bench install clean format \
 	fuzz fuzz-build
 
 all: lib $(PROGS) $(EXAMPLES) $(TESTBIN) $(BENCHES)
@@ -182,8 +182,17 @@ else
 RUN_TESTS = $(TESTBIN)
 endif
 
+# Interop with peers nobody here wrote (test/interop/): the Rust actr
+# runtime from npm. Not under valgrind (minutes of Node.js); with T=...
+# only the unit tests run.
 check-run: all
 	$(RUN_TESTS) $(T)
+ifneq ($(VALGRIND),1)
+	$(if $(T),,@$(MAKE) --no-print-directory check-interop)
+endif
+
+check-interop: all
+	@sh test/interop/rust.sh $(B)
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run

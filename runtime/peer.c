@@ -127,8 +127,10 @@ static void reap_dead(actr_defer_t *d, void *arg)
 	(void)d;
 	for (c = p->dead; c; c = n) {
 		n = c->next_dead;
-		for (int i = 0; i < c->ncands; i++)
+		for (int i = 0; i < c->ncands; i++) {
 			free(c->cands[i]);
+			free(c->cand_ufrags[i]);
+		}
 		free(c->remote_enc);
 		actr_proto_free(c->remote);
 		g_hash_table_destroy(c->inflight);
@@ -209,6 +211,34 @@ static void flush_queue(struct peer_conn *c)
 	}
 }
 
+/* A fresh sdp_exchange_id: a random (version 4) UUID, the form the Rust
+ * runtime uses. */
+static void new_exchange_id(char out[ACTR__PEER_XID])
+{
+	static uint64_t seq;
+	uint8_t b[16];
+
+	if (actr_random(b, sizeof(b)) < 0) {
+		/* no entropy source: unique within the process is enough
+		 * to correlate an answer with its offer */
+		uint64_t t = actr_time_ns(), n = ++seq;
+
+		memcpy(b, &t, 8);
+		memcpy(b + 8, &n, 8);
+	}
+	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+	snprintf(out, ACTR__PEER_XID,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+		 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/* Our description goes out. Every offer opens a new exchange with a
+ * fresh sdp_exchange_id; the answer repeats the offer's (PROTOCOL.md 4:
+ * the Rust runtime ignores descriptions without one). An offer after the
+ * peer's description was applied is an ICE restart. */
 static void c_description(void *arg, bool offer, const char *sdp)
 {
 	struct peer_conn *c = arg;
@@ -216,9 +246,18 @@ static void c_description(void *arg, bool offer, const char *sdp)
 	Webrtc__SessionDescription sd = WEBRTC__SESSION_DESCRIPTION__INIT;
 	int rc;
 
-	sd.type = offer ? WEBRTC__SESSION_DESCRIPTION__TYPE__OFFER
-			: WEBRTC__SESSION_DESCRIPTION__TYPE__ANSWER;
+	if (offer)
+		new_exchange_id(c->xid);
+	else if (!*c->xid)
+		new_exchange_id(c->xid); /* the offer had none (older peer) */
+	if (!offer)
+		sd.type = WEBRTC__SESSION_DESCRIPTION__TYPE__ANSWER;
+	else if (c->remote_sdp)
+		sd.type = WEBRTC__SESSION_DESCRIPTION__TYPE__ICE_RESTART_OFFER;
+	else
+		sd.type = WEBRTC__SESSION_DESCRIPTION__TYPE__OFFER;
 	sd.sdp = (char *)sdp;
+	sd.sdp_exchange_id = c->xid;
 	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_SESSION_DESCRIPTION;
 	rl.session_description = &sd;
 	rc = actr__sigclient_relay_msg(c->p->sc, c->remote, &rl);
@@ -226,16 +265,22 @@ static void c_description(void *arg, bool offer, const char *sdp)
 		actr__peer_conn_drop(c, rc, "cannot relay the description");
 }
 
+/* A local candidate, trickled with our current ICE ufrag (receivers drop
+ * candidates of another generation). The end of gathering is not sent:
+ * the Rust runtime drops an empty candidate, and ICE does not need it. */
 static void c_candidate(void *arg, const char *cand)
 {
 	struct peer_conn *c = arg;
 	Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
 	Webrtc__IceCandidate ic = WEBRTC__ICE_CANDIDATE__INIT;
 
-	ic.candidate = (char *)(cand ? cand : "");
+	if (!cand || !*cand || !c->pc)
+		return;
+	ic.candidate = (char *)cand;
 	ic.sdp_mid = "0";
 	ic.has_sdp_mline_index = true;
 	ic.sdp_mline_index = 0;
+	ic.username_fragment = (char *)actr__pc_local_ufrag(c->pc);
 	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_ICE_CANDIDATE;
 	rl.ice_candidate = &ic;
 	if (actr__sigclient_relay_msg(c->p->sc, c->remote, &rl) < 0)
@@ -554,14 +599,78 @@ static void add_candidate(struct peer_conn *c, const char *cand)
 			  actr_strerror(rc));
 }
 
+/* A remote candidate of another ICE generation than the peer's current
+ * description (an ICE restart overtook it) is dropped and counted. One
+ * without a ufrag (older peers) is taken for the current generation. */
+static bool candidate_stale(struct peer_conn *c, const char *ufrag)
+{
+	if (!ufrag || !*ufrag ||
+	    !strcmp(ufrag, actr__pc_remote_ufrag(c->pc)))
+		return false;
+	c->p->st.stale_candidates++;
+	actr_logd(TAG, "candidate of ICE generation %s from %s dropped "
+		  "(current: %s)", ufrag, c->key,
+		  actr__pc_remote_ufrag(c->pc));
+	return true;
+}
+
+/* Candidates that came before the description: apply those of its
+ * generation. */
+static void apply_early_candidates(struct peer_conn *c)
+{
+	for (int i = 0; i < c->ncands; i++) {
+		if (!candidate_stale(c, c->cand_ufrags[i]))
+			add_candidate(c, c->cands[i]);
+		free(c->cands[i]);
+		free(c->cand_ufrags[i]);
+	}
+	c->ncands = 0;
+}
+
+static void keep_early_candidate(struct peer_conn *c,
+				 const Webrtc__IceCandidate *ic)
+{
+	char *cand, *ufrag = NULL;
+
+	if (c->ncands >= ACTR__PEER_MAX_CANDS) {
+		actr_logd(TAG, "too many early candidates from %s", c->key);
+		return;
+	}
+	cand = strdup(ic->candidate);
+	if (ic->username_fragment && *ic->username_fragment)
+		ufrag = strdup(ic->username_fragment);
+	if (!cand || (ic->username_fragment && *ic->username_fragment &&
+		      !ufrag)) {
+		free(cand);
+		free(ufrag);
+		return;
+	}
+	c->cands[c->ncands] = cand;
+	c->cand_ufrags[c->ncands++] = ufrag;
+}
+
+static bool is_offer(const Webrtc__SessionDescription *sd)
+{
+	return sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__OFFER ||
+	       sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__ICE_RESTART_OFFER ||
+	       sd->type ==
+		       WEBRTC__SESSION_DESCRIPTION__TYPE__RENEGOTIATION_OFFER;
+}
+
 static void on_sdp(actr_peer_t *p, struct peer_conn *c,
 		   const Actr__ActrId *src, const char *key,
 		   const Webrtc__SessionDescription *sd)
 {
+	const char *xid = sd->sdp_exchange_id;
 	int rc;
 
-	if (sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__OFFER ||
-	    sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__ICE_RESTART_OFFER) {
+	if (xid && strlen(xid) >= ACTR__PEER_XID) {
+		p->st.bad_in++;
+		actr_logw(TAG, "description from %s refused: sdp_exchange_id "
+			  "longer than %d bytes", key, ACTR__PEER_XID - 1);
+		return;
+	}
+	if (is_offer(sd)) {
 		if (c && (c->remote_sdp || (c->pc && c->offerer))) {
 			/* a new session from the peer replaces ours */
 			actr__peer_conn_drop(c, 0, "peer started a new "
@@ -570,8 +679,16 @@ static void on_sdp(actr_peer_t *p, struct peer_conn *c,
 		}
 		if (!c && !(c = conn_new(p, src, key)))
 			return;
+		/* the answer repeats it (set before the pc answers) */
+		snprintf(c->xid, sizeof(c->xid), "%s", xid ? xid : "");
 		if (!c->pc && conn_make_pc(c, false) < 0)
 			return;
+	} else if (c && c->pc && c->offerer && xid && *xid &&
+		   strcmp(xid, c->xid)) {
+		p->st.stale_sdp++;
+		actr_logd(TAG, "stale answer from %s ignored (exchange %s, "
+			  "current %s)", key, xid, c->xid);
+		return;
 	} else if (!c || !c->pc || !c->offerer || c->remote_sdp) {
 		actr_logw(TAG, "unexpected answer from %s ignored", key);
 		return;
@@ -582,11 +699,7 @@ static void on_sdp(actr_peer_t *p, struct peer_conn *c,
 		return;
 	}
 	c->remote_sdp = true;
-	for (int i = 0; i < c->ncands; i++) {
-		add_candidate(c, c->cands[i]);
-		free(c->cands[i]);
-	}
-	c->ncands = 0;
+	apply_early_candidates(c);
 }
 
 static void on_relay(actr_sigclient_t *sc, const uint8_t *source,
@@ -643,11 +756,10 @@ static void on_relay(actr_sigclient_t *sc, const uint8_t *source,
 		if (!c || !c->pc) {
 			actr_logd(TAG, "candidate for no session from %s", key);
 		} else if (c->remote_sdp) {
-			add_candidate(c, ic->candidate);
-		} else if (c->ncands < ACTR__PEER_MAX_CANDS) {
-			c->cands[c->ncands] = strdup(ic->candidate);
-			if (c->cands[c->ncands])
-				c->ncands++;
+			if (!candidate_stale(c, ic->username_fragment))
+				add_candidate(c, ic->candidate);
+		} else {
+			keep_early_candidate(c, ic);
 		}
 		webrtc__ice_candidate__free_unpacked(ic, NULL);
 		break;

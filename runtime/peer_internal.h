@@ -20,6 +20,8 @@
 #define ACTR__PEER_MAX_CANDS 32		/* candidates kept before SDP */
 #define ACTR__PEER_SILENT_MAX 2		/* silent timeouts, then drop */
 #define ACTR__PEER_INFLIGHT_MAX 4096	/* request ids tracked per conn */
+#define ACTR__PEER_XID 64		/* sdp_exchange_id bytes + NUL */
+#define ACTR__PEER_UFRAG 257		/* ICE ufrag (RFC 8839) + NUL */
 
 enum peer_conn_state {
 	PC_NEGOTIATING = 0,	/* waiting for the RoleAssignment */
@@ -49,7 +51,10 @@ struct peer_conn {
 	int st;				/* enum peer_conn_state */
 	bool offerer;			/* our role */
 	bool remote_sdp;		/* the peer's description is set */
+	char xid[ACTR__PEER_XID];	/* sdp_exchange_id of the current
+					 * offer/answer exchange ("" = none) */
 	char *cands[ACTR__PEER_MAX_CANDS]; /* early remote candidates */
+	char *cand_ufrags[ACTR__PEER_MAX_CANDS]; /* their ufrags */
 	int ncands;
 	struct peer_qmsg *qh, *qt;	/* queued envelopes */
 	unsigned nq;

@@ -593,9 +593,10 @@ static int do_renew(struct actr__sig_server *s, const uint8_t *body,
 		rc = reg_error(rep, 401, 401, "renewal token invalid or expired");
 	} else {
 		rc = issue_ok(s, a, now_ms, rep);
-		if (rc == 0)
+		if (rc == 0) {
 			s->stats.renewed++;
-		else
+			actr_logi(TAG, "renew: credential of %s renewed", idstr);
+		} else
 			rc = reg_error(rep, 500, 500, "internal");
 	}
 	actr__renew_credential_request__free_unpacked(req, NULL);

@@ -124,7 +124,7 @@ TEST_TIMEOUT(remote_proc_mailbox_redelivery_after_crash, 60)
 	rt_run(r, &x.done, 1, 25000);
 	CHECK_EQ(x.done, 1);
 	CHECK_EQ(x.status, 0);
-	CHECK_STR(x.reply, "survive");
+	CHECK_STR(x.reply, "Echo: survive");
 	/* and it serves new calls */
 	rt_echo_call_until_ok(r, &cli, "after", 5000);
 	ws = rt_stop_child(r, pid, SIGTERM);

@@ -882,6 +882,16 @@ int actr__pc_state(const actr__pc_t *pc)
 	return pc->state;
 }
 
+const char *actr__pc_local_ufrag(const actr__pc_t *pc)
+{
+	return pc->local.ufrag;
+}
+
+const char *actr__pc_remote_ufrag(const actr__pc_t *pc)
+{
+	return pc->have_remote ? pc->remote.ufrag : "";
+}
+
 actr__ice_t *actr__pc_ice(actr__pc_t *pc)
 {
 	return pc->ice;

@@ -152,6 +152,14 @@ void actr__pc_free(actr__pc_t *pc);
 
 int actr__pc_state(const actr__pc_t *pc);
 
+/** Our ICE ufrag of the current generation (it changes with an ICE
+ * restart): what trickled candidates carry as username_fragment. */
+const char *actr__pc_local_ufrag(const actr__pc_t *pc);
+
+/** The peer's ICE ufrag of the current generation, "" before its
+ * description was applied. */
+const char *actr__pc_remote_ufrag(const actr__pc_t *pc);
+
 /** The ICE agent (for tests and stats: selected pair). */
 actr__ice_t *actr__pc_ice(actr__pc_t *pc);
 

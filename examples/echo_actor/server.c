@@ -1,12 +1,14 @@
 /*
  * echo_actor server: the echo service on the network.
  *
- * Registers acme:echo:1.0.0 with an actr signaling server and answers
- * echo.EchoService.Echo over WebRTC for any caller, until SIGINT/SIGTERM.
+ * Registers acme:echo:1.0.0 (or --type) with an actr signaling server and
+ * answers echo.EchoService.Echo over WebRTC for any caller, until
+ * SIGINT/SIGTERM, as the Rust system's echo example does: the reply is
+ * "Echo: " + message, the timestamp unix milliseconds.
  *
  *   server [--signal ws://127.0.0.1:8081] [--realm 101] [--secret S]
- *          [--local 127.0.0.1] [--mailbox PATH] [--sync normal|full]
- *          [--crash-once FILE]
+ *          [--local 127.0.0.1] [--type MFR:NAME:VERSION]
+ *          [--mailbox PATH] [--sync normal|full] [--crash-once FILE]
  *
  * --mailbox stores every inbound request durably before it is handled
  * (acknowledged after the reply left). --crash-once FILE shows what that
@@ -31,12 +33,16 @@
 
 #include "proto/echo.pb-c.h"
 
+#define ECHO_PREFIX "Echo: "	/* the upstream example's reply prefix */
+
 static const char *crash_file;	/* --crash-once */
 static unsigned long handled;	/* requests answered */
 
 static int Echo(actr_ctx_t *ctx, const Echo__EchoRequest *req)
 {
 	Echo__EchoResponse resp = ECHO__ECHO_RESPONSE__INIT;
+	size_t n = strlen(req->message);
+	int rc;
 
 	if (crash_file && access(crash_file, F_OK) != 0) {
 		int fd = open(crash_file, O_WRONLY | O_CREAT, 0600);
@@ -46,10 +52,16 @@ static int Echo(actr_ctx_t *ctx, const Echo__EchoRequest *req)
 		fprintf(stderr, "server: simulated crash before replying\n");
 		_exit(3);
 	}
-	resp.reply = req->message;
+	resp.reply = malloc(sizeof(ECHO_PREFIX) + n);
+	if (!resp.reply)
+		return actr_reply_error(ctx, ACTR_EINTERNAL, "out of memory");
+	memcpy(resp.reply, ECHO_PREFIX, sizeof(ECHO_PREFIX) - 1);
+	memcpy(resp.reply + sizeof(ECHO_PREFIX) - 1, req->message, n + 1);
 	resp.timestamp = actr_wall_ms();
 	handled++;
-	return actr_reply(ctx, &resp.base);
+	rc = actr_reply(ctx, &resp.base);
+	free(resp.reply);
+	return rc;
 }
 
 static const actr_method_t echo_methods[] = {
@@ -95,6 +107,8 @@ int main(int argc, char **argv)
 	actr_peer_t *peer;
 	actr_ref_t *ref;
 	actr_peer_stats_t st;
+	Actr__ActrType *type = NULL;
+	const char *type_s = "acme:echo:1.0.0";
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -107,6 +121,8 @@ int main(int argc, char **argv)
 			pc.realm_secret = arg_of(argc, argv, &i);
 		else if (!strcmp(a, "--local"))
 			pc.local_addr = arg_of(argc, argv, &i);
+		else if (!strcmp(a, "--type"))
+			type_s = arg_of(argc, argv, &i);
 		else if (!strcmp(a, "--mailbox"))
 			pc.mailbox_path = arg_of(argc, argv, &i);
 		else if (!strcmp(a, "--sync"))
@@ -117,14 +133,20 @@ int main(int argc, char **argv)
 		else {
 			fprintf(stderr, "usage: server [--signal URL] [--realm "
 				"ID] [--secret S] [--local IP] "
-				"[--mailbox PATH] "
+				"[--type MFR:NAME:VERSION] [--mailbox PATH] "
 				"[--sync normal|full] [--crash-once FILE]\n");
 			return 2;
 		}
 	}
+	if (actr_type_parse(type_s, &type) < 0) {
+		fprintf(stderr, "server: --type %s: expected "
+			"MANUFACTURER:NAME:VERSION\n", type_s);
+		return 2;
+	}
 	r = actr_reactor_new();
 	sys = r ? actr_system_new(r, &sc) : NULL;
-	w = actr_workload_new("acme", "echo", "1.0.0");
+	w = actr_workload_new(type->manufacturer, type->name, type->version);
+	actr_proto_free(type);
 	if (!sys || !w ||
 	    actr_workload_add_service(w, &echo__echo_service__descriptor,
 				      echo_methods) < 0)

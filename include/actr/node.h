@@ -183,6 +183,13 @@ typedef struct actr_peer_stats {
 					 * found at open, handled again as
 					 * from the shell (reply dropped) */
 	uint64_t last_setup_ns;		/* last one: new to open */
+	uint64_t stale_sdp;		/* answers for an offer we no longer
+					 * have (sdp_exchange_id differs),
+					 * ignored */
+	uint64_t stale_candidates;	/* remote candidates of another ICE
+					 * generation (username_fragment is
+					 * not the peer's current ufrag),
+					 * dropped */
 } actr_peer_stats_t;
 
 void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);

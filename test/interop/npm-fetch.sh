@@ -38,7 +38,7 @@ done
 if [ -n "$need" ]; then
 	# shellcheck disable=SC2086
 	if ! (cd "$DIR" && timeout 300 npm install --no-audit --no-fund \
-		--no-save --loglevel=error $need) >"$DIR/npm.log" 2>&1; then
+		--save --loglevel=error $need) >"$DIR/npm.log" 2>&1; then
 		if grep -qiE 'ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|network' \
 			"$DIR/npm.log"; then
 			echo "SKIP: the npm registry is unreachable ($(grep -m1 -iE 'ENOTFOUND|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|network' "$DIR/npm.log"))" >&2
