@@ -227,6 +227,7 @@ int rt_echo_call_until_ok(actr_reactor_t *r, struct rnode *c,
 	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(ms));
 	int fails = 0;
 	struct rt_echo_res x;
+	char want[sizeof(x.reply)];
 
 	for (;;) {
 		memset(&x, 0, sizeof(x));
@@ -240,6 +241,7 @@ int rt_echo_call_until_ok(actr_reactor_t *r, struct rnode *c,
 		for (int i = 0; i < 10; i++)	/* ~100 ms between tries */
 			actr_reactor_run_once(r, 10);
 	}
-	CHECK_STR(x.reply, text);
+	snprintf(want, sizeof(want), "Echo: %s", text);
+	CHECK_STR(x.reply, want);
 	return fails;
 }

@@ -82,7 +82,8 @@ struct rt_echo_res {
 void rt_echo_call(struct rnode *c, const char *text, uint32_t timeout,
 		  struct rt_echo_res *x);
 
-/** Call until one succeeds (NotFound while the server registers).
+/** Call the example server until one call succeeds (NotFound while the
+ * server registers); the reply must be "Echo: " + text.
  * Returns the number of failed attempts; CHECK fails after ms (scaled). */
 int rt_echo_call_until_ok(actr_reactor_t *r, struct rnode *c,
 			  const char *text, int ms);
