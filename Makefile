@@ -182,8 +182,8 @@ else
 RUN_TESTS = $(TESTBIN)
 endif
 
-# Interop with peers nobody here wrote (test/interop/): the Rust actr
-# runtime from npm. Not under valgrind (minutes of Node.js); with T=...
+# Interop with what nobody here wrote (test/interop/): proto/ against the
+# Rust schema, the Rust actr runtime from npm. Not under valgrind (minutes of Node.js); with T=...
 # only the unit tests run.
 check-run: all
 	$(RUN_TESTS) $(T)
@@ -192,6 +192,7 @@ ifneq ($(VALGRIND),1)
 endif
 
 check-interop: all
+	@sh test/interop/schema.sh
 	@sh test/interop/rust.sh $(B)
 
 demo: deps

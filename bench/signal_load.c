@@ -271,7 +271,7 @@ static actr_sigclient_t *make_client(uint16_t port, struct actor *a)
 	req.actr_type = &t;
 	req.realm = &rl;
 	req.has_auth_mode = true;
-	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
 	cfg.url = url;
 	cfg.register_request = buf;
@@ -397,7 +397,7 @@ static uint8_t *core_register(struct actr__sig_server *s, const char *name,
 	req.actr_type = &t;
 	req.realm = &rl;
 	req.has_auth_mode = true;
-	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	n = actr__register_request__pack(&req, buf);
 	actr__sig_http(s, "POST", "/ais/register", buf, n, NULL, "127.0.0.1",
 		       actr_wall_ms(), &rep);

@@ -34,7 +34,7 @@ int actr_envelope_request(Actr__RpcEnvelope *e, const char *route_key,
 		return -EINVAL;
 	rc = fill(e, route_key, request_id, payload, len);
 	if (rc == 0) {
-		e->direction = ACTR__RPC_ENVELOPE__DIRECTION__REQUEST;
+		e->direction = ACTR__DIRECTION__DIRECTION_REQUEST;
 		e->timeout_ms = timeout_ms;
 	}
 	return rc;
@@ -47,7 +47,7 @@ int actr_envelope_tell(Actr__RpcEnvelope *e, const char *route_key,
 	int rc = fill(e, route_key, request_id, payload, len);
 
 	if (rc == 0)
-		e->direction = ACTR__RPC_ENVELOPE__DIRECTION__TELL;
+		e->direction = ACTR__DIRECTION__DIRECTION_TELL;
 	return rc;
 }
 
@@ -61,7 +61,7 @@ int actr_envelope_response(Actr__RpcEnvelope *e,
 		return -EINVAL;
 	rc = fill(e, req->route_key, req->request_id, payload, len);
 	if (rc == 0) {
-		e->direction = ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE;
+		e->direction = ACTR__DIRECTION__DIRECTION_RESPONSE;
 		e->traceparent = req->traceparent;
 		e->tracestate = req->tracestate;
 	}
@@ -91,15 +91,15 @@ int actr_envelope_validate(const Actr__RpcEnvelope *e)
 	if (!e->has_direction)
 		return -ACTR_EPROTO;
 	switch (e->direction) {
-	case ACTR__RPC_ENVELOPE__DIRECTION__REQUEST:
+	case ACTR__DIRECTION__DIRECTION_REQUEST:
 		if (e->timeout_ms <= 0 || e->error)
 			return -ACTR_EPROTO;
 		return 0;
-	case ACTR__RPC_ENVELOPE__DIRECTION__TELL:
+	case ACTR__DIRECTION__DIRECTION_TELL:
 		if (e->timeout_ms != 0 || e->error)
 			return -ACTR_EPROTO;
 		return 0;
-	case ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE:
+	case ACTR__DIRECTION__DIRECTION_RESPONSE:
 		if (e->timeout_ms != 0)
 			return -ACTR_EPROTO;
 		if (!e->has_payload == !e->error)

@@ -343,7 +343,7 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 	if (lane == ACTR__LANE_RPC_SIGNAL)
 		p->st.signal_in++;
 	if (env->has_direction &&
-	    env->direction == ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE) {
+	    env->direction == ACTR__DIRECTION__DIRECTION_RESPONSE) {
 		uint64_t rid;
 
 		if (actr__parse_rid(env->request_id, &rid))
@@ -351,8 +351,8 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 					    (gpointer)(uintptr_t)rid);
 	}
 	if (p->mb && env->has_direction &&
-	    (env->direction == ACTR__RPC_ENVELOPE__DIRECTION__REQUEST ||
-	     env->direction == ACTR__RPC_ENVELOPE__DIRECTION__TELL)) {
+	    (env->direction == ACTR__DIRECTION__DIRECTION_REQUEST ||
+	     env->direction == ACTR__DIRECTION__DIRECTION_TELL)) {
 		actr__peer_mb_store(p, c, lane, msg);
 	} else {
 		actr__system_deliver(p->sys, p->node, &p->lane, c->remote, env,
@@ -509,7 +509,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 
 	if (!id_key(target, key))
 		return -EINVAL;
-	if (env->direction != ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE &&
+	if (env->direction != ACTR__DIRECTION__DIRECTION_RESPONSE &&
 	    env->route_key && g_hash_table_size(p->route_lanes)) {
 		gpointer pt = g_hash_table_lookup(p->route_lanes,
 						  env->route_key);
@@ -520,7 +520,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	ln = payload_type == ACTR__PAYLOAD_TYPE__RPC_SIGNAL
 		     ? ACTR__LANE_RPC_SIGNAL
 		     : ACTR__LANE_RPC_RELIABLE;
-	if (p->mb && env->direction == ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE)
+	if (p->mb && env->direction == ACTR__DIRECTION__DIRECTION_RESPONSE)
 		actr__peer_mb_replied(p, target, env->request_id);
 	c = g_hash_table_lookup(p->conns, key);
 	if (!c) {
@@ -545,7 +545,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 			if (ln == ACTR__LANE_RPC_SIGNAL)
 				p->st.signal_out++;
 			if (env->direction ==
-				    ACTR__RPC_ENVELOPE__DIRECTION__REQUEST &&
+				    ACTR__DIRECTION__DIRECTION_REQUEST &&
 			    actr__parse_rid(env->request_id, &rid))
 				inflight_add(c, rid);
 			if (b != stackbuf)
@@ -565,7 +565,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	m->next = NULL;
 	m->lane = ln;
 	m->len = len;
-	m->is_req = env->direction == ACTR__RPC_ENVELOPE__DIRECTION__REQUEST &&
+	m->is_req = env->direction == ACTR__DIRECTION__DIRECTION_REQUEST &&
 		    actr__parse_rid(env->request_id, &m->rid);
 	actr__rpc_envelope__pack(env, m->data);
 	if (c->qt)
@@ -1214,7 +1214,7 @@ static int build_register(actr_peer_t *p, uint8_t **out, size_t *len)
 	req.actr_type = &p->node->w->type;
 	req.realm = &rl;
 	req.has_auth_mode = true;
-	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	if (p->cfg.publish_acl && p->node->w->acl)
 		req.acl = (Actr__Acl *)p->node->w->acl;
 	*len = actr__register_request__get_packed_size(&req);

@@ -58,8 +58,8 @@ static int local_store(void *arg, struct actr__msg *m)
 	env.payload.len = m->len;
 	env.has_direction = true;
 	env.direction = m->dir == DIR_REQUEST ?
-				ACTR__RPC_ENVELOPE__DIRECTION__REQUEST :
-				ACTR__RPC_ENVELOPE__DIRECTION__TELL;
+				ACTR__DIRECTION__DIRECTION_REQUEST :
+				ACTR__DIRECTION__DIRECTION_TELL;
 	env.request_id = "";
 	b = actr_buf_new(actr__rpc_envelope__get_packed_size(&env));
 	key = malloc(sizeof(*key));
@@ -114,7 +114,7 @@ static void deliver_local(actr_peer_t *p, actr_mailbox_msg_t *mm)
 	} else {
 		rc = actr__inbox_redeliver(
 			p->sys, p->node, env->route_key,
-			env->direction == ACTR__RPC_ENVELOPE__DIRECTION__REQUEST ?
+			env->direction == ACTR__DIRECTION__DIRECTION_REQUEST ?
 				DIR_REQUEST : DIR_TELL,
 			env->payload.data, env->payload.len, mm->id);
 		if (rc == 0)
@@ -296,7 +296,7 @@ static void deliver(actr_peer_t *p, actr_mailbox_msg_t *m)
 					 "undecodable");
 		goto out;
 	}
-	if (env->direction != ACTR__RPC_ENVELOPE__DIRECTION__REQUEST) {
+	if (env->direction != ACTR__DIRECTION__DIRECTION_REQUEST) {
 		rc = actr__system_deliver(p->sys, p->node, &p->lane, from, env,
 					  lane_of(m));
 		if (rc < 0)

@@ -58,7 +58,7 @@ int actr__remote_send(actr_system_t *sys, actr__lane_t *lane,
 	e.route_key = (char *)route_key;
 	e.request_id = (char *)rid_str;
 	e.has_direction = 1;
-	e.direction = (Actr__RpcEnvelope__Direction)dir;
+	e.direction = (Actr__Direction)dir;
 	e.timeout_ms = dir == DIR_REQUEST ? timeout_ms : 0;
 	if (status < 0) {
 		er.code = (uint32_t)-status;
@@ -164,9 +164,9 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 
 	if (!env || !env->request_id || !env->route_key ||
 	    !env->has_direction ||
-	    (env->direction != ACTR__RPC_ENVELOPE__DIRECTION__REQUEST &&
-	     env->direction != ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE &&
-	     env->direction != ACTR__RPC_ENVELOPE__DIRECTION__TELL)) {
+	    (env->direction != ACTR__DIRECTION__DIRECTION_REQUEST &&
+	     env->direction != ACTR__DIRECTION__DIRECTION_RESPONSE &&
+	     env->direction != ACTR__DIRECTION__DIRECTION_TELL)) {
 		sys->st.dropped_invalid++;
 		actr_logw("runtime", "envelope %s without a valid direction "
 			  "dropped", env && env->request_id ? env->request_id

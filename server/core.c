@@ -515,7 +515,7 @@ static int do_register(struct actr__sig_server *s, const uint8_t *body,
 		goto out;
 	}
 	if (!req->has_auth_mode ||
-	    req->auth_mode != ACTR__REGISTER_AUTH_MODE__LINKED) {
+	    req->auth_mode != ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED) {
 		/* PACKAGE: manifest signed by the manufacturer's key */
 		const uint8_t *pub = g_hash_table_lookup(
 			s->mfrs, req->actr_type->manufacturer);

@@ -90,7 +90,7 @@ int sh_register(struct sh *h, struct sh_actor *a, const char *mfr,
 	req.realm = &r;
 	req.acl = (Actr__Acl *)acl;
 	req.has_auth_mode = true;
-	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	if (spec_name) {
 		spec.name = (char *)spec_name;
 		spec.fingerprint = "fp1";

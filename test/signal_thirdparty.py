@@ -35,7 +35,7 @@ def register(name, spec=None):
     req.actr_type.name = name
     req.actr_type.version = "0.1.0"
     req.realm.realm_id = realm
-    req.auth_mode = actr_pb2.LINKED
+    req.auth_mode = actr_pb2.REGISTER_AUTH_MODE_LINKED
     if spec:
         req.service_spec.name = spec
         req.service_spec.fingerprint = "sha256:py"

@@ -162,7 +162,7 @@ TEST(proto_golden_register)
 	rr.manifest_raw.len = 1;
 	rr.target = "t";
 	rr.has_auth_mode = 1;
-	rr.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	rr.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	rr.has_manufacturer_auth_signed_at = 1;
 	rr.manufacturer_auth_signed_at = 5;
 	/* 1 type, 2 realm, 5 service, 10 manifest_raw (0x52), 13 target
@@ -278,7 +278,7 @@ TEST(proto_golden_control)
 	CHECK_EQ(ACTR__LIFECYCLE_STATE__CRASHING, 5);
 	CHECK_EQ(ACTR__SERVICE_DEPENDENCY_STATE__BROKEN, 2);
 	CHECK_EQ(ACTR__SERVICE_AVAILABILITY_STATE__UNAVAILABLE, 3);
-	CHECK_EQ(ACTR__REGISTER_AUTH_MODE__PACKAGE, 1);
+	CHECK_EQ(ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_PACKAGE, 1);
 }
 
 TEST(proto_golden_rpc)
@@ -325,7 +325,7 @@ TEST(proto_golden_rpc)
 
 	CHECK_EQ(ACTR__PAYLOAD_TYPE__RPC_SIGNAL, 1);
 	CHECK_EQ(ACTR__PAYLOAD_TYPE__MEDIA_RTP, 4);
-	CHECK_EQ(ACTR__RPC_ENVELOPE__DIRECTION__TELL, 3);
+	CHECK_EQ(ACTR__DIRECTION__DIRECTION_TELL, 3);
 }
 
 TEST(proto_golden_signaling)
@@ -433,7 +433,7 @@ TEST(proto_decode_golden)
 	CHECK(e);
 	CHECK_STR(e->route_key, "a.B.C");
 	CHECK(e->has_direction);
-	CHECK_EQ(e->direction, ACTR__RPC_ENVELOPE__DIRECTION__TELL);
+	CHECK_EQ(e->direction, ACTR__DIRECTION__DIRECTION_TELL);
 	CHECK_STR(e->request_id, "z");
 	CHECK_OK(actr_envelope_validate(e));
 	actr_proto_free(e);
@@ -533,11 +533,11 @@ TEST(proto_envelope_rules)
 	e.has_direction = 0;
 	CHECK_EQ(actr_envelope_validate(&e), -ACTR_EPROTO);
 	e.has_direction = 1;
-	e.direction = ACTR__RPC_ENVELOPE__DIRECTION__UNSPECIFIED;
+	e.direction = ACTR__DIRECTION__DIRECTION_UNSPECIFIED;
 	CHECK_EQ(actr_envelope_validate(&e), -ACTR_EPROTO);
 	e.direction = 7;
 	CHECK_EQ(actr_envelope_validate(&e), -ACTR_EPROTO);
-	e.direction = ACTR__RPC_ENVELOPE__DIRECTION__REQUEST;
+	e.direction = ACTR__DIRECTION__DIRECTION_REQUEST;
 
 	/* timeout > 0 exactly for REQUEST */
 	e.timeout_ms = 0;
@@ -551,7 +551,7 @@ TEST(proto_envelope_rules)
 
 	CHECK_OK(actr_envelope_response(&r, &e, "y", 1));
 	CHECK_STR(r.request_id, "1");
-	CHECK_EQ(r.direction, ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE);
+	CHECK_EQ(r.direction, ACTR__DIRECTION__DIRECTION_RESPONSE);
 	CHECK_EQ(r.timeout_ms, 0);
 	CHECK_OK(actr_envelope_validate(&r));
 	r.timeout_ms = 30000;

@@ -189,7 +189,7 @@ static void probe_start(actr_reactor_t *r, struct probe *x, uint16_t port)
 	req.actr_type = &t;
 	req.realm = &rl;
 	req.has_auth_mode = true;
-	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
 	cfg.url = url;
 	cfg.register_request = buf;

@@ -154,7 +154,7 @@ TEST(runtime_lane_inbound_request_and_dedup)
 	CHECK_EQ(t.srv.handled, 1);
 	CHECK_EQ(sent.n, 1);
 	Actr__RpcEnvelope *r = sent.env[0];
-	CHECK_EQ(r->direction, ACTR__RPC_ENVELOPE__DIRECTION__RESPONSE);
+	CHECK_EQ(r->direction, ACTR__DIRECTION__DIRECTION_RESPONSE);
 	CHECK_STR(r->request_id, "req-1");
 	CHECK_STR(r->route_key, "t.T.Echo");
 	CHECK_EQ(r->timeout_ms, 0);
@@ -206,7 +206,7 @@ TEST(runtime_lane_envelope_rules)
 	e.direction = 9;
 	CHECK_EQ(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0),
 		 -ACTR_EPROTO);
-	e.direction = ACTR__RPC_ENVELOPE__DIRECTION__REQUEST;
+	e.direction = ACTR__DIRECTION__DIRECTION_REQUEST;
 	e.timeout_ms = 0;
 	CHECK_EQ(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0),
 		 -ACTR_EPROTO);
@@ -328,7 +328,7 @@ TEST(runtime_lane_outbound_call)
 	run(&t);
 	CHECK_EQ(sent.n, 1);
 	Actr__RpcEnvelope *q = sent.env[0];
-	CHECK_EQ(q->direction, ACTR__RPC_ENVELOPE__DIRECTION__REQUEST);
+	CHECK_EQ(q->direction, ACTR__DIRECTION__DIRECTION_REQUEST);
 	CHECK_STR(q->route_key, "far.F.Do");
 	CHECK_EQ(q->timeout_ms, 30000);
 	CHECK_EQ(strlen(q->request_id), 16);

@@ -176,7 +176,7 @@ static void client(actr_reactor_t *r, struct cl *x, uint16_t port,
 	req.actr_type = &t;
 	req.realm = &rl;
 	req.has_auth_mode = true;
-	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	if (spec) {
 		sp.name = (char *)spec;
 		sp.fingerprint = "fp";

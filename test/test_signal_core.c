@@ -202,7 +202,7 @@ TEST(signal_register_linked)
 		req.actr_type = &t;
 		req.realm = &r;
 		req.has_auth_mode = true;
-		req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+		req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 		n = actr__register_request__pack(&req, buf);
 		CHECK_OK(actr__sig_http(h.s, "POST", "/ais/register", buf, n,
 					"wrong", "127.0.0.1", h.now, &rep));

@@ -228,7 +228,7 @@ static void do_register(actr_reactor_t *r, uint16_t port, const char *secret,
 	req.actr_type = &t;
 	req.realm = &rl;
 	req.has_auth_mode = true;
-	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/ais/register", port);
 	snprintf(hdr, sizeof(hdr), "x-actrix-realm-secret: %s\r\n", secret);
 	hr.method = "POST";
@@ -398,7 +398,7 @@ TEST_TIMEOUT(signal_net_slow_client_dropped, 30)
 	req.actr_type = &t;
 	req.realm = &rl;
 	req.has_auth_mode = true;
-	req.auth_mode = ACTR__REGISTER_AUTH_MODE__LINKED;
+	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	n = actr__register_request__pack(&req, buf);
 	CHECK_OK(actr__sig_http(core, "POST", "/ais/register", buf, n, NULL,
 				"127.0.0.1", actr_wall_ms(), &rep));
