@@ -670,6 +670,14 @@ static void on_sdp(actr_peer_t *p, struct peer_conn *c,
 			  "longer than %d bytes", key, ACTR__PEER_XID - 1);
 		return;
 	}
+	if (sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__RENEGOTIATION_OFFER &&
+	    c && c->remote_sdp) {
+		/* media tracks are not supported yet: keep the data
+		 * channels as they are */
+		actr_logi(TAG, "renegotiation offer from %s ignored (media "
+			  "tracks are not supported)", key);
+		return;
+	}
 	if (is_offer(sd)) {
 		if (c && (c->remote_sdp || (c->pc && c->offerer))) {
 			/* a new session from the peer replaces ours */
