@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #define BUF_SIZE (1024 * 1024)	/* SO_SNDBUF / SO_RCVBUF */
 #define FEED_READ (256 * 1024)	/* fed bytes that force a read at once */
 #define TOP_PAD (4 << 20)	/* glibc heap kept on trim (M_TOP_PAD) */
+#define LOG_EVERY ACTR_SEC(1)	/* rate limit of input warnings */
 
 struct qmsg {
 	struct qmsg *next;	/* queue link */
@@ -98,6 +100,7 @@ struct actr__sctp {
 	bool resets_pending;		/* a stream reset request was refused
 					 * for now (another in flight) */
 	int close_err;			/* its reason */
+	uint64_t oversize_log_ns;	/* last oversize warning, 0 = none */
 	actr__dc_t *channels;		/* all channels */
 	actr__dc_t *by_sid[MAX_STREAMS];	/* stream id -> channel */
 	struct qmsg *qhead, *qtail;	/* send queue */
@@ -982,6 +985,28 @@ static void deliver(actr__sctp_t *s, actr__dc_t *dc, uint16_t sid,
 		dc->cbs.message(dc->arg, dc, p, n, binary);
 }
 
+/* An incoming message outgrew max_message (the peer ignored our
+ * a=max-message-size). Its bytes are discarded and the channel is closed
+ * by a stream reset (RFC 8831 6.7), so the peer learns; the data channel
+ * is not left open with a message silently missing. */
+static void oversize(actr__sctp_t *s, actr__dc_t *dc, size_t seen)
+{
+	uint64_t now = actr_reactor_now(s->r);
+
+	s->stats.oversize_in++;
+	if (!s->oversize_log_ns || now - s->oversize_log_ns >= LOG_EVERY) {
+		actr_logw(LOGT, "channel \"%s\" (stream %u): incoming message "
+				"over %zu bytes (%zu so far), the peer ignores "
+				"a=max-message-size: closing the channel "
+				"(%" PRIu64 " such messages)",
+			  dc->label, dc->sid, s->max_message, seen,
+			  s->stats.oversize_in);
+		s->oversize_log_ns = now ? now : 1;
+	}
+	if (dc->state == ACTR_DC_OPEN)
+		actr__dc_close(dc);
+}
+
 static void on_data(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 		    const uint8_t *p, size_t n, bool eor)
 {
@@ -991,7 +1016,8 @@ static void on_data(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 		s->stats.dropped_in++;
 		return;
 	}
-	if (eor && (!dc || dc->rx_len == 0) && !(dc && dc->rx_discard)) {
+	if (eor && (!dc || dc->rx_len == 0) && !(dc && dc->rx_discard) &&
+	    n <= s->max_message) {
 		deliver(s, dc, sid, ppid, p, n); /* whole message, no copy */
 		return;
 	}
@@ -1001,9 +1027,7 @@ static void on_data(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 	}
 	if (!dc->rx_discard) {
 		if (dc->rx_len + n > s->max_message) {
-			actr_logw(LOGT, "message on stream %u exceeds %zu "
-					"bytes: dropped",
-				  sid, s->max_message);
+			oversize(s, dc, dc->rx_len + n);
 			dc->rx_discard = true;
 			dc->rx_len = 0;
 		} else {

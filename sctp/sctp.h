@@ -91,7 +91,12 @@ struct actr__sctp_opts {
 	bool dtls_client;	/* our DTLS role: client opens even stream ids */
 	unsigned mtu;		/* SCTP packet limit (512..65535), 0 = 1200;
 				 * DTLS adds ~37 bytes per record */
-	size_t max_message;	/* largest message we accept, 0 = 256 KiB */
+	size_t max_message;	/* largest message we accept, 0 = 256 KiB;
+				 * what the peer is told (a=max-message-size).
+				 * A larger one is discarded and its channel
+				 * closed by a stream reset (RFC 8831 6.7),
+				 * counted in stats.oversize_in. Reassembly
+				 * holds at most this much per channel. */
 	size_t remote_max_message; /* peer's a=max-message-size, 0 = 64 KiB */
 	size_t max_queued;	/* bytes we queue beyond usrsctp, 0 = 16 MiB */
 	bool authenticated;	/* packets arrive through DTLS, whose AEAD
@@ -135,6 +140,8 @@ struct actr__sctp_stats {
 	uint64_t messages_out;		/* user messages handed to usrsctp */
 	uint64_t would_block;		/* sends queued on EWOULDBLOCK */
 	uint64_t dropped_in;		/* bad/unknown/oversized input */
+	uint64_t oversize_in;		/* messages over max_message: each
+					 * closed its channel */
 	uint64_t bad_crc;		/* packets with a wrong CRC32c */
 	uint64_t queued_bytes;		/* now in our send queue */
 };

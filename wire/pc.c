@@ -508,7 +508,7 @@ static void start_sctp(struct actr__pc *pc)
 	o.local_port = pc->local.sctp_port;
 	o.remote_port = pc->remote.sctp_port;
 	o.dtls_client = pc->dtls_role == ACTR_DTLS_CLIENT;
-	o.max_message = DC_MAX + 1;
+	o.max_message = ACTR__PC_MAX_DC_MESSAGE;
 	o.remote_max_message = pc->frag_data + ACTR_FRAG_HDR_LEN;
 	o.max_queued = pc->cfg.max_message + (pc->cfg.max_message >> 2);
 	o.authenticated = true; /* every packet passed DTLS's AEAD check */
@@ -589,7 +589,8 @@ actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
 		goto out_free;
 	strcpy(pc->local.mid, "0");
 	pc->local.sctp_port = 5000;
-	pc->local.max_message_size = DC_MAX + 1;
+	pc->local.max_message_size = ACTR__PC_MAX_DC_MESSAGE;
+	pc->local.has_max_message_size = true;
 	pc->local.trickle = true;
 	pc->local.legacy = cfg->legacy_sdp;
 	pc->local.setup = ACTR__SDP_SETUP_ACTPASS;
@@ -710,6 +711,20 @@ out:
 	return rc;
 }
 
+/* The fragment payload bound for the peer's a=max-message-size (RFC
+ * 8841 6): absent means 65536 and 0 means no limit, and PROTOCOL.md 7
+ * caps one DataChannel message at 65535 bytes in every case; a smaller
+ * limit is honoured down to a floor of 512 payload bytes. */
+static size_t frag_data_for(const struct actr__sdp *rs)
+{
+	if (!rs->has_max_message_size || !rs->max_message_size ||
+	    rs->max_message_size >= DC_MAX)
+		return ACTR_FRAG_MAX_DATA;
+	if (rs->max_message_size > ACTR_FRAG_HDR_LEN + 512)
+		return rs->max_message_size - ACTR_FRAG_HDR_LEN;
+	return 512;
+}
+
 int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 {
 	struct actr__sdp *rs = &pc->remote;
@@ -749,11 +764,17 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 		pc->local.legacy = rs->legacy;
 		pc->local.sctp_port = rs->legacy ? rs->sctp_port : 5000;
 	}
-	if (rs->max_message_size && rs->max_message_size < DC_MAX)
-		pc->frag_data = rs->max_message_size > ACTR_FRAG_HDR_LEN + 512
-					? rs->max_message_size -
-						  ACTR_FRAG_HDR_LEN
-					: 512;
+	pc->frag_data = frag_data_for(rs);
+	/* RFC 8445 6.1.1: against a lite peer the full agent controls. The
+	 * offerer already does; the answerer takes the role before checks
+	 * start. */
+	if (rs->ice_lite && !pc->offerer) {
+		actr_logi("pc", "the offer is from an ICE lite agent: "
+				"answering as the controlling agent");
+		rc = actr__ice_set_controlling(pc->ice, true);
+		if (rc < 0)
+			return rc;
+	}
 	pc->have_remote = true;
 	rc = actr__ice_set_remote_credentials(pc->ice, rs->ufrag, rs->pwd);
 	if (rc < 0)

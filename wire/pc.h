@@ -63,6 +63,17 @@ const char *actr__pc_state_name(int state);
 
 #define ACTR__PC_MIN_MAX_MESSAGE (16u << 20)
 
+/* The largest incoming DataChannel message: what we advertise as
+ * a=max-message-size and what SCTP reassembles (sctp.h max_message). The
+ * actr fragment header keeps our own peers' messages at 65535 bytes
+ * (PROTOCOL.md 7); one more byte is what RFC 8841 peers assume when the
+ * attribute is absent. Reassembly memory is bounded by this per channel
+ * (four lanes). A peer that ignores the limit (aiortc does) gets the
+ * channel closed by a stream reset (RFC 8831 6.7), counted in
+ * actr__sctp_stats.oversize_in; that lane then refuses sends with
+ * -ACTR_ENOTREADY. */
+#define ACTR__PC_MAX_DC_MESSAGE 65536u
+
 struct actr__pc_config {
 	struct actr__ice_config ice;	/* local addresses, STUN/TURN
 					 * (controlling is set by role) */
