@@ -97,6 +97,7 @@ struct actr__sctp {
 	int depth;			/* nesting of entries */
 	bool freed;			/* free requested inside a call */
 	bool closed_cb_pending;		/* report CLOSED on the next wake */
+	bool shutting_down;		/* SHUTDOWN sent or received */
 	bool resets_pending;		/* a stream reset request was refused
 					 * for now (another in flight) */
 	int close_err;			/* its reason */
@@ -522,7 +523,13 @@ int actr__sctp_shutdown(actr__sctp_t *s)
 		return -ACTR_ECLOSED;
 	if (usrsctp_shutdown(s->so, SHUT_WR) < 0)
 		return -errno;
+	s->shutting_down = true;
 	return 0;
+}
+
+bool actr__sctp_shutting_down(const actr__sctp_t *s)
+{
+	return s->shutting_down;
 }
 
 static void dc_free(actr__dc_t *dc)
@@ -1103,9 +1110,23 @@ static void on_assoc_change(actr__sctp_t *s, const struct sctp_assoc_change *c)
 			s->cbs.state(s->arg, ACTR_SCTP_CONNECTED, 0);
 		break;
 	case SCTP_COMM_LOST:
-		assoc_closed(s, c->sac_error ? -ECONNRESET : -ETIMEDOUT);
+		/* usrsctp appends the peer's ABORT chunk to the notification
+		 * when the peer aborted (with or without an error cause: the
+		 * cause code alone cannot tell); without it the association
+		 * was lost locally (retransmissions exhausted). */
+		if (c->sac_length > sizeof(*c) &&
+		    c->sac_info[0] == SCTP_ABORT_ASSOCIATION) {
+			actr_logi(LOGT, "association aborted by the peer "
+					"(cause %u)", c->sac_error);
+			assoc_closed(s, -ECONNRESET);
+		} else {
+			actr_logi(LOGT, "association lost: the peer stopped "
+					"acknowledging (timed out)");
+			assoc_closed(s, -ETIMEDOUT);
+		}
 		break;
 	case SCTP_SHUTDOWN_COMP:
+		s->shutting_down = true;
 		assoc_closed(s, 0);
 		break;
 	case SCTP_CANT_STR_ASSOC:
@@ -1168,6 +1189,7 @@ static void on_notification(actr__sctp_t *s, const uint8_t *p, size_t n)
 		 * completed: freeing on this event instead would abort the
 		 * peer's clean close. */
 		actr_logd(LOGT, "peer is shutting down");
+		s->shutting_down = true;
 		break;
 	case SCTP_SENDER_DRY_EVENT:
 		break; /* the wake flushes the queue anyway */
@@ -1227,6 +1249,21 @@ static void drain(actr__sctp_t *s)
 	}
 }
 
+/* Words for a close error, as cbs.state documents it. */
+static const char *close_reason(int err)
+{
+	switch (err) {
+	case 0:
+		return "clean shutdown";
+	case -ECONNRESET:
+		return "aborted by the peer";
+	case -ETIMEDOUT:
+		return "timed out";
+	default:
+		return actr_strerror(err);
+	}
+}
+
 /* Deferred processing: everything that runs callbacks happens here. */
 static void wake_cb(actr_defer_t *d, void *arg)
 {
@@ -1260,7 +1297,7 @@ static void wake_cb(actr_defer_t *d, void *arg)
 	if (!s->freed && s->closed_cb_pending) {
 		s->closed_cb_pending = false;
 		actr_logd(LOGT, "association closed (%s)",
-			  s->close_err ? actr_strerror(s->close_err) : "clean");
+			  close_reason(s->close_err));
 		if (s->cbs.state)
 			s->cbs.state(s->arg, ACTR_SCTP_CLOSED, s->close_err);
 	}

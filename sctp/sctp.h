@@ -75,8 +75,11 @@ struct actr__sctp_cbs {
 	 * retransmits lost packets). Called from inside usrsctp: must not
 	 * call back into this module synchronously (DTLS does not). */
 	int (*send_down)(void *arg, const uint8_t *pkt, size_t len);
-	/* Association state; err is 0 or why it closed (-ECONNRESET for an
-	 * abort by the peer, -ETIMEDOUT for a lost association). */
+	/* Association state; err is 0 (CLOSED: a graceful shutdown, by
+	 * either side) or why it closed: -ECONNRESET the peer sent an ABORT
+	 * (with or without an error cause), -ETIMEDOUT the association was
+	 * lost (the peer stopped acknowledging), -ECONNREFUSED it never came
+	 * up. */
 	void (*state)(void *arg, enum actr__sctp_state st, int err);
 	/* The peer opened a channel (DCEP OPEN, already acknowledged). The
 	 * channel is OPEN; set its callbacks with actr__dc_set_cbs() now or
@@ -125,6 +128,11 @@ void actr__sctp_feed(actr__sctp_t *s, const uint8_t *pkt, size_t len);
 /** Graceful shutdown (SHUTDOWN chunk after queued data): CLOSED follows
  * through cbs.state on both sides. 0 or -ACTR_ECLOSED. */
 int actr__sctp_shutdown(actr__sctp_t *s);
+
+/** True once a graceful shutdown is under way or done, ours or the
+ * peer's (SHUTDOWN sent or received): a DTLS close_notify that follows is
+ * then the end of a clean close (RFC 8261 6), not an abort. */
+bool actr__sctp_shutting_down(const actr__sctp_t *s);
 
 /** Free the association: aborts it if still up (the peer sees CLOSED),
  * frees every channel without callbacks. Safe from a callback. */

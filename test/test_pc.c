@@ -844,3 +844,58 @@ TEST_TIMEOUT(pc_answerer_controls_lite_offerer, 20)
 	}
 	actr_reactor_free(r);
 }
+
+/* Closing a working connection with actr__pc_close_free (what the peer
+ * gate does on actr_peer_free): the other side sees a clean SCTP
+ * shutdown (CLOSED, err 0), not an abort; the closing pc frees itself
+ * without any further callback. Then the abort case for contrast:
+ * actr__pc_free aborts and the other side says so (-ECONNRESET). */
+TEST_TIMEOUT(pc_close_free_is_graceful, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t end;
+	int a_states;
+
+	cfg_init(&c, false);
+	for (int closer = 0; closer < 2; closer++) {
+		struct side *x, *y;
+
+		make_sides(r, &a, &b, &c, &c);
+		CHECK_OK(actr__pc_start(a.pc));
+		run_connect(r, &a, &b, 5000);
+		CHECK(connected(&a, &b));
+		x = closer ? &b : &a; /* offerer, then answerer closes */
+		y = closer ? &a : &b;
+		a_states = x->nstates[ACTR__PC_CLOSED];
+		actr__pc_close_free(x->pc);
+		x->pc = NULL;
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+		while (!finished(y) && actr_time_ns() < end)
+			step(r, &a, &b);
+		CHECK_EQ(y->state, ACTR__PC_CLOSED);
+		CHECK_EQ(y->err, 0);
+		CHECK_EQ(actr__pc_send(y->pc, 0, "x", 1), -ACTR_ECLOSED);
+		/* The closer reported nothing after close_free. */
+		CHECK_EQ(x->nstates[ACTR__PC_CLOSED], a_states);
+		CHECK_EQ(x->state, ACTR__PC_CONNECTED);
+		actr__pc_free(y->pc);
+		y->pc = NULL;
+		/* The closer freed itself: usrsctp is released with the last
+		 * association. */
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+		while (actr__sctp_global_active() && actr_time_ns() < end)
+			actr_reactor_run_once(r, 10);
+		CHECK(!actr__sctp_global_active());
+		free_sides(&a, &b);
+	}
+	/* Not connected yet: freed at once, nothing lingers. */
+	make_sides(r, &a, &b, &c, &c);
+	actr__pc_close_free(a.pc);
+	a.pc = NULL;
+	CHECK(!actr__sctp_global_active());
+	free_sides(&a, &b);
+	CHECK_OK(actr_reactor_drain(r, actr_test_scale(2000)));
+	actr_reactor_free(r);
+}
