@@ -603,6 +603,24 @@ int actr__ice_send(actr__ice_t *ice, const void *data, size_t len)
 	return n < 0 ? -EIO : -EAGAIN;
 }
 
+int actr__ice_set_controlling(actr__ice_t *ice, bool controlling)
+{
+	if (!ice->agent || ice->closed)
+		return -ACTR_EINTERNAL;
+	g_object_set(ice->agent, "controlling-mode",
+		     controlling ? TRUE : FALSE, NULL);
+	return 0;
+}
+
+bool actr__ice_controlling(const actr__ice_t *ice)
+{
+	gboolean on = FALSE;
+
+	if (ice->agent)
+		g_object_get(ice->agent, "controlling-mode", &on, NULL);
+	return on;
+}
+
 int actr__ice_state(const actr__ice_t *ice)
 {
 	return ice->state;

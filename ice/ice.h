@@ -111,6 +111,16 @@ int actr__ice_restart(actr__ice_t *ice);
  * a pair works, -EAGAIN when the socket would block, -EIO otherwise. */
 int actr__ice_send(actr__ice_t *ice, const void *data, size_t len);
 
+/** Take (true) or give up (false) the controlling role. The peer
+ * connection's answerer calls it with true when the offer is from an ICE
+ * lite agent (RFC 8445 6.1.1: a full agent controls against a lite one).
+ * Call before the remote credentials and candidates are set, so checks
+ * start in that role. 0 or -ACTR_EINTERNAL. Reactor thread. */
+int actr__ice_set_controlling(actr__ice_t *ice, bool controlling);
+
+/** True when the agent is in the controlling role now. */
+bool actr__ice_controlling(const actr__ice_t *ice);
+
 /** Current state (enum actr__ice_state). */
 int actr__ice_state(const actr__ice_t *ice);
 

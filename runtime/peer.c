@@ -168,7 +168,10 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 	q_free_all(p, c, -ACTR_ENOTREADY, why ? why : "connection closed");
 	if (status < 0 && !p->closing)
 		inflight_fail(p, c, why ? why : "connection lost");
-	actr__pc_free(c->pc);
+	/* A working connection ends with an SCTP SHUTDOWN and a DTLS
+	 * close_notify (the peer sees a clean close, not an abort); the pc
+	 * frees itself when that is done or after a short bound. */
+	actr__pc_close_free(c->pc);
 	c->pc = NULL;
 	if (!p->closing) {
 		g_hash_table_remove(p->conns, c->key);
@@ -287,6 +290,22 @@ static void c_candidate(void *arg, const char *cand)
 		actr_logw(TAG, "cannot relay a candidate to %s", c->key);
 }
 
+/* Why an open connection closed, from the pc's CLOSED error. */
+static const char *close_why(int err)
+{
+	switch (err) {
+	case 0:
+		return "connection closed by the peer";
+	case -ECONNRESET:
+		return "connection aborted by the peer";
+	case -ETIMEDOUT:
+		return "connection lost: the peer stopped acknowledging "
+		       "(SCTP timed out)";
+	default:
+		return "connection closed with an error";
+	}
+}
+
 static void c_state(void *arg, int state, int err)
 {
 	struct peer_conn *c = arg;
@@ -308,8 +327,7 @@ static void c_state(void *arg, int state, int err)
 			why = "connection lost: the peer stopped answering "
 			      "(ICE consent expired)";
 		else if (state == ACTR__PC_CLOSED && c->st == PC_OPEN)
-			why = err ? "connection aborted by the peer"
-				  : "connection closed by the peer";
+			why = close_why(err);
 		actr__peer_conn_drop(c, err ? err : -ACTR_ECLOSED, why);
 	}
 }

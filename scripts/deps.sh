@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev libsrtp2-dev libnice-dev
 libusrsctp-dev libglib2.0-dev valgrind python3-protobuf python3-websockets
-python3-aiortc coturn openssl"
+python3-aiortc coturn openssl janus"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 
 missing=""
@@ -27,7 +27,8 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# coturn's package starts a daemon on some systems; tests start their own.
+# coturn's and janus's packages start daemons on some systems; tests start
+# their own.
 if command -v systemctl >/dev/null 2>&1; then
-	$SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
+	$SUDO systemctl disable --now coturn janus >/dev/null 2>&1 || true
 fi

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #define BUF_SIZE (1024 * 1024)	/* SO_SNDBUF / SO_RCVBUF */
 #define FEED_READ (256 * 1024)	/* fed bytes that force a read at once */
 #define TOP_PAD (4 << 20)	/* glibc heap kept on trim (M_TOP_PAD) */
+#define LOG_EVERY ACTR_SEC(1)	/* rate limit of input warnings */
 
 struct qmsg {
 	struct qmsg *next;	/* queue link */
@@ -95,9 +97,11 @@ struct actr__sctp {
 	int depth;			/* nesting of entries */
 	bool freed;			/* free requested inside a call */
 	bool closed_cb_pending;		/* report CLOSED on the next wake */
+	bool shutting_down;		/* SHUTDOWN sent or received */
 	bool resets_pending;		/* a stream reset request was refused
 					 * for now (another in flight) */
 	int close_err;			/* its reason */
+	uint64_t oversize_log_ns;	/* last oversize warning, 0 = none */
 	actr__dc_t *channels;		/* all channels */
 	actr__dc_t *by_sid[MAX_STREAMS];	/* stream id -> channel */
 	struct qmsg *qhead, *qtail;	/* send queue */
@@ -519,7 +523,13 @@ int actr__sctp_shutdown(actr__sctp_t *s)
 		return -ACTR_ECLOSED;
 	if (usrsctp_shutdown(s->so, SHUT_WR) < 0)
 		return -errno;
+	s->shutting_down = true;
 	return 0;
+}
+
+bool actr__sctp_shutting_down(const actr__sctp_t *s)
+{
+	return s->shutting_down;
 }
 
 static void dc_free(actr__dc_t *dc)
@@ -982,6 +992,28 @@ static void deliver(actr__sctp_t *s, actr__dc_t *dc, uint16_t sid,
 		dc->cbs.message(dc->arg, dc, p, n, binary);
 }
 
+/* An incoming message outgrew max_message (the peer ignored our
+ * a=max-message-size). Its bytes are discarded and the channel is closed
+ * by a stream reset (RFC 8831 6.7), so the peer learns; the data channel
+ * is not left open with a message silently missing. */
+static void oversize(actr__sctp_t *s, actr__dc_t *dc, size_t seen)
+{
+	uint64_t now = actr_reactor_now(s->r);
+
+	s->stats.oversize_in++;
+	if (!s->oversize_log_ns || now - s->oversize_log_ns >= LOG_EVERY) {
+		actr_logw(LOGT, "channel \"%s\" (stream %u): incoming message "
+				"over %zu bytes (%zu so far), the peer ignores "
+				"a=max-message-size: closing the channel "
+				"(%" PRIu64 " such messages)",
+			  dc->label, dc->sid, s->max_message, seen,
+			  s->stats.oversize_in);
+		s->oversize_log_ns = now ? now : 1;
+	}
+	if (dc->state == ACTR_DC_OPEN)
+		actr__dc_close(dc);
+}
+
 static void on_data(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 		    const uint8_t *p, size_t n, bool eor)
 {
@@ -991,7 +1023,8 @@ static void on_data(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 		s->stats.dropped_in++;
 		return;
 	}
-	if (eor && (!dc || dc->rx_len == 0) && !(dc && dc->rx_discard)) {
+	if (eor && (!dc || dc->rx_len == 0) && !(dc && dc->rx_discard) &&
+	    n <= s->max_message) {
 		deliver(s, dc, sid, ppid, p, n); /* whole message, no copy */
 		return;
 	}
@@ -1001,9 +1034,7 @@ static void on_data(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 	}
 	if (!dc->rx_discard) {
 		if (dc->rx_len + n > s->max_message) {
-			actr_logw(LOGT, "message on stream %u exceeds %zu "
-					"bytes: dropped",
-				  sid, s->max_message);
+			oversize(s, dc, dc->rx_len + n);
 			dc->rx_discard = true;
 			dc->rx_len = 0;
 		} else {
@@ -1079,9 +1110,23 @@ static void on_assoc_change(actr__sctp_t *s, const struct sctp_assoc_change *c)
 			s->cbs.state(s->arg, ACTR_SCTP_CONNECTED, 0);
 		break;
 	case SCTP_COMM_LOST:
-		assoc_closed(s, c->sac_error ? -ECONNRESET : -ETIMEDOUT);
+		/* usrsctp appends the peer's ABORT chunk to the notification
+		 * when the peer aborted (with or without an error cause: the
+		 * cause code alone cannot tell); without it the association
+		 * was lost locally (retransmissions exhausted). */
+		if (c->sac_length > sizeof(*c) &&
+		    c->sac_info[0] == SCTP_ABORT_ASSOCIATION) {
+			actr_logi(LOGT, "association aborted by the peer "
+					"(cause %u)", c->sac_error);
+			assoc_closed(s, -ECONNRESET);
+		} else {
+			actr_logi(LOGT, "association lost: the peer stopped "
+					"acknowledging (timed out)");
+			assoc_closed(s, -ETIMEDOUT);
+		}
 		break;
 	case SCTP_SHUTDOWN_COMP:
+		s->shutting_down = true;
 		assoc_closed(s, 0);
 		break;
 	case SCTP_CANT_STR_ASSOC:
@@ -1144,6 +1189,7 @@ static void on_notification(actr__sctp_t *s, const uint8_t *p, size_t n)
 		 * completed: freeing on this event instead would abort the
 		 * peer's clean close. */
 		actr_logd(LOGT, "peer is shutting down");
+		s->shutting_down = true;
 		break;
 	case SCTP_SENDER_DRY_EVENT:
 		break; /* the wake flushes the queue anyway */
@@ -1203,6 +1249,21 @@ static void drain(actr__sctp_t *s)
 	}
 }
 
+/* Words for a close error, as cbs.state documents it. */
+static const char *close_reason(int err)
+{
+	switch (err) {
+	case 0:
+		return "clean shutdown";
+	case -ECONNRESET:
+		return "aborted by the peer";
+	case -ETIMEDOUT:
+		return "timed out";
+	default:
+		return actr_strerror(err);
+	}
+}
+
 /* Deferred processing: everything that runs callbacks happens here. */
 static void wake_cb(actr_defer_t *d, void *arg)
 {
@@ -1236,7 +1297,7 @@ static void wake_cb(actr_defer_t *d, void *arg)
 	if (!s->freed && s->closed_cb_pending) {
 		s->closed_cb_pending = false;
 		actr_logd(LOGT, "association closed (%s)",
-			  s->close_err ? actr_strerror(s->close_err) : "clean");
+			  close_reason(s->close_err));
 		if (s->cbs.state)
 			s->cbs.state(s->arg, ACTR_SCTP_CLOSED, s->close_err);
 	}

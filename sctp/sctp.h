@@ -75,8 +75,11 @@ struct actr__sctp_cbs {
 	 * retransmits lost packets). Called from inside usrsctp: must not
 	 * call back into this module synchronously (DTLS does not). */
 	int (*send_down)(void *arg, const uint8_t *pkt, size_t len);
-	/* Association state; err is 0 or why it closed (-ECONNRESET for an
-	 * abort by the peer, -ETIMEDOUT for a lost association). */
+	/* Association state; err is 0 (CLOSED: a graceful shutdown, by
+	 * either side) or why it closed: -ECONNRESET the peer sent an ABORT
+	 * (with or without an error cause), -ETIMEDOUT the association was
+	 * lost (the peer stopped acknowledging), -ECONNREFUSED it never came
+	 * up. */
 	void (*state)(void *arg, enum actr__sctp_state st, int err);
 	/* The peer opened a channel (DCEP OPEN, already acknowledged). The
 	 * channel is OPEN; set its callbacks with actr__dc_set_cbs() now or
@@ -91,7 +94,12 @@ struct actr__sctp_opts {
 	bool dtls_client;	/* our DTLS role: client opens even stream ids */
 	unsigned mtu;		/* SCTP packet limit (512..65535), 0 = 1200;
 				 * DTLS adds ~37 bytes per record */
-	size_t max_message;	/* largest message we accept, 0 = 256 KiB */
+	size_t max_message;	/* largest message we accept, 0 = 256 KiB;
+				 * what the peer is told (a=max-message-size).
+				 * A larger one is discarded and its channel
+				 * closed by a stream reset (RFC 8831 6.7),
+				 * counted in stats.oversize_in. Reassembly
+				 * holds at most this much per channel. */
 	size_t remote_max_message; /* peer's a=max-message-size, 0 = 64 KiB */
 	size_t max_queued;	/* bytes we queue beyond usrsctp, 0 = 16 MiB */
 	bool authenticated;	/* packets arrive through DTLS, whose AEAD
@@ -121,6 +129,11 @@ void actr__sctp_feed(actr__sctp_t *s, const uint8_t *pkt, size_t len);
  * through cbs.state on both sides. 0 or -ACTR_ECLOSED. */
 int actr__sctp_shutdown(actr__sctp_t *s);
 
+/** True once a graceful shutdown is under way or done, ours or the
+ * peer's (SHUTDOWN sent or received): a DTLS close_notify that follows is
+ * then the end of a clean close (RFC 8261 6), not an abort. */
+bool actr__sctp_shutting_down(const actr__sctp_t *s);
+
 /** Free the association: aborts it if still up (the peer sees CLOSED),
  * frees every channel without callbacks. Safe from a callback. */
 void actr__sctp_free(actr__sctp_t *s);
@@ -135,6 +148,8 @@ struct actr__sctp_stats {
 	uint64_t messages_out;		/* user messages handed to usrsctp */
 	uint64_t would_block;		/* sends queued on EWOULDBLOCK */
 	uint64_t dropped_in;		/* bad/unknown/oversized input */
+	uint64_t oversize_in;		/* messages over max_message: each
+					 * closed its channel */
 	uint64_t bad_crc;		/* packets with a wrong CRC32c */
 	uint64_t queued_bytes;		/* now in our send queue */
 };

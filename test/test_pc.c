@@ -794,3 +794,108 @@ TEST_TIMEOUT(pc_peer_abort_reported, 20)
 	free_sides(&a, &b);
 	actr_reactor_free(r);
 }
+
+/* The offer claims a=ice-lite: the answerer must take the controlling
+ * role (RFC 8445 6.1.1) before its checks start. Both agents here are
+ * really full ones, so both control and the role conflict is settled by
+ * the tie-breaker (RFC 8445 7.3.1.1): the connection still comes up. */
+static void mangle_ice_lite(struct side *s)
+{
+	char *p = strstr(s->sdp_out, "m=application");
+	char *n;
+
+	if (!p || strstr(s->sdp_out, "a=ice-lite"))
+		return;
+	n = malloc(strlen(s->sdp_out) + 16);
+	CHECK(n);
+	sprintf(n, "%.*sa=ice-lite\r\n%s", (int)(p - s->sdp_out), s->sdp_out,
+		p);
+	free(s->sdp_out);
+	s->sdp_out = n;
+}
+
+TEST_TIMEOUT(pc_answerer_controls_lite_offerer, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t end;
+
+	cfg_init(&c, false);
+	for (int lite = 0; lite < 2; lite++) {
+		make_sides(r, &a, &b, &c, &c);
+		if (lite)
+			a.mangle = mangle_ice_lite;
+		b.echo = true;
+		CHECK(!actr__ice_controlling(actr__pc_ice(b.pc)));
+		CHECK(actr__ice_controlling(actr__pc_ice(a.pc)));
+		CHECK_OK(actr__pc_start(a.pc));
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+		while (actr__pc_state(b.pc) == ACTR__PC_NEW &&
+		       actr_time_ns() < end)
+			step(r, &a, &b);
+		/* The offer is applied: the role is what the offer implies. */
+		CHECK_EQ(actr__pc_state(b.pc), ACTR__PC_CONNECTING);
+		CHECK_EQ(actr__ice_controlling(actr__pc_ice(b.pc)), lite);
+		run_connect(r, &a, &b, 5000);
+		CHECK(connected(&a, &b));
+		echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 1000);
+		free_sides(&a, &b);
+	}
+	actr_reactor_free(r);
+}
+
+/* Closing a working connection with actr__pc_close_free (what the peer
+ * gate does on actr_peer_free): the other side sees a clean SCTP
+ * shutdown (CLOSED, err 0), not an abort; the closing pc frees itself
+ * without any further callback. Then the abort case for contrast:
+ * actr__pc_free aborts and the other side says so (-ECONNRESET). */
+TEST_TIMEOUT(pc_close_free_is_graceful, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	uint64_t end;
+	int a_states;
+
+	cfg_init(&c, false);
+	for (int closer = 0; closer < 2; closer++) {
+		struct side *x, *y;
+
+		make_sides(r, &a, &b, &c, &c);
+		CHECK_OK(actr__pc_start(a.pc));
+		run_connect(r, &a, &b, 5000);
+		CHECK(connected(&a, &b));
+		x = closer ? &b : &a; /* offerer, then answerer closes */
+		y = closer ? &a : &b;
+		a_states = x->nstates[ACTR__PC_CLOSED];
+		actr__pc_close_free(x->pc);
+		x->pc = NULL;
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+		while (!finished(y) && actr_time_ns() < end)
+			step(r, &a, &b);
+		CHECK_EQ(y->state, ACTR__PC_CLOSED);
+		CHECK_EQ(y->err, 0);
+		CHECK_EQ(actr__pc_send(y->pc, 0, "x", 1), -ACTR_ECLOSED);
+		/* The closer reported nothing after close_free. */
+		CHECK_EQ(x->nstates[ACTR__PC_CLOSED], a_states);
+		CHECK_EQ(x->state, ACTR__PC_CONNECTED);
+		actr__pc_free(y->pc);
+		y->pc = NULL;
+		/* The closer freed itself: usrsctp is released with the last
+		 * association. */
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+		while (actr__sctp_global_active() && actr_time_ns() < end)
+			actr_reactor_run_once(r, 10);
+		CHECK(!actr__sctp_global_active());
+		free_sides(&a, &b);
+	}
+	/* Not connected yet: freed at once, nothing lingers. */
+	make_sides(r, &a, &b, &c, &c);
+	actr__pc_close_free(a.pc);
+	a.pc = NULL;
+	CHECK(!actr__sctp_global_active());
+	free_sides(&a, &b);
+	CHECK_OK(actr_reactor_drain(r, actr_test_scale(2000)));
+	actr_reactor_free(r);
+}

@@ -163,7 +163,9 @@ struct world {
 	bool own_r;		/* reactor created by world_new */
 };
 
-static struct world *world_new_on(actr_reactor_t *r)
+static struct world *world_new_opts(actr_reactor_t *r,
+				     const struct actr__sctp_opts *oa,
+				     const struct actr__sctp_opts *ob)
 {
 	struct world *w = calloc(1, sizeof(*w));
 
@@ -171,7 +173,7 @@ static struct world *world_new_on(actr_reactor_t *r)
 	w->r = r ? r : actr_reactor_new();
 	w->own_r = !r;
 	CHECK(w->r);
-	CHECK_OK(stk_pair(w->r, &w->a, &w->b));
+	CHECK_OK(stk_pair_opts(w->r, &w->a, &w->b, oa, ob));
 	w->a.user = &w->sa;
 	w->b.user = &w->sb;
 	w->a.on_channel = accept_channel;
@@ -181,6 +183,11 @@ static struct world *world_new_on(actr_reactor_t *r)
 				    w->b.sctp_st == ACTR_SCTP_CONNECTED,
 			    actr_test_scale(5000)));
 	return w;
+}
+
+static struct world *world_new_on(actr_reactor_t *r)
+{
+	return world_new_opts(r, NULL, NULL);
 }
 
 static struct world *world_new(void)
@@ -831,5 +838,58 @@ TEST_TIMEOUT(sctp_close_many_both_sides, 30)
 		CHECK_OK(actr__dc_send(w->sa.ch[i], "x", 1, true));
 	}
 	CHECK(STK_RUN_UNTIL(w->r, w->sa.msgs == 4, actr_test_scale(3000)));
+	world_free(w);
+}
+
+/* A peer that ignores our limit (aiortc does not read a=max-message-size):
+ * a message over max_message is not delivered, the channel is closed by a
+ * stream reset on both sides, the counter says why, and the other
+ * channels go on. Both input paths: a message that arrives whole in one
+ * read (under RX_CHUNK) and one that arrives in pieces. */
+TEST_TIMEOUT(sctp_oversize_message_resets_channel, 30)
+{
+	struct actr__sctp_opts oa = { .remote_max_message = 1u << 20 };
+	struct actr__sctp_opts ob = { .max_message = 65536 };
+	struct world *w = world_new_opts(NULL, &oa, &ob);
+	struct actr__sctp_stats st;
+	static uint8_t big[200000];
+
+	open_lanes(w);
+	fill(big, sizeof(big), 7);
+	/* At the limit: delivered. */
+	CHECK_OK(actr__dc_send(w->sa.ch[0], big, 65536, true));
+	CHECK(STK_RUN_UNTIL(w->r, w->sb.msgs == 1, actr_test_scale(3000)));
+	CHECK_EQ(w->sb.last_len, 65536);
+	/* Over it, in pieces: the channel closes, nothing is delivered. */
+	CHECK_OK(actr__dc_send(w->sa.ch[0], big, sizeof(big), true));
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.closes == 1 && w->sb.closes == 1,
+			    actr_test_scale(3000)));
+	CHECK_EQ(w->sb.msgs, 1);
+	CHECK(w->sa.ch[0] == NULL);
+	actr__sctp_get_stats(w->b.sctp, &st);
+	CHECK_EQ(st.oversize_in, 1);
+	CHECK_EQ(st.messages_in, 1);
+	/* The association and the other channels are untouched. */
+	CHECK_EQ(w->b.sctp_st, ACTR_SCTP_CONNECTED);
+	w->sb.echo = true;
+	CHECK_OK(actr__dc_send(w->sa.ch[1], "ok", 2, true));
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.msgs == 1, actr_test_scale(3000)));
+	CHECK_EQ(w->sa.last_len, 2);
+	world_free(w);
+
+	/* A limit below one read: the message arrives whole and is still
+	 * refused. */
+	ob.max_message = 1000;
+	w = world_new_opts(NULL, &oa, &ob);
+	open_lanes(w);
+	CHECK_OK(actr__dc_send(w->sa.ch[2], big, 1000, true));
+	CHECK_OK(actr__dc_send(w->sa.ch[2], big, 1001, true));
+	CHECK(STK_RUN_UNTIL(w->r, w->sa.closes == 1 && w->sb.closes == 1,
+			    actr_test_scale(3000)));
+	CHECK_EQ(w->sb.msgs, 1);
+	CHECK_EQ(w->sb.last_len, 1000);
+	actr__sctp_get_stats(w->b.sctp, &st);
+	CHECK_EQ(st.oversize_in, 1);
+	CHECK_EQ(actr__dc_send(w->sa.ch[3], "x", 1, true), 0);
 	world_free(w);
 }

@@ -223,9 +223,11 @@ static int stk_socket(struct stk *k, actr_reactor_t *r)
 	return actr_io_set(&k->io, ACTR_READ);
 }
 
-/* Create DTLS + SCTP toward peer_port with the peer's fingerprint. */
-static int stk_start(struct stk *k, actr__dtls_cert_t *cert, bool client,
-		     uint16_t peer_port, const char *peer_fp)
+/* Create DTLS + SCTP toward peer_port with the peer's fingerprint; so
+ * gives SCTP options (NULL = defaults; dtls_client is set here). */
+static int stk_start_opts(struct stk *k, actr__dtls_cert_t *cert, bool client,
+			  uint16_t peer_port, const char *peer_fp,
+			  const struct actr__sctp_opts *so)
 {
 	static const struct actr__dtls_cbs dcbs = {
 		.send_down = stk_dtls_down,
@@ -241,7 +243,11 @@ static int stk_start(struct stk *k, actr__dtls_cert_t *cert, bool client,
 		.role = client ? ACTR_DTLS_CLIENT : ACTR_DTLS_SERVER,
 		.remote_fingerprint = peer_fp,
 	};
-	struct actr__sctp_opts sopt = { .dtls_client = client };
+	struct actr__sctp_opts sopt = { 0 };
+
+	if (so)
+		sopt = *so;
+	sopt.dtls_client = client;
 
 	k->cert = actr__dtls_cert_ref(cert);
 	k->client = client;
@@ -253,6 +259,13 @@ static int stk_start(struct stk *k, actr__dtls_cert_t *cert, bool client,
 	if (!k->dtls || !k->sctp)
 		return -ENOMEM;
 	return actr__dtls_start(k->dtls);
+}
+
+static inline int stk_start(struct stk *k, actr__dtls_cert_t *cert,
+			    bool client, uint16_t peer_port,
+			    const char *peer_fp)
+{
+	return stk_start_opts(k, cert, client, peer_port, peer_fp, NULL);
 }
 
 static void stk_free(struct stk *k)
@@ -274,8 +287,11 @@ static void stk_free(struct stk *k)
 	k->cert = NULL;
 }
 
-/* Two stacks in one process: a is the DTLS client. 0 or an error. */
-static int stk_pair(actr_reactor_t *r, struct stk *a, struct stk *b)
+/* Two stacks in one process: a is the DTLS client; oa/ob are their SCTP
+ * options (NULL = defaults). 0 or an error. */
+static int stk_pair_opts(actr_reactor_t *r, struct stk *a, struct stk *b,
+			 const struct actr__sctp_opts *oa,
+			 const struct actr__sctp_opts *ob)
 {
 	actr__dtls_cert_t *ca = actr__dtls_cert_new();
 	actr__dtls_cert_t *cb = actr__dtls_cert_new();
@@ -287,14 +303,19 @@ static int stk_pair(actr_reactor_t *r, struct stk *a, struct stk *b)
 	if (!rc)
 		rc = stk_socket(b, r);
 	if (!rc)
-		rc = stk_start(b, cb, false, a->port,
-			       actr__dtls_cert_fingerprint(ca));
+		rc = stk_start_opts(b, cb, false, a->port,
+				    actr__dtls_cert_fingerprint(ca), ob);
 	if (!rc)
-		rc = stk_start(a, ca, true, b->port,
-			       actr__dtls_cert_fingerprint(cb));
+		rc = stk_start_opts(a, ca, true, b->port,
+				    actr__dtls_cert_fingerprint(cb), oa);
 	actr__dtls_cert_unref(ca);
 	actr__dtls_cert_unref(cb);
 	return rc;
+}
+
+static inline int stk_pair(actr_reactor_t *r, struct stk *a, struct stk *b)
+{
+	return stk_pair_opts(r, a, b, NULL, NULL);
 }
 
 /* Run the reactor until cond holds or max_ms passes; returns cond. */

@@ -72,6 +72,7 @@ static void fill(struct actr__sdp *s)
 	strcpy(s->mid, "0");
 	s->sctp_port = 5000;
 	s->max_message_size = 262144;
+	s->has_max_message_size = true;
 	s->trickle = true;
 }
 
@@ -136,6 +137,8 @@ TEST(sdp_parse_chrome_offer)
 	CHECK_EQ(s.setup, ACTR__SDP_SETUP_ACTPASS);
 	CHECK_EQ(s.sctp_port, 5000);
 	CHECK_EQ(s.max_message_size, 262144);
+	CHECK(s.has_max_message_size);
+	CHECK(!s.ice_lite);
 	CHECK_EQ(s.ncands, 2);
 	CHECK(s.trickle && s.bundle && !s.legacy && !s.end_of_candidates);
 	CHECK_EQ(s.session_id, 4611731400430051336ull);
@@ -390,4 +393,87 @@ TEST(sdp_several_fingerprints)
 	CHECK_OK(actr__sdp_parse(text, strlen(text), &s));
 	CHECK_STR(s.fp_algo, "sha-384");
 	CHECK_EQ(s.setup, ACTR__SDP_SETUP_NONE);
+}
+
+/* a=max-message-size (RFC 8841 6): a value, 0 = "no limit", absent (the
+ * peer then assumes 65536): three different things. The writer keeps them
+ * apart too. */
+TEST(sdp_max_message_size_forms)
+{
+	struct actr__sdp s, b;
+	char text[4096];
+	int n;
+
+	CHECK_OK(actr__sdp_parse(CHROME_OFFER, sizeof(CHROME_OFFER) - 1, &s));
+	CHECK(s.has_max_message_size);
+	CHECK_EQ(s.max_message_size, 262144);
+
+	strcpy(text, replace(CHROME_OFFER, "a=max-message-size:262144",
+			     "a=max-message-size:0"));
+	CHECK_OK(actr__sdp_parse(text, strlen(text), &s));
+	CHECK(s.has_max_message_size);
+	CHECK_EQ(s.max_message_size, 0);
+	n = actr__sdp_write(&s, text, sizeof(text));
+	CHECK(n > 0);
+	CHECK(strstr(text, "a=max-message-size:0\r\n"));
+	CHECK_OK(actr__sdp_parse(text, (size_t)n, &b));
+	CHECK(b.has_max_message_size && b.max_message_size == 0);
+
+	strcpy(text, replace(CHROME_OFFER, "a=max-message-size:262144\r\n", ""));
+	CHECK_OK(actr__sdp_parse(text, strlen(text), &s));
+	CHECK(!s.has_max_message_size);
+	CHECK_EQ(s.max_message_size, 0);
+	n = actr__sdp_write(&s, text, sizeof(text));
+	CHECK(n > 0);
+	CHECK(!strstr(text, "max-message-size"));
+
+	/* Out of range or not a number: rejected, not read as 0. */
+	CHECK_EQ(parse_str(replace(CHROME_OFFER, "max-message-size:262144",
+				   "max-message-size:4294967296")),
+		 -EINVAL);
+	CHECK_EQ(parse_str(replace(CHROME_OFFER, "max-message-size:262144",
+				   "max-message-size:")),
+		 -EINVAL);
+	CHECK_EQ(parse_str(replace(CHROME_OFFER, "max-message-size:262144",
+				   "max-message-size:-1")),
+		 -EINVAL);
+}
+
+/* a=ice-lite (RFC 8839 5.3, RFC 8445 2.5): session level as the RFC says,
+ * media level as some gateways send it; absent means a full agent. */
+TEST(sdp_ice_lite)
+{
+	struct actr__sdp s, b;
+	char text[4096];
+	int n;
+
+	CHECK_OK(actr__sdp_parse(CHROME_OFFER, sizeof(CHROME_OFFER) - 1, &s));
+	CHECK(!s.ice_lite);
+
+	strcpy(text, replace(CHROME_OFFER, "a=group:BUNDLE 0\r\n",
+			     "a=group:BUNDLE 0\r\na=ice-lite\r\n"));
+	CHECK_OK(actr__sdp_parse(text, strlen(text), &s));
+	CHECK(s.ice_lite);
+	CHECK_STR(s.ufrag, "Kk9S"); /* nothing else changed */
+
+	strcpy(text, replace(CHROME_OFFER, "a=mid:0\r\n",
+			     "a=mid:0\r\na=ice-lite\r\n"));
+	CHECK_OK(actr__sdp_parse(text, strlen(text), &s));
+	CHECK(s.ice_lite);
+
+	/* In a section that is not ours: not our peer's data agent. */
+	strcpy(text, CHROME_OFFER);
+	strcat(text, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=ice-lite\r\n");
+	CHECK_OK(actr__sdp_parse(text, strlen(text), &s));
+	CHECK(!s.ice_lite);
+
+	/* The writer puts it at session level, before the m= line. */
+	fill(&s);
+	s.ice_lite = true;
+	n = actr__sdp_write(&s, text, sizeof(text));
+	CHECK(n > 0);
+	CHECK(strstr(text, "a=ice-lite\r\n") &&
+	      strstr(text, "a=ice-lite\r\n") < strstr(text, "m=application"));
+	CHECK_OK(actr__sdp_parse(text, (size_t)n, &b));
+	CHECK(b.ice_lite);
 }

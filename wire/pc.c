@@ -19,6 +19,7 @@
 #define REASM_TTL ACTR_SEC(30)		/* partial message lifetime */
 #define DC_MAX 65535			/* one DataChannel message */
 #define LOOPBACK_MTU 16000		/* SCTP packet on a loopback pair */
+#define LINGER_MS 500			/* graceful close bound on free */
 
 struct lane {
 	actr__dc_t *dc;			/* channel, NULL before/after */
@@ -52,6 +53,9 @@ struct actr__pc {
 	bool desc_sent;			/* our description went out */
 	bool ice_up;			/* ICE connected at least once */
 	bool freed;			/* actr__pc_free was called */
+	bool lingering;			/* actr__pc_close_free: shutting down
+					 * with no user left, freed when
+					 * closed or at the linger deadline */
 	unsigned depth;			/* nesting of upward callbacks */
 	actr_defer_t release;		/* deferred free */
 	actr_timer_t deadline;		/* handshake deadline */
@@ -106,6 +110,30 @@ static void mark(struct actr__pc *pc, uint64_t *t)
 		*t = dt ? dt : 1;
 }
 
+/* The log words for CLOSED's err (pc.h, cbs.state). */
+static const char *close_reason(int err)
+{
+	switch (err) {
+	case 0:
+		return "closed cleanly (SCTP shutdown / DTLS close_notify)";
+	case -ECONNRESET:
+		return "aborted by the peer";
+	case -ETIMEDOUT:
+		return "closed: the peer stopped acknowledging (timed out)";
+	default:
+		return actr_strerror(err);
+	}
+}
+
+static void on_linger_done(actr_defer_t *d, void *arg)
+{
+	struct actr__pc *pc = arg;
+
+	actr_logd("pc", "%s: closed, freeing",
+		  pc->offerer ? "offerer" : "answerer");
+	actr__pc_free(pc);
+}
+
 static void set_state(struct actr__pc *pc, int state, int err)
 {
 	if (pc->state == state || pc->freed)
@@ -116,11 +144,20 @@ static void set_state(struct actr__pc *pc, int state, int err)
 		  pc->offerer ? "offerer" : "answerer",
 		  actr__pc_state_name(pc->state), actr__pc_state_name(state),
 		  err ? actr_strerror(err) : "ok");
+	if (state == ACTR__PC_CLOSED)
+		actr_logi("pc", "%s: %s", pc->offerer ? "offerer" : "answerer",
+			  close_reason(err));
 	pc->state = state;
 	if (state == ACTR__PC_CONNECTED)
 		mark(pc, &pc->st.t_open);
 	if (state != ACTR__PC_CONNECTING)
 		actr_timer_stop(&pc->deadline);
+	if (pc->lingering && (state == ACTR__PC_CLOSED ||
+			      state == ACTR__PC_FAILED)) {
+		/* Out of the layer's callback that brought us here. */
+		actr_defer(pc->r, &pc->release, on_linger_done, pc);
+		return;
+	}
 	if (pc->cbs.state) {
 		pc->depth++;
 		pc->cbs.state(pc->arg, state, err);
@@ -237,7 +274,10 @@ static void dtls_state(void *arg, enum actr__dtls_state st, int err)
 		fail(pc, err ? err : -ACTR_EPROTO);
 		break;
 	case ACTR_DTLS_CLOSED:
-		set_state(pc, ACTR__PC_CLOSED, -ECONNRESET);
+		/* close_notify ends a clean close once SCTP shut down. */
+		set_state(pc, ACTR__PC_CLOSED,
+			  pc->sctp && actr__sctp_shutting_down(pc->sctp)
+				  ? 0 : -ECONNRESET);
 		break;
 	default:
 		break;
@@ -471,8 +511,13 @@ static void sctp_state(void *arg, enum actr__sctp_state st, int err)
 
 	if (st == ACTR_SCTP_CONNECTED)
 		mark(pc, &pc->st.t_sctp);
-	if (st == ACTR_SCTP_CLOSED)
-		set_state(pc, ACTR__PC_CLOSED, err); /* 0: clean shutdown */
+	if (st != ACTR_SCTP_CLOSED)
+		return;
+	/* RFC 8261 6: after the SCTP shutdown, the DTLS close_notify. */
+	if (err == 0 && pc->dtls &&
+	    actr__dtls_get_state(pc->dtls) == ACTR_DTLS_CONNECTED)
+		actr__dtls_close(pc->dtls);
+	set_state(pc, ACTR__PC_CLOSED, err); /* 0: clean shutdown */
 }
 
 static int open_lanes(struct actr__pc *pc)
@@ -508,7 +553,7 @@ static void start_sctp(struct actr__pc *pc)
 	o.local_port = pc->local.sctp_port;
 	o.remote_port = pc->remote.sctp_port;
 	o.dtls_client = pc->dtls_role == ACTR_DTLS_CLIENT;
-	o.max_message = DC_MAX + 1;
+	o.max_message = ACTR__PC_MAX_DC_MESSAGE;
 	o.remote_max_message = pc->frag_data + ACTR_FRAG_HDR_LEN;
 	o.max_queued = pc->cfg.max_message + (pc->cfg.max_message >> 2);
 	o.authenticated = true; /* every packet passed DTLS's AEAD check */
@@ -589,7 +634,8 @@ actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
 		goto out_free;
 	strcpy(pc->local.mid, "0");
 	pc->local.sctp_port = 5000;
-	pc->local.max_message_size = DC_MAX + 1;
+	pc->local.max_message_size = ACTR__PC_MAX_DC_MESSAGE;
+	pc->local.has_max_message_size = true;
 	pc->local.trickle = true;
 	pc->local.legacy = cfg->legacy_sdp;
 	pc->local.setup = ACTR__SDP_SETUP_ACTPASS;
@@ -710,6 +756,20 @@ out:
 	return rc;
 }
 
+/* The fragment payload bound for the peer's a=max-message-size (RFC
+ * 8841 6): absent means 65536 and 0 means no limit, and PROTOCOL.md 7
+ * caps one DataChannel message at 65535 bytes in every case; a smaller
+ * limit is honoured down to a floor of 512 payload bytes. */
+static size_t frag_data_for(const struct actr__sdp *rs)
+{
+	if (!rs->has_max_message_size || !rs->max_message_size ||
+	    rs->max_message_size >= DC_MAX)
+		return ACTR_FRAG_MAX_DATA;
+	if (rs->max_message_size > ACTR_FRAG_HDR_LEN + 512)
+		return rs->max_message_size - ACTR_FRAG_HDR_LEN;
+	return 512;
+}
+
 int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 {
 	struct actr__sdp *rs = &pc->remote;
@@ -749,11 +809,17 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 		pc->local.legacy = rs->legacy;
 		pc->local.sctp_port = rs->legacy ? rs->sctp_port : 5000;
 	}
-	if (rs->max_message_size && rs->max_message_size < DC_MAX)
-		pc->frag_data = rs->max_message_size > ACTR_FRAG_HDR_LEN + 512
-					? rs->max_message_size -
-						  ACTR_FRAG_HDR_LEN
-					: 512;
+	pc->frag_data = frag_data_for(rs);
+	/* RFC 8445 6.1.1: against a lite peer the full agent controls. The
+	 * offerer already does; the answerer takes the role before checks
+	 * start. */
+	if (rs->ice_lite && !pc->offerer) {
+		actr_logi("pc", "the offer is from an ICE lite agent: "
+				"answering as the controlling agent");
+		rc = actr__ice_set_controlling(pc->ice, true);
+		if (rc < 0)
+			return rc;
+	}
 	pc->have_remote = true;
 	rc = actr__ice_set_remote_credentials(pc->ice, rs->ufrag, rs->pwd);
 	if (rc < 0)
@@ -842,6 +908,33 @@ int actr__pc_close(actr__pc_t *pc)
 	return 0;
 }
 
+static void on_linger_deadline(actr_timer_t *t, void *arg)
+{
+	struct actr__pc *pc = arg;
+
+	actr_logi("pc", "%s: no SCTP shutdown answer in %d ms: aborting",
+		  pc->offerer ? "offerer" : "answerer", LINGER_MS);
+	actr__pc_free(pc);
+}
+
+void actr__pc_close_free(actr__pc_t *pc)
+{
+	if (!pc || pc->freed || pc->lingering)
+		return;
+	memset(&pc->cbs, 0, sizeof(pc->cbs));
+	if (pc->state == ACTR__PC_CLOSED || pc->state == ACTR__PC_FAILED ||
+	    !pc->sctp || actr__sctp_get_state(pc->sctp) != ACTR_SCTP_CONNECTED ||
+	    actr__sctp_shutdown(pc->sctp) < 0) {
+		actr__pc_free(pc);
+		return;
+	}
+	pc->lingering = true;
+	actr_timer_stop(&pc->deadline);
+	actr_timer_init(pc->r, &pc->deadline, on_linger_deadline, pc);
+	if (actr_timer_start(&pc->deadline, ACTR_MS(LINGER_MS), 0) < 0)
+		actr__pc_free(pc);
+}
+
 static void release(struct actr__pc *pc)
 {
 	for (int i = 0; i < ACTR__LANE_COUNT; i++)
@@ -861,6 +954,8 @@ void actr__pc_free(actr__pc_t *pc)
 		return;
 	pc->freed = true;
 	actr_timer_stop(&pc->deadline);
+	if (pc->lingering)
+		actr_defer_cancel(pc->r, &pc->release);
 	/* Children are safe to free from their own callbacks. */
 	actr__sctp_free(pc->sctp);
 	pc->sctp = NULL;

@@ -63,6 +63,17 @@ const char *actr__pc_state_name(int state);
 
 #define ACTR__PC_MIN_MAX_MESSAGE (16u << 20)
 
+/* The largest incoming DataChannel message: what we advertise as
+ * a=max-message-size and what SCTP reassembles (sctp.h max_message). The
+ * actr fragment header keeps our own peers' messages at 65535 bytes
+ * (PROTOCOL.md 7); one more byte is what RFC 8841 peers assume when the
+ * attribute is absent. Reassembly memory is bounded by this per channel
+ * (four lanes). A peer that ignores the limit (aiortc does) gets the
+ * channel closed by a stream reset (RFC 8831 6.7), counted in
+ * actr__sctp_stats.oversize_in; that lane then refuses sends with
+ * -ACTR_ENOTREADY. */
+#define ACTR__PC_MAX_DC_MESSAGE 65536u
+
 struct actr__pc_config {
 	struct actr__ice_config ice;	/* local addresses, STUN/TURN
 					 * (controlling is set by role) */
@@ -146,9 +157,20 @@ size_t actr__pc_buffered(const actr__pc_t *pc, int lane);
 /** Graceful close (SCTP shutdown, DTLS close_notify); CLOSED follows. */
 int actr__pc_close(actr__pc_t *pc);
 
-/** Free everything; no callback runs afterwards. Safe from a callback.
- * NULL is ignored. */
+/** Free everything at once; no callback runs afterwards. An association
+ * still up is aborted (the peer sees CLOSED with -ECONNRESET). Safe from
+ * a callback. NULL is ignored. */
 void actr__pc_free(actr__pc_t *pc);
+
+/** Close gracefully, then free: the way to end a connection that works.
+ * No callback runs afterwards and pc must not be used again (it owns
+ * itself). With the SCTP association up, a SHUTDOWN goes out and pc
+ * stays alive on the reactor until the shutdown completes (then the DTLS
+ * close_notify goes out and pc is freed) or 500 ms pass (then it is
+ * freed, which aborts); otherwise it is freed at once. The reactor must
+ * run for the close to leave (a program ends with actr_reactor_drain).
+ * Safe from a callback. NULL is ignored. */
+void actr__pc_close_free(actr__pc_t *pc);
 
 int actr__pc_state(const actr__pc_t *pc);
 

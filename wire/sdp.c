@@ -24,6 +24,7 @@ struct level {
 	char fp[192];
 	int setup;
 	bool trickle;
+	bool ice_lite;		/* a=ice-lite */
 };
 
 struct parser {
@@ -171,6 +172,9 @@ static bool parse_level_attr(struct parser *p, struct level *lv,
 			lv->setup = ACTR__SDP_SETUP_PASSIVE;
 		else
 			return p->why = "bad setup", false;
+	} else if (nlen == 8 && !memcmp(name, "ice-lite", 8)) {
+		lv->ice_lite = true; /* RFC 8839 5.3: session level; media
+				      * level tolerated */
 	} else if (nlen == 11 && !memcmp(name, "ice-options", 11)) {
 		/* space-separated tokens */
 		size_t i = 0;
@@ -293,7 +297,8 @@ static bool parse_attr(struct parser *p, const char *v, size_t n)
 	} else if (nlen == 16 && !memcmp(v, "max-message-size", 16)) {
 		if (!parse_uint(val, vlen, UINT32_MAX, &x))
 			return p->why = "bad max-message-size", false;
-		o->max_message_size = (uint32_t)x;
+		o->max_message_size = (uint32_t)x; /* 0: no limit */
+		o->has_max_message_size = true;
 	} else if (nlen == 7 && !memcmp(v, "sctpmap", 7)) {
 		/* "5000 webrtc-datachannel 1024" */
 		const char *sp = memchr(val, ' ', vlen);
@@ -402,6 +407,7 @@ int actr__sdp_parse(const char *text, size_t len, struct actr__sdp *out)
 	}
 	out->setup = p.media.setup ? p.media.setup : p.sess.setup;
 	out->trickle = p.media.trickle || p.sess.trickle;
+	out->ice_lite = p.media.ice_lite || p.sess.ice_lite;
 	if (!*out->ufrag || !*out->pwd) {
 		p.why = "missing ice-ufrag/ice-pwd";
 		goto bad;
@@ -496,6 +502,8 @@ int actr__sdp_write(const struct actr__sdp *s, char *buf, size_t cap)
 	emit(&o, "s=-\r\nt=0 0\r\n");
 	emit(&o, "a=group:BUNDLE %s\r\n", mid);
 	emit(&o, "a=msid-semantic: WMS\r\n");
+	if (s->ice_lite)
+		emit(&o, "a=ice-lite\r\n");
 	if (s->legacy)
 		emit(&o, "m=application 9 DTLS/SCTP %u\r\n",
 		     s->sctp_port ? s->sctp_port : 5000);
@@ -520,7 +528,7 @@ int actr__sdp_write(const struct actr__sdp *s, char *buf, size_t cap)
 	else
 		emit(&o, "a=sctp-port:%u\r\n",
 		     s->sctp_port ? s->sctp_port : 5000);
-	if (s->max_message_size)
+	if (s->has_max_message_size)
 		emit(&o, "a=max-message-size:%u\r\n", s->max_message_size);
 	if (o.overflow) {
 		buf[0] = 0;

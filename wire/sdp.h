@@ -37,7 +37,13 @@ struct actr__sdp {
 	int setup;		/* enum actr__sdp_setup */
 	char mid[33];		/* a=mid of the data section */
 	uint16_t sctp_port;	/* a=sctp-port or sctpmap port (5000) */
-	uint32_t max_message_size; /* a=max-message-size, 0 = absent */
+	uint32_t max_message_size; /* a=max-message-size value; 0 = no
+				 * limit (RFC 8841 6), only when
+				 * has_max_message_size */
+	bool has_max_message_size; /* a=max-message-size present (absent:
+				 * the peer takes 65536, RFC 8841 6) */
+	bool ice_lite;		/* a=ice-lite (session or data section):
+				 * the peer is a lite agent, RFC 8445 */
 	bool legacy;		/* DTLS/SCTP + sctpmap form */
 	bool trickle;		/* a=ice-options has "trickle" */
 	bool bundle;		/* a=group:BUNDLE lists the mid */
