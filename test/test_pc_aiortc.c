@@ -4,11 +4,7 @@
  * test/pc_aiortc.py (line protocol described there). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <actr/actr.h>
@@ -17,16 +13,9 @@
 #include "proto/fragment.h"
 #include "wire/pc.h"
 #include "test.h"
+#include "test_pc_util.h"
 
 #define PY "/usr/bin/python3"
-
-struct peer {
-	pid_t pid;
-	int to;			/* its stdin */
-	int from;		/* its stdout (non-blocking) */
-	char buf[65536];	/* partial line */
-	size_t len;
-};
 
 struct app {
 	actr__pc_t *pc;
@@ -66,121 +55,19 @@ static const struct actr__pc_cbs acbs = {
 	a_description, NULL, a_state, a_message, NULL,
 };
 
-static bool script_path(char *out, size_t cap)
-{
-	char exe[PATH_MAX];
-	ssize_t n;
-
-	if (access("test/pc_aiortc.py", R_OK) == 0) {
-		snprintf(out, cap, "test/pc_aiortc.py");
-		return true;
-	}
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return false;
-	exe[n] = 0;
-	/* <root>/build/test/actr-test -> <root>/test/pc_aiortc.py */
-	snprintf(out, cap, "%s/../../test/pc_aiortc.py", dirname(exe));
-	return access(out, R_OK) == 0;
-}
-
 static bool have_aiortc(void)
 {
 	return access(PY, X_OK) == 0 &&
 	       system(PY " -c 'import aiortc' >/dev/null 2>&1") == 0;
 }
 
-static void peer_start(struct peer *p, const char *role)
+static void peer_start(struct test_peer *p, const char *role)
 {
-	int in[2], outp[2];
 	char script[PATH_MAX];
+	char *argv[] = { PY, script, (char *)role, NULL };
 
-	memset(p, 0, sizeof(*p));
-	CHECK(script_path(script, sizeof(script)));
-	CHECK_OK(pipe(in));
-	CHECK_OK(pipe(outp));
-	p->pid = fork();
-	CHECK(p->pid >= 0);
-	if (p->pid == 0) {
-		dup2(in[0], 0);
-		dup2(outp[1], 1);
-		close(in[1]);
-		close(outp[0]);
-		execl(PY, PY, script, role, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(outp[1]);
-	p->to = in[1];
-	p->from = outp[0];
-	CHECK_OK(actr__fd_nonblock(p->from));
-}
-
-static void peer_stop(struct peer *p)
-{
-	int st;
-
-	close(p->to);
-	for (int i = 0; i < 300; i++) {
-		if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
-			p->pid = 0;
-			break;
-		}
-		usleep(10000);
-	}
-	if (p->pid) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, &st, 0);
-	}
-	close(p->from);
-}
-
-/* One complete line from the peer into line (NUL-terminated), or false. */
-static bool peer_line(struct peer *p, char *line, size_t cap)
-{
-	char *nl;
-	ssize_t n;
-
-	if (p->len < sizeof(p->buf)) {
-		n = read(p->from, p->buf + p->len, sizeof(p->buf) - p->len);
-		if (n > 0)
-			p->len += (size_t)n;
-	}
-	nl = memchr(p->buf, '\n', p->len);
-	if (!nl)
-		return false;
-	size_t l = (size_t)(nl - p->buf);
-
-	CHECK(l < cap);
-	memcpy(line, p->buf, l);
-	line[l] = 0;
-	p->len -= l + 1;
-	memmove(p->buf, nl + 1, p->len);
-	return true;
-}
-
-static void send_sdp(struct peer *p, const char *sdp)
-{
-	size_t n = strlen(sdp);
-	char *b64 = malloc(ACTR_BASE64_LEN(n) + 8);
-	size_t k;
-
-	memcpy(b64, "SDP ", 4);
-	k = actr_base64_encode(sdp, n, b64 + 4, 0);
-	b64[4 + k] = '\n';
-	CHECK_EQ(write(p->to, b64, 5 + k), (ssize_t)(5 + k));
-	free(b64);
-}
-
-static char *decode_sdp(const char *line)
-{
-	size_t n = strlen(line + 4);
-	char *sdp = malloc(n + 1);
-	ssize_t k = actr_base64_decode(line + 4, n, sdp, n);
-
-	CHECK(k > 0);
-	sdp[k] = 0;
-	return sdp;
+	CHECK(test_source_path("test/pc_aiortc.py", script, sizeof(script)));
+	test_peer_start(p, argv);
 }
 
 static int find_msg(struct app *a, int lane, const char *text, size_t len)
@@ -207,7 +94,7 @@ static void interop(bool we_offer)
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__pc_config c = { 0 };
 	struct app a = { 0 };
-	struct peer p;
+	struct test_peer p;
 	char *line = malloc(65536);
 	int opens = 0;
 	uint64_t end, t0 = actr_time_ns();
@@ -229,13 +116,13 @@ static void interop(bool we_offer)
 	       a.state != ACTR__PC_FAILED && actr_time_ns() < end) {
 		CHECK(actr_reactor_run_once(r, 10) >= 0);
 		if (a.sdp_out) {
-			send_sdp(&p, a.sdp_out);
+			test_peer_put_b64(&p, "SDP", a.sdp_out);
 			free(a.sdp_out);
 			a.sdp_out = NULL;
 		}
-		while (peer_line(&p, line, 65536)) {
+		while (test_peer_line(&p, line, 65536)) {
 			if (!strncmp(line, "SDP ", 4)) {
-				char *sdp = decode_sdp(line);
+				char *sdp = test_peer_b64_arg(line);
 
 				CHECK_OK(actr__pc_set_remote(a.pc, sdp,
 							     strlen(sdp)));
@@ -315,7 +202,7 @@ static void interop(bool we_offer)
 	for (int i = 0; i < 20; i++)
 		actr_reactor_run_once(r, 10);
 	actr__pc_free(a.pc);
-	peer_stop(&p);
+	test_peer_stop(&p);
 	free(line);
 	actr_reactor_free(r);
 }
