@@ -22,9 +22,7 @@ struct app {
 	char *sdp_out;
 	int state;
 	int err;
-	actr_buf_t *msgs[64];
-	int lanes[64];
-	int nmsgs;
+	struct test_inbox in;		/* received messages */
 };
 
 static void a_description(void *arg, bool offer, const char *sdp)
@@ -46,9 +44,7 @@ static void a_message(void *arg, int lane, actr_buf_t *msg)
 {
 	struct app *a = arg;
 
-	CHECK(a->nmsgs < 64);
-	a->lanes[a->nmsgs] = lane;
-	a->msgs[a->nmsgs++] = msg;
+	test_inbox_put(&a->in, lane, msg);
 }
 
 static const struct actr__pc_cbs acbs = {
@@ -68,25 +64,6 @@ static void peer_start(struct test_peer *p, const char *role)
 
 	CHECK(test_source_path("test/pc_aiortc.py", script, sizeof(script)));
 	test_peer_start(p, argv);
-}
-
-static int find_msg(struct app *a, int lane, const char *text, size_t len)
-{
-	for (int i = 0; i < a->nmsgs; i++)
-		if (a->lanes[i] == lane && a->msgs[i]->len == len &&
-		    !memcmp(a->msgs[i]->data, text, len))
-			return i;
-	return -1;
-}
-
-static void drop_msg(struct app *a, int i)
-{
-	actr_buf_unref(a->msgs[i]);
-	a->nmsgs--;
-	memmove(&a->msgs[i], &a->msgs[i + 1],
-		(size_t)(a->nmsgs - i) * sizeof(a->msgs[0]));
-	memmove(&a->lanes[i], &a->lanes[i + 1],
-		(size_t)(a->nmsgs - i) * sizeof(a->lanes[0]));
 }
 
 static void interop(bool we_offer)
@@ -112,7 +89,7 @@ static void interop(bool we_offer)
 	if (we_offer)
 		CHECK_OK(actr__pc_start(a.pc));
 	end = actr_time_ns() + ACTR_MS(actr_test_scale(15000));
-	while ((a.state != ACTR__PC_CONNECTED || opens < 4 || a.nmsgs < 4) &&
+	while ((a.state != ACTR__PC_CONNECTED || opens < 4 || a.in.n < 4) &&
 	       a.state != ACTR__PC_FAILED && actr_time_ns() < end) {
 		CHECK(actr_reactor_run_once(r, 10) >= 0);
 		if (a.sdp_out) {
@@ -155,15 +132,7 @@ static void interop(bool we_offer)
 		  we_offer ? "answerer" : "offerer",
 		  (double)(actr_time_ns() - t0) / 1e6);
 	/* aiortc -> us: one greeting per lane, with the fragment header. */
-	for (int lane = 0; lane < ACTR__LANE_COUNT; lane++) {
-		char g[64];
-		int n = snprintf(g, sizeof(g), "hello %s",
-				 actr__lane_label(lane));
-		int i = find_msg(&a, lane, g, (size_t)n);
-
-		CHECK(i >= 0);
-		drop_msg(&a, i);
-	}
+	test_inbox_take_greetings(&a.in);
 	/* us -> aiortc -> us: aiortc echoes each DataChannel message, so
 	 * fragmented messages come back whole through our reassembler. */
 	static const size_t sizes[] = { 1, 1000, 65527, 65528, 300000 };
@@ -175,22 +144,22 @@ static void interop(bool we_offer)
 			m[i] = (char)('a' + (i * 7 + k) % 26);
 		CHECK_OK(actr__pc_send(a.pc, lane, m, sizes[k]));
 		end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
-		while (a.nmsgs == 0 && actr_time_ns() < end)
+		while (a.in.n == 0 && actr_time_ns() < end)
 			CHECK(actr_reactor_run_once(r, 10) >= 0);
-		CHECK_EQ(a.nmsgs, 1);
-		CHECK_EQ(a.lanes[0], lane);
-		CHECK_EQ(a.msgs[0]->len, sizes[k]);
-		CHECK_MEM(a.msgs[0]->data, m, sizes[k]);
-		drop_msg(&a, 0);
+		CHECK_EQ(a.in.n, 1);
+		CHECK_EQ(a.in.lanes[0], lane);
+		CHECK_EQ(a.in.msgs[0]->len, sizes[k]);
+		CHECK_MEM(a.in.msgs[0]->data, m, sizes[k]);
+		test_inbox_drop(&a.in, 0);
 		free(m);
 	}
 	/* The unordered lane echoes too. */
 	CHECK_OK(actr__pc_send(a.pc, ACTR__LANE_STREAM_LATENCY_FIRST, "lf", 2));
 	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
-	while (a.nmsgs == 0 && actr_time_ns() < end)
+	while (a.in.n == 0 && actr_time_ns() < end)
 		CHECK(actr_reactor_run_once(r, 10) >= 0);
-	CHECK(find_msg(&a, ACTR__LANE_STREAM_LATENCY_FIRST, "lf", 2) == 0);
-	drop_msg(&a, 0);
+	CHECK(test_inbox_find(&a.in, ACTR__LANE_STREAM_LATENCY_FIRST, "lf", 2) == 0);
+	test_inbox_drop(&a.in, 0);
 	if (!we_offer) {
 		struct actr__pc_stats st;
 

@@ -25,7 +25,7 @@
 #include "test_pc_util.h"
 
 #define NDC_SPEC "node-datachannel@0.33.4"
-#define MAXQ 64
+#define MAXQ 64			/* our candidates kept */
 #define LINE_MAX_ 65536
 #define BULK_DATA (ACTR_FRAG_MAX_DATA)	/* one 65535-byte DC message */
 #define BULK_COUNT 64			/* 64 x 65527 bytes: ~4 MiB */
@@ -37,9 +37,7 @@ struct app {
 	int ncands;
 	int state;
 	int err;
-	actr_buf_t *msgs[MAXQ];		/* received, not bulk */
-	int lanes[MAXQ];
-	int nmsgs;
+	struct test_inbox in;		/* received, not bulk */
 	int bulk_lane;			/* lane whose messages are bulk, -1 */
 	int bulk_rx;			/* bulk messages received and checked */
 };
@@ -94,9 +92,7 @@ static void a_message(void *arg, int lane, actr_buf_t *msg)
 		actr_buf_unref(msg);
 		return;
 	}
-	CHECK(a->nmsgs < MAXQ);
-	a->lanes[a->nmsgs] = lane;
-	a->msgs[a->nmsgs++] = msg;
+	test_inbox_put(&a->in, lane, msg);
 }
 
 static const struct actr__pc_cbs acbs = {
@@ -225,25 +221,6 @@ static void check_lane_options(struct app *a)
 	}
 }
 
-static int find_msg(struct app *a, int lane, const void *data, size_t len)
-{
-	for (int i = 0; i < a->nmsgs; i++)
-		if (a->lanes[i] == lane && a->msgs[i]->len == len &&
-		    !memcmp(a->msgs[i]->data, data, len))
-			return i;
-	return -1;
-}
-
-static void drop_msg(struct app *a, int i)
-{
-	actr_buf_unref(a->msgs[i]);
-	a->nmsgs--;
-	memmove(&a->msgs[i], &a->msgs[i + 1],
-		(size_t)(a->nmsgs - i) * sizeof(a->msgs[0]));
-	memmove(&a->lanes[i], &a->lanes[i + 1],
-		(size_t)(a->nmsgs - i) * sizeof(a->lanes[0]));
-}
-
 /* Run the reactor and serve the peer's lines until done() or the bound
  * (ms, scaled) passes. */
 static void run_until(actr_reactor_t *r, struct app *a, struct test_peer *p,
@@ -268,12 +245,12 @@ static int want_opens;
 static bool set_up(struct app *a, int opens)
 {
 	return a->state == ACTR__PC_CONNECTED && opens == want_opens &&
-	       a->nmsgs >= ACTR__LANE_COUNT;
+	       a->in.n >= ACTR__LANE_COUNT;
 }
 
 static bool got_one(struct app *a, int opens)
 {
-	return a->nmsgs > 0;
+	return a->in.n > 0;
 }
 
 static bool bulk_done(struct app *a, int opens)
@@ -293,10 +270,10 @@ static void echo_one(actr_reactor_t *r, struct app *a, struct test_peer *p,
 	bulk_fill(m, len, (uint32_t)len);
 	CHECK_OK(actr__pc_send(a->pc, lane, m, len));
 	run_until(r, a, p, got_one, opens, 8000);
-	i = find_msg(a, lane, m, len);
+	i = test_inbox_find(&a->in, lane, m, len);
 	CHECK_EQ(i, 0);
-	CHECK_EQ(a->nmsgs, 1);
-	drop_msg(a, i);
+	CHECK_EQ(a->in.n, 1);
+	test_inbox_drop(&a->in, i);
 	free(m);
 }
 
@@ -343,16 +320,8 @@ static void interop(bool we_offer)
 	check_lane_options(&a);
 
 	/* node -> us: one greeting per lane, behind the fragment header. */
-	for (int lane = 0; lane < ACTR__LANE_COUNT; lane++) {
-		char g[64];
-		int n = snprintf(g, sizeof(g), "hello %s",
-				 actr__lane_label(lane));
-		int i = find_msg(&a, lane, g, (size_t)n);
-
-		CHECK(i >= 0);
-		drop_msg(&a, i);
-	}
-	CHECK_EQ(a.nmsgs, 0);
+	test_inbox_take_greetings(&a.in);
+	CHECK_EQ(a.in.n, 0);
 
 	/* us -> node -> us on every lane; 65528 and 300000 bytes take
 	 * several DataChannel messages. */
@@ -381,6 +350,7 @@ static void interop(bool we_offer)
 	for (int i = 0; i < a.ncands; i++)
 		free(a.cands[i]);
 	free(a.sdp_out);
+	test_inbox_clear(&a.in);
 	actr_reactor_free(r);
 }
 

@@ -24,6 +24,7 @@
 #include <actr/actr.h>
 
 #include "test.h"
+#include "wire/pc.h"
 #include "test_pc_util.h"
 
 uint16_t test_free_udp_port(void)
@@ -315,4 +316,50 @@ char *test_peer_b64_arg(const char *line)
 	CHECK(k >= 0);
 	text[k] = 0;
 	return text;
+}
+
+void test_inbox_put(struct test_inbox *b, int lane, actr_buf_t *msg)
+{
+	CHECK(b->n < TEST_INBOX_MAX);
+	b->lanes[b->n] = lane;
+	b->msgs[b->n++] = msg;
+}
+
+int test_inbox_find(const struct test_inbox *b, int lane, const void *data,
+		    size_t len)
+{
+	for (int i = 0; i < b->n; i++)
+		if (b->lanes[i] == lane && b->msgs[i]->len == len &&
+		    !memcmp(b->msgs[i]->data, data, len))
+			return i;
+	return -1;
+}
+
+void test_inbox_drop(struct test_inbox *b, int i)
+{
+	actr_buf_unref(b->msgs[i]);
+	b->n--;
+	memmove(&b->msgs[i], &b->msgs[i + 1],
+		(size_t)(b->n - i) * sizeof(b->msgs[0]));
+	memmove(&b->lanes[i], &b->lanes[i + 1],
+		(size_t)(b->n - i) * sizeof(b->lanes[0]));
+}
+
+void test_inbox_take_greetings(struct test_inbox *b)
+{
+	for (int lane = 0; lane < ACTR__LANE_COUNT; lane++) {
+		char g[64];
+		int n = snprintf(g, sizeof(g), "hello %s",
+				 actr__lane_label(lane));
+		int i = test_inbox_find(b, lane, g, (size_t)n);
+
+		CHECK(i >= 0);
+		test_inbox_drop(b, i);
+	}
+}
+
+void test_inbox_clear(struct test_inbox *b)
+{
+	while (b->n > 0)
+		test_inbox_drop(b, b->n - 1);
 }

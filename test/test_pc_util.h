@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <actr/buf.h>
+
 struct test_turn {
 	pid_t pid;		/* turnserver process */
 	uint16_t port;		/* its UDP/TCP listening port on 127.0.0.1 */
@@ -76,5 +78,31 @@ void test_peer_put_b64(struct test_peer *p, const char *tag,
 /** The base64 word after the first space of line, decoded (malloc'd,
  * NUL-terminated; the caller frees). CHECK fails on bad base64. */
 char *test_peer_b64_arg(const char *line);
+
+/* Lane messages a test received and has not checked yet. */
+#define TEST_INBOX_MAX 64
+struct test_inbox {
+	actr_buf_t *msgs[TEST_INBOX_MAX]; /* one reference each */
+	int lanes[TEST_INBOX_MAX];	/* their lanes */
+	int n;				/* entries */
+};
+
+/** Keep msg (the inbox takes the reference); CHECK fails when full. */
+void test_inbox_put(struct test_inbox *b, int lane, actr_buf_t *msg);
+
+/** Index of the first message on lane equal to data/len, or -1. */
+int test_inbox_find(const struct test_inbox *b, int lane, const void *data,
+		    size_t len);
+
+/** Remove entry i (its reference is dropped); later entries move up. */
+void test_inbox_drop(struct test_inbox *b, int i);
+
+/** Remove the greeting the interop peers send on each of the four lanes
+ * ("hello <label>" behind the fragment header, delivered without it);
+ * CHECK fails when one is missing. */
+void test_inbox_take_greetings(struct test_inbox *b);
+
+/** Drop every entry. */
+void test_inbox_clear(struct test_inbox *b);
 
 #endif
