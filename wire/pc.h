@@ -21,10 +21,10 @@
  * object exists (answer not processed yet) are kept (up to 8) and fed when
  * it does. DTLS datagrams we send before our ICE agent first connects (the
  * peer's pair may already work and its ClientHello arrive while our own
- * checks are pending) are queued (bounded: SETUP_QUEUE_BYTES) and sent when
- * it connects, instead of being lost until a DTLS retransmission. Every
- * session negotiates DTLS-SRTP (wire/dtls.h). Everything runs on the
- * reactor thread.
+ * checks are pending) are queued (at most 32 datagrams / 64 KiB, losses
+ * counted in dtls_dropped_setup) and sent when it connects, instead of
+ * being lost until a DTLS retransmission. Every session negotiates
+ * DTLS-SRTP (wire/dtls.h). Everything runs on the reactor thread.
  */
 #ifndef ACTR_WIRE_PC_H
 #define ACTR_WIRE_PC_H
