@@ -2,7 +2,9 @@
  * Test runner: runs every registered test (or those whose name contains
  * one of the arguments) in its own forked child with a timeout, prints one
  * line per test and a closing "N passed, N failed" line, and exits 1 if
- * any test failed. "-l" lists the test names. A test's own output (stdout
+ * any test failed. A test that calls actr_test_skip() (exit status
+ * TEST_SKIP_STATUS) is reported as "skip" with its reason and counted
+ * apart. "-l" lists the test names. A test's own output (stdout
  * and stderr, log lines included) is kept in a temporary file and shown
  * only when the test fails, or always with "-v" or ACTR_TEST_VERBOSE=1.
  */
@@ -41,6 +43,23 @@ void actr_test_fail(const char *file, int line, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(1);
+}
+
+void actr_test_skip(const char *fmt, ...)
+{
+	const char *ci = getenv("CI");
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (ci && !strcmp(ci, "true"))
+		actr_test_fail(__FILE__, __LINE__,
+			       "SKIP is a failure with CI=true: %s", why);
+	printf("SKIP: %s\n", why);
+	fflush(stdout);
+	exit(TEST_SKIP_STATUS);
 }
 
 int actr_test_scale(int x)
@@ -115,8 +134,27 @@ static void show_output(FILE *out)
 	}
 }
 
-/* Run one test in a child; returns true if it passed. */
-static bool run_one(const struct actr_test *t)
+/* The "SKIP: " line a skipped test printed, without the newline. */
+static void skip_reason(FILE *out, char *why, size_t cap)
+{
+	char line[512];
+
+	snprintf(why, cap, "(see -v)");
+	if (!out)
+		return;
+	fflush(out);
+	rewind(out);
+	while (fgets(line, sizeof(line), out))
+		if (!strncmp(line, "SKIP: ", 6)) {
+			line[strcspn(line, "\n")] = 0;
+			snprintf(why, cap, "%s", line + 6);
+		}
+}
+
+enum outcome { PASSED, FAILED, SKIPPED };
+
+/* Run one test in a child. */
+static enum outcome run_one(const struct actr_test *t)
 {
 	FILE *out = verbose ? NULL : tmpfile();
 	int timeout = actr_test_scale(t->timeout_s);
@@ -132,7 +170,7 @@ static bool run_one(const struct actr_test *t)
 		perror("fork");
 		if (out)
 			fclose(out);
-		return false;
+		return FAILED;
 	}
 	if (pid == 0) {
 		setpgid(0, 0); /* so the whole group can be killed */
@@ -169,7 +207,17 @@ static bool run_one(const struct actr_test *t)
 		printf("ok   %-44s %9.1f ms\n", t->name, ms);
 		if (out)
 			fclose(out);
-		return true;
+		return PASSED;
+	}
+	if (!timed_out && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == TEST_SKIP_STATUS) {
+		char why[512];
+
+		skip_reason(out, why, sizeof(why));
+		printf("skip %-44s %s\n", t->name, why);
+		if (out)
+			fclose(out);
+		return SKIPPED;
 	}
 	show_output(out);
 	if (out)
@@ -182,13 +230,13 @@ static bool run_one(const struct actr_test *t)
 	else
 		printf("FAIL %-44s exit status %d\n", t->name,
 		       WEXITSTATUS(status));
-	return false;
+	return FAILED;
 }
 
 int main(int argc, char **argv)
 {
 	struct actr_test **list = calloc(ntests ? ntests : 1, sizeof(*list));
-	unsigned n = 0, passed = 0, failed = 0;
+	unsigned n = 0, passed = 0, failed = 0, skipped = 0;
 	const char *v = getenv("ACTR_TEST_VERBOSE");
 	bool only_list = argc > 1 && !strcmp(argv[1], "-l");
 
@@ -213,13 +261,22 @@ int main(int argc, char **argv)
 			printf("%s\n", list[i]->name);
 			continue;
 		}
-		if (run_one(list[i]))
+		switch (run_one(list[i])) {
+		case PASSED:
 			passed++;
-		else
+			break;
+		case SKIPPED:
+			skipped++;
+			break;
+		default:
 			failed++;
+		}
 	}
 	free(list);
-	if (!only_list)
+	if (!only_list && skipped)
+		printf("%u passed, %u failed, %u skipped\n", passed, failed,
+		       skipped);
+	else if (!only_list)
 		printf("%u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -30,6 +30,16 @@ void actr_test_register(struct actr_test *t);
 void actr_test_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
 
+/** Exit status of a skipped test (the runner prints "skip"). */
+#define TEST_SKIP_STATUS 77
+
+/** Skip the running test: prints "SKIP: <reason>" and ends the child with
+ * TEST_SKIP_STATUS. With the environment variable CI=true a skip is a
+ * failure instead (CI must run everything). For tests that need something
+ * the machine may lack (a network registry, an external program). */
+void actr_test_skip(const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 1, 2)));
+
 /** A fresh empty directory for this test (removed when the test ends);
  * returns its path (static storage). */
 const char *actr_test_tmpdir(void);

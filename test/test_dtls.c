@@ -143,14 +143,13 @@ struct pair {
 	struct ep c, s;
 };
 
-static void pair_new(struct pair *p, const char *cfp, const char *sfp,
-		     bool srtp)
+static void pair_new(struct pair *p, const char *cfp, const char *sfp)
 {
 	/* A slow machine (valgrind) must not cause retransmissions. */
 	unsigned rto = (unsigned)actr_test_scale(150);
-	struct actr__dtls_opts co = { .role = ACTR_DTLS_CLIENT, .srtp = srtp,
+	struct actr__dtls_opts co = { .role = ACTR_DTLS_CLIENT,
 				      .initial_rto_ms = rto };
-	struct actr__dtls_opts so = { .role = ACTR_DTLS_SERVER, .srtp = srtp,
+	struct actr__dtls_opts so = { .role = ACTR_DTLS_SERVER,
 				      .initial_rto_ms = rto };
 
 	p->r = actr_reactor_new();
@@ -220,7 +219,7 @@ TEST(dtls_handshake_data_srtp_close)
 	struct actr__dtls_stats st;
 	char msg[1200];
 
-	pair_new(&p, NULL, NULL, true);
+	pair_new(&p, NULL, NULL);
 	CHECK_EQ(actr__dtls_send(p.c.d, "x", 1), -ACTR_ENOTREADY);
 	CHECK_OK(actr__dtls_start(p.s.d));
 	CHECK_OK(actr__dtls_start(p.c.d));
@@ -278,17 +277,31 @@ TEST(dtls_handshake_data_srtp_close)
 	pair_free(&p);
 }
 
-TEST(dtls_no_srtp_without_offer)
+/* Every session negotiates use_srtp (PROTOCOL.md 7), data-only ones
+ * included: no option turns it on, both roles select the same profile
+ * (the first of our list) and export keys (mirrored: see
+ * dtls_handshake_data_srtp_close). */
+TEST(dtls_srtp_always_negotiated)
 {
 	struct pair p;
-	struct actr__dtls_srtp_keys k;
+	struct actr__dtls_srtp_keys ck, sk;
 
-	pair_new(&p, NULL, NULL, false);
+	pair_new(&p, NULL, NULL);
+	CHECK_EQ(actr__dtls_srtp_profile(p.c.d), ACTR_SRTP_NONE);
+	CHECK_EQ(actr__dtls_srtp_keys(p.c.d, &ck), -ACTR_ENOTREADY);
 	CHECK_OK(actr__dtls_start(p.s.d));
 	CHECK_OK(actr__dtls_start(p.c.d));
 	run_until(p.r, &p.c, &p.s, ACTR_DTLS_CONNECTED, 3000);
 	CHECK_EQ(p.c.st, ACTR_DTLS_CONNECTED);
-	CHECK_EQ(actr__dtls_srtp_keys(p.c.d, &k), -ENOENT);
+	CHECK_EQ(p.s.st, ACTR_DTLS_CONNECTED);
+	CHECK_EQ(actr__dtls_srtp_profile(p.c.d), ACTR_SRTP_AEAD_AES_128_GCM);
+	CHECK_EQ(actr__dtls_srtp_profile(p.s.d), ACTR_SRTP_AEAD_AES_128_GCM);
+	CHECK_STR(actr__srtp_profile_name(actr__dtls_srtp_profile(p.s.d)),
+		  "SRTP_AEAD_AES_128_GCM");
+	CHECK_STR(actr__srtp_profile_name(ACTR_SRTP_NONE), "none");
+	CHECK_OK(actr__dtls_srtp_keys(p.c.d, &ck));
+	CHECK_OK(actr__dtls_srtp_keys(p.s.d, &sk));
+	CHECK_EQ(sk.profile, ck.profile);
 	pair_free(&p);
 }
 
@@ -299,7 +312,7 @@ TEST(dtls_fingerprint_mismatch_client_refuses)
 
 	CHECK(other);
 	/* The client expects another certificate than the server's. */
-	pair_new(&p, actr__dtls_cert_fingerprint(other), NULL, false);
+	pair_new(&p, actr__dtls_cert_fingerprint(other), NULL);
 	CHECK_OK(actr__dtls_start(p.s.d));
 	CHECK_OK(actr__dtls_start(p.c.d));
 	run_until(p.r, &p.c, &p.s, ACTR_DTLS_CONNECTED, 3000);
@@ -319,7 +332,7 @@ TEST(dtls_fingerprint_mismatch_server_refuses)
 	actr__dtls_cert_t *other = actr__dtls_cert_new();
 
 	CHECK(other);
-	pair_new(&p, NULL, actr__dtls_cert_fingerprint(other), false);
+	pair_new(&p, NULL, actr__dtls_cert_fingerprint(other));
 	CHECK_OK(actr__dtls_start(p.s.d));
 	CHECK_OK(actr__dtls_start(p.c.d));
 	run_until(p.r, &p.c, &p.s, ACTR_DTLS_CONNECTED, 3000);
@@ -336,7 +349,7 @@ TEST(dtls_fingerprint_known_late)
 	struct pair p;
 
 	/* The server (offerer) does not have the answer yet. */
-	pair_new(&p, NULL, "later", false);
+	pair_new(&p, NULL, "later");
 	CHECK_OK(actr__dtls_start(p.s.d));
 	CHECK_OK(actr__dtls_start(p.c.d));
 	run_until(p.r, &p.c, &p.c, ACTR_DTLS_CONNECTED, 3000);
@@ -360,7 +373,7 @@ TEST(dtls_fingerprint_known_late)
 	/* Same, but the late fingerprint does not match. */
 	actr__dtls_cert_t *other = actr__dtls_cert_new();
 
-	pair_new(&p, NULL, "later", false);
+	pair_new(&p, NULL, "later");
 	CHECK_OK(actr__dtls_start(p.s.d));
 	CHECK_OK(actr__dtls_start(p.c.d));
 	run_until(p.r, &p.c, &p.c, ACTR_DTLS_CONNECTED, 3000);
@@ -382,7 +395,7 @@ TEST(dtls_handshake_deadline)
 	struct actr__dtls_stats st;
 	uint64_t t0;
 
-	pair_new(&p, NULL, NULL, false);
+	pair_new(&p, NULL, NULL);
 	actr__dtls_free(p.c.d);
 	co.remote_fingerprint = actr__dtls_cert_fingerprint(p.sc);
 	p.c.d = actr__dtls_new(p.r, p.cc, &co, &cbs, &p.c);
@@ -407,7 +420,7 @@ TEST(dtls_retransmit_dropped_first_flight)
 	struct actr__dtls_stats st;
 	uint64_t t0, took;
 
-	pair_new(&p, NULL, NULL, false);
+	pair_new(&p, NULL, NULL);
 	p.c.out.drop_first = 1; /* the ClientHello is lost */
 	CHECK_OK(actr__dtls_start(p.s.d));
 	t0 = actr_time_ns();
@@ -431,7 +444,7 @@ TEST(dtls_early_datagram_kept)
 	struct pair p;
 	struct actr__dtls_stats st;
 
-	pair_new(&p, NULL, NULL, false);
+	pair_new(&p, NULL, NULL);
 	/* The client starts first; the server is started only later (ICE
 	 * not yet complete on its side): the ClientHello must be kept. */
 	CHECK_OK(actr__dtls_start(p.c.d));
@@ -453,7 +466,7 @@ TEST(dtls_bad_input_dropped)
 	struct actr__dtls_stats st;
 	uint8_t junk[200];
 
-	pair_new(&p, NULL, NULL, false);
+	pair_new(&p, NULL, NULL);
 	CHECK_OK(actr__dtls_start(p.s.d));
 	CHECK_OK(actr__dtls_start(p.c.d));
 	run_until(p.r, &p.c, &p.s, ACTR_DTLS_CONNECTED, 3000);
@@ -493,7 +506,7 @@ TEST(dtls_free_from_callback)
 	struct actr__dtls_opts co = { .role = ACTR_DTLS_CLIENT };
 
 	fcbs.state = free_on_connect;
-	pair_new(&p, NULL, NULL, false);
+	pair_new(&p, NULL, NULL);
 	actr__dtls_free(p.c.d);
 	co.remote_fingerprint = actr__dtls_cert_fingerprint(p.sc);
 	p.c.d = actr__dtls_new(p.r, p.cc, &co, &fcbs, &p.c);

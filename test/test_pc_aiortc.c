@@ -4,11 +4,7 @@
  * test/pc_aiortc.py (line protocol described there). */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <actr/actr.h>
@@ -17,17 +13,16 @@
 #include "proto/fragment.h"
 #include "wire/pc.h"
 #include "test.h"
-#include "test_peer_proc.h"
+#include "test_pc_util.h"
 
+#define PY "/usr/bin/python3"
 
 struct app {
 	actr__pc_t *pc;
 	char *sdp_out;
 	int state;
 	int err;
-	actr_buf_t *msgs[64];
-	int lanes[64];
-	int nmsgs;
+	struct test_inbox in;		/* received messages */
 };
 
 static void a_description(void *arg, bool offer, const char *sdp)
@@ -49,9 +44,7 @@ static void a_message(void *arg, int lane, actr_buf_t *msg)
 {
 	struct app *a = arg;
 
-	CHECK(a->nmsgs < 64);
-	a->lanes[a->nmsgs] = lane;
-	a->msgs[a->nmsgs++] = msg;
+	test_inbox_put(&a->in, lane, msg);
 }
 
 static const struct actr__pc_cbs acbs = {
@@ -64,23 +57,13 @@ static bool have_aiortc(void)
 	       system(PY " -c 'import aiortc' >/dev/null 2>&1") == 0;
 }
 
-static int find_msg(struct app *a, int lane, const char *text, size_t len)
+static void peer_start(struct test_peer *p, const char *role)
 {
-	for (int i = 0; i < a->nmsgs; i++)
-		if (a->lanes[i] == lane && a->msgs[i]->len == len &&
-		    !memcmp(a->msgs[i]->data, text, len))
-			return i;
-	return -1;
-}
+	char script[PATH_MAX];
+	char *argv[] = { PY, script, (char *)role, NULL };
 
-static void drop_msg(struct app *a, int i)
-{
-	actr_buf_unref(a->msgs[i]);
-	a->nmsgs--;
-	memmove(&a->msgs[i], &a->msgs[i + 1],
-		(size_t)(a->nmsgs - i) * sizeof(a->msgs[0]));
-	memmove(&a->lanes[i], &a->lanes[i + 1],
-		(size_t)(a->nmsgs - i) * sizeof(a->lanes[0]));
+	CHECK(test_source_path("test/pc_aiortc.py", script, sizeof(script)));
+	test_peer_start(p, argv);
 }
 
 static void interop(bool we_offer)
@@ -88,7 +71,7 @@ static void interop(bool we_offer)
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__pc_config c = { 0 };
 	struct app a = { 0 };
-	struct peer p;
+	struct test_peer p;
 	char *line = malloc(65536);
 	int opens = 0;
 	uint64_t end, t0 = actr_time_ns();
@@ -100,23 +83,23 @@ static void interop(bool we_offer)
 	c.ice.local_addrs[0] = "127.0.0.1";
 	c.trickle = false; /* aiortc does not trickle */
 	c.handshake_timeout_ms = (unsigned)actr_test_scale(15000);
-	peer_start(&p, "pc_aiortc.py", we_offer ? "answer" : "offer");
+	peer_start(&p, we_offer ? "answer" : "offer");
 	a.pc = actr__pc_new(r, we_offer, NULL, &c, &acbs, &a);
 	CHECK(a.pc);
 	if (we_offer)
 		CHECK_OK(actr__pc_start(a.pc));
 	end = actr_time_ns() + ACTR_MS(actr_test_scale(15000));
-	while ((a.state != ACTR__PC_CONNECTED || opens < 4 || a.nmsgs < 4) &&
+	while ((a.state != ACTR__PC_CONNECTED || opens < 4 || a.in.n < 4) &&
 	       a.state != ACTR__PC_FAILED && actr_time_ns() < end) {
 		CHECK(actr_reactor_run_once(r, 10) >= 0);
 		if (a.sdp_out) {
-			send_sdp(&p, a.sdp_out);
+			test_peer_put_b64(&p, "SDP", a.sdp_out);
 			free(a.sdp_out);
 			a.sdp_out = NULL;
 		}
-		while (peer_line(&p, line, 65536)) {
+		while (test_peer_line(&p, line, 65536)) {
 			if (!strncmp(line, "SDP ", 4)) {
-				char *sdp = decode_sdp(line);
+				char *sdp = test_peer_b64_arg(line);
 
 				CHECK_OK(actr__pc_set_remote(a.pc, sdp,
 							     strlen(sdp)));
@@ -149,15 +132,7 @@ static void interop(bool we_offer)
 		  we_offer ? "answerer" : "offerer",
 		  (double)(actr_time_ns() - t0) / 1e6);
 	/* aiortc -> us: one greeting per lane, with the fragment header. */
-	for (int lane = 0; lane < ACTR__LANE_COUNT; lane++) {
-		char g[64];
-		int n = snprintf(g, sizeof(g), "hello %s",
-				 actr__lane_label(lane));
-		int i = find_msg(&a, lane, g, (size_t)n);
-
-		CHECK(i >= 0);
-		drop_msg(&a, i);
-	}
+	test_inbox_take_greetings(&a.in);
 	/* us -> aiortc -> us: aiortc echoes each DataChannel message, so
 	 * fragmented messages come back whole through our reassembler. */
 	static const size_t sizes[] = { 1, 1000, 65527, 65528, 300000 };
@@ -169,22 +144,22 @@ static void interop(bool we_offer)
 			m[i] = (char)('a' + (i * 7 + k) % 26);
 		CHECK_OK(actr__pc_send(a.pc, lane, m, sizes[k]));
 		end = actr_time_ns() + ACTR_MS(actr_test_scale(8000));
-		while (a.nmsgs == 0 && actr_time_ns() < end)
+		while (a.in.n == 0 && actr_time_ns() < end)
 			CHECK(actr_reactor_run_once(r, 10) >= 0);
-		CHECK_EQ(a.nmsgs, 1);
-		CHECK_EQ(a.lanes[0], lane);
-		CHECK_EQ(a.msgs[0]->len, sizes[k]);
-		CHECK_MEM(a.msgs[0]->data, m, sizes[k]);
-		drop_msg(&a, 0);
+		CHECK_EQ(a.in.n, 1);
+		CHECK_EQ(a.in.lanes[0], lane);
+		CHECK_EQ(a.in.msgs[0]->len, sizes[k]);
+		CHECK_MEM(a.in.msgs[0]->data, m, sizes[k]);
+		test_inbox_drop(&a.in, 0);
 		free(m);
 	}
 	/* The unordered lane echoes too. */
 	CHECK_OK(actr__pc_send(a.pc, ACTR__LANE_STREAM_LATENCY_FIRST, "lf", 2));
 	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
-	while (a.nmsgs == 0 && actr_time_ns() < end)
+	while (a.in.n == 0 && actr_time_ns() < end)
 		CHECK(actr_reactor_run_once(r, 10) >= 0);
-	CHECK(find_msg(&a, ACTR__LANE_STREAM_LATENCY_FIRST, "lf", 2) == 0);
-	drop_msg(&a, 0);
+	CHECK(test_inbox_find(&a.in, ACTR__LANE_STREAM_LATENCY_FIRST, "lf", 2) == 0);
+	test_inbox_drop(&a.in, 0);
 	if (!we_offer) {
 		struct actr__pc_stats st;
 
@@ -196,7 +171,7 @@ static void interop(bool we_offer)
 	for (int i = 0; i < 20; i++)
 		actr_reactor_run_once(r, 10);
 	actr__pc_free(a.pc);
-	peer_stop(&p);
+	test_peer_stop(&p);
 	free(line);
 	actr_reactor_free(r);
 }

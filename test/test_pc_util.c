@@ -1,8 +1,11 @@
-/* coturn for the TURN tests (see test_pc_util.h). */
+/* coturn for the TURN tests, the two-process pipe and the interop peers
+ * (see test_pc_util.h). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -21,6 +24,7 @@
 #include <actr/actr.h>
 
 #include "test.h"
+#include "wire/pc.h"
 #include "test_pc_util.h"
 
 uint16_t test_free_udp_port(void)
@@ -190,4 +194,172 @@ char *test_pipe_get(int fd)
 	}
 	s[n] = 0;
 	return s;
+}
+
+bool test_source_path(const char *rel, char *out, size_t cap)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+
+	if (access(rel, R_OK) == 0) {
+		snprintf(out, cap, "%s", rel);
+		return true;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = 0;
+	/* <root>/build/test/actr-test -> <root>/<rel> */
+	snprintf(out, cap, "%s/../../%s", dirname(exe), rel);
+	return access(out, R_OK) == 0;
+}
+
+void test_peer_start(struct test_peer *p, char *const argv[])
+{
+	int in[2], outp[2];
+
+	memset(p, 0, sizeof(*p));
+	CHECK_OK(pipe(in));
+	CHECK_OK(pipe(outp));
+	fflush(stdout);
+	fflush(stderr);
+	p->pid = fork();
+	CHECK(p->pid >= 0);
+	if (p->pid == 0) {
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		close(in[1]);
+		close(outp[0]);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	p->to = in[1];
+	p->from = outp[0];
+	CHECK_OK(fcntl(p->from, F_SETFL,
+		       fcntl(p->from, F_GETFL) | O_NONBLOCK));
+}
+
+void test_peer_stop(struct test_peer *p)
+{
+	int st;
+
+	close(p->to);
+	for (int i = 0; i < 300 && p->pid; i++) {
+		if (waitpid(p->pid, &st, WNOHANG) == p->pid)
+			p->pid = 0;
+		else
+			usleep(10000);
+	}
+	if (p->pid) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, &st, 0);
+		p->pid = 0;
+	}
+	close(p->from);
+}
+
+bool test_peer_line(struct test_peer *p, char *line, size_t cap)
+{
+	char *nl;
+	size_t l;
+	ssize_t n;
+
+	if (p->len < sizeof(p->buf)) {
+		n = read(p->from, p->buf + p->len, sizeof(p->buf) - p->len);
+		if (n > 0)
+			p->len += (size_t)n;
+	}
+	nl = memchr(p->buf, '\n', p->len);
+	if (!nl) {
+		CHECK(p->len < sizeof(p->buf)); /* a line longer than buf */
+		return false;
+	}
+	l = (size_t)(nl - p->buf);
+	CHECK(l < cap);
+	memcpy(line, p->buf, l);
+	line[l] = 0;
+	p->len -= l + 1;
+	memmove(p->buf, nl + 1, p->len);
+	return true;
+}
+
+void test_peer_put_b64(struct test_peer *p, const char *tag,
+		       const char *text)
+{
+	size_t n = strlen(text), t = strlen(tag);
+	char *line = malloc(t + 1 + ACTR_BASE64_LEN(n) + 1);
+	size_t k;
+
+	CHECK(line);
+	memcpy(line, tag, t);
+	line[t] = ' ';
+	k = actr_base64_encode(text, n, line + t + 1, 0);
+	line[t + 1 + k] = '\n';
+	CHECK_EQ(write(p->to, line, t + 2 + k), (ssize_t)(t + 2 + k));
+	free(line);
+}
+
+char *test_peer_b64_arg(const char *line)
+{
+	const char *sp = strchr(line, ' ');
+	size_t n;
+	char *text;
+	ssize_t k;
+
+	CHECK(sp);
+	n = strlen(sp + 1);
+	text = malloc(n + 1);
+	CHECK(text);
+	k = actr_base64_decode(sp + 1, n, text, n);
+	CHECK(k >= 0);
+	text[k] = 0;
+	return text;
+}
+
+void test_inbox_put(struct test_inbox *b, int lane, actr_buf_t *msg)
+{
+	CHECK(b->n < TEST_INBOX_MAX);
+	b->lanes[b->n] = lane;
+	b->msgs[b->n++] = msg;
+}
+
+int test_inbox_find(const struct test_inbox *b, int lane, const void *data,
+		    size_t len)
+{
+	for (int i = 0; i < b->n; i++)
+		if (b->lanes[i] == lane && b->msgs[i]->len == len &&
+		    !memcmp(b->msgs[i]->data, data, len))
+			return i;
+	return -1;
+}
+
+void test_inbox_drop(struct test_inbox *b, int i)
+{
+	actr_buf_unref(b->msgs[i]);
+	b->n--;
+	memmove(&b->msgs[i], &b->msgs[i + 1],
+		(size_t)(b->n - i) * sizeof(b->msgs[0]));
+	memmove(&b->lanes[i], &b->lanes[i + 1],
+		(size_t)(b->n - i) * sizeof(b->lanes[0]));
+}
+
+void test_inbox_take_greetings(struct test_inbox *b)
+{
+	for (int lane = 0; lane < ACTR__LANE_COUNT; lane++) {
+		char g[64];
+		int n = snprintf(g, sizeof(g), "hello %s",
+				 actr__lane_label(lane));
+		int i = test_inbox_find(b, lane, g, (size_t)n);
+
+		CHECK(i >= 0);
+		test_inbox_drop(b, i);
+	}
+}
+
+void test_inbox_clear(struct test_inbox *b)
+{
+	while (b->n > 0)
+		test_inbox_drop(b, b->n - 1);
 }

@@ -6,6 +6,7 @@
  * contract.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -579,11 +580,17 @@ static void process(actr__dtls_t *d)
 static void on_rto(actr_timer_t *t, void *arg)
 {
 	actr__dtls_t *d = arg;
+	int rc;
 
 	enter(d);
 	ERR_clear_error();
-	d->stats.retransmits++;
-	if (DTLSv1_handle_timeout(d->ssl) < 0) {
+	rc = DTLSv1_handle_timeout(d->ssl);
+	if (rc > 0) { /* the last flight went out again */
+		d->stats.retransmits++;
+		actr_logd(LOGT, "%s: flight retransmitted (%" PRIu64 ")",
+			  d->role == ACTR_DTLS_CLIENT ? "client" : "server",
+			  d->stats.retransmits);
+	} else if (rc < 0) {
 		log_ssl_errors("timeout");
 		fail(d, -ETIMEDOUT);
 	}
@@ -663,9 +670,10 @@ actr__dtls_t *actr__dtls_new(actr_reactor_t *r, actr__dtls_cert_t *cert,
 	SSL_set_app_data(d->ssl, d);
 	SSL_set_mtu(d->ssl, d->mtu);
 	DTLS_set_timer_cb(d->ssl, timer_cb);
-	/* SSL_set_tlsext_use_srtp returns 0 on success. */
-	if (opts->srtp &&
-	    SSL_set_tlsext_use_srtp(d->ssl, "SRTP_AEAD_AES_128_GCM:"
+	/* use_srtp in every session, both roles (PROTOCOL.md 7); the server
+	 * picks the first of this list the client offers. Returns 0 on
+	 * success. */
+	if (SSL_set_tlsext_use_srtp(d->ssl, "SRTP_AEAD_AES_128_GCM:"
 					    "SRTP_AES128_CM_SHA1_80") != 0)
 		goto out_free_ssl;
 	if (d->role == ACTR_DTLS_CLIENT)
@@ -827,33 +835,53 @@ const char *actr__dtls_remote_fingerprint(const actr__dtls_t *d)
 	return d->remote_fp[0] ? d->remote_fp : NULL;
 }
 
-int actr__dtls_srtp_keys(actr__dtls_t *d, struct actr__dtls_srtp_keys *out)
+enum actr__srtp_profile actr__dtls_srtp_profile(const actr__dtls_t *d)
 {
 	const SRTP_PROTECTION_PROFILE *p;
+
+	if (!d->hs_done)
+		return ACTR_SRTP_NONE;
+	p = SSL_get_selected_srtp_profile(d->ssl);
+	if (!p)
+		return ACTR_SRTP_NONE;
+	switch (p->id) {
+	case SRTP_AES128_CM_SHA1_80:
+		return ACTR_SRTP_AES128_CM_SHA1_80;
+	case SRTP_AEAD_AES_128_GCM:
+		return ACTR_SRTP_AEAD_AES_128_GCM;
+	default:
+		return ACTR_SRTP_NONE; /* we offer no other */
+	}
+}
+
+const char *actr__srtp_profile_name(enum actr__srtp_profile p)
+{
+	switch (p) {
+	case ACTR_SRTP_AES128_CM_SHA1_80:
+		return "SRTP_AES128_CM_SHA1_80";
+	case ACTR_SRTP_AEAD_AES_128_GCM:
+		return "SRTP_AEAD_AES_128_GCM";
+	default:
+		return "none";
+	}
+}
+
+int actr__dtls_srtp_keys(actr__dtls_t *d, struct actr__dtls_srtp_keys *out)
+{
+	enum actr__srtp_profile prof;
 	uint8_t mat[2 * (32 + 14)];
 	size_t kl, sl;
 	const uint8_t *ck, *sk, *cs, *ss;
 
 	if (d->state != ACTR_DTLS_CONNECTED)
 		return -ACTR_ENOTREADY;
-	p = SSL_get_selected_srtp_profile(d->ssl);
-	if (!p)
+	prof = actr__dtls_srtp_profile(d);
+	if (prof == ACTR_SRTP_NONE)
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
-	switch (p->id) {
-	case SRTP_AES128_CM_SHA1_80:
-		out->profile = ACTR_SRTP_AES128_CM_SHA1_80;
-		kl = 16;
-		sl = 14;
-		break;
-	case SRTP_AEAD_AES_128_GCM:
-		out->profile = ACTR_SRTP_AEAD_AES_128_GCM;
-		kl = 16;
-		sl = 12;
-		break;
-	default:
-		return -ENOENT;
-	}
+	out->profile = prof;
+	kl = 16;
+	sl = prof == ACTR_SRTP_AEAD_AES_128_GCM ? 12 : 14;
 	if (!SSL_export_keying_material(d->ssl, mat, 2 * (kl + sl),
 					"EXTRACTOR-dtls_srtp", 19, NULL, 0, 0)) {
 		log_ssl_errors("export");

@@ -23,6 +23,11 @@
  * actr__dtls_set_remote_fingerprint(); CONNECTED is reported only after a
  * successful check.
  *
+ * DTLS-SRTP (RFC 5764): every connection, in both roles and whether or not
+ * it carries media, negotiates the use_srtp extension offering
+ * SRTP_AEAD_AES_128_GCM and SRTP_AES128_CM_SHA1_80 (PROTOCOL.md 7: webrtc-rs
+ * and other stacks refuse a handshake that chose no profile).
+ *
  * Application data is never fragmented by DTLS: a record must fit the path
  * (keep what you pass to dtls_send under ~1200 bytes; SCTP's path MTU is set
  * accordingly). Records up to 16 KiB are accepted but may be dropped by the
@@ -92,7 +97,6 @@ struct actr__dtls_cbs {
 struct actr__dtls_opts {
 	enum actr__dtls_role role;	/* from SDP setup */
 	const char *remote_fingerprint;	/* "sha-256 AB:..", NULL = later */
-	bool srtp;			/* offer DTLS-SRTP profiles (media) */
 	unsigned initial_rto_ms;	/* first retransmit timeout, 0 = 150 */
 	unsigned handshake_timeout_ms;	/* deadline, 0 = 10000 */
 	unsigned mtu;			/* handshake datagram limit, 0 = 1200 */
@@ -161,8 +165,16 @@ struct actr__dtls_srtp_keys {
 
 /** Export SRTP master keys (exporter label "EXTRACTOR-dtls_srtp") for the
  * negotiated profile, mapped to local/remote by our role. 0, or
- * -ACTR_ENOTREADY before CONNECTED, -ENOENT if no profile was negotiated. */
+ * -ACTR_ENOTREADY before CONNECTED, -ENOENT if no profile was negotiated
+ * (a peer that ignored use_srtp). */
 int actr__dtls_srtp_keys(actr__dtls_t *d, struct actr__dtls_srtp_keys *out);
+
+/** The DTLS-SRTP profile the handshake selected: ACTR_SRTP_NONE before
+ * the handshake finished or when the peer ignored use_srtp. */
+enum actr__srtp_profile actr__dtls_srtp_profile(const actr__dtls_t *d);
+
+/** Printable name of a profile ("SRTP_AEAD_AES_128_GCM", "none"). */
+const char *actr__srtp_profile_name(enum actr__srtp_profile p);
 
 /* ---- counters (tests, stats) --------------------------------------------- */
 
@@ -171,7 +183,8 @@ struct actr__dtls_stats {
 	uint64_t datagrams_out;		/* passed to send_down */
 	uint64_t dropped_in;		/* fed but rejected */
 	uint64_t send_errors;		/* send_down returned an error */
-	uint64_t retransmits;		/* handshake timer expiries */
+	uint64_t retransmits;		/* handshake flights resent because
+					 * the retransmission timer expired */
 };
 
 void actr__dtls_get_stats(const actr__dtls_t *d, struct actr__dtls_stats *s);

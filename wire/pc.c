@@ -20,6 +20,8 @@
 #define DC_MAX 65535			/* one DataChannel message */
 #define LOOPBACK_MTU 16000		/* SCTP packet on a loopback pair */
 #define LINGER_MS 500			/* graceful close bound on free */
+#define SETUP_QUEUE_MAX 32		/* DTLS datagrams held for ICE */
+#define SETUP_QUEUE_BYTES (64u << 10)	/* and their bytes: a few flights */
 
 struct lane {
 	actr__dc_t *dc;			/* channel, NULL before/after */
@@ -64,6 +66,9 @@ struct actr__pc {
 	size_t frag_data;		/* fragment payload bound */
 	struct early early[EARLY_MAX];	/* DTLS before DTLS exists */
 	unsigned nearly;
+	struct early setup_q[SETUP_QUEUE_MAX]; /* DTLS out before ICE is up */
+	unsigned nsetup_q;		/* entries in setup_q */
+	size_t setup_q_bytes;		/* their bytes */
 	struct actr__pc_stats st;	/* counters */
 	uint64_t t0;			/* actr__pc_new, for the timeline */
 };
@@ -242,11 +247,72 @@ static void on_ice_gathered(void *arg)
 
 /* ---- DTLS <-> ICE ---------------------------------------------------- */
 
+/*
+ * Before our agent first connects, the peer may already use a pair it
+ * validated and send its ClientHello; our answer is held here and sent
+ * when ICE connects (setup_flush) instead of waiting for a DTLS
+ * retransmission timeout. Bounded; what does not fit is dropped and
+ * counted (DTLS retransmits it).
+ */
+static int setup_push(struct actr__pc *pc, const uint8_t *p, size_t n)
+{
+	uint8_t *c;
+
+	if (pc->nsetup_q == SETUP_QUEUE_MAX ||
+	    pc->setup_q_bytes + n > SETUP_QUEUE_BYTES) {
+		pc->st.dtls_dropped_setup++;
+		actr_logd("pc", "setup queue full: DTLS datagram dropped");
+		return -ENOBUFS;
+	}
+	c = malloc(n);
+	if (!c) {
+		pc->st.dtls_dropped_setup++;
+		return -ENOMEM;
+	}
+	memcpy(c, p, n);
+	pc->setup_q[pc->nsetup_q].p = c;
+	pc->setup_q[pc->nsetup_q++].n = n;
+	pc->setup_q_bytes += n;
+	pc->st.dtls_queued_setup++;
+	return 0;
+}
+
+static void setup_clear(struct actr__pc *pc)
+{
+	for (unsigned i = 0; i < pc->nsetup_q; i++)
+		free(pc->setup_q[i].p);
+	pc->nsetup_q = 0;
+	pc->setup_q_bytes = 0;
+}
+
+/* ICE connected: send what DTLS produced meanwhile, in order. */
+static void setup_flush(struct actr__pc *pc)
+{
+	unsigned n = pc->nsetup_q;
+
+	if (!n)
+		return;
+	actr_logd("pc", "%s: sending %u DTLS datagrams held for ICE",
+		  pc->offerer ? "offerer" : "answerer", n);
+	for (unsigned i = 0; i < n; i++) {
+		if (actr__ice_send(pc->ice, pc->setup_q[i].p,
+				   pc->setup_q[i].n) < 0)
+			pc->st.dtls_dropped_setup++;
+	}
+	setup_clear(pc);
+}
+
 static int dtls_send_down(void *arg, const uint8_t *p, size_t n)
 {
 	struct actr__pc *pc = arg;
+	int rc;
 
-	return actr__ice_send(pc->ice, p, n);
+	if (!pc->ice_up)
+		return setup_push(pc, p, n);
+	rc = actr__ice_send(pc->ice, p, n);
+	if (rc < 0)
+		pc->st.dtls_send_errors++;
+	return rc;
 }
 
 static void start_sctp(struct actr__pc *pc);
@@ -265,7 +331,10 @@ static void dtls_state(void *arg, enum actr__dtls_state st, int err)
 
 	switch (st) {
 	case ACTR_DTLS_CONNECTED:
-		actr_logd("pc", "DTLS connected");
+		pc->st.srtp_profile = actr__dtls_srtp_profile(pc->dtls);
+		actr_logd("pc", "%s: DTLS connected, SRTP profile %s",
+			  pc->offerer ? "offerer" : "answerer",
+			  actr__srtp_profile_name(pc->st.srtp_profile));
 		mark(pc, &pc->st.t_dtls);
 		start_sctp(pc);
 		break;
@@ -339,6 +408,7 @@ static void on_ice_state(void *arg, int state)
 		if (!pc->ice_up) {
 			pc->ice_up = true;
 			mark(pc, &pc->st.t_ice);
+			setup_flush(pc);
 			maybe_start_dtls(pc);
 		}
 		break;
@@ -966,6 +1036,7 @@ void actr__pc_free(actr__pc_t *pc)
 	for (unsigned i = 0; i < pc->nearly; i++)
 		free(pc->early[i].p);
 	pc->nearly = 0;
+	setup_clear(pc);
 	if (pc->depth)
 		actr_defer(pc->r, &pc->release, on_release, pc);
 	else
@@ -992,7 +1063,25 @@ actr__ice_t *actr__pc_ice(actr__pc_t *pc)
 	return pc->ice;
 }
 
+actr__dtls_t *actr__pc_dtls(actr__pc_t *pc)
+{
+	return pc->dtls;
+}
+
+actr__dc_t *actr__pc_lane_channel(actr__pc_t *pc, int lane)
+{
+	if (lane < 0 || lane >= ACTR__LANE_COUNT)
+		return NULL;
+	return pc->lanes[lane].dc;
+}
+
 void actr__pc_get_stats(const actr__pc_t *pc, struct actr__pc_stats *st)
 {
 	*st = pc->st;
+	if (pc->dtls) {
+		struct actr__dtls_stats ds;
+
+		actr__dtls_get_stats(pc->dtls, &ds);
+		st->dtls_retransmits = ds.retransmits;
+	}
 }

@@ -19,7 +19,12 @@
  * bytes behind the 8-byte fragment header (proto/fragment.h) and
  * reassembled on the other side. DTLS datagrams that arrive before the DTLS
  * object exists (answer not processed yet) are kept (up to 8) and fed when
- * it does. Everything runs on the reactor thread.
+ * it does. DTLS datagrams we send before our ICE agent first connects (the
+ * peer's pair may already work and its ClientHello arrive while our own
+ * checks are pending) are queued (at most 32 datagrams / 64 KiB, losses
+ * counted in dtls_dropped_setup) and sent when it connects, instead of
+ * being lost until a DTLS retransmission. Every session negotiates
+ * DTLS-SRTP (wire/dtls.h). Everything runs on the reactor thread.
  */
 #ifndef ACTR_WIRE_PC_H
 #define ACTR_WIRE_PC_H
@@ -32,6 +37,7 @@
 #include <actr/reactor.h>
 
 #include "ice/ice.h"
+#include "sctp/sctp.h"
 #include "wire/dtls.h"
 
 typedef struct actr__pc actr__pc_t;
@@ -185,6 +191,14 @@ const char *actr__pc_remote_ufrag(const actr__pc_t *pc);
 /** The ICE agent (for tests and stats: selected pair). */
 actr__ice_t *actr__pc_ice(actr__pc_t *pc);
 
+/** The DTLS connection (for tests and stats: SRTP profile and keys), NULL
+ * before the remote description set the DTLS role. Owned by pc. */
+actr__dtls_t *actr__pc_dtls(actr__pc_t *pc);
+
+/** A lane's DataChannel (for tests: its negotiated options), NULL when the
+ * lane has none or lane is out of range. Owned by pc's SCTP association. */
+actr__dc_t *actr__pc_lane_channel(actr__pc_t *pc, int lane);
+
 struct actr__pc_stats {
 	uint64_t dtls_in;	/* datagrams 20..63 fed to DTLS */
 	uint64_t dtls_early;	/* kept before DTLS existed */
@@ -196,6 +210,15 @@ struct actr__pc_stats {
 	uint64_t msgs_in;	/* lane messages delivered */
 	uint64_t bad_frags;	/* rejected by the reassembler */
 	uint64_t unknown_channels; /* channels with a foreign label */
+	uint64_t dtls_queued_setup; /* DTLS datagrams held until ICE first
+				 * connected, then sent */
+	uint64_t dtls_dropped_setup; /* DTLS datagrams lost during setup: queue
+				 * full, or refused when flushed */
+	uint64_t dtls_retransmits; /* DTLS flights resent on timeout
+				 * (actr__dtls_stats.retransmits) */
+	uint64_t dtls_send_errors; /* DTLS datagrams ICE refused (after
+				 * setup; during setup they are queued) */
+	uint32_t srtp_profile;	/* enum actr__srtp_profile chosen, 0 none */
 	/* Setup timeline, ns after actr__pc_new (0 = not reached yet). */
 	uint64_t t_ice;		/* ICE connected (a path exists) */
 	uint64_t t_dtls;	/* DTLS handshake done */
