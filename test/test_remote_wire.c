@@ -7,7 +7,9 @@
  * - every trickled candidate carries the sender's ICE ufrag, none is
  *   empty (no end-of-candidates relay);
  * - received candidates of another ufrag are dropped and counted.
- * The probe connects with webrtc_role=answer, so the node offers. */
+ * The probe connects with webrtc_role=answer, so the node offers. The
+ * node has a TURN server (coturn), so besides the host candidates in its
+ * offer it trickles relay candidates. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include "server/signal_internal.h"
 #include "wire/pc.h"
 #include "test.h"
+#include "test_pc_util.h"
 #include "test_remote_util.h"
 
 struct probe {
@@ -82,21 +85,24 @@ static const struct actr__pc_cbs probe_cbs = {
 	p_description, p_candidate, p_state, NULL, NULL,
 };
 
-/* Probe candidates: first with a bogus ufrag (the node must drop and
- * count them), then with the right one. */
+static void send_candidate(struct probe *x, const char *cand,
+			   const char *ufrag)
+{
+	Webrtc__IceCandidate ic = WEBRTC__ICE_CANDIDATE__INIT;
+
+	ic.candidate = (char *)cand;
+	ic.sdp_mid = "0";
+	ic.username_fragment = (char *)ufrag;
+	relay(x, ACTR_SIG_RELAY_ICE_CANDIDATE, &ic.base);
+}
+
+/* The probe's trickled candidates (if any) with its own ufrag. */
 static void p_candidate(void *arg, const char *cand)
 {
 	struct probe *x = arg;
-	Webrtc__IceCandidate ic = WEBRTC__ICE_CANDIDATE__INIT;
 
-	if (!cand)
-		return;
-	ic.candidate = (char *)cand;
-	ic.sdp_mid = "0";
-	ic.username_fragment = "bogusgeneration";
-	relay(x, ACTR_SIG_RELAY_ICE_CANDIDATE, &ic.base);
-	ic.username_fragment = (char *)actr__pc_local_ufrag(x->pc);
-	relay(x, ACTR_SIG_RELAY_ICE_CANDIDATE, &ic.base);
+	if (cand)
+		send_candidate(x, cand, actr__pc_local_ufrag(x->pc));
 }
 
 static void sdp_ufrag(const char *sdp, char *out, size_t cap)
@@ -219,18 +225,69 @@ static void role_reply(actr_sigclient_t *c, int rc, const uint8_t *msg,
 	CHECK_OK(rc);
 }
 
+/* actr-signal handing out TURN credentials for turn's secret. */
+static struct actr__sig_listener *turn_signal(actr_reactor_t *r,
+					      struct test_turn *turn,
+					      char *url, size_t cap)
+{
+	struct actr__sig_config cfg;
+	struct actr__sig_listen_config lc = { .host = "127.0.0.1" };
+	struct actr__sig_listener *l;
+
+	actr__sig_config_defaults(&cfg);
+	cfg.db_path = ":memory:";
+	cfg.turn_secret = turn->secret;
+	l = actr__sig_listen(r, &cfg, &lc);
+	CHECK(l);
+	CHECK_OK(actr__sig_add_realm(actr__sig_listener_core(l), 101, "pw"));
+	snprintf(url, cap, "ws://127.0.0.1:%u", actr__sig_listener_port(l));
+	return l;
+}
+
+static void first_candidate(const char *sdp, char *out, size_t cap)
+{
+	const char *p = strstr(sdp, "a=candidate:");
+	size_t n = 0;
+
+	CHECK(p);
+	p += 2;
+	while (p[n] && p[n] != '\r' && p[n] != '\n' && n + 1 < cap)
+		n++;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
 TEST_TIMEOUT(remote_wire_exchange_id_and_ufrag, 40)
 {
 	actr_reactor_t *r = actr_reactor_new();
-	char url[64];
-	struct actr__sig_listener *l = rt_signal(r, 0, url, sizeof(url));
+	struct test_turn turn;
+	char url[64], ts[64], cand[256];
+	const char *ice[2] = { ts, NULL };
+	struct actr__sig_listener *l;
 	struct rnode n;
+	actr_system_config_t sc = { .realm_id = 101 };
+	actr_peer_config_t pc = { 0 };
 	struct probe x = { 0 };
 	actr_peer_stats_t st;
 	const Actr__ActrId *nid;
-	int stale_before;
 
-	rt_node(&n, r, url, actr_workload_new("acme", "node", "1.0.0"), NULL);
+	CHECK_OK(test_turn_start(&turn));
+	snprintf(ts, sizeof(ts), "turn:127.0.0.1:%u", turn.port);
+	l = turn_signal(r, &turn, url, sizeof(url));
+	memset(&n, 0, sizeof(n));
+	n.sys = actr_system_new(r, &sc);
+	n.node = actr_node_new(n.sys, actr_workload_new("acme", "node",
+							"1.0.0"), 0);
+	CHECK(n.node);
+	pc.signaling_url = url;
+	pc.realm_secret = "pw";
+	pc.local_addr = "127.0.0.1";
+	pc.ice_servers = ice;
+	pc.setup_timeout_ms = (unsigned)actr_test_scale(8000);
+	n.peer = actr_peer_new(n.node, &pc);
+	CHECK(n.peer);
+	CHECK_OK(actr_node_start(n.node, &n.ref));
+	CHECK_OK(actr_peer_start(n.peer));
 	probe_start(r, &x, actr__sig_listener_port(l));
 	for (int i = 0; i < actr_test_scale(500); i++) {
 		actr_reactor_run_once(r, 10);
@@ -259,25 +316,35 @@ TEST_TIMEOUT(remote_wire_exchange_id_and_ufrag, 40)
 	actr_peer_get_stats(n.peer, &st);
 	CHECK_EQ(st.stale_sdp, 1);
 	CHECK_EQ(st.conns_open, 0);
-	stale_before = (int)st.stale_candidates;
 
 	/* the right one: the connection opens */
 	send_answer(&x, x.xid);
-	for (int i = 0; i < actr_test_scale(500); i++) {
+	for (int i = 0; i < actr_test_scale(800); i++) {
 		actr_peer_get_stats(n.peer, &st);
-		if (st.conns_open && x.pc_state == ACTR__PC_CONNECTED)
+		if (st.conns_open && x.pc_state == ACTR__PC_CONNECTED &&
+		    x.cands > 0)
 			break;
 		actr_reactor_run_once(r, 10);
 	}
 	CHECK_EQ(st.conns_open, 1);
 	CHECK_EQ(x.pc_state, ACTR__PC_CONNECTED);
 	CHECK_EQ(st.stale_sdp, 1);
-	/* every bogus-ufrag candidate of the probe was dropped */
-	CHECK(st.stale_candidates > (uint64_t)stale_before);
+	/* the relay candidates trickled, each with the offer's ufrag */
 	CHECK(x.cands > 0);
 	CHECK_EQ(x.cands_bad_ufrag, 0);
 	CHECK_EQ(x.cands_empty, 0);
 	CHECK_EQ(x.offers, 1);
+
+	/* a candidate of another ICE generation is dropped and counted */
+	CHECK_EQ(st.stale_candidates, 0);
+	first_candidate(x.answer, cand, sizeof(cand));
+	send_candidate(&x, cand, "bogusgeneration");
+	for (int i = 0; i < actr_test_scale(100) && !st.stale_candidates;
+	     i++) {
+		actr_reactor_run_once(r, 10);
+		actr_peer_get_stats(n.peer, &st);
+	}
+	CHECK_EQ(st.stale_candidates, 1);
 
 	actr__pc_free(x.pc);
 	free(x.answer);
@@ -285,5 +352,6 @@ TEST_TIMEOUT(remote_wire_exchange_id_and_ufrag, 40)
 	rt_node_free(&n);
 	rt_drain(r);
 	actr__sig_listener_free(l);
+	test_turn_stop(&turn);
 	actr_reactor_free(r);
 }

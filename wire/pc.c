@@ -732,9 +732,14 @@ static int begin(struct actr__pc *pc)
 			      ACTR_MS(pc->cfg.handshake_timeout_ms), 0);
 	if (rc < 0)
 		return rc;
-	if (pc->cfg.trickle)
+	/* Gather first: the host candidates libnice finds at once go into
+	 * the description itself, the rest trickle. A peer that starts its
+	 * checks when it applies our description then has a pair at once
+	 * (webrtc-rs otherwise waits for its next 200 ms check round). */
+	rc = actr__ice_gather(pc->ice);
+	if (rc == 0 && pc->cfg.trickle)
 		emit_description(pc);
-	return actr__ice_gather(pc->ice);
+	return rc;
 }
 
 int actr__pc_start(actr__pc_t *pc)
