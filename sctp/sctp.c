@@ -29,6 +29,8 @@
 #define DEFAULT_PORT 5000
 #define SACK_FREQ 4		/* SACK every 4th packet (default 2) */
 #define SACK_NOW_MIN 4096	/* I-bit on messages this large */
+#define SACK_DELAY_MS 20	/* delayed SACK timer */
+#define SHUTDOWN_AFTER_DATA_MS (SACK_DELAY_MS + 10) /* see shutdown */
 #define BUF_SIZE (1024 * 1024)	/* SO_SNDBUF / SO_RCVBUF */
 #define FEED_READ (256 * 1024)	/* fed bytes that force a read at once */
 #define TOP_PAD (4 << 20)	/* glibc heap kept on trim (M_TOP_PAD) */
@@ -97,7 +99,10 @@ struct actr__sctp {
 	int depth;			/* nesting of entries */
 	bool freed;			/* free requested inside a call */
 	bool closed_cb_pending;		/* report CLOSED on the next wake */
-	bool shutting_down;		/* SHUTDOWN sent or received */
+	bool shutting_down;		/* SHUTDOWN sent or received, or ours
+					 * waiting for shut_timer */
+	actr_timer_t shut_timer;	/* our SHUTDOWN, after our SACK */
+	uint64_t last_data_ns;		/* last DATA received (reactor time) */
 	bool resets_pending;		/* a stream reset request was refused
 					 * for now (another in flight) */
 	int close_err;			/* its reason */
@@ -205,7 +210,7 @@ static int global_init(actr_reactor_t *r)
 	usrsctp_sysctl_set_sctp_rto_min_default(200);
 	usrsctp_sysctl_set_sctp_rto_max_default(10000);
 	usrsctp_sysctl_set_sctp_init_rto_max_default(10000);
-	usrsctp_sysctl_set_sctp_delayed_sack_time_default(20);
+	usrsctp_sysctl_set_sctp_delayed_sack_time_default(SACK_DELAY_MS);
 	usrsctp_sysctl_set_sctp_sack_freq_default(SACK_FREQ);
 	usrsctp_sysctl_set_sctp_enable_sack_immediately(1);
 	usrsctp_sysctl_set_sctp_heartbeat_interval_default(10000);
@@ -293,6 +298,7 @@ static void enter(actr__sctp_t *s)
 }
 
 static void really_free(actr__sctp_t *s);
+static void on_shut_timer(actr_timer_t *t, void *arg);
 
 static bool leave(actr__sctp_t *s)
 {
@@ -405,6 +411,7 @@ actr__sctp_t *actr__sctp_new(actr_reactor_t *r,
 	if (!s)
 		goto out_release;
 	s->r = r;
+	actr_timer_init(r, &s->shut_timer, on_shut_timer, s);
 	s->cbs = *cbs;
 	s->arg = arg;
 	s->local_port = opts->local_port ? opts->local_port : DEFAULT_PORT;
@@ -517,13 +524,42 @@ void actr__sctp_feed(actr__sctp_t *s, const uint8_t *pkt, size_t len)
 	leave(s);
 }
 
+static void send_shutdown(actr__sctp_t *s)
+{
+	if (s->state != ACTR_SCTP_CONNECTED || s->freed)
+		return;
+	if (usrsctp_shutdown(s->so, SHUT_WR) < 0)
+		actr_logw(LOGT, "SHUTDOWN not sent: %s", strerror(errno));
+}
+
+static void on_shut_timer(actr_timer_t *t, void *arg)
+{
+	(void)t;
+	send_shutdown(arg);
+}
+
+/* The SHUTDOWN chunk acknowledges the peer's DATA (RFC 4960 9.2), and
+ * usrsctp stops its delayed-SACK timer when it sends one. Some stacks
+ * (webrtc-sctp, the Rust runtime's) ignore that acknowledgement and wait
+ * for a SACK of their last DATA before they answer SHUTDOWN-ACK, which
+ * then never comes: the close ends in an ABORT. So when DATA arrived less
+ * than a delayed-SACK time ago, the SHUTDOWN waits until its SACK left. */
 int actr__sctp_shutdown(actr__sctp_t *s)
 {
+	uint64_t now = actr_reactor_now(s->r), wait = 0;
+
 	if (s->state != ACTR_SCTP_CONNECTED)
 		return -ACTR_ECLOSED;
+	if (s->shutting_down)
+		return 0;
+	s->shutting_down = true;
+	if (s->last_data_ns &&
+	    now - s->last_data_ns < ACTR_MS(SHUTDOWN_AFTER_DATA_MS))
+		wait = s->last_data_ns + ACTR_MS(SHUTDOWN_AFTER_DATA_MS) - now;
+	if (wait && actr_timer_start(&s->shut_timer, wait, 0) == 0)
+		return 0;
 	if (usrsctp_shutdown(s->so, SHUT_WR) < 0)
 		return -errno;
-	s->shutting_down = true;
 	return 0;
 }
 
@@ -557,6 +593,7 @@ static void really_free(actr__sctp_t *s)
 	actr__dc_t *dc, *n;
 
 	actr_defer_cancel(s->r, &s->wake);
+	actr_timer_stop(&s->shut_timer);
 	if (s->so) {
 		/* SO_LINGER 0: aborts; the ABORT still goes out through
 		 * conn_output, so the id stays mapped until after. */
@@ -1019,6 +1056,7 @@ static void on_data(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 {
 	actr__dc_t *dc = sid < MAX_STREAMS ? s->by_sid[sid] : NULL;
 
+	s->last_data_ns = actr_reactor_now(s->r);
 	if (sid >= MAX_STREAMS) {
 		s->stats.dropped_in++;
 		return;

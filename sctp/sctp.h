@@ -126,7 +126,10 @@ int actr__sctp_connect(actr__sctp_t *s);
 void actr__sctp_feed(actr__sctp_t *s, const uint8_t *pkt, size_t len);
 
 /** Graceful shutdown (SHUTDOWN chunk after queued data): CLOSED follows
- * through cbs.state on both sides. 0 or -ACTR_ECLOSED. */
+ * through cbs.state on both sides. When DATA arrived in the last 30 ms,
+ * the SHUTDOWN waits until the delayed SACK for it left (peers such as
+ * webrtc-sctp answer SHUTDOWN only once their data is SACKed). 0 or
+ * -ACTR_ECLOSED. */
 int actr__sctp_shutdown(actr__sctp_t *s);
 
 /** True once a graceful shutdown is under way or done, ours or the

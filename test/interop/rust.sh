@@ -12,6 +12,8 @@
 #   rust-to-c         Rust client -> C echo server: 1000 calls, replies
 #                     checked, then 1 KiB, 64 KiB, 65528 B, 200 KiB, 1 MiB
 #   c-to-rust         C client -> Rust node: 1000 calls, each NotImplemented
+#   c-closes-cleanly  the C client's exit ends its connection with an SCTP
+#                     SHUTDOWN the Rust side completes (no ABORT)
 #   rust-presence     the Rust node, alive past the server's presence
 #                     timeout on heartbeats alone, is still found and called
 #   rust-renewal      a Rust node on a second actr-signal with 4 s
@@ -68,6 +70,15 @@ fi
 "$B/examples/echo_actor/client" $(c_args 18181) --type acme:rust-echo:1.0.0 \
 	-n 1000 --quiet --expect-error 10009 >"$DIR/c-to-rust.log" 2>&1
 result c-to-rust $? "$DIR/c-to-rust.log"
+
+# the C client's exit closed its connection with an SCTP SHUTDOWN that the
+# Rust side completed (no ABORT: webrtc-sctp logs it as ErrChunk)
+sleep 0.5
+st=0
+grep -q "closed cleanly" "$DIR/c-to-rust.log" || st=1
+grep -q "aborting" "$DIR/c-to-rust.log" && st=1
+grep "ErrChunk" "$DIR/rust-echo.log" && st=1
+result c-closes-cleanly $st "$DIR/rust-echo.log" "$DIR/c-to-rust.log"
 
 # presence: the server forgets an actor 4 s after its last heartbeat;
 # the Rust node must live through two of those windows on heartbeats
