@@ -9,7 +9,7 @@
 # Per pair and round: discovery + first call (setup, connection included)
 # then N sequential calls (ACTR_BENCH_CALLS, default 1000) of
 # echo.EchoService.Echo with a short message; p50/p99 over those. Rounds:
-# ACTR_BENCH_ROUNDS (default 3); the table shows the median of the
+# ACTR_BENCH_ROUNDS (default 5); the table shows the median of the
 # rounds. The Rust runtime is npm @actrium/actr-linux-x64-gnu (its
 # Node.js binding: Rust rows include the binding's per-call cost); it
 # serves nothing, so calls to a Rust node end in NotImplemented (10009),
@@ -21,7 +21,7 @@ B=${1:-build}
 case $B in /*) ;; *) B="$TOP/$B" ;; esac
 NAME="bench interop"
 N=${ACTR_BENCH_CALLS:-1000}
-ROUNDS=${ACTR_BENCH_ROUNDS:-3}
+ROUNDS=${ACTR_BENCH_ROUNDS:-5}
 CPU=${ACTR_BENCH_CPU:-$(($(getconf _NPROCESSORS_ONLN) - 1))}
 . "$INTEROP/lib.sh"
 if [ -z "${ACTR_INTEROP_INSIDE:-}" ] && command -v taskset >/dev/null 2>&1 &&
@@ -60,17 +60,21 @@ median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 echo "actor calls across runtimes: $N sequential calls per round, median of $ROUNDS rounds, CPU $CPU"
 echo "$(uname -m), $(getconf _NPROCESSORS_ONLN) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-printf '%-16s %12s %10s %10s\n' "pair" "setup ms" "p50 us" "p99 us"
+printf '%-16s %12s %16s %10s %10s\n' "pair" "setup ms" "(min-max)" "p50 us" \
+	"p99 us"
 for pair in c-c rust-c c-rust rust-rust; do
 	: >"$DIR/$pair.stats"
 	for r in $(seq 1 "$ROUNDS"); do
 		one_round "$pair" "$r" >>"$DIR/$pair.stats" || FAILS=$((FAILS + 1))
 	done
 	setup=$(field setup_us <"$DIR/$pair.stats" | median)
+	range=$(field setup_us <"$DIR/$pair.stats" | sort -n |
+		awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.1f-%.1f", lo / 1000, hi / 1000}')
 	p50=$(field p50_us <"$DIR/$pair.stats" | median)
 	p99=$(field p99_us <"$DIR/$pair.stats" | median)
 	label=$(echo "$pair" | sed 's/-/ -> /; s/\bc\b/C/g; s/rust/Rust/g')
-	printf '%-16s %12.1f %10.1f %10.1f\n' "$label" \
-		"$(awk "BEGIN {print ${setup:-0} / 1000}")" "${p50:-0}" "${p99:-0}"
+	printf '%-16s %12.1f %16s %10.1f %10.1f\n' "$label" \
+		"$(awk "BEGIN {print ${setup:-0} / 1000}")" "($range)" "${p50:-0}" \
+		"${p99:-0}"
 done
 [ $FAILS -eq 0 ]
