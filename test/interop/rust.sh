@@ -34,7 +34,7 @@ result() { # result NAME STATUS LOGFILE...
 	step=$1 st=$2
 	shift 2
 	if [ "$st" -eq 0 ]; then
-		echo "PASS: $NAME: $step $(grep -h '^stats ' "$@" | head -1 |
+		echo "PASS: $NAME: $step $(grep -h '^stats ' "$1" | head -1 |
 			sed 's/^stats //')"
 	else
 		FAILS=$((FAILS + 1))
