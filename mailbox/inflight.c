@@ -8,64 +8,90 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "mailbox/internal.h"
 
-static int lease_map(actr_mailbox_t *mb, uint32_t nslots)
+int actr__mb_lease_open(struct mb_lease *l, const char *file)
+{
+	l->fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (l->fd < 0) {
+		actr_loge(MB_LOG, "%s: %s", file, strerror(errno));
+		return -errno;
+	}
+	if (flock(l->fd, LOCK_EX | LOCK_NB) < 0) {
+		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		actr_loge(MB_LOG, "%s: in use by another process", l->path);
+		return rc;
+	}
+	return 0;
+}
+
+void actr__mb_lease_close(struct mb_lease *l)
+{
+	actr__mb_lease_unmap(l);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+static int lease_map(struct mb_lease *l, uint32_t nslots)
 {
 	size_t len = (LEASE_HDR + (size_t)nslots) * sizeof(uint64_t);
 	uint64_t *m;
 
-	if (ftruncate(mb->lease_fd, (off_t)len) < 0)
+	if (ftruncate(l->fd, (off_t)len) < 0)
 		return -errno;
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mb->lease_fd,
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, l->fd,
 		 0);
 	if (m == MAP_FAILED)
 		return -errno;
-	if (mb->lease) /* the same file: the slots are already there */
-		munmap(mb->lease,
-		       (LEASE_HDR + (size_t)mb->nslots) * sizeof(uint64_t));
-	mb->lease = m;
+	if (l->map) /* the same file: the slots are already there */
+		munmap(l->map,
+		       (LEASE_HDR + (size_t)l->nslots) * sizeof(uint64_t));
+	l->map = m;
 	m[0] = LEASE_MAGIC;
 	m[1] = nslots;
 	return 0;
 }
 
 /* Make room for n more slots. */
-int actr__mb_lease_reserve(actr_mailbox_t *mb, uint32_t n)
+int actr__mb_lease_reserve(struct mb_lease *l, uint32_t n)
 {
-	uint32_t old = mb->nslots, cap;
+	uint32_t old = l->nslots, cap;
 	uint32_t *fs;
 	int rc;
 
-	if (mb->nfree >= n)
+	if (l->nfree >= n)
 		return 0;
 	cap = old ? old * 2 : 256;
-	while (cap - old + mb->nfree < n)
+	while (cap - old + l->nfree < n)
 		cap *= 2;
-	fs = realloc(mb->free_slots, cap * sizeof(*fs));
+	fs = realloc(l->free_slots, cap * sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
-	mb->free_slots = fs;
-	rc = lease_map(mb, cap);
+	l->free_slots = fs;
+	rc = lease_map(l, cap);
 	if (rc < 0) {
-		actr_logw(MB_LOG, "%s-inflight: cannot grow: %s", mb->path,
+		actr_logw(MB_LOG, "%s-inflight: cannot grow: %s", l->path,
 			  strerror(-rc));
 		return rc;
 	}
 	for (uint32_t i = cap; i > old; i--)
-		mb->free_slots[mb->nfree++] = i - 1;
-	mb->nslots = cap;
+		l->free_slots[l->nfree++] = i - 1;
+	l->nslots = cap;
 	return 0;
 }
 
 /* Ids in flight when the last process died, sorted; *ids malloc'd. */
-int actr__mb_lease_read(actr_mailbox_t *mb, uint64_t **ids, size_t *n)
+int actr__mb_lease_read(struct mb_lease *l, uint64_t **ids, size_t *n)
 {
 	struct stat sb;
 	uint64_t *m, cnt, *v;
@@ -73,17 +99,17 @@ int actr__mb_lease_read(actr_mailbox_t *mb, uint64_t **ids, size_t *n)
 
 	*ids = NULL;
 	*n = 0;
-	if (fstat(mb->lease_fd, &sb) < 0 ||
+	if (fstat(l->fd, &sb) < 0 ||
 	    sb.st_size < (off_t)(LEASE_HDR * sizeof(uint64_t)))
 		return 0;
 	len = (size_t)sb.st_size;
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, mb->lease_fd, 0);
+	m = mmap(NULL, len, PROT_READ, MAP_SHARED, l->fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
 	cnt = m[1];
 	if (m[0] != LEASE_MAGIC ||
 	    cnt > (len / sizeof(uint64_t)) - LEASE_HDR) {
-		actr_logw(MB_LOG, "%s-inflight: unreadable, ignored", mb->path);
+		actr_logw(MB_LOG, "%s-inflight: unreadable, ignored", l->path);
 		munmap(m, len);
 		return 0;
 	}
@@ -101,18 +127,18 @@ int actr__mb_lease_read(actr_mailbox_t *mb, uint64_t **ids, size_t *n)
 	return 0;
 }
 
-void actr__mb_lease_clear(actr_mailbox_t *mb)
+void actr__mb_lease_clear(struct mb_lease *l)
 {
-	if (mb->lease)
-		memset(mb->lease + LEASE_HDR, 0, mb->nslots * sizeof(uint64_t));
+	if (l->map)
+		memset(l->map + LEASE_HDR, 0, l->nslots * sizeof(uint64_t));
 }
 
-void actr__mb_lease_unmap(actr_mailbox_t *mb)
+void actr__mb_lease_unmap(struct mb_lease *l)
 {
-	if (mb->lease)
-		munmap(mb->lease,
-		       (LEASE_HDR + (size_t)mb->nslots) * sizeof(uint64_t));
-	mb->lease = NULL;
-	free(mb->free_slots);
-	mb->free_slots = NULL;
+	if (l->map)
+		munmap(l->map,
+		       (LEASE_HDR + (size_t)l->nslots) * sizeof(uint64_t));
+	l->map = NULL;
+	free(l->free_slots);
+	l->free_slots = NULL;
 }

@@ -199,17 +199,34 @@ size_t actr__mb_ckpt_durations(actr_mailbox_t *mb, uint32_t *out, size_t max);
 /** Duration of the last commit in ns (for the benchmark). */
 uint64_t actr__mb_last_commit_ns(const actr_mailbox_t *mb);
 
+/* The crash journal's state (journal.c): owned by the mailbox, read and
+ * written only by the actr__mb_jnl_* functions. */
+struct mb_journal {
+	int fd;				/* <path>-jnl, -1 if none */
+	uint8_t *map;			/* header + ring, NULL if off */
+	uint64_t size;			/* ring bytes */
+	uint64_t head, tail, seq;	/* logical positions, next seq */
+	const char *path;		/* the mailbox's path (log lines) */
+};
+
+/* The in-flight side file (inflight.c): its descriptor also holds the
+ * mailbox's one-process lock. */
+struct mb_lease {
+	int fd;				/* <path>-inflight, -1 if none */
+	uint64_t *map;			/* magic, nslots, slots */
+	uint32_t nslots;		/* slots in the mapping */
+	uint32_t *free_slots;		/* stack of unused slot numbers */
+	uint32_t nfree;
+	const char *path;		/* the mailbox's path (log lines) */
+};
+
 struct actr_mailbox {
 	sqlite3 *db;
 	struct mb_ckpt ckpt;		/* background checkpointer */
 	uint64_t last_commit_ns;	/* duration of the last commit */
 	actr_mailbox_opts_t o;
 	char *path;
-	int lease_fd;			/* <path>-inflight, -1 if none */
-	uint64_t *lease;		/* its mapping: magic, nslots, slots */
-	uint32_t nslots;		/* slots in the mapping */
-	uint32_t *free_slots;		/* stack of unused slot numbers */
-	uint32_t nfree;
+	struct mb_lease lease;		/* in-flight side file */
 
 	struct mb_queue q[2];		/* High, Normal */
 	struct mb_seg *segs;		/* every segment still referenced */
@@ -234,11 +251,8 @@ struct actr_mailbox {
 	uint8_t *blob;			/* segment encoding scratch */
 	size_t blob_cap;
 
-	/* crash journal (journal.c), deliver_uncommitted mode */
-	int jfd;			/* <path>-jnl, -1 if none */
-	uint8_t *jmap;			/* header + ring, NULL if off */
-	uint64_t jsize;			/* ring bytes */
-	uint64_t jhead, jtail, jseq;	/* logical positions, next seq */
+	struct mb_journal jnl;		/* crash journal, deliver_uncommitted
+					 * mode */
 	bool hold[2];			/* per priority: a message of this
 					 * batch waits for the commit, so
 					 * later ones do too (FIFO) */
@@ -320,26 +334,26 @@ static inline uint64_t actr__mb_jrec_sum(const struct jrec *j, size_t body)
 				sizeof(*j) - offsetof(struct jrec, id) + body);
 }
 
-/** Open (create) the journal file at path. 0 or -errno (logged). */
-int actr__mb_jnl_open(actr_mailbox_t *mb, const char *path);
+/** Open (create) the journal file at file. 0 or -errno (logged). */
+int actr__mb_jnl_open(struct mb_journal *j, const char *file);
 
 /** Append the messages of live records (oldest first, ids and metadata
  * set, not queued) to out; *torn counts a record cut short by a crash.
  * A missing or foreign journal holds none. 0 or -ENOMEM/-errno. */
-int actr__mb_jnl_scan(actr_mailbox_t *mb, struct mb_pvec *out,
+int actr__mb_jnl_scan(struct mb_journal *j, struct mb_pvec *out,
 		      uint64_t *torn);
 
 /** Start an empty journal with a ring of size bytes, mapped. 0 or -errno. */
-int actr__mb_jnl_reset(actr_mailbox_t *mb, uint32_t size);
+int actr__mb_jnl_reset(struct mb_journal *j, uint32_t size);
 
 /** Unmap and close (remove_file: truncate it to nothing first). */
-void actr__mb_jnl_close(actr_mailbox_t *mb, bool remove_file);
+void actr__mb_jnl_close(struct mb_journal *j, bool remove_file);
 
 /** Record m (pending, id set); false when the ring has no room. */
-bool actr__mb_jnl_put(actr_mailbox_t *mb, struct mb_msg *m);
+bool actr__mb_jnl_put(struct mb_journal *j, struct mb_msg *m);
 
 /** m was committed or acknowledged: its record is no longer live. */
-void actr__mb_jnl_done(actr_mailbox_t *mb, struct mb_msg *m);
+void actr__mb_jnl_done(struct mb_journal *j, struct mb_msg *m);
 
 /** Whether message id is pending and recorded in the journal (tests). */
 bool actr__mb_journaled(const actr_mailbox_t *mb, uint64_t id);
@@ -349,33 +363,41 @@ bool actr__mb_journaled(const actr_mailbox_t *mb, uint64_t id);
 #define LEASE_MAGIC 0x31494d41u	/* "AMI1" */
 #define LEASE_HDR 2		/* u64 words before the slots: magic, count */
 
+/** Open (create) the side file at file and take the mailbox's
+ * one-process lock on it. 0, -EBUSY (another process has the mailbox
+ * open) or -errno; logged. */
+int actr__mb_lease_open(struct mb_lease *l, const char *file);
+
+/** Unmap, then close the file (releases the lock). Safe if not open. */
+void actr__mb_lease_close(struct mb_lease *l);
+
 /** Make room for n more in-flight slots (maps or grows the file). 0 or
  * negative code (logged). */
-int actr__mb_lease_reserve(actr_mailbox_t *mb, uint32_t n);
+int actr__mb_lease_reserve(struct mb_lease *l, uint32_t n);
 
 /** Ids in flight when the last process died (*ids malloc'd, unsorted; an
  * unreadable file counts as empty). 0 or -ENOMEM/-errno. */
-int actr__mb_lease_read(actr_mailbox_t *mb, uint64_t **ids, size_t *n);
+int actr__mb_lease_read(struct mb_lease *l, uint64_t **ids, size_t *n);
 
 /** Forget every slot (after recovery, at a clean close). */
-void actr__mb_lease_clear(actr_mailbox_t *mb);
+void actr__mb_lease_clear(struct mb_lease *l);
 
 /** Unmap and free the slot bookkeeping. */
-void actr__mb_lease_unmap(actr_mailbox_t *mb);
+void actr__mb_lease_unmap(struct mb_lease *l);
 
 /** m goes in flight: record its id in a free slot (reserved before). */
-static inline void actr__mb_lease_take(actr_mailbox_t *mb, struct mb_msg *m)
+static inline void actr__mb_lease_take(struct mb_lease *l, struct mb_msg *m)
 {
-	m->slot = mb->free_slots[--mb->nfree];
-	__atomic_store_n(&mb->lease[LEASE_HDR + m->slot], m->pub.id,
+	m->slot = l->free_slots[--l->nfree];
+	__atomic_store_n(&l->map[LEASE_HDR + m->slot], m->pub.id,
 			 __ATOMIC_RELAXED);
 }
 
 /** m leaves flight: clear its slot. */
-static inline void actr__mb_lease_drop(actr_mailbox_t *mb, struct mb_msg *m)
+static inline void actr__mb_lease_drop(struct mb_lease *l, struct mb_msg *m)
 {
-	__atomic_store_n(&mb->lease[LEASE_HDR + m->slot], 0, __ATOMIC_RELAXED);
-	mb->free_slots[mb->nfree++] = m->slot;
+	__atomic_store_n(&l->map[LEASE_HDR + m->slot], 0, __ATOMIC_RELAXED);
+	l->free_slots[l->nfree++] = m->slot;
 }
 
 /* Checksum of a stored batch's body (bytes after its 16-byte header). */

@@ -29,14 +29,14 @@
 #include "mailbox/internal.h"
 
 
-static struct jhdr *hdr(const actr_mailbox_t *mb)
+static struct jhdr *hdr(const struct mb_journal *jn)
 {
-	return (struct jhdr *)mb->jmap;
+	return (struct jhdr *)jn->map;
 }
 
-static struct jrec *rec_at(const actr_mailbox_t *mb, uint64_t pos)
+static struct jrec *rec_at(const struct mb_journal *jn, uint64_t pos)
 {
-	return (struct jrec *)(mb->jmap + JNL_HDR + pos % mb->jsize);
+	return (struct jrec *)(jn->map + JNL_HDR + pos % jn->size);
 }
 
 static uint64_t rec_sum(const struct jrec *j, size_t body)
@@ -44,11 +44,11 @@ static uint64_t rec_sum(const struct jrec *j, size_t body)
 	return actr__mb_jrec_sum(j, body);
 }
 
-int actr__mb_jnl_open(actr_mailbox_t *mb, const char *path)
+int actr__mb_jnl_open(struct mb_journal *jn, const char *file)
 {
-	mb->jfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (mb->jfd < 0) {
-		actr_loge(MB_LOG, "%s: %s", path, strerror(errno));
+	jn->fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (jn->fd < 0) {
+		actr_loge(MB_LOG, "%s: %s", file, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -56,7 +56,7 @@ int actr__mb_jnl_open(actr_mailbox_t *mb, const char *path)
 
 /* Messages of live records, oldest first, appended to out (not queued,
  * not pending). A missing, empty or foreign file holds none. */
-int actr__mb_jnl_scan(actr_mailbox_t *mb, struct mb_pvec *out,
+int actr__mb_jnl_scan(struct mb_journal *jn, struct mb_pvec *out,
 		      uint64_t *torn)
 {
 	struct stat sb;
@@ -67,12 +67,12 @@ int actr__mb_jnl_scan(actr_mailbox_t *mb, struct mb_pvec *out,
 	int rc = 0;
 
 	*torn = 0;
-	if (fstat(mb->jfd, &sb) < 0)
+	if (fstat(jn->fd, &sb) < 0)
 		return -errno;
 	if (sb.st_size < JNL_HDR + (off_t)JNL_MIN)
 		return 0;
 	len = (size_t)sb.st_size;
-	map = mmap(NULL, len, PROT_READ, MAP_SHARED, mb->jfd, 0);
+	map = mmap(NULL, len, PROT_READ, MAP_SHARED, jn->fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
 	h = (const struct jhdr *)map;
@@ -80,7 +80,7 @@ int actr__mb_jnl_scan(actr_mailbox_t *mb, struct mb_pvec *out,
 	if (h->magic != JNL_MAGIC || size % 8 || size > len - JNL_HDR ||
 	    size < JNL_MIN || h->tail % 8) {
 		actr_logw(MB_LOG, "%s-jnl: unreadable header, ignored",
-			  mb->path);
+			  jn->path);
 		goto out;
 	}
 	pos = h->tail;
@@ -143,101 +143,101 @@ out:
 }
 
 /* Start an empty journal of size ring bytes (after recovery committed). */
-int actr__mb_jnl_reset(actr_mailbox_t *mb, uint32_t size)
+int actr__mb_jnl_reset(struct mb_journal *jn, uint32_t size)
 {
 	size_t len;
 	int rc;
 
 	size = ACTR_MAX(size, JNL_MIN) & ~7u;
 	len = JNL_HDR + (size_t)size;
-	if (mb->jmap) {
-		munmap(mb->jmap, JNL_HDR + mb->jsize);
-		mb->jmap = NULL;
+	if (jn->map) {
+		munmap(jn->map, JNL_HDR + jn->size);
+		jn->map = NULL;
 	}
 	/* zero it: nothing of the old ring may look like a record */
-	if (ftruncate(mb->jfd, 0) < 0 || ftruncate(mb->jfd, (off_t)len) < 0)
+	if (ftruncate(jn->fd, 0) < 0 || ftruncate(jn->fd, (off_t)len) < 0)
 		return -errno;
 	/* blocks allocated now: a full disk must not turn into SIGBUS on a
 	 * store into the mapping later */
-	rc = posix_fallocate(mb->jfd, 0, (off_t)len);
+	rc = posix_fallocate(jn->fd, 0, (off_t)len);
 	if (rc)
 		return -rc;
-	mb->jmap = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mb->jfd,
+	jn->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, jn->fd,
 			0);
-	if (mb->jmap == MAP_FAILED) {
-		mb->jmap = NULL;
+	if (jn->map == MAP_FAILED) {
+		jn->map = NULL;
 		return -errno;
 	}
 	/* touch every page now: a first write to each page of a shared
 	 * mapping faults (~13 us each on this VM: 1 call in 24 paid it on
 	 * the ring's first lap) */
-	memset(mb->jmap + JNL_HDR, 0, size);
-	mb->jsize = size;
-	mb->jhead = mb->jtail = 0;
-	mb->jseq = 1;
-	hdr(mb)->size = size;
-	hdr(mb)->tail = 0;
-	hdr(mb)->version = 1;
-	__atomic_store_n(&hdr(mb)->magic, JNL_MAGIC, __ATOMIC_RELEASE);
+	memset(jn->map + JNL_HDR, 0, size);
+	jn->size = size;
+	jn->head = jn->tail = 0;
+	jn->seq = 1;
+	hdr(jn)->size = size;
+	hdr(jn)->tail = 0;
+	hdr(jn)->version = 1;
+	__atomic_store_n(&hdr(jn)->magic, JNL_MAGIC, __ATOMIC_RELEASE);
 	return 0;
 }
 
-void actr__mb_jnl_close(actr_mailbox_t *mb, bool remove_file)
+void actr__mb_jnl_close(struct mb_journal *jn, bool remove_file)
 {
-	if (mb->jmap)
-		munmap(mb->jmap, JNL_HDR + mb->jsize);
-	mb->jmap = NULL;
-	if (mb->jfd >= 0) {
-		if (remove_file && ftruncate(mb->jfd, 0) < 0)
-			actr_logw(MB_LOG, "%s-jnl: %s", mb->path,
+	if (jn->map)
+		munmap(jn->map, JNL_HDR + jn->size);
+	jn->map = NULL;
+	if (jn->fd >= 0) {
+		if (remove_file && ftruncate(jn->fd, 0) < 0)
+			actr_logw(MB_LOG, "%s-jnl: %s", jn->path,
 				  strerror(errno));
-		close(mb->jfd);
+		close(jn->fd);
 	}
-	mb->jfd = -1;
+	jn->fd = -1;
 }
 
 /* Move the tail past records that are no longer live. */
-static void advance_tail(actr_mailbox_t *mb)
+static void advance_tail(struct mb_journal *jn)
 {
-	uint64_t t = mb->jtail;
+	uint64_t t = jn->tail;
 
-	while (t < mb->jhead) {
-		const struct jrec *j = rec_at(mb, t);
+	while (t < jn->head) {
+		const struct jrec *j = rec_at(jn, t);
 
 		if (j->magic != JREC_WRAP && j->live)
 			break;
 		t += j->len;
 	}
-	if (t != mb->jtail) {
-		mb->jtail = t;
-		__atomic_store_n(&hdr(mb)->tail, t, __ATOMIC_RELEASE);
+	if (t != jn->tail) {
+		jn->tail = t;
+		__atomic_store_n(&hdr(jn)->tail, t, __ATOMIC_RELEASE);
 	}
 }
 
-bool actr__mb_jnl_put(actr_mailbox_t *mb, struct mb_msg *m)
+bool actr__mb_jnl_put(struct mb_journal *jn, struct mb_msg *m)
 {
 	size_t body = m->pub.from_len + m->pub.payload->len;
 	uint64_t need = (sizeof(struct jrec) + body + 7) & ~(uint64_t)7;
-	uint64_t room = mb->jsize - mb->jhead % mb->jsize, fill = 0;
+	uint64_t room = jn->size - jn->head % jn->size, fill = 0;
 	struct jrec *j;
 
 	if (room < need)
 		fill = room;	/* a WRAP marker, then from the start */
-	if (need + fill > mb->jsize - (mb->jhead - mb->jtail)) {
-		advance_tail(mb);
-		if (need + fill > mb->jsize - (mb->jhead - mb->jtail))
+	if (need + fill > jn->size - (jn->head - jn->tail)) {
+		advance_tail(jn);
+		if (need + fill > jn->size - (jn->head - jn->tail))
 			return false;
 	}
 	if (fill) {
-		j = rec_at(mb, mb->jhead);
+		j = rec_at(jn, jn->head);
 		j->len = (uint32_t)fill;
 		j->magic = JREC_WRAP;
-		mb->jhead += fill;
+		jn->head += fill;
 	}
-	j = rec_at(mb, mb->jhead);
+	j = rec_at(jn, jn->head);
 	j->magic = JREC_MAGIC;
 	j->len = (uint32_t)need;
-	j->seq = mb->jseq++;
+	j->seq = jn->seq++;
 	j->live = 1;
 	j->id = m->pub.id;
 	j->enqueued_ms = m->pub.enqueued_ms;
@@ -250,18 +250,18 @@ bool actr__mb_jnl_put(actr_mailbox_t *mb, struct mb_msg *m)
 	memcpy(j->data + m->pub.from_len, m->pub.payload->data,
 	       m->pub.payload->len);
 	j->sum = rec_sum(j, body);
-	m->jpos = mb->jhead;
+	m->jpos = jn->head;
 	m->journaled = true;
-	mb->jhead += need;
+	jn->head += need;
 	return true;
 }
 
-void actr__mb_jnl_done(actr_mailbox_t *mb, struct mb_msg *m)
+void actr__mb_jnl_done(struct mb_journal *jn, struct mb_msg *m)
 {
 	if (!m->journaled)
 		return;
 	m->journaled = false;
-	__atomic_store_n(&rec_at(mb, m->jpos)->live, 0, __ATOMIC_RELAXED);
-	if (m->jpos == mb->jtail)
-		advance_tail(mb);
+	__atomic_store_n(&rec_at(jn, m->jpos)->live, 0, __ATOMIC_RELAXED);
+	if (m->jpos == jn->tail)
+		advance_tail(jn);
 }

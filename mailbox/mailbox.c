@@ -311,13 +311,13 @@ static void msg_finish(actr_mailbox_t *mb, struct mb_msg *m)
 {
 	if (m->state == MB_INFLIGHT) {
 		if_del(mb, m);
-		actr__mb_lease_drop(mb, m);
+		actr__mb_lease_drop(&mb->lease, m);
 	}
 	if (m->stored_attempts && vec_push(&mb->att_del, m->pub.id) < 0)
 		actr_logw(MB_LOG, "out of memory: attempt row of %llu kept",
 			  (unsigned long long)m->pub.id);
 	if (m->pending) {
-		actr__mb_jnl_done(mb, m);
+		actr__mb_jnl_done(&mb->jnl, m);
 		m->state = MB_DEAD; /* never written; freed at commit */
 		return;
 	}
@@ -389,7 +389,7 @@ static int enqueue_msg(actr_mailbox_t *mb, struct mb_msg *m)
 	 * in the journal meanwhile (or the journal is off), and only while
 	 * no earlier message of its priority waits for the commit (FIFO). */
 	if (mb->o.deliver_uncommitted && !mb->hold[m->pub.priority] &&
-	    (!mb->jmap || actr__mb_jnl_put(mb, m))) {
+	    (!mb->jnl.map || actr__mb_jnl_put(&mb->jnl, m))) {
 		m->state = MB_QUEUED;
 		q_push_tail(&mb->q[m->pub.priority], m);
 	} else {
@@ -480,13 +480,13 @@ size_t actr_mailbox_dequeue(actr_mailbox_t *mb, actr_mailbox_msg_t **out,
 		if (q->head->suspect && n)
 			break;
 		if ((mb->if_n + 1 > mb->if_cap / 2 && if_grow(mb) < 0) ||
-		    actr__mb_lease_reserve(mb, 1) < 0)
+		    actr__mb_lease_reserve(&mb->lease, 1) < 0)
 			break;
 		m = q_pop(q);
 		m->state = MB_INFLIGHT;
 		m->pub.attempts++;
 		if_put(mb, m);
-		actr__mb_lease_take(mb, m);
+		actr__mb_lease_take(&mb->lease, m);
 		out[n++] = &m->pub;
 		if (m->suspect)
 			break;
@@ -537,7 +537,7 @@ int actr_mailbox_dead_letter(actr_mailbox_t *mb, uint64_t id,
 static void requeue(actr_mailbox_t *mb, struct mb_msg *m)
 {
 	if_del(mb, m);
-	actr__mb_lease_drop(mb, m);
+	actr__mb_lease_drop(&mb->lease, m);
 	m->state = MB_QUEUED;
 	q_insert_from_head(&mb->q[m->pub.priority], m);
 }
@@ -801,7 +801,7 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 			actr__mb_msg_free(m);
 			continue;
 		}
-		actr__mb_jnl_done(mb, m);	/* the WAL has it now */
+		actr__mb_jnl_done(&mb->jnl, m);	/* the WAL has it now */
 		m->seg = seg;
 		m->seg_index = idx++;
 		m->pending = false;
@@ -1213,7 +1213,7 @@ static int load_journal(actr_mailbox_t *mb, struct mb_pvec *crashed,
 	struct mb_pvec got = { 0 };
 	uint64_t torn = 0;
 	size_t i;
-	int rc = actr__mb_jnl_scan(mb, &got, &torn);
+	int rc = actr__mb_jnl_scan(&mb->jnl, &got, &torn);
 
 	if (torn)
 		actr_logi(MB_LOG, "%s-jnl: a record cut short by the crash "
@@ -1265,7 +1265,7 @@ static int load(actr_mailbox_t *mb)
 	if (rc == 0)
 		rc = load_attempts(mb, &att);
 	if (rc == 0)
-		rc = actr__mb_lease_read(mb, &lease, &nlease);
+		rc = actr__mb_lease_read(&mb->lease, &lease, &nlease);
 	if (rc < 0)
 		goto out;
 	if (mb->next_id == 0)
@@ -1315,7 +1315,7 @@ static int load(actr_mailbox_t *mb)
 		}
 	}
 	rc = rc == SQLITE_DONE ? 0 : actr__sqlite_err(rc);
-	if (rc == 0 && mb->jfd >= 0)
+	if (rc == 0 && mb->jnl.fd >= 0)
 		rc = load_journal(mb, &crashed, lease, nlease);
 	if (rc == 0)
 		rc = recover_crashed(mb, &crashed);
@@ -1373,8 +1373,8 @@ static void free_all(actr_mailbox_t *mb)
 	free(mb->att_del.v);
 	free(mb->dlq_del.v);
 	free(mb->inflight);
-	actr__mb_lease_unmap(mb);
-	actr__mb_jnl_close(mb, false);
+	actr__mb_lease_unmap(&mb->lease);
+	actr__mb_jnl_close(&mb->jnl, false);
 	free(mb->blob);
 }
 
@@ -1409,8 +1409,8 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	mb = calloc(1, sizeof(*mb));
 	if (!mb)
 		return -ENOMEM;
-	mb->lease_fd = -1;
-	mb->jfd = -1;
+	mb->lease.fd = -1;
+	mb->jnl.fd = -1;
 	if (opts)
 		mb->o = *opts;
 	else
@@ -1422,6 +1422,7 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	if (!mb->o.retry_ms)
 		mb->o.retry_ms = 100;
 	mb->path = strdup(path);
+	mb->lease.path = mb->jnl.path = mb->path;
 	if (!mb->path || asprintf(&lpath, "%s-inflight", path) < 0) {
 		lpath = NULL;
 		rc = -ENOMEM;
@@ -1439,21 +1440,13 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	/* One process (one open mailbox) per file: a lock on the side file,
 	 * since the database itself is shared with the checkpointer's
 	 * connection (normal locking mode). */
-	mb->lease_fd = open(lpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (mb->lease_fd < 0) {
-		rc = -errno;
-		actr_loge(MB_LOG, "%s: %s", lpath, strerror(errno));
+	rc = actr__mb_lease_open(&mb->lease, lpath);
+	if (rc < 0)
 		goto out_free;
-	}
-	if (flock(mb->lease_fd, LOCK_EX | LOCK_NB) < 0) {
-		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		actr_loge(MB_LOG, "%s: in use by another process", path);
-		goto out_free;
-	}
 	/* a journal left by an earlier process is read even if this one
 	 * runs without */
 	if (journal || access(jpath, F_OK) == 0) {
-		rc = actr__mb_jnl_open(mb, jpath);
+		rc = actr__mb_jnl_open(&mb->jnl, jpath);
 		if (rc < 0)
 			goto out_free;
 	}
@@ -1480,17 +1473,17 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		goto out_free;
 	}
 	/* Only now, with the recovery committed, forget the old slots. */
-	rc = actr__mb_lease_reserve(mb, 1);
+	rc = actr__mb_lease_reserve(&mb->lease, 1);
 	if (rc < 0) {
 		actr_loge(MB_LOG, "%s: %s", lpath, strerror(-rc));
 		goto out_free;
 	}
-	actr__mb_lease_clear(mb);
+	actr__mb_lease_clear(&mb->lease);
 	/* and what the journal held: start it empty (or drop it) */
 	if (journal)
-		rc = actr__mb_jnl_reset(mb, mb->o.journal_bytes);
+		rc = actr__mb_jnl_reset(&mb->jnl, mb->o.journal_bytes);
 	else
-		actr__mb_jnl_close(mb, true);
+		actr__mb_jnl_close(&mb->jnl, true);
 	if (rc < 0) {
 		actr_loge(MB_LOG, "%s: %s", jpath, strerror(-rc));
 		goto out_free;
@@ -1512,8 +1505,7 @@ out_free:
 	free_all(mb);
 	if (mb->db)
 		close_db(mb);
-	if (mb->lease_fd >= 0)
-		close(mb->lease_fd);
+	actr__mb_lease_close(&mb->lease);
 	free(mb->path);
 	free(mb);
 	return rc;
@@ -1527,13 +1519,12 @@ void actr_mailbox_close(actr_mailbox_t *mb)
 	if (batch_dirty(mb))
 		actr_mailbox_commit(mb);
 	/* A clean exit: what is in flight was not a crash. */
-	if (mb->lease)
-		actr__mb_lease_clear(mb);
+	if (mb->lease.map)
+		actr__mb_lease_clear(&mb->lease);
 	actr__mb_ckpt_stop(mb);
 	free_all(mb);
 	close_db(mb); /* the last connection: checkpoints, removes the WAL */
-	if (mb->lease_fd >= 0)
-		close(mb->lease_fd); /* then lets the next process in */
+	actr__mb_lease_close(&mb->lease); /* then lets the next process in */
 	free(mb->path);
 	free(mb);
 }

@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct jhdr *h = (struct jhdr *)file;
 	struct in in = { data, size };
-	actr_mailbox_t mb;
+	struct mb_journal jn;
 	struct mb_pvec got = { 0 };
 	uint64_t torn, pos, start, seq = 0;
 	unsigned damage;
@@ -98,13 +98,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		;
 	if (damage & 1) /* one byte anywhere in the ring */
 		file[JNL_HDR + (damage >> 1) % RING] ^= 0x5a;
-	memset(&mb, 0, sizeof(mb));
-	mb.path = "fuzz";
-	mb.jfd = memfd_create("jnl", MFD_CLOEXEC);
-	if (mb.jfd < 0)
+	memset(&jn, 0, sizeof(jn));
+	jn.path = "fuzz";
+	jn.fd = memfd_create("jnl", MFD_CLOEXEC);
+	if (jn.fd < 0)
 		return 0;
-	if (write(mb.jfd, file, sizeof(file)) == (ssize_t)sizeof(file) &&
-	    actr__mb_jnl_scan(&mb, &got, &torn) == 0) {
+	if (write(jn.fd, file, sizeof(file)) == (ssize_t)sizeof(file) &&
+	    actr__mb_jnl_scan(&jn, &got, &torn) == 0) {
 		for (size_t i = 0; i < got.n; i++) {
 			struct mb_msg *m = got.v[i];
 
@@ -117,6 +117,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	free(got.v);
-	close(mb.jfd);
+	close(jn.fd);
 	return 0;
 }
