@@ -540,6 +540,9 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		     : ACTR__LANE_RPC_RELIABLE;
 	if (p->mb && env->direction == ACTR__DIRECTION__DIRECTION_RESPONSE)
 		actr__peer_mb_replied(p, target, env->request_id);
+	len = actr__rpc_envelope__get_packed_size(env);
+	if (len > p->lane.max_message)
+		return -ACTR_ETOOBIG;	/* never queued: it could not leave */
 	c = g_hash_table_lookup(p->conns, key);
 	if (!c) {
 		if (p->closing || !p->registered)
@@ -548,7 +551,6 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		if (!c)
 			return -ACTR_ENOTREADY;
 	}
-	len = actr__rpc_envelope__get_packed_size(env);
 	if (c->st == PC_OPEN && !c->qh) {
 		uint8_t stackbuf[1024], *b = stackbuf;
 
@@ -1315,6 +1317,9 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p->pccfg.ice.no_direct = cfg->no_direct_udp;
 	p->pccfg.trickle = true;
 	p->pccfg.handshake_timeout_ms = p->cfg.setup_timeout_ms;
+	p->pccfg.max_message = ACTR_MAX(p->cfg.max_message,
+					(size_t)ACTR__PC_MIN_MAX_MESSAGE);
+	p->lane.max_message = p->pccfg.max_message;
 	/* signaling */
 	u = cfg->signaling_url;
 	if (!strncmp(u, "ws://", 5))

@@ -99,6 +99,14 @@ typedef struct actr_peer_config {
 	unsigned max_queued;		/* calls queued per connection in
 					 * setup [256] */
 	unsigned setup_timeout_ms;	/* pc handshake deadline [10000] */
+	size_t max_message;		/* largest encoded RpcEnvelope sent
+					 * or accepted per lane [16 MiB, also
+					 * the minimum]: a larger outbound
+					 * call or reply fails with
+					 * -ACTR_ETOOBIG (a reply becomes an
+					 * Internal error reply); a larger
+					 * inbound request is answered
+					 * InvalidArgument unhandled */
 	/* Called when the signaling state changes (ACTR_SIG_* of
 	 * actr/signal.h); CONNECTED means registered and reachable. */
 	void (*on_state)(actr_peer_t *p, int sig_state, void *arg);
