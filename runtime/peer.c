@@ -1290,8 +1290,10 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p->route_lanes = g_hash_table_new_full(g_str_hash, g_str_equal, free,
 					       NULL);
 	p->cert = actr__dtls_cert_new();
-	if (!p->cert)
+	p->reasm = actr__reasm_pool_new(cfg->reasm_cap, cfg->reasm_floor);
+	if (!p->cert || !p->reasm)
 		goto fail;
+	p->pccfg.reasm_pool = p->reasm;
 	/* peer connection template */
 	if (cfg->local_addr) {
 		snprintf(p->local_addr, sizeof(p->local_addr), "%s",
@@ -1398,6 +1400,7 @@ void actr_peer_free(actr_peer_t *p)
 	actr__peer_mb_close(p);
 	if (p->cert)
 		actr__dtls_cert_unref(p->cert);
+	actr__reasm_pool_unref(p->reasm);	/* lingering pcs hold theirs */
 	free(p);
 }
 
@@ -1426,7 +1429,14 @@ bool actr_peer_ready(const actr_peer_t *p)
 
 void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st)
 {
+	actr__reasm_pool_stats_t rs;
+
 	*st = p->st;
+	actr__reasm_pool_get_stats(p->reasm, &rs);
+	st->reasm_held = rs.held;
+	st->reasm_peak = rs.peak;
+	st->reasm_refused = rs.refused;
+	st->reasm_evicted = rs.evicted;
 }
 
 unsigned actr_peer_conn_count(const actr_peer_t *p)

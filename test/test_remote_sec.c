@@ -78,15 +78,24 @@ struct scene {
 	struct rnode victim;
 };
 
-/* Signaling and the victim node (default limits). */
-static void scene_start(struct scene *s)
+/* Signaling and the victim node (reassembly budget cap/floor, 0 = the
+ * defaults); nodes made later get the default limits. */
+static void scene_start_ex(struct scene *s, size_t cap, size_t floor)
 {
 	memset(s, 0, sizeof(*s));
 	s->r = actr_reactor_new();
 	CHECK(s->r);
 	s->l = rt_signal(s->r, 0, s->url, sizeof(s->url));
 	memset(&rt_limits, 0, sizeof(rt_limits));
+	rt_limits.reasm_cap = cap;
+	rt_limits.reasm_floor = floor;
 	rt_node(&s->victim, s->r, s->url, victim_workload(), NULL);
+	memset(&rt_limits, 0, sizeof(rt_limits));
+}
+
+static void scene_start(struct scene *s)
+{
+	scene_start_ex(s, 0, 0);
 }
 
 static void scene_end(struct scene *s)
@@ -228,5 +237,136 @@ TEST_TIMEOUT(remote_sec_malformed_requests_invalid_argument, 40)
 	CHECK_EQ(st->dropped_invalid, 3);
 	CHECK_EQ(st->handled, 1);	/* the warm-up call only */
 	rt_node_free(&a);
+	scene_end(&s);
+}
+
+/* The pc of a's connection to the victim. */
+static actr__pc_t *conn_pc(struct rnode *a)
+{
+	GHashTableIter it;
+	gpointer k, v;
+
+	g_hash_table_iter_init(&it, a->peer->conns);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct peer_conn *c = v;
+
+		if (c->st == PC_OPEN)
+			return c->pc;
+	}
+	return NULL;
+}
+
+/* Fragments the victim's pcs received so far. */
+static uint64_t victim_frags_in(struct scene *s)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	uint64_t n = 0;
+
+	g_hash_table_iter_init(&it, s->victim.peer->conns);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct peer_conn *c = v;
+		struct actr__pc_stats st;
+
+		if (c->pc) {
+			actr__pc_get_stats(c->pc, &st);
+			n += st.frags_in;
+		}
+	}
+	return n;
+}
+
+/* Send nfrags fragments of 60000 bytes of messages that never complete
+ * (msg_id base.., 1000 fragments each, 40 sent per message) on a's
+ * RPC_RELIABLE channel. */
+static void send_partials(struct rnode *a, uint32_t base, unsigned nfrags)
+{
+	static uint8_t frag[ACTR_FRAG_HDR_LEN + 60000];
+	actr__dc_t *dc = actr__pc_lane_channel(conn_pc(a),
+					       ACTR__LANE_RPC_RELIABLE);
+
+	CHECK(dc);
+	for (unsigned i = 0; i < nfrags; i++) {
+		actr__frag_hdr_t h = { base + i / 40, (uint16_t)(i % 40),
+				       1000 };
+
+		actr__frag_hdr_write(frag, &h);
+		CHECK_OK(actr__dc_send(dc, frag, sizeof(frag), true));
+	}
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[128];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/* Four attackers each send 6 MiB of partial messages to a victim whose
+ * budget is 8 MiB: the victim holds at most 8 MiB, refuses or evicts the
+ * rest, and an honest 1 MiB call still goes through meanwhile. */
+TEST_TIMEOUT(remote_sec_reassembly_cap_several_attackers, 90)
+{
+	enum { NATT = 4, FRAGS = 105 };	/* 105 x 60000 B = 6 MiB each */
+	struct scene s;
+	struct rnode a[NATT], honest;
+	struct res x = { 0 };
+	actr_peer_stats_t st;
+	uint64_t want;
+	size_t cap = 8u * MIB, n = MIB;
+	uint8_t *big = calloc(1, n);
+	long rss0, rss1;
+
+	CHECK(big);
+	scene_start_ex(&s, cap, MIB);
+	for (int i = 0; i < NATT; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "attacker%d", i);
+		attacker(&s, &a[i], name);
+	}
+	attacker(&s, &honest, "honest");
+	rss0 = rss_kib();
+	want = victim_frags_in(&s) + NATT * FRAGS;
+	for (int i = 0; i < NATT; i++)
+		send_partials(&a[i], 0x40000000u + (uint32_t)i * 100, FRAGS);
+	for (int i = 0; i < 3000 && victim_frags_in(&s) < want; i++) {
+		actr_reactor_run_once(s.r, 10);
+		actr_peer_get_stats(s.victim.peer, &st);
+		CHECK(st.reasm_held <= cap);
+	}
+	CHECK_EQ(victim_frags_in(&s), want);
+	rss1 = rss_kib();
+	actr_peer_get_stats(s.victim.peer, &st);
+	printf("offered %u x %u B; victim holds %llu B (peak %llu, cap %zu), "
+	       "refused %llu fragments, evicted %llu partials; process RSS "
+	       "%ld -> %ld KiB\n", NATT * FRAGS, 60000u,
+	       (unsigned long long)st.reasm_held,
+	       (unsigned long long)st.reasm_peak, cap,
+	       (unsigned long long)st.reasm_refused,
+	       (unsigned long long)st.reasm_evicted, rss0, rss1);
+	CHECK(st.reasm_held <= cap);
+	CHECK(st.reasm_peak <= cap);
+	CHECK(st.reasm_held > cap / 2);		/* it did hold data */
+	CHECK(st.reasm_refused + st.reasm_evicted > 0);
+	/* an honest 1 MiB call gets room: attackers over their share lose
+	 * their oldest partials to it */
+	CHECK_OK(actr_peer_call_raw(honest.peer, &victim_type, "test.Echo",
+				    big, n, 20000, on_res, &x));
+	rt_run(s.r, &x.done, 1, 20000);
+	CHECK_EQ(x.status, 0);
+	actr_peer_get_stats(s.victim.peer, &st);
+	CHECK(st.reasm_peak <= cap);
+	free(big);
+	rt_node_free(&honest);
+	for (int i = 0; i < NATT; i++)
+		rt_node_free(&a[i]);
 	scene_end(&s);
 }

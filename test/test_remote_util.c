@@ -71,6 +71,8 @@ void rt_node_ex(struct rnode *n, actr_reactor_t *r, const char *url,
 	pc.mailbox_local = rt_mailbox_local;
 	pc.setup_timeout_ms = setup_ms;
 	pc.max_message = rt_limits.max_message;
+	pc.reasm_cap = rt_limits.reasm_cap;
+	pc.reasm_floor = rt_limits.reasm_floor;
 	n->peer = actr_peer_new(n->node, &pc);
 	CHECK(n->peer);
 	CHECK_OK(actr_node_start(n->node, &n->ref));

@@ -37,6 +37,7 @@
 #include <actr/reactor.h>
 
 #include "ice/ice.h"
+#include "proto/fragment.h"
 #include "sctp/sctp.h"
 #include "wire/dtls.h"
 
@@ -89,6 +90,11 @@ struct actr__pc_config {
 	unsigned handshake_timeout_ms;	/* to CONNECTED, 0 = 10000 */
 	size_t max_message;		/* per lane message bound, 0 = 16 MiB
 					 * (smaller values are raised) */
+	actr__reasm_pool_t *reasm_pool;	/* budget shared with other pcs for
+					 * incoming partial messages (the pc
+					 * joins it with one account for its
+					 * lanes; a reference is taken), NULL
+					 * = per-lane bounds only */
 	bool legacy_sdp;		/* offer DTLS/SCTP + sctpmap */
 	unsigned sctp_mtu;		/* SCTP packet size on a loopback
 					 * pair (<= 16000; the peer must accept
