@@ -1,4 +1,18 @@
-/* Logging: level filter, default stderr sink, pluggable sink. */
+/*
+ * Logging: level filter, default stderr sink, pluggable sink, and a
+ * limiter for repeated lines.
+ *
+ * Repeats are keyed by call site: the (format string, tag) pointer pair,
+ * in a small direct-mapped table. Each key may emit `burst` lines per
+ * window; later ones are counted without being formatted, and one summary
+ * line ("... repeated N times: <format>") goes out when a line of that
+ * key comes after the window ended, or when any line that is emitted
+ * comes first (so the summary precedes what follows it), or on
+ * actr_log_flush_repeats(). A key that loses its slot to another one
+ * (a hash collision) has its summary emitted first. One mutex guards the
+ * table; sinks are called outside it, so a sink may log.
+ */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +20,11 @@
 #include <time.h>
 
 #include "internal.h"
+
+#define REPEAT_SLOTS 256		/* call sites tracked (power of two) */
+#define REPEAT_BURST 10			/* default lines per key and window */
+#define REPEAT_WINDOW_MS 5000		/* default window */
+#define SUMMARY_MAX 8			/* summaries emitted per call */
 
 static int level_from_env(void)
 {
@@ -23,6 +42,31 @@ static int level_from_env(void)
 int actr__log_level = ACTR_LOG_INFO;
 static actr_log_sink_fn sink_fn;
 static void *sink_arg;
+
+/* One call site's repeat state. */
+struct repeat {
+	const char *fmt;		/* key: the format string, NULL = free */
+	const char *subsys;		/* key: the tag pointer */
+	actr_log_level_t level;		/* of the key's lines */
+	uint64_t window_end;		/* ns (monotonic, coarse) */
+	unsigned count;			/* lines seen in this window */
+	uint64_t suppressed;		/* of them, not emitted */
+};
+
+/* A summary to emit once the lock is released. */
+struct summary {
+	actr_log_level_t level;
+	const char *subsys;
+	const char *fmt;
+	uint64_t n;
+};
+
+static pthread_mutex_t rep_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct repeat reps[REPEAT_SLOTS];	/* guarded by rep_lock */
+static unsigned rep_pending;		/* slots with suppressed > 0 */
+static unsigned rep_burst = REPEAT_BURST;	/* 0 = no limit */
+static uint64_t rep_window_ns = REPEAT_WINDOW_MS * 1000000ull;
+static uint64_t rep_total;		/* lines suppressed so far */
 
 __attribute__((constructor)) static void log_init(void)
 {
@@ -60,17 +104,146 @@ static void stderr_sink(actr_log_level_t level, const char *subsys,
 		letters[level < 5 ? level : 4], subsys ? subsys : "-", msg);
 }
 
-void actr_log_emit(actr_log_level_t level, const char *subsys,
-		   const char *fmt, ...)
+static void deliver(actr_log_level_t level, const char *subsys,
+		    const char *msg)
 {
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (sink_fn)
 		sink_fn(level, subsys, msg, sink_arg);
 	else
 		stderr_sink(level, subsys, msg);
+}
+
+static uint64_t coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Move slot s's suppressed count into out (caller holds rep_lock). */
+static void take_summary(struct repeat *s, struct summary *out)
+{
+	out->level = s->level;
+	out->subsys = s->subsys;
+	out->fmt = s->fmt;
+	out->n = s->suppressed;
+	s->suppressed = 0;
+	rep_pending--;
+}
+
+/* Collect up to cap summaries of slots other than skip (lock held). */
+static unsigned sweep(const struct repeat *skip, struct summary *out,
+		      unsigned cap)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < REPEAT_SLOTS && rep_pending && n < cap; i++)
+		if (&reps[i] != skip && reps[i].suppressed)
+			take_summary(&reps[i], &out[n++]);
+	return n;
+}
+
+static void emit_summaries(const struct summary *s, unsigned n)
+{
+	char msg[1024];
+
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(msg, sizeof(msg), "... repeated %llu times: %s",
+			 (unsigned long long)s[i].n, s[i].fmt);
+		deliver(s[i].level, s[i].subsys, msg);
+	}
+}
+
+/* Account one line of (fmt, subsys): true when it is to be emitted.
+ * Summaries due now are collected into out[0..*nsum). */
+static bool admit(actr_log_level_t level, const char *subsys,
+		  const char *fmt, struct summary *out, unsigned *nsum)
+{
+	uintptr_t h = ((uintptr_t)fmt >> 2) ^ ((uintptr_t)subsys >> 4);
+	struct repeat *s;
+	uint64_t now = coarse_ns();
+	bool pass;
+
+	h = (h * 0x9e3779b97f4a7c15ull) >> 32;
+	s = &reps[h & (REPEAT_SLOTS - 1)];
+	*nsum = 0;
+	pthread_mutex_lock(&rep_lock);
+	if (s->fmt != fmt || s->subsys != subsys || now >= s->window_end) {
+		if (s->suppressed)
+			take_summary(s, &out[(*nsum)++]);
+		s->fmt = fmt;
+		s->subsys = subsys;
+		s->level = level;
+		s->window_end = now + rep_window_ns;
+		s->count = 0;
+	}
+	pass = !rep_burst || ++s->count <= rep_burst;
+	if (!pass) {
+		if (!s->suppressed++)
+			rep_pending++;
+		rep_total++;
+	} else if (rep_pending) {
+		*nsum += sweep(s, out + *nsum, SUMMARY_MAX - *nsum);
+	}
+	pthread_mutex_unlock(&rep_lock);
+	return pass;
+}
+
+void actr_log_emit(actr_log_level_t level, const char *subsys,
+		   const char *fmt, ...)
+{
+	struct summary sums[SUMMARY_MAX];
+	unsigned nsum;
+	char msg[1024];
+	va_list ap;
+	bool pass = admit(level, subsys, fmt, sums, &nsum);
+
+	emit_summaries(sums, nsum);
+	if (!pass)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	deliver(level, subsys, msg);
+}
+
+void actr_log_set_repeat_limit(unsigned burst, unsigned window_ms)
+{
+	pthread_mutex_lock(&rep_lock);
+	rep_burst = burst;
+	rep_window_ns = (uint64_t)(window_ms ? window_ms : REPEAT_WINDOW_MS) *
+			1000000ull;
+	pthread_mutex_unlock(&rep_lock);
+}
+
+void actr_log_flush_repeats(void)
+{
+	struct summary sums[SUMMARY_MAX];
+	unsigned n;
+
+	do {
+		pthread_mutex_lock(&rep_lock);
+		n = sweep(NULL, sums, SUMMARY_MAX);
+		pthread_mutex_unlock(&rep_lock);
+		emit_summaries(sums, n);
+	} while (n == SUMMARY_MAX);
+}
+
+unsigned long long actr_log_suppressed(void)
+{
+	unsigned long long n;
+
+	pthread_mutex_lock(&rep_lock);
+	n = rep_total;
+	pthread_mutex_unlock(&rep_lock);
+	return n;
+}
+
+/* Whatever a flood left pending reaches stderr at exit (a custom sink may
+ * be gone by then). */
+__attribute__((destructor)) static void log_fini(void)
+{
+	if (!sink_fn)
+		actr_log_flush_repeats();
 }

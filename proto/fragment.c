@@ -6,6 +6,7 @@
  * take from the head. Each partial keeps one pointer per fragment index;
  * the message is assembled once every index has arrived.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,7 +103,62 @@ struct actr__reasm {
 	unsigned npartial;		/* partial messages now */
 	uint64_t ttl_ns;		/* stale after */
 	actr__reasm_stats_t st;		/* counters */
+	actr__reasm_acct_t *acct;	/* pool account, or NULL */
+	actr__reasm_t *acct_next;	/* account's reassemblers */
 };
+
+struct actr__reasm_acct {
+	actr__reasm_pool_t *pool;	/* one reference */
+	struct actr__reasm_acct *prev, *next; /* pool's accounts */
+	actr__reasm_t *members;		/* reassemblers charging it */
+	size_t held;			/* their bytes */
+};
+
+struct actr__reasm_pool {
+	unsigned refs;			/* owner + accounts */
+	size_t cap;			/* bound on held */
+	size_t floor;			/* least share of an account */
+	size_t held;			/* bytes now */
+	size_t peak;			/* most ever */
+	unsigned naccts;		/* accounts joined */
+	unsigned active;		/* accounts with held > 0 */
+	struct actr__reasm_acct *accts;	/* all accounts */
+	uint64_t refused, evicted, evicted_other; /* counters */
+};
+
+/* r's held bytes change by add - sub, and so do its account's and
+ * pool's. */
+static void charge(actr__reasm_t *r, size_t add, size_t sub)
+{
+	actr__reasm_acct_t *a = r->acct;
+	actr__reasm_pool_t *pool;
+
+	r->bytes = r->bytes + add - sub;
+	if (!a)
+		return;
+	pool = a->pool;
+	if (!a->held && add > sub)
+		pool->active++;
+	a->held = a->held + add - sub;
+	pool->held = pool->held + add - sub;
+	if (!a->held && sub > add)
+		pool->active--;
+	if (pool->held > pool->peak)
+		pool->peak = pool->held;
+}
+
+/* r leaves its account's member list. */
+static void acct_leave(actr__reasm_t *r)
+{
+	actr__reasm_t **pp;
+
+	for (pp = &r->acct->members; *pp; pp = &(*pp)->acct_next)
+		if (*pp == r) {
+			*pp = r->acct_next;
+			break;
+		}
+	r->acct = NULL;
+}
 
 actr__reasm_t *actr__reasm_new(size_t max_bytes, unsigned max_msgs,
 			       uint64_t ttl_ns)
@@ -129,7 +185,7 @@ static void partial_drop(actr__reasm_t *r, struct partial *p)
 		r->tail = p->prev;
 	for (unsigned i = 0; i < p->total; i++)
 		actr_buf_unref(p->frags[i]);
-	r->bytes -= p->bytes;
+	charge(r, 0, p->bytes);
 	r->npartial--;
 	free(p->frags);
 	free(p);
@@ -141,6 +197,8 @@ void actr__reasm_free(actr__reasm_t *r)
 		return;
 	while (r->head)
 		partial_drop(r, r->head);
+	if (r->acct)
+		acct_leave(r);
 	free(r);
 }
 
@@ -182,6 +240,168 @@ static bool make_room(actr__reasm_t *r, size_t need, bool new_msg,
 		r->st.evicted_memory++;
 	}
 	return r->bytes + need <= r->max_bytes;
+}
+
+/* ---- the pool ------------------------------------------------------------ */
+
+actr__reasm_pool_t *actr__reasm_pool_new(size_t cap, size_t floor)
+{
+	actr__reasm_pool_t *pool = calloc(1, sizeof(*pool));
+
+	if (!pool)
+		return NULL;
+	pool->refs = 1;
+	pool->cap = cap ? cap : ACTR__REASM_POOL_CAP;
+	pool->floor = ACTR_MIN(floor ? floor : ACTR__REASM_POOL_FLOOR,
+			       pool->cap);
+	return pool;
+}
+
+actr__reasm_pool_t *actr__reasm_pool_ref(actr__reasm_pool_t *pool)
+{
+	if (pool)
+		pool->refs++;
+	return pool;
+}
+
+void actr__reasm_pool_unref(actr__reasm_pool_t *pool)
+{
+	if (pool && !--pool->refs) {
+		assert(!pool->accts && !pool->held);
+		free(pool);
+	}
+}
+
+void actr__reasm_pool_get_stats(const actr__reasm_pool_t *pool,
+				actr__reasm_pool_stats_t *st)
+{
+	st->cap = pool->cap;
+	st->held = pool->held;
+	st->peak = pool->peak;
+	st->accounts = pool->naccts;
+	st->active = pool->active;
+	st->refused = pool->refused;
+	st->evicted = pool->evicted;
+	st->evicted_other = pool->evicted_other;
+}
+
+actr__reasm_acct_t *actr__reasm_acct_new(actr__reasm_pool_t *pool)
+{
+	actr__reasm_acct_t *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->pool = actr__reasm_pool_ref(pool);
+	a->next = pool->accts;
+	if (pool->accts)
+		pool->accts->prev = a;
+	pool->accts = a;
+	pool->naccts++;
+	return a;
+}
+
+void actr__reasm_acct_free(actr__reasm_acct_t *a)
+{
+	actr__reasm_pool_t *pool;
+
+	if (!a)
+		return;
+	assert(!a->members && !a->held);
+	pool = a->pool;
+	if (a->prev)
+		a->prev->next = a->next;
+	else
+		pool->accts = a->next;
+	if (a->next)
+		a->next->prev = a->prev;
+	pool->naccts--;
+	free(a);
+	actr__reasm_pool_unref(pool);
+}
+
+void actr__reasm_set_account(actr__reasm_t *r, actr__reasm_acct_t *a)
+{
+	assert(!r->acct && !r->bytes);
+	r->acct = a;
+	r->acct_next = a->members;
+	a->members = r;
+}
+
+/* The share of every account while a wants memory: max(cap / accounts
+ * holding data (a counted in), floor); floor <= cap. */
+static size_t share_of(const actr__reasm_acct_t *a)
+{
+	const actr__reasm_pool_t *pool = a->pool;
+	unsigned n = pool->active + (a->held ? 0 : 1);
+
+	return ACTR_MAX(pool->cap / n, pool->floor);
+}
+
+/* Evict a's oldest partial message other than keep (its reassembler's
+ * head, or the one after it). false when a holds none. */
+static bool evict_oldest(actr__reasm_acct_t *a, const struct partial *keep)
+{
+	actr__reasm_t *best = NULL;
+	struct partial *victim = NULL;
+
+	for (actr__reasm_t *r = a->members; r; r = r->acct_next) {
+		struct partial *p = r->head;
+
+		if (p && p == keep)
+			p = p->next;
+
+		if (p && (!victim || p->first_ns < victim->first_ns)) {
+			victim = p;
+			best = r;
+		}
+	}
+	if (!victim)
+		return false;
+	actr_logw("frag", "reassembly pool: evict msg_id %u (%zu bytes, "
+		  "%u/%u fragments)", victim->msg_id, victim->bytes,
+		  victim->have, victim->total);
+	partial_drop(best, victim);
+	best->st.evicted_memory++;
+	a->pool->evicted++;
+	return true;
+}
+
+/* The account holding the most, when it holds more than the share
+ * while want wants memory. */
+static actr__reasm_acct_t *hog(actr__reasm_acct_t *want)
+{
+	actr__reasm_acct_t *big = NULL;
+
+	for (actr__reasm_acct_t *a = want->pool->accts; a; a = a->next)
+		if (!big || a->held > big->held)
+			big = a;
+	return big && big->held > share_of(want) ? big : NULL;
+}
+
+/* Room in r's pool for need more bytes of r (keep: the partial message
+ * they join, never evicted). See the pool's comment in fragment.h. */
+static bool pool_room(actr__reasm_t *r, size_t need, struct partial *keep,
+		      uint64_t now_ns)
+{
+	actr__reasm_acct_t *a = r->acct, *h;
+	actr__reasm_pool_t *pool = a->pool;
+
+	while (a->held + need > share_of(a) && evict_oldest(a, keep))
+		;
+	if (a->held + need > share_of(a))
+		return false;
+	if (pool->held + need <= pool->cap)
+		return true;
+	for (actr__reasm_acct_t *o = pool->accts; o; o = o->next)
+		for (actr__reasm_t *m = o->members; m; m = m->acct_next)
+			if (m != r)
+				actr__reasm_expire(m, now_ns);
+	while (pool->held + need > pool->cap && (h = hog(a)) && h != a &&
+	       evict_oldest(h, NULL))
+		pool->evicted_other++;
+	while (pool->held + need > pool->cap && evict_oldest(a, keep))
+		;
+	return pool->held + need <= pool->cap;
 }
 
 static struct partial *find(actr__reasm_t *r, uint32_t msg_id)
@@ -264,6 +484,16 @@ int actr__reasm_feed(actr__reasm_t *r, const uint8_t *p, size_t n,
 			partial_drop(r, m);
 		return -ACTR_ETOOBIG;
 	}
+	if (r->acct && !pool_room(r, cost, m, now_ns)) {
+		r->st.refused_pool++;
+		r->acct->pool->refused++;
+		actr_logw("frag", "msg_id %u refused: reassembly pool full or "
+			  "peer over its share (%zu bytes held of %zu)",
+			  h.msg_id, r->acct->held, r->acct->pool->cap);
+		if (m)
+			partial_drop(r, m);
+		return -ACTR_ETOOBIG;
+	}
 	if (!m) {
 		m = calloc(1, sizeof(*m));
 		if (!m)
@@ -283,7 +513,7 @@ int actr__reasm_feed(actr__reasm_t *r, const uint8_t *p, size_t n,
 		else
 			r->head = m;
 		r->tail = m;
-		r->bytes += m->bytes;
+		charge(r, m->bytes, 0);
 		r->npartial++;
 	}
 	frag = actr_buf_copy(p + ACTR_FRAG_HDR_LEN, dlen);
@@ -293,7 +523,7 @@ int actr__reasm_feed(actr__reasm_t *r, const uint8_t *p, size_t n,
 	m->have++;
 	m->data_len += dlen;
 	m->bytes += sizeof(actr_buf_t) + dlen;
-	r->bytes += sizeof(actr_buf_t) + dlen;
+	charge(r, sizeof(actr_buf_t) + dlen, 0);
 	if (m->have == m->total)
 		return assemble(r, m, out);
 	return 0;

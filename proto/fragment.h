@@ -54,6 +54,9 @@ int actr__frag_split(const uint8_t *msg, size_t len, uint32_t msg_id,
 
 typedef struct actr__reasm actr__reasm_t;
 
+#define ACTR__REASM_POOL_CAP (64u << 20)	/* default pool cap */
+#define ACTR__REASM_POOL_FLOOR (1u << 20)	/* default account floor */
+
 /* Reassembler counters (for logs and tests). */
 typedef struct actr__reasm_stats {
 	uint64_t completed;	/* whole messages returned */
@@ -63,6 +66,8 @@ typedef struct actr__reasm_stats {
 	uint64_t evicted_stale;	/* partial messages older than the ttl */
 	uint64_t evicted_memory;	/* partial messages dropped for space */
 	uint64_t too_big;	/* fragment would exceed the memory bound */
+	uint64_t refused_pool;	/* fragment refused by the pool: over the
+				 * peer's share or the pool's cap */
 } actr__reasm_stats_t;
 
 /**
@@ -91,6 +96,58 @@ int actr__reasm_feed(actr__reasm_t *r, const uint8_t *p, size_t n,
 
 /** Evict partial messages older than the ttl. Returns how many. */
 unsigned actr__reasm_expire(actr__reasm_t *r, uint64_t now_ns);
+
+/*
+ * A reassembly pool: a budget shared by many reassemblers, so partial
+ * messages of all peer connections together hold at most `cap` bytes
+ * (the per-reassembler bound still applies). Reassemblers join through
+ * an account, one per peer connection (its lanes share it). Fairness:
+ * an account may hold at most its share, max(cap / accounts holding
+ * data, floor) and never more than cap; a fragment over the share first
+ * evicts that account's own oldest partial messages. When the pool is
+ * full, stale partials anywhere are expired, then the oldest partials
+ * of the account most over its share (another peer hogging memory while
+ * others want some), then the account's own; what still does not fit is
+ * refused (-ACTR_ETOOBIG from actr__reasm_feed, its partial message
+ * dropped, counted in refused_pool). Single-threaded: one reactor.
+ */
+typedef struct actr__reasm_pool actr__reasm_pool_t;
+typedef struct actr__reasm_acct actr__reasm_acct_t;
+
+typedef struct actr__reasm_pool_stats {
+	size_t cap;		/* the configured cap */
+	size_t held;		/* bytes in partial messages now */
+	size_t peak;		/* most ever held */
+	unsigned accounts;	/* accounts (peer connections) joined */
+	unsigned active;	/* of them, holding data now */
+	uint64_t refused;	/* fragments refused (share or cap) */
+	uint64_t evicted;	/* partial messages evicted for room */
+	uint64_t evicted_other;	/* of them, another account's */
+} actr__reasm_pool_stats_t;
+
+/** New pool of cap bytes (0 = 64 MiB), per-account floor floor (0 = 1
+ * MiB; clamped to cap), with one reference for the caller. NULL on
+ * ENOMEM. */
+actr__reasm_pool_t *actr__reasm_pool_new(size_t cap, size_t floor);
+
+/** Take / drop a reference; the last drop frees the pool (every account
+ * holds one, so a pool outlives its accounts). NULL is ignored. */
+actr__reasm_pool_t *actr__reasm_pool_ref(actr__reasm_pool_t *pool);
+void actr__reasm_pool_unref(actr__reasm_pool_t *pool);
+
+void actr__reasm_pool_get_stats(const actr__reasm_pool_t *pool,
+				actr__reasm_pool_stats_t *st);
+
+/** New account in pool (takes a pool reference). NULL on ENOMEM. */
+actr__reasm_acct_t *actr__reasm_acct_new(actr__reasm_pool_t *pool);
+
+/** Free an account; its reassemblers must be freed first. NULL is
+ * ignored. */
+void actr__reasm_acct_free(actr__reasm_acct_t *a);
+
+/** Charge r's partial data to account a from now on (r must hold
+ * nothing yet; a must outlive r). */
+void actr__reasm_set_account(actr__reasm_t *r, actr__reasm_acct_t *a);
 
 /** Bytes and partial messages held now. */
 size_t actr__reasm_bytes(const actr__reasm_t *r);

@@ -12,6 +12,7 @@
  * serialised in-process except typed payloads (packed once).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -185,6 +186,50 @@ void actr__ctx_drop_kept(actr_system_t *sys, actr_node_t *n)
 	}
 }
 
+/* Send the reply of remote request m (status < 0: error) on its lane. A
+ * reply the lane refuses (too big for it, queue full, closed) becomes an
+ * Internal error reply, so the caller learns at once instead of at its
+ * deadline; the response cache keeps what was sent. Returns the first
+ * send's result (the handler's actr_reply* sees the failure). */
+static int reply_remote(actr_system_t *sys, struct actr__msg *m, int status,
+			const char *err, const void *data, size_t len)
+{
+	const char *rid = m->origin.rid_str;
+	actr__lane_t *lane = m->origin.lane;
+	char why[160];
+	int rc, rc2;
+
+	if (status < 0 && !err)
+		err = actr_strerror(status);
+	rc = actr__remote_send(sys, lane, m->origin.caller, m->route->key,
+			       rid, DIR_RESPONSE, status, err, data, len, 0,
+			       ACTR__PAYLOAD_TYPE__RPC_RELIABLE);
+	if (rc < 0) {
+		sys->st.reply_failed++;
+		if (rc == -ACTR_ETOOBIG && lane->max_message)
+			snprintf(why, sizeof(why), "reply of %zu bytes exceeds "
+				 "the lane limit of %zu bytes", len,
+				 lane->max_message);
+		else
+			snprintf(why, sizeof(why), "reply of %zu bytes could "
+				 "not be sent: %s", len, actr_strerror(rc));
+		status = -ACTR_EINTERNAL;
+		err = why;
+		data = NULL;
+		len = 0;
+		rc2 = actr__remote_send(sys, lane, m->origin.caller,
+					m->route->key, rid, DIR_RESPONSE,
+					status, err, NULL, 0, 0,
+					ACTR__PAYLOAD_TYPE__RPC_RELIABLE);
+		actr_logw("runtime", "reply to %s: %s; error reply %s", rid,
+			  why, rc2 < 0 ? actr_strerror(rc2) : "sent");
+	}
+	actr__dedup_store(sys->dedup, actr_reactor_now(sys->r),
+			  m->origin.caller->serial_number, rid, status, err,
+			  data, len);
+	return rc;
+}
+
 /* Send the reply of ctx's request (status < 0: error). */
 static int reply(struct actr_ctx *c, int status, const char *err,
 		 const void *data, size_t len, const ProtobufCMessage *pm)
@@ -229,18 +274,7 @@ static int reply(struct actr_ctx *c, int status, const char *err,
 		protobuf_c_message_pack(pm, tmp);
 		data = tmp;
 	}
-	if (status < 0 && !err)
-		err = actr_strerror(status);
-	actr__dedup_store(sys->dedup, actr_reactor_now(sys->r),
-			  m->origin.caller->serial_number, m->origin.rid_str,
-			  status, err, data, len);
-	rc = actr__remote_send(sys, m->origin.lane, m->origin.caller,
-			       m->route->key, m->origin.rid_str, DIR_RESPONSE,
-			       status, err, data, len, 0,
-			       ACTR__PAYLOAD_TYPE__RPC_RELIABLE);
-	if (rc < 0)
-		actr_logw("runtime", "reply to %s: lane send failed: %s",
-			  m->origin.rid_str, actr_strerror(rc));
+	rc = reply_remote(sys, m, status, err, data, len);
 	free(tmp);
 out:
 	if (!c->in_handler) {

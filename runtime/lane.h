@@ -29,6 +29,8 @@ struct actr__lane_ops {
 struct actr__lane {
 	const struct actr__lane_ops *ops;	/* vtable */
 	void *arg;				/* lane's own state */
+	size_t max_message;			/* largest encoded envelope it
+						 * carries, 0 = no bound */
 };
 
 /* Find the lane to reach target, or NULL (the call fails Unavailable). */
@@ -60,12 +62,21 @@ void actr__system_lane_gone(actr_system_t *sys, actr__lane_t *lane);
 
 /**
  * Deliver an envelope that arrived on lane from the remote actor `from`
- * for node `to`. Validates the direction (missing/unknown: dropped,
- * logged, counted), matches RESPONSEs to pending calls (late ones are
+ * for node `to`. Matches RESPONSEs to pending calls (late ones are
  * dropped and counted), answers repeated requests from the response
  * cache, and queues REQUEST/TELL (RPC_SIGNAL High, else Normal). env and
- * from are borrowed (copied as needed). Returns 0 or a negative code for
- * a dropped envelope.
+ * from are borrowed (copied as needed).
+ *
+ * What breaks PROTOCOL.md 6 is refused before any handler runs, counted
+ * (dropped_invalid, refused_oversize) and logged (rate-limited), and
+ * answered at once with InvalidArgument when it can be answered: a
+ * REQUEST with timeout_ms <= 0; an envelope with a missing or unknown
+ * direction that looks like a request (request_id, route_key, no error,
+ * timeout_ms > 0: a response is never answered, so two peers cannot
+ * bounce errors); a REQUEST whose encoding exceeds lane->max_message
+ * (its reply could not be carried either). The rest (no request_id, no
+ * caller, TELLs) is dropped. Returns 0, or a negative code for a refused
+ * or dropped envelope.
  */
 int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 			 actr__lane_t *lane, const Actr__ActrId *from,

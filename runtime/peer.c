@@ -540,6 +540,9 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		     : ACTR__LANE_RPC_RELIABLE;
 	if (p->mb && env->direction == ACTR__DIRECTION__DIRECTION_RESPONSE)
 		actr__peer_mb_replied(p, target, env->request_id);
+	len = actr__rpc_envelope__get_packed_size(env);
+	if (len > p->lane.max_message)
+		return -ACTR_ETOOBIG;	/* never queued: it could not leave */
 	c = g_hash_table_lookup(p->conns, key);
 	if (!c) {
 		if (p->closing || !p->registered)
@@ -548,7 +551,6 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		if (!c)
 			return -ACTR_ENOTREADY;
 	}
-	len = actr__rpc_envelope__get_packed_size(env);
 	if (c->st == PC_OPEN && !c->qh) {
 		uint8_t stackbuf[1024], *b = stackbuf;
 
@@ -1288,8 +1290,10 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p->route_lanes = g_hash_table_new_full(g_str_hash, g_str_equal, free,
 					       NULL);
 	p->cert = actr__dtls_cert_new();
-	if (!p->cert)
+	p->reasm = actr__reasm_pool_new(cfg->reasm_cap, cfg->reasm_floor);
+	if (!p->cert || !p->reasm)
 		goto fail;
+	p->pccfg.reasm_pool = p->reasm;
 	/* peer connection template */
 	if (cfg->local_addr) {
 		snprintf(p->local_addr, sizeof(p->local_addr), "%s",
@@ -1315,6 +1319,9 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p->pccfg.ice.no_direct = cfg->no_direct_udp;
 	p->pccfg.trickle = true;
 	p->pccfg.handshake_timeout_ms = p->cfg.setup_timeout_ms;
+	p->pccfg.max_message = ACTR_MAX(p->cfg.max_message,
+					(size_t)ACTR__PC_MIN_MAX_MESSAGE);
+	p->lane.max_message = p->pccfg.max_message;
 	/* signaling */
 	u = cfg->signaling_url;
 	if (!strncmp(u, "ws://", 5))
@@ -1393,6 +1400,7 @@ void actr_peer_free(actr_peer_t *p)
 	actr__peer_mb_close(p);
 	if (p->cert)
 		actr__dtls_cert_unref(p->cert);
+	actr__reasm_pool_unref(p->reasm);	/* lingering pcs hold theirs */
 	free(p);
 }
 
@@ -1421,7 +1429,14 @@ bool actr_peer_ready(const actr_peer_t *p)
 
 void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st)
 {
+	actr__reasm_pool_stats_t rs;
+
 	*st = p->st;
+	actr__reasm_pool_get_stats(p->reasm, &rs);
+	st->reasm_held = rs.held;
+	st->reasm_peak = rs.peak;
+	st->reasm_refused = rs.refused;
+	st->reasm_evicted = rs.evicted;
 }
 
 unsigned actr_peer_conn_count(const actr_peer_t *p)

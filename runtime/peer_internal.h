@@ -81,6 +81,8 @@ struct actr_peer {
 	char turn_user[256];		/* TurnCredential (registration) */
 	char turn_pass[128];
 	actr__dtls_cert_t *cert;	/* our DTLS identity */
+	actr__reasm_pool_t *reasm;	/* reassembly budget of all pcs (one
+					 * reference; pcs hold theirs) */
 	GHashTable *conns;		/* id string -> struct peer_conn */
 	GHashTable *types;		/* type string -> Actr__ActrId */
 	GHashTable *discs;		/* type string -> struct peer_disc */

@@ -5,6 +5,7 @@
  * the pending table through the response queue.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,7 +84,7 @@ static int closed_send(actr__lane_t *lane, const Actr__ActrId *target,
 }
 
 static const struct actr__lane_ops closed_ops = { closed_send };
-static actr__lane_t closed_lane = { &closed_ops, NULL };
+static actr__lane_t closed_lane = { &closed_ops, NULL, 0 };
 
 void actr__system_lane_gone(actr_system_t *sys, actr__lane_t *lane)
 {
@@ -151,6 +152,63 @@ static int deliver_response(actr_system_t *sys,
 	return 0;
 }
 
+static bool valid_direction(const Actr__RpcEnvelope *env)
+{
+	return env->has_direction &&
+	       (env->direction == ACTR__DIRECTION__DIRECTION_REQUEST ||
+		env->direction == ACTR__DIRECTION__DIRECTION_RESPONSE ||
+		env->direction == ACTR__DIRECTION__DIRECTION_TELL);
+}
+
+/* An envelope breaking PROTOCOL.md 6 (why): answered InvalidArgument
+ * when it is a request we can answer (a REQUEST, or without a direction
+ * one that looks like a request: see actr__system_deliver), else
+ * dropped. Counted and logged either way. Returns -ACTR_EPROTO. */
+static int refuse_invalid(actr_system_t *sys, actr__lane_t *lane,
+			  const Actr__ActrId *from,
+			  const Actr__RpcEnvelope *env, bool request,
+			  const char *why)
+{
+	bool answerable = env->request_id && env->route_key && lane && from &&
+			  from->realm && from->type &&
+			  (request || (!env->error && env->timeout_ms > 0));
+
+	sys->st.dropped_invalid++;
+	actr_logw("runtime", "envelope %s refused (%s)%s",
+		  env->request_id ? env->request_id : "?", why,
+		  answerable ? ": answered InvalidArgument" : ", dropped");
+	if (answerable)
+		answer(sys, lane, from, env, -ACTR_EINVALARG, why, NULL, 0);
+	return -ACTR_EPROTO;
+}
+
+/* A REQUEST/TELL whose encoding exceeds its lane's limit: a handler's
+ * reply could not go back either, so it is refused before handling. */
+static bool refuse_oversize(actr_system_t *sys, actr__lane_t *lane,
+			    const Actr__ActrId *from,
+			    const Actr__RpcEnvelope *env, int dir)
+{
+	char why[128];
+	size_t n;
+
+	if (!lane->max_message ||
+	    (env->has_payload ? env->payload.len : 0) + 4096 <=
+		    lane->max_message)
+		return false;	/* cannot be over: skip the size walk */
+	n = actr__rpc_envelope__get_packed_size(env);
+	if (n <= lane->max_message)
+		return false;
+	sys->st.refused_oversize++;
+	snprintf(why, sizeof(why), "request of %zu bytes exceeds the lane "
+		 "limit of %zu bytes", n, lane->max_message);
+	actr_logw("runtime", "%s %s from a remote caller: %s",
+		  dir == DIR_REQUEST ? "request" : "tell", env->request_id,
+		  why);
+	if (dir == DIR_REQUEST)
+		answer(sys, lane, from, env, -ACTR_EINVALARG, why, NULL, 0);
+	return true;
+}
+
 int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 			 actr__lane_t *lane, const Actr__ActrId *from,
 			 const Actr__RpcEnvelope *env, int payload_type)
@@ -162,15 +220,15 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 	const uint8_t *data;
 	size_t len, klen;
 
-	if (!env || !env->request_id || !env->route_key ||
-	    !env->has_direction ||
-	    (env->direction != ACTR__DIRECTION__DIRECTION_REQUEST &&
-	     env->direction != ACTR__DIRECTION__DIRECTION_RESPONSE &&
-	     env->direction != ACTR__DIRECTION__DIRECTION_TELL)) {
+	if (!env)
+		return -EINVAL;
+	if (!valid_direction(env))
+		return refuse_invalid(sys, lane, from, env, false,
+				      "missing or unknown direction");
+	if (!env->request_id || !env->route_key) {
 		sys->st.dropped_invalid++;
-		actr_logw("runtime", "envelope %s without a valid direction "
-			  "dropped", env && env->request_id ? env->request_id
-							     : "?");
+		actr_logw("runtime", "envelope without %s dropped",
+			  env->request_id ? "route_key" : "request_id");
 		return -ACTR_EPROTO;
 	}
 	dir = env->direction;
@@ -182,12 +240,11 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 			  env->request_id);
 		return -EINVAL;
 	}
-	if (dir == DIR_REQUEST && env->timeout_ms <= 0) {
-		sys->st.dropped_invalid++;
-		actr_logw("runtime", "request %s with timeout_ms %lld dropped",
-			  env->request_id, (long long)env->timeout_ms);
-		return -ACTR_EPROTO;
-	}
+	if (dir == DIR_REQUEST && env->timeout_ms <= 0)
+		return refuse_invalid(sys, lane, from, env, true,
+				      "request with timeout_ms <= 0");
+	if (refuse_oversize(sys, lane, from, env, dir))
+		return -ACTR_ETOOBIG;
 	if (!to || to->state != NODE_RUNNING) {
 		if (dir == DIR_REQUEST)
 			answer(sys, lane, from, env, -ACTR_EUNAVAILABLE,

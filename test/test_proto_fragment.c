@@ -193,3 +193,90 @@ TEST(proto_frag_fuzz_headers)
 	}
 	actr__reasm_free(r);
 }
+
+/* Feed fragment index of total of msg_id, with len data bytes, to r. */
+static int feed_one(actr__reasm_t *r, uint32_t msg_id, unsigned index,
+		    unsigned total, size_t len, actr_buf_t **out)
+{
+	uint8_t b[ACTR_FRAG_HDR_LEN + 4096];
+	actr__frag_hdr_t h = { msg_id, (uint16_t)index, (uint16_t)total };
+
+	CHECK(len <= 4096);
+	actr__frag_hdr_write(b, &h);
+	memset(b + ACTR_FRAG_HDR_LEN, (int)index, len);
+	*out = NULL;
+	return actr__reasm_feed(r, b, ACTR_FRAG_HDR_LEN + len, 0, out);
+}
+
+static size_t pool_held(const actr__reasm_pool_t *pool)
+{
+	actr__reasm_pool_stats_t st;
+
+	actr__reasm_pool_get_stats(pool, &st);
+	return st.held;
+}
+
+TEST(proto_frag_pool_cap_and_fairness)
+{
+	actr__reasm_pool_t *pool = actr__reasm_pool_new(10000, 1000);
+	actr__reasm_acct_t *acct[3];
+	actr__reasm_t *r[3];
+	actr__reasm_pool_stats_t st;
+	actr_buf_t *out;
+	int rc = 0, i;
+
+	actr_log_set_level(ACTR_LOG_ERROR);
+	CHECK(pool);
+	for (i = 0; i < 3; i++) {
+		CHECK((acct[i] = actr__reasm_acct_new(pool)));
+		CHECK((r[i] = actr__reasm_new(1 << 20, 8, ACTR_SEC(30))));
+		actr__reasm_set_account(r[i], acct[i]);
+	}
+	/* alone, A may use the whole cap and no more: its message is
+	 * refused (and dropped) once it would not fit */
+	for (i = 0; i < 100 && rc == 0; i++) {
+		rc = feed_one(r[0], 1, (unsigned)i, 100, 500, &out);
+		CHECK(pool_held(pool) <= 10000);
+	}
+	CHECK_EQ(rc, -ACTR_ETOOBIG);
+	CHECK(i > 15);
+	CHECK_EQ(actr__reasm_stats(r[0])->refused_pool, 1);
+	CHECK_EQ(pool_held(pool), 0);
+	/* A holds 8000+ of 10000; B comes: A is over its share (5000) and
+	 * loses its oldest partial to B */
+	for (i = 0; i < 16; i++)
+		CHECK_EQ(feed_one(r[0], 2, (unsigned)i, 100, 500, &out), 0);
+	CHECK(pool_held(pool) > 8000);
+	CHECK_EQ(feed_one(r[1], 7, 0, 2, 3000, &out), 0);
+	actr__reasm_pool_get_stats(pool, &st);
+	CHECK_EQ(st.evicted_other, 1);
+	CHECK_EQ(st.active, 1);
+	CHECK(st.held <= 10000);
+	CHECK_EQ(actr__reasm_pending(r[0]), 0);
+	CHECK_EQ(feed_one(r[1], 7, 1, 2, 3000, &out), 1);
+	CHECK_EQ(out->len, 6000);
+	actr_buf_unref(out);
+	CHECK_EQ(pool_held(pool), 0);
+	/* three peers sending at once: each keeps within max(cap / 3,
+	 * floor) (its own oldest partials go first), all within the cap */
+	for (i = 0; i < 60; i++) {
+		for (int k = 0; k < 3; k++) {
+			rc = feed_one(r[k], 100 + (uint32_t)i / 4,
+				      (unsigned)i % 4, 5, 400, &out);
+			CHECK(rc == 0 || rc == -ACTR_ETOOBIG);
+			CHECK(actr__reasm_bytes(r[k]) <= 10000 / 3 + 1);
+			CHECK(pool_held(pool) <= 10000);
+		}
+	}
+	actr__reasm_pool_get_stats(pool, &st);
+	CHECK_EQ(st.active, 3);
+	CHECK(st.evicted > 1);
+	CHECK(st.peak <= 10000);
+	for (i = 0; i < 3; i++)
+		actr__reasm_free(r[i]);
+	CHECK_EQ(pool_held(pool), 0);
+	/* the pool outlives its owner's reference while accounts remain */
+	actr__reasm_pool_unref(pool);
+	for (i = 0; i < 3; i++)
+		actr__reasm_acct_free(acct[i]);
+}

@@ -41,6 +41,7 @@ struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port,
 }
 
 bool rt_mailbox_local;
+struct rt_limits rt_limits;
 
 void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	     actr_workload_t *w, const char *mailbox)
@@ -69,6 +70,9 @@ void rt_node_ex(struct rnode *n, actr_reactor_t *r, const char *url,
 	pc.mailbox_sync = 1;
 	pc.mailbox_local = rt_mailbox_local;
 	pc.setup_timeout_ms = setup_ms;
+	pc.max_message = rt_limits.max_message;
+	pc.reasm_cap = rt_limits.reasm_cap;
+	pc.reasm_floor = rt_limits.reasm_floor;
 	n->peer = actr_peer_new(n->node, &pc);
 	CHECK(n->peer);
 	CHECK_OK(actr_node_start(n->node, &n->ref));

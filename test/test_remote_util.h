@@ -28,6 +28,15 @@ struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port,
 /** Nodes made from here on set actr_peer_config.mailbox_local to this. */
 extern bool rt_mailbox_local;
 
+/** Nodes made from here on take these actr_peer_config limits (0 = the
+ * defaults). */
+struct rt_limits {
+	size_t max_message;	/* actr_peer_config.max_message */
+	size_t reasm_cap;	/* actr_peer_config.reasm_cap */
+	size_t reasm_floor;	/* actr_peer_config.reasm_floor */
+};
+extern struct rt_limits rt_limits;
+
 /** System + node of workload w + started peer gate (loopback ICE). */
 void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	     actr_workload_t *w, const char *mailbox);

@@ -17,6 +17,8 @@ struct sent {
 	int payload_type[32];
 	int n;
 	int fail;			/* make send fail */
+	size_t max;			/* refuse larger envelopes
+					 * (-ACTR_ETOOBIG), 0 = no bound */
 };
 
 static int fake_send(actr__lane_t *lane, const Actr__ActrId *target,
@@ -31,6 +33,8 @@ static int fake_send(actr__lane_t *lane, const Actr__ActrId *target,
 	CHECK(s->n < 32);
 	/* a real lane encodes: do the same, so the bytes are checked */
 	n = protobuf_c_message_get_packed_size(&env->base);
+	if (s->max && n > s->max)
+		return -ACTR_ETOOBIG;
 	CHECK(n <= sizeof(buf));
 	protobuf_c_message_pack(&env->base, buf);
 	s->env[s->n] = actr__rpc_envelope__unpack(NULL, n, buf);
@@ -77,6 +81,16 @@ static void fwd_done(const actr_result_t *res, void *arg)
 		actr_reply_raw(ctx, res->data, res->len);
 }
 
+/* Replies 500 bytes, whatever came. */
+static int h_big(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	static uint8_t big[500];
+
+	(void)d;
+	(void)n;
+	return actr_reply_raw(ctx, big, sizeof(big));
+}
+
 static Actr__ActrId *far_id;
 
 static int h_fwd(actr_ctx_t *ctx, const uint8_t *d, size_t n)
@@ -111,12 +125,14 @@ static void t_init(struct t *t)
 	actr_log_set_level(ACTR_LOG_ERROR);
 	lane.ops = &fake_ops;
 	lane.arg = &sent;
+	lane.max_message = 0;
 	t->r = actr_reactor_new();
 	t->sys = actr_system_new(t->r, &(actr_system_config_t){
 						.realm_id = 101 });
 	w = actr_workload_new("acme", "srv", "1");
 	CHECK_OK(actr_workload_add_route(w, "t.T.Echo", h_echo, 0));
 	CHECK_OK(actr_workload_add_route(w, "t.T.Fwd", h_fwd, 0));
+	CHECK_OK(actr_workload_add_route(w, "t.T.Big", h_big, 0));
 	actr_workload_set_hooks(w, &(actr_hooks_t){ 0 }, &t->srv);
 	t->node = actr_node_new(t->sys, w, 0x5);
 	CHECK_OK(actr_node_start(t->node, &t->ref));
@@ -213,6 +229,36 @@ TEST(runtime_lane_envelope_rules)
 	CHECK_EQ(actr_system_stats(t.sys)->dropped_invalid, 3);
 	run(&t);
 	CHECK_EQ(t.srv.handled, 0);
+	/* each looked like a request: answered InvalidArgument at once */
+	CHECK_EQ(sent.n, 3);
+	for (int i = 0; i < 3; i++) {
+		CHECK_STR(sent.env[i]->request_id, "r");
+		CHECK(sent.env[i]->error);
+		CHECK_EQ(sent.env[i]->error->code, ACTR_EINVALARG);
+		CHECK_EQ(sent.env[i]->direction,
+			 ACTR__DIRECTION__DIRECTION_RESPONSE);
+		CHECK_OK(actr_envelope_validate(sent.env[i]));
+	}
+	CHECK(strstr(sent.env[0]->error->message, "direction"));
+	CHECK(strstr(sent.env[2]->error->message, "timeout_ms"));
+	sent_free(&sent);
+	/* without a direction, what may be a response is never answered
+	 * (no timeout, or an error inside): dropped, counted */
+	e.has_direction = 0;
+	CHECK_EQ(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0),
+		 -ACTR_EPROTO);
+	Actr__ErrorResponse er = ACTR__ERROR_RESPONSE__INIT;
+	er.code = ACTR_EINTERNAL;
+	er.message = "x";
+	e.timeout_ms = 5000;
+	e.error = &er;
+	CHECK_EQ(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0),
+		 -ACTR_EPROTO);
+	e.error = NULL;
+	/* no caller to answer */
+	CHECK_EQ(actr__system_deliver(t.sys, t.node, &lane, NULL, &e, 0),
+		 -ACTR_EPROTO);
+	CHECK_EQ(actr_system_stats(t.sys)->dropped_invalid, 6);
 	CHECK_EQ(sent.n, 0);
 
 	/* a response nobody waits for */
@@ -234,6 +280,60 @@ TEST(runtime_lane_envelope_rules)
 	CHECK_EQ(sent.env[0]->error->code, ACTR_EUNKNOWNROUTE);
 	CHECK(!sent.env[0]->has_payload);
 	CHECK_OK(actr_envelope_validate(sent.env[0]));
+	t_fini(&t);
+}
+
+/* A request over the lane's limit is refused unhandled with
+ * InvalidArgument; a reply the lane refuses becomes an Internal error
+ * reply, which the response cache keeps for a repeat. */
+TEST(runtime_lane_oversize_and_failed_reply)
+{
+	struct t t;
+	Actr__RpcEnvelope e;
+	static uint8_t pl[200];
+	const actr_system_stats_t *st;
+
+	t_init(&t);
+	st = actr_system_stats(t.sys);
+	lane.max_message = 100;
+	CHECK_OK(actr_envelope_request(&e, "t.T.Echo", "r1", pl, sizeof(pl),
+				       5000));
+	CHECK_EQ(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0),
+		 -ACTR_ETOOBIG);
+	CHECK_OK(actr_envelope_tell(&e, "t.T.Echo", "t1", pl, sizeof(pl)));
+	CHECK_EQ(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0),
+		 -ACTR_ETOOBIG);
+	run(&t);
+	CHECK_EQ(t.srv.handled, 0);
+	CHECK_EQ(st->refused_oversize, 2);
+	CHECK_EQ(sent.n, 1);		/* the request's answer only */
+	CHECK_STR(sent.env[0]->request_id, "r1");
+	CHECK(sent.env[0]->error);
+	CHECK_EQ(sent.env[0]->error->code, ACTR_EINVALARG);
+	CHECK(strstr(sent.env[0]->error->message,
+		     "exceeds the lane limit of 100 bytes"));
+
+	/* the handler's 500-byte reply does not fit the lane */
+	sent.max = 120;
+	CHECK_OK(actr_envelope_request(&e, "t.T.Big", "r2", "x", 1, 5000));
+	CHECK_OK(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0));
+	run(&t);
+	CHECK_EQ(st->handled, 1);
+	CHECK_EQ(st->reply_failed, 1);
+	CHECK_EQ(st->handler_errors, 1);	/* actr_reply_raw failed */
+	CHECK_EQ(sent.n, 2);
+	CHECK_STR(sent.env[1]->request_id, "r2");
+	CHECK(sent.env[1]->error);
+	CHECK_EQ(sent.env[1]->error->code, ACTR_EINTERNAL);
+	CHECK(strstr(sent.env[1]->error->message, "reply of 500 bytes"));
+	CHECK_OK(actr_envelope_validate(sent.env[1]));
+	/* a repeat gets the same error from the cache, unhandled */
+	CHECK_OK(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0));
+	run(&t);
+	CHECK_EQ(st->handled, 1);
+	CHECK_EQ(sent.n, 3);
+	CHECK(sent.env[2]->error);
+	CHECK_EQ(sent.env[2]->error->code, ACTR_EINTERNAL);
 	t_fini(&t);
 }
 

@@ -46,6 +46,7 @@ struct actr__pc {
 	actr__dtls_t *dtls;		/* DTLS, once the role is known */
 	actr__sctp_t *sctp;		/* SCTP, once DTLS is up */
 	struct lane lanes[ACTR__LANE_COUNT];
+	actr__reasm_acct_t *reasm_acct; /* lanes' share of cfg.reasm_pool */
 	int state;			/* enum actr__pc_state */
 	int dtls_role;			/* ACTR_DTLS_CLIENT / SERVER */
 	bool have_remote;		/* remote description applied */
@@ -680,11 +681,17 @@ actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
 	pc->cert = cert ? actr__dtls_cert_ref(cert) : actr__dtls_cert_new();
 	if (!pc->cert)
 		goto out_free;
+	if (cfg->reasm_pool &&
+	    !(pc->reasm_acct = actr__reasm_acct_new(cfg->reasm_pool)))
+		goto out_free;
 	for (int i = 0; i < ACTR__LANE_COUNT; i++) {
 		pc->lanes[i].reasm = actr__reasm_new(
 			pc->cfg.max_message + (64u << 10), 64, REASM_TTL);
 		if (!pc->lanes[i].reasm)
 			goto out_free;
+		if (pc->reasm_acct)
+			actr__reasm_set_account(pc->lanes[i].reasm,
+						pc->reasm_acct);
 	}
 	ic = cfg->ice;
 	ic.controlling = offerer;
@@ -715,6 +722,7 @@ out_free:
 	actr__ice_free(pc->ice);
 	for (int i = 0; i < ACTR__LANE_COUNT; i++)
 		actr__reasm_free(pc->lanes[i].reasm);
+	actr__reasm_acct_free(pc->reasm_acct);
 	actr__dtls_cert_unref(pc->cert);
 	free(pc);
 	return NULL;
@@ -1014,6 +1022,7 @@ static void release(struct actr__pc *pc)
 {
 	for (int i = 0; i < ACTR__LANE_COUNT; i++)
 		actr__reasm_free(pc->lanes[i].reasm);
+	actr__reasm_acct_free(pc->reasm_acct);
 	actr__dtls_cert_unref(pc->cert);
 	free(pc);
 }

@@ -17,9 +17,11 @@
  * Lanes carry whole messages up to cfg.max_message bytes (default and
  * minimum 16 MiB): each is split into DataChannel messages of at most 65535
  * bytes behind the 8-byte fragment header (proto/fragment.h) and
- * reassembled on the other side. DTLS datagrams that arrive before the DTLS
- * object exists (answer not processed yet) are kept (up to 8) and fed when
- * it does. DTLS datagrams we send before our ICE agent first connects (the
+ * reassembled on the other side (at most max_message + 64 KiB of partial
+ * data per lane for 30 s, and with cfg.reasm_pool within a budget shared
+ * with other pcs: proto/fragment.h). DTLS datagrams that arrive before the
+ * DTLS object exists (answer not processed yet) are kept (up to 8) and fed
+ * when it does. DTLS datagrams we send before our ICE agent first connects (the
  * peer's pair may already work and its ClientHello arrive while our own
  * checks are pending) are queued (at most 32 datagrams / 64 KiB, losses
  * counted in dtls_dropped_setup) and sent when it connects, instead of
@@ -37,6 +39,7 @@
 #include <actr/reactor.h>
 
 #include "ice/ice.h"
+#include "proto/fragment.h"
 #include "sctp/sctp.h"
 #include "wire/dtls.h"
 
@@ -89,6 +92,11 @@ struct actr__pc_config {
 	unsigned handshake_timeout_ms;	/* to CONNECTED, 0 = 10000 */
 	size_t max_message;		/* per lane message bound, 0 = 16 MiB
 					 * (smaller values are raised) */
+	actr__reasm_pool_t *reasm_pool;	/* budget shared with other pcs for
+					 * incoming partial messages (the pc
+					 * joins it with one account for its
+					 * lanes; a reference is taken), NULL
+					 * = per-lane bounds only */
 	bool legacy_sdp;		/* offer DTLS/SCTP + sctpmap */
 	unsigned sctp_mtu;		/* SCTP packet size on a loopback
 					 * pair (<= 16000; the peer must accept

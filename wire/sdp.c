@@ -35,6 +35,7 @@ struct parser {
 	bool have_data;		/* a data section was found */
 	char bundle[256];	/* a=group:BUNDLE value */
 	bool have_bundle;
+	unsigned cands_ignored;	/* candidates past ACTR__SDP_MAX_CANDS */
 	const char *why;	/* reason of the first error */
 };
 
@@ -277,9 +278,7 @@ static bool parse_attr(struct parser *p, const char *v, size_t n)
 			return p->why = "candidate too long", false;
 		copy_str(line, v, n);
 		if (o->ncands == ACTR__SDP_MAX_CANDS) {
-			actr_logw("sdp",
-				  "more than %d candidates, rest ignored",
-				  ACTR__SDP_MAX_CANDS);
+			p->cands_ignored++;	/* one line per SDP, below */
 			return true;
 		}
 		if (actr__sdp_add_candidate(o, line) < 0)
@@ -431,6 +430,9 @@ int actr__sdp_parse(const char *text, size_t len, struct actr__sdp *out)
 			b += strspn(b, " ");
 		}
 	}
+	if (p.cands_ignored)
+		actr_logw("sdp", "more than %d candidates: %u ignored",
+			  ACTR__SDP_MAX_CANDS, p.cands_ignored);
 	return 0;
 bad:
 	actr_logw("sdp", "rejected SDP: %s", p.why ? p.why : "malformed");

@@ -6,6 +6,15 @@
  * The level filter is checked before any formatting, so a disabled log call
  * costs one compare. Level and sink are process-global; set them before
  * starting reactor threads. The sink may be called from any thread that logs.
+ *
+ * Repeated lines are limited per call site (format string and tag): at
+ * most `burst` lines of one call site per window (default 10 per 5 s);
+ * further ones are counted, not formatted, and summarised in one line
+ * "... repeated N times: <format>" at the same level and tag, emitted
+ * before the next line that passes, when that call site logs after its
+ * window ended, or by actr_log_flush_repeats() (also run at exit with the
+ * stderr sink). So a flood from a peer costs at most burst + 1 lines per
+ * call site and window.
  */
 #ifndef ACTR_LOG_H
 #define ACTR_LOG_H
@@ -37,6 +46,18 @@ actr_log_level_t actr_log_get_level(void);
 
 /** Replace the sink; NULL restores the stderr sink. */
 void actr_log_set_sink(actr_log_sink_fn fn, void *arg);
+
+/** Limit repeats to burst lines per call site per window_ms (0 = the
+ * default 5000); burst 0 turns the limiter off. Any thread. */
+void actr_log_set_repeat_limit(unsigned burst, unsigned window_ms);
+
+/** Emit the summaries of lines suppressed so far now (before a sink is
+ * replaced, at exit). Any thread. */
+void actr_log_flush_repeats(void);
+
+/** Lines suppressed by the repeat limiter since the start (a counter for
+ * tests and stats). Any thread. */
+unsigned long long actr_log_suppressed(void);
 
 /** Format and emit a message (use the macros instead). */
 void actr_log_emit(actr_log_level_t level, const char *subsys,

@@ -50,6 +50,20 @@
  * in the system's late_responses and stats.local_redelivered). Costs: an
  * envelope encode and a journal copy per message.
  *
+ * Reassembly memory. A message larger than one DataChannel message
+ * arrives in fragments; partial messages are held until complete (at
+ * most 30 s). Across all connections of a peer gate they hold at most
+ * reasm_cap bytes (one budget per gate, so per system; a process with
+ * several systems has one per system). While several connections hold
+ * partial data, each may hold max(reasm_cap / those connections,
+ * reasm_floor): a connection over its share evicts its own oldest
+ * partial messages first, and when the budget is full a connection over
+ * its share loses its oldest partials to one under it; what still does
+ * not fit is dropped (stats reasm_refused, a rate-limited warning; the
+ * sender's call times out: a partial message cannot be answered). So a
+ * message larger than the share may be refused while many connections
+ * send large messages at once; one alone may use the whole budget.
+ *
  * One peer per system (it installs the system's remote resolver). The
  * node's ActrId becomes the one the signaling server issued when the peer
  * registers (serial number and realm). Everything on the reactor thread.
@@ -99,6 +113,22 @@ typedef struct actr_peer_config {
 	unsigned max_queued;		/* calls queued per connection in
 					 * setup [256] */
 	unsigned setup_timeout_ms;	/* pc handshake deadline [10000] */
+	size_t max_message;		/* largest encoded RpcEnvelope sent
+					 * or accepted per lane [16 MiB, also
+					 * the minimum]: a larger outbound
+					 * call or reply fails with
+					 * -ACTR_ETOOBIG (a reply becomes an
+					 * Internal error reply); a larger
+					 * inbound request is answered
+					 * InvalidArgument unhandled */
+	size_t reasm_cap;		/* bytes of partial (fragmented,
+					 * incomplete) inbound messages held
+					 * across all connections of this
+					 * peer [64 MiB]; see "Reassembly
+					 * memory" above */
+	size_t reasm_floor;		/* a connection's share never goes
+					 * below this [1 MiB, at most
+					 * reasm_cap] */
 	/* Called when the signaling state changes (ACTR_SIG_* of
 	 * actr/signal.h); CONNECTED means registered and reachable. */
 	void (*on_state)(actr_peer_t *p, int sig_state, void *arg);
@@ -190,6 +220,12 @@ typedef struct actr_peer_stats {
 					 * generation (username_fragment is
 					 * not the peer's current ufrag),
 					 * dropped */
+	uint64_t reasm_held;		/* bytes of partial inbound messages
+					 * held now (<= reasm_cap) */
+	uint64_t reasm_peak;		/* most ever held */
+	uint64_t reasm_refused;		/* fragments refused: connection over
+					 * its share or budget full */
+	uint64_t reasm_evicted;		/* partial messages evicted for room */
 } actr_peer_stats_t;
 
 void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);

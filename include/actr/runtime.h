@@ -164,6 +164,12 @@ typedef struct actr_system_stats {
 	uint64_t denied;		/* requests refused by the ACL */
 	uint64_t dedup_hits;		/* repeats answered from the cache */
 	uint64_t handler_errors;	/* handlers that returned an error */
+	uint64_t refused_oversize;	/* remote requests/tells larger than
+					 * their lane's max message: refused
+					 * (requests answered InvalidArgument) */
+	uint64_t reply_failed;		/* replies a lane refused (too big,
+					 * queue full, closed): an Internal
+					 * error reply was sent instead */
 } actr_system_stats_t;
 
 /** New system on reactor r (borrowed; must outlive it). cfg may be NULL.
