@@ -271,6 +271,12 @@ uint16_t actr__sig_listener_port(const struct actr__sig_listener *l)
 	return actr_http_server_port(l->http);
 }
 
+void actr__sig_listener_http_stats(const struct actr__sig_listener *l,
+				   struct actr_http_server_stats *out)
+{
+	actr_http_server_stats(l->http, out);
+}
+
 struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l)
 {
 	return l->core;

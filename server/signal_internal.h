@@ -314,6 +314,7 @@ uint8_t *actr__sig_env_pack(const Signaling__SignalingEnvelope *env,
 
 struct actr_reactor;
 struct actr__sig_listener;
+struct actr_http_server_stats;
 
 struct actr__sig_listen_config {
 	const char *host;		/* IP literal to bind */
@@ -339,6 +340,10 @@ uint16_t actr__sig_listener_port(const struct actr__sig_listener *l);
 
 /** The core behind the listener (for stats and administration). */
 struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l);
+
+/** The HTTP/WebSocket server's counters (frame deadlines, bad requests). */
+void actr__sig_listener_http_stats(const struct actr__sig_listener *l,
+				   struct actr_http_server_stats *out);
 
 /** Stop: close every connection, then free the core. NULL ignored. */
 void actr__sig_listener_free(struct actr__sig_listener *l);
