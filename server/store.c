@@ -265,28 +265,29 @@ int actr__sig_store_put_actor(struct actr__sig_store *st,
 	return rc;
 }
 
-int actr__sig_store_del_actor(struct actr__sig_store *st,
-			      const char *actor_id)
+/* Run a prepared statement whose one parameter is an actor id. 0 or
+ * -ACTR_EINTERNAL. */
+static int step_actor(struct actr__sig_store *st, sqlite3_stmt *q,
+		      const char *actor_id, const char *what)
 {
-	sqlite3_stmt *q = st->del_actor;
 	int rc;
 
 	sqlite3_bind_text(q, 1, actor_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, "del actor");
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, what);
 	sqlite3_reset(q);
 	return rc;
+}
+
+int actr__sig_store_del_actor(struct actr__sig_store *st,
+			      const char *actor_id)
+{
+	return step_actor(st, st->del_actor, actor_id, "del actor");
 }
 
 int actr__sig_store_set_connected(struct actr__sig_store *st,
 				  const char *actor_id)
 {
-	sqlite3_stmt *q = st->connected;
-	int rc;
-
-	sqlite3_bind_text(q, 1, actor_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, "set connected");
-	sqlite3_reset(q);
-	return rc;
+	return step_actor(st, st->connected, actor_id, "set connected");
 }
 
 int actr__sig_store_load_actors(struct actr__sig_store *st,

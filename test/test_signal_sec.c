@@ -223,20 +223,15 @@ static void on_reg(actr_http_call_t *call, int rc, int status,
 	}
 }
 
-/* Register acme:<name>:1 in realm 101 over HTTP. Returns the status. */
-static int ta_register(actr_reactor_t *r, uint16_t port, struct ta *a,
-		       const char *name, const Actr__Acl *acl)
+/* Pack a LINKED RegisterRequest for acme:<name>:1 in realm 101 into buf
+ * (1 KiB); returns its length. */
+static size_t pack_register(const char *name, const Actr__Acl *acl,
+			    uint8_t *buf)
 {
 	Actr__RegisterRequest req = ACTR__REGISTER_REQUEST__INIT;
 	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
 	Actr__Realm rl = ACTR__REALM__INIT;
-	struct actr_http_request hr = { 0 };
-	static struct reg g;
-	uint8_t buf[1024];
-	char url[128];
 
-	memset(a, 0, sizeof(*a));
-	memset(&g, 0, sizeof(g));
 	t.manufacturer = "acme";
 	t.name = (char *)name;
 	t.version = "1";
@@ -246,13 +241,28 @@ static int ta_register(actr_reactor_t *r, uint16_t port, struct ta *a,
 	req.acl = (Actr__Acl *)acl;
 	req.has_auth_mode = true;
 	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
+	CHECK(actr__register_request__get_packed_size(&req) <= 1024);
+	return actr__register_request__pack(&req, buf);
+}
+
+/* Register acme:<name>:1 in realm 101 over HTTP. Returns the status. */
+static int ta_register(actr_reactor_t *r, uint16_t port, struct ta *a,
+		       const char *name, const Actr__Acl *acl)
+{
+	struct actr_http_request hr = { 0 };
+	static struct reg g;
+	uint8_t buf[1024];
+	char url[128];
+
+	memset(a, 0, sizeof(*a));
+	memset(&g, 0, sizeof(g));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/ais/register", port);
 	hr.method = "POST";
 	hr.url = url;
 	hr.content_type = "application/x-protobuf";
 	hr.headers = "x-actrix-realm-secret: pw\r\n";
 	hr.body = buf;
-	hr.body_len = actr__register_request__pack(&req, buf);
+	hr.body_len = pack_register(name, acl, buf);
 	CHECK(actr_http_request(r, &hr, on_reg, &g));
 	run_until(r, &g.done, 5000);
 	CHECK(g.done);
@@ -266,21 +276,30 @@ static int ta_register(actr_reactor_t *r, uint16_t port, struct ta *a,
 	return g.status;
 }
 
+/* "/signaling/ws?actor_id=..&key_id=..&claims=..&signature=.." for
+ * actor_id and credential c into out (URL-safe base64: no escaping). */
+static void ws_target(const char *actor_id, const Actr__AIdCredential *c,
+		      char *out, size_t cap)
+{
+	char c64[1024], s64[256];
+
+	actr_base64_encode(c->claims.data, c->claims.len, c64, 1);
+	actr_base64_encode(c->signature.data, c->signature.len, s64, 1);
+	snprintf(out, cap, "/signaling/ws?actor_id=%s&key_id=%u&claims=%s"
+		 "&signature=%s", actor_id, c->key_id, c64, s64);
+}
+
 /* Open a WebSocket to /signaling/ws as actor_id with credential c (the
  * attacker chooses both). Returns 101 or the refusing status. */
 static int ws_login(actr_reactor_t *r, uint16_t port, const char *actor_id,
 		    const Actr__AIdCredential *c, struct tw *w)
 {
 	struct actr_ws_client_config wc = { 0 };
-	char url[2048], c64[1024], s64[256];
+	char url[2048], target[1900];
 
 	memset(w, 0, sizeof(*w));
-	actr_base64_encode(c->claims.data, c->claims.len, c64, 1);
-	actr_base64_encode(c->signature.data, c->signature.len, s64, 1);
-	snprintf(url, sizeof(url),
-		 "ws://127.0.0.1:%u/signaling/ws?actor_id=%s&key_id=%u"
-		 "&claims=%s&signature=%s", port, actor_id, c->key_id, c64,
-		 s64);
+	ws_target(actor_id, c, target, sizeof(target));
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u%s", port, target);
 	wc.url = url;
 	w->ws = actr_ws_connect(r, &wc, &twcb, w);
 	CHECK(w->ws);
@@ -697,11 +716,8 @@ TEST_TIMEOUT(signal_sec_global_registration_limit, 30)
 	struct actr__sig_config cfg;
 	struct actr__sig_listener *l;
 	struct actr__sig_server *core;
-	Actr__RegisterRequest rq = ACTR__REGISTER_REQUEST__INIT;
-	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
-	Actr__Realm rl = ACTR__REALM__INIT;
-	uint8_t body[256];
-	char req[1024];
+	uint8_t body[1024];
+	char req[2048];
 	size_t blen, hl;
 	int ok = 0, limited = 0;
 	uint16_t port;
@@ -712,15 +728,7 @@ TEST_TIMEOUT(signal_sec_global_registration_limit, 30)
 	l = start(r, &cfg, NULL);
 	core = actr__sig_listener_core(l);
 	port = actr__sig_listener_port(l);
-	t.manufacturer = "acme";
-	t.name = "flood";
-	t.version = "1";
-	rl.realm_id = 101;
-	rq.actr_type = &t;
-	rq.realm = &rl;
-	rq.has_auth_mode = true;
-	rq.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
-	blen = actr__register_request__pack(&rq, body);
+	blen = pack_register("flood", NULL, body);
 	hl = (size_t)snprintf(req, sizeof(req),
 			      "POST /ais/register HTTP/1.1\r\nHost: x\r\n"
 			      "Connection: close\r\nx-actrix-realm-secret: pw\r\n"
@@ -801,8 +809,7 @@ TEST_TIMEOUT(signal_sec_half_frame_header, 30)
 	struct actr__sig_server *core;
 	struct actr_http_server_stats hs;
 	struct ta a;
-	char c64[1024], s64[256], req[4096], buf[4096];
-	const Actr__AIdCredential *c;
+	char target[1900], req[4096], buf[4096];
 	uint16_t port;
 	bool eof;
 	size_t n;
@@ -814,15 +821,12 @@ TEST_TIMEOUT(signal_sec_half_frame_header, 30)
 	core = actr__sig_listener_core(l);
 	port = actr__sig_listener_port(l);
 	CHECK_EQ(ta_register(r, port, &a, "slow", NULL), 200);
-	c = a.ok->credential;
-	actr_base64_encode(c->claims.data, c->claims.len, c64, 1);
-	actr_base64_encode(c->signature.data, c->signature.len, s64, 1);
+	ws_target(a.id, a.ok->credential, target, sizeof(target));
 	snprintf(req, sizeof(req),
-		 "GET /signaling/ws?actor_id=%s&key_id=%u&claims=%s&signature=%s"
-		 " HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: "
-		 "websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
-		 "dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n\x82", a.id, c->key_id, c64,
-		 s64);
+		 "GET %s HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+		 "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+		 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n\x82",
+		 target);
 	/* the upgrade, then the first byte of a binary frame header */
 	fd = raw_open(NULL, port, req, strlen(req));
 	n = raw_read(r, fd, buf, sizeof(buf), "\r\n\r\n", 5000, &eof);
