@@ -32,7 +32,8 @@ static const char schema[] =
 	" priv BLOB NOT NULL, created INTEGER NOT NULL,"
 	" retired INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS realms(realm_id INTEGER PRIMARY KEY,"
-	" secret TEXT, next_serial INTEGER NOT NULL DEFAULT 1);"
+	" secret TEXT, next_serial INTEGER NOT NULL DEFAULT 1);" /* unused
+	   since serials are random; kept for databases that have it */
 	"CREATE TABLE IF NOT EXISTS actors(actor_id TEXT PRIMARY KEY,"
 	" reg BLOB NOT NULL, renew_hash BLOB NOT NULL,"
 	" renew_exp INTEGER NOT NULL, cred_exp INTEGER NOT NULL);"
