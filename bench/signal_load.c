@@ -156,6 +156,7 @@ static void run_server(int fd, const char *db)
 	cfg.heartbeat_s = (uint32_t)heartbeat;
 	cfg.conn_per_min = cfg.reg_per_min = 1e9;
 	cfg.conn_burst = cfg.reg_burst = 1e9;
+	cfg.reg_global_per_s = cfg.reg_global_burst = 1e9;
 	cfg.max_conn_per_ip = 1000000;
 	cfg.max_conns = 100000;
 	cfg.msg_per_s = 1e9;

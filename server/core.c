@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,12 @@ void actr__sig_config_defaults(struct actr__sig_config *cfg)
 	cfg->conn_burst = 10;
 	cfg->reg_per_min = 5;
 	cfg->reg_burst = 10;
+	cfg->reg_global_per_s = 100;
+	cfg->reg_global_burst = 500;
+	cfg->max_ip_entries = 65536;
+	cfg->unconnected_ttl_s = 300;
+	cfg->exchange_ttl_s = 120;
+	cfg->max_exchanges = 262144;
 	cfg->max_conn_per_ip = 100;
 	cfg->max_conns = 20000;
 	cfg->msg_per_s = 10;
@@ -66,15 +73,111 @@ bool actr__sig_bucket_take(struct sig_bucket *b, double per_s, double burst,
 	return true;
 }
 
+void actr__sig_warn(struct actr__sig_server *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!actr__sig_bucket_take(&s->log_budget, 10, 20, s->now_ms)) {
+		s->log_dropped++;
+		s->stats.log_suppressed++;
+		return;
+	}
+	if (actr_log_get_level() < ACTR_LOG_WARN)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s->log_dropped)
+		actr_logw(TAG, "%s (%" PRIu64 " similar lines suppressed)", msg,
+			  s->log_dropped);
+	else
+		actr_logw(TAG, "%s", msg);
+	s->log_dropped = 0;
+}
+
+/* ---- per-address state: a hash table bounded by an LRU list ---------- */
+
+static void lru_unlink(struct actr__sig_server *s, struct sig_ip *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		s->lru_head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		s->lru_tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void lru_push(struct actr__sig_server *s, struct sig_ip *e)
+{
+	e->prev = NULL;
+	e->next = s->lru_head;
+	if (s->lru_head)
+		s->lru_head->prev = e;
+	else
+		s->lru_tail = e;
+	s->lru_head = e;
+}
+
+/* The entry of ip, made the most recently used. A new address evicts
+ * the least recently used entry without open connections once the table
+ * holds cfg.max_ip_entries (its rate-limit buckets start full again if
+ * the address returns). Never NULL. */
 static struct sig_ip *ip_get(struct actr__sig_server *s, const char *ip)
 {
-	struct sig_ip *st = g_hash_table_lookup(s->ips, ip);
+	struct sig_ip *e = g_hash_table_lookup(s->ips, ip);
 
-	if (!st) {
-		st = g_new0(struct sig_ip, 1);
-		g_hash_table_insert(s->ips, g_strdup(ip), st);
+	if (e) {
+		if (!e->pinned) {
+			lru_unlink(s, e);
+			lru_push(s, e);
+		}
+		return e;
 	}
-	return st;
+	if (g_hash_table_size(s->ips) >= s->cfg.max_ip_entries &&
+	    s->lru_tail) {
+		struct sig_ip *old = s->lru_tail;
+
+		lru_unlink(s, old);
+		g_hash_table_remove(s->ips, old->ip); /* frees old */
+		s->stats.ip_evicted++;
+	}
+	e = g_new0(struct sig_ip, 1);
+	snprintf(e->ip, sizeof(e->ip), "%s", ip);
+	g_hash_table_insert(s->ips, e->ip, e);
+	lru_push(s, e);
+	return e;
+}
+
+/* A connection of e opened: entries with open connections are never
+ * evicted (they hold the per-address connection count). */
+static void ip_conn_opened(struct actr__sig_server *s, struct sig_ip *e)
+{
+	if (e->nconn++ == 0 && !e->pinned) {
+		lru_unlink(s, e);
+		e->pinned = true;
+	}
+}
+
+static void ip_conn_closed(struct actr__sig_server *s, struct sig_ip *e)
+{
+	if (e->nconn > 0 && --e->nconn == 0 && e->pinned) {
+		e->pinned = false;
+		lru_push(s, e);
+	}
+}
+
+size_t actr__sig_ip_entries(const struct actr__sig_server *s)
+{
+	return g_hash_table_size(s->ips);
+}
+
+size_t actr__sig_actor_count(const struct actr__sig_server *s)
+{
+	return g_hash_table_size(s->actors);
 }
 
 static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
@@ -204,6 +307,8 @@ static int actor_persist(struct actr__sig_server *s, struct sig_actor *a)
 	row.renew_hash = a->renew_hash;
 	row.renew_exp_s = a->renew_exp_s;
 	row.cred_exp_s = a->cred_exp_s;
+	row.reg_s = a->reg_s;
+	row.connected = a->ever_connected;
 	rc = actr__sig_store_put_actor(s->store, &row);
 	free(reg);
 	return rc;
@@ -266,8 +371,11 @@ void actr__sig_actor_drop(struct actr__sig_server *s, struct sig_actor *a,
 {
 	actr__sig_actor_offline(s, a);
 	subs_del_all(s, a);
-	if (from_store)
+	if (from_store) {
 		actr__sig_store_del_actor(s->store, a->id);
+		actr__sig_store_release_serial(s->store, a->key.realm,
+					       a->key.serial);
+	}
 	actr__sig_actor_remove(s, a);
 }
 
@@ -474,6 +582,52 @@ static bool type_valid(const Actr__ActrType *t)
 	       !strchr(t->manufacturer, '/') && !strchr(t->manufacturer, '@');
 }
 
+/* Serial numbers: 41 bits of milliseconds since 2023-01-01T00:00:00Z
+ * (the upstream snowflake epoch), then 12 random bits where upstream has
+ * worker and sequence. Below 2^53, so a JavaScript number holds them
+ * exactly; time-ordered, but the next one cannot be guessed from the
+ * last. */
+#define SERIAL_EPOCH_MS 1672531200000ull
+#define SERIAL_RAND_BITS 12
+#define SERIAL_TIME_MASK ((1ull << 41) - 1)
+
+/* Allocate a serial for realm that no actor of the store holds and
+ * reserve it in the store. Eight colliding draws in one millisecond move
+ * to the next one (the time part never goes back, even if the clock
+ * does). 0, -EAGAIN (no free serial after 256 draws) or a store error. */
+static int new_serial(struct actr__sig_server *s, uint32_t realm,
+		      uint64_t now_ms, uint64_t *out)
+{
+	uint64_t t = now_ms > SERIAL_EPOCH_MS ? now_ms - SERIAL_EPOCH_MS : 0;
+
+	if (t < s->serial_t)
+		t = s->serial_t;
+	for (int i = 0; i < 256; i++) {
+		struct sig_key k = { .realm = realm };
+		uint16_t r;
+		int rc;
+
+		if (i && i % 8 == 0)
+			t++;
+		rc = actr_random(&r, sizeof(r));
+		if (rc < 0)
+			return rc;
+		k.serial = ((t & SERIAL_TIME_MASK) << SERIAL_RAND_BITS) |
+			   (r & ((1u << SERIAL_RAND_BITS) - 1));
+		if (k.serial == 0 || g_hash_table_lookup(s->by_serial, &k))
+			continue;
+		rc = actr__sig_store_claim_serial(s->store, realm, k.serial);
+		if (rc == -EEXIST)
+			continue;
+		if (rc < 0)
+			return rc;
+		s->serial_t = t;
+		*out = k.serial;
+		return 0;
+	}
+	return -EAGAIN;
+}
+
 static int do_register(struct actr__sig_server *s, const uint8_t *body,
 		       size_t len, const char *secret, uint64_t now_ms,
 		       struct actr__sig_http_reply *rep)
@@ -492,7 +646,8 @@ static int do_register(struct actr__sig_server *s, const uint8_t *body,
 		if (req)
 			actr__register_request__free_unpacked(req, NULL);
 		s->stats.rej_bad++;
-		actr_logw(TAG, "register: malformed request (%zu bytes)", len);
+		actr__sig_warn(s, "register: malformed request (%zu bytes)",
+			       len);
 		return reg_error(rep, 400, 400, "malformed RegisterRequest");
 	}
 	realm = g_hash_table_lookup(s->realms,
@@ -509,8 +664,8 @@ static int do_register(struct actr__sig_server *s, const uint8_t *body,
 	}
 	if (realm->secret && !secret_eq(realm->secret, secret)) {
 		s->stats.rej_401++;
-		actr_logw(TAG, "register: bad realm secret for realm %u",
-			  req->realm->realm_id);
+		actr__sig_warn(s, "register: bad realm secret for realm %u",
+			       req->realm->realm_id);
 		rc = reg_error(rep, 401, 401, "realm secret mismatch");
 		goto out;
 	}
@@ -526,17 +681,18 @@ static int do_register(struct actr__sig_server *s, const uint8_t *body,
 					  req->mfr_signature.data,
 					  req->mfr_signature.len)) {
 			s->stats.rej_401++;
-			actr_logw(TAG, "register: manifest of %s not verified",
-				  req->actr_type->manufacturer);
+			actr__sig_warn(s, "register: manifest of %.128s not "
+				       "verified", req->actr_type->manufacturer);
 			rc = reg_error(rep, 401, 401,
 				       "manifest signature not verified");
 			goto out;
 		}
 	}
-	rc = actr__sig_store_next_serial(s->store, req->realm->realm_id,
-					 &serial);
+	rc = new_serial(s, req->realm->realm_id, now_ms, &serial);
 	if (rc < 0) {
-		rc = reg_error(rep, 500, 500, "cannot allocate serial");
+		actr_loge(TAG, "register: no serial for realm %u: %s",
+			  req->realm->realm_id, actr_strerror(rc));
+		rc = reg_error(rep, 503, 503, "cannot allocate serial");
 		goto out;
 	}
 	r.realm_id = req->realm->realm_id;
@@ -548,13 +704,14 @@ static int do_register(struct actr__sig_server *s, const uint8_t *body,
 	req->has_manifest_raw = req->has_mfr_signature = false;
 	a = actor_new(idstr, req);
 	if (!a) {
-		rc = reg_error(rep, 500, 500, "internal");
-		return rc;
+		actr__sig_store_release_serial(s->store, r.realm_id, serial);
+		return reg_error(rep, 500, 500, "internal");
 	}
+	a->reg_s = now_ms / 1000;
 	actr__sig_actor_add(s, a);
 	rc = issue_ok(s, a, now_ms, rep);
 	if (rc < 0) {
-		actr__sig_actor_remove(s, a);
+		actr__sig_actor_drop(s, a, true);
 		return reg_error(rep, 500, 500, "internal");
 	}
 	s->stats.registered++;
@@ -589,7 +746,7 @@ static int do_renew(struct actr__sig_server *s, const uint8_t *body,
 	if (!a || CRYPTO_memcmp(h, a->renew_hash, 32) != 0 ||
 	    a->renew_exp_s <= now_ms / 1000) {
 		s->stats.rej_401++;
-		actr_logw(TAG, "renew: rejected for %s", idstr);
+		actr__sig_warn(s, "renew: rejected for %s", idstr);
 		rc = reg_error(rep, 401, 401, "renewal token invalid or expired");
 	} else {
 		rc = issue_ok(s, a, now_ms, rep);
@@ -645,6 +802,7 @@ int actr__sig_http(struct actr__sig_server *s, const char *method,
 	bool get = strcmp(method, "GET") == 0;
 
 	memset(rep, 0, sizeof(*rep));
+	s->now_ms = now_ms;
 #define PATH_IS(p) (plen == strlen(p) && strncmp(target, p, plen) == 0)
 	if (PATH_IS("/ais/register") || PATH_IS("/ais/renew")) {
 		struct sig_ip *st;
@@ -657,12 +815,27 @@ int actr__sig_http(struct actr__sig_server *s, const char *method,
 		if (!actr__sig_bucket_take(&st->reg, s->cfg.reg_per_min / 60.0,
 				 s->cfg.reg_burst, now_ms)) {
 			s->stats.rej_429++;
-			actr_logw(TAG, "rate limit: registration from %s", ip);
+			actr__sig_warn(s, "rate limit: registration from %s",
+				       ip);
 			return reg_error(rep, 429, 429, "too many requests");
 		}
-		if (PATH_IS("/ais/register"))
+		if (PATH_IS("/ais/register")) {
+			/* per address first, so one address cannot spend
+			 * the global budget */
+			if (!actr__sig_bucket_take(&s->reg_global,
+						   s->cfg.reg_global_per_s,
+						   s->cfg.reg_global_burst,
+						   now_ms)) {
+				s->stats.rej_429++;
+				s->stats.reg_global_limited++;
+				actr__sig_warn(s, "rate limit: registrations "
+					       "from all addresses (%s)", ip);
+				return reg_error(rep, 429, 429,
+						 "too many registrations");
+			}
 			return do_register(s, body, len, realm_secret, now_ms,
 					   rep);
+		}
 		return do_renew(s, body, len, now_ms, rep);
 	}
 	if (PATH_IS("/ais/health")) {
@@ -837,9 +1010,11 @@ int actr__sig_ws_check(struct actr__sig_server *s, const char *target,
 		       struct actr__sig_http_reply *rep)
 {
 	struct ws_query q;
-	struct sig_ip *st = ip_get(s, ip ? ip : "?");
+	struct sig_ip *st;
 
 	memset(rep, 0, sizeof(*rep));
+	s->now_ms = now_ms;
+	st = ip_get(s, ip ? ip : "?");
 	if (g_hash_table_size(s->conns) >= s->cfg.max_conns) {
 		reply_text(rep, 503, "server full\n");
 		return 503;
@@ -852,13 +1027,13 @@ int actr__sig_ws_check(struct actr__sig_server *s, const char *target,
 	if (!actr__sig_bucket_take(&st->conn, s->cfg.conn_per_min / 60.0,
 			 s->cfg.conn_burst, now_ms)) {
 		s->stats.rej_429++;
-		actr_logw(TAG, "rate limit: connections from %s", ip);
+		actr__sig_warn(s, "rate limit: connections from %s", ip);
 		reply_text(rep, 429, "too many new connections\n");
 		return 429;
 	}
 	if (parse_query(target, &q) < 0 || !query_actor(s, &q, now_ms)) {
 		s->stats.rej_401++;
-		actr_logw(TAG, "ws: credential rejected from %s", ip);
+		actr__sig_warn(s, "ws: credential rejected from %s", ip);
 		reply_text(rep, 401, "credential missing, invalid or expired\n");
 		return 401;
 	}
@@ -869,8 +1044,6 @@ static void conn_free(gpointer p)
 {
 	struct sig_conn *c = p;
 
-	g_free(c->cred_claims);
-	g_free(c->cred_sig);
 	g_free(c->vc_claims);
 	g_free(c);
 }
@@ -904,19 +1077,19 @@ int actr__sig_conn_open(struct actr__sig_server *s, uint64_t conn,
 	struct sig_actor *a;
 	struct sig_conn *c;
 
+	s->now_ms = now_ms;
 	if (parse_query(target, &q) < 0 || !(a = query_actor(s, &q, now_ms)))
 		return -401;
 	c = g_new0(struct sig_conn, 1);
 	c->id = conn;
 	snprintf(c->ip, sizeof(c->ip), "%s", ip ? ip : "?");
 	c->answer = q.answer;
-	c->cred_key = q.key_id;
-	c->cred_claims = g_memdup2(q.claims, q.claims_len);
-	c->cred_claims_len = q.claims_len;
-	c->cred_sig = g_memdup2(q.sig, q.sig_len);
-	c->cred_sig_len = q.sig_len;
 	g_hash_table_replace(s->conns, &c->id, c);
-	ip_get(s, c->ip)->nconn++;
+	ip_conn_opened(s, ip_get(s, c->ip));
+	if (!a->ever_connected) {
+		a->ever_connected = true;
+		actr__sig_store_set_connected(s->store, a->id);
+	}
 	if (a->conn) {
 		struct sig_conn *old = a->conn;
 
@@ -951,8 +1124,8 @@ void actr__sig_conn_closed(struct actr__sig_server *s, uint64_t conn)
 	if (c->actor)
 		actr__sig_actor_offline(s, c->actor);
 	st = g_hash_table_lookup(s->ips, c->ip);
-	if (st && st->nconn > 0)
-		st->nconn--;
+	if (st)
+		ip_conn_closed(s, st);
 	g_hash_table_remove(s->conns, &conn);
 }
 
@@ -999,6 +1172,8 @@ static void load_actor(void *arg, const struct actr__sig_actor_row *row)
 	memcpy(a->renew_hash, row->renew_hash, 32);
 	a->renew_exp_s = row->renew_exp_s;
 	a->cred_exp_s = row->cred_exp_s;
+	a->reg_s = row->reg_s;
+	a->ever_connected = row->connected;
 	actr__sig_actor_add(s, a);
 }
 
@@ -1032,7 +1207,8 @@ struct actr__sig_server *actr__sig_new(const struct actr__sig_config *cfg,
 	s->by_serial = g_hash_table_new(key_hash, key_equal);
 	s->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
 					 conn_free);
-	s->ips = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	s->ips = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	s->exch = actr__sig_exch_table();
 	s->realms = g_hash_table_new_full(NULL, NULL, NULL, realm_free);
 	s->mfrs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					g_free);
@@ -1071,6 +1247,7 @@ void actr__sig_free(struct actr__sig_server *s)
 	g_hash_table_destroy(s->by_serial);
 	g_hash_table_destroy(s->actors);
 	g_hash_table_destroy(s->ips);
+	g_hash_table_destroy(s->exch);
 	g_hash_table_destroy(s->realms);
 	g_hash_table_destroy(s->mfrs);
 	actr__sig_ident_clear(&s->ident);
@@ -1128,11 +1305,13 @@ uint64_t actr__sig_tick(struct actr__sig_server *s, uint64_t now_ms)
 {
 	uint64_t ttl = (uint64_t)s->cfg.presence_ttl_s * 1000;
 	uint64_t now_s = now_ms / 1000;
+	uint64_t unconnected = s->cfg.unconnected_ttl_s;
 	struct actr__sig_key *cur = actr__sig_ident_current(&s->ident);
 	GHashTableIter it;
 	gpointer v;
 	GPtrArray *gone = g_ptr_array_new();
 
+	s->now_ms = now_ms;
 	g_hash_table_iter_init(&it, s->actors);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		struct sig_actor *a = v;
@@ -1151,12 +1330,20 @@ uint64_t actr__sig_tick(struct actr__sig_server *s, uint64_t now_ms)
 			}
 		}
 		if (!a->live && a->cred_exp_s <= now_s &&
-		    a->renew_exp_s <= now_s)
+		    a->renew_exp_s <= now_s) {
 			g_ptr_array_add(gone, a);
+		} else if (!a->ever_connected && unconnected &&
+			   now_s >= a->reg_s + unconnected) {
+			actr_logd(TAG, "%s: never connected in %" PRIu64
+				  " s, forgetting", a->id, unconnected);
+			s->stats.reg_expired++;
+			g_ptr_array_add(gone, a);
+		}
 	}
 	for (guint i = 0; i < gone->len; i++)
 		actr__sig_actor_drop(s, gone->pdata[i], true);
 	g_ptr_array_free(gone, TRUE);
+	actr__sig_exch_sweep(s, now_ms);
 	if (cur && s->cfg.key_rotate_s &&
 	    now_s >= cur->created_s + s->cfg.key_rotate_s)
 		actr__sig_rotate_key(s, now_ms);

@@ -15,10 +15,18 @@ struct sig_bucket {
 	uint64_t last_ms;	/* last refill, 0 = never used */
 };
 
+/* Per source address state, in s->ips (key = ip, inside the entry) and,
+ * while no connection of the address is open, on the LRU list: at most
+ * cfg.max_ip_entries entries; the least recently used unpinned one makes
+ * room for a new address. */
 struct sig_ip {
+	char ip[48];		/* address text (hash key) */
+	struct sig_ip *prev;	/* LRU: more recently used, NULL = head */
+	struct sig_ip *next;	/* LRU: less recently used, NULL = tail */
+	bool pinned;		/* off the LRU list (nconn > 0) */
+	uint32_t nconn;		/* open connections */
 	struct sig_bucket conn;	/* new WebSocket connections */
 	struct sig_bucket reg;	/* register / renew requests */
-	uint32_t nconn;		/* open connections */
 };
 
 struct sig_realm {
@@ -32,6 +40,15 @@ struct sig_key {
 	uint64_t serial;		/* serial number (unique per realm) */
 };
 
+/* An exchange the caller opened with an admitted relay: until
+ * expires_ms the callee may relay back to the caller even when the
+ * caller's ACL does not admit the callee (PROTOCOL.md 5). */
+struct sig_exch {
+	struct sig_key caller;		/* opened the exchange */
+	struct sig_key callee;		/* may answer */
+	uint64_t expires_ms;		/* refreshed by each admitted relay */
+};
+
 struct sig_actor {
 	char *id;			/* ActrId string form (hash key) */
 	struct sig_key key;		/* by_serial hash key */
@@ -41,6 +58,8 @@ struct sig_actor {
 	uint8_t renew_hash[32];		/* SHA-256 of the renewal token */
 	uint64_t renew_exp_s;		/* renewal token expiry */
 	uint64_t cred_exp_s;		/* last credential's expiry */
+	uint64_t reg_s;			/* registered at (unix s) */
+	bool ever_connected;		/* a WebSocket was opened once */
 	struct sig_conn *conn;		/* current connection or NULL */
 	bool live;			/* in by_type (connected, heartbeating) */
 	uint64_t last_hb_ms;		/* last ping (or connect) */
@@ -59,11 +78,6 @@ struct sig_conn {
 	bool answer;			/* connected with webrtc_role=answer */
 	bool closing;			/* close requested; send nothing more */
 	struct sig_bucket msgs;		/* per-connection message rate */
-	uint32_t cred_key;		/* credential from the upgrade query */
-	uint8_t *cred_claims;		/* claims bytes */
-	size_t cred_claims_len;		/* bytes */
-	uint8_t *cred_sig;		/* signature bytes */
-	size_t cred_sig_len;		/* bytes */
 	/* the last credential verified on this connection: an identical
 	 * one is re-checked (key validity, expiry, identity) without
 	 * repeating the Ed25519 verification */
@@ -83,7 +97,15 @@ struct actr__sig_server {
 	GHashTable *actors;		/* id string -> sig_actor (owned) */
 	GHashTable *by_serial;		/* &actor->key -> sig_actor */
 	GHashTable *conns;		/* &conn->id -> sig_conn (owned) */
-	GHashTable *ips;		/* ip -> sig_ip */
+	GHashTable *ips;		/* ip -> sig_ip (owned) */
+	struct sig_ip *lru_head;	/* most recently used unpinned */
+	struct sig_ip *lru_tail;	/* eviction candidate */
+	struct sig_bucket reg_global;	/* registrations, all addresses */
+	GHashTable *exch;		/* sig_exch -> itself (owned) */
+	struct sig_bucket log_budget;	/* rate of attacker-driven log lines */
+	uint64_t log_dropped;		/* lines suppressed since last one */
+	uint64_t now_ms;		/* time of the current entry point */
+	uint64_t serial_t;		/* time part of the last serial */
 	GHashTable *realms;		/* realm id -> sig_realm */
 	GHashTable *mfrs;		/* manufacturer -> 32-byte pubkey */
 	GHashTable *by_type;		/* type string -> GPtrArray of live */
@@ -92,6 +114,19 @@ struct actr__sig_server {
 };
 
 /* helpers shared by core.c and dispatch.c */
+
+/** A warning caused by what a peer sent: logged at most ~10/s (burst
+ * 20) so a flood cannot flood the log; suppressed lines are counted in
+ * the next one. Uses s->now_ms. */
+void actr__sig_warn(struct actr__sig_server *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** Blank credential (key 0, no claims, no signature) for every relay the
+ * server sends: a credential goes only between its actor and the server. */
+extern const Actr__AIdCredential actr__sig_blank_cred;
+/** A new empty exchange table (struct sig_exch, owned). */
+GHashTable *actr__sig_exch_table(void);
+/** Drop exchanges past their expiry. */
+void actr__sig_exch_sweep(struct actr__sig_server *s, uint64_t now_ms);
 bool actr__sig_bucket_take(struct sig_bucket *b, double per_s, double burst,
 			   uint64_t now_ms);
 void actr__sig_next_env_id(struct actr__sig_server *s, char out[32]);

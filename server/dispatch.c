@@ -3,6 +3,13 @@
  * ActrToSignaling and ActrRelay, the control requests (ping, discovery,
  * route candidates, service specs, signing keys, ActrUp subscriptions,
  * unregister) and the relay with role negotiation.
+ *
+ * Relay rules (PROTOCOL.md 5): the target's ACL must admit the source; a
+ * relay so admitted opens (or refreshes) an exchange in which the target
+ * may relay back to the source for cfg.exchange_ttl_s, whatever the
+ * source's ACL says. Everything the server relays carries a blank
+ * credential: an actor's credential travels only between it and the
+ * server, since it is all a WebSocket login needs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,6 +58,89 @@ static const char *spec_fingerprint(const struct sig_actor *a)
 	if (svc && strchr(svc, ':'))
 		return strchr(svc, ':') + 1;
 	return "";
+}
+
+/* ---- exchanges ----------------------------------------------------------- */
+
+const Actr__AIdCredential actr__sig_blank_cred = ACTR__AID_CREDENTIAL__INIT;
+
+static guint exch_hash(gconstpointer p)
+{
+	const struct sig_exch *e = p;
+	uint64_t h = (e->caller.serial * 0x9e3779b97f4a7c15ull) ^
+		     (e->callee.serial * 0xc2b2ae3d27d4eb4full) ^
+		     ((uint64_t)e->caller.realm << 32) ^ e->callee.realm;
+
+	return (guint)(h ^ (h >> 29));
+}
+
+static gboolean exch_equal(gconstpointer x, gconstpointer y)
+{
+	const struct sig_exch *a = x, *b = y;
+
+	return a->caller.realm == b->caller.realm &&
+	       a->caller.serial == b->caller.serial &&
+	       a->callee.realm == b->callee.realm &&
+	       a->callee.serial == b->callee.serial;
+}
+
+GHashTable *actr__sig_exch_table(void)
+{
+	return g_hash_table_new_full(exch_hash, exch_equal, NULL, g_free);
+}
+
+void actr__sig_exch_sweep(struct actr__sig_server *s, uint64_t now_ms)
+{
+	GHashTableIter it;
+	gpointer k;
+
+	g_hash_table_iter_init(&it, s->exch);
+	while (g_hash_table_iter_next(&it, &k, NULL))
+		if (((struct sig_exch *)k)->expires_ms <= now_ms)
+			g_hash_table_iter_remove(&it);
+}
+
+/* caller's admitted relay opens (or refreshes) the exchange in which
+ * callee may answer. When the table is full the exchange is not
+ * recorded (counted): the callee's answer then needs the caller's ACL. */
+static void exch_open(struct actr__sig_server *s, const struct sig_actor *caller,
+		      const struct sig_actor *callee, uint64_t now_ms)
+{
+	struct sig_exch k = { caller->key, callee->key, 0 };
+	struct sig_exch *e = g_hash_table_lookup(s->exch, &k);
+	uint64_t exp = now_ms + (uint64_t)s->cfg.exchange_ttl_s * 1000;
+
+	if (e) {
+		e->expires_ms = exp;
+		return;
+	}
+	if (g_hash_table_size(s->exch) >= s->cfg.max_exchanges) {
+		s->stats.exch_full++;
+		actr__sig_warn(s, "exchange table full (%u); %s -> %s not "
+			       "recorded", s->cfg.max_exchanges, caller->id,
+			       callee->id);
+		return;
+	}
+	e = g_new(struct sig_exch, 1);
+	*e = k;
+	e->expires_ms = exp;
+	g_hash_table_add(s->exch, e);
+}
+
+/* May a relay to b? b's ACL admits a (which opens an exchange), or a
+ * answers inside an exchange b opened. */
+static bool relay_allowed(struct actr__sig_server *s, struct sig_actor *a,
+			  struct sig_actor *b, uint64_t now_ms)
+{
+	struct sig_exch k = { b->key, a->key, 0 };
+	struct sig_exch *e;
+
+	if (visible_to(b, a)) {
+		exch_open(s, a, b, now_ms);
+		return true;
+	}
+	e = g_hash_table_lookup(s->exch, &k);
+	return e && e->expires_ms > now_ms;
 }
 
 /* ---- control requests ------------------------------------------------ */
@@ -408,13 +498,25 @@ static void on_subscribe(struct actr__sig_server *s, struct sig_actor *a,
 	actr__sig_send_to_actr(s, a->conn, eid, a->aid, &sta);
 }
 
+/* An actor may unregister itself only: a request naming anyone else is
+ * answered 403 and changes nothing. */
 static void on_unregister(struct actr__sig_server *s, struct sig_actor *a,
-			  struct sig_conn *c, const char *eid)
+			  struct sig_conn *c, const char *eid,
+			  const Actr__UnregisterRequest *q)
 {
 	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
 	Actr__UnregisterResponse resp = ACTR__UNREGISTER_RESPONSE__INIT;
 	Actr__UnregisterResponse__UnregisterOk ok =
 		ACTR__UNREGISTER_RESPONSE__UNREGISTER_OK__INIT;
+
+	if (actr__sig_actor_find(s, q->actr_id) != a) {
+		s->stats.rej_403++;
+		actr__sig_warn(s, "%s: unregister of another actor refused",
+			       a->id);
+		actr__sig_send_error(s, c, eid, a->aid, 403,
+				     "an actor may unregister only itself");
+		return;
+	}
 
 	resp.result_case = ACTR__UNREGISTER_RESPONSE__RESULT_SUCCESS;
 	resp.success = &ok;
@@ -497,8 +599,8 @@ static struct sig_actor *authenticate(struct actr__sig_server *s,
 	}
 	if (!ok) {
 		s->stats.rej_401++;
-		actr_logw(TAG, "conn %" PRIu64 ": credential rejected (%s)",
-			  c->id, a ? a->id : "replaced connection");
+		actr__sig_warn(s, "conn %" PRIu64 ": credential rejected (%s)",
+			       c->id, a ? a->id : "replaced connection");
 		actr__sig_send_error(s, c, eid, a ? a->aid : NULL, 401,
 				     "credential invalid, expired or not for "
 				     "this connection");
@@ -544,7 +646,7 @@ static void on_actr_to_server(struct actr__sig_server *s, struct sig_conn *c,
 			     false);
 		break;
 	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_UNREGISTER_REQUEST:
-		on_unregister(s, a, c, eid);
+		on_unregister(s, a, c, eid, m->unregister_request);
 		break;
 	case SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_ERROR:
 		actr_logi(TAG, "%s reports error %u: %s", a->id,
@@ -575,9 +677,10 @@ static bool key_larger(const Actr__ActrId *a, const Actr__ActrId *b)
 	return strcmp(a->type->name, b->type->name) > 0;
 }
 
+/* RoleAssignment to `to`, as a relay from the other side `from` (its
+ * credential blanked). */
 static void send_assignment(struct actr__sig_server *s, struct sig_conn *to,
 			    const char *reply_for, struct sig_actor *from,
-			    const Actr__AIdCredential *from_cred,
 			    struct sig_actor *target, bool offerer, bool fixed)
 {
 	Signaling__SignalingEnvelope env = SIGNALING__SIGNALING_ENVELOPE__INIT;
@@ -590,7 +693,7 @@ static void send_assignment(struct actr__sig_server *s, struct sig_conn *to,
 	ra.has_remote_fixed = true;
 	ra.remote_fixed = fixed;
 	rl.source = from->aid;
-	rl.credential = (Actr__AIdCredential *)from_cred;
+	rl.credential = (Actr__AIdCredential *)&actr__sig_blank_cred;
 	rl.target = target->aid;
 	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_ASSIGNMENT;
 	rl.role_assignment = &ra;
@@ -603,10 +706,8 @@ static void send_assignment(struct actr__sig_server *s, struct sig_conn *to,
 }
 
 static void negotiate(struct actr__sig_server *s, struct sig_actor *a,
-		      const Actr__AIdCredential *a_cred, struct sig_actor *b,
-		      const char *eid)
+		      struct sig_actor *b, const char *eid)
 {
-	Actr__AIdCredential b_cred = ACTR__AID_CREDENTIAL__INIT;
 	struct sig_conn *bc = b->conn;
 	bool a_ans = a->conn->answer, b_ans = bc->answer;
 	bool a_offers;
@@ -615,21 +716,46 @@ static void negotiate(struct actr__sig_server *s, struct sig_actor *a,
 		a_offers = !a_ans;
 	else
 		a_offers = key_larger(a->aid, b->aid);
-	b_cred.key_id = bc->cred_key;
-	b_cred.claims.data = bc->cred_claims;
-	b_cred.claims.len = bc->cred_claims_len;
-	b_cred.signature.data = bc->cred_sig;
-	b_cred.signature.len = bc->cred_sig_len;
 	/* remote_fixed: the receiver's peer connected as answer-only */
-	send_assignment(s, a->conn, eid, b, &b_cred, a, a_offers,
-			b_ans && !a_ans);
-	send_assignment(s, bc, NULL, a, a_cred, b, !a_offers, a_ans && !b_ans);
+	send_assignment(s, a->conn, eid, b, a, a_offers, b_ans && !a_ans);
+	send_assignment(s, bc, NULL, a, b, !a_offers, a_ans && !b_ans);
+}
+
+/* Forward env (an ActrRelay that passed the checks) to `to` with the
+ * source's credential replaced by the blank one; everything else,
+ * unknown fields included, is re-encoded unchanged. env is restored
+ * before returning. 0 or the transport's / allocation error. */
+static int forward_relay(struct actr__sig_server *s, struct sig_conn *to,
+			 Signaling__SignalingEnvelope *env)
+{
+	Signaling__ActrRelay *rl = env->actr_relay;
+	Actr__AIdCredential *cred = rl->credential;
+	uint8_t stack[4096], *buf = stack;
+	size_t n;
+	int rc;
+
+	rl->credential = (Actr__AIdCredential *)&actr__sig_blank_cred;
+	n = signaling__signaling_envelope__get_packed_size(env);
+	if (n > sizeof(stack))
+		buf = malloc(n);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	signaling__signaling_envelope__pack(env, buf);
+	rc = s->io.send(s->io.ctx, to->id, buf, n);
+	if (buf != stack)
+		free(buf);
+out:
+	rl->credential = cred;
+	return rc;
 }
 
 static void on_relay(struct actr__sig_server *s, struct sig_conn *c,
-		     const char *eid, const Signaling__ActrRelay *m,
-		     const uint8_t *raw, size_t raw_len, uint64_t now_ms)
+		     Signaling__SignalingEnvelope *env, uint64_t now_ms)
 {
+	const Signaling__ActrRelay *m = env->actr_relay;
+	const char *eid = env->envelope_id;
 	struct sig_actor *a, *b;
 
 	a = authenticate(s, c, eid, m->source, m->credential, now_ms, NULL);
@@ -641,26 +767,22 @@ static void on_relay(struct actr__sig_server *s, struct sig_conn *c,
 				     "relay target not connected");
 		return;
 	}
-	/* either side's ACL admitting the other allows the session, so
-	 * the callee can answer its caller */
-	if (!visible_to(b, a) && !visible_to(a, b)) {
+	if (!relay_allowed(s, a, b, now_ms)) {
 		s->stats.rej_403++;
-		actr_logw(TAG, "relay %s -> %s denied by ACL", a->id, b->id);
+		actr__sig_warn(s, "relay %s -> %s denied by ACL", a->id, b->id);
 		actr__sig_send_error(s, c, eid, a->aid, 403,
 				     "relay denied by ACL");
 		return;
 	}
 	switch (m->payload_case) {
 	case SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_NEGOTIATION:
-		negotiate(s, a, m->credential, b, eid);
+		negotiate(s, a, b, eid);
 		break;
 	case SIGNALING__ACTR_RELAY__PAYLOAD_ICE_CANDIDATE:
 	case SIGNALING__ACTR_RELAY__PAYLOAD_SESSION_DESCRIPTION:
 	case SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_ASSIGNMENT:
 	case SIGNALING__ACTR_RELAY__PAYLOAD_ICE_RESTART_REQUEST:
-		/* the envelope is forwarded byte for byte */
-		if (b->conn->closing ||
-		    s->io.send(s->io.ctx, b->conn->id, raw, raw_len) < 0) {
+		if (b->conn->closing || forward_relay(s, b->conn, env) < 0) {
 			actr__sig_send_error(s, c, eid, a->aid, 503,
 					     "relay target not reachable");
 			return;
@@ -717,12 +839,13 @@ void actr__sig_conn_frame(struct actr__sig_server *s, uint64_t conn,
 
 	if (!c || c->closing)
 		return;
+	s->now_ms = now_ms;
 	ar.used = 0;
 	env = signaling__signaling_envelope__unpack(&al, len, data);
 	if (!env) {
 		s->stats.rej_bad++;
-		actr_logw(TAG, "conn %" PRIu64 ": undecodable envelope (%zu bytes)",
-			  conn, len);
+		actr__sig_warn(s, "conn %" PRIu64 ": undecodable envelope "
+			       "(%zu bytes)", conn, len);
 		actr__sig_send_env_error(s, c, NULL, 400,
 					 "undecodable SignalingEnvelope");
 		return;
@@ -745,8 +868,7 @@ void actr__sig_conn_frame(struct actr__sig_server *s, uint64_t conn,
 				  now_ms);
 		break;
 	case SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY:
-		on_relay(s, c, env->envelope_id, env->actr_relay, data, len,
-			 now_ms);
+		on_relay(s, c, env, now_ms);
 		break;
 	default:
 		s->stats.rej_bad++;

@@ -162,9 +162,14 @@ static void on_request(actr_http_req_t *q, void *arg)
 
 	if (strcmp(path, "/signaling/ws") == 0 &&
 	    actr_http_req_is_websocket(q)) {
-		int st = actr__sig_ws_check(l->core, target, peer, now, &rep);
+		int st;
 		struct lconn *c;
 
+		/* a handshake we cannot accept (426 for a version other than
+		 * 13) is answered before the credential is looked at */
+		if (actr_http_ws_check(q) != 0)
+			goto out;
+		st = actr__sig_ws_check(l->core, target, peer, now, &rep);
 		if (st != 101) {
 			actr_http_respond(q, st, rep.ctype, NULL, rep.body,
 					  rep.len);
@@ -242,6 +247,8 @@ actr__sig_listen(struct actr_reactor *r, const struct actr__sig_config *cfg,
 	hc.limits.max_body = 256 * 1024;
 	hc.limits.max_conns = cfg->max_conns + 64;
 	hc.limits.header_timeout_ms = lc->header_timeout_ms;
+	hc.limits.frame_timeout_ms = lc->frame_timeout_ms ? lc->frame_timeout_ms
+							  : 10000;
 	hc.on_request = on_request;
 	hc.arg = l;
 	l->http = actr_http_server_new(r, &hc);
@@ -262,6 +269,12 @@ fail:
 uint16_t actr__sig_listener_port(const struct actr__sig_listener *l)
 {
 	return actr_http_server_port(l->http);
+}
+
+void actr__sig_listener_http_stats(const struct actr__sig_listener *l,
+				   struct actr_http_server_stats *out)
+{
+	actr_http_server_stats(l->http, out);
 }
 
 struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l)

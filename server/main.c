@@ -48,10 +48,20 @@ static const char usage[] =
 	"  [server]  listen, db, turn_secret, heartbeat_secs, token_ttl_secs,\n"
 	"            renewal_ttl_secs, presence_ttl_secs, key_tolerance_secs,\n"
 	"            key_rotate_secs, open_realms, tls_cert, tls_key,\n"
-	"            header_timeout_ms\n"
+	"            header_timeout_ms [10000],\n"
+	"            frame_timeout_ms [10000]   a started WebSocket frame must\n"
+	"                                       complete in time (else 1008)\n"
 	"  [limits]  conn_per_min, conn_burst, reg_per_min, reg_burst,\n"
 	"            max_conn_per_ip, max_conns, msg_per_s, msg_burst,\n"
-	"            max_frame, max_pending\n"
+	"            max_frame, max_pending,\n"
+	"            reg_global_per_s [100], reg_global_burst [500]\n"
+	"                                registrations from all addresses\n"
+	"            max_ip_entries [65536]  per-address entries (LRU)\n"
+	"            unconnected_ttl_secs [300]  forget a registration that\n"
+	"                                never opened a WebSocket (0 = keep)\n"
+	"            exchange_ttl_secs [120]  a callee may relay back to the\n"
+	"                                caller whose relay its ACL admitted\n"
+	"            max_exchanges [262144]\n"
 	"  [realm.ID]            secret = ...   (optional)\n"
 	"  [manufacturer.NAME]   pubkey = <base64 Ed25519 public key>\n";
 
@@ -160,6 +170,7 @@ static int load_config(const char *path, struct opts *o)
 	kf_u32(kf, "server", "key_tolerance_secs", &c->key_tolerance_s);
 	kf_u32(kf, "server", "key_rotate_secs", &c->key_rotate_s);
 	kf_u32(kf, "server", "header_timeout_ms", &o->lc.header_timeout_ms);
+	kf_u32(kf, "server", "frame_timeout_ms", &o->lc.frame_timeout_ms);
 	b = g_key_file_get_boolean(kf, "server", "open_realms", &err);
 	if (!err)
 		c->open_realms = b;
@@ -174,6 +185,12 @@ static int load_config(const char *path, struct opts *o)
 	kf_dbl(kf, "limits", "msg_burst", &c->msg_burst);
 	kf_size(kf, "limits", "max_frame", &c->max_frame);
 	kf_size(kf, "limits", "max_pending", &c->max_pending);
+	kf_dbl(kf, "limits", "reg_global_per_s", &c->reg_global_per_s);
+	kf_dbl(kf, "limits", "reg_global_burst", &c->reg_global_burst);
+	kf_u32(kf, "limits", "max_ip_entries", &c->max_ip_entries);
+	kf_u32(kf, "limits", "unconnected_ttl_secs", &c->unconnected_ttl_s);
+	kf_u32(kf, "limits", "exchange_ttl_secs", &c->exchange_ttl_s);
+	kf_u32(kf, "limits", "max_exchanges", &c->max_exchanges);
 	groups = g_key_file_get_groups(kf, NULL);
 	for (gchar **g = groups; g && *g; g++) {
 		if (g_str_has_prefix(*g, "realm.")) {

@@ -116,9 +116,14 @@ int actr__sig_store_put_key(struct actr__sig_store *st,
 int actr__sig_store_load_keys(struct actr__sig_store *st,
 			      struct actr__sig_ident *id);
 
-/** Take the next serial number of realm (persisted before returning). */
-int actr__sig_store_next_serial(struct actr__sig_store *st, uint32_t realm,
-				uint64_t *serial);
+/** Reserve serial number serial in realm (persisted before returning):
+ * 0, -EEXIST when an actor of the store already holds it, or
+ * -ACTR_EINTERNAL. */
+int actr__sig_store_claim_serial(struct actr__sig_store *st, uint32_t realm,
+				 uint64_t serial);
+/** Give a reserved serial back (the actor is gone). 0 or negative. */
+int actr__sig_store_release_serial(struct actr__sig_store *st, uint32_t realm,
+				   uint64_t serial);
 
 /** Upsert a realm with an optional secret (NULL = none). */
 int actr__sig_store_put_realm(struct actr__sig_store *st, uint32_t realm,
@@ -137,12 +142,17 @@ struct actr__sig_actor_row {
 	const uint8_t *renew_hash;	/* SHA-256 of the renewal token */
 	uint64_t renew_exp_s;		/* renewal token expiry */
 	uint64_t cred_exp_s;		/* credential expiry */
+	uint64_t reg_s;			/* registered at (unix s) */
+	bool connected;			/* a WebSocket was opened once */
 };
 
 int actr__sig_store_put_actor(struct actr__sig_store *st,
 			      const struct actr__sig_actor_row *row);
 int actr__sig_store_del_actor(struct actr__sig_store *st,
 			      const char *actor_id);
+/** Record that actor_id opened a WebSocket (row->connected). */
+int actr__sig_store_set_connected(struct actr__sig_store *st,
+				  const char *actor_id);
 typedef void (*actr__sig_actor_fn)(void *arg,
 				   const struct actr__sig_actor_row *row);
 int actr__sig_store_load_actors(struct actr__sig_store *st,
@@ -165,6 +175,13 @@ struct actr__sig_config {
 	double conn_burst;		/* bucket size */
 	double reg_per_min;		/* HTTP register/renew per IP */
 	double reg_burst;		/* bucket size */
+	double reg_global_per_s;	/* registrations, all addresses */
+	double reg_global_burst;	/* bucket size */
+	uint32_t max_ip_entries;	/* per-address entries kept (LRU) */
+	uint32_t unconnected_ttl_s;	/* drop a registration that never
+					   opened a WebSocket; 0 = never */
+	uint32_t exchange_ttl_s;	/* a callee may answer its caller */
+	uint32_t max_exchanges;		/* open exchanges kept */
 	uint32_t max_conn_per_ip;	/* concurrent connections per IP */
 	uint32_t max_conns;		/* concurrent connections in total */
 	double msg_per_s;		/* messages per connection */
@@ -200,6 +217,11 @@ struct actr__sig_stats {
 	uint64_t rej_410;		/* register over WebSocket */
 	uint64_t rej_429;		/* rate limited */
 	uint64_t rej_bad;		/* undecodable input */
+	uint64_t reg_global_limited;	/* 429: global registration limit */
+	uint64_t reg_expired;		/* registrations never connected */
+	uint64_t ip_evicted;		/* per-address entries evicted (LRU) */
+	uint64_t exch_full;		/* exchanges not recorded: table full */
+	uint64_t log_suppressed;	/* warnings dropped by the log budget */
 };
 
 struct actr__sig_server;
@@ -277,6 +299,13 @@ uint64_t actr__sig_tick(struct actr__sig_server *s, uint64_t now_ms);
 /** Number of live (connected) actors. */
 size_t actr__sig_live_count(const struct actr__sig_server *s);
 
+/** Entries in the per-address table (bounded by cfg.max_ip_entries
+ * plus addresses with open connections). */
+size_t actr__sig_ip_entries(const struct actr__sig_server *s);
+
+/** Registered actors (connected or not). */
+size_t actr__sig_actor_count(const struct actr__sig_server *s);
+
 /** Encode env into a malloc'd buffer. NULL on failure. */
 uint8_t *actr__sig_env_pack(const Signaling__SignalingEnvelope *env,
 			    size_t *len);
@@ -285,6 +314,7 @@ uint8_t *actr__sig_env_pack(const Signaling__SignalingEnvelope *env,
 
 struct actr_reactor;
 struct actr__sig_listener;
+struct actr_http_server_stats;
 
 struct actr__sig_listen_config {
 	const char *host;		/* IP literal to bind */
@@ -292,6 +322,8 @@ struct actr__sig_listen_config {
 	const char *tls_cert;		/* PEM chain: serve https/wss, or NULL */
 	const char *tls_key;		/* PEM key */
 	uint32_t header_timeout_ms;	/* slowloris guard; 0 = default 10 s */
+	uint32_t frame_timeout_ms;	/* a started WebSocket frame must
+					   complete; 0 = default 10 s */
 };
 
 /**
@@ -308,6 +340,10 @@ uint16_t actr__sig_listener_port(const struct actr__sig_listener *l);
 
 /** The core behind the listener (for stats and administration). */
 struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l);
+
+/** The HTTP/WebSocket server's counters (frame deadlines, bad requests). */
+void actr__sig_listener_http_stats(const struct actr__sig_listener *l,
+				   struct actr_http_server_stats *out);
 
 /** Stop: close every connection, then free the core. NULL ignored. */
 void actr__sig_listener_free(struct actr__sig_listener *l);

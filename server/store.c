@@ -1,8 +1,9 @@
 /*
  * The state that survives a restart, in SQLite (WAL): signing keys, realms
- * with their secrets and serial counters, and registered actors (their
- * RegisterRequest, which carries the ACL and service spec, the hashed
- * renewal token and expiries).
+ * with their secrets, the serial numbers in use (so a random serial is
+ * never issued twice), and registered actors (their RegisterRequest, which
+ * carries the ACL and service spec, the hashed renewal token, expiries,
+ * registration time and whether a WebSocket was ever opened).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,9 +18,11 @@
 
 struct actr__sig_store {
 	sqlite3 *db;		/* connection */
-	sqlite3_stmt *serial;	/* UPDATE ... RETURNING next serial */
+	sqlite3_stmt *claim;	/* INSERT OR IGNORE a serial */
+	sqlite3_stmt *release;	/* DELETE a serial */
 	sqlite3_stmt *put_actor; /* upsert actor */
 	sqlite3_stmt *del_actor; /* delete actor */
+	sqlite3_stmt *connected; /* mark an actor connected */
 };
 
 static const char schema[] =
@@ -29,15 +32,38 @@ static const char schema[] =
 	" priv BLOB NOT NULL, created INTEGER NOT NULL,"
 	" retired INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS realms(realm_id INTEGER PRIMARY KEY,"
-	" secret TEXT, next_serial INTEGER NOT NULL DEFAULT 1);"
+	" secret TEXT, next_serial INTEGER NOT NULL DEFAULT 1);" /* unused
+	   since serials are random; kept for databases that have it */
 	"CREATE TABLE IF NOT EXISTS actors(actor_id TEXT PRIMARY KEY,"
 	" reg BLOB NOT NULL, renew_hash BLOB NOT NULL,"
-	" renew_exp INTEGER NOT NULL, cred_exp INTEGER NOT NULL);";
+	" renew_exp INTEGER NOT NULL, cred_exp INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS serials(realm_id INTEGER NOT NULL,"
+	" serial INTEGER NOT NULL, PRIMARY KEY(realm_id, serial))"
+	" WITHOUT ROWID;";
+
+/* Columns added after the first release: rows written before count as
+ * connected (they are never expired as "never connected"). */
+static const char migrate_actors[] =
+	"ALTER TABLE actors ADD COLUMN reg_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE actors ADD COLUMN connected INTEGER NOT NULL DEFAULT 1;";
 
 static int db_err(struct actr__sig_store *st, const char *what)
 {
 	actr_loge("signal", "store: %s: %s", what, sqlite3_errmsg(st->db));
 	return -ACTR_EINTERNAL;
+}
+
+/* Does the actors table have the columns added later? */
+static bool has_columns(struct actr__sig_store *st)
+{
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(st->db,
+			       "SELECT reg_at, connected FROM actors LIMIT 0",
+			       -1, &q, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_finalize(q);
+	return true;
 }
 
 struct actr__sig_store *actr__sig_store_open(const char *path)
@@ -56,15 +82,27 @@ struct actr__sig_store *actr__sig_store_open(const char *path)
 		db_err(st, "schema");
 		goto fail;
 	}
+	if (!has_columns(st) &&
+	    sqlite3_exec(st->db, migrate_actors, NULL, NULL, NULL) != SQLITE_OK) {
+		db_err(st, "migrate actors");
+		goto fail;
+	}
 	if (sqlite3_prepare_v2(st->db,
-			       "UPDATE realms SET next_serial = next_serial + 1"
-			       " WHERE realm_id = ?1 RETURNING next_serial - 1",
-			       -1, &st->serial, NULL) != SQLITE_OK ||
+			       "INSERT OR IGNORE INTO serials VALUES(?1,?2)",
+			       -1, &st->claim, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db,
-			       "INSERT OR REPLACE INTO actors VALUES(?1,?2,?3,?4,?5)",
+			       "DELETE FROM serials WHERE realm_id=?1 AND serial=?2",
+			       -1, &st->release, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "INSERT OR REPLACE INTO actors(actor_id, reg,"
+			       " renew_hash, renew_exp, cred_exp, reg_at,"
+			       " connected) VALUES(?1,?2,?3,?4,?5,?6,?7)",
 			       -1, &st->put_actor, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db, "DELETE FROM actors WHERE actor_id=?1",
-			       -1, &st->del_actor, NULL) != SQLITE_OK) {
+			       -1, &st->del_actor, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db,
+			       "UPDATE actors SET connected=1 WHERE actor_id=?1",
+			       -1, &st->connected, NULL) != SQLITE_OK) {
 		db_err(st, "prepare");
 		goto fail;
 	}
@@ -78,9 +116,11 @@ void actr__sig_store_close(struct actr__sig_store *st)
 {
 	if (!st)
 		return;
-	sqlite3_finalize(st->serial);
+	sqlite3_finalize(st->claim);
+	sqlite3_finalize(st->release);
 	sqlite3_finalize(st->put_actor);
 	sqlite3_finalize(st->del_actor);
+	sqlite3_finalize(st->connected);
 	sqlite3_close(st->db);
 	free(st);
 }
@@ -174,22 +214,37 @@ int actr__sig_store_load_realms(struct actr__sig_store *st,
 	return s == SQLITE_DONE ? 0 : db_err(st, "load realms");
 }
 
-int actr__sig_store_next_serial(struct actr__sig_store *st, uint32_t realm,
-				uint64_t *serial)
+/* Run a prepared (realm, serial) statement; returns the changed rows or
+ * -ACTR_EINTERNAL. */
+static int step_serial(struct actr__sig_store *st, sqlite3_stmt *q,
+		       uint32_t realm, uint64_t serial, const char *what)
 {
-	int s, rc = -ENOENT;
+	int rc;
 
-	sqlite3_bind_int64(st->serial, 1, realm);
-	s = sqlite3_step(st->serial);
-	if (s == SQLITE_ROW) {
-		*serial = (uint64_t)sqlite3_column_int64(st->serial, 0);
-		rc = 0;
-		s = sqlite3_step(st->serial);
-	}
-	if (s != SQLITE_DONE)
-		rc = db_err(st, "next serial");
-	sqlite3_reset(st->serial);
+	sqlite3_bind_int64(q, 1, realm);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)serial);
+	rc = sqlite3_step(q) == SQLITE_DONE ? sqlite3_changes(st->db)
+					    : db_err(st, what);
+	sqlite3_reset(q);
 	return rc;
+}
+
+int actr__sig_store_claim_serial(struct actr__sig_store *st, uint32_t realm,
+				 uint64_t serial)
+{
+	int rc = step_serial(st, st->claim, realm, serial, "claim serial");
+
+	if (rc < 0)
+		return rc;
+	return rc == 1 ? 0 : -EEXIST;
+}
+
+int actr__sig_store_release_serial(struct actr__sig_store *st, uint32_t realm,
+				   uint64_t serial)
+{
+	int rc = step_serial(st, st->release, realm, serial, "release serial");
+
+	return rc < 0 ? rc : 0;
 }
 
 int actr__sig_store_put_actor(struct actr__sig_store *st,
@@ -203,22 +258,37 @@ int actr__sig_store_put_actor(struct actr__sig_store *st,
 	sqlite3_bind_blob(q, 3, row->renew_hash, 32, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)row->renew_exp_s);
 	sqlite3_bind_int64(q, 5, (sqlite3_int64)row->cred_exp_s);
+	sqlite3_bind_int64(q, 6, (sqlite3_int64)row->reg_s);
+	sqlite3_bind_int(q, 7, row->connected);
 	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, "put actor");
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	return rc;
 }
 
-int actr__sig_store_del_actor(struct actr__sig_store *st,
-			      const char *actor_id)
+/* Run a prepared statement whose one parameter is an actor id. 0 or
+ * -ACTR_EINTERNAL. */
+static int step_actor(struct actr__sig_store *st, sqlite3_stmt *q,
+		      const char *actor_id, const char *what)
 {
-	sqlite3_stmt *q = st->del_actor;
 	int rc;
 
 	sqlite3_bind_text(q, 1, actor_id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, "del actor");
+	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : db_err(st, what);
 	sqlite3_reset(q);
 	return rc;
+}
+
+int actr__sig_store_del_actor(struct actr__sig_store *st,
+			      const char *actor_id)
+{
+	return step_actor(st, st->del_actor, actor_id, "del actor");
+}
+
+int actr__sig_store_set_connected(struct actr__sig_store *st,
+				  const char *actor_id)
+{
+	return step_actor(st, st->connected, actor_id, "set connected");
 }
 
 int actr__sig_store_load_actors(struct actr__sig_store *st,
@@ -229,7 +299,7 @@ int actr__sig_store_load_actors(struct actr__sig_store *st,
 
 	if (sqlite3_prepare_v2(st->db,
 			       "SELECT actor_id, reg, renew_hash, renew_exp,"
-			       " cred_exp FROM actors",
+			       " cred_exp, reg_at, connected FROM actors",
 			       -1, &q, NULL) != SQLITE_OK)
 		return db_err(st, "load actors");
 	while ((s = sqlite3_step(q)) == SQLITE_ROW) {
@@ -240,6 +310,8 @@ int actr__sig_store_load_actors(struct actr__sig_store *st,
 			.renew_hash = sqlite3_column_blob(q, 2),
 			.renew_exp_s = (uint64_t)sqlite3_column_int64(q, 3),
 			.cred_exp_s = (uint64_t)sqlite3_column_int64(q, 4),
+			.reg_s = (uint64_t)sqlite3_column_int64(q, 5),
+			.connected = sqlite3_column_int(q, 6) != 0,
 		};
 
 		if (!row.actor_id || !row.reg ||

@@ -47,6 +47,8 @@ void sh_start(struct sh *h, const char *db, bool strict)
 		h->cfg.conn_burst = 1e6;
 		h->cfg.reg_per_min = 1e6;
 		h->cfg.reg_burst = 1e6;
+		h->cfg.reg_global_per_s = 1e6;
+		h->cfg.reg_global_burst = 1e6;
 		h->cfg.msg_per_s = 1e6;
 		h->cfg.msg_burst = 1e6;
 	}

@@ -330,8 +330,21 @@ TEST_TIMEOUT(signal_client_end_to_end, 30)
 						     b.last_payload);
 		CHECK(ra_a && ra_b);
 		CHECK(ra_a->is_offerer != ra_b->is_offerer);
-		/* b registered later: larger serial, b offers */
-		CHECK(ra_b->is_offerer);
+		/* the larger serial offers (serials are random within a
+		 * millisecond, not in registration order) */
+		{
+			uint8_t aid[256];
+			size_t an = actr_sigclient_actor_id(a.c, aid, sizeof(aid));
+			Actr__ActrId *ia = actr__actr_id__unpack(NULL, an, aid);
+			Actr__ActrId *ib = actr__actr_id__unpack(NULL, bid_len,
+								 bid);
+
+			CHECK(ia && ib);
+			CHECK_EQ(ra_b->is_offerer,
+				 ib->serial_number > ia->serial_number);
+			actr__actr_id__free_unpacked(ia, NULL);
+			actr__actr_id__free_unpacked(ib, NULL);
+		}
 		actr__role_assignment__free_unpacked(ra_a, NULL);
 		actr__role_assignment__free_unpacked(ra_b, NULL);
 	}

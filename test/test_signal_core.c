@@ -677,6 +677,13 @@ TEST(signal_actr_up_subscription)
 
 /* ---- relay ---------------------------------------------------------------------- */
 
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
 static void relay(struct sh *h, struct sh_actor *from, struct sh_actor *to,
 		  const Actr__AIdCredential *cred, const char *eid,
 		  bool negotiate)
@@ -757,12 +764,13 @@ TEST(signal_relay_checks)
 	CHECK(strstr(e->actr_relay->ice_candidate->candidate, "127.0.0.1"));
 	signaling__signaling_envelope__free_unpacked(e, NULL);
 	CHECK(!sh_pop(&h, 1));
-	/* b answers a: allowed (b's ACL admits a) */
+	/* b answers a: allowed (a has no ACL, so it admits b) */
 	relay(&h, &b, &a, NULL, "r2", false);
 	e = sh_pop(&h, 1);
 	CHECK(e && e->flow_case == SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY);
 	signaling__signaling_envelope__free_unpacked(e, NULL);
-	/* c -> b: denied by ACL (neither side admits the other) */
+	/* c -> b: denied (b's ACL does not admit c; c admitting b is
+	 * irrelevant) */
 	relay(&h, &c, &b, NULL, "r3", false);
 	CHECK_EQ(pop_error(&h, 3), 403);
 	CHECK(!sh_pop(&h, 2));
@@ -840,6 +848,13 @@ TEST(signal_role_negotiation)
 	sh_start(&h, NULL, false);
 	CHECK_EQ(sh_register(&h, &a, "acme", "x", 101, NULL, NULL), 200);
 	CHECK_EQ(sh_register(&h, &b, "acme", "x", 101, NULL, NULL), 200);
+	/* serials are random within a millisecond: name the larger b */
+	if (a.ok->actr_id->serial_number > b.ok->actr_id->serial_number) {
+		struct sh_actor t = a;
+
+		a = b;
+		b = t;
+	}
 	CHECK(b.ok->actr_id->serial_number > a.ok->actr_id->serial_number);
 	CHECK_EQ(sh_connect(&h, &a, 1, false), 101);
 	CHECK_EQ(sh_connect(&h, &b, 2, false), 101);
@@ -859,6 +874,155 @@ TEST(signal_role_negotiation)
 	CHECK(fa && !fb);
 	sh_actor_free(&a);
 	sh_actor_free(&b);
+	sh_stop(&h);
+}
+
+/* The callee may answer a caller its ACL does not admit only inside the
+ * exchange the caller's admitted relay opened, for exchange_ttl_s after
+ * the caller's last relay. */
+TEST(signal_relay_exchange_window)
+{
+	struct sh h;
+	struct sh_actor a, b;
+	Actr__AclRule r;
+	Actr__ActrType t;
+	Actr__AclRule *rp = &r;
+	Actr__Acl only_a = ACTR__ACL__INIT, nobody = ACTR__ACL__INIT;
+	Signaling__SignalingEnvelope *e;
+
+	sh_rule(&r, &t, true, "acme", "caller", -1);
+	only_a.n_rules = 1;
+	only_a.rules = &rp;
+	sh_start(&h, NULL, false);
+	actr__sig_free(h.s);
+	h.cfg.presence_ttl_s = 3600; /* no heartbeats in this test */
+	h.s = actr__sig_new(&h.cfg, &h.io, h.now);
+	CHECK_OK(actr__sig_add_realm(h.s, 101, "s3cret"));
+	CHECK_EQ(sh_register(&h, &a, "acme", "caller", 101, &nobody, NULL), 200);
+	CHECK_EQ(sh_register(&h, &b, "acme", "echo", 101, &only_a, NULL), 200);
+	CHECK_EQ(sh_connect(&h, &a, 1, false), 101);
+	CHECK_EQ(sh_connect(&h, &b, 2, false), 101);
+	relay(&h, &b, &a, NULL, "early", false);
+	CHECK_EQ(pop_error(&h, 2), 403);
+	relay(&h, &a, &b, NULL, "open", false);
+	e = sh_pop(&h, 2);
+	CHECK(e && e->flow_case == SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY);
+	CHECK(e->actr_relay->credential->key_id == 0 &&
+	      e->actr_relay->credential->claims.len == 0 &&
+	      e->actr_relay->credential->signature.len == 0);
+	signaling__signaling_envelope__free_unpacked(e, NULL);
+	h.now += (h.cfg.exchange_ttl_s - 1) * 1000ull;
+	relay(&h, &b, &a, NULL, "answer", false);
+	e = sh_pop(&h, 1);
+	CHECK(e && e->flow_case == SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY);
+	signaling__signaling_envelope__free_unpacked(e, NULL);
+	/* the exchange ends exchange_ttl_s after the caller's last relay */
+	h.now += 2000;
+	actr__sig_tick(h.s, h.now);
+	relay(&h, &b, &a, NULL, "late", false);
+	CHECK_EQ(pop_error(&h, 2), 403);
+	CHECK(!sh_pop(&h, 1));
+	/* the caller reopens it */
+	relay(&h, &a, &b, NULL, "again", false);
+	e = sh_pop(&h, 2);
+	CHECK(e);
+	signaling__signaling_envelope__free_unpacked(e, NULL);
+	relay(&h, &b, &a, NULL, "answer2", false);
+	e = sh_pop(&h, 1);
+	CHECK(e && e->flow_case == SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY);
+	signaling__signaling_envelope__free_unpacked(e, NULL);
+	sh_actor_free(&a);
+	sh_actor_free(&b);
+	sh_stop(&h);
+}
+
+/* Serials: 41 bits of ms since 2023-01-01 then 12 random bits; never
+ * sequential, unique over 10k registrations in one millisecond, below
+ * 2^53, and still unique after a restart on the same db. */
+TEST_TIMEOUT(signal_serials_random_unique_persistent, 120)
+{
+	enum { N = 10000 };
+	static uint64_t ser[N + 1];
+	struct sh h;
+	struct sh_actor a, first;
+	char db[512];
+	uint64_t t0;
+	int seq = 0;
+
+	snprintf(db, sizeof(db), "%s/serials.db", actr_test_tmpdir());
+	sh_start(&h, db, false);
+	t0 = h.now - 1672531200000ull;
+	CHECK_EQ(sh_register(&h, &first, "acme", "x", 101, NULL, NULL), 200);
+	ser[0] = first.ok->actr_id->serial_number;
+	for (int i = 1; i < N; i++) {
+		CHECK_EQ(sh_register(&h, &a, "acme", "x", 101, NULL, NULL), 200);
+		ser[i] = a.ok->actr_id->serial_number;
+		sh_actor_free(&a);
+	}
+	for (int i = 0; i < N; i++) {
+		CHECK(ser[i] < (1ull << 53));
+		/* time-ordered: the clock's ms, moved on only by collisions */
+		CHECK((ser[i] >> 12) >= t0 && (ser[i] >> 12) < t0 + 64);
+		if (i && ser[i] == ser[i - 1] + 1)
+			seq++;
+	}
+	CHECK(seq <= 10); /* chance: 2.4 expected in 10k pairs */
+	qsort(ser, N, sizeof(ser[0]), cmp_u64);
+	for (int i = 1; i < N; i++)
+		CHECK(ser[i] != ser[i - 1]);
+	/* restart on the same db at the same instant: the identities are
+	 * back and a new serial collides with none of them */
+	sh_stop(&h);
+	h.s = actr__sig_new(&h.cfg, &h.io, h.now);
+	CHECK(h.s);
+	CHECK_EQ(actr__sig_actor_count(h.s), N);
+	CHECK_EQ(sh_connect(&h, &first, 1, false), 101);
+	CHECK_EQ(sh_register(&h, &a, "acme", "x", 101, NULL, NULL), 200);
+	ser[N] = a.ok->actr_id->serial_number;
+	CHECK(!bsearch(&ser[N], ser, N, sizeof(ser[0]), cmp_u64));
+	sh_actor_free(&a);
+	sh_actor_free(&first);
+	sh_stop(&h);
+}
+
+/* A registration that never opens a WebSocket is forgotten after
+ * unconnected_ttl_s, also across a restart; one that connected is not. */
+TEST(signal_unconnected_registrations_expire)
+{
+	struct sh h;
+	struct sh_actor idle, used, later;
+	char db[512];
+
+	snprintf(db, sizeof(db), "%s/unconnected.db", actr_test_tmpdir());
+	sh_start(&h, db, false);
+	CHECK_EQ(h.cfg.unconnected_ttl_s, 300);
+	CHECK_EQ(sh_register(&h, &idle, "acme", "x", 101, NULL, NULL), 200);
+	CHECK_EQ(sh_register(&h, &used, "acme", "x", 101, NULL, NULL), 200);
+	CHECK_EQ(sh_connect(&h, &used, 1, false), 101);
+	actr__sig_conn_closed(h.s, 1); /* connected once, gone again */
+	h.now += 299 * 1000ull;
+	actr__sig_tick(h.s, h.now);
+	CHECK_EQ(actr__sig_actor_count(h.s), 2);
+	CHECK_EQ(sh_register(&h, &later, "acme", "x", 101, NULL, NULL), 200);
+	h.now += 2000;
+	actr__sig_tick(h.s, h.now);
+	CHECK_EQ(actr__sig_stats(h.s)->reg_expired, 1);
+	CHECK_EQ(actr__sig_actor_count(h.s), 2);
+	CHECK_EQ(sh_connect(&h, &idle, 2, false), 401);
+	/* the registration time and the connected mark are persisted */
+	sh_stop(&h);
+	h.s = actr__sig_new(&h.cfg, &h.io, h.now);
+	CHECK(h.s);
+	CHECK_EQ(actr__sig_actor_count(h.s), 2);
+	h.now += 300 * 1000ull;
+	actr__sig_tick(h.s, h.now);
+	CHECK_EQ(actr__sig_stats(h.s)->reg_expired, 1);
+	CHECK_EQ(actr__sig_actor_count(h.s), 1);
+	CHECK_EQ(sh_connect(&h, &later, 3, false), 401);
+	CHECK_EQ(sh_connect(&h, &used, 4, false), 101);
+	sh_actor_free(&idle);
+	sh_actor_free(&used);
+	sh_actor_free(&later);
 	sh_stop(&h);
 }
 
@@ -1075,7 +1239,7 @@ TEST(signal_renew_and_restart)
 	CHECK(h.s);
 	h.now += 3000 * 1000ull; /* original credential would be expired */
 	CHECK_EQ(sh_connect(&h, &a, 1, false), 101);
-	/* serial counter survived; realm secrets survived */
+	/* serials are time-ordered (6000 s later); realm secrets survived */
 	CHECK_EQ(sh_register(&h, &b, "acme", "x", 101, NULL, NULL), 200);
 	CHECK(b.ok->actr_id->serial_number > serial_a);
 	CHECK_EQ(b.ok->signing_key_id, a.ok->signing_key_id);

@@ -922,4 +922,6 @@ void actr__net_limits_fill(struct actr_net_limits *l)
 		l->handshake_timeout_ms = 10000;
 	if (!l->close_timeout_ms)
 		l->close_timeout_ms = 2000;
+	if (!l->frame_timeout_ms)
+		l->frame_timeout_ms = 30000;
 }

@@ -48,7 +48,8 @@ struct actr__http_msg {
  * terminated in place (buf is modified) and m points into buf.
  * Returns the head length (> 0); -EAGAIN when more bytes are needed;
  * -ACTR_ETOOBIG (m->error_status 431 or 413) when a limit is exceeded;
- * -ACTR_EPROTO (m->error_status 400, 501 or 505) for malformed input.
+ * -ACTR_EPROTO (m->error_status 400, 501 or 505) for malformed input,
+ * including a line ended by a bare LF (refused as soon as it is seen).
  */
 ssize_t actr__http_parse(char *buf, size_t len, bool request,
 			 const struct actr__http_limits *lim, size_t *scanned,

@@ -248,9 +248,15 @@ ssize_t actr__http_parse(char *buf, size_t len, bool request,
 		while (skip + 1 < len && buf[skip] == '\r' &&
 		       buf[skip + 1] == '\n')
 			skip += 2;
-	for (size_t i = ACTR_MAX(from, skip); i + 3 < len; i++) {
-		if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' &&
-		    buf[i + 3] == '\n') {
+	/* Lines end with CRLF. A bare LF (RFC 9112 2.2 lets a recipient
+	 * accept it) is refused at once: read as a line end here but not by
+	 * a proxy in front, it would split heads differently (smuggling),
+	 * and an LF-only client would otherwise wait for the deadline. */
+	for (size_t i = ACTR_MAX(from, skip); i < len; i++) {
+		if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r'))
+			return fail(m, 400, -ACTR_EPROTO);
+		if (i + 3 < len && buf[i] == '\r' && buf[i + 1] == '\n' &&
+		    buf[i + 2] == '\r' && buf[i + 3] == '\n') {
 			end = buf + i;
 			break;
 		}

@@ -125,11 +125,23 @@ out:
 	return rc;
 }
 
+bool actr__srv_log_ok(actr_http_server_t *s)
+{
+	uint64_t sec = actr_reactor_now(s->r) / 1000000000ull;
+
+	if (sec != s->log_sec) {
+		s->log_sec = sec;
+		s->log_n = 0;
+	}
+	return s->log_n++ < 10;
+}
+
 /* Answer an error and close the connection after the answer is sent. */
 static void send_error(struct hconn *h, int status, const char *why)
 {
-	actr_logw(log_tag, "%s: %d %s (%s)", h->c->peer, status,
-		  actr__http_reason(status), why);
+	if (actr__srv_log_ok(h->s))
+		actr_logw(log_tag, "%s: %d %s (%s)", h->c->peer, status,
+			  actr__http_reason(status), why);
 	write_response(h, status, "text/plain", NULL, actr__http_reason(status),
 		       strlen(actr__http_reason(status)), false);
 	hconn_release(h, true);
@@ -529,32 +541,45 @@ int actr_http_respond(actr_http_req_t *q, int status, const char *content_type,
 	return rc;
 }
 
+int actr_http_ws_check(actr_http_req_t *q)
+{
+	struct hconn *h = q->h;
+	const char *ver = actr__http_header(&h->msg, "sec-websocket-version");
+	const char *key = actr__http_header(&h->msg, "sec-websocket-key");
+
+	if (!actr_http_req_is_websocket(q) || h->msg.minor < 1 || !key ||
+	    !actr__ws_key_valid(key) || h->body_len > 0) {
+		h->s->st.bad_requests++;
+		actr_logd(log_tag, "%s: bad websocket handshake",
+			  h->c ? h->c->peer : "?");
+		actr_http_respond(q, 400, "text/plain", NULL,
+				  "bad websocket handshake", 23);
+		return 400;
+	}
+	if (!ver || strcmp(ver, "13") != 0) {
+		h->s->st.bad_requests++;
+		actr_logd(log_tag, "%s: websocket version %.16s refused",
+			  h->c ? h->c->peer : "?", ver ? ver : "(none)");
+		actr_http_respond(q, 426, "text/plain",
+				  "Sec-WebSocket-Version: 13\r\n",
+				  "unsupported websocket version", 29);
+		return 426;
+	}
+	return 0;
+}
+
 actr_ws_t *actr_http_accept_ws(actr_http_req_t *q,
 			       const struct actr_ws_callbacks *cb, void *arg)
 {
 	struct hconn *h = q->h;
-	const char *ver, *key;
+	const char *key;
 	char accept[29], head[256];
 	actr_ws_t *ws;
 	int n;
 
-	if (q->answered || !h->c)
+	if (q->answered || !h->c || actr_http_ws_check(q) != 0)
 		return NULL;
-	ver = actr__http_header(&h->msg, "sec-websocket-version");
 	key = actr__http_header(&h->msg, "sec-websocket-key");
-	if (!actr_http_req_is_websocket(q) || h->msg.minor < 1 || !key ||
-	    !actr__ws_key_valid(key) || h->body_len > 0) {
-		h->s->st.bad_requests++;
-		actr_http_respond(q, 400, "text/plain", NULL,
-				  "bad websocket handshake", 23);
-		return NULL;
-	}
-	if (!ver || strcmp(ver, "13") != 0) {
-		actr_http_respond(q, 426, "text/plain",
-				  "Sec-WebSocket-Version: 13\r\n",
-				  "unsupported websocket version", 29);
-		return NULL;
-	}
 	actr__ws_accept_key(key, accept);
 	n = snprintf(head, sizeof(head),
 		     "HTTP/1.1 101 Switching Protocols\r\n"

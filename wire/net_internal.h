@@ -24,7 +24,13 @@ struct actr_http_server {
 	actr_ws_t *ws;				/* upgraded connections */
 	struct actr__conn *all;			/* every transport, until freed */
 	struct actr_http_server_stats st;	/* counters */
+	uint64_t log_sec;			/* second of the log budget */
+	unsigned log_n;				/* peer-caused lines in it */
 };
+
+/** May one more warning caused by a peer be logged (at most 10 a second
+ * per server, so a flood cannot flood the log)? */
+bool actr__srv_log_ok(actr_http_server_t *s);
 
 /** Server side: take over conn c (already upgraded by the 101 answer).
  * NULL on out of memory. */

@@ -21,7 +21,10 @@ struct actr_ws {
 	int state;				/* WS_* */
 	bool client;				/* we mask our frames */
 	struct actr__ws_dec dec;		/* frame decoder */
-	actr_timer_t timer;			/* handshake / close deadline */
+	actr_timer_t timer;			/* handshake, frame or close
+						   deadline (by state) */
+	bool frame_started;			/* open: a partial frame is
+						   buffered, timer armed */
 	actr_defer_t defer;			/* deferred free */
 	actr_http_server_t *srv;		/* server side: owner */
 	actr_ws_t *prev;			/* server list */
@@ -144,9 +147,26 @@ static void protocol_error(actr_ws_t *ws)
 
 	if (ws->srv)
 		ws->srv->st.ws_protocol_errors++;
-	actr_logw(log_tag, "%s: closing with %d: %s", ws->peer, code, why);
+	if (!ws->srv || actr__srv_log_ok(ws->srv))
+		actr_logw(log_tag, "%s: closing with %d: %s", ws->peer, code,
+			  why);
 	send_close(ws, code, why);
 	finish(ws, code, why, true);
+}
+
+/* After decoding: a partial frame left in the input must complete
+ * within frame_timeout_ms of its first byte (the deadline restarts when
+ * a frame completed and another began in the same input). */
+static void frame_deadline(actr_ws_t *ws, bool progress)
+{
+	bool partial = ws->state == WS_OPEN && ws->c && ws->c->in_len > 0;
+
+	if (partial && (progress || !ws->frame_started))
+		actr_timer_start(&ws->timer,
+				 ACTR_MS(ws->lim.frame_timeout_ms), 0);
+	else if (!partial && ws->frame_started && ws->state == WS_OPEN)
+		actr_timer_stop(&ws->timer);
+	ws->frame_started = partial;
 }
 
 static void handle_frames(actr_ws_t *ws)
@@ -201,6 +221,7 @@ static void handle_frames(actr_ws_t *ws)
 	}
 	/* The transport outlives the iteration even if ws closed it. */
 	actr__conn_consume(c, off);
+	frame_deadline(ws, off > 0);
 }
 
 static void on_timer(actr_timer_t *t, void *arg)
@@ -210,6 +231,15 @@ static void on_timer(actr_timer_t *t, void *arg)
 	if (ws->state == WS_CONNECTING) {
 		actr_logw(log_tag, "%s: handshake timed out", ws->peer);
 		finish(ws, 1006, "handshake timeout", false);
+	} else if (ws->state == WS_OPEN) {
+		/* a frame started and did not complete in time */
+		if (ws->srv)
+			ws->srv->st.ws_frame_timeouts++;
+		if (!ws->srv || actr__srv_log_ok(ws->srv))
+			actr_logw(log_tag, "%s: frame incomplete after %u ms, "
+				  "closing", ws->peer, ws->lim.frame_timeout_ms);
+		send_close(ws, 1008, "frame deadline");
+		finish(ws, 1008, "frame deadline", true);
 	} else {
 		finish(ws, 1006, "close timeout", false);
 	}

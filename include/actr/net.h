@@ -56,6 +56,9 @@ struct actr_net_limits {
 	uint32_t idle_timeout_ms;	/* server: keep-alive idle; time for a body [60 s] */
 	uint32_t handshake_timeout_ms;	/* connect + TLS + upgrade [10 s] */
 	uint32_t close_timeout_ms;	/* wait for the peer's close [2 s] */
+	uint32_t frame_timeout_ms;	/* WebSocket: a frame whose first byte
+					   arrived must be complete [30 s],
+					   else close 1008 */
 };
 
 /* ---- query strings -------------------------------------------------------- */
@@ -93,7 +96,7 @@ struct actr_http_server_stats {
 	uint64_t conns_accepted;	/* TCP connections accepted */
 	uint64_t conns_rejected;	/* refused: max_conns reached (503) */
 	uint64_t requests;		/* complete requests dispatched */
-	uint64_t bad_requests;		/* 400/501/505: malformed */
+	uint64_t bad_requests;		/* 400/426/501/505: malformed */
 	uint64_t headers_too_large;	/* 431: head size or header count */
 	uint64_t body_too_large;	/* 413 */
 	uint64_t header_timeouts;	/* 408: head not complete in time */
@@ -102,6 +105,7 @@ struct actr_http_server_stats {
 	uint64_t upgrades;		/* WebSocket upgrades accepted */
 	uint64_t upgrades_rejected;	/* upgrade requests answered non-101 */
 	uint64_t ws_protocol_errors;	/* WebSocket closes for bad frames */
+	uint64_t ws_frame_timeouts;	/* WebSocket closes: frame deadline */
 	uint64_t overflows;		/* sends/answers refused: max_pending */
 	unsigned conns_open;		/* connections open now (incl. ws) */
 };
@@ -173,6 +177,16 @@ struct actr_ws_callbacks {
 	void (*on_close)(actr_ws_t *ws, int code, const char *reason,
 			 void *arg);
 };
+
+/**
+ * Check the WebSocket handshake headers of an upgrade request (method,
+ * HTTP/1.1, Sec-WebSocket-Key, Sec-WebSocket-Version 13, no body) before
+ * the application looks at anything else. Returns 0 when they are
+ * acceptable; otherwise answers the request itself, 400 (bad handshake)
+ * or 426 with "Sec-WebSocket-Version: 13" (RFC 6455 4.4), counts it and
+ * returns that status. actr_http_accept_ws() runs the same check.
+ */
+int actr_http_ws_check(actr_http_req_t *q);
 
 /**
  * Accept a WebSocket upgrade from the request handler: sends 101 and
