@@ -23,7 +23,7 @@ SANFLAGS :=
 endif
 
 # Library layers, in dependency order (DESIGN.md).
-LIB_DIRS := core proto mailbox ice sctp wire runtime
+LIB_DIRS := core proto mailbox net ice sctp wire runtime
 
 PKGS := sqlite3 libprotobuf-c openssl libsrtp2 nice glib-2.0 usrsctp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -34,7 +34,12 @@ OPT ?= -O2
 CFLAGS ?= $(OPT) -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-unused-parameter
+# The library exports only what include/actr/ marks ACTR_API (hidden by
+# default, scripts/libactr.map names the version node); ACTR_INTERNAL lets
+# the library, the server, tests and benchmarks use internal fast paths
+# (the examples build as applications do, without it).
 ALL_CFLAGS := -std=gnu11 -fPIC -pthread $(WARN) $(SANFLAGS) $(CFLAGS) \
+	-fvisibility=hidden -DACTR_INTERNAL \
 	-Iinclude -I. -I$(B)/gen $(PKG_CFLAGS) -MMD -MP
 ALL_LDFLAGS := -pthread $(SANFLAGS) $(LDFLAGS)
 LIBS := $(PKG_LIBS) -lm
@@ -59,8 +64,19 @@ $(B)/gen/proto/%.pb-c.c $(B)/gen/proto/%.pb-c.h: proto/%.proto $(PROTOS)
 	@mkdir -p $(B)/gen
 	$(Q)$(call say,PROTOC,$<)protoc-c --c_out=$(B)/gen -I. -I/usr/include $<
 
+# The examples' schemas (not in the library): generated the same way and
+# linked into the examples, tests and benchmarks.
+EX_PROTOS := $(wildcard examples/*/*.proto)
+EX_PROTO_C := $(patsubst %.proto,$(B)/gen/%.pb-c.c,$(EX_PROTOS))
+EX_PROTO_H := $(EX_PROTO_C:.c=.h)
+EX_PROTO_O := $(EX_PROTO_C:.c=.o)
+
+$(B)/gen/examples/%.pb-c.c $(B)/gen/examples/%.pb-c.h: examples/%.proto
+	@mkdir -p $(B)/gen
+	$(Q)$(call say,PROTOC,$<)protoc-c --c_out=$(B)/gen -I. $<
+
 # Generated sources are kept (not deleted as intermediates).
-.SECONDARY: $(PROTO_C) $(PROTO_H)
+.SECONDARY: $(PROTO_C) $(PROTO_H) $(EX_PROTO_C) $(EX_PROTO_H)
 
 $(B)/gen/google/protobuf/%.pb-c.c $(B)/gen/google/protobuf/%.pb-c.h: /usr/include/google/protobuf/%.proto
 	@mkdir -p $(B)/gen
@@ -75,19 +91,27 @@ LIBA := $(B)/libactr.a
 LIBSO := $(B)/libactr.so.$(VERSION)
 SONAME := libactr.so.$(VERSION_MAJOR)
 
-$(B)/%.o: %.c | $(PROTO_H)
+$(B)/%.o: %.c | $(PROTO_H) $(EX_PROTO_H)
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(B)/gen/%.pb-c.o: $(B)/gen/%.pb-c.c
 	$(Q)$(call say,CC,$<)$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -c $< -o $@
 
+# The actr package's messages are public API (include/actr/proto.h): their
+# generated code keeps default visibility.
+$(B)/gen/proto/actr.pb-c.o: ALL_CFLAGS += -fvisibility=default
+
+# The examples are applications: no internal fast paths.
+$(B)/examples/%.o: ALL_CFLAGS := $(filter-out -DACTR_INTERNAL,$(ALL_CFLAGS))
+
 $(LIBA): $(LIB_OBJS)
 	$(Q)$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(LIBSO): $(LIB_OBJS)
+$(LIBSO): $(LIB_OBJS) scripts/libactr.map
 	$(Q)$(call say,LD,$@)$(CC) -shared -Wl,-soname,$(SONAME) \
-		$(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+		-Wl,--version-script=scripts/libactr.map \
+		$(ALL_LDFLAGS) -o $@ $(LIB_OBJS) $(LIBS)
 	$(Q)ln -sf libactr.so.$(VERSION) $(B)/$(SONAME)
 	$(Q)ln -sf $(SONAME) $(B)/libactr.so
 
@@ -132,7 +156,7 @@ $(B)/actr: $(patsubst %.c,$(B)/%.o,$(wildcard tools/*.c)) $(LIBA)
 EXAMPLE_SRCS := $(wildcard examples/*/*.c)
 EXAMPLES := $(patsubst %.c,$(B)/%,$(EXAMPLE_SRCS))
 
-$(EXAMPLES): $(B)/examples/%: $(B)/examples/%.o $(LIBA)
+$(EXAMPLES): $(B)/examples/%: $(B)/examples/%.o $(EX_PROTO_O) $(LIBA)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---- tests: every test/*.c in one runner -----------------------------------
@@ -140,14 +164,14 @@ TEST_SRCS := $(wildcard test/*.c)
 TEST_OBJS := $(patsubst %.c,$(B)/%.o,$(TEST_SRCS))
 TESTBIN := $(B)/test/actr-test
 
-$(TESTBIN): $(TEST_OBJS) $(SERVERA) $(LIBA)
+$(TESTBIN): $(TEST_OBJS) $(EX_PROTO_O) $(SERVERA) $(LIBA)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---- benchmarks: one program per bench/*.c ---------------------------------
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCHES := $(patsubst %.c,$(B)/%,$(BENCH_SRCS))
 
-$(BENCHES): $(B)/bench/%: $(B)/bench/%.o $(SERVERA) $(LIBA)
+$(BENCHES): $(B)/bench/%: $(B)/bench/%.o $(EX_PROTO_O) $(SERVERA) $(LIBA)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 # ---- fuzz targets: one libFuzzer program per test/fuzz/*.c (FUZZ=1) -------
@@ -159,7 +183,7 @@ $(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(LIBA)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # ---- top-level targets -------------------------------------------------------
-.PHONY: all lib deps check check-run check-interop demo demo-run bench install clean format \
+.PHONY: all lib deps check check-run check-interop abi-baseline demo demo-run bench install clean format \
 	fuzz fuzz-build
 
 all: lib $(PROGS) $(EXAMPLES) $(TESTBIN) $(BENCHES)
@@ -186,10 +210,16 @@ endif
 # Rust schema, the Rust actr runtime from npm. Not under valgrind (minutes of Node.js); with T=...
 # only the unit tests run.
 check-run: all
+	@/usr/bin/python3 scripts/check_layers.py .
+	@/usr/bin/python3 scripts/check_abi.py $(LIBSO) $(B)/gen
 	$(RUN_TESTS) $(T)
 ifneq ($(VALGRIND),1)
 	$(if $(T),,@$(MAKE) --no-print-directory check-interop)
 endif
+
+# Record the exported symbols as the ABI baseline (a deliberate change).
+abi-baseline: lib
+	@/usr/bin/python3 scripts/check_abi.py $(LIBSO) $(B)/gen --update
 
 check-interop: all
 	@sh test/interop/schema.sh

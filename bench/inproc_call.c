@@ -39,7 +39,7 @@
 #include <actr/node.h>
 #include <actr/runtime.h>
 
-#include "proto/echo.pb-c.h"
+#include "examples/echo_actor/echo.pb-c.h"
 
 #define ROUTE "bench.Bench.Echo"
 

@@ -39,7 +39,7 @@
 #include <actr/runtime.h>
 #include <actr/signal.h>
 
-#include "proto/echo.pb-c.h"
+#include "examples/echo_actor/echo.pb-c.h"
 #include "server/signal_internal.h"
 
 static void pin(int cpu)

@@ -10,7 +10,11 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include <actr/actr.h>
+#include <actr/buf.h>
+#include <actr/error.h>
+#include <actr/log.h>
+#include <actr/reactor.h>
+#include <actr/util.h>
 
 #define ACTR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define ACTR_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <actr/actr.h>
 #include <actr/kv.h>
 #include <actr/mailbox.h>
 

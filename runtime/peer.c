@@ -165,6 +165,7 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 	actr_logi(TAG, "connection to %s dropped: %s", c->key,
 		  why ? why : "closed");
 	c->st = PC_DEAD;
+	actr_timer_stop(&c->setup_timer);
 	q_free_all(p, c, -ACTR_ENOTREADY, why ? why : "connection closed");
 	if (status < 0 && !p->closing)
 		inflight_fail(p, c, why ? why : "connection lost");
@@ -313,6 +314,7 @@ static void c_state(void *arg, int state, int err)
 
 	if (state == ACTR__PC_CONNECTED && c->st != PC_OPEN) {
 		c->st = PC_OPEN;
+		actr_timer_stop(&c->setup_timer);
 		p->st.conns_open++;
 		p->st.last_setup_ns = now_ns(p) - c->created_ns;
 		actr_logi(TAG, "connected to %s (%s) in %.1f ms", c->key,
@@ -393,6 +395,22 @@ static const struct actr__pc_cbs conn_cbs = {
 	c_description, c_candidate, c_state, c_message, c_writable,
 };
 
+/* The connection did not open in time: whatever phase it is in (waiting
+ * for the RoleAssignment, for an offer the peer never sends because its
+ * own side failed, for ICE/DTLS/SCTP), queued calls fail now. */
+static void on_setup_timeout(actr_timer_t *t, void *arg)
+{
+	struct peer_conn *c = arg;
+	char why[96];
+
+	(void)t;
+	if (c->st == PC_OPEN || c->st == PC_DEAD)
+		return;
+	snprintf(why, sizeof(why), "connection setup timed out after %u ms",
+		 c->p->cfg.setup_timeout_ms);
+	actr__peer_conn_drop(c, -ACTR_ENOTREADY, why);
+}
+
 static struct peer_conn *conn_new(actr_peer_t *p, const Actr__ActrId *remote,
 				  const char *key)
 {
@@ -415,6 +433,8 @@ static struct peer_conn *conn_new(actr_peer_t *p, const Actr__ActrId *remote,
 	c->inflight = g_hash_table_new(g_direct_hash, g_direct_equal);
 	c->created_ns = now_ns(p);
 	c->st = PC_NEGOTIATING;
+	actr_timer_init(p->r, &c->setup_timer, on_setup_timeout, c);
+	actr_timer_start(&c->setup_timer, ACTR_MS(p->cfg.setup_timeout_ms), 0);
 	g_hash_table_insert(p->conns, c->key, c);
 	p->st.conns_created++;
 	return c;

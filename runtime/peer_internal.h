@@ -59,6 +59,9 @@ struct peer_conn {
 	struct peer_qmsg *qh, *qt;	/* queued envelopes */
 	unsigned nq;
 	uint64_t created_ns;		/* for the setup time */
+	actr_timer_t setup_timer;	/* setup_timeout_ms from creation:
+					 * covers role negotiation and an
+					 * offer that never comes */
 	uint64_t last_rx_ns;		/* last message from the peer */
 	unsigned silent_timeouts;	/* calls timed out with no rx since */
 	GHashTable *inflight;		/* rids of our requests sent on pc

@@ -12,7 +12,10 @@
 
 #include <glib.h>
 
-#include <actr/actr.h>
+#include <actr/error.h>
+#include <actr/log.h>
+#include <actr/reactor.h>
+#include <actr/util.h>
 #include <actr/util.h>
 
 #include "server/signal_internal.h"

@@ -17,7 +17,7 @@
 
 #include "core/internal.h"
 #include "test.h"
-#include "wire/conn.h"
+#include "net/conn.h"
 
 static int nsend;	/* actr__sys.send calls */
 

@@ -8,7 +8,7 @@
 
 #include "test.h"
 #include "core/internal.h"
-#include "wire/http_internal.h"
+#include "net/http_internal.h"
 
 static const struct actr__http_limits lim = { 8192, 64, 1 << 20 };
 

@@ -10,8 +10,8 @@
 
 #include "core/internal.h"
 #include "test.h"
-#include "wire/http_internal.h"
-#include "wire/ws_internal.h"
+#include "net/http_internal.h"
+#include "net/ws_internal.h"
 
 #define ITER 20000
 

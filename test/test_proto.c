@@ -6,7 +6,7 @@
 #include <actr/actr.h>
 #include <actr/proto.h>
 
-#include "proto/echo.pb-c.h"
+#include "examples/echo_actor/echo.pb-c.h"
 #include "proto/signaling.pb-c.h"
 #include "proto/webrtc.pb-c.h"
 #include "test.h"

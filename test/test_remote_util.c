@@ -14,7 +14,7 @@
 
 #include <actr/actr.h>
 
-#include "proto/echo.pb-c.h"
+#include "examples/echo_actor/echo.pb-c.h"
 #include "server/signal_internal.h"
 #include "test.h"
 #include "test_remote_util.h"

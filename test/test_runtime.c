@@ -7,7 +7,7 @@
 #include <actr/actr.h>
 #include <actr/runtime.h>
 
-#include "proto/echo.pb-c.h"
+#include "examples/echo_actor/echo.pb-c.h"
 #include "test.h"
 
 /* Run r until *flag becomes nonzero (bounded in iterations and time). */

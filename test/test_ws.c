@@ -15,7 +15,7 @@
 #include "core/internal.h"
 #include "net_test_util.h"
 #include "test.h"
-#include "wire/ws_internal.h"
+#include "net/ws_internal.h"
 
 struct wsc {
 	actr_ws_t *ws;		/* the client */

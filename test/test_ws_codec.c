@@ -7,7 +7,7 @@
 
 #include "core/internal.h"
 #include "test.h"
-#include "wire/ws_internal.h"
+#include "net/ws_internal.h"
 
 static const uint8_t kmask[4] = { 0x37, 0xfa, 0x21, 0x3d };
 

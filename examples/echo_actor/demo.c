@@ -14,7 +14,7 @@
 #include <actr/actr.h>
 #include <actr/runtime.h>
 
-#include "proto/echo.pb-c.h"
+#include "examples/echo_actor/echo.pb-c.h"
 
 /* ---- the service --------------------------------------------------------- */
 

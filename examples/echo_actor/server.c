@@ -31,7 +31,7 @@
 #include <actr/runtime.h>
 #include <actr/signal.h>
 
-#include "proto/echo.pb-c.h"
+#include "examples/echo_actor/echo.pb-c.h"
 
 #define ECHO_PREFIX "Echo: "	/* the upstream example's reply prefix */
 

@@ -9,6 +9,8 @@
 #ifndef ACTR_BUF_H
 #define ACTR_BUF_H
 
+#include <actr/api.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,19 +34,19 @@ struct actr_buf {
 
 /** New buffer of len bytes (contents uninitialised) with one reference.
  * Returns NULL when out of memory. */
-actr_buf_t *actr_buf_new(size_t len);
+ACTR_API actr_buf_t *actr_buf_new(size_t len);
 
 /** New buffer holding a copy of data[0..len). NULL when out of memory. */
-actr_buf_t *actr_buf_copy(const void *data, size_t len);
+ACTR_API actr_buf_t *actr_buf_copy(const void *data, size_t len);
 
 /** Wrap memory owned elsewhere; free_fn(data, arg) runs when the last
  * reference goes (free_fn may be NULL for static memory). */
-actr_buf_t *actr_buf_wrap(void *data, size_t len, actr_buf_free_fn free_fn,
+ACTR_API actr_buf_t *actr_buf_wrap(void *data, size_t len, actr_buf_free_fn free_fn,
 			  void *arg);
 
 /** A view of parent[off..off+len) sharing its memory; holds a reference to
  * the parent. NULL if the range is outside the parent or out of memory. */
-actr_buf_t *actr_buf_slice(actr_buf_t *parent, size_t off, size_t len);
+ACTR_API actr_buf_t *actr_buf_slice(actr_buf_t *parent, size_t off, size_t len);
 
 /** Take another reference; returns b. */
 static inline actr_buf_t *actr_buf_ref(actr_buf_t *b)
@@ -54,7 +56,7 @@ static inline actr_buf_t *actr_buf_ref(actr_buf_t *b)
 }
 
 /** Drop a reference; frees on the last one. NULL is ignored. */
-void actr_buf_unref(actr_buf_t *b);
+ACTR_API void actr_buf_unref(actr_buf_t *b);
 
 #ifdef __cplusplus
 }

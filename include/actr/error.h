@@ -10,6 +10,8 @@
 #ifndef ACTR_ERROR_H
 #define ACTR_ERROR_H
 
+#include <actr/api.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -40,7 +42,7 @@ enum {
  * Name an error code. Accepts the negative codes functions return (or
  * their positive value). Never returns NULL; thread-safe.
  */
-const char *actr_strerror(int code);
+ACTR_API const char *actr_strerror(int code);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef ACTR_KV_H
 #define ACTR_KV_H
 
+#include <actr/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,45 +35,45 @@ typedef int (*actr_kv_scan_cb)(const void *key, size_t klen, const void *val,
  * another schema (a mailbox, say); -EBUSY if another process has it open;
  * other negative codes. Failures are logged.
  */
-int actr_kv_open(const char *path, bool sync_full, actr_kv_t **out);
+ACTR_API int actr_kv_open(const char *path, bool sync_full, actr_kv_t **out);
 
 /** Close and free; NULL is ignored. */
-void actr_kv_close(actr_kv_t *kv);
+ACTR_API void actr_kv_close(actr_kv_t *kv);
 
 /** Look key up. On 0, *val is a new buffer the caller owns (unref it).
  * -ACTR_ENOTFOUND if absent; other negative codes on error. */
-int actr_kv_get(actr_kv_t *kv, const void *key, size_t klen,
+ACTR_API int actr_kv_get(actr_kv_t *kv, const void *key, size_t klen,
 		actr_buf_t **val);
 
 /** Insert or replace. Key 1..65536 bytes, value up to 64 MiB (else
  * -ACTR_ETOOBIG). 0 or negative code (-ENOSPC when the disk is full). */
-int actr_kv_put(actr_kv_t *kv, const void *key, size_t klen, const void *val,
+ACTR_API int actr_kv_put(actr_kv_t *kv, const void *key, size_t klen, const void *val,
 		size_t vlen);
 
 /** Remove key. 0 (also if it was absent) or negative code. */
-int actr_kv_delete(actr_kv_t *kv, const void *key, size_t klen);
+ACTR_API int actr_kv_delete(actr_kv_t *kv, const void *key, size_t klen);
 
 /** Call cb for every key starting with prefix (plen 0 = all), in key
  * order. Returns 0, cb's non-zero stop value, or a negative code. cb must
  * not modify the store. */
-int actr_kv_scan(actr_kv_t *kv, const void *prefix, size_t plen,
+ACTR_API int actr_kv_scan(actr_kv_t *kv, const void *prefix, size_t plen,
 		 actr_kv_scan_cb cb, void *arg);
 
 /** A new empty batch; NULL when out of memory. */
-actr_kv_batch_t *actr_kv_batch_new(void);
+ACTR_API actr_kv_batch_t *actr_kv_batch_new(void);
 
 /** Record a put / delete in the batch (bytes copied). 0, -EINVAL,
  * -ACTR_ETOOBIG, -ENOMEM. Reads do not see a batch before it commits. */
-int actr_kv_batch_put(actr_kv_batch_t *b, const void *key, size_t klen,
+ACTR_API int actr_kv_batch_put(actr_kv_batch_t *b, const void *key, size_t klen,
 		      const void *val, size_t vlen);
-int actr_kv_batch_delete(actr_kv_batch_t *b, const void *key, size_t klen);
+ACTR_API int actr_kv_batch_delete(actr_kv_batch_t *b, const void *key, size_t klen);
 
 /** Apply the batch in one transaction, in recorded order: all or nothing.
  * The batch is not freed (it is emptied on success). 0 or negative code. */
-int actr_kv_batch_commit(actr_kv_t *kv, actr_kv_batch_t *b);
+ACTR_API int actr_kv_batch_commit(actr_kv_t *kv, actr_kv_batch_t *b);
 
 /** Free a batch; NULL is ignored. */
-void actr_kv_batch_free(actr_kv_batch_t *b);
+ACTR_API void actr_kv_batch_free(actr_kv_batch_t *b);
 
 #ifdef __cplusplus
 }

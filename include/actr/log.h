@@ -19,6 +19,8 @@
 #ifndef ACTR_LOG_H
 #define ACTR_LOG_H
 
+#include <actr/api.h>
+
 #include <stdarg.h>
 
 #ifdef __cplusplus
@@ -37,35 +39,43 @@ typedef enum actr_log_level {
 typedef void (*actr_log_sink_fn)(actr_log_level_t level, const char *subsys,
 				 const char *msg, void *arg);
 
-extern int actr__log_level; /* current level; read by the macros below */
+/* The level test of the macros below: inside the library (and its
+ * tests, built with ACTR_INTERNAL) one compare with a hidden variable;
+ * applications ask actr_log_get_level(). */
+#ifdef ACTR_INTERNAL
+extern int actr__log_level;
+#define ACTR__LOG_ENABLED(level) ((int)(level) <= actr__log_level)
+#else
+#define ACTR__LOG_ENABLED(level) ((int)(level) <= (int)actr_log_get_level())
+#endif
 
 /** Set the most verbose level that is emitted (default ACTR_LOG_INFO, or
  * the ACTR_LOG environment variable: error|warn|info|debug|trace). */
-void actr_log_set_level(actr_log_level_t level);
-actr_log_level_t actr_log_get_level(void);
+ACTR_API void actr_log_set_level(actr_log_level_t level);
+ACTR_API actr_log_level_t actr_log_get_level(void);
 
 /** Replace the sink; NULL restores the stderr sink. */
-void actr_log_set_sink(actr_log_sink_fn fn, void *arg);
+ACTR_API void actr_log_set_sink(actr_log_sink_fn fn, void *arg);
 
 /** Limit repeats to burst lines per call site per window_ms (0 = the
  * default 5000); burst 0 turns the limiter off. Any thread. */
-void actr_log_set_repeat_limit(unsigned burst, unsigned window_ms);
+ACTR_API void actr_log_set_repeat_limit(unsigned burst, unsigned window_ms);
 
 /** Emit the summaries of lines suppressed so far now (before a sink is
  * replaced, at exit). Any thread. */
-void actr_log_flush_repeats(void);
+ACTR_API void actr_log_flush_repeats(void);
 
 /** Lines suppressed by the repeat limiter since the start (a counter for
  * tests and stats). Any thread. */
-unsigned long long actr_log_suppressed(void);
+ACTR_API unsigned long long actr_log_suppressed(void);
 
 /** Format and emit a message (use the macros instead). */
-void actr_log_emit(actr_log_level_t level, const char *subsys,
+ACTR_API void actr_log_emit(actr_log_level_t level, const char *subsys,
 		   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #define actr_log(level, subsys, ...)                                    \
 	do {                                                            \
-		if ((int)(level) <= actr__log_level)                    \
+		if (ACTR__LOG_ENABLED(level))                           \
 			actr_log_emit((level), (subsys), __VA_ARGS__);  \
 	} while (0)
 

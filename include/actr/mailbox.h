@@ -121,6 +121,8 @@
 #ifndef ACTR_MAILBOX_H
 #define ACTR_MAILBOX_H
 
+#include <actr/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -236,7 +238,7 @@ typedef struct actr_mailbox_stats {
 } actr_mailbox_stats_t;
 
 /** Fill opts with the defaults. */
-void actr_mailbox_opts_init(actr_mailbox_opts_t *opts);
+ACTR_API void actr_mailbox_opts_init(actr_mailbox_opts_t *opts);
 
 /**
  * Open (or create) the mailbox at path and rebuild the queues from it,
@@ -248,25 +250,25 @@ void actr_mailbox_opts_init(actr_mailbox_opts_t *opts);
  * has it open; -ENOMEM, -EIO, -EACCES, -EINVAL. Every failure is logged
  * with the path and SQLite's message.
  */
-int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
+ACTR_API int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		      actr_mailbox_t **out);
 
 /** Delete the files of the closed mailbox at path: the database and its
  * side files (-wal, -shm, -inflight, -jnl). Missing files are not an
  * error. 0, or -errno of the first file that could not be removed. Not
  * while the mailbox is open (in any process). */
-int actr_mailbox_remove(const char *path);
+ACTR_API int actr_mailbox_remove(const char *path);
 
 /** Commit what is pending (best effort), detach and free. In-flight
  * messages are not counted as failed attempts. NULL is ignored. */
-void actr_mailbox_close(actr_mailbox_t *mb);
+ACTR_API void actr_mailbox_close(actr_mailbox_t *mb);
 
 /** Commit once per iteration of r (CHECK hook at ACTR_ORDER_COMMIT) and
  * retry failed commits on a timer. 0, or -EBUSY if already attached. */
-int actr_mailbox_attach(actr_mailbox_t *mb, actr_reactor_t *r);
+ACTR_API int actr_mailbox_attach(actr_mailbox_t *mb, actr_reactor_t *r);
 
 /** Stop the hook and the retry timer. Safe if not attached. */
-void actr_mailbox_detach(actr_mailbox_t *mb);
+ACTR_API void actr_mailbox_detach(actr_mailbox_t *mb);
 
 /**
  * Add a message to the open batch. from[0..from_len) is copied (may be
@@ -275,7 +277,7 @@ void actr_mailbox_detach(actr_mailbox_t *mb);
  * Returns 0; -EINVAL (bad priority, NULL payload); -ACTR_ETOOBIG (payload
  * over max_payload or from over 64 KiB); -ENOMEM.
  */
-int actr_mailbox_enqueue(actr_mailbox_t *mb, int priority, const void *from,
+ACTR_API int actr_mailbox_enqueue(actr_mailbox_t *mb, int priority, const void *from,
 			 size_t from_len, actr_buf_t *payload, uint64_t *id);
 
 /**
@@ -283,11 +285,11 @@ int actr_mailbox_enqueue(actr_mailbox_t *mb, int priority, const void *from,
  * priority, into out[] and mark them in flight (attempts + 1). The records
  * stay owned by the mailbox. Returns the number moved (0 when empty).
  */
-size_t actr_mailbox_dequeue(actr_mailbox_t *mb, actr_mailbox_msg_t **out,
+ACTR_API size_t actr_mailbox_dequeue(actr_mailbox_t *mb, actr_mailbox_msg_t **out,
 			    size_t max);
 
 /** True if actr_mailbox_dequeue() would return a message now. */
-bool actr_mailbox_ready(const actr_mailbox_t *mb);
+ACTR_API bool actr_mailbox_ready(const actr_mailbox_t *mb);
 
 /**
  * Acknowledge an in-flight message: the handler finished and its reply was
@@ -296,7 +298,7 @@ bool actr_mailbox_ready(const actr_mailbox_t *mb);
  * flight (unknown, already acked: a stale ack never touches another
  * message).
  */
-int actr_mailbox_ack(actr_mailbox_t *mb, uint64_t id);
+ACTR_API int actr_mailbox_ack(actr_mailbox_t *mb, uint64_t id);
 
 /**
  * The handler failed on an in-flight message. Its attempt count is stored;
@@ -305,20 +307,20 @@ int actr_mailbox_ack(actr_mailbox_t *mb, uint64_t id);
  * reason as given, may be NULL). Returns 0 if requeued, 1 if
  * dead-lettered, -ACTR_ENOTFOUND, -ENOMEM.
  */
-int actr_mailbox_fail(actr_mailbox_t *mb, uint64_t id, const char *reason);
+ACTR_API int actr_mailbox_fail(actr_mailbox_t *mb, uint64_t id, const char *reason);
 
 /**
  * Move an in-flight message to the DLQ now (e.g. undecodable:
  * category "decode"). category and reason are copied (NULL = "unknown"/"").
  * Returns 0, -ACTR_ENOTFOUND, -ENOMEM.
  */
-int actr_mailbox_dead_letter(actr_mailbox_t *mb, uint64_t id,
+ACTR_API int actr_mailbox_dead_letter(actr_mailbox_t *mb, uint64_t id,
 			     const char *category, const char *reason);
 
 /** Put an in-flight message back at the head of its queue without counting
  * the attempt (e.g. the dispatcher ran out of budget). 0 or
  * -ACTR_ENOTFOUND. */
-int actr_mailbox_release(actr_mailbox_t *mb, uint64_t id);
+ACTR_API int actr_mailbox_release(actr_mailbox_t *mb, uint64_t id);
 
 /**
  * Write the open batch in one transaction now. Returns 0 (also when there
@@ -326,18 +328,18 @@ int actr_mailbox_release(actr_mailbox_t *mb, uint64_t id);
  * -ACTR_ECORRUPT...): the batch stays pending in memory and is retried by
  * the next call; the error is logged and counted. Calls on_commit.
  */
-int actr_mailbox_commit(actr_mailbox_t *mb);
+ACTR_API int actr_mailbox_commit(actr_mailbox_t *mb);
 
 /** Sequence number of the last successful commit (0 before the first). */
-uint64_t actr_mailbox_durable_seq(const actr_mailbox_t *mb);
+ACTR_API uint64_t actr_mailbox_durable_seq(const actr_mailbox_t *mb);
 
 /** True if msg's enqueue has been committed (always true for dequeued
  * messages unless deliver_uncommitted is set). */
-bool actr_mailbox_msg_durable(const actr_mailbox_t *mb,
+ACTR_API bool actr_mailbox_msg_durable(const actr_mailbox_t *mb,
 			      const actr_mailbox_msg_t *msg);
 
 /** Current counters. */
-void actr_mailbox_stats(const actr_mailbox_t *mb, actr_mailbox_stats_t *st);
+ACTR_API void actr_mailbox_stats(const actr_mailbox_t *mb, actr_mailbox_stats_t *st);
 
 /* ---- dead-letter queue ------------------------------------------------- */
 
@@ -381,7 +383,7 @@ typedef struct actr_dlq_stats {
  * not be decoded at the transport) into the DLQ, in the open batch.
  * Everything is copied. 0, -EINVAL, -ENOMEM.
  */
-int actr_dlq_add(actr_mailbox_t *mb, const void *from, size_t from_len,
+ACTR_API int actr_dlq_add(actr_mailbox_t *mb, const void *from, size_t from_len,
 		 const void *payload, size_t payload_len, const char *category,
 		 const char *reason);
 
@@ -390,10 +392,10 @@ int actr_dlq_add(actr_mailbox_t *mb, const void *from, size_t from_len,
  * first. On success *out is a malloc'd array of *n entries the caller frees
  * with actr_dlq_entries_free(). Returns 0 or a negative code.
  */
-int actr_dlq_query(actr_mailbox_t *mb, const actr_dlq_filter_t *f,
+ACTR_API int actr_dlq_query(actr_mailbox_t *mb, const actr_dlq_filter_t *f,
 		   actr_dlq_entry_t **out, size_t *n);
 
-void actr_dlq_entries_free(actr_dlq_entry_t *e, size_t n);
+ACTR_API void actr_dlq_entries_free(actr_dlq_entry_t *e, size_t n);
 
 /**
  * Put matching entries back into the mailbox at Normal priority as new
@@ -401,15 +403,15 @@ void actr_dlq_entries_free(actr_dlq_entry_t *e, size_t n);
  * DLQ, in one transaction. Returns the number redriven (>= 0) or a
  * negative code.
  */
-int actr_dlq_redrive(actr_mailbox_t *mb, const actr_dlq_filter_t *f);
+ACTR_API int actr_dlq_redrive(actr_mailbox_t *mb, const actr_dlq_filter_t *f);
 
 /** Delete matching entries. Returns the number deleted or a negative
  * code. */
-int actr_dlq_delete(actr_mailbox_t *mb, const actr_dlq_filter_t *f);
+ACTR_API int actr_dlq_delete(actr_mailbox_t *mb, const actr_dlq_filter_t *f);
 
 /** Count, age and redrive figures of the entries matching f (NULL =
  * all). 0 or a negative code. */
-int actr_dlq_stats(actr_mailbox_t *mb, const actr_dlq_filter_t *f,
+ACTR_API int actr_dlq_stats(actr_mailbox_t *mb, const actr_dlq_filter_t *f,
 		   actr_dlq_stats_t *st);
 
 #ifdef __cplusplus

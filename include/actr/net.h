@@ -25,6 +25,8 @@
 #ifndef ACTR_NET_H
 #define ACTR_NET_H
 
+#include <actr/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,7 +71,7 @@ struct actr_net_limits {
  * Returns the decoded length, -ENOENT if absent, -EINVAL for bad percent
  * escapes, -ENOSPC if out is too small. Any thread.
  */
-ssize_t actr_http_query_get(const char *query, const char *name, char *out,
+ACTR_API ssize_t actr_http_query_get(const char *query, const char *name, char *out,
 			    size_t cap);
 
 /* ---- server --------------------------------------------------------------- */
@@ -115,14 +117,14 @@ struct actr_http_server_stats {
  * unreadable certificate; the reason is logged). The server owns its
  * connections; free it with actr_http_server_free().
  */
-actr_http_server_t *actr_http_server_new(actr_reactor_t *r,
+ACTR_API actr_http_server_t *actr_http_server_new(actr_reactor_t *r,
 					 const struct actr_http_server_config *cfg);
 
 /** The bound port (useful with port 0). */
-uint16_t actr_http_server_port(const actr_http_server_t *s);
+ACTR_API uint16_t actr_http_server_port(const actr_http_server_t *s);
 
 /** Copy the counters. */
-void actr_http_server_stats(const actr_http_server_t *s,
+ACTR_API void actr_http_server_stats(const actr_http_server_t *s,
 			    struct actr_http_server_stats *out);
 
 /** Close the listener and every connection (also those still draining a
@@ -130,18 +132,18 @@ void actr_http_server_stats(const actr_http_server_t *s,
  * Their memory is released by the reactor at the end of the iteration:
  * run actr_reactor_run_once(r, 0) once before actr_reactor_free(r).
  * NULL is ignored. */
-void actr_http_server_free(actr_http_server_t *s);
+ACTR_API void actr_http_server_free(actr_http_server_t *s);
 
 /** Request accessors (valid during the handler only). */
-const char *actr_http_req_method(const actr_http_req_t *q);
-const char *actr_http_req_path(const actr_http_req_t *q);   /* no query */
-const char *actr_http_req_query(const actr_http_req_t *q);  /* "" if none */
-const char *actr_http_req_header(const actr_http_req_t *q, const char *name);
-const uint8_t *actr_http_req_body(const actr_http_req_t *q, size_t *len);
+ACTR_API const char *actr_http_req_method(const actr_http_req_t *q);
+ACTR_API const char *actr_http_req_path(const actr_http_req_t *q);   /* no query */
+ACTR_API const char *actr_http_req_query(const actr_http_req_t *q);  /* "" if none */
+ACTR_API const char *actr_http_req_header(const actr_http_req_t *q, const char *name);
+ACTR_API const uint8_t *actr_http_req_body(const actr_http_req_t *q, size_t *len);
 /** The peer's IP address as text. */
-const char *actr_http_req_peer(const actr_http_req_t *q);
+ACTR_API const char *actr_http_req_peer(const actr_http_req_t *q);
 /** True for a GET carrying Connection: upgrade and Upgrade: websocket. */
-bool actr_http_req_is_websocket(const actr_http_req_t *q);
+ACTR_API bool actr_http_req_is_websocket(const actr_http_req_t *q);
 
 /**
  * Answer the request with status 200..999. headers: extra "Name: value\r\n"
@@ -152,7 +154,7 @@ bool actr_http_req_is_websocket(const actr_http_req_t *q);
  * output cap is exceeded (the connection is then closed: an answer is
  * never dropped silently).
  */
-int actr_http_respond(actr_http_req_t *q, int status, const char *content_type,
+ACTR_API int actr_http_respond(actr_http_req_t *q, int status, const char *content_type,
 		      const char *headers, const void *body, size_t len);
 
 /* ---- WebSocket ------------------------------------------------------------ */
@@ -186,7 +188,7 @@ struct actr_ws_callbacks {
  * or 426 with "Sec-WebSocket-Version: 13" (RFC 6455 4.4), counts it and
  * returns that status. actr_http_accept_ws() runs the same check.
  */
-int actr_http_ws_check(actr_http_req_t *q);
+ACTR_API int actr_http_ws_check(actr_http_req_t *q);
 
 /**
  * Accept a WebSocket upgrade from the request handler: sends 101 and
@@ -194,7 +196,7 @@ int actr_http_ws_check(actr_http_req_t *q);
  * on_close). Returns NULL after answering 400 (bad handshake) or 426 (bad
  * version) itself, or on out of memory (500).
  */
-actr_ws_t *actr_http_accept_ws(actr_http_req_t *q,
+ACTR_API actr_ws_t *actr_http_accept_ws(actr_http_req_t *q,
 			       const struct actr_ws_callbacks *cb, void *arg);
 
 struct actr_ws_client_config {
@@ -211,7 +213,7 @@ struct actr_ws_client_config {
  * URL or out of memory. The connection is owned by the library until
  * on_close.
  */
-actr_ws_t *actr_ws_connect(actr_reactor_t *r,
+ACTR_API actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 			   const struct actr_ws_client_config *cfg,
 			   const struct actr_ws_callbacks *cb, void *arg);
 
@@ -220,11 +222,11 @@ actr_ws_t *actr_ws_connect(actr_reactor_t *r,
  * -ACTR_ETOOBIG above max_message, -ENOBUFS when max_pending would be
  * exceeded (nothing queued), or a transport error (-EPIPE, ...: on_close
  * follows at the end of the iteration, never from inside this call). */
-int actr_ws_send_binary(actr_ws_t *ws, const void *data, size_t len);
-int actr_ws_send_text(actr_ws_t *ws, const char *text, size_t len);
+ACTR_API int actr_ws_send_binary(actr_ws_t *ws, const void *data, size_t len);
+ACTR_API int actr_ws_send_text(actr_ws_t *ws, const char *text, size_t len);
 
 /** Send a ping (at most 125 bytes of data). Same return codes. */
-int actr_ws_ping(actr_ws_t *ws, const void *data, size_t len);
+ACTR_API int actr_ws_ping(actr_ws_t *ws, const void *data, size_t len);
 
 /**
  * Start the close handshake with code (1000, 1001, 1008, 1011, 3000-4999..)
@@ -232,20 +234,20 @@ int actr_ws_ping(actr_ws_t *ws, const void *data, size_t len);
  * peer answers or after close_timeout_ms. Returns 0, -EINVAL for a code
  * that may not be sent, -ACTR_ECLOSED if already closing.
  */
-int actr_ws_close(actr_ws_t *ws, int code, const char *reason);
+ACTR_API int actr_ws_close(actr_ws_t *ws, int code, const char *reason);
 
 /** Bytes queued for sending (not yet accepted by the kernel). */
-size_t actr_ws_pending(const actr_ws_t *ws);
+ACTR_API size_t actr_ws_pending(const actr_ws_t *ws);
 
 /** Replace the callback argument. */
-void actr_ws_set_arg(actr_ws_t *ws, void *arg);
+ACTR_API void actr_ws_set_arg(actr_ws_t *ws, void *arg);
 
 /** Client: the HTTP status of the handshake response (101 when it
  * succeeded, 0 before a response arrived). */
-int actr_ws_http_status(const actr_ws_t *ws);
+ACTR_API int actr_ws_http_status(const actr_ws_t *ws);
 
 /** The peer's IP address as text. */
-const char *actr_ws_peer(const actr_ws_t *ws);
+ACTR_API const char *actr_ws_peer(const actr_ws_t *ws);
 
 /* ---- HTTP client ------------------------------------------------------------ */
 
@@ -278,16 +280,16 @@ struct actr_http_request {
  * exactly once unless the call is cancelled) or NULL for an invalid URL or
  * out of memory.
  */
-actr_http_call_t *actr_http_request(actr_reactor_t *r,
+ACTR_API actr_http_call_t *actr_http_request(actr_reactor_t *r,
 				    const struct actr_http_request *rq,
 				    actr_http_response_fn cb, void *arg);
 
 /** A response header (case-insensitive name) during the callback, or NULL. */
-const char *actr_http_call_header(const actr_http_call_t *call,
+ACTR_API const char *actr_http_call_header(const actr_http_call_t *call,
 				  const char *name);
 
 /** Abandon a call whose callback has not run yet: cb will not be called. */
-void actr_http_call_cancel(actr_http_call_t *call);
+ACTR_API void actr_http_call_cancel(actr_http_call_t *call);
 
 #ifdef __cplusplus
 }

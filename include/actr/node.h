@@ -71,6 +71,8 @@
 #ifndef ACTR_NODE_H
 #define ACTR_NODE_H
 
+#include <actr/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -141,24 +143,24 @@ typedef struct actr_peer_config {
  * actr_peer_start. NULL on a bad config, a system that already has a
  * peer, a mailbox that cannot be opened, or ENOMEM.
  */
-actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg);
+ACTR_API actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg);
 
 /** Register with the signaling server and connect (asynchronous: see
  * on_state). Start the node (actr_node_start) first: messages found in the
  * mailbox at open are delivered when the registration completes, and only
  * to a running node (otherwise they wait for the next inbound message).
  * 0 or a negative code. */
-int actr_peer_start(actr_peer_t *p);
+ACTR_API int actr_peer_start(actr_peer_t *p);
 
 /** Close every peer connection (queued calls fail with
  * ConnectionNotReady), stop signaling, close the mailbox (messages in
  * flight stay stored and are delivered again at the next open), and
  * free. Call it before freeing the node's system; not from inside one of
  * p's callbacks. NULL ignored. */
-void actr_peer_free(actr_peer_t *p);
+ACTR_API void actr_peer_free(actr_peer_t *p);
 
 /** Registered and connected to the signaling server. */
-bool actr_peer_ready(const actr_peer_t *p);
+ACTR_API bool actr_peer_ready(const actr_peer_t *p);
 
 /**
  * Call route_key on an actor of type t (manufacturer:name:version): the
@@ -176,11 +178,11 @@ bool actr_peer_ready(const actr_peer_t *p);
  * -ACTR_ECLOSED (from inside actr_peer_free); calls already handed to the
  * runtime complete there.
  */
-int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
+ACTR_API int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
 		   const char *route_key, const ProtobufCMessage *req,
 		   const ProtobufCMessageDescriptor *resp_type,
 		   uint32_t timeout_ms, actr_result_cb cb, void *arg);
-int actr_peer_call_raw(actr_peer_t *p, const Actr__ActrType *t,
+ACTR_API int actr_peer_call_raw(actr_peer_t *p, const Actr__ActrType *t,
 		       const char *route_key, const void *data, size_t len,
 		       uint32_t timeout_ms, actr_result_cb cb, void *arg);
 
@@ -191,7 +193,7 @@ int actr_peer_call_raw(actr_peer_t *p, const Actr__ActrType *t,
  * RPC_RELIABLE. Responses always travel on RPC_RELIABLE. route_key is
  * copied. 0, -EINVAL, -ENOMEM.
  */
-int actr_peer_set_route_lane(actr_peer_t *p, const char *route_key,
+ACTR_API int actr_peer_set_route_lane(actr_peer_t *p, const char *route_key,
 			     int payload_type);
 
 /** Counters. */
@@ -228,10 +230,10 @@ typedef struct actr_peer_stats {
 	uint64_t reasm_evicted;		/* partial messages evicted for room */
 } actr_peer_stats_t;
 
-void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
+ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
 
 /** Number of cached peer connections (any state). */
-unsigned actr_peer_conn_count(const actr_peer_t *p);
+ACTR_API unsigned actr_peer_conn_count(const actr_peer_t *p);
 
 #ifdef __cplusplus
 }

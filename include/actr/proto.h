@@ -9,6 +9,8 @@
 #ifndef ACTR_PROTO_H
 #define ACTR_PROTO_H
 
+#include <actr/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +33,7 @@ extern "C" {
  * Returns the length, -EINVAL if a field is missing, empty or contains ':'
  * or '/' or '@' or a control character, -ENOSPC if cap is too small.
  */
-int actr_type_format(const Actr__ActrType *t, char *out, size_t cap);
+ACTR_API int actr_type_format(const Actr__ActrType *t, char *out, size_t cap);
 
 /**
  * Parse "manufacturer:name:version". On success *out is a new message
@@ -39,34 +41,34 @@ int actr_type_format(const Actr__ActrType *t, char *out, size_t cap);
  * string (wrong number of ':', empty or over-long field, bad characters),
  * -ENOMEM.
  */
-int actr_type_parse(const char *s, Actr__ActrType **out);
+ACTR_API int actr_type_parse(const char *s, Actr__ActrType **out);
 
 /**
  * Write "<serial hex>@<realm>/<manufacturer:name:version>" (serial in
  * lowercase hex without leading zeros). Returns the length, -EINVAL,
  * -ENOSPC as actr_type_format.
  */
-int actr_id_format(const Actr__ActrId *id, char *out, size_t cap);
+ACTR_API int actr_id_format(const Actr__ActrId *id, char *out, size_t cap);
 
 /**
  * Parse the ActrId string form. *out is a new message (actr_proto_free).
  * Returns 0, -EINVAL (missing '@' or '/', bad hex, serial over 64 bits,
  * realm not a decimal u32, bad type), -ENOMEM.
  */
-int actr_id_parse(const char *s, Actr__ActrId **out);
+ACTR_API int actr_id_parse(const char *s, Actr__ActrId **out);
 
 /** Free a message built by a parse function or by protobuf-c unpack with
  * the default allocator. NULL is ignored. */
-void actr_proto_free(void *msg);
+ACTR_API void actr_proto_free(void *msg);
 
 /** Deep-copy an ActrId (new message, actr_proto_free). NULL on ENOMEM. */
-Actr__ActrId *actr_id_dup(const Actr__ActrId *id);
+ACTR_API Actr__ActrId *actr_id_dup(const Actr__ActrId *id);
 
 /** ActrType equality: all three fields equal (version included). */
-bool actr_type_equal(const Actr__ActrType *a, const Actr__ActrType *b);
+ACTR_API bool actr_type_equal(const Actr__ActrType *a, const Actr__ActrType *b);
 
 /** ActrId equality: realm, serial number and type. */
-bool actr_id_equal(const Actr__ActrId *a, const Actr__ActrId *b);
+ACTR_API bool actr_id_equal(const Actr__ActrId *a, const Actr__ActrId *b);
 
 /* ---- RpcEnvelope ------------------------------------------------------ */
 
@@ -77,22 +79,22 @@ bool actr_id_equal(const Actr__ActrId *a, const Actr__ActrId *b);
  */
 
 /** A REQUEST: timeout_ms must be > 0. 0 or -EINVAL. */
-int actr_envelope_request(Actr__RpcEnvelope *e, const char *route_key,
+ACTR_API int actr_envelope_request(Actr__RpcEnvelope *e, const char *route_key,
 			  const char *request_id, const void *payload,
 			  size_t len, int64_t timeout_ms);
 
 /** A TELL (fire and forget; timeout_ms 0). 0 or -EINVAL. */
-int actr_envelope_tell(Actr__RpcEnvelope *e, const char *route_key,
+ACTR_API int actr_envelope_tell(Actr__RpcEnvelope *e, const char *route_key,
 		       const char *request_id, const void *payload,
 		       size_t len);
 
 /** A successful RESPONSE to req (same route key and request_id). */
-int actr_envelope_response(Actr__RpcEnvelope *e,
+ACTR_API int actr_envelope_response(Actr__RpcEnvelope *e,
 			   const Actr__RpcEnvelope *req, const void *payload,
 			   size_t len);
 
 /** An error RESPONSE to req; err (caller-owned) carries code and message. */
-int actr_envelope_error(Actr__RpcEnvelope *e, const Actr__RpcEnvelope *req,
+ACTR_API int actr_envelope_error(Actr__RpcEnvelope *e, const Actr__RpcEnvelope *req,
 			Actr__ErrorResponse *err);
 
 /**
@@ -101,7 +103,7 @@ int actr_envelope_error(Actr__RpcEnvelope *e, const Actr__RpcEnvelope *req,
  * TELL and RESPONSE); non-empty route_key and request_id; a RESPONSE carries
  * a payload or an error but not both. Returns 0 or -ACTR_EPROTO.
  */
-int actr_envelope_validate(const Actr__RpcEnvelope *e);
+ACTR_API int actr_envelope_validate(const Actr__RpcEnvelope *e);
 
 #ifdef __cplusplus
 }

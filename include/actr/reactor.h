@@ -25,6 +25,8 @@
 #ifndef ACTR_REACTOR_H
 #define ACTR_REACTOR_H
 
+#include <actr/api.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -121,43 +123,43 @@ enum {
 /* ---- reactor ---------------------------------------------------------- */
 
 /** Create a reactor for the calling thread. NULL on failure (errno set). */
-actr_reactor_t *actr_reactor_new(void);
+ACTR_API actr_reactor_t *actr_reactor_new(void);
 
 /** Destroy a reactor. Handles still registered are forgotten, not freed;
  * posted calls not yet run are dropped (their memory is released). */
-void actr_reactor_free(actr_reactor_t *r);
+ACTR_API void actr_reactor_free(actr_reactor_t *r);
 
 /** The epoll descriptor, for embedding in a host loop: when it is readable,
  * call actr_reactor_run_once(r, 0). */
-int actr_reactor_fd(const actr_reactor_t *r);
+ACTR_API int actr_reactor_fd(const actr_reactor_t *r);
 
 /** Run one iteration, waiting at most timeout_ms (-1 = until an event,
  * 0 = do not block). Returns the number of callbacks run (>= 0), or a
  * negative error if epoll failed. */
-int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms);
+ACTR_API int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms);
 
 /** Run iterations until actr_reactor_stop(). Returns 0, or a negative
  * error if epoll failed. */
-int actr_reactor_run(actr_reactor_t *r);
+ACTR_API int actr_reactor_run(actr_reactor_t *r);
 
 /** Run iterations until nothing is active (no io handle, timer or hook)
  * and no deferred call is queued, or timeout_ms passes: the way to let
  * closing connections and deferred frees finish before
  * actr_reactor_free(). Runs at least one iteration. Returns 0 when idle,
  * -ETIMEDOUT if something was still active, or a negative epoll error. */
-int actr_reactor_drain(actr_reactor_t *r, int timeout_ms);
+ACTR_API int actr_reactor_drain(actr_reactor_t *r, int timeout_ms);
 
 /** Ask actr_reactor_run() to return after the current iteration. */
-void actr_reactor_stop(actr_reactor_t *r);
+ACTR_API void actr_reactor_stop(actr_reactor_t *r);
 
 /** Monotonic time in ns, cached once per iteration. */
-uint64_t actr_reactor_now(const actr_reactor_t *r);
+ACTR_API uint64_t actr_reactor_now(const actr_reactor_t *r);
 
 /** Refresh the cached time now (for long callbacks). */
-uint64_t actr_reactor_update_time(actr_reactor_t *r);
+ACTR_API uint64_t actr_reactor_update_time(actr_reactor_t *r);
 
 /** Number of active timers, io handles and hooks (0 when idle). */
-unsigned actr_reactor_active(const actr_reactor_t *r);
+ACTR_API unsigned actr_reactor_active(const actr_reactor_t *r);
 
 /**
  * Run fn(arg) on the reactor's thread during a coming iteration. The only
@@ -165,39 +167,39 @@ unsigned actr_reactor_active(const actr_reactor_t *r);
  * thread posted them; wake-ups are coalesced (one eventfd write per batch).
  * Returns 0 or -ENOMEM.
  */
-int actr_reactor_post(actr_reactor_t *r, actr_post_cb fn, void *arg);
+ACTR_API int actr_reactor_post(actr_reactor_t *r, actr_post_cb fn, void *arg);
 
 /* ---- fd events -------------------------------------------------------- */
 
 /** Attach an io handle to fd; nothing is watched until actr_io_set(). */
-int actr_io_init(actr_reactor_t *r, actr_io_t *io, int fd, actr_io_cb cb,
+ACTR_API int actr_io_init(actr_reactor_t *r, actr_io_t *io, int fd, actr_io_cb cb,
 		 void *arg);
 
 /** Set the watched events (ACTR_READ|ACTR_WRITE, optionally ACTR_EDGE).
  * epoll_ctl runs only when the mask changes. 0 stops watching. */
-int actr_io_set(actr_io_t *io, unsigned events);
+ACTR_API int actr_io_set(actr_io_t *io, unsigned events);
 
 /** Stop watching and detach (the fd is not closed). Events already fetched
  * for this fd in the current batch are discarded. Safe to call twice. */
-void actr_io_close(actr_io_t *io);
+ACTR_API void actr_io_close(actr_io_t *io);
 
 /* ---- timers ----------------------------------------------------------- */
 
 /** Prepare t (must precede any other call on it; t is idle after). */
-void actr_timer_init(actr_reactor_t *r, actr_timer_t *t, actr_timer_cb cb,
+ACTR_API void actr_timer_init(actr_reactor_t *r, actr_timer_t *t, actr_timer_cb cb,
 		     void *arg);
 
 /** (Re)start t to fire delay_ns after the cached now, then every repeat_ns
  * if repeat_ns > 0. O(log n). Returns 0, or -ENOMEM if the heap could not
  * grow (t is then idle). */
-int actr_timer_start(actr_timer_t *t, uint64_t delay_ns, uint64_t repeat_ns);
+ACTR_API int actr_timer_start(actr_timer_t *t, uint64_t delay_ns, uint64_t repeat_ns);
 
 /** (Re)start t at an absolute CLOCK_MONOTONIC deadline in ns (one-shot
  * unless a repeat was set by actr_timer_start). 0 or -ENOMEM. */
-int actr_timer_start_at(actr_timer_t *t, uint64_t deadline_ns);
+ACTR_API int actr_timer_start_at(actr_timer_t *t, uint64_t deadline_ns);
 
 /** Stop t; no-op if idle. O(log n). */
-void actr_timer_stop(actr_timer_t *t);
+ACTR_API void actr_timer_stop(actr_timer_t *t);
 
 static inline bool actr_timer_active(const actr_timer_t *t)
 {
@@ -209,32 +211,32 @@ static inline bool actr_timer_active(const actr_timer_t *t)
 /** Queue cb(d, arg) to run at the end of the current iteration (or of the
  * next one if called from a deferred callback). Queuing an already queued
  * handle only updates cb and arg. */
-void actr_defer(actr_reactor_t *r, actr_defer_t *d, actr_defer_cb cb,
+ACTR_API void actr_defer(actr_reactor_t *r, actr_defer_t *d, actr_defer_cb cb,
 		void *arg);
 
 /** Remove d from the queue if it is there. O(1); may be called from any
  * callback, including a deferred call of the same batch. */
-void actr_defer_cancel(actr_reactor_t *r, actr_defer_t *d);
+ACTR_API void actr_defer_cancel(actr_reactor_t *r, actr_defer_t *d);
 
 /* ---- signals ---------------------------------------------------------- */
 
 /** Deliver signo to cb on the reactor thread through the signalfd. The
  * signal is blocked in the calling thread while any handle watches it. */
-int actr_signal_start(actr_reactor_t *r, actr_signal_t *s, int signo,
+ACTR_API int actr_signal_start(actr_reactor_t *r, actr_signal_t *s, int signo,
 		      actr_signal_cb cb, void *arg);
 
-void actr_signal_stop(actr_signal_t *s);
+ACTR_API void actr_signal_stop(actr_signal_t *s);
 
 /* ---- iteration hooks -------------------------------------------------- */
 
 /** Run cb every iteration at the given phase; lower order runs first. */
-void actr_hook_start(actr_reactor_t *r, actr_hook_t *h, int kind, int order,
+ACTR_API void actr_hook_start(actr_reactor_t *r, actr_hook_t *h, int kind, int order,
 		     actr_hook_cb cb, void *arg);
 
-void actr_hook_stop(actr_hook_t *h);
+ACTR_API void actr_hook_stop(actr_hook_t *h);
 
 /** From a PREPARE hook: wait at most timeout_ms this iteration. */
-void actr_reactor_limit_wait(actr_reactor_t *r, int timeout_ms);
+ACTR_API void actr_reactor_limit_wait(actr_reactor_t *r, int timeout_ms);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,8 @@
 #ifndef ACTR_RUNTIME_H
 #define ACTR_RUNTIME_H
 
+#include <actr/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,11 +104,11 @@ typedef struct actr_hooks {
 
 /** New empty workload of type manufacturer:name:version (strings copied).
  * NULL on ENOMEM or an invalid type. */
-actr_workload_t *actr_workload_new(const char *manufacturer,
+ACTR_API actr_workload_t *actr_workload_new(const char *manufacturer,
 				   const char *name, const char *version);
 
 /** Free a workload that was never given to actr_node_new. */
-void actr_workload_free(actr_workload_t *w);
+ACTR_API void actr_workload_free(actr_workload_t *w);
 
 /**
  * Bind methods of a protobuf-c service: route key "<svc->name>.<method>"
@@ -115,23 +117,23 @@ void actr_workload_free(actr_workload_t *w);
  * 0, -ENOENT for a method the service does not have, -EEXIST for a route
  * already bound, -ENOMEM.
  */
-int actr_workload_add_service(actr_workload_t *w,
+ACTR_API int actr_workload_add_service(actr_workload_t *w,
 			      const ProtobufCServiceDescriptor *svc,
 			      const actr_method_t *methods);
 
 /** Add a raw-bytes route (route_key copied). 0, -EINVAL, -EEXIST,
  * -ENOMEM. */
-int actr_workload_add_route(actr_workload_t *w, const char *route_key,
+ACTR_API int actr_workload_add_route(actr_workload_t *w, const char *route_key,
 			    actr_raw_handler fn, int payload_type);
 
 /** Set the lifecycle hooks (copied) and the user pointer they and
  * actr_ctx_user() get. */
-void actr_workload_set_hooks(actr_workload_t *w, const actr_hooks_t *hooks,
+ACTR_API void actr_workload_set_hooks(actr_workload_t *w, const actr_hooks_t *hooks,
 			     void *user);
 
 /** Set the ACL applied to callers with an id (borrowed; NULL = no ACL,
  * everyone allowed). */
-void actr_workload_set_acl(actr_workload_t *w, const Actr__Acl *acl);
+ACTR_API void actr_workload_set_acl(actr_workload_t *w, const Actr__Acl *acl);
 
 /* ---- ACL ----------------------------------------------------------------- */
 
@@ -142,7 +144,7 @@ void actr_workload_set_acl(actr_workload_t *w, const Actr__Acl *acl);
  * equals from_type exactly and the realm selector is absent, any_realm, or
  * equal to the caller's realm. Pure; any thread.
  */
-bool actr_acl_allows(const Actr__Acl *acl, const Actr__ActrId *caller);
+ACTR_API bool actr_acl_allows(const Actr__Acl *acl, const Actr__ActrId *caller);
 
 /* ---- system -------------------------------------------------------------- */
 
@@ -175,45 +177,45 @@ typedef struct actr_system_stats {
 /** New system on reactor r (borrowed; must outlive it). cfg may be NULL.
  * Installs the dispatcher as a CHECK hook at ACTR_ORDER_DISPATCH. NULL on
  * ENOMEM. */
-actr_system_t *actr_system_new(actr_reactor_t *r,
+ACTR_API actr_system_t *actr_system_new(actr_reactor_t *r,
 			       const actr_system_config_t *cfg);
 
 /** Free the system and every node still attached (without draining:
  * pending calls are completed with -ACTR_ECLOSED). */
-void actr_system_free(actr_system_t *sys);
+ACTR_API void actr_system_free(actr_system_t *sys);
 
 /** Run the dispatcher now, up to budget messages (0 = until idle, bounded
  * by 1e6). For hosts that drive dispatch themselves; the reactor hook
  * does the same each iteration. Returns the number of messages handled. */
-unsigned actr_system_poll(actr_system_t *sys, unsigned budget);
+ACTR_API unsigned actr_system_poll(actr_system_t *sys, unsigned budget);
 
-const actr_system_stats_t *actr_system_stats(const actr_system_t *sys);
-actr_reactor_t *actr_system_reactor(const actr_system_t *sys);
+ACTR_API const actr_system_stats_t *actr_system_stats(const actr_system_t *sys);
+ACTR_API actr_reactor_t *actr_system_reactor(const actr_system_t *sys);
 
 /* ---- node and ref -------------------------------------------------------- */
 
 /** New node: the system plus workload w (ownership moves to the node).
  * serial 0 picks the next free serial number. NULL on ENOMEM (w is freed)
  * or a serial already used. */
-actr_node_t *actr_node_new(actr_system_t *sys, actr_workload_t *w,
+ACTR_API actr_node_t *actr_node_new(actr_system_t *sys, actr_workload_t *w,
 			   uint64_t serial);
 
 /** Start: run on_start (its error aborts), make the node routable, run
  * on_ready, and give the shell its reference (*ref, owned by the node).
  * 0, -EALREADY, or on_start's code. */
-int actr_node_start(actr_node_t *n, actr_ref_t **ref);
+ACTR_API int actr_node_start(actr_node_t *n, actr_ref_t **ref);
 
 /** Free a node that is stopped or was never started (a running node is
  * stopped abruptly: its pending calls complete with -ACTR_ECLOSED). */
-void actr_node_free(actr_node_t *n);
+ACTR_API void actr_node_free(actr_node_t *n);
 
-const Actr__ActrId *actr_node_id(const actr_node_t *n);
+ACTR_API const Actr__ActrId *actr_node_id(const actr_node_t *n);
 
 /** Is the node started and not yet stopped. */
-bool actr_node_running(const actr_node_t *n);
+ACTR_API bool actr_node_running(const actr_node_t *n);
 
-const Actr__ActrId *actr_ref_id(const actr_ref_t *ref);
-actr_node_t *actr_ref_node(const actr_ref_t *ref);
+ACTR_API const Actr__ActrId *actr_ref_id(const actr_ref_t *ref);
+ACTR_API actr_node_t *actr_ref_node(const actr_ref_t *ref);
 
 /**
  * Call the ref's workload (shell -> workload, local caller, no ACL).
@@ -222,19 +224,19 @@ actr_node_t *actr_ref_node(const actr_ref_t *ref);
  * exactly once, later, on the reactor thread. Returns 0, -EINVAL,
  * -ACTR_ECLOSED after shutdown began, -ENOMEM.
  */
-int actr_ref_call(actr_ref_t *ref, const char *route_key,
+ACTR_API int actr_ref_call(actr_ref_t *ref, const char *route_key,
 		  const ProtobufCMessage *req,
 		  const ProtobufCMessageDescriptor *resp_type,
 		  uint32_t timeout_ms, actr_result_cb cb, void *arg);
-int actr_ref_call_raw(actr_ref_t *ref, const char *route_key,
+ACTR_API int actr_ref_call_raw(actr_ref_t *ref, const char *route_key,
 		      const void *data, size_t len, uint32_t timeout_ms,
 		      actr_result_cb cb, void *arg);
 
 /** Fire and forget to the ref's workload. 0, -EINVAL, -ACTR_ECLOSED,
  * -ENOMEM. */
-int actr_ref_tell(actr_ref_t *ref, const char *route_key,
+ACTR_API int actr_ref_tell(actr_ref_t *ref, const char *route_key,
 		  const ProtobufCMessage *msg);
-int actr_ref_tell_raw(actr_ref_t *ref, const char *route_key,
+ACTR_API int actr_ref_tell_raw(actr_ref_t *ref, const char *route_key,
 		      const void *data, size_t len);
 
 /** Called when a graceful shutdown has finished (the node is stopped and
@@ -247,34 +249,34 @@ typedef void (*actr_shutdown_cb)(actr_node_t *n, void *arg);
  * pending calls finish, then run on_stop, make the node unroutable and
  * call done (from a deferred call). 0 or -EALREADY.
  */
-int actr_ref_shutdown(actr_ref_t *ref, actr_shutdown_cb done, void *arg);
+ACTR_API int actr_ref_shutdown(actr_ref_t *ref, actr_shutdown_cb done, void *arg);
 
 /**
  * Run the reactor until SIGINT or SIGTERM ("Ctrl+C"), then shut the node
  * down gracefully, keep running until it has drained, and return 0 (or
  * a negative reactor error). Also returns when the node stops otherwise.
  */
-int actr_ref_run_until_signal(actr_ref_t *ref);
+ACTR_API int actr_ref_run_until_signal(actr_ref_t *ref);
 
 /* ---- context ------------------------------------------------------------- */
 
-const Actr__ActrId *actr_ctx_self(const actr_ctx_t *ctx);
+ACTR_API const Actr__ActrId *actr_ctx_self(const actr_ctx_t *ctx);
 
 /** The caller's id; NULL for a local caller (the shell). */
-const Actr__ActrId *actr_ctx_caller(const actr_ctx_t *ctx);
+ACTR_API const Actr__ActrId *actr_ctx_caller(const actr_ctx_t *ctx);
 
 /** The request id ("" in a lifecycle hook). Valid while ctx is. */
-const char *actr_ctx_request_id(actr_ctx_t *ctx);
+ACTR_API const char *actr_ctx_request_id(actr_ctx_t *ctx);
 
 /** The route key being handled ("" in a lifecycle hook). */
-const char *actr_ctx_route(const actr_ctx_t *ctx);
+ACTR_API const char *actr_ctx_route(const actr_ctx_t *ctx);
 
 /** The workload's user pointer (actr_workload_set_hooks). */
-void *actr_ctx_user(const actr_ctx_t *ctx);
+ACTR_API void *actr_ctx_user(const actr_ctx_t *ctx);
 
 /** Keep ctx beyond the handler's return to reply later; exactly one
  * actr_reply* must follow (it releases ctx). Returns ctx. */
-actr_ctx_t *actr_ctx_keep(actr_ctx_t *ctx);
+ACTR_API actr_ctx_t *actr_ctx_keep(actr_ctx_t *ctx);
 
 /**
  * Reply to the request being handled: a typed message (packed), raw
@@ -284,27 +286,27 @@ actr_ctx_t *actr_ctx_keep(actr_ctx_t *ctx);
  * for a remote caller the transport's error (-ACTR_ECLOSED when the peer
  * gate it came through was freed meanwhile; the ctx is released anyway).
  */
-int actr_reply(actr_ctx_t *ctx, const ProtobufCMessage *resp);
-int actr_reply_raw(actr_ctx_t *ctx, const void *data, size_t len);
-int actr_reply_error(actr_ctx_t *ctx, uint32_t code, const char *message);
+ACTR_API int actr_reply(actr_ctx_t *ctx, const ProtobufCMessage *resp);
+ACTR_API int actr_reply_raw(actr_ctx_t *ctx, const void *data, size_t len);
+ACTR_API int actr_reply_error(actr_ctx_t *ctx, uint32_t code, const char *message);
 
 /**
  * Call route_key on target (another workload in this process, or through
  * a remote lane). The caller id is ctx's node. timeout_ms 0 = 30 s. cb
  * runs exactly once, later. Returns 0, -EINVAL, -ENOMEM.
  */
-int actr_call(actr_ctx_t *ctx, const Actr__ActrId *target,
+ACTR_API int actr_call(actr_ctx_t *ctx, const Actr__ActrId *target,
 	      const char *route_key, const ProtobufCMessage *req,
 	      const ProtobufCMessageDescriptor *resp_type, uint32_t timeout_ms,
 	      actr_result_cb cb, void *arg);
-int actr_call_raw(actr_ctx_t *ctx, const Actr__ActrId *target,
+ACTR_API int actr_call_raw(actr_ctx_t *ctx, const Actr__ActrId *target,
 		  const char *route_key, const void *data, size_t len,
 		  uint32_t timeout_ms, actr_result_cb cb, void *arg);
 
 /** Fire and forget to target. 0, -EINVAL, -ENOMEM. */
-int actr_tell(actr_ctx_t *ctx, const Actr__ActrId *target,
+ACTR_API int actr_tell(actr_ctx_t *ctx, const Actr__ActrId *target,
 	      const char *route_key, const ProtobufCMessage *msg);
-int actr_tell_raw(actr_ctx_t *ctx, const Actr__ActrId *target,
+ACTR_API int actr_tell_raw(actr_ctx_t *ctx, const Actr__ActrId *target,
 		  const char *route_key, const void *data, size_t len);
 
 #ifdef __cplusplus

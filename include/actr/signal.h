@@ -23,6 +23,8 @@
 #ifndef ACTR_SIGNAL_H
 #define ACTR_SIGNAL_H
 
+#include <actr/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,30 +111,30 @@ struct actr_sigclient_config {
  * config's strings and register_request are copied. NULL on bad
  * config or out of memory.
  */
-actr_sigclient_t *actr_sigclient_new(actr_reactor_t *r,
+ACTR_API actr_sigclient_t *actr_sigclient_new(actr_reactor_t *r,
 				     const struct actr_sigclient_config *cfg);
 
 /** Register (unless already registered) and connect. 0 or -errno. */
-int actr_sigclient_start(actr_sigclient_t *c);
+ACTR_API int actr_sigclient_start(actr_sigclient_t *c);
 
 /** Close the WebSocket and stop every timer; pending requests fail with
  * -ACTR_ECANCELED. The registration is kept (start again reuses it). */
-void actr_sigclient_stop(actr_sigclient_t *c);
+ACTR_API void actr_sigclient_stop(actr_sigclient_t *c);
 
 /** Stop and free. Not from inside one of c's callbacks. NULL ignored. */
-void actr_sigclient_free(actr_sigclient_t *c);
+ACTR_API void actr_sigclient_free(actr_sigclient_t *c);
 
-actr_sig_state_t actr_sigclient_state(const actr_sigclient_t *c);
+ACTR_API actr_sig_state_t actr_sigclient_state(const actr_sigclient_t *c);
 
 /** Our ActrId: encoded (returns its length, 0 before registration) and
  * string form ("" before registration). */
-size_t actr_sigclient_actor_id(const actr_sigclient_t *c, uint8_t *out,
+ACTR_API size_t actr_sigclient_actor_id(const actr_sigclient_t *c, uint8_t *out,
 			       size_t cap);
-const char *actr_sigclient_actor_id_str(const actr_sigclient_t *c);
+ACTR_API const char *actr_sigclient_actor_id_str(const actr_sigclient_t *c);
 
 /** The encoded TurnCredential from the last registration/renewal (NULL
  * before), its length in *len. */
-const uint8_t *actr_sigclient_turn_credential(const actr_sigclient_t *c,
+ACTR_API const uint8_t *actr_sigclient_turn_credential(const actr_sigclient_t *c,
 					      size_t *len);
 
 /**
@@ -148,38 +150,38 @@ typedef void (*actr_sig_reply_fn)(actr_sigclient_t *c, int rc,
 				  const uint8_t *msg, size_t len, void *arg);
 
 /** Discovery (manufacturer may be NULL, limit 0 = server default). */
-int actr_sigclient_discover(actr_sigclient_t *c, const char *manufacturer,
+ACTR_API int actr_sigclient_discover(actr_sigclient_t *c, const char *manufacturer,
 			    uint32_t limit, actr_sig_reply_fn cb, void *arg);
 
 /** Route candidates for an encoded actr.RouteCandidatesRequest. */
-int actr_sigclient_route_candidates(actr_sigclient_t *c, const uint8_t *req,
+ACTR_API int actr_sigclient_route_candidates(actr_sigclient_t *c, const uint8_t *req,
 				    size_t len, actr_sig_reply_fn cb,
 				    void *arg);
 
 /** Service spec by name. */
-int actr_sigclient_service_spec(actr_sigclient_t *c, const char *name,
+ACTR_API int actr_sigclient_service_spec(actr_sigclient_t *c, const char *name,
 				actr_sig_reply_fn cb, void *arg);
 
 /** Subscribe (sub = true) or unsubscribe to ActrUp events of a type. */
-int actr_sigclient_subscribe(actr_sigclient_t *c, const char *manufacturer,
+ACTR_API int actr_sigclient_subscribe(actr_sigclient_t *c, const char *manufacturer,
 			     const char *name, const char *version, bool sub,
 			     actr_sig_reply_fn cb, void *arg);
 
 /** Ask the server to assign WebRTC roles with target (encoded ActrId);
  * cb gets the encoded RoleAssignment addressed to us. */
-int actr_sigclient_negotiate_role(actr_sigclient_t *c, const uint8_t *target,
+ACTR_API int actr_sigclient_negotiate_role(actr_sigclient_t *c, const uint8_t *target,
 				  size_t target_len, actr_sig_reply_fn cb,
 				  void *arg);
 
 /** Relay one message (kind ACTR_SIG_RELAY_*, encoded payload) to target
  * (encoded ActrId). Fire and forget; errors from the server are logged.
  * 0, -ACTR_ENOTREADY when not connected, -EINVAL, -ENOBUFS. */
-int actr_sigclient_relay(actr_sigclient_t *c, const uint8_t *target,
+ACTR_API int actr_sigclient_relay(actr_sigclient_t *c, const uint8_t *target,
 			 size_t target_len, int kind, const uint8_t *payload,
 			 size_t payload_len);
 
 /** Renew the credential now (normally automatic). 0 or -errno. */
-int actr_sigclient_renew(actr_sigclient_t *c);
+ACTR_API int actr_sigclient_renew(actr_sigclient_t *c);
 
 /** Counters. */
 struct actr_sigclient_stats {
@@ -194,7 +196,7 @@ struct actr_sigclient_stats {
 	uint64_t relays_out;		/* relay messages sent */
 	uint64_t bad_frames;		/* undecodable frames */
 };
-void actr_sigclient_get_stats(const actr_sigclient_t *c,
+ACTR_API void actr_sigclient_get_stats(const actr_sigclient_t *c,
 			      struct actr_sigclient_stats *out);
 
 #ifdef __cplusplus

@@ -8,7 +8,7 @@
 #include <actr/net.h>
 
 #include "core/internal.h"
-#include "wire/http_internal.h"
+#include "net/http_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 
 #include <actr/error.h>
 
-#include "wire/ws_internal.h"
+#include "net/ws_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -19,7 +19,6 @@
 
 #include <openssl/ssl.h>
 
-#include <actr/actr.h>
 #include <actr/net.h>
 
 struct actr__conn;
