@@ -389,6 +389,7 @@ static int create_dtls(struct actr__pc *pc)
 	o.role = pc->dtls_role;
 	o.remote_fingerprint = fp;
 	o.handshake_timeout_ms = pc->cfg.handshake_timeout_ms;
+	o.initial_rto_ms = pc->cfg.dtls_rto_ms;
 	pc->dtls = actr__dtls_new(pc->r, pc->cert, &o, &cbs, pc);
 	if (!pc->dtls)
 		return -EINVAL;

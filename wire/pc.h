@@ -90,6 +90,9 @@ struct actr__pc_config {
 					 * candidates one by one; false: wait
 					 * for gathering, candidates in SDP */
 	unsigned handshake_timeout_ms;	/* to CONNECTED, 0 = 10000 */
+	unsigned dtls_rto_ms;		/* first DTLS retransmission, 0 =
+					 * 150 (tests make it long so a lost
+					 * flight cannot hide behind it) */
 	size_t max_message;		/* per lane message bound, 0 = 16 MiB
 					 * (smaller values are raised) */
 	actr__reasm_pool_t *reasm_pool;	/* budget shared with other pcs for
