@@ -541,7 +541,7 @@ int actr__ice_add_remote_candidate(actr__ice_t *ice, const char *cand)
 bad:
 	ice->rejected_cands++;
 	actr_logw("ice", "malformed remote candidate");
-	return -EINVAL;
+	return -ACTR_EPROTO;
 }
 
 int actr__ice_remote_gathering_done(actr__ice_t *ice)

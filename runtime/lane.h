@@ -75,8 +75,9 @@ void actr__system_lane_gone(actr_system_t *sys, actr__lane_t *lane);
  * timeout_ms > 0: a response is never answered, so two peers cannot
  * bounce errors); a REQUEST whose encoding exceeds lane->max_message
  * (its reply could not be carried either). The rest (no request_id, no
- * caller, TELLs) is dropped. Returns 0, or a negative code for a refused
- * or dropped envelope.
+ * caller, TELLs) is dropped. Returns 0; -ACTR_EPROTO for an envelope
+ * refused or dropped as malformed, -ACTR_ETOOBIG for one over the lane's
+ * limit, -EINVAL for a NULL env; or the code of a failed queueing.
  */
 int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 			 actr__lane_t *lane, const Actr__ActrId *from,

@@ -238,7 +238,7 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 		sys->st.dropped_invalid++;
 		actr_logw("runtime", "request %s without a caller dropped",
 			  env->request_id);
-		return -EINVAL;
+		return -ACTR_EPROTO;
 	}
 	if (dir == DIR_REQUEST && env->timeout_ms <= 0)
 		return refuse_invalid(sys, lane, from, env, true,

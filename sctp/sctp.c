@@ -1160,7 +1160,7 @@ static void on_assoc_change(actr__sctp_t *s, const struct sctp_assoc_change *c)
 		} else {
 			actr_logi(LOGT, "association lost: the peer stopped "
 					"acknowledging (timed out)");
-			assoc_closed(s, -ETIMEDOUT);
+			assoc_closed(s, -ACTR_ETIMEDOUT);
 		}
 		break;
 	case SCTP_SHUTDOWN_COMP:
@@ -1295,7 +1295,7 @@ static const char *close_reason(int err)
 		return "clean shutdown";
 	case -ECONNRESET:
 		return "aborted by the peer";
-	case -ETIMEDOUT:
+	case -ACTR_ETIMEDOUT:
 		return "timed out";
 	default:
 		return actr_strerror(err);

@@ -77,7 +77,7 @@ struct actr__sctp_cbs {
 	int (*send_down)(void *arg, const uint8_t *pkt, size_t len);
 	/* Association state; err is 0 (CLOSED: a graceful shutdown, by
 	 * either side) or why it closed: -ECONNRESET the peer sent an ABORT
-	 * (with or without an error cause), -ETIMEDOUT the association was
+	 * (with or without an error cause), -ACTR_ETIMEDOUT the association was
 	 * lost (the peer stopped acknowledging), -ECONNREFUSED it never came
 	 * up. */
 	void (*state)(void *arg, enum actr__sctp_state st, int err);
