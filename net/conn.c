@@ -99,7 +99,9 @@ static void conn_fail(struct actr__conn *c, int err)
 	bool owner_closed = c->state == ACTR__CONN_DRAINING ||
 			    c->state == ACTR__CONN_LINGER;
 
-	kill_conn(c, !owner_closed, err == -ETIMEDOUT ? -ACTR_ETIMEDOUT : err);
+	if (err == -ETIMEDOUT) /* errno: OS */
+		err = -ACTR_ETIMEDOUT;
+	kill_conn(c, !owner_closed, err);
 }
 
 static void conn_update(struct actr__conn *c)

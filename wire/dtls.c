@@ -786,7 +786,7 @@ int actr__dtls_send(actr__dtls_t *d, const void *data, size_t len)
 	if (len == 0)
 		return 0;
 	if (len > RECORD_MAX)
-		return -EMSGSIZE;
+		return -ACTR_ETOOBIG;
 	d->send_rc = 0;
 	rc = SSL_write(d->ssl, data, (int)len);
 	if (rc <= 0) {

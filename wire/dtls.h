@@ -128,7 +128,7 @@ int actr__dtls_feed(actr__dtls_t *d, const uint8_t *data, size_t len);
 
 /** Encrypt data as one application-data record and pass it to send_down.
  * 0; -ACTR_ENOTREADY before CONNECTED; -ACTR_ECLOSED after close;
- * -EMSGSIZE above 16384 bytes; or the send_down error. */
+ * -ACTR_ETOOBIG above 16384 bytes; or the send_down error. */
 int actr__dtls_send(actr__dtls_t *d, const void *data, size_t len);
 
 /** Send close_notify and move to CLOSED (reported through cbs.state).
