@@ -14,7 +14,9 @@
  * default 5), ACTR_BENCH_UDP_MB (size of the raw UDP baselines, default
  * 256), ACTR_BENCH_DIRECT=0 (data through libnice, not the direct UDP
  * path), ACTR_BENCH_GSO=0 (direct path without UDP GSO).
- * The SDP travels over a socketpair (the bench's signaling).
+ * The SDP travels over a socketpair (the bench's signaling). Both
+ * processes opt in to the heap tuning (actr_set_malloc_tuning), as the
+ * README's figures assume.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -530,6 +532,7 @@ int main(int argc, char **argv)
 	double udp50, udpmbps, udpmmsg, echo50, echo99, set50, set99, setmax, mbps;
 	double tcpu = 0;
 
+	actr_set_malloc_tuning(true); /* inherited by the forked peer */
 	if (rounds < 100 || setups < 1 || mbytes < 1)
 		die("usage: datachannel [round_trips>=100] [setups] [MiB]");
 	if (!getenv("ACTR_LOG"))

@@ -297,14 +297,18 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 	b.later = calloc(BUDGET, sizeof(*b.later));
 	b.r = actr_reactor_new();
 	if (!b.lat || !b.t_enq || !b.t_real || !b.w_arrive || !b.w_commit ||
-	    !b.w_disp || !b.commit_ns || !b.later || !b.r)
-		return -ENOMEM;
+	    !b.w_disp || !b.commit_ns || !b.later || !b.r) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
 	if (mode == M_MEMORY) {
 		b.ring.cap = total + 1;
 		b.ring.slot = calloc(b.ring.cap, sizeof(*b.ring.slot));
 		b.ring.t = calloc(b.ring.cap, sizeof(*b.ring.t));
-		if (!b.ring.slot || !b.ring.t)
-			return -ENOMEM;
+		if (!b.ring.slot || !b.ring.t) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
 	} else {
 		actr_mailbox_opts_t o;
 		uint64_t id;
@@ -329,8 +333,10 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		}
 		o.deliver_uncommitted = b.first;
 		rc = actr_mailbox_open(path, &o, &b.mb);
-		if (rc < 0)
-			return rc;
+		if (rc < 0) {
+			actr_buf_unref(p);
+			goto out_free;
+		}
 		/* learn the first id (and warm the file) */
 		actr_mailbox_enqueue(b.mb, ACTR_PRIO_NORMAL, NULL, 0, p, &id);
 		actr_buf_unref(p);
@@ -404,6 +410,7 @@ static int run(enum mode mode, const char *dir, uint64_t total,
 		res->p99_us = (double)b.lat[b.handled * 99 / 100] / 1e3;
 		res->max_us = (double)b.lat[b.handled - 1] / 1e3;
 	}
+out_free:
 	free(b.lat);
 	free(b.t_enq);
 	free(b.t_real);

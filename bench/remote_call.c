@@ -185,7 +185,7 @@ static int one_call(actr_reactor_t *r, struct run *x, uint32_t timeout)
 		return -1;
 	while (x->done < want && actr_time_ns() < end)
 		actr_reactor_run_once(r, 100);
-	return x->done == want ? x->last_status : -ETIMEDOUT;
+	return x->done == want ? x->last_status : -ACTR_ETIMEDOUT;
 }
 
 static void report(const char *what, uint64_t *lat, int n, uint64_t total_ns,

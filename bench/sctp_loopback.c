@@ -280,6 +280,7 @@ int main(int argc, char **argv)
 	uint64_t t0, end;
 	pid_t pid = -1;
 
+	actr_set_malloc_tuning(true); /* as bench/datachannel */
 	if (n < 100)
 		n = 100;
 	if (mib < 1)

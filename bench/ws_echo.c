@@ -248,16 +248,18 @@ static int bench_tcp(int cpu, struct result *res)
 	uint8_t buf[MSG];
 	uint64_t *rtt = calloc((size_t)nmsg, sizeof(uint64_t));
 	uint64_t t0 = 0, t1;
-	int n = 0;
+	int n = 0, rc = -1;
 	pid_t pid;
 
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	if (!rtt || lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(lfd, 1) < 0 ||
 	    getsockname(lfd, (struct sockaddr *)&a, &sl) < 0)
-		return -1;
+		goto out_close_listener;
 	pid = fork();
+	if (pid < 0)
+		goto out_close_listener;
 	if (pid == 0) {
 		int cfd;
 
@@ -270,10 +272,11 @@ static int bench_tcp(int cpu, struct result *res)
 		_exit(0);
 	}
 	close(lfd);
+	lfd = -1;
 	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		goto out_reap_child;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -1;
 	memset(buf, 0xab, sizeof(buf));
 	for (int i = 0; i < WARMUP + nmsg; i++) {
 		uint64_t s = actr_time_ns();
@@ -294,6 +297,17 @@ static int bench_tcp(int cpu, struct result *res)
 	summarize(rtt, n, t1 - t0, res);
 	free(rtt);
 	return 0;
+
+out_reap_child: /* it waits in accept() */
+	if (fd >= 0)
+		close(fd);
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+out_close_listener:
+	if (lfd >= 0)
+		close(lfd);
+	free(rtt);
+	return rc;
 }
 
 /* ---- raw TCP on the reactor (epoll, non-blocking) --------------------------------- */

@@ -874,5 +874,5 @@ int actr_reactor_drain(actr_reactor_t *r, int timeout_ms)
 			return rc;
 	} while ((actr_reactor_active(r) > 0 || r->defer_head) &&
 		 mono_ns() < end);
-	return actr_reactor_active(r) > 0 || r->defer_head ? -ETIMEDOUT : 0;
+	return actr_reactor_active(r) > 0 || r->defer_head ? -ACTR_ETIMEDOUT : 0;
 }

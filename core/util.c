@@ -1,5 +1,7 @@
 /* Clocks, randomness, base64 and hex. */
 #include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -172,4 +174,20 @@ ssize_t actr_hex_decode(const char *in, size_t n, void *out, size_t cap)
 		o[i / 2] = (uint8_t)(hi << 4 | lo);
 	}
 	return (ssize_t)(n / 2);
+}
+
+#define TOP_PAD_TUNED (4 << 20)		/* bulk data channel traffic */
+#define TOP_PAD_GLIBC (128 << 10)	/* glibc's default */
+
+int actr_set_malloc_tuning(bool on)
+{
+#ifdef M_TOP_PAD
+	if (getenv("MALLOC_TOP_PAD_"))
+		return 0; /* the environment's explicit choice wins */
+	mallopt(M_TOP_PAD, on ? TOP_PAD_TUNED : TOP_PAD_GLIBC);
+	return 0;
+#else
+	(void)on;
+	return -ENOTSUP;
+#endif
 }

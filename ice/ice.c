@@ -541,7 +541,7 @@ int actr__ice_add_remote_candidate(actr__ice_t *ice, const char *cand)
 bad:
 	ice->rejected_cands++;
 	actr_logw("ice", "malformed remote candidate");
-	return -EINVAL;
+	return -ACTR_EPROTO;
 }
 
 int actr__ice_remote_gathering_done(actr__ice_t *ice)
@@ -592,7 +592,7 @@ int actr__ice_send(actr__ice_t *ice, const void *data, size_t len)
 	if (actr__udpp_active(ice->udpp)) {
 		int rc = actr__udpp_send(ice->udpp, data, len);
 
-		return rc == -EMSGSIZE ? -EIO : rc;
+		return rc == -ACTR_ETOOBIG ? -EIO : rc;
 	}
 	n = nice_agent_send(ice->agent, ice->stream, COMPONENT, (guint)len,
 			    data);

@@ -94,7 +94,7 @@ int actr__ice_set_remote_credentials(actr__ice_t *ice, const char *ufrag,
 				     const char *pwd);
 
 /** Add one remote candidate ("candidate:..." with or without "a=").
- * Returns 0, -EINVAL for a malformed line, -ENOTSUP for an mDNS (.local)
+ * Returns 0, -ACTR_EPROTO for a malformed line, -ENOTSUP for an mDNS (.local)
  * or TCP candidate (ignored). */
 int actr__ice_add_remote_candidate(actr__ice_t *ice, const char *cand);
 

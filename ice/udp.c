@@ -521,7 +521,7 @@ int actr__udpp_send(actr__udpp_t *p, const void *data, size_t len)
 	if (p->fd < 0 || !t)
 		return -ENOTCONN;
 	if (len > UDP_MAX)
-		return -EMSGSIZE;
+		return -ACTR_ETOOBIG;
 	if (t->owner != p || t->n == TX_BATCH || t->used + len > TX_ARENA)
 		flush(t); /* TX_ARENA > UDP_MAX: then it fits */
 	i = t->n++;

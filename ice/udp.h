@@ -79,7 +79,7 @@ void actr__udpp_allow_gso(actr__udpp_t *p, bool allow);
 /** True while actr__udpp_set is in effect. */
 bool actr__udpp_active(const actr__udpp_t *p);
 
-/** Queue one datagram (copied). 0, -EMSGSIZE when too large for one UDP
+/** Queue one datagram (copied). 0, -ACTR_ETOOBIG when too large for one UDP
  * datagram, -ENOTCONN when inactive. Kernel errors at flush time are
  * counted, not returned (datagrams may be lost; DTLS/SCTP cope). */
 int actr__udpp_send(actr__udpp_t *p, const void *data, size_t len);

@@ -222,17 +222,16 @@ int actr__mb_ckpt_start(actr_mailbox_t *mb)
 	int rc;
 
 	c->path = mb->path;
-	c->passive_pages = mb->o.checkpoint_pages ? mb->o.checkpoint_pages :
-						    4096;
-	c->max_pages = mb->o.wal_max_pages ? mb->o.wal_max_pages :
-					     4 * c->passive_pages;
+	/* actr_mailbox_open filled the defaults */
+	c->passive_pages = mb->o.checkpoint_pages;
+	c->max_pages = mb->o.wal_max_pages;
 	if (c->max_pages < c->passive_pages)
 		c->max_pages = c->passive_pages;
 	c->hard_pages = 4 * c->max_pages;
 	/* the writer trims the WAL file to this when it starts it again */
 	snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%llu",
 		 (unsigned long long)c->max_pages *
-			 (mb->o.page_size ? mb->o.page_size : 4096));
+			 mb->o.page_size);
 	rc = actr__db_exec(mb->db, sql);
 	if (rc < 0)
 		return rc;

@@ -30,7 +30,7 @@ int actr__sqlite_err(int rc)
 	case SQLITE_IOERR:
 		return -EIO;
 	case SQLITE_CANTOPEN:
-		return -ENOENT;
+		return -ENOENT; /* errno: OS (file or directory missing) */
 	case SQLITE_PERM:
 	case SQLITE_AUTH:
 		return -EACCES;

@@ -1331,19 +1331,41 @@ out:
 	return rc;
 }
 
+/* The defaults, in one place: actr_mailbox_opts_init copies them, and
+ * actr_mailbox_open takes a field whose 0 is not a setting from them. */
+static const actr_mailbox_opts_t mb_defaults = {
+	.sync = ACTR_MAILBOX_SYNC_FULL,
+	.max_attempts = 5,
+	.max_payload = 16u << 20,
+	.checkpoint_pages = 4096,
+	.wal_max_pages = 16384,
+	.page_size = 4096,
+	.ack_flush_ms = 0,
+	.min_commit_us = 200,
+	.retry_ms = 100,
+	.journal_bytes = 4u << 20,
+};
+
 void actr_mailbox_opts_init(actr_mailbox_opts_t *o)
 {
-	memset(o, 0, sizeof(*o));
-	o->sync = ACTR_MAILBOX_SYNC_FULL;
-	o->max_attempts = 5;
-	o->max_payload = 16u << 20;
-	o->checkpoint_pages = 4096;
-	o->wal_max_pages = 16384;
-	o->page_size = 4096;
-	o->ack_flush_ms = 0;
-	o->min_commit_us = 200;
-	o->retry_ms = 100;
-	o->journal_bytes = 4u << 20;
+	*o = mb_defaults;
+}
+
+/* Zero fields that mean "the default" (actr/mailbox.h). */
+static void fill_defaults(actr_mailbox_opts_t *o)
+{
+	if (!o->max_attempts)
+		o->max_attempts = mb_defaults.max_attempts;
+	if (!o->max_payload)
+		o->max_payload = mb_defaults.max_payload;
+	if (!o->retry_ms)
+		o->retry_ms = mb_defaults.retry_ms;
+	if (!o->page_size)
+		o->page_size = mb_defaults.page_size;
+	if (!o->checkpoint_pages)
+		o->checkpoint_pages = mb_defaults.checkpoint_pages;
+	if (!o->wal_max_pages)
+		o->wal_max_pages = 4 * o->checkpoint_pages;
 }
 
 static void free_all(actr_mailbox_t *mb)
@@ -1415,12 +1437,7 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		mb->o = *opts;
 	else
 		actr_mailbox_opts_init(&mb->o);
-	if (!mb->o.max_attempts)
-		mb->o.max_attempts = 5;
-	if (!mb->o.max_payload)
-		mb->o.max_payload = 16u << 20;
-	if (!mb->o.retry_ms)
-		mb->o.retry_ms = 100;
+	fill_defaults(&mb->o);
 	mb->path = strdup(path);
 	mb->lease.path = mb->jnl.path = mb->path;
 	if (!mb->path || asprintf(&lpath, "%s-inflight", path) < 0) {
@@ -1451,7 +1468,7 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 			goto out_free;
 	}
 	rc = actr__db_open(path, "actr-mailbox", schema_sql,
-			   mb->o.page_size ? mb->o.page_size : 4096,
+			   mb->o.page_size,
 			   mb->o.sync != ACTR_MAILBOX_SYNC_NORMAL, 0, false,
 			   MB_LOG, &mb->db);
 	if (rc < 0)

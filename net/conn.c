@@ -91,12 +91,16 @@ static void kill_conn(struct actr__conn *c, bool report, int err)
 	actr_defer(c->r, &c->defer, conn_free_cb, c);
 }
 
-/* A transport failure: report it to the owner unless the owner closed. */
+/* A transport failure: report it to the owner unless the owner closed.
+ * A kernel timeout (TCP retransmissions or keepalive exhausted) becomes
+ * -ACTR_ETIMEDOUT, the one timeout code (actr/error.h). */
 static void conn_fail(struct actr__conn *c, int err)
 {
 	bool owner_closed = c->state == ACTR__CONN_DRAINING ||
 			    c->state == ACTR__CONN_LINGER;
 
+	if (err == -ETIMEDOUT) /* errno: OS */
+		err = -ACTR_ETIMEDOUT;
 	kill_conn(c, !owner_closed, err);
 }
 

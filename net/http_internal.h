@@ -96,8 +96,15 @@ struct actr__url {
 	char hostport[272];	/* value for the Host header */
 };
 
-/** Parse http://, https://, ws://, wss:// URLs. 0 or -EINVAL/-ENAMETOOLONG. */
+/** Parse http://, https://, ws://, wss:// URLs. 0, or -EINVAL for a
+ * malformed URL or one whose host or target exceeds struct actr__url. */
 int actr__url_parse(const char *url, struct actr__url *u);
+
+/** Percent-decode s[0..n) ('+' is a space) into out (NUL-terminated); out
+ * may be NULL to measure. Returns the decoded length, -ACTR_EPROTO for a
+ * bad escape, -ENOSPC if out is too small. Used by actr_http_query_get and
+ * actr-signal's query parser. Any thread. */
+ssize_t actr__pct_decode(const char *s, size_t n, char *out, size_t cap);
 
 /**
  * Write a response head: status line, Content-Length, Content-Type (if

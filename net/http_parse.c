@@ -472,7 +472,7 @@ int actr__url_parse(const char *url, struct actr__url *u)
 	if (he == hs || memchr(hs, '@', (size_t)(he - hs)))
 		return -EINVAL;
 	if ((size_t)(he - hs) >= sizeof(u->host))
-		return -ENAMETOOLONG;
+		return -EINVAL;
 	memcpy(u->host, hs, (size_t)(he - hs));
 	if (p < slash) {
 		char *e;
@@ -490,7 +490,7 @@ int actr__url_parse(const char *url, struct actr__url *u)
 		size_t sl = strlen(slash), o = 0;
 
 		if (sl + 2 > sizeof(u->target))
-			return -ENAMETOOLONG;
+			return -EINVAL;
 		if (*slash == '?')
 			u->target[o++] = '/';
 		memcpy(u->target + o, slash, sl + 1);
@@ -508,8 +508,7 @@ int actr__url_parse(const char *url, struct actr__url *u)
 	return 0;
 }
 
-/* Percent-decode s[0..n) (and '+' as space) into out; -EINVAL/-ENOSPC. */
-static ssize_t pct_decode(const char *s, size_t n, char *out, size_t cap)
+ssize_t actr__pct_decode(const char *s, size_t n, char *out, size_t cap)
 {
 	size_t o = 0;
 
@@ -520,11 +519,11 @@ static ssize_t pct_decode(const char *s, size_t n, char *out, size_t cap)
 			int hi, lo;
 
 			if (i + 2 >= n)
-				return -EINVAL;
+				return -ACTR_EPROTO;
 			hi = actr__hexval((uint8_t)s[i + 1]);
 			lo = actr__hexval((uint8_t)s[i + 2]);
 			if (hi < 0 || lo < 0)
-				return -EINVAL;
+				return -ACTR_EPROTO;
 			c = (char)(hi * 16 + lo);
 			i += 2;
 		} else if (c == '+') {
@@ -556,18 +555,18 @@ ssize_t actr_http_query_get(const char *query, const char *name, char *out,
 		size_t plen = strcspn(p, "&;");
 		const char *eq = memchr(p, '=', plen);
 		size_t klen = eq ? (size_t)(eq - p) : plen;
-		ssize_t k = pct_decode(p, klen, key, sizeof(key));
+		ssize_t k = actr__pct_decode(p, klen, key, sizeof(key));
 
 		if (k >= 0 && strcmp(key, name) == 0) {
 			if (!eq)
-				return pct_decode("", 0, out, cap);
-			return pct_decode(eq + 1, plen - klen - 1, out, cap);
+				return actr__pct_decode("", 0, out, cap);
+			return actr__pct_decode(eq + 1, plen - klen - 1, out, cap);
 		}
 		p += plen;
 		if (*p)
 			p++;
 	}
-	return -ENOENT;
+	return -ACTR_ENOTFOUND;
 }
 
 ssize_t actr__http_response_head(char *buf, size_t cap, int status,

@@ -64,7 +64,7 @@ int actr__frag_split(const uint8_t *msg, size_t len, uint32_t msg_id,
 		max_data = ACTR_FRAG_MAX_DATA;
 	total = actr__frag_count(len, max_data);
 	if (total == 0)
-		return -EMSGSIZE;
+		return -ACTR_ETOOBIG;
 	frag = malloc(ACTR_FRAG_HDR_LEN + ACTR_MIN(len, max_data));
 	if (!frag)
 		return -ENOMEM;

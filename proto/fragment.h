@@ -46,7 +46,7 @@ typedef int (*actr__frag_emit_fn)(const uint8_t *frag, size_t n, void *arg);
 /**
  * Split msg[0..len) into fragments of at most max_data data bytes
  * (<= ACTR_FRAG_MAX_DATA; 0 = the maximum) under msg_id and emit each.
- * Returns 0, -EMSGSIZE when more than 65535 fragments would be needed,
+ * Returns 0, -ACTR_ETOOBIG when more than 65535 fragments would be needed,
  * -ENOMEM, or the first negative value emit returned.
  */
 int actr__frag_split(const uint8_t *msg, size_t len, uint32_t msg_id,

@@ -134,16 +134,7 @@ struct actr_node {
 
 struct dedup;
 
-/* A durable inbox for in-process messages (the peer gate's mailbox, when
- * actr_peer_config.mailbox_local is set). store takes m (a REQUEST/TELL
- * for a node with via_inbox) and hands it back through actr__enqueue once
- * it may be handled, with m->mbid set; 0 or a negative code (m is still
- * the caller's). done(mbid) runs when such a message's handling finished
- * (a REQUEST's reply is queued, a TELL's handler returned). */
-struct actr__inbox {
-	int (*store)(void *arg, struct actr__msg *m);
-	void (*done)(void *arg, uint64_t mbid);
-};
+/* struct actr__inbox, the mailbox seam: runtime/lane.h. */
 
 struct actr_system {
 	actr_reactor_t *r;		/* borrowed */
@@ -170,10 +161,9 @@ struct actr_system {
 	/* remote seam */
 	actr__lane_resolve_fn resolve;	/* target -> lane, or NULL */
 	void *resolve_arg;
-	actr__persist_fn persist;	/* mailbox seam, or NULL */
-	void *persist_arg;
 	struct dedup *dedup;		/* response cache */
-	const struct actr__inbox *inbox; /* durable in-process inbox */
+	const struct actr__inbox *inbox; /* durable in-process inbox
+					  * (actr__system_set_inbox) */
 	void *inbox_arg;
 	bool dispatching;		/* inside poll */
 };

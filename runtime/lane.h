@@ -37,20 +37,33 @@ struct actr__lane {
 typedef actr__lane_t *(*actr__lane_resolve_fn)(void *arg,
 					       const Actr__ActrId *target);
 
-/* Mailbox seam: called for every inbound remote REQUEST/TELL before it is
- * queued (prio 0 = High, 1 = Normal). A durable mailbox persists here; a
- * negative return refuses the message (the caller gets Unavailable). */
-typedef int (*actr__persist_fn)(void *arg, actr_node_t *to,
-				const Actr__ActrId *from,
-				const Actr__RpcEnvelope *env, int prio);
-
 /** Install the resolver used for targets outside this process. */
 void actr__system_set_remote(actr_system_t *sys, actr__lane_resolve_fn fn,
 			     void *arg);
 
-/** Install the mailbox seam (NULL = none). */
-void actr__system_set_persist(actr_system_t *sys, actr__persist_fn fn,
-			      void *arg);
+/*
+ * The mailbox seam, the one way a durable mailbox joins the runtime.
+ * Remote REQUEST/TELL need none: a lane stores them in its mailbox before
+ * it calls actr__system_deliver (the peer gate, runtime/peer_mailbox.c).
+ * In-process REQUEST/TELL for a node go through an inbox once one is
+ * installed for it: store takes m (struct actr__msg, runtime/internal.h)
+ * and hands it back through actr__enqueue once it may be handled, with
+ * m->mbid set; 0, or a negative code (m is still the runtime's: a REQUEST
+ * fails with that code, "mailbox refused the message"). done(mbid) runs
+ * when such a message's handling finished (a REQUEST's reply is queued, a
+ * TELL's handler returned).
+ */
+struct actr__msg;
+struct actr__inbox {
+	int (*store)(void *arg, struct actr__msg *m);	/* take m */
+	void (*done)(void *arg, uint64_t mbid);		/* m was handled */
+};
+
+/** Route in-process REQUEST/TELL for node n through inbox (borrowed, with
+ * arg), or back to the dispatcher queue with inbox NULL. One inbox per
+ * system: 0, or -EBUSY when another one is installed. Reactor thread. */
+int actr__system_set_inbox(actr_system_t *sys, actr_node_t *n,
+			   const struct actr__inbox *inbox, void *arg);
 
 /**
  * lane is going away (its gate is being freed): requests from it that are
@@ -75,8 +88,9 @@ void actr__system_lane_gone(actr_system_t *sys, actr__lane_t *lane);
  * timeout_ms > 0: a response is never answered, so two peers cannot
  * bounce errors); a REQUEST whose encoding exceeds lane->max_message
  * (its reply could not be carried either). The rest (no request_id, no
- * caller, TELLs) is dropped. Returns 0, or a negative code for a refused
- * or dropped envelope.
+ * caller, TELLs) is dropped. Returns 0; -ACTR_EPROTO for an envelope
+ * refused or dropped as malformed, -ACTR_ETOOBIG for one over the lane's
+ * limit, -EINVAL for a NULL env; or the code of a failed queueing.
  */
 int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 			 actr__lane_t *lane, const Actr__ActrId *from,

@@ -299,7 +299,7 @@ static const char *close_why(int err)
 		return "connection closed by the peer";
 	case -ECONNRESET:
 		return "connection aborted by the peer";
-	case -ETIMEDOUT:
+	case -ACTR_ETIMEDOUT:
 		return "connection lost: the peer stopped acknowledging "
 		       "(SCTP timed out)";
 	default:
@@ -324,7 +324,7 @@ static void c_state(void *arg, int state, int err)
 	} else if (state == ACTR__PC_FAILED || state == ACTR__PC_CLOSED) {
 		const char *why = actr__pc_state_name(state);
 
-		if (state == ACTR__PC_FAILED && err == -ETIMEDOUT &&
+		if (state == ACTR__PC_FAILED && err == -ACTR_ETIMEDOUT &&
 		    c->st == PC_OPEN)
 			why = "connection lost: the peer stopped answering "
 			      "(ICE consent expired)";

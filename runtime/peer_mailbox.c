@@ -13,6 +13,7 @@
  * again: at least once.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -192,9 +193,8 @@ int actr__peer_mb_open(actr_peer_t *p)
 	p->local = g_hash_table_new_full(g_int64_hash, g_int64_equal, free,
 					 NULL);
 	if (p->cfg.mailbox_local) {
-		p->sys->inbox = &local_inbox;
-		p->sys->inbox_arg = p;
-		p->node->via_inbox = true;
+		rc = actr__system_set_inbox(p->sys, p->node, &local_inbox, p);
+		assert(rc == 0); /* one peer gate per system */
 	}
 	p->tell_acks = g_array_new(FALSE, FALSE, sizeof(uint64_t));
 	actr_hook_start(p->r, &p->tell_hook, ACTR_HOOK_CHECK,
@@ -211,8 +211,7 @@ void actr__peer_mb_close(actr_peer_t *p)
 		GHashTableIter it;
 		gpointer k, v;
 
-		p->sys->inbox = NULL;
-		p->node->via_inbox = false;
+		actr__system_set_inbox(p->sys, p->node, NULL, NULL);
 		/* stored, never queued: they stay stored for the next open;
 		 * the calls waiting here end now */
 		g_hash_table_iter_init(&it, p->local);

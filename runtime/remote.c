@@ -238,7 +238,7 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 		sys->st.dropped_invalid++;
 		actr_logw("runtime", "request %s without a caller dropped",
 			  env->request_id);
-		return -EINVAL;
+		return -ACTR_EPROTO;
 	}
 	if (dir == DIR_REQUEST && env->timeout_ms <= 0)
 		return refuse_invalid(sys, lane, from, env, true,
@@ -284,18 +284,6 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 	}
 	int prio = payload_type == ACTR__PAYLOAD_TYPE__RPC_SIGNAL ? PRIO_HIGH
 								 : PRIO_NORMAL;
-	/* Mailbox seam: a durable mailbox stores the message here first. */
-	if (sys->persist && sys->persist(sys->persist_arg, to, from, env,
-					 prio) < 0) {
-		if (dir == DIR_REQUEST) {
-			/* a retry may succeed: do not treat it as a repeat */
-			actr__dedup_forget(sys->dedup, from->serial_number,
-					   env->request_id);
-			answer(sys, lane, from, env, -ACTR_EUNAVAILABLE,
-			       "mailbox refused the message", NULL, 0);
-		}
-		return -ACTR_EUNAVAILABLE;
-	}
 	len = env->has_payload ? env->payload.len : 0;
 	m = actr__msg_new(sys, len);
 	if (!m)

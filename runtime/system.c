@@ -157,11 +157,15 @@ void actr__system_set_remote(actr_system_t *sys, actr__lane_resolve_fn fn,
 	sys->resolve_arg = arg;
 }
 
-void actr__system_set_persist(actr_system_t *sys, actr__persist_fn fn,
-			      void *arg)
+int actr__system_set_inbox(actr_system_t *sys, actr_node_t *n,
+			   const struct actr__inbox *inbox, void *arg)
 {
-	sys->persist = fn;
-	sys->persist_arg = arg;
+	if (inbox && sys->inbox && sys->inbox != inbox)
+		return -EBUSY;
+	sys->inbox = inbox;
+	sys->inbox_arg = inbox ? arg : NULL;
+	n->via_inbox = inbox != NULL;
+	return 0;
 }
 
 /* ---- nodes --------------------------------------------------------------- */

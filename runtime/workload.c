@@ -211,7 +211,7 @@ int actr_workload_add_service(actr_workload_t *w,
 			if (strcmp(svc->methods[i].name, m->name) == 0)
 				md = &svc->methods[i];
 		if (!md || !m->fn)
-			return -ENOENT;
+			return -ACTR_ENOTFOUND;
 		n = snprintf(key, sizeof(key), "%s.%s", svc->name, m->name);
 		if (n < 0 || (size_t)n >= sizeof(key))
 			return -EINVAL;

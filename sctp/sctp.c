@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,7 +32,6 @@
 #define SHUTDOWN_AFTER_DATA_MS (SACK_DELAY_MS + 10) /* see shutdown */
 #define BUF_SIZE (1024 * 1024)	/* SO_SNDBUF / SO_RCVBUF */
 #define FEED_READ (256 * 1024)	/* fed bytes that force a read at once */
-#define TOP_PAD (4 << 20)	/* glibc heap kept on trim (M_TOP_PAD) */
 #define LOG_EVERY ACTR_SEC(1)	/* rate limit of input warnings */
 
 struct qmsg {
@@ -180,19 +178,18 @@ static int global_init(actr_reactor_t *r)
 {
 	if (G.inited) {
 		if (G.r != r) {
-			actr_logw(LOGT, "usrsctp is owned by another reactor");
+			actr_logw(LOGT, "usrsctp is in use by another reactor "
+				  "(one SCTP stack per process): run the "
+				  "peer gates of other systems in their own "
+				  "processes, or let the first system's data "
+				  "channels close first");
 			return -EBUSY;
 		}
 		return 0;
 	}
-	/* usrsctp allocates and frees an mbuf cluster or two per packet, in
-	 * bursts (a SACK frees a window of chunks). glibc trims the heap top
-	 * back to the system after such a burst (brk, a TLB flush, then page
-	 * faults as it grows again): measured ~8% of a bulk transfer's CPU.
-	 * Keep up to TOP_PAD of free heap instead. Process-wide; an explicit
-	 * MALLOC_TOP_PAD_ in the environment wins. */
-	if (!getenv("MALLOC_TOP_PAD_"))
-		mallopt(M_TOP_PAD, TOP_PAD);
+	/* The heap tuning that suits usrsctp's per-packet buffers is
+	 * process-wide, so it is the application's choice:
+	 * actr_set_malloc_tuning() (actr/util.h). */
 	usrsctp_init_nothreads(0, conn_output, NULL);
 	/* CRC32c computed/verified here (crc32c.c), much faster. */
 	usrsctp_enable_crc32c_offload();
@@ -1160,7 +1157,7 @@ static void on_assoc_change(actr__sctp_t *s, const struct sctp_assoc_change *c)
 		} else {
 			actr_logi(LOGT, "association lost: the peer stopped "
 					"acknowledging (timed out)");
-			assoc_closed(s, -ETIMEDOUT);
+			assoc_closed(s, -ACTR_ETIMEDOUT);
 		}
 		break;
 	case SCTP_SHUTDOWN_COMP:
@@ -1295,7 +1292,7 @@ static const char *close_reason(int err)
 		return "clean shutdown";
 	case -ECONNRESET:
 		return "aborted by the peer";
-	case -ETIMEDOUT:
+	case -ACTR_ETIMEDOUT:
 		return "timed out";
 	default:
 		return actr_strerror(err);

@@ -14,7 +14,9 @@
  * 10 ms while any association exists, and finished (usrsctp_finish) after the
  * last one is gone, so a process that is done with WebRTC holds nothing.
  * All associations of a process must live on one reactor thread (DESIGN.md:
- * one reactor owns WebRTC); a second reactor gets -EBUSY.
+ * one reactor owns WebRTC); a second reactor gets -EBUSY (documented to
+ * users in actr/node.h). Heap tuning for usrsctp's per-packet buffers is
+ * the application's choice (actr_set_malloc_tuning).
  *
  * usrsctp runs with CRC32c "offload": this module fills in the checksum of
  * every outgoing packet and checks it on every incoming one (SSE4.2 crc32;
@@ -77,7 +79,7 @@ struct actr__sctp_cbs {
 	int (*send_down)(void *arg, const uint8_t *pkt, size_t len);
 	/* Association state; err is 0 (CLOSED: a graceful shutdown, by
 	 * either side) or why it closed: -ECONNRESET the peer sent an ABORT
-	 * (with or without an error cause), -ETIMEDOUT the association was
+	 * (with or without an error cause), -ACTR_ETIMEDOUT the association was
 	 * lost (the peer stopped acknowledging), -ECONNREFUSED it never came
 	 * up. */
 	void (*state)(void *arg, enum actr__sctp_state st, int err);

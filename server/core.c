@@ -22,6 +22,7 @@
 #include <actr/log.h>
 #include <actr/util.h>
 
+#include "net/http_internal.h"
 #include "server/core_internal.h"
 
 #define TAG "signal"
@@ -872,46 +873,6 @@ int actr__sig_http(struct actr__sig_server *s, const char *method,
 
 /* ---- WebSocket connections -------------------------------------------- */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Percent-decode (and '+' = space) src[0..n) into out (cap). */
-static int pct_decode(const char *src, size_t n, char *out, size_t cap)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		int c = (unsigned char)src[i];
-
-		if (c == '%') {
-			int h, l;
-
-			if (i + 2 >= n)
-				return -EINVAL;
-			h = hexval(src[i + 1]);
-			l = hexval(src[i + 2]);
-			if (h < 0 || l < 0)
-				return -EINVAL;
-			c = h * 16 + l;
-			i += 2;
-		} else if (c == '+') {
-			c = ' ';
-		}
-		if (o + 1 >= cap)
-			return -ENOSPC;
-		out[o++] = (char)c;
-	}
-	out[o] = 0;
-	return (int)o;
-}
-
 struct ws_query {
 	char actor_id[512];		/* actor_id */
 	uint32_t key_id;		/* key_id */
@@ -930,7 +891,7 @@ static int parse_query(const char *target, struct ws_query *q)
 
 	memset(q, 0, sizeof(*q));
 	if (!p)
-		return -EINVAL;
+		return -ACTR_EPROTO;
 	p++;
 	while (*p) {
 		size_t n = strcspn(p, "&");
@@ -940,12 +901,12 @@ static int parse_query(const char *target, struct ws_query *q)
 		size_t vlen = eq ? n - klen - 1 : 0;
 		ssize_t d;
 
-		if (pct_decode(v, vlen, val, sizeof(val)) < 0)
-			return -EINVAL;
+		if (actr__pct_decode(v, vlen, val, sizeof(val)) < 0)
+			return -ACTR_EPROTO;
 #define KEY_IS(k) (klen == strlen(k) && strncmp(p, k, klen) == 0)
 		if (KEY_IS("actor_id")) {
 			if (strlen(val) >= sizeof(q->actor_id))
-				return -EINVAL;
+				return -ACTR_EPROTO;
 			strcpy(q->actor_id, val);
 			q->seen |= 1;
 		} else if (KEY_IS("key_id")) {
@@ -953,21 +914,21 @@ static int parse_query(const char *target, struct ws_query *q)
 			unsigned long k = strtoul(val, &end, 10);
 
 			if (!val[0] || *end || k > UINT32_MAX)
-				return -EINVAL;
+				return -ACTR_EPROTO;
 			q->key_id = (uint32_t)k;
 			q->seen |= 2;
 		} else if (KEY_IS("claims")) {
 			d = actr_base64_decode(val, strlen(val), q->claims,
 					       sizeof(q->claims));
 			if (d < 0)
-				return -EINVAL;
+				return -ACTR_EPROTO;
 			q->claims_len = (size_t)d;
 			q->seen |= 4;
 		} else if (KEY_IS("signature")) {
 			d = actr_base64_decode(val, strlen(val), q->sig,
 					       sizeof(q->sig));
 			if (d < 0)
-				return -EINVAL;
+				return -ACTR_EPROTO;
 			q->sig_len = (size_t)d;
 			q->seen |= 8;
 		} else if (KEY_IS("webrtc_role")) {
@@ -978,7 +939,7 @@ static int parse_query(const char *target, struct ws_query *q)
 		if (*p == '&')
 			p++;
 	}
-	return q->seen == 15 ? 0 : -EINVAL;
+	return q->seen == 15 ? 0 : -ACTR_EPROTO;
 }
 
 /* Verify the query's credential; returns the actor or NULL (401). */

@@ -194,15 +194,15 @@ TEST(dtls_fingerprint_parse)
 	CHECK_EQ(actr__dtls_parse_fingerprint(fp, alg, md, sizeof(md)), 32);
 	CHECK_STR(alg, "sha-256");
 	CHECK_EQ(actr__dtls_parse_fingerprint("SHA-256 AB:CD", alg, md, 64),
-		 -EINVAL); /* too short */
+		 -ACTR_EPROTO); /* too short */
 	CHECK_EQ(actr__dtls_parse_fingerprint("md5 AB:CD", alg, md, 64),
-		 -EINVAL);
-	CHECK_EQ(actr__dtls_parse_fingerprint("sha-1", alg, md, 64), -EINVAL);
+		 -ACTR_EPROTO);
+	CHECK_EQ(actr__dtls_parse_fingerprint("sha-1", alg, md, 64), -ACTR_EPROTO);
 	CHECK_EQ(actr__dtls_parse_fingerprint(
 			 "sha-1 00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:"
 			 "ff:00:11:22:3G",
 			 alg, md, 64),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(actr__dtls_parse_fingerprint(
 			 "SHA-1 00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:"
 			 "ff:00:11:22:33",
@@ -246,7 +246,7 @@ TEST(dtls_handshake_data_srtp_close)
 	CHECK_EQ(p.c.records, 1);
 	CHECK_EQ(p.c.rx_len, 4);
 	CHECK_MEM(p.c.rx, "pong", 4);
-	CHECK_EQ(actr__dtls_send(p.c.d, msg, 20000), -EMSGSIZE);
+	CHECK_EQ(actr__dtls_send(p.c.d, msg, 20000), -ACTR_ETOOBIG);
 
 	/* SRTP: both sides export the same keys, mirrored. */
 	CHECK_OK(actr__dtls_srtp_keys(p.c.d, &ck));
@@ -362,7 +362,7 @@ TEST(dtls_fingerprint_known_late)
 		actr_reactor_run_once(p.r, 5);
 	CHECK_EQ(p.s.records, 0);
 	CHECK_EQ(actr__dtls_set_remote_fingerprint(p.s.d, "sha-256 zz"),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_OK(actr__dtls_set_remote_fingerprint(
 		p.s.d, actr__dtls_cert_fingerprint(p.cc)));
 	CHECK_EQ(p.s.st, ACTR_DTLS_CONNECTED);
@@ -405,7 +405,7 @@ TEST(dtls_handshake_deadline)
 	CHECK_OK(actr__dtls_start(p.c.d));
 	run_until(p.r, &p.c, &p.c, ACTR_DTLS_CONNECTED, 3000);
 	CHECK_EQ(p.c.st, ACTR_DTLS_FAILED);
-	CHECK_EQ(p.c.err, -ETIMEDOUT);
+	CHECK_EQ(p.c.err, -ACTR_ETIMEDOUT);
 	CHECK(actr_time_ns() - t0 >= ACTR_MS(limit - 10));
 	actr__dtls_get_stats(p.c.d, &st);
 	/* 50, 100, 200 ms: the flight was resent at least twice. */

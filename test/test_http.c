@@ -278,11 +278,11 @@ TEST(http_query_get_percent_decoding)
 	CHECK_STR(out, "");
 	CHECK_EQ(actr_http_query_get("a=1&sp=a+b", "sp", out, sizeof(out)), 3);
 	CHECK_STR(out, "a b");
-	CHECK_EQ(actr_http_query_get("a=1", "b", out, sizeof(out)), -ENOENT);
-	CHECK_EQ(actr_http_query_get("a=%4", "a", out, sizeof(out)), -EINVAL);
-	CHECK_EQ(actr_http_query_get("a=%zz", "a", out, sizeof(out)), -EINVAL);
+	CHECK_EQ(actr_http_query_get("a=1", "b", out, sizeof(out)), -ACTR_ENOTFOUND);
+	CHECK_EQ(actr_http_query_get("a=%4", "a", out, sizeof(out)), -ACTR_EPROTO);
+	CHECK_EQ(actr_http_query_get("a=%zz", "a", out, sizeof(out)), -ACTR_EPROTO);
 	CHECK_EQ(actr_http_query_get("a=123456", "a", out, 4), -ENOSPC);
-	CHECK_EQ(actr_http_query_get("", "a", out, sizeof(out)), -ENOENT);
+	CHECK_EQ(actr_http_query_get("", "a", out, sizeof(out)), -ACTR_ENOTFOUND);
 }
 
 TEST(http_url_parse)

@@ -450,18 +450,18 @@ TEST(ice_bad_candidates_rejected)
 	char longline[800];
 
 	CHECK(ice);
-	CHECK_EQ(actr__ice_add_remote_candidate(ice, "hello"), -EINVAL);
-	CHECK_EQ(actr__ice_add_remote_candidate(ice, "candidate:"), -EINVAL);
+	CHECK_EQ(actr__ice_add_remote_candidate(ice, "hello"), -ACTR_EPROTO);
+	CHECK_EQ(actr__ice_add_remote_candidate(ice, "candidate:"), -ACTR_EPROTO);
 	CHECK_EQ(actr__ice_add_remote_candidate(
 			 ice, "candidate:1 1 UDP 1 300.1.1.1 5 typ host"),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(actr__ice_add_remote_candidate(
 			 ice, "candidate:1 1 udp 1 abcd.local 5 typ host"),
 		 -ENOTSUP);
 	memset(longline, 'a', sizeof(longline) - 1);
 	longline[sizeof(longline) - 1] = 0;
 	memcpy(longline, "candidate:", 10);
-	CHECK_EQ(actr__ice_add_remote_candidate(ice, longline), -EINVAL);
+	CHECK_EQ(actr__ice_add_remote_candidate(ice, longline), -ACTR_EPROTO);
 	CHECK_EQ(actr__ice_set_remote_credentials(ice, "", "x"), -EINVAL);
 	CHECK_OK(actr__ice_add_remote_candidate(
 		ice, "a=candidate:1 1 UDP 2013266431 127.0.0.1 9 typ host"));

@@ -2,7 +2,7 @@
  * Consent freshness (RFC 7675) end to end: two processes connect a peer
  * connection over 127.0.0.1, exchange messages, then one is stopped
  * (SIGSTOP: its sockets stay open but nothing answers). The survivor must
- * report the loss upward (FAILED, -ETIMEDOUT) within a bounded time, not
+ * report the loss upward (FAILED, -ACTR_ETIMEDOUT) within a bounded time, not
  * crash or hang, and refuse further sends with -ACTR_ECLOSED. A short
  * pause (shorter than the consent expiry) must not break the connection.
  *
@@ -101,7 +101,7 @@ static void cfg_init(struct actr__pc_config *c)
 
 /* The answerer: echoes every message until its connection ends or the
  * parent goes away. Exits 0 when the connection was lost to consent
- * expiry (FAILED, -ETIMEDOUT), 4 otherwise. */
+ * expiry (FAILED, -ACTR_ETIMEDOUT), 4 otherwise. */
 static void echo_process(pid_t parent, const struct actr__pc_config *c,
 			 int rfd, int wfd)
 {
@@ -132,7 +132,7 @@ static void echo_process(pid_t parent, const struct actr__pc_config *c,
 			b.sdp_out = NULL;
 		}
 	}
-	_exit(b.state == ACTR__PC_FAILED && b.err == -ETIMEDOUT ? 0 : 4);
+	_exit(b.state == ACTR__PC_FAILED && b.err == -ACTR_ETIMEDOUT ? 0 : 4);
 }
 
 /* Fork the echoing answerer (configuration c) and connect a->pc to it
@@ -289,7 +289,7 @@ TEST_TIMEOUT(ice_consent_loss_reported, 60)
 	/* reported once, as a lost connection, after the peer stopped
 	 * answering (not at once) and within the bound */
 	CHECK_EQ(a.state, ACTR__PC_FAILED);
-	CHECK_EQ(a.err, -ETIMEDOUT);
+	CHECK_EQ(a.err, -ACTR_ETIMEDOUT);
 	CHECK_EQ(a.nstates[ACTR__PC_FAILED], 1);
 	CHECK(a.t_state - t_stop >= ACTR_SEC(2));
 	CHECK(sent >= 4);
@@ -325,7 +325,7 @@ TEST_TIMEOUT(ice_consent_loss_reported, 60)
 /* A network partition with both ends alive: the path runs through a TURN
  * relay (coturn, relay-only on both sides), which is frozen. Both ends
  * must see consent expire: we report FAILED, and the child exits 0 only
- * after it saw FAILED with -ETIMEDOUT too. */
+ * after it saw FAILED with -ACTR_ETIMEDOUT too. */
 TEST_TIMEOUT(ice_consent_relay_partition, 60)
 {
 	actr_reactor_t *r = actr_reactor_new();
@@ -355,7 +355,7 @@ TEST_TIMEOUT(ice_consent_relay_partition, 60)
 	while (!ended(&a) && actr_time_ns() < end)
 		CHECK(actr_reactor_run_once(r, 20) >= 0);
 	CHECK_EQ(a.state, ACTR__PC_FAILED);
-	CHECK_EQ(a.err, -ETIMEDOUT);
+	CHECK_EQ(a.err, -ACTR_ETIMEDOUT);
 	CHECK(a.t_state - t_stop >= ACTR_SEC(2));
 	CHECK_EQ(actr__pc_send(a.pc, ACTR__LANE_RPC_RELIABLE, "x", 1),
 		 -ACTR_ECLOSED);

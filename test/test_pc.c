@@ -430,7 +430,7 @@ TEST(pc_handshake_deadline)
 		a.sdp_out = NULL;
 	}
 	CHECK_EQ(a.state, ACTR__PC_FAILED);
-	CHECK_EQ(a.err, -ETIMEDOUT);
+	CHECK_EQ(a.err, -ACTR_ETIMEDOUT);
 	CHECK(actr_time_ns() - t0 >= ACTR_MS(290));
 	free_sides(&a, &b);
 	actr_reactor_free(r);
@@ -736,8 +736,8 @@ static void ice_restart_case(bool trickle)
 		strcpy(s.fp, "AA:BB");
 		s.setup = ACTR__SDP_SETUP_ACTPASS;
 		CHECK(actr__sdp_write(&s, text, 8192) > 0);
-		CHECK_EQ(actr__pc_set_remote(a.pc, text, strlen(text)), -EINVAL);
-		CHECK_EQ(actr__pc_set_remote(b.pc, text, strlen(text)), -EINVAL);
+		CHECK_EQ(actr__pc_set_remote(a.pc, text, strlen(text)), -ACTR_EPROTO);
+		CHECK_EQ(actr__pc_set_remote(b.pc, text, strlen(text)), -ACTR_EPROTO);
 		free(text);
 	}
 	CHECK_EQ(a.state, ACTR__PC_CONNECTED);

@@ -688,7 +688,7 @@ TEST(reactor_defer_cancel_in_batch)
 }
 
 /* drain: runs until idle (timers fired, deferred calls done), or reports
- * -ETIMEDOUT while something stays active. */
+ * -ACTR_ETIMEDOUT while something stays active. */
 static void on_drain_timer(actr_timer_t *t, void *arg)
 {
 	(*(int *)arg)++;
@@ -722,7 +722,7 @@ TEST(reactor_drain_until_idle)
 	CHECK_OK(actr_io_init(r, &io, sv[0], on_io, &c));
 	CHECK_OK(actr_io_set(&io, ACTR_READ));
 	t0 = actr_time_ns();
-	CHECK_EQ(actr_reactor_drain(r, 50), -ETIMEDOUT);
+	CHECK_EQ(actr_reactor_drain(r, 50), -ACTR_ETIMEDOUT);
 	CHECK(actr_time_ns() - t0 >= ACTR_MS(50));
 	actr_io_close(&io);
 	CHECK_OK(actr_reactor_drain(r, 50));

@@ -286,7 +286,7 @@ TEST(runtime_typed_binding)
 	static const actr_method_t bad[] = { ACTR_METHOD("Nope", Echo),
 					     ACTR_METHOD_END };
 	CHECK_EQ(actr_workload_add_service(w, &echo__echo_service__descriptor,
-					   bad), -ENOENT);
+					   bad), -ACTR_ENOTFOUND);
 	CHECK_EQ(actr_workload_add_route(w, "x.Y.Z", h_fail, 0), 0);
 	CHECK_EQ(actr_workload_add_route(w, "x.Y.Z", h_fail, 0), -EEXIST);
 	CHECK(actr_workload_new("a:b", "c", "1") == NULL);

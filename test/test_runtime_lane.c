@@ -8,7 +8,7 @@
 #include <actr/actr.h>
 #include <actr/runtime.h>
 
-#include "runtime/lane.h"
+#include "runtime/internal.h"
 #include "test.h"
 
 struct sent {
@@ -361,44 +361,92 @@ TEST(runtime_lane_signal_priority)
 	t_fini(&t);
 }
 
-static int persisted, refuse_persist;
+/* The mailbox seam (lane.h): an inbox installed for the node takes its
+ * in-process REQUEST/TELL, hands them back with an id, and hears when they
+ * were handled; a refusal fails the call with the inbox's code. */
+struct inbox {
+	int stored;			/* store() calls */
+	int refuse;			/* store's code when nonzero */
+	struct actr__msg *held;		/* taken, not yet handed back */
+	uint64_t done[4];		/* done() ids */
+	int ndone;
+};
 
-static int persist(void *arg, actr_node_t *to, const Actr__ActrId *from,
-		   const Actr__RpcEnvelope *env, int prio)
+static int inbox_store(void *arg, struct actr__msg *m)
 {
-	persisted++;
-	return refuse_persist ? -EIO : 0;
+	struct inbox *ib = arg;
+
+	ib->stored++;
+	if (ib->refuse)
+		return ib->refuse;
+	ib->held = m;
+	return 0;
+}
+
+static void inbox_done(void *arg, uint64_t mbid)
+{
+	struct inbox *ib = arg;
+
+	if (ib->ndone < 4)
+		ib->done[ib->ndone++] = mbid;
+}
+
+static const struct actr__inbox test_inbox = { inbox_store, inbox_done };
+
+struct call_res {
+	int done;
+	int status;
+};
+
+static void on_call(const actr_result_t *res, void *arg)
+{
+	struct call_res *c = arg;
+
+	c->done = 1;
+	c->status = res->status;
 }
 
 TEST(runtime_lane_mailbox_seam)
 {
+	static const struct actr__inbox other = { inbox_store, inbox_done };
 	struct t t;
-	Actr__RpcEnvelope e;
+	struct inbox ib = { 0 };
+	struct call_res a = { 0 }, b = { 0 }, c = { 0 };
 
 	t_init(&t);
-	actr__system_set_persist(t.sys, persist, NULL);
-	CHECK_OK(actr_envelope_request(&e, "t.T.Echo", "p1", "x", 1, 5000));
-	CHECK_OK(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0));
-	CHECK_EQ(persisted, 1);
-	refuse_persist = 1;
-	CHECK_OK(actr_envelope_request(&e, "t.T.Echo", "p2", "x", 1, 5000));
-	CHECK_EQ(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0),
-		 -ACTR_EUNAVAILABLE);
+	CHECK_OK(actr__system_set_inbox(t.sys, t.node, &test_inbox, &ib));
+	CHECK_EQ(actr__system_set_inbox(t.sys, t.node, &other, &ib), -EBUSY);
+	CHECK_OK(actr_ref_call_raw(t.ref, "t.T.Echo", "x", 1, 5000, on_call,
+				   &a));
 	run(&t);
+	CHECK_EQ(ib.stored, 1);
+	CHECK(ib.held);
+	CHECK_EQ(a.done, 0); /* stored, not handled yet */
+	ib.held->mbid = 42;
+	actr__enqueue(t.sys, ib.held);
+	ib.held = NULL;
+	run(&t);
+	CHECK_EQ(a.done, 1);
+	CHECK_EQ(a.status, 0);
 	CHECK_EQ(t.srv.handled, 1);
-	CHECK_EQ(sent.n, 2);
-	CHECK(sent.env[0]->error &&
-	      sent.env[0]->error->code == ACTR_EUNAVAILABLE);
-	CHECK_STR(sent.env[0]->request_id, "p2");
-	CHECK_STR(sent.env[1]->request_id, "p1");
-	/* the refused request, retried, is handled (not a cached repeat) */
-	refuse_persist = 0;
-	CHECK_OK(actr__system_deliver(t.sys, t.node, &lane, t.cli, &e, 0));
+	CHECK_EQ(ib.ndone, 1);
+	CHECK_EQ(ib.done[0], 42);
+	/* refused: the caller gets the inbox's code */
+	ib.refuse = -EIO;
+	CHECK_OK(actr_ref_call_raw(t.ref, "t.T.Echo", "y", 1, 5000, on_call,
+				   &b));
 	run(&t);
+	CHECK_EQ(b.done, 1);
+	CHECK_EQ(b.status, -EIO);
+	/* removed: straight to the dispatcher again */
+	CHECK_OK(actr__system_set_inbox(t.sys, t.node, NULL, NULL));
+	CHECK_OK(actr_ref_call_raw(t.ref, "t.T.Echo", "z", 1, 5000, on_call,
+				   &c));
+	run(&t);
+	CHECK_EQ(c.done, 1);
+	CHECK_EQ(c.status, 0);
+	CHECK_EQ(ib.stored, 2);
 	CHECK_EQ(t.srv.handled, 2);
-	CHECK_EQ(persisted, 3);
-	CHECK_EQ(sent.n, 3);
-	CHECK(sent.env[2]->has_payload && !sent.env[2]->error);
 	t_fini(&t);
 }
 

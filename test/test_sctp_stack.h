@@ -127,7 +127,7 @@ static int stk_dtls_down(void *arg, const uint8_t *p, size_t n)
 		}
 	}
 	if (n > STK_DGRAM)
-		return -EMSGSIZE;
+		return -ACTR_ETOOBIG;
 	if (k->n_out == STK_BATCH)
 		stk_flush(k);
 	memcpy(k->out[k->n_out], p, n);

@@ -183,43 +183,43 @@ TEST(sdp_rejects_bad_input)
 	static char big[ACTR__SDP_MAX_TEXT + 10];
 	char line[2000];
 
-	CHECK_EQ(parse_str(""), -EINVAL);
-	CHECK_EQ(parse_str("hello"), -EINVAL);
-	CHECK_EQ(parse_str("v=1\r\n"), -EINVAL);
-	CHECK_EQ(parse_str(replace(CHROME_OFFER, "v=0", "x")), -EINVAL);
+	CHECK_EQ(parse_str(""), -ACTR_EPROTO);
+	CHECK_EQ(parse_str("hello"), -ACTR_EPROTO);
+	CHECK_EQ(parse_str("v=1\r\n"), -ACTR_EPROTO);
+	CHECK_EQ(parse_str(replace(CHROME_OFFER, "v=0", "x")), -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "a=ice-ufrag:Kk9S\r\n", "")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "ice-ufrag:Kk9S", "ice-ufrag:K")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "ice-pwd:lDSTf7", "ice-pwd:")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "ice-ufrag:Kk9S", "ice-ufrag:Kk 9S")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "sha-256 ab:", "sha-256 ab")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "sha-256 ab:", "sha-256 zz:")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "a=fingerprint", "a=fingerprintx")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "setup:actpass", "setup:holdconn")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "sctp-port:5000", "sctp-port:70000")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "sctp-port:5000", "sctp-port:-1")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "max-message-size:262144",
 				   "max-message-size:99999999999999999999999")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "m=application 9",
 				   "m=application 0")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "webrtc-datachannel\r\n",
 				   "webrtc-datachannel\r\nbad\r\n")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	/* No data section at all: only audio. */
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "m=application 9 UDP/DTLS/SCTP",
 				   "m=audio 9 UDP/TLS/RTP/SAVPF")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	/* A NUL byte inside. */
 	{
 		char t[sizeof(CHROME_OFFER)];
@@ -227,7 +227,7 @@ TEST(sdp_rejects_bad_input)
 
 		memcpy(t, CHROME_OFFER, sizeof(t));
 		t[20] = 0;
-		CHECK_EQ(actr__sdp_parse(t, sizeof(t) - 1, &s), -EINVAL);
+		CHECK_EQ(actr__sdp_parse(t, sizeof(t) - 1, &s), -ACTR_EPROTO);
 	}
 	/* Bounds: a line over ACTR__SDP_MAX_LINE, a text over the maximum,
 	 * too many lines. */
@@ -262,9 +262,9 @@ TEST(sdp_rejects_bad_input)
 		CHECK_EQ(s.ncands, ACTR__SDP_MAX_CANDS);
 	}
 	CHECK_EQ(actr__sdp_add_candidate(&(struct actr__sdp){0}, "candidate:"),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(actr__sdp_add_candidate(&(struct actr__sdp){0}, "cand x"),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 }
 
 /* Mutation fuzzing: flips, truncations, duplications and inserted
@@ -349,7 +349,7 @@ TEST_TIMEOUT(sdp_fuzz_mutations, 30)
 			}
 		} else {
 			bad++;
-			CHECK(rc == -EINVAL || rc == -ACTR_ETOOBIG);
+			CHECK(rc == -ACTR_EPROTO || rc == -ACTR_ETOOBIG);
 		}
 	}
 	/* Both outcomes occur: the mutations are neither all harmless nor
@@ -430,13 +430,13 @@ TEST(sdp_max_message_size_forms)
 	/* Out of range or not a number: rejected, not read as 0. */
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "max-message-size:262144",
 				   "max-message-size:4294967296")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "max-message-size:262144",
 				   "max-message-size:")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 	CHECK_EQ(parse_str(replace(CHROME_OFFER, "max-message-size:262144",
 				   "max-message-size:-1")),
-		 -EINVAL);
+		 -ACTR_EPROTO);
 }
 
 /* a=ice-lite (RFC 8839 5.3, RFC 8445 2.5): session level as the RFC says,

@@ -109,20 +109,20 @@ int actr__dtls_parse_fingerprint(const char *fp, char alg[16], uint8_t *out,
 	size_t n = 0, alen;
 
 	if (!fp)
-		return -EINVAL;
+		return -EINVAL; /* caller misuse, not peer input */
 	while (*fp == ' ')
 		fp++;
 	sp = strchr(fp, ' ');
 	if (!sp)
-		return -EINVAL;
+		return -ACTR_EPROTO;
 	alen = (size_t)(sp - fp);
 	if (alen == 0 || alen >= 16)
-		return -EINVAL;
+		return -ACTR_EPROTO;
 	memcpy(alg, fp, alen);
 	alg[alen] = '\0';
 	md = md_by_alg(alg);
 	if (!md)
-		return -EINVAL;
+		return -ACTR_EPROTO;
 	p = sp;
 	while (*p == ' ')
 		p++;
@@ -131,7 +131,7 @@ int actr__dtls_parse_fingerprint(const char *fp, char alg[16], uint8_t *out,
 		int lo = hi < 0 ? -1 : actr__hexval(p[1]);
 
 		if (hi < 0 || lo < 0 || n >= cap)
-			return -EINVAL;
+			return -ACTR_EPROTO;
 		out[n++] = (uint8_t)(hi << 4 | lo);
 		p += 2;
 		if (*p == ':') {
@@ -143,7 +143,7 @@ int actr__dtls_parse_fingerprint(const char *fp, char alg[16], uint8_t *out,
 	while (*p == ' ' || *p == '\r' || *p == '\n')
 		p++;
 	if (*p != '\0' || (int)n != EVP_MD_get_size(md))
-		return -EINVAL;
+		return -ACTR_EPROTO;
 	return (int)n;
 }
 
@@ -592,7 +592,7 @@ static void on_rto(actr_timer_t *t, void *arg)
 			  d->stats.retransmits);
 	} else if (rc < 0) {
 		log_ssl_errors("timeout");
-		fail(d, -ETIMEDOUT);
+		fail(d, -ACTR_ETIMEDOUT);
 	}
 	update_timer(d);
 	leave(d);
@@ -604,7 +604,7 @@ static void on_deadline(actr_timer_t *t, void *arg)
 
 	enter(d);
 	if (d->state == ACTR_DTLS_HANDSHAKE)
-		fail(d, -ETIMEDOUT);
+		fail(d, -ACTR_ETIMEDOUT);
 	leave(d);
 }
 
@@ -725,7 +725,7 @@ int actr__dtls_set_remote_fingerprint(actr__dtls_t *d, const char *fp)
 	int rc;
 
 	if (n < 0)
-		return -EINVAL;
+		return n;
 	memcpy(d->fp_alg, alg, sizeof(alg));
 	memcpy(d->fp, md, (size_t)n);
 	d->fp_len = n;
@@ -786,7 +786,7 @@ int actr__dtls_send(actr__dtls_t *d, const void *data, size_t len)
 	if (len == 0)
 		return 0;
 	if (len > RECORD_MAX)
-		return -EMSGSIZE;
+		return -ACTR_ETOOBIG;
 	d->send_rc = 0;
 	rc = SSL_write(d->ssl, data, (int)len);
 	if (rc <= 0) {
@@ -877,7 +877,7 @@ int actr__dtls_srtp_keys(actr__dtls_t *d, struct actr__dtls_srtp_keys *out)
 		return -ACTR_ENOTREADY;
 	prof = actr__dtls_srtp_profile(d);
 	if (prof == ACTR_SRTP_NONE)
-		return -ENOENT;
+		return -ACTR_ENOTFOUND;
 	memset(out, 0, sizeof(*out));
 	out->profile = prof;
 	kl = 16;

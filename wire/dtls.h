@@ -89,7 +89,7 @@ struct actr__dtls_cbs {
 	/* One decrypted application record (valid during the call). */
 	void (*deliver_up)(void *arg, const uint8_t *data, size_t len);
 	/* New state; err is 0, or the reason for FAILED (-ACTR_EAUTH for a
-	 * fingerprint mismatch, -ETIMEDOUT for the handshake deadline,
+	 * fingerprint mismatch, -ACTR_ETIMEDOUT for the handshake deadline,
 	 * -ACTR_EPROTO for a handshake error). */
 	void (*state)(void *arg, enum actr__dtls_state st, int err);
 };
@@ -118,7 +118,7 @@ int actr__dtls_start(actr__dtls_t *d);
 /** Set (or replace before verification) the remote SDP fingerprint.
  * If the peer's certificate was already received, it is checked now:
  * CONNECTED or FAILED(-ACTR_EAUTH) is reported from this call.
- * 0, -EINVAL for a malformed fingerprint. */
+ * 0, -ACTR_EPROTO for a malformed fingerprint. */
 int actr__dtls_set_remote_fingerprint(actr__dtls_t *d, const char *fp);
 
 /** Process one incoming datagram (record bytes 20..63 by RFC 7983). The
@@ -128,7 +128,7 @@ int actr__dtls_feed(actr__dtls_t *d, const uint8_t *data, size_t len);
 
 /** Encrypt data as one application-data record and pass it to send_down.
  * 0; -ACTR_ENOTREADY before CONNECTED; -ACTR_ECLOSED after close;
- * -EMSGSIZE above 16384 bytes; or the send_down error. */
+ * -ACTR_ETOOBIG above 16384 bytes; or the send_down error. */
 int actr__dtls_send(actr__dtls_t *d, const void *data, size_t len);
 
 /** Send close_notify and move to CLOSED (reported through cbs.state).
@@ -165,7 +165,7 @@ struct actr__dtls_srtp_keys {
 
 /** Export SRTP master keys (exporter label "EXTRACTOR-dtls_srtp") for the
  * negotiated profile, mapped to local/remote by our role. 0, or
- * -ACTR_ENOTREADY before CONNECTED, -ENOENT if no profile was negotiated
+ * -ACTR_ENOTREADY before CONNECTED, -ACTR_ENOTFOUND if no profile was negotiated
  * (a peer that ignored use_srtp). */
 int actr__dtls_srtp_keys(actr__dtls_t *d, struct actr__dtls_srtp_keys *out);
 
@@ -191,7 +191,8 @@ void actr__dtls_get_stats(const actr__dtls_t *d, struct actr__dtls_stats *s);
 
 /** Parse "sha-256 AB:CD:.." (algorithm case-insensitive: sha-1, sha-224,
  * sha-256, sha-384, sha-512) into its digest bytes. Returns the digest
- * length, or -EINVAL. For SDP code and tests. */
+ * length, -ACTR_EPROTO for a malformed one, -EINVAL for a NULL fp. For
+ * SDP code and tests. */
 int actr__dtls_parse_fingerprint(const char *fp, char alg[16], uint8_t *out,
 				 size_t cap);
 

@@ -124,7 +124,7 @@ static const char *close_reason(int err)
 		return "closed cleanly (SCTP shutdown / DTLS close_notify)";
 	case -ECONNRESET:
 		return "aborted by the peer";
-	case -ETIMEDOUT:
+	case -ACTR_ETIMEDOUT:
 		return "closed: the peer stopped acknowledging (timed out)";
 	default:
 		return actr_strerror(err);
@@ -181,7 +181,7 @@ static void on_deadline(actr_timer_t *t, void *arg)
 	struct actr__pc *pc = arg;
 
 	actr_logi("pc", "handshake deadline passed");
-	fail(pc, -ETIMEDOUT);
+	fail(pc, -ACTR_ETIMEDOUT);
 }
 
 /* ---- local description ------------------------------------------------- */
@@ -421,7 +421,7 @@ static void on_ice_state(void *arg, int state)
 			actr_logw("pc", "%s: connection lost: ICE consent "
 				  "expired", pc->offerer ? "offerer" :
 				  "answerer");
-		fail(pc, pc->ice_up ? -ETIMEDOUT : -ACTR_EUNAVAILABLE);
+		fail(pc, pc->ice_up ? -ACTR_ETIMEDOUT : -ACTR_EUNAVAILABLE);
 		break;
 	default:
 		break;
@@ -810,7 +810,7 @@ static int renegotiate(struct actr__pc *pc, const char *sdp, size_t len)
 	rc = actr__sdp_parse(sdp, len, ns);
 	if (rc < 0)
 		goto out;
-	rc = -EINVAL;
+	rc = -ACTR_EPROTO;
 	if (strcmp(ns->fp, pc->remote.fp) || strcmp(ns->fp_algo,
 						     pc->remote.fp_algo)) {
 		actr_logw("pc", "renegotiation changes the DTLS fingerprint");
@@ -869,7 +869,7 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 	if (strcmp(rs->fp_algo, "sha-256") && strcmp(rs->fp_algo, "sha-384") &&
 	    strcmp(rs->fp_algo, "sha-512") && strcmp(rs->fp_algo, "sha-1")) {
 		actr_logw("pc", "unsupported fingerprint hash %s", rs->fp_algo);
-		return -EINVAL;
+		return -ACTR_EPROTO;
 	}
 	/* Roles: the answerer picks; it prefers DTLS client (active). */
 	if (pc->offerer) {
@@ -880,7 +880,7 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 		else if (rs->setup == ACTR__SDP_SETUP_PASSIVE)
 			pc->dtls_role = ACTR_DTLS_CLIENT;
 		else
-			return -EINVAL; /* actpass in an answer */
+			return -ACTR_EPROTO; /* actpass in an answer */
 	} else {
 		if (rs->setup == ACTR__SDP_SETUP_ACTIVE) {
 			pc->dtls_role = ACTR_DTLS_SERVER;

@@ -115,7 +115,7 @@ struct actr__pc_cbs {
 	void (*candidate)(void *arg, const char *cand);
 	/** New state; err says why for FAILED/CLOSED (0 otherwise):
 	 * -ACTR_EUNAVAILABLE ICE found no working pair, -ACTR_EAUTH
-	 * fingerprint mismatch, -ETIMEDOUT handshake deadline (from
+	 * fingerprint mismatch, -ACTR_ETIMEDOUT handshake deadline (from
 	 * CONNECTING) or connection lost once ICE worked (RFC 7675 consent
 	 * expired: the peer stopped answering for ~10 s, see ice.c),
 	 * -ACTR_EPROTO DTLS/SDP error; CLOSED: 0 for a clean shutdown
@@ -145,9 +145,10 @@ int actr__pc_start(actr__pc_t *pc);
 /** The peer's description (an offer for the answerer, an answer for the
  * offerer). The answerer then gathers and answers through
  * cbs->description. Later descriptions are accepted only as ICE restarts
- * (new ufrag/pwd, same fingerprint). 0, -EINVAL (malformed SDP, wrong
- * kind, bad setup role, changed fingerprint, not a restart) or another
- * negative code. */
+ * (new ufrag/pwd, same fingerprint). 0, -ACTR_EPROTO (malformed SDP,
+ * unsupported fingerprint hash, bad setup role, changed fingerprint, not
+ * a restart, an answer nobody asked for), -EINVAL (an offerer that has
+ * not started) or another negative code. */
 int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len);
 
 /** ICE restart (offerer, while CONNECTED): new ICE credentials; a new
@@ -159,7 +160,8 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len);
 int actr__pc_restart_ice(actr__pc_t *pc);
 
 /** A remote candidate ("candidate:..", "a=" optional); NULL or "" means
- * end-of-candidates. 0, -EINVAL, -ENOTSUP (mDNS/TCP: ignored). */
+ * end-of-candidates. 0, -ACTR_EPROTO (malformed), -ENOTSUP (mDNS/TCP:
+ * ignored). */
 int actr__pc_add_candidate(actr__pc_t *pc, const char *cand);
 
 /** Send one message on a lane (copied; fragmented as needed). 0;

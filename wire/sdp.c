@@ -436,7 +436,7 @@ int actr__sdp_parse(const char *text, size_t len, struct actr__sdp *out)
 	return 0;
 bad:
 	actr_logw("sdp", "rejected SDP: %s", p.why ? p.why : "malformed");
-	return -EINVAL;
+	return -ACTR_EPROTO;
 }
 
 int actr__sdp_add_candidate(struct actr__sdp *s, const char *cand)
@@ -448,10 +448,10 @@ int actr__sdp_add_candidate(struct actr__sdp *s, const char *cand)
 	n = strlen(cand);
 	if (n <= 10 || n >= ACTR__SDP_CAND_LEN ||
 	    strncmp(cand, "candidate:", 10))
-		return -EINVAL;
+		return -ACTR_EPROTO;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)cand[i] < 0x20 || cand[i] == 0x7f)
-			return -EINVAL;
+			return -ACTR_EPROTO;
 	if (s->ncands == ACTR__SDP_MAX_CANDS)
 		return -ENOSPC;
 	memcpy(s->cands[s->ncands++], cand, n + 1);

@@ -54,7 +54,7 @@ struct actr__sdp {
 };
 
 /** Parse len bytes of SDP text into out (fully overwritten). Returns 0,
- * -EINVAL for malformed or incomplete input (no data section, missing
+ * -ACTR_EPROTO for malformed or incomplete input (no data section, missing
  * ice-ufrag/pwd/fingerprint, bad values), -ACTR_ETOOBIG when a bound is
  * exceeded. Candidates beyond ACTR__SDP_MAX_CANDS are dropped with a log
  * line (not an error). Pure function, any thread. */
@@ -66,7 +66,7 @@ int actr__sdp_parse(const char *text, size_t len, struct actr__sdp *out);
 int actr__sdp_write(const struct actr__sdp *s, char *buf, size_t cap);
 
 /** Append a candidate ("candidate:..", with or without "a=") to s. 0,
- * -EINVAL (malformed/too long), -ENOSPC (list full). */
+ * -ACTR_EPROTO (malformed/too long), -ENOSPC (list full). */
 int actr__sdp_add_candidate(struct actr__sdp *s, const char *cand);
 
 /** Name of a setup role ("actpass"...), "" for NONE. */

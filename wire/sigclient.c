@@ -402,17 +402,21 @@ static void http_post(actr_sigclient_t *c, const char *path,
 		      const uint8_t *body, size_t len, bool renew)
 {
 	struct actr_http_request rq = { 0 };
-	char url[600], hdr[400];
+	char url[600], *hdr = NULL;
 
 	snprintf(url, sizeof(url), "%s%s", c->http_base, path);
 	rq.method = "POST";
 	rq.url = url;
 	rq.content_type = "application/x-protobuf";
-	if (c->cfg.realm_secret) {
-		snprintf(hdr, sizeof(hdr), "x-actrix-realm-secret: %s\r\n",
-			 c->cfg.realm_secret);
-		rq.headers = hdr;
+	/* Sized to the secret: a fixed buffer once cut long secrets short. */
+	if (c->cfg.realm_secret &&
+	    asprintf(&hdr, "x-actrix-realm-secret: %s\r\n",
+		     c->cfg.realm_secret) < 0) {
+		actr_logw(TAG, "out of memory for a request to %s", url);
+		schedule_retry(c);
+		return;
 	}
+	rq.headers = hdr;
 	rq.body = body;
 	rq.body_len = len;
 	rq.timeout_ms = c->cfg.request_timeout_ms;
@@ -421,6 +425,7 @@ static void http_post(actr_sigclient_t *c, const char *path,
 		actr_http_call_cancel(c->call);
 	c->call_is_renew = renew;
 	c->call = actr_http_request(c->r, &rq, on_http_reply, c);
+	free(hdr); /* the request formatted its head */
 	if (!c->call) {
 		actr_logw(TAG, "cannot start HTTP request to %s", url);
 		schedule_retry(c);

@@ -68,8 +68,9 @@ struct actr_net_limits {
 /**
  * Find name in a query string ("a=1&b=x%20y", a leading '?' is skipped) and
  * percent-decode its value ('+' is a space) into out (NUL-terminated).
- * Returns the decoded length, -ENOENT if absent, -EINVAL for bad percent
- * escapes, -ENOSPC if out is too small. Any thread.
+ * Returns the decoded length, -ACTR_ENOTFOUND if absent, -ACTR_EPROTO for
+ * bad percent escapes, -ENOSPC if out is too small, -EINVAL for a NULL
+ * argument or cap 0. Any thread.
  */
 ACTR_API ssize_t actr_http_query_get(const char *query, const char *name, char *out,
 			    size_t cap);

@@ -67,6 +67,18 @@
  * One peer per system (it installs the system's remote resolver). The
  * node's ActrId becomes the one the signaling server issued when the peer
  * registers (serial number and realm). Everything on the reactor thread.
+ *
+ * One SCTP stack per process. usrsctp keeps global state, so the data
+ * channels of a process live on one reactor at a time: the first
+ * connection binds the stack to its system's reactor until the last of
+ * its connections is gone. Peer gates of systems on other reactors of the
+ * same process can register and signal, but their connections fail
+ * (-EBUSY, logged with what to do, the calls with ConnectionNotReady)
+ * while the stack is bound elsewhere. Run one networked system per
+ * process (several nodes may share it).
+ *
+ * Heap tuning for bulk transfers (actr_set_malloc_tuning, actr/util.h) is
+ * process-wide and therefore off unless the application turns it on.
  */
 #ifndef ACTR_NODE_H
 #define ACTR_NODE_H
@@ -144,12 +156,15 @@ typedef struct actr_peer_config {
  * peer, a mailbox that cannot be opened, or ENOMEM.
  */
 ACTR_API actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg);
+/* (One SCTP stack per process: see the top of this header.) */
 
 /** Register with the signaling server and connect (asynchronous: see
  * on_state). Start the node (actr_node_start) first: messages found in the
  * mailbox at open are delivered when the registration completes, and only
  * to a running node (otherwise they wait for the next inbound message).
- * 0 or a negative code. */
+ * Data channels need the process's one SCTP stack: while another
+ * reactor's system holds it, connections of this peer fail (see the top
+ * of this header). 0 or a negative code. */
 ACTR_API int actr_peer_start(actr_peer_t *p);
 
 /** Close every peer connection (queued calls fail with

@@ -146,7 +146,7 @@ ACTR_API int actr_reactor_run(actr_reactor_t *r);
  * and no deferred call is queued, or timeout_ms passes: the way to let
  * closing connections and deferred frees finish before
  * actr_reactor_free(). Runs at least one iteration. Returns 0 when idle,
- * -ETIMEDOUT if something was still active, or a negative epoll error. */
+ * -ACTR_ETIMEDOUT if something was still active, or a negative epoll error. */
 ACTR_API int actr_reactor_drain(actr_reactor_t *r, int timeout_ms);
 
 /** Ask actr_reactor_run() to return after the current iteration. */

@@ -114,7 +114,7 @@ ACTR_API void actr_workload_free(actr_workload_t *w);
  * Bind methods of a protobuf-c service: route key "<svc->name>.<method>"
  * (e.g. "echo.EchoService.Echo"), request decoded with the method's input
  * descriptor. svc and methods are borrowed (static in practice). Returns
- * 0, -ENOENT for a method the service does not have, -EEXIST for a route
+ * 0, -ACTR_ENOTFOUND for a method the service does not have, -EEXIST for a route
  * already bound, -ENOMEM.
  */
 ACTR_API int actr_workload_add_service(actr_workload_t *w,

@@ -1,11 +1,13 @@
 /*
- * Small utilities: clocks, randomness, base64, hex. All thread-safe.
+ * Small utilities: clocks, randomness, base64, hex, an opt-in heap tuning.
+ * All thread-safe.
  */
 #ifndef ACTR_UTIL_H
 #define ACTR_UTIL_H
 
 #include <actr/api.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -45,6 +47,18 @@ ACTR_API size_t actr_hex_encode(const void *in, size_t n, char *out);
 /** Decode hex (either case, even length). Returns the length or -EINVAL,
  * -ENOSPC. */
 ACTR_API ssize_t actr_hex_decode(const char *in, size_t n, void *out, size_t cap);
+
+/**
+ * Opt in to (or out of) glibc heap tuning for bulk data channel traffic:
+ * keep up to 4 MiB of free heap at the top instead of trimming it back to
+ * the system (mallopt(M_TOP_PAD); off restores glibc's 128 KiB). usrsctp
+ * frees and allocates buffers per packet in bursts, and the trim/regrow
+ * churn cost ~8% of a bulk transfer's CPU. Process-wide, which is why the
+ * library never does it on its own; an explicit MALLOC_TOP_PAD_ in the
+ * environment wins. Call it once at startup, before threads allocate.
+ * Returns 0, or -ENOTSUP where the C library has no M_TOP_PAD.
+ */
+ACTR_API int actr_set_malloc_tuning(bool on);
 
 #ifdef __cplusplus
 }
