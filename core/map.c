@@ -32,12 +32,21 @@ static uint64_t process_seed(void)
 	return s;
 }
 
+/* Entry bounds of a table of nb buckets: grow above nb (load 1), shrink
+ * below nb / 8 (never below the minimum size). */
+static void set_bounds(struct actr__map *m, size_t nb)
+{
+	m->mask = nb - 1;
+	m->lo = nb > MAP_MIN_BUCKETS ? nb / 8 : 0;
+	m->span = nb - m->lo;
+}
+
 void actr__map_init(struct actr__map *m)
 {
 	m->one = NULL;
 	m->b = &m->one;
-	m->mask = 0;
 	m->n = 0;
+	set_bounds(m, 1);
 	m->seed = process_seed();
 }
 
@@ -47,8 +56,8 @@ void actr__map_fini(struct actr__map *m)
 		free(m->b);
 	m->one = NULL;
 	m->b = &m->one;
-	m->mask = 0;
 	m->n = 0;
+	set_bounds(m, 1);
 }
 
 void actr__map_resize(struct actr__map *m)
@@ -64,7 +73,7 @@ void actr__map_resize(struct actr__map *m)
 	if (!b)
 		return; /* keep the old table: longer chains, nothing lost */
 	memset(b, 0, nb * sizeof(*b));
-	m->mask = nb - 1;
+	set_bounds(m, nb);
 	for (size_t i = 0; i < old; i++) {
 		struct actr__map_node *n = m->b[i], *next;
 

@@ -49,6 +49,8 @@ struct actr__map {
 	struct actr__map_node *one;	/* the bucket of an ungrown map */
 	size_t mask;			/* bucket count - 1 (power of two) */
 	size_t n;			/* entries */
+	size_t lo;			/* resize below lo entries ... */
+	size_t span;			/* ... or above lo + span */
 	uint64_t seed;			/* byte-key hash seed */
 };
 
@@ -93,9 +95,7 @@ static inline void actr__map_link(struct actr__map *m,
 
 	n->next = *b;
 	*b = n;
-	m->n++;
-	if (ACTR_UNLIKELY(m->n > m->mask + 1 ||
-			  (m->n << 3) < m->mask + 1))
+	if (ACTR_UNLIKELY(++m->n - m->lo > m->span)) /* one compare */
 		actr__map_resize(m);
 }
 
@@ -221,7 +221,6 @@ static inline void actr__map_remove(struct actr__map *m,
 	while (*pp != n)
 		pp = &(*pp)->next;
 	*pp = n->next;
-	n->next = NULL;
 	m->n--;
 }
 

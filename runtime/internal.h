@@ -15,6 +15,8 @@
 #include <actr/runtime.h>
 
 #include "core/internal.h"
+#include "core/list.h"
+#include "core/map.h"
 #include "runtime/lane.h"
 
 #define ACTR__MSG_INLINE 192	/* payload bytes stored inline */
@@ -91,8 +93,9 @@ struct actr_ctx {
 
 /* A call waiting for its response. */
 struct actr__pending {
-	struct actr__pending *hnext;	/* hash chain / free list */
-	struct actr__pending *prev, *next; /* deadline order */
+	struct actr__map_node node;	/* in sys->pending, by rid */
+	struct actr__list dl;		/* in sys->dl, deadline order */
+	struct actr__pending *free_next; /* free list */
 	uint64_t rid;			/* key */
 	uint64_t deadline;		/* CLOCK_MONOTONIC ns */
 	actr_result_cb cb;		/* completion */
@@ -162,10 +165,8 @@ struct actr_system {
 	struct actr__pending *free_pending;
 	unsigned nfree_msgs;
 	/* pending table */
-	struct actr__pending **pbuckets; /* chained by rid & pmask */
-	unsigned pmask;
-	unsigned npending;
-	struct actr__pending *dl_head, *dl_tail; /* by deadline */
+	struct actr__map pending;	/* struct actr__pending by rid */
+	struct actr__list dl;		/* the same, by deadline */
 	actr_timer_t dl_timer;		/* earliest deadline */
 	/* remote seam */
 	actr__lane_resolve_fn resolve;	/* target -> lane, or NULL */
