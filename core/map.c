@@ -120,6 +120,7 @@ struct actr__map_node *actr__map_iter_first(struct actr__map_iter *it,
 					    struct actr__map *m)
 {
 	it->m = m;
+	it->b = m->b;
 	it->next = NULL;
 	if (!m->n)
 		return NULL;
@@ -128,5 +129,7 @@ struct actr__map_node *actr__map_iter_first(struct actr__map_iter *it,
 
 struct actr__map_node *actr__map_iter_next(struct actr__map_iter *it)
 {
+	if (ACTR_UNLIKELY(it->m->b != it->b))
+		return NULL; /* resized by an insertion: positions are gone */
 	return step(it, it->next);
 }

@@ -24,8 +24,10 @@
  * longer, everything keeps working), so out of memory never loses or
  * refuses an entry. An empty map uses one bucket inside the struct and
  * allocates nothing; a map must therefore not be moved (memcpy) after
- * actr__map_init(). Iteration order is unspecified; inserting while
- * iterating is not allowed (the table may resize). One owner thread.
+ * actr__map_init(). Iteration order is unspecified. An insertion while
+ * iterating may or may not be visited, and if it resized the table the
+ * iteration ends early (never touching freed memory); code that must see
+ * every entry does not insert meanwhile. One owner thread.
  */
 #ifndef ACTR_CORE_MAP_H
 #define ACTR_CORE_MAP_H
@@ -57,6 +59,7 @@ struct actr__map {
 /** Iteration state (see actr__map_foreach). */
 struct actr__map_iter {
 	struct actr__map *m;		/* map walked */
+	struct actr__map_node **b;	/* its buckets when the walk began */
 	size_t i;			/* bucket of next */
 	struct actr__map_node *next;	/* next entry to return, or NULL */
 };
@@ -250,8 +253,8 @@ struct actr__map_node *actr__map_iter_first(struct actr__map_iter *it,
 struct actr__map_node *actr__map_iter_next(struct actr__map_iter *it);
 
 /** Walk every entry of m (node pointer pos, struct actr__map_iter it).
- * The body may remove (and free) pos, and no other entry; it must not
- * insert. O(entries + buckets). */
+ * The body may remove (and free) pos, and no other entry; an insertion
+ * that resizes ends the walk early (see above). O(entries + buckets). */
 #define actr__map_foreach(m, it, pos)                                  \
 	for ((pos) = actr__map_iter_first(&(it), (m)); (pos);          \
 	     (pos) = actr__map_iter_next(&(it)))

@@ -335,3 +335,30 @@ TEST(map_enomem)
 	free(e[0]);
 	free_all(&m);
 }
+
+/* An insertion that resizes the table during a walk ends it early
+ * instead of reading a freed bucket array (ASan checks the latter). */
+TEST(map_insert_during_iteration)
+{
+	struct actr__map m;
+	struct actr__map_iter it;
+	struct actr__map_node *n;
+	struct ent *e[64];
+	int count = 0;
+
+	actr__map_init(&m);
+	for (int i = 0; i < 8; i++) {
+		e[i] = ent_new((uint64_t)i);
+		actr__map_insert_u64(&m, &e[i]->node, e[i]->id);
+	}
+	actr__map_foreach(&m, it, n) {
+		if (count++ == 0)
+			for (int i = 8; i < 64; i++) {
+				e[i] = ent_new((uint64_t)i);
+				actr__map_insert_u64(&m, &e[i]->node, e[i]->id);
+			}
+	}
+	CHECK_EQ(count, 1);
+	CHECK_EQ(actr__map_size(&m), 64);
+	free_all(&m);
+}
