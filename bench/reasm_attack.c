@@ -187,15 +187,17 @@ static int attacker_new(struct att *a, actr_reactor_t *r, const char *url,
 static int attack(struct att *a)
 {
 	static uint8_t frag[ACTR_FRAG_HDR_LEN + FRAG_DATA];
-	GHashTableIter it;
-	gpointer k, v;
+	struct actr__map_iter it;
+	struct actr__map_node *v;
 	actr__pc_t *pc = NULL;
 	int rc;
 
-	g_hash_table_iter_init(&it, a->peer->conns);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		if (((struct peer_conn *)v)->st == PC_OPEN)
-			pc = ((struct peer_conn *)v)->pc;
+	actr__map_foreach(&a->peer->conns, it, v) {
+		struct peer_conn *c = actr__map_entry(v, struct peer_conn, node);
+
+		if (c->st == PC_OPEN)
+			pc = c->pc;
+	}
 	if (!pc)
 		return -1;
 	for (; a->lane < ACTR__LANE_COUNT; a->lane++, a->frag = 0) {
@@ -223,12 +225,12 @@ static size_t buffered(struct att *a, int n)
 	size_t total = 0;
 
 	for (int i = 0; i < n; i++) {
-		GHashTableIter it;
-		gpointer k, v;
+		struct actr__map_iter it;
+		struct actr__map_node *v;
 
-		g_hash_table_iter_init(&it, a[i].peer->conns);
-		while (g_hash_table_iter_next(&it, &k, &v)) {
-			struct peer_conn *c = v;
+		actr__map_foreach(&a[i].peer->conns, it, v) {
+			struct peer_conn *c =
+				actr__map_entry(v, struct peer_conn, node);
 
 			for (int l = 0; c->pc && l < ACTR__LANE_COUNT; l++)
 				total += actr__pc_buffered(c->pc, l);

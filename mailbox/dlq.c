@@ -142,14 +142,7 @@ out_nomem:
 
 static void q_unlink(struct mb_queue *q, struct mb_msg *m)
 {
-	if (m->prev)
-		m->prev->next = m->next;
-	else
-		q->head = m->next;
-	if (m->next)
-		m->next->prev = m->prev;
-	else
-		q->tail = m->prev;
+	actr__list_remove(&m->qlink);
 	q->n--;
 }
 

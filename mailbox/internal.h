@@ -15,6 +15,8 @@
 #include <actr/mailbox.h>
 
 #include "core/internal.h"
+#include "core/list.h"
+#include "core/map.h"
 
 #define MB_LOG "mailbox"
 
@@ -85,8 +87,8 @@ struct mb_seg;
  * actr_mailbox_msg_t *. */
 struct mb_msg {
 	actr_mailbox_msg_t pub;	/* what the dispatcher sees */
-	struct mb_msg *prev;	/* queue link */
-	struct mb_msg *next;	/* queue link */
+	struct actr__list qlink; /* in a priority queue (MB_QUEUED) */
+	struct actr__map_node ifnode; /* in mb->inflight (MB_INFLIGHT) */
 	struct mb_seg *seg;	/* stored batch, NULL while uncommitted */
 	uint32_t seg_index;	/* position in seg */
 	uint32_t stored_attempts; /* attempts value in actr_att, 0 = no row */
@@ -115,8 +117,7 @@ struct mb_seg {
 	bool dirty;		/* ack state changed in the open batch */
 	bool row_has_acks;	/* an actr_ack row exists */
 	struct mb_seg *dirty_next; /* open batch's dirty list */
-	struct mb_seg *all_prev; /* list of every live segment */
-	struct mb_seg *all_next;
+	struct actr__list all;	/* in mb->segs (every live segment) */
 };
 
 /* A DLQ insert waiting for the commit. */
@@ -136,9 +137,8 @@ struct mb_dlq_pending {
 };
 
 struct mb_queue {
-	struct mb_msg *head;
-	struct mb_msg *tail;
-	uint64_t n;
+	struct actr__list msgs;	/* struct mb_msg by qlink, id order */
+	uint64_t n;		/* messages queued */
 };
 
 /* Growable vectors of u64 and of message pointers. */
@@ -228,11 +228,9 @@ struct actr_mailbox {
 	struct mb_lease lease;		/* in-flight side file */
 
 	struct mb_queue q[2];		/* High, Normal */
-	struct mb_seg *segs;		/* every segment still referenced */
+	struct actr__list segs;		/* every segment still referenced */
 
-	/* in-flight table: open addressing on id */
-	struct mb_msg **inflight;
-	size_t if_cap, if_n;
+	struct actr__map inflight;	/* struct mb_msg by id (ifnode) */
 
 	/* open batch */
 	struct mb_pvec newmsgs;		/* enqueued in this batch, in order */

@@ -103,130 +103,59 @@ void actr__mb_msg_free(struct mb_msg *m)
 
 static void q_push_tail(struct mb_queue *q, struct mb_msg *m)
 {
-	m->next = NULL;
-	m->prev = q->tail;
-	if (q->tail)
-		q->tail->next = m;
-	else
-		q->head = m;
-	q->tail = m;
+	actr__list_insert_tail(&q->msgs, &m->qlink);
 	q->n++;
+}
+
+static struct mb_msg *q_first(const struct mb_queue *q)
+{
+	struct actr__list *l = actr__list_first(&q->msgs);
+
+	return l ? actr__list_entry(l, struct mb_msg, qlink) : NULL;
 }
 
 /* Insert keeping id order, searching from the head (messages put back are
  * older than nearly everything queued). */
 static void q_insert_from_head(struct mb_queue *q, struct mb_msg *m)
 {
-	struct mb_msg *at = q->head;
+	struct actr__list *at;
 
-	while (at && at->pub.id < m->pub.id)
-		at = at->next;
-	if (!at) {
-		q_push_tail(q, m);
-		return;
-	}
-	m->next = at;
-	m->prev = at->prev;
-	if (at->prev)
-		at->prev->next = m;
-	else
-		q->head = m;
-	at->prev = m;
+	actr__list_foreach(at, &q->msgs)
+		if (actr__list_entry(at, struct mb_msg, qlink)->pub.id >=
+		    m->pub.id)
+			break;
+	actr__list_insert_before(at, &m->qlink); /* the head: at the tail */
 	q->n++;
 }
 
 static struct mb_msg *q_pop(struct mb_queue *q)
 {
-	struct mb_msg *m = q->head;
+	struct mb_msg *m = q_first(q);
 
 	if (!m)
 		return NULL;
-	q->head = m->next;
-	if (q->head)
-		q->head->prev = NULL;
-	else
-		q->tail = NULL;
+	actr__list_remove(&m->qlink);
 	q->n--;
-	m->next = m->prev = NULL;
 	return m;
 }
 
-/* ---- in-flight table: open addressing, linear probing on id ------------ */
-
-static inline size_t if_slot(uint64_t id, size_t cap)
-{
-	return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 32) & (cap - 1);
-}
-
-static int if_grow(actr_mailbox_t *mb)
-{
-	size_t cap = mb->if_cap ? mb->if_cap * 2 : 256;
-	struct mb_msg **t = calloc(cap, sizeof(*t));
-
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < mb->if_cap; i++) {
-		struct mb_msg *m = mb->inflight[i];
-		size_t j;
-
-		if (!m)
-			continue;
-		for (j = if_slot(m->pub.id, cap); t[j]; j = (j + 1) & (cap - 1))
-			;
-		t[j] = m;
-	}
-	free(mb->inflight);
-	mb->inflight = t;
-	mb->if_cap = cap;
-	return 0;
-}
+/* ---- in-flight table: core/map.h on id ---------------------------------- */
 
 static struct mb_msg *if_get(const actr_mailbox_t *mb, uint64_t id)
 {
-	if (!mb->if_n)
-		return NULL;
-	for (size_t j = if_slot(id, mb->if_cap);; j = (j + 1) & (mb->if_cap - 1)) {
-		struct mb_msg *m = mb->inflight[j];
+	struct actr__map_node *n = actr__map_find_u64(&mb->inflight, id);
 
-		if (!m)
-			return NULL;
-		if (m->pub.id == id)
-			return m;
-	}
+	return n ? actr__map_entry(n, struct mb_msg, ifnode) : NULL;
 }
 
-/* The caller made room (if_n < if_cap / 2). */
 static void if_put(actr_mailbox_t *mb, struct mb_msg *m)
 {
-	size_t j = if_slot(m->pub.id, mb->if_cap);
-
-	while (mb->inflight[j])
-		j = (j + 1) & (mb->if_cap - 1);
-	mb->inflight[j] = m;
-	mb->if_n++;
+	actr__map_insert_u64(&mb->inflight, &m->ifnode, m->pub.id);
 }
 
-/* Remove by backward shift, so no tombstones. */
 static void if_del(actr_mailbox_t *mb, struct mb_msg *m)
 {
-	size_t mask = mb->if_cap - 1, i, j;
-
-	for (i = if_slot(m->pub.id, mb->if_cap); mb->inflight[i] != m;
-	     i = (i + 1) & mask)
-		;
-	mb->inflight[i] = NULL;
-	mb->if_n--;
-	for (j = (i + 1) & mask; mb->inflight[j]; j = (j + 1) & mask) {
-		size_t k = if_slot(mb->inflight[j]->pub.id, mb->if_cap);
-
-		/* move j to i if its home k is not in (i, j] cyclically */
-		if ((j > i && (k <= i || k > j)) ||
-		    (j < i && (k <= i && k > j))) {
-			mb->inflight[i] = mb->inflight[j];
-			mb->inflight[j] = NULL;
-			i = j;
-		}
-	}
+	actr__map_remove(&mb->inflight, &m->ifnode);
 }
 
 /* ---- batch bookkeeping -------------------------------------------------- */
@@ -239,7 +168,7 @@ static bool batch_dirty(const actr_mailbox_t *mb)
 
 static uint64_t depth(const actr_mailbox_t *mb)
 {
-	return mb->q[0].n + mb->q[1].n + mb->if_n + mb->nheld;
+	return mb->q[0].n + mb->q[1].n + actr__map_size(&mb->inflight) + mb->nheld;
 }
 
 static void check_pressure(actr_mailbox_t *mb)
@@ -274,12 +203,7 @@ static void seg_mark_acked(actr_mailbox_t *mb, struct mb_msg *m)
 
 static void seg_unlink_free(actr_mailbox_t *mb, struct mb_seg *s)
 {
-	if (s->all_prev)
-		s->all_prev->all_next = s->all_next;
-	else
-		mb->segs = s->all_next;
-	if (s->all_next)
-		s->all_next->all_prev = s->all_prev;
+	actr__list_remove(&s->all);
 	free(s->acked);
 	free(s);
 }
@@ -298,10 +222,7 @@ static struct mb_seg *seg_new(actr_mailbox_t *mb, uint64_t id, uint32_t count)
 	s->seg = id;
 	s->count = count;
 	s->live = count;
-	s->all_next = mb->segs;
-	if (mb->segs)
-		mb->segs->all_prev = s;
-	mb->segs = s;
+	actr__list_insert_head(&mb->segs, &s->all);
 	return s;
 }
 
@@ -379,8 +300,6 @@ static void dlq_pending_free(struct mb_dlq_pending *p)
 
 static int enqueue_msg(actr_mailbox_t *mb, struct mb_msg *m)
 {
-	if (mb->if_n + 1 > mb->if_cap / 2 && if_grow(mb) < 0)
-		return -ENOMEM; /* keep room for this one in flight */
 	if (actr__mb_pvec_push(&mb->newmsgs, m) < 0)
 		return -ENOMEM;
 	m->pub.id = mb->next_id++;
@@ -477,10 +396,9 @@ size_t actr_mailbox_dequeue(actr_mailbox_t *mb, actr_mailbox_msg_t **out,
 
 		/* A message that was in flight at a crash goes alone, so a
 		 * second crash blames it and nothing else. */
-		if (q->head->suspect && n)
+		if (q_first(q)->suspect && n)
 			break;
-		if ((mb->if_n + 1 > mb->if_cap / 2 && if_grow(mb) < 0) ||
-		    actr__mb_lease_reserve(&mb->lease, 1) < 0)
+		if (actr__mb_lease_reserve(&mb->lease, 1) < 0)
 			break;
 		m = q_pop(q);
 		m->state = MB_INFLIGHT;
@@ -596,11 +514,13 @@ bool actr_mailbox_msg_durable(const actr_mailbox_t *mb,
 void actr_mailbox_stats(const actr_mailbox_t *mb, actr_mailbox_stats_t *st)
 {
 	uint64_t oldest = UINT64_MAX, now = actr_wall_ms();
+	struct actr__map_iter it;
+	struct actr__map_node *n;
 
 	*st = mb->st;
 	st->queued_high = mb->q[0].n;
 	st->queued_normal = mb->q[1].n;
-	st->in_flight = mb->if_n;
+	st->in_flight = actr__map_size(&mb->inflight);
 	st->uncommitted = 0;
 	for (size_t i = 0; i < mb->newmsgs.n; i++) {
 		const struct mb_msg *m = mb->newmsgs.v[i];
@@ -611,13 +531,19 @@ void actr_mailbox_stats(const actr_mailbox_t *mb, actr_mailbox_stats_t *st)
 		if (m->pub.enqueued_ms < oldest)
 			oldest = m->pub.enqueued_ms;
 	}
-	for (int p = 0; p < 2; p++)
-		if (mb->q[p].head && mb->q[p].head->pub.enqueued_ms < oldest)
-			oldest = mb->q[p].head->pub.enqueued_ms;
-	for (size_t i = 0; i < mb->if_cap; i++)
-		if (mb->inflight[i] &&
-		    mb->inflight[i]->pub.enqueued_ms < oldest)
-			oldest = mb->inflight[i]->pub.enqueued_ms;
+	for (int p = 0; p < 2; p++) {
+		const struct mb_msg *m = q_first(&mb->q[p]);
+
+		if (m && m->pub.enqueued_ms < oldest)
+			oldest = m->pub.enqueued_ms;
+	}
+	actr__map_foreach((struct actr__map *)&mb->inflight, it, n) {
+		const struct mb_msg *m = actr__map_entry(n, struct mb_msg,
+							 ifnode);
+
+		if (m->pub.enqueued_ms < oldest)
+			oldest = m->pub.enqueued_ms;
+	}
 	st->oldest_age_ms = oldest == UINT64_MAX || oldest > now ?
 				    0 : now - oldest;
 	st->durable_seq = mb->durable_seq;
@@ -1370,6 +1296,9 @@ static void fill_defaults(actr_mailbox_opts_t *o)
 
 static void free_all(actr_mailbox_t *mb)
 {
+	struct actr__map_iter it;
+	struct actr__map_node *n;
+
 	for (int p = 0; p < 2; p++) {
 		struct mb_msg *m;
 
@@ -1377,13 +1306,18 @@ static void free_all(actr_mailbox_t *mb)
 			if (!m->pending)
 				actr__mb_msg_free(m);
 	}
-	for (size_t i = 0; i < mb->if_cap; i++)
-		if (mb->inflight[i] && !mb->inflight[i]->pending)
-			actr__mb_msg_free(mb->inflight[i]);
+	actr__map_foreach(&mb->inflight, it, n) {
+		struct mb_msg *m = actr__map_entry(n, struct mb_msg, ifnode);
+
+		actr__map_remove(&mb->inflight, n);
+		if (!m->pending)
+			actr__mb_msg_free(m);
+	}
 	for (size_t i = 0; i < mb->newmsgs.n; i++)
 		actr__mb_msg_free(mb->newmsgs.v[i]);
-	while (mb->segs)
-		seg_unlink_free(mb, mb->segs);
+	while (!actr__list_empty(&mb->segs))
+		seg_unlink_free(mb, actr__list_entry(actr__list_first(&mb->segs),
+						     struct mb_seg, all));
 	while (mb->dlq_head) {
 		struct mb_dlq_pending *p = mb->dlq_head;
 
@@ -1394,7 +1328,7 @@ static void free_all(actr_mailbox_t *mb)
 	free(mb->att_put.v);
 	free(mb->att_del.v);
 	free(mb->dlq_del.v);
-	free(mb->inflight);
+	actr__map_fini(&mb->inflight);
 	actr__mb_lease_unmap(&mb->lease);
 	actr__mb_jnl_close(&mb->jnl, false);
 	free(mb->blob);
@@ -1433,6 +1367,10 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		return -ENOMEM;
 	mb->lease.fd = -1;
 	mb->jnl.fd = -1;
+	actr__list_init(&mb->q[0].msgs);
+	actr__list_init(&mb->q[1].msgs);
+	actr__list_init(&mb->segs);
+	actr__map_init(&mb->inflight);
 	if (opts)
 		mb->o = *opts;
 	else
@@ -1451,9 +1389,6 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 		goto out_free;
 	}
 	journal = mb->o.deliver_uncommitted && mb->o.journal_bytes;
-	rc = if_grow(mb);
-	if (rc < 0)
-		goto out_free;
 	/* One process (one open mailbox) per file: a lock on the side file,
 	 * since the database itself is shared with the checkpointer's
 	 * connection (normal locking mode). */

@@ -20,8 +20,7 @@ enum { T_HEADER = 0, T_IDLE, T_BODY };
 struct hconn {
 	actr_http_server_t *s;		/* owner */
 	struct actr__conn *c;		/* transport, NULL once closed */
-	struct hconn *prev;		/* server list */
-	struct hconn *next;		/* server list */
+	struct actr__list link;		/* in the server's conns */
 	actr_timer_t timer;		/* header / idle / body deadline */
 	int timer_kind;			/* T_* */
 	int phase;			/* PH_* */
@@ -63,12 +62,7 @@ static void hconn_release(struct hconn *h, bool close_conn)
 		return;
 	h->phase = PH_DEAD;
 	actr_timer_stop(&h->timer);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		s->conns = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
+	actr__list_remove(&h->link);
 	if (close_conn) {
 		s->st.conns_open--;
 		if (h->c)
@@ -383,10 +377,7 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 		actr__conn_set_add(&s->all, h->c);
 		s->st.conns_accepted++;
 		s->st.conns_open++;
-		h->next = s->conns;
-		if (s->conns)
-			s->conns->prev = h;
-		s->conns = h;
+		actr__list_insert_head(&s->conns, &h->link);
 		arm(h, T_HEADER);
 	}
 }
@@ -402,6 +393,8 @@ actr_http_server_t *actr_http_server_new(actr_reactor_t *r,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
+	actr__list_init(&s->conns);
+	actr__list_init(&s->ws);
 	s->r = r;
 	s->lim = cfg->limits;
 	actr__net_limits_fill(&s->lim);
@@ -455,10 +448,11 @@ void actr_http_server_free(actr_http_server_t *s)
 		return;
 	actr_io_close(&s->lio);
 	close(s->lfd);
-	while (s->ws)
-		actr__ws_shutdown(s->ws); /* unlinks itself */
-	while (s->conns) {
-		struct hconn *h = s->conns;
+	while (!actr__list_empty(&s->ws))	/* each unlinks itself */
+		actr__ws_shutdown(actr__ws_of(actr__list_first(&s->ws)));
+	while (!actr__list_empty(&s->conns)) {
+		struct hconn *h = actr__list_entry(actr__list_first(&s->conns),
+						   struct hconn, link);
 
 		if (h->c)
 			actr__conn_close(h->c, false, 0);

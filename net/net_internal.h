@@ -7,6 +7,7 @@
 #include <actr/net.h>
 
 #include "conn.h"
+#include "core/list.h"
 #include "http_internal.h"
 
 struct hconn;
@@ -20,8 +21,8 @@ struct actr_http_server {
 	struct actr_net_limits lim;		/* caps and deadlines */
 	actr_http_handler_fn handler;		/* request router */
 	void *arg;				/* its argument */
-	struct hconn *conns;			/* HTTP connections */
-	actr_ws_t *ws;				/* upgraded connections */
+	struct actr__list conns;		/* struct hconn (HTTP) */
+	struct actr__list ws;			/* actr_ws_t (upgraded) */
 	struct actr__conn *all;			/* every transport, until freed */
 	struct actr_http_server_stats st;	/* counters */
 	uint64_t log_sec;			/* second of the log budget */
@@ -43,5 +44,8 @@ void actr__ws_input(actr_ws_t *ws);
 
 /** Server shutdown: report on_close(1001) and close at once. */
 void actr__ws_shutdown(actr_ws_t *ws);
+
+/** The WebSocket whose server-list link is l. */
+actr_ws_t *actr__ws_of(struct actr__list *l);
 
 #endif

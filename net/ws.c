@@ -27,8 +27,7 @@ struct actr_ws {
 						   buffered, timer armed */
 	actr_defer_t defer;			/* deferred free */
 	actr_http_server_t *srv;		/* server side: owner */
-	actr_ws_t *prev;			/* server list */
-	actr_ws_t *next;			/* server list */
+	struct actr__list link;			/* in the server's ws list */
 	char key[25];				/* client: Sec-WebSocket-Key */
 	char *req;				/* client: handshake request */
 	size_t req_len;				/* its length */
@@ -54,12 +53,7 @@ static void unlink_srv(actr_ws_t *ws)
 
 	if (!s)
 		return;
-	if (ws->prev)
-		ws->prev->next = ws->next;
-	else
-		s->ws = ws->next;
-	if (ws->next)
-		ws->next->prev = ws->prev;
+	actr__list_remove(&ws->link);
 	s->st.conns_open--;
 	ws->srv = NULL;
 }
@@ -288,10 +282,7 @@ actr_ws_t *actr__ws_accept(actr_http_server_t *srv, struct actr__conn *c,
 			  ws->lim.max_message);
 	actr_timer_init(ws->r, &ws->timer, on_timer, ws);
 	ws->srv = srv;
-	ws->next = srv->ws;
-	if (srv->ws)
-		srv->ws->prev = ws;
-	srv->ws = ws;
+	actr__list_insert_head(&srv->ws, &ws->link);
 	actr__conn_set_ops(c, &ws_ops, ws);
 	return ws;
 }
@@ -300,6 +291,11 @@ void actr__ws_input(actr_ws_t *ws)
 {
 	if (ws->c && ws->c->in_len)
 		handle_frames(ws);
+}
+
+actr_ws_t *actr__ws_of(struct actr__list *l)
+{
+	return actr__list_entry(l, actr_ws_t, link);
 }
 
 void actr__ws_shutdown(actr_ws_t *ws)

@@ -15,6 +15,8 @@
 #include <actr/runtime.h>
 
 #include "core/internal.h"
+#include "core/list.h"
+#include "core/map.h"
 #include "runtime/lane.h"
 
 #define ACTR__MSG_INLINE 192	/* payload bytes stored inline */
@@ -31,9 +33,8 @@ enum msg_dir {
 
 /* A route of a workload. */
 struct actr__route {
+	struct actr__map_node node;	/* in the workload's routes */
 	char *key;			/* "package.Service.Method" (owned) */
-	uint32_t hash;			/* actr__route_hash(key) */
-	uint16_t len;			/* strlen(key) */
 	uint8_t payload_type;		/* ACTR__PAYLOAD_TYPE__* */
 	uint8_t prio;			/* PRIO_HIGH for RPC_SIGNAL */
 	actr_raw_handler raw;		/* raw handler, or NULL */
@@ -43,9 +44,7 @@ struct actr__route {
 
 struct actr_workload {
 	Actr__ActrType type;		/* strings owned */
-	struct actr__route **slots;	/* open addressing, power of two */
-	unsigned nslots;		/* table size */
-	unsigned nroutes;		/* routes in the table */
+	struct actr__map routes;	/* struct actr__route by key */
 	actr_hooks_t hooks;		/* lifecycle hooks */
 	void *user;			/* user pointer for hooks and ctx */
 	const Actr__Acl *acl;		/* borrowed, NULL = none */
@@ -91,8 +90,9 @@ struct actr_ctx {
 
 /* A call waiting for its response. */
 struct actr__pending {
-	struct actr__pending *hnext;	/* hash chain / free list */
-	struct actr__pending *prev, *next; /* deadline order */
+	struct actr__map_node node;	/* in sys->pending, by rid */
+	struct actr__list dl;		/* in sys->dl, deadline order */
+	struct actr__pending *free_next; /* free list */
 	uint64_t rid;			/* key */
 	uint64_t deadline;		/* CLOCK_MONOTONIC ns */
 	actr_result_cb cb;		/* completion */
@@ -153,10 +153,8 @@ struct actr_system {
 	struct actr__pending *free_pending;
 	unsigned nfree_msgs;
 	/* pending table */
-	struct actr__pending **pbuckets; /* chained by rid & pmask */
-	unsigned pmask;
-	unsigned npending;
-	struct actr__pending *dl_head, *dl_tail; /* by deadline */
+	struct actr__map pending;	/* struct actr__pending by rid */
+	struct actr__list dl;		/* the same, by deadline */
 	actr_timer_t dl_timer;		/* earliest deadline */
 	/* remote seam */
 	actr__lane_resolve_fn resolve;	/* target -> lane, or NULL */
@@ -177,10 +175,14 @@ int actr__inbox_redeliver(actr_system_t *sys, actr_node_t *t,
 			  size_t len, uint64_t mbid);
 
 /* workload.c */
-uint32_t actr__route_hash(const char *s, size_t n);
-/* Route of w for key[0..len) (hash and probe), or NULL. */
-const struct actr__route *actr__route_find(const actr_workload_t *w,
-					   const char *key, size_t len);
+/* Route of w for key[0..len), or NULL. */
+static inline const struct actr__route *
+actr__route_find(const actr_workload_t *w, const char *key, size_t len)
+{
+	const struct actr__map_node *n = actr__map_find(&w->routes, key, len);
+
+	return n ? actr__map_entry(n, const struct actr__route, node) : NULL;
+}
 
 /* msg / ctx pools (system.c) */
 struct actr__msg *actr__msg_new(actr_system_t *sys, size_t len);

@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <glib.h>
 
 #include <actr/log.h>
 #include <actr/mailbox.h>
@@ -70,6 +69,71 @@ static struct keyarg *keyarg_new(actr_peer_t *p, const char *key)
 	return k;
 }
 
+/* ---- the gate's maps (core/map.h) -------------------------------------- */
+
+/* A cached type -> ActrId answer (p->types). */
+struct peer_type {
+	struct actr__map_node node;	/* in p->types by key */
+	Actr__ActrId *id;		/* owned */
+	char key[];			/* type string */
+};
+
+/* A route's lane override (p->route_lanes). */
+struct peer_route {
+	struct actr__map_node node;	/* in p->route_lanes by key */
+	int payload_type;		/* ACTR__PAYLOAD_TYPE__* */
+	char key[];			/* route key */
+};
+
+/* A request id sent on a connection and not answered (c->inflight). */
+struct peer_rid {
+	struct actr__map_node node;	/* key: the rid */
+};
+
+static struct peer_conn *conn_find(actr_peer_t *p, const char *key)
+{
+	struct actr__map_node *n = actr__map_find_str(&p->conns, key);
+
+	return n ? actr__map_entry(n, struct peer_conn, node) : NULL;
+}
+
+static struct peer_type *type_find(actr_peer_t *p, const char *key)
+{
+	struct actr__map_node *n = actr__map_find_str(&p->types, key);
+
+	return n ? actr__map_entry(n, struct peer_type, node) : NULL;
+}
+
+static void type_del(actr_peer_t *p, struct peer_type *t)
+{
+	actr__map_remove(&p->types, &t->node);
+	actr_proto_free(t->id);
+	free(t);
+}
+
+/* Cache key -> id (taking id), replacing an older answer. 0 or -ENOMEM
+ * (id freed: the cache is only an optimisation). */
+static int type_set(actr_peer_t *p, const char *key, Actr__ActrId *id)
+{
+	size_t len = strlen(key);
+	struct peer_type *t = type_find(p, key);
+
+	if (t) {
+		actr_proto_free(t->id);
+		t->id = id;
+		return 0;
+	}
+	t = malloc(sizeof(*t) + len + 1);
+	if (!t) {
+		actr_proto_free(id);
+		return -ENOMEM;
+	}
+	memcpy(t->key, key, len + 1);
+	t->id = id;
+	actr__map_insert(&p->types, &t->node, t->key, len);
+	return 0;
+}
+
 /* ---- connections ------------------------------------------------------- */
 
 static void q_free_all(actr_peer_t *p, struct peer_conn *c, int status,
@@ -88,35 +152,57 @@ static void q_free_all(actr_peer_t *p, struct peer_conn *c, int status,
 	c->nq = 0;
 }
 
-/* Request ids go into the inflight set as pointers. */
-G_STATIC_ASSERT(sizeof(gpointer) >= sizeof(uint64_t));
+/* Forget (and free) every rid of c's in-flight set; with why, fail
+ * their calls first (a call whose deadline already passed only counts a
+ * late response). */
+static void inflight_clear(actr_peer_t *p, struct peer_conn *c,
+			   const char *why)
+{
+	struct actr__map_iter it;
+	struct actr__map_node *n;
 
-/* Our request rid went out on c: remember it until its response. */
+	actr__map_foreach(&c->inflight, it, n) {
+		actr__map_remove(&c->inflight, n);
+		if (why)
+			actr__respond_local(p->sys, n->hash,
+					    -ACTR_EUNAVAILABLE, why, NULL, 0);
+		free(actr__map_entry(n, struct peer_rid, node));
+	}
+}
+
+/* Our request rid went out on c: remember it until its response. Out of
+ * memory the call just is not failed early (its deadline still holds). */
 static void inflight_add(struct peer_conn *c, uint64_t rid)
 {
-	if (g_hash_table_size(c->inflight) >= ACTR__PEER_INFLIGHT_MAX) {
+	struct peer_rid *r;
+
+	if (actr__map_size(&c->inflight) >= ACTR__PEER_INFLIGHT_MAX) {
 		/* unanswered ids of calls that timed out: forget them; calls
 		 * still pending then rely on their own deadline */
 		actr_logd(TAG, "%s: in-flight request set full, reset",
 			  c->key);
-		g_hash_table_remove_all(c->inflight);
+		inflight_clear(c->p, c, NULL);
 	}
-	g_hash_table_add(c->inflight, (gpointer)(uintptr_t)rid);
+	if (actr__map_find_u64(&c->inflight, rid))
+		return;
+	r = actr__malloc(sizeof(*r));
+	if (!r) {
+		actr_logw(TAG, "%s: out of memory, call %llx not tracked",
+			  c->key, (unsigned long long)rid);
+		return;
+	}
+	actr__map_insert_u64(&c->inflight, &r->node, rid);
 }
 
-/* c is lost: its unanswered requests fail now (a call whose deadline
- * already passed only counts a late response). */
-static void inflight_fail(actr_peer_t *p, struct peer_conn *c,
-			  const char *why)
+/* A response for rid arrived on c. */
+static void inflight_del(struct peer_conn *c, uint64_t rid)
 {
-	GHashTableIter it;
-	gpointer k;
+	struct actr__map_node *n = actr__map_find_u64(&c->inflight, rid);
 
-	g_hash_table_iter_init(&it, c->inflight);
-	while (g_hash_table_iter_next(&it, &k, NULL))
-		actr__respond_local(p->sys, (uint64_t)(uintptr_t)k,
-				    -ACTR_EUNAVAILABLE, why, NULL, 0);
-	g_hash_table_remove_all(c->inflight);
+	if (n) {
+		actr__map_remove(&c->inflight, n);
+		free(actr__map_entry(n, struct peer_rid, node));
+	}
 }
 
 static void reap_dead(actr_defer_t *d, void *arg)
@@ -133,7 +219,8 @@ static void reap_dead(actr_defer_t *d, void *arg)
 		}
 		free(c->remote_enc);
 		actr_proto_free(c->remote);
-		g_hash_table_destroy(c->inflight);
+		inflight_clear(p, c, NULL);
+		actr__map_fini(&c->inflight);
 		free(c);
 	}
 	p->dead = NULL;
@@ -142,15 +229,15 @@ static void reap_dead(actr_defer_t *d, void *arg)
 /* Forget type -> id cache entries that point at key. */
 static void drop_type_cache(actr_peer_t *p, const char *key)
 {
-	GHashTableIter it;
-	gpointer k, v;
+	struct actr__map_iter it;
+	struct actr__map_node *n;
 
-	g_hash_table_iter_init(&it, p->types);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
+	actr__map_foreach(&p->types, it, n) {
+		struct peer_type *t = actr__map_entry(n, struct peer_type, node);
 		char vk[ACTR__PEER_KEY];
 
-		if (id_key(v, vk) && !strcmp(vk, key))
-			g_hash_table_iter_remove(&it);
+		if (id_key(t->id, vk) && !strcmp(vk, key))
+			type_del(p, t);
 	}
 }
 
@@ -168,14 +255,14 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 	actr_timer_stop(&c->setup_timer);
 	q_free_all(p, c, -ACTR_ENOTREADY, why ? why : "connection closed");
 	if (status < 0 && !p->closing)
-		inflight_fail(p, c, why ? why : "connection lost");
+		inflight_clear(p, c, why ? why : "connection lost");
 	/* A working connection ends with an SCTP SHUTDOWN and a DTLS
 	 * close_notify (the peer sees a clean close, not an abort); the pc
 	 * frees itself when that is done or after a short bound. */
 	actr__pc_close_free(c->pc);
 	c->pc = NULL;
 	if (!p->closing) {
-		g_hash_table_remove(p->conns, c->key);
+		actr__map_remove(&p->conns, &c->node);
 		drop_type_cache(p, c->key);
 	}
 	c->next_dead = p->dead;
@@ -367,8 +454,7 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 		uint64_t rid;
 
 		if (actr__parse_rid(env->request_id, &rid))
-			g_hash_table_remove(c->inflight,
-					    (gpointer)(uintptr_t)rid);
+			inflight_del(c, rid);
 	}
 	if (p->mb && env->has_direction &&
 	    (env->direction == ACTR__DIRECTION__DIRECTION_REQUEST ||
@@ -430,12 +516,12 @@ static struct peer_conn *conn_new(actr_peer_t *p, const Actr__ActrId *remote,
 		return NULL;
 	}
 	actr__actr_id__pack(remote, c->remote_enc);
-	c->inflight = g_hash_table_new(g_direct_hash, g_direct_equal);
+	actr__map_init(&c->inflight);
 	c->created_ns = now_ns(p);
 	c->st = PC_NEGOTIATING;
 	actr_timer_init(p->r, &c->setup_timer, on_setup_timeout, c);
 	actr_timer_start(&c->setup_timer, ACTR_MS(p->cfg.setup_timeout_ms), 0);
-	g_hash_table_insert(p->conns, c->key, c);
+	actr__map_insert_str(&p->conns, &c->node, c->key);
 	p->st.conns_created++;
 	return c;
 }
@@ -489,9 +575,7 @@ static void on_role(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 {
 	struct keyarg *ka = arg;
 	actr_peer_t *p = ka->p;
-	struct peer_conn *c = !p->closing ? g_hash_table_lookup(p->conns,
-								 ka->key)
-					  : NULL;
+	struct peer_conn *c = !p->closing ? conn_find(p, ka->key) : NULL;
 	Actr__RoleAssignment *ra = NULL;
 
 	(void)sc;
@@ -548,12 +632,13 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	if (!id_key(target, key))
 		return -EINVAL;
 	if (env->direction != ACTR__DIRECTION__DIRECTION_RESPONSE &&
-	    env->route_key && g_hash_table_size(p->route_lanes)) {
-		gpointer pt = g_hash_table_lookup(p->route_lanes,
-						  env->route_key);
+	    env->route_key && actr__map_size(&p->route_lanes)) {
+		struct actr__map_node *n = actr__map_find_str(&p->route_lanes,
+							      env->route_key);
 
-		if (pt)
-			payload_type = GPOINTER_TO_INT(pt) - 1;
+		if (n)
+			payload_type = actr__map_entry(n, struct peer_route,
+						       node)->payload_type;
 	}
 	ln = payload_type == ACTR__PAYLOAD_TYPE__RPC_SIGNAL
 		     ? ACTR__LANE_RPC_SIGNAL
@@ -563,7 +648,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	len = actr__rpc_envelope__get_packed_size(env);
 	if (len > p->lane.max_message)
 		return -ACTR_ETOOBIG;	/* never queued: it could not leave */
-	c = g_hash_table_lookup(p->conns, key);
+	c = conn_find(p, key);
 	if (!c) {
 		if (p->closing || !p->registered)
 			return -ACTR_ENOTREADY;
@@ -764,7 +849,7 @@ static void on_relay(actr_sigclient_t *sc, const uint8_t *source,
 		actr_logw(TAG, "relay without a valid source ignored");
 		goto out;
 	}
-	c = g_hash_table_lookup(p->conns, key);
+	c = conn_find(p, key);
 	switch (kind) {
 	case ACTR_SIG_RELAY_ROLE_ASSIGNMENT: {
 		Actr__RoleAssignment *ra = actr__role_assignment__unpack(
@@ -841,11 +926,19 @@ struct tcall {
 };
 
 struct peer_disc {
+	struct actr__map_node node;	/* in p->discs by key */
 	char key[ACTR__PEER_KEY];	/* type string (hash key) */
 	Actr__ActrType *type;		/* parsed from key */
 	struct tcall *waiters;		/* calls waiting for candidates */
 	bool inflight;			/* request sent */
 };
+
+static struct peer_disc *disc_find(actr_peer_t *p, const char *key)
+{
+	struct actr__map_node *n = actr__map_find_str(&p->discs, key);
+
+	return n ? actr__map_entry(n, struct peer_disc, node) : NULL;
+}
 
 static void tcall_free(struct tcall *tc)
 {
@@ -916,8 +1009,7 @@ static void tramp(const actr_result_t *res, void *arg)
 		/* forget the candidate so the next call asks the server
 		 * again (a restarted peer has a new id); a connection that
 		 * said nothing during several timed-out calls is dropped */
-		struct peer_conn *c = g_hash_table_lookup(p->conns,
-							  tc->target);
+		struct peer_conn *c = conn_find(p, tc->target);
 
 		if (c && c->last_rx_ns < tc->sent_ns &&
 		    ++c->silent_timeouts >= ACTR__PEER_SILENT_MAX)
@@ -986,9 +1078,7 @@ static void on_candidates(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 {
 	struct keyarg *ka = arg;
 	actr_peer_t *p = ka->p;
-	struct peer_disc *d = !p->closing ? g_hash_table_lookup(p->discs,
-								ka->key)
-					  : NULL;
+	struct peer_disc *d = !p->closing ? disc_find(p, ka->key) : NULL;
 	Actr__RouteCandidatesResponse *r = NULL;
 	Actr__ActrId *id;
 	struct tcall *tc;
@@ -1013,7 +1103,11 @@ static void on_candidates(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 			  "type");
 		goto out;
 	}
-	g_hash_table_replace(p->types, strdup(d->key), id);
+	if (type_set(p, d->key, id) < 0 ||
+	    !(id = type_find(p, d->key)->id)) {
+		disc_fail(d, -ENOMEM, "out of memory");
+		goto out;
+	}
 	while ((tc = d->waiters)) {
 		d->waiters = tc->next;
 		tc->d = NULL;
@@ -1061,10 +1155,9 @@ static void disc_start(actr_peer_t *p, struct peer_disc *d)
 	p->st.discoveries++;
 }
 
-static void disc_free(gpointer v)
+static void disc_free(actr_peer_t *p, struct peer_disc *d)
 {
-	struct peer_disc *d = v;
-
+	actr__map_remove(&p->discs, &d->node);
 	disc_fail(d, -ACTR_ECLOSED, "peer closed");
 	actr_proto_free(d->type);
 	free(d);
@@ -1107,14 +1200,14 @@ static int call_type(actr_peer_t *p, const Actr__ActrType *t,
 		       ACTR_MS(timeout_ms ? timeout_ms
 					  : ACTR_DEFAULT_TIMEOUT_MS);
 	actr_timer_init(p->r, &tc->timer, tcall_expired, tc);
-	id = g_hash_table_lookup(p->types, key);
+	id = type_find(p, key) ? type_find(p, key)->id : NULL;
 	if (id) {
 		rc = tcall_issue(tc, id);
 		if (rc < 0)
 			tcall_free(tc);
 		return rc;
 	}
-	d = g_hash_table_lookup(p->discs, key);
+	d = disc_find(p, key);
 	if (!d) {
 		d = calloc(1, sizeof(*d));
 		if (!d || actr_type_parse(key, &d->type) < 0) {
@@ -1123,7 +1216,7 @@ static int call_type(actr_peer_t *p, const Actr__ActrType *t,
 			return -ENOMEM;
 		}
 		snprintf(d->key, sizeof(d->key), "%s", key);
-		g_hash_table_insert(p->discs, d->key, d);
+		actr__map_insert_str(&p->discs, &d->node, d->key);
 	}
 	/* FIFO, bounded like a connection's queue */
 	pp = &d->waiters;
@@ -1175,8 +1268,8 @@ int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
 static void on_sig_state(actr_sigclient_t *sc, actr_sig_state_t st, void *arg)
 {
 	actr_peer_t *p = arg;
-	GHashTableIter it;
-	gpointer k, v;
+	struct actr__map_iter it;
+	struct actr__map_node *n;
 
 	if (st == ACTR_SIG_CONNECTED) {
 		const Actr__ActrId *id = actr__sigclient_id(sc);
@@ -1191,15 +1284,14 @@ static void on_sig_state(actr_sigclient_t *sc, actr_sig_state_t st, void *arg)
 		} else {
 			actr_logw(TAG, "registration returned a foreign id");
 		}
-		g_hash_table_iter_init(&it, p->discs);
-		while (g_hash_table_iter_next(&it, &k, &v))
-			disc_start(p, v);
+		actr__map_foreach(&p->discs, it, n)
+			disc_start(p, actr__map_entry(n, struct peer_disc, node));
 		if (p->mb)
 			actr__peer_mb_pump(p);
 	} else if (st == ACTR_SIG_FAILED) {
-		g_hash_table_iter_init(&it, p->discs);
-		while (g_hash_table_iter_next(&it, &k, &v))
-			disc_fail(v, -ACTR_EUNAVAILABLE,
+		actr__map_foreach(&p->discs, it, n)
+			disc_fail(actr__map_entry(n, struct peer_disc, node),
+				  -ACTR_EUNAVAILABLE,
 				  "signaling server unreachable");
 	}
 	if (p->cfg.on_state)
@@ -1287,6 +1379,10 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	actr__map_init(&p->conns);
+	actr__map_init(&p->types);
+	actr__map_init(&p->discs);
+	actr__map_init(&p->route_lanes);
 	p->node = n;
 	p->sys = n->sys;
 	p->r = actr_system_reactor(n->sys);
@@ -1302,13 +1398,6 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 		p->cfg.setup_timeout_ms = 10000;
 	p->lane.ops = &lane_ops;
 	p->lane.arg = p;
-	p->conns = g_hash_table_new(g_str_hash, g_str_equal);
-	p->types = g_hash_table_new_full(g_str_hash, g_str_equal, free,
-					 (GDestroyNotify)actr_proto_free);
-	p->discs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-					 disc_free);
-	p->route_lanes = g_hash_table_new_full(g_str_hash, g_str_equal, free,
-					       NULL);
 	p->cert = actr__dtls_cert_new();
 	p->reasm = actr__reasm_pool_new(cfg->reasm_cap, cfg->reasm_floor);
 	if (!p->cert || !p->reasm)
@@ -1381,8 +1470,8 @@ int actr_peer_start(actr_peer_t *p)
 
 void actr_peer_free(actr_peer_t *p)
 {
-	GHashTableIter it;
-	gpointer k, v;
+	struct actr__map_iter it;
+	struct actr__map_node *n;
 
 	if (!p)
 		return;
@@ -1398,25 +1487,25 @@ void actr_peer_free(actr_peer_t *p)
 		actr__system_set_remote(p->sys, NULL, NULL);
 	actr__system_lane_gone(p->sys, &p->lane);
 	actr_sigclient_free(p->sc);
-	if (p->discs)
-		g_hash_table_destroy(p->discs);
-	if (p->conns) {
-		g_hash_table_iter_init(&it, p->conns);
-		while (g_hash_table_iter_next(&it, &k, &v)) {
-			struct peer_conn *c = v;
-
-			g_hash_table_iter_steal(&it);
-			actr__peer_conn_drop(c, -ACTR_ECLOSED, "peer closed");
-		}
-		g_hash_table_destroy(p->conns);
-		p->conns = NULL;
+	actr__map_foreach(&p->discs, it, n)
+		disc_free(p, actr__map_entry(n, struct peer_disc, node));
+	actr__map_fini(&p->discs);
+	actr__map_foreach(&p->conns, it, n) {
+		actr__map_remove(&p->conns, n);
+		actr__peer_conn_drop(actr__map_entry(n, struct peer_conn, node),
+				     -ACTR_ECLOSED, "peer closed");
 	}
+	actr__map_fini(&p->conns);
 	actr_defer_cancel(p->r, &p->reap);
 	reap_dead(&p->reap, p);
-	if (p->types)
-		g_hash_table_destroy(p->types);
-	if (p->route_lanes)
-		g_hash_table_destroy(p->route_lanes);
+	actr__map_foreach(&p->types, it, n)
+		type_del(p, actr__map_entry(n, struct peer_type, node));
+	actr__map_fini(&p->types);
+	actr__map_foreach(&p->route_lanes, it, n) {
+		actr__map_remove(&p->route_lanes, n);
+		free(actr__map_entry(n, struct peer_route, node));
+	}
+	actr__map_fini(&p->route_lanes);
 	actr__peer_mb_close(p);
 	if (p->cert)
 		actr__dtls_cert_unref(p->cert);
@@ -1427,17 +1516,27 @@ void actr_peer_free(actr_peer_t *p)
 int actr_peer_set_route_lane(actr_peer_t *p, const char *route_key,
 			     int payload_type)
 {
-	char *k;
+	struct actr__map_node *n;
+	struct peer_route *r;
+	size_t len;
 
 	if (!p || !route_key ||
 	    (payload_type != ACTR__PAYLOAD_TYPE__RPC_RELIABLE &&
 	     payload_type != ACTR__PAYLOAD_TYPE__RPC_SIGNAL))
 		return -EINVAL;
-	k = strdup(route_key);
-	if (!k)
+	n = actr__map_find_str(&p->route_lanes, route_key);
+	if (n) {
+		actr__map_entry(n, struct peer_route, node)->payload_type =
+			payload_type;
+		return 0;
+	}
+	len = strlen(route_key);
+	r = malloc(sizeof(*r) + len + 1);
+	if (!r)
 		return -ENOMEM;
-	g_hash_table_replace(p->route_lanes, k,
-			     GINT_TO_POINTER(payload_type + 1));
+	memcpy(r->key, route_key, len + 1);
+	r->payload_type = payload_type;
+	actr__map_insert(&p->route_lanes, &r->node, r->key, len);
 	return 0;
 }
 
@@ -1461,5 +1560,5 @@ void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st)
 
 unsigned actr_peer_conn_count(const actr_peer_t *p)
 {
-	return p->conns ? g_hash_table_size(p->conns) : 0;
+	return (unsigned)actr__map_size(&p->conns);
 }

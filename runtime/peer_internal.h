@@ -7,7 +7,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <glib.h>
 
 #include <actr/mailbox.h>
 #include <actr/node.h>
@@ -42,6 +41,7 @@ struct peer_qmsg {
 
 /* One peer connection, per remote actor. */
 struct peer_conn {
+	struct actr__map_node node;	/* in p->conns by key */
 	actr_peer_t *p;			/* owner */
 	char key[ACTR__PEER_KEY];	/* remote ActrId string (hash key) */
 	Actr__ActrId *remote;		/* owned */
@@ -64,9 +64,10 @@ struct peer_conn {
 					 * offer that never comes */
 	uint64_t last_rx_ns;		/* last message from the peer */
 	unsigned silent_timeouts;	/* calls timed out with no rx since */
-	GHashTable *inflight;		/* rids of our requests sent on pc
-					 * and not answered (failed at once
-					 * when the connection is lost) */
+	struct actr__map inflight;	/* struct peer_rid: our requests
+					 * sent on pc and not answered
+					 * (failed at once when the
+					 * connection is lost) */
 	struct peer_conn *next_dead;	/* reap list */
 };
 
@@ -86,10 +87,10 @@ struct actr_peer {
 	actr__dtls_cert_t *cert;	/* our DTLS identity */
 	actr__reasm_pool_t *reasm;	/* reassembly budget of all pcs (one
 					 * reference; pcs hold theirs) */
-	GHashTable *conns;		/* id string -> struct peer_conn */
-	GHashTable *types;		/* type string -> Actr__ActrId */
-	GHashTable *discs;		/* type string -> struct peer_disc */
-	GHashTable *route_lanes;	/* route key -> payload type + 1 */
+	struct actr__map conns;		/* struct peer_conn by id string */
+	struct actr__map types;		/* struct peer_type by type string */
+	struct actr__map discs;		/* struct peer_disc by type string */
+	struct actr__map route_lanes;	/* struct peer_route by route key */
 	struct peer_conn *dead;		/* dropped, to free */
 	struct tcall *issued;		/* calls by type in the runtime */
 	actr_defer_t reap;		/* frees dead */
@@ -99,9 +100,11 @@ struct actr_peer {
 	/* durable mailbox (peer_mailbox.c) */
 	actr_mailbox_t *mb;		/* NULL = none */
 	actr_mailbox_opts_t mb_opts;	/* cfg.mailbox_opts' copy */
-	GHashTable *acks;		/* "serial/request_id" -> mailbox id */
-	GArray *tell_acks;		/* TELL ids acked once handled */
-	GHashTable *local;		/* mailbox id -> struct actr__msg *:
+	struct actr__map acks;		/* struct peer_ack by
+					 * "serial/request_id" */
+	uint64_t *tell_acks;		/* TELL ids acked once handled */
+	size_t ntell_acks, tell_acks_cap;
+	struct actr__map local;		/* struct peer_local by mailbox id:
 					 * in-process messages stored
 					 * (mailbox_local), not yet queued */
 	actr_hook_t tell_hook;		/* acks them after dispatch */

@@ -27,6 +27,33 @@
 #define TAG "peer"
 #define PUMP_MAX 256	/* messages delivered per pump */
 
+/* An in-process message stored in the mailbox, not yet queued
+ * (p->local, mailbox_local). */
+struct peer_local {
+	struct actr__map_node node;	/* key: mailbox id */
+	struct actr__msg *m;		/* the original (owned) */
+};
+
+/* A stored REQUEST being handled: acked when its reply passes. */
+struct peer_ack {
+	struct actr__map_node node;	/* in p->acks by key */
+	uint64_t id;			/* mailbox id */
+	char key[];			/* "serial/request_id" */
+};
+
+static struct peer_ack *ack_find(actr_peer_t *p, const char *key)
+{
+	struct actr__map_node *n = actr__map_find_str(&p->acks, key);
+
+	return n ? actr__map_entry(n, struct peer_ack, node) : NULL;
+}
+
+static void ack_del(actr_peer_t *p, struct peer_ack *a)
+{
+	actr__map_remove(&p->acks, &a->node);
+	free(a);
+}
+
 static void ack_key(char *out, size_t cap, uint64_t serial, const char *rid)
 {
 	snprintf(out, cap, "%" PRIx64 "/%s", serial, rid ? rid : "");
@@ -48,7 +75,8 @@ static int local_store(void *arg, struct actr__msg *m)
 	actr_peer_t *p = arg;
 	Actr__RpcEnvelope env = ACTR__RPC_ENVELOPE__INIT;
 	actr_buf_t *b;
-	uint64_t id, *key;
+	struct peer_local *lm;
+	uint64_t id;
 	int rc;
 
 	if (!p->mb)
@@ -63,10 +91,10 @@ static int local_store(void *arg, struct actr__msg *m)
 				ACTR__DIRECTION__DIRECTION_TELL;
 	env.request_id = "";
 	b = actr_buf_new(actr__rpc_envelope__get_packed_size(&env));
-	key = malloc(sizeof(*key));
-	if (!b || !key) {
+	lm = malloc(sizeof(*lm));
+	if (!b || !lm) {
 		actr_buf_unref(b);
-		free(key);
+		free(lm);
 		return -ENOMEM;
 	}
 	actr__rpc_envelope__pack(&env, b->data);
@@ -75,13 +103,13 @@ static int local_store(void *arg, struct actr__msg *m)
 				  NULL, 0, b, &id);
 	actr_buf_unref(b);
 	if (rc < 0) {
-		free(key);
+		free(lm);
 		actr_logw(TAG, "mailbox refused an in-process message: %s",
 			  actr_strerror(rc));
 		return rc;
 	}
-	*key = id;
-	g_hash_table_insert(p->local, key, m);
+	lm->m = m;
+	actr__map_insert_u64(&p->local, &lm->node, id);
 	p->st.persisted++;
 	actr__peer_mb_pump(p);
 	return 0;
@@ -98,12 +126,17 @@ static const struct actr__inbox local_inbox = { local_store, local_done };
  * process that sent it died (found at open), its stored copy. */
 static void deliver_local(actr_peer_t *p, actr_mailbox_msg_t *mm)
 {
-	struct actr__msg *m = g_hash_table_lookup(p->local, &mm->id);
+	struct actr__map_node *n = actr__map_find_u64(&p->local, mm->id);
 	Actr__RpcEnvelope *env;
 	int rc;
 
-	if (m) {
-		g_hash_table_remove(p->local, &mm->id); /* frees the key */
+	if (n) {
+		struct peer_local *lm = actr__map_entry(n, struct peer_local,
+							node);
+		struct actr__msg *m = lm->m;
+
+		actr__map_remove(&p->local, n);
+		free(lm);
 		m->mbid = mm->id;
 		actr__enqueue(p->sys, m);
 		return;
@@ -140,6 +173,22 @@ static void on_commit(actr_mailbox_t *mb, int rc, uint64_t seq, void *arg)
 		actr__peer_mb_pump(p);
 }
 
+/* Remember TELL id to ack once handled. 0 or -ENOMEM. */
+static int tell_ack_later(actr_peer_t *p, uint64_t id)
+{
+	if (p->ntell_acks == p->tell_acks_cap) {
+		size_t cap = p->tell_acks_cap ? 2 * p->tell_acks_cap : 64;
+		uint64_t *v = realloc(p->tell_acks, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->tell_acks = v;
+		p->tell_acks_cap = cap;
+	}
+	p->tell_acks[p->ntell_acks++] = id;
+	return 0;
+}
+
 /* After the dispatcher: TELLs delivered earlier were handled once the
  * runtime's queues are empty. */
 static void tell_hook(actr_hook_t *h, void *arg)
@@ -147,11 +196,11 @@ static void tell_hook(actr_hook_t *h, void *arg)
 	actr_peer_t *p = arg;
 
 	(void)h;
-	if (!p->tell_acks->len || p->sys->queued)
+	if (!p->ntell_acks || p->sys->queued)
 		return;
-	for (guint i = 0; i < p->tell_acks->len; i++)
-		ack(p, g_array_index(p->tell_acks, uint64_t, i));
-	g_array_set_size(p->tell_acks, 0);
+	for (size_t i = 0; i < p->ntell_acks; i++)
+		ack(p, p->tell_acks[i]);
+	p->ntell_acks = 0;
 }
 
 int actr__peer_mb_open(actr_peer_t *p)
@@ -189,14 +238,14 @@ int actr__peer_mb_open(actr_peer_t *p)
 	if (ms.recovered)
 		actr_logi(TAG, "mailbox: %" PRIu64 " message(s) to handle "
 			  "again", ms.recovered);
-	p->acks = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
-	p->local = g_hash_table_new_full(g_int64_hash, g_int64_equal, free,
-					 NULL);
+	actr__map_init(&p->acks);
+	actr__map_init(&p->local);
 	if (p->cfg.mailbox_local) {
 		rc = actr__system_set_inbox(p->sys, p->node, &local_inbox, p);
 		assert(rc == 0); /* one peer gate per system */
 	}
-	p->tell_acks = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	p->tell_acks = NULL;
+	p->ntell_acks = p->tell_acks_cap = 0;
 	actr_hook_start(p->r, &p->tell_hook, ACTR_HOOK_CHECK,
 			ACTR_ORDER_DISPATCH + 50, tell_hook, p);
 	return 0;
@@ -204,20 +253,23 @@ int actr__peer_mb_open(actr_peer_t *p)
 
 void actr__peer_mb_close(actr_peer_t *p)
 {
+	struct actr__map_iter it;
+	struct actr__map_node *n;
+
 	if (!p->mb)
 		return;
 	actr_hook_stop(&p->tell_hook);
-	if (p->sys->inbox == &local_inbox) {
-		GHashTableIter it;
-		gpointer k, v;
-
+	if (p->cfg.mailbox_local) {	/* its inbox is installed */
 		actr__system_set_inbox(p->sys, p->node, NULL, NULL);
 		/* stored, never queued: they stay stored for the next open;
 		 * the calls waiting here end now */
-		g_hash_table_iter_init(&it, p->local);
-		while (g_hash_table_iter_next(&it, &k, &v)) {
-			struct actr__msg *m = v;
+		actr__map_foreach(&p->local, it, n) {
+			struct peer_local *lm = actr__map_entry(
+				n, struct peer_local, node);
+			struct actr__msg *m = lm->m;
 
+			actr__map_remove(&p->local, n);
+			free(lm);
 			if (m->dir == DIR_REQUEST)
 				actr__respond_local(p->sys, m->rid,
 						    -ACTR_ECLOSED,
@@ -228,9 +280,17 @@ void actr__peer_mb_close(actr_peer_t *p)
 	}
 	actr_mailbox_close(p->mb);	/* in flight stays stored */
 	p->mb = NULL;
-	g_hash_table_destroy(p->local);
-	g_hash_table_destroy(p->acks);
-	g_array_free(p->tell_acks, TRUE);
+	actr__map_foreach(&p->local, it, n) {	/* not the local inbox */
+		actr__map_remove(&p->local, n);
+		free(actr__map_entry(n, struct peer_local, node));
+	}
+	actr__map_fini(&p->local);
+	actr__map_foreach(&p->acks, it, n)
+		ack_del(p, actr__map_entry(n, struct peer_ack, node));
+	actr__map_fini(&p->acks);
+	free(p->tell_acks);
+	p->tell_acks = NULL;
+	p->ntell_acks = p->tell_acks_cap = 0;
 }
 
 void actr__peer_mb_store(actr_peer_t *p, struct peer_conn *c, int lane,
@@ -256,13 +316,13 @@ void actr__peer_mb_replied(actr_peer_t *p, const Actr__ActrId *target,
 			   const char *request_id)
 {
 	char key[300];
-	uint64_t *id;
+	struct peer_ack *a;
 
 	ack_key(key, sizeof(key), target->serial_number, request_id);
-	id = g_hash_table_lookup(p->acks, key);
-	if (id) {
-		ack(p, *id);
-		g_hash_table_remove(p->acks, key);
+	a = ack_find(p, key);
+	if (a) {
+		ack(p, a->id);
+		ack_del(p, a);
 	}
 }
 
@@ -278,8 +338,9 @@ static void deliver(actr_peer_t *p, actr_mailbox_msg_t *m)
 {
 	Actr__RpcEnvelope *env;
 	Actr__ActrId *from;
-	char key[300], *k;
-	uint64_t *idp;
+	char key[300];
+	struct peer_ack *a;
+	size_t klen;
 	int rc;
 
 	if (!m->from_len) {
@@ -300,33 +361,33 @@ static void deliver(actr_peer_t *p, actr_mailbox_msg_t *m)
 					  lane_of(m));
 		if (rc < 0)
 			ack(p, m->id);
-		else
-			g_array_append_val(p->tell_acks, m->id);
+		else if (tell_ack_later(p, m->id) < 0)
+			actr_logw(TAG, "out of memory: TELL %llu stays in "
+				  "flight", (unsigned long long)m->id);
 		goto out;
 	}
 	ack_key(key, sizeof(key), from->serial_number, env->request_id);
-	if (g_hash_table_lookup(p->acks, key)) {
+	if (ack_find(p, key)) {
 		/* a repeat of a request being handled: its reply answers
 		 * both */
 		ack(p, m->id);
 		goto out;
 	}
-	idp = malloc(sizeof(*idp));
-	k = strdup(key);
-	if (!idp || !k) {
-		free(idp);
-		free(k);
+	klen = strlen(key);
+	a = malloc(sizeof(*a) + klen + 1);
+	if (!a) {
 		actr_mailbox_release(p->mb, m->id);
 		goto out;
 	}
-	*idp = m->id;
-	g_hash_table_insert(p->acks, k, idp);
+	memcpy(a->key, key, klen + 1);
+	a->id = m->id;
+	actr__map_insert(&p->acks, &a->node, a->key, klen);
 	rc = actr__system_deliver(p->sys, p->node, &p->lane, from, env,
 				  lane_of(m));
-	if (rc < 0 && g_hash_table_lookup(p->acks, key)) {
+	if (rc < 0 && (a = ack_find(p, key))) {
 		/* refused without an answer (invalid): nothing to wait for */
 		ack(p, m->id);
-		g_hash_table_remove(p->acks, key);
+		ack_del(p, a);
 	}
 out:
 	if (env)

@@ -1,8 +1,7 @@
 /*
  * The pending-request table: calls waiting for a response, by request id
- * (chained hash; ids are sequential so rid & mask spreads them evenly),
- * and in deadline order on a list with one reactor timer armed at the
- * earliest deadline. Most calls share the default timeout, so insertion
+ * (core/map.h, u64 keys), and in deadline order on a list with one
+ * reactor timer armed at the earliest deadline. Most calls share the default timeout, so insertion
  * from the tail is O(1) in practice; completion is O(1).
  */
 #include <errno.h>
@@ -10,16 +9,12 @@
 
 #include "runtime/internal.h"
 
-#define PENDING_BUCKETS_MIN 256
-
 static void on_deadline(actr_timer_t *t, void *arg);
 
 int actr__pending_init(actr_system_t *sys)
 {
-	sys->pbuckets = calloc(PENDING_BUCKETS_MIN, sizeof(*sys->pbuckets));
-	if (!sys->pbuckets)
-		return -ENOMEM;
-	sys->pmask = PENDING_BUCKETS_MIN - 1;
+	actr__map_init(&sys->pending);
+	actr__list_init(&sys->dl);
 	actr_timer_init(sys->r, &sys->dl_timer, on_deadline, sys);
 	return 0;
 }
@@ -30,43 +25,27 @@ void actr__pending_fini(actr_system_t *sys)
 
 	actr_timer_stop(&sys->dl_timer);
 	while ((p = sys->free_pending)) {
-		sys->free_pending = p->hnext;
+		sys->free_pending = p->free_next;
 		free(p);
 	}
-	free(sys->pbuckets);
-	sys->pbuckets = NULL;
+	actr__map_fini(&sys->pending);
 }
 
-static void rehash(actr_system_t *sys)
+static inline struct actr__pending *dl_entry(struct actr__list *l)
 {
-	unsigned n = (sys->pmask + 1) * 2;
-	struct actr__pending **b = calloc(n, sizeof(*b));
-
-	if (!b)
-		return; /* keep the old table; chains just get longer */
-	for (unsigned i = 0; i <= sys->pmask; i++) {
-		struct actr__pending *p = sys->pbuckets[i], *next;
-
-		for (; p; p = next) {
-			next = p->hnext;
-			p->hnext = b[p->rid & (n - 1)];
-			b[p->rid & (n - 1)] = p;
-		}
-	}
-	free(sys->pbuckets);
-	sys->pbuckets = b;
-	sys->pmask = n - 1;
+	return actr__list_entry(l, struct actr__pending, dl);
 }
 
 struct actr__pending *actr__pending_add(actr_system_t *sys,
 					 actr_node_t *owner,
 					 uint32_t timeout_ms)
 {
-	struct actr__pending *p = sys->free_pending, *at;
+	struct actr__pending *p = sys->free_pending;
+	struct actr__list *at;
 	uint64_t deadline;
 
 	if (p)
-		sys->free_pending = p->hnext;
+		sys->free_pending = p->free_next;
 	else if (!(p = actr__malloc(sizeof(*p))))
 		return NULL;
 	if (timeout_ms == 0)
@@ -84,26 +63,13 @@ struct actr__pending *actr__pending_add(actr_system_t *sys,
 	if (owner)
 		owner->inflight++;
 
-	/* by id */
-	if (ACTR_UNLIKELY(sys->npending > 2 * (sys->pmask + 1)))
-		rehash(sys);
-	p->hnext = sys->pbuckets[p->rid & sys->pmask];
-	sys->pbuckets[p->rid & sys->pmask] = p;
-	sys->npending++;
-
+	actr__map_insert_u64(&sys->pending, &p->node, p->rid);
 	/* by deadline: walk back from the tail */
-	for (at = sys->dl_tail; at && at->deadline > deadline; at = at->prev)
+	for (at = sys->dl.prev; at != &sys->dl && dl_entry(at)->deadline >
+						      deadline;
+	     at = at->prev)
 		;
-	p->prev = at;
-	p->next = at ? at->next : sys->dl_head;
-	if (p->next)
-		p->next->prev = p;
-	else
-		sys->dl_tail = p;
-	if (at)
-		at->next = p;
-	else
-		sys->dl_head = p;
+	actr__list_insert_after(at, &p->dl);
 	if (!actr_timer_active(&sys->dl_timer) ||
 	    sys->dl_timer.deadline > deadline)
 		actr_timer_start_at(&sys->dl_timer, deadline);
@@ -112,30 +78,19 @@ struct actr__pending *actr__pending_add(actr_system_t *sys,
 
 static void unlink_pending(actr_system_t *sys, struct actr__pending *p)
 {
-	struct actr__pending **pp = &sys->pbuckets[p->rid & sys->pmask];
-
-	while (*pp != p)
-		pp = &(*pp)->hnext;
-	*pp = p->hnext;
-	sys->npending--;
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		sys->dl_head = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	else
-		sys->dl_tail = p->prev;
+	actr__map_remove(&sys->pending, &p->node);
+	actr__list_remove(&p->dl);
 }
 
 struct actr__pending *actr__pending_take(actr_system_t *sys, uint64_t rid)
 {
-	struct actr__pending *p = sys->pbuckets[rid & sys->pmask];
+	struct actr__map_node *n = actr__map_find_u64(&sys->pending, rid);
+	struct actr__pending *p;
 
-	while (p && p->rid != rid)
-		p = p->hnext;
-	if (p)
-		unlink_pending(sys, p);
+	if (!n)
+		return NULL;
+	p = actr__map_entry(n, struct actr__pending, node);
+	unlink_pending(sys, p);
 	return p;
 }
 
@@ -144,7 +99,7 @@ void actr__pending_release(actr_system_t *sys, struct actr__pending *p)
 {
 	actr_node_t *owner = p->owner;
 
-	p->hnext = sys->free_pending;
+	p->free_next = sys->free_pending;
 	sys->free_pending = p;
 	if (owner)
 		actr__node_release(owner);
@@ -163,32 +118,36 @@ static void on_deadline(actr_timer_t *t, void *arg)
 {
 	actr_system_t *sys = arg;
 	uint64_t now = actr_reactor_now(sys->r);
+	struct actr__list *l;
 	struct actr__pending *p;
 
 	(void)t;
-	while ((p = sys->dl_head) && p->deadline <= now) {
+	while ((l = actr__list_first(&sys->dl)) &&
+	       (p = dl_entry(l))->deadline <= now) {
 		unlink_pending(sys, p);
 		sys->st.timeouts++;
 		actr_logd("runtime", "call %llx timed out",
 			  (unsigned long long)p->rid);
 		fail(sys, p, -ACTR_ETIMEDOUT, "call timed out");
 	}
-	if (sys->dl_head)
-		actr_timer_start_at(&sys->dl_timer, sys->dl_head->deadline);
+	if ((l = actr__list_first(&sys->dl)))
+		actr_timer_start_at(&sys->dl_timer, dl_entry(l)->deadline);
 }
 
 void actr__pending_fail_all(actr_system_t *sys, actr_node_t *owner,
 			    int status)
 {
+	struct actr__list *l;
 	struct actr__pending *p;
 
 	/* Restart from the head each time: a callback may change the list. */
 	for (;;) {
-		for (p = sys->dl_head; p && owner && p->owner != owner;
-		     p = p->next)
-			;
-		if (!p)
+		actr__list_foreach(l, &sys->dl)
+			if (!owner || dl_entry(l)->owner == owner)
+				break;
+		if (l == &sys->dl)
 			break;
+		p = dl_entry(l);
 		unlink_pending(sys, p);
 		if (owner)
 			p->owner = NULL; /* the owner is going away */

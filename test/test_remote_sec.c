@@ -243,12 +243,12 @@ TEST_TIMEOUT(remote_sec_malformed_requests_invalid_argument, 40)
 /* The pc of a's connection to the victim. */
 static actr__pc_t *conn_pc(struct rnode *a)
 {
-	GHashTableIter it;
-	gpointer k, v;
+	struct actr__map_iter it;
+	struct actr__map_node *v;
 
-	g_hash_table_iter_init(&it, a->peer->conns);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		struct peer_conn *c = v;
+	actr__map_foreach(&a->peer->conns, it, v) {
+		struct peer_conn *c =
+			actr__map_entry(v, struct peer_conn, node);
 
 		if (c->st == PC_OPEN)
 			return c->pc;
@@ -259,13 +259,13 @@ static actr__pc_t *conn_pc(struct rnode *a)
 /* Fragments the victim's pcs received so far. */
 static uint64_t victim_frags_in(struct scene *s)
 {
-	GHashTableIter it;
-	gpointer k, v;
+	struct actr__map_iter it;
+	struct actr__map_node *v;
 	uint64_t n = 0;
 
-	g_hash_table_iter_init(&it, s->victim.peer->conns);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		struct peer_conn *c = v;
+	actr__map_foreach(&s->victim.peer->conns, it, v) {
+		struct peer_conn *c =
+			actr__map_entry(v, struct peer_conn, node);
 		struct actr__pc_stats st;
 
 		if (c->pc) {

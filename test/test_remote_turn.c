@@ -75,8 +75,8 @@ TEST_TIMEOUT(remote_turn_relay_only, 40)
 	char url[64], ts[64];
 	const char *ice[2] = { ts, NULL };
 	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
-	GHashTableIter it;
-	gpointer k, v;
+	struct actr__map_iter it;
+	struct actr__map_node *v;
 	int nconn = 0;
 
 	CHECK(r);
@@ -111,9 +111,9 @@ TEST_TIMEOUT(remote_turn_relay_only, 40)
 	CHECK_EQ(status, 0);
 	CHECK_STR(reply, "relayed");
 	/* the pair ICE selected is a relayed one */
-	g_hash_table_iter_init(&it, cli.peer->conns);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		struct peer_conn *c = v;
+	actr__map_foreach(&cli.peer->conns, it, v) {
+		struct peer_conn *c =
+			actr__map_entry(v, struct peer_conn, node);
 
 		nconn++;
 		CHECK(c->pc);
@@ -175,12 +175,11 @@ static struct actr__sig_listener *echo_pair(actr_reactor_t *r,
 static struct peer_conn *only_conn(actr_peer_t *p)
 {
 	struct peer_conn *c = NULL;
-	GHashTableIter it;
-	gpointer k, v;
+	struct actr__map_iter it;
+	struct actr__map_node *v;
 
-	g_hash_table_iter_init(&it, p->conns);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		c = v;
+	actr__map_foreach(&p->conns, it, v)
+		c = actr__map_entry(v, struct peer_conn, node);
 	CHECK(c && c->pc);
 	return c;
 }
