@@ -178,6 +178,8 @@ static void cb_reply(actr_sigclient_t *h, int rc, const uint8_t *msg,
 	r->len = len;
 }
 
+static int nread;		/* frames of sent[] read by pop() */
+
 static const uint8_t REQ[] = { 0x0a, 0x03, 'r', 'e', 'q' };
 
 /* A core on a fake driver; cfg tweaks applied by the caller through
@@ -186,6 +188,7 @@ static void fk_init(struct fk *f, struct actr__sigc_config *cfg)
 {
 	memset(f, 0, sizeof(*f));
 	memset(cfg, 0, sizeof(*cfg));
+	nread = 0;
 	f->now = T0;
 	cfg->register_request = REQ;
 	cfg->register_request_len = sizeof(REQ);
@@ -248,7 +251,6 @@ static void advance(struct fk *f, uint64_t ms)
 }
 
 /* Oldest unread frame (owned by f until fk_free). */
-static int nread;
 static Signaling__SignalingEnvelope *pop(struct fk *f)
 {
 	CHECK(nread < f->nsent);
@@ -260,6 +262,28 @@ static bool drained(const struct fk *f)
 	return nread == f->nsent;
 }
 
+/* An ActrId in realm 101 of type acme:name:1.0.0 (storage in *b). */
+struct idbuf {
+	Actr__ActrId id;		/* the id */
+	Actr__Realm realm;		/* its realm */
+	Actr__ActrType type;		/* its type */
+};
+
+static Actr__ActrId *mk_id(struct idbuf *b, const char *name, uint64_t serial)
+{
+	actr__actr_id__init(&b->id);
+	actr__realm__init(&b->realm);
+	actr__actr_type__init(&b->type);
+	b->realm.realm_id = 101;
+	b->type.manufacturer = "acme";
+	b->type.name = (char *)name;
+	b->type.version = "1.0.0";
+	b->id.realm = &b->realm;
+	b->id.type = &b->type;
+	b->id.serial_number = serial;
+	return &b->id;
+}
+
 /* Answer the POST in flight with a RegisterOk whose credential expires
  * exp_s (wall seconds); heartbeat hb_s. */
 static void reply_ok(struct fk *f, uint64_t exp_s, uint32_t hb_s,
@@ -268,9 +292,7 @@ static void reply_ok(struct fk *f, uint64_t exp_s, uint32_t hb_s,
 	Actr__RegisterResponse resp = ACTR__REGISTER_RESPONSE__INIT;
 	Actr__RegisterResponse__RegisterOk ok =
 		ACTR__REGISTER_RESPONSE__REGISTER_OK__INIT;
-	Actr__ActrId id = ACTR__ACTR_ID__INIT;
-	Actr__Realm realm = ACTR__REALM__INIT;
-	Actr__ActrType type = ACTR__ACTR_TYPE__INIT;
+	struct idbuf idb;
 	Actr__AIdCredential cred = ACTR__AID_CREDENTIAL__INIT;
 	Actr__IdentityClaims cl = ACTR__IDENTITY_CLAIMS__INIT;
 	Actr__TurnCredential turn = ACTR__TURN_CREDENTIAL__INIT;
@@ -279,13 +301,6 @@ static void reply_ok(struct fk *f, uint64_t exp_s, uint32_t hb_s,
 
 	CHECK(f->in_flight);
 	f->in_flight = false;
-	realm.realm_id = 101;
-	type.manufacturer = "acme";
-	type.name = "x";
-	type.version = "1.0.0";
-	id.realm = &realm;
-	id.serial_number = serial;
-	id.type = &type;
 	cl.realm_id = 101;
 	cl.actor_id = "id";
 	cl.expires_at = exp_s;
@@ -297,7 +312,7 @@ static void reply_ok(struct fk *f, uint64_t exp_s, uint32_t hb_s,
 	turn.username = "u";
 	turn.password = "p";
 	turn.expires_at = exp_s;
-	ok.actr_id = &id;
+	ok.actr_id = mk_id(&idb, "x", serial);
 	ok.credential = &cred;
 	ok.turn_credential = &turn;
 	ok.signaling_heartbeat_interval_secs = hb_s;
@@ -353,17 +368,9 @@ static void feed_s2a(struct fk *f, const char *reply_for,
 		     Signaling__SignalingToActr *m)
 {
 	Signaling__SignalingEnvelope env = SIGNALING__SIGNALING_ENVELOPE__INIT;
-	Actr__ActrId id = ACTR__ACTR_ID__INIT;
-	Actr__Realm realm = ACTR__REALM__INIT;
-	Actr__ActrType type = ACTR__ACTR_TYPE__INIT;
+	struct idbuf idb;
 
-	realm.realm_id = 101;
-	type.manufacturer = "acme";
-	type.name = "x";
-	type.version = "1.0.0";
-	id.realm = &realm;
-	id.type = &type;
-	m->target = &id;
+	m->target = mk_id(&idb, "x", 0);
 	env.envelope_version = 2;
 	env.envelope_id = "s-1";
 	env.reply_for = (char *)reply_for;
@@ -412,7 +419,6 @@ TEST(sigclient_core_register_then_connect)
 	Signaling__SignalingEnvelope *e;
 	size_t n;
 
-	nread = 0;
 	fk_init(&f, &cfg);
 	cfg.answer_only = true;
 	fk_start(&f, &cfg);
@@ -476,7 +482,6 @@ TEST(sigclient_core_register_failures_back_off)
 	struct fk f;
 	struct actr__sigc_config cfg;
 
-	nread = 0;
 	fk_init(&f, &cfg);
 	f.fail_post = 1;
 	fk_start(&f, &cfg);
@@ -516,7 +521,6 @@ TEST(sigclient_core_heartbeat_and_pong_timeout)
 	uint64_t t_open;
 	char id[32];
 
-	nread = 0;
 	fk_init(&f, &cfg);
 	fk_start(&f, &cfg);
 	reply_ok(&f, wall(&f) / 1000 + 3600, 10, 7);
@@ -566,7 +570,6 @@ TEST(sigclient_core_heartbeat_and_pong_timeout)
 
 	/* a short interval: the pong deadline is the 1 s floor, and the
 	 * server's interval 0 means the configured default */
-	nread = 0;
 	fk_init(&f, &cfg);
 	cfg.pong_min_ms = 1500;
 	cfg.heartbeat_s = 2;
@@ -583,7 +586,6 @@ TEST(sigclient_core_heartbeat_and_pong_timeout)
 	ws_closed(&f, 4002, 0);
 	fk_free(&f);
 
-	nread = 0;
 	fk_init(&f, &cfg);
 	cfg.heartbeat_s = 2;
 	fk_start(&f, &cfg);
@@ -605,8 +607,7 @@ TEST(sigclient_core_renewal_schedule)
 	/* renew_before 300 s plus 0..30 s of jitter: every draw lands in
 	 * [expiry - 330 s, expiry - 300 s] */
 	for (uint64_t r = 0; r < 40; r++) {
-		nread = 0;
-		fk_init(&f, &cfg);
+			fk_init(&f, &cfg);
 		cfg.renew_jitter_s = 30;
 		f.rnd = r * 1000003;
 		fk_start(&f, &cfg);
@@ -622,7 +623,6 @@ TEST(sigclient_core_renewal_schedule)
 	}
 
 	/* the renewal itself, while connected */
-	nread = 0;
 	fk_init(&f, &cfg);
 	cfg.renew_before_s = 60;
 	fk_start(&f, &cfg);
@@ -657,7 +657,6 @@ TEST(sigclient_core_renewal_refused_registers_again)
 	struct fk f;
 	struct actr__sigc_config cfg;
 
-	nread = 0;
 	fk_init(&f, &cfg);
 	fk_start(&f, &cfg);
 	connect_up(&f, 3000);
@@ -691,7 +690,6 @@ TEST(sigclient_core_renewal_refused_registers_again)
 	fk_free(&f);
 
 	/* the upgrade refused with 401: the next attempt registers */
-	nread = 0;
 	fk_init(&f, &cfg);
 	fk_start(&f, &cfg);
 	reply_ok(&f, wall(&f) / 1000 + 3600, 30, 1);
@@ -703,7 +701,6 @@ TEST(sigclient_core_renewal_refused_registers_again)
 	fk_free(&f);
 
 	/* a credential warning on a pong renews at once */
-	nread = 0;
 	fk_init(&f, &cfg);
 	fk_start(&f, &cfg);
 	reply_ok(&f, wall(&f) / 1000 + 3600, 30, 1);
@@ -716,7 +713,6 @@ TEST(sigclient_core_renewal_refused_registers_again)
 
 	/* the credential expired while stopped: start waits for the
 	 * renewal in flight (due 300 s before expiry), whose reply connects */
-	nread = 0;
 	fk_init(&f, &cfg);
 	fk_start(&f, &cfg);
 	reply_ok(&f, wall(&f) / 1000 + 3600, 30, 1);
@@ -734,7 +730,6 @@ TEST(sigclient_core_renewal_refused_registers_again)
 
 	/* expired, no renewal possible in flight (cancelled by stop):
 	 * start renews first */
-	nread = 0;
 	fk_init(&f, &cfg);
 	fk_start(&f, &cfg);
 	reply_ok(&f, wall(&f) / 1000 + 3600, 30, 1);
@@ -759,8 +754,7 @@ TEST(sigclient_core_backoff_and_give_up)
 
 	/* rand 0: each delay is the bottom of its jitter range, d / 2 */
 	for (int pass = 0; pass < 2; pass++) {
-		nread = 0;
-		fk_init(&f, &cfg);
+			fk_init(&f, &cfg);
 		f.lcg = pass == 1;
 		f.rnd = pass ? 12345 : 0;
 		fk_start(&f, &cfg);
@@ -796,7 +790,6 @@ TEST(sigclient_core_backoff_and_give_up)
 
 	/* configured delays: 100 ms doubling to 250 ms, 3 attempts; a
 	 * WebSocket that cannot even start counts as a failure */
-	nread = 0;
 	fk_init(&f, &cfg);
 	cfg.backoff_initial_ms = 100;
 	cfg.backoff_max_ms = 250;
@@ -824,7 +817,6 @@ TEST(sigclient_core_request_timeout)
 	struct rep a = { 0 }, b = { 0 }, c = { 0 };
 	Signaling__SignalingEnvelope *e;
 
-	nread = 0;
 	fk_init(&f, &cfg);
 	cfg.request_timeout_ms = 700;
 	fk_start(&f, &cfg);
@@ -888,7 +880,6 @@ TEST(sigclient_core_reply_correlation)
 	char ida[32], idb[32], idc[32];
 	Actr__ErrorResponse *got;
 
-	nread = 0;
 	fk_init(&f, &cfg);
 	fk_start(&f, &cfg);
 	connect_up(&f, 3000);
@@ -952,9 +943,8 @@ TEST(sigclient_core_reply_correlation)
 	/* role negotiation: the RoleAssignment that answers it completes
 	 * the request; another goes to on_relay */
 	{
-		Actr__ActrId to = ACTR__ACTR_ID__INIT;
-		Actr__Realm realm = ACTR__REALM__INIT;
-		Actr__ActrType type = ACTR__ACTR_TYPE__INIT;
+		struct idbuf ib;
+		Actr__ActrId *to = mk_id(&ib, "echo", 9);
 		Signaling__SignalingEnvelope env =
 			SIGNALING__SIGNALING_ENVELOPE__INIT;
 		Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
@@ -964,14 +954,7 @@ TEST(sigclient_core_reply_correlation)
 		Actr__RoleAssignment *gra;
 		char idr[32];
 
-		realm.realm_id = 101;
-		type.manufacturer = "acme";
-		type.name = "echo";
-		type.version = "1.0.0";
-		to.realm = &realm;
-		to.type = &type;
-		to.serial_number = 9;
-		CHECK_OK(actr__sigc_negotiate_role(f.c, f.now, &to, cb_reply,
+		CHECK_OK(actr__sigc_negotiate_role(f.c, f.now, to, cb_reply,
 						   &role));
 		e = pop(&f);
 		CHECK_EQ(e->flow_case,
@@ -984,8 +967,8 @@ TEST(sigclient_core_reply_correlation)
 		CHECK_EQ(actr__sigc_stats(f.c)->pub.relays_out, 1);
 		snprintf(idr, sizeof(idr), "%s", e->envelope_id);
 		ra.is_offerer = true;
-		rl.source = &to;
-		rl.target = &to;
+		rl.source = to;
+		rl.target = to;
 		rl.credential = &blank;
 		rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_ASSIGNMENT;
 		rl.role_assignment = &ra;
@@ -1010,17 +993,9 @@ TEST(sigclient_core_reply_correlation)
 	/* ActrUp events reach on_actr_up */
 	{
 		Actr__ActrUpEvent up = ACTR__ACTR_UP_EVENT__INIT;
-		Actr__ActrId id = ACTR__ACTR_ID__INIT;
-		Actr__Realm realm = ACTR__REALM__INIT;
-		Actr__ActrType type = ACTR__ACTR_TYPE__INIT;
+		struct idbuf ib;
 
-		realm.realm_id = 101;
-		type.manufacturer = "acme";
-		type.name = "late";
-		type.version = "1.0.0";
-		id.realm = &realm;
-		id.type = &type;
-		up.actor_id = &id;
+		up.actor_id = mk_id(&ib, "late", 5);
 		s.payload_case = SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_ACTR_UP_EVENT;
 		s.actr_up_event = &up;
 		feed_s2a(&f, NULL, &s);
@@ -1038,12 +1013,9 @@ TEST(sigclient_core_garbage_frames)
 	Signaling__SignalingEnvelope env = SIGNALING__SIGNALING_ENVELOPE__INIT;
 	Signaling__SignalingToActr s = SIGNALING__SIGNALING_TO_ACTR__INIT;
 	Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
-	Actr__ActrId id = ACTR__ACTR_ID__INIT;
-	Actr__Realm realm = ACTR__REALM__INIT;
-	Actr__ActrType type = ACTR__ACTR_TYPE__INIT;
+	struct idbuf idb;
 	Actr__AIdCredential blank = ACTR__AID_CREDENTIAL__INIT;
 
-	nread = 0;
 	fk_init(&f, &cfg);
 	fk_start(&f, &cfg);
 	connect_up(&f, 3000);
@@ -1064,13 +1036,7 @@ TEST(sigclient_core_garbage_frames)
 	feed_s2a(&f, NULL, &s);
 	CHECK_EQ(actr__sigc_stats(f.c)->pub.bad_frames, 4);
 	/* a relay without a payload */
-	realm.realm_id = 101;
-	type.manufacturer = "a";
-	type.name = "b";
-	type.version = "c";
-	id.realm = &realm;
-	id.type = &type;
-	rl.source = rl.target = &id;
+	rl.source = rl.target = mk_id(&idb, "b", 1);
 	rl.credential = &blank;
 	env.flow_case = SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY;
 	env.actr_relay = &rl;

@@ -202,6 +202,19 @@ static bool ready(const struct actr__sigc *c)
 	return c->state == ACTR_SIG_CONNECTED && c->ws && c->ok;
 }
 
+/* A request record (owned by the caller until linked), or NULL. */
+static struct pend *pend_new(int kind, actr_sig_reply_fn cb, void *arg)
+{
+	struct pend *p = calloc(1, sizeof(*p));
+
+	if (p) {
+		p->kind = kind;
+		p->cb = cb;
+		p->arg = arg;
+	}
+	return p;
+}
+
 /* Send an ActrToSignaling (payload set in m) and track its reply. */
 static int send_a2s(struct actr__sigc *c, uint64_t now,
 		    Signaling__ActrToSignaling *m, int kind,
@@ -213,12 +226,9 @@ static int send_a2s(struct actr__sigc *c, uint64_t now,
 
 	if (!ready(c))
 		return -ACTR_ENOTREADY;
-	p = calloc(1, sizeof(*p));
+	p = pend_new(kind, cb, arg);
 	if (!p)
 		return -ENOMEM;
-	p->kind = kind;
-	p->cb = cb;
-	p->arg = arg;
 	snprintf(p->id, sizeof(p->id), "c-%" PRIx64, ++c->seq);
 	m->source = c->ok->actr_id;
 	m->credential = c->ok->credential;
@@ -286,12 +296,9 @@ int actr__sigc_negotiate_role(struct actr__sigc *c, uint64_t now_ms,
 
 	if (!ready(c))
 		return -ACTR_ENOTREADY;
-	p = calloc(1, sizeof(*p));
+	p = pend_new(ACTR__SIGC_ROLE, cb, arg);
 	if (!p)
 		return -ENOMEM;
-	p->kind = ACTR__SIGC_ROLE;
-	p->cb = cb;
-	p->arg = arg;
 	rn.from = c->ok->actr_id;
 	rn.to = (Actr__ActrId *)target;
 	rn.realm_id = c->ok->actr_id->realm->realm_id;
@@ -888,28 +895,19 @@ struct actr__sigc *actr__sigc_new(const struct actr__sigc_config *cfg,
 	c->cfg = *cfg;
 	c->cfg.register_request = req;
 	c->io = *io;
-	if (!c->cfg.request_timeout_ms)
-		c->cfg.request_timeout_ms = 5000;
-	if (!c->cfg.backoff_initial_ms)
-		c->cfg.backoff_initial_ms = 1000;
-	if (!c->cfg.backoff_max_ms)
-		c->cfg.backoff_max_ms = 60000;
-	if (!c->cfg.max_attempts)
-		c->cfg.max_attempts = 10;
-	if (!c->cfg.renew_before_s)
-		c->cfg.renew_before_s = 300;
-	if (!c->cfg.renew_retry_ms)
-		c->cfg.renew_retry_ms = 5000;
-	if (!c->cfg.renew_busy_ms)
-		c->cfg.renew_busy_ms = 1000;
-	if (!c->cfg.renew_late_ms)
-		c->cfg.renew_late_ms = 1000;
-	if (!c->cfg.heartbeat_s)
-		c->cfg.heartbeat_s = 30;
-	if (!c->cfg.pong_min_ms)
-		c->cfg.pong_min_ms = 1000;
-	if (!c->cfg.rand)
-		c->cfg.rand = rand_default;
+#define DEFAULT(field, v) (c->cfg.field = c->cfg.field ? c->cfg.field : (v))
+	DEFAULT(request_timeout_ms, 5000);
+	DEFAULT(backoff_initial_ms, 1000);
+	DEFAULT(backoff_max_ms, 60000);
+	DEFAULT(max_attempts, 10);
+	DEFAULT(renew_before_s, 300);
+	DEFAULT(renew_retry_ms, 5000);
+	DEFAULT(renew_busy_ms, 1000);
+	DEFAULT(renew_late_ms, 1000);
+	DEFAULT(heartbeat_s, 30);
+	DEFAULT(pong_min_ms, 1000);
+	DEFAULT(rand, rand_default);
+#undef DEFAULT
 	c->retry_at = c->hb_at = c->renew_at = ACTR__SIGC_NEVER;
 	return c;
 }
