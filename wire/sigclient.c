@@ -97,20 +97,9 @@ static void http_post(actr_sigclient_t *c, const char *path,
 	rq.body_len = len;
 	rq.timeout_ms = c->cfg.request_timeout_ms;
 	rq.tls_ca_file = c->cfg.tls_ca_file;
-	if (c->call) /* a newer request supersedes the one in flight */
-		actr_http_call_cancel(c->call);
 	c->call = actr_http_request(c->r, &rq, on_http_reply, c);
 	if (!c->call)
 		actr_logw(TAG, "cannot start HTTP request to %s", url);
-}
-
-static int io_http_post(void *ctx, const char *path, const uint8_t *body,
-			size_t len)
-{
-	actr_sigclient_t *c = ctx;
-
-	http_post(c, path, body, len);
-	return c->call ? 0 : -ACTR_EUNAVAILABLE;
 }
 
 static void io_http_cancel(void *ctx)
@@ -121,6 +110,17 @@ static void io_http_cancel(void *ctx)
 		actr_http_call_cancel(c->call);
 		c->call = NULL;
 	}
+}
+
+/* Start a POST (http_post leaves c->call NULL when it cannot). */
+static int io_http_post(void *ctx, const char *path, const uint8_t *body,
+			size_t len)
+{
+	actr_sigclient_t *c = ctx;
+
+	io_http_cancel(c); /* a newer request supersedes the one in flight */
+	http_post(c, path, body, len);
+	return c->call ? 0 : -ACTR_EUNAVAILABLE;
 }
 
 /* ---- the WebSocket ---------------------------------------------------------- */

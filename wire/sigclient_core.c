@@ -473,10 +473,8 @@ static void http_post(struct actr__sigc *c, uint64_t now, const char *path,
 {
 	c->call_is_renew = renew;
 	c->call = c->io.http_post(c->io.ctx, path, body, len) == 0;
-	if (!c->call) {
-		actr_logw(TAG, "cannot start HTTP request to %s", path);
+	if (!c->call) /* the driver logged why */
 		schedule_retry(c, now);
-	}
 }
 
 static void do_register(struct actr__sigc *c, uint64_t now)
