@@ -432,10 +432,12 @@ TEST(dtls_retransmit_dropped_first_flight)
 	CHECK_EQ(p.c.out.dropped, 1);
 	actr__dtls_get_stats(p.c.d, &st);
 	CHECK(st.retransmits >= 1);
-	/* Recovered by the short first timeout (150 ms), not OpenSSL's 1 s. */
+	/* Recovered by the short first timeout (initial_rto_ms, 150 ms
+	 * here), not OpenSSL's 1 s: our timer callback set the first
+	 * retransmission timeout (asserted on the counter, not on the wall
+	 * clock, which a loaded machine stretches). */
+	CHECK_EQ(st.first_rto_ms, (uint32_t)actr_test_scale(150));
 	printf("  setup with a dropped ClientHello: %.1f ms\n", took / 1e6);
-	CHECK(took >= ACTR_MS(100));
-	CHECK(took < ACTR_MS(actr_test_scale(900)));
 	pair_free(&p);
 }
 

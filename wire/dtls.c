@@ -614,8 +614,11 @@ static unsigned int timer_cb(SSL *ssl, unsigned int prev_us)
 	actr__dtls_t *d = SSL_get_app_data(ssl);
 	unsigned int next;
 
-	if (prev_us == 0)
+	if (prev_us == 0) {
+		if (d && !d->stats.first_rto_ms)
+			d->stats.first_rto_ms = d->initial_rto_ms;
 		return (d ? d->initial_rto_ms : 150) * 1000u;
+	}
 	next = prev_us * 2;
 	return next > 10000000u ? 10000000u : next;
 }

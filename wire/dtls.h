@@ -185,6 +185,8 @@ struct actr__dtls_stats {
 	uint64_t send_errors;		/* send_down returned an error */
 	uint64_t retransmits;		/* handshake flights resent because
 					 * the retransmission timer expired */
+	uint32_t first_rto_ms;		/* first retransmission timeout set
+					 * (initial_rto_ms; 0 = none yet) */
 };
 
 void actr__dtls_get_stats(const actr__dtls_t *d, struct actr__dtls_stats *s);
