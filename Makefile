@@ -95,7 +95,7 @@ $(B)/%.o: %.c | $(PROTO_H) $(EX_PROTO_H)
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/gen/%.pb-c.o: $(B)/gen/%.pb-c.c
+$(B)/gen/%.pb-c.o: $(B)/gen/%.pb-c.c | $(PROTO_H) $(EX_PROTO_H)
 	$(Q)$(call say,CC,$<)$(CC) $(filter-out -Werror,$(ALL_CFLAGS)) -c $< -o $@
 
 # The actr package's messages are public API (include/actr/proto.h): their
