@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include <actr/actr.h>
-#include <actr/node.h>
+#include <actr/peer.h>
 #include <actr/runtime.h>
 
 #include "examples/echo_actor/echo.pb-c.h"

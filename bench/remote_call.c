@@ -35,9 +35,9 @@
 
 #include <actr/actr.h>
 #include <actr/mailbox.h>
-#include <actr/node.h>
+#include <actr/peer.h>
 #include <actr/runtime.h>
-#include <actr/signal.h>
+#include <actr/sigclient.h>
 
 #include "examples/echo_actor/echo.pb-c.h"
 #include "server/signal_internal.h"

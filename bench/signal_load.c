@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #include <actr/actr.h>
-#include <actr/signal.h>
+#include <actr/sigclient.h>
 
 #include "server/signal_internal.h"
 

@@ -69,4 +69,11 @@ static inline int actr__hexval(int c)
 /** Set O_NONBLOCK and FD_CLOEXEC on fd. 0 or -errno. */
 int actr__fd_nonblock(int fd);
 
+/** Copy the caller's option struct src (first member uint32_t
+ * struct_size) into dst of this library's size: a smaller (older) struct
+ * is zero-extended, a larger (newer) one must have only zeros past size.
+ * dst->struct_size becomes size. 0, or -ENOTSUP (a field this library
+ * does not know is set), -EINVAL (struct_size smaller than the field). */
+int actr__opts_copy(void *dst, size_t size, const void *src);
+
 #endif

@@ -191,3 +191,23 @@ int actr_set_malloc_tuning(bool on)
 	return -ENOTSUP;
 #endif
 }
+
+int actr__opts_copy(void *dst, size_t size, const void *src)
+{
+	const uint8_t *p = src;
+	uint32_t n;
+
+	memcpy(&n, src, sizeof(n));
+	if (n == 0)
+		n = (uint32_t)size;
+	if (n < sizeof(n))
+		return -EINVAL;
+	for (size_t i = size; i < n; i++)
+		if (p[i])
+			return -ENOTSUP;
+	memset(dst, 0, size);
+	memcpy(dst, src, n < size ? n : size);
+	n = (uint32_t)size;
+	memcpy(dst, &n, sizeof(n));
+	return 0;
+}

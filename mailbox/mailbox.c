@@ -1260,6 +1260,7 @@ out:
 /* The defaults, in one place: actr_mailbox_opts_init copies them, and
  * actr_mailbox_open takes a field whose 0 is not a setting from them. */
 static const actr_mailbox_opts_t mb_defaults = {
+	.struct_size = sizeof(actr_mailbox_opts_t),
 	.sync = ACTR_MAILBOX_SYNC_FULL,
 	.max_attempts = 5,
 	.max_payload = 16u << 20,
@@ -1371,10 +1372,15 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	actr__list_init(&mb->q[1].msgs);
 	actr__list_init(&mb->segs);
 	actr__map_init(&mb->inflight);
-	if (opts)
-		mb->o = *opts;
-	else
+	if (!opts)
 		actr_mailbox_opts_init(&mb->o);
+	else if ((rc = actr__opts_copy(&mb->o, sizeof(mb->o), opts)) < 0) {
+		actr_loge(MB_LOG, "%s: options from a newer actr/mailbox.h "
+			  "(struct_size %u): rebuild against this library",
+			  path, opts->struct_size);
+		free(mb);
+		return rc;
+	}
 	fill_defaults(&mb->o);
 	mb->path = strdup(path);
 	mb->lease.path = mb->jnl.path = mb->path;

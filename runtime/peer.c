@@ -1,5 +1,5 @@
 /*
- * The peer gate (include/actr/node.h): a node's signaling client and its
+ * The peer gate (include/actr/peer.h): a node's signaling client and its
  * WebRTC peer connections, plugged into the runtime's remote lane seam
  * (runtime/lane.h).
  *
@@ -26,8 +26,8 @@
 
 #include <actr/log.h>
 #include <actr/mailbox.h>
-#include <actr/node.h>
-#include <actr/signal.h>
+#include <actr/peer.h>
+#include <actr/sigclient.h>
 
 #include "runtime/internal.h"
 #include "runtime/peer_internal.h"
@@ -1386,12 +1386,16 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p->node = n;
 	p->sys = n->sys;
 	p->r = actr_system_reactor(n->sys);
-	p->cfg = *cfg;
-	p->cfg.mailbox_opts = NULL;
-	if (cfg->mailbox_opts) {
-		p->mb_opts = *cfg->mailbox_opts;
-		p->cfg.mailbox_opts = &p->mb_opts;
+	if (actr__opts_copy(&p->cfg, sizeof(p->cfg), cfg) < 0 ||
+	    (cfg->mailbox_opts &&
+	     actr__opts_copy(&p->mb_opts, sizeof(p->mb_opts),
+			     cfg->mailbox_opts) < 0)) {
+		actr_loge(TAG, "options from a newer actr/peer.h or "
+			  "actr/mailbox.h (struct_size %u): rebuild against "
+			  "this library", cfg->struct_size);
+		goto fail;
 	}
+	p->cfg.mailbox_opts = cfg->mailbox_opts ? &p->mb_opts : NULL;
 	if (!p->cfg.max_queued)
 		p->cfg.max_queued = 256;
 	if (!p->cfg.setup_timeout_ms)

@@ -9,8 +9,8 @@
 
 
 #include <actr/mailbox.h>
-#include <actr/node.h>
-#include <actr/signal.h>
+#include <actr/peer.h>
+#include <actr/sigclient.h>
 
 #include "runtime/internal.h"
 #include "wire/pc.h"

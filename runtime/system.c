@@ -84,8 +84,13 @@ actr_system_t *actr_system_new(actr_reactor_t *r,
 	if (!sys)
 		return NULL;
 	sys->r = r;
-	if (cfg)
-		sys->cfg = *cfg;
+	if (cfg && actr__opts_copy(&sys->cfg, sizeof(sys->cfg), cfg) < 0) {
+		actr_loge("runtime", "actr_system_config_t from a newer "
+			  "actr/runtime.h (struct_size %u): rebuild against "
+			  "this library", cfg->struct_size);
+		free(sys);
+		return NULL;
+	}
 	if (!sys->cfg.dispatch_budget)
 		sys->cfg.dispatch_budget = ACTR__DEFAULT_BUDGET;
 	if (!sys->cfg.dedup_ttl_ms)

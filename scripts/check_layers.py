@@ -34,8 +34,8 @@ PUBLIC = {
     "proto.h": "proto",
     "mailbox.h": "mailbox", "kv.h": "mailbox",
     "net.h": "net",
-    "signal.h": "wire",
-    "runtime.h": "runtime", "node.h": "runtime",
+    "sigclient.h": "wire",
+    "runtime.h": "runtime", "peer.h": "runtime",
     "actr.h": "application",
 }
 

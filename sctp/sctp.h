@@ -15,7 +15,7 @@
  * last one is gone, so a process that is done with WebRTC holds nothing.
  * All associations of a process must live on one reactor thread (DESIGN.md:
  * one reactor owns WebRTC); a second reactor gets -EBUSY (documented to
- * users in actr/node.h). Heap tuning for usrsctp's per-packet buffers is
+ * users in actr/peer.h). Heap tuning for usrsctp's per-packet buffers is
  * the application's choice (actr_set_malloc_tuning).
  *
  * usrsctp runs with CRC32c "offload": this module fills in the checksum of

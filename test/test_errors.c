@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <actr/actr.h>
+#include <actr/net.h>
 
 #include "core/internal.h"
 #include "net/http_internal.h"

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include <actr/actr.h>
-#include <actr/node.h>
+#include <actr/peer.h>
 #include <actr/runtime.h>
 
 #include "core/internal.h"

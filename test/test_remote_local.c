@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include <actr/actr.h>
-#include <actr/node.h>
+#include <actr/peer.h>
 #include <actr/runtime.h>
 
 #include "server/signal_internal.h"

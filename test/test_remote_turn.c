@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include <actr/actr.h>
-#include <actr/node.h>
+#include <actr/peer.h>
 #include <actr/runtime.h>
 
 #include <actr/mailbox.h>

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <actr/node.h>
+#include <actr/peer.h>
 #include <actr/runtime.h>
 
 struct actr_reactor;

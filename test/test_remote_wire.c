@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include <actr/actr.h>
-#include <actr/node.h>
-#include <actr/signal.h>
+#include <actr/peer.h>
+#include <actr/sigclient.h>
 
 #include "proto/webrtc.pb-c.h"
 #include "server/signal_internal.h"

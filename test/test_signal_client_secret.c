@@ -7,7 +7,7 @@
 
 #include <actr/actr.h>
 #include <actr/net.h>
-#include <actr/signal.h>
+#include <actr/sigclient.h>
 
 #include "test.h"
 

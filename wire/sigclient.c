@@ -1,5 +1,5 @@
 /*
- * The signaling client's driver (include/actr/signal.h): puts the
+ * The signaling client's driver (include/actr/sigclient.h): puts the
  * sans-I/O core (wire/sigclient_core.c) on the reactor. It maps the
  * core's actions to net/'s HTTP client (registration, renewal) and
  * WebSocket, their events and one reactor timer (the core's next
@@ -242,7 +242,13 @@ actr_sigclient_t *actr_sigclient_new(actr_reactor_t *r,
 	if (!c)
 		return NULL;
 	c->r = r;
-	c->cfg = *cfg;
+	if (actr__opts_copy(&c->cfg, sizeof(c->cfg), cfg) < 0) {
+		actr_loge(TAG, "struct actr_sigclient_config from a newer "
+			  "actr/sigclient.h (struct_size %u): rebuild against "
+			  "this library", cfg->struct_size);
+		free(c);
+		return NULL;
+	}
 	c->cfg.register_request = NULL; /* the core keeps its copy */
 	c->cfg.register_request_len = 0;
 	c->http_base = strdup(cfg->url);

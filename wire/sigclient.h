@@ -1,12 +1,12 @@
 /*
- * Library-internal side of the signaling client (include/actr/signal.h):
+ * Library-internal side of the signaling client (include/actr/sigclient.h):
  * typed access for the runtime's peer connections, which already hold
  * protobuf-c messages.
  */
 #ifndef ACTR_WIRE_SIGCLIENT_H
 #define ACTR_WIRE_SIGCLIENT_H
 
-#include <actr/signal.h>
+#include <actr/sigclient.h>
 
 #include "proto/actr.pb-c.h"
 #include "proto/signaling.pb-c.h"

@@ -1,6 +1,6 @@
 /*
  * The signaling client's sans-I/O core (PROTOCOL.md section 5): the
- * state machine behind include/actr/signal.h without a reactor, a socket
+ * state machine behind include/actr/sigclient.h without a reactor, a socket
  * or a clock of its own. wire/sigclient.c drives it on the reactor;
  * test/test_sigclient_core.c drives it in virtual time.
  *
@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <actr/signal.h>
+#include <actr/sigclient.h>
 
 #include "proto/actr.pb-c.h"
 #include "proto/signaling.pb-c.h"
@@ -98,7 +98,7 @@ struct actr__sigc_config {
 
 /** Counters: the public ones and the core's own. */
 struct actr__sigc_stats {
-	struct actr_sigclient_stats pub;	/* include/actr/signal.h */
+	struct actr_sigclient_stats pub;	/* include/actr/sigclient.h */
 	uint64_t stray;				/* replies to no request */
 };
 

@@ -29,9 +29,9 @@
 #include <string.h>
 
 #include <actr/actr.h>
-#include <actr/node.h>
+#include <actr/peer.h>
 #include <actr/runtime.h>
-#include <actr/signal.h>
+#include <actr/sigclient.h>
 
 #include "examples/echo_actor/echo.pb-c.h"
 
@@ -184,9 +184,10 @@ int main(int argc, char **argv)
 {
 	struct client c = { .n = 5, .timeout = 10000,
 			    .route = "echo.EchoService.Echo" };
-	actr_peer_config_t pc = { .signaling_url = "ws://127.0.0.1:8081",
+	actr_peer_config_t pc = { ACTR_OPTS(pc),
+				  .signaling_url = "ws://127.0.0.1:8081",
 				  .local_addr = "127.0.0.1" };
-	actr_system_config_t sc = { .realm_id = 101 };
+	actr_system_config_t sc = { ACTR_OPTS(sc), .realm_id = 101 };
 	const char *type_s = "acme:echo:1.0.0";
 	actr_system_t *sys;
 	actr_workload_t *w;

@@ -27,9 +27,9 @@
 #include <unistd.h>
 
 #include <actr/actr.h>
-#include <actr/node.h>
+#include <actr/peer.h>
 #include <actr/runtime.h>
-#include <actr/signal.h>
+#include <actr/sigclient.h>
 
 #include "examples/echo_actor/echo.pb-c.h"
 
@@ -96,10 +96,11 @@ static const char *arg_of(int argc, char **argv, int *i)
 
 int main(int argc, char **argv)
 {
-	actr_peer_config_t pc = { .signaling_url = "ws://127.0.0.1:8081",
+	actr_peer_config_t pc = { ACTR_OPTS(pc),
+				  .signaling_url = "ws://127.0.0.1:8081",
 				  .realm_secret = NULL,
 				  .local_addr = "127.0.0.1" };
-	actr_system_config_t sc = { .realm_id = 101 };
+	actr_system_config_t sc = { ACTR_OPTS(sc), .realm_id = 101 };
 	actr_reactor_t *r;
 	actr_system_t *sys;
 	actr_workload_t *w;

@@ -1,15 +1,18 @@
 /*
- * actr: a C implementation of the Actor-RTC runtime. The one header an
- * application includes; it pulls in every public header:
+ * actr: a C implementation of the Actor-RTC runtime. The header an
+ * application includes to write and run actors:
  *
  *   error.h log.h buf.h util.h   basics
- *   reactor.h                    the event loop (epoll, timers, signals)
+ *   reactor.h                    the event loop (epoll, timers, POSIX
+ *                                signals, hooks)
  *   proto.h                      ActrId/ActrType forms, envelope helpers
  *   runtime.h                    systems, nodes, workloads, refs, contexts
- *   node.h                       the peer gate: remote actors over WebRTC
- *   signal.h                     the signaling client
- *   net.h                        HTTP/1.1 and WebSocket client and server
+ *   peer.h                       the peer gate: remote actors over WebRTC
  *   mailbox.h kv.h               durable mailbox, per-actor key-value store
+ *
+ * Two lower-level headers are not included, for programs that need them
+ * directly: <actr/sigclient.h> (the signaling client the peer gate uses)
+ * and <actr/net.h> (HTTP/1.1 and WebSocket client and server).
  */
 #ifndef ACTR_ACTR_H
 #define ACTR_ACTR_H
@@ -21,9 +24,7 @@
 #include <actr/reactor.h>
 #include <actr/proto.h>
 #include <actr/runtime.h>
-#include <actr/node.h>
-#include <actr/signal.h>
-#include <actr/net.h>
+#include <actr/peer.h>
 #include <actr/mailbox.h>
 #include <actr/kv.h>
 

@@ -175,6 +175,9 @@ typedef void (*actr_mailbox_pressure_cb)(actr_mailbox_t *mb, bool on,
 					 uint64_t depth, void *arg);
 
 typedef struct actr_mailbox_opts {
+	uint32_t struct_size;		/* sizeof this struct as the caller
+					 * compiled it (0 = this header's):
+					 * see <actr/util.h>, ACTR_OPTS */
 	int sync;		/* enum actr_mailbox_sync, default FULL */
 	uint32_t max_attempts;	/* deliveries before the DLQ, default 5 */
 	bool deliver_uncommitted; /* see "Delivery modes"; default false */

@@ -149,6 +149,9 @@ ACTR_API bool actr_acl_allows(const Actr__Acl *acl, const Actr__ActrId *caller);
 /* ---- system -------------------------------------------------------------- */
 
 typedef struct actr_system_config {
+	uint32_t struct_size;		/* sizeof this struct as the caller
+					 * compiled it (0 = this header's):
+					 * see <actr/util.h>, ACTR_OPTS */
 	uint32_t realm_id;		/* realm of the nodes (default 0) */
 	unsigned dispatch_budget;	/* messages per iteration (64) */
 	uint32_t dedup_ttl_ms;		/* response cache lifetime (30000) */

@@ -16,6 +16,20 @@
 extern "C" {
 #endif
 
+/*
+ * Option structs (actr_peer_config_t, actr_system_config_t,
+ * actr_mailbox_opts_t, struct actr_sigclient_config) begin with
+ * `uint32_t struct_size`, and new fields are only ever appended. Set it
+ * with ACTR_OPTS(x) (or leave it 0 when the program is always built
+ * against the installed header): a program built against an older header
+ * then keeps working with a newer library (the fields it does not know are
+ * zero, their defaults), and a newer program on an older library is
+ * refused with -ENOTSUP if it sets a field that library does not have.
+ *
+ *   actr_peer_config_t cfg = { ACTR_OPTS(cfg), .signaling_url = url };
+ */
+#define ACTR_OPTS(x) .struct_size = (uint32_t)sizeof(x)
+
 /** CLOCK_MONOTONIC in ns. */
 ACTR_API uint64_t actr_time_ns(void);
 

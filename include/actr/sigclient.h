@@ -20,8 +20,8 @@
  * Every function must be called on the reactor's thread; callbacks run
  * there too.
  */
-#ifndef ACTR_SIGNAL_H
-#define ACTR_SIGNAL_H
+#ifndef ACTR_SIGCLIENT_H
+#define ACTR_SIGCLIENT_H
 
 #include <actr/api.h>
 
@@ -88,6 +88,9 @@ struct actr_sigclient_callbacks {
 };
 
 struct actr_sigclient_config {
+	uint32_t struct_size;		/* sizeof this struct as the caller
+					 * compiled it (0 = this header's):
+					 * see <actr/util.h>, ACTR_OPTS */
 	const char *url;		/* server base, "http://127.0.0.1:8081" */
 	const uint8_t *register_request; /* encoded actr.RegisterRequest */
 	size_t register_request_len;	/* its length */

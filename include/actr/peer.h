@@ -80,8 +80,8 @@
  * Heap tuning for bulk transfers (actr_set_malloc_tuning, actr/util.h) is
  * process-wide and therefore off unless the application turns it on.
  */
-#ifndef ACTR_NODE_H
-#define ACTR_NODE_H
+#ifndef ACTR_PEER_H
+#define ACTR_PEER_H
 
 #include <actr/api.h>
 
@@ -98,6 +98,9 @@ extern "C" {
 typedef struct actr_peer actr_peer_t;
 
 typedef struct actr_peer_config {
+	uint32_t struct_size;		/* sizeof this struct as the caller
+					 * compiled it (0 = this header's):
+					 * see <actr/util.h>, ACTR_OPTS */
 	const char *signaling_url;	/* "ws://127.0.0.1:8081" or http:// */
 	const char *realm_secret;	/* x-actrix-realm-secret, or NULL */
 	const char *const *ice_servers;	/* "stun:IP:PORT", "turn:IP:PORT"
@@ -144,7 +147,7 @@ typedef struct actr_peer_config {
 					 * below this [1 MiB, at most
 					 * reasm_cap] */
 	/* Called when the signaling state changes (ACTR_SIG_* of
-	 * actr/signal.h); CONNECTED means registered and reachable. */
+	 * actr/sigclient.h); CONNECTED means registered and reachable. */
 	void (*on_state)(actr_peer_t *p, int sig_state, void *arg);
 	void *arg;			/* argument of on_state */
 } actr_peer_config_t;
