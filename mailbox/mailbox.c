@@ -15,6 +15,7 @@
  * plus the in-flight side file (inflight.c) for crash-loop detection.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,6 +31,19 @@
 #define MSG_HDR 37
 #define MAX_FROM 65536
 #define ID_BLOCK 65536	/* ids reserved per actr_meta write */
+
+/* The message state machine (MB_* in internal.h): new -> QUEUED or HELD;
+ * HELD -> QUEUED (committed) or DEAD; QUEUED -> INFLIGHT or DEAD;
+ * INFLIGHT -> QUEUED (released, retried) or DEAD; DEAD is final. Checked
+ * in builds without NDEBUG. */
+static inline void mb_set_state(struct mb_msg *m, uint8_t to)
+{
+	assert(m->state != MB_DEAD);
+	assert(m->state != to);
+	assert(to != MB_INFLIGHT || m->state == MB_QUEUED);
+	assert(to != MB_HELD || m->state == 0);
+	m->state = to;
+}
 
 static const char schema_sql[] =
 	"CREATE TABLE actr_seg(seg INTEGER PRIMARY KEY, data BLOB NOT NULL);"
@@ -239,7 +253,7 @@ static void msg_finish(actr_mailbox_t *mb, struct mb_msg *m)
 			  (unsigned long long)m->pub.id);
 	if (m->pending) {
 		actr__mb_jnl_done(&mb->jnl, m);
-		m->state = MB_DEAD; /* never written; freed at commit */
+		mb_set_state(m, MB_DEAD); /* never written; freed at commit */
 		return;
 	}
 	seg_mark_acked(mb, m);
@@ -309,14 +323,14 @@ static int enqueue_msg(actr_mailbox_t *mb, struct mb_msg *m)
 	 * no earlier message of its priority waits for the commit (FIFO). */
 	if (mb->o.deliver_uncommitted && !mb->hold[m->pub.priority] &&
 	    (!mb->jnl.map || actr__mb_jnl_put(&mb->jnl, m))) {
-		m->state = MB_QUEUED;
+		mb_set_state(m, MB_QUEUED);
 		q_push_tail(&mb->q[m->pub.priority], m);
 	} else {
 		if (mb->o.deliver_uncommitted) {
 			mb->hold[m->pub.priority] = true;
 			mb->st.journal_full++;
 		}
-		m->state = MB_HELD;
+		mb_set_state(m, MB_HELD);
 		mb->nheld++;
 	}
 	mb->st.enqueued++;
@@ -401,7 +415,7 @@ size_t actr_mailbox_dequeue(actr_mailbox_t *mb, actr_mailbox_msg_t **out,
 		if (actr__mb_lease_reserve(&mb->lease, 1) < 0)
 			break;
 		m = q_pop(q);
-		m->state = MB_INFLIGHT;
+		mb_set_state(m, MB_INFLIGHT);
 		m->pub.attempts++;
 		if_put(mb, m);
 		actr__mb_lease_take(&mb->lease, m);
@@ -456,7 +470,7 @@ static void requeue(actr_mailbox_t *mb, struct mb_msg *m)
 {
 	if_del(mb, m);
 	actr__mb_lease_drop(&mb->lease, m);
-	m->state = MB_QUEUED;
+	mb_set_state(m, MB_QUEUED);
 	q_insert_from_head(&mb->q[m->pub.priority], m);
 }
 
@@ -733,7 +747,7 @@ static void batch_done(actr_mailbox_t *mb, struct mb_seg *seg,
 		m->pending = false;
 		if (m->state == MB_HELD) {
 			mb->nheld--;
-			m->state = MB_QUEUED;
+			mb_set_state(m, MB_QUEUED);
 			q_push_tail(&mb->q[m->pub.priority], m);
 		}
 	}
@@ -1083,7 +1097,7 @@ static int load_segment(actr_mailbox_t *mb, uint64_t segid, const uint8_t *d,
 			}
 			continue;
 		}
-		m->state = MB_QUEUED;
+		mb_set_state(m, MB_QUEUED);
 		q_push_tail(&mb->q[m->pub.priority], m);
 		mb->st.recovered++;
 	}
@@ -1119,7 +1133,7 @@ static int recover_crashed(actr_mailbox_t *mb, struct mb_pvec *crashed)
 				rc = vec_push(&mb->att_put, m->pub.attempts);
 			m->stored_attempts = m->pub.attempts;
 			m->suspect = true;
-			m->state = MB_QUEUED;
+			mb_set_state(m, MB_QUEUED);
 			q_insert_from_head(&mb->q[m->pub.priority], m);
 		}
 		crashed->v[i] = NULL;
@@ -1161,7 +1175,7 @@ static int load_journal(actr_mailbox_t *mb, struct mb_pvec *crashed,
 		if (in_sorted(lease, nlease, m->pub.id)) {
 			rc = actr__mb_pvec_push(crashed, m);
 		} else {
-			m->state = MB_QUEUED;
+			mb_set_state(m, MB_QUEUED);
 			q_push_tail(&mb->q[m->pub.priority], m);
 			mb->st.recovered++;
 		}

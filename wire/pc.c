@@ -3,6 +3,7 @@
  * lanes with the 8-byte fragment header. See pc.h.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,11 @@ static void set_state(struct actr__pc *pc, int state, int err)
 		return;
 	if (pc->state == ACTR__PC_FAILED || pc->state == ACTR__PC_CLOSED)
 		return; /* terminal */
+	/* new -> connecting -> connected; any -> failed or closed */
+	assert(state != ACTR__PC_NEW);
+	assert(state != ACTR__PC_CONNECTING || pc->state == ACTR__PC_NEW);
+	assert(state != ACTR__PC_CONNECTED ||
+	       pc->state == ACTR__PC_CONNECTING);
 	actr_logd("pc", "%s: %s -> %s (%s)",
 		  pc->offerer ? "offerer" : "answerer",
 		  actr__pc_state_name(pc->state), actr__pc_state_name(state),
