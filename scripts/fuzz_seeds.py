@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Write the seed corpora of the fuzz targets to test/fuzz/corpus/<target>/.
+
+A few valid inputs per target, in each target's input format (see the
+comment at the top of test/fuzz/<target>.c). Protobuf messages are
+encoded by hand here (field numbers from proto/*.proto), so the script
+needs nothing beyond Python 3. `make fuzz` copies the seeds into the
+working corpus; rerun this script after changing an input format.
+"""
+import os
+import struct
+import sys
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT = os.path.join(ROOT, "test", "fuzz", "corpus")
+
+
+# ---- protobuf encoding -----------------------------------------------------
+
+def varint(v):
+    if v < 0:
+        v += 1 << 64
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        if v:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def fv(num, v):
+    """A varint field."""
+    return varint(num << 3) + varint(v)
+
+
+def fb(num, data):
+    """A length-delimited field (bytes, string or message)."""
+    if isinstance(data, str):
+        data = data.encode()
+    return varint(num << 3 | 2) + varint(len(data)) + data
+
+
+# actr.proto
+def actr_type(mfr, name, ver):
+    return fb(1, mfr) + fb(2, name) + fb(3, ver)
+
+
+def rpc_env(route, rid, direction=1, timeout=1000, payload=None, error=None):
+    m = fb(1, route)
+    if payload is not None:
+        m += fb(2, payload)
+    if error is not None:
+        m += fb(3, fv(1, error[0]) + fb(2, error[1]))
+    if direction is not None:
+        m += fv(4, direction)
+    m += fb(102, rid) + fv(104, timeout)
+    return m
+
+
+# ---- per target ---------------------------------------------------------------
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def frag_hdr(msg_id, index, total):
+    return struct.pack(">IHH", msg_id, index, total)
+
+
+def seeds_frag():
+    # op 0 raw: len u8, bytes
+    one = frag_hdr(7, 0, 1) + b"hello"
+    write("fuzz_frag", "raw_single", bytes([0, len(one)]) + one)
+    two = [frag_hdr(9, i, 2) + b"ab" for i in range(2)]
+    write("fuzz_frag", "raw_two",
+          b"".join(bytes([0, len(f)]) + f for f in two))
+    # op 1 frag: slot, total, index, len (x64 bytes)
+    write("fuzz_frag", "interleaved",
+          bytes([1, 0, 2, 0, 1, 1, 1, 2, 0, 1, 1, 0, 2, 1, 1, 1, 1, 2, 1, 1]))
+    write("fuzz_frag", "duplicate", bytes([1, 2, 3, 1, 2, 1, 2, 3, 1, 2]))
+    write("fuzz_frag", "conflicting_total",
+          bytes([1, 3, 3, 0, 1, 1, 3, 4, 1, 1]))
+    # op 2 clock: a partial goes stale
+    write("fuzz_frag", "stale", bytes([1, 4, 3, 0, 1, 2, 0xff, 1, 4, 3, 1, 1]))
+    # memory bound: 9 partials of 8 slots... and big fragments
+    write("fuzz_frag", "evict",
+          b"".join(bytes([1, s, 15, 0, 0xff]) for s in range(8)))
+    # op 3 split: len u16, max_data u8 (x8+1), order u8
+    write("fuzz_frag", "split_order", bytes([3, 0x01, 0x00, 8, 0]))
+    write("fuzz_frag", "split_reverse", bytes([3, 0x02, 0x00, 4, 1]))
+    write("fuzz_frag", "split_interleave", bytes([3, 0x00, 0x80, 2, 2]))
+    write("fuzz_frag", "split_twice", bytes([3, 0x00, 0x10, 9, 3]))
+
+
+def seeds_dcep():
+    def open_msg(ctype, prio, rel, label, proto):
+        return (bytes([0x03, ctype]) + struct.pack(">HIHH", prio, rel,
+                                                   len(label), len(proto))
+                + label + proto)
+    write("fuzz_dcep", "open_reliable",
+          open_msg(0x00, 256, 0, b"RPC_RELIABLE", b""))
+    write("fuzz_dcep", "open_rexmit",
+          open_msg(0x81, 128, 3, b"RPC_SIGNAL", b"actr"))
+    write("fuzz_dcep", "open_timed", open_msg(0x02, 512, 1500, b"", b"p"))
+    write("fuzz_dcep", "ack", b"\x02")
+
+
+def seeds_udp():
+    dtls = bytes([22, 0xfe, 0xfd]) + bytes(10) + b"\x00\x04abcd"
+    # flags: bit 4 source is the peer
+    write("fuzz_udp", "from_peer_v4", bytes([0x10]) + dtls)
+    write("fuzz_udp", "from_peer_v6", bytes([0x11]) + dtls)
+    # one UDP_GRO control, segment 5, from the peer
+    write("fuzz_udp", "gro_run",
+          bytes([0x14, 0]) + struct.pack(">i", 5) + dtls * 3)
+    # another source (port changed), truncated
+    write("fuzz_udp", "foreign",
+          bytes([0x00, 16, 0, 0, 0, 1]) + bytes(12) + dtls)
+    write("fuzz_udp", "truncated", bytes([0x12]) + dtls)
+    # free the path at the second datagram of a GRO run
+    write("fuzz_udp", "free_in_cb",
+          bytes([0x34, 0]) + struct.pack(">i", 4) + bytes([1]) + dtls)
+
+
+def seeds_node():
+    def rec(ctl, data):
+        return bytes([ctl]) + struct.pack(">H", len(data)) + data
+    echo = rpc_env("t.T.Echo", "r1", payload=b"hi")
+    write("fuzz_node", "echo", rec(0, echo))
+    # the same request again (answered from the cache), another caller
+    write("fuzz_node", "echo_repeat",
+          rec(0, echo) + rec(0x10, b"") + rec(2, echo))
+    write("fuzz_node", "denied", rec(1, echo))
+    write("fuzz_node", "typed",
+          rec(0, rpc_env("echo.EchoService.Echo", "r2",
+                         payload=fb(1, "x"))))
+    write("fuzz_node", "tell_signal",
+          rec(4, rpc_env("t.T.Sig", "r3", direction=3, timeout=0,
+                         payload=b"s")))
+    # kept: a repeat while in flight, then the reply
+    keep = rpc_env("t.T.Keep", "r4")
+    write("fuzz_node", "keep", rec(0, keep) + rec(0x10, b"") +
+          rec(0x40, rpc_env("t.T.Fail", "r5", payload=b"\x07")))
+    # outbound call answered, then failed
+    write("fuzz_node", "forward",
+          rec(0, rpc_env("t.T.Fwd", "r6", payload=b"f")) +
+          rec(0x20, b"answer") +
+          rec(0, rpc_env("t.T.Fwd", "r7", payload=b"g")) +
+          rec(0x30, b"\x05"))
+    write("fuzz_node", "late_response",
+          rec(0, rpc_env("t.T.Echo", "0000000000000001", direction=2,
+                         timeout=0, error=(3, "no"))))
+    write("fuzz_node", "bad",
+          rec(0, rpc_env("t.T.Echo", "r8", direction=None)) +
+          rec(0, rpc_env("t.T.Echo", "r9", timeout=0)) +
+          rec(3, echo) + rec(0, rpc_env("t.T.None", "r10")) +
+          rec(0x80, rpc_env("t.T.Echo", "r11")))
+
+
+def main():
+    which = sys.argv[1:] or ["frag", "dcep", "udp", "node"]
+    for w in which:
+        globals()["seeds_" + w]()
+
+
+if __name__ == "__main__":
+    main()
