@@ -163,8 +163,77 @@ def seeds_node():
           rec(0x80, rpc_env("t.T.Echo", "r11")))
 
 
+def f32(num, v):
+    """A float field (fixed32)."""
+    return varint(num << 3 | 5) + struct.pack("<f", v)
+
+
+def actr_id(realm, serial, mfr, name, ver):
+    return fb(1, fv(1, realm)) + fv(2, serial) + fb(3, actr_type(mfr, name, ver))
+
+
+def seeds_signal():
+    # records: op u8, len u16, bytes; actors A = 1@101/acme:a:1.0.0 and
+    # B = 2@101/acme:b:1.0.0 (serials as the store hands them out)
+    def rec(op, data=b""):
+        if isinstance(data, str):
+            data = data.encode()
+        return bytes([op]) + struct.pack(">H", len(data)) + data
+    A = actr_id(101, 1, "acme", "a", "1.0.0")
+    B = actr_id(101, 2, "acme", "b", "1.0.0")
+    tb = actr_type("acme", "b", "1.0.0")
+    # a2s sub-selectors: the oneof members by field number: 0 unregister,
+    # 1 ping, 2 discovery, 3 route, 4 spec, 5 signing key, 6 subscribe,
+    # 7 unsubscribe, 8 error
+    ping = fv(1, 1) + f32(2, 0.5) + f32(3, 0.0) + fb(4, "sticky")
+    write("fuzz_signal", "ping", rec(0x11, ping) + rec(0x19, ping))
+    write("fuzz_signal", "discovery",
+          rec(0x29) + rec(0x21, fb(1, "acme") + fv(2, 1)))
+    route = fb(1, tb) + fb(2, fv(1, 2) + fv(2, 0) + fv(2, 1) + fv(2, 4)) + \
+        fb(4, "fp")
+    write("fuzz_signal", "route", rec(0x31, route))
+    write("fuzz_signal", "spec_key",
+          rec(0x41, fb(1, "b")) + rec(0x51, fv(1, 1)) + rec(0x51, fv(1, 9)))
+    write("fuzz_signal", "subscribe",
+          rec(0x61, fb(1, tb)) + rec(0x1e) + rec(0x16) + rec(0x71, fb(1, tb)))
+    write("fuzz_signal", "unregister",
+          rec(0x01, fb(1, A) + fb(2, "bye")) + rec(0x16))
+    write("fuzz_signal", "error", rec(0x81, fv(1, 5) + fb(2, "x")))
+    # relay sub-selectors: 0 ice candidate, 1 sdp, 2 role negotiation,
+    # 3 role assignment, 4 ice restart; bit 7 (with bit 4: to itself)
+    write("fuzz_signal", "relay",
+          rec(0x22, fb(1, A) + fb(2, B) + fv(3, 101)) +
+          rec(0x02, fb(1, "candidate:1 1 udp 1 127.0.0.1 5000 typ host")) +
+          rec(0x1a, fv(1, 1) + fb(2, "v=0")) +
+          rec(0x32, fv(1, 1)) + rec(0x42, fb(1, "restart")) +
+          rec(0x92, fv(1, 1) + fb(2, "v=0")) + rec(0x82, fb(1, "c")))
+    bad = fv(1, 2) + fb(2, "e1") + fb(11, fb(1, A) + fb(2, fv(1, 1) +
+                                                  fb(2, b"c") + fb(3, b"s"))
+                                     + fb(4, ping))
+    write("fuzz_signal", "raw",
+          rec(0, bad) + rec(0, b"\xff\xff") + rec(8, fv(1, 2) + fb(2, "e2")))
+    reg = fb(1, actr_type("acme", "c", "1.0.0")) + fb(2, fv(1, 101)) + \
+        fv(14, 2)
+    reg_open = fb(1, actr_type("acme", "d", "1.0.0")) + fb(2, fv(1, 102)) + \
+        fb(5, "Svc:fp") + fv(14, 2)
+    reg_pkg = fb(1, actr_type("acme", "e", "1.0.0")) + fb(2, fv(1, 102)) + \
+        fb(10, b"manifest") + fb(11, bytes(64))
+    write("fuzz_signal", "http",
+          rec(0x0b, reg) + rec(0x03, reg) + rec(0x03, reg_open) +
+          rec(0x03, reg_pkg) + rec(0x23, fb(1, A) + fb(2, b"token")) +
+          rec(0x33) + rec(0xbb) + rec(0x73))
+    write("fuzz_signal", "renew", rec(0x04) + rec(0x1c, b"wrong"))
+    write("fuzz_signal", "clock",
+          rec(0x05, b"\x00\x1e") + rec(0x11, ping) +
+          rec(0x05, b"\x0e\x10") + rec(0x11, ping))
+    write("fuzz_signal", "conn", rec(0x06) + rec(0x16) + rec(0x16))
+    write("fuzz_signal", "query",
+          rec(0x07, "actor_id=1@101/acme:a:1.0.0&key_id=1&claims=AAAA"
+                    "&signature=BBBB&webrtc_role=answer"))
+
+
 def main():
-    which = sys.argv[1:] or ["frag", "dcep", "udp", "node"]
+    which = sys.argv[1:] or ["frag", "dcep", "udp", "node", "signal"]
     for w in which:
         globals()["seeds_" + w]()
 
