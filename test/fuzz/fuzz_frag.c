@@ -23,6 +23,7 @@
 #include <actr/log.h>
 
 #include "proto/fragment.h"
+#include "test/fuzz/fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,6 +35,8 @@ enum {
 	CHECK_TOTAL = 16,	/* content checked up to this many frags */
 	SPLIT_MAX = 8192,	/* split message bytes */
 	SPLIT_FRAGS = 512,	/* fragments of one split kept for reorder */
+	FEEDS_MAX = 4096,	/* fragments fed per input (keeps each
+				 * execution in milliseconds) */
 };
 
 #define SPLIT_ID0 0x40000000u	/* msg_id of the first split */
@@ -43,25 +46,13 @@ static const uint32_t slot_id[SLOTS] = {
 	0, 1, 2, 3, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff,
 };
 
-struct in {
-	const uint8_t *p;	/* next byte */
-	size_t n;		/* bytes left */
-};
-
-static unsigned take(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
-
 struct state {
 	actr__reasm_t *r;		/* under test */
 	uint64_t now;			/* fake clock, ns */
 	bool tainted[SLOTS];		/* a raw op used this slot's msg_id */
 	bool split_tainted;		/* a raw op used a split's msg_id */
 	uint32_t split_id;		/* msg_id of the next split */
+	unsigned feeds;			/* fragments fed so far */
 };
 
 static uint8_t fill_byte(unsigned slot, unsigned index)
@@ -101,6 +92,7 @@ static int feed(struct state *s, const uint8_t *p, size_t n,
 	int rc;
 
 	*out = NULL;
+	s->feeds++;
 	rc = actr__reasm_feed(s->r, p, n, s->now, out);
 	b = *actr__reasm_stats(s->r);
 	proto_a = a.bad_header + a.duplicates + a.out_of_range;
@@ -258,7 +250,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.r = actr__reasm_new(MAX_BYTES, MAX_MSGS, TTL_NS);
 	if (!s.r)
 		return 0;
-	for (unsigned ops = 0; in.n && ops < 4096; ops++) {
+	for (unsigned ops = 0; in.n && ops < 4096 && s.feeds < FEEDS_MAX;
+	     ops++) {
 		switch (take(&in) % 4) {
 		case 0:
 			op_raw(&s, &in);

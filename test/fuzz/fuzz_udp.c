@@ -27,6 +27,7 @@
 #include <actr/reactor.h>
 
 #include "ice/udp.h"
+#include "test/fuzz/fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,19 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #endif
 
 enum { MAX_CTL = 3 };
-
-struct in {
-	const uint8_t *p;	/* next byte */
-	size_t n;		/* bytes left */
-};
-
-static unsigned take(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
 
 struct seen {
 	actr__udpp_t *p;		/* path under test */
