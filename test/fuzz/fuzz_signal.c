@@ -133,6 +133,10 @@ static void report_closes(void)
 
 /* ---- checks ------------------------------------------------------------------- */
 
+/* Every counter is a uint64_t; they are compared as an array. */
+_Static_assert(sizeof(struct actr__sig_stats) % sizeof(uint64_t) == 0,
+	       "struct actr__sig_stats holds uint64_t counters only");
+
 static void check_stats(void)
 {
 	const struct actr__sig_stats *b = actr__sig_stats(fz.s);
