@@ -173,8 +173,9 @@ def actr_id(realm, serial, mfr, name, ver):
 
 
 def seeds_signal():
-    # records: op u8, len u16, bytes; actors A = 1@101/acme:a:1.0.0 and
-    # B = 2@101/acme:b:1.0.0 (serials as the store hands them out)
+    # records: op u8, len u16, bytes; actors A = 1@101/acme:a:1.0.0,
+    # B = 2@101/acme:b:1.0.0 and C = 3@101/acme:b:1.0.0 (serials as the
+    # store hands them out; the ping names C sticky)
     def rec(op, data=b""):
         if isinstance(data, str):
             data = data.encode()
@@ -185,7 +186,8 @@ def seeds_signal():
     # a2s sub-selectors: the oneof members by field number: 0 unregister,
     # 1 ping, 2 discovery, 3 route, 4 spec, 5 signing key, 6 subscribe,
     # 7 unsubscribe, 8 error
-    ping = fv(1, 1) + f32(2, 0.5) + f32(3, 0.0) + fb(4, "sticky")
+    ping = fv(1, 1) + f32(2, 0.5) + f32(3, 0.0) + \
+        fb(4, "3@101/acme:b:1.0.0")
     write("fuzz_signal", "ping", rec(0x11, ping) + rec(0x19, ping))
     write("fuzz_signal", "discovery",
           rec(0x29) + rec(0x21, fb(1, "acme") + fv(2, 1)))

@@ -1,8 +1,10 @@
 /* libFuzzer target: the signaling server's sans-I/O core (server/core.c,
  * server/dispatch.c) behind a fake transport and a fake clock. A fresh
- * core per input (SQLite in memory) with two actors registered over
- * /ais/register in realm 101 and connected: A on conn 1 (offerer), B on
- * conn 2 (webrtc_role=answer). The input is records, op u8, len u16,
+ * core per input (SQLite in memory) with three actors registered over
+ * /ais/register in realm 101 and connected: A (acme:a) on conn 1
+ * (offerer), B (acme:b) on conn 2 (webrtc_role=answer) and C (acme:b) on
+ * conn 3, so a route request for acme:b ranks two candidates. A and B
+ * send; C only answers as a candidate. The input is records, op u8, len u16,
  * bytes; op bits 0-2 pick the kind, bit 3 the actor (A or B), bits 4-7 a
  * sub-selector:
  *   0 raw:    the bytes as one WebSocket binary message from the actor
@@ -29,9 +31,9 @@
  * and is answered once; counters never go back; live actors never
  * outnumber open connections. Logging is at error level.
  *
- * State: setting a core up costs ~15 ms (SQLite, a signing key, two
+ * State: setting a core up costs ~20 ms (SQLite, a signing key, three
  * registrations), so a core is reused by the next input while it is
- * intact (both actors live on their connections, the clock unmoved) and
+ * intact (all three actors live on their connections, the clock unmoved) and
  * at most RESET_EVERY inputs; rate limits are raised so reuse does not
  * drain them. FUZZ_SIGNAL_FRESH=1 in the environment sets a core up for
  * every input (use it to reproduce a crash from its input alone). */
@@ -50,7 +52,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum {
-	NCONN = 4,		/* conn ids 1..3 used; index by id */
+	NCONN = 5,		/* conn ids 1..4 used; index by id */
+	QUERY_CONN = 4,		/* conn of the fuzzed upgrade queries */
 	SECRET_REALM = 101,	/* realm with secret "s3cret" */
 	OPEN_REALM = 102,	/* realm without a secret */
 	FRAMES_MAX = 4096,	/* sends per input before aborting */
@@ -79,7 +82,7 @@ struct fz {
 	size_t relay_len;
 	unsigned relay_seen;		/* sends byte-identical to it */
 	struct actr__sig_stats st;	/* last counters seen */
-	struct actor a[2];		/* A and B */
+	struct actor a[3];		/* A, B and C */
 };
 
 static struct fz fz;
@@ -307,11 +310,14 @@ static void setup(void)
 	fz.a[0].conn = 1;
 	fz.a[1].conn = 2;
 	fz.a[1].answer = true;
+	fz.a[2].conn = 3;
 	reg(&fz.a[0], "a");
 	reg(&fz.a[1], "b");
-	connect_actor(&fz.a[0]);
-	connect_actor(&fz.a[1]);
-	if (!fz.open[1] || !fz.open[2] || actr__sig_live_count(fz.s) != 2)
+	reg(&fz.a[2], "b");
+	for (int i = 0; i < 3; i++)
+		connect_actor(&fz.a[i]);
+	if (!fz.open[1] || !fz.open[2] || !fz.open[3] ||
+	    actr__sig_live_count(fz.s) != 3)
 		abort();
 	fz.st = *actr__sig_stats(fz.s);
 }
@@ -319,7 +325,7 @@ static void setup(void)
 static void teardown(void)
 {
 	actr__sig_free(fz.s);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (fz.a[i].resp)
 			actr__register_response__free_unpacked(fz.a[i].resp,
 							       NULL);
@@ -518,19 +524,22 @@ static void query_op(const uint8_t *d, size_t n)
 		if (d[i])
 			target[k++] = (char)d[i];
 	target[k] = 0;
-	if (connect_target(target, 3)) {
+	if (connect_target(target, QUERY_CONN)) {
 		/* someone connected with a query of its own: drop it */
-		fz.open[3] = false;
-		actr__sig_conn_closed(fz.s, 3);
+		fz.open[QUERY_CONN] = false;
+		actr__sig_conn_closed(fz.s, QUERY_CONN);
 	}
 }
 
 /* Can the next input start from this core? */
 static bool intact(uint64_t t0)
 {
-	return fz.now == t0 && fz.open[1] && fz.open[2] && !fz.closing[1] &&
-	       !fz.closing[2] && !fz.open[3] && fz.a[0].ok && fz.a[1].ok &&
-	       actr__sig_live_count(fz.s) == 2;
+	for (int i = 0; i < 3; i++)
+		if (!fz.a[i].ok || !fz.open[fz.a[i].conn] ||
+		    fz.closing[fz.a[i].conn])
+			return false;
+	return fz.now == t0 && !fz.open[QUERY_CONN] &&
+	       actr__sig_live_count(fz.s) == 3;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
