@@ -216,14 +216,15 @@ static void op_split(struct state *s, struct in *in)
 		abort();
 	for (unsigned k = 0; k < sp.n; k++) {
 		/* 0 in order, 1 reversed, 2 evens then odds, 3 each twice */
-		unsigned i = order % 4 == 1   ? sp.n - 1 - k
-			     : order % 4 == 2 ? (k < (sp.n + 1) / 2
-						     ? 2 * k
-						     : 2 * (k - (sp.n + 1) / 2) + 1)
-					      : k;
+		unsigned half = (sp.n + 1) / 2, i = k;
+		unsigned reps = order % 4 == 3 ? 2 : 1;
 		actr_buf_t *out;
 
-		for (unsigned rep = 0; rep < (order % 4 == 3 ? 2u : 1u); rep++) {
+		if (order % 4 == 1)
+			i = sp.n - 1 - k;
+		else if (order % 4 == 2)
+			i = k < half ? 2 * k : 2 * (k - half) + 1;
+		for (unsigned rep = 0; rep < reps; rep++) {
 			if (feed(s, sp.frag[i], sp.len[i], &out) != 1)
 				continue;
 			if (!s->split_tainted &&

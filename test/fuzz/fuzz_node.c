@@ -126,7 +126,7 @@ static actr__lane_t *resolve(void *arg, const Actr__ActrId *target)
 	return actr_id_equal(target, fz.far) ? &fz.lane : NULL;
 }
 
-/* ---- the workload --------------------------------------------------------- */
+/* ---- the workload ------------------------------------------------------- */
 
 static int h_echo(actr_ctx_t *ctx, const uint8_t *d, size_t n)
 {
@@ -246,7 +246,7 @@ static void teardown(void)
 	actr_proto_free(fz.far);
 }
 
-/* ---- one record ------------------------------------------------------------ */
+/* ---- one record --------------------------------------------------------- */
 
 static Actr__RpcEnvelope *response_to_out(const uint8_t *d, size_t n,
 					  bool error, Actr__ErrorResponse *er)
@@ -274,8 +274,10 @@ static Actr__RpcEnvelope *response_to_out(const uint8_t *d, size_t n,
 static void deliver(const Actr__RpcEnvelope *env, unsigned ctl)
 {
 	static const int ptypes[] = {
-		ACTR__PAYLOAD_TYPE__RPC_RELIABLE, ACTR__PAYLOAD_TYPE__RPC_SIGNAL,
-		ACTR__PAYLOAD_TYPE__STREAM_RELIABLE, 99,
+		ACTR__PAYLOAD_TYPE__RPC_RELIABLE,
+		ACTR__PAYLOAD_TYPE__RPC_SIGNAL,
+		ACTR__PAYLOAD_TYPE__STREAM_RELIABLE,
+		99,
 	};
 	const Actr__ActrId *from = (ctl & 3) == 3 ? NULL : fz.caller[ctl & 3];
 	actr_system_stats_t a = *actr_system_stats(fz.sys), b;
@@ -359,10 +361,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				actr__rpc_envelope__free_unpacked(env, NULL);
 			}
 			break;
-		default:
+		default: /* 2 answer, 3 error */
 			if (fz.out_rid[0])
-				deliver(response_to_out(d, n, ((ctl >> 4) & 3) == 3,
-							&er),
+				deliver(response_to_out(d, n, ctl & 0x10, &er),
 					ctl);
 			break;
 		}

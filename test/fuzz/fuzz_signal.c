@@ -87,7 +87,7 @@ struct fz {
 
 static struct fz fz;
 
-/* ---- fake transport --------------------------------------------------------- */
+/* ---- fake transport ----------------------------------------------------- */
 
 static int fake_send(void *ctx, uint64_t conn, const uint8_t *data,
 		     size_t len)
@@ -134,7 +134,7 @@ static void report_closes(void)
 	fz.npending = 0;
 }
 
-/* ---- checks ------------------------------------------------------------------- */
+/* ---- checks ------------------------------------------------------------- */
 
 /* Every counter is a uint64_t; they are compared as an array. */
 _Static_assert(sizeof(struct actr__sig_stats) % sizeof(uint64_t) == 0,
@@ -187,7 +187,7 @@ static Actr__RegisterResponse *check_reg_reply(
 	return r;
 }
 
-/* ---- actors ----------------------------------------------------------------------- */
+/* ---- actors ------------------------------------------------------------- */
 
 static int do_http(const char *method, const char *target, const uint8_t *b,
 		   size_t n, const char *secret,
@@ -331,7 +331,7 @@ static void teardown(void)
 							       NULL);
 }
 
-/* ---- operations ----------------------------------------------------------------- */
+/* ---- operations --------------------------------------------------------- */
 
 /* One WebSocket message from conn, with the undecodable-message check. */
 static void frame(uint64_t conn, const uint8_t *d, size_t n)
@@ -419,7 +419,8 @@ static void authed(unsigned op, const uint8_t *d, size_t n)
 		m.source = a->ok->actr_id;
 		m.credential = a->ok->credential;
 		set_oneof(&m, f, payload);
-		env.flow_case = SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_TO_SERVER;
+		env.flow_case =
+			SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_TO_SERVER;
 		env.actr_to_server = &m;
 	}
 	buf = actr__sig_env_pack(&env, &len);
