@@ -228,6 +228,8 @@ static void reg(struct actor *a, const char *name)
 	a->ok = a->resp->success;
 }
 
+/* The upgrade query of an actor, as sh_query() in test/signal_harness.c
+ * builds it (that file needs the test runner, so it is not linked here). */
 static void pct(const char *in, char *out)
 {
 	for (; *in; in++) {
