@@ -178,7 +178,7 @@ $(BENCHES): $(B)/bench/%: $(B)/bench/%.o $(EX_PROTO_O) $(SERVERA) $(LIBA)
 FUZZ_SRCS := $(wildcard test/fuzz/*.c)
 FUZZERS := $(patsubst test/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 
-$(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(LIBA)
+$(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(SERVERA) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
@@ -254,8 +254,10 @@ install: lib $(PROGS)
 	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
 
 # `make fuzz [FUZZ_SECONDS=60]`: build the libFuzzer targets with clang
-# (ASan+UBSan) in build-fuzz/ and run each for FUZZ_SECONDS; crashes are
-# left in build-fuzz/fuzz/crash-* and the run stops with an error.
+# (ASan+UBSan) in build-fuzz/ and run each for FUZZ_SECONDS, starting from
+# the committed seeds in test/fuzz/corpus/<target>/ (scripts/fuzz_seeds.py
+# writes them); new inputs go to build-fuzz/fuzz/<target>.corpus. Crashes
+# are left in build-fuzz/fuzz/crash-* and the run stops with an error.
 FUZZ_SECONDS ?= 30
 fuzz:
 	@sh scripts/deps.sh fuzz
@@ -263,8 +265,11 @@ fuzz:
 	@for f in $(patsubst test/fuzz/%.c,build-fuzz/fuzz/%,$(FUZZ_SRCS)); do \
 		echo "== $$f ($(FUZZ_SECONDS) s)"; \
 		mkdir -p $$f.corpus; \
+		seeds=test/fuzz/corpus/$${f##*/}; \
+		[ -d $$seeds ] && seeds=../../$$seeds || seeds=; \
 		(cd build-fuzz/fuzz && ../../$$f -max_total_time=$(FUZZ_SECONDS) \
-			-print_final_stats=1 ../../$$f.corpus > ../../$$f.log 2>&1); \
+			-print_final_stats=1 ../../$$f.corpus $$seeds \
+			> ../../$$f.log 2>&1); \
 		rc=$$?; tail -4 $$f.log; \
 		[ $$rc -eq 0 ] || { echo "$$f failed: see $$f.log"; exit 1; }; \
 	done

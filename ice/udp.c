@@ -342,6 +342,42 @@ static size_t gro_size(struct msghdr *h, size_t len)
 	return len;
 }
 
+/* Demultiplex one message of len bytes that recvmmsg returned on rfd:
+ * drop a truncated one, split a UDP GRO run, tell whether the source is
+ * the selected peer, and deliver each datagram upward. Stops when a
+ * callback closed rfd (cleared the path) or freed the path. */
+static void rx_msg(actr__udpp_t *p, struct msghdr *h, size_t len, int rfd)
+{
+	const uint8_t *d = h->msg_iov->iov_base;
+	size_t seg;
+	bool from_peer;
+
+	if (h->msg_flags & MSG_TRUNC) {
+		actr_logd("ice", "direct receive: datagram truncated, dropped");
+		return;
+	}
+	seg = gro_size(h, len);
+	from_peer = h->msg_namelen == p->peerlen &&
+		    !memcmp(h->msg_name, &p->peer, p->peerlen);
+	/* A GRO run: datagrams of seg bytes (the last may be shorter), each
+	 * delivered on its own. */
+	for (size_t off = 0; off < len && p->rfd == rfd && !p->dead;
+	     off += seg) {
+		p->st.rx_datagrams++;
+		p->recv(p->arg, d + off, ACTR_MIN(seg, len - off), h->msg_name,
+			h->msg_namelen, from_peer);
+	}
+}
+
+void actr__udpp_rx_input(actr__udpp_t *p, struct msghdr *h, size_t len)
+{
+	p->busy = true;
+	rx_msg(p, h, len, p->rfd);
+	p->busy = false;
+	if (p->dead)
+		release(p);
+}
+
 static void on_readable(actr_io_t *io, unsigned ev, void *arg)
 {
 	actr__udpp_t *p = arg;
@@ -362,30 +398,8 @@ static void on_readable(actr_io_t *io, unsigned ev, void *arg)
 		if (n <= 0)
 			break; /* EAGAIN, or an error the next event retries */
 		p->st.rx_calls++;
-		for (int i = 0; i < n && p->rfd >= 0 && !p->dead; i++) {
-			struct msghdr *h = &t->rx[i].msg_hdr;
-			const uint8_t *d = h->msg_iov->iov_base;
-			size_t len = t->rx[i].msg_len, seg = len;
-			bool from_peer;
-
-			if (h->msg_flags & MSG_TRUNC) {
-				actr_logd("ice", "direct receive: datagram "
-						 "truncated, dropped");
-				continue;
-			}
-			seg = gro_size(h, len);
-			from_peer = h->msg_namelen == p->peerlen &&
-				    !memcmp(h->msg_name, &p->peer, p->peerlen);
-			/* A GRO run: datagrams of seg bytes (the last may be
-			 * shorter), each delivered on its own. */
-			for (size_t off = 0; off < len && p->rfd >= 0 &&
-					     !p->dead;
-			     off += seg) {
-				p->st.rx_datagrams++;
-				p->recv(p->arg, d + off, ACTR_MIN(seg, len - off),
-					h->msg_name, h->msg_namelen, from_peer);
-			}
-		}
+		for (int i = 0; i < n && p->rfd >= 0 && !p->dead; i++)
+			rx_msg(p, &t->rx[i].msg_hdr, t->rx[i].msg_len, p->rfd);
 		if (n < RX_BATCH)
 			break;
 	}

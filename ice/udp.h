@@ -76,6 +76,13 @@ void actr__udpp_clear(actr__udpp_t *p);
 /** Allow UDP GSO runs (the default) or send plain datagrams only. */
 void actr__udpp_allow_gso(actr__udpp_t *p, bool allow);
 
+/** For the fuzz target (test/fuzz/fuzz_udp.c) only: demultiplex one
+ * message of len bytes as if recvmmsg had returned h on the receive
+ * socket (truncation flag, UDP GRO control, source address), calling
+ * recv for each datagram. The callback may clear or free p (then no
+ * further callback runs). No socket is touched. */
+void actr__udpp_rx_input(actr__udpp_t *p, struct msghdr *h, size_t len);
+
 /** True while actr__udpp_set is in effect. */
 bool actr__udpp_active(const actr__udpp_t *p);
 

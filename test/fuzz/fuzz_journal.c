@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "mailbox/internal.h"
+#include "test/fuzz/fuzz_input.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,19 +21,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t file[JNL_HDR + RING];
 static bool live_id[256];
-
-struct in {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned take(struct in *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
 
 /* One record (or wrap marker) at logical position *pos; false when the
  * input or the ring is used up. */
