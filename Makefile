@@ -178,7 +178,7 @@ $(BENCHES): $(B)/bench/%: $(B)/bench/%.o $(EX_PROTO_O) $(SERVERA) $(LIBA)
 FUZZ_SRCS := $(wildcard test/fuzz/*.c)
 FUZZERS := $(patsubst test/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))
 
-$(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(SERVERA) $(LIBA)
+$(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(EX_PROTO_O) $(SERVERA) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 

@@ -28,7 +28,7 @@
 #include <actr/log.h>
 #include <actr/runtime.h>
 
-#include "proto/echo.pb-c.h"
+#include "examples/echo_actor/echo.pb-c.h"
 #include "runtime/lane.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
