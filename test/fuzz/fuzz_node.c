@@ -42,8 +42,10 @@ enum {
 struct track {
 	uint64_t serial;	/* caller serial */
 	char rid[RID_MAX];	/* request_id */
-	unsigned delivered;	/* REQUESTs accepted (rc 0) */
+	unsigned delivered;	/* REQUESTs accepted (rc 0) or refused
+				 * with an error answer */
 	unsigned answered;	/* RESPONSEs the runtime sent */
+	bool lost;		/* an answer went to a failing lane */
 	bool waits;		/* on the outbound call (t.T.Fwd) */
 };
 
@@ -105,7 +107,11 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 			strcpy(fz.out_rid, back->request_id);
 	} else if (back->direction == ACTR__DIRECTION__DIRECTION_RESPONSE) {
 		t = track_find(target->serial_number, back->request_id, false);
-		if (t) {
+		if (t && fz.fail) {
+			/* this send fails: not an answer (the runtime tries
+			 * an error reply in its place, failing as well) */
+			t->lost = true;
+		} else if (t) {
 			if (++t->answered > t->delivered)
 				abort();
 		} else if (!fz.overflow) {
@@ -281,17 +287,26 @@ static void deliver(const Actr__RpcEnvelope *env, unsigned ctl)
 	};
 	const Actr__ActrId *from = (ctl & 3) == 3 ? NULL : fz.caller[ctl & 3];
 	actr_system_stats_t a = *actr_system_stats(fz.sys), b;
-	bool request = env->has_direction &&
-		       env->direction == ACTR__DIRECTION__DIRECTION_REQUEST &&
-		       env->request_id && env->route_key && from &&
-		       env->timeout_ms > 0;
+	bool dir_req = env->has_direction &&
+		       env->direction == ACTR__DIRECTION__DIRECTION_REQUEST;
+	bool dir_bad = !env->has_direction ||
+		       (env->direction != ACTR__DIRECTION__DIRECTION_REQUEST &&
+			env->direction != ACTR__DIRECTION__DIRECTION_RESPONSE &&
+			env->direction != ACTR__DIRECTION__DIRECTION_TELL);
+	/* what may be answered: a REQUEST (an invalid one gets
+	 * InvalidArgument), or a direction-less envelope that looks like one */
+	bool request = env->request_id && env->route_key && from &&
+		       (dir_req || (dir_bad && !env->error &&
+				    env->timeout_ms > 0));
 	struct track *t = NULL;
+	unsigned answered = 0;
 	int rc;
 
 	/* tracked before delivery: the answer may go out inside it */
 	if (request) {
 		t = track_find(from->serial_number, env->request_id, true);
 		if (t) {
+			answered = t->answered;
 			t->delivered++;
 			if (!strcmp(env->route_key, "t.T.Fwd"))
 				t->waits = true;
@@ -317,8 +332,8 @@ static void deliver(const Actr__RpcEnvelope *env, unsigned ctl)
 	default:
 		abort(); /* the node is running: no -ACTR_EUNAVAILABLE */
 	}
-	if (t && rc != 0)
-		t->delivered--; /* refused: nothing to answer */
+	if (t && rc != 0 && t->answered == answered)
+		t->delivered--; /* refused without an answer */
 	actr_system_poll(fz.sys, 0);
 }
 
@@ -376,7 +391,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	release_kept();
 	actr_system_poll(fz.sys, 0);
 	for (unsigned i = 0; i < fz.nt; i++)
-		if (fz.t[i].delivered && !fz.t[i].answered && !fz.t[i].waits)
+		if (fz.t[i].delivered && !fz.t[i].answered && !fz.t[i].waits &&
+		    !fz.t[i].lost)
 			abort();
 	teardown();
 	return 0;
