@@ -393,8 +393,8 @@ static void authed(unsigned op, const uint8_t *d, size_t n)
 	Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
 	Actr__ActrId nobody = ACTR__ACTR_ID__INIT;
 	ProtobufCMessage *payload;
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf, *fwd = NULL;
+	size_t len, fwd_len = 0;
 	unsigned relayed = fz.relay_seen;
 	uint64_t relays = fz.st.relayed;
 
@@ -426,19 +426,32 @@ static void authed(unsigned op, const uint8_t *d, size_t n)
 		env.actr_to_server = &m;
 	}
 	buf = actr__sig_env_pack(&env, &len);
+	if (relay && buf) {
+		/* what the target must receive: the same envelope with the
+		 * sender's credential blanked (it never leaves its owner) */
+		Actr__AIdCredential blank = ACTR__AID_CREDENTIAL__INIT;
+
+		rl.credential = &blank;
+		fwd = actr__sig_env_pack(&env, &fwd_len);
+	}
 	protobuf_c_message_free_unpacked(payload, NULL);
-	if (!buf)
+	if (!buf || (relay && !fwd)) {
+		free(buf);
+		free(fwd);
 		return;
-	fz.relay = relay ? buf : NULL;
-	fz.relay_len = len;
+	}
+	fz.relay = fwd;
+	fz.relay_len = fwd_len;
 	frame(a->conn, buf, len);
 	fz.relay = NULL;
-	/* a forwarded relay goes out unchanged (a role negotiation is
-	 * answered with two new assignments instead) */
+	/* a forwarded relay goes out as sent but for the blanked credential
+	 * (a role negotiation is answered with two new assignments
+	 * instead) */
 	if (actr__sig_stats(fz.s)->relayed > relays &&
 	    fz.relay_seen != relayed + 1)
 		abort();
 	free(buf);
+	free(fwd);
 }
 
 static void http(unsigned op, const uint8_t *d, size_t n)
