@@ -101,12 +101,13 @@ static int epoll_add_tag(int epfd, int fd, uint64_t tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
 
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	return actr__sys.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno
+								     : 0;
 }
 
 actr_reactor_t *actr_reactor_new(void)
 {
-	actr_reactor_t *r = calloc(1, sizeof(*r));
+	actr_reactor_t *r = actr__calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
@@ -212,7 +213,7 @@ static int slots_reserve(actr_reactor_t *r, int fd)
 	cap = r->nslots ? r->nslots : 64;
 	while (cap <= (uint32_t)fd)
 		cap *= 2;
-	s = realloc(r->slots, cap * sizeof(*s));
+	s = actr__realloc(r->slots, cap * sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	memset(s + r->nslots, 0, (cap - r->nslots) * sizeof(*s));
@@ -279,7 +280,7 @@ int actr_io_set(actr_io_t *io, unsigned events)
 		op = EPOLL_CTL_MOD;
 	ev.events = to_epoll(events);
 	ev.data.u64 = (uint64_t)r->slots[io->fd].gen << 32 | (uint32_t)io->fd;
-	if (epoll_ctl(r->epfd, op, io->fd, &ev) < 0) {
+	if (actr__sys.epoll_ctl(r->epfd, op, io->fd, &ev) < 0) {
 		int err = errno;
 
 		if (op != EPOLL_CTL_DEL)
@@ -388,7 +389,7 @@ static void heap_remove(actr_reactor_t *r, uint32_t i)
 static int heap_grow(actr_reactor_t *r)
 {
 	uint32_t cap = r->capheap ? r->capheap * 2 : 64;
-	struct heap_entry *h = realloc(r->heap, cap * sizeof(*h));
+	struct heap_entry *h = actr__realloc(r->heap, cap * sizeof(*h));
 
 	if (!h)
 		return -ENOMEM;
@@ -455,7 +456,8 @@ static void timerfd_sync(actr_reactor_t *r)
 		d = 1; /* 0 would disarm */
 	its.it_value.tv_sec = (time_t)(d / ACTR_NSEC_PER_SEC);
 	its.it_value.tv_nsec = (long)(d % ACTR_NSEC_PER_SEC);
-	if (timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+	if (actr__sys.timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL) ==
+	    0)
 		r->armed = d;
 }
 
@@ -613,7 +615,7 @@ static int run_hooks(actr_reactor_t *r, int kind)
 
 int actr_reactor_post(actr_reactor_t *r, actr_post_cb fn, void *arg)
 {
-	struct post_node *n = malloc(sizeof(*n));
+	struct post_node *n = actr__malloc(sizeof(*n));
 	struct post_node *head;
 	uint64_t one = 1;
 
@@ -629,7 +631,7 @@ int actr_reactor_post(actr_reactor_t *r, actr_post_cb fn, void *arg)
 		ssize_t w;
 
 		do {
-			w = write(r->efd, &one, sizeof(one));
+			w = actr__sys.write(r->efd, &one, sizeof(one));
 		} while (w < 0 && errno == EINTR);
 	}
 	return 0;
@@ -641,7 +643,7 @@ static int run_posts(actr_reactor_t *r)
 	uint64_t v;
 	int n = 0;
 
-	while (read(r->efd, &v, sizeof(v)) < 0 && errno == EINTR)
+	while (actr__sys.read(r->efd, &v, sizeof(v)) < 0 && errno == EINTR)
 		;
 	atomic_store(&r->post_wake, 0);
 	list = atomic_exchange(&r->posts, NULL);
@@ -753,7 +755,7 @@ static int run_signals(actr_reactor_t *r)
 	int n = 0;
 
 	for (;;) {
-		ssize_t got = read(r->sfd, si, sizeof(si));
+		ssize_t got = actr__sys.read(r->sfd, si, sizeof(si));
 
 		if (got <= 0)
 			break;
@@ -799,7 +801,8 @@ int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms)
 	r->wait_limit = -1;
 	n += run_hooks(r, ACTR_HOOK_PREPARE);
 	timerfd_sync(r);
-	nev = epoll_wait(r->epfd, evs, EVENT_BATCH, wait_timeout(r, timeout_ms));
+	nev = actr__sys.epoll_wait(r->epfd, evs, EVENT_BATCH,
+				   wait_timeout(r, timeout_ms));
 	if (nev < 0) {
 		int err = errno;
 
@@ -821,7 +824,7 @@ int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms)
 			if (tag == TAG_TIMER) {
 				uint64_t exp;
 
-				if (read(r->tfd, &exp, sizeof(exp)) > 0 ||
+				if (actr__sys.read(r->tfd, &exp, sizeof(exp)) > 0 ||
 				    errno == EAGAIN)
 					r->armed = 0;
 			} else if (tag == TAG_POST) {

@@ -96,7 +96,7 @@ static int write_response(struct hconn *h, int status, const char *ctype,
 	if (n == -ENOSPC) {
 		n = actr__http_response_head(NULL, 0, status, ctype, headers,
 					     len, keep);
-		hp = n > 0 ? malloc((size_t)n + 1) : NULL;
+		hp = n > 0 ? actr__malloc((size_t)n + 1) : NULL;
 		if (!hp)
 			return -ENOMEM;
 		n = actr__http_response_head(hp, (size_t)n + 1, status, ctype,
@@ -335,8 +335,8 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 			4096;
 
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(s->lfd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = actr__sys.accept4(s->lfd, NULL, NULL,
+					   SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct hconn *h;
 
 		if (fd < 0) {
@@ -361,7 +361,7 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 			close(fd);
 			continue;
 		}
-		h = calloc(1, sizeof(*h));
+		h = actr__calloc(1, sizeof(*h));
 		if (!h) {
 			close(fd);
 			continue;
