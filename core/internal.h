@@ -101,6 +101,17 @@ static inline void *actr__realloc(void *p, size_t n)
 	return actr__sys.realloc(p, n);
 }
 
+/* Failures the reactor survived (counted, also logged). */
+struct actr__reactor_faults {
+	uint64_t timerfd_errors;	/* timerfd_settime failed: the wait was
+					 * bounded by the deadline instead */
+	uint64_t wake_errors;		/* a post's eventfd write failed */
+};
+
+/** Read r's fault counters. Reactor thread. */
+void actr__reactor_faults(const actr_reactor_t *r,
+			  struct actr__reactor_faults *f);
+
 /** Value of one hex digit (either case), or -1. */
 static inline int actr__hexval(int c)
 {

@@ -82,6 +82,9 @@ struct actr_reactor {
 
 	_Atomic(struct post_node *) posts; /* Treiber stack, newest first */
 	atomic_int post_wake;		/* an eventfd write is outstanding */
+
+	uint64_t timerfd_errors;	/* timerfd_settime failures */
+	atomic_uint_fast64_t wake_errors; /* eventfd writes that failed */
 };
 
 /* Tags for the reactor's own descriptors in epoll's data word. */
@@ -165,6 +168,13 @@ void actr_reactor_free(actr_reactor_t *r)
 	free(r->slots);
 	free(r->heap);
 	free(r);
+}
+
+void actr__reactor_faults(const actr_reactor_t *r,
+			  struct actr__reactor_faults *f)
+{
+	f->timerfd_errors = r->timerfd_errors;
+	f->wake_errors = atomic_load(&r->wake_errors);
 }
 
 int actr_reactor_fd(const actr_reactor_t *r)
@@ -457,8 +467,18 @@ static void timerfd_sync(actr_reactor_t *r)
 	its.it_value.tv_sec = (time_t)(d / ACTR_NSEC_PER_SEC);
 	its.it_value.tv_nsec = (long)(d % ACTR_NSEC_PER_SEC);
 	if (actr__sys.timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL) ==
-	    0)
+	    0) {
 		r->armed = d;
+		return;
+	}
+	/* Not armed (r->armed unchanged, so the next sync tries again):
+	 * this iteration's wait ends at the deadline instead. */
+	r->timerfd_errors++;
+	actr_logw("reactor", "timerfd_settime: %s", strerror(errno));
+	uint64_t ms = d > r->now ? (d - r->now + ACTR_MS(1) - 1) / ACTR_MS(1)
+				 : 0;
+	if (r->wait_limit < 0 || (uint64_t)r->wait_limit > ms)
+		r->wait_limit = (int)ACTR_MIN(ms, (uint64_t)INT32_MAX);
 }
 
 /* Run the timers due at r->now. Timers (re)started during this run with
