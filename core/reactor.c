@@ -649,10 +649,18 @@ int actr_reactor_post(actr_reactor_t *r, actr_post_cb fn, void *arg)
 	} while (!atomic_compare_exchange_weak(&r->posts, &head, n));
 	if (atomic_exchange(&r->post_wake, 1) == 0) {
 		ssize_t w;
+		int tries = 0;
 
 		do {
 			w = actr__sys.write(r->efd, &one, sizeof(one));
-		} while (w < 0 && errno == EINTR);
+		} while (w < 0 && errno == EINTR && ++tries < 8);
+		if (w < 0) {
+			/* The node is queued (so 0: it will run); the loop
+			 * was not woken. The next post tries again, and any
+			 * iteration runs what is queued. */
+			atomic_store(&r->post_wake, 0);
+			atomic_fetch_add(&r->wake_errors, 1);
+		}
 	}
 	return 0;
 }
@@ -865,6 +873,8 @@ int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms)
 		io->cb(io, ev, io->arg);
 		n++;
 	}
+	if (ACTR_UNLIKELY(atomic_load_explicit(&r->posts, memory_order_relaxed)))
+		n += run_posts(r); /* queued while a wake-up failed */
 	n += run_timers(r);
 	n += run_hooks(r, ACTR_HOOK_CHECK);
 	n += run_deferred(r);
