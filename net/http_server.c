@@ -327,6 +327,9 @@ static const struct actr__conn_ops hconn_ops = {
 	.on_close = on_close,
 };
 
+/* How long a listener rests after accept ran out of descriptors. */
+#define ACCEPT_PAUSE_MS 50
+
 static void on_accept(actr_io_t *io, unsigned events, void *arg)
 {
 	actr_http_server_t *s = arg;
@@ -340,11 +343,23 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 		struct hconn *h;
 
 		if (fd < 0) {
-			if (errno == EINTR)
+			int err = errno;
+
+			if (err == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				actr_logw(log_tag, "accept: %s",
-					  strerror(errno));
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				return;
+			s->accept_errors++;
+			actr_logw(log_tag, "accept: %s", strerror(err));
+			if (err == ECONNABORTED || err == EPROTO)
+				continue; /* that connection only */
+			/* Out of descriptors or memory: the pending
+			 * connection keeps the listener readable, so
+			 * stop polling it for a while instead of
+			 * spinning (level-triggered). */
+			actr_io_set(&s->lio, 0);
+			actr_timer_start(&s->accept_pause,
+					 ACTR_MS(ACCEPT_PAUSE_MS), 0);
 			return;
 		}
 		if (s->st.conns_open >= s->lim.max_conns) {
@@ -382,6 +397,14 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 	}
 }
 
+static void on_accept_pause(actr_timer_t *t, void *arg)
+{
+	actr_http_server_t *s = arg;
+
+	if (actr_io_set(&s->lio, ACTR_READ) < 0)
+		actr_timer_start(&s->accept_pause, ACTR_MS(ACCEPT_PAUSE_MS), 0);
+}
+
 actr_http_server_t *actr_http_server_new(actr_reactor_t *r,
 					 const struct actr_http_server_config *cfg)
 {
@@ -401,6 +424,7 @@ actr_http_server_t *actr_http_server_new(actr_reactor_t *r,
 	s->handler = cfg->on_request;
 	s->arg = cfg->arg;
 	s->lfd = -1;
+	actr_timer_init(r, &s->accept_pause, on_accept_pause, s);
 	if (cfg->tls_cert_file) {
 		s->tls = actr__tls_server_ctx(cfg->tls_cert_file,
 					      cfg->tls_key_file
@@ -446,6 +470,7 @@ void actr_http_server_free(actr_http_server_t *s)
 {
 	if (!s)
 		return;
+	actr_timer_stop(&s->accept_pause);
 	actr_io_close(&s->lio);
 	close(s->lfd);
 	while (!actr__list_empty(&s->ws))	/* each unlinks itself */
