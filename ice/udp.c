@@ -150,7 +150,7 @@ static unsigned lay_out(struct tls *t, actr__udpp_t *p, unsigned from)
 static void flush(struct tls *t)
 {
 	actr__udpp_t *p = t->owner;
-	unsigned m, k = 0;
+	unsigned m, k = 0, eintr = 0;
 
 	if (!p || t->n == 0)
 		goto out;
@@ -168,7 +168,7 @@ static void flush(struct tls *t)
 			}
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && ++eintr < 8)
 			continue;
 		if (t->gcount[k] > 1 && n < 0 && errno != EAGAIN &&
 		    errno != EWOULDBLOCK && errno != ENOBUFS) {
@@ -361,8 +361,12 @@ static void on_readable(actr_io_t *io, unsigned ev, void *arg)
 		}
 		n = actr__sys.recvmmsg(p->rfd, t->rx, RX_BATCH, MSG_DONTWAIT,
 				      NULL);
-		if (n <= 0)
-			break; /* EAGAIN, or an error the next event retries */
+		if (n <= 0) {
+			/* EAGAIN, or an error the next event retries */
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+				p->st.rx_errors++;
+			break;
+		}
 		p->st.rx_calls++;
 		for (int i = 0; i < n && p->rfd >= 0 && !p->dead; i++) {
 			struct msghdr *h = &t->rx[i].msg_hdr;
