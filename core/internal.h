@@ -10,6 +10,11 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+struct epoll_event;
+struct itimerspec;
+struct mmsghdr;
+struct timespec;
+
 #include <actr/buf.h>
 #include <actr/error.h>
 #include <actr/log.h>
@@ -26,9 +31,15 @@
 #define ACTR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /*
- * Fault-injection seam: the syscalls that can fail in ways tests need to
- * provoke go through this table. Tests replace entries and restore them;
- * production code never changes it.
+ * Fault-injection seam (SQLite's aSyscall[]): every syscall of the library's
+ * own whose failure it handles goes through this table, and so do the
+ * allocations on paths that report -ENOMEM. Tests replace entries (see
+ * test/fault.h) and restore them with actr__sys_reset(); production code
+ * never changes it. Entries have the libc signatures and errno semantics.
+ * Not routed: close/munmap/fstat and other calls whose failure is ignored
+ * or cannot happen on a valid descriptor, OpenSSL's and libnice's own I/O
+ * (they send through ours), and SQLite's file I/O except its syncs, which
+ * mailbox/vfs.c hands to .fsync/.fdatasync.
  */
 struct actr__sys {
 	ssize_t (*read)(int fd, void *buf, size_t n);
@@ -39,8 +50,32 @@ struct actr__sys {
 			  const struct sockaddr *addr, socklen_t alen);
 	ssize_t (*recvfrom)(int fd, void *buf, size_t n, int flags,
 			    struct sockaddr *addr, socklen_t *alen);
+	ssize_t (*sendmsg)(int fd, const struct msghdr *mh, int flags);
+	ssize_t (*recvmsg)(int fd, struct msghdr *mh, int flags);
+	int (*sendmmsg)(int fd, struct mmsghdr *v, unsigned n, int flags);
+	int (*recvmmsg)(int fd, struct mmsghdr *v, unsigned n, int flags,
+			struct timespec *timeout);
+	int (*socket)(int domain, int type, int proto);
+	int (*connect)(int fd, const struct sockaddr *addr, socklen_t alen);
+	int (*accept4)(int fd, struct sockaddr *addr, socklen_t *alen,
+		       int flags);
+	int (*setsockopt)(int fd, int level, int name, const void *v,
+			  socklen_t len);
+	int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *ev);
+	int (*epoll_wait)(int epfd, struct epoll_event *evs, int max,
+			  int timeout_ms);
+	int (*timerfd_settime)(int fd, int flags, const struct itimerspec *its,
+			       struct itimerspec *old);
+	int (*open)(const char *path, int flags, ...);
+	int (*ftruncate)(int fd, off_t len);
+	int (*posix_fallocate)(int fd, off_t off, off_t len); /* returns errno */
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd,
+		      off_t off);
 	int (*fsync)(int fd);
+	int (*fdatasync)(int fd);
 	void *(*malloc)(size_t n);
+	void *(*calloc)(size_t n, size_t size);
+	void *(*realloc)(void *p, size_t n);
 };
 
 extern struct actr__sys actr__sys;
@@ -53,6 +88,29 @@ static inline void *actr__malloc(size_t n)
 {
 	return actr__sys.malloc(n);
 }
+
+/** calloc through the seam. */
+static inline void *actr__calloc(size_t n, size_t size)
+{
+	return actr__sys.calloc(n, size);
+}
+
+/** realloc through the seam (on failure p is untouched, as realloc). */
+static inline void *actr__realloc(void *p, size_t n)
+{
+	return actr__sys.realloc(p, n);
+}
+
+/* Failures the reactor survived (counted, also logged). */
+struct actr__reactor_faults {
+	uint64_t timerfd_errors;	/* timerfd_settime failed: the wait was
+					 * bounded by the deadline instead */
+	uint64_t wake_errors;		/* a post's eventfd write failed */
+};
+
+/** Read r's fault counters. Reactor thread. */
+void actr__reactor_faults(const actr_reactor_t *r,
+			  struct actr__reactor_faults *f);
 
 /** Value of one hex digit (either case), or -1. */
 static inline int actr__hexval(int c)

@@ -82,6 +82,9 @@ struct actr_reactor {
 
 	_Atomic(struct post_node *) posts; /* Treiber stack, newest first */
 	atomic_int post_wake;		/* an eventfd write is outstanding */
+
+	uint64_t timerfd_errors;	/* timerfd_settime failures */
+	atomic_uint_fast64_t wake_errors; /* eventfd writes that failed */
 };
 
 /* Tags for the reactor's own descriptors in epoll's data word. */
@@ -101,12 +104,13 @@ static int epoll_add_tag(int epfd, int fd, uint64_t tag)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
 
-	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	return actr__sys.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno
+								     : 0;
 }
 
 actr_reactor_t *actr_reactor_new(void)
 {
-	actr_reactor_t *r = calloc(1, sizeof(*r));
+	actr_reactor_t *r = actr__calloc(1, sizeof(*r));
 
 	if (!r)
 		return NULL;
@@ -166,6 +170,13 @@ void actr_reactor_free(actr_reactor_t *r)
 	free(r);
 }
 
+void actr__reactor_faults(const actr_reactor_t *r,
+			  struct actr__reactor_faults *f)
+{
+	f->timerfd_errors = r->timerfd_errors;
+	f->wake_errors = atomic_load(&r->wake_errors);
+}
+
 int actr_reactor_fd(const actr_reactor_t *r)
 {
 	return r->epfd;
@@ -212,7 +223,7 @@ static int slots_reserve(actr_reactor_t *r, int fd)
 	cap = r->nslots ? r->nslots : 64;
 	while (cap <= (uint32_t)fd)
 		cap *= 2;
-	s = realloc(r->slots, cap * sizeof(*s));
+	s = actr__realloc(r->slots, cap * sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	memset(s + r->nslots, 0, (cap - r->nslots) * sizeof(*s));
@@ -279,7 +290,7 @@ int actr_io_set(actr_io_t *io, unsigned events)
 		op = EPOLL_CTL_MOD;
 	ev.events = to_epoll(events);
 	ev.data.u64 = (uint64_t)r->slots[io->fd].gen << 32 | (uint32_t)io->fd;
-	if (epoll_ctl(r->epfd, op, io->fd, &ev) < 0) {
+	if (actr__sys.epoll_ctl(r->epfd, op, io->fd, &ev) < 0) {
 		int err = errno;
 
 		if (op != EPOLL_CTL_DEL)
@@ -388,7 +399,7 @@ static void heap_remove(actr_reactor_t *r, uint32_t i)
 static int heap_grow(actr_reactor_t *r)
 {
 	uint32_t cap = r->capheap ? r->capheap * 2 : 64;
-	struct heap_entry *h = realloc(r->heap, cap * sizeof(*h));
+	struct heap_entry *h = actr__realloc(r->heap, cap * sizeof(*h));
 
 	if (!h)
 		return -ENOMEM;
@@ -455,8 +466,19 @@ static void timerfd_sync(actr_reactor_t *r)
 		d = 1; /* 0 would disarm */
 	its.it_value.tv_sec = (time_t)(d / ACTR_NSEC_PER_SEC);
 	its.it_value.tv_nsec = (long)(d % ACTR_NSEC_PER_SEC);
-	if (timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+	if (actr__sys.timerfd_settime(r->tfd, TFD_TIMER_ABSTIME, &its, NULL) ==
+	    0) {
 		r->armed = d;
+		return;
+	}
+	/* Not armed (r->armed unchanged, so the next sync tries again):
+	 * this iteration's wait ends at the deadline instead. */
+	r->timerfd_errors++;
+	actr_logw("reactor", "timerfd_settime: %s", strerror(errno));
+	uint64_t ms = d > r->now ? (d - r->now + ACTR_MS(1) - 1) / ACTR_MS(1)
+				 : 0;
+	if (r->wait_limit < 0 || (uint64_t)r->wait_limit > ms)
+		r->wait_limit = (int)ACTR_MIN(ms, (uint64_t)INT32_MAX);
 }
 
 /* Run the timers due at r->now. Timers (re)started during this run with
@@ -613,7 +635,7 @@ static int run_hooks(actr_reactor_t *r, int kind)
 
 int actr_reactor_post(actr_reactor_t *r, actr_post_cb fn, void *arg)
 {
-	struct post_node *n = malloc(sizeof(*n));
+	struct post_node *n = actr__malloc(sizeof(*n));
 	struct post_node *head;
 	uint64_t one = 1;
 
@@ -627,10 +649,18 @@ int actr_reactor_post(actr_reactor_t *r, actr_post_cb fn, void *arg)
 	} while (!atomic_compare_exchange_weak(&r->posts, &head, n));
 	if (atomic_exchange(&r->post_wake, 1) == 0) {
 		ssize_t w;
+		int tries = 0;
 
 		do {
-			w = write(r->efd, &one, sizeof(one));
-		} while (w < 0 && errno == EINTR);
+			w = actr__sys.write(r->efd, &one, sizeof(one));
+		} while (w < 0 && errno == EINTR && ++tries < 8);
+		if (w < 0) {
+			/* The node is queued (so 0: it will run); the loop
+			 * was not woken. The next post tries again, and any
+			 * iteration runs what is queued. */
+			atomic_store(&r->post_wake, 0);
+			atomic_fetch_add(&r->wake_errors, 1);
+		}
 	}
 	return 0;
 }
@@ -641,7 +671,7 @@ static int run_posts(actr_reactor_t *r)
 	uint64_t v;
 	int n = 0;
 
-	while (read(r->efd, &v, sizeof(v)) < 0 && errno == EINTR)
+	while (actr__sys.read(r->efd, &v, sizeof(v)) < 0 && errno == EINTR)
 		;
 	atomic_store(&r->post_wake, 0);
 	list = atomic_exchange(&r->posts, NULL);
@@ -753,7 +783,7 @@ static int run_signals(actr_reactor_t *r)
 	int n = 0;
 
 	for (;;) {
-		ssize_t got = read(r->sfd, si, sizeof(si));
+		ssize_t got = actr__sys.read(r->sfd, si, sizeof(si));
 
 		if (got <= 0)
 			break;
@@ -799,7 +829,8 @@ int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms)
 	r->wait_limit = -1;
 	n += run_hooks(r, ACTR_HOOK_PREPARE);
 	timerfd_sync(r);
-	nev = epoll_wait(r->epfd, evs, EVENT_BATCH, wait_timeout(r, timeout_ms));
+	nev = actr__sys.epoll_wait(r->epfd, evs, EVENT_BATCH,
+				   wait_timeout(r, timeout_ms));
 	if (nev < 0) {
 		int err = errno;
 
@@ -821,7 +852,7 @@ int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms)
 			if (tag == TAG_TIMER) {
 				uint64_t exp;
 
-				if (read(r->tfd, &exp, sizeof(exp)) > 0 ||
+				if (actr__sys.read(r->tfd, &exp, sizeof(exp)) > 0 ||
 				    errno == EAGAIN)
 					r->armed = 0;
 			} else if (tag == TAG_POST) {
@@ -842,6 +873,8 @@ int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms)
 		io->cb(io, ev, io->arg);
 		n++;
 	}
+	if (ACTR_UNLIKELY(atomic_load_explicit(&r->posts, memory_order_relaxed)))
+		n += run_posts(r); /* queued while a wake-up failed */
 	n += run_timers(r);
 	n += run_hooks(r, ACTR_HOOK_CHECK);
 	n += run_deferred(r);

@@ -150,13 +150,14 @@ static unsigned lay_out(struct tls *t, actr__udpp_t *p, unsigned from)
 static void flush(struct tls *t)
 {
 	actr__udpp_t *p = t->owner;
-	unsigned m, k = 0;
+	unsigned m, k = 0, eintr = 0;
 
 	if (!p || t->n == 0)
 		goto out;
 	m = lay_out(t, p, 0);
 	while (k < m) {
-		int n = sendmmsg(p->fd, t->gm + k, m - k, MSG_DONTWAIT);
+		int n = actr__sys.sendmmsg(p->fd, t->gm + k, m - k,
+					   MSG_DONTWAIT);
 
 		p->st.tx_calls++;
 		if (n > 0) {
@@ -167,7 +168,7 @@ static void flush(struct tls *t)
 			}
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR && ++eintr < 8)
 			continue;
 		if (t->gcount[k] > 1 && n < 0 && errno != EAGAIN &&
 		    errno != EWOULDBLOCK && errno != ENOBUFS) {
@@ -216,11 +217,11 @@ static struct tls *tls_get(actr_reactor_t *r)
 		t->refs++;
 		return t;
 	}
-	t = calloc(1, sizeof(*t));
+	t = actr__calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	t->arena = malloc(TX_ARENA);
-	t->slots = malloc((size_t)RX_BATCH * RX_SLOT);
+	t->arena = actr__malloc(TX_ARENA);
+	t->slots = actr__malloc((size_t)RX_BATCH * RX_SLOT);
 	if (!t->arena || !t->slots) {
 		free(t->arena);
 		free(t->slots);
@@ -258,7 +259,7 @@ static void tls_put(void)
 actr__udpp_t *actr__udpp_new(actr_reactor_t *r, actr__udpp_recv_fn recv,
 			     void *arg)
 {
-	actr__udpp_t *p = calloc(1, sizeof(*p));
+	actr__udpp_t *p = actr__calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
@@ -394,9 +395,14 @@ static void on_readable(actr_io_t *io, unsigned ev, void *arg)
 			t->rx[i].msg_hdr.msg_control = t->rxc[i].buf;
 			t->rx[i].msg_hdr.msg_controllen = GRO_CTL;
 		}
-		n = recvmmsg(p->rfd, t->rx, RX_BATCH, MSG_DONTWAIT, NULL);
-		if (n <= 0)
-			break; /* EAGAIN, or an error the next event retries */
+		n = actr__sys.recvmmsg(p->rfd, t->rx, RX_BATCH, MSG_DONTWAIT,
+				      NULL);
+		if (n <= 0) {
+			/* EAGAIN, or an error the next event retries */
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+				p->st.rx_errors++;
+			break;
+		}
 		p->st.rx_calls++;
 		for (int i = 0; i < n && p->rfd >= 0 && !p->dead; i++)
 			rx_msg(p, &t->rx[i].msg_hdr, t->rx[i].msg_len, p->rfd);
@@ -429,8 +435,8 @@ static int attach_steering(int fd)
 	memset(&prog, 0, sizeof(prog)); /* padding after len */
 	prog.len = ACTR_ARRAY_LEN(code);
 	prog.filter = code;
-	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
-			  sizeof(prog));
+	return actr__sys.setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF,
+				    &prog, sizeof(prog));
 }
 
 static int rx_open(actr__udpp_t *p)
@@ -445,10 +451,11 @@ static int rx_open(actr__udpp_t *p)
 		return -EAFNOSUPPORT;
 	/* libnice's socket joins a reuseport group (the flag is checked
 	 * when the next socket binds, not when the first one did). */
-	if (setsockopt(p->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+	if (actr__sys.setsockopt(p->fd, SOL_SOCKET, SO_REUSEPORT, &one,
+				  sizeof(one)) < 0)
 		return -errno;
-	s = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		   0);
+	s = actr__sys.socket(ss.ss_family,
+			     SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return -errno;
 	if (ss.ss_family == AF_INET6) {
@@ -458,11 +465,12 @@ static int rx_open(actr__udpp_t *p)
 
 		if (getsockopt(p->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
 			       &ol) < 0 ||
-		    setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-			       sizeof(v6only)) < 0)
+		    actr__sys.setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+					 sizeof(v6only)) < 0)
 			goto fail;
 	}
-	if (setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	if (actr__sys.setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one,
+				  sizeof(one)) < 0 ||
 	    bind(s, (struct sockaddr *)&ss, sl) < 0 || attach_steering(s) < 0)
 		goto fail;
 	setsockopt(s, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));

@@ -51,6 +51,8 @@ struct actr__udpp_stats {
 	uint64_t tx_errors;	/* datagrams the kernel refused */
 	uint64_t rx_datagrams;	/* read from the steered socket */
 	uint64_t rx_calls;	/* recvmmsg calls */
+	uint64_t rx_errors;	/* recvmmsg failures but EAGAIN (retried at
+				 * the next event) */
 	bool rx_active;		/* the receive half is installed */
 };
 

@@ -109,7 +109,7 @@ int actr__db_open(const char *path, const char *magic, const char *schema_sql,
 	rc = sqlite3_open_v2(path, &db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
+			     actr__db_vfs());
 	if (rc != SQLITE_OK) {
 		err = actr__sqlite_err(rc);
 		actr_loge(subsys, "%s: cannot open: %s", path,

@@ -54,7 +54,7 @@ static void *dup_col(sqlite3_stmt *st, int col, size_t *len, bool text)
 	const void *p = text ? (const void *)sqlite3_column_text(st, col) :
 			       sqlite3_column_blob(st, col);
 	size_t n = (size_t)sqlite3_column_bytes(st, col);
-	uint8_t *d = malloc(n + 1);
+	uint8_t *d = actr__malloc(n + 1);
 
 	if (!d)
 		return NULL;
@@ -102,7 +102,7 @@ int actr_dlq_query(actr_mailbox_t *mb, const actr_dlq_filter_t *f,
 
 		if (cnt == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
-			actr_dlq_entry_t *nv = realloc(v, ncap * sizeof(*nv));
+			actr_dlq_entry_t *nv = actr__realloc(v, ncap * sizeof(*nv));
 
 			if (!nv)
 				goto out_nomem;
@@ -274,10 +274,10 @@ int actr_dlq_add(actr_mailbox_t *mb, const void *from, size_t from_len,
 		return -EINVAL;
 	if (payload_len > mb->o.max_payload)
 		return -ACTR_ETOOBIG;
-	p = calloc(1, sizeof(*p));
+	p = actr__calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	p->from = malloc(from_len + 1);
+	p->from = actr__malloc(from_len + 1);
 	p->payload = actr_buf_copy(payload ? payload : "", payload_len);
 	p->category = strdup(category ? category : "unknown");
 	p->reason = strdup(reason ? reason : "");

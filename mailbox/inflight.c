@@ -20,10 +20,12 @@
 
 int actr__mb_lease_open(struct mb_lease *l, const char *file)
 {
-	l->fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	l->fd = actr__sys.open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (l->fd < 0) {
-		actr_loge(MB_LOG, "%s: %s", file, strerror(errno));
-		return -errno;
+		int rc = -errno;
+
+		actr_loge(MB_LOG, "%s: %s", file, strerror(-rc));
+		return rc;
 	}
 	if (flock(l->fd, LOCK_EX | LOCK_NB) < 0) {
 		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
@@ -47,10 +49,10 @@ static int lease_map(struct mb_lease *l, uint32_t nslots)
 	size_t len = (LEASE_HDR + (size_t)nslots) * sizeof(uint64_t);
 	uint64_t *m;
 
-	if (ftruncate(l->fd, (off_t)len) < 0)
+	if (actr__sys.ftruncate(l->fd, (off_t)len) < 0)
 		return -errno;
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, l->fd,
-		 0);
+	m = actr__sys.mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   l->fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
 	if (l->map) /* the same file: the slots are already there */
@@ -74,7 +76,7 @@ int actr__mb_lease_reserve(struct mb_lease *l, uint32_t n)
 	cap = old ? old * 2 : 256;
 	while (cap - old + l->nfree < n)
 		cap *= 2;
-	fs = realloc(l->free_slots, cap * sizeof(*fs));
+	fs = actr__realloc(l->free_slots, cap * sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
 	l->free_slots = fs;
@@ -103,7 +105,7 @@ int actr__mb_lease_read(struct mb_lease *l, uint64_t **ids, size_t *n)
 	    sb.st_size < (off_t)(LEASE_HDR * sizeof(uint64_t)))
 		return 0;
 	len = (size_t)sb.st_size;
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, l->fd, 0);
+	m = actr__sys.mmap(NULL, len, PROT_READ, MAP_SHARED, l->fd, 0);
 	if (m == MAP_FAILED)
 		return -errno;
 	cnt = m[1];
@@ -113,7 +115,7 @@ int actr__mb_lease_read(struct mb_lease *l, uint64_t **ids, size_t *n)
 		munmap(m, len);
 		return 0;
 	}
-	v = malloc((cnt + 1) * sizeof(*v));
+	v = actr__malloc((cnt + 1) * sizeof(*v));
 	if (!v) {
 		munmap(m, len);
 		return -ENOMEM;

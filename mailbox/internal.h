@@ -57,6 +57,13 @@ static inline uint64_t actr__get_le64(const uint8_t *p)
 /** Map a SQLite result code to 0 / -errno / -ACTR_E*. */
 int actr__sqlite_err(int rc);
 
+/*
+ * Name of the "actr" VFS (mailbox/vfs.c: the default VFS with its syncs
+ * announced to actr__sys.fdatasync), registered at the first call; NULL
+ * (the default VFS) if it could not be. Any thread.
+ */
+const char *actr__db_vfs(void);
+
 /**
  * Open path read-write (created if missing), WAL, the given synchronous
  * level, wal_autocheckpoint = checkpoint_pages (0 = off), locking_mode

@@ -46,10 +46,12 @@ static uint64_t rec_sum(const struct jrec *j, size_t body)
 
 int actr__mb_jnl_open(struct mb_journal *jn, const char *file)
 {
-	jn->fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	jn->fd = actr__sys.open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (jn->fd < 0) {
-		actr_loge(MB_LOG, "%s: %s", file, strerror(errno));
-		return -errno;
+		int rc = -errno;
+
+		actr_loge(MB_LOG, "%s: %s", file, strerror(-rc));
+		return rc;
 	}
 	return 0;
 }
@@ -72,7 +74,7 @@ int actr__mb_jnl_scan(struct mb_journal *jn, struct mb_pvec *out,
 	if (sb.st_size < JNL_HDR + (off_t)JNL_MIN)
 		return 0;
 	len = (size_t)sb.st_size;
-	map = mmap(NULL, len, PROT_READ, MAP_SHARED, jn->fd, 0);
+	map = actr__sys.mmap(NULL, len, PROT_READ, MAP_SHARED, jn->fd, 0);
 	if (map == MAP_FAILED)
 		return -errno;
 	h = (const struct jhdr *)map;
@@ -155,15 +157,16 @@ int actr__mb_jnl_reset(struct mb_journal *jn, uint32_t size)
 		jn->map = NULL;
 	}
 	/* zero it: nothing of the old ring may look like a record */
-	if (ftruncate(jn->fd, 0) < 0 || ftruncate(jn->fd, (off_t)len) < 0)
+	if (actr__sys.ftruncate(jn->fd, 0) < 0 ||
+	    actr__sys.ftruncate(jn->fd, (off_t)len) < 0)
 		return -errno;
 	/* blocks allocated now: a full disk must not turn into SIGBUS on a
 	 * store into the mapping later */
-	rc = posix_fallocate(jn->fd, 0, (off_t)len);
+	rc = actr__sys.posix_fallocate(jn->fd, 0, (off_t)len);
 	if (rc)
 		return -rc;
-	jn->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, jn->fd,
-			0);
+	jn->map = actr__sys.mmap(NULL, len, PROT_READ | PROT_WRITE,
+				  MAP_SHARED, jn->fd, 0);
 	if (jn->map == MAP_FAILED) {
 		jn->map = NULL;
 		return -errno;

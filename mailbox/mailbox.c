@@ -64,7 +64,7 @@ static int vec_push(struct mb_vec *v, uint64_t x)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 64;
-		uint64_t *nv = realloc(v->v, cap * sizeof(*nv));
+		uint64_t *nv = actr__realloc(v->v, cap * sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
@@ -79,7 +79,7 @@ int actr__mb_pvec_push(struct mb_pvec *v, struct mb_msg *m)
 {
 	if (v->n == v->cap) {
 		size_t cap = v->cap ? v->cap * 2 : 64;
-		struct mb_msg **nv = realloc(v->v, cap * sizeof(*nv));
+		struct mb_msg **nv = actr__realloc(v->v, cap * sizeof(*nv));
 
 		if (!nv)
 			return -ENOMEM;
@@ -224,11 +224,11 @@ static void seg_unlink_free(actr_mailbox_t *mb, struct mb_seg *s)
 
 static struct mb_seg *seg_new(actr_mailbox_t *mb, uint64_t id, uint32_t count)
 {
-	struct mb_seg *s = calloc(1, sizeof(*s));
+	struct mb_seg *s = actr__calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
-	s->acked = calloc((count + 7) / 8 + 1, 1);
+	s->acked = actr__calloc((count + 7) / 8 + 1, 1);
 	if (!s->acked) {
 		free(s);
 		return NULL;
@@ -264,11 +264,11 @@ static struct mb_dlq_pending *dlq_from_msg(struct mb_msg *m,
 					   const char *category,
 					   const char *reason)
 {
-	struct mb_dlq_pending *p = calloc(1, sizeof(*p));
+	struct mb_dlq_pending *p = actr__calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
-	p->from = malloc(m->pub.from_len + 1);
+	p->from = actr__malloc(m->pub.from_len + 1);
 	p->category = strdup(category ? category : "unknown");
 	p->reason = strdup(reason ? reason : "");
 	if (!p->from || !p->category || !p->reason) {
@@ -603,7 +603,7 @@ static int encode_batch(actr_mailbox_t *mb, size_t *len, uint32_t *count,
 	}
 	if (need > mb->blob_cap) {
 		size_t cap = need + need / 2;
-		uint8_t *b = realloc(mb->blob, cap);
+		uint8_t *b = actr__realloc(mb->blob, cap);
 
 		if (!b)
 			return -ENOMEM;
@@ -1377,7 +1377,7 @@ int actr_mailbox_open(const char *path, const actr_mailbox_opts_t *opts,
 	*out = NULL;
 	if (!path)
 		return -EINVAL;
-	mb = calloc(1, sizeof(*mb));
+	mb = actr__calloc(1, sizeof(*mb));
 	if (!mb)
 		return -ENOMEM;
 	mb->lease.fd = -1;

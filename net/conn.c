@@ -209,7 +209,7 @@ static void do_read(struct actr__conn *c)
 				conn_fail(c, -ACTR_ETOOBIG);
 				return;
 			}
-			ni = realloc(c->in, cap);
+			ni = actr__realloc(c->in, cap);
 			if (!ni) {
 				conn_fail(c, -ENOMEM);
 				return;
@@ -441,7 +441,7 @@ static struct actr__conn *conn_new(actr_reactor_t *r, int fd,
 				   const struct actr__conn_ops *ops, void *arg,
 				   size_t in_max, size_t out_max)
 {
-	struct actr__conn *c = calloc(1, sizeof(*c));
+	struct actr__conn *c = actr__calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
@@ -516,8 +516,8 @@ struct actr__conn *actr__conn_connect(actr_reactor_t *r,
 	struct actr__conn *c;
 	int fd, one = 1;
 
-	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	fd = actr__sys.socket(addr->sa_family,
+			      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*err = -errno;
 		return NULL;
@@ -551,7 +551,7 @@ struct actr__conn *actr__conn_connect(actr_reactor_t *r,
 			SSL_set1_host(c->ssl, host);
 		}
 	}
-	if (connect(fd, addr, alen) < 0 && errno != EINPROGRESS) {
+	if (actr__sys.connect(fd, addr, alen) < 0 && errno != EINPROGRESS) {
 		/* Reported through on_close like any later failure. */
 		conn_fail(c, -errno);
 		return c;
@@ -608,7 +608,7 @@ static int out_room(struct actr__conn *c, size_t n)
 
 		while (cap < c->out_len + n)
 			cap *= 2;
-		no = realloc(c->out, cap);
+		no = actr__realloc(c->out, cap);
 		if (!no)
 			return -ENOMEM;
 		c->out = no;
@@ -662,7 +662,7 @@ int actr__conn_writev(struct actr__conn *c, const struct iovec *iov, int n)
 
 		mh.msg_iov = (struct iovec *)iov;
 		mh.msg_iovlen = (size_t)n;
-		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		w = actr__sys.sendmsg(c->fd, &mh, MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR) {
@@ -882,8 +882,8 @@ int actr__listen(const char *host, uint16_t port, int backlog, uint16_t *bound)
 	rc = actr__resolve(host, port, &ss, &sl);
 	if (rc < 0)
 		return rc;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	fd = actr__sys.socket(ss.ss_family,
+			      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

@@ -187,7 +187,7 @@ actr_http_call_t *actr_http_request(actr_reactor_t *r,
 				   "only)", rq->url ? rq->url : "(null)");
 		return NULL;
 	}
-	call = calloc(1, sizeof(*call));
+	call = actr__calloc(1, sizeof(*call));
 	if (!call)
 		return NULL;
 	call->r = r;
@@ -206,7 +206,7 @@ actr_http_call_t *actr_http_request(actr_reactor_t *r,
 		     "Connection: close\r\n%s%s\r\n",
 		     method, u.target, u.hostport, rq->body_len, ctype,
 		     rq->headers ? rq->headers : "");
-	call->req = malloc((size_t)n + rq->body_len + 1);
+	call->req = actr__malloc((size_t)n + rq->body_len + 1);
 	if (!call->req)
 		goto out_free;
 	snprintf(call->req, (size_t)n + 1,

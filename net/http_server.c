@@ -96,7 +96,7 @@ static int write_response(struct hconn *h, int status, const char *ctype,
 	if (n == -ENOSPC) {
 		n = actr__http_response_head(NULL, 0, status, ctype, headers,
 					     len, keep);
-		hp = n > 0 ? malloc((size_t)n + 1) : NULL;
+		hp = n > 0 ? actr__malloc((size_t)n + 1) : NULL;
 		if (!hp)
 			return -ENOMEM;
 		n = actr__http_response_head(hp, (size_t)n + 1, status, ctype,
@@ -327,6 +327,9 @@ static const struct actr__conn_ops hconn_ops = {
 	.on_close = on_close,
 };
 
+/* How long a listener rests after accept ran out of descriptors. */
+#define ACCEPT_PAUSE_MS 50
+
 static void on_accept(actr_io_t *io, unsigned events, void *arg)
 {
 	actr_http_server_t *s = arg;
@@ -335,16 +338,28 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 			4096;
 
 	for (int i = 0; i < 64; i++) {
-		int fd = accept4(s->lfd, NULL, NULL,
-				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = actr__sys.accept4(s->lfd, NULL, NULL,
+					   SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct hconn *h;
 
 		if (fd < 0) {
-			if (errno == EINTR)
+			int err = errno;
+
+			if (err == EINTR)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				actr_logw(log_tag, "accept: %s",
-					  strerror(errno));
+			if (err == EAGAIN || err == EWOULDBLOCK)
+				return;
+			s->accept_errors++;
+			actr_logw(log_tag, "accept: %s", strerror(err));
+			if (err == ECONNABORTED || err == EPROTO)
+				continue; /* that connection only */
+			/* Out of descriptors or memory: the pending
+			 * connection keeps the listener readable, so
+			 * stop polling it for a while instead of
+			 * spinning (level-triggered). */
+			actr_io_set(&s->lio, 0);
+			actr_timer_start(&s->accept_pause,
+					 ACTR_MS(ACCEPT_PAUSE_MS), 0);
 			return;
 		}
 		if (s->st.conns_open >= s->lim.max_conns) {
@@ -361,7 +376,7 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 			close(fd);
 			continue;
 		}
-		h = calloc(1, sizeof(*h));
+		h = actr__calloc(1, sizeof(*h));
 		if (!h) {
 			close(fd);
 			continue;
@@ -380,6 +395,14 @@ static void on_accept(actr_io_t *io, unsigned events, void *arg)
 		actr__list_insert_head(&s->conns, &h->link);
 		arm(h, T_HEADER);
 	}
+}
+
+static void on_accept_pause(actr_timer_t *t, void *arg)
+{
+	actr_http_server_t *s = arg;
+
+	if (actr_io_set(&s->lio, ACTR_READ) < 0)
+		actr_timer_start(&s->accept_pause, ACTR_MS(ACCEPT_PAUSE_MS), 0);
 }
 
 actr_http_server_t *actr_http_server_new(actr_reactor_t *r,
@@ -401,6 +424,7 @@ actr_http_server_t *actr_http_server_new(actr_reactor_t *r,
 	s->handler = cfg->on_request;
 	s->arg = cfg->arg;
 	s->lfd = -1;
+	actr_timer_init(r, &s->accept_pause, on_accept_pause, s);
 	if (cfg->tls_cert_file) {
 		s->tls = actr__tls_server_ctx(cfg->tls_cert_file,
 					      cfg->tls_key_file
@@ -446,6 +470,7 @@ void actr_http_server_free(actr_http_server_t *s)
 {
 	if (!s)
 		return;
+	actr_timer_stop(&s->accept_pause);
 	actr_io_close(&s->lio);
 	close(s->lfd);
 	while (!actr__list_empty(&s->ws))	/* each unlinks itself */

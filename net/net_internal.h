@@ -27,6 +27,8 @@ struct actr_http_server {
 	struct actr_http_server_stats st;	/* counters */
 	uint64_t log_sec;			/* second of the log budget */
 	unsigned log_n;				/* peer-caused lines in it */
+	uint64_t accept_errors;			/* accept failures but EAGAIN */
+	actr_timer_t accept_pause;		/* re-arms lio after EMFILE... */
 };
 
 /** May one more warning caused by a peer be logged (at most 10 a second

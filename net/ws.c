@@ -266,7 +266,7 @@ static const struct actr__conn_ops ws_ops = {
 actr_ws_t *actr__ws_accept(actr_http_server_t *srv, struct actr__conn *c,
 			   const struct actr_ws_callbacks *cb, void *arg)
 {
-	actr_ws_t *ws = calloc(1, sizeof(*ws));
+	actr_ws_t *ws = actr__calloc(1, sizeof(*ws));
 
 	if (!ws)
 		return NULL;
@@ -326,7 +326,7 @@ static void client_handshake(actr_ws_t *ws)
 	char want[29], why[64];
 	ssize_t rc;
 
-	m = malloc(sizeof(*m));
+	m = actr__malloc(sizeof(*m));
 	if (!m) {
 		finish(ws, 1006, "out of memory", false);
 		return;
@@ -404,7 +404,7 @@ actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 				   "only)", cfg->url ? cfg->url : "(null)");
 		return NULL;
 	}
-	ws = calloc(1, sizeof(*ws));
+	ws = actr__calloc(1, sizeof(*ws));
 	if (!ws)
 		return NULL;
 	ws->r = r;
@@ -426,7 +426,7 @@ actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 		     "Sec-WebSocket-Version: 13\r\n%s\r\n",
 		     u.target, u.hostport, ws->key,
 		     cfg->headers ? cfg->headers : "");
-	ws->req = malloc((size_t)n + 1);
+	ws->req = actr__malloc((size_t)n + 1);
 	if (!ws->req)
 		goto out_free;
 	ws->req_len = (size_t)snprintf(

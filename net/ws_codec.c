@@ -121,7 +121,7 @@ static int append(struct actr__ws_dec *d, const uint8_t *p, size_t n)
 		while (cap < d->msg_len + n)
 			cap *= 2;
 		cap = ACTR_MIN(cap, ACTR_MAX(d->max_message, d->msg_len + n));
-		nm = realloc(d->msg, cap);
+		nm = actr__realloc(d->msg, cap);
 		if (!nm)
 			return -ENOMEM;
 		d->msg = nm;

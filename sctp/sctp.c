@@ -264,7 +264,7 @@ static int slot_alloc(actr__sctp_t *s)
 
 		if (n > 0x10000)
 			return -ENOSPC;
-		ns = realloc(G.slots, n * sizeof(*ns));
+		ns = actr__realloc(G.slots, n * sizeof(*ns));
 		if (!ns)
 			return -ENOMEM;
 		memset(ns + G.n_slots, 0, (n - G.n_slots) * sizeof(*ns));
@@ -404,7 +404,7 @@ actr__sctp_t *actr__sctp_new(actr_reactor_t *r,
 		errno = -rc;
 		return NULL;
 	}
-	s = calloc(1, sizeof(*s));
+	s = actr__calloc(1, sizeof(*s));
 	if (!s)
 		goto out_release;
 	s->r = r;
@@ -741,7 +741,7 @@ static int enqueue(actr__sctp_t *s, actr__dc_t *dc, uint16_t sid,
 
 	if (dc && s->qbytes + len > s->max_queued)
 		return -ENOBUFS;
-	m = malloc(sizeof(*m) + len);
+	m = actr__malloc(sizeof(*m) + len);
 	if (!m)
 		return -ENOMEM;
 	m->next = NULL;
@@ -790,7 +790,7 @@ static actr__dc_t *dc_new(actr__sctp_t *s, uint16_t sid, const char *label,
 			  size_t label_len, const char *proto,
 			  size_t proto_len)
 {
-	actr__dc_t *dc = calloc(1, sizeof(*dc));
+	actr__dc_t *dc = actr__calloc(1, sizeof(*dc));
 
 	if (!dc)
 		return NULL;
@@ -1076,7 +1076,7 @@ static void on_data(actr__sctp_t *s, uint16_t sid, uint32_t ppid,
 			if (dc->rx_len + n > dc->rx_cap) {
 				size_t cap = ACTR_MAX(dc->rx_cap * 2,
 						      dc->rx_len + n);
-				uint8_t *nb = realloc(dc->rx, cap);
+				uint8_t *nb = actr__realloc(dc->rx, cap);
 
 				if (!nb) {
 					dc->rx_discard = true;

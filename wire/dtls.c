@@ -427,7 +427,7 @@ static bool early_push(actr__dtls_t *d, const uint8_t *p, size_t n)
 		d->n_early--;
 		d->stats.dropped_in++;
 	}
-	copy = malloc(n ? n : 1);
+	copy = actr__malloc(n ? n : 1);
 	if (!copy)
 		return false;
 	memcpy(copy, p, n);
@@ -637,7 +637,7 @@ actr__dtls_t *actr__dtls_new(actr_reactor_t *r, actr__dtls_cert_t *cert,
 	pthread_once(&bio_once, bio_meth_init);
 	if (!bio_meth)
 		return NULL;
-	d = calloc(1, sizeof(*d));
+	d = actr__calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
 	d->r = r;

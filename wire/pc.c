@@ -271,7 +271,7 @@ static int setup_push(struct actr__pc *pc, const uint8_t *p, size_t n)
 		actr_logd("pc", "setup queue full: DTLS datagram dropped");
 		return -ENOBUFS;
 	}
-	c = malloc(n);
+	c = actr__malloc(n);
 	if (!c) {
 		pc->st.dtls_dropped_setup++;
 		return -ENOMEM;
@@ -448,7 +448,7 @@ static void on_ice_recv(void *arg, const uint8_t *p, size_t n)
 			return;
 		}
 		if (pc->nearly < EARLY_MAX) {
-			uint8_t *c = malloc(n);
+			uint8_t *c = actr__malloc(n);
 
 			if (c) {
 				memcpy(c, p, n);
@@ -666,7 +666,7 @@ actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
 	static const struct actr__ice_cbs icbs = {
 		on_ice_candidate, on_ice_gathered, on_ice_state, on_ice_recv,
 	};
-	struct actr__pc *pc = calloc(1, sizeof(*pc));
+	struct actr__pc *pc = actr__calloc(1, sizeof(*pc));
 	struct actr__ice_config ic;
 	const char *fp;
 	uint64_t sid;
