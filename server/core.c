@@ -130,7 +130,7 @@ static struct sig_ip *ip_get(struct actr__sig_server *s, const char *ip)
 		}
 		return e;
 	}
-	e = calloc(1, sizeof(*e));
+	e = actr__sig_zalloc(sizeof(*e));
 	if (!e)
 		return NULL;
 	if (actr__map_size(&s->ips) >= s->cfg.max_ip_entries &&
@@ -192,7 +192,7 @@ static int realm_put(struct actr__sig_server *s, uint32_t id,
 	if (secret && !(sec = strdup(secret)))
 		return -ENOMEM;
 	if (!r) {
-		r = calloc(1, sizeof(*r));
+		r = actr__sig_zalloc(sizeof(*r));
 		if (!r) {
 			free(sec);
 			return -ENOMEM;
@@ -249,7 +249,7 @@ struct sig_type *actr__sig_type_get(struct actr__sig_server *s,
 		t->refs++;
 		return t;
 	}
-	t = malloc(sizeof(*t) + len + 1);
+	t = actr__sig_zalloc(sizeof(*t) + len + 1);
 	if (!t)
 		return NULL;
 	actr__list_init(&t->live);
@@ -297,7 +297,7 @@ static void actor_free(struct actr__sig_server *s, struct sig_actor *a)
 static struct sig_actor *actor_new(struct actr__sig_server *s, const char *id,
 				   Actr__RegisterRequest *reg)
 {
-	struct sig_actor *a = calloc(1, sizeof(*a));
+	struct sig_actor *a = actr__sig_zalloc(sizeof(*a));
 	char tbuf[512];
 
 	if (!a)
@@ -1126,7 +1126,7 @@ int actr__sig_conn_open(struct actr__sig_server *s, uint64_t conn,
 	s->now_ms = now_ms;
 	if (parse_query(target, &q) < 0 || !(a = query_actor(s, &q, now_ms)))
 		return -401;
-	c = calloc(1, sizeof(*c));
+	c = actr__sig_zalloc(sizeof(*c));
 	if (!c)
 		return -503;
 	c->id = conn;
@@ -1230,7 +1230,7 @@ struct actr__sig_server *actr__sig_new(const struct actr__sig_config *cfg,
 				       const struct actr__sig_io *io,
 				       uint64_t now_ms)
 {
-	struct actr__sig_server *s = calloc(1, sizeof(*s));
+	struct actr__sig_server *s = actr__sig_zalloc(sizeof(*s));
 
 	if (!s) {
 		actr_loge(TAG, "out of memory");
@@ -1355,7 +1355,7 @@ int actr__sig_add_manufacturer(struct actr__sig_server *s, const char *mfr,
 		memcpy(actr__map_entry(n, struct sig_mfr, node)->pub, pub, 32);
 		return 0;
 	}
-	m = malloc(sizeof(*m) + len + 1);
+	m = actr__sig_zalloc(sizeof(*m) + len + 1);
 	if (!m)
 		return -ENOMEM;
 	memcpy(m->pub, pub, 32);

@@ -152,6 +152,17 @@ struct actr__sig_server {
 
 /* helpers shared by core.c and dispatch.c */
 
+/** Zeroed memory for a table entry, through actr__malloc so tests can
+ * make it fail; NULL when out of memory. Free with free(). */
+static inline void *actr__sig_zalloc(size_t n)
+{
+	void *p = actr__malloc(n);
+
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
+
 /** Hash of key k in map m (realm and serial packed: the struct has
  * padding, so it is not hashed as bytes). */
 static inline uint64_t actr__sig_key_hash(const struct actr__map *m,

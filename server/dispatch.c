@@ -131,7 +131,7 @@ static void exch_open(struct actr__sig_server *s, const struct sig_actor *caller
 		return;
 	}
 	if (actr__map_size(&s->exch) >= s->cfg.max_exchanges ||
-	    !(e = malloc(sizeof(*e)))) {
+	    !(e = actr__sig_zalloc(sizeof(*e)))) {
 		s->stats.exch_full++;
 		actr__sig_warn(s, "exchange table full (%u) or out of memory; "
 			       "%s -> %s not recorded", s->cfg.max_exchanges,
@@ -224,9 +224,9 @@ static void on_discovery(struct actr__sig_server *s, struct sig_actor *a,
 
 	if (limit > 1024)
 		limit = 1024;
-	ents = calloc(limit ? limit : 1, sizeof(*ents));
-	ptrs = calloc(limit ? limit : 1, sizeof(*ptrs));
-	names = calloc(limit ? limit : 1, sizeof(*names));
+	ents = actr__sig_zalloc((limit ? limit : 1) * sizeof(*ents));
+	ptrs = actr__sig_zalloc((limit ? limit : 1) * sizeof(*ptrs));
+	names = actr__sig_zalloc((limit ? limit : 1) * sizeof(*names));
 	if (!ents || !ptrs || !names) {
 		actr__sig_send_error(s, a->conn, eid, a->aid, 503,
 				     "server out of memory");
@@ -369,7 +369,8 @@ static void on_route(struct actr__sig_server *s, struct sig_actor *a,
 	if (t && !actr__list_empty(&t->live)) {
 		struct actr__list *ln;
 
-		cand = malloc(actr__list_count(&t->live) * sizeof(*cand));
+		cand = actr__malloc(actr__list_count(&t->live) *
+				    sizeof(*cand));
 		if (!cand)
 			goto oom;
 		actr__list_foreach(ln, &t->live) {
@@ -389,9 +390,9 @@ static void on_route(struct actr__sig_server *s, struct sig_actor *a,
 	want = c && c->candidate_count ? c->candidate_count : 64;
 	if (n > want)
 		n = want;
-	ids = calloc(n ? n : 1, sizeof(*ids));
-	ws = calloc(n ? n : 1, sizeof(*ws));
-	wsp = calloc(n ? n : 1, sizeof(*wsp));
+	ids = actr__sig_zalloc((n ? n : 1) * sizeof(*ids));
+	ws = actr__sig_zalloc((n ? n : 1) * sizeof(*ws));
+	wsp = actr__sig_zalloc((n ? n : 1) * sizeof(*wsp));
 	if (!ids || !ws || !wsp)
 		goto oom;
 	for (size_t i = 0; i < n; i++) {
@@ -520,7 +521,7 @@ static void on_subscribe(struct actr__sig_server *s, struct sig_actor *a,
 					     "too many subscriptions");
 			return;
 		}
-		ns = calloc(1, sizeof(*ns));
+		ns = actr__sig_zalloc(sizeof(*ns));
 		if (!ns || !(ns->type = actr__sig_type_get(s, tbuf))) {
 			free(ns);
 			actr__sig_send_error(s, a->conn, eid, a->aid, 503,
