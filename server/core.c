@@ -100,6 +100,7 @@ void actr__sig_warn(struct actr__sig_server *s, const char *fmt, ...)
 
 /* ---- per-address state: a hash table bounded by an LRU list ---------- */
 
+/* The entry of address ip, or NULL. */
 static struct sig_ip *ip_find(struct actr__sig_server *s, const char *ip)
 {
 	struct actr__map_node *n = actr__map_find_str(&s->ips, ip);
@@ -107,6 +108,7 @@ static struct sig_ip *ip_find(struct actr__sig_server *s, const char *ip)
 	return n ? actr__map_entry(n, struct sig_ip, node) : NULL;
 }
 
+/* Remove e from the table (and the LRU if on it) and free it. */
 static void ip_free(struct actr__sig_server *s, struct sig_ip *e)
 {
 	actr__map_remove(&s->ips, &e->node);
@@ -174,6 +176,7 @@ size_t actr__sig_actor_count(const struct actr__sig_server *s)
 
 /* ---- realms ------------------------------------------------------------- */
 
+/* The configured realm id, or NULL. */
 static struct sig_realm *realm_find(struct actr__sig_server *s, uint32_t id)
 {
 	struct actr__map_node *n = actr__map_find_u64(&s->realms, id);
@@ -318,6 +321,7 @@ static struct sig_actor *actor_new(struct actr__sig_server *s, const char *id,
 	return a;
 }
 
+/* The actor indexed under k (realm, serial), or NULL. */
 static struct sig_actor *serial_find(struct actr__sig_server *s,
 				     const struct sig_key *k)
 {
@@ -339,9 +343,9 @@ void actr__sig_actor_add(struct actr__sig_server *s, struct sig_actor *a)
 	struct actr__map_node *n = actr__map_find_str(&s->actors, a->id);
 	struct sig_actor *old;
 
-	if (n)
-		actr__sig_actor_remove(
-			s, actr__map_entry(n, struct sig_actor, id_node));
+	if (n) /* offline first: a live one is on its type's list */
+		actr__sig_actor_drop(
+			s, actr__map_entry(n, struct sig_actor, id_node), false);
 	/* another id with the same (realm, serial) leaves the index */
 	old = serial_find(s, &a->key);
 	if (old) {
@@ -1088,6 +1092,8 @@ int actr__sig_ws_check(struct actr__sig_server *s, const char *target,
 	return 101;
 }
 
+/* Remove c from s->conns and free it (its actor and address are the
+ * caller's business). */
 static void conn_free(struct actr__sig_server *s, struct sig_conn *c)
 {
 	actr__map_remove(&s->conns, &c->node);

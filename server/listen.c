@@ -51,6 +51,7 @@ struct actr__sig_listener {
 	struct actr__list closed;	/* lconn closed during a core call */
 };
 
+/* The open WebSocket with core id id, or NULL. */
 static struct lconn *lconn_find(struct actr__sig_listener *l, uint64_t id)
 {
 	struct actr__map_node *n = actr__map_find_u64(&l->conns, id);
