@@ -211,6 +211,7 @@ endif
 # only the unit tests run.
 check-run: all
 	@/usr/bin/python3 scripts/check_layers.py .
+	@/usr/bin/python3 scripts/check_glib.py .
 	@/usr/bin/python3 scripts/check_errors.py .
 	@/usr/bin/python3 scripts/check_abi.py $(LIBSO) $(B)/gen
 	$(RUN_TESTS) $(T)

@@ -20,10 +20,8 @@
 
 #include "core/internal.h"
 
-struct actr__list {
-	struct actr__list *next;	/* next node, or the head */
-	struct actr__list *prev;	/* previous node, or the head */
-};
+/* struct actr__list { next, prev } is declared in <actr/reactor.h>
+ * (through core/internal.h): public handles (actr_defer_t) embed it. */
 
 /** Static initialiser of a head named `name`. */
 #define ACTR__LIST_INIT(name) { &(name), &(name) }

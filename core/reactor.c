@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "list.h"
 
 #define EVENT_BATCH 64
 #define NO_INDEX UINT32_MAX
@@ -67,10 +68,8 @@ struct actr_reactor {
 	uint64_t timer_seq;		/* next tie-break sequence */
 	uint64_t armed;			/* timerfd deadline, 0 = disarmed */
 
-	actr_defer_t *defer_head;	/* deferred FIFO (doubly linked) */
-	actr_defer_t *defer_tail;
-	actr_defer_t *run_head;		/* batch run_deferred is running */
-	actr_defer_t *run_tail;
+	struct actr__list defer_q;	/* deferred FIFO */
+	struct actr__list run_q;	/* batch run_deferred is running */
 
 	actr_hook_t *hooks[2];		/* PREPARE and CHECK lists */
 	actr_hook_t *hook_next;		/* iteration cursor (survives stop) */
@@ -116,6 +115,8 @@ actr_reactor_t *actr_reactor_new(void)
 		return NULL;
 	r->sfd = -1;
 	r->wait_limit = -1;
+	actr__list_init(&r->defer_q);
+	actr__list_init(&r->run_q);
 	sigemptyset(&r->sigmask);
 	atomic_init(&r->posts, NULL);
 	atomic_init(&r->post_wake, 0);
@@ -518,34 +519,16 @@ void actr_defer(actr_reactor_t *r, actr_defer_t *d, actr_defer_cb cb,
 	if (d->queued)
 		return;
 	d->queued = true;
-	d->next = NULL;
-	d->prev = r->defer_tail;
-	if (r->defer_tail)
-		r->defer_tail->next = d;
-	else
-		r->defer_head = d;
-	r->defer_tail = d;
+	actr__list_insert_tail(&r->defer_q, &d->link);
 }
 
 /* O(1): d is on the queue for this iteration's end or on the batch being
- * run now; a missing neighbour tells which list's end it is. */
+ * run now; either way it just leaves its list. */
 void actr_defer_cancel(actr_reactor_t *r, actr_defer_t *d)
 {
 	if (!d->queued)
 		return;
-	if (d->prev)
-		d->prev->next = d->next;
-	else if (r->defer_head == d)
-		r->defer_head = d->next;
-	else
-		r->run_head = d->next;
-	if (d->next)
-		d->next->prev = d->prev;
-	else if (r->defer_tail == d)
-		r->defer_tail = d->prev;
-	else
-		r->run_tail = d->prev;
-	d->next = d->prev = NULL;
+	actr__list_remove(&d->link);
 	d->queued = false;
 }
 
@@ -554,19 +537,13 @@ void actr_defer_cancel(actr_reactor_t *r, actr_defer_t *d)
  * iteration, and any of the batch may be cancelled while it runs. */
 static int run_deferred(actr_reactor_t *r)
 {
-	actr_defer_t *cur;
+	struct actr__list *l;
 	int n = 0;
 
-	r->run_head = r->defer_head;
-	r->run_tail = r->defer_tail;
-	r->defer_head = r->defer_tail = NULL;
-	while ((cur = r->run_head) != NULL) {
-		r->run_head = cur->next;
-		if (r->run_head)
-			r->run_head->prev = NULL;
-		else
-			r->run_tail = NULL;
-		cur->next = cur->prev = NULL;
+	actr__list_splice_tail(&r->run_q, &r->defer_q);
+	while ((l = actr__list_pop_head(&r->run_q)) != NULL) {
+		actr_defer_t *cur = actr__list_entry(l, actr_defer_t, link);
+
 		cur->queued = false;
 		cur->cb(cur, cur->arg);
 		n++;
@@ -809,7 +786,7 @@ static int run_signals(actr_reactor_t *r)
 
 static int wait_timeout(actr_reactor_t *r, int timeout_ms)
 {
-	if (r->defer_head || r->stop)
+	if (!actr__list_empty(&r->defer_q) || r->stop)
 		return 0;
 	if (r->nheap && r->heap[0].deadline <= r->now)
 		return 0;
@@ -905,7 +882,9 @@ int actr_reactor_drain(actr_reactor_t *r, int timeout_ms)
 		rc = actr_reactor_run_once(r, actr_reactor_active(r) ? 10 : 0);
 		if (rc < 0)
 			return rc;
-	} while ((actr_reactor_active(r) > 0 || r->defer_head) &&
+	} while ((actr_reactor_active(r) > 0 ||
+		  !actr__list_empty(&r->defer_q)) &&
 		 mono_ns() < end);
-	return actr_reactor_active(r) > 0 || r->defer_head ? -ACTR_ETIMEDOUT : 0;
+	return actr_reactor_active(r) > 0 || !actr__list_empty(&r->defer_q)
+		       ? -ACTR_ETIMEDOUT : 0;
 }

@@ -15,6 +15,7 @@
 #include <actr/log.h>
 
 #include "core/internal.h"
+#include "core/list.h"
 #include "proto/fragment.h"
 
 void actr__frag_hdr_write(uint8_t *out, const actr__frag_hdr_t *h)
@@ -85,7 +86,7 @@ int actr__frag_split(const uint8_t *msg, size_t len, uint32_t msg_id,
 /* ---- reassembler -------------------------------------------------------- */
 
 struct partial {
-	struct partial *prev, *next;	/* arrival order, oldest first */
+	struct actr__list link;		/* on r->partials */
 	uint32_t msg_id;		/* key */
 	uint16_t total;			/* fragments expected */
 	uint16_t have;			/* fragments received */
@@ -96,7 +97,7 @@ struct partial {
 };
 
 struct actr__reasm {
-	struct partial *head, *tail;	/* arrival order */
+	struct actr__list partials;	/* arrival order, oldest first */
 	size_t max_bytes;		/* bound on held memory */
 	size_t bytes;			/* held now */
 	unsigned max_msgs;		/* bound on partial messages */
@@ -109,7 +110,7 @@ struct actr__reasm {
 
 struct actr__reasm_acct {
 	actr__reasm_pool_t *pool;	/* one reference */
-	struct actr__reasm_acct *prev, *next; /* pool's accounts */
+	struct actr__list link;		/* on pool->accts */
 	actr__reasm_t *members;		/* reassemblers charging it */
 	size_t held;			/* their bytes */
 };
@@ -122,7 +123,7 @@ struct actr__reasm_pool {
 	size_t peak;			/* most ever */
 	unsigned naccts;		/* accounts joined */
 	unsigned active;		/* accounts with held > 0 */
-	struct actr__reasm_acct *accts;	/* all accounts */
+	struct actr__list accts;	/* all accounts, newest first */
 	uint64_t refused, evicted, evicted_other; /* counters */
 };
 
@@ -147,6 +148,17 @@ static void charge(actr__reasm_t *r, size_t add, size_t sub)
 		pool->peak = pool->held;
 }
 
+#define PARTIAL(n) actr__list_entry(n, struct partial, link)
+#define ACCT(n) actr__list_entry(n, struct actr__reasm_acct, link)
+
+/* r's oldest partial message, or NULL. */
+static struct partial *oldest(const actr__reasm_t *r)
+{
+	struct actr__list *n = actr__list_first(&r->partials);
+
+	return n ? PARTIAL(n) : NULL;
+}
+
 /* r leaves its account's member list. */
 static void acct_leave(actr__reasm_t *r)
 {
@@ -167,6 +179,7 @@ actr__reasm_t *actr__reasm_new(size_t max_bytes, unsigned max_msgs,
 
 	if (!r)
 		return NULL;
+	actr__list_init(&r->partials);
 	r->max_bytes = max_bytes;
 	r->max_msgs = max_msgs ? max_msgs : 1;
 	r->ttl_ns = ttl_ns;
@@ -175,14 +188,7 @@ actr__reasm_t *actr__reasm_new(size_t max_bytes, unsigned max_msgs,
 
 static void partial_drop(actr__reasm_t *r, struct partial *p)
 {
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		r->head = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	else
-		r->tail = p->prev;
+	actr__list_remove(&p->link);
 	for (unsigned i = 0; i < p->total; i++)
 		actr_buf_unref(p->frags[i]);
 	charge(r, 0, p->bytes);
@@ -193,10 +199,12 @@ static void partial_drop(actr__reasm_t *r, struct partial *p)
 
 void actr__reasm_free(actr__reasm_t *r)
 {
+	struct partial *p;
+
 	if (!r)
 		return;
-	while (r->head)
-		partial_drop(r, r->head);
+	while ((p = oldest(r)) != NULL)
+		partial_drop(r, p);
 	if (r->acct)
 		acct_leave(r);
 	free(r);
@@ -205,11 +213,12 @@ void actr__reasm_free(actr__reasm_t *r)
 unsigned actr__reasm_expire(actr__reasm_t *r, uint64_t now_ns)
 {
 	unsigned n = 0;
+	struct partial *p;
 
-	while (r->head && now_ns - r->head->first_ns > r->ttl_ns) {
+	while ((p = oldest(r)) != NULL && now_ns - p->first_ns > r->ttl_ns) {
 		actr_logd("frag", "evict stale msg_id %u (%u/%u fragments)",
-			  r->head->msg_id, r->head->have, r->head->total);
-		partial_drop(r, r->head);
+			  p->msg_id, p->have, p->total);
+		partial_drop(r, p);
 		r->st.evicted_stale++;
 		n++;
 	}
@@ -226,14 +235,17 @@ static bool make_room(actr__reasm_t *r, size_t need, bool new_msg,
 
 	if (need > r->max_bytes || keep_bytes + need > r->max_bytes)
 		return false;
-	while (r->head && (r->bytes + need > r->max_bytes ||
-			   (new_msg && r->npartial >= r->max_msgs))) {
-		struct partial *victim = r->head;
+	while (!actr__list_empty(&r->partials) &&
+	       (r->bytes + need > r->max_bytes ||
+		(new_msg && r->npartial >= r->max_msgs))) {
+		struct actr__list *v = actr__list_first(&r->partials);
+		struct partial *victim;
 
-		if (victim == keep)
-			victim = victim->next;
-		if (!victim)
+		if (PARTIAL(v) == keep)
+			v = actr__list_next(&r->partials, v);
+		if (!v)
 			break;
+		victim = PARTIAL(v);
 		actr_logw("frag", "reassembly memory full: drop msg_id %u",
 			  victim->msg_id);
 		partial_drop(r, victim);
@@ -251,6 +263,7 @@ actr__reasm_pool_t *actr__reasm_pool_new(size_t cap, size_t floor)
 	if (!pool)
 		return NULL;
 	pool->refs = 1;
+	actr__list_init(&pool->accts);
 	pool->cap = cap ? cap : ACTR__REASM_POOL_CAP;
 	pool->floor = ACTR_MIN(floor ? floor : ACTR__REASM_POOL_FLOOR,
 			       pool->cap);
@@ -267,7 +280,7 @@ actr__reasm_pool_t *actr__reasm_pool_ref(actr__reasm_pool_t *pool)
 void actr__reasm_pool_unref(actr__reasm_pool_t *pool)
 {
 	if (pool && !--pool->refs) {
-		assert(!pool->accts && !pool->held);
+		assert(actr__list_empty(&pool->accts) && !pool->held);
 		free(pool);
 	}
 }
@@ -292,10 +305,7 @@ actr__reasm_acct_t *actr__reasm_acct_new(actr__reasm_pool_t *pool)
 	if (!a)
 		return NULL;
 	a->pool = actr__reasm_pool_ref(pool);
-	a->next = pool->accts;
-	if (pool->accts)
-		pool->accts->prev = a;
-	pool->accts = a;
+	actr__list_insert_head(&pool->accts, &a->link);
 	pool->naccts++;
 	return a;
 }
@@ -308,12 +318,7 @@ void actr__reasm_acct_free(actr__reasm_acct_t *a)
 		return;
 	assert(!a->members && !a->held);
 	pool = a->pool;
-	if (a->prev)
-		a->prev->next = a->next;
-	else
-		pool->accts = a->next;
-	if (a->next)
-		a->next->prev = a->prev;
+	actr__list_remove(&a->link);
 	pool->naccts--;
 	free(a);
 	actr__reasm_pool_unref(pool);
@@ -345,10 +350,12 @@ static bool evict_oldest(actr__reasm_acct_t *a, const struct partial *keep)
 	struct partial *victim = NULL;
 
 	for (actr__reasm_t *r = a->members; r; r = r->acct_next) {
-		struct partial *p = r->head;
+		struct actr__list *n = actr__list_first(&r->partials);
+		struct partial *p;
 
-		if (p && p == keep)
-			p = p->next;
+		if (n && PARTIAL(n) == keep)
+			n = actr__list_next(&r->partials, n);
+		p = n ? PARTIAL(n) : NULL;
 
 		if (p && (!victim || p->first_ns < victim->first_ns)) {
 			victim = p;
@@ -371,10 +378,11 @@ static bool evict_oldest(actr__reasm_acct_t *a, const struct partial *keep)
 static actr__reasm_acct_t *hog(actr__reasm_acct_t *want)
 {
 	actr__reasm_acct_t *big = NULL;
+	struct actr__list *n;
 
-	for (actr__reasm_acct_t *a = want->pool->accts; a; a = a->next)
-		if (!big || a->held > big->held)
-			big = a;
+	actr__list_foreach(n, &want->pool->accts)
+		if (!big || ACCT(n)->held > big->held)
+			big = ACCT(n);
 	return big && big->held > share_of(want) ? big : NULL;
 }
 
@@ -385,6 +393,7 @@ static bool pool_room(actr__reasm_t *r, size_t need, struct partial *keep,
 {
 	actr__reasm_acct_t *a = r->acct, *h;
 	actr__reasm_pool_t *pool = a->pool;
+	struct actr__list *n;
 
 	while (a->held + need > share_of(a) && evict_oldest(a, keep))
 		;
@@ -392,8 +401,8 @@ static bool pool_room(actr__reasm_t *r, size_t need, struct partial *keep,
 		return false;
 	if (pool->held + need <= pool->cap)
 		return true;
-	for (actr__reasm_acct_t *o = pool->accts; o; o = o->next)
-		for (actr__reasm_t *m = o->members; m; m = m->acct_next)
+	actr__list_foreach(n, &pool->accts)
+		for (actr__reasm_t *m = ACCT(n)->members; m; m = m->acct_next)
 			if (m != r)
 				actr__reasm_expire(m, now_ns);
 	while (pool->held + need > pool->cap && (h = hog(a)) && h != a &&
@@ -406,10 +415,12 @@ static bool pool_room(actr__reasm_t *r, size_t need, struct partial *keep,
 
 static struct partial *find(actr__reasm_t *r, uint32_t msg_id)
 {
+	struct actr__list *n;
+
 	/* Newest first: fragments of the latest message are the common case. */
-	for (struct partial *p = r->tail; p; p = p->prev)
-		if (p->msg_id == msg_id)
-			return p;
+	actr__list_foreach_reverse(n, &r->partials)
+		if (PARTIAL(n)->msg_id == msg_id)
+			return PARTIAL(n);
 	return NULL;
 }
 
@@ -507,12 +518,7 @@ int actr__reasm_feed(actr__reasm_t *r, const uint8_t *p, size_t n,
 		m->total = h.total;
 		m->first_ns = now_ns;
 		m->bytes = sizeof(*m) + h.total * sizeof(actr_buf_t *);
-		m->prev = r->tail;
-		if (r->tail)
-			r->tail->next = m;
-		else
-			r->head = m;
-		r->tail = m;
+		actr__list_insert_tail(&r->partials, &m->link);
 		charge(r, m->bytes, 0);
 		r->npartial++;
 	}

@@ -7,6 +7,7 @@
  * actr__sig_io callbacks, and reads time only from its arguments.
  */
 #define _GNU_SOURCE
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <glib.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
@@ -22,6 +22,7 @@
 #include <actr/log.h>
 #include <actr/util.h>
 
+#include "core/strbuf.h"
 #include "net/http_internal.h"
 #include "server/core_internal.h"
 
@@ -99,57 +100,49 @@ void actr__sig_warn(struct actr__sig_server *s, const char *fmt, ...)
 
 /* ---- per-address state: a hash table bounded by an LRU list ---------- */
 
-static void lru_unlink(struct actr__sig_server *s, struct sig_ip *e)
+/* The entry of address ip, or NULL. */
+static struct sig_ip *ip_find(struct actr__sig_server *s, const char *ip)
 {
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		s->lru_head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		s->lru_tail = e->prev;
-	e->prev = e->next = NULL;
+	struct actr__map_node *n = actr__map_find_str(&s->ips, ip);
+
+	return n ? actr__map_entry(n, struct sig_ip, node) : NULL;
 }
 
-static void lru_push(struct actr__sig_server *s, struct sig_ip *e)
+/* Remove e from the table (and the LRU if on it) and free it. */
+static void ip_free(struct actr__sig_server *s, struct sig_ip *e)
 {
-	e->prev = NULL;
-	e->next = s->lru_head;
-	if (s->lru_head)
-		s->lru_head->prev = e;
-	else
-		s->lru_tail = e;
-	s->lru_head = e;
+	actr__map_remove(&s->ips, &e->node);
+	actr__list_remove(&e->lru);
+	free(e);
 }
 
 /* The entry of ip, made the most recently used. A new address evicts
  * the least recently used entry without open connections once the table
  * holds cfg.max_ip_entries (its rate-limit buckets start full again if
- * the address returns). Never NULL. */
+ * the address returns). NULL when out of memory (nothing evicted). */
 static struct sig_ip *ip_get(struct actr__sig_server *s, const char *ip)
 {
-	struct sig_ip *e = g_hash_table_lookup(s->ips, ip);
+	struct sig_ip *e = ip_find(s, ip);
+	struct actr__list *old;
 
 	if (e) {
 		if (!e->pinned) {
-			lru_unlink(s, e);
-			lru_push(s, e);
+			actr__list_remove(&e->lru);
+			actr__list_insert_head(&s->lru, &e->lru);
 		}
 		return e;
 	}
-	if (g_hash_table_size(s->ips) >= s->cfg.max_ip_entries &&
-	    s->lru_tail) {
-		struct sig_ip *old = s->lru_tail;
-
-		lru_unlink(s, old);
-		g_hash_table_remove(s->ips, old->ip); /* frees old */
+	e = actr__sig_zalloc(sizeof(*e));
+	if (!e)
+		return NULL;
+	if (actr__map_size(&s->ips) >= s->cfg.max_ip_entries &&
+	    (old = actr__list_last(&s->lru)) != NULL) {
+		ip_free(s, actr__list_entry(old, struct sig_ip, lru));
 		s->stats.ip_evicted++;
 	}
-	e = g_new0(struct sig_ip, 1);
 	snprintf(e->ip, sizeof(e->ip), "%s", ip);
-	g_hash_table_insert(s->ips, e->ip, e);
-	lru_push(s, e);
+	actr__map_insert_str(&s->ips, &e->node, e->ip);
+	actr__list_insert_head(&s->lru, &e->lru);
 	return e;
 }
 
@@ -158,7 +151,7 @@ static struct sig_ip *ip_get(struct actr__sig_server *s, const char *ip)
 static void ip_conn_opened(struct actr__sig_server *s, struct sig_ip *e)
 {
 	if (e->nconn++ == 0 && !e->pinned) {
-		lru_unlink(s, e);
+		actr__list_remove(&e->lru);
 		e->pinned = true;
 	}
 }
@@ -167,18 +160,51 @@ static void ip_conn_closed(struct actr__sig_server *s, struct sig_ip *e)
 {
 	if (e->nconn > 0 && --e->nconn == 0 && e->pinned) {
 		e->pinned = false;
-		lru_push(s, e);
+		actr__list_insert_head(&s->lru, &e->lru);
 	}
 }
 
 size_t actr__sig_ip_entries(const struct actr__sig_server *s)
 {
-	return g_hash_table_size(s->ips);
+	return actr__map_size(&s->ips);
 }
 
 size_t actr__sig_actor_count(const struct actr__sig_server *s)
 {
-	return g_hash_table_size(s->actors);
+	return actr__map_size(&s->actors);
+}
+
+/* ---- realms ------------------------------------------------------------- */
+
+/* The configured realm id, or NULL. */
+static struct sig_realm *realm_find(struct actr__sig_server *s, uint32_t id)
+{
+	struct actr__map_node *n = actr__map_find_u64(&s->realms, id);
+
+	return n ? actr__map_entry(n, struct sig_realm, node) : NULL;
+}
+
+/* Add realm id, or set its secret (NULL = none). 0 or -ENOMEM (nothing
+ * changed). */
+static int realm_put(struct actr__sig_server *s, uint32_t id,
+		     const char *secret)
+{
+	struct sig_realm *r = realm_find(s, id);
+	char *sec = NULL;
+
+	if (secret && !(sec = strdup(secret)))
+		return -ENOMEM;
+	if (!r) {
+		r = actr__sig_zalloc(sizeof(*r));
+		if (!r) {
+			free(sec);
+			return -ENOMEM;
+		}
+		actr__map_insert_u64(&s->realms, &r->node, id);
+	}
+	free(r->secret);
+	r->secret = sec;
+	return 0;
 }
 
 static void sha256(const uint8_t *p, size_t n, uint8_t out[32])
@@ -212,71 +238,132 @@ static void reply_text(struct actr__sig_http_reply *rep, int status,
 	rep->len = rep->body ? strlen(text) : 0;
 }
 
+/* ---- types ------------------------------------------------------------- */
+
+struct sig_type *actr__sig_type_get(struct actr__sig_server *s,
+				    const char *name)
+{
+	struct actr__map_node *n = actr__map_find_str(&s->types, name);
+	size_t len = strlen(name);
+	struct sig_type *t;
+
+	if (n) {
+		t = actr__map_entry(n, struct sig_type, node);
+		t->refs++;
+		return t;
+	}
+	t = actr__sig_zalloc(sizeof(*t) + len + 1);
+	if (!t)
+		return NULL;
+	actr__list_init(&t->live);
+	actr__list_init(&t->subs);
+	t->refs = 1;
+	memcpy(t->name, name, len + 1);
+	actr__map_insert(&s->types, &t->node, t->name, len);
+	return t;
+}
+
+void actr__sig_type_put(struct actr__sig_server *s, struct sig_type *t)
+{
+	if (!t || --t->refs)
+		return;
+	assert(actr__list_empty(&t->live) && actr__list_empty(&t->subs));
+	actr__map_remove(&s->types, &t->node);
+	free(t);
+}
+
 /* ---- actors ---------------------------------------------------------- */
 
-static void actor_free(struct sig_actor *a)
+static void sticky_clear(struct sig_actor *a)
+{
+	for (size_t i = 0; i < a->nsticky; i++)
+		free(a->sticky[i]);
+	free(a->sticky);
+	a->sticky = NULL;
+	a->nsticky = 0;
+}
+
+/* Free a, which is in no table and on no list (subscriptions dropped). */
+static void actor_free(struct actr__sig_server *s, struct sig_actor *a)
 {
 	if (a->reg)
 		actr__register_request__free_unpacked(a->reg, NULL);
 	actr__sig_id_free(a->aid);
-	g_free(a->type_str);
-	g_strfreev(a->sticky);
-	if (a->subs)
-		g_ptr_array_free(a->subs, TRUE);
-	g_free(a->id);
-	g_free(a);
+	actr__sig_type_put(s, a->type);
+	sticky_clear(a);
+	free(a->id);
+	free(a);
 }
 
-/* Build an actor from its stored registration. Takes ownership of reg. */
-static struct sig_actor *actor_new(const char *id, Actr__RegisterRequest *reg)
+/* Build an actor from its stored registration. Takes ownership of reg
+ * only on success; NULL when id is malformed or out of memory. */
+static struct sig_actor *actor_new(struct actr__sig_server *s, const char *id,
+				   Actr__RegisterRequest *reg)
 {
-	struct sig_actor *a = g_new0(struct sig_actor, 1);
+	struct sig_actor *a = actr__sig_zalloc(sizeof(*a));
 	char tbuf[512];
 
-	a->id = g_strdup(id);
-	a->reg = reg;
+	if (!a)
+		return NULL;
+	actr__list_init(&a->live_link);
+	actr__list_init(&a->subs);
+	a->id = strdup(id);
 	a->aid = actr__sig_id_parse(id);
-	if (!a->aid || actr__sig_type_str(a->aid->type, tbuf, sizeof(tbuf)) < 0) {
-		actor_free(a);
+	if (!a->id || !a->aid ||
+	    actr__sig_type_str(a->aid->type, tbuf, sizeof(tbuf)) < 0 ||
+	    !(a->type = actr__sig_type_get(s, tbuf))) {
+		actor_free(s, a);
 		return NULL;
 	}
-	a->type_str = g_strdup(tbuf);
-	a->subs = g_ptr_array_new_with_free_func(g_free);
+	a->reg = reg;
 	a->key.realm = a->aid->realm->realm_id;
 	a->key.serial = a->aid->serial_number;
 	return a;
 }
 
-static guint key_hash(gconstpointer p)
+/* The actor indexed under k (realm, serial), or NULL. */
+static struct sig_actor *serial_find(struct actr__sig_server *s,
+				     const struct sig_key *k)
 {
-	const struct sig_key *k = p;
-	uint64_t h = k->serial * 0x9e3779b97f4a7c15ull ^ k->realm;
+	uint64_t h = actr__sig_key_hash(&s->by_serial, k);
+	struct actr__map_node *n;
 
-	return (guint)(h ^ (h >> 32));
-}
+	actr__map_foreach_hash(&s->by_serial, n, h) {
+		struct sig_actor *a =
+			actr__map_entry(n, struct sig_actor, serial_node);
 
-static gboolean key_equal(gconstpointer x, gconstpointer y)
-{
-	const struct sig_key *a = x, *b = y;
-
-	return a->realm == b->realm && a->serial == b->serial;
+		if (a->key.realm == k->realm && a->key.serial == k->serial)
+			return a;
+	}
+	return NULL;
 }
 
 void actr__sig_actor_add(struct actr__sig_server *s, struct sig_actor *a)
 {
-	struct sig_actor *old = g_hash_table_lookup(s->actors, a->id);
+	struct actr__map_node *n = actr__map_find_str(&s->actors, a->id);
+	struct sig_actor *old;
 
-	if (old)
-		actr__sig_actor_remove(s, old);
-	g_hash_table_replace(s->by_serial, &a->key, a);
-	g_hash_table_replace(s->actors, a->id, a);
+	if (n) /* offline first: a live one is on its type's list */
+		actr__sig_actor_drop(
+			s, actr__map_entry(n, struct sig_actor, id_node), false);
+	/* another id with the same (realm, serial) leaves the index */
+	old = serial_find(s, &a->key);
+	if (old) {
+		actr__map_remove(&s->by_serial, &old->serial_node);
+		old->in_serial = false;
+	}
+	actr__map_insert_hash(&s->by_serial, &a->serial_node,
+			      actr__sig_key_hash(&s->by_serial, &a->key));
+	a->in_serial = true;
+	actr__map_insert_str(&s->actors, &a->id_node, a->id);
 }
 
 void actr__sig_actor_remove(struct actr__sig_server *s, struct sig_actor *a)
 {
-	if (g_hash_table_lookup(s->by_serial, &a->key) == a)
-		g_hash_table_remove(s->by_serial, &a->key);
-	g_hash_table_remove(s->actors, a->id); /* frees a */
+	if (a->in_serial)
+		actr__map_remove(&s->by_serial, &a->serial_node);
+	actr__map_remove(&s->actors, &a->id_node);
+	actor_free(s, a);
 }
 
 struct sig_actor *actr__sig_actor_find(struct actr__sig_server *s,
@@ -289,7 +376,7 @@ struct sig_actor *actr__sig_actor_find(struct actr__sig_server *s,
 		return NULL;
 	k.realm = id->realm->realm_id;
 	k.serial = id->serial_number;
-	a = g_hash_table_lookup(s->by_serial, &k);
+	a = serial_find(s, &k);
 	return a && actr_type_equal(a->aid->type, id->type) ? a : NULL;
 }
 
@@ -317,40 +404,30 @@ static int actor_persist(struct actr__sig_server *s, struct sig_actor *a)
 
 static void live_index_add(struct actr__sig_server *s, struct sig_actor *a)
 {
-	GPtrArray *arr = g_hash_table_lookup(s->by_type, a->type_str);
-
-	if (!arr) {
-		arr = g_ptr_array_new();
-		g_hash_table_insert(s->by_type, g_strdup(a->type_str), arr);
-	}
-	g_ptr_array_add(arr, a);
+	actr__list_insert_tail(&a->type->live, &a->live_link);
+	s->nlive++;
 }
 
 static void live_index_del(struct actr__sig_server *s, struct sig_actor *a)
 {
-	GPtrArray *arr = g_hash_table_lookup(s->by_type, a->type_str);
-
-	if (arr) {
-		g_ptr_array_remove_fast(arr, a);
-		if (arr->len == 0)
-			g_hash_table_remove(s->by_type, a->type_str);
-	}
+	actr__list_remove(&a->live_link);
+	s->nlive--;
 }
 
+/* Drop every ActrUp subscription of a. */
 static void subs_del_all(struct actr__sig_server *s, struct sig_actor *a)
 {
-	for (guint i = 0; i < a->subs->len; i++) {
-		GPtrArray *arr = g_hash_table_lookup(s->subs,
-						     a->subs->pdata[i]);
+	struct actr__list *n;
 
-		if (arr) {
-			g_ptr_array_remove_fast(arr, a);
-			if (arr->len == 0)
-				g_hash_table_remove(s->subs,
-						    a->subs->pdata[i]);
-		}
+	while ((n = actr__list_pop_head(&a->subs)) != NULL) {
+		struct sig_sub *sub =
+			actr__list_entry(n, struct sig_sub, actor_link);
+
+		actr__list_remove(&sub->type_link);
+		actr__sig_type_put(s, sub->type);
+		free(sub);
 	}
-	g_ptr_array_set_size(a->subs, 0);
+	a->nsubs = 0;
 }
 
 /* Detach a's connection (if any) and leave the live set. */
@@ -615,7 +692,7 @@ static int new_serial(struct actr__sig_server *s, uint32_t realm,
 			return rc;
 		k.serial = ((t & SERIAL_TIME_MASK) << SERIAL_RAND_BITS) |
 			   (r & ((1u << SERIAL_RAND_BITS) - 1));
-		if (k.serial == 0 || g_hash_table_lookup(s->by_serial, &k))
+		if (k.serial == 0 || serial_find(s, &k))
 			continue;
 		rc = actr__sig_store_claim_serial(s->store, realm, k.serial);
 		if (rc == -EEXIST)
@@ -651,13 +728,14 @@ static int do_register(struct actr__sig_server *s, const uint8_t *body,
 			       len);
 		return reg_error(rep, 400, 400, "malformed RegisterRequest");
 	}
-	realm = g_hash_table_lookup(s->realms,
-				    GUINT_TO_POINTER(req->realm->realm_id));
-	if (!realm && s->cfg.open_realms) {
-		actr__sig_add_realm(s, req->realm->realm_id, NULL);
-		realm = g_hash_table_lookup(
-			s->realms, GUINT_TO_POINTER(req->realm->realm_id));
+	realm = realm_find(s, req->realm->realm_id);
+	if (!realm && s->cfg.open_realms &&
+	    actr__sig_add_realm(s, req->realm->realm_id, NULL) == -ENOMEM) {
+		rc = reg_error(rep, 503, 503, "server out of memory");
+		goto out;
 	}
+	if (!realm)
+		realm = realm_find(s, req->realm->realm_id);
 	if (!realm) {
 		s->stats.rej_403++;
 		rc = reg_error(rep, 403, 403, "unknown realm");
@@ -673,8 +751,11 @@ static int do_register(struct actr__sig_server *s, const uint8_t *body,
 	if (!req->has_auth_mode ||
 	    req->auth_mode != ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED) {
 		/* PACKAGE: manifest signed by the manufacturer's key */
-		const uint8_t *pub = g_hash_table_lookup(
-			s->mfrs, req->actr_type->manufacturer);
+		struct actr__map_node *mn = actr__map_find_str(
+			&s->mfrs, req->actr_type->manufacturer);
+		const uint8_t *pub =
+			mn ? actr__map_entry(mn, struct sig_mfr, node)->pub
+			   : NULL;
 
 		if (!pub || !req->has_manifest_raw || !req->has_mfr_signature ||
 		    !actr__sig_verify_raw(pub, req->manifest_raw.data,
@@ -703,10 +784,11 @@ static int do_register(struct actr__sig_server *s, const uint8_t *body,
 	actr__sig_id_str(&id, idstr, sizeof(idstr));
 	/* the manifest is verified; no need to keep it */
 	req->has_manifest_raw = req->has_mfr_signature = false;
-	a = actor_new(idstr, req);
+	a = actor_new(s, idstr, req);
 	if (!a) {
 		actr__sig_store_release_serial(s->store, r.realm_id, serial);
-		return reg_error(rep, 500, 500, "internal");
+		rc = reg_error(rep, 500, 500, "internal");
+		goto out;
 	}
 	a->reg_s = now_ms / 1000;
 	actr__sig_actor_add(s, a);
@@ -764,32 +846,34 @@ static int do_renew(struct actr__sig_server *s, const uint8_t *body,
 static int do_pubkey(struct actr__sig_server *s,
 		     struct actr__sig_http_reply *rep)
 {
-	GString *g = g_string_new("{\"keys\":[");
+	struct actr__strbuf sb;
 	struct actr__sig_key *cur = actr__sig_ident_current(&s->ident);
 	char b64[ACTR_BASE64_LEN(32)];
 	bool first = true;
 
+	actr__strbuf_init(&sb);
+	actr__strbuf_puts(&sb, "{\"keys\":[");
 	for (size_t i = 0; i < s->ident.nkeys; i++) {
 		struct actr__sig_key *k = &s->ident.keys[i];
 
 		actr_base64_encode(k->pub, 32, b64, 0);
-		g_string_append_printf(g, "%s{\"key_id\":%u,\"pubkey\":\"%s\","
-				       "\"retired_at\":%" PRIu64 "}",
-				       first ? "" : ",", k->id, b64,
-				       k->retired_s);
+		actr__strbuf_printf(&sb, "%s{\"key_id\":%u,\"pubkey\":\"%s\","
+				    "\"retired_at\":%" PRIu64 "}",
+				    first ? "" : ",", k->id, b64, k->retired_s);
 		first = false;
 	}
 	if (cur) {
 		actr_base64_encode(cur->pub, 32, b64, 0);
-		g_string_append_printf(g, "],\"key_id\":%u,\"pubkey\":\"%s\"}",
-				       cur->id, b64);
+		actr__strbuf_printf(&sb, "],\"key_id\":%u,\"pubkey\":\"%s\"}",
+				    cur->id, b64);
 	} else {
-		g_string_append(g, "]}");
+		actr__strbuf_puts(&sb, "]}");
 	}
+	rep->body = (uint8_t *)actr__strbuf_take(&sb, &rep->len);
+	if (!rep->body)
+		return -ENOMEM;
 	rep->status = 200;
 	rep->ctype = "application/json";
-	rep->len = g->len;
-	rep->body = (uint8_t *)g_string_free(g, FALSE);
 	return 0;
 }
 
@@ -813,6 +897,8 @@ int actr__sig_http(struct actr__sig_server *s, const char *method,
 			return 0;
 		}
 		st = ip_get(s, ip ? ip : "?");
+		if (!st)
+			return -ENOMEM; /* the transport answers 500 */
 		if (!actr__sig_bucket_take(&st->reg, s->cfg.reg_per_min / 60.0,
 				 s->cfg.reg_burst, now_ms)) {
 			s->stats.rej_429++;
@@ -847,10 +933,10 @@ int actr__sig_http(struct actr__sig_server *s, const char *method,
 			return 0;
 		}
 		snprintf(buf, sizeof(buf),
-			 "{\"status\":\"ok\",\"actors\":%u,\"live\":%u,"
-			 "\"connections\":%u}",
-			 g_hash_table_size(s->actors), (unsigned)actr__sig_live_count(s),
-			 g_hash_table_size(s->conns));
+			 "{\"status\":\"ok\",\"actors\":%zu,\"live\":%zu,"
+			 "\"connections\":%zu}",
+			 actr__map_size(&s->actors), actr__sig_live_count(s),
+			 actr__map_size(&s->conns));
 		reply_text(rep, 200, buf);
 		rep->ctype = "application/json";
 		return 0;
@@ -947,10 +1033,12 @@ static struct sig_actor *query_actor(struct actr__sig_server *s,
 				     const struct ws_query *q, uint64_t now_ms)
 {
 	Actr__AIdCredential c = ACTR__AID_CREDENTIAL__INIT;
-	struct sig_actor *a = g_hash_table_lookup(s->actors, q->actor_id);
+	struct actr__map_node *n = actr__map_find_str(&s->actors, q->actor_id);
+	struct sig_actor *a;
 
-	if (!a)
+	if (!n)
 		return NULL;
+	a = actr__map_entry(n, struct sig_actor, id_node);
 	c.key_id = q->key_id;
 	c.claims.data = (uint8_t *)q->claims;
 	c.claims.len = q->claims_len;
@@ -960,8 +1048,7 @@ static struct sig_actor *query_actor(struct actr__sig_server *s,
 				  a->aid->realm->realm_id, now_ms / 1000,
 				  NULL) < 0)
 		return NULL;
-	if (!g_hash_table_lookup(s->realms,
-				 GUINT_TO_POINTER(a->aid->realm->realm_id)))
+	if (!realm_find(s, a->aid->realm->realm_id))
 		return NULL;
 	return a;
 }
@@ -976,7 +1063,11 @@ int actr__sig_ws_check(struct actr__sig_server *s, const char *target,
 	memset(rep, 0, sizeof(*rep));
 	s->now_ms = now_ms;
 	st = ip_get(s, ip ? ip : "?");
-	if (g_hash_table_size(s->conns) >= s->cfg.max_conns) {
+	if (!st) {
+		reply_text(rep, 503, "server out of memory\n");
+		return 503;
+	}
+	if (actr__map_size(&s->conns) >= s->cfg.max_conns) {
 		reply_text(rep, 503, "server full\n");
 		return 503;
 	}
@@ -1001,22 +1092,22 @@ int actr__sig_ws_check(struct actr__sig_server *s, const char *target,
 	return 101;
 }
 
-static void conn_free(gpointer p)
+/* Remove c from s->conns and free it (its actor and address are the
+ * caller's business). */
+static void conn_free(struct actr__sig_server *s, struct sig_conn *c)
 {
-	struct sig_conn *c = p;
-
-	g_free(c->vc_claims);
-	g_free(c);
+	actr__map_remove(&s->conns, &c->node);
+	free(c->vc_claims);
+	free(c);
 }
 
 void actr__sig_send_actr_up(struct actr__sig_server *s, struct sig_actor *a)
 {
-	GPtrArray *arr = g_hash_table_lookup(s->subs, a->type_str);
+	struct actr__list *n;
 
-	if (!arr)
-		return;
-	for (guint i = 0; i < arr->len; i++) {
-		struct sig_actor *sub = arr->pdata[i];
+	actr__list_foreach(n, &a->type->subs) {
+		struct sig_actor *sub =
+			actr__list_entry(n, struct sig_sub, type_link)->actor;
 		Signaling__SignalingToActr sta =
 			SIGNALING__SIGNALING_TO_ACTR__INIT;
 		Actr__ActrUpEvent ev = ACTR__ACTR_UP_EVENT__INIT;
@@ -1041,12 +1132,21 @@ int actr__sig_conn_open(struct actr__sig_server *s, uint64_t conn,
 	s->now_ms = now_ms;
 	if (parse_query(target, &q) < 0 || !(a = query_actor(s, &q, now_ms)))
 		return -401;
-	c = g_new0(struct sig_conn, 1);
+	c = actr__sig_zalloc(sizeof(*c));
+	if (!c)
+		return -503;
 	c->id = conn;
 	snprintf(c->ip, sizeof(c->ip), "%s", ip ? ip : "?");
 	c->answer = q.answer;
-	g_hash_table_replace(s->conns, &c->id, c);
-	ip_conn_opened(s, ip_get(s, c->ip));
+	c->ipe = ip_get(s, c->ip);
+	if (!c->ipe) {
+		free(c);
+		return -503;
+	}
+	if (actr__map_find_u64(&s->conns, conn)) /* a reused id: replace */
+		actr__sig_conn_closed(s, conn);
+	actr__map_insert_u64(&s->conns, &c->node, c->id);
+	ip_conn_opened(s, c->ipe);
 	if (!a->ever_connected) {
 		a->ever_connected = true;
 		actr__sig_store_set_connected(s->store, a->id);
@@ -1077,29 +1177,21 @@ int actr__sig_conn_open(struct actr__sig_server *s, uint64_t conn,
 
 void actr__sig_conn_closed(struct actr__sig_server *s, uint64_t conn)
 {
-	struct sig_conn *c = g_hash_table_lookup(s->conns, &conn);
-	struct sig_ip *st;
+	struct actr__map_node *n = actr__map_find_u64(&s->conns, conn);
+	struct sig_conn *c;
 
-	if (!c)
+	if (!n)
 		return;
+	c = actr__map_entry(n, struct sig_conn, node);
 	if (c->actor)
 		actr__sig_actor_offline(s, c->actor);
-	st = g_hash_table_lookup(s->ips, c->ip);
-	if (st)
-		ip_conn_closed(s, st);
-	g_hash_table_remove(s->conns, &conn);
+	ip_conn_closed(s, c->ipe);
+	conn_free(s, c);
 }
 
 size_t actr__sig_live_count(const struct actr__sig_server *s)
 {
-	size_t n = 0;
-	GHashTableIter it;
-	gpointer v;
-
-	g_hash_table_iter_init(&it, s->by_type);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		n += ((GPtrArray *)v)->len;
-	return n;
+	return s->nlive;
 }
 
 /* ---- setup ------------------------------------------------------------------ */
@@ -1107,10 +1199,10 @@ size_t actr__sig_live_count(const struct actr__sig_server *s)
 static void load_realm(void *arg, uint32_t realm, const char *secret)
 {
 	struct actr__sig_server *s = arg;
-	struct sig_realm *r = g_new0(struct sig_realm, 1);
+	int rc = realm_put(s, realm, secret);
 
-	r->secret = secret ? g_strdup(secret) : NULL;
-	g_hash_table_replace(s->realms, GUINT_TO_POINTER(realm), r);
+	if (rc < 0 && !s->load_rc)
+		s->load_rc = rc;
 }
 
 static void load_actor(void *arg, const struct actr__sig_actor_row *row)
@@ -1125,8 +1217,10 @@ static void load_actor(void *arg, const struct actr__sig_actor_row *row)
 			  row->actor_id);
 		return;
 	}
-	a = actor_new(row->actor_id, reg);
+	a = actor_new(s, row->actor_id, reg);
 	if (!a) {
+		actr_logw(TAG, "store: actor %s not loaded (malformed id or "
+			  "out of memory)", row->actor_id);
 		actr__register_request__free_unpacked(reg, NULL);
 		return;
 	}
@@ -1138,45 +1232,35 @@ static void load_actor(void *arg, const struct actr__sig_actor_row *row)
 	actr__sig_actor_add(s, a);
 }
 
-static void realm_free(gpointer p)
-{
-	struct sig_realm *r = p;
-
-	g_free(r->secret);
-	g_free(r);
-}
-
-static void arr_free(gpointer p)
-{
-	g_ptr_array_free(p, TRUE);
-}
-
 struct actr__sig_server *actr__sig_new(const struct actr__sig_config *cfg,
 				       const struct actr__sig_io *io,
 				       uint64_t now_ms)
 {
-	struct actr__sig_server *s = g_new0(struct actr__sig_server, 1);
+	struct actr__sig_server *s = actr__sig_zalloc(sizeof(*s));
 
+	if (!s) {
+		actr_loge(TAG, "out of memory");
+		return NULL;
+	}
 	s->cfg = *cfg;
-	s->cfg.db_path = g_strdup(cfg->db_path);
-	s->cfg.turn_secret = cfg->turn_secret ? g_strdup(cfg->turn_secret)
-					      : NULL;
 	s->io = *io;
 	s->ident.tolerance_s = cfg->key_tolerance_s;
-	s->actors = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
-					  (GDestroyNotify)actor_free);
-	s->by_serial = g_hash_table_new(key_hash, key_equal);
-	s->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-					 conn_free);
-	s->ips = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-	s->exch = actr__sig_exch_table();
-	s->realms = g_hash_table_new_full(NULL, NULL, NULL, realm_free);
-	s->mfrs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					g_free);
-	s->by_type = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					   arr_free);
-	s->subs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					arr_free);
+	actr__map_init(&s->actors);
+	actr__map_init(&s->by_serial);
+	actr__map_init(&s->conns);
+	actr__map_init(&s->ips);
+	actr__list_init(&s->lru);
+	actr__map_init(&s->exch);
+	actr__map_init(&s->realms);
+	actr__map_init(&s->mfrs);
+	actr__map_init(&s->types);
+	s->cfg.db_path = strdup(cfg->db_path);
+	s->cfg.turn_secret = cfg->turn_secret ? strdup(cfg->turn_secret)
+					      : NULL;
+	if (!s->cfg.db_path || (cfg->turn_secret && !s->cfg.turn_secret)) {
+		actr_loge(TAG, "out of memory");
+		goto fail;
+	}
 	s->store = actr__sig_store_open(s->cfg.db_path);
 	if (!s->store)
 		goto fail;
@@ -1184,13 +1268,18 @@ struct actr__sig_server *actr__sig_new(const struct actr__sig_config *cfg,
 	    actr__sig_store_load_realms(s->store, load_realm, s) < 0 ||
 	    actr__sig_store_load_actors(s->store, load_actor, s) < 0)
 		goto fail;
+	if (s->load_rc < 0) {
+		actr_loge(TAG, "state %s: %s", s->cfg.db_path,
+			  actr_strerror(s->load_rc));
+		goto fail;
+	}
 	if (!actr__sig_ident_current(&s->ident) &&
 	    actr__sig_rotate_key(s, now_ms) < 0)
 		goto fail;
-	actr_logi(TAG, "state %s: %zu key(s) (current %u), %u realm(s), %u actor(s)",
+	actr_logi(TAG, "state %s: %zu key(s) (current %u), %zu realm(s), %zu actor(s)",
 		  s->cfg.db_path, s->ident.nkeys,
 		  actr__sig_ident_current(&s->ident)->id,
-		  g_hash_table_size(s->realms), g_hash_table_size(s->actors));
+		  actr__map_size(&s->realms), actr__map_size(&s->actors));
 	return s;
 fail:
 	actr__sig_free(s);
@@ -1199,23 +1288,56 @@ fail:
 
 void actr__sig_free(struct actr__sig_server *s)
 {
+	struct actr__map_iter it;
+	struct actr__map_node *n;
+
 	if (!s)
 		return;
-	/* conns reference actors; drop them first */
-	g_hash_table_destroy(s->conns);
-	g_hash_table_destroy(s->by_type);
-	g_hash_table_destroy(s->subs);
-	g_hash_table_destroy(s->by_serial);
-	g_hash_table_destroy(s->actors);
-	g_hash_table_destroy(s->ips);
-	g_hash_table_destroy(s->exch);
-	g_hash_table_destroy(s->realms);
-	g_hash_table_destroy(s->mfrs);
+	/* conns reference actors and addresses; drop them first */
+	actr__map_foreach(&s->conns, it, n)
+		conn_free(s, actr__map_entry(n, struct sig_conn, node));
+	actr__map_foreach(&s->actors, it, n) {
+		struct sig_actor *a =
+			actr__map_entry(n, struct sig_actor, id_node);
+
+		a->conn = NULL;
+		if (a->live) {
+			a->live = false;
+			live_index_del(s, a);
+		}
+		subs_del_all(s, a);
+		actr__sig_actor_remove(s, a);
+	}
+	assert(actr__map_size(&s->by_serial) == 0);
+	assert(actr__map_size(&s->types) == 0);
+	actr__map_foreach(&s->ips, it, n)
+		ip_free(s, actr__map_entry(n, struct sig_ip, node));
+	actr__sig_exch_sweep(s, UINT64_MAX);
+	actr__map_foreach(&s->realms, it, n) {
+		struct sig_realm *r =
+			actr__map_entry(n, struct sig_realm, node);
+
+		actr__map_remove(&s->realms, n);
+		free(r->secret);
+		free(r);
+	}
+	actr__map_foreach(&s->mfrs, it, n) {
+		actr__map_remove(&s->mfrs, n);
+		free(actr__map_entry(n, struct sig_mfr, node));
+	}
+	actr__map_fini(&s->actors);
+	actr__map_fini(&s->by_serial);
+	actr__map_fini(&s->conns);
+	actr__map_fini(&s->ips);
+	actr__map_fini(&s->exch);
+	actr__map_fini(&s->realms);
+	actr__map_fini(&s->mfrs);
+	actr__map_fini(&s->types);
 	actr__sig_ident_clear(&s->ident);
 	actr__sig_store_close(s->store);
-	g_free((char *)s->cfg.db_path);
-	g_free((char *)s->cfg.turn_secret);
-	g_free(s);
+	free((char *)s->cfg.db_path);
+	free((char *)s->cfg.turn_secret);
+	free(s);
 }
 
 int actr__sig_add_realm(struct actr__sig_server *s, uint32_t realm,
@@ -1224,14 +1346,27 @@ int actr__sig_add_realm(struct actr__sig_server *s, uint32_t realm,
 	int rc = actr__sig_store_put_realm(s->store, realm, secret);
 
 	if (rc == 0)
-		load_realm(s, realm, secret);
+		rc = realm_put(s, realm, secret);
 	return rc;
 }
 
 int actr__sig_add_manufacturer(struct actr__sig_server *s, const char *mfr,
 			       const uint8_t pub[32])
 {
-	g_hash_table_replace(s->mfrs, g_strdup(mfr), g_memdup2(pub, 32));
+	struct actr__map_node *n = actr__map_find_str(&s->mfrs, mfr);
+	size_t len = strlen(mfr);
+	struct sig_mfr *m;
+
+	if (n) {
+		memcpy(actr__map_entry(n, struct sig_mfr, node)->pub, pub, 32);
+		return 0;
+	}
+	m = actr__sig_zalloc(sizeof(*m) + len + 1);
+	if (!m)
+		return -ENOMEM;
+	memcpy(m->pub, pub, 32);
+	memcpy(m->name, mfr, len + 1);
+	actr__map_insert(&s->mfrs, &m->node, m->name, len);
 	return 0;
 }
 
@@ -1268,14 +1403,15 @@ uint64_t actr__sig_tick(struct actr__sig_server *s, uint64_t now_ms)
 	uint64_t now_s = now_ms / 1000;
 	uint64_t unconnected = s->cfg.unconnected_ttl_s;
 	struct actr__sig_key *cur = actr__sig_ident_current(&s->ident);
-	GHashTableIter it;
-	gpointer v;
-	GPtrArray *gone = g_ptr_array_new();
+	struct actr__map_iter it;
+	struct actr__map_node *n;
 
 	s->now_ms = now_ms;
-	g_hash_table_iter_init(&it, s->actors);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		struct sig_actor *a = v;
+	/* dropping the current actor is safe: it removes only itself from
+	 * s->actors, and nothing here inserts */
+	actr__map_foreach(&s->actors, it, n) {
+		struct sig_actor *a =
+			actr__map_entry(n, struct sig_actor, id_node);
 
 		if (a->live && now_ms > a->last_hb_ms + ttl) {
 			struct sig_conn *c = a->conn;
@@ -1292,18 +1428,15 @@ uint64_t actr__sig_tick(struct actr__sig_server *s, uint64_t now_ms)
 		}
 		if (!a->live && a->cred_exp_s <= now_s &&
 		    a->renew_exp_s <= now_s) {
-			g_ptr_array_add(gone, a);
+			actr__sig_actor_drop(s, a, true);
 		} else if (!a->ever_connected && unconnected &&
 			   now_s >= a->reg_s + unconnected) {
 			actr_logd(TAG, "%s: never connected in %" PRIu64
 				  " s, forgetting", a->id, unconnected);
 			s->stats.reg_expired++;
-			g_ptr_array_add(gone, a);
+			actr__sig_actor_drop(s, a, true);
 		}
 	}
-	for (guint i = 0; i < gone->len; i++)
-		actr__sig_actor_drop(s, gone->pdata[i], true);
-	g_ptr_array_free(gone, TRUE);
 	actr__sig_exch_sweep(s, now_ms);
 	if (cur && s->cfg.key_rotate_s &&
 	    now_s >= cur->created_s + s->cfg.key_rotate_s)

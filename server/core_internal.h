@@ -6,8 +6,8 @@
 #ifndef ACTR_SERVER_CORE_INTERNAL_H
 #define ACTR_SERVER_CORE_INTERNAL_H
 
-#include <glib.h>
-
+#include "core/list.h"
+#include "core/map.h"
 #include "server/signal_internal.h"
 
 struct sig_bucket {
@@ -20,9 +20,9 @@ struct sig_bucket {
  * cfg.max_ip_entries entries; the least recently used unpinned one makes
  * room for a new address. */
 struct sig_ip {
+	struct actr__map_node node;	/* in s->ips (key ip) */
+	struct actr__list lru;	/* on s->lru while unpinned */
 	char ip[48];		/* address text (hash key) */
-	struct sig_ip *prev;	/* LRU: more recently used, NULL = head */
-	struct sig_ip *next;	/* LRU: less recently used, NULL = tail */
 	bool pinned;		/* off the LRU list (nconn > 0) */
 	uint32_t nconn;		/* open connections */
 	struct sig_bucket conn;	/* new WebSocket connections */
@@ -30,7 +30,15 @@ struct sig_ip {
 };
 
 struct sig_realm {
+	struct actr__map_node node;	/* in s->realms (key realm id) */
 	char *secret;		/* NULL = no secret */
+};
+
+/* A manufacturer trusted for PACKAGE-mode manifests. */
+struct sig_mfr {
+	struct actr__map_node node;	/* in s->mfrs (key name) */
+	uint8_t pub[32];		/* Ed25519 public key */
+	char name[];			/* manufacturer (hash key) */
 };
 
 struct sig_conn;
@@ -44,16 +52,40 @@ struct sig_key {
  * expires_ms the callee may relay back to the caller even when the
  * caller's ACL does not admit the callee (PROTOCOL.md 5). */
 struct sig_exch {
+	struct actr__map_node node;	/* in s->exch (hash of both keys) */
 	struct sig_key caller;		/* opened the exchange */
 	struct sig_key callee;		/* may answer */
 	uint64_t expires_ms;		/* refreshed by each admitted relay */
 };
 
+/* One actor type: its live actors (discovery, route candidates) and
+ * the subscriptions to its ActrUp events. Kept in s->types while
+ * referenced by a registered actor or a subscription. */
+struct sig_type {
+	struct actr__map_node node;	/* in s->types (key name) */
+	struct actr__list live;		/* sig_actor.live_link, connect order */
+	struct actr__list subs;		/* sig_sub.type_link */
+	size_t refs;			/* actors of the type + subscriptions */
+	char name[];			/* "mfr:name:ver" (hash key) */
+};
+
+/* An actor's subscription to the ActrUp events of one type. */
+struct sig_sub {
+	struct actr__list actor_link;	/* on sig_actor.subs */
+	struct actr__list type_link;	/* on sig_type.subs */
+	struct sig_actor *actor;	/* subscriber */
+	struct sig_type *type;		/* subscribed type (holds a ref) */
+};
+
 struct sig_actor {
+	struct actr__map_node id_node;	/* in s->actors (key id) */
+	struct actr__map_node serial_node; /* in s->by_serial if in_serial */
+	struct actr__list live_link;	/* on type->live while live */
 	char *id;			/* ActrId string form (hash key) */
 	struct sig_key key;		/* by_serial hash key */
+	bool in_serial;			/* serial_node is in s->by_serial */
 	Actr__ActrId *aid;		/* parsed id (actr__sig_id_free) */
-	char *type_str;			/* "mfr:name:ver" */
+	struct sig_type *type;		/* its type (holds a ref) */
 	Actr__RegisterRequest *reg;	/* registration: ACL, spec, ws addr */
 	uint8_t renew_hash[32];		/* SHA-256 of the renewal token */
 	uint64_t renew_exp_s;		/* renewal token expiry */
@@ -61,19 +93,24 @@ struct sig_actor {
 	uint64_t reg_s;			/* registered at (unix s) */
 	bool ever_connected;		/* a WebSocket was opened once */
 	struct sig_conn *conn;		/* current connection or NULL */
-	bool live;			/* in by_type (connected, heartbeating) */
+	bool live;			/* on type->live (connected,
+					   heartbeating) */
 	uint64_t last_hb_ms;		/* last ping (or connect) */
 	uint64_t pong_seq;		/* last Pong.seq */
 	int avail;			/* Ping.availability */
 	float power;			/* Ping.power_reserve */
 	float backlog;			/* Ping.mailbox_backlog */
-	char **sticky;			/* Ping.sticky_client_ids (strv) */
-	GPtrArray *subs;		/* ActrUp subscriptions (type strings) */
+	char **sticky;			/* Ping.sticky_client_ids (malloc'd) */
+	size_t nsticky;			/* entries in sticky */
+	struct actr__list subs;		/* sig_sub.actor_link */
+	size_t nsubs;			/* subscriptions on subs */
 };
 
 struct sig_conn {
+	struct actr__map_node node;	/* in s->conns (key id) */
 	uint64_t id;			/* transport's id (hash key) */
 	char ip[64];			/* peer address */
+	struct sig_ip *ipe;		/* its address entry (pinned) */
 	struct sig_actor *actor;	/* NULL once replaced / expired */
 	bool answer;			/* connected with webrtc_role=answer */
 	bool closing;			/* close requested; send nothing more */
@@ -83,7 +120,7 @@ struct sig_conn {
 	 * repeating the Ed25519 verification */
 	uint32_t vc_key;		/* key id */
 	uint8_t vc_sig[64];		/* signature */
-	uint8_t *vc_claims;		/* claims bytes (g_malloc) */
+	uint8_t *vc_claims;		/* claims bytes (malloc'd) */
 	size_t vc_claims_len;		/* bytes, 0 = nothing cached */
 	uint64_t vc_expires_s;		/* claims.expires_at */
 };
@@ -94,26 +131,49 @@ struct actr__sig_server {
 	struct actr__sig_ident ident;	/* signing keys */
 	struct actr__sig_store *store;	/* SQLite state */
 	struct actr__sig_stats stats;	/* counters */
-	GHashTable *actors;		/* id string -> sig_actor (owned) */
-	GHashTable *by_serial;		/* &actor->key -> sig_actor */
-	GHashTable *conns;		/* &conn->id -> sig_conn (owned) */
-	GHashTable *ips;		/* ip -> sig_ip (owned) */
-	struct sig_ip *lru_head;	/* most recently used unpinned */
-	struct sig_ip *lru_tail;	/* eviction candidate */
+	struct actr__map actors;	/* id string -> sig_actor (owned) */
+	struct actr__map by_serial;	/* sig_key -> sig_actor */
+	struct actr__map conns;		/* conn id -> sig_conn (owned) */
+	struct actr__map ips;		/* ip -> sig_ip (owned) */
+	struct actr__list lru;		/* unpinned sig_ip, most recent first */
 	struct sig_bucket reg_global;	/* registrations, all addresses */
-	GHashTable *exch;		/* sig_exch -> itself (owned) */
+	struct actr__map exch;		/* sig_exch (owned) */
 	struct sig_bucket log_budget;	/* rate of attacker-driven log lines */
 	uint64_t log_dropped;		/* lines suppressed since last one */
 	uint64_t now_ms;		/* time of the current entry point */
 	uint64_t serial_t;		/* time part of the last serial */
-	GHashTable *realms;		/* realm id -> sig_realm */
-	GHashTable *mfrs;		/* manufacturer -> 32-byte pubkey */
-	GHashTable *by_type;		/* type string -> GPtrArray of live */
-	GHashTable *subs;		/* type string -> GPtrArray subscribers */
+	struct actr__map realms;	/* realm id -> sig_realm (owned) */
+	struct actr__map mfrs;		/* manufacturer -> sig_mfr (owned) */
+	struct actr__map types;		/* type string -> sig_type (owned) */
+	size_t nlive;			/* live actors (on some type->live) */
+	int load_rc;			/* first error while loading the store */
 	uint64_t env_seq;		/* server envelope id counter */
 };
 
 /* helpers shared by core.c and dispatch.c */
+
+/** Zeroed memory for a table entry, through actr__malloc so tests can
+ * make it fail; NULL when out of memory. Free with free(). */
+static inline void *actr__sig_zalloc(size_t n)
+{
+	void *p = actr__malloc(n);
+
+	if (p)
+		memset(p, 0, n);
+	return p;
+}
+
+/** Hash of key k in map m (realm and serial packed: the struct has
+ * padding, so it is not hashed as bytes). */
+static inline uint64_t actr__sig_key_hash(const struct actr__map *m,
+					  const struct sig_key *k)
+{
+	uint8_t b[12];
+
+	memcpy(b, &k->realm, 4);
+	memcpy(b + 4, &k->serial, 8);
+	return actr__map_hash(m, b, sizeof(b));
+}
 
 /** A warning caused by what a peer sent: logged at most ~10/s (burst
  * 20) so a flood cannot flood the log; suppressed lines are counted in
@@ -123,10 +183,15 @@ void actr__sig_warn(struct actr__sig_server *s, const char *fmt, ...)
 /** Blank credential (key 0, no claims, no signature) for every relay the
  * server sends: a credential goes only between its actor and the server. */
 extern const Actr__AIdCredential actr__sig_blank_cred;
-/** A new empty exchange table (struct sig_exch, owned). */
-GHashTable *actr__sig_exch_table(void);
-/** Drop exchanges past their expiry. */
+/** Drop exchanges past their expiry (all of them when now_ms is
+ * UINT64_MAX: the server is freed). */
 void actr__sig_exch_sweep(struct actr__sig_server *s, uint64_t now_ms);
+/** The type named name, with a new reference; created when missing.
+ * NULL when out of memory. */
+struct sig_type *actr__sig_type_get(struct actr__sig_server *s,
+				    const char *name);
+/** Drop a reference; the last one frees t. */
+void actr__sig_type_put(struct actr__sig_server *s, struct sig_type *t);
 bool actr__sig_bucket_take(struct sig_bucket *b, double per_s, double burst,
 			   uint64_t now_ms);
 void actr__sig_next_env_id(struct actr__sig_server *s, char out[32]);

@@ -64,67 +64,84 @@ static const char *spec_fingerprint(const struct sig_actor *a)
 
 const Actr__AIdCredential actr__sig_blank_cred = ACTR__AID_CREDENTIAL__INIT;
 
-static guint exch_hash(gconstpointer p)
+/* Hash of the exchange (caller, callee) in s->exch (both keys packed:
+ * struct sig_key has padding). */
+static uint64_t exch_hash(const struct actr__sig_server *s,
+			  const struct sig_key *caller,
+			  const struct sig_key *callee)
 {
-	const struct sig_exch *e = p;
-	uint64_t h = (e->caller.serial * 0x9e3779b97f4a7c15ull) ^
-		     (e->callee.serial * 0xc2b2ae3d27d4eb4full) ^
-		     ((uint64_t)e->caller.realm << 32) ^ e->callee.realm;
+	uint8_t b[24];
 
-	return (guint)(h ^ (h >> 29));
+	memcpy(b, &caller->realm, 4);
+	memcpy(b + 4, &caller->serial, 8);
+	memcpy(b + 12, &callee->realm, 4);
+	memcpy(b + 16, &callee->serial, 8);
+	return actr__map_hash(&s->exch, b, sizeof(b));
 }
 
-static gboolean exch_equal(gconstpointer x, gconstpointer y)
+static bool key_eq(const struct sig_key *a, const struct sig_key *b)
 {
-	const struct sig_exch *a = x, *b = y;
-
-	return a->caller.realm == b->caller.realm &&
-	       a->caller.serial == b->caller.serial &&
-	       a->callee.realm == b->callee.realm &&
-	       a->callee.serial == b->callee.serial;
+	return a->realm == b->realm && a->serial == b->serial;
 }
 
-GHashTable *actr__sig_exch_table(void)
+/* The exchange caller opened with callee, or NULL. */
+static struct sig_exch *exch_find(struct actr__sig_server *s,
+				  const struct sig_key *caller,
+				  const struct sig_key *callee, uint64_t h)
 {
-	return g_hash_table_new_full(exch_hash, exch_equal, NULL, g_free);
+	struct actr__map_node *n;
+
+	actr__map_foreach_hash(&s->exch, n, h) {
+		struct sig_exch *e = actr__map_entry(n, struct sig_exch, node);
+
+		if (key_eq(&e->caller, caller) && key_eq(&e->callee, callee))
+			return e;
+	}
+	return NULL;
 }
 
 void actr__sig_exch_sweep(struct actr__sig_server *s, uint64_t now_ms)
 {
-	GHashTableIter it;
-	gpointer k;
+	struct actr__map_iter it;
+	struct actr__map_node *n;
 
-	g_hash_table_iter_init(&it, s->exch);
-	while (g_hash_table_iter_next(&it, &k, NULL))
-		if (((struct sig_exch *)k)->expires_ms <= now_ms)
-			g_hash_table_iter_remove(&it);
+	actr__map_foreach(&s->exch, it, n) {
+		struct sig_exch *e = actr__map_entry(n, struct sig_exch, node);
+
+		if (e->expires_ms <= now_ms) {
+			actr__map_remove(&s->exch, n);
+			free(e);
+		}
+	}
 }
 
 /* caller's admitted relay opens (or refreshes) the exchange in which
- * callee may answer. When the table is full the exchange is not
- * recorded (counted): the callee's answer then needs the caller's ACL. */
+ * callee may answer. When the table is full (or out of memory) the
+ * exchange is not recorded (counted): the callee's answer then needs
+ * the caller's ACL. */
 static void exch_open(struct actr__sig_server *s, const struct sig_actor *caller,
 		      const struct sig_actor *callee, uint64_t now_ms)
 {
-	struct sig_exch k = { caller->key, callee->key, 0 };
-	struct sig_exch *e = g_hash_table_lookup(s->exch, &k);
+	uint64_t h = exch_hash(s, &caller->key, &callee->key);
+	struct sig_exch *e = exch_find(s, &caller->key, &callee->key, h);
 	uint64_t exp = now_ms + (uint64_t)s->cfg.exchange_ttl_s * 1000;
 
 	if (e) {
 		e->expires_ms = exp;
 		return;
 	}
-	if (g_hash_table_size(s->exch) >= s->cfg.max_exchanges) {
+	if (actr__map_size(&s->exch) >= s->cfg.max_exchanges ||
+	    !(e = actr__sig_zalloc(sizeof(*e)))) {
 		s->stats.exch_full++;
-		actr__sig_warn(s, "exchange table full (%u); %s -> %s not "
-			       "recorded", s->cfg.max_exchanges, caller->id,
-			       callee->id);
+		actr__sig_warn(s, "exchange table full (%u) or out of memory; "
+			       "%s -> %s not recorded", s->cfg.max_exchanges,
+			       caller->id, callee->id);
 		return;
 	}
-	e = g_new(struct sig_exch, 1);
-	*e = k;
+	e->caller = caller->key;
+	e->callee = callee->key;
 	e->expires_ms = exp;
-	g_hash_table_add(s->exch, e);
+	actr__map_insert_hash(&s->exch, &e->node, h);
 }
 
 /* May a relay to b? b's ACL admits a (which opens an exchange), or a
@@ -132,18 +149,37 @@ static void exch_open(struct actr__sig_server *s, const struct sig_actor *caller
 static bool relay_allowed(struct actr__sig_server *s, struct sig_actor *a,
 			  struct sig_actor *b, uint64_t now_ms)
 {
-	struct sig_exch k = { b->key, a->key, 0 };
 	struct sig_exch *e;
 
 	if (visible_to(b, a)) {
 		exch_open(s, a, b, now_ms);
 		return true;
 	}
-	e = g_hash_table_lookup(s->exch, &k);
+	e = exch_find(s, &b->key, &a->key, exch_hash(s, &b->key, &a->key));
 	return e && e->expires_ms > now_ms;
 }
 
 /* ---- control requests ------------------------------------------------ */
+
+/* Keep the first 64 sticky client ids of p. Out of memory keeps fewer
+ * (they only rank route candidates). */
+static void sticky_set(struct sig_actor *a, const Actr__Ping *p)
+{
+	size_t n = p->n_sticky_client_ids < 64 ? p->n_sticky_client_ids : 64;
+
+	for (size_t i = 0; i < a->nsticky; i++)
+		free(a->sticky[i]);
+	free(a->sticky);
+	a->sticky = NULL;
+	a->nsticky = 0;
+	if (!n || !(a->sticky = calloc(n, sizeof(*a->sticky))))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		a->sticky[a->nsticky] = strdup(p->sticky_client_ids[i]);
+		if (a->sticky[a->nsticky])
+			a->nsticky++;
+	}
+}
 
 static void on_ping(struct actr__sig_server *s, struct sig_actor *a,
 		    const char *eid, const Actr__Ping *p, bool tolerance,
@@ -157,16 +193,7 @@ static void on_ping(struct actr__sig_server *s, struct sig_actor *a,
 	a->avail = p->availability;
 	a->power = p->power_reserve;
 	a->backlog = p->mailbox_backlog;
-	g_strfreev(a->sticky);
-	a->sticky = NULL;
-	if (p->n_sticky_client_ids) {
-		size_t n = p->n_sticky_client_ids < 64 ? p->n_sticky_client_ids
-						       : 64;
-
-		a->sticky = g_new0(char *, n + 1);
-		for (size_t i = 0; i < n; i++)
-			a->sticky[i] = g_strdup(p->sticky_client_ids[i]);
-	}
+	sticky_set(a, p);
 	pong.seq = ++a->pong_seq;
 	pong.has_suggest_interval_secs = true;
 	pong.suggest_interval_secs = s->cfg.heartbeat_s;
@@ -191,22 +218,30 @@ static void on_discovery(struct actr__sig_server *s, struct sig_actor *a,
 	uint32_t limit = q->has_limit ? q->limit : 64;
 	Actr__DiscoveryResponse__TypeEntry *ents, **ptrs;
 	char (*names)[128];
-	GHashTableIter it;
-	gpointer v;
+	struct actr__map_iter it;
+	struct actr__map_node *tn;
 	size_t n = 0;
 
 	if (limit > 1024)
 		limit = 1024;
-	ents = g_new0(Actr__DiscoveryResponse__TypeEntry, limit ? limit : 1);
-	ptrs = g_new0(Actr__DiscoveryResponse__TypeEntry *, limit ? limit : 1);
-	names = g_malloc0(sizeof(*names) * (limit ? limit : 1));
-	g_hash_table_iter_init(&it, s->by_type);
-	while (n < limit && g_hash_table_iter_next(&it, NULL, &v)) {
-		GPtrArray *arr = v;
+	ents = actr__sig_zalloc((limit ? limit : 1) * sizeof(*ents));
+	ptrs = actr__sig_zalloc((limit ? limit : 1) * sizeof(*ptrs));
+	names = actr__sig_zalloc((limit ? limit : 1) * sizeof(*names));
+	if (!ents || !ptrs || !names) {
+		actr__sig_send_error(s, a->conn, eid, a->aid, 503,
+				     "server out of memory");
+		goto out;
+	}
+	actr__map_foreach(&s->types, it, tn) {
+		struct sig_type *t = actr__map_entry(tn, struct sig_type, node);
 		struct sig_actor *rep = NULL;
+		struct actr__list *ln;
 
-		for (guint i = 0; i < arr->len; i++) {
-			struct sig_actor *b = arr->pdata[i];
+		if (n >= limit)
+			break;
+		actr__list_foreach(ln, &t->live) {
+			struct sig_actor *b = actr__list_entry(
+				ln, struct sig_actor, live_link);
 
 			if (b != a && visible_to(b, a)) {
 				rep = b;
@@ -239,9 +274,10 @@ static void on_discovery(struct actr__sig_server *s, struct sig_actor *a,
 	sta.payload_case = SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_DISCOVERY_RESPONSE;
 	sta.discovery_response = &resp;
 	actr__sig_send_to_actr(s, a->conn, eid, a->aid, &sta);
-	g_free(ents);
-	g_free(ptrs);
-	g_free(names);
+out:
+	free(ents);
+	free(ptrs);
+	free(names);
 }
 
 struct rank_ctx {
@@ -251,8 +287,8 @@ struct rank_ctx {
 
 static bool sticky_has(const struct sig_actor *a, const char *id)
 {
-	for (char **p = a->sticky; p && *p; p++)
-		if (strcmp(*p, id) == 0)
+	for (size_t i = 0; i < a->nsticky; i++)
+		if (strcmp(a->sticky[i], id) == 0)
 			return true;
 	return false;
 }
@@ -314,7 +350,8 @@ static void on_route(struct actr__sig_server *s, struct sig_actor *a,
 	const Actr__RouteCandidatesRequest__NodeSelectionCriteria *c =
 		q->criteria;
 	char tbuf[512];
-	GPtrArray *arr;
+	struct actr__map_node *tn;
+	struct sig_type *t;
 	struct sig_actor **cand = NULL;
 	Actr__ActrId **ids = NULL;
 	Actr__WsAddressEntry *ws = NULL, **wsp = NULL;
@@ -327,11 +364,18 @@ static void on_route(struct actr__sig_server *s, struct sig_actor *a,
 				     "bad target_type");
 		return;
 	}
-	arr = g_hash_table_lookup(s->by_type, tbuf);
-	if (arr && arr->len) {
-		cand = g_new(struct sig_actor *, arr->len);
-		for (guint i = 0; i < arr->len; i++) {
-			struct sig_actor *b = arr->pdata[i];
+	tn = actr__map_find_str(&s->types, tbuf);
+	t = tn ? actr__map_entry(tn, struct sig_type, node) : NULL;
+	if (t && !actr__list_empty(&t->live)) {
+		struct actr__list *ln;
+
+		cand = actr__malloc(actr__list_count(&t->live) *
+				    sizeof(*cand));
+		if (!cand)
+			goto oom;
+		actr__list_foreach(ln, &t->live) {
+			struct sig_actor *b = actr__list_entry(
+				ln, struct sig_actor, live_link);
 
 			if (b == a || !visible_to(b, a))
 				continue;
@@ -346,9 +390,11 @@ static void on_route(struct actr__sig_server *s, struct sig_actor *a,
 	want = c && c->candidate_count ? c->candidate_count : 64;
 	if (n > want)
 		n = want;
-	ids = g_new0(Actr__ActrId *, n ? n : 1);
-	ws = g_new0(Actr__WsAddressEntry, n ? n : 1);
-	wsp = g_new0(Actr__WsAddressEntry *, n ? n : 1);
+	ids = actr__sig_zalloc((n ? n : 1) * sizeof(*ids));
+	ws = actr__sig_zalloc((n ? n : 1) * sizeof(*ws));
+	wsp = actr__sig_zalloc((n ? n : 1) * sizeof(*wsp));
+	if (!ids || !ws || !wsp)
+		goto oom;
 	for (size_t i = 0; i < n; i++) {
 		ids[i] = cand[i]->aid;
 		if (cand[i]->reg->ws_address) {
@@ -369,10 +415,15 @@ static void on_route(struct actr__sig_server *s, struct sig_actor *a,
 		SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_ROUTE_CANDIDATES_RESPONSE;
 	sta.route_candidates_response = &resp;
 	actr__sig_send_to_actr(s, a->conn, eid, a->aid, &sta);
-	g_free(cand);
-	g_free(ids);
-	g_free(ws);
-	g_free(wsp);
+	goto out;
+oom:
+	actr__sig_send_error(s, a->conn, eid, a->aid, 503,
+			     "server out of memory");
+out:
+	free(cand);
+	free(ids);
+	free(ws);
+	free(wsp);
 }
 
 static void on_service_spec(struct actr__sig_server *s, struct sig_actor *a,
@@ -381,15 +432,16 @@ static void on_service_spec(struct actr__sig_server *s, struct sig_actor *a,
 {
 	Signaling__SignalingToActr sta = SIGNALING__SIGNALING_TO_ACTR__INIT;
 	Actr__GetServiceSpecResponse resp = ACTR__GET_SERVICE_SPEC_RESPONSE__INIT;
-	GHashTableIter it;
-	gpointer v;
+	struct actr__map_iter it;
+	struct actr__map_node *tn;
 
-	g_hash_table_iter_init(&it, s->by_type);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		GPtrArray *arr = v;
+	actr__map_foreach(&s->types, it, tn) {
+		struct sig_type *t = actr__map_entry(tn, struct sig_type, node);
+		struct actr__list *ln;
 
-		for (guint i = 0; i < arr->len; i++) {
-			struct sig_actor *b = arr->pdata[i];
+		actr__list_foreach(ln, &t->live) {
+			struct sig_actor *b = actr__list_entry(
+				ln, struct sig_actor, live_link);
 			const Actr__ServiceSpec *sp = b->reg->service_spec;
 
 			if (sp && sp->name && q->name &&
@@ -446,40 +498,46 @@ static void on_subscribe(struct actr__sig_server *s, struct sig_actor *a,
 	Actr__UnsubscribeActrUpResponse__UnsubscribeOk uok =
 		ACTR__UNSUBSCRIBE_ACTR_UP_RESPONSE__UNSUBSCRIBE_OK__INIT;
 	char tbuf[512];
-	GPtrArray *arr;
-	bool have = false;
-	guint idx = 0;
+	struct sig_sub *have = NULL;
+	struct actr__list *ln;
 
 	if (!t || actr__sig_type_str(t, tbuf, sizeof(tbuf)) < 0) {
 		actr__sig_send_error(s, a->conn, eid, a->aid, 400,
 				     "bad target_type");
 		return;
 	}
-	for (guint i = 0; i < a->subs->len; i++)
-		if (strcmp(a->subs->pdata[i], tbuf) == 0) {
-			have = true;
-			idx = i;
-		}
-	arr = g_hash_table_lookup(s->subs, tbuf);
+	actr__list_foreach(ln, &a->subs) {
+		struct sig_sub *x =
+			actr__list_entry(ln, struct sig_sub, actor_link);
+
+		if (strcmp(x->type->name, tbuf) == 0)
+			have = x;
+	}
 	if (sub && !have) {
-		if (a->subs->len >= 256) {
+		struct sig_sub *ns;
+
+		if (a->nsubs >= 256) {
 			actr__sig_send_error(s, a->conn, eid, a->aid, 429,
 					     "too many subscriptions");
 			return;
 		}
-		g_ptr_array_add(a->subs, g_strdup(tbuf));
-		if (!arr) {
-			arr = g_ptr_array_new();
-			g_hash_table_insert(s->subs, g_strdup(tbuf), arr);
+		ns = actr__sig_zalloc(sizeof(*ns));
+		if (!ns || !(ns->type = actr__sig_type_get(s, tbuf))) {
+			free(ns);
+			actr__sig_send_error(s, a->conn, eid, a->aid, 503,
+					     "server out of memory");
+			return;
 		}
-		g_ptr_array_add(arr, a);
+		ns->actor = a;
+		actr__list_insert_tail(&a->subs, &ns->actor_link);
+		actr__list_insert_tail(&ns->type->subs, &ns->type_link);
+		a->nsubs++;
 	} else if (!sub && have) {
-		g_ptr_array_remove_index_fast(a->subs, idx);
-		if (arr) {
-			g_ptr_array_remove_fast(arr, a);
-			if (arr->len == 0)
-				g_hash_table_remove(s->subs, tbuf);
-		}
+		actr__list_remove(&have->actor_link);
+		actr__list_remove(&have->type_link);
+		actr__sig_type_put(s, have->type);
+		free(have);
+		a->nsubs--;
 	}
 	if (sub) {
 		sresp.result_case = ACTR__SUBSCRIBE_ACTR_UP_RESPONSE__RESULT_SUCCESS;
@@ -564,8 +622,14 @@ static void cache_cred(struct sig_conn *c, const Actr__AIdCredential *cred)
 					   cred->claims.data);
 	if (!cl)
 		return;
-	g_free(c->vc_claims);
-	c->vc_claims = g_memdup2(cred->claims.data, cred->claims.len);
+	free(c->vc_claims);
+	c->vc_claims = malloc(cred->claims.len ? cred->claims.len : 1);
+	c->vc_claims_len = 0;
+	if (!c->vc_claims) { /* nothing cached: the next one is verified */
+		actr__identity_claims__free_unpacked(cl, NULL);
+		return;
+	}
+	memcpy(c->vc_claims, cred->claims.data, cred->claims.len);
 	c->vc_claims_len = cred->claims.len;
 	memcpy(c->vc_sig, cred->signature.data, 64);
 	c->vc_key = cred->key_id;
@@ -832,7 +896,9 @@ static void arena_free(void *ad, void *p)
 void actr__sig_conn_frame(struct actr__sig_server *s, uint64_t conn,
 			  const uint8_t *data, size_t len, uint64_t now_ms)
 {
-	struct sig_conn *c = g_hash_table_lookup(s->conns, &conn);
+	struct actr__map_node *cn = actr__map_find_u64(&s->conns, conn);
+	struct sig_conn *c = cn ? actr__map_entry(cn, struct sig_conn, node)
+				: NULL;
 	Signaling__SignalingEnvelope *env;
 	struct arena ar;
 	ProtobufCAllocator al = { arena_alloc, arena_free, &ar };

@@ -13,24 +13,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <glib.h>
-
 #include <actr/error.h>
 #include <actr/log.h>
 #include <actr/net.h>
 #include <actr/reactor.h>
 #include <actr/util.h>
 
+#include "core/list.h"
+#include "core/map.h"
 #include "server/signal_internal.h"
 
 #define TAG "signal"
 
+/* A WebSocket of the listener: in l->conns while the WebSocket is
+ * open; on l->closed while the core is yet to hear that it closed. */
 struct lconn {
+	struct actr__map_node node;	/* in l->conns (key id) */
+	struct actr__list closed_link;	/* on l->closed, else self-linked */
 	struct actr__sig_listener *l;	/* owner */
 	uint64_t id;			/* core's connection id */
 	actr_ws_t *ws;			/* the WebSocket, NULL once closed */
 	bool closing;			/* we asked to close */
-	bool notified;			/* core already told it closed */
+	bool notified;			/* core told (or queued to be told) */
+	bool gone;			/* WebSocket freed, out of l->conns */
 };
 
 struct actr__sig_listener {
@@ -38,13 +43,29 @@ struct actr__sig_listener {
 	actr_http_server_t *http;	/* listener */
 	struct actr__sig_server *core;	/* signaling core */
 	actr_timer_t tick;		/* expiry tick */
-	GHashTable *conns;		/* &id -> lconn */
+	struct actr__map conns;		/* id -> lconn (owned) */
 	uint64_t next_id;		/* connection ids */
 	uint64_t text_ignored;		/* text frames dropped */
 	uint64_t slow_closed;		/* clients closed for max_pending */
 	int depth;			/* > 0 while inside a core call */
-	GArray *closed;			/* conn ids closed during a core call */
+	struct actr__list closed;	/* lconn closed during a core call */
 };
+
+/* The open WebSocket with core id id, or NULL. */
+static struct lconn *lconn_find(struct actr__sig_listener *l, uint64_t id)
+{
+	struct actr__map_node *n = actr__map_find_u64(&l->conns, id);
+
+	return n ? actr__map_entry(n, struct lconn, node) : NULL;
+}
+
+/* Queue c for leave() to tell the core (no allocation, so it cannot
+ * fail). */
+static void queue_closed(struct actr__sig_listener *l, struct lconn *c)
+{
+	c->notified = true;
+	actr__list_insert_tail(&l->closed, &c->closed_link);
+}
 
 /* A WebSocket may close synchronously inside a core call (a send that
  * overflows max_pending); the core hears of it only after the call
@@ -56,12 +77,16 @@ static void enter(struct actr__sig_listener *l)
 
 static void leave(struct actr__sig_listener *l)
 {
+	struct actr__list *n;
+
 	if (--l->depth > 0)
 		return;
-	while (l->closed->len) {
-		uint64_t id = g_array_index(l->closed, uint64_t, 0);
+	while ((n = actr__list_pop_head(&l->closed)) != NULL) {
+		struct lconn *c = actr__list_entry(n, struct lconn, closed_link);
+		uint64_t id = c->id;
 
-		g_array_remove_index(l->closed, 0);
+		if (c->gone)
+			free(c);
 		l->depth++;
 		actr__sig_conn_closed(l->core, id);
 		l->depth--;
@@ -71,7 +96,7 @@ static void leave(struct actr__sig_listener *l)
 static int io_send(void *ctx, uint64_t conn, const uint8_t *data, size_t len)
 {
 	struct actr__sig_listener *l = ctx;
-	struct lconn *c = g_hash_table_lookup(l->conns, &conn);
+	struct lconn *c = lconn_find(l, conn);
 	int rc;
 
 	if (!c || !c->ws || c->closing)
@@ -86,11 +111,9 @@ static int io_send(void *ctx, uint64_t conn, const uint8_t *data, size_t len)
 		/* the close handshake may take close_timeout_ms; the core
 		 * forgets the client now (after its current call). The close
 		 * may also have completed synchronously and freed c. */
-		c = g_hash_table_lookup(l->conns, &conn);
-		if (c && c->ws && !c->notified) {
-			c->notified = true;
-			g_array_append_val(l->closed, conn);
-		}
+		c = lconn_find(l, conn);
+		if (c && c->ws && !c->notified)
+			queue_closed(l, c);
 	}
 	return rc;
 }
@@ -98,7 +121,7 @@ static int io_send(void *ctx, uint64_t conn, const uint8_t *data, size_t len)
 static void io_close(void *ctx, uint64_t conn, int code, const char *why)
 {
 	struct actr__sig_listener *l = ctx;
-	struct lconn *c = g_hash_table_lookup(l->conns, &conn);
+	struct lconn *c = lconn_find(l, conn);
 
 	if (!c || !c->ws || c->closing)
 		return;
@@ -129,18 +152,23 @@ static void on_ws_close(actr_ws_t *ws, int code, const char *reason,
 	struct actr__sig_listener *l = c->l;
 	uint64_t id = c->id;
 
-	bool notified = c->notified;
-
 	c->ws = NULL;
+	c->gone = true;
 	actr_logd(TAG, "conn %" PRIu64 " closed (%d %s)", id, code,
 		  reason ? reason : "");
-	g_hash_table_remove(l->conns, &id);
-	if (!l->core || notified)
+	actr__map_remove(&l->conns, &c->node);
+	if (actr__list_linked(&c->closed_link))
+		return; /* leave() tells the core and frees c */
+	if (!l->core || c->notified) {
+		free(c);
 		return;
-	if (l->depth > 0)
-		g_array_append_val(l->closed, id);
-	else
-		actr__sig_conn_closed(l->core, id);
+	}
+	if (l->depth > 0) {
+		queue_closed(l, c);
+		return;
+	}
+	free(c);
+	actr__sig_conn_closed(l->core, id);
 }
 
 static const struct actr_ws_callbacks ws_cbs = {
@@ -156,9 +184,15 @@ static void on_request(actr_http_req_t *q, void *arg)
 	const char *peer = actr_http_req_peer(q);
 	struct actr__sig_http_reply rep;
 	uint64_t now = actr_wall_ms();
-	char *target = g_strconcat(path, query[0] ? "?" : "", query, NULL);
+	char *target = NULL;
 
 	enter(l);
+	if (asprintf(&target, "%s%s%s", path, query[0] ? "?" : "", query) < 0) {
+		target = NULL;
+		actr_http_respond(q, 503, "text/plain", NULL,
+				  "server out of memory\n", 21);
+		goto out;
+	}
 
 	if (strcmp(path, "/signaling/ws") == 0 &&
 	    actr_http_req_is_websocket(q)) {
@@ -176,15 +210,21 @@ static void on_request(actr_http_req_t *q, void *arg)
 			free(rep.body);
 			goto out;
 		}
-		c = g_new0(struct lconn, 1);
-		c->l = l;
-		c->id = ++l->next_id;
-		c->ws = actr_http_accept_ws(q, &ws_cbs, c);
-		if (!c->ws) {
-			g_free(c);
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			actr_http_respond(q, 503, "text/plain", NULL,
+					  "server out of memory\n", 21);
 			goto out;
 		}
-		g_hash_table_insert(l->conns, &c->id, c);
+		c->l = l;
+		c->id = ++l->next_id;
+		actr__list_init(&c->closed_link);
+		c->ws = actr_http_accept_ws(q, &ws_cbs, c);
+		if (!c->ws) {
+			free(c);
+			goto out;
+		}
+		actr__map_insert_u64(&l->conns, &c->node, c->id);
 		if (actr__sig_conn_open(l->core, c->id, target, peer, now) < 0) {
 			c->closing = true;
 			actr_ws_close(c->ws, 1008, "credential rejected");
@@ -208,7 +248,7 @@ static void on_request(actr_http_req_t *q, void *arg)
 		free(rep.body);
 	}
 out:
-	g_free(target);
+	free(target);
 	leave(l);
 }
 
@@ -225,15 +265,18 @@ struct actr__sig_listener *
 actr__sig_listen(struct actr_reactor *r, const struct actr__sig_config *cfg,
 		 const struct actr__sig_listen_config *lc)
 {
-	struct actr__sig_listener *l = g_new0(struct actr__sig_listener, 1);
+	struct actr__sig_listener *l = calloc(1, sizeof(*l));
 	struct actr__sig_io io = { .ctx = l, .send = io_send,
 				   .close = io_close };
 	struct actr_http_server_config hc = { 0 };
 
+	if (!l) {
+		actr_loge(TAG, "out of memory");
+		return NULL;
+	}
 	l->r = r;
-	l->conns = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL,
-					 g_free);
-	l->closed = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+	actr__map_init(&l->conns);
+	actr__list_init(&l->closed);
 	l->core = actr__sig_new(cfg, &io, actr_wall_ms());
 	if (!l->core)
 		goto fail;
@@ -284,6 +327,10 @@ struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l)
 
 void actr__sig_listener_free(struct actr__sig_listener *l)
 {
+	struct actr__map_iter it;
+	struct actr__map_node *n;
+	struct actr__list *ln;
+
 	if (!l)
 		return;
 	if (l->tick.r)
@@ -292,7 +339,18 @@ void actr__sig_listener_free(struct actr__sig_listener *l)
 	actr_http_server_free(l->http);
 	actr__sig_free(l->core);
 	l->core = NULL;
-	g_hash_table_destroy(l->conns);
-	g_array_free(l->closed, TRUE);
-	g_free(l);
+	/* nothing is left once the server closed every WebSocket; free
+	 * what a failed setup or a pending notification may hold */
+	while ((ln = actr__list_pop_head(&l->closed)) != NULL) {
+		struct lconn *c = actr__list_entry(ln, struct lconn, closed_link);
+
+		if (c->gone)
+			free(c);
+	}
+	actr__map_foreach(&l->conns, it, n) {
+		actr__map_remove(&l->conns, n);
+		free(actr__map_entry(n, struct lconn, node));
+	}
+	actr__map_fini(&l->conns);
+	free(l);
 }

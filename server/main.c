@@ -16,7 +16,6 @@
 #include <actr/log.h>
 #include <actr/reactor.h>
 #include <actr/util.h>
-#include <actr/util.h>
 
 #include "server/signal_internal.h"
 
@@ -68,17 +67,66 @@ static const char usage[] =
 	"  [realm.ID]            secret = ...   (optional)\n"
 	"  [manufacturer.NAME]   pubkey = <base64 Ed25519 public key>\n";
 
+/* A growable list of malloc'd strings (owned). */
+struct strv {
+	char **v;			/* entries */
+	size_t n;			/* entries used */
+	size_t cap;			/* entries allocated */
+};
+
 struct opts {
 	struct actr__sig_config cfg;	/* core configuration */
 	struct actr__sig_listen_config lc; /* listener */
 	char *listen;			/* HOST:PORT */
-	GPtrArray *realms;		/* "ID[:SECRET]" */
-	GPtrArray *mfrs;		/* "NAME:PUBKEY" */
+	struct strv realms;		/* "ID[:SECRET]" */
+	struct strv mfrs;		/* "NAME:PUBKEY" */
 	bool rotate;			/* --rotate-key */
-	GPtrArray *strings;		/* strings read from the key file */
+	bool oom;			/* a string could not be kept */
+	struct strv strings;		/* strings read from the key file */
 };
 
 static struct opts *opts_for_kf;	/* where kf_str keeps its strings */
+
+/* Append str (malloc'd, or NULL after a failed allocation) to v, which
+ * takes it. Out of memory sets o->oom (main() then exits with 1). */
+static void strv_add(struct opts *o, struct strv *v, char *str)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 8;
+		char **nv = realloc(v->v, cap * sizeof(*nv));
+
+		if (!nv) {
+			free(str);
+			o->oom = true;
+			return;
+		}
+		v->v = nv;
+		v->cap = cap;
+	}
+	if (!str) {
+		o->oom = true;
+		return;
+	}
+	v->v[v->n++] = str;
+}
+
+static void strv_free(struct strv *v)
+{
+	for (size_t i = 0; i < v->n; i++)
+		free(v->v[i]);
+	free(v->v);
+	memset(v, 0, sizeof(*v));
+}
+
+/* The malloc'd string "a:b", or a copy of a when b is NULL. */
+static char *join(const char *a, const char *b)
+{
+	char *out;
+
+	if (!b)
+		return strdup(a);
+	return asprintf(&out, "%s:%s", a, b) < 0 ? NULL : out;
+}
 
 static int parse_listen(const char *s, struct actr__sig_listen_config *lc)
 {
@@ -137,10 +185,14 @@ static void kf_str(GKeyFile *kf, const char *g, const char *k,
 		   const char **v)
 {
 	char *x = g_key_file_get_string(kf, g, k, NULL);
+	size_t n;
 
 	if (x) {
-		*v = x;
-		g_ptr_array_add(opts_for_kf->strings, x); /* freed at exit */
+		n = opts_for_kf->strings.n;
+		strv_add(opts_for_kf, &opts_for_kf->strings, strdup(x));
+		if (opts_for_kf->strings.n > n)
+			*v = opts_for_kf->strings.v[n]; /* freed at exit */
+		g_free(x);
 	}
 }
 
@@ -196,19 +248,16 @@ static int load_config(const char *path, struct opts *o)
 	kf_u32(kf, "limits", "max_exchanges", &c->max_exchanges);
 	groups = g_key_file_get_groups(kf, NULL);
 	for (gchar **g = groups; g && *g; g++) {
-		if (g_str_has_prefix(*g, "realm.")) {
+		if (strncmp(*g, "realm.", 6) == 0) {
 			char *sec = g_key_file_get_string(kf, *g, "secret", NULL);
 
-			g_ptr_array_add(o->realms,
-					sec ? g_strdup_printf("%s:%s", *g + 6, sec)
-					    : g_strdup(*g + 6));
+			strv_add(o, &o->realms, join(*g + 6, sec));
 			g_free(sec);
-		} else if (g_str_has_prefix(*g, "manufacturer.")) {
+		} else if (strncmp(*g, "manufacturer.", 13) == 0) {
 			char *pk = g_key_file_get_string(kf, *g, "pubkey", NULL);
 
 			if (pk)
-				g_ptr_array_add(o->mfrs, g_strdup_printf(
-						"%s:%s", *g + 13, pk));
+				strv_add(o, &o->mfrs, join(*g + 13, pk));
 			g_free(pk);
 		}
 	}
@@ -219,8 +268,8 @@ static int load_config(const char *path, struct opts *o)
 
 static int apply_realms_mfrs(struct opts *o, struct actr__sig_server *core)
 {
-	for (guint i = 0; i < o->realms->len; i++) {
-		const char *s = o->realms->pdata[i];
+	for (size_t i = 0; i < o->realms.n; i++) {
+		const char *s = o->realms.v[i];
 		char *end;
 		unsigned long id = strtoul(s, &end, 10);
 
@@ -233,8 +282,8 @@ static int apply_realms_mfrs(struct opts *o, struct actr__sig_server *core)
 			return -EIO;
 		actr_logi(TAG, "realm %lu%s", id, *end ? " (with secret)" : "");
 	}
-	for (guint i = 0; i < o->mfrs->len; i++) {
-		const char *s = o->mfrs->pdata[i];
+	for (size_t i = 0; i < o->mfrs.n; i++) {
+		const char *s = o->mfrs.v[i];
 		const char *colon = strchr(s, ':');
 		uint8_t pub[32];
 		char *name;
@@ -244,10 +293,14 @@ static int apply_realms_mfrs(struct opts *o, struct actr__sig_server *core)
 			fprintf(stderr, "actr-signal: bad manufacturer '%s'\n", s);
 			return -EINVAL;
 		}
-		name = g_strndup(s, (gsize)(colon - s));
-		actr__sig_add_manufacturer(core, name, pub);
+		name = strndup(s, (size_t)(colon - s));
+		if (!name || actr__sig_add_manufacturer(core, name, pub) < 0) {
+			free(name);
+			fprintf(stderr, "actr-signal: out of memory\n");
+			return -ENOMEM;
+		}
 		actr_logi(TAG, "manufacturer %s trusted for PACKAGE mode", name);
-		g_free(name);
+		free(name);
 	}
 	return 0;
 }
@@ -278,9 +331,6 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	actr__sig_config_defaults(&o.cfg);
-	o.realms = g_ptr_array_new_with_free_func(g_free);
-	o.mfrs = g_ptr_array_new_with_free_func(g_free);
-	o.strings = g_ptr_array_new_with_free_func(g_free);
 	opts_for_kf = &o;
 	o.listen = "127.0.0.1:8081";
 	for (int i = 1; i < argc; i++)
@@ -304,11 +354,10 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "-d") || !strcmp(a, "--db"))
 			o.cfg.db_path = need_arg(argc, argv, &i);
 		else if (!strcmp(a, "-r") || !strcmp(a, "--realm"))
-			g_ptr_array_add(o.realms,
-					g_strdup(need_arg(argc, argv, &i)));
+			strv_add(&o, &o.realms,
+				 strdup(need_arg(argc, argv, &i)));
 		else if (!strcmp(a, "-m") || !strcmp(a, "--manufacturer"))
-			g_ptr_array_add(o.mfrs,
-					g_strdup(need_arg(argc, argv, &i)));
+			strv_add(&o, &o.mfrs, strdup(need_arg(argc, argv, &i)));
 		else if (!strcmp(a, "--open-realms"))
 			o.cfg.open_realms = true;
 		else if (!strcmp(a, "--turn-secret"))
@@ -331,6 +380,10 @@ int main(int argc, char **argv)
 			rc = 2;
 			goto out_opts;
 		}
+	}
+	if (o.oom) {
+		fprintf(stderr, "actr-signal: out of memory\n");
+		goto out_opts;
 	}
 	if (parse_listen(o.listen, &o.lc) < 0) {
 		fprintf(stderr, "actr-signal: bad --listen '%s'\n", o.listen);
@@ -364,8 +417,8 @@ out_listener:
 out:
 	actr_reactor_free(r);
 out_opts:
-	g_ptr_array_free(o.realms, TRUE);
-	g_ptr_array_free(o.mfrs, TRUE);
-	g_ptr_array_free(o.strings, TRUE);
+	strv_free(&o.realms);
+	strv_free(&o.mfrs);
+	strv_free(&o.strings);
 	return rc;
 }

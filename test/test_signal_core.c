@@ -4,6 +4,7 @@
  * negotiation, rate limits, heartbeat expiry and persistence. Driven
  * directly through the sans-I/O entry points with a fake clock.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 
 #include <actr/actr.h>
 
+#include "core/internal.h"
 #include "test.h"
 #include "signal_harness.h"
 
@@ -1385,6 +1387,86 @@ TEST(signal_key_rotation_schedule)
 	CHECK_EQ(sh_register(&h, &b, "acme", "x", 101, NULL, NULL), 200);
 	CHECK_EQ(b.ok->signing_key_id, 2);
 	CHECK_EQ(sh_connect(&h, &a, 1, false), 101);
+	sh_actor_free(&a);
+	sh_actor_free(&b);
+	sh_stop(&h);
+}
+
+/* ---- out of memory ------------------------------------------------------------ */
+
+static void *no_malloc(size_t n)
+{
+	(void)n;
+	return NULL;
+}
+
+/* Out of memory while serving (table entries and reply arrays come
+ * through actr__sys.malloc): every request is answered 503, -ENOMEM for
+ * the transport to answer 500, or refused; nothing aborts or leaks
+ * (ASan); the core works again once memory is back. */
+TEST(signal_out_of_memory)
+{
+	struct sh h;
+	struct sh_actor a, b;
+	struct actr__sig_http_reply rep;
+	Signaling__ActrToSignaling m = SIGNALING__ACTR_TO_SIGNALING__INIT;
+	Actr__SubscribeActrUpRequest sq = ACTR__SUBSCRIBE_ACTR_UP_REQUEST__INIT;
+	Actr__DiscoveryRequest dq = ACTR__DISCOVERY_REQUEST__INIT;
+	Actr__ActrType t = ACTR__ACTR_TYPE__INIT;
+	Signaling__SignalingEnvelope *e;
+	size_t ips;
+	char q[4096];
+
+	sh_start(&h, NULL, false);
+	CHECK_EQ(sh_register(&h, &a, "acme", "client", 101, NULL, NULL), 200);
+	CHECK_EQ(sh_register(&h, &b, "acme", "echo", 101, NULL, NULL), 200);
+	CHECK_EQ(sh_connect(&h, &a, 1, false), 101);
+	CHECK_EQ(sh_connect(&h, &b, 2, false), 101);
+	sh_query(&a, q, sizeof(q), false);
+	ips = actr__sig_ip_entries(h.s);
+
+	actr__sys.malloc = no_malloc;
+	/* a new address gets no entry for its rate limits */
+	CHECK_EQ(actr__sig_ws_check(h.s, q, "10.0.0.9", h.now, &rep), 503);
+	CHECK_EQ(rep.status, 503);
+	free(rep.body);
+	CHECK_EQ(actr__sig_http(h.s, "POST", "/ais/renew",
+				(const uint8_t *)"x", 1, NULL, "10.0.0.9",
+				h.now, &rep), -ENOMEM);
+	free(rep.body);
+	CHECK_EQ(actr__sig_ip_entries(h.s), ips);
+	/* a known address, but no memory for the connection */
+	CHECK_EQ(actr__sig_ws_check(h.s, q, "127.0.0.1", h.now, &rep), 101);
+	free(rep.body);
+	CHECK_EQ(actr__sig_conn_open(h.s, 3, q, "127.0.0.1", h.now), -503);
+	/* control requests are answered 503 */
+	t.manufacturer = "acme";
+	t.name = "echo";
+	t.version = "1.0.0";
+	sq.target_type = &t;
+	m.payload_case = SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_SUBSCRIBE_ACTR_UP_REQUEST;
+	m.subscribe_actr_up_request = &sq;
+	sh_send_a2s(&h, &a, &m, "sub");
+	CHECK_EQ(pop_error(&h, 1), 503);
+	e = route(&h, &a, "acme", "echo", 0, -1, -1);
+	CHECK(e && e->server_to_actr->payload_case ==
+			   SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_ERROR);
+	CHECK_EQ(e->server_to_actr->error->code, 503);
+	signaling__signaling_envelope__free_unpacked(e, NULL);
+	m.payload_case = SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_DISCOVERY_REQUEST;
+	m.discovery_request = &dq;
+	sh_send_a2s(&h, &a, &m, "disc");
+	CHECK_EQ(pop_error(&h, 1), 503);
+	actr__sys_reset();
+
+	/* memory is back */
+	sh_send_a2s(&h, &a, &m, "disc");
+	e = sh_pop(&h, 1);
+	CHECK(e && e->server_to_actr->payload_case ==
+			   SIGNALING__SIGNALING_TO_ACTR__PAYLOAD_DISCOVERY_RESPONSE);
+	signaling__signaling_envelope__free_unpacked(e, NULL);
+	CHECK_EQ(sh_connect(&h, &a, 4, false), 101);
+	CHECK_EQ(actr__sig_live_count(h.s), 2);
 	sh_actor_free(&a);
 	sh_actor_free(&b);
 	sh_stop(&h);

@@ -17,13 +17,13 @@
 #include <actr/log.h>
 #include <actr/util.h>
 
+#include "core/list.h"
 #include "wire/sigclient_core.h"
 
 #define TAG "sigclient"
 
 struct pend {
-	struct pend *next;		/* list link */
-	struct pend *prev;		/* list link */
+	struct actr__list link;		/* on c->pend, newest first */
 	char id[32];			/* envelope_id */
 	int kind;			/* enum actr__sigc_kind */
 	actr_sig_reply_fn cb;		/* reply callback (not for pings) */
@@ -50,7 +50,7 @@ struct actr__sigc {
 	uint64_t retry_at;			/* backoff deadline */
 	uint64_t hb_at;				/* next ping */
 	uint64_t renew_at;			/* renewal deadline */
-	struct pend *pend;			/* outstanding requests */
+	struct actr__list pend;			/* outstanding requests */
 	uint64_t seq;				/* envelope ids */
 	struct actr__sigc_stats st;		/* counters */
 };
@@ -95,24 +95,12 @@ static void drop_registration(struct actr__sigc *c)
 
 /* ---- pending requests ------------------------------------------------------ */
 
-static void pend_unlink(struct actr__sigc *c, struct pend *p)
-{
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		c->pend = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-}
+#define PEND(n) actr__list_entry(n, struct pend, link)
 
 static void pend_link(struct actr__sigc *c, struct pend *p, uint64_t deadline)
 {
 	p->deadline = deadline;
-	p->prev = NULL;
-	p->next = c->pend;
-	if (c->pend)
-		c->pend->prev = p;
-	c->pend = p;
+	actr__list_insert_head(&c->pend, &p->link);
 }
 
 /* Unlink and free p, then call its callback (which may re-enter). */
@@ -122,7 +110,7 @@ static void pend_finish(struct actr__sigc *c, struct pend *p, int rc,
 	actr_sig_reply_fn cb = p->cb;
 	void *arg = p->arg;
 
-	pend_unlink(c, p);
+	actr__list_remove(&p->link);
 	free(p);
 	if (cb)
 		cb(c->cfg.handle, rc, msg, len, arg);
@@ -149,18 +137,22 @@ static void pend_timeout(struct actr__sigc *c, struct pend *p)
 
 static struct pend *pend_find(struct actr__sigc *c, const char *id)
 {
+	struct actr__list *n;
+
 	if (!id)
 		return NULL;
-	for (struct pend *p = c->pend; p; p = p->next)
-		if (strcmp(p->id, id) == 0)
-			return p;
+	actr__list_foreach(n, &c->pend)
+		if (strcmp(PEND(n)->id, id) == 0)
+			return PEND(n);
 	return NULL;
 }
 
 static void pend_fail_all(struct actr__sigc *c, int rc)
 {
-	while (c->pend)
-		pend_finish(c, c->pend, rc, NULL, 0);
+	struct actr__list *n;
+
+	while ((n = actr__list_first(&c->pend)) != NULL)
+		pend_finish(c, PEND(n), rc, NULL, 0);
 }
 
 static int code_to_rc(uint32_t code)
@@ -817,14 +809,15 @@ static void schedule_retry(struct actr__sigc *c, uint64_t now)
 uint64_t actr__sigc_next_deadline(const struct actr__sigc *c)
 {
 	uint64_t d = c->retry_at;
+	const struct actr__list *n;
 
 	if (c->hb_at < d)
 		d = c->hb_at;
 	if (c->renew_at < d)
 		d = c->renew_at;
-	for (const struct pend *p = c->pend; p; p = p->next)
-		if (p->deadline < d)
-			d = p->deadline;
+	actr__list_foreach(n, &c->pend)
+		if (PEND(n)->deadline < d)
+			d = PEND(n)->deadline;
 	return d;
 }
 
@@ -833,11 +826,15 @@ uint64_t actr__sigc_next_deadline(const struct actr__sigc *c)
 static bool fire_one(struct actr__sigc *c, uint64_t now)
 {
 	struct pend *due = NULL;
+	struct actr__list *n;
 	uint64_t at = c->hb_at;
 
-	for (struct pend *p = c->pend; p; p = p->next)
+	actr__list_foreach(n, &c->pend) {
+		struct pend *p = PEND(n);
+
 		if (p->deadline <= now && (!due || p->deadline < due->deadline))
 			due = p;
+	}
 	if (c->renew_at < at)
 		at = c->renew_at;
 	if (c->retry_at < at)
@@ -907,19 +904,18 @@ struct actr__sigc *actr__sigc_new(const struct actr__sigc_config *cfg,
 	DEFAULT(rand, rand_default);
 #undef DEFAULT
 	c->retry_at = c->hb_at = c->renew_at = ACTR__SIGC_NEVER;
+	actr__list_init(&c->pend);
 	return c;
 }
 
 void actr__sigc_free(struct actr__sigc *c)
 {
+	struct actr__list *n;
+
 	if (!c)
 		return;
-	while (c->pend) {
-		struct pend *p = c->pend;
-
-		pend_unlink(c, p);
-		free(p);
-	}
+	while ((n = actr__list_pop_head(&c->pend)) != NULL)
+		free(PEND(n));
 	drop_registration(c);
 	free(c->turn);
 	free((void *)c->cfg.register_request);

@@ -82,9 +82,15 @@ struct actr_timer {
 	uint32_t index;		/* position in the heap, UINT32_MAX = idle */
 };
 
+/* The library's intrusive list node (core/list.h), declared here because
+ * handles embed it. Private. */
+struct actr__list {
+	struct actr__list *next;	/* next node, or the head */
+	struct actr__list *prev;	/* previous node, or the head */
+};
+
 struct actr_defer {
-	actr_defer_t *next;	/* queue link */
-	actr_defer_t *prev;	/* queue link (O(1) cancel) */
+	struct actr__list link;	/* on the queue or the running batch */
 	actr_defer_cb cb;	/* callback */
 	void *arg;		/* callback argument */
 	bool queued;		/* on the queue now */
