@@ -13,6 +13,7 @@
 #include "sctp/sctp.h"
 #include "wire/pc.h"
 #include "wire/sdp.h"
+#include "fault.h"
 #include "test.h"
 #include "test_pc_util.h"
 
@@ -787,6 +788,42 @@ static void mangle_active_no_cands(struct side *s)
 	mangle_setup_active(s);
 	strip_lines(s, "a=candidate:");
 	strip_lines(s, "a=end-of-candidates");
+}
+
+/* An error exit of the DTLS/SCTP send path: the SCTP send queue cannot
+ * allocate while a large message is being queued. The send reports
+ * -ENOMEM (not success, not a crash), nothing else breaks, and the next
+ * messages on every lane still cross. */
+TEST_TIMEOUT(pc_send_queue_enomem, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__pc_config c;
+	struct side a, b;
+	size_t big = 4u << 20;
+	uint8_t *msg = malloc(big);
+	int rc;
+
+	CHECK(msg);
+	memset(msg, 0x5a, big);
+	cfg_init(&c, true);
+	make_sides(r, &a, &b, &c, &c);
+	b.echo = true;
+	CHECK_OK(actr__pc_start(a.pc));
+	run_connect(r, &a, &b, 5000);
+	CHECK(connected(&a, &b));
+	/* 4 MiB cannot all go into usrsctp at once: fragments are queued,
+	 * and the first queue allocation fails */
+	fault_arm(FAULT_MALLOC, 1, ENOMEM, false, -1);
+	rc = actr__pc_send(a.pc, ACTR__LANE_STREAM_RELIABLE, msg, big);
+	CHECK_EQ(fault_hits(FAULT_MALLOC), 1);
+	CHECK_EQ(rc, -ENOMEM);
+	fault_reset();
+	free(msg);
+	CHECK_EQ(actr__pc_state(a.pc), ACTR__PC_CONNECTED);
+	echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 1000);
+	echo_one(r, &a, &b, ACTR__LANE_STREAM_RELIABLE, 200000);
+	free_sides(&a, &b);
+	actr_reactor_free(r);
 }
 
 TEST_TIMEOUT(pc_offerer_as_dtls_client, 20)
