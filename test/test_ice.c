@@ -58,7 +58,6 @@ TEST(ice_gloop_timeout_and_idle)
 	CHECK_EQ(ticks, 3);
 	CHECK_EQ(idles, 1);
 	CHECK(actr_time_ns() - t0 >= ACTR_MS(55));
-	CHECK(actr_time_ns() - t0 < ACTR_MS(2000));
 	actr__gloop_unref(g);
 	CHECK_EQ(actr_reactor_active(r), 0);
 	actr_reactor_free(r);
@@ -144,7 +143,6 @@ TEST(ice_gloop_expedite)
 	GSource *s1, *s2, *s3;
 	struct actr__gloop_stats st;
 	guint before;
-	uint64_t t0;
 
 	CHECK(g);
 	s1 = named_timeout(g, 10000, "tick", &old);
@@ -152,12 +150,12 @@ TEST(ice_gloop_expedite)
 	CHECK(before >= g_source_get_id(s1));
 	s2 = named_timeout(g, 10000, "tick", &fresh);
 	s3 = named_timeout(g, 10000, "other", &other);
-	t0 = actr_time_ns();
+	/* the loop below lasts at most 5 s, the timeouts 10 s: fresh set
+	 * means the expedited one ran */
 	CHECK_EQ(actr__gloop_expedite(g, before, "tick"), 1);
 	for (int i = 0; i < 50 && !fresh; i++)
 		CHECK(actr_reactor_run_once(r, 100) >= 0);
 	CHECK_EQ(fresh, 1);
-	CHECK(actr_time_ns() - t0 < ACTR_SEC(actr_test_scale(2)));
 	CHECK_EQ(old, 0);
 	CHECK_EQ(other, 0);
 	/* Re-armed a full interval later, and expediting again moves

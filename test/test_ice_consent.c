@@ -493,7 +493,6 @@ TEST_TIMEOUT(ice_consent_peer_abort_fails_call_in_flight, 30)
 	struct rnode srv, cli;
 	struct rt_echo_res x = { 0 }, y = { 0 };
 	actr_peer_stats_t st;
-	uint64_t t0;
 	char url[64];
 
 	CHECK(r);
@@ -511,14 +510,14 @@ TEST_TIMEOUT(ice_consent_peer_abort_fails_call_in_flight, 30)
 	CHECK(held_ctx);
 	CHECK_EQ(x.done, 0);
 
-	t0 = actr_time_ns();
+	/* Unavailable with the reason, not TimedOut: it failed on the lost
+	 * connection, not at its 20 s deadline */
 	actr_peer_free(srv.peer);
 	srv.peer = NULL;
 	rt_run(r, &x.done, 1, 10000);
 	CHECK_EQ(x.done, 1);
 	CHECK_EQ(x.status, -ACTR_EUNAVAILABLE);
 	CHECK(strstr(x.message, "connection"));
-	CHECK(actr_time_ns() - t0 < ACTR_MS(actr_test_scale(5000)));
 	CHECK_EQ(actr_peer_conn_count(cli.peer), 0);
 	/* the callee's handler answers after its gate is gone: the reply
 	 * goes into a closed lane, cleanly refused */

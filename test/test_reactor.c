@@ -627,15 +627,12 @@ TEST(reactor_eintr_finishes_iteration)
 	actr_hook_t h = { 0 };
 	pthread_t th;
 	int hooks = 0;
-	uint64_t t0;
 
 	sa.sa_handler = on_usr2; /* no SA_RESTART: epoll_wait gets EINTR */
 	CHECK_OK(sigaction(SIGUSR2, &sa, NULL));
 	actr_hook_start(r, &h, ACTR_HOOK_CHECK, 1, count_hook, &hooks);
 	CHECK_OK(pthread_create(&th, NULL, kick_main, &k));
-	t0 = actr_time_ns();
-	CHECK(actr_reactor_run_once(r, 5000) >= 1);
-	CHECK(actr_time_ns() - t0 < ACTR_SEC(4));
+	CHECK(actr_reactor_run_once(r, 5000) >= 1);	/* woken, not timed out */
 	CHECK_EQ(hooks, 1);
 	pthread_join(th, NULL);
 	actr_hook_stop(&h);
@@ -723,7 +720,7 @@ TEST(reactor_drain_until_idle)
 	CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	CHECK_OK(actr_io_init(r, &io, sv[0], on_io, &c));
 	CHECK_OK(actr_io_set(&io, ACTR_READ));
-	t0 = actr_time_ns();
+	t0 = actr_reactor_now(r); /* deadlines count from it */
 	CHECK_EQ(actr_reactor_drain(r, 50), -ACTR_ETIMEDOUT);
 	CHECK(actr_time_ns() - t0 >= ACTR_MS(50));
 	actr_io_close(&io);
