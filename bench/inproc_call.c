@@ -3,7 +3,7 @@
  * process, 64-byte payload (raw route), by default 1M calls.
  *
  *   build/bench/inproc_call [--calls N] [--no-timing] [--mode M]
- *   (M = poll, reactor, typed or durable: run only that measurement)
+ *   (M = poll, reactor, typed, durable or embedded: run only that one)
  *
  * Prints p50/p99 latency (ns; each sample includes two clock reads) and
  * calls/s (a second pass without clock reads) for:
@@ -16,7 +16,10 @@
  *   durable  like reactor, through the durable mailbox (a peer gate with
  *            mailbox_local, SYNC_FULL, handled first: an envelope encode
  *            and a crash-journal copy per call; no signaling server, so
- *            it never registers, which in-process messages do not need).
+ *            it never registers, which in-process messages do not need);
+ *   embedded like reactor once the fd was handed out (actr_reactor_fd):
+ *            each call from host code makes the fd readable (an eventfd
+ *            write and read), the price of a host loop that blocks on it.
  * Anchors (Rust actr docs): ~16 us in-process call, ~10 us host path.
  * Target: p50 <= 250 ns, <= 1500 instructions per call.
  *
@@ -174,7 +177,8 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		else {
 			fprintf(stderr, "usage: %s [--calls N] [--no-timing] "
-				"[--mode poll|reactor|typed|durable]\n",
+				"[--mode poll|reactor|typed|durable|"
+				"embedded]\n",
 				argv[0]);
 			return 2;
 		}
@@ -218,6 +222,10 @@ int main(int argc, char **argv)
 		measure("durable", only ? calls : tenth, REACTOR, timing);
 		actr_peer_free(peer);
 		actr_mailbox_remove(db);
+	}
+	if (!only || !strcmp(only, "embedded")) {
+		(void)actr_reactor_fd(reactor);	/* on for good: last */
+		measure("embedded", only ? calls : tenth, REACTOR, timing);
 	}
 	printf("anchors (Rust actr docs): in-process call ~16000 ns, "
 	       "host path ~10000 ns; target p50 <= 250 ns\n");

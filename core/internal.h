@@ -101,6 +101,11 @@ static inline void *actr__realloc(void *p, size_t n)
 	return actr__sys.realloc(p, n);
 }
 
+/** Between iterations (host code): make the reactor's fd readable so a
+ * host loop blocked on it runs the work just queued. No-op inside an
+ * iteration (the dispatcher's hooks see it there). */
+void actr__reactor_kick(actr_reactor_t *r);
+
 /* Failures the reactor survived (counted, also logged). */
 struct actr__reactor_faults {
 	uint64_t timerfd_errors;	/* timerfd_settime failed: the wait was

@@ -56,6 +56,8 @@ struct actr_reactor {
 	uint64_t now;			/* cached CLOCK_MONOTONIC ns */
 	bool stop;			/* run() returns after this iteration */
 	bool running;			/* inside run_once (no re-entry) */
+	bool embedded;			/* the fd was handed out: keep it
+					 * readable while work is pending */
 	int wait_limit;			/* from PREPARE hooks, -1 = none */
 
 	struct slot *slots;		/* indexed by fd */
@@ -85,6 +87,9 @@ struct actr_reactor {
 	uint64_t timerfd_errors;	/* timerfd_settime failures */
 	atomic_uint_fast64_t wake_errors; /* eventfd writes that failed */
 };
+
+static void wake(actr_reactor_t *r);
+static void timerfd_sync(actr_reactor_t *r);
 
 /* Tags for the reactor's own descriptors in epoll's data word. */
 #define TAG_TIMER (UINT64_MAX - 1)
@@ -178,8 +183,9 @@ void actr__reactor_faults(const actr_reactor_t *r,
 	f->wake_errors = atomic_load(&r->wake_errors);
 }
 
-int actr_reactor_fd(const actr_reactor_t *r)
+int actr_reactor_fd(actr_reactor_t *r)
 {
+	r->embedded = true;
 	return r->epfd;
 }
 
@@ -435,13 +441,21 @@ int actr_timer_start_at(actr_timer_t *t, uint64_t deadline_ns)
 	e.t = t;
 	r->nheap++;
 	sift_up(r, r->nheap - 1, e);
+	if (!r->running)
+		timerfd_sync(r); /* a host loop waits on the fd, not on us */
 	return 0;
 }
 
 int actr_timer_start(actr_timer_t *t, uint64_t delay_ns, uint64_t repeat_ns)
 {
+	actr_reactor_t *r = t->r;
+
+	/* Between iterations (host code of an embedding loop) the cached
+	 * time is as old as the host's last wait: count from the clock. */
+	if (!r->running)
+		r->now = mono_ns();
 	t->repeat = repeat_ns;
-	return actr_timer_start_at(t, t->r->now + delay_ns);
+	return actr_timer_start_at(t, r->now + delay_ns);
 }
 
 void actr_timer_stop(actr_timer_t *t)
@@ -520,6 +534,8 @@ void actr_defer(actr_reactor_t *r, actr_defer_t *d, actr_defer_cb cb,
 		return;
 	d->queued = true;
 	actr__list_insert_tail(&r->defer_q, &d->link);
+	if (r->embedded && !r->running)
+		wake(r);
 }
 
 /* O(1): d is on the queue for this iteration's end or on the batch being
@@ -610,11 +626,38 @@ static int run_hooks(actr_reactor_t *r, int kind)
 
 /* ---- posts from other threads -------------------------------------------- */
 
+/* Make the epoll descriptor readable (the eventfd), once until the next
+ * iteration drains it. Any thread. */
+static void wake(actr_reactor_t *r)
+{
+	uint64_t one = 1;
+	ssize_t w;
+	int tries = 0;
+
+	if (atomic_exchange(&r->post_wake, 1) != 0)
+		return;
+	do {
+		w = actr__sys.write(r->efd, &one, sizeof(one));
+	} while (w < 0 && errno == EINTR && ++tries < 8);
+	if (w < 0) {
+		/* Whatever is queued still runs in the next iteration; the
+		 * loop was not woken. The next wake-up tries again. */
+		atomic_store(&r->post_wake, 0);
+		atomic_fetch_add(&r->wake_errors, 1);
+	}
+}
+
+void actr__reactor_kick(actr_reactor_t *r)
+{
+	if (r->embedded && !r->running)
+		wake(r);
+}
+
+
 int actr_reactor_post(actr_reactor_t *r, actr_post_cb fn, void *arg)
 {
 	struct post_node *n = actr__malloc(sizeof(*n));
 	struct post_node *head;
-	uint64_t one = 1;
 
 	if (!n)
 		return -ENOMEM;
@@ -624,21 +667,7 @@ int actr_reactor_post(actr_reactor_t *r, actr_post_cb fn, void *arg)
 	do {
 		n->next = head;
 	} while (!atomic_compare_exchange_weak(&r->posts, &head, n));
-	if (atomic_exchange(&r->post_wake, 1) == 0) {
-		ssize_t w;
-		int tries = 0;
-
-		do {
-			w = actr__sys.write(r->efd, &one, sizeof(one));
-		} while (w < 0 && errno == EINTR && ++tries < 8);
-		if (w < 0) {
-			/* The node is queued (so 0: it will run); the loop
-			 * was not woken. The next post tries again, and any
-			 * iteration runs what is queued. */
-			atomic_store(&r->post_wake, 0);
-			atomic_fetch_add(&r->wake_errors, 1);
-		}
-	}
+	wake(r);
 	return 0;
 }
 
@@ -796,6 +825,37 @@ static int wait_timeout(actr_reactor_t *r, int timeout_ms)
 	return timeout_ms;
 }
 
+/* Is there work the next iteration must do at once? Asks the PREPARE
+ * hooks (they only report, through actr_reactor_limit_wait). */
+static bool work_pending(actr_reactor_t *r)
+{
+	r->wait_limit = -1;
+	if (!actr__list_empty(&r->defer_q) ||
+	    atomic_load_explicit(&r->posts, memory_order_relaxed))
+		return true;
+	if (!r->hooks[ACTR_HOOK_PREPARE])
+		return false;
+	run_hooks(r, ACTR_HOOK_PREPARE);
+	return r->wait_limit == 0;
+}
+
+int actr_reactor_timeout(actr_reactor_t *r)
+{
+	uint64_t now;
+
+	if (r->running || r->stop || work_pending(r))
+		return 0;
+	if (!r->nheap)
+		return r->wait_limit;
+	now = mono_ns();
+	if (r->heap[0].deadline <= now)
+		return 0;
+	uint64_t ms = (r->heap[0].deadline - now + ACTR_MS(1) - 1) / ACTR_MS(1);
+	if (r->wait_limit >= 0 && (uint64_t)r->wait_limit < ms)
+		ms = (uint64_t)r->wait_limit;
+	return (int)ACTR_MIN(ms, (uint64_t)INT32_MAX);
+}
+
 int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms)
 {
 	struct epoll_event evs[EVENT_BATCH];
@@ -857,6 +917,8 @@ int actr_reactor_run_once(actr_reactor_t *r, int timeout_ms)
 	n += run_deferred(r);
 	timerfd_sync(r);
 	r->running = false;
+	if (r->embedded && work_pending(r))
+		wake(r);
 	return n;
 }
 

@@ -31,6 +31,9 @@ void actr__enqueue(actr_system_t *sys, struct actr__msg *m)
 		sys->qhead[q] = m;
 	sys->qtail[q] = m;
 	sys->queued++;
+	/* From host code between iterations: the reactor's fd must turn
+	 * readable, or a host loop blocked on it never dispatches m. */
+	actr__reactor_kick(sys->r);
 }
 
 static struct actr__msg *dequeue(actr_system_t *sys)

@@ -135,9 +135,28 @@ ACTR_API actr_reactor_t *actr_reactor_new(void);
  * posted calls not yet run are dropped (their memory is released). */
 ACTR_API void actr_reactor_free(actr_reactor_t *r);
 
-/** The epoll descriptor, for embedding in a host loop: when it is readable,
- * call actr_reactor_run_once(r, 0). */
-ACTR_API int actr_reactor_fd(const actr_reactor_t *r);
+/**
+ * The epoll descriptor, for embedding in a host loop: when it is readable,
+ * call actr_reactor_run_once(r, 0). It is readable whenever the reactor
+ * has work: an event on one of its descriptors, a timer due, a post, and
+ * work queued by host code between iterations (a deferred call, an
+ * in-process call or reply, a timer started) or left over by an
+ * iteration (a dispatch budget used up). A host loop may therefore block
+ * on it without a timeout. Asking for the fd turns this on: from then
+ * on such work costs an eventfd write (about a microsecond here); loops
+ * that only call actr_reactor_run() or actr_reactor_run_once() never ask
+ * and never pay.
+ */
+ACTR_API int actr_reactor_fd(actr_reactor_t *r);
+
+/**
+ * How long a host loop may sleep before it must call
+ * actr_reactor_run_once(r, 0): 0 when work is pending, else the
+ * milliseconds until the earliest timer, else -1 (until the fd is
+ * readable). Informational: the fd becomes readable on its own when a
+ * timer is due. Between iterations only (0 from inside a callback).
+ */
+ACTR_API int actr_reactor_timeout(actr_reactor_t *r);
 
 /** Run one iteration, waiting at most timeout_ms (-1 = until an event,
  * 0 = do not block). Returns the number of callbacks run (>= 0), or a
