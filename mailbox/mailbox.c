@@ -1285,6 +1285,7 @@ static const actr_mailbox_opts_t mb_defaults = {
 	.min_commit_us = 200,
 	.retry_ms = 100,
 	.journal_bytes = 4u << 20,
+	.deliver_uncommitted = true,
 };
 
 void actr_mailbox_opts_init(actr_mailbox_opts_t *o)

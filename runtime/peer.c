@@ -1562,6 +1562,11 @@ void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st)
 	st->reasm_evicted = rs.evicted;
 }
 
+struct actr_mailbox *actr_peer_mailbox(actr_peer_t *p)
+{
+	return p->mb;
+}
+
 unsigned actr_peer_conn_count(const actr_peer_t *p)
 {
 	return (unsigned)actr__map_size(&p->conns);

@@ -212,11 +212,11 @@ int actr__peer_mb_open(actr_peer_t *p)
 	if (p->cfg.mailbox_opts) {
 		o = *p->cfg.mailbox_opts;
 	} else {
+		/* the defaults: handled first, safe in the crash journal
+		 * meanwhile (no message waits for a commit, an fsync with
+		 * FULL) */
 		actr_mailbox_opts_init(&o);
 		o.sync = p->cfg.mailbox_sync;
-		/* handled first, safe in the crash journal meanwhile: no
-		 * message waits for a commit (an fsync with FULL) */
-		o.deliver_uncommitted = true;
 	}
 	o.on_commit = on_commit;
 	o.commit_arg = p;

@@ -66,9 +66,43 @@ static actr_mailbox_t *open_mb(const char *path, actr_mailbox_opts_t *o)
 	return mb;
 }
 
+/* Options for the "stored before handled" mode (not the default). */
+static actr_mailbox_opts_t *stored_first(void)
+{
+	static actr_mailbox_opts_t o;
+
+	actr_mailbox_opts_init(&o);
+	o.deliver_uncommitted = false;
+	return &o;
+}
+
+/* One default, with and without options: handled first (a message is
+ * ready before any commit). Passing options for another reason (a
+ * pressure callback) must not switch the delivery mode. */
+TEST(mailbox_defaults_same_with_and_without_opts)
+{
+	actr_mailbox_opts_t o;
+	actr_mailbox_t *mb;
+	uint64_t id;
+
+	mb = open_mb(tpath("d1.db"), NULL);
+	CHECK_OK(enq(mb, ACTR_PRIO_NORMAL, "a", "x", &id));
+	CHECK(actr_mailbox_ready(mb));
+	actr_mailbox_close(mb);
+
+	actr_mailbox_opts_init(&o);
+	CHECK(o.deliver_uncommitted);
+	o.high_mark = 100;
+	o.low_mark = 10;
+	mb = open_mb(tpath("d2.db"), &o);
+	CHECK_OK(enq(mb, ACTR_PRIO_NORMAL, "a", "x", &id));
+	CHECK(actr_mailbox_ready(mb));
+	actr_mailbox_close(mb);
+}
+
 TEST(mailbox_priority_fifo_batches)
 {
-	actr_mailbox_t *mb = open_mb(tpath("a.db"), NULL);
+	actr_mailbox_t *mb = open_mb(tpath("a.db"), stored_first());
 	actr_mailbox_msg_t *out[8];
 	char t[16];
 	uint64_t id, last = 0;
@@ -543,7 +577,7 @@ TEST(mailbox_corrupt_or_foreign_file)
 TEST(mailbox_disk_full_loses_nothing)
 {
 	const char *p = tpath("full.db");
-	actr_mailbox_t *mb = open_mb(p, NULL);
+	actr_mailbox_t *mb = open_mb(p, stored_first());
 	actr_mailbox_msg_t *out[4];
 	actr_mailbox_stats_t st;
 	actr_buf_t *big = actr_buf_new(64 * 1024);
@@ -815,6 +849,7 @@ TEST(mailbox_reactor_commit_pacing)
 	uint64_t t0;
 
 	actr_mailbox_opts_init(&o);
+	o.deliver_uncommitted = false;	/* commits gate delivery */
 	o.sync = ACTR_MAILBOX_SYNC_NORMAL;
 	o.min_commit_us = 100000; /* 100 ms, so the test is not racy */
 	o.on_commit = count_commit;

@@ -126,6 +126,21 @@ TEST_TIMEOUT(remote_local_calls_through_mailbox, 30)
 	CHECK_EQ(x.status, -ACTR_EUNKNOWNROUTE);
 	actr_peer_get_stats(a.peer, &st);
 	CHECK_EQ(st.persisted, 2);
+
+	/* The running node's mailbox and dead-letter queue, from the
+	 * application: what the gate stored, and an entry put in the DLQ
+	 * read back. */
+	actr_mailbox_t *m = actr_peer_mailbox(a.peer);
+	actr_mailbox_stats_t ms;
+	actr_dlq_stats_t ds;
+
+	CHECK(m);
+	actr_mailbox_stats(m, &ms);
+	CHECK_EQ(ms.enqueued, 2);
+	CHECK_EQ(ms.acked, 2);
+	CHECK_OK(actr_dlq_add(m, "x", 1, "poison", 6, "app", "bad input"));
+	CHECK_OK(actr_dlq_stats(m, NULL, &ds));
+	CHECK_EQ(ds.count, 1);
 	teardown(r, &a, l);
 }
 

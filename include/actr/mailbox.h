@@ -27,12 +27,13 @@
  *    (a lost ack only means the message is delivered again): it rides with
  *    the next commit or is committed after ack_flush_ms (or at 4096 acks).
  *
- * Delivery modes (actr_mailbox_opts.deliver_uncommitted):
- *  - false (default, "stored before handled"): a message becomes visible to
+ * Delivery modes (actr_mailbox_opts.deliver_uncommitted; the default is
+ * true, with and without options, here and in the peer gate):
+ *  - false ("stored before handled"): a message becomes visible to
  *    actr_mailbox_dequeue() only once the batch that stored it committed.
  *    Every dequeued message is durable. The price is latency: a message
  *    waits for a commit (with FULL, an fsync) before its handler runs.
- *  - true ("handled first"): a message is visible as soon as it is
+ *  - true (default, "handled first"): a message is visible as soon as it is
  *    enqueued, after its bytes were copied into the crash journal
  *    (<path>-jnl, a ring in a shared file mapping: one memcpy, no
  *    syscall; it survives the process being killed, not a power loss).
@@ -43,14 +44,14 @@
  *    - a process crash loses no journaled message: the journal's
  *      live records are delivered again at open (a message that was in
  *      flight counts an attempt and is delivered alone, exactly as in
- *      the default mode, so a poison message still ends in the DLQ);
+ *      the stored-first mode, so a poison message still ends in the DLQ);
  *    - a power loss loses what was neither handled nor committed, the
- *      same window as the default mode's (enqueued, not yet committed).
+ *      same window as the stored-first mode's (enqueued, not yet committed).
  *    Replies need not be held for a commit: the message is acknowledged
  *    after its reply left, so a crash before that ack's commit delivers
- *    it again (at least once), as in the default mode. A message that
+ *    it again (at least once), as in the stored-first mode. A message that
  *    does not fit in the journal (journal_bytes, default 4 MiB) waits
- *    for its commit as in the default mode, and so do later messages of
+ *    for its commit as in the stored-first mode, and so do later messages of
  *    its priority in that batch (FIFO is kept; stats.journal_full).
  *    journal_bytes = 0 turns the journal off: messages handed out
  *    before their commit are then lost if the process dies before it.
@@ -101,7 +102,7 @@
  *   !actr_mailbox_msg_durable() and release it from on_commit), then
  *   actr_mailbox_ack(); a handler error: actr_mailbox_fail(). Keep the
  *   reactor from blocking while actr_mailbox_ready() is true (a PREPARE
- *   hook calling actr_reactor_limit_wait(r, 0)): in the default mode new
+ *   hook calling actr_reactor_limit_wait(r, 0)): in the stored-first mode new
  *   messages become ready in the commit at the end of the iteration.
  *
  * Ids are never reused (persisted counter), so a stale ack cannot remove a
@@ -180,7 +181,8 @@ typedef struct actr_mailbox_opts {
 					 * see <actr/util.h>, ACTR_OPTS */
 	int sync;		/* enum actr_mailbox_sync, default FULL */
 	uint32_t max_attempts;	/* deliveries before the DLQ, default 5 */
-	bool deliver_uncommitted; /* see "Delivery modes"; default false */
+	bool deliver_uncommitted; /* see "Delivery modes"; default true
+				   * (actr_mailbox_opts_init, NULL opts) */
 	uint64_t high_mark;	/* backpressure on at this depth, 0 = off */
 	uint64_t low_mark;	/* backpressure off at this depth */
 	actr_mailbox_pressure_cb on_pressure; /* may be NULL */

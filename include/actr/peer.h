@@ -33,7 +33,9 @@
  * message arrived, the message sits in the mailbox's crash journal until
  * acknowledged or committed, and a message handled before the commit is
  * never written; pass mailbox_opts with deliver_uncommitted = false to
- * handle only what a commit has stored.
+ * handle only what a commit has stored. Passing mailbox_opts (from
+ * actr_mailbox_opts_init) changes nothing else: the defaults are the
+ * same with and without them.
  *
  * In-process calls and tells to the node (from its shell or another node
  * of the system) bypass the mailbox unless mailbox_local is set. With it
@@ -252,6 +254,15 @@ ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
 
 /** Number of cached peer connections (any state). */
 ACTR_API unsigned actr_peer_conn_count(const actr_peer_t *p);
+
+/**
+ * The gate's durable mailbox (mailbox_path), or NULL when it has none:
+ * for actr_mailbox_stats() and the dead-letter queue (actr_dlq_query,
+ * _redrive, _delete, _stats) of the running node. Borrowed: valid until
+ * actr_peer_free(); do not close it, and leave its messages to the gate
+ * (dequeue, ack and fail are the gate's). Reactor thread.
+ */
+ACTR_API struct actr_mailbox *actr_peer_mailbox(actr_peer_t *p);
 
 #ifdef __cplusplus
 }
