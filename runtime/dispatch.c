@@ -137,6 +137,7 @@ static struct actr_ctx *ctx_new(actr_system_t *sys)
 	c->is_hook = false;
 	c->kept = false;
 	c->replied = false;
+	c->forced = false;
 	c->rid_buf[0] = '\0';
 	return c;
 }
@@ -244,8 +245,16 @@ static int reply(struct actr_ctx *c, int status, const char *err,
 
 	if (!c || c->is_hook)
 		return -EINVAL;
-	if (c->replied)
+	if (c->replied) {
+		if (c->forced && !c->in_handler) {
+			/* the handler's late reply: now c may go */
+			kept_unlink(c);
+			actr__msg_free(c->node->sys, c->req);
+			c->next_free = c->node->sys->free_ctxs;
+			c->node->sys->free_ctxs = c;
+		}
 		return -EALREADY;
+	}
 	sys = c->node->sys;
 	m = c->req;
 	c->replied = true;
@@ -280,13 +289,60 @@ static int reply(struct actr_ctx *c, int status, const char *err,
 	rc = reply_remote(sys, m, status, err, data, len);
 	free(tmp);
 out:
-	if (!c->in_handler) {
+	if (c->forced) {
+		/* answered for a forced shutdown: the handler still holds c
+		 * (it stays on the kept list until its own reply) */
+		actr__node_release(c->node);
+	} else if (!c->in_handler) {
 		/* a kept context replying later */
 		if (c->kept)
 			kept_unlink(c);
 		ctx_free(sys, c);
 	}
 	return rc;
+}
+
+void actr__node_force(actr_system_t *sys, actr_node_t *n, const char *why)
+{
+	struct actr_ctx *c, *next;
+
+	/* Queued messages for n: requests are answered, tells dropped.
+	 * Mailbox messages are left unacknowledged (handled again by the
+	 * next process: at least once). */
+	for (int q = 0; q < PRIO_N; q++) {
+		struct actr__msg **mp = &sys->qhead[q], *prev = NULL;
+
+		while (*mp) {
+			struct actr__msg *m = *mp;
+
+			if (m->target != n || m->dir == DIR_RESPONSE) {
+				prev = m;
+				mp = &m->next;
+				continue;
+			}
+			*mp = m->next;
+			if (sys->qtail[q] == m)
+				sys->qtail[q] = prev;
+			sys->queued--;
+			if (m->dir == DIR_REQUEST && !m->origin.lane)
+				actr__respond_local(sys, m->rid,
+						    -ACTR_EUNAVAILABLE, why,
+						    NULL, 0);
+			else if (m->dir == DIR_REQUEST)
+				(void)reply_remote(sys, m, -ACTR_EUNAVAILABLE,
+						   why, NULL, 0);
+			actr__msg_free(sys, m);
+			actr__node_release(n);
+		}
+	}
+	/* Kept contexts: their callers are told now. */
+	for (c = n->kept; c; c = next) {
+		next = c->knext;
+		if (c->replied || c->forced)
+			continue;
+		c->forced = true;
+		(void)reply(c, -ACTR_EUNAVAILABLE, why, NULL, 0, NULL);
+	}
 }
 
 int actr_reply(actr_ctx_t *ctx, const ProtobufCMessage *resp)

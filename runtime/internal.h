@@ -85,6 +85,10 @@ struct actr_ctx {
 	bool in_handler;		/* the handler has not returned */
 	bool kept;			/* actr_ctx_keep called */
 	bool replied;			/* a reply was sent */
+	bool forced;			/* answered by a forced shutdown:
+					 * stays allocated (on the kept
+					 * list) until the handler's own
+					 * reply, which gets -EALREADY */
 	char rid_buf[24];		/* request id string, lazily */
 };
 
@@ -128,6 +132,8 @@ struct actr_node {
 	actr_shutdown_cb done;		/* graceful shutdown completion */
 	void *done_arg;
 	actr_defer_t finish;		/* deferred shutdown completion */
+	actr_timer_t stop_timer;	/* shutdown deadline */
+	bool forced;			/* forced: finish without waiting */
 	actr_signal_t sigint, sigterm;	/* run_until_signal */
 	bool *run_done;			/* run_until_signal's exit flag */
 };
@@ -135,6 +141,14 @@ struct actr_node {
 struct dedup;
 
 /* struct actr__inbox, the mailbox seam: runtime/lane.h. */
+
+/** The shutdown deadline passed or a second signal came: answer every
+ * request n still owes (queued or held by a kept context) with
+ * Unavailable and why (the shutdown's completion then fails n's own
+ * pending calls with -ACTR_ECLOSED, once these answers were dispatched).
+ * Messages from the durable mailbox are not acknowledged (the next
+ * process handles them again). */
+void actr__node_force(actr_system_t *sys, actr_node_t *n, const char *why);
 
 struct actr_system {
 	actr_reactor_t *r;		/* borrowed */

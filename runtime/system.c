@@ -193,6 +193,8 @@ static bool serial_used(actr_system_t *sys, uint64_t serial)
 	return false;
 }
 
+static void on_stop_deadline(actr_timer_t *t, void *arg);
+
 actr_node_t *actr_node_new(actr_system_t *sys, actr_workload_t *w,
 			   uint64_t serial)
 {
@@ -220,6 +222,7 @@ actr_node_t *actr_node_new(actr_system_t *sys, actr_workload_t *w,
 	n->id.type = &w->type;
 	n->ref.node = n;
 	n->hook_ctx.node = n;
+	actr_timer_init(sys->r, &n->stop_timer, on_stop_deadline, n);
 	n->hook_ctx.is_hook = true;
 	n->next = sys->nodes;
 	sys->nodes = n;
@@ -267,8 +270,11 @@ static void finish_shutdown(actr_defer_t *d, void *arg)
 	actr_node_t *n = arg;
 
 	(void)d;
-	if (n->state != NODE_STOPPING || n->inflight)
+	if (n->state != NODE_STOPPING || (n->inflight && !n->forced))
 		return;
+	actr_timer_stop(&n->stop_timer);
+	if (n->forced)
+		actr__pending_fail_all(n->sys, n, -ACTR_ECLOSED);
 	if (n->w->hooks.on_stop)
 		n->w->hooks.on_stop(&n->hook_ctx, n->w->user);
 	n->state = NODE_STOPPED;
@@ -280,6 +286,8 @@ static void finish_shutdown(actr_defer_t *d, void *arg)
 /* One unit of in-flight work of n is over. */
 void actr__node_release(actr_node_t *n)
 {
+	if (!n->inflight)
+		return;	/* forced: the count was given up */
 	if (--n->inflight == 0 && n->state == NODE_STOPPING)
 		actr_defer(n->sys->r, &n->finish, finish_shutdown, n);
 }
@@ -293,6 +301,7 @@ void actr_node_free(actr_node_t *n)
 		return;
 	sys = n->sys;
 	actr_defer_cancel(sys->r, &n->finish);
+	actr_timer_stop(&n->stop_timer);
 	end_run(n);
 	/* Abrupt stop: queued messages for n are dropped, its calls fail. */
 	n->state = NODE_STOPPED;
@@ -353,9 +362,33 @@ actr_node_t *actr_ref_node(const actr_ref_t *ref)
 	return ref->node;
 }
 
+/* Stop waiting: answer what n owes and finish now. */
+static void force_shutdown(actr_node_t *n, const char *why)
+{
+	actr_system_t *sys = n->sys;
+
+	if (n->state != NODE_STOPPING || n->forced)
+		return;
+	actr_logw("runtime", "node %llx: %s: %u unit(s) of work still in "
+		  "flight are answered Unavailable or failed",
+		  (unsigned long long)n->id.serial_number, why, n->inflight);
+	n->forced = true;
+	sys->st.forced_shutdowns++;
+	actr__node_force(sys, n, why);
+	n->inflight = 0;
+	actr_defer(sys->r, &n->finish, finish_shutdown, n);
+}
+
+static void on_stop_deadline(actr_timer_t *t, void *arg)
+{
+	(void)t;
+	force_shutdown(arg, "shutdown deadline passed");
+}
+
 int actr_ref_shutdown(actr_ref_t *ref, actr_shutdown_cb done, void *arg)
 {
 	actr_node_t *n = ref->node;
+	uint32_t ms = n->sys->cfg.shutdown_timeout_ms;
 
 	if (n->state != NODE_RUNNING)
 		return -EALREADY;
@@ -364,8 +397,13 @@ int actr_ref_shutdown(actr_ref_t *ref, actr_shutdown_cb done, void *arg)
 	n->done_arg = arg;
 	actr_logd("runtime", "node %llx: shutting down (%u in flight)",
 		  (unsigned long long)n->id.serial_number, n->inflight);
-	if (n->inflight == 0)
+	if (n->inflight == 0) {
 		actr_defer(n->sys->r, &n->finish, finish_shutdown, n);
+		return 0;
+	}
+	if (ms != UINT32_MAX)
+		(void)actr_timer_start(&n->stop_timer, ACTR_MS(ms ? ms : 5000),
+				       0);
 	return 0;
 }
 
@@ -374,7 +412,12 @@ static void on_signal(actr_signal_t *s, int signo, void *arg)
 	actr_node_t *n = arg;
 
 	(void)s;
-	actr_logi("runtime", "signal %d: graceful shutdown", signo);
+	if (n->state == NODE_STOPPING) {
+		force_shutdown(n, "second signal");
+		return;
+	}
+	actr_logi("runtime", "signal %d: graceful shutdown (a second one "
+		  "forces it)", signo);
 	actr_ref_shutdown(&n->ref, NULL, NULL);
 }
 

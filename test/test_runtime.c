@@ -522,6 +522,100 @@ TEST(runtime_ctrl_c_graceful)
 	env_fini(&e);
 }
 
+/* A kept context that never replies: the shutdown's deadline forces it.
+ * Its caller is told Unavailable, a queued tell is dropped, on_stop and
+ * done run, and the handler's late reply gets -EALREADY (and releases the
+ * context: ASan and valgrind see no leak). */
+TEST(runtime_shutdown_deadline_forces)
+{
+	struct env e;
+	struct res kept = { 0 }, other = { 0 };
+	struct shut s = { 0, 0, NULL };
+	actr_system_config_t cfg = { .shutdown_timeout_ms = 50 };
+
+	memset(&e, 0, sizeof(e));
+	actr_log_set_level(ACTR_LOG_ERROR);
+	e.r = actr_reactor_new();
+	CHECK(e.r);
+	e.rec.r = e.r;
+	e.sys = actr_system_new(e.r, &cfg);
+	CHECK(e.sys);
+	e.node = actr_node_new(e.sys, test_workload("echo", &e.rec), 0);
+	CHECK(e.node);
+	CHECK_OK(actr_node_start(e.node, &e.ref));
+	s.rec = &e.rec;
+
+	CHECK_OK(actr_ref_call_raw(e.ref, "t.T.Keep", "k", 1, 0, on_result,
+				   &kept));
+	run_idle(e.r, 2);
+	CHECK_EQ(e.rec.nkept, 1);
+	CHECK_OK(actr_ref_call_raw(e.ref, "t.T.Keep", "k2", 2, 0, on_result,
+				   &other));
+	CHECK_OK(actr_ref_shutdown(e.ref, on_shutdown_done, &s));
+	run_until(e.r, &s.done);
+	CHECK_EQ(s.done, 1);
+	CHECK_EQ(s.stopped_at_done, 1);		/* on_stop ran */
+	CHECK_EQ(kept.done, 1);
+	CHECK_EQ(kept.status, -ACTR_EUNAVAILABLE);
+	CHECK(strstr(kept.message, "deadline") != NULL);
+	CHECK_EQ(other.done, 1);		/* the second Keep: answered */
+	CHECK(other.status < 0);
+	CHECK_EQ(actr_system_stats(e.sys)->forced_shutdowns, 1);
+	/* the handler replies at last */
+	CHECK_EQ(actr_reply_raw(e.rec.kept[0], "late", 4), -EALREADY);
+	e.rec.nkept = 0;
+	run_idle(e.r, 2);
+	CHECK_EQ(kept.done, 1);			/* exactly once */
+	actr_node_free(e.node);
+	env_fini(&e);
+}
+
+static void raise_sigint_twice(actr_timer_t *t, void *arg)
+{
+	int *n = arg;
+
+	raise(SIGINT);
+	if (++*n < 2)
+		(void)actr_timer_start(t, ACTR_MS(20), 0);
+}
+
+/* Ctrl+C, then Ctrl+C again: the second forces the shutdown though the
+ * kept context never replies and no deadline would end it. */
+TEST(runtime_second_ctrl_c_forces)
+{
+	struct env e;
+	struct res kept = { 0 };
+	actr_system_config_t cfg = { .shutdown_timeout_ms = UINT32_MAX };
+	actr_timer_t sig;
+	int nsig = 0;
+
+	memset(&e, 0, sizeof(e));
+	actr_log_set_level(ACTR_LOG_ERROR);
+	e.r = actr_reactor_new();
+	CHECK(e.r);
+	e.rec.r = e.r;
+	e.sys = actr_system_new(e.r, &cfg);
+	CHECK(e.sys);
+	e.node = actr_node_new(e.sys, test_workload("echo", &e.rec), 0);
+	CHECK(e.node);
+	CHECK_OK(actr_node_start(e.node, &e.ref));
+	actr_timer_init(e.r, &sig, raise_sigint_twice, &nsig);
+	CHECK_OK(actr_ref_call_raw(e.ref, "t.T.Keep", "k", 1, 0, on_result,
+				   &kept));
+	CHECK_OK(actr_timer_start(&sig, ACTR_MS(10), 0));
+	CHECK_OK(actr_ref_run_until_signal(e.ref));
+	CHECK_EQ(nsig, 2);
+	CHECK_EQ(kept.done, 1);
+	CHECK_EQ(kept.status, -ACTR_EUNAVAILABLE);
+	CHECK_EQ(e.rec.stopped, 1);
+	CHECK(!actr_node_running(e.node));
+	CHECK_EQ(actr_system_stats(e.sys)->forced_shutdowns, 1);
+	CHECK_EQ(actr_reply_raw(e.rec.kept[0], "late", 4), -EALREADY);
+	e.rec.nkept = 0;
+	actr_timer_stop(&sig);
+	env_fini(&e);
+}
+
 TEST(runtime_free_running_node_fails_calls)
 {
 	struct env e;

@@ -156,6 +156,9 @@ typedef struct actr_system_config {
 	unsigned dispatch_budget;	/* messages per iteration (64) */
 	uint32_t dedup_ttl_ms;		/* response cache lifetime (30000) */
 	unsigned dedup_max;		/* response cache entries (4096) */
+	uint32_t shutdown_timeout_ms;	/* graceful shutdown deadline, then
+					 * forced (0 = 5000, the Rust
+					 * system's; UINT32_MAX = none) */
 } actr_system_config_t;
 
 /** Counters, for logs, tests and benchmarks. */
@@ -175,6 +178,8 @@ typedef struct actr_system_stats {
 	uint64_t reply_failed;		/* replies a lane refused (too big,
 					 * queue full, closed): an Internal
 					 * error reply was sent instead */
+	uint64_t forced_shutdowns;	/* shutdowns that hit their deadline
+					 * or a second signal */
 } actr_system_stats_t;
 
 /** New system on reactor r (borrowed; must outlive it). cfg may be NULL.
@@ -251,6 +256,15 @@ typedef void (*actr_shutdown_cb)(actr_node_t *n, void *arg);
  * (Unavailable), let queued messages, kept contexts and the node's own
  * pending calls finish, then run on_stop, make the node unroutable and
  * call done (from a deferred call). 0 or -EALREADY.
+ *
+ * It waits at most shutdown_timeout_ms (actr_system_config_t, default
+ * 5 s), then forces: requests still queued and those held by kept
+ * contexts are answered Unavailable ("shutdown deadline passed"), tells
+ * still queued are dropped, the node's own pending calls fail with
+ * -ACTR_ECLOSED, and the shutdown finishes (stats.forced_shutdowns).
+ * A handler's later actr_reply* on such a kept context returns
+ * -EALREADY and releases it. Durable mailbox messages it did not finish
+ * stay in the mailbox for the next process.
  */
 ACTR_API int actr_ref_shutdown(actr_ref_t *ref, actr_shutdown_cb done, void *arg);
 
@@ -258,6 +272,8 @@ ACTR_API int actr_ref_shutdown(actr_ref_t *ref, actr_shutdown_cb done, void *arg
  * Run the reactor until SIGINT or SIGTERM ("Ctrl+C"), then shut the node
  * down gracefully, keep running until it has drained, and return 0 (or
  * a negative reactor error). Also returns when the node stops otherwise.
+ * A second SIGINT or SIGTERM forces the shutdown at once (as its
+ * deadline would, see actr_ref_shutdown).
  */
 ACTR_API int actr_ref_run_until_signal(actr_ref_t *ref);
 
