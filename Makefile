@@ -121,10 +121,21 @@ write_pc = printf '%s\n' 'prefix=$(1)' \
 	'Name: actr' 'Description: Actor-RTC runtime in C' \
 	'Version: $(VERSION)' \
 	'Requires: libprotobuf-c' \
-	'Requires.private: $(filter-out libprotobuf-c,$(PKGS))' \
 	'Libs: -L$${libdir} -lactr' \
-	'Libs.private: -lm -pthread' \
-	'Cflags: -I$${includedir} -I$${includedir}/actr/gen' > $(2)
+	'Libs.private: $(PRIV_LIBS) -lm -pthread' \
+	'Cflags: -I$${includedir}' > $(2)
+
+# The private dependencies as plain -l flags, not Requires.private: that
+# would put their include paths and defines (GLib's, usrsctp's -DINET) in
+# every user's --cflags, and pull their private chains (-lunistring) into
+# --static. Only protobuf-c is public (the generated headers include it).
+PRIV_LIBS = $(shell pkg-config --libs $(filter-out libprotobuf-c,$(PKGS)) 2>/dev/null)
+
+# Installed generated headers are reached as <actr/gen/...> only, so a
+# user's own proto/, google/protobuf/ or package of the same name cannot
+# collide with them: their includes are rewritten on install.
+GEN_INC_SED = -e 's,^\#include "\(proto/[a-z_]*\.pb-c\.h\)",\#include <actr/gen/\1>,' \
+	-e 's,^\#include "\(google/protobuf/[a-z_]*\.pb-c\.h\)",\#include <actr/gen/\1>,'
 
 $(B)/libactr.pc: Makefile
 	@mkdir -p $(B)
@@ -218,6 +229,9 @@ check-run: all
 ifneq ($(VALGRIND),1)
 	$(if $(T),,@$(MAKE) --no-print-directory check-interop)
 endif
+ifeq ($(SAN)$(VALGRIND)$(T),)
+	@sh test/install/run.sh $(B)
+endif
 
 # Record the exported symbols as the ABI baseline (a deliberate change).
 abi-baseline: lib
@@ -245,13 +259,15 @@ install: lib $(PROGS)
 	ln -sf libactr.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libactr.so
 	$(call write_pc,$(PREFIX),$(DESTDIR)$(PREFIX)/lib/pkgconfig/libactr.pc)
-	install -m 644 include/actr/*.h $(DESTDIR)$(PREFIX)/include/actr/
-	# generated protobuf-c headers that the public headers include
+	# public headers, and the generated protobuf-c headers they include
 	install -d $(DESTDIR)$(PREFIX)/include/actr/gen/proto \
 		$(DESTDIR)$(PREFIX)/include/actr/gen/google/protobuf
-	install -m 644 $(B)/gen/proto/*.pb-c.h $(DESTDIR)$(PREFIX)/include/actr/gen/proto/
-	install -m 644 $(B)/gen/google/protobuf/*.pb-c.h \
-		$(DESTDIR)$(PREFIX)/include/actr/gen/google/protobuf/
+	for f in include/actr/*.h; do \
+		sed $(GEN_INC_SED) $$f > $(DESTDIR)$(PREFIX)/include/actr/$${f##*/} || exit 1; done
+	for f in $(B)/gen/proto/*.pb-c.h; do \
+		sed $(GEN_INC_SED) $$f > $(DESTDIR)$(PREFIX)/include/actr/gen/proto/$${f##*/} || exit 1; done
+	for f in $(B)/gen/google/protobuf/*.pb-c.h; do \
+		sed $(GEN_INC_SED) $$f > $(DESTDIR)$(PREFIX)/include/actr/gen/google/protobuf/$${f##*/} || exit 1; done
 	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
 
 # `make fuzz [FUZZ_SECONDS=60]`: build the libFuzzer targets with clang
