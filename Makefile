@@ -225,6 +225,7 @@ check-run: all
 	@/usr/bin/python3 scripts/check_glib.py .
 	@/usr/bin/python3 scripts/check_errors.py .
 	@/usr/bin/python3 scripts/check_abi.py $(LIBSO) $(B)/gen
+	@/usr/bin/python3 scripts/check_readme.py README.md $(B) "$(CC)" "$(ALL_LDFLAGS) $(LIBS)"
 	$(RUN_TESTS) $(T)
 ifneq ($(VALGRIND),1)
 	$(if $(T),,@$(MAKE) --no-print-directory check-interop)

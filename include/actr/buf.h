@@ -23,13 +23,19 @@ typedef struct actr_buf actr_buf_t;
 /** Called when the last reference to a wrapped buffer goes away. */
 typedef void (*actr_buf_free_fn)(void *data, void *arg);
 
+/*
+ * The public part is data and len: read them directly (b->data[0 ..
+ * b->len)); write through data only while you hold the sole reference of
+ * a buffer you created. refs, kind, free_fn and free_arg belong to the
+ * library: use actr_buf_ref/actr_buf_unref, never touch them.
+ */
 struct actr_buf {
-	uint8_t *data;		/* first byte of the payload */
-	size_t len;		/* payload length */
-	uint32_t refs;		/* reference count */
-	uint32_t kind;		/* internal: inline, wrapped or slice */
-	actr_buf_free_fn free_fn; /* wrapped: releases data */
-	void *free_arg;		/* wrapped: argument of free_fn; slice: parent */
+	uint8_t *data;		/* public: first byte of the payload */
+	size_t len;		/* public: payload length */
+	uint32_t refs;		/* private: reference count */
+	uint32_t kind;		/* private: inline, wrapped or slice */
+	actr_buf_free_fn free_fn; /* private: wrapped, releases data */
+	void *free_arg;		/* private: free_fn's argument; slice: parent */
 };
 
 /** New buffer of len bytes (contents uninitialised) with one reference.
