@@ -12,6 +12,7 @@
  * (a hash collision) has its summary emitted first. One mutex guards the
  * table; sinks are called outside it, so a sink may log.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,17 +27,34 @@
 #define REPEAT_WINDOW_MS 5000		/* default window */
 #define SUMMARY_MAX 8			/* summaries emitted per call */
 
+static const char *const level_names[] = { "error", "warn", "info",
+					   "debug", "trace" };
+
+int actr_log_parse_level(const char *name, actr_log_level_t *out)
+{
+	if (!name)
+		return -EINVAL;
+	for (size_t i = 0; i < ACTR_ARRAY_LEN(level_names); i++)
+		if (!strcasecmp(name, level_names[i])) {
+			if (out)
+				*out = (actr_log_level_t)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+/* ACTR_LOG, or info. A value that is not a level is an error said on
+ * stderr at start (a typo must not silently mean "info"). */
 static int level_from_env(void)
 {
-	static const char *const names[] = { "error", "warn", "info",
-					     "debug", "trace" };
 	const char *e = getenv("ACTR_LOG");
+	actr_log_level_t l = ACTR_LOG_INFO;
 
-	if (e)
-		for (size_t i = 0; i < ACTR_ARRAY_LEN(names); i++)
-			if (!strcasecmp(e, names[i]))
-				return (int)i;
-	return ACTR_LOG_INFO;
+	if (e && *e && actr_log_parse_level(e, &l) < 0)
+		fprintf(stderr, "actr: error: ACTR_LOG=%s is not a log level "
+			"(error, warn, info, debug or trace); using info\n",
+			e);
+	return (int)l;
 }
 
 int actr__log_level = ACTR_LOG_INFO;

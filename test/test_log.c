@@ -2,11 +2,14 @@
  * summary line, window ends, many threads, and the SDP parser's warning
  * path bounded for one hostile input. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <actr/actr.h>
 
@@ -160,4 +163,34 @@ TEST(log_sdp_candidate_flood_one_line)
 	actr_log_set_sink(NULL, NULL);
 	free(out);
 	free(sdp);
+}
+
+TEST(log_level_names_and_bad_env)
+{
+	actr_log_level_t l = ACTR_LOG_ERROR;
+	char exe[512], cmd[700], out[512] = "";
+	ssize_t n;
+	FILE *f;
+	size_t got;
+
+	CHECK_OK(actr_log_parse_level("DEBUG", &l));
+	CHECK_EQ(l, ACTR_LOG_DEBUG);
+	CHECK_OK(actr_log_parse_level("warn", &l));
+	CHECK_EQ(l, ACTR_LOG_WARN);
+	CHECK_EQ(actr_log_parse_level("bogus", &l), -EINVAL);
+	CHECK_EQ(l, ACTR_LOG_WARN);		/* untouched */
+	CHECK_EQ(actr_log_parse_level(NULL, &l), -EINVAL);
+
+	/* A program started with a bad ACTR_LOG says so on stderr. */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	CHECK(n > 0);
+	exe[n] = '\0';
+	snprintf(cmd, sizeof(cmd), "ACTR_LOG=bogus %s/../examples/echo_actor/"
+		 "demo 1 2>&1", dirname(exe));
+	f = popen(cmd, "r");
+	CHECK(f);
+	got = fread(out, 1, sizeof(out) - 1, f);
+	out[got] = '\0';
+	CHECK_EQ(pclose(f), 0);
+	CHECK(strstr(out, "ACTR_LOG=bogus is not a log level") != NULL);
 }

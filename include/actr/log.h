@@ -54,6 +54,11 @@ extern int actr__log_level;
 ACTR_API void actr_log_set_level(actr_log_level_t level);
 ACTR_API actr_log_level_t actr_log_get_level(void);
 
+/** Parse a level name (error|warn|info|debug|trace, any case) into *out
+ * (may be NULL): 0, or -EINVAL for anything else (a --log flag's value).
+ * An ACTR_LOG that is not a level is reported on stderr at start. */
+ACTR_API int actr_log_parse_level(const char *name, actr_log_level_t *out);
+
 /** Replace the sink; NULL restores the stderr sink. */
 ACTR_API void actr_log_set_sink(actr_log_sink_fn fn, void *arg);
 
