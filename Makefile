@@ -68,12 +68,19 @@ $(B)/gen/proto/%.pb-c.c $(B)/gen/proto/%.pb-c.h: proto/%.proto $(PROTOS)
 # linked into the examples, tests and benchmarks.
 EX_PROTOS := $(wildcard examples/*/*.proto)
 EX_PROTO_C := $(patsubst %.proto,$(B)/gen/%.pb-c.c,$(EX_PROTOS))
-EX_PROTO_H := $(EX_PROTO_C:.c=.h)
+EX_PROTO_H := $(EX_PROTO_C:.c=.h) \
+	$(patsubst %.proto,$(B)/gen/%.actr.h,$(EX_PROTOS))
 EX_PROTO_O := $(EX_PROTO_C:.c=.o)
 
 $(B)/gen/examples/%.pb-c.c $(B)/gen/examples/%.pb-c.h: examples/%.proto
 	@mkdir -p $(B)/gen
 	$(Q)$(call say,PROTOC,$<)protoc-c --c_out=$(B)/gen -I. $<
+
+# Typed actr stubs (tools/protoc-gen-actr): NAME.actr.h next to NAME.pb-c.h.
+$(B)/gen/examples/%.actr.h: examples/%.proto tools/protoc-gen-actr
+	@mkdir -p $(B)/gen
+	$(Q)$(call say,PROTOC,$@)protoc --plugin=protoc-gen-actr=tools/protoc-gen-actr \
+		--actr_out=$(B)/gen -I. $<
 
 # Generated sources are kept (not deleted as intermediates).
 .SECONDARY: $(PROTO_C) $(PROTO_H) $(EX_PROTO_C) $(EX_PROTO_H)
@@ -270,6 +277,10 @@ install: lib $(PROGS)
 	for f in $(B)/gen/google/protobuf/*.pb-c.h; do \
 		sed $(GEN_INC_SED) $$f > $(DESTDIR)$(PREFIX)/include/actr/gen/google/protobuf/$${f##*/} || exit 1; done
 	$(if $(PROGS),install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/)
+	install -m 755 tools/protoc-gen-actr $(DESTDIR)$(PREFIX)/bin/
+	# the wire schema, for (actr.payload_type) and the actr types
+	install -d $(DESTDIR)$(PREFIX)/share/actr/proto
+	install -m 644 proto/*.proto $(DESTDIR)$(PREFIX)/share/actr/proto/
 
 # `make fuzz [FUZZ_SECONDS=60]`: build the libFuzzer targets with clang
 # (ASan+UBSan) in build-fuzz/ and run each for FUZZ_SECONDS, starting from

@@ -2,7 +2,8 @@
  * echo_actor demo: an echo service and a client in one process.
  *
  * The service is a workload with one typed method, echo.EchoService.Echo
- * (proto/echo.proto). The client is the shell: it holds an actor ref and
+ * (echo.proto), bound and called through the typed stubs that
+ * tools/protoc-gen-actr generates from it (echo.actr.h). The client is the shell: it holds an actor ref and
  * calls the service N times, one after the other, printing each reply and
  * its round-trip time. Then it shuts the node down gracefully.
  *
@@ -14,7 +15,7 @@
 #include <actr/actr.h>
 #include <actr/runtime.h>
 
-#include "examples/echo_actor/echo.pb-c.h"
+#include "examples/echo_actor/echo.actr.h" /* and echo.pb-c.h */
 
 /* ---- the service --------------------------------------------------------- */
 
@@ -27,10 +28,7 @@ static int Echo(actr_ctx_t *ctx, const Echo__EchoRequest *req)
 	return actr_reply(ctx, &resp.base);
 }
 
-static const actr_method_t echo_methods[] = {
-	ACTR_METHOD("Echo", Echo),
-	ACTR_METHOD_END,
-};
+static const Echo__EchoService_Actr echo_handlers = { .Echo = Echo };
 
 /* ---- the client ---------------------------------------------------------- */
 
@@ -43,7 +41,8 @@ struct client {
 	char text[64];		/* current message */
 };
 
-static void on_reply(const actr_result_t *res, void *arg);
+static void on_reply(const actr_result_t *res,
+		     const Echo__EchoResponse *reply, void *arg);
 
 static void send_next(struct client *c)
 {
@@ -52,11 +51,11 @@ static void send_next(struct client *c)
 	snprintf(c->text, sizeof(c->text), "hello #%d", ++c->sent);
 	req.message = c->text;
 	c->t0 = actr_time_ns();
-	actr_ref_call(c->ref, "echo.EchoService.Echo", &req.base,
-		      &echo__echo_response__descriptor, 1000, on_reply, c);
+	echo__echo_service__echo_call_ref(c->ref, &req, 1000, on_reply, c);
 }
 
-static void on_reply(const actr_result_t *res, void *arg)
+static void on_reply(const actr_result_t *res,
+		     const Echo__EchoResponse *reply, void *arg)
 {
 	struct client *c = arg;
 	uint64_t rtt = actr_time_ns() - c->t0;
@@ -66,8 +65,6 @@ static void on_reply(const actr_result_t *res, void *arg)
 		actr_ref_shutdown(c->ref, NULL, NULL);
 		return;
 	}
-	const Echo__EchoResponse *reply = (const Echo__EchoResponse *)res->msg;
-
 	if (c->sent == 1)
 		c->first_ns = rtt;
 	else
@@ -90,8 +87,7 @@ int main(int argc, char **argv)
 	actr_node_t *node;
 
 	if (!sys || !w || c.n < 1 ||
-	    actr_workload_add_service(w, &echo__echo_service__descriptor,
-				      echo_methods) < 0)
+	    echo__echo_service__actr_add(w, &echo_handlers) < 0)
 		return 1;
 	node = actr_node_new(sys, w, 0);
 	if (!node || actr_node_start(node, &c.ref) < 0)

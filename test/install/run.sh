@@ -1,7 +1,8 @@
 #!/bin/sh
 # A new user's build: `make install` into a temporary prefix, then the
 # echo demo and its own echo.proto (package echo, as a user would name
-# theirs) compiled outside this tree with nothing but pkg-config, linked
+# theirs) compiled outside this tree with nothing but pkg-config and the
+# installed stub generator (protoc-gen-actr), linked
 # against the shared library and against the static one, and run.
 #
 #   sh test/install/run.sh BUILD_DIR
@@ -26,10 +27,12 @@ pkg-config --static --libs libactr >/dev/null || fail "pkg-config --static --lib
 # The user's project: its own copy of the demo and of echo.proto.
 mkdir -p "$tmp/user"
 cp examples/echo_actor/echo.proto "$tmp/user/"
-sed 's,#include "examples/echo_actor/echo.pb-c.h",#include "echo.pb-c.h",' \
+sed 's,#include "examples/echo_actor/echo.actr.h",#include "echo.actr.h",' \
 	examples/echo_actor/demo.c >"$tmp/user/demo.c"
 cd "$tmp/user"
 protoc-c --c_out=. echo.proto || fail "protoc-c"
+protoc --plugin=protoc-gen-actr="$tmp/prefix/bin/protoc-gen-actr" \
+	--actr_out=. echo.proto || fail "protoc-gen-actr"
 CC=${CC:-cc}
 $CC -std=c11 -Wall -Wextra -Werror -I. -o demo demo.c echo.pb-c.c $cflags \
 	$(pkg-config --libs libactr) || fail "shared link"
@@ -44,6 +47,25 @@ for prog in demo demo-static; do
 	grep -q '"hello #3"' out.txt || { cat out.txt; fail "$prog: no third reply"; }
 	grep -q '^3 calls' out.txt || { cat out.txt; fail "$prog: no summary"; }
 done
+# A method on the signal lane: (actr.payload_type) from the installed
+# schema makes the stub bind it as RPC_SIGNAL, the other stays reliable.
+cat >ticker.proto <<'PROTO'
+syntax = "proto2";
+package ticker;
+import "actr.proto";
+message Tick { optional uint64 n = 1; }
+service Ticker {
+  rpc Urgent(Tick) returns (Tick) { option (actr.payload_type) = RPC_SIGNAL; }
+  rpc Normal(Tick) returns (Tick);
+}
+PROTO
+protoc --plugin=protoc-gen-actr="$tmp/prefix/bin/protoc-gen-actr" \
+	-I. -I"$tmp/prefix/share/actr/proto" -I/usr/include \
+	--actr_out=. ticker.proto || fail "protoc-gen-actr ticker.proto"
+grep -A3 'if (h->Urgent)' ticker.actr.h | grep -q RPC_SIGNAL ||
+	fail "Urgent not bound as RPC_SIGNAL"
+grep -A3 'if (h->Normal)' ticker.actr.h | grep -q RPC_RELIABLE ||
+	fail "Normal not bound as RPC_RELIABLE"
 # The static one must not need libactr.so.
 if ldd ./demo-static | grep -q libactr; then fail "demo-static links libactr.so"; fi
 cd "$top"
