@@ -35,7 +35,7 @@ PUBLIC = {
     "mailbox.h": "mailbox", "kv.h": "mailbox",
     "net.h": "net",
     "sigclient.h": "wire",
-    "runtime.h": "runtime", "peer.h": "runtime",
+    "runtime.h": "runtime", "peer.h": "runtime", "config.h": "runtime",
     "actr.h": "application",
 }
 
