@@ -25,7 +25,7 @@ endif
 # Library layers, in dependency order (DESIGN.md).
 LIB_DIRS := core proto mailbox net ice sctp wire runtime
 
-PKGS := sqlite3 libprotobuf-c openssl libsrtp2 nice glib-2.0 usrsctp
+PKGS := sqlite3 libprotobuf-c openssl libsrtp2 nice glib-2.0 usrsctp libcares
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

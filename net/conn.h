@@ -156,6 +156,25 @@ int actr__listen(const char *host, uint16_t port, int backlog,
 int actr__resolve(const char *host, uint16_t port,
 		  struct sockaddr_storage *ss, socklen_t *len);
 
+/*
+ * Resolve a name without blocking (net/resolve.c, c-ares on the reactor):
+ * cb runs once, from a deferred call, with 0 and the address (port set),
+ * or -ACTR_ENOTFOUND (no such name), -ACTR_ETIMEDOUT (no answer within
+ * timeout_ms, 0 = 10 s), -ACTR_EUNAVAILABLE (the DNS server failed),
+ * -ENOMEM. NULL when the lookup could not start. Cancelling (any time
+ * before cb ran) means cb never runs.
+ */
+typedef void (*actr__lookup_cb)(int rc, const struct sockaddr *sa,
+				socklen_t len, void *arg);
+struct actr__lookup;
+struct actr__lookup *actr__resolve_start(actr_reactor_t *r, const char *host,
+					 uint16_t port, uint32_t timeout_ms,
+					 actr__lookup_cb cb, void *arg);
+void actr__resolve_cancel(struct actr__lookup *l);
+/** Tests: ask these DNS servers ("IP:PORT,...") instead of resolv.conf's;
+ * NULL restores them. */
+void actr__resolve_set_servers(const char *csv);
+
 /** Fill limits' zero fields with the defaults. */
 void actr__net_limits_fill(struct actr_net_limits *l);
 

@@ -31,6 +31,11 @@ struct actr_http_call {
 	uintptr_t base;			/* c->in when the head was parsed */
 	struct actr__http_chunked ch;	/* chunked decoder */
 	struct actr__http_msg msg;	/* response head */
+	/* a host name is resolved first (net/resolve.c) */
+	struct actr__lookup *lookup;	/* in flight, or NULL */
+	SSL_CTX *tls;			/* held until the connect */
+	char host[256];			/* SNI and verification name */
+	size_t in_max, out_max;		/* for the connect */
 };
 
 static const char *log_tag = "http-client";
@@ -39,6 +44,7 @@ static void call_free_cb(actr_defer_t *d, void *arg)
 {
 	struct actr_http_call *call = arg;
 
+	SSL_CTX_free(call->tls);
 	free(call->req);
 	free(call);
 }
@@ -50,6 +56,8 @@ static void complete(struct actr_http_call *call, int rc, const uint8_t *body,
 		return;
 	call->done = true;
 	actr_timer_stop(&call->timer);
+	actr__resolve_cancel(call->lookup);
+	call->lookup = NULL;
 	if (call->have_head && call->c)
 		actr__http_rebase(&call->msg, call->base,
 				  (const char *)call->c->in);
@@ -162,6 +170,28 @@ static void on_timer(actr_timer_t *t, void *arg)
 	complete(call, -ACTR_ETIMEDOUT, NULL, 0);
 }
 
+/* The host name resolved (or not): connect, or fail the call. */
+static void on_resolved(int rc, const struct sockaddr *sa, socklen_t len,
+			void *arg)
+{
+	struct actr_http_call *call = arg;
+	int err = 0;
+
+	call->lookup = NULL;
+	if (rc < 0) {
+		actr_logw(log_tag, "%s: %s", call->host, actr_strerror(rc));
+		complete(call, rc, NULL, 0);
+		return;
+	}
+	call->c = actr__conn_connect(call->r, sa, len, call->tls, call->host,
+				     &call_ops, call, call->in_max,
+				     call->out_max, &err);
+	SSL_CTX_free(call->tls);
+	call->tls = NULL;
+	if (!call->c)
+		complete(call, err < 0 ? err : -ECONNREFUSED, NULL, 0);
+}
+
 actr_http_call_t *actr_http_request(actr_reactor_t *r,
 				    const struct actr_http_request *rq,
 				    actr_http_response_fn cb, void *arg)
@@ -173,6 +203,7 @@ actr_http_call_t *actr_http_request(actr_reactor_t *r,
 	SSL_CTX *tls = NULL;
 	socklen_t sl;
 	int n, err = 0;
+	bool literal;
 	char ctype[160] = "";
 
 	if (!actr__http_headers_valid(rq->headers) ||
@@ -181,12 +212,12 @@ actr_http_call_t *actr_http_request(actr_reactor_t *r,
 		actr_logw(log_tag, "invalid method or headers");
 		return NULL;
 	}
-	if (!cb || !rq->url || actr__url_parse(rq->url, &u) < 0 || u.ws ||
-	    actr__resolve(u.host, u.port, &ss, &sl) < 0) {
-		actr_logw(log_tag, "bad or unresolvable URL %s (IP literals "
-				   "only)", rq->url ? rq->url : "(null)");
+	if (!cb || !rq->url || actr__url_parse(rq->url, &u) < 0 || u.ws) {
+		actr_logw(log_tag, "bad URL %s", rq->url ? rq->url : "(null)");
 		return NULL;
 	}
+	/* an IP literal connects now; a name is resolved first */
+	literal = actr__resolve(u.host, u.port, &ss, &sl) == 0;
 	call = actr__calloc(1, sizeof(*call));
 	if (!call)
 		return NULL;
@@ -222,18 +253,29 @@ actr_http_call_t *actr_http_request(actr_reactor_t *r,
 		if (!tls)
 			goto out_free;
 	}
-	call->c = actr__conn_connect(r, (struct sockaddr *)&ss, sl, tls, u.host,
-				     &call_ops, call,
-				     call->lim.max_head + call->lim.max_body +
-					     4096,
-				     ACTR_MAX(call->req_len, 1u << 16), &err);
-	SSL_CTX_free(tls);
-	if (!call->c)
-		goto out_free;
+	call->in_max = call->lim.max_head + call->lim.max_body + 4096;
+	call->out_max = ACTR_MAX(call->req_len, 1u << 16);
+	if (literal) {
+		call->c = actr__conn_connect(r, (struct sockaddr *)&ss, sl, tls,
+					     u.host, &call_ops, call,
+					     call->in_max, call->out_max, &err);
+		SSL_CTX_free(tls);
+		if (!call->c)
+			goto out_free;
+	} else {
+		call->tls = tls;
+		snprintf(call->host, sizeof(call->host), "%s", u.host);
+		call->lookup = actr__resolve_start(r, u.host, u.port,
+						   rq->timeout_ms, on_resolved,
+						   call);
+		if (!call->lookup)
+			goto out_free;
+	}
 	actr_timer_start(&call->timer,
 			 ACTR_MS(rq->timeout_ms ? rq->timeout_ms : 10000), 0);
 	return call;
 out_free:
+	SSL_CTX_free(call->tls);
 	free(call->req);
 	free(call);
 	return NULL;
@@ -251,6 +293,8 @@ void actr_http_call_cancel(actr_http_call_t *call)
 		return;
 	call->done = true;
 	actr_timer_stop(&call->timer);
+	actr__resolve_cancel(call->lookup);
+	call->lookup = NULL;
 	if (call->c)
 		actr__conn_close(call->c, false, 0);
 	call->c = NULL;

@@ -34,6 +34,10 @@ struct actr_ws {
 	size_t scanned;				/* client: response head scan */
 	int http_status;			/* client: handshake status */
 	char peer[48];				/* peer address */
+	/* client: a host name is resolved first (net/resolve.c) */
+	struct actr__lookup *lookup;		/* in flight, or NULL */
+	SSL_CTX *tls;				/* held until the connect */
+	char host[256];				/* SNI and verification */
 };
 
 static const char *log_tag = "ws";
@@ -43,6 +47,7 @@ static void ws_free_cb(actr_defer_t *d, void *arg)
 	actr_ws_t *ws = arg;
 
 	actr__ws_dec_free(&ws->dec);
+	SSL_CTX_free(ws->tls);
 	free(ws->req);
 	free(ws);
 }
@@ -66,6 +71,8 @@ static void finish(actr_ws_t *ws, int code, const char *reason, bool graceful)
 		return;
 	ws->state = WS_CLOSED;
 	actr_timer_stop(&ws->timer);
+	actr__resolve_cancel(ws->lookup);
+	ws->lookup = NULL;
 	unlink_srv(ws);
 	if (ws->c)
 		actr__conn_close(ws->c, graceful, ws->lim.close_timeout_ms);
@@ -383,6 +390,39 @@ static const struct actr__conn_ops client_ops = {
 	.on_close = on_close,
 };
 
+static size_t client_in_max(const actr_ws_t *ws)
+{
+	return ACTR_MAX(ws->lim.max_header_bytes,
+			ws->lim.max_frame + ACTR__WS_MAX_HEADER) + 4096;
+}
+
+/* The host name resolved (or not): connect, or close with the reason. */
+static void on_resolved(int rc, const struct sockaddr *sa, socklen_t len,
+			void *arg)
+{
+	actr_ws_t *ws = arg;
+	char why[300];
+	int err = 0;
+
+	ws->lookup = NULL;
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "resolve %s: %s", ws->host,
+			 actr_strerror(rc));
+		actr_logw(log_tag, "%s", why);
+		finish(ws, 1006, why, false);
+		return;
+	}
+	ws->c = actr__conn_connect(ws->r, sa, len, ws->tls, ws->host,
+				   &client_ops, ws, client_in_max(ws),
+				   ws->lim.max_pending, &err);
+	SSL_CTX_free(ws->tls);
+	ws->tls = NULL;
+	if (!ws->c) {
+		snprintf(why, sizeof(why), "connect: %s", actr_strerror(err));
+		finish(ws, 1006, why, false);
+	}
+}
+
 actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 			   const struct actr_ws_client_config *cfg,
 			   const struct actr_ws_callbacks *cb, void *arg)
@@ -393,17 +433,18 @@ actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 	socklen_t sl;
 	actr_ws_t *ws;
 	int n, err = 0;
+	bool literal;
 
 	if (!actr__http_headers_valid(cfg->headers)) {
 		actr_logw(log_tag, "invalid extra headers");
 		return NULL;
 	}
-	if (!cfg->url || actr__url_parse(cfg->url, &u) < 0 || !u.ws ||
-	    actr__resolve(u.host, u.port, &ss, &sl) < 0) {
-		actr_logw(log_tag, "bad or unresolvable URL %s (IP literals "
-				   "only)", cfg->url ? cfg->url : "(null)");
+	if (!cfg->url || actr__url_parse(cfg->url, &u) < 0 || !u.ws) {
+		actr_logw(log_tag, "bad URL %s", cfg->url ? cfg->url : "(null)");
 		return NULL;
 	}
+	/* an IP literal connects now; a name is resolved first */
+	literal = actr__resolve(u.host, u.port, &ss, &sl) == 0;
 	ws = actr__calloc(1, sizeof(*ws));
 	if (!ws)
 		return NULL;
@@ -440,19 +481,28 @@ actr_ws_t *actr_ws_connect(actr_reactor_t *r,
 		if (!tls)
 			goto out_free;
 	}
-	ws->c = actr__conn_connect(r, (struct sockaddr *)&ss, sl, tls, u.host,
-				   &client_ops, ws,
-				   ACTR_MAX(ws->lim.max_header_bytes,
-					    ws->lim.max_frame +
-						    ACTR__WS_MAX_HEADER) + 4096,
-				   ws->lim.max_pending, &err);
-	SSL_CTX_free(tls); /* the SSL object keeps its own reference */
-	if (!ws->c)
-		goto out_free;
+	if (literal) {
+		ws->c = actr__conn_connect(r, (struct sockaddr *)&ss, sl, tls,
+					   u.host, &client_ops, ws,
+					   client_in_max(ws),
+					   ws->lim.max_pending, &err);
+		SSL_CTX_free(tls); /* the SSL object keeps its own reference */
+		if (!ws->c)
+			goto out_free;
+	} else {
+		ws->tls = tls;
+		snprintf(ws->host, sizeof(ws->host), "%s", u.host);
+		ws->lookup = actr__resolve_start(r, u.host, u.port,
+						 ws->lim.handshake_timeout_ms,
+						 on_resolved, ws);
+		if (!ws->lookup)
+			goto out_free;
+	}
 	actr_timer_start(&ws->timer, ACTR_MS(ws->lim.handshake_timeout_ms), 0);
 	return ws;
 out_free:
 	actr__ws_dec_free(&ws->dec);
+	SSL_CTX_free(ws->tls);
 	free(ws->req);
 	free(ws);
 	return NULL;

@@ -13,6 +13,7 @@
 #include <actr/net.h>
 
 #include "core/internal.h"
+#include "net/conn.h"
 #include "net_test_util.h"
 #include "test.h"
 
@@ -590,11 +591,16 @@ TEST(http_client_get_post)
 	{
 		struct actr_http_request rq = { 0 };
 
-		rq.url = "http://example.invalid/";
-		CHECK(actr_http_request(r, &rq, on_resp, NULL) == NULL);
 		rq.url = "gopher://127.0.0.1/";
 		CHECK(actr_http_request(r, &rq, on_resp, NULL) == NULL);
 	}
+	/* A name no DNS server answers for: resolved without blocking,
+	 * then the call fails with the reason (the server here refuses:
+	 * nothing listens on its port). */
+	actr__resolve_set_servers("127.0.0.1:1");
+	p = do_request(r, "GET", "http://example.invalid/", NULL, 0, NULL);
+	actr__resolve_set_servers(NULL);
+	CHECK(p->rc == -ACTR_EUNAVAILABLE || p->rc == -ACTR_ETIMEDOUT);
 	actr_http_server_free(e.srv);
 	nt_drain(r);
 	actr_reactor_free(r);

@@ -13,6 +13,7 @@
 #include <actr/net.h>
 
 #include "core/internal.h"
+#include "net/conn.h"
 #include "net_test_util.h"
 #include "test.h"
 #include "net/ws_internal.h"
@@ -233,8 +234,17 @@ TEST(ws_client_refused_handshake_and_failures)
 
 		cfg.url = "http://127.0.0.1:1/";
 		CHECK(actr_ws_connect(r, &cfg, &client_cbs, &c) == NULL);
+		/* a name: resolved without blocking, then closed with the
+		 * reason (the DNS server here refuses) */
+		actr__resolve_set_servers("127.0.0.1:1");
+		free(c.last);
+		memset(&c, 0, sizeof(c));
 		cfg.url = "ws://name.invalid/";
-		CHECK(actr_ws_connect(r, &cfg, &client_cbs, &c) == NULL);
+		CHECK(actr_ws_connect(r, &cfg, &client_cbs, &c) != NULL);
+		CHECK(nt_run_until(r, &c.closed, 5000));
+		actr__resolve_set_servers(NULL);
+		CHECK_EQ(c.close_code, 1006);
+		CHECK(strstr(c.reason, "resolve name.invalid") != NULL);
 	}
 	free(c.last);
 	nt_drain(r);

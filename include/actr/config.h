@@ -57,9 +57,9 @@ ACTR_API void actr_config_free(actr_config_t *c);
 /**
  * Read path into c (keys present override what c had). 0, or a negative
  * code with the reason in err ("path:line: ..." or "[section] key: ..."):
- * -ENOENT and other errnos for the file, -ACTR_EPROTO for bad syntax or a
- * bad value (a realm that is not a number, an unknown sync mode, a
- * malformed type or ACL rule, a level that is not one).
+ * the negated errno of opening or reading the file, -ACTR_EPROTO for bad
+ * syntax or a bad value (a realm that is not a number, an unknown sync
+ * mode, a malformed type or ACL rule, a level that is not one).
  */
 ACTR_API int actr_config_load(actr_config_t *c, const char *path, char *err,
 			      size_t errlen);

@@ -12,9 +12,15 @@
  *   a timeout.
  *
  * Everything runs on one reactor thread: every function here must be called
- * from the thread that runs the reactor the object belongs to. Host names
- * are not resolved (name lookups block): URLs carry IP literals or
- * "localhost". TLS is OpenSSL's, with non-blocking handshakes.
+ * from the thread that runs the reactor the object belongs to. Client URLs
+ * may name their host: a name is resolved without blocking (c-ares, the
+ * system's resolv.conf and /etc/hosts) before the connect, within the
+ * request's timeout (HTTP) or the handshake timeout (WebSocket); a name
+ * that does not resolve fails the request (-ACTR_ENOTFOUND,
+ * -ACTR_ETIMEDOUT, -ACTR_EUNAVAILABLE) or closes the WebSocket (1006,
+ * "resolve NAME: ..."). IP literals and "localhost" connect at once.
+ * Listeners bind IP literals. TLS is OpenSSL's, with non-blocking
+ * handshakes and the URL's host as SNI and verification name.
  *
  * Closed objects are freed at the end of a reactor iteration (never inside
  * their own callbacks); a connection that closes gracefully drains its last
