@@ -27,6 +27,7 @@
 #include <actr/peer.h>
 #include <actr/mailbox.h>
 #include <actr/kv.h>
+#include <actr/stream.h>
 
 #define ACTR_VERSION_MAJOR 0
 #define ACTR_VERSION_MINOR 1
