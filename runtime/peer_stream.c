@@ -11,7 +11,6 @@
 #include <actr/stream.h>
 
 #include "runtime/peer_internal.h"
-#include "sctp/sctp.h"
 #include "wire/pc.h"
 
 static struct peer_conn *conn_of(actr_peer_t *p, const Actr__ActrId *target)
@@ -38,7 +37,6 @@ int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
 {
 	actr_peer_t *p = lane->arg;
 	struct peer_conn *c;
-	actr__dc_t *dc;
 
 	if (!stream_lane(pt))
 		return -EINVAL;
@@ -54,9 +52,7 @@ int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
 	}
 	if (c->st != PC_OPEN || !c->pc)
 		return -ACTR_ENOTREADY;
-	dc = actr__pc_lane_channel(c->pc, pt);
-	if (dc)
-		actr__dc_set_buffered_low(dc, low_water);
+	actr__pc_set_low_water(c->pc, pt, low_water);
 	return actr__pc_send(c->pc, pt, data, len);
 }
 
