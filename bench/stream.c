@@ -7,7 +7,8 @@
  *
  * This process pins itself to CPU C (default 0), runs actr-signal and the
  * sender node; it starts itself again as the receiver (acme:sink, same
- * CPU). Figures:
+ * CPU). Both opt in to the heap tuning (actr_set_malloc_tuning), as
+ * bench/datachannel does. Figures:
  * - throughput: M MB (default 512) of 64 KiB chunks on STREAM_RELIABLE,
  *   the sender following the backpressure contract (send until -ENOBUFS,
  *   resume on the writable callback); from the first chunk to the
@@ -466,6 +467,8 @@ int main(int argc, char **argv)
 	unsigned mb = 512;
 	pid_t child;
 
+	/* both processes, as bench/datachannel (README's figures) */
+	actr_set_malloc_tuning(true);
 	if (argc == 3 && !strcmp(argv[1], "--role-receiver"))
 		return run_receiver(argv[2]);
 	for (int i = 1; i < argc; i++) {
