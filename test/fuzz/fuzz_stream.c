@@ -110,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz.sender[i] = sender(i);
 	for (int recs = 0; in.n && recs < 4096; recs++) {
 		unsigned ctl = take(&in), len;
-		uint8_t buf[1024];
+		uint8_t buf[1024], pay[16] = { 0 };
 		const uint8_t *p;
 		unsigned calls = fz.calls;
 		int rc;
@@ -132,9 +132,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			c.stream_id = (char *)ids[ctl >> 4 & 3];
 			c.sequence = take(&in);
-			c.payload.data = buf;
-			c.payload.len = 16;
-			memset(buf, 0, 16);
+			c.payload.data = pay;
+			c.payload.len = sizeof(pay);
 			len = (unsigned)actr__data_chunk__pack(&c, buf);
 			p = buf;
 		}
