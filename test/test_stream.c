@@ -58,14 +58,31 @@ static int b_start(actr_ctx_t *ctx, void *user)
 					&hook_sink);
 }
 
+static const Actr__ActrId *b_id;
+static int a_ready_rc = 1;
+
+/* A sends one chunk from its on_ready context (B runs already). */
+static void a_ready(actr_ctx_t *ctx, void *user)
+{
+	Actr__DataChunk c = ACTR__DATA_CHUNK__INIT;
+
+	(void)user;
+	c.stream_id = "from-hook";
+	c.sequence = 1;
+	a_ready_rc = actr_ctx_send_data_chunk(ctx, b_id, &c,
+					      ACTR_STREAM_RELIABLE);
+}
+
 static void world_new(struct world *w)
 {
 	actr_workload_t *wa = actr_workload_new("acme", "a", "1.0.0");
 	actr_workload_t *wb = actr_workload_new("acme", "b", "1.0.0");
 	actr_hooks_t hooks = { .on_start = b_start };
+	actr_hooks_t ahooks = { .on_ready = a_ready };
 
 	CHECK(wa && wb);
 	actr_workload_set_hooks(wb, &hooks, NULL);
+	actr_workload_set_hooks(wa, &ahooks, NULL);
 	w->r = actr_reactor_new();
 	CHECK(w->r);
 	w->sys = actr_system_new(w->r, NULL);
@@ -73,8 +90,10 @@ static void world_new(struct world *w)
 	w->a = actr_node_new(w->sys, wa, 0);
 	w->b = actr_node_new(w->sys, wb, 0);
 	CHECK(w->a && w->b);
-	CHECK_OK(actr_node_start(w->a, &w->ra));
+	b_id = actr_node_id(w->b);
 	CHECK_OK(actr_node_start(w->b, &w->rb));
+	CHECK_OK(actr_node_start(w->a, &w->ra));
+	CHECK_OK(a_ready_rc);
 }
 
 static void world_free(struct world *w)
@@ -114,11 +133,14 @@ TEST(stream_inproc_deliver)
 	CHECK_STR(s.from, aid);
 	/* nothing went through the dispatcher */
 	CHECK_EQ(actr_system_stats(w.sys)->handled, 0);
-	/* the hook context's registration works too */
+	/* contexts: B registered from on_start, A sent from on_ready */
+	CHECK_EQ(hook_sink.n, 1);
+	CHECK_EQ(hook_sink.last_seq, 1);
+	CHECK_STR(hook_sink.from, aid);
 	c = chunk("from-hook", 7, "hook");
 	CHECK_OK(actr_stream_send(w.ra, actr_node_id(w.b), &c,
 				  ACTR_STREAM_LATENCY_FIRST));
-	CHECK_EQ(hook_sink.n, 1);
+	CHECK_EQ(hook_sink.n, 2);
 	CHECK_EQ(hook_sink.last_seq, 7);
 	/* reliable delivers every chunk in order, even "older" ones */
 	for (uint64_t i = 10; i > 5; i--) {
@@ -130,8 +152,8 @@ TEST(stream_inproc_deliver)
 	CHECK_EQ(s.seqs[5], 6);
 	actr_stream_get_stats(w.ra, &sa);
 	actr_stream_get_stats(w.rb, &sb);
-	CHECK_EQ(sa.chunks_out, 7);
-	CHECK_EQ(sb.chunks_in, 7);
+	CHECK_EQ(sa.chunks_out, 8);
+	CHECK_EQ(sb.chunks_in, 8);
 	CHECK_EQ(sb.stale, 0);
 	world_free(&w);
 }
