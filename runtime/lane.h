@@ -26,15 +26,18 @@ struct actr__lane_ops {
 		    const Actr__RpcEnvelope *env, int payload_type);
 	/* Send len bytes (an encoded DataChunk, borrowed) on the stream lane
 	 * payload_type (STREAM_*) of the connection to target, fragmented
-	 * like envelopes; low_water is the queued-bytes mark at which the
-	 * gate calls actr__stream_writable for that lane. 0, -ENOBUFS (the
-	 * connection's queue is full), -ACTR_ENOTREADY (no open connection:
-	 * one is being set up), -ACTR_ETOOBIG, -ACTR_ECLOSED. NULL: the lane
-	 * carries no streams. Any transport (DataChannel, WebSocket) can
-	 * implement it. */
+	 * like envelopes. Refused with -ENOBUFS (nothing queued) when bytes
+	 * are queued toward target on that lane already and len more would
+	 * take them above high_water (0: send only into an empty queue; a
+	 * message larger than high_water still goes into an empty one);
+	 * low_water is the queued-bytes mark at which the gate calls
+	 * actr__stream_writable for the lane. 0, -ENOBUFS, -ACTR_ENOTREADY
+	 * (no open connection: one is being set up), -ACTR_ETOOBIG,
+	 * -ACTR_ECLOSED. NULL: the lane carries no streams. Any transport
+	 * (DataChannel, WebSocket) can implement it. */
 	int (*send_stream)(actr__lane_t *lane, const Actr__ActrId *target,
 			   int payload_type, const void *data, size_t len,
-			   size_t low_water);
+			   size_t high_water, size_t low_water);
 	/* Bytes queued toward target on payload_type and not yet taken by
 	 * the transport (0: none, or no connection). */
 	size_t (*buffered)(actr__lane_t *lane, const Actr__ActrId *target,

@@ -124,7 +124,7 @@ int actr__peer_conn_initiate(actr_peer_t *p, const Actr__ActrId *target);
 /* peer_stream.c: the lane's stream operations (runtime/lane.h) */
 int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
 			   int pt, const void *data, size_t len,
-			   size_t low_water);
+			   size_t high_water, size_t low_water);
 size_t actr__peer_stream_buffered(actr__lane_t *lane,
 				  const Actr__ActrId *target, int pt);
 /** c opened: streams toward its peer may go (writable on both lanes). */

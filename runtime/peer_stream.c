@@ -33,10 +33,11 @@ static bool stream_lane(int pt)
 
 int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
 			   int pt, const void *data, size_t len,
-			   size_t low_water)
+			   size_t high_water, size_t low_water)
 {
 	actr_peer_t *p = lane->arg;
 	struct peer_conn *c;
+	size_t q;
 
 	if (!stream_lane(pt))
 		return -EINVAL;
@@ -52,6 +53,9 @@ int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
 	}
 	if (c->st != PC_OPEN || !c->pc)
 		return -ACTR_ENOTREADY;
+	q = actr__pc_buffered(c->pc, pt);
+	if (q && q + len > high_water)
+		return -ENOBUFS;
 	actr__pc_set_low_water(c->pc, pt, low_water);
 	return actr__pc_send(c->pc, pt, data, len);
 }

@@ -20,7 +20,7 @@
 
 #define TAG "stream"
 
-#define STREAM_KEY 256			/* ActrId string form */
+#define STREAM_KEY (12 + ACTR_TYPE_STR_MAX + 1) /* id_key() of any valid id */
 #define STREAM_ID_MAX 1024		/* longest stream_id accepted */
 #define STREAM_SENDERS_MAX 1024		/* latest-first senders per stream */
 #define STREAM_SLOTS_MAX 256		/* held latency-first chunks */
@@ -31,7 +31,7 @@
 struct slast {
 	struct actr__map_node node;	/* in reg->last by sender key */
 	uint64_t seq;			/* last delivered */
-	char key[];			/* sender ActrId string */
+	char key[];			/* sender (id_key) */
 };
 
 /* A registered stream. */
@@ -47,12 +47,12 @@ struct sreg {
 struct slot {
 	struct actr__map_node node;	/* in s->slots by key */
 	Actr__ActrId *target;		/* owned */
-	size_t tlen;			/* target key length (key prefix) */
+	size_t tlen;			/* target key length (prefix) */
 	uint8_t *data;			/* encoded DataChunk (owned) */
 	size_t len;
 	uint64_t seq;			/* its sequence */
 	size_t klen;
-	char key[];			/* target key '\0' stream_id */
+	char key[];			/* target (id_key), stream_id */
 };
 
 struct actr__streams {
@@ -81,6 +81,39 @@ static struct actr__streams *streams_get(actr_node_t *n)
 	s->opts.low_water = STREAM_LOW_WATER;
 	n->streams = s;
 	return s;
+}
+
+/*
+ * A map key for id: serial, realm and the type's strings, laid out with
+ * memcpy (actr_id_format's snprintf is measurable on the per-chunk path).
+ * Its length, or 0 when id is incomplete or the key does not fit.
+ */
+static size_t id_key(const Actr__ActrId *id, char *out, size_t cap)
+{
+	const char *f[3];
+	uint32_t realm;
+	size_t n = 12;
+
+	if (!id || !id->type || cap < n)
+		return 0;
+	realm = id->realm ? id->realm->realm_id : 0;
+	memcpy(out, &id->serial_number, 8);
+	memcpy(out + 8, &realm, 4);
+	f[0] = id->type->manufacturer;
+	f[1] = id->type->name;
+	f[2] = id->type->version;
+	for (int i = 0; i < 3; i++) {
+		size_t l = f[i] ? strlen(f[i]) + 1 : 1;
+
+		if (n + l > cap)
+			return 0;
+		if (f[i])
+			memcpy(out + n, f[i], l);
+		else
+			out[n] = '\0';
+		n += l;
+	}
+	return n;
 }
 
 static void reg_free(struct sreg *g)
@@ -240,12 +273,12 @@ static bool latest_first(struct actr__streams *s, struct sreg *g,
 	char key[STREAM_KEY];
 	struct actr__map_node *x;
 	struct slast *l;
-	int klen = actr_id_format(from, key, sizeof(key));
+	size_t klen = id_key(from, key, sizeof(key));
 	struct actr__map_iter it;
 
-	if (klen <= 0)
+	if (!klen)
 		return true;
-	x = actr__map_find(&g->last, key, (size_t)klen);
+	x = actr__map_find(&g->last, key, klen);
 	if (x) {
 		l = actr__map_entry(x, struct slast, node);
 		if (seq <= l->seq) {
@@ -264,12 +297,12 @@ static bool latest_first(struct actr__streams *s, struct sreg *g,
 		actr_logw(TAG, "stream %s: more than %d senders, one forgotten",
 			  g->id, STREAM_SENDERS_MAX);
 	}
-	l = malloc(sizeof(*l) + (size_t)klen + 1);
+	l = malloc(sizeof(*l) + klen);
 	if (!l)
 		return true;
-	memcpy(l->key, key, (size_t)klen + 1);
+	memcpy(l->key, key, klen);
 	l->seq = seq;
-	actr__map_insert(&g->last, &l->node, l->key, (size_t)klen);
+	actr__map_insert(&g->last, &l->node, l->key, klen);
 	return true;
 }
 
@@ -382,17 +415,17 @@ static size_t low_water_of(struct actr__streams *s, int lane)
 static int hold(struct actr__streams *s, const Actr__ActrId *target,
 		const Actr__DataChunk *chunk, const uint8_t *data, size_t len)
 {
-	char key[STREAM_KEY + STREAM_ID_MAX + 1];
-	int tlen = actr_id_format(target, key, STREAM_KEY);
+	char key[STREAM_KEY + STREAM_ID_MAX];
+	size_t tlen = id_key(target, key, STREAM_KEY);
 	size_t slen = strlen(chunk->stream_id), klen;
 	struct actr__map_node *x;
 	struct slot *sl;
 	uint8_t *d;
 
-	if (tlen <= 0)
+	if (!tlen)
 		return -EINVAL;
-	klen = (size_t)tlen + 1 + slen;
-	memcpy(key + tlen + 1, chunk->stream_id, slen);
+	klen = tlen + slen;
+	memcpy(key + tlen, chunk->stream_id, slen);
 	d = malloc(len ? len : 1);
 	if (!d)
 		return -ENOMEM;
@@ -425,7 +458,7 @@ static int hold(struct actr__streams *s, const Actr__ActrId *target,
 	}
 	memcpy(sl->key, key, klen);
 	sl->klen = klen;
-	sl->tlen = (size_t)tlen;
+	sl->tlen = tlen;
 	sl->data = d;
 	sl->len = len;
 	sl->seq = chunk->sequence;
@@ -434,53 +467,51 @@ static int hold(struct actr__streams *s, const Actr__ActrId *target,
 	return 0;
 }
 
-/* Send the held chunks toward target while the lane takes them (a chunk
- * that made the lane congested again stops the walk). True when the lane
- * is drained: nothing held for target and nothing queued. */
+/* Send the held chunks toward target while the lane takes them into an
+ * empty queue. True when none is left for target. */
 static bool flush_slots(actr_node_t *n, actr__lane_t *l,
 			const Actr__ActrId *target)
 {
 	struct actr__streams *s = n->streams;
 	char tkey[STREAM_KEY];
-	int tlen;
+	size_t tlen;
 	struct actr__map_iter it;
 	struct actr__map_node *x;
-	bool drained = true;
+	bool left = false;
 
 	if (!s || !s->st.held)
 		return true;
 	/* a send below may call back into actr__stream_writable */
 	if (s->flushing)
 		return false;
-	tlen = actr_id_format(target, tkey, sizeof(tkey));
-	if (tlen <= 0)
+	tlen = id_key(target, tkey, sizeof(tkey));
+	if (!tlen)
 		return true;
 	s->flushing = true;
 	actr__map_foreach(&s->slots, it, x) {
 		struct slot *sl = actr__map_entry(x, struct slot, node);
 		int rc;
 
-		if (sl->tlen != (size_t)tlen || memcmp(sl->key, tkey, sl->tlen))
+		if (sl->tlen != tlen || memcmp(sl->key, tkey, tlen))
 			continue;
-		if (!drained)
+		if (left)	/* the lane pushed back: keep the rest */
 			continue;
 		rc = l->ops->send_stream(l, target, ACTR_STREAM_LATENCY_FIRST,
-					 sl->data, sl->len, 0);
+					 sl->data, sl->len, 0, 0);
 		if (rc == -ENOBUFS) {
-			drained = false;
+			left = true;
 			continue;
 		}
 		if (rc == 0)
 			s->st.chunks_out++;
 		else
-			actr_logw(TAG, "held chunk to %s dropped: %s", tkey,
+			actr_logw(TAG, "held chunk of stream %.*s dropped: %s",
+				  (int)(sl->klen - tlen), sl->key + tlen,
 				  actr_strerror(rc));
 		slot_free(s, sl);
-		if (l->ops->buffered(l, target, ACTR_STREAM_LATENCY_FIRST))
-			drained = false;
 	}
 	s->flushing = false;
-	return drained;
+	return !left;
 }
 
 void actr__stream_writable(actr_node_t *n, const Actr__ActrId *target,
@@ -531,21 +562,16 @@ static int do_send(actr_node_t *n, const Actr__ActrId *target,
 	l = remote_lane(n, target);
 	if (!l)
 		return -ACTR_EUNAVAILABLE;
-	if (lane == ACTR_STREAM_RELIABLE) {
-		len = (ssize_t)actr__data_chunk__get_packed_size(chunk);
-		if (l->ops->buffered(l, target, lane) + (size_t)len >
-		    s->opts.high_water) {
-			s->st.would_block++;
-			return -ENOBUFS;
-		}
-	}
 	len = encode(s, chunk);
 	if (len < 0)
 		return (int)len;
-	if (lane == ACTR_STREAM_LATENCY_FIRST &&
-	    (l->ops->buffered(l, target, lane) || !flush_slots(n, l, target)))
+	if (lane == ACTR_STREAM_LATENCY_FIRST && !flush_slots(n, l, target))
 		return hold(s, target, chunk, s->scratch, (size_t)len);
+	/* reliable: up to high_water queued; latency-first: only into an
+	 * empty queue, else it waits in its slot */
 	rc = l->ops->send_stream(l, target, lane, s->scratch, (size_t)len,
+				 lane == ACTR_STREAM_RELIABLE
+					 ? s->opts.high_water : 0,
 				 low_water_of(s, lane));
 	if (rc == -ENOBUFS) {
 		if (lane == ACTR_STREAM_LATENCY_FIRST)

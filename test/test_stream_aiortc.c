@@ -91,11 +91,15 @@ static int l_send(actr__lane_t *l, const Actr__ActrId *t,
 }
 
 static int l_send_stream(actr__lane_t *l, const Actr__ActrId *t, int pt,
-			 const void *data, size_t len, size_t low_water)
+			 const void *data, size_t len, size_t high_water,
+			 size_t low_water)
 {
 	struct app *a = l->arg;
+	size_t q = actr__pc_buffered(a->pc, pt);
 
 	(void)t;
+	if (q && q + len > high_water)
+		return -ENOBUFS;
 	actr__pc_set_low_water(a->pc, pt, low_water);
 	return actr__pc_send(a->pc, pt, data, len);
 }

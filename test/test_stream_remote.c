@@ -266,6 +266,32 @@ TEST_TIMEOUT(stream_remote_backpressure_slow_receiver, 120)
 	CHECK_EQ(sa.would_block, (uint64_t)t.would_block);
 	CHECK(t.writable > 0);
 	CHECK(t.max_buffered <= t.high_water);
+
+	/* a chunk larger than high_water still goes into an empty queue */
+	{
+		actr_stream_opts_t o = { ACTR_OPTS(o), .high_water = 16384 };
+		Actr__DataChunk c = ACTR__DATA_CHUNK__INIT;
+		uint8_t *b = calloc(1, 65536);
+		int want = x.chunks + 1;
+
+		CHECK(b);
+		CHECK_EQ(actr_stream_buffered(p.tx.ref, p.to,
+					      ACTR_STREAM_RELIABLE), 0);
+		CHECK_OK(actr_stream_configure(p.tx.ref, &o));
+		c.stream_id = "bulk";
+		c.sequence = t.total;
+		c.payload.data = b;
+		c.payload.len = 65536;
+		x.slow_us = 0;
+		x.scratch = malloc(65536);
+		CHECK(x.scratch);
+		CHECK_OK(actr_stream_send(p.tx.ref, p.to, &c,
+					  ACTR_STREAM_RELIABLE));
+		rt_run(p.r, &x.chunks, want, 5000);
+		CHECK_EQ(x.chunks, want);
+		free(x.scratch);
+		free(b);
+	}
 	pair_free(&p);
 }
 
