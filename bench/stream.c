@@ -565,8 +565,8 @@ out:
 	if (udp_pingpong(n, PING, &p_udp) < 0)
 		rc = 1;
 	if (!rc && p_udp > 0)
-		printf("  p50 ratio to UDP: STREAM_RELIABLE %.1fx, "
-		       "STREAM_LATENCY_FIRST %.1fx\n", p_rel / p_udp,
+		printf("  p50 ratio to UDP: STREAM_RELIABLE %.2fx, "
+		       "STREAM_LATENCY_FIRST %.2fx\n", p_rel / p_udp,
 		       p_lf / p_udp);
 	return rc;
 }
