@@ -16,12 +16,13 @@
 #include <actr/log.h>
 #include <actr/stream.h>
 
+#include "proto/chunk.h"
 #include "runtime/internal.h"
 
 #define TAG "stream"
 
 #define STREAM_KEY (12 + ACTR_TYPE_STR_MAX + 1) /* id_key() of any valid id */
-#define STREAM_ID_MAX 1024		/* longest stream_id accepted */
+#define STREAM_ID_MAX ACTR__CHUNK_ID_MAX /* longest stream_id accepted */
 #define STREAM_SENDERS_MAX 1024		/* latest-first senders per stream */
 #define STREAM_SLOTS_MAX 256		/* held latency-first chunks */
 #define STREAM_HIGH_WATER (4u << 20)
@@ -356,20 +357,26 @@ int actr__stream_deliver(actr_node_t *n, const Actr__ActrId *from,
 			 int payload_type, const uint8_t *data, size_t len)
 {
 	struct actr__streams *s = streams_get(n);
-	Actr__DataChunk *c;
+	struct actr__chunk_view v;
+	Actr__DataChunk *c = NULL;
 	int rc;
 
 	if (!s)
 		return -ENOMEM;
-	rc = actr__stream_decode(data, len, &c);
+	/* the payload stays in the lane's buffer; protobuf-c (a copy) only
+	 * for chunks with metadata */
+	rc = actr__chunk_parse(data, len, &v);
+	if (rc == 1)
+		rc = actr__stream_decode(data, len, &c);
 	if (rc < 0) {
 		s->st.malformed++;
 		actr_logw(TAG, "malformed DataChunk (%zu bytes) on lane %d "
 			  "dropped", len, payload_type);
 		return rc;
 	}
-	rc = deliver(n, from, c, payload_type);
-	actr__data_chunk__free_unpacked(c, NULL);
+	rc = deliver(n, from, c ? c : &v.c, payload_type);
+	if (c)
+		actr__data_chunk__free_unpacked(c, NULL);
 	return rc;
 }
 

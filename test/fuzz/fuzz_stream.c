@@ -1,4 +1,5 @@
-/* libFuzzer target: the inbound DataChunk path (runtime/stream.c), from the
+/* libFuzzer target: the inbound DataChunk path (runtime/stream.c and its
+ * zero-copy decoder proto/chunk.c, checked against protobuf-c), from the
  * bytes a peer gate's stream lane receives (runtime/peer.c c_message hands
  * them over as they came) through actr__stream_decode, the registry and
  * the latest-first filter to the callbacks. A fresh system per input with
@@ -21,6 +22,7 @@
 #include <actr/actr.h>
 #include <actr/log.h>
 
+#include "proto/chunk.h"
 #include "runtime/lane.h"
 #include "test/fuzz/fuzz_input.h"
 
@@ -61,6 +63,37 @@ static void cb(const Actr__ActrId *from, const Actr__DataChunk *c, void *arg)
 			actr_stream_register(fz.ref, "b", cb, (void *)1);
 		memset(fz.seen[1], 0, sizeof(fz.seen[1]));
 	}
+}
+
+/* The zero-copy decoder against protobuf-c: what it accepts, protobuf-c
+ * accepts with the same values; what it leaves to protobuf-c has
+ * metadata. */
+static void differential(const uint8_t *p, size_t n)
+{
+	struct actr__chunk_view v;
+	int rc = actr__chunk_parse(p, n, &v);
+	Actr__DataChunk *u = actr__data_chunk__unpack(NULL, n, p);
+
+	if (rc == 0) {
+		if (!u || strcmp(u->stream_id, v.c.stream_id) ||
+		    u->sequence != v.c.sequence ||
+		    u->payload.len != v.c.payload.len ||
+		    (u->payload.len &&
+		     memcmp(u->payload.data, v.c.payload.data,
+			    u->payload.len)) ||
+		    u->has_timestamp_ms != v.c.has_timestamp_ms ||
+		    (u->has_timestamp_ms &&
+		     u->timestamp_ms != v.c.timestamp_ms) ||
+		    u->n_metadata)
+			abort();
+	} else if (rc == 1) {
+		if (u && !u->n_metadata)
+			abort();
+	} else if (rc != -ACTR_EPROTO) {
+		abort();
+	}
+	if (u)
+		actr__data_chunk__free_unpacked(u, NULL);
 }
 
 static Actr__ActrId *sender(unsigned i)
@@ -126,6 +159,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			p = in.p;
 			in.p += len;
 			in.n -= len;
+			differential(p, len);
 		} else {
 			static const char *ids[] = { "a", "b", "c", "" };
 			Actr__DataChunk c = ACTR__DATA_CHUNK__INIT;
