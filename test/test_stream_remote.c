@@ -465,9 +465,10 @@ TEST_TIMEOUT(stream_remote_latency_first_loss, 90)
 	actr_stream_get_stats(p.tx.ref, &sa);
 	actr_stream_get_stats(p.rx.ref, &sb);
 	fprintf(stderr, "loss: %u of %u datagrams dropped; %d of %llu delivered, "
-		"%llu stale, %llu coalesced\n", loss_dropped, loss_seen, l.n,
-		(unsigned long long)n, (unsigned long long)sb.stale,
-		(unsigned long long)sa.coalesced);
+		"%llu stale, %llu coalesced, %llu handed to SCTP\n",
+		loss_dropped, loss_seen, l.n, (unsigned long long)n,
+		(unsigned long long)sb.stale, (unsigned long long)sa.coalesced,
+		(unsigned long long)sa.chunks_out);
 	CHECK(loss_dropped > 0);
 	CHECK(l.n > 0);
 	CHECK_EQ(l.older, 0);		/* never an older after a newer */
