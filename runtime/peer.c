@@ -721,7 +721,9 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 }
 
 static const struct actr__lane_ops lane_ops = {
-	lane_send, actr__peer_stream_send, actr__peer_stream_buffered,
+	.send = lane_send,
+	.send_stream = actr__peer_stream_send,
+	.buffered = actr__peer_stream_buffered,
 };
 
 static actr__lane_t *resolve(void *arg, const Actr__ActrId *target)

@@ -72,8 +72,10 @@ size_t actr__peer_stream_buffered(actr__lane_t *lane,
 
 void actr__peer_stream_open(struct peer_conn *c)
 {
-	actr__stream_writable(c->p->node, c->remote,
-			      ACTR__LANE_STREAM_RELIABLE);
+	/* the callback may send, and a failed send may drop c */
+	if (c->st == PC_OPEN)
+		actr__stream_writable(c->p->node, c->remote,
+				      ACTR__LANE_STREAM_RELIABLE);
 	if (c->st == PC_OPEN)
 		actr__stream_writable(c->p->node, c->remote,
 				      ACTR__LANE_STREAM_LATENCY_FIRST);
