@@ -27,6 +27,7 @@
 #define STREAM_SLOTS_MAX 256		/* held latency-first chunks */
 #define STREAM_HIGH_WATER (4u << 20)
 #define STREAM_LOW_WATER (1u << 20)
+#define STREAM_SCRATCH_KEEP (1u << 20) /* encoding buffer kept between sends */
 
 /* Last sequence delivered from one sender on a latency-first stream. */
 struct slast {
@@ -588,6 +589,12 @@ static int do_send(actr_node_t *n, const Actr__ActrId *target,
 	if (rc == 0) {
 		s->st.chunks_out++;
 		s->st.bytes_out += chunk->payload.len;
+	}
+	if (s->scratch_cap > STREAM_SCRATCH_KEEP) {
+		/* one huge chunk must not pin its size for the node's life */
+		free(s->scratch);
+		s->scratch = NULL;
+		s->scratch_cap = 0;
 	}
 	return rc;
 }
