@@ -267,11 +267,11 @@ TEST_TIMEOUT(stream_remote_backpressure_slow_receiver, 120)
 	CHECK(t.writable > 0);
 	CHECK(t.max_buffered <= t.high_water);
 
-	/* a chunk larger than high_water still goes into an empty queue */
+	/* chunks larger than high_water still go into an empty queue */
 	{
 		actr_stream_opts_t o = { ACTR_OPTS(o), .high_water = 16384 };
 		Actr__DataChunk c = ACTR__DATA_CHUNK__INIT;
-		uint8_t *b = calloc(1, 65536);
+		uint8_t *b = calloc(1, 3 << 20);
 		int want = x.chunks + 1;
 
 		CHECK(b);
@@ -283,12 +283,21 @@ TEST_TIMEOUT(stream_remote_backpressure_slow_receiver, 120)
 		c.payload.data = b;
 		c.payload.len = 65536;
 		x.slow_us = 0;
-		x.scratch = malloc(65536);
+		x.scratch = malloc(3 << 20);
 		CHECK(x.scratch);
 		CHECK_OK(actr_stream_send(p.tx.ref, p.to, &c,
 					  ACTR_STREAM_RELIABLE));
 		rt_run(p.r, &x.chunks, want, 5000);
 		CHECK_EQ(x.chunks, want);
+		/* and a 3 MiB one (48 fragments) */
+		c.sequence++;
+		c.payload.len = 3 << 20;
+		want++;
+		CHECK_OK(actr_stream_send(p.tx.ref, p.to, &c,
+					  ACTR_STREAM_RELIABLE));
+		rt_run(p.r, &x.chunks, want, 10000);
+		CHECK_EQ(x.chunks, want);
+		CHECK_EQ(x.bytes, t.total * t.size + 65536 + (3 << 20));
 		free(x.scratch);
 		free(b);
 	}
