@@ -136,6 +136,8 @@ struct actr_node {
 	bool forced;			/* forced: finish without waiting */
 	actr_signal_t sigint, sigterm;	/* run_until_signal */
 	bool *run_done;			/* run_until_signal's exit flag */
+	struct actr__streams *streams;	/* stream registry (stream.c),
+					 * NULL until first used */
 };
 
 struct dedup;
@@ -204,6 +206,9 @@ void actr__msg_free(actr_system_t *sys, struct actr__msg *m);
 actr_node_t *actr__node_find(actr_system_t *sys, const Actr__ActrId *id);
 void actr__node_release(actr_node_t *n);
 void actr__ctx_drop_kept(actr_system_t *sys, actr_node_t *n);
+
+/* stream.c */
+void actr__stream_node_free(actr_node_t *n);
 
 /* dispatch.c */
 void actr__enqueue(actr_system_t *sys, struct actr__msg *m);

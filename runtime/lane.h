@@ -24,6 +24,24 @@ struct actr__lane_ops {
 	 * copy). 0 or a negative code (the runtime fails the call). */
 	int (*send)(actr__lane_t *lane, const Actr__ActrId *target,
 		    const Actr__RpcEnvelope *env, int payload_type);
+	/* Send len bytes (an encoded DataChunk, borrowed) on the stream lane
+	 * payload_type (STREAM_*) of the connection to target, fragmented
+	 * like envelopes. Refused with -ENOBUFS (nothing queued) when bytes
+	 * are queued toward target on that lane already and len more would
+	 * take them above high_water (0: send only into an empty queue; a
+	 * message larger than high_water still goes into an empty one);
+	 * low_water is the queued-bytes mark at which the gate calls
+	 * actr__stream_writable for the lane. 0, -ENOBUFS, -ACTR_ENOTREADY
+	 * (no open connection: one is being set up), -ACTR_ETOOBIG,
+	 * -ACTR_ECLOSED. NULL: the lane carries no streams. Any transport
+	 * (DataChannel, WebSocket) can implement it. */
+	int (*send_stream)(actr__lane_t *lane, const Actr__ActrId *target,
+			   int payload_type, const void *data, size_t len,
+			   size_t high_water, size_t low_water);
+	/* Bytes queued toward target on payload_type and not yet taken by
+	 * the transport (0: none, or no connection). */
+	size_t (*buffered)(actr__lane_t *lane, const Actr__ActrId *target,
+			   int payload_type);
 };
 
 struct actr__lane {
@@ -95,5 +113,30 @@ void actr__system_lane_gone(actr_system_t *sys, actr__lane_t *lane);
 int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 			 actr__lane_t *lane, const Actr__ActrId *from,
 			 const Actr__RpcEnvelope *env, int payload_type);
+
+/*
+ * The stream seam (runtime/stream.c): what a gate calls for DataChunks.
+ *
+ * actr__stream_deliver: data (an encoded DataChunk, borrowed) arrived from
+ * the remote actor `from` on the stream lane payload_type for node n:
+ * decoded, checked (latest-first on STREAM_LATENCY_FIRST) and handed to
+ * the stream's callback; malformed and unregistered chunks are counted,
+ * logged (rate-limited) and dropped. 0, -ACTR_EPROTO (malformed),
+ * -ACTR_ENOTFOUND (no such stream); a stale chunk dropped returns 0.
+ *
+ * actr__stream_writable: the queue toward target on payload_type fell to
+ * its low-water mark, or the connection to target opened: held
+ * latency-first chunks go out, the node's writable callback runs.
+ */
+int actr__stream_deliver(actr_node_t *n, const Actr__ActrId *from,
+			 int payload_type, const uint8_t *data, size_t len);
+void actr__stream_writable(actr_node_t *n, const Actr__ActrId *target,
+			   int payload_type);
+
+/* Decode and check a DataChunk from a peer (sans I/O; the fuzz target's
+ * entry). 0 and *out (free with actr__data_chunk__free_unpacked), or
+ * -ACTR_EPROTO (undecodable, no stream_id, stream_id over 1024 bytes). */
+int actr__stream_decode(const uint8_t *data, size_t len,
+			Actr__DataChunk **out);
 
 #endif

@@ -408,6 +408,7 @@ static void c_state(void *arg, int state, int err)
 			  c->offerer ? "offerer" : "answerer",
 			  (double)p->st.last_setup_ns / 1e6);
 		flush_queue(c);
+		actr__peer_stream_open(c);
 	} else if (state == ACTR__PC_FAILED || state == ACTR__PC_CLOSED) {
 		const char *why = actr__pc_state_name(state);
 
@@ -430,7 +431,9 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 	c->last_rx_ns = now_ns(p);
 	c->silent_timeouts = 0;
 	if (lane != ACTR__LANE_RPC_RELIABLE && lane != ACTR__LANE_RPC_SIGNAL) {
-		actr_logd(TAG, "stream lane %d from %s ignored", lane, c->key);
+		/* DataChunks: the stream registry, never the mailbox */
+		actr__stream_deliver(p->node, c->remote, lane, msg->data,
+				     msg->len);
 		actr_buf_unref(msg);
 		return;
 	}
@@ -472,9 +475,12 @@ static void c_writable(void *arg, int lane)
 {
 	struct peer_conn *c = arg;
 
-	(void)lane;
-	if (c->st == PC_OPEN)
-		flush_queue(c);
+	if (c->st != PC_OPEN)
+		return;
+	flush_queue(c);
+	if (lane == ACTR__LANE_STREAM_RELIABLE ||
+	    lane == ACTR__LANE_STREAM_LATENCY_FIRST)
+		actr__stream_writable(c->p->node, c->remote, lane);
 }
 
 static const struct actr__pc_cbs conn_cbs = {
@@ -617,6 +623,17 @@ static struct peer_conn *conn_initiate(actr_peer_t *p,
 	return c;
 }
 
+int actr__peer_conn_initiate(actr_peer_t *p, const Actr__ActrId *target)
+{
+	char key[ACTR__PEER_KEY];
+
+	if (!id_key(target, key))
+		return -EINVAL;
+	if (conn_find(p, key))
+		return 0;
+	return conn_initiate(p, target, key) ? 0 : -ACTR_ENOTREADY;
+}
+
 /* ---- the lane ---------------------------------------------------------- */
 
 static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
@@ -703,7 +720,11 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	return 0;
 }
 
-static const struct actr__lane_ops lane_ops = { lane_send };
+static const struct actr__lane_ops lane_ops = {
+	.send = lane_send,
+	.send_stream = actr__peer_stream_send,
+	.buffered = actr__peer_stream_buffered,
+};
 
 static actr__lane_t *resolve(void *arg, const Actr__ActrId *target)
 {

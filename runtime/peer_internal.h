@@ -117,6 +117,19 @@ struct actr_peer {
  * at the end of the iteration. */
 void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why);
 
+/** Start a connection to target (role negotiation) unless one exists. 0,
+ * -EINVAL, -ACTR_ENOTREADY (could not start). */
+int actr__peer_conn_initiate(actr_peer_t *p, const Actr__ActrId *target);
+
+/* peer_stream.c: the lane's stream operations (runtime/lane.h) */
+int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
+			   int pt, const void *data, size_t len,
+			   size_t high_water, size_t low_water);
+size_t actr__peer_stream_buffered(actr__lane_t *lane,
+				  const Actr__ActrId *target, int pt);
+/** c opened: streams toward its peer may go (writable on both lanes). */
+void actr__peer_stream_open(struct peer_conn *c);
+
 /* peer_mailbox.c */
 int actr__peer_mb_open(actr_peer_t *p);
 void actr__peer_mb_close(actr_peer_t *p);

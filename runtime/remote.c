@@ -83,7 +83,7 @@ static int closed_send(actr__lane_t *lane, const Actr__ActrId *target,
 	return -ACTR_ECLOSED;
 }
 
-static const struct actr__lane_ops closed_ops = { closed_send };
+static const struct actr__lane_ops closed_ops = { .send = closed_send };
 static actr__lane_t closed_lane = { &closed_ops, NULL, 0 };
 
 void actr__system_lane_gone(actr_system_t *sys, actr__lane_t *lane)

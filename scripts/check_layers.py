@@ -33,6 +33,7 @@ PUBLIC = {
     "reactor.h": "core", "util.h": "core",
     "proto.h": "proto",
     "mailbox.h": "mailbox", "kv.h": "mailbox",
+    "stream.h": "runtime",
     "net.h": "net",
     "sigclient.h": "wire",
     "runtime.h": "runtime", "peer.h": "runtime", "config.h": "runtime",

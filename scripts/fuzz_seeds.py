@@ -234,8 +234,35 @@ def seeds_signal():
                     "&signature=BBBB&webrtc_role=answer"))
 
 
+def seeds_stream():
+    def chunk(stream, seq, payload=b"", meta=(), ts=None):
+        m = fb(1, stream.encode()) + fv(2, seq) + fb(3, payload)
+        for k, v in meta:
+            m += fb(4, fb(1, k.encode()) + fb(2, v.encode()))
+        if ts is not None:
+            m += fv(5, ts)
+        return m
+
+    def raw(ctl, data):
+        return bytes([ctl | 8, len(data) >> 8, len(data) & 0xff]) + data
+
+    # built records: latency-first on "a" from two senders, out of order
+    write("fuzz_stream", "latest_first",
+          bytes([0x01, 5, 0x01, 3, 0x03, 1, 0x01, 9, 0x01, 7]))
+    write("fuzz_stream", "unregistered", bytes([0x21, 1, 0x30, 2]))
+    write("fuzz_stream", "flip_b", bytes([0x01, 7, 0x11, 1, 0x01, 15,
+                                          0x11, 2]))
+    write("fuzz_stream", "raw_full",
+          raw(1, chunk("a", 4, b"xy", [("k", "v")], 1733400000000)) +
+          raw(0, chunk("b", 2**64 - 1, b"")))
+    write("fuzz_stream", "raw_broken",
+          raw(0, chunk("a", 1)[:-1]) + raw(1, b"\x12\x01") +
+          raw(0, fv(2, 3) + fb(3, b"")))
+
+
 def main():
-    which = sys.argv[1:] or ["frag", "dcep", "udp", "node", "signal"]
+    which = sys.argv[1:] or ["frag", "dcep", "udp", "node", "signal",
+                             "stream"]
     for w in which:
         globals()["seeds_" + w]()
 

@@ -45,7 +45,7 @@ static int fake_send(actr__lane_t *lane, const Actr__ActrId *target,
 	return 0;
 }
 
-static const struct actr__lane_ops fake_ops = { fake_send };
+static const struct actr__lane_ops fake_ops = { .send = fake_send };
 
 static void sent_free(struct sent *s)
 {

@@ -984,6 +984,12 @@ size_t actr__pc_buffered(const actr__pc_t *pc, int lane)
 	return actr__dc_buffered(pc->lanes[lane].dc);
 }
 
+void actr__pc_set_low_water(actr__pc_t *pc, int lane, size_t threshold)
+{
+	if (lane >= 0 && lane < ACTR__LANE_COUNT && pc->lanes[lane].dc)
+		actr__dc_set_buffered_low(pc->lanes[lane].dc, threshold);
+}
+
 /* ---- teardown ------------------------------------------------------------ */
 
 int actr__pc_close(actr__pc_t *pc)

@@ -173,6 +173,10 @@ int actr__pc_send(actr__pc_t *pc, int lane, const void *data, size_t len);
 /** Bytes queued on a lane and not yet taken by SCTP. */
 size_t actr__pc_buffered(const actr__pc_t *pc, int lane);
 
+/** The queued-bytes mark at which cbs->writable fires for lane (default
+ * 1 MiB; the stream lanes set their own). */
+void actr__pc_set_low_water(actr__pc_t *pc, int lane, size_t threshold);
+
 /** Graceful close (SCTP shutdown, DTLS close_notify); CLOSED follows. */
 int actr__pc_close(actr__pc_t *pc);
 

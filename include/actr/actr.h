@@ -28,6 +28,7 @@
 #include <actr/mailbox.h>
 #include <actr/kv.h>
 #include <actr/config.h>
+#include <actr/stream.h>
 
 #define ACTR_VERSION_MAJOR 0
 #define ACTR_VERSION_MINOR 1

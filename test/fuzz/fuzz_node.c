@@ -124,7 +124,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	return fz.fail ? -EPIPE : 0;
 }
 
-static const struct actr__lane_ops lane_ops = { lane_send };
+static const struct actr__lane_ops lane_ops = { .send = lane_send };
 
 static actr__lane_t *resolve(void *arg, const Actr__ActrId *target)
 {
