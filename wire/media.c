@@ -39,6 +39,7 @@ struct send_track {
 	uint64_t last_ns;		/* and when it went */
 	uint32_t packets, octets;	/* SR counters */
 	bool sent;			/* any packet went */
+	bool ready;			/* negotiated: the peer receives */
 	struct rtx_slot **rtx;		/* RTX_N slots, video only, lazily */
 };
 
@@ -268,6 +269,18 @@ int actr__media_add_send(actr__media_t *m, const char *track_id, int codec,
 	return 0;
 }
 
+int actr__media_set_send(actr__media_t *m, const char *track_id, uint8_t pt,
+			 bool ready)
+{
+	struct send_track *t = find_send(m, track_id);
+
+	if (!t)
+		return -ACTR_ENOTFOUND;
+	t->pt = pt;
+	t->ready = ready;
+	return 0;
+}
+
 int actr__media_remove_send(actr__media_t *m, const char *track_id)
 {
 	struct send_track *t = find_send(m, track_id);
@@ -401,7 +414,7 @@ int actr__media_send_frame(actr__media_t *m, const char *track_id,
 
 	if (!t)
 		return -ACTR_ENOTFOUND;
-	if (!m->srtp)
+	if (!m->srtp || !t->ready)
 		return -ACTR_ENOTREADY;
 	if (!len || !data)
 		return -EINVAL;

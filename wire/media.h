@@ -93,6 +93,12 @@ bool actr__media_started(const actr__media_t *m);
 /** A track we send (ssrc, pt chosen by the caller). -EEXIST, -ENOMEM. */
 int actr__media_add_send(actr__media_t *m, const char *track_id, int codec,
 			 uint8_t pt, uint32_t ssrc);
+/** The negotiated payload type of a track we send, and whether the peer
+ * accepted it (until then actr__media_send_frame refuses with
+ * -ACTR_ENOTREADY). -ACTR_ENOTFOUND. */
+int actr__media_set_send(actr__media_t *m, const char *track_id, uint8_t pt,
+			 bool ready);
+
 /** Stop sending on a track (an RTCP BYE is not sent). -ACTR_ENOTFOUND. */
 int actr__media_remove_send(actr__media_t *m, const char *track_id);
 

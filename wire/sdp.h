@@ -58,6 +58,7 @@ struct actr__sdp_media {
 	char stream_id[65];	/* a=msid first token */
 	char track_id[65];	/* a=msid second token ("" none) */
 	bool ready;		/* (pc) negotiated: both sides agree */
+	char recv_track[65];	/* (pc) the peer's track received here */
 };
 
 struct actr__sdp {
