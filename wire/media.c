@@ -644,7 +644,7 @@ static void deliver(actr__media_t *m, struct recv_track *t, uint32_t ts,
 
 static inline struct rx_slot *slot_at(struct recv_track *t, uint16_t seq)
 {
-	struct rx_slot *s = t->slots[seq % RX_N];
+	struct rx_slot *s = t->slots ? t->slots[seq % RX_N] : NULL;
 
 	return s && s->used && s->seq == seq ? s : NULL;
 }

@@ -83,6 +83,14 @@ struct actr__pc {
 	unsigned media_nneg;		/* sections the peer agreed to */
 	actr_defer_t media_defer;	/* sends the wanted offer */
 	struct actr__pc_media_cbs mcbs;	/* media upward callbacks */
+	struct {
+		char id[ACTR__TRACK_ID_MAX + 1];
+		int codec;
+	} media_pend[ACTR__SDP_MAX_MEDIA]; /* answerer's tracks added before
+					 * the offer: the answer cannot
+					 * carry them, they are offered once
+					 * connected */
+	unsigned media_npend;
 };
 
 static const char *const lane_labels[ACTR__LANE_COUNT] = {
@@ -770,6 +778,20 @@ static void media_schedule(struct actr__pc *pc)
 
 static void media_connected(struct actr__pc *pc)
 {
+	for (unsigned i = 0; i < pc->media_npend; i++) {
+		int rc = actr__layout_add_track(&pc->local, &pc->remote,
+						pc->media,
+						pc->media_pend[i].id,
+						pc->media_pend[i].codec,
+						pc->local.ufrag);
+
+		if (rc == 0)
+			pc->media_wanted = true;
+		else
+			actr_logw("pc", "track %s not added: %s",
+				  pc->media_pend[i].id, actr_strerror(rc));
+	}
+	pc->media_npend = 0;
 	media_schedule(pc);
 }
 
@@ -794,6 +816,20 @@ int actr__pc_add_track(actr__pc_t *pc, const char *track_id,
 	if (pc->freed || pc->state == ACTR__PC_CLOSED ||
 	    pc->state == ACTR__PC_FAILED)
 		return -ACTR_ECLOSED;
+	if (!pc->offerer && pc->state != ACTR__PC_CONNECTED) {
+		/* our sections may only follow the offer's: held */
+		if (!track_id || !*track_id ||
+		    strlen(track_id) > ACTR__TRACK_ID_MAX)
+			return -EINVAL;
+		for (unsigned i = 0; i < pc->media_npend; i++)
+			if (!strcmp(pc->media_pend[i].id, track_id))
+				return -EEXIST;
+		if (pc->media_npend == ACTR__SDP_MAX_MEDIA)
+			return -ACTR_ETOOBIG;
+		strcpy(pc->media_pend[pc->media_npend].id, track_id);
+		pc->media_pend[pc->media_npend++].codec = c;
+		return 0;
+	}
 	rc = actr__layout_add_track(&pc->local, pc->have_remote ? &pc->remote
 				    : NULL, pc->media, track_id, c,
 				    pc->local.ufrag);
