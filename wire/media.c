@@ -20,6 +20,7 @@
 #define REPORT_TICKS 10			/* reports every second */
 #define HOLE_MS 300			/* give up on a missing packet */
 #define MAX_TRACKS 64			/* per direction */
+#define GONE_MS 2000			/* a removed remote track lingers */
 #define NTP_UNIX_OFFSET 2208988800ull	/* 1900 -> 1970 */
 
 struct rtx_slot {
@@ -74,6 +75,9 @@ struct recv_track {
 	uint32_t lost_pending;		/* skipped, reported with a frame */
 	struct rx_slot **slots;		/* RX_N, video only, lazily */
 	struct actr__frame_buf fb;	/* frame being assembled */
+	uint64_t gone_ns;		/* removed at (0: live); kept for
+					 * GONE_MS so packets that were on
+					 * the way still arrive */
 };
 
 struct actr__media {
@@ -302,6 +306,7 @@ int actr__media_add_recv(actr__media_t *m, const char *track_id, int codec,
 		return -EINVAL;
 	t = find_recv(m, track_id);
 	if (t) {
+		t->gone_ns = 0;
 		if (t->ssrc != ssrc && ssrc) {
 			t->ssrc = ssrc;
 			t->started = false;
@@ -328,11 +333,13 @@ int actr__media_remove_recv(actr__media_t *m, const char *track_id)
 {
 	struct recv_track *t = find_recv(m, track_id);
 
-	if (!t)
+	if (!t || t->gone_ns)
 		return -ACTR_ENOTFOUND;
-	actr__list_remove(&t->link);
-	m->nrecv--;
-	free_recv(t);
+	/* The description that removed it may overtake its last packets
+	 * (signaling is another path): it goes after GONE_MS. */
+	t->gone_ns = actr_reactor_now(m->r);
+	if (!t->gone_ns)
+		t->gone_ns = 1;
 	return 0;
 }
 
@@ -611,6 +618,13 @@ static void on_tick(actr_timer_t *timer, void *arg)
 		struct recv_track *t = actr__list_entry(n, struct recv_track,
 							link);
 
+		if (t->gone_ns && actr_reactor_now(m->r) - t->gone_ns >=
+				  ACTR_MS(GONE_MS)) {
+			actr__list_remove(&t->link);
+			m->nrecv--;
+			free_recv(t);
+			continue;
+		}
 		if (!t->hole_ns)
 			continue;
 		if (actr_reactor_now(m->r) - t->hole_ns >= ACTR_MS(HOLE_MS))
