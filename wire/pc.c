@@ -462,6 +462,8 @@ static void on_ice_state(void *arg, int state)
 }
 
 static void media_recv(struct actr__pc *pc, const uint8_t *p, size_t n);
+static void media_attach_pending(struct actr__pc *pc,
+				 const struct actr__sdp *rs);
 
 /* RFC 7983: the first byte tells the protocol. */
 static void on_ice_recv(void *arg, const uint8_t *p, size_t n)
@@ -745,6 +747,29 @@ static void media_recv(struct actr__pc *pc, const uint8_t *p, size_t n)
 	}
 	memcpy(buf, p, n);
 	actr__media_recv(pc->media, buf, n);
+}
+
+/* Answerer: tracks added before the offer go into sections the offer
+ * lets us send on (a browser's sendrecv transceiver); the rest wait for
+ * a renegotiation once connected. */
+static void media_attach_pending(struct actr__pc *pc,
+				 const struct actr__sdp *rs)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < pc->media_npend; i++) {
+		int rc = actr__layout_attach(&pc->local, rs, pc->media,
+					     pc->media_pend[i].id,
+					     pc->media_pend[i].codec,
+					     pc->local.ufrag, true);
+
+		if (rc == 0) {
+			actr__layout_apply(&pc->local, rs, pc->media, true);
+			continue;
+		}
+		pc->media_pend[k++] = pc->media_pend[i];
+	}
+	pc->media_npend = k;
 }
 
 /* Our renegotiation offer with the current tracks (RENEGOTIATION_OFFER;
@@ -1224,6 +1249,8 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 		pc->local.data_index = rs->data_index;
 	actr__layout_apply(&pc->local, rs, pc->media, !pc->offerer);
 	pc->media_nneg = pc->local.nmedia;
+	if (!pc->offerer)
+		media_attach_pending(pc, rs);
 	/* RFC 8445 6.1.1: against a lite peer the full agent controls. The
 	 * offerer already does; the answerer takes the role before checks
 	 * start. */

@@ -23,6 +23,15 @@ int actr__layout_add_track(struct actr__sdp *local,
 			   const struct actr__sdp *remote, actr__media_t *m,
 			   const char *track_id, int codec, const char *cname)
 {
+	return actr__layout_attach(local, remote, m, track_id, codec, cname,
+				   false);
+}
+
+int actr__layout_attach(struct actr__sdp *local,
+			const struct actr__sdp *remote, actr__media_t *m,
+			const char *track_id, int codec, const char *cname,
+			bool reuse_only)
+{
 	struct actr__sdp_media *md = NULL;
 	bool video = actr__codec_is_video(codec);
 	int rc;
@@ -50,6 +59,8 @@ int actr__layout_add_track(struct actr__sdp *local,
 			break;
 		}
 	}
+	if (!md && reuse_only)
+		return -ACTR_ENOTFOUND;
 	if (!md) {
 		if (local->nmedia == ACTR__SDP_MAX_MEDIA)
 			return -ACTR_ETOOBIG;

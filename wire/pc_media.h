@@ -22,6 +22,13 @@ int actr__layout_add_track(struct actr__sdp *local,
 			   const struct actr__sdp *remote, actr__media_t *m,
 			   const char *track_id, int codec, const char *cname);
 
+/** The same; reuse_only: only into a section the peer lets us send on
+ * (answering an offer, which cannot grow), else -ACTR_ENOTFOUND. */
+int actr__layout_attach(struct actr__sdp *local,
+			const struct actr__sdp *remote, actr__media_t *m,
+			const char *track_id, int codec, const char *cname,
+			bool reuse_only);
+
 /** Stop sending a track: its section's send direction is cleared. 0,
  * -ACTR_ENOTFOUND. */
 int actr__layout_remove_track(struct actr__sdp *local, actr__media_t *m,

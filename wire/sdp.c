@@ -39,6 +39,9 @@ struct parser {
 	bool have_bundle;
 	unsigned cands_ignored;	/* candidates past ACTR__SDP_MAX_CANDS */
 	const char *why;	/* reason of the first error */
+	struct level first;	/* transport of the first m-line when it
+				 * is audio/video: the BUNDLE transport */
+	bool first_is_media;
 	/* the media section being parsed (section 3) */
 	unsigned nfmt;		/* payload types on its m= line */
 	uint8_t fmt[32];
@@ -217,6 +220,8 @@ static bool parse_av_line(struct parser *p, const char *v, size_t n,
 		return p->why = "too many media sections", false;
 	md = &p->out->media[p->out->nmedia++];
 	memset(md, 0, sizeof(*md));
+	if (p->out->nmedia == 1 && !p->have_data)
+		p->first_is_media = true;
 	md->video = video;
 	p->nfmt = 0;
 	while (i < n) {
@@ -483,10 +488,14 @@ static bool parse_attr(struct parser *p, const char *v, size_t n)
 		return true;
 	if (p->section == 3) {
 		struct level scratch;
+		struct level *lv = &scratch;
 
-		/* bundled: the transport is the data section's */
+		/* bundled: the first m-line's transport is everyone's
+		 * (RFC 8843; aiortc gives each section its own) */
 		memset(&scratch, 0, sizeof(scratch));
-		if (!parse_level_attr(p, &scratch, v, nlen, val, vlen, &known))
+		if (p->first_is_media && p->out->nmedia == 1)
+			lv = &p->first;
+		if (!parse_level_attr(p, lv, v, nlen, val, vlen, &known))
 			return false;
 		if (known)
 			return true;
@@ -642,6 +651,11 @@ int actr__sdp_parse(const char *text, size_t len, struct actr__sdp *out)
 	if (!p.have_data) {
 		p.why = "no data channel section";
 		goto bad;
+	}
+	if (p.first_is_media && p.have_bundle && *p.first.ufrag) {
+		/* BUNDLE: the data section rides the first m-line's
+		 * transport, whatever its own lines say */
+		p.media = p.first;
 	}
 	merge_level(out->ufrag, p.media.ufrag, p.sess.ufrag);
 	merge_level(out->pwd, p.media.pwd, p.sess.pwd);
