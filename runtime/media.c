@@ -17,6 +17,7 @@
 #include "core/list.h"
 #include "core/map.h"
 #include "runtime/internal.h"
+#include "wire/rtp.h"
 
 #define TAG "media"
 #define TRACK_ID_MAX 64
@@ -250,7 +251,9 @@ static int do_send(actr_node_t *n, const Actr__ActrId *target,
 		ms->st.samples_out++;
 		ms->st.bytes_out += s->len;
 		actr__media_deliver(to, self, track_id, t->codec, s->data,
-				    s->len, s->timestamp, true, 0);
+				    s->len, s->timestamp,
+				    actr__frame_is_key(actr__codec_by_name(t->codec),
+						       s->data, s->len), 0);
 		return 0;
 	}
 	l = media_lane(n, target);

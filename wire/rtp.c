@@ -379,6 +379,30 @@ static int fb_put(struct actr__frame_buf *b, const uint8_t *p, size_t n)
 
 static const uint8_t start_code[4] = { 0, 0, 0, 1 };
 
+bool actr__frame_is_key(int codec, const uint8_t *f, size_t len)
+{
+	size_t sc, i;
+
+	switch (codec) {
+	case ACTR__CODEC_VP8:
+		return len && !(f[0] & 1);
+	case ACTR__CODEC_H264:
+		i = find_start(f, len, 0, &sc);
+		if (!sc)
+			return len && ((f[0] & 0x1f) == 5 || (f[0] & 0x1f) == 7);
+		while (sc && i + sc < len) {
+			unsigned t = f[i + sc] & 0x1f;
+
+			if (t == 5 || t == 7)
+				return true;
+			i = find_start(f, len, i + sc, &sc);
+		}
+		return false;
+	default:
+		return true;
+	}
+}
+
 /* RFC 7741 4.2: the descriptor's length; start/key from it. */
 static int vp8_desc(const uint8_t *pl, size_t n, size_t *off, bool *start,
 		    bool *key)

@@ -93,6 +93,10 @@ int actr__rtp_payload_info(int codec, const uint8_t *pl, size_t n,
 
 void actr__frame_buf_free(struct actr__frame_buf *b);
 
+/** Is an encoded frame (not a payload) a keyframe: VP8 frame tag P = 0,
+ * H264 an IDR or SPS NAL unit (Annex B), Opus always. */
+bool actr__frame_is_key(int codec, const uint8_t *f, size_t len);
+
 /* ---- RTCP ------------------------------------------------------------- */
 
 enum {

@@ -1,6 +1,5 @@
 /* libFuzzer target: the RTP and RTCP parsers and the Opus/VP8/H264
- * depacketisers (wire/rtp.c), and the media engine's receive path
- * (wire/media.c) behind SRTP. Invariants: nothing reads or writes out of
+ * depacketisers (wire/rtp.c). Invariants: nothing reads or writes out of
  * bounds (ASan), a parsed RTP payload lies inside the input, RTCP walking
  * advances and ends, a depacketised frame stays within its bound, and a
  * frame the packetiser splits comes back identical. */
