@@ -26,7 +26,8 @@ static int collect(void *arg, const uint8_t *hdr, size_t hlen,
 
 	CHECK(k->count < 4096);
 	CHECK(hlen + dlen <= ACTR__RTP_MTU - ACTR__RTP_HDR);
-	memcpy(k->p[k->count], hdr, hlen);
+	if (hlen)
+		memcpy(k->p[k->count], hdr, hlen);
 	memcpy(k->p[k->count] + hlen, data, dlen);
 	k->n[k->count] = hlen + dlen;
 	k->last[k->count++] = last;

@@ -203,7 +203,8 @@ static void h_push(struct h264_pack *h, const uint8_t *hdr, size_t hlen,
 		}
 		h->n++;
 	}
-	memcpy(h->hdr, hdr, hlen);
+	if (hlen)
+		memcpy(h->hdr, hdr, hlen);
 	h->hlen = hlen;
 	h->data = data;
 	h->dlen = dlen;

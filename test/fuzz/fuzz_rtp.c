@@ -22,7 +22,8 @@ static int collect(void *arg, const uint8_t *hdr, size_t hlen,
 	(void)last;
 	if (hlen + dlen > sizeof(pkt))
 		abort();
-	memcpy(pkt, hdr, hlen);
+	if (hlen)
+		memcpy(pkt, hdr, hlen);
 	memcpy(pkt + hlen, d, dlen);
 	return actr__rtp_depacketize(ACTR__CODEC_VP8, pkt, hlen + dlen, fb,
 				     &s, &k) < 0 ? -1 : 0;
