@@ -300,6 +300,22 @@ TEST_TIMEOUT(media_pc_tracks_both_ways, 60)
 	CHECK_EQ(a.fr[3].ts, 21);
 	while (b.msgs < 10)
 		step(r, &a, &b);
+	/* RTCP: sender and receiver reports every second, both ways */
+	{
+		uint64_t end = actr_time_ns() +
+			       ACTR_MS(actr_test_scale(5000));
+		struct actr__media_stats x;
+
+		do {
+			step(r, &a, &b);
+			actr__pc_media_stats(a.pc, &x);
+			actr__pc_media_stats(b.pc, &st);
+		} while ((x.rtcp_in < 1 || st.rtcp_in < 1) &&
+			 actr_time_ns() < end);
+		CHECK(x.rtcp_in >= 1 && x.rtcp_out >= 1);
+		CHECK(st.rtcp_in >= 1 && st.rtcp_out >= 1);
+		CHECK_EQ(x.malformed, 0);
+	}
 	actr__pc_media_stats(b.pc, &st);
 	CHECK_EQ(st.srtp_auth_fail, 0);
 	CHECK_EQ(st.lost, 0);
@@ -344,6 +360,35 @@ TEST_TIMEOUT(media_pc_nack_tamper_remove, 60)
 	CHECK_EQ(sb.lost, 0);
 	CHECK_EQ(sb.frames_dropped, 0);
 
+	/* a keyframe request from the receiver reaches the sender */
+	CHECK_OK(actr__pc_request_keyframe(b.pc, "cam"));
+	for (int i = 0; i < 200 && !a.keyreq; i++)
+		step(r, &a, &b);
+	CHECK_EQ(a.keyreq, 1);
+
+	/* a packet lost for good: after the hole timeout the broken frame
+	 * is skipped, the next one arrives with the loss reported, and a
+	 * keyframe is requested */
+	actr__media_test_drop_rtx(actr__pc_media(a.pc), true);
+	actr__media_test_drop(actr__pc_media(a.pc), 2);
+	frame(f, 5000, 3, false, ACTR__CODEC_VP8);
+	send_frame(r, &a, &b, "cam", f, 5000, 6000);
+	frame(f, 4000, 4, true, ACTR__CODEC_VP8);
+	s0 = sum(f, 4000);
+	send_frame(r, &a, &b, "cam", f, 4000, 9000);
+	wait_frames(r, &a, &b, &b, 3);
+	CHECK_EQ(b.fr[2].sum, s0);
+	CHECK_EQ(b.fr[2].ts, 9000);
+	CHECK_EQ(b.fr[2].lost, 1);
+	for (int i = 0; i < 200 && a.keyreq < 2; i++)
+		step(r, &a, &b);
+	CHECK_EQ(a.keyreq, 2);
+	actr__pc_media_stats(b.pc, &sb);
+	CHECK_EQ(sb.lost, 1);
+	CHECK_EQ(sb.frames_dropped, 1);
+	CHECK_EQ(sb.plis_sent, 2);
+	actr__media_test_drop_rtx(actr__pc_media(a.pc), false);
+
 	/* replay the last packet, then a tampered copy, then garbage */
 	n = actr__media_test_last(actr__pc_media(a.pc), pkt, sizeof(pkt));
 	CHECK(n > 100);
@@ -356,7 +401,7 @@ TEST_TIMEOUT(media_pc_nack_tamper_remove, 60)
 	actr__pc_media_stats(b.pc, &sb);
 	CHECK_EQ(sb.srtp_replay, 2); /* replay; garbage fails its index */
 	CHECK_EQ(sb.srtp_auth_fail, 1);
-	CHECK_EQ(sb.frames_in, 2);
+	CHECK_EQ(sb.frames_in, 3);
 
 	/* remove: renegotiated, the receiver forgets the track */
 	CHECK_OK(actr__pc_remove_track(a.pc, "cam"));

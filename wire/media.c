@@ -94,6 +94,7 @@ struct actr__media {
 	unsigned ticks;
 	struct actr__media_stats st;
 	uint32_t drop_nth;		/* tests */
+	bool drop_rtx;			/* tests: retransmissions lost */
 	uint8_t last[PKT_CAP];		/* tests: last protected RTP */
 	size_t last_len;
 };
@@ -936,7 +937,8 @@ static void resend(void *arg, uint16_t seq)
 		return;
 	}
 	c->m->st.rtx_sent++;
-	send_raw(c->m, s->data, s->len);
+	if (!c->m->drop_rtx)
+		send_raw(c->m, s->data, s->len);
 }
 
 static void recv_rtcp(actr__media_t *m, uint8_t *p, size_t n)
@@ -1023,6 +1025,11 @@ void actr__media_get_stats(const actr__media_t *m,
 void actr__media_test_drop(actr__media_t *m, uint32_t nth)
 {
 	m->drop_nth = nth;
+}
+
+void actr__media_test_drop_rtx(actr__media_t *m, bool drop)
+{
+	m->drop_rtx = drop;
 }
 
 size_t actr__media_test_last(const actr__media_t *m, uint8_t *buf, size_t cap)

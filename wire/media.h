@@ -129,6 +129,9 @@ void actr__media_get_stats(const actr__media_t *m,
  * packet (1 = the next one); retransmissions are not affected. */
 void actr__media_test_drop(actr__media_t *m, uint32_t nth);
 
+/** Tests: lose every retransmission (a gap is never filled). */
+void actr__media_test_drop_rtx(actr__media_t *m, bool drop);
+
 /** Tests: the last protected RTP packet sent (to replay or tamper). */
 size_t actr__media_test_last(const actr__media_t *m, uint8_t *buf,
 			     size_t cap);
