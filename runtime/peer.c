@@ -1565,6 +1565,11 @@ int actr_peer_set_route_lane(actr_peer_t *p, const char *route_key,
 	return 0;
 }
 
+int actr_peer_reason(const actr_peer_t *p, char *buf, size_t n)
+{
+	return actr_sigclient_reason(p->sc, buf, n);
+}
+
 bool actr_peer_ready(const actr_peer_t *p)
 {
 	return p && p->registered &&

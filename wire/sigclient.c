@@ -310,6 +310,11 @@ void actr_sigclient_free(actr_sigclient_t *c)
 	free(c);
 }
 
+int actr_sigclient_reason(const actr_sigclient_t *c, char *buf, size_t n)
+{
+	return actr__sigc_reason(c->core, buf, n);
+}
+
 actr_sig_state_t actr_sigclient_state(const actr_sigclient_t *c)
 {
 	return actr__sigc_state(c->core);

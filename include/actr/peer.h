@@ -183,6 +183,15 @@ ACTR_API void actr_peer_free(actr_peer_t *p);
 ACTR_API bool actr_peer_ready(const actr_peer_t *p);
 
 /**
+ * Why the signaling connection is not up (call it from on_state on
+ * ACTR_SIG_BACKOFF or ACTR_SIG_FAILED): the code and text of the last
+ * failure (actr_sigclient_reason). A wrong realm secret (-ACTR_EAUTH) or
+ * an unknown realm (-ACTR_EPERM) is permanent: the gate stops trying
+ * (FAILED) instead of retrying forever.
+ */
+ACTR_API int actr_peer_reason(const actr_peer_t *p, char *buf, size_t n);
+
+/**
  * Call route_key on an actor of type t (manufacturer:name:version): the
  * first route candidate the signaling server returns (cached per type and
  * dropped when its connection fails). The caller id is the node's.

@@ -129,6 +129,18 @@ ACTR_API void actr_sigclient_free(actr_sigclient_t *c);
 
 ACTR_API actr_sig_state_t actr_sigclient_state(const actr_sigclient_t *c);
 
+/**
+ * Why the last attempt failed: the code (0 when nothing failed since the
+ * last connect; -ACTR_EAUTH for a refused realm secret or manifest,
+ * -ACTR_EPERM for an unknown realm, -ACTR_EUNAVAILABLE for a closed or
+ * refused connection, a transport code otherwise), and the text in
+ * buf[0..n) (may be NULL). Call it from on_state on BACKOFF or FAILED.
+ * A registration refused with 401 or 403 is permanent: the client stops
+ * (FAILED at once, no retries) and says which setting to check.
+ */
+ACTR_API int actr_sigclient_reason(const actr_sigclient_t *c, char *buf,
+				   size_t n);
+
 /** Our ActrId: encoded (returns its length, 0 before registration) and
  * string form ("" before registration). */
 ACTR_API size_t actr_sigclient_actor_id(const actr_sigclient_t *c, uint8_t *out,
