@@ -271,11 +271,14 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 	actr_defer(p->r, &p->reap, reap_dead, p);
 }
 
-/* Send on c's WebSocket when it has an open one, else on its pc. */
+/* Send on c's pc once it is connected, else on its WebSocket if it has
+ * an open one (the Rust runtime also prefers the DataChannel when both
+ * exist), else on the pc (which says whether it is ready). */
 static int conn_send(struct peer_conn *c, int lane, const void *data,
 		     size_t len)
 {
-	if (actr__peer_ws_ready(c))
+	if (c->ws && !(c->pc && actr__pc_state(c->pc) == ACTR__PC_CONNECTED) &&
+	    actr__peer_ws_ready(c))
 		return actr__peer_ws_send(c, lane, data, len);
 	if (!c->pc)
 		return -ACTR_ENOTREADY;

@@ -46,6 +46,11 @@
 #define HELD_MAX 256		/* frames held before the late key check */
 #define HELD_BYTES (8u << 20)	/* and their bytes */
 #define RETRY_NS ACTR_MS(5)	/* re-flush after a full send buffer */
+/* The Rust runtime's listener (core/hyper/src/wire/websocket/gate.rs)
+ * registers its per-lane readers a moment after the upgrade and drops
+ * frames that arrive before ("received not RegisterType's message"): an
+ * outbound lane waits this long after the 101 before its first send. */
+#define OPEN_GRACE_NS ACTR_MS(30)
 
 struct actr__peer_ws {
 	struct actr__list link;		/* g->all, or g->dead once closed */
@@ -164,11 +169,19 @@ static void ws_kill(struct actr__peer_ws *w, int code, const char *why)
 	actr_defer(w->p->r, &g->reap, reap, g);
 }
 
+/* Flush again after -ENOBUFS, or end the grace after an outbound open. */
 static void on_retry(actr_timer_t *t, void *arg)
 {
 	struct actr__peer_ws *w = arg;
 
 	(void)t;
+	if (!w->open && w->ws) {
+		w->open = true;
+		w->p->wsg->st.conns_out++;
+		if (w->c)
+			actr__peer_conn_opened(w->c, "websocket");
+		return;
+	}
 	if (w->c)
 		actr__peer_conn_flush(w->c);
 }
@@ -247,11 +260,9 @@ static bool ws_attach(struct actr__peer_ws *w)
 		c->ws->c = NULL;	/* still connecting: w takes over */
 	c->ws = w;
 	w->c = c;
-	if (c->pc && c->st != PC_OPEN) {
-		/* a WebRTC setup still running: the WebSocket is here */
-		actr__pc_close_free(c->pc);
-		c->pc = NULL;
-	}
+	/* a WebRTC setup still running goes on: once connected it carries
+	 * the sends (conn_send), and if it fails the WebSocket stays
+	 * (actr__peer_ws_fallback) */
 	actr__peer_conn_opened(c, w->inbound ? "websocket, inbound"
 					     : "websocket");
 	return true;
@@ -388,10 +399,9 @@ static void ws_on_open(actr_ws_t *ws, void *arg)
 	(void)ws;
 	if (!w || !w->ws)
 		return;
-	w->open = true;
-	w->p->wsg->st.conns_out++;
-	if (w->c)
-		actr__peer_conn_opened(w->c, "websocket");
+	/* sends start after OPEN_GRACE_NS (on_retry); until then they
+	 * queue on the connection */
+	actr_timer_start(&w->retry, OPEN_GRACE_NS, 0);
 }
 
 static const struct actr_ws_callbacks ws_cbs = {
