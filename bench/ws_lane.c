@@ -5,6 +5,7 @@
  * call over a WebRTC DataChannel, all in the same run.
  *
  *   build/bench/ws_lane [--calls N] [--cpu C] [--size B] [--repeat R]
+ *                       [--no-webrtc]
  *
  * This process pins itself to CPU C (default 0), runs actr-signal in
  * process and two client nodes; it starts itself once more as the echo
@@ -13,8 +14,9 @@
  * calls the same server over WebRTC. Each measurement is R rounds
  * (default 5) of N sequential calls; the printed p50/p99 are the median
  * over the rounds. The raw TCP ping-pong (a forked echo on the same CPU,
- * TCP_NODELAY, blocking read/write) is measured the same way, and the
- * ratio of the p50s is the figure of merit (target: <= 1.5).
+ * TCP_NODELAY, blocking read/write) is measured the same way; the rounds
+ * of the three alternate, and the ratio of the p50s is the figure of
+ * merit (target: <= 1.5).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -215,25 +217,22 @@ static int one_call(actr_reactor_t *r, struct run *x, uint32_t timeout)
 	return x->done == want ? x->last_status : -ACTR_ETIMEDOUT;
 }
 
-/* Setup, warm-up, then rounds of n timed sequential calls. */
-static int measure(actr_reactor_t *r, actr_peer_t *peer, int n, int rounds,
-		   size_t size, const char *label, struct fig *f)
+/* Setup (the first call) and warm-up. */
+static int setup(actr_reactor_t *r, struct run *x, actr_peer_t *peer,
+		 int n, size_t size, const char *label)
 {
-	struct run x = { .peer = peer };
-	uint64_t *lat = calloc((size_t)n, sizeof(*lat));
-	uint64_t t0, t1, start;
+	uint64_t t0, t1;
 	int rc = -1, tries = 0;
 
-	if (!lat)
-		return -1;
-	actr__actr_type__init(&x.type);
-	x.type.manufacturer = "acme";
-	x.type.name = "echo";
-	x.type.version = "1.0.0";
-	memset(x.msg, 'x', size < sizeof(x.msg) ? size : sizeof(x.msg) - 1);
+	x->peer = peer;
+	actr__actr_type__init(&x->type);
+	x->type.manufacturer = "acme";
+	x->type.name = "echo";
+	x->type.version = "1.0.0";
+	memset(x->msg, 'x', size < sizeof(x->msg) ? size : sizeof(x->msg) - 1);
 	do {
 		t0 = actr_time_ns();
-		rc = one_call(r, &x, 10000);
+		rc = one_call(r, x, 10000);
 		t1 = actr_time_ns();
 		if (rc == -ACTR_ENOTFOUND)	/* not registered yet */
 			for (int i = 0; i < 5; i++)
@@ -242,29 +241,31 @@ static int measure(actr_reactor_t *r, actr_peer_t *peer, int n, int rounds,
 	if (rc < 0) {
 		fprintf(stderr, "ws_lane: first call failed: %s\n",
 			actr_strerror(rc));
-		free(lat);
 		return -1;
 	}
 	printf("  %-28s setup + first call %.2f ms\n", label,
 	       (double)(t1 - t0) / 1e6);
 	for (int i = 0; i < n / 10 + 10; i++)	/* warm-up */
-		if (one_call(r, &x, 5000) < 0)
+		if (one_call(r, x, 5000) < 0)
 			break;
-	for (int k = 0; k < rounds; k++) {
-		start = actr_time_ns();
-		for (int i = 0; i < n; i++) {
-			t0 = actr_time_ns();
-			if (one_call(r, &x, 5000) < 0) {
-				fprintf(stderr, "ws_lane: call %d failed\n",
-					i);
-				free(lat);
-				return -1;
-			}
-			lat[i] = actr_time_ns() - t0;
+	return 0;
+}
+
+/* One round of n timed sequential calls. */
+static int round_calls(actr_reactor_t *r, struct run *x, int n,
+		       uint64_t *lat, struct fig *f)
+{
+	uint64_t t0, start = actr_time_ns();
+
+	for (int i = 0; i < n; i++) {
+		t0 = actr_time_ns();
+		if (one_call(r, x, 5000) < 0) {
+			fprintf(stderr, "ws_lane: call %d failed\n", i);
+			return -1;
 		}
-		add_round(f, lat, n, actr_time_ns() - start);
+		lat[i] = actr_time_ns() - t0;
 	}
-	free(lat);
+	add_round(f, lat, n, actr_time_ns() - start);
 	return 0;
 }
 
@@ -283,20 +284,19 @@ static int full_io(int fd, uint8_t *buf, size_t n, bool wr)
 	return 0;
 }
 
-static int tcp_pingpong(int n, int rounds, size_t size, struct fig *f)
+/* A forked TCP echo on the same CPU; returns the connected socket. */
+static int tcp_start(size_t size, int n, pid_t *pid_out)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(a);
 	uint8_t buf[4096] = { 0 };
-	uint64_t *lat = calloc((size_t)n, sizeof(*lat));
-	int ls = socket(AF_INET, SOCK_STREAM, 0), s, one = 1, st;
-	uint64_t start, t0;
+	int ls = socket(AF_INET, SOCK_STREAM, 0), s, one = 1;
 	pid_t pid;
 
 	if (size > sizeof(buf))
-		size = sizeof(buf);
+		return -1;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!lat || ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    getsockname(ls, (struct sockaddr *)&a, &sl) < 0 ||
 	    listen(ls, 1) < 0)
 		return -1;
@@ -311,6 +311,7 @@ static int tcp_pingpong(int n, int rounds, size_t size, struct fig *f)
 		_exit(0);
 	}
 	close(ls);
+	*pid_out = pid;
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
 		return -1;
@@ -318,20 +319,22 @@ static int tcp_pingpong(int n, int rounds, size_t size, struct fig *f)
 	for (int i = 0; i < n / 10 + 10; i++)	/* warm-up */
 		if (full_io(s, buf, size, true) || full_io(s, buf, size, false))
 			return -1;
-	for (int k = 0; k < rounds; k++) {
-		start = actr_time_ns();
-		for (int i = 0; i < n; i++) {
-			t0 = actr_time_ns();
-			if (full_io(s, buf, size, true) ||
-			    full_io(s, buf, size, false))
-				return -1;
-			lat[i] = actr_time_ns() - t0;
-		}
-		add_round(f, lat, n, actr_time_ns() - start);
+	return s;
+}
+
+static int tcp_round(int s, size_t size, int n, uint64_t *lat,
+		     struct fig *f)
+{
+	uint8_t buf[4096] = { 0 };
+	uint64_t t0, start = actr_time_ns();
+
+	for (int i = 0; i < n; i++) {
+		t0 = actr_time_ns();
+		if (full_io(s, buf, size, true) || full_io(s, buf, size, false))
+			return -1;
+		lat[i] = actr_time_ns() - t0;
 	}
-	close(s);
-	waitpid(pid, &st, 0);
-	free(lat);
+	add_round(f, lat, n, actr_time_ns() - start);
 	return 0;
 }
 
@@ -371,7 +374,11 @@ int main(int argc, char **argv)
 	double p_ws = 0, p_rtc = 0, p_tcp = 0;
 	int n = 10000, cpu = 0, rounds = 5, rc = 0;
 	size_t size = 64;
-	pid_t srv;
+	static struct run xws, xrtc;
+	uint64_t *lat = NULL;
+	int ts = -1;
+	bool no_rtc = false;
+	pid_t srv, tpid = -1;
 	uint64_t end;
 
 	if (argc == 3 && !strcmp(argv[1], "--role-server"))
@@ -385,9 +392,12 @@ int main(int argc, char **argv)
 			size = (size_t)atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
 			rounds = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--no-webrtc"))
+			no_rtc = true;
 		else {
 			fprintf(stderr, "usage: %s [--calls N] [--cpu C] "
-				"[--size B] [--repeat R]\n", argv[0]);
+				"[--size B] [--repeat R] [--no-webrtc]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -422,10 +432,24 @@ int main(int argc, char **argv)
 		actr__sig_live_count(actr__sig_listener_core(l)) < 3) &&
 	       actr_time_ns() < end)
 		actr_reactor_run_once(r, 10);
-	if (measure(r, pws, n, rounds, size, "actr WebSocket lane", &fws) < 0 ||
-	    measure(r, prtc, n, rounds, size, "actr WebRTC DataChannel",
-		    &frtc) < 0)
+	lat = calloc((size_t)n, sizeof(*lat));
+	if (!lat || setup(r, &xws, pws, n, size, "actr WebSocket lane") < 0 ||
+	    (!no_rtc &&
+	     setup(r, &xrtc, prtc, n, size, "actr WebRTC DataChannel") < 0) ||
+	    (ts = tcp_start(size, n, &tpid)) < 0)
 		rc = 1;
+	/* rounds interleaved, so that load from elsewhere hits all three
+	 * alike */
+	for (int k = 0; k < rounds && !rc; k++)
+		if (round_calls(r, &xws, n, lat, &fws) < 0 ||
+		    (!no_rtc && round_calls(r, &xrtc, n, lat, &frtc) < 0) ||
+		    tcp_round(ts, size, n, lat, &ftcp) < 0)
+			rc = 1;
+	if (ts >= 0)
+		close(ts);	/* the echo child exits */
+	if (tpid > 0)
+		waitpid(tpid, NULL, 0);
+	free(lat);
 	actr_peer_get_ws_stats(pws, &wst);
 	if (!rc && wst.conns_out != 1) {
 		fprintf(stderr, "ws_lane: the calls did not use the "
@@ -440,12 +464,11 @@ int main(int argc, char **argv)
 	actr__sig_listener_free(l);
 	drain(r);
 	actr_reactor_free(r);
-	if (tcp_pingpong(n, rounds, size, &ftcp) < 0)
-		rc = 1;
 	if (rc)
 		return rc;
 	p_ws = report("actr WebSocket lane", &fws);
-	p_rtc = report("actr WebRTC DataChannel", &frtc);
+	if (!no_rtc)
+		p_rtc = report("actr WebRTC DataChannel", &frtc);
 	p_tcp = report("raw TCP ping-pong", &ftcp);
 	printf("  p50 ratio to raw TCP: WebSocket lane %.2fx (target <= "
 	       "1.5x), WebRTC %.2fx\n", p_ws / p_tcp, p_rtc / p_tcp);
