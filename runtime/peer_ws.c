@@ -44,7 +44,12 @@
 #define KEYS_MAX 16		/* signing keys cached */
 #define FETCH_MAX 8		/* key requests in flight */
 #define HELD_MAX 256		/* frames held before the late key check */
-#define HELD_BYTES (8u << 20)	/* and their bytes */
+#define HELD_BYTES (8u << 20)	/* and their bytes, per WebSocket */
+#define HELD_TOTAL (32u << 20)	/* and across the gate */
+#define UNVERIFIED_MAX 16	/* upgrades waiting for a key, at once */
+#define FETCH_PER_MIN 10	/* key requests a minute: an unknown key id
+				 * costs the signaling server a request, so
+				 * strangers must not choose how many */
 #define RETRY_NS ACTR_MS(5)	/* re-flush after a full send buffer */
 /* The Rust runtime's listener (core/hyper/src/wire/websocket/gate.rs)
  * registers its per-lane readers a moment after the upgrade and drops
@@ -62,6 +67,7 @@ struct actr__peer_ws {
 	bool inbound;			/* accepted by our listener */
 	bool open;			/* sends allowed */
 	bool verified;			/* inbound: credential checked */
+	bool waiting;			/* counted in g->nunverified */
 	uint32_t key_id;		/* inbound, unverified: key awaited */
 	Actr__AIdCredential *cred;	/* inbound, unverified (owned) */
 	actr_buf_t *held[HELD_MAX];	/* frames before verification */
@@ -94,6 +100,10 @@ struct actr__peer_wsgate {
 	unsigned nkeys;
 	uint32_t fetching[FETCH_MAX];	/* key ids requested */
 	unsigned nfetch;
+	uint64_t fetch_min;		/* minute of the fetch budget */
+	unsigned fetch_n;		/* requests in it */
+	unsigned nunverified;		/* inbound waiting for a key */
+	size_t held_total;		/* their held bytes */
 	actr_peer_ws_stats_t st;
 	uint64_t log_sec;		/* rate limit of peer-caused lines */
 	unsigned log_n;
@@ -142,6 +152,7 @@ static void reap(actr_defer_t *d, void *arg)
 		actr_timer_stop(&w->retry);
 		for (unsigned i = 0; i < w->nheld; i++)
 			actr_buf_unref(w->held[i]);
+		g->held_total -= w->held_bytes;
 		actr_proto_free(w->remote);
 		actr_proto_free(w->cred);
 		free(w);
@@ -156,6 +167,10 @@ static void ws_kill(struct actr__peer_ws *w, int code, const char *why)
 
 	if (w->c && w->c->ws == w)
 		w->c->ws = NULL;
+	if (w->waiting) {
+		w->waiting = false;
+		g->nunverified--;
+	}
 	w->c = NULL;
 	w->open = false;
 	if (w->ws) {
@@ -327,7 +342,8 @@ static void ws_on_message(actr_ws_t *ws, bool text, const uint8_t *data,
 		return;
 	}
 	if (!w->verified) {
-		if (w->nheld >= HELD_MAX || w->held_bytes + dl > HELD_BYTES) {
+		if (w->nheld >= HELD_MAX || w->held_bytes + dl > HELD_BYTES ||
+		    g->held_total + dl > HELD_TOTAL) {
 			actr_buf_unref(b);
 			g->st.auth_refused++;
 			ws_kill(w, ACTR__WSL_CLOSE_POLICY,
@@ -337,6 +353,7 @@ static void ws_on_message(actr_ws_t *ws, bool text, const uint8_t *data,
 		w->held_type[w->nheld] = type;
 		w->held[w->nheld++] = b;
 		w->held_bytes += dl;
+		g->held_total += dl;
 		return;
 	}
 	deliver(w, type, b);
@@ -469,6 +486,8 @@ static void late_check(struct actr__peer_ws *w, const uint8_t *pub)
 		return;
 	}
 	w->verified = true;
+	w->waiting = false;
+	g->nunverified--;
 	actr_proto_free(w->cred);
 	w->cred = NULL;
 	if (!ws_attach(w))
@@ -483,6 +502,7 @@ static void late_check(struct actr__peer_ws *w, const uint8_t *pub)
 			actr_buf_unref(b);
 	}
 	w->nheld = 0;
+	g->held_total -= w->held_bytes;
 	w->held_bytes = 0;
 }
 
@@ -500,7 +520,9 @@ static void on_key(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 	actr_peer_t *p = kr->p;
 	struct actr__peer_wsgate *g = p->wsg;
 	Signaling__GetSigningKeyResponse *r = NULL;
-	struct actr__list *l, *t;
+	struct actr__peer_ws *ws[UNVERIFIED_MAX];
+	struct actr__list *l;
+	unsigned nw = 0;
 	uint32_t id = kr->id;
 	const uint8_t *pub = NULL;
 
@@ -530,13 +552,17 @@ static void on_key(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 	}
 	if (r)
 		signaling__get_signing_key_response__free_unpacked(r, NULL);
-	actr__list_foreach_safe(l, t, &g->all) {
+	/* collect first: a check may close other WebSockets of the list */
+	actr__list_foreach(l, &g->all) {
 		struct actr__peer_ws *w =
 			actr__list_entry(l, struct actr__peer_ws, link);
 
-		if (w->inbound && !w->verified && w->ws && w->key_id == id)
-			late_check(w, pub);
+		if (w->waiting && w->key_id == id && nw < UNVERIFIED_MAX)
+			ws[nw++] = w;
 	}
+	for (unsigned i = 0; i < nw; i++)
+		if (ws[i]->waiting)	/* not closed meanwhile */
+			late_check(ws[i], pub);
 }
 
 /* Ask the signaling server for key_id unless already asked. */
@@ -546,11 +572,20 @@ static int fetch_key(actr_peer_t *p, uint32_t key_id)
 	struct keyreq *kr;
 	int rc;
 
+	if (g->nunverified >= UNVERIFIED_MAX)
+		return -ENOBUFS;
 	for (unsigned i = 0; i < g->nfetch; i++)
 		if (g->fetching[i] == key_id)
 			return 0;
-	if (g->nfetch >= FETCH_MAX)
+	if (g->nfetch >= FETCH_MAX || g->nunverified >= UNVERIFIED_MAX)
 		return -ENOBUFS;
+	if (actr_time_ns() / 60000000000u != g->fetch_min) {
+		g->fetch_min = actr_time_ns() / 60000000000u;
+		g->fetch_n = 0;
+	}
+	if (g->fetch_n >= FETCH_PER_MIN)
+		return -ENOBUFS;
+	g->fetch_n++;
 	kr = malloc(sizeof(*kr));
 	if (!kr)
 		return -ENOMEM;
@@ -651,6 +686,8 @@ static void on_request(actr_http_req_t *q, void *arg)
 		w->key_id = cred->key_id;
 		w->cred = cred;
 		cred = NULL;
+		w->waiting = true;
+		p->wsg->nunverified++;
 		actr_logi(TAG, "direct WebSocket from %s waits for signing key "
 			  "%u", key, w->key_id);
 	}
