@@ -516,6 +516,17 @@ int actr__ws_send_binary2(actr_ws_t *ws, const void *a, size_t alen,
 	}
 }
 
+int actr__ws_pong(actr_ws_t *ws, const void *data, size_t len)
+{
+	int rc = check_send(ws, len);
+
+	if (rc)
+		return rc;
+	if (len > 125)
+		return -EINVAL;
+	return send_frame(ws, ACTR__WS_PONG, data, len);
+}
+
 int actr_ws_send_text(actr_ws_t *ws, const char *text, size_t len)
 {
 	int rc = check_send(ws, len);

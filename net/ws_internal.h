@@ -95,4 +95,8 @@ struct actr_ws;
 int actr__ws_send_binary2(struct actr_ws *ws, const void *a, size_t alen,
 			  const void *b, size_t blen);
 
+/** Send an unsolicited pong (RFC 6455 5.5.3: a unidirectional
+ * heartbeat; at most 125 bytes). Codes of actr_ws_ping. */
+int actr__ws_pong(struct actr_ws *ws, const void *data, size_t len);
+
 #endif

@@ -54,8 +54,12 @@
 /* The Rust runtime's listener (core/hyper/src/wire/websocket/gate.rs)
  * registers its per-lane readers a moment after the upgrade and drops
  * frames that arrive before ("received not RegisterType's message"): an
- * outbound lane waits this long after the 101 before its first send. */
+ * outbound lane waits this long after the 101 before its first send,
+ * unless the listener says it is ready with an unsolicited pong carrying
+ * LANE_READY (ours do; other peers ignore unsolicited pongs). */
 #define OPEN_GRACE_NS ACTR_MS(30)
+#define LANE_READY "actr-lane-ready"
+
 
 struct actr__peer_ws {
 	struct actr__list link;		/* g->all, or g->dead once closed */
@@ -190,7 +194,7 @@ static void on_retry(actr_timer_t *t, void *arg)
 	struct actr__peer_ws *w = arg;
 
 	(void)t;
-	if (!w->open && w->ws) {
+	if (!w->open && w->ws && !w->inbound) {
 		w->open = true;
 		w->p->wsg->st.conns_out++;
 		if (w->c)
@@ -421,11 +425,33 @@ static void ws_on_open(actr_ws_t *ws, void *arg)
 	actr_timer_start(&w->retry, OPEN_GRACE_NS, 0);
 }
 
+/* The listener is ready for frames: end the grace now. */
+static void ws_on_pong(actr_ws_t *ws, const uint8_t *data, size_t len,
+		       void *arg)
+{
+	struct actr__peer_ws *w = arg;
+
+	(void)ws;
+	if (!w || !w->ws || w->inbound || w->open ||
+	    len != sizeof(LANE_READY) - 1 || memcmp(data, LANE_READY, len))
+		return;
+	actr_timer_stop(&w->retry);
+	on_retry(&w->retry, w);
+}
+
 static const struct actr_ws_callbacks ws_cbs = {
 	.on_open = ws_on_open,
 	.on_message = ws_on_message,
+	.on_pong = ws_on_pong,
 	.on_close = ws_on_close,
 };
+
+/* Tell a caller its frames will be read (see OPEN_GRACE_NS). */
+static void say_ready(struct actr__peer_ws *w)
+{
+	if (w->ws)
+		actr__ws_pong(w->ws, LANE_READY, sizeof(LANE_READY) - 1);
+}
 
 /* ---- credentials ------------------------------------------------------- */
 
@@ -492,6 +518,7 @@ static void late_check(struct actr__peer_ws *w, const uint8_t *pub)
 	w->cred = NULL;
 	if (!ws_attach(w))
 		return;
+	say_ready(w);
 	for (unsigned i = 0; i < w->nheld; i++) {
 		actr_buf_t *b = w->held[i];
 
@@ -681,7 +708,8 @@ static void on_request(actr_http_req_t *q, void *arg)
 	p->wsg->st.conns_in++;
 	if (pub) {
 		w->verified = true;
-		ws_attach(w);
+		if (ws_attach(w))
+			say_ready(w);
 	} else {
 		w->key_id = cred->key_id;
 		w->cred = cred;
