@@ -254,6 +254,7 @@ struct wl {
 	bool blocked;		/* WebRTC cannot connect: relay-only ICE
 				 * with no TURN server */
 	unsigned setup_ms;	/* setup_timeout_ms (0: 5 s scaled) */
+	const char *mailbox;	/* mailbox_path */
 };
 
 static void wl_node(struct rnode *n, actr_reactor_t *r, const char *url,
@@ -277,6 +278,8 @@ static void wl_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	pc.ws_listen = o->listen;
 	pc.prefer_ws = o->prefer;
 	pc.ws_fallback = o->fallback;
+	pc.mailbox_path = o->mailbox;
+	pc.mailbox_sync = 1;
 	n->peer = actr_peer_new(n->node, &pc);
 	CHECK(n->peer);
 	CHECK_OK(actr_node_start(n->node, &n->ref));
@@ -807,5 +810,46 @@ TEST_TIMEOUT(ws_lane_signing_key_fetched, 40)
 	CHECK_EQ(st.keys_fetched, 1);
 	CHECK_EQ(st.conns_in, 2);
 	CHECK_EQ(st.auth_refused, 1);
+	teardown(r, l, &srv, &cli, NULL);
+}
+
+/* ---- the mailbox path ------------------------------------------------------- */
+
+TEST_TIMEOUT(ws_lane_calls_through_mailbox, 40)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a[3] = { 0 };
+	char url[64], mb[512];
+	struct wl so = { .listen = "127.0.0.1", .mailbox = mb };
+	struct wl co = { .prefer = true };
+	actr_peer_stats_t ps;
+	actr_peer_ws_stats_t st;
+
+	CHECK(r);
+	snprintf(mb, sizeof(mb), "%s/ws-lane.mailbox", actr_test_tmpdir());
+	l = rt_signal(r, 0, url, sizeof(url));
+	wl_node(&srv, r, url, guarded_echo(), &so);
+	wl_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		&co);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	echo(&cli, "echo", "m0", &a[0]);
+	echo(&cli, "echo", "m1", &a[1]);
+	echo(&cli, "echo", "m2", &a[2]);
+	rt_run(r, &a[2].done, 1, 10000);
+	for (int i = 0; i < 3; i++) {
+		rt_run(r, &a[i].done, 1, 1000);
+		CHECK_EQ(a[i].status, 0);
+	}
+	CHECK_STR(a[1].reply, "m1");
+	/* stored before delivery, acknowledged once each reply went out on
+	 * the WebSocket: the DataChannels' path */
+	actr_peer_get_stats(srv.peer, &ps);
+	CHECK_EQ(ps.persisted, 3);
+	CHECK_EQ(ps.acked, 3);
+	actr_peer_get_ws_stats(srv.peer, &st);
+	CHECK_EQ(st.msgs_in, 3);
+	CHECK_EQ(st.msgs_out, 3);
 	teardown(r, l, &srv, &cli, NULL);
 }
