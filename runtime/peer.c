@@ -636,23 +636,32 @@ static void on_role(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 	actr__role_assignment__free_unpacked(ra, NULL);
 }
 
+int actr__peer_conn_negotiate(struct peer_conn *c)
+{
+	actr_peer_t *p = c->p;
+	struct keyarg *k = keyarg_new(p, c->key);
+	int rc;
+
+	rc = k ? actr_sigclient_negotiate_role(p->sc, c->remote_enc,
+					       c->remote_enc_len, on_role, k)
+	       : -ENOMEM;
+	if (rc < 0)
+		free(k);
+	return rc;
+}
+
 /* Start a connection to remote as the initiator. */
 static struct peer_conn *conn_initiate(actr_peer_t *p,
 				       const Actr__ActrId *remote,
 				       const char *key)
 {
 	struct peer_conn *c = actr__peer_conn_new(p, remote, key);
-	struct keyarg *k;
 	int rc;
 
 	if (!c)
 		return NULL;
-	k = keyarg_new(p, key);
-	rc = k ? actr_sigclient_negotiate_role(p->sc, c->remote_enc,
-					       c->remote_enc_len, on_role, k)
-	       : -ENOMEM;
+	rc = actr__peer_conn_negotiate(c);
 	if (rc < 0) {
-		free(k);
 		actr__peer_conn_drop(c, rc, "cannot negotiate roles");
 		return NULL;
 	}
@@ -696,11 +705,14 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 			return -ACTR_ENOTREADY;
 		if (actr__peer_ws_preferred(p, key)) {
 			c = actr__peer_conn_new(p, target, key);
-			if (c && actr__peer_ws_connect(c) < 0)
-				c = NULL;	/* dropped */
-		} else {
-			c = conn_initiate(p, target, key);
+			if (c && actr__peer_ws_connect(c) < 0) {
+				actr__peer_conn_drop(c, -ACTR_ENOTREADY,
+						     "WebSocket lane failed");
+				c = NULL;
+			}
 		}
+		if (!c)	/* WebRTC, also when the WebSocket cannot start */
+			c = conn_initiate(p, target, key);
 		if (!c)
 			return -ACTR_ENOTREADY;
 	}

@@ -135,6 +135,10 @@ struct peer_conn *actr__peer_conn_new(actr_peer_t *p,
 				      const Actr__ActrId *remote,
 				      const char *key);
 
+/** Ask the signaling server for WebRTC roles with c's remote (c stays
+ * PC_NEGOTIATING; on_role creates the pc). 0 or negative. */
+int actr__peer_conn_negotiate(struct peer_conn *c);
+
 /** c just opened (st PC_OPEN set by the caller or not): mark it open,
  * stop the setup timer, count it and send what is queued. */
 void actr__peer_conn_opened(struct peer_conn *c, const char *how);

@@ -373,10 +373,12 @@ static void ws_on_close(actr_ws_t *ws, int code, const char *reason,
 	struct actr__peer_ws *o;
 	char why[ACTR__PEER_KEY + 192];
 	int http, status = -ACTR_EUNAVAILABLE;
+	bool was_open;
 
 	if (!w)
 		return;
 	g = w->p->wsg;
+	was_open = w->open;
 	http = w->inbound ? 0 : actr_ws_http_status(ws);
 	w->ws = NULL;
 	c = w->c;
@@ -407,6 +409,17 @@ static void ws_on_close(actr_ws_t *ws, int code, const char *reason,
 	}
 	if (c->pc && c->st == PC_OPEN)
 		return;			/* WebRTC carries on */
+	if (status == -ACTR_EUNAVAILABLE && !w->inbound && !was_open &&
+	    !c->pc && c->st != PC_OPEN && w->p->cfg.prefer_ws &&
+	    actr__peer_conn_negotiate(c) == 0) {
+		/* preferred, not required: the queued calls try WebRTC */
+		actr_logi(TAG, "%s: trying WebRTC instead", c->key);
+		c->st = PC_NEGOTIATING;
+		g->st.ws_failed_to_webrtc++;
+		actr_timer_start(&c->setup_timer,
+				 ACTR_MS(w->p->cfg.setup_timeout_ms), 0);
+		return;
+	}
 	if (status != -ACTR_EUNAVAILABLE)
 		fail_queue(c, status, why);
 	c->ws_tried = true;		/* no fallback from the fallback */

@@ -255,6 +255,7 @@ struct wl {
 				 * with no TURN server */
 	unsigned setup_ms;	/* setup_timeout_ms (0: 5 s scaled) */
 	const char *mailbox;	/* mailbox_path */
+	const char *adv;	/* ws_address */
 };
 
 static void wl_node(struct rnode *n, actr_reactor_t *r, const char *url,
@@ -279,6 +280,7 @@ static void wl_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	pc.prefer_ws = o->prefer;
 	pc.ws_fallback = o->fallback;
 	pc.mailbox_path = o->mailbox;
+	pc.ws_address = o->adv;
 	pc.mailbox_sync = 1;
 	n->peer = actr_peer_new(n->node, &pc);
 	CHECK(n->peer);
@@ -851,5 +853,45 @@ TEST_TIMEOUT(ws_lane_calls_through_mailbox, 40)
 	actr_peer_get_ws_stats(srv.peer, &st);
 	CHECK_EQ(st.msgs_in, 3);
 	CHECK_EQ(st.msgs_out, 3);
+	teardown(r, l, &srv, &cli, NULL);
+}
+
+/* ---- preferred, not required ------------------------------------------------- */
+
+TEST_TIMEOUT(ws_lane_preferred_falls_back_to_webrtc, 40)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	struct res a = { 0 }, b = { 0 };
+	/* the advertised address refuses connections */
+	struct wl so = { .listen = "127.0.0.1", .adv = "ws://127.0.0.1:1" };
+	struct wl co = { .prefer = true };
+	actr_peer_ws_stats_t cs, ss;
+	actr_peer_stats_t ps;
+	char url[64];
+
+	CHECK(r);
+	l = rt_signal(r, 0, url, sizeof(url));
+	wl_node(&srv, r, url, guarded_echo(), &so);
+	wl_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		&co);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	echo(&cli, "echo", "by webrtc", &a);
+	echo(&cli, "echo", "queued too", &b);
+	rt_run(r, &b.done, 1, 10000);
+	rt_run(r, &a.done, 1, 1000);
+	CHECK_EQ(a.status, 0);
+	CHECK_STR(a.reply, "by webrtc");
+	CHECK_EQ(b.status, 0);
+	actr_peer_get_ws_stats(cli.peer, &cs);
+	actr_peer_get_ws_stats(srv.peer, &ss);
+	CHECK_EQ(cs.ws_failed_to_webrtc, 1);
+	CHECK_EQ(cs.conns_out, 0);
+	CHECK_EQ(cs.msgs_out, 0);
+	CHECK_EQ(ss.conns_in, 0);
+	actr_peer_get_stats(cli.peer, &ps);
+	CHECK_EQ(ps.conns_open, 1);
+	CHECK_EQ(ps.msgs_out, 2);
 	teardown(r, l, &srv, &cli, NULL);
 }

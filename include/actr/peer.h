@@ -268,7 +268,8 @@ ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
  * Direct WebSocket lane (PROTOCOL.md section 8). A node with ws_listen
  * accepts WebSocket connections from other actors and registers
  * ws_address, which route candidates hand to callers. A caller with
- * prefer_ws connects to that address instead of setting up WebRTC; with
+ * prefer_ws connects to that address instead of setting up WebRTC (and
+ * sets up WebRTC after all when the WebSocket cannot open); with
  * ws_fallback it does so only when WebRTC setup fails (no ICE pair, DTLS
  * or SCTP failure, setup deadline), and the calls queued for the failed
  * setup move to the WebSocket. All lanes share one WebSocket; each
@@ -312,6 +313,9 @@ typedef struct actr_peer_ws_stats {
 					 * (type, length, size) */
 	uint64_t msgs_in;		/* lane frames received */
 	uint64_t msgs_out;		/* lane frames sent */
+	uint64_t ws_failed_to_webrtc;	/* prefer_ws: WebSockets that could
+					 * not open, their calls moved to a
+					 * WebRTC setup */
 } actr_peer_ws_stats_t;
 
 ACTR_API void actr_peer_get_ws_stats(const actr_peer_t *p,
