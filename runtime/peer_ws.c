@@ -768,6 +768,8 @@ int actr__peer_ws_init(actr_peer_t *p)
 		return 0;
 	sc.host = h;
 	sc.port = p->cfg.ws_port;
+	sc.tls_cert_file = p->cfg.ws_tls_cert_file;
+	sc.tls_key_file = p->cfg.ws_tls_key_file;
 	sc.limits = ws_limits(p);
 	sc.on_request = on_request;
 	sc.arg = p;
@@ -782,7 +784,8 @@ int actr__peer_ws_init(actr_peer_t *p)
 		snprintf(g->adv, sizeof(g->adv), "%s", p->cfg.ws_address);
 	else
 		snprintf(g->adv, sizeof(g->adv),
-			 strchr(h, ':') ? "ws://[%s]:%u" : "ws://%s:%u", h,
+			 strchr(h, ':') ? "%s://[%s]:%u" : "%s://%s:%u",
+			 p->cfg.ws_tls_cert_file ? "wss" : "ws", h,
 			 actr_http_server_port(g->srv));
 	actr_logi(TAG, "direct WebSocket lane on %s:%u, advertised as %s", h,
 		  actr_http_server_port(g->srv), g->adv);
@@ -901,6 +904,7 @@ int actr__peer_ws_connect(struct peer_conn *c)
 	w->verified = true;	/* we chose the address */
 	cfg.url = a->url;
 	cfg.headers = hdrs;
+	cfg.tls_ca_file = p->cfg.ws_tls_ca_file;
 	cfg.limits = ws_limits(p);
 	w->ws = actr_ws_connect(p->r, &cfg, &ws_cbs, w);
 	free(hdrs);

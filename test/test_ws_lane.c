@@ -19,6 +19,7 @@
 #include <actr/peer.h>
 
 #include "examples/echo_actor/echo.pb-c.h"
+#include "net_test_util.h"
 #include "runtime/peer_internal.h"
 #include "server/core_internal.h"
 #include "server/signal_internal.h"
@@ -256,6 +257,8 @@ struct wl {
 	unsigned setup_ms;	/* setup_timeout_ms (0: 5 s scaled) */
 	const char *mailbox;	/* mailbox_path */
 	const char *adv;	/* ws_address */
+	const char *cert, *key;	/* ws_tls_cert_file, ws_tls_key_file */
+	const char *ca;		/* ws_tls_ca_file */
 };
 
 static void wl_node(struct rnode *n, actr_reactor_t *r, const char *url,
@@ -281,6 +284,9 @@ static void wl_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	pc.ws_fallback = o->fallback;
 	pc.mailbox_path = o->mailbox;
 	pc.ws_address = o->adv;
+	pc.ws_tls_cert_file = o->cert;
+	pc.ws_tls_key_file = o->key;
+	pc.ws_tls_ca_file = o->ca;
 	pc.mailbox_sync = 1;
 	n->peer = actr_peer_new(n->node, &pc);
 	CHECK(n->peer);
@@ -894,4 +900,49 @@ TEST_TIMEOUT(ws_lane_preferred_falls_back_to_webrtc, 40)
 	CHECK_EQ(ps.conns_open, 1);
 	CHECK_EQ(ps.msgs_out, 2);
 	teardown(r, l, &srv, &cli, NULL);
+}
+
+/* ---- TLS ---------------------------------------------------------------------- */
+
+TEST_TIMEOUT(ws_lane_over_tls, 40)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode srv, cli, bad;
+	struct res a = { 0 }, x = { 0 };
+	char url[64], cert[512], key[512];
+	struct wl so = { .listen = "127.0.0.1" }, co = { .prefer = true };
+	struct wl no_ca = { .prefer = true };
+	actr_peer_ws_stats_t cs, ss;
+
+	CHECK(r);
+	nt_make_cert(actr_test_tmpdir(), cert, key, sizeof(cert));
+	so.cert = cert;
+	so.key = key;
+	co.ca = cert;		/* self-signed: its own trust anchor */
+	l = rt_signal(r, 0, url, sizeof(url));
+	wl_node(&srv, r, url, guarded_echo(), &so);
+	wl_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		&co);
+	wl_node(&bad, r, url, actr_workload_new("acme", "client", "1.0.0"),
+		&no_ca);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	rt_wait_ready(r, &bad, NULL, 5000);
+	echo(&cli, "echo", "over tls", &a);
+	rt_run(r, &a.done, 1, 10000);
+	CHECK_EQ(a.status, 0);
+	CHECK_STR(a.reply, "over tls");
+	actr_peer_get_ws_stats(cli.peer, &cs);
+	CHECK_EQ(cs.conns_out, 1);
+	/* a caller that does not trust the certificate sends nothing (its
+	 * credential included) and goes through WebRTC instead */
+	echo(&bad, "echo", "untrusted", &x);
+	rt_run(r, &x.done, 1, 10000);
+	CHECK_EQ(x.status, 0);
+	actr_peer_get_ws_stats(bad.peer, &cs);
+	CHECK_EQ(cs.conns_out, 0);
+	CHECK_EQ(cs.ws_failed_to_webrtc, 1);
+	actr_peer_get_ws_stats(srv.peer, &ss);
+	CHECK_EQ(ss.conns_in, 1);
+	teardown(r, l, &srv, &cli, &bad);
 }

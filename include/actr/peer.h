@@ -164,6 +164,12 @@ typedef struct actr_peer_config {
 	bool ws_fallback;		/* when WebRTC setup fails, move the
 					 * queued calls to the actor's
 					 * ws_address (if it has one) */
+	const char *ws_tls_cert_file;	/* PEM chain: the listener serves
+					 * TLS (wss://, the default
+					 * ws_address then says so) */
+	const char *ws_tls_key_file;	/* PEM key of ws_tls_cert_file */
+	const char *ws_tls_ca_file;	/* wss:// lanes we open: PEM trust
+					 * anchors (NULL: the system's) */
 } actr_peer_config_t;
 
 /**
