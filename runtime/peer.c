@@ -274,8 +274,8 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 /* Send on c's pc once it is connected, else on its WebSocket if it has
  * an open one (the Rust runtime also prefers the DataChannel when both
  * exist), else on the pc (which says whether it is ready). */
-static int conn_send(struct peer_conn *c, int lane, const void *data,
-		     size_t len)
+int actr__peer_conn_send(struct peer_conn *c, int lane, const void *data,
+			 size_t len)
 {
 	if (c->ws && !(c->pc && actr__pc_state(c->pc) == ACTR__PC_CONNECTED) &&
 	    actr__peer_ws_ready(c))
@@ -292,7 +292,7 @@ static void flush_queue(struct peer_conn *c)
 	int rc;
 
 	while ((m = c->qh)) {
-		rc = conn_send(c, m->lane, m->data, m->len);
+		rc = actr__peer_conn_send(c, m->lane, m->data, m->len);
 		if (rc == -ENOBUFS)
 			return;	/* wait for writable */
 		c->qh = m->next;
@@ -722,7 +722,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		if (len > sizeof(stackbuf) && !(b = malloc(len)))
 			return -ENOMEM;
 		actr__rpc_envelope__pack(env, b);
-		rc = conn_send(c, ln, b, len);
+		rc = actr__peer_conn_send(c, ln, b, len);
 		if (rc == 0) {
 			uint64_t rid;
 

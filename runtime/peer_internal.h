@@ -143,6 +143,12 @@ int actr__peer_conn_negotiate(struct peer_conn *c);
  * stop the setup timer, count it and send what is queued. */
 void actr__peer_conn_opened(struct peer_conn *c, const char *how);
 
+/** Send one message on lane of c by its transport: the pc once it is
+ * connected, else an open WebSocket, else the pc (stream lanes too).
+ * Codes of actr__pc_send. */
+int actr__peer_conn_send(struct peer_conn *c, int lane, const void *data,
+			 size_t len);
+
 /** Send what is queued on c (after a full transport drained). */
 void actr__peer_conn_flush(struct peer_conn *c);
 
