@@ -13,11 +13,11 @@
  * its ws_address. One client prefers the WebSocket lane, the other
  * calls the same server over WebRTC. Each measurement is R rounds
  * (default 5) of N sequential calls, each issued from the previous
- * reply's callback as an actor chaining calls does; the printed p50/p99 are the median
- * over the rounds. The raw TCP ping-pong (a forked echo on the same CPU,
- * TCP_NODELAY, blocking read/write) is measured the same way; the rounds
- * of the three alternate, and the ratio of the p50s is the figure of
- * merit (target: <= 1.5).
+ * reply's callback as an actor chaining calls does; the printed p50/p99
+ * are the median over the rounds. The raw TCP ping-pong (a forked echo
+ * on the same CPU, TCP_NODELAY, blocking read/write) is measured the
+ * same way; the rounds of the three alternate, and the ratio of the
+ * p50s is the figure of merit (target: <= 1.5).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -328,8 +328,9 @@ static void ws_on_message(actr_ws_t *ws, bool text, const uint8_t *data,
 
 		g->st.bad_frames++;
 		if (log_ok(g))
-			actr_logw(TAG, "%s: %s (%zu bytes, type %u): closing %d",
-				  w->key, why, len, len ? data[0] : 0, code);
+			actr_logw(TAG, "%s: %s (%zu bytes, type %u): "
+				  "closing %d", w->key, why, len,
+				  len ? data[0] : 0, code);
 		actr_ws_close(w->ws, code, why);
 		return;
 	}
@@ -392,7 +393,8 @@ static void ws_on_close(actr_ws_t *ws, int code, const char *reason,
 		snprintf(why, sizeof(why), "WebSocket lane to %s failed: %s",
 			 w->key, reason && *reason ? reason : "no connection");
 	} else {
-		snprintf(why, sizeof(why), "WebSocket lane %s %s closed (%d%s%s)",
+		snprintf(why, sizeof(why),
+			 "WebSocket lane %s %s closed (%d%s%s)",
 			 w->inbound ? "from" : "to", w->key, code,
 			 reason && *reason ? ": " : "",
 			 reason ? reason : "");
@@ -668,7 +670,8 @@ static void on_request(actr_http_req_t *q, void *arg)
 	int rc;
 
 	if (!actr_http_req_is_websocket(q)) {
-		actr_http_respond(q, 426, "text/plain", "Upgrade: websocket\r\n",
+		actr_http_respond(q, 426, "text/plain",
+				  "Upgrade: websocket\r\n",
 				  "direct WebSocket lane", 21);
 		return;
 	}

@@ -412,7 +412,7 @@ TEST_TIMEOUT(ws_lane_call_acl, 40)
 	teardown(r, l, &srv, &cli, &bad);
 }
 
-/* ---- forged identities --------------------------------------------------- */
+/* ---- forged identities -------------------------------------------------- */
 
 struct rawc {
 	int opened;		/* on_open */
@@ -592,7 +592,7 @@ TEST_TIMEOUT(ws_lane_forged_refused, 40)
 	teardown(r, l, &srv, &cli, &oth);
 }
 
-/* ---- fallback ------------------------------------------------------------ */
+/* ---- fallback ----------------------------------------------------------- */
 
 TEST_TIMEOUT(ws_lane_fallback_when_webrtc_blocked, 60)
 {
@@ -653,7 +653,7 @@ TEST_TIMEOUT(ws_lane_fallback_when_webrtc_blocked, 60)
 	teardown(r, l, &srv, &cli, NULL);
 }
 
-/* ---- malformed frames ---------------------------------------------------- */
+/* ---- malformed frames --------------------------------------------------- */
 
 TEST_TIMEOUT(ws_lane_bad_frames_closed, 40)
 {
@@ -721,7 +721,7 @@ TEST_TIMEOUT(ws_lane_bad_frames_closed, 40)
 	teardown(r, l, &srv, &cli, NULL);
 }
 
-/* ---- a signing key the listener must fetch --------------------------------- */
+/* ---- a signing key the listener must fetch ------------------------------ */
 
 TEST_TIMEOUT(ws_lane_signing_key_fetched, 40)
 {
@@ -821,7 +821,7 @@ TEST_TIMEOUT(ws_lane_signing_key_fetched, 40)
 	teardown(r, l, &srv, &cli, NULL);
 }
 
-/* ---- the mailbox path ------------------------------------------------------- */
+/* ---- the mailbox path --------------------------------------------------- */
 
 TEST_TIMEOUT(ws_lane_calls_through_mailbox, 40)
 {
@@ -862,7 +862,7 @@ TEST_TIMEOUT(ws_lane_calls_through_mailbox, 40)
 	teardown(r, l, &srv, &cli, NULL);
 }
 
-/* ---- preferred, not required ------------------------------------------------- */
+/* ---- preferred, not required -------------------------------------------- */
 
 TEST_TIMEOUT(ws_lane_preferred_falls_back_to_webrtc, 40)
 {
@@ -902,7 +902,7 @@ TEST_TIMEOUT(ws_lane_preferred_falls_back_to_webrtc, 40)
 	teardown(r, l, &srv, &cli, NULL);
 }
 
-/* ---- TLS ---------------------------------------------------------------------- */
+/* ---- TLS ---------------------------------------------------------------- */
 
 TEST_TIMEOUT(ws_lane_over_tls, 40)
 {
