@@ -211,6 +211,11 @@ static int raw_who(actr_ctx_t *ctx, const uint8_t *d, size_t n)
 	return actr_reply_raw(ctx, s, strlen(s));
 }
 
+static int raw_big(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	return actr_reply_raw(ctx, d, n);
+}
+
 static Actr__ActrType *type_of(const char *name)
 {
 	static Actr__ActrType t[4];
@@ -244,6 +249,7 @@ static actr_workload_t *guarded_echo(void)
 	CHECK_OK(actr_workload_add_service(w, &echo__echo_service__descriptor,
 					   echo_methods));
 	CHECK_OK(actr_workload_add_route(w, "test.Who", raw_who, 0));
+	CHECK_OK(actr_workload_add_route(w, "test.Big", raw_big, 0));
 	actr_workload_set_acl(w, &acl);
 	return w;
 }
@@ -298,6 +304,8 @@ struct res {
 	int done;		/* callbacks */
 	int status;		/* last status */
 	char reply[256];	/* text reply */
+	size_t len;		/* raw reply length */
+	uint32_t sum;		/* and a checksum of it */
 };
 
 static void on_res(const actr_result_t *r, void *arg)
@@ -315,6 +323,10 @@ static void on_res(const actr_result_t *r, void *arg)
 		memcpy(x->reply, r->data, r->len);
 		x->reply[r->len] = '\0';
 	}
+	x->len = r->status == 0 ? r->len : 0;
+	x->sum = 0;
+	for (size_t i = 0; r->status == 0 && !r->msg && i < r->len; i++)
+		x->sum = x->sum * 31 + ((const uint8_t *)r->data)[i];
 }
 
 static void echo(struct rnode *c, const char *type, const char *text,
@@ -383,20 +395,41 @@ TEST_TIMEOUT(ws_lane_call_acl, 40)
 	CHECK_EQ(w.status, 0);
 	CHECK(actr_id_format(actr_node_id(cli.node), me, sizeof(me)) > 0);
 	CHECK_STR(w.reply, me);
+	/* a 4 MiB request and reply: one frame each way */
+	{
+		size_t n = 4u << 20;
+		uint8_t *big = malloc(n);
+		uint32_t sum = 0;
+		struct res g = { 0 };
+
+		CHECK(big);
+		for (size_t i = 0; i < n; i++) {
+			big[i] = (uint8_t)(i * 7 + (i >> 13));
+			sum = sum * 31 + big[i];
+		}
+		CHECK_OK(actr_peer_call_raw(cli.peer, type_of("echo"),
+					    "test.Big", big, n, 20000, on_res,
+					    &g));
+		free(big);
+		rt_run(r, &g.done, 1, 20000);
+		CHECK_EQ(g.status, 0);
+		CHECK_EQ(g.len, n);
+		CHECK_EQ(g.sum, sum);
+	}
 	actr_peer_get_ws_stats(cli.peer, &cs);
 	actr_peer_get_ws_stats(srv.peer, &ss);
 	CHECK_EQ(cs.conns_out, 1);
-	CHECK_EQ(cs.msgs_out, 3);
-	CHECK_EQ(cs.msgs_in, 3);
+	CHECK_EQ(cs.msgs_out, 4);
+	CHECK_EQ(cs.msgs_in, 4);
 	CHECK_EQ(ss.conns_in, 1);
-	CHECK_EQ(ss.msgs_in, 3);
+	CHECK_EQ(ss.msgs_in, 4);
 	CHECK_EQ(ss.auth_refused, 0);
 	CHECK_EQ(ss.acl_refused, 0);
 	/* no WebRTC: the connection opened without ICE/DTLS */
 	actr_peer_get_stats(cli.peer, &ps);
 	CHECK_EQ(ps.conns_created, 1);
 	CHECK_EQ(ps.conns_open, 1);
-	CHECK_EQ(ps.msgs_out, 3);
+	CHECK_EQ(ps.msgs_out, 4);
 	CHECK_EQ(actr_system_stats(srv.sys)->denied, 0);
 
 	/* a caller the ACL does not admit: 403 before the upgrade */
