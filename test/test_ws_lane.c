@@ -847,10 +847,39 @@ TEST_TIMEOUT(ws_lane_signing_key_fetched, 40)
 	CHECK_EQ(x.closed, 1);
 	CHECK_EQ(x.code, 1008);
 
+	/* a genuine credential under a key fetched late, for an actor the
+	 * ACL does not admit: closed 1008 after the check, counted as an
+	 * ACL refusal */
+	{
+		Actr__ActrId *iid;
+		char is[] = "abc@101/acme:intruder:1.0.0";
+
+		CHECK_OK(actr_random(priv, sizeof(priv)));
+		CHECK_OK(actr__sig_ident_add(&core->ident, 100, priv,
+					     actr_wall_ms() / 1000, 0));
+		k = actr__sig_ident_find(&core->ident, 100);
+		CHECK(k);
+		CHECK_OK(actr_id_parse(is, &iid));
+		cl.actor_id = is;
+		fake.key_id = 100;
+		fake.claims.len = actr__identity_claims__pack(&cl, claims);
+		CHECK_OK(actr__sig_sign(k, claims, fake.claims.len, sig));
+		h = hdrs_for(iid, &fake);
+		actr_proto_free(iid);
+		ws = raw(r, &srv, h, &x);
+		free(h);
+		CHECK(ws);
+		for (int i = 0; i < 500 && !x.closed; i++)
+			actr_reactor_run_once(r, 10);
+		CHECK_EQ(x.closed, 1);
+		CHECK_EQ(x.code, 1008);
+	}
+
 	actr_peer_get_ws_stats(srv.peer, &st);
-	CHECK_EQ(st.keys_fetched, 1);
-	CHECK_EQ(st.conns_in, 2);
+	CHECK_EQ(st.keys_fetched, 2);
+	CHECK_EQ(st.conns_in, 3);
 	CHECK_EQ(st.auth_refused, 1);
+	CHECK_EQ(st.acl_refused, 1);
 	teardown(r, l, &srv, &cli, NULL);
 }
 
