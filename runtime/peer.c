@@ -245,7 +245,7 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 {
 	actr_peer_t *p = c->p;
 
-	if (c->st == PC_DEAD)
+	if (c->st == PC_DEAD || actr__peer_ws_fallback(c, status, why))
 		return;
 	if (c->st != PC_OPEN || status)
 		p->st.conns_failed++;
@@ -261,6 +261,7 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 	 * frees itself when that is done or after a short bound. */
 	actr__pc_close_free(c->pc);
 	c->pc = NULL;
+	actr__peer_ws_detach(c);
 	if (!p->closing) {
 		actr__map_remove(&p->conns, &c->node);
 		drop_type_cache(p, c->key);
@@ -270,6 +271,20 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 	actr_defer(p->r, &p->reap, reap_dead, p);
 }
 
+/* Send on c's pc once it is connected, else on its WebSocket if it has
+ * an open one (the Rust runtime also prefers the DataChannel when both
+ * exist), else on the pc (which says whether it is ready). */
+int actr__peer_conn_send(struct peer_conn *c, int lane, const void *data,
+			 size_t len)
+{
+	if (c->ws && !(c->pc && actr__pc_state(c->pc) == ACTR__PC_CONNECTED) &&
+	    actr__peer_ws_ready(c))
+		return actr__peer_ws_send(c, lane, data, len);
+	if (!c->pc)
+		return -ACTR_ENOTREADY;
+	return actr__pc_send(c->pc, lane, data, len);
+}
+
 static void flush_queue(struct peer_conn *c)
 {
 	actr_peer_t *p = c->p;
@@ -277,7 +292,7 @@ static void flush_queue(struct peer_conn *c)
 	int rc;
 
 	while ((m = c->qh)) {
-		rc = actr__pc_send(c->pc, m->lane, m->data, m->len);
+		rc = actr__peer_conn_send(c, m->lane, m->data, m->len);
 		if (rc == -ENOBUFS)
 			return;	/* wait for writable */
 		c->qh = m->next;
@@ -300,6 +315,30 @@ static void flush_queue(struct peer_conn *c)
 		}
 		free(m);
 	}
+}
+
+void actr__peer_conn_flush(struct peer_conn *c)
+{
+	if (c->st == PC_OPEN)
+		flush_queue(c);
+}
+
+void actr__peer_conn_opened(struct peer_conn *c, const char *how)
+{
+	actr_peer_t *p = c->p;
+
+	if (c->st != PC_OPEN) {
+		c->st = PC_OPEN;
+		actr_timer_stop(&c->setup_timer);
+		p->st.conns_open++;
+		p->st.last_setup_ns = now_ns(p) - c->created_ns;
+		actr_logi(TAG, "connected to %s (%s) in %.1f ms", c->key, how,
+			  (double)p->st.last_setup_ns / 1e6);
+		flush_queue(c);
+		actr__peer_stream_open(c);	/* streams may go */
+		return;
+	}
+	flush_queue(c);
 }
 
 /* A fresh sdp_exchange_id: a random (version 4) UUID, the form the Rust
@@ -397,18 +436,9 @@ static const char *close_why(int err)
 static void c_state(void *arg, int state, int err)
 {
 	struct peer_conn *c = arg;
-	actr_peer_t *p = c->p;
 
 	if (state == ACTR__PC_CONNECTED && c->st != PC_OPEN) {
-		c->st = PC_OPEN;
-		actr_timer_stop(&c->setup_timer);
-		p->st.conns_open++;
-		p->st.last_setup_ns = now_ns(p) - c->created_ns;
-		actr_logi(TAG, "connected to %s (%s) in %.1f ms", c->key,
-			  c->offerer ? "offerer" : "answerer",
-			  (double)p->st.last_setup_ns / 1e6);
-		flush_queue(c);
-		actr__peer_stream_open(c);
+		actr__peer_conn_opened(c, c->offerer ? "offerer" : "answerer");
 	} else if (state == ACTR__PC_FAILED || state == ACTR__PC_CLOSED) {
 		const char *why = actr__pc_state_name(state);
 
@@ -422,9 +452,9 @@ static void c_state(void *arg, int state, int err)
 	}
 }
 
-static void c_message(void *arg, int lane, actr_buf_t *msg)
+void actr__peer_on_lane_message(struct peer_conn *c, int lane,
+				actr_buf_t *msg)
 {
-	struct peer_conn *c = arg;
 	actr_peer_t *p = c->p;
 	Actr__RpcEnvelope *env;
 
@@ -471,6 +501,11 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 	actr_buf_unref(msg);
 }
 
+static void c_message(void *arg, int lane, actr_buf_t *msg)
+{
+	actr__peer_on_lane_message(arg, lane, msg);
+}
+
 static void c_writable(void *arg, int lane)
 {
 	struct peer_conn *c = arg;
@@ -503,8 +538,9 @@ static void on_setup_timeout(actr_timer_t *t, void *arg)
 	actr__peer_conn_drop(c, -ACTR_ENOTREADY, why);
 }
 
-static struct peer_conn *conn_new(actr_peer_t *p, const Actr__ActrId *remote,
-				  const char *key)
+struct peer_conn *actr__peer_conn_new(actr_peer_t *p,
+				      const Actr__ActrId *remote,
+				      const char *key)
 {
 	struct peer_conn *c = calloc(1, sizeof(*c));
 
@@ -600,23 +636,32 @@ static void on_role(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 	actr__role_assignment__free_unpacked(ra, NULL);
 }
 
+int actr__peer_conn_negotiate(struct peer_conn *c)
+{
+	actr_peer_t *p = c->p;
+	struct keyarg *k = keyarg_new(p, c->key);
+	int rc;
+
+	rc = k ? actr_sigclient_negotiate_role(p->sc, c->remote_enc,
+					       c->remote_enc_len, on_role, k)
+	       : -ENOMEM;
+	if (rc < 0)
+		free(k);
+	return rc;
+}
+
 /* Start a connection to remote as the initiator. */
 static struct peer_conn *conn_initiate(actr_peer_t *p,
 				       const Actr__ActrId *remote,
 				       const char *key)
 {
-	struct peer_conn *c = conn_new(p, remote, key);
-	struct keyarg *k;
+	struct peer_conn *c = actr__peer_conn_new(p, remote, key);
 	int rc;
 
 	if (!c)
 		return NULL;
-	k = keyarg_new(p, key);
-	rc = k ? actr_sigclient_negotiate_role(p->sc, c->remote_enc,
-					       c->remote_enc_len, on_role, k)
-	       : -ENOMEM;
+	rc = actr__peer_conn_negotiate(c);
 	if (rc < 0) {
-		free(k);
 		actr__peer_conn_drop(c, rc, "cannot negotiate roles");
 		return NULL;
 	}
@@ -669,7 +714,16 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	if (!c) {
 		if (p->closing || !p->registered)
 			return -ACTR_ENOTREADY;
-		c = conn_initiate(p, target, key);
+		if (actr__peer_ws_preferred(p, key)) {
+			c = actr__peer_conn_new(p, target, key);
+			if (c && actr__peer_ws_connect(c) < 0) {
+				actr__peer_conn_drop(c, -ACTR_ENOTREADY,
+						     "WebSocket lane failed");
+				c = NULL;
+			}
+		}
+		if (!c)	/* WebRTC, also when the WebSocket cannot start */
+			c = conn_initiate(p, target, key);
 		if (!c)
 			return -ACTR_ENOTREADY;
 	}
@@ -679,7 +733,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		if (len > sizeof(stackbuf) && !(b = malloc(len)))
 			return -ENOMEM;
 		actr__rpc_envelope__pack(env, b);
-		rc = actr__pc_send(c->pc, ln, b, len);
+		rc = actr__peer_conn_send(c, ln, b, len);
 		if (rc == 0) {
 			uint64_t rid;
 
@@ -831,7 +885,7 @@ static void on_sdp(actr_peer_t *p, struct peer_conn *c,
 					     "session");
 			c = NULL;
 		}
-		if (!c && !(c = conn_new(p, src, key)))
+		if (!c && !(c = actr__peer_conn_new(p, src, key)))
 			return;
 		/* the answer repeats it (set before the pc answers) */
 		snprintf(c->xid, sizeof(c->xid), "%s", xid ? xid : "");
@@ -884,7 +938,7 @@ static void on_relay(actr_sigclient_t *sc, const uint8_t *source,
 			c = NULL;
 		}
 		if (!c)
-			c = conn_new(p, src, key);
+			c = actr__peer_conn_new(p, src, key);
 		if (c && !c->pc)
 			conn_make_pc(c, ra->is_offerer);
 		actr__role_assignment__free_unpacked(ra, NULL);
@@ -1124,6 +1178,7 @@ static void on_candidates(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 			  "type");
 		goto out;
 	}
+	actr__peer_ws_note(p, r->success);
 	if (type_set(p, d->key, id) < 0 ||
 	    !(id = type_find(p, d->key)->id)) {
 		disc_fail(d, -ENOMEM, "out of memory");
@@ -1378,6 +1433,7 @@ static int build_register(actr_peer_t *p, uint8_t **out, size_t *len)
 	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	if (p->cfg.publish_acl && p->node->w->acl)
 		req.acl = (Actr__Acl *)p->node->w->acl;
+	req.ws_address = (char *)actr__peer_ws_advertised(p);
 	*len = actr__register_request__get_packed_size(&req);
 	*out = malloc(*len ? *len : 1);
 	if (!*out)
@@ -1464,7 +1520,8 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 		snprintf(url, sizeof(url), "https://%s", u + 6);
 	else
 		snprintf(url, sizeof(url), "%s", u);
-	if (build_register(p, &reg, &reglen) < 0)
+	if (actr__peer_ws_init(p) < 0 ||
+	    build_register(p, &reg, &reglen) < 0)
 		goto fail;
 	sc.url = url;
 	sc.register_request = reg;
@@ -1521,6 +1578,7 @@ void actr_peer_free(actr_peer_t *p)
 				     -ACTR_ECLOSED, "peer closed");
 	}
 	actr__map_fini(&p->conns);
+	actr__peer_ws_fini(p);
 	actr_defer_cancel(p->r, &p->reap);
 	reap_dead(&p->reap, p);
 	actr__map_foreach(&p->types, it, n)

@@ -69,6 +69,10 @@ struct peer_conn {
 					 * (failed at once when the
 					 * connection is lost) */
 	struct peer_conn *next_dead;	/* reap list */
+	struct actr__peer_ws *ws;	/* direct WebSocket carrying this
+					 * connection's sends, or NULL
+					 * (peer_ws.c) */
+	bool ws_tried;			/* fell back to WebSocket once */
 };
 
 struct actr_peer {
@@ -108,6 +112,8 @@ struct actr_peer {
 					 * in-process messages stored
 					 * (mailbox_local), not yet queued */
 	actr_hook_t tell_hook;		/* acks them after dispatch */
+	struct actr__peer_wsgate *wsg;	/* direct WebSocket lane
+					 * (peer_ws.c), NULL = off */
 };
 
 /** Drop c: queued requests fail with ConnectionNotReady; for a negative
@@ -129,6 +135,65 @@ size_t actr__peer_stream_buffered(actr__lane_t *lane,
 				  const Actr__ActrId *target, int pt);
 /** c opened: streams toward its peer may go (writable on both lanes). */
 void actr__peer_stream_open(struct peer_conn *c);
+/** A message arrived on lane of c (from its pc or a WebSocket): RPC
+ * lanes are decoded and delivered (or stored in the mailbox); stream
+ * lanes go to the stream registry. Takes msg. */
+void actr__peer_on_lane_message(struct peer_conn *c, int lane,
+				actr_buf_t *msg);
+
+/** New connection record for remote (key: its string form), in
+ * p->conns, PC_NEGOTIATING, setup timer running. NULL on ENOMEM. */
+struct peer_conn *actr__peer_conn_new(actr_peer_t *p,
+				      const Actr__ActrId *remote,
+				      const char *key);
+
+/** Ask the signaling server for WebRTC roles with c's remote (c stays
+ * PC_NEGOTIATING; on_role creates the pc). 0 or negative. */
+int actr__peer_conn_negotiate(struct peer_conn *c);
+
+/** c just opened (st PC_OPEN set by the caller or not): mark it open,
+ * stop the setup timer, count it and send what is queued. */
+void actr__peer_conn_opened(struct peer_conn *c, const char *how);
+
+/** Send one message on lane of c by its transport: the pc once it is
+ * connected, else an open WebSocket, else the pc (stream lanes too).
+ * Codes of actr__pc_send. */
+int actr__peer_conn_send(struct peer_conn *c, int lane, const void *data,
+			 size_t len);
+
+/** Send what is queued on c (after a full transport drained). */
+void actr__peer_conn_flush(struct peer_conn *c);
+
+/* peer_ws.c: the direct WebSocket lane (PROTOCOL.md 8) */
+struct actr__peer_ws;
+/** Start the listener when cfg.ws_listen is set. 0 or negative. */
+int actr__peer_ws_init(actr_peer_t *p);
+/** Close every WebSocket and the listener (after the conns dropped). */
+void actr__peer_ws_fini(actr_peer_t *p);
+/** The ws_address to register, or NULL. */
+const char *actr__peer_ws_advertised(actr_peer_t *p);
+/** Remember the ws_address_map of a route-candidates answer. */
+void actr__peer_ws_note(actr_peer_t *p,
+			const Actr__RouteCandidatesResponse__RouteCandidatesOk
+				*ok);
+/** A new outbound connection to key should use the WebSocket lane
+ * (prefer_ws and an address is known). */
+bool actr__peer_ws_preferred(actr_peer_t *p, const char *key);
+/** Start an outbound WebSocket for c (PC_CONNECTING). 0 or negative. */
+int actr__peer_ws_connect(struct peer_conn *c);
+/** c is being dropped with status: true when the WebSocket lane keeps it
+ * (WebRTC setup failed and the peer has a ws_address: queued calls move
+ * to a WebSocket; or its WebSocket is open and only the pc goes). */
+bool actr__peer_ws_fallback(struct peer_conn *c, int status,
+			    const char *why);
+/** c's WebSocket is open for sending. */
+bool actr__peer_ws_ready(const struct peer_conn *c);
+/** Send one message on lane over c's WebSocket (codes of
+ * actr__pc_send). */
+int actr__peer_ws_send(struct peer_conn *c, int lane, const void *data,
+		       size_t len);
+/** c is dropped: close its WebSocket. */
+void actr__peer_ws_detach(struct peer_conn *c);
 
 /* peer_mailbox.c */
 int actr__peer_mb_open(actr_peer_t *p);

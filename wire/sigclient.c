@@ -350,6 +350,12 @@ const Actr__ActrId *actr__sigclient_id(const actr_sigclient_t *c)
 	return ok ? ok->actr_id : NULL;
 }
 
+const Actr__RegisterResponse__RegisterOk *
+actr__sigclient_registration(const actr_sigclient_t *c)
+{
+	return actr__sigc_registration(c->core);
+}
+
 const Actr__AIdCredential *actr__sigclient_credential(const actr_sigclient_t *c)
 {
 	const Actr__RegisterResponse__RegisterOk *ok =
@@ -430,6 +436,22 @@ int actr_sigclient_service_spec(actr_sigclient_t *c, const char *name,
 		SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_GET_SERVICE_SPEC_REQUEST;
 	m.get_service_spec_request = &q;
 	return send_a2s(c, &m, ACTR__SIGC_SPEC, cb, arg);
+}
+
+int actr_sigclient_signing_key(actr_sigclient_t *c, uint32_t key_id,
+			       actr_sig_reply_fn cb, void *arg)
+{
+	Signaling__ActrToSignaling m = SIGNALING__ACTR_TO_SIGNALING__INIT;
+	Signaling__GetSigningKeyRequest q =
+		SIGNALING__GET_SIGNING_KEY_REQUEST__INIT;
+
+	if (!c || !cb)
+		return -EINVAL;
+	q.key_id = key_id;
+	m.payload_case =
+		SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_GET_SIGNING_KEY_REQUEST;
+	m.get_signing_key_request = &q;
+	return send_a2s(c, &m, ACTR__SIGC_SIGNKEY, cb, arg);
 }
 
 int actr_sigclient_subscribe(actr_sigclient_t *c, const char *manufacturer,

@@ -46,6 +46,7 @@ enum actr__sigc_kind {
 	ACTR__SIGC_SUB,		/* SubscribeActrUpRequest */
 	ACTR__SIGC_UNSUB,	/* UnsubscribeActrUpRequest */
 	ACTR__SIGC_ROLE,	/* RoleNegotiation relay */
+	ACTR__SIGC_SIGNKEY,	/* GetSigningKeyRequest */
 };
 
 /** What the core asks its driver to do. */

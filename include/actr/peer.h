@@ -152,6 +152,26 @@ typedef struct actr_peer_config {
 	 * actr/sigclient.h); CONNECTED means registered and reachable. */
 	void (*on_state)(actr_peer_t *p, int sig_state, void *arg);
 	void *arg;			/* argument of on_state */
+	/* The direct WebSocket lane (see "Direct WebSocket lane" below).
+	 * Everything off by default. */
+	const char *ws_listen;		/* IP literal to accept direct
+					 * WebSocket lanes on (any path), or
+					 * NULL: no listener, nothing
+					 * advertised */
+	uint16_t ws_port;		/* its TCP port (0 = ephemeral) */
+	const char *ws_address;		/* URL registered as ws_address
+					 * [ws://ws_listen:bound port] */
+	bool prefer_ws;			/* call an actor over its advertised
+					 * ws_address instead of WebRTC */
+	bool ws_fallback;		/* when WebRTC setup fails, move the
+					 * queued calls to the actor's
+					 * ws_address (if it has one) */
+	const char *ws_tls_cert_file;	/* PEM chain: the listener serves
+					 * TLS (wss://, the default
+					 * ws_address then says so) */
+	const char *ws_tls_key_file;	/* PEM key of ws_tls_cert_file */
+	const char *ws_tls_ca_file;	/* wss:// lanes we open: PEM trust
+					 * anchors (NULL: the system's) */
 } actr_peer_config_t;
 
 /**
@@ -260,6 +280,63 @@ typedef struct actr_peer_stats {
 } actr_peer_stats_t;
 
 ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
+
+/**
+ * Direct WebSocket lane (PROTOCOL.md section 8). A node with ws_listen
+ * accepts WebSocket connections from other actors and registers
+ * ws_address, which route candidates hand to callers. A caller with
+ * prefer_ws connects to that address instead of setting up WebRTC (and
+ * sets up WebRTC after all when the WebSocket cannot open); with
+ * ws_fallback it does so only when WebRTC setup fails (no ICE pair, DTLS
+ * or SCTP failure, setup deadline), and the calls queued for the failed
+ * setup move to the WebSocket. All lanes share one WebSocket; each
+ * binary message is `payload_type u8 | length u32 BE | data` with the
+ * same RpcEnvelopes (and DataChunks) as on DataChannels. Responses to a
+ * caller go back on its WebSocket.
+ *
+ * The caller names itself in the upgrade request: X-Actr-Source-ID (hex
+ * of its encoded ActrId) and X-Actr-Credential (base64 of its encoded
+ * AIdCredential, the one the signaling server issued). That credential
+ * is a bearer token: whoever receives it can present it to other actors'
+ * listeners as the caller until it expires (1 h by default), so a node
+ * sends it only to addresses the signaling server advertised, and only
+ * when prefer_ws or ws_fallback is set. Use wss:// addresses (TLS)
+ * across untrusted networks.
+ *
+ * The listener checks before the upgrade: both headers decode, the
+ * Ed25519 signature verifies with the signaling server's key named by
+ * key_id (the node's own registration carries the current one; other
+ * ids are fetched with GetSigningKeyRequest and cached), the claims have
+ * not expired and name the source id; otherwise 401. A caller the node's
+ * ACL does not admit gets 403. A credential signed by a key not yet
+ * known is upgraded at once and checked when the key arrives (frames
+ * wait; close 1008 if it fails). Every call on the lane then passes the
+ * same ACL, mailbox and dispatch path as a DataChannel call. Frames with
+ * an unknown payload_type close the WebSocket with 1003, a length field
+ * that disagrees with the message 1002, data over max_message 1009.
+ */
+typedef struct actr_peer_ws_stats {
+	uint64_t listening_port;	/* bound port, 0 = no listener */
+	uint64_t conns_in;		/* inbound WebSockets accepted */
+	uint64_t conns_out;		/* outbound WebSockets opened */
+	uint64_t fallbacks;		/* WebRTC setups that moved to WS */
+	uint64_t auth_refused;		/* upgrades refused 401 (missing,
+					 * undecodable, forged, expired or
+					 * mismatched identity) or closed
+					 * 1008 after a late key check */
+	uint64_t acl_refused;		/* upgrades refused 403 (ACL) */
+	uint64_t keys_fetched;		/* signing keys fetched */
+	uint64_t bad_frames;		/* frames that closed a WebSocket
+					 * (type, length, size) */
+	uint64_t msgs_in;		/* lane frames received */
+	uint64_t msgs_out;		/* lane frames sent */
+	uint64_t ws_failed_to_webrtc;	/* prefer_ws: WebSockets that could
+					 * not open, their calls moved to a
+					 * WebRTC setup */
+} actr_peer_ws_stats_t;
+
+ACTR_API void actr_peer_get_ws_stats(const actr_peer_t *p,
+				     actr_peer_ws_stats_t *st);
 
 /** Number of cached peer connections (any state). */
 ACTR_API unsigned actr_peer_conn_count(const actr_peer_t *p);

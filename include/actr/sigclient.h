@@ -182,6 +182,13 @@ ACTR_API int actr_sigclient_subscribe(actr_sigclient_t *c, const char *manufactu
 			     const char *name, const char *version, bool sub,
 			     actr_sig_reply_fn cb, void *arg);
 
+/** The signaling server's Ed25519 public key for key_id (credentials
+ * name the key that signed them); cb gets the encoded
+ * GetSigningKeyResponse {key_id, pubkey}, or -ACTR_ENOTFOUND for a key
+ * the server does not know. */
+ACTR_API int actr_sigclient_signing_key(actr_sigclient_t *c, uint32_t key_id,
+			       actr_sig_reply_fn cb, void *arg);
+
 /** Ask the server to assign WebRTC roles with target (encoded ActrId);
  * cb gets the encoded RoleAssignment addressed to us. */
 ACTR_API int actr_sigclient_negotiate_role(actr_sigclient_t *c, const uint8_t *target,
