@@ -998,6 +998,7 @@ struct tcall {
 	uint64_t sent_ns;		/* when issued */
 	actr_timer_t timer;		/* deadline while waiting */
 	char target[ACTR__PEER_KEY];	/* the ActrId it went to */
+	bool tell;			/* a TELL: no reply awaited */
 };
 
 struct peer_disc {
@@ -1112,6 +1113,14 @@ static int tcall_issue(struct tcall *tc, const Actr__ActrId *id)
 	if (!id_key(id, tc->target))
 		return -EINVAL;
 	tc->sent_ns = now;
+	if (tc->tell) {
+		/* handed to the lane: that is all a tell waits for */
+		rc = actr_tell_raw(&p->node->hook_ctx, id, tc->route, tc->data,
+				   tc->len);
+		if (rc == 0)
+			tcall_finish(tc, 0, NULL);
+		return rc;
+	}
 	rc = actr_call_raw(&p->node->hook_ctx, id, tc->route, tc->data,
 			   tc->len, ms ? ms : 1, tramp, tc);
 	if (rc == 0) {
@@ -1242,7 +1251,8 @@ static void disc_free(actr_peer_t *p, struct peer_disc *d)
 static int call_type(actr_peer_t *p, const Actr__ActrType *t,
 		     const char *route_key, const void *data, size_t len,
 		     const ProtobufCMessageDescriptor *resp_type,
-		     uint32_t timeout_ms, actr_result_cb cb, void *arg)
+		     uint32_t timeout_ms, actr_result_cb cb, void *arg,
+		     bool tell)
 {
 	char key[ACTR__PEER_KEY];
 	struct peer_disc *d;
@@ -1269,6 +1279,7 @@ static int call_type(actr_peer_t *p, const Actr__ActrType *t,
 	if (len)
 		memcpy(tc->data, data, len);
 	tc->len = len;
+	tc->tell = tell;
 	tc->resp_type = resp_type;
 	tc->cb = cb;
 	tc->arg = arg;
@@ -1314,7 +1325,7 @@ int actr_peer_call_raw(actr_peer_t *p, const Actr__ActrType *t,
 		       uint32_t timeout_ms, actr_result_cb cb, void *arg)
 {
 	return call_type(p, t, route_key, data, len, NULL, timeout_ms, cb,
-			 arg);
+			 arg, false);
 }
 
 int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
@@ -1333,9 +1344,126 @@ int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
 		return -ENOMEM;
 	protobuf_c_message_pack(req, b);
 	rc = call_type(p, t, route_key, b, len, resp_type, timeout_ms, cb,
-		       arg);
+		       arg, false);
 	if (b != stackbuf)
 		free(b);
+	return rc;
+}
+
+/* A tell by type that could not be handed over: said, not silent. */
+static void tell_done(const actr_result_t *res, void *arg)
+{
+	actr_peer_t *p = arg;
+
+	if (res->status < 0) {
+		p->st.tells_dropped++;
+		actr_logw(TAG, "tell by type dropped: %s (%s)",
+			  res->message ? res->message : "",
+			  actr_strerror(res->status));
+	}
+}
+
+int actr_peer_tell_raw(actr_peer_t *p, const Actr__ActrType *t,
+		       const char *route_key, const void *data, size_t len)
+{
+	return call_type(p, t, route_key, data, len, NULL, 0, tell_done, p,
+			 true);
+}
+
+int actr_peer_tell(actr_peer_t *p, const Actr__ActrType *t,
+		   const char *route_key, const ProtobufCMessage *msg)
+{
+	uint8_t stackbuf[512], *b = stackbuf;
+	size_t len;
+	int rc;
+
+	if (!msg)
+		return -EINVAL;
+	len = protobuf_c_message_get_packed_size(msg);
+	if (len > sizeof(stackbuf) && !(b = malloc(len)))
+		return -ENOMEM;
+	protobuf_c_message_pack(msg, b);
+	rc = actr_peer_tell_raw(p, t, route_key, b, len);
+	if (b != stackbuf)
+		free(b);
+	return rc;
+}
+
+/* ---- discovery for the application -------------------------------------- */
+
+struct discover {
+	actr_peer_t *p;
+	actr_peer_discover_cb cb;
+	void *arg;
+};
+
+static void on_discovered(actr_sigclient_t *sc, int rc, const uint8_t *msg,
+			  size_t len, void *arg)
+{
+	struct discover *q = arg;
+	actr_peer_t *p = q->p;
+	Actr__RouteCandidatesResponse *r = NULL;
+
+	(void)sc;
+	if (p->closing) {
+		q->cb(-ACTR_ECLOSED, "peer closed", NULL, 0, q->arg);
+	} else if (rc < 0) {
+		q->cb(rc == -ACTR_EPERM ? -ACTR_EPERM : -ACTR_EUNAVAILABLE,
+		      "route candidates request failed", NULL, 0, q->arg);
+	} else if (!(r = actr__route_candidates_response__unpack(NULL, len,
+								   msg)) ||
+		   r->result_case !=
+			   ACTR__ROUTE_CANDIDATES_RESPONSE__RESULT_SUCCESS) {
+		q->cb(r && r->error ? -ACTR_ENOTFOUND : -ACTR_EPROTO,
+		      r && r->error && r->error->message ? r->error->message
+							 : "bad answer",
+		      NULL, 0, q->arg);
+	} else {
+		actr__peer_ws_note(p, r->success);
+		q->cb(0, NULL,
+		      (const Actr__ActrId *const *)r->success->candidates,
+		      r->success->n_candidates, q->arg);
+	}
+	if (r)
+		actr__route_candidates_response__free_unpacked(r, NULL);
+	free(q);
+}
+
+int actr_peer_discover(actr_peer_t *p, const Actr__ActrType *t,
+		       unsigned max, actr_peer_discover_cb cb, void *arg)
+{
+	Actr__RouteCandidatesRequest req = ACTR__ROUTE_CANDIDATES_REQUEST__INIT;
+	Actr__RouteCandidatesRequest__NodeSelectionCriteria cr =
+		ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__INIT;
+	uint8_t buf[1024];
+	struct discover *q;
+	size_t len;
+	int rc;
+
+	if (!p || !t || !cb || p->closing)
+		return -EINVAL;
+	if (!p->registered)
+		return -ACTR_ENOTREADY;
+	req.target_type = (Actr__ActrType *)t;
+	cr.candidate_count = max ? max : 16;
+	req.criteria = &cr;
+	req.client_fingerprint = "";
+	len = actr__route_candidates_request__get_packed_size(&req);
+	if (len > sizeof(buf))
+		return -EINVAL;
+	actr__route_candidates_request__pack(&req, buf);
+	q = malloc(sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->p = p;
+	q->cb = cb;
+	q->arg = arg;
+	rc = actr_sigclient_route_candidates(p->sc, buf, len, on_discovered,
+					     q);
+	if (rc < 0)
+		free(q);
+	else
+		p->st.discoveries++;
 	return rc;
 }
 

@@ -236,6 +236,38 @@ ACTR_API int actr_peer_call_raw(actr_peer_t *p, const Actr__ActrType *t,
 		       uint32_t timeout_ms, actr_result_cb cb, void *arg);
 
 /**
+ * Tell route_key to an actor of type t (fire and forget): discovered as
+ * for actr_peer_call (the cached candidate, or a route-candidates request
+ * first), then sent as a TELL. A tell that cannot be handed over (no
+ * actor of that type, setup failed) is dropped with a log line and
+ * counted in stats.tells_dropped. 0, -EINVAL, -ENOMEM, -ACTR_EUNAVAILABLE
+ * (max_queued already wait for that type).
+ */
+ACTR_API int actr_peer_tell(actr_peer_t *p, const Actr__ActrType *t,
+			    const char *route_key, const ProtobufCMessage *msg);
+ACTR_API int actr_peer_tell_raw(actr_peer_t *p, const Actr__ActrType *t,
+				const char *route_key, const void *data,
+				size_t len);
+
+/** Result of actr_peer_discover: status 0 and ids[0..n) (borrowed for
+ * the call; n may be 0), or a negative status and message. */
+typedef void (*actr_peer_discover_cb)(int status, const char *message,
+				      const Actr__ActrId *const *ids,
+				      size_t n, void *arg);
+
+/**
+ * The ActrIds an actor type resolves to now: at most max (0 = 16) route
+ * candidates from the signaling server, best first (the server's order;
+ * the ACL of each candidate applies). cb runs once, later (-ACTR_ECLOSED
+ * from inside actr_peer_free). Use an id with actr_ref_call_to /
+ * actr_ref_tell_to or from a handler with actr_call / actr_tell. 0,
+ * -EINVAL, -ENOMEM, -ACTR_ENOTREADY (not registered yet).
+ */
+ACTR_API int actr_peer_discover(actr_peer_t *p, const Actr__ActrType *t,
+				unsigned max, actr_peer_discover_cb cb,
+				void *arg);
+
+/**
  * Send requests and tells for route_key on the lane of payload_type
  * (ACTR__PAYLOAD_TYPE__RPC_SIGNAL: the callee queues them at High
  * priority), as the method's (actr.payload_type) option says; default
@@ -277,6 +309,7 @@ typedef struct actr_peer_stats {
 	uint64_t reasm_refused;		/* fragments refused: connection over
 					 * its share or budget full */
 	uint64_t reasm_evicted;		/* partial messages evicted for room */
+	uint64_t tells_dropped;		/* actr_peer_tell that found no one */
 } actr_peer_stats_t;
 
 ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
