@@ -18,6 +18,7 @@
  *   type) and then calls the ActrId through the runtime.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include <actr/sigclient.h>
 
 #include "runtime/internal.h"
+#include "net/conn.h"
 #include "runtime/peer_internal.h"
 #include "wire/pc.h"
 #include "wire/sigclient.h"
@@ -1549,6 +1551,69 @@ static bool parse_server(const char *url, const char *scheme, char *ip,
 	return true;
 }
 
+/* A STUN (which 0) or TURN (1) server name resolved: the connections
+ * made from now on use it. */
+static void on_ice_resolved(int rc, const struct sockaddr *sa, socklen_t len,
+			    void *arg)
+{
+	struct peer_ice_name *in = arg;
+	actr_peer_t *p = in->p;
+	int which = in->which;
+	char *ip = which ? p->turn_ip : p->stun_ip;
+	char name[sizeof(p->stun_ip)];
+
+	(void)len;
+	in->l = NULL;
+	snprintf(name, sizeof(name), "%s", ip);
+	if (rc < 0) {
+		actr_loge(TAG, "%s server %s: %s; connections go without it",
+			  which ? "TURN" : "STUN", name, actr_strerror(rc));
+		return;
+	}
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  ip, sizeof(p->stun_ip));
+	else
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, ip,
+			  sizeof(p->stun_ip));
+	if (which)
+		p->pccfg.ice.turn_ip = ip;
+	else
+		p->pccfg.ice.stun_ip = ip;
+	actr_logi(TAG, "%s server %s is %s", which ? "TURN" : "STUN", name,
+		  ip);
+}
+
+/* Use the STUN (which 0) or TURN (1) server parsed into p->stun_ip or
+ * p->turn_ip: an IP literal at once, a name once resolved. */
+static int ice_server(actr_peer_t *p, int which, uint16_t port)
+{
+	char *ip = which ? p->turn_ip : p->stun_ip;
+	unsigned char a[16];
+	struct peer_ice_name *in;
+
+	if (which)
+		p->pccfg.ice.turn_port = port;
+	else
+		p->pccfg.ice.stun_port = port;
+	if (!*ip)
+		return -EINVAL;
+	if (inet_pton(AF_INET, ip, a) == 1 || inet_pton(AF_INET6, ip, a) == 1) {
+		if (which)
+			p->pccfg.ice.turn_ip = ip;
+		else
+			p->pccfg.ice.stun_ip = ip;
+		return 0;
+	}
+	in = &p->ice_name[which];
+	in->p = p;
+	in->which = which;
+	in->l = actr__resolve_start(p->r, ip, port, 10000, on_ice_resolved,
+				    in);
+	return in->l ? 0 : -ENOMEM;
+}
+
 static int build_register(actr_peer_t *p, uint8_t **out, size_t *len)
 {
 	Actr__RegisterRequest req = ACTR__REGISTER_REQUEST__INIT;
@@ -1579,8 +1644,29 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	char url[512];
 	const char *u;
 
-	if (!n || !cfg || !cfg->signaling_url || n->sys->resolve)
+	if (!n || !cfg || !cfg->signaling_url) {
+		actr_loge(TAG, "actr_peer_new: %s", !n ? "no node" : !cfg ?
+			  "no configuration" : "no signaling_url in the "
+			  "configuration");
+		errno = EINVAL;
 		return NULL;
+	}
+	if (n->sys->resolve) {
+		actr_loge(TAG, "actr_peer_new: this node's system has a peer "
+			  "gate already (one per system: give each node "
+			  "that needs its own gate its own system)");
+		errno = EBUSY;
+		return NULL;
+	}
+	if (strncmp(cfg->signaling_url, "ws://", 5) &&
+	    strncmp(cfg->signaling_url, "wss://", 6) &&
+	    strncmp(cfg->signaling_url, "http://", 7) &&
+	    strncmp(cfg->signaling_url, "https://", 8)) {
+		actr_loge(TAG, "actr_peer_new: signaling_url %s: not ws://, "
+			  "wss://, http:// or https://", cfg->signaling_url);
+		errno = EINVAL;
+		return NULL;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
@@ -1598,6 +1684,7 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 		actr_loge(TAG, "options from a newer actr/peer.h or "
 			  "actr/mailbox.h (struct_size %u): rebuild against "
 			  "this library", cfg->struct_size);
+		errno = ENOTSUP;
 		goto fail;
 	}
 	p->cfg.mailbox_opts = cfg->mailbox_opts ? &p->mb_opts : NULL;
@@ -1609,8 +1696,12 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p->lane.arg = p;
 	p->cert = actr__dtls_cert_new();
 	p->reasm = actr__reasm_pool_new(cfg->reasm_cap, cfg->reasm_floor);
-	if (!p->cert || !p->reasm)
+	if (!p->cert || !p->reasm) {
+		actr_loge(TAG, "actr_peer_new: no DTLS certificate or "
+			  "reassembly pool (out of memory?)");
+		errno = ENOMEM;
 		goto fail;
+	}
 	p->pccfg.reasm_pool = p->reasm;
 	/* peer connection template */
 	if (cfg->local_addr) {
@@ -1620,17 +1711,22 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	}
 	for (const char *const *s = cfg->ice_servers; s && *s; s++) {
 		uint16_t port;
+		int rc;
 
 		if (parse_server(*s, "stun:", p->stun_ip, sizeof(p->stun_ip),
-				 &port)) {
-			p->pccfg.ice.stun_ip = p->stun_ip;
-			p->pccfg.ice.stun_port = port;
-		} else if (parse_server(*s, "turn:", p->turn_ip,
-					sizeof(p->turn_ip), &port)) {
-			p->pccfg.ice.turn_ip = p->turn_ip;
-			p->pccfg.ice.turn_port = port;
-		} else {
-			actr_logw(TAG, "ICE server %s not understood", *s);
+				 &port))
+			rc = ice_server(p, 0, port);
+		else if (parse_server(*s, "turn:", p->turn_ip,
+				      sizeof(p->turn_ip), &port))
+			rc = ice_server(p, 1, port);
+		else
+			rc = -EINVAL;
+		if (rc < 0) {
+			actr_loge(TAG, "ICE server %s: not stun:HOST[:PORT] or "
+				  "turn:HOST[:PORT] (%s)", *s,
+				  actr_strerror(rc));
+			errno = EINVAL;
+			goto fail;
 		}
 	}
 	p->pccfg.ice.relay_only = cfg->ice_relay_only;
@@ -1648,9 +1744,17 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 		snprintf(url, sizeof(url), "https://%s", u + 6);
 	else
 		snprintf(url, sizeof(url), "%s", u);
-	if (actr__peer_ws_init(p) < 0 ||
-	    build_register(p, &reg, &reglen) < 0)
+	if (actr__peer_ws_init(p) < 0) {
+		actr_loge(TAG, "actr_peer_new: the WebSocket lane listener "
+			  "(ws_listen %s, ws_port %u) could not start",
+			  cfg->ws_listen ? cfg->ws_listen : "", cfg->ws_port);
+		errno = EADDRNOTAVAIL;
 		goto fail;
+	}
+	if (build_register(p, &reg, &reglen) < 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
 	sc.url = url;
 	sc.register_request = reg;
 	sc.register_request_len = reglen;
@@ -1662,14 +1766,30 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	sc.arg = p;
 	p->sc = actr_sigclient_new(p->r, &sc);
 	free(reg);
-	if (!p->sc)
+	if (!p->sc) {
+		actr_loge(TAG, "actr_peer_new: signaling client for %s could "
+			  "not be made", url);
+		errno = EINVAL;
 		goto fail;
-	if (cfg->mailbox_path && actr__peer_mb_open(p) < 0)
-		goto fail;
+	}
+	if (cfg->mailbox_path) {
+		int rc = actr__peer_mb_open(p);
+
+		if (rc < 0) {
+			/* peer_mb_open logged the path and the reason */
+			errno = rc == -EBUSY ? EBUSY : rc < -1000 ? EIO : -rc;
+			goto fail;
+		}
+	}
 	actr__system_set_remote(p->sys, resolve, p);
 	return p;
 fail:
-	actr_peer_free(p);
+	{
+		int e = errno;
+
+		actr_peer_free(p);
+		errno = e;
+	}
 	return NULL;
 }
 
@@ -1686,6 +1806,8 @@ void actr_peer_free(actr_peer_t *p)
 	if (!p)
 		return;
 	p->closing = true;
+	actr__resolve_cancel(p->ice_name[0].l);
+	actr__resolve_cancel(p->ice_name[1].l);
 	/* calls still in the runtime complete later without us */
 	for (struct tcall *tc = p->issued, *nx; tc; tc = nx) {
 		nx = tc->inext;

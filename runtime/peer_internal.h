@@ -86,6 +86,12 @@ struct actr_peer {
 	char local_addr[64];		/* storage for pccfg */
 	char stun_ip[64];
 	char turn_ip[64];
+	struct peer_ice_name {		/* STUN [0], TURN [1] server names
+					 * being resolved (net/resolve.c) */
+		actr_peer_t *p;
+		int which;
+		struct actr__lookup *l;
+	} ice_name[2];
 	char turn_user[256];		/* TurnCredential (registration) */
 	char turn_pass[128];
 	actr__dtls_cert_t *cert;	/* our DTLS identity */

@@ -105,9 +105,10 @@ typedef struct actr_peer_config {
 					 * see <actr/util.h>, ACTR_OPTS */
 	const char *signaling_url;	/* "ws://127.0.0.1:8081" or http:// */
 	const char *realm_secret;	/* x-actrix-realm-secret, or NULL */
-	const char *const *ice_servers;	/* "stun:IP:PORT", "turn:IP:PORT"
-					 * (IP literals), NULL-terminated;
-					 * may be NULL */
+	const char *const *ice_servers;	/* "stun:HOST:PORT",
+					 * "turn:HOST:PORT" (IP literals or
+					 * names), NULL-terminated; may be
+					 * NULL */
 	const char *local_addr;		/* ICE host address (127.0.0.1);
 					 * NULL = all non-loopback ones */
 	bool ice_relay_only;		/* TURN relay candidates only
@@ -177,8 +178,15 @@ typedef struct actr_peer_config {
 /**
  * Create the peer gate of node n (borrowed; must outlive the peer) with
  * cfg (copied). Opens the mailbox when configured. Nothing is sent until
- * actr_peer_start. NULL on a bad config, a system that already has a
- * peer, a mailbox that cannot be opened, or ENOMEM.
+ * actr_peer_start. NULL with errno and an error log line saying why:
+ * EINVAL (no node, config or signaling_url; a URL that is not ws://,
+ * wss://, http:// or https://; an ICE server that is not stun:HOST[:PORT]
+ * or turn:HOST[:PORT]), EBUSY (the system has a peer gate already, or the
+ * mailbox is open elsewhere), ENOTSUP (cfg from a newer header),
+ * EADDRNOTAVAIL (the WebSocket lane cannot listen), EIO (the mailbox
+ * cannot be opened), ENOMEM. STUN and TURN servers may be names: they are
+ * resolved without blocking, and connections set up before the answer
+ * go without that server (logged).
  */
 ACTR_API actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg);
 /* (One SCTP stack per process: see the top of this header.) */
