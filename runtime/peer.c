@@ -713,6 +713,15 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	if (len > p->lane.max_message)
 		return -ACTR_ETOOBIG;	/* never queued: it could not leave */
 	c = conn_find(p, key);
+	if (!c && env->direction == ACTR__DIRECTION__DIRECTION_RESPONSE) {
+		/* The caller's connection is gone, and with it the call
+		 * (it failed with Unavailable there): a reply must not
+		 * open a new connection to a caller that waits no more. */
+		p->st.late_replies_dropped++;
+		actr_logw(TAG, "reply %s to %s dropped: the caller's "
+			  "connection is gone", env->request_id, key);
+		return -ACTR_ECLOSED;
+	}
 	if (!c) {
 		if (p->closing || !p->registered)
 			return -ACTR_ENOTREADY;

@@ -318,6 +318,9 @@ typedef struct actr_peer_stats {
 					 * its share or budget full */
 	uint64_t reasm_evicted;		/* partial messages evicted for room */
 	uint64_t tells_dropped;		/* actr_peer_tell that found no one */
+	uint64_t late_replies_dropped;	/* replies to a caller whose
+					 * connection was gone (no new
+					 * connection is opened for them) */
 } actr_peer_stats_t;
 
 ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
