@@ -13,6 +13,7 @@
 #include <actr/sigclient.h>
 
 #include "runtime/internal.h"
+#include "proto/webrtc.pb-c.h"
 #include "wire/pc.h"
 
 #define ACTR__PEER_KEY 256		/* ActrId / ActrType string forms */
@@ -69,6 +70,17 @@ struct peer_conn {
 					 * (failed at once when the
 					 * connection is lost) */
 	struct peer_conn *next_dead;	/* reap list */
+	/* ICE restart (peer_restart.c) */
+	bool rs_lost;			/* path lost, restarting */
+	bool rs_offer_pending;		/* offerer: restart offer out, no
+					 * answer yet */
+	bool rs_in_offer;		/* answerer: applying the peer's
+					 * restart offer */
+	unsigned rs_attempts;		/* attempts since the loss */
+	uint64_t rs_lost_ns;		/* when the path was lost */
+	uint64_t rs_last_ns;		/* last attempt */
+	actr_timer_t rs_timer;		/* next attempt */
+	actr_timer_t rs_giveup;		/* ice_restart_timeout_ms */
 };
 
 struct actr_peer {
@@ -116,6 +128,25 @@ struct actr_peer {
  * deadline; the pc is freed, the cached route to it forgotten; c is freed
  * at the end of the iteration. */
 void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why);
+
+/* peer_restart.c: ICE restart of open connections */
+void actr__peer_restart_init(struct peer_conn *c);
+/** Stop c's restart timers (c is being dropped). */
+void actr__peer_restart_fini(struct peer_conn *c);
+/** pc cbs.path: the ICE path was lost (up false) or found again. */
+void actr__peer_path(void *arg, bool up);
+/** The peer's IceRestartRequest (encoded payload) for c (may be NULL). */
+void actr__peer_restart_request_in(actr_peer_t *p, struct peer_conn *c,
+				   const uint8_t *payload, size_t len);
+/** An ICE_RESTART_OFFER or ANSWER that belongs to a restart of c's open
+ * connection: applied (or c dropped when refused) and true; false when
+ * it is none (the caller handles it as before). */
+bool actr__peer_restart_sdp(actr_peer_t *p, struct peer_conn *c,
+			    const Webrtc__SessionDescription *sd);
+/** Send what waits in c's queue (peer.c). */
+void actr__peer_flush(struct peer_conn *c);
+/** Apply candidates kept before the description (peer.c). */
+void actr__peer_apply_early(struct peer_conn *c);
 
 /* peer_mailbox.c */
 int actr__peer_mb_open(actr_peer_t *p);

@@ -33,6 +33,11 @@
 #define BUF_SIZE (1024 * 1024)	/* SO_SNDBUF / SO_RCVBUF */
 #define FEED_READ (256 * 1024)	/* fed bytes that force a read at once */
 #define LOG_EVERY ACTR_SEC(1)	/* rate limit of input warnings */
+#define RTO_INITIAL_MS 1000	/* RFC 9260 RTO.Initial */
+#define RTO_MIN_MS 200		/* below RFC 9260's 1 s: LAN and loopback */
+#define RTO_MAX_MS 10000	/* below RFC 9260's 60 s */
+#define ASSOC_MAXRXT 10		/* usrsctp's Association.Max.Retrans */
+#define PATH_RESTORE_MS 10000	/* abort limit back after the path */
 
 struct qmsg {
 	struct qmsg *next;	/* queue link */
@@ -110,6 +115,8 @@ struct actr__sctp {
 	struct qmsg *qhead, *qtail;	/* send queue */
 	size_t qbytes;			/* bytes queued */
 	struct actr__sctp_stats stats;	/* counters */
+	bool path_lost;			/* actr__sctp_path_lost(true) */
+	actr_timer_t path_timer;	/* restores the abort limit */
 };
 
 /* ---- process-global usrsctp state ----------------------------------------- */
@@ -203,9 +210,9 @@ static int global_init(actr_reactor_t *r)
 	usrsctp_sysctl_set_sctp_sendspace(BUF_SIZE);
 	usrsctp_sysctl_set_sctp_recvspace(BUF_SIZE);
 	usrsctp_sysctl_set_sctp_max_chunks_on_queue(10 * 1024);
-	usrsctp_sysctl_set_sctp_rto_initial_default(1000);
-	usrsctp_sysctl_set_sctp_rto_min_default(200);
-	usrsctp_sysctl_set_sctp_rto_max_default(10000);
+	usrsctp_sysctl_set_sctp_rto_initial_default(RTO_INITIAL_MS);
+	usrsctp_sysctl_set_sctp_rto_min_default(RTO_MIN_MS);
+	usrsctp_sysctl_set_sctp_rto_max_default(RTO_MAX_MS);
 	usrsctp_sysctl_set_sctp_init_rto_max_default(10000);
 	usrsctp_sysctl_set_sctp_delayed_sack_time_default(SACK_DELAY_MS);
 	usrsctp_sysctl_set_sctp_sack_freq_default(SACK_FREQ);
@@ -296,6 +303,7 @@ static void enter(actr__sctp_t *s)
 
 static void really_free(actr__sctp_t *s);
 static void on_shut_timer(actr_timer_t *t, void *arg);
+static void on_path_timer(actr_timer_t *t, void *arg);
 
 static bool leave(actr__sctp_t *s)
 {
@@ -409,6 +417,7 @@ actr__sctp_t *actr__sctp_new(actr_reactor_t *r,
 		goto out_release;
 	s->r = r;
 	actr_timer_init(r, &s->shut_timer, on_shut_timer, s);
+	actr_timer_init(r, &s->path_timer, on_path_timer, s);
 	s->cbs = *cbs;
 	s->arg = arg;
 	s->local_port = opts->local_port ? opts->local_port : DEFAULT_PORT;
@@ -591,6 +600,7 @@ static void really_free(actr__sctp_t *s)
 
 	actr_defer_cancel(s->r, &s->wake);
 	actr_timer_stop(&s->shut_timer);
+	actr_timer_stop(&s->path_timer);
 	if (s->so) {
 		/* SO_LINGER 0: aborts; the ABORT still goes out through
 		 * conn_output, so the id stays mapped until after. */
@@ -654,6 +664,65 @@ int actr__sctp_get_status(actr__sctp_t *s, struct actr__sctp_status *st)
 	st->rto_ms = ss.sstat_primary.spinfo_rto;
 	st->mtu = ss.sstat_primary.spinfo_mtu;
 	return 0;
+}
+
+/* ---- path loss (ICE restart underneath) ----------------------------------- */
+
+/* The retransmission bound and the abort limit (RTO.max, the
+ * association's Max.Retrans). */
+static int set_limits(actr__sctp_t *s, unsigned rto_max_ms, uint16_t maxrxt)
+{
+	struct sctp_rtoinfo ri;
+	struct sctp_assocparams ap;
+	int rc = 0;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.srto_assoc_id = SCTP_FUTURE_ASSOC;
+	ri.srto_max = rto_max_ms;
+	/* usrsctp refuses RTO.initial above RTO.max */
+	ri.srto_initial = ACTR_MIN(RTO_INITIAL_MS, rto_max_ms);
+	if (maxrxt) {
+		memset(&ap, 0, sizeof(ap));
+		ap.sasoc_assoc_id = SCTP_FUTURE_ASSOC;
+		ap.sasoc_asocmaxrxt = maxrxt;
+		rc |= setopt(s, IPPROTO_SCTP, SCTP_ASSOCINFO, &ap, sizeof(ap),
+			     "SCTP_ASSOCINFO");
+	}
+	rc |= setopt(s, IPPROTO_SCTP, SCTP_RTOINFO, &ri, sizeof(ri),
+		     "SCTP_RTOINFO");
+	return rc ? -EINVAL : 0;
+}
+
+static void on_path_timer(actr_timer_t *t, void *arg)
+{
+	actr__sctp_t *s = arg;
+
+	(void)t;
+	if (!s->path_lost && s->state == ACTR_SCTP_CONNECTED)
+		set_limits(s, RTO_MAX_MS, ASSOC_MAXRXT);
+}
+
+int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
+{
+	if (s->state != ACTR_SCTP_CONNECTED)
+		return -ACTR_ENOTREADY;
+	if (lost == s->path_lost)
+		return 0;
+	s->path_lost = lost;
+	actr_timer_stop(&s->path_timer);
+	if (lost) {
+		if (rto_max_ms < RTO_MIN_MS)
+			rto_max_ms = RTO_MIN_MS;
+		s->stats.path_losses++;
+		return set_limits(s, ACTR_MIN(rto_max_ms, RTO_MAX_MS),
+				  UINT16_MAX);
+	}
+	/* The retransmissions made while the path was gone left the error
+	 * counter high; it is reset by the first acknowledgement. Until
+	 * then the old abort limit would abort at the next timeout, so it
+	 * comes back a while later. */
+	actr_timer_start(&s->path_timer, ACTR_MS(PATH_RESTORE_MS), 0);
+	return set_limits(s, RTO_MAX_MS, 0);
 }
 
 /* ---- sending ------------------------------------------------------------- */

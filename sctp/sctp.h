@@ -157,6 +157,8 @@ struct actr__sctp_stats {
 					 * closed its channel */
 	uint64_t bad_crc;		/* packets with a wrong CRC32c */
 	uint64_t queued_bytes;		/* now in our send queue */
+	uint64_t path_losses;		/* actr__sctp_path_lost(true) calls
+					 * that changed the state */
 };
 
 void actr__sctp_get_stats(const actr__sctp_t *s, struct actr__sctp_stats *st);
@@ -174,6 +176,16 @@ struct actr__sctp_status {
 
 /** 0, or -ACTR_ENOTREADY when not connected, or -errno. */
 int actr__sctp_get_status(actr__sctp_t *s, struct actr__sctp_status *st);
+
+/** The lower path is lost (true: an ICE restart is under way) or back
+ * (false). While lost, retransmissions are spaced at most rto_max_ms
+ * apart (at least 200), so the first one after the path returns is near,
+ * and the association never aborts for unanswered retransmissions (the
+ * caller decides when the connection is dead). When back, RTO.max is
+ * restored at once and the abort limit 10 s later (the first
+ * acknowledgement resets the error count first). 0, -ACTR_ENOTREADY when
+ * the association is not up, -EINVAL when usrsctp refused an option. */
+int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms);
 
 /** True when usrsctp is initialised in this process (tests, leak checks). */
 bool actr__sctp_global_active(void);

@@ -73,6 +73,8 @@ struct actr__pc {
 	size_t setup_q_bytes;		/* their bytes */
 	struct actr__pc_stats st;	/* counters */
 	uint64_t t0;			/* actr__pc_new, for the timeline */
+	bool path_lost;			/* keep_on_path_loss: between
+					 * cfg.on_path(false) and (true) */
 };
 
 static const char *const lane_labels[ACTR__LANE_COUNT] = {
@@ -399,12 +401,50 @@ static int create_dtls(struct actr__pc *pc)
 	pc->dtls = actr__dtls_new(pc->r, pc->cert, &o, &cbs, pc);
 	if (!pc->dtls)
 		return -EINVAL;
+	pc->st.dtls_handshakes++;
 	maybe_start_dtls(pc);
 	flush_early(pc);
 	return 0;
 }
 
 /* ---- ICE upward -------------------------------------------------------- */
+
+/*
+ * The path under a CONNECTED pc went away or came back
+ * (cfg.keep_on_path_loss). DTLS has no timer once connected and SCTP is
+ * told to keep retransmitting, briefly spaced, without aborting: the
+ * association and the lanes outlive the ICE restart, and what was sent
+ * meanwhile leaves soon after the new pair works.
+ */
+static void path_change(struct actr__pc *pc, bool up)
+{
+	if (pc->path_lost == !up || pc->freed)
+		return;
+	pc->path_lost = !up;
+	if (up)
+		pc->st.path_restores++;
+	else
+		pc->st.path_losses++;
+	actr_logi("pc", "%s: ICE path %s", pc->offerer ? "offerer" :
+		  "answerer", up ? "works again (DTLS and SCTP kept)" :
+		  "lost: waiting for an ICE restart");
+	if (pc->sctp)
+		actr__sctp_path_lost(pc->sctp, !up,
+				     pc->cfg.path_lost_rto_ms
+					     ? pc->cfg.path_lost_rto_ms
+					     : 250);
+	if (pc->cfg.on_path && !pc->lingering) {
+		pc->depth++;
+		pc->cfg.on_path(pc->arg, up);
+		pc->depth--;
+	}
+}
+
+/* Is a lost path to be waited for rather than failed? */
+static bool keeps_path(const struct actr__pc *pc)
+{
+	return pc->cfg.keep_on_path_loss && pc->state == ACTR__PC_CONNECTED;
+}
 
 static void on_ice_state(void *arg, int state)
 {
@@ -418,9 +458,15 @@ static void on_ice_state(void *arg, int state)
 			mark(pc, &pc->st.t_ice);
 			setup_flush(pc);
 			maybe_start_dtls(pc);
+		} else if (pc->path_lost) {
+			path_change(pc, true);
 		}
 		break;
 	case ACTR__ICE_FAILED:
+		if (keeps_path(pc)) {
+			path_change(pc, false);
+			break;
+		}
 		/* Once a path worked, failure means consent expired (RFC
 		 * 7675): the peer went silent or the path broke. */
 		if (pc->ice_up)
@@ -772,6 +818,10 @@ static int restart_local(struct actr__pc *pc)
 
 	if (rc < 0)
 		return rc;
+	pc->st.ice_restarts++;
+	/* the agent has no pair until the new checks succeed */
+	if (keeps_path(pc))
+		path_change(pc, false);
 	rc = actr__ice_local_credentials(pc->ice, pc->local.ufrag,
 					 sizeof(pc->local.ufrag), pc->local.pwd,
 					 sizeof(pc->local.pwd));
@@ -794,6 +844,22 @@ int actr__pc_restart_ice(actr__pc_t *pc)
 	pc->restarting = true;
 	actr_logi("pc", "ICE restart");
 	return restart_local(pc);
+}
+
+int actr__pc_restart_ice_retry(actr__pc_t *pc)
+{
+	if (pc->offerer && pc->have_remote && pc->restarting &&
+	    pc->state == ACTR__PC_CONNECTED) {
+		actr_logi("pc", "ICE restart again (the last one did not "
+				"connect)");
+		return restart_local(pc);
+	}
+	return actr__pc_restart_ice(pc);
+}
+
+bool actr__pc_path_lost(const actr__pc_t *pc)
+{
+	return pc->path_lost;
 }
 
 static void apply_remote_ice(struct actr__pc *pc, const struct actr__sdp *rs)

@@ -150,6 +150,20 @@ typedef struct actr_peer_config {
 	 * actr/sigclient.h); CONNECTED means registered and reachable. */
 	void (*on_state)(actr_peer_t *p, int sig_state, void *arg);
 	void *arg;			/* argument of on_state */
+	/* Recovery (README "Recovery"): when the ICE path of an open
+	 * connection is lost (consent expired, the network changed), the
+	 * side that sees it restarts ICE (the offerer sends an
+	 * ICE_RESTART_OFFER, the answerer an IceRestartRequest), retrying
+	 * with a backoff, while DTLS, SCTP and the calls on them are kept.
+	 * Only when no restart reconnects in time is the connection
+	 * dropped (its calls fail with Unavailable and the reason). */
+	bool no_ice_restart;		/* a lost path drops the connection
+					 * at once (no restart) */
+	unsigned ice_restart_timeout_ms; /* give up this long after the
+					 * path was lost [30000] */
+	unsigned ice_restart_max_interval_ms; /* restart attempts every
+					 * 250 ms, doubling up to this
+					 * [1000] */
 } actr_peer_config_t;
 
 /**
@@ -246,6 +260,18 @@ typedef struct actr_peer_stats {
 	uint64_t reasm_refused;		/* fragments refused: connection over
 					 * its share or budget full */
 	uint64_t reasm_evicted;		/* partial messages evicted for room */
+	uint64_t paths_lost;		/* ICE path of an open connection lost
+					 * (consent expired, or the peer asked
+					 * for an ICE restart) */
+	uint64_t ice_restarts;		/* restart attempts: ICE_RESTART_OFFERs
+					 * sent (offerer), IceRestartRequests
+					 * sent (answerer) */
+	uint64_t ice_restarts_ok;	/* lost paths found again by a
+					 * restart (connection kept) */
+	uint64_t ice_restart_failures;	/* restarts given up: connection
+					 * dropped, calls failed Unavailable */
+	uint64_t last_recovery_ns;	/* last path loss until it worked
+					 * again */
 } actr_peer_stats_t;
 
 ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
