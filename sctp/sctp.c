@@ -37,6 +37,7 @@
 #define RTO_MIN_MS 200		/* below RFC 9260's 1 s: LAN and loopback */
 #define RTO_MAX_MS 10000	/* below RFC 9260's 60 s */
 #define ASSOC_MAXRXT 10		/* usrsctp's Association.Max.Retrans */
+#define PATH_MAXRXT 5		/* and Path.Max.Retrans */
 #define PATH_RESTORE_MS 10000	/* abort limit back after the path */
 
 struct qmsg {
@@ -693,13 +694,32 @@ static int set_limits(actr__sctp_t *s, unsigned rto_max_ms, uint16_t maxrxt)
 	return rc ? -EINVAL : 0;
 }
 
+/* The peer address's failure threshold (Path.Max.Retrans, 0 = keep) and
+ * flags (SPP_HB_DEMAND: a HEARTBEAT now). */
+static int set_paddr(actr__sctp_t *s, uint32_t flags, uint16_t maxrxt)
+{
+	struct sctp_paddrparams pp;
+	struct sockaddr_conn *sc = (struct sockaddr_conn *)&pp.spp_address;
+
+	memset(&pp, 0, sizeof(pp));
+	sc->sconn_family = AF_CONN;
+	sc->sconn_port = htons(s->remote_port);
+	sc->sconn_addr = (void *)s->id;
+	pp.spp_flags = flags;
+	pp.spp_pathmaxrxt = maxrxt;
+	return setopt(s, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &pp, sizeof(pp),
+		      "SCTP_PEER_ADDR_PARAMS");
+}
+
 static void on_path_timer(actr_timer_t *t, void *arg)
 {
 	actr__sctp_t *s = arg;
 
 	(void)t;
-	if (!s->path_lost && s->state == ACTR_SCTP_CONNECTED)
-		set_limits(s, RTO_MAX_MS, ASSOC_MAXRXT);
+	if (s->path_lost || s->state != ACTR_SCTP_CONNECTED)
+		return;
+	set_limits(s, RTO_MAX_MS, ASSOC_MAXRXT);
+	set_paddr(s, 0, PATH_MAXRXT);
 }
 
 int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
@@ -714,15 +734,21 @@ int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
 		if (rto_max_ms < RTO_MIN_MS)
 			rto_max_ms = RTO_MIN_MS;
 		s->stats.path_losses++;
+		/* An address over its threshold is unreachable: usrsctp
+		 * then sends no DATA to it, only a HEARTBEAT per interval
+		 * (10 s). A high threshold makes it reachable again. */
 		return set_limits(s, ACTR_MIN(rto_max_ms, RTO_MAX_MS),
-				  UINT16_MAX);
+				  UINT16_MAX) |
+		       set_paddr(s, 0, UINT16_MAX);
 	}
 	/* The retransmissions made while the path was gone left the error
 	 * counter high; it is reset by the first acknowledgement. Until
 	 * then the old abort limit would abort at the next timeout, so it
 	 * comes back a while later. */
 	actr_timer_start(&s->path_timer, ACTR_MS(PATH_RESTORE_MS), 0);
-	return set_limits(s, RTO_MAX_MS, 0);
+	/* A HEARTBEAT at once: its answer refreshes the RTT and the
+	 * address, and the output that follows it retransmits. */
+	return set_limits(s, RTO_MAX_MS, 0) | set_paddr(s, SPP_HB_DEMAND, 0);
 }
 
 /* ---- sending ------------------------------------------------------------- */
