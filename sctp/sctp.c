@@ -724,6 +724,8 @@ static void on_path_timer(actr_timer_t *t, void *arg)
 
 int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
 {
+	int rc, rc2;
+
 	if (s->state != ACTR_SCTP_CONNECTED)
 		return -ACTR_ENOTREADY;
 	if (lost == s->path_lost)
@@ -737,9 +739,10 @@ int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
 		/* An address over its threshold is unreachable: usrsctp
 		 * then sends no DATA to it, only a HEARTBEAT per interval
 		 * (10 s). A high threshold makes it reachable again. */
-		return set_limits(s, ACTR_MIN(rto_max_ms, RTO_MAX_MS),
-				  UINT16_MAX) |
-		       set_paddr(s, 0, UINT16_MAX);
+		rc = set_limits(s, ACTR_MIN(rto_max_ms, RTO_MAX_MS),
+				UINT16_MAX);
+		rc2 = set_paddr(s, 0, UINT16_MAX);
+		return rc ? rc : rc2;
 	}
 	/* The retransmissions made while the path was gone left the error
 	 * counter high; it is reset by the first acknowledgement. Until
@@ -748,7 +751,9 @@ int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
 	actr_timer_start(&s->path_timer, ACTR_MS(PATH_RESTORE_MS), 0);
 	/* A HEARTBEAT at once: its answer refreshes the RTT and the
 	 * address, and the output that follows it retransmits. */
-	return set_limits(s, RTO_MAX_MS, 0) | set_paddr(s, SPP_HB_DEMAND, 0);
+	rc = set_limits(s, RTO_MAX_MS, 0);
+	rc2 = set_paddr(s, SPP_HB_DEMAND, 0);
+	return rc ? rc : rc2;
 }
 
 /* ---- sending ------------------------------------------------------------- */
