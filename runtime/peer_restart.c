@@ -77,13 +77,12 @@ static unsigned next_delay_ms(const struct peer_conn *c)
 }
 
 /* The answerer asks the offerer for a restart. */
-static int send_request(struct peer_conn *c)
+static int send_request(struct peer_conn *c, const char *reason)
 {
 	Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
 	Actr__IceRestartRequest rq = ACTR__ICE_RESTART_REQUEST__INIT;
 
-	rq.reason = c->rs_attempts > 1 ? "ICE path still lost"
-				       : "ICE consent lost";
+	rq.reason = (char *)reason;
 	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_ICE_RESTART_REQUEST;
 	rl.ice_restart_request = &rq;
 	return actr__sigclient_relay_msg(c->p->sc, c->remote, &rl);
@@ -105,7 +104,8 @@ static void attempt(struct peer_conn *c)
 		c->rs_offer_pending = true;
 		rc = actr__pc_restart_ice_retry(c->pc);
 	} else {
-		rc = send_request(c);
+		rc = send_request(c, c->rs_attempts > 1 ? "ICE path still "
+				  "lost" : "ICE path lost");
 	}
 	if (c->st != PC_OPEN)
 		return;	/* dropped from inside (relay refused) */
@@ -270,4 +270,38 @@ bool actr__peer_restart_sdp(actr_peer_t *p, struct peer_conn *c,
 	else if (c->st == PC_OPEN)
 		actr__peer_apply_early(c);
 	return true;
+}
+
+int actr_peer_restart_ice(actr_peer_t *p)
+{
+	struct actr__map_iter it;
+	struct actr__map_node *n;
+	int count = 0;
+
+	if (p->cfg.no_ice_restart)
+		return -ENOTSUP;
+	actr__map_foreach(&p->conns, it, n) {
+		struct peer_conn *c = actr__map_entry(n, struct peer_conn,
+						      node);
+
+		if (c->st != PC_OPEN || !c->pc)
+			continue;
+		count++;
+		if (c->rs_lost)
+			continue;	/* restarting already */
+		if (c->offerer) {
+			/* the old pair goes with the restart: the path is
+			 * lost until the new checks succeed */
+			enter_lost(c);
+			attempt(c);
+		} else {
+			/* our path may be fine: ask once, the loss budget
+			 * starts only if consent fails */
+			c->p->st.ice_restarts++;
+			if (send_request(c, "network changed") < 0)
+				actr_logw(TAG, "%s: cannot ask for an ICE "
+					  "restart", c->key);
+		}
+	}
+	return count;
 }

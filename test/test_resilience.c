@@ -387,3 +387,67 @@ TEST_TIMEOUT(resil_restart_gives_up, 90)
 	net2_down(&n, &cst);
 	print_stats("callee", &cst);
 }
+
+/* A network change the application reports (actr_peer_restart_ice), on
+ * either side: the connection restarts ICE (new ICE generation) and is
+ * kept; calls keep working. In process, over 127.0.0.1. */
+TEST_TIMEOUT(resil_restart_on_network_change, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	actr_workload_t *w = actr_workload_new("acme", "pong", "1.0.0");
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	actr_peer_stats_t s1, s2;
+	struct net2 n = { 0 };
+	struct res x;
+	char url[64];
+
+	CHECK(r && w);
+	CHECK_OK(actr_workload_add_route(w, "test.Ping", raw_ping, 0));
+	l = rt_signal(r, 0, url, sizeof(url));
+	rt_node(&srv, r, url, w, NULL);
+	rt_node(&cli, r, url, actr_workload_new("acme", "caller", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	n.r = r;
+	n.cli = cli;
+	ping_until_ok(&n, 10000);
+	for (int round = 0; round < 2; round++) {
+		/* the caller, then the callee sees the change */
+		struct rnode *who = round == 0 ? &cli : &srv;
+		uint64_t ok_before, end;
+
+		actr_peer_get_stats(cli.peer, &s1);
+		actr_peer_get_stats(srv.peer, &s2);
+		ok_before = s1.ice_restarts_ok + s2.ice_restarts_ok;
+		CHECK_EQ(actr_peer_restart_ice(who->peer), 1);
+		end = actr_time_ns() + ACTR_MS(actr_test_scale(10000));
+		while (actr_time_ns() < end) {
+			actr_reactor_run_once(r, 10);
+			actr_peer_get_stats(cli.peer, &s1);
+			actr_peer_get_stats(srv.peer, &s2);
+			if (s1.ice_restarts_ok + s2.ice_restarts_ok > ok_before)
+				break;
+		}
+		/* the offerer restarted and found the path again */
+		CHECK(s1.ice_restarts_ok + s2.ice_restarts_ok > ok_before);
+		ping(&n, "still here", 5000, &x);
+		rt_run(r, &x.done, 1, 10000);
+		CHECK_EQ(x.done, 1);
+		CHECK_EQ(x.status, 0);
+		CHECK_STR(x.reply, "still here");
+	}
+	print_stats("caller", &s1);
+	print_stats("callee", &s2);
+	/* one connection each, never replaced or failed */
+	CHECK_EQ(s1.conns_created, 1);
+	CHECK_EQ(s2.conns_created, 1);
+	CHECK_EQ(s1.conns_failed + s2.conns_failed, 0);
+	CHECK_EQ(s1.ice_restart_failures + s2.ice_restart_failures, 0);
+	CHECK(s1.ice_restarts + s2.ice_restarts >= 2);
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}

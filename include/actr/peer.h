@@ -279,6 +279,16 @@ ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
 /** Number of cached peer connections (any state). */
 ACTR_API unsigned actr_peer_conn_count(const actr_peer_t *p);
 
+/** The network changed (an interface or an address came or went, the
+ * application was told so by its platform): restart ICE on every open
+ * connection now instead of waiting for consent to expire (README
+ * "Recovery"). Connections this node offered get an ICE restart (a new
+ * ICE_RESTART_OFFER, retried and bounded as after a consent loss); for
+ * the others their offerer is asked (IceRestartRequest). DTLS, SCTP and
+ * the calls on them are kept. Returns how many connections were asked to
+ * restart, or -ENOTSUP when no_ice_restart is set. Reactor thread. */
+ACTR_API int actr_peer_restart_ice(actr_peer_t *p);
+
 #ifdef __cplusplus
 }
 #endif
