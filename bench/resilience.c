@@ -51,6 +51,8 @@ static Actr__ActrType pong_type = {
 
 struct result {
 	double recovery_ms[MAX_RUNS];	/* restore -> first success */
+	double path_ms[MAX_RUNS];	/* restore -> ICE path found again
+					 * (0: not by a restart) */
 	int runs;
 	int cut_failed;			/* calls of the cut phase failed */
 	int loss_failed;		/* of the loss calls */
@@ -202,6 +204,7 @@ static int run_mode(bool no_restart, int runs, int cut_s, int ncalls,
 	struct call x, y;
 	char url[64], line[80];
 	int fa, fb = -1, ctl = -1, ws;
+	uint64_t ok_before, t_path;
 	pid_t callee;
 
 	memset(res, 0, sizeof(*res));
@@ -248,8 +251,26 @@ static int run_mode(bool no_restart, int runs, int cut_s, int ncalls,
 		o.cut = false;
 		impair_set(&im, &o);
 		t_restore = actr_reactor_now(r);
-		if (!call_until_ok(r, p, 30000, &x))
+		actr_peer_get_stats(p, &st);
+		ok_before = st.ice_restarts_ok;
+		if (call(r, p, 30000, &x) < 0)
 			return 1;
+		/* the time the path is found again, then the call */
+		t_path = 0;
+		for (uint64_t end = actr_time_ns() + ACTR_SEC(30);
+		     !x.done && actr_time_ns() < end;) {
+			actr_reactor_run_once(r, 1);
+			actr_peer_get_stats(p, &st);
+			if (!t_path && st.ice_restarts_ok > ok_before)
+				t_path = actr_reactor_now(r);
+		}
+		if (!x.done || x.status != 0) {
+			/* no restart: the connection is set up anew */
+			if (!call_until_ok(r, p, 30000, &x))
+				return 1;
+		}
+		res->path_ms[res->runs] =
+			t_path ? (double)(t_path - t_restore) / 1e6 : 0;
 		res->recovery_ms[res->runs++] =
 			(double)(x.t_done - t_restore) / 1e6;
 		run_until(r, &y.done, 35000);
@@ -339,6 +360,10 @@ static void report(const char *name, struct result *res, int cut_s)
 		printf("%-28s did not complete\n", name);
 		return;
 	}
+	for (int i = 0; i < res->runs; i++)
+		printf("%-28s run %d: path back %.0f ms, first call %.0f ms "
+		       "after the restore\n", name, i + 1, res->path_ms[i],
+		       res->recovery_ms[i]);
 	qsort(res->recovery_ms, (size_t)res->runs, sizeof(double), cmp_d);
 	med = res->recovery_ms[res->runs / 2];
 	printf("%-28s %d s cut: first call %.0f ms after the restore "

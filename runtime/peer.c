@@ -1454,7 +1454,7 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	if (!p->cfg.ice_restart_timeout_ms)
 		p->cfg.ice_restart_timeout_ms = 30000;
 	if (!p->cfg.ice_restart_max_interval_ms)
-		p->cfg.ice_restart_max_interval_ms = 1000;
+		p->cfg.ice_restart_max_interval_ms = 500;
 	p->pccfg.handshake_timeout_ms = p->cfg.setup_timeout_ms;
 	p->pccfg.max_message = ACTR_MAX(p->cfg.max_message,
 					(size_t)ACTR__PC_MIN_MAX_MESSAGE);

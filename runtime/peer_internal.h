@@ -79,6 +79,7 @@ struct peer_conn {
 	unsigned rs_attempts;		/* attempts since the loss */
 	uint64_t rs_lost_ns;		/* when the path was lost */
 	uint64_t rs_last_ns;		/* last attempt */
+	uint64_t rs_ok_ns;		/* last time a restart found it */
 	actr_timer_t rs_timer;		/* next attempt */
 	actr_timer_t rs_giveup;		/* ice_restart_timeout_ms */
 };

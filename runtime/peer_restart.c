@@ -5,7 +5,7 @@
  * cbs.path instead of failing: RFC 7675 consent expired (libnice gives up
  * 10 s after the last answer), or a restart began. DTLS and SCTP stay up
  * underneath, and so do the calls in flight and the lanes; SCTP keeps
- * retransmitting, at most 250 ms apart, without aborting.
+ * retransmitting, at most 100 ms apart, without aborting.
  *
  * Who restarts follows the Rust runtime (core/hyper/src/wire/webrtc/
  * coordinator.rs): the offerer of the connection sends ICE_RESTART_OFFER
@@ -18,9 +18,10 @@
  *
  * While the path stays lost, the attempt is repeated 250 ms after the
  * first, then at doubling intervals up to ice_restart_max_interval_ms
- * (1 s): a link that comes back finds fresh connectivity checks within
- * about that interval, not after libnice's check retransmissions have
- * backed off for seconds. ice_restart_timeout_ms (30 s) after the loss
+ * (500 ms): a link that comes back finds fresh connectivity checks
+ * within about that interval (libnice sends an attempt's checks at 0 and
+ * 200 ms, then backs off for seconds). An offer still waiting for its
+ * answer (slow signaling) is not superseded before 2 s. ice_restart_timeout_ms (30 s) after the loss
  * the connection is dropped: calls in flight fail with Unavailable and
  * the reason.
  */
@@ -42,7 +43,9 @@
 
 #define TAG "peer"
 #define FIRST_RETRY_MS 250	/* second attempt after the first */
-#define MIN_SPACING_MS 100	/* a peer's request wakes us no sooner */
+#define RECENT_OK_MS 1000	/* requests after a success ignored */
+#define ANSWER_WAIT_MS 2000	/* an unanswered restart offer is
+				 * superseded only after this */
 
 static uint64_t now_ns(actr_peer_t *p)
 {
@@ -124,8 +127,16 @@ static void on_attempt(actr_timer_t *t, void *arg)
 	struct peer_conn *c = arg;
 
 	(void)t;
-	if (c->rs_lost)
-		attempt(c);
+	if (!c->rs_lost)
+		return;
+	if (c->offerer && c->rs_offer_pending &&
+	    now_ns(c->p) - c->rs_last_ns < ACTR_MS(ANSWER_WAIT_MS)) {
+		/* the answer to the last offer has not come (slow
+		 * signaling): superseding it would never let one finish */
+		actr_timer_start(&c->rs_timer, ACTR_MS(next_delay_ms(c)), 0);
+		return;
+	}
+	attempt(c);
 }
 
 static void on_giveup(actr_timer_t *t, void *arg)
@@ -187,6 +198,7 @@ void actr__peer_path(void *arg, bool up)
 		return;
 	actr__peer_restart_fini(c);
 	c->rs_offer_pending = false;
+	c->rs_ok_ns = now_ns(p);
 	p->st.ice_restarts_ok++;
 	p->st.last_recovery_ns = now_ns(p) - c->rs_lost_ns;
 	actr_logi(TAG, "%s: ICE path back after %.1f ms (%u restart "
@@ -213,14 +225,16 @@ void actr__peer_restart_request_in(actr_peer_t *p, struct peer_conn *c,
 	}
 	actr_logi(TAG, "%s: the peer asks for an ICE restart (%s)", c->key,
 		  rq->reason ? rq->reason : "no reason");
-	if (!c->rs_lost) {
+	/* restarting already: our own schedule goes on (following the
+	 * peer's requests too would double the pace); just found again:
+	 * the request crossed our success (the peer asks again if its
+	 * path stays lost) */
+	if (!c->rs_lost && c->rs_ok_ns &&
+	    now_ns(p) - c->rs_ok_ns < ACTR_MS(RECENT_OK_MS)) {
+		actr_logd(TAG, "%s: restart request right after a restart "
+			  "succeeded ignored", c->key);
+	} else if (!c->rs_lost) {
 		enter_lost(c);
-		attempt(c);
-	} else if (now_ns(p) - c->rs_last_ns >= ACTR_MS(MIN_SPACING_MS) &&
-		   !c->rs_offer_pending) {
-		/* our attempts are paced; one the peer asks for while no
-		 * offer is out goes now */
-		actr_timer_stop(&c->rs_timer);
 		attempt(c);
 	}
 out:

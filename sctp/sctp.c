@@ -38,6 +38,8 @@
 #define RTO_MAX_MS 10000	/* below RFC 9260's 60 s */
 #define ASSOC_MAXRXT 10		/* usrsctp's Association.Max.Retrans */
 #define PATH_MAXRXT 5		/* and Path.Max.Retrans */
+#define LOST_RTO_FLOOR_MS 50	/* retransmission pace while the path is
+				 * lost, at the fastest */
 #define PATH_RESTORE_MS 10000	/* abort limit back after the path */
 
 struct qmsg {
@@ -117,6 +119,8 @@ struct actr__sctp {
 	size_t qbytes;			/* bytes queued */
 	struct actr__sctp_stats stats;	/* counters */
 	bool path_lost;			/* actr__sctp_path_lost(true) */
+	unsigned rto_max;		/* opts.rto_max_ms or RTO_MAX_MS */
+	bool no_abort;			/* opts.no_abort */
 	actr_timer_t path_timer;	/* restores the abort limit */
 };
 
@@ -305,6 +309,9 @@ static void enter(actr__sctp_t *s)
 static void really_free(actr__sctp_t *s);
 static void on_shut_timer(actr_timer_t *t, void *arg);
 static void on_path_timer(actr_timer_t *t, void *arg);
+static int set_limits(actr__sctp_t *s, unsigned rto_min_ms,
+		      unsigned rto_max_ms, uint16_t maxrxt);
+static int set_paddr(actr__sctp_t *s, uint32_t flags, uint16_t maxrxt);
 
 static bool leave(actr__sctp_t *s)
 {
@@ -385,6 +392,11 @@ static int configure(actr__sctp_t *s)
 	rc |= setopt(s, IPPROTO_SCTP, SCTP_INITMSG, &im, sizeof(im),
 		     "SCTP_INITMSG");
 	rc |= set_path_mtu(s);
+	if (s->rto_max != RTO_MAX_MS || s->no_abort)
+		rc |= set_limits(s, RTO_MIN_MS, s->rto_max,
+				 s->no_abort ? UINT16_MAX : 0);
+	if (s->no_abort)
+		rc |= set_paddr(s, 0, UINT16_MAX);
 	for (size_t i = 0; i < ACTR_ARRAY_LEN(events); i++) {
 		memset(&ev, 0, sizeof(ev));
 		ev.se_assoc_id = SCTP_ALL_ASSOC;
@@ -436,6 +448,9 @@ actr__sctp_t *actr__sctp_new(actr_reactor_t *r,
 						 : 65536;
 	s->max_queued = opts->max_queued ? opts->max_queued
 					 : 16u * 1024 * 1024;
+	s->rto_max = opts->rto_max_ms ? ACTR_MAX(opts->rto_max_ms, RTO_MIN_MS)
+				      : RTO_MAX_MS;
+	s->no_abort = opts->no_abort;
 	s->out_streams = MAX_STREAMS;
 	rc = slot_alloc(s);
 	if (rc < 0)
@@ -669,9 +684,11 @@ int actr__sctp_get_status(actr__sctp_t *s, struct actr__sctp_status *st)
 
 /* ---- path loss (ICE restart underneath) ----------------------------------- */
 
-/* The retransmission bound and the abort limit (RTO.max, the
- * association's Max.Retrans). */
-static int set_limits(actr__sctp_t *s, unsigned rto_max_ms, uint16_t maxrxt)
+/* The retransmission timeout bounds (RTO.Min and RTO.Max; RTO.Initial
+ * follows within them) and the abort limit (the association's
+ * Max.Retrans, 0 = keep). */
+static int set_limits(actr__sctp_t *s, unsigned rto_min_ms,
+		      unsigned rto_max_ms, uint16_t maxrxt)
 {
 	struct sctp_rtoinfo ri;
 	struct sctp_assocparams ap;
@@ -679,9 +696,11 @@ static int set_limits(actr__sctp_t *s, unsigned rto_max_ms, uint16_t maxrxt)
 
 	memset(&ri, 0, sizeof(ri));
 	ri.srto_assoc_id = SCTP_FUTURE_ASSOC;
+	ri.srto_min = rto_min_ms;
 	ri.srto_max = rto_max_ms;
-	/* usrsctp refuses RTO.initial above RTO.max */
-	ri.srto_initial = ACTR_MIN(RTO_INITIAL_MS, rto_max_ms);
+	/* usrsctp refuses min > initial > max */
+	ri.srto_initial = ACTR_MAX(rto_min_ms,
+				   ACTR_MIN(RTO_INITIAL_MS, rto_max_ms));
 	if (maxrxt) {
 		memset(&ap, 0, sizeof(ap));
 		ap.sasoc_assoc_id = SCTP_FUTURE_ASSOC;
@@ -702,9 +721,13 @@ static int set_paddr(actr__sctp_t *s, uint32_t flags, uint16_t maxrxt)
 	struct sockaddr_conn *sc = (struct sockaddr_conn *)&pp.spp_address;
 
 	memset(&pp, 0, sizeof(pp));
-	sc->sconn_family = AF_CONN;
-	sc->sconn_port = htons(s->remote_port);
-	sc->sconn_addr = (void *)s->id;
+	pp.spp_assoc_id = SCTP_FUTURE_ASSOC;	/* before connect: defaults */
+	if (s->state == ACTR_SCTP_CONNECTED) {
+		sc->sconn_family = AF_CONN;
+		sc->sconn_port = htons(s->remote_port);
+		sc->sconn_addr = (void *)s->id;
+		pp.spp_assoc_id = 0;
+	}
 	pp.spp_flags = flags;
 	pp.spp_pathmaxrxt = maxrxt;
 	return setopt(s, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &pp, sizeof(pp),
@@ -716,9 +739,9 @@ static void on_path_timer(actr_timer_t *t, void *arg)
 	actr__sctp_t *s = arg;
 
 	(void)t;
-	if (s->path_lost || s->state != ACTR_SCTP_CONNECTED)
+	if (s->path_lost || s->state != ACTR_SCTP_CONNECTED || s->no_abort)
 		return;
-	set_limits(s, RTO_MAX_MS, ASSOC_MAXRXT);
+	set_limits(s, RTO_MIN_MS, s->rto_max, ASSOC_MAXRXT);
 	set_paddr(s, 0, PATH_MAXRXT);
 }
 
@@ -732,14 +755,25 @@ int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
 		return 0;
 	s->path_lost = lost;
 	actr_timer_stop(&s->path_timer);
+	if (ACTR__LOG_ENABLED(ACTR_LOG_DEBUG)) {
+		struct actr__sctp_status ss;
+
+		if (actr__sctp_get_status(s, &ss) == 0)
+			actr_logd(LOGT, "path %s: rto %u ms, %u chunks in "
+				  "flight, %u pending, cwnd %u", lost ? "lost"
+				  : "back", ss.rto_ms, ss.unacked, ss.pending,
+				  ss.cwnd);
+	}
 	if (lost) {
-		if (rto_max_ms < RTO_MIN_MS)
-			rto_max_ms = RTO_MIN_MS;
+		rto_max_ms = ACTR_MAX(rto_max_ms, LOST_RTO_FLOOR_MS);
+		rto_max_ms = ACTR_MIN(rto_max_ms, s->rto_max);
 		s->stats.path_losses++;
 		/* An address over its threshold is unreachable: usrsctp
 		 * then sends no DATA to it, only a HEARTBEAT per interval
 		 * (10 s). A high threshold makes it reachable again. */
-		rc = set_limits(s, ACTR_MIN(rto_max_ms, RTO_MAX_MS),
+		/* a steady pace: the first retransmission after the path
+		 * is back comes at most rto_max_ms later */
+		rc = set_limits(s, ACTR_MIN(rto_max_ms, RTO_MIN_MS), rto_max_ms,
 				UINT16_MAX);
 		rc2 = set_paddr(s, 0, UINT16_MAX);
 		return rc ? rc : rc2;
@@ -748,10 +782,11 @@ int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
 	 * counter high; it is reset by the first acknowledgement. Until
 	 * then the old abort limit would abort at the next timeout, so it
 	 * comes back a while later. */
-	actr_timer_start(&s->path_timer, ACTR_MS(PATH_RESTORE_MS), 0);
+	if (!s->no_abort)
+		actr_timer_start(&s->path_timer, ACTR_MS(PATH_RESTORE_MS), 0);
 	/* A HEARTBEAT at once: its answer refreshes the RTT and the
 	 * address, and the output that follows it retransmits. */
-	rc = set_limits(s, RTO_MAX_MS, 0);
+	rc = set_limits(s, RTO_MIN_MS, s->rto_max, 0);
 	rc2 = set_paddr(s, SPP_HB_DEMAND, 0);
 	return rc ? rc : rc2;
 }

@@ -315,6 +315,7 @@ TEST_TIMEOUT(resil_link_cut_15s, 120)
 	o.cut = false;
 	CHECK_OK(impair_set(&n.im, &o));
 	t_restore = actr_reactor_now(n.r);
+	actr_logi("test", "link restored");
 	ping(&n, "after", 30000, &after);
 	rt_run(n.r, &after.done, 1, 35000);
 	CHECK_EQ(after.done, 1);

@@ -110,9 +110,11 @@ struct actr__pc_config {
 					 * cfg.on_path instead of FAILED: DTLS
 					 * and SCTP wait for an ICE restart
 					 * (the caller decides when to give
-					 * up) */
+					 * up; SCTP never aborts on its own
+					 * and retransmits at least every
+					 * 1 s) */
 	unsigned path_lost_rto_ms;	/* SCTP retransmission bound while
-					 * the path is lost, 0 = 250 */
+					 * the path is lost, 0 = 100 */
 	/** With keep_on_path_loss: the ICE path under a CONNECTED pc was
 	 * lost (up = false: consent expired, or an ICE restart began) or
 	 * works again (up = true: the restart connected), called with the
@@ -270,6 +272,10 @@ struct actr__pc_stats {
 	uint64_t ice_restarts;	/* local ICE restarts (either role) */
 	uint64_t dtls_handshakes; /* DTLS sessions created (stays 1: a
 				 * restart keeps the association) */
+	uint64_t dtls_held_lost; /* DTLS datagrams held while the path was
+				 * lost */
+	uint64_t dtls_resent_lost; /* of those, sent when it was back */
+	uint64_t dtls_dropped_lost; /* dropped: more than 32 / 64 KiB */
 };
 
 void actr__pc_get_stats(const actr__pc_t *pc, struct actr__pc_stats *st);

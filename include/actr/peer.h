@@ -163,7 +163,8 @@ typedef struct actr_peer_config {
 					 * path was lost [30000] */
 	unsigned ice_restart_max_interval_ms; /* restart attempts every
 					 * 250 ms, doubling up to this
-					 * [1000] */
+					 * [500]: a link that comes back
+					 * is found within about that */
 } actr_peer_config_t;
 
 /**
