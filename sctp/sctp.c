@@ -223,6 +223,11 @@ static int global_init(actr_reactor_t *r)
 	usrsctp_sysctl_set_sctp_sack_freq_default(SACK_FREQ);
 	usrsctp_sysctl_set_sctp_enable_sack_immediately(1);
 	usrsctp_sysctl_set_sctp_heartbeat_interval_default(10000);
+	/* usrsctp aborts an association whose chunk was retransmitted 30
+	 * times, whatever its Max.Retrans: a path lost for a few seconds
+	 * under opts.no_abort would end it. Max.Retrans (per association)
+	 * is the limit. */
+	usrsctp_sysctl_set_sctp_max_retran_chunk(UINT16_MAX);
 	usrsctp_sysctl_set_sctp_nr_outgoing_streams_default(MAX_STREAMS);
 	usrsctp_sysctl_set_sctp_nr_incoming_streams_default(MAX_STREAMS);
 	G.inited = true;
@@ -758,11 +763,18 @@ int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
 	if (ACTR__LOG_ENABLED(ACTR_LOG_DEBUG)) {
 		struct actr__sctp_status ss;
 
+		struct sctp_assocparams ap;
+		socklen_t n = sizeof(ap);
+
+		memset(&ap, 0, sizeof(ap));
+		usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_ASSOCINFO, &ap,
+				   &n);
 		if (actr__sctp_get_status(s, &ss) == 0)
 			actr_logd(LOGT, "path %s: rto %u ms, %u chunks in "
-				  "flight, %u pending, cwnd %u", lost ? "lost"
-				  : "back", ss.rto_ms, ss.unacked, ss.pending,
-				  ss.cwnd);
+				  "flight, %u pending, cwnd %u, max.retrans "
+				  "%u", lost ? "lost" : "back", ss.rto_ms,
+				  ss.unacked, ss.pending, ss.cwnd,
+				  ap.sasoc_asocmaxrxt);
 	}
 	if (lost) {
 		rto_max_ms = ACTR_MAX(rto_max_ms, LOST_RTO_FLOOR_MS);
