@@ -135,7 +135,8 @@ struct actr__pc_cbs {
 	 * -ACTR_EUNAVAILABLE ICE found no working pair, -ACTR_EAUTH
 	 * fingerprint mismatch, -ACTR_ETIMEDOUT handshake deadline (from
 	 * CONNECTING) or connection lost once ICE worked (RFC 7675 consent
-	 * expired: the peer stopped answering for ~10 s, see ice.c),
+	 * expired: the peer stopped answering for ~10 s, see ice.c; with
+	 * cfg.keep_on_path_loss that is cfg.on_path(false) instead),
 	 * -ACTR_EPROTO DTLS/SDP error; CLOSED: 0 for a clean shutdown
 	 * (either side), -ECONNRESET for an abort or a DTLS close_notify.
 	 * After FAILED or CLOSED actr__pc_send returns -ACTR_ECLOSED. */
