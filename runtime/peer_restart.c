@@ -43,7 +43,10 @@
 
 #define TAG "peer"
 #define FIRST_RETRY_MS 250	/* second attempt after the first */
-#define RECENT_OK_MS 1000	/* requests after a success ignored */
+#define RECENT_OK_MS 1000	/* lost-state requests after a success
+				 * ignored */
+#define LOST_REASON "ICE path lost" /* IceRestartRequest.reason from the
+				 * answerer's lost state */
 #define ANSWER_WAIT_MS 2000	/* an unanswered restart offer is
 				 * superseded only after this */
 
@@ -107,8 +110,8 @@ static void attempt(struct peer_conn *c)
 		c->rs_offer_pending = true;
 		rc = actr__pc_restart_ice_retry(c->pc);
 	} else {
-		rc = send_request(c, c->rs_attempts > 1 ? "ICE path still "
-				  "lost" : "ICE path lost");
+		rc = send_request(c, c->rs_attempts > 1 ? LOST_REASON
+				  " (still)" : LOST_REASON);
 	}
 	if (c->st != PC_OPEN)
 		return;	/* dropped from inside (relay refused) */
@@ -226,10 +229,12 @@ void actr__peer_restart_request_in(actr_peer_t *p, struct peer_conn *c,
 	actr_logi(TAG, "%s: the peer asks for an ICE restart (%s)", c->key,
 		  rq->reason ? rq->reason : "no reason");
 	/* restarting already: our own schedule goes on (following the
-	 * peer's requests too would double the pace); just found again:
-	 * the request crossed our success (the peer asks again if its
-	 * path stays lost) */
-	if (!c->rs_lost && c->rs_ok_ns &&
+	 * peer's requests too would double the pace); just found again and
+	 * the request comes from the peer's lost state: it crossed our
+	 * success (the peer asks again if its path stays lost). Any other
+	 * request (a network change, another runtime's) is honoured. */
+	if (!c->rs_lost && c->rs_ok_ns && rq->reason &&
+	    !strncmp(rq->reason, LOST_REASON, strlen(LOST_REASON)) &&
 	    now_ns(p) - c->rs_ok_ns < ACTR_MS(RECENT_OK_MS)) {
 		actr_logd(TAG, "%s: restart request right after a restart "
 			  "succeeded ignored", c->key);
