@@ -415,8 +415,12 @@ int impair_start(struct impair *im, int fa, int fb,
 
 int impair_set(struct impair *im, const struct impair_opts *o)
 {
-	struct ctl_msg m = { .op = OP_SET, .o = *o };
+	struct ctl_msg m;
 	char k;
+
+	memset(&m, 0, sizeof(m));	/* padding goes over the socket */
+	m.op = OP_SET;
+	m.o = *o;
 
 	if (write(im->ctl, &m, sizeof(m)) != (ssize_t)sizeof(m))
 		return -EIO;
@@ -425,7 +429,10 @@ int impair_set(struct impair *im, const struct impair_opts *o)
 
 int impair_get_stats(struct impair *im, struct impair_stats *st)
 {
-	struct ctl_msg m = { .op = OP_STATS };
+	struct ctl_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.op = OP_STATS;
 
 	if (write(im->ctl, &m, sizeof(m)) != (ssize_t)sizeof(m))
 		return -EIO;
