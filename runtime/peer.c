@@ -1493,7 +1493,11 @@ fail:
 
 int actr_peer_start(actr_peer_t *p)
 {
-	return p ? actr_sigclient_start(p->sc) : -EINVAL;
+	if (!p)
+		return -EINVAL;
+	if (p->cfg.watch_network && !p->netmon && !p->cfg.no_ice_restart)
+		actr__peer_netmon_start(p); /* logged; calls work without */
+	return actr_sigclient_start(p->sc);
 }
 
 void actr_peer_free(actr_peer_t *p)
@@ -1504,6 +1508,7 @@ void actr_peer_free(actr_peer_t *p)
 	if (!p)
 		return;
 	p->closing = true;
+	actr__peer_netmon_stop(p);
 	/* calls still in the runtime complete later without us */
 	for (struct tcall *tc = p->issued, *nx; tc; tc = nx) {
 		nx = tc->inext;

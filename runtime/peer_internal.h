@@ -121,6 +121,7 @@ struct actr_peer {
 					 * in-process messages stored
 					 * (mailbox_local), not yet queued */
 	actr_hook_t tell_hook;		/* acks them after dispatch */
+	struct peer_netmon *netmon;	/* watch_network (peer_netmon.c) */
 };
 
 /** Drop c: queued requests fail with ConnectionNotReady; for a negative
@@ -148,6 +149,10 @@ bool actr__peer_restart_sdp(actr_peer_t *p, struct peer_conn *c,
 void actr__peer_flush(struct peer_conn *c);
 /** Apply candidates kept before the description (peer.c). */
 void actr__peer_apply_early(struct peer_conn *c);
+
+/* peer_netmon.c: cfg.watch_network */
+int actr__peer_netmon_start(actr_peer_t *p);
+void actr__peer_netmon_stop(actr_peer_t *p);
 
 /* peer_mailbox.c */
 int actr__peer_mb_open(actr_peer_t *p);

@@ -82,6 +82,7 @@ void rt_node_ex(struct rnode *n, actr_reactor_t *r, const char *url,
 	pc.no_ice_restart = rt_recovery.no_ice_restart;
 	pc.ice_restart_timeout_ms = rt_recovery.restart_timeout_ms;
 	pc.ice_restart_max_interval_ms = rt_recovery.restart_max_interval_ms;
+	pc.watch_network = rt_recovery.watch_network;
 	n->peer = actr_peer_new(n->node, &pc);
 	CHECK(n->peer);
 	CHECK_OK(actr_node_start(n->node, &n->ref));

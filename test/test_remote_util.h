@@ -47,6 +47,7 @@ struct rt_recovery {
 	bool no_ice_restart;		/* actr_peer_config.no_ice_restart */
 	unsigned restart_timeout_ms;	/* .ice_restart_timeout_ms */
 	unsigned restart_max_interval_ms; /* .ice_restart_max_interval_ms */
+	bool watch_network;		/* .watch_network */
 };
 extern struct rt_recovery rt_recovery;
 

@@ -463,3 +463,69 @@ TEST_TIMEOUT(resil_restart_on_network_change, 30)
 	rt_drain(r);
 	actr_reactor_free(r);
 }
+
+/* watch_network: a new interface with an address appears in the nodes'
+ * namespace; both gates hear it (netlink) and the connection restarts ICE
+ * by itself and is kept. */
+TEST_TIMEOUT(resil_network_change_watched, 30)
+{
+	actr_reactor_t *r;
+	actr_workload_t *w;
+	struct actr__sig_listener *l;
+	struct rnode srv, cli;
+	actr_peer_stats_t s1, s2;
+	struct net2 n = { 0 };
+	struct res x;
+	uint64_t end;
+	char url[64];
+	int fd;
+
+	/* a private namespace: the new device is ours alone */
+	CHECK_OK(unshare(CLONE_NEWNET));
+	fd = impair_tun("imp8", "10.78.0.1", 24); /* brings lo up too */
+	CHECK(fd >= 0);
+	r = actr_reactor_new();
+	w = actr_workload_new("acme", "pong", "1.0.0");
+	CHECK(r && w);
+	CHECK_OK(actr_workload_add_route(w, "test.Ping", raw_ping, 0));
+	l = rt_signal(r, 0, url, sizeof(url));
+	rt_recovery.watch_network = true;
+	rt_node(&srv, r, url, w, NULL);
+	rt_node(&cli, r, url, actr_workload_new("acme", "caller", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+	n.r = r;
+	n.cli = cli;
+	ping_until_ok(&n, 10000);
+	actr_peer_get_stats(cli.peer, &s1);
+	actr_peer_get_stats(srv.peer, &s2);
+	CHECK_EQ(s1.ice_restarts_ok + s2.ice_restarts_ok, 0);
+
+	/* the network changes */
+	close(impair_tun("imp9", "10.79.0.1", 24));
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(10000));
+	while (actr_time_ns() < end) {
+		actr_reactor_run_once(r, 10);
+		actr_peer_get_stats(cli.peer, &s1);
+		actr_peer_get_stats(srv.peer, &s2);
+		if (s1.ice_restarts_ok + s2.ice_restarts_ok > 0)
+			break;
+	}
+	print_stats("caller", &s1);
+	print_stats("callee", &s2);
+	CHECK(s1.network_changes > 0 && s2.network_changes > 0);
+	CHECK(s1.ice_restarts_ok + s2.ice_restarts_ok > 0);
+	ping(&n, "after", 5000, &x);
+	rt_run(r, &x.done, 1, 10000);
+	CHECK_EQ(x.done, 1);
+	CHECK_EQ(x.status, 0);
+	CHECK_EQ(s1.conns_created, 1);
+	CHECK_EQ(s2.conns_created, 1);
+	CHECK_EQ(s1.conns_failed + s2.conns_failed, 0);
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+	close(fd);
+}

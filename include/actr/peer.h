@@ -165,6 +165,10 @@ typedef struct actr_peer_config {
 					 * 250 ms, doubling up to this
 					 * [500]: a link that comes back
 					 * is found within about that */
+	bool watch_network;		/* hear the host's links and
+					 * addresses change (netlink) and
+					 * restart ICE then, as
+					 * actr_peer_restart_ice() */
 } actr_peer_config_t;
 
 /**
@@ -273,6 +277,8 @@ typedef struct actr_peer_stats {
 					 * dropped, calls failed Unavailable */
 	uint64_t last_recovery_ns;	/* last path loss until it worked
 					 * again */
+	uint64_t network_changes;	/* link/address events heard
+					 * (watch_network) */
 } actr_peer_stats_t;
 
 ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
