@@ -255,6 +255,7 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 		  why ? why : "closed");
 	c->st = PC_DEAD;
 	actr_timer_stop(&c->setup_timer);
+	actr__peer_restart_fini(c);
 	q_free_all(p, c, -ACTR_ENOTREADY, why ? why : "connection closed");
 	if (status < 0 && !p->closing)
 		inflight_clear(p, c, why ? why : "connection lost");
@@ -564,6 +565,7 @@ struct peer_conn *actr__peer_conn_new(actr_peer_t *p,
 	c->created_ns = now_ns(p);
 	c->st = PC_NEGOTIATING;
 	actr_timer_init(p->r, &c->setup_timer, on_setup_timeout, c);
+	actr__peer_restart_init(c);
 	actr_timer_start(&c->setup_timer, ACTR_MS(p->cfg.setup_timeout_ms), 0);
 	actr__map_insert_str(&p->conns, &c->node, c->key);
 	p->st.conns_created++;
@@ -860,6 +862,11 @@ static void keep_early_candidate(struct peer_conn *c,
 	c->cand_ufrags[c->ncands++] = ufrag;
 }
 
+void actr__peer_apply_early(struct peer_conn *c)
+{
+	apply_early_candidates(c);
+}
+
 static bool is_offer(const Webrtc__SessionDescription *sd)
 {
 	return sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__OFFER ||
@@ -889,6 +896,8 @@ static void on_sdp(actr_peer_t *p, struct peer_conn *c,
 			  "tracks are not supported)", key);
 		return;
 	}
+	if (actr__peer_restart_sdp(p, c, sd))
+		return;	/* an ICE restart of the open connection */
 	if (is_offer(sd)) {
 		if (c && (c->remote_sdp || (c->pc && c->offerer))) {
 			/* a new session from the peer replaces ours */
@@ -983,6 +992,9 @@ static void on_relay(actr_sigclient_t *sc, const uint8_t *source,
 		webrtc__ice_candidate__free_unpacked(ic, NULL);
 		break;
 	}
+	case ACTR_SIG_RELAY_ICE_RESTART:
+		actr__peer_restart_request_in(p, c, payload, payload_len);
+		break;
 	default:
 		actr_logd(TAG, "relay kind %d from %s ignored", kind, key);
 		break;
@@ -1741,6 +1753,12 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p->pccfg.ice.relay_only = cfg->ice_relay_only;
 	p->pccfg.ice.no_direct = cfg->no_direct_udp;
 	p->pccfg.trickle = true;
+	p->pccfg.keep_on_path_loss = !p->cfg.no_ice_restart;
+	p->pccfg.on_path = actr__peer_path;
+	if (!p->cfg.ice_restart_timeout_ms)
+		p->cfg.ice_restart_timeout_ms = 30000;
+	if (!p->cfg.ice_restart_max_interval_ms)
+		p->cfg.ice_restart_max_interval_ms = 500;
 	p->pccfg.handshake_timeout_ms = p->cfg.setup_timeout_ms;
 	p->pccfg.max_message = ACTR_MAX(p->cfg.max_message,
 					(size_t)ACTR__PC_MIN_MAX_MESSAGE);
@@ -1804,7 +1822,11 @@ fail:
 
 int actr_peer_start(actr_peer_t *p)
 {
-	return p ? actr_sigclient_start(p->sc) : -EINVAL;
+	if (!p)
+		return -EINVAL;
+	if (p->cfg.watch_network && !p->netmon && !p->cfg.no_ice_restart)
+		actr__peer_netmon_start(p); /* logged; calls work without */
+	return actr_sigclient_start(p->sc);
 }
 
 void actr_peer_free(actr_peer_t *p)
@@ -1817,6 +1839,7 @@ void actr_peer_free(actr_peer_t *p)
 	p->closing = true;
 	actr__resolve_cancel(p->ice_name[0].l);
 	actr__resolve_cancel(p->ice_name[1].l);
+	actr__peer_netmon_stop(p);
 	/* calls still in the runtime complete later without us */
 	for (struct tcall *tc = p->issued, *nx; tc; tc = nx) {
 		nx = tc->inext;

@@ -13,6 +13,7 @@
 #include <actr/sigclient.h>
 
 #include "runtime/internal.h"
+#include "proto/webrtc.pb-c.h"
 #include "wire/pc.h"
 
 #define ACTR__PEER_KEY 256		/* ActrId / ActrType string forms */
@@ -73,6 +74,18 @@ struct peer_conn {
 					 * connection's sends, or NULL
 					 * (peer_ws.c) */
 	bool ws_tried;			/* fell back to WebSocket once */
+	/* ICE restart (peer_restart.c) */
+	bool rs_lost;			/* path lost, restarting */
+	bool rs_offer_pending;		/* offerer: restart offer out, no
+					 * answer yet */
+	bool rs_in_offer;		/* answerer: applying the peer's
+					 * restart offer */
+	unsigned rs_attempts;		/* attempts since the loss */
+	uint64_t rs_lost_ns;		/* when the path was lost */
+	uint64_t rs_last_ns;		/* last attempt */
+	uint64_t rs_ok_ns;		/* last time a restart found it */
+	actr_timer_t rs_timer;		/* next attempt */
+	actr_timer_t rs_giveup;		/* ice_restart_timeout_ms */
 };
 
 struct actr_peer {
@@ -120,6 +133,7 @@ struct actr_peer {
 	actr_hook_t tell_hook;		/* acks them after dispatch */
 	struct actr__peer_wsgate *wsg;	/* direct WebSocket lane
 					 * (peer_ws.c), NULL = off */
+	struct peer_netmon *netmon;	/* watch_network (peer_netmon.c) */
 };
 
 /** Drop c: queued requests fail with ConnectionNotReady; for a negative
@@ -200,6 +214,26 @@ int actr__peer_ws_send(struct peer_conn *c, int lane, const void *data,
 		       size_t len);
 /** c is dropped: close its WebSocket. */
 void actr__peer_ws_detach(struct peer_conn *c);
+/* peer_restart.c: ICE restart of open connections */
+void actr__peer_restart_init(struct peer_conn *c);
+/** Stop c's restart timers (c is being dropped). */
+void actr__peer_restart_fini(struct peer_conn *c);
+/** pc cbs.path: the ICE path was lost (up false) or found again. */
+void actr__peer_path(void *arg, bool up);
+/** The peer's IceRestartRequest (encoded payload) for c (may be NULL). */
+void actr__peer_restart_request_in(actr_peer_t *p, struct peer_conn *c,
+				   const uint8_t *payload, size_t len);
+/** An ICE_RESTART_OFFER or ANSWER that belongs to a restart of c's open
+ * connection: applied (or c dropped when refused) and true; false when
+ * it is none (the caller handles it as before). */
+bool actr__peer_restart_sdp(actr_peer_t *p, struct peer_conn *c,
+			    const Webrtc__SessionDescription *sd);
+/** Apply candidates kept before the description (peer.c). */
+void actr__peer_apply_early(struct peer_conn *c);
+
+/* peer_netmon.c: cfg.watch_network */
+int actr__peer_netmon_start(actr_peer_t *p);
+void actr__peer_netmon_stop(actr_peer_t *p);
 
 /* peer_mailbox.c */
 int actr__peer_mb_open(actr_peer_t *p);

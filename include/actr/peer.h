@@ -173,6 +173,25 @@ typedef struct actr_peer_config {
 	const char *ws_tls_key_file;	/* PEM key of ws_tls_cert_file */
 	const char *ws_tls_ca_file;	/* wss:// lanes we open: PEM trust
 					 * anchors (NULL: the system's) */
+	/* Recovery (README "Recovery"): when the ICE path of an open
+	 * connection is lost (consent expired, the network changed), the
+	 * side that sees it restarts ICE (the offerer sends an
+	 * ICE_RESTART_OFFER, the answerer an IceRestartRequest), retrying
+	 * with a backoff, while DTLS, SCTP and the calls on them are kept.
+	 * Only when no restart reconnects in time is the connection
+	 * dropped (its calls fail with Unavailable and the reason). */
+	bool no_ice_restart;		/* a lost path drops the connection
+					 * at once (no restart) */
+	unsigned ice_restart_timeout_ms; /* give up this long after the
+					 * path was lost [30000] */
+	unsigned ice_restart_max_interval_ms; /* restart attempts every
+					 * 250 ms, doubling up to this
+					 * [500]: a link that comes back
+					 * is found within about that */
+	bool watch_network;		/* hear the host's links and
+					 * addresses change (netlink) and
+					 * restart ICE then, as
+					 * actr_peer_restart_ice() */
 } actr_peer_config_t;
 
 /**
@@ -321,6 +340,20 @@ typedef struct actr_peer_stats {
 	uint64_t late_replies_dropped;	/* replies to a caller whose
 					 * connection was gone (no new
 					 * connection is opened for them) */
+	uint64_t paths_lost;		/* ICE path of an open connection lost
+					 * (consent expired, or the peer asked
+					 * for an ICE restart) */
+	uint64_t ice_restarts;		/* restart attempts: ICE_RESTART_OFFERs
+					 * sent (offerer), IceRestartRequests
+					 * sent (answerer) */
+	uint64_t ice_restarts_ok;	/* lost paths found again by a
+					 * restart (connection kept) */
+	uint64_t ice_restart_failures;	/* restarts given up: connection
+					 * dropped, calls failed Unavailable */
+	uint64_t last_recovery_ns;	/* last path loss until it worked
+					 * again */
+	uint64_t network_changes;	/* link/address events heard
+					 * (watch_network) */
 } actr_peer_stats_t;
 
 ACTR_API void actr_peer_get_stats(const actr_peer_t *p, actr_peer_stats_t *st);
@@ -393,6 +426,15 @@ ACTR_API unsigned actr_peer_conn_count(const actr_peer_t *p);
  * (dequeue, ack and fail are the gate's). Reactor thread.
  */
 ACTR_API struct actr_mailbox *actr_peer_mailbox(actr_peer_t *p);
+/** The network changed (an interface or an address came or went, the
+ * application was told so by its platform): restart ICE on every open
+ * connection now instead of waiting for consent to expire (README
+ * "Recovery"). Connections this node offered get an ICE restart (a new
+ * ICE_RESTART_OFFER, retried and bounded as after a consent loss); for
+ * the others their offerer is asked (IceRestartRequest). DTLS, SCTP and
+ * the calls on them are kept. Returns how many connections were asked to
+ * restart, or -ENOTSUP when no_ice_restart is set. Reactor thread. */
+ACTR_API int actr_peer_restart_ice(actr_peer_t *p);
 
 #ifdef __cplusplus
 }
