@@ -254,6 +254,13 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 	actr_logi(TAG, "connection to %s dropped: %s", c->key,
 		  why ? why : "closed");
 	c->st = PC_DEAD;
+	if (!p->closing) {
+		struct peer_gone *g = &p->gone[p->gone_next++ %
+					       ACTR__PEER_GONE];
+
+		snprintf(g->key, sizeof(g->key), "%s", c->key);
+		g->at_ns = now_ns(p);
+	}
 	actr_timer_stop(&c->setup_timer);
 	actr__peer_restart_fini(c);
 	q_free_all(p, c, -ACTR_ENOTREADY, why ? why : "connection closed");
@@ -685,6 +692,19 @@ int actr__peer_conn_initiate(actr_peer_t *p, const Actr__ActrId *target)
 
 /* ---- the lane ---------------------------------------------------------- */
 
+/* Was the connection to key dropped lately (peer_conn_drop)? */
+static bool conn_gone(actr_peer_t *p, const char *key)
+{
+	uint64_t now = now_ns(p);
+
+	for (unsigned i = 0; i < ACTR__PEER_GONE; i++)
+		if (p->gone[i].at_ns && now - p->gone[i].at_ns <
+						ACTR__PEER_GONE_NS &&
+		    !strcmp(p->gone[i].key, key))
+			return true;
+	return false;
+}
+
 static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		     const Actr__RpcEnvelope *env, int payload_type)
 {
@@ -715,10 +735,14 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	if (len > p->lane.max_message)
 		return -ACTR_ETOOBIG;	/* never queued: it could not leave */
 	c = conn_find(p, key);
-	if (!c && env->direction == ACTR__DIRECTION__DIRECTION_RESPONSE) {
+	if (!c && env->direction == ACTR__DIRECTION__DIRECTION_RESPONSE &&
+	    conn_gone(p, key)) {
 		/* The caller's connection is gone, and with it the call
 		 * (it failed with Unavailable there): a reply must not
-		 * open a new connection to a caller that waits no more. */
+		 * open a new connection to a caller that waits no more.
+		 * (A reply with no connection ever seen here, say to a
+		 * request redelivered from the mailbox after a crash,
+		 * still opens one: its caller may well be waiting.) */
 		p->st.late_replies_dropped++;
 		actr_logw(TAG, "reply %s to %s dropped: the caller's "
 			  "connection is gone", env->request_id, key);

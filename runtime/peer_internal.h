@@ -22,6 +22,8 @@
 #define ACTR__PEER_INFLIGHT_MAX 4096	/* request ids tracked per conn */
 #define ACTR__PEER_XID 64		/* sdp_exchange_id bytes + NUL */
 #define ACTR__PEER_UFRAG 257		/* ICE ufrag (RFC 8839) + NUL */
+#define ACTR__PEER_GONE 32		/* dropped connections remembered */
+#define ACTR__PEER_GONE_NS (300ull * 1000000000ull) /* ... for 5 min */
 
 enum peer_conn_state {
 	PC_NEGOTIATING = 0,	/* waiting for the RoleAssignment */
@@ -99,6 +101,13 @@ struct actr_peer {
 	char local_addr[64];		/* storage for pccfg */
 	char stun_ip[64];
 	char turn_ip[64];
+	struct peer_gone {		/* connections dropped lately (a
+					 * reply to them is dropped, not
+					 * sent over a new connection) */
+		char key[ACTR__PEER_KEY];
+		uint64_t at_ns;
+	} gone[ACTR__PEER_GONE];
+	unsigned gone_next;		/* ring cursor */
 	struct peer_ice_name {		/* STUN [0], TURN [1] server names
 					 * being resolved (net/resolve.c) */
 		actr_peer_t *p;

@@ -338,8 +338,11 @@ typedef struct actr_peer_stats {
 	uint64_t reasm_evicted;		/* partial messages evicted for room */
 	uint64_t tells_dropped;		/* actr_peer_tell that found no one */
 	uint64_t late_replies_dropped;	/* replies to a caller whose
-					 * connection was gone (no new
-					 * connection is opened for them) */
+					 * connection here was dropped (no
+					 * new connection is opened for
+					 * them; a reply to a caller never
+					 * connected here, e.g. after a
+					 * mailbox redelivery, opens one) */
 	uint64_t paths_lost;		/* ICE path of an open connection lost
 					 * (consent expired, or the peer asked
 					 * for an ICE restart) */
