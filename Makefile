@@ -192,6 +192,9 @@ BENCHES := $(patsubst %.c,$(B)/%,$(BENCH_SRCS))
 $(BENCHES): $(B)/bench/%: $(B)/bench/%.o $(EX_PROTO_O) $(SERVERA) $(LIBA)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# the resilience benchmark drives the tests' impairment relay
+$(B)/bench/resilience: $(B)/test/impair.o
+
 # ---- fuzz targets: one libFuzzer program per test/fuzz/*.c (FUZZ=1) -------
 FUZZ_SRCS := $(wildcard test/fuzz/*.c)
 FUZZERS := $(patsubst test/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRCS))

@@ -28,7 +28,9 @@
  * libnice 0.1.21 sends a consent check on the selected pair every 4-6 s
  * and reports FAILED when no answer came for 10 s (a compile-time
  * constant there, shorter than the RFC's 30 s; no property changes it).
- * For the log line only. */
+ * For the log line only. The peer gate's connections do not end there:
+ * the pc reports a lost path and the gate restarts ICE
+ * (runtime/peer_restart.c). */
 #define CONSENT_EXPIRY_S 10
 
 struct actr__ice {

@@ -528,6 +528,55 @@ int actr_ws_send_binary(actr_ws_t *ws, const void *data, size_t len)
 	return rc ? rc : send_frame(ws, ACTR__WS_BINARY, data, len);
 }
 
+int actr__ws_send_binary2(actr_ws_t *ws, const void *a, size_t alen,
+			  const void *b, size_t blen)
+{
+	uint8_t hdr[ACTR__WS_MAX_HEADER];
+	size_t hl, len = alen + blen;
+	int rc = check_send(ws, len);
+
+	if (rc)
+		return rc;
+	if (ws->client) {
+		uint64_t rnd = actr_rand64();
+		uint8_t mask[4], *p;
+
+		memcpy(mask, &rnd, 4);
+		hl = actr__ws_header(hdr, ACTR__WS_BINARY, true, len, mask);
+		p = actr__conn_reserve(ws->c, hl + len, &rc);
+		if (!p)
+			return rc;
+		memcpy(p, hdr, hl);
+		memcpy(p + hl, a, alen);
+		if (blen)
+			memcpy(p + hl + alen, b, blen);
+		actr__ws_mask(p + hl, len, mask, 0);
+		return actr__conn_commit(ws->c, hl + len);
+	} else {
+		struct iovec iov[3];
+
+		hl = actr__ws_header(hdr, ACTR__WS_BINARY, true, len, NULL);
+		iov[0].iov_base = hdr;
+		iov[0].iov_len = hl;
+		iov[1].iov_base = (void *)a;
+		iov[1].iov_len = alen;
+		iov[2].iov_base = (void *)b;
+		iov[2].iov_len = blen;
+		return actr__conn_writev(ws->c, iov, blen ? 3 : 2);
+	}
+}
+
+int actr__ws_pong(actr_ws_t *ws, const void *data, size_t len)
+{
+	int rc = check_send(ws, len);
+
+	if (rc)
+		return rc;
+	if (len > 125)
+		return -EINVAL;
+	return send_frame(ws, ACTR__WS_PONG, data, len);
+}
+
 int actr_ws_send_text(actr_ws_t *ws, const char *text, size_t len)
 {
 	int rc = check_send(ws, len);

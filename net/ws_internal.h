@@ -88,4 +88,15 @@ int actr__ws_new_key(char out[25]);
 /** A client key is 16 bytes in base64. */
 bool actr__ws_key_valid(const char *key);
 
+/** Send one binary message made of a[0..alen) then b[0..blen) without
+ * joining them first (the direct WebSocket lane's header and envelope).
+ * Same codes as actr_ws_send_binary; alen > 0. */
+struct actr_ws;
+int actr__ws_send_binary2(struct actr_ws *ws, const void *a, size_t alen,
+			  const void *b, size_t blen);
+
+/** Send an unsolicited pong (RFC 6455 5.5.3: a unidirectional
+ * heartbeat; at most 125 bytes). Codes of actr_ws_ping. */
+int actr__ws_pong(struct actr_ws *ws, const void *data, size_t len);
+
 #endif

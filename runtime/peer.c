@@ -18,6 +18,7 @@
  *   type) and then calls the ActrId through the runtime.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include <actr/sigclient.h>
 
 #include "runtime/internal.h"
+#include "net/conn.h"
 #include "runtime/peer_internal.h"
 #include "wire/pc.h"
 #include "wire/sigclient.h"
@@ -245,14 +247,22 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 {
 	actr_peer_t *p = c->p;
 
-	if (c->st == PC_DEAD)
+	if (c->st == PC_DEAD || actr__peer_ws_fallback(c, status, why))
 		return;
 	if (c->st != PC_OPEN || status)
 		p->st.conns_failed++;
 	actr_logi(TAG, "connection to %s dropped: %s", c->key,
 		  why ? why : "closed");
 	c->st = PC_DEAD;
+	if (!p->closing) {
+		struct peer_gone *g = &p->gone[p->gone_next++ %
+					       ACTR__PEER_GONE];
+
+		snprintf(g->key, sizeof(g->key), "%s", c->key);
+		g->at_ns = now_ns(p);
+	}
 	actr_timer_stop(&c->setup_timer);
+	actr__peer_restart_fini(c);
 	q_free_all(p, c, -ACTR_ENOTREADY, why ? why : "connection closed");
 	if (status < 0 && !p->closing)
 		inflight_clear(p, c, why ? why : "connection lost");
@@ -261,6 +271,7 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 	 * frees itself when that is done or after a short bound. */
 	actr__pc_close_free(c->pc);
 	c->pc = NULL;
+	actr__peer_ws_detach(c);
 	if (!p->closing) {
 		actr__map_remove(&p->conns, &c->node);
 		drop_type_cache(p, c->key);
@@ -270,6 +281,20 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 	actr_defer(p->r, &p->reap, reap_dead, p);
 }
 
+/* Send on c's pc once it is connected, else on its WebSocket if it has
+ * an open one (the Rust runtime also prefers the DataChannel when both
+ * exist), else on the pc (which says whether it is ready). */
+int actr__peer_conn_send(struct peer_conn *c, int lane, const void *data,
+			 size_t len)
+{
+	if (c->ws && !(c->pc && actr__pc_state(c->pc) == ACTR__PC_CONNECTED) &&
+	    actr__peer_ws_ready(c))
+		return actr__peer_ws_send(c, lane, data, len);
+	if (!c->pc)
+		return -ACTR_ENOTREADY;
+	return actr__pc_send(c->pc, lane, data, len);
+}
+
 static void flush_queue(struct peer_conn *c)
 {
 	actr_peer_t *p = c->p;
@@ -277,7 +302,7 @@ static void flush_queue(struct peer_conn *c)
 	int rc;
 
 	while ((m = c->qh)) {
-		rc = actr__pc_send(c->pc, m->lane, m->data, m->len);
+		rc = actr__peer_conn_send(c, m->lane, m->data, m->len);
 		if (rc == -ENOBUFS)
 			return;	/* wait for writable */
 		c->qh = m->next;
@@ -300,6 +325,30 @@ static void flush_queue(struct peer_conn *c)
 		}
 		free(m);
 	}
+}
+
+void actr__peer_conn_flush(struct peer_conn *c)
+{
+	if (c->st == PC_OPEN)
+		flush_queue(c);
+}
+
+void actr__peer_conn_opened(struct peer_conn *c, const char *how)
+{
+	actr_peer_t *p = c->p;
+
+	if (c->st != PC_OPEN) {
+		c->st = PC_OPEN;
+		actr_timer_stop(&c->setup_timer);
+		p->st.conns_open++;
+		p->st.last_setup_ns = now_ns(p) - c->created_ns;
+		actr_logi(TAG, "connected to %s (%s) in %.1f ms", c->key, how,
+			  (double)p->st.last_setup_ns / 1e6);
+		flush_queue(c);
+		actr__peer_stream_open(c);	/* streams may go */
+		return;
+	}
+	flush_queue(c);
 }
 
 /* A fresh sdp_exchange_id: a random (version 4) UUID, the form the Rust
@@ -399,18 +448,9 @@ static const char *close_why(int err)
 static void c_state(void *arg, int state, int err)
 {
 	struct peer_conn *c = arg;
-	actr_peer_t *p = c->p;
 
 	if (state == ACTR__PC_CONNECTED && c->st != PC_OPEN) {
-		c->st = PC_OPEN;
-		actr_timer_stop(&c->setup_timer);
-		p->st.conns_open++;
-		p->st.last_setup_ns = now_ns(p) - c->created_ns;
-		actr_logi(TAG, "connected to %s (%s) in %.1f ms", c->key,
-			  c->offerer ? "offerer" : "answerer",
-			  (double)p->st.last_setup_ns / 1e6);
-		flush_queue(c);
-		actr__peer_stream_open(c);
+		actr__peer_conn_opened(c, c->offerer ? "offerer" : "answerer");
 	} else if (state == ACTR__PC_FAILED || state == ACTR__PC_CLOSED) {
 		const char *why = actr__pc_state_name(state);
 
@@ -424,9 +464,9 @@ static void c_state(void *arg, int state, int err)
 	}
 }
 
-static void c_message(void *arg, int lane, actr_buf_t *msg)
+void actr__peer_on_lane_message(struct peer_conn *c, int lane,
+				actr_buf_t *msg)
 {
-	struct peer_conn *c = arg;
 	actr_peer_t *p = c->p;
 	Actr__RpcEnvelope *env;
 
@@ -473,6 +513,11 @@ static void c_message(void *arg, int lane, actr_buf_t *msg)
 	actr_buf_unref(msg);
 }
 
+static void c_message(void *arg, int lane, actr_buf_t *msg)
+{
+	actr__peer_on_lane_message(arg, lane, msg);
+}
+
 static void c_writable(void *arg, int lane)
 {
 	struct peer_conn *c = arg;
@@ -505,8 +550,9 @@ static void on_setup_timeout(actr_timer_t *t, void *arg)
 	actr__peer_conn_drop(c, -ACTR_ENOTREADY, why);
 }
 
-static struct peer_conn *conn_new(actr_peer_t *p, const Actr__ActrId *remote,
-				  const char *key)
+struct peer_conn *actr__peer_conn_new(actr_peer_t *p,
+				      const Actr__ActrId *remote,
+				      const char *key)
 {
 	struct peer_conn *c = calloc(1, sizeof(*c));
 
@@ -528,6 +574,7 @@ static struct peer_conn *conn_new(actr_peer_t *p, const Actr__ActrId *remote,
 	c->created_ns = now_ns(p);
 	c->st = PC_NEGOTIATING;
 	actr_timer_init(p->r, &c->setup_timer, on_setup_timeout, c);
+	actr__peer_restart_init(c);
 	actr_timer_start(&c->setup_timer, ACTR_MS(p->cfg.setup_timeout_ms), 0);
 	actr__map_insert_str(&p->conns, &c->node, c->key);
 	p->st.conns_created++;
@@ -603,23 +650,32 @@ static void on_role(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 	actr__role_assignment__free_unpacked(ra, NULL);
 }
 
+int actr__peer_conn_negotiate(struct peer_conn *c)
+{
+	actr_peer_t *p = c->p;
+	struct keyarg *k = keyarg_new(p, c->key);
+	int rc;
+
+	rc = k ? actr_sigclient_negotiate_role(p->sc, c->remote_enc,
+					       c->remote_enc_len, on_role, k)
+	       : -ENOMEM;
+	if (rc < 0)
+		free(k);
+	return rc;
+}
+
 /* Start a connection to remote as the initiator. */
 static struct peer_conn *conn_initiate(actr_peer_t *p,
 				       const Actr__ActrId *remote,
 				       const char *key)
 {
-	struct peer_conn *c = conn_new(p, remote, key);
-	struct keyarg *k;
+	struct peer_conn *c = actr__peer_conn_new(p, remote, key);
 	int rc;
 
 	if (!c)
 		return NULL;
-	k = keyarg_new(p, key);
-	rc = k ? actr_sigclient_negotiate_role(p->sc, c->remote_enc,
-					       c->remote_enc_len, on_role, k)
-	       : -ENOMEM;
+	rc = actr__peer_conn_negotiate(c);
 	if (rc < 0) {
-		free(k);
 		actr__peer_conn_drop(c, rc, "cannot negotiate roles");
 		return NULL;
 	}
@@ -638,6 +694,19 @@ int actr__peer_conn_initiate(actr_peer_t *p, const Actr__ActrId *target)
 }
 
 /* ---- the lane ---------------------------------------------------------- */
+
+/* Was the connection to key dropped lately (peer_conn_drop)? */
+static bool conn_gone(actr_peer_t *p, const char *key)
+{
+	uint64_t now = now_ns(p);
+
+	for (unsigned i = 0; i < ACTR__PEER_GONE; i++)
+		if (p->gone[i].at_ns && now - p->gone[i].at_ns <
+						ACTR__PEER_GONE_NS &&
+		    !strcmp(p->gone[i].key, key))
+			return true;
+	return false;
+}
 
 static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		     const Actr__RpcEnvelope *env, int payload_type)
@@ -669,10 +738,32 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	if (len > p->lane.max_message)
 		return -ACTR_ETOOBIG;	/* never queued: it could not leave */
 	c = conn_find(p, key);
+	if (!c && env->direction == ACTR__DIRECTION__DIRECTION_RESPONSE &&
+	    conn_gone(p, key)) {
+		/* The caller's connection is gone, and with it the call
+		 * (it failed with Unavailable there): a reply must not
+		 * open a new connection to a caller that waits no more.
+		 * (A reply with no connection ever seen here, say to a
+		 * request redelivered from the mailbox after a crash,
+		 * still opens one: its caller may well be waiting.) */
+		p->st.late_replies_dropped++;
+		actr_logw(TAG, "reply %s to %s dropped: the caller's "
+			  "connection is gone", env->request_id, key);
+		return -ACTR_ECLOSED;
+	}
 	if (!c) {
 		if (p->closing || !p->registered)
 			return -ACTR_ENOTREADY;
-		c = conn_initiate(p, target, key);
+		if (actr__peer_ws_preferred(p, key)) {
+			c = actr__peer_conn_new(p, target, key);
+			if (c && actr__peer_ws_connect(c) < 0) {
+				actr__peer_conn_drop(c, -ACTR_ENOTREADY,
+						     "WebSocket lane failed");
+				c = NULL;
+			}
+		}
+		if (!c)	/* WebRTC, also when the WebSocket cannot start */
+			c = conn_initiate(p, target, key);
 		if (!c)
 			return -ACTR_ENOTREADY;
 	}
@@ -682,7 +773,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 		if (len > sizeof(stackbuf) && !(b = malloc(len)))
 			return -ENOMEM;
 		actr__rpc_envelope__pack(env, b);
-		rc = actr__pc_send(c->pc, ln, b, len);
+		rc = actr__peer_conn_send(c, ln, b, len);
 		if (rc == 0) {
 			uint64_t rid;
 
@@ -801,6 +892,11 @@ static void keep_early_candidate(struct peer_conn *c,
 	c->cand_ufrags[c->ncands++] = ufrag;
 }
 
+void actr__peer_apply_early(struct peer_conn *c)
+{
+	apply_early_candidates(c);
+}
+
 static bool is_offer(const Webrtc__SessionDescription *sd)
 {
 	return sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__OFFER ||
@@ -838,6 +934,8 @@ static void on_sdp(actr_peer_t *p, struct peer_conn *c,
 		actr__peer_media_sdp(c, sd->sdp, false);
 		return;
 	}
+	if (actr__peer_restart_sdp(p, c, sd))
+		return;	/* an ICE restart of the open connection */
 	if (is_offer(sd)) {
 		if (c && (c->remote_sdp || (c->pc && c->offerer))) {
 			/* a new session from the peer replaces ours */
@@ -845,7 +943,7 @@ static void on_sdp(actr_peer_t *p, struct peer_conn *c,
 					     "session");
 			c = NULL;
 		}
-		if (!c && !(c = conn_new(p, src, key)))
+		if (!c && !(c = actr__peer_conn_new(p, src, key)))
 			return;
 		/* the answer repeats it (set before the pc answers) */
 		snprintf(c->xid, sizeof(c->xid), "%s", xid ? xid : "");
@@ -898,7 +996,7 @@ static void on_relay(actr_sigclient_t *sc, const uint8_t *source,
 			c = NULL;
 		}
 		if (!c)
-			c = conn_new(p, src, key);
+			c = actr__peer_conn_new(p, src, key);
 		if (c && !c->pc)
 			conn_make_pc(c, ra->is_offerer);
 		actr__role_assignment__free_unpacked(ra, NULL);
@@ -932,6 +1030,9 @@ static void on_relay(actr_sigclient_t *sc, const uint8_t *source,
 		webrtc__ice_candidate__free_unpacked(ic, NULL);
 		break;
 	}
+	case ACTR_SIG_RELAY_ICE_RESTART:
+		actr__peer_restart_request_in(p, c, payload, payload_len);
+		break;
 	default:
 		actr_logd(TAG, "relay kind %d from %s ignored", kind, key);
 		break;
@@ -958,6 +1059,7 @@ struct tcall {
 	uint64_t sent_ns;		/* when issued */
 	actr_timer_t timer;		/* deadline while waiting */
 	char target[ACTR__PEER_KEY];	/* the ActrId it went to */
+	bool tell;			/* a TELL: no reply awaited */
 };
 
 struct peer_disc {
@@ -1072,6 +1174,14 @@ static int tcall_issue(struct tcall *tc, const Actr__ActrId *id)
 	if (!id_key(id, tc->target))
 		return -EINVAL;
 	tc->sent_ns = now;
+	if (tc->tell) {
+		/* handed to the lane: that is all a tell waits for */
+		rc = actr_tell_raw(&p->node->hook_ctx, id, tc->route, tc->data,
+				   tc->len);
+		if (rc == 0)
+			tcall_finish(tc, 0, NULL);
+		return rc;
+	}
 	rc = actr_call_raw(&p->node->hook_ctx, id, tc->route, tc->data,
 			   tc->len, ms ? ms : 1, tramp, tc);
 	if (rc == 0) {
@@ -1138,6 +1248,7 @@ static void on_candidates(actr_sigclient_t *sc, int rc, const uint8_t *msg,
 			  "type");
 		goto out;
 	}
+	actr__peer_ws_note(p, r->success);
 	if (type_set(p, d->key, id) < 0 ||
 	    !(id = type_find(p, d->key)->id)) {
 		disc_fail(d, -ENOMEM, "out of memory");
@@ -1201,7 +1312,8 @@ static void disc_free(actr_peer_t *p, struct peer_disc *d)
 static int call_type(actr_peer_t *p, const Actr__ActrType *t,
 		     const char *route_key, const void *data, size_t len,
 		     const ProtobufCMessageDescriptor *resp_type,
-		     uint32_t timeout_ms, actr_result_cb cb, void *arg)
+		     uint32_t timeout_ms, actr_result_cb cb, void *arg,
+		     bool tell)
 {
 	char key[ACTR__PEER_KEY];
 	struct peer_disc *d;
@@ -1228,6 +1340,7 @@ static int call_type(actr_peer_t *p, const Actr__ActrType *t,
 	if (len)
 		memcpy(tc->data, data, len);
 	tc->len = len;
+	tc->tell = tell;
 	tc->resp_type = resp_type;
 	tc->cb = cb;
 	tc->arg = arg;
@@ -1273,7 +1386,7 @@ int actr_peer_call_raw(actr_peer_t *p, const Actr__ActrType *t,
 		       uint32_t timeout_ms, actr_result_cb cb, void *arg)
 {
 	return call_type(p, t, route_key, data, len, NULL, timeout_ms, cb,
-			 arg);
+			 arg, false);
 }
 
 int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
@@ -1292,9 +1405,126 @@ int actr_peer_call(actr_peer_t *p, const Actr__ActrType *t,
 		return -ENOMEM;
 	protobuf_c_message_pack(req, b);
 	rc = call_type(p, t, route_key, b, len, resp_type, timeout_ms, cb,
-		       arg);
+		       arg, false);
 	if (b != stackbuf)
 		free(b);
+	return rc;
+}
+
+/* A tell by type that could not be handed over: said, not silent. */
+static void tell_done(const actr_result_t *res, void *arg)
+{
+	actr_peer_t *p = arg;
+
+	if (res->status < 0) {
+		p->st.tells_dropped++;
+		actr_logw(TAG, "tell by type dropped: %s (%s)",
+			  res->message ? res->message : "",
+			  actr_strerror(res->status));
+	}
+}
+
+int actr_peer_tell_raw(actr_peer_t *p, const Actr__ActrType *t,
+		       const char *route_key, const void *data, size_t len)
+{
+	return call_type(p, t, route_key, data, len, NULL, 0, tell_done, p,
+			 true);
+}
+
+int actr_peer_tell(actr_peer_t *p, const Actr__ActrType *t,
+		   const char *route_key, const ProtobufCMessage *msg)
+{
+	uint8_t stackbuf[512], *b = stackbuf;
+	size_t len;
+	int rc;
+
+	if (!msg)
+		return -EINVAL;
+	len = protobuf_c_message_get_packed_size(msg);
+	if (len > sizeof(stackbuf) && !(b = malloc(len)))
+		return -ENOMEM;
+	protobuf_c_message_pack(msg, b);
+	rc = actr_peer_tell_raw(p, t, route_key, b, len);
+	if (b != stackbuf)
+		free(b);
+	return rc;
+}
+
+/* ---- discovery for the application -------------------------------------- */
+
+struct discover {
+	actr_peer_t *p;
+	actr_peer_discover_cb cb;
+	void *arg;
+};
+
+static void on_discovered(actr_sigclient_t *sc, int rc, const uint8_t *msg,
+			  size_t len, void *arg)
+{
+	struct discover *q = arg;
+	actr_peer_t *p = q->p;
+	Actr__RouteCandidatesResponse *r = NULL;
+
+	(void)sc;
+	if (p->closing) {
+		q->cb(-ACTR_ECLOSED, "peer closed", NULL, 0, q->arg);
+	} else if (rc < 0) {
+		q->cb(rc == -ACTR_EPERM ? -ACTR_EPERM : -ACTR_EUNAVAILABLE,
+		      "route candidates request failed", NULL, 0, q->arg);
+	} else if (!(r = actr__route_candidates_response__unpack(NULL, len,
+								   msg)) ||
+		   r->result_case !=
+			   ACTR__ROUTE_CANDIDATES_RESPONSE__RESULT_SUCCESS) {
+		q->cb(r && r->error ? -ACTR_ENOTFOUND : -ACTR_EPROTO,
+		      r && r->error && r->error->message ? r->error->message
+							 : "bad answer",
+		      NULL, 0, q->arg);
+	} else {
+		actr__peer_ws_note(p, r->success);
+		q->cb(0, NULL,
+		      (const Actr__ActrId *const *)r->success->candidates,
+		      r->success->n_candidates, q->arg);
+	}
+	if (r)
+		actr__route_candidates_response__free_unpacked(r, NULL);
+	free(q);
+}
+
+int actr_peer_discover(actr_peer_t *p, const Actr__ActrType *t,
+		       unsigned max, actr_peer_discover_cb cb, void *arg)
+{
+	Actr__RouteCandidatesRequest req = ACTR__ROUTE_CANDIDATES_REQUEST__INIT;
+	Actr__RouteCandidatesRequest__NodeSelectionCriteria cr =
+		ACTR__ROUTE_CANDIDATES_REQUEST__NODE_SELECTION_CRITERIA__INIT;
+	uint8_t buf[1024];
+	struct discover *q;
+	size_t len;
+	int rc;
+
+	if (!p || !t || !cb || p->closing)
+		return -EINVAL;
+	if (!p->registered)
+		return -ACTR_ENOTREADY;
+	req.target_type = (Actr__ActrType *)t;
+	cr.candidate_count = max ? max : 16;
+	req.criteria = &cr;
+	req.client_fingerprint = "";
+	len = actr__route_candidates_request__get_packed_size(&req);
+	if (len > sizeof(buf))
+		return -EINVAL;
+	actr__route_candidates_request__pack(&req, buf);
+	q = malloc(sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->p = p;
+	q->cb = cb;
+	q->arg = arg;
+	rc = actr_sigclient_route_candidates(p->sc, buf, len, on_discovered,
+					     q);
+	if (rc < 0)
+		free(q);
+	else
+		p->st.discoveries++;
 	return rc;
 }
 
@@ -1380,6 +1610,69 @@ static bool parse_server(const char *url, const char *scheme, char *ip,
 	return true;
 }
 
+/* A STUN (which 0) or TURN (1) server name resolved: the connections
+ * made from now on use it. */
+static void on_ice_resolved(int rc, const struct sockaddr *sa, socklen_t len,
+			    void *arg)
+{
+	struct peer_ice_name *in = arg;
+	actr_peer_t *p = in->p;
+	int which = in->which;
+	char *ip = which ? p->turn_ip : p->stun_ip;
+	char name[sizeof(p->stun_ip)];
+
+	(void)len;
+	in->l = NULL;
+	snprintf(name, sizeof(name), "%s", ip);
+	if (rc < 0) {
+		actr_loge(TAG, "%s server %s: %s; connections go without it",
+			  which ? "TURN" : "STUN", name, actr_strerror(rc));
+		return;
+	}
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+			  ip, sizeof(p->stun_ip));
+	else
+		inet_ntop(AF_INET6,
+			  &((const struct sockaddr_in6 *)sa)->sin6_addr, ip,
+			  sizeof(p->stun_ip));
+	if (which)
+		p->pccfg.ice.turn_ip = ip;
+	else
+		p->pccfg.ice.stun_ip = ip;
+	actr_logi(TAG, "%s server %s is %s", which ? "TURN" : "STUN", name,
+		  ip);
+}
+
+/* Use the STUN (which 0) or TURN (1) server parsed into p->stun_ip or
+ * p->turn_ip: an IP literal at once, a name once resolved. */
+static int ice_server(actr_peer_t *p, int which, uint16_t port)
+{
+	char *ip = which ? p->turn_ip : p->stun_ip;
+	unsigned char a[16];
+	struct peer_ice_name *in;
+
+	if (which)
+		p->pccfg.ice.turn_port = port;
+	else
+		p->pccfg.ice.stun_port = port;
+	if (!*ip)
+		return -EINVAL;
+	if (inet_pton(AF_INET, ip, a) == 1 || inet_pton(AF_INET6, ip, a) == 1) {
+		if (which)
+			p->pccfg.ice.turn_ip = ip;
+		else
+			p->pccfg.ice.stun_ip = ip;
+		return 0;
+	}
+	in = &p->ice_name[which];
+	in->p = p;
+	in->which = which;
+	in->l = actr__resolve_start(p->r, ip, port, 10000, on_ice_resolved,
+				    in);
+	return in->l ? 0 : -ENOMEM;
+}
+
 static int build_register(actr_peer_t *p, uint8_t **out, size_t *len)
 {
 	Actr__RegisterRequest req = ACTR__REGISTER_REQUEST__INIT;
@@ -1392,6 +1685,7 @@ static int build_register(actr_peer_t *p, uint8_t **out, size_t *len)
 	req.auth_mode = ACTR__REGISTER_AUTH_MODE__REGISTER_AUTH_MODE_LINKED;
 	if (p->cfg.publish_acl && p->node->w->acl)
 		req.acl = (Actr__Acl *)p->node->w->acl;
+	req.ws_address = (char *)actr__peer_ws_advertised(p);
 	*len = actr__register_request__get_packed_size(&req);
 	*out = malloc(*len ? *len : 1);
 	if (!*out)
@@ -1409,8 +1703,29 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	char url[512];
 	const char *u;
 
-	if (!n || !cfg || !cfg->signaling_url || n->sys->resolve)
+	if (!n || !cfg || !cfg->signaling_url) {
+		actr_loge(TAG, "actr_peer_new: %s", !n ? "no node" : !cfg ?
+			  "no configuration" : "no signaling_url in the "
+			  "configuration");
+		errno = EINVAL;
 		return NULL;
+	}
+	if (n->sys->resolve) {
+		actr_loge(TAG, "actr_peer_new: this node's system has a peer "
+			  "gate already (one per system: give each node "
+			  "that needs its own gate its own system)");
+		errno = EBUSY;
+		return NULL;
+	}
+	if (strncmp(cfg->signaling_url, "ws://", 5) &&
+	    strncmp(cfg->signaling_url, "wss://", 6) &&
+	    strncmp(cfg->signaling_url, "http://", 7) &&
+	    strncmp(cfg->signaling_url, "https://", 8)) {
+		actr_loge(TAG, "actr_peer_new: signaling_url %s: not ws://, "
+			  "wss://, http:// or https://", cfg->signaling_url);
+		errno = EINVAL;
+		return NULL;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
@@ -1428,6 +1743,7 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 		actr_loge(TAG, "options from a newer actr/peer.h or "
 			  "actr/mailbox.h (struct_size %u): rebuild against "
 			  "this library", cfg->struct_size);
+		errno = ENOTSUP;
 		goto fail;
 	}
 	p->cfg.mailbox_opts = cfg->mailbox_opts ? &p->mb_opts : NULL;
@@ -1439,8 +1755,12 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	p->lane.arg = p;
 	p->cert = actr__dtls_cert_new();
 	p->reasm = actr__reasm_pool_new(cfg->reasm_cap, cfg->reasm_floor);
-	if (!p->cert || !p->reasm)
+	if (!p->cert || !p->reasm) {
+		actr_loge(TAG, "actr_peer_new: no DTLS certificate or "
+			  "reassembly pool (out of memory?)");
+		errno = ENOMEM;
 		goto fail;
+	}
 	p->pccfg.reasm_pool = p->reasm;
 	/* peer connection template */
 	if (cfg->local_addr) {
@@ -1450,22 +1770,33 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	}
 	for (const char *const *s = cfg->ice_servers; s && *s; s++) {
 		uint16_t port;
+		int rc;
 
 		if (parse_server(*s, "stun:", p->stun_ip, sizeof(p->stun_ip),
-				 &port)) {
-			p->pccfg.ice.stun_ip = p->stun_ip;
-			p->pccfg.ice.stun_port = port;
-		} else if (parse_server(*s, "turn:", p->turn_ip,
-					sizeof(p->turn_ip), &port)) {
-			p->pccfg.ice.turn_ip = p->turn_ip;
-			p->pccfg.ice.turn_port = port;
-		} else {
-			actr_logw(TAG, "ICE server %s not understood", *s);
+				 &port))
+			rc = ice_server(p, 0, port);
+		else if (parse_server(*s, "turn:", p->turn_ip,
+				      sizeof(p->turn_ip), &port))
+			rc = ice_server(p, 1, port);
+		else
+			rc = -EINVAL;
+		if (rc < 0) {
+			actr_loge(TAG, "ICE server %s: not stun:HOST[:PORT] or "
+				  "turn:HOST[:PORT] (%s)", *s,
+				  actr_strerror(rc));
+			errno = EINVAL;
+			goto fail;
 		}
 	}
 	p->pccfg.ice.relay_only = cfg->ice_relay_only;
 	p->pccfg.ice.no_direct = cfg->no_direct_udp;
 	p->pccfg.trickle = true;
+	p->pccfg.keep_on_path_loss = !p->cfg.no_ice_restart;
+	p->pccfg.on_path = actr__peer_path;
+	if (!p->cfg.ice_restart_timeout_ms)
+		p->cfg.ice_restart_timeout_ms = 30000;
+	if (!p->cfg.ice_restart_max_interval_ms)
+		p->cfg.ice_restart_max_interval_ms = 500;
 	p->pccfg.handshake_timeout_ms = p->cfg.setup_timeout_ms;
 	p->pccfg.max_message = ACTR_MAX(p->cfg.max_message,
 					(size_t)ACTR__PC_MIN_MAX_MESSAGE);
@@ -1478,8 +1809,17 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 		snprintf(url, sizeof(url), "https://%s", u + 6);
 	else
 		snprintf(url, sizeof(url), "%s", u);
-	if (build_register(p, &reg, &reglen) < 0)
+	if (actr__peer_ws_init(p) < 0) {
+		actr_loge(TAG, "actr_peer_new: the WebSocket lane listener "
+			  "(ws_listen %s, ws_port %u) could not start",
+			  cfg->ws_listen ? cfg->ws_listen : "", cfg->ws_port);
+		errno = EADDRNOTAVAIL;
 		goto fail;
+	}
+	if (build_register(p, &reg, &reglen) < 0) {
+		errno = ENOMEM;
+		goto fail;
+	}
 	sc.url = url;
 	sc.register_request = reg;
 	sc.register_request_len = reglen;
@@ -1491,20 +1831,40 @@ actr_peer_t *actr_peer_new(actr_node_t *n, const actr_peer_config_t *cfg)
 	sc.arg = p;
 	p->sc = actr_sigclient_new(p->r, &sc);
 	free(reg);
-	if (!p->sc)
+	if (!p->sc) {
+		actr_loge(TAG, "actr_peer_new: signaling client for %s could "
+			  "not be made", url);
+		errno = EINVAL;
 		goto fail;
-	if (cfg->mailbox_path && actr__peer_mb_open(p) < 0)
-		goto fail;
+	}
+	if (cfg->mailbox_path) {
+		int rc = actr__peer_mb_open(p);
+
+		if (rc < 0) {
+			/* peer_mb_open logged the path and the reason */
+			errno = rc == -EBUSY ? EBUSY : rc < -1000 ? EIO : -rc;
+			goto fail;
+		}
+	}
 	actr__system_set_remote(p->sys, resolve, p);
 	return p;
 fail:
-	actr_peer_free(p);
+	{
+		int e = errno;
+
+		actr_peer_free(p);
+		errno = e;
+	}
 	return NULL;
 }
 
 int actr_peer_start(actr_peer_t *p)
 {
-	return p ? actr_sigclient_start(p->sc) : -EINVAL;
+	if (!p)
+		return -EINVAL;
+	if (p->cfg.watch_network && !p->netmon && !p->cfg.no_ice_restart)
+		actr__peer_netmon_start(p); /* logged; calls work without */
+	return actr_sigclient_start(p->sc);
 }
 
 void actr_peer_free(actr_peer_t *p)
@@ -1515,6 +1875,9 @@ void actr_peer_free(actr_peer_t *p)
 	if (!p)
 		return;
 	p->closing = true;
+	actr__resolve_cancel(p->ice_name[0].l);
+	actr__resolve_cancel(p->ice_name[1].l);
+	actr__peer_netmon_stop(p);
 	/* calls still in the runtime complete later without us */
 	for (struct tcall *tc = p->issued, *nx; tc; tc = nx) {
 		nx = tc->inext;
@@ -1535,6 +1898,7 @@ void actr_peer_free(actr_peer_t *p)
 				     -ACTR_ECLOSED, "peer closed");
 	}
 	actr__map_fini(&p->conns);
+	actr__peer_ws_fini(p);
 	actr_defer_cancel(p->r, &p->reap);
 	reap_dead(&p->reap, p);
 	actr__map_foreach(&p->types, it, n)
@@ -1577,6 +1941,11 @@ int actr_peer_set_route_lane(actr_peer_t *p, const char *route_key,
 	r->payload_type = payload_type;
 	actr__map_insert(&p->route_lanes, &r->node, r->key, len);
 	return 0;
+}
+
+int actr_peer_reason(const actr_peer_t *p, char *buf, size_t n)
+{
+	return actr_sigclient_reason(p->sc, buf, n);
 }
 
 bool actr_peer_ready(const actr_peer_t *p)

@@ -13,6 +13,7 @@
 #include <actr/sigclient.h>
 
 #include "runtime/internal.h"
+#include "proto/webrtc.pb-c.h"
 #include "wire/pc.h"
 
 #define ACTR__PEER_KEY 256		/* ActrId / ActrType string forms */
@@ -21,6 +22,8 @@
 #define ACTR__PEER_INFLIGHT_MAX 4096	/* request ids tracked per conn */
 #define ACTR__PEER_XID 64		/* sdp_exchange_id bytes + NUL */
 #define ACTR__PEER_UFRAG 257		/* ICE ufrag (RFC 8839) + NUL */
+#define ACTR__PEER_GONE 32		/* dropped connections remembered */
+#define ACTR__PEER_GONE_NS (300ull * 1000000000ull) /* ... for 5 min */
 
 enum peer_conn_state {
 	PC_NEGOTIATING = 0,	/* waiting for the RoleAssignment */
@@ -69,6 +72,22 @@ struct peer_conn {
 					 * (failed at once when the
 					 * connection is lost) */
 	struct peer_conn *next_dead;	/* reap list */
+	struct actr__peer_ws *ws;	/* direct WebSocket carrying this
+					 * connection's sends, or NULL
+					 * (peer_ws.c) */
+	bool ws_tried;			/* fell back to WebSocket once */
+	/* ICE restart (peer_restart.c) */
+	bool rs_lost;			/* path lost, restarting */
+	bool rs_offer_pending;		/* offerer: restart offer out, no
+					 * answer yet */
+	bool rs_in_offer;		/* answerer: applying the peer's
+					 * restart offer */
+	unsigned rs_attempts;		/* attempts since the loss */
+	uint64_t rs_lost_ns;		/* when the path was lost */
+	uint64_t rs_last_ns;		/* last attempt */
+	uint64_t rs_ok_ns;		/* last time a restart found it */
+	actr_timer_t rs_timer;		/* next attempt */
+	actr_timer_t rs_giveup;		/* ice_restart_timeout_ms */
 };
 
 struct actr_peer {
@@ -82,6 +101,19 @@ struct actr_peer {
 	char local_addr[64];		/* storage for pccfg */
 	char stun_ip[64];
 	char turn_ip[64];
+	struct peer_gone {		/* connections dropped lately (a
+					 * reply to them is dropped, not
+					 * sent over a new connection) */
+		char key[ACTR__PEER_KEY];
+		uint64_t at_ns;
+	} gone[ACTR__PEER_GONE];
+	unsigned gone_next;		/* ring cursor */
+	struct peer_ice_name {		/* STUN [0], TURN [1] server names
+					 * being resolved (net/resolve.c) */
+		actr_peer_t *p;
+		int which;
+		struct actr__lookup *l;
+	} ice_name[2];
 	char turn_user[256];		/* TurnCredential (registration) */
 	char turn_pass[128];
 	actr__dtls_cert_t *cert;	/* our DTLS identity */
@@ -108,6 +140,9 @@ struct actr_peer {
 					 * in-process messages stored
 					 * (mailbox_local), not yet queued */
 	actr_hook_t tell_hook;		/* acks them after dispatch */
+	struct actr__peer_wsgate *wsg;	/* direct WebSocket lane
+					 * (peer_ws.c), NULL = off */
+	struct peer_netmon *netmon;	/* watch_network (peer_netmon.c) */
 };
 
 /** Drop c: queued requests fail with ConnectionNotReady; for a negative
@@ -129,6 +164,85 @@ size_t actr__peer_stream_buffered(actr__lane_t *lane,
 				  const Actr__ActrId *target, int pt);
 /** c opened: streams toward its peer may go (writable on both lanes). */
 void actr__peer_stream_open(struct peer_conn *c);
+/** A message arrived on lane of c (from its pc or a WebSocket): RPC
+ * lanes are decoded and delivered (or stored in the mailbox); stream
+ * lanes go to the stream registry. Takes msg. */
+void actr__peer_on_lane_message(struct peer_conn *c, int lane,
+				actr_buf_t *msg);
+
+/** New connection record for remote (key: its string form), in
+ * p->conns, PC_NEGOTIATING, setup timer running. NULL on ENOMEM. */
+struct peer_conn *actr__peer_conn_new(actr_peer_t *p,
+				      const Actr__ActrId *remote,
+				      const char *key);
+
+/** Ask the signaling server for WebRTC roles with c's remote (c stays
+ * PC_NEGOTIATING; on_role creates the pc). 0 or negative. */
+int actr__peer_conn_negotiate(struct peer_conn *c);
+
+/** c just opened (st PC_OPEN set by the caller or not): mark it open,
+ * stop the setup timer, count it and send what is queued. */
+void actr__peer_conn_opened(struct peer_conn *c, const char *how);
+
+/** Send one message on lane of c by its transport: the pc once it is
+ * connected, else an open WebSocket, else the pc (stream lanes too).
+ * Codes of actr__pc_send. */
+int actr__peer_conn_send(struct peer_conn *c, int lane, const void *data,
+			 size_t len);
+
+/** Send what is queued on c (after a full transport drained). */
+void actr__peer_conn_flush(struct peer_conn *c);
+
+/* peer_ws.c: the direct WebSocket lane (PROTOCOL.md 8) */
+struct actr__peer_ws;
+/** Start the listener when cfg.ws_listen is set. 0 or negative. */
+int actr__peer_ws_init(actr_peer_t *p);
+/** Close every WebSocket and the listener (after the conns dropped). */
+void actr__peer_ws_fini(actr_peer_t *p);
+/** The ws_address to register, or NULL. */
+const char *actr__peer_ws_advertised(actr_peer_t *p);
+/** Remember the ws_address_map of a route-candidates answer. */
+void actr__peer_ws_note(actr_peer_t *p,
+			const Actr__RouteCandidatesResponse__RouteCandidatesOk
+				*ok);
+/** A new outbound connection to key should use the WebSocket lane
+ * (prefer_ws and an address is known). */
+bool actr__peer_ws_preferred(actr_peer_t *p, const char *key);
+/** Start an outbound WebSocket for c (PC_CONNECTING). 0 or negative. */
+int actr__peer_ws_connect(struct peer_conn *c);
+/** c is being dropped with status: true when the WebSocket lane keeps it
+ * (WebRTC setup failed and the peer has a ws_address: queued calls move
+ * to a WebSocket; or its WebSocket is open and only the pc goes). */
+bool actr__peer_ws_fallback(struct peer_conn *c, int status,
+			    const char *why);
+/** c's WebSocket is open for sending. */
+bool actr__peer_ws_ready(const struct peer_conn *c);
+/** Send one message on lane over c's WebSocket (codes of
+ * actr__pc_send). */
+int actr__peer_ws_send(struct peer_conn *c, int lane, const void *data,
+		       size_t len);
+/** c is dropped: close its WebSocket. */
+void actr__peer_ws_detach(struct peer_conn *c);
+/* peer_restart.c: ICE restart of open connections */
+void actr__peer_restart_init(struct peer_conn *c);
+/** Stop c's restart timers (c is being dropped). */
+void actr__peer_restart_fini(struct peer_conn *c);
+/** pc cbs.path: the ICE path was lost (up false) or found again. */
+void actr__peer_path(void *arg, bool up);
+/** The peer's IceRestartRequest (encoded payload) for c (may be NULL). */
+void actr__peer_restart_request_in(actr_peer_t *p, struct peer_conn *c,
+				   const uint8_t *payload, size_t len);
+/** An ICE_RESTART_OFFER or ANSWER that belongs to a restart of c's open
+ * connection: applied (or c dropped when refused) and true; false when
+ * it is none (the caller handles it as before). */
+bool actr__peer_restart_sdp(actr_peer_t *p, struct peer_conn *c,
+			    const Webrtc__SessionDescription *sd);
+/** Apply candidates kept before the description (peer.c). */
+void actr__peer_apply_early(struct peer_conn *c);
+
+/* peer_netmon.c: cfg.watch_network */
+int actr__peer_netmon_start(actr_peer_t *p);
+void actr__peer_netmon_stop(actr_peer_t *p);
 
 /* peer_media.c: the lane's media operations (runtime/lane.h) and the
  * pc's media callbacks */

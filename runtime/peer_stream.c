@@ -2,8 +2,9 @@
  * The peer gate's stream transport (runtime/lane.h send_stream/buffered):
  * encoded DataChunks on the STREAM_* DataChannels of the connection to a
  * target, the one RPC uses (PROTOCOL.md 7: same fragment header, the
- * channel tells the lane). A WebSocket transport implements the same two
- * operations with its own framing.
+ * channel tells the lane). A connection carried by the direct WebSocket
+ * lane sends them there instead (runtime/peer_ws.c, payload_type 2 and 3
+ * frames).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,8 +52,15 @@ int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
 			actr__peer_conn_initiate(p, target);
 		return -ACTR_ENOTREADY;
 	}
-	if (c->st != PC_OPEN || !c->pc)
+	if (c->st != PC_OPEN)
 		return -ACTR_ENOTREADY;
+	if (!c->pc || actr__pc_state(c->pc) != ACTR__PC_CONNECTED) {
+		/* the direct WebSocket lane carries this connection: its
+		 * own queue bounds it (-ENOBUFS when full) */
+		if (c->ws && actr__peer_ws_ready(c))
+			return actr__peer_ws_send(c, pt, data, len);
+		return -ACTR_ENOTREADY;
+	}
 	q = actr__pc_buffered(c->pc, pt);
 	if (q && q + len > high_water)
 		return -ENOBUFS;

@@ -387,6 +387,45 @@ static void on_stop_deadline(actr_timer_t *t, void *arg)
 	force_shutdown(arg, "shutdown deadline passed");
 }
 
+/* The shell toward any ActrId: the node's own (hook) context calls. */
+int actr_ref_call_to(actr_ref_t *ref, const Actr__ActrId *target,
+		     const char *route_key, const ProtobufCMessage *req,
+		     const ProtobufCMessageDescriptor *resp_type,
+		     uint32_t timeout_ms, actr_result_cb cb, void *arg)
+{
+	if (!ref)
+		return -EINVAL;
+	return actr_call(&ref->node->hook_ctx, target, route_key, req,
+			 resp_type, timeout_ms, cb, arg);
+}
+
+int actr_ref_call_to_raw(actr_ref_t *ref, const Actr__ActrId *target,
+			 const char *route_key, const void *data, size_t len,
+			 uint32_t timeout_ms, actr_result_cb cb, void *arg)
+{
+	if (!ref)
+		return -EINVAL;
+	return actr_call_raw(&ref->node->hook_ctx, target, route_key, data,
+			     len, timeout_ms, cb, arg);
+}
+
+int actr_ref_tell_to(actr_ref_t *ref, const Actr__ActrId *target,
+		     const char *route_key, const ProtobufCMessage *msg)
+{
+	if (!ref)
+		return -EINVAL;
+	return actr_tell(&ref->node->hook_ctx, target, route_key, msg);
+}
+
+int actr_ref_tell_to_raw(actr_ref_t *ref, const Actr__ActrId *target,
+			 const char *route_key, const void *data, size_t len)
+{
+	if (!ref)
+		return -EINVAL;
+	return actr_tell_raw(&ref->node->hook_ctx, target, route_key, data,
+			     len);
+}
+
 int actr_ref_shutdown(actr_ref_t *ref, actr_shutdown_cb done, void *arg)
 {
 	actr_node_t *n = ref->node;

@@ -259,10 +259,26 @@ def seeds_stream():
           raw(0, chunk("a", 1)[:-1]) + raw(1, b"\x12\x01") +
           raw(0, fv(2, 3) + fb(3, b"")))
 
+def seeds_wslane():
+    # a lane frame (payload_type u8 | length u32 BE | data); the same bytes
+    # are also split (first byte) into the two identity header values
+    import base64
+    env = rpc_env("echo.EchoService.Echo", "1")
+    write("fuzz_wslane", "rpc", bytes([0]) + struct.pack(">I", len(env)) + env)
+    write("fuzz_wslane", "signal", bytes([1, 0, 0, 0, 0]))
+    write("fuzz_wslane", "badtype", bytes([9, 0, 0, 0, 1, 0]))
+    write("fuzz_wslane", "short", bytes([0, 0, 0, 0, 9, 1]))
+    A = actr_id(101, 1, "acme", "a", "1.0.0")
+    cred = fv(1, 1) + fb(2, fv(1, 101) + fb(2, "1@101/acme:a:1.0.0") +
+                        fv(3, 1 << 40)) + fb(3, bytes(64))
+    hexid = A.hex().encode()
+    write("fuzz_wslane", "headers",
+          bytes([len(hexid) + 1]) + hexid + base64.b64encode(cred))
+
 
 def main():
     which = sys.argv[1:] or ["frag", "dcep", "udp", "node", "signal",
-                             "stream"]
+                             "stream", "wslane"]
     for w in which:
         globals()["seeds_" + w]()
 

@@ -33,6 +33,14 @@
 #define BUF_SIZE (1024 * 1024)	/* SO_SNDBUF / SO_RCVBUF */
 #define FEED_READ (256 * 1024)	/* fed bytes that force a read at once */
 #define LOG_EVERY ACTR_SEC(1)	/* rate limit of input warnings */
+#define RTO_INITIAL_MS 1000	/* RFC 9260 RTO.Initial */
+#define RTO_MIN_MS 200		/* below RFC 9260's 1 s: LAN and loopback */
+#define RTO_MAX_MS 10000	/* below RFC 9260's 60 s */
+#define ASSOC_MAXRXT 10		/* usrsctp's Association.Max.Retrans */
+#define PATH_MAXRXT 5		/* and Path.Max.Retrans */
+#define LOST_RTO_FLOOR_MS 50	/* retransmission pace while the path is
+				 * lost, at the fastest */
+#define PATH_RESTORE_MS 10000	/* abort limit back after the path */
 
 struct qmsg {
 	struct qmsg *next;	/* queue link */
@@ -110,6 +118,10 @@ struct actr__sctp {
 	struct qmsg *qhead, *qtail;	/* send queue */
 	size_t qbytes;			/* bytes queued */
 	struct actr__sctp_stats stats;	/* counters */
+	bool path_lost;			/* actr__sctp_path_lost(true) */
+	unsigned rto_max;		/* opts.rto_max_ms or RTO_MAX_MS */
+	bool no_abort;			/* opts.no_abort */
+	actr_timer_t path_timer;	/* restores the abort limit */
 };
 
 /* ---- process-global usrsctp state ----------------------------------------- */
@@ -203,14 +215,19 @@ static int global_init(actr_reactor_t *r)
 	usrsctp_sysctl_set_sctp_sendspace(BUF_SIZE);
 	usrsctp_sysctl_set_sctp_recvspace(BUF_SIZE);
 	usrsctp_sysctl_set_sctp_max_chunks_on_queue(10 * 1024);
-	usrsctp_sysctl_set_sctp_rto_initial_default(1000);
-	usrsctp_sysctl_set_sctp_rto_min_default(200);
-	usrsctp_sysctl_set_sctp_rto_max_default(10000);
+	usrsctp_sysctl_set_sctp_rto_initial_default(RTO_INITIAL_MS);
+	usrsctp_sysctl_set_sctp_rto_min_default(RTO_MIN_MS);
+	usrsctp_sysctl_set_sctp_rto_max_default(RTO_MAX_MS);
 	usrsctp_sysctl_set_sctp_init_rto_max_default(10000);
 	usrsctp_sysctl_set_sctp_delayed_sack_time_default(SACK_DELAY_MS);
 	usrsctp_sysctl_set_sctp_sack_freq_default(SACK_FREQ);
 	usrsctp_sysctl_set_sctp_enable_sack_immediately(1);
 	usrsctp_sysctl_set_sctp_heartbeat_interval_default(10000);
+	/* usrsctp aborts an association whose chunk was retransmitted 30
+	 * times, whatever its Max.Retrans: a path lost for a few seconds
+	 * under opts.no_abort would end it. Max.Retrans (per association)
+	 * is the limit. */
+	usrsctp_sysctl_set_sctp_max_retran_chunk(UINT16_MAX);
 	usrsctp_sysctl_set_sctp_nr_outgoing_streams_default(MAX_STREAMS);
 	usrsctp_sysctl_set_sctp_nr_incoming_streams_default(MAX_STREAMS);
 	G.inited = true;
@@ -296,6 +313,10 @@ static void enter(actr__sctp_t *s)
 
 static void really_free(actr__sctp_t *s);
 static void on_shut_timer(actr_timer_t *t, void *arg);
+static void on_path_timer(actr_timer_t *t, void *arg);
+static int set_limits(actr__sctp_t *s, unsigned rto_min_ms,
+		      unsigned rto_max_ms, uint16_t maxrxt);
+static int set_paddr(actr__sctp_t *s, uint32_t flags, uint16_t maxrxt);
 
 static bool leave(actr__sctp_t *s)
 {
@@ -376,6 +397,11 @@ static int configure(actr__sctp_t *s)
 	rc |= setopt(s, IPPROTO_SCTP, SCTP_INITMSG, &im, sizeof(im),
 		     "SCTP_INITMSG");
 	rc |= set_path_mtu(s);
+	if (s->rto_max != RTO_MAX_MS || s->no_abort)
+		rc |= set_limits(s, RTO_MIN_MS, s->rto_max,
+				 s->no_abort ? UINT16_MAX : 0);
+	if (s->no_abort)
+		rc |= set_paddr(s, 0, UINT16_MAX);
 	for (size_t i = 0; i < ACTR_ARRAY_LEN(events); i++) {
 		memset(&ev, 0, sizeof(ev));
 		ev.se_assoc_id = SCTP_ALL_ASSOC;
@@ -409,6 +435,7 @@ actr__sctp_t *actr__sctp_new(actr_reactor_t *r,
 		goto out_release;
 	s->r = r;
 	actr_timer_init(r, &s->shut_timer, on_shut_timer, s);
+	actr_timer_init(r, &s->path_timer, on_path_timer, s);
 	s->cbs = *cbs;
 	s->arg = arg;
 	s->local_port = opts->local_port ? opts->local_port : DEFAULT_PORT;
@@ -426,6 +453,9 @@ actr__sctp_t *actr__sctp_new(actr_reactor_t *r,
 						 : 65536;
 	s->max_queued = opts->max_queued ? opts->max_queued
 					 : 16u * 1024 * 1024;
+	s->rto_max = opts->rto_max_ms ? ACTR_MAX(opts->rto_max_ms, RTO_MIN_MS)
+				      : RTO_MAX_MS;
+	s->no_abort = opts->no_abort;
 	s->out_streams = MAX_STREAMS;
 	rc = slot_alloc(s);
 	if (rc < 0)
@@ -591,6 +621,7 @@ static void really_free(actr__sctp_t *s)
 
 	actr_defer_cancel(s->r, &s->wake);
 	actr_timer_stop(&s->shut_timer);
+	actr_timer_stop(&s->path_timer);
 	if (s->so) {
 		/* SO_LINGER 0: aborts; the ABORT still goes out through
 		 * conn_output, so the id stays mapped until after. */
@@ -654,6 +685,122 @@ int actr__sctp_get_status(actr__sctp_t *s, struct actr__sctp_status *st)
 	st->rto_ms = ss.sstat_primary.spinfo_rto;
 	st->mtu = ss.sstat_primary.spinfo_mtu;
 	return 0;
+}
+
+/* ---- path loss (ICE restart underneath) ----------------------------------- */
+
+/* The retransmission timeout bounds (RTO.Min and RTO.Max; RTO.Initial
+ * follows within them) and the abort limit (the association's
+ * Max.Retrans, 0 = keep). */
+static int set_limits(actr__sctp_t *s, unsigned rto_min_ms,
+		      unsigned rto_max_ms, uint16_t maxrxt)
+{
+	struct sctp_rtoinfo ri;
+	struct sctp_assocparams ap;
+	int rc = 0;
+
+	memset(&ri, 0, sizeof(ri));
+	ri.srto_assoc_id = SCTP_FUTURE_ASSOC;
+	ri.srto_min = rto_min_ms;
+	ri.srto_max = rto_max_ms;
+	/* usrsctp refuses min > initial > max */
+	ri.srto_initial = ACTR_MAX(rto_min_ms,
+				   ACTR_MIN(RTO_INITIAL_MS, rto_max_ms));
+	if (maxrxt) {
+		memset(&ap, 0, sizeof(ap));
+		ap.sasoc_assoc_id = SCTP_FUTURE_ASSOC;
+		ap.sasoc_asocmaxrxt = maxrxt;
+		rc |= setopt(s, IPPROTO_SCTP, SCTP_ASSOCINFO, &ap, sizeof(ap),
+			     "SCTP_ASSOCINFO");
+	}
+	rc |= setopt(s, IPPROTO_SCTP, SCTP_RTOINFO, &ri, sizeof(ri),
+		     "SCTP_RTOINFO");
+	return rc ? -EINVAL : 0;
+}
+
+/* The peer address's failure threshold (Path.Max.Retrans, 0 = keep) and
+ * flags (SPP_HB_DEMAND: a HEARTBEAT now). */
+static int set_paddr(actr__sctp_t *s, uint32_t flags, uint16_t maxrxt)
+{
+	struct sctp_paddrparams pp;
+	struct sockaddr_conn *sc = (struct sockaddr_conn *)&pp.spp_address;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.spp_assoc_id = SCTP_FUTURE_ASSOC;	/* before connect: defaults */
+	if (s->state == ACTR_SCTP_CONNECTED) {
+		sc->sconn_family = AF_CONN;
+		sc->sconn_port = htons(s->remote_port);
+		sc->sconn_addr = (void *)s->id;
+		pp.spp_assoc_id = 0;
+	}
+	pp.spp_flags = flags;
+	pp.spp_pathmaxrxt = maxrxt;
+	return setopt(s, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &pp, sizeof(pp),
+		      "SCTP_PEER_ADDR_PARAMS");
+}
+
+static void on_path_timer(actr_timer_t *t, void *arg)
+{
+	actr__sctp_t *s = arg;
+
+	(void)t;
+	if (s->path_lost || s->state != ACTR_SCTP_CONNECTED || s->no_abort)
+		return;
+	set_limits(s, RTO_MIN_MS, s->rto_max, ASSOC_MAXRXT);
+	set_paddr(s, 0, PATH_MAXRXT);
+}
+
+int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms)
+{
+	int rc, rc2;
+
+	if (s->state != ACTR_SCTP_CONNECTED)
+		return -ACTR_ENOTREADY;
+	if (lost == s->path_lost)
+		return 0;
+	s->path_lost = lost;
+	actr_timer_stop(&s->path_timer);
+	if (ACTR__LOG_ENABLED(ACTR_LOG_DEBUG)) {
+		struct actr__sctp_status ss;
+
+		struct sctp_assocparams ap;
+		socklen_t n = sizeof(ap);
+
+		memset(&ap, 0, sizeof(ap));
+		usrsctp_getsockopt(s->so, IPPROTO_SCTP, SCTP_ASSOCINFO, &ap,
+				   &n);
+		if (actr__sctp_get_status(s, &ss) == 0)
+			actr_logd(LOGT, "path %s: rto %u ms, %u chunks in "
+				  "flight, %u pending, cwnd %u, max.retrans "
+				  "%u", lost ? "lost" : "back", ss.rto_ms,
+				  ss.unacked, ss.pending, ss.cwnd,
+				  ap.sasoc_asocmaxrxt);
+	}
+	if (lost) {
+		rto_max_ms = ACTR_MAX(rto_max_ms, LOST_RTO_FLOOR_MS);
+		rto_max_ms = ACTR_MIN(rto_max_ms, s->rto_max);
+		s->stats.path_losses++;
+		/* An address over its threshold is unreachable: usrsctp
+		 * then sends no DATA to it, only a HEARTBEAT per interval
+		 * (10 s). A high threshold makes it reachable again. */
+		/* a steady pace: the first retransmission after the path
+		 * is back comes at most rto_max_ms later */
+		rc = set_limits(s, ACTR_MIN(rto_max_ms, RTO_MIN_MS), rto_max_ms,
+				UINT16_MAX);
+		rc2 = set_paddr(s, 0, UINT16_MAX);
+		return rc ? rc : rc2;
+	}
+	/* The retransmissions made while the path was gone left the error
+	 * counter high; it is reset by the first acknowledgement. Until
+	 * then the old abort limit would abort at the next timeout, so it
+	 * comes back a while later. */
+	if (!s->no_abort)
+		actr_timer_start(&s->path_timer, ACTR_MS(PATH_RESTORE_MS), 0);
+	/* A HEARTBEAT at once: its answer refreshes the RTT and the
+	 * address, and the output that follows it retransmits. */
+	rc = set_limits(s, RTO_MIN_MS, s->rto_max, 0);
+	rc2 = set_paddr(s, SPP_HB_DEMAND, 0);
+	return rc ? rc : rc2;
 }
 
 /* ---- sending ------------------------------------------------------------- */

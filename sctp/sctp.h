@@ -108,6 +108,15 @@ struct actr__sctp_opts {
 				 * already rejects any altered byte: skip
 				 * the CRC32c check on input (outgoing
 				 * packets still carry a valid CRC32c) */
+	unsigned rto_max_ms;	/* RTO.Max, 0 = 10000 (at least 200): the
+				 * longest wait for a retransmission, so
+				 * also how soon data moves after an outage
+				 * ends */
+	bool no_abort;		/* never abort for unanswered
+				 * retransmissions (Association and Path
+				 * Max.Retrans unlimited): the layer below
+				 * decides when the peer is gone (ICE
+				 * consent and restart) */
 };
 
 /** Create an association on reactor r (initialising usrsctp if needed).
@@ -157,6 +166,8 @@ struct actr__sctp_stats {
 					 * closed its channel */
 	uint64_t bad_crc;		/* packets with a wrong CRC32c */
 	uint64_t queued_bytes;		/* now in our send queue */
+	uint64_t path_losses;		/* actr__sctp_path_lost(true) calls
+					 * that changed the state */
 };
 
 void actr__sctp_get_stats(const actr__sctp_t *s, struct actr__sctp_stats *st);
@@ -174,6 +185,21 @@ struct actr__sctp_status {
 
 /** 0, or -ACTR_ENOTREADY when not connected, or -errno. */
 int actr__sctp_get_status(actr__sctp_t *s, struct actr__sctp_status *st);
+
+/** The lower path is lost (true: an ICE restart is under way) or back
+ * (false). While lost, retransmissions are spaced at most rto_max_ms
+ * apart (at least 50), so the first one after the path returns is near,
+ * and the association never aborts for unanswered retransmissions (the
+ * caller decides when the connection is dead). When back, RTO.Max is
+ * restored at once and the abort limit (without opts.no_abort) 10 s later
+ * (the first acknowledgement resets the error count first). A
+ * retransmission timer already running keeps its time: opts.rto_max_ms
+ * bounds it. 0, -ACTR_ENOTREADY when
+ * the association is not up, -EINVAL when usrsctp refused an option.
+ * The address is made reachable again (an address over its failure
+ * threshold gets no DATA until a heartbeat answers, 10 s apart), and when
+ * the path is back a HEARTBEAT goes out at once. */
+int actr__sctp_path_lost(actr__sctp_t *s, bool lost, unsigned rto_max_ms);
 
 /** True when usrsctp is initialised in this process (tests, leak checks). */
 bool actr__sctp_global_active(void);

@@ -16,7 +16,10 @@
  *
  * libnice 0.1.21 checks consent every 4-6 s and expires it 10 s after the
  * last answer (fixed in libnice, see ice/ice.c), so loss is seen 4-10 s
- * after the peer stops.
+ * after the peer stops. The pc tests here run without keep_on_path_loss
+ * (the loss is final); the peer gate keeps the connection and restarts
+ * ICE first (test_resilience.c), so its call fails only after the
+ * restart budget.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -376,10 +379,12 @@ TEST_TIMEOUT(ice_consent_relay_partition, 60)
 
 /* ---- the peer gate over a lost connection ------------------------------ */
 
-/* The echo server (a child process) stops answering mid-session: a call
- * already sent on the connection fails with Unavailable and the reason
- * once consent expires, long before its own deadline; the server dies and
- * comes back; the next call connects again and succeeds. */
+/* The echo server (a child process) stops answering mid-session: consent
+ * expires, the ICE restarts that follow cannot reconnect (the server is
+ * frozen), and after their budget (3 s here) a call already sent on the
+ * connection fails with Unavailable and the reason, long before its own
+ * deadline; the server dies and comes back; the next call connects again
+ * and succeeds. */
 TEST_TIMEOUT(ice_consent_peer_call_fails_then_reconnects, 90)
 {
 	actr_reactor_t *r = actr_reactor_new();
@@ -394,6 +399,7 @@ TEST_TIMEOUT(ice_consent_peer_call_fails_then_reconnects, 90)
 
 	CHECK(r);
 	l = rt_signal(r, 0, url, sizeof(url));
+	rt_recovery.restart_timeout_ms = 3000;
 	rt_node(&cli, r, url, actr_workload_new("acme", "client", "1.0.0"),
 		NULL);
 	rt_wait_ready(r, &cli, NULL, 5000);
@@ -421,6 +427,10 @@ TEST_TIMEOUT(ice_consent_peer_call_fails_then_reconnects, 90)
 	CHECK_EQ(actr_peer_conn_count(cli.peer), 0);
 	actr_peer_get_stats(cli.peer, &st);
 	CHECK(st.conns_failed >= 1);
+	/* the loss was seen and restarts tried before giving up */
+	CHECK_EQ(st.paths_lost, 1);
+	CHECK_EQ(st.ice_restart_failures, 1);
+	CHECK_EQ(st.ice_restarts_ok, 0);
 
 	/* the frozen server is killed; a new one takes its place and the
 	 * next call finds it and connects again */

@@ -687,15 +687,17 @@ TEST_TIMEOUT(pc_echo_two_processes, 60)
 /* ICE restart while connected: new credentials both ways, lanes stay open
  * and carry messages afterwards; a renegotiation that changes the DTLS
  * fingerprint is refused. */
-static void ice_restart_case(bool trickle)
+static void ice_restart_case(bool trickle, bool keep)
 {
 	actr_reactor_t *r = actr_reactor_new();
 	struct actr__pc_config c;
+	struct actr__pc_stats sa, sb;
 	struct side a, b;
 	char u1[64], p1[128], u2[64], p2[128];
 	uint64_t end;
 
 	cfg_init(&c, trickle);
+	c.keep_on_path_loss = keep;
 	make_sides(r, &a, &b, &c, &c);
 	b.echo = true;
 	CHECK_OK(actr__pc_start(a.pc));
@@ -725,6 +727,19 @@ static void ice_restart_case(bool trickle)
 	CHECK_EQ(b.state, ACTR__PC_CONNECTED);
 	echo_one(r, &a, &b, ACTR__LANE_RPC_RELIABLE, 200000);
 	echo_one(r, &a, &b, ACTR__LANE_RPC_SIGNAL, 10);
+	/* one DTLS session each way throughout; with keep_on_path_loss the
+	 * restart was a path lost and found again on both sides */
+	actr__pc_get_stats(a.pc, &sa);
+	actr__pc_get_stats(b.pc, &sb);
+	CHECK_EQ(sa.dtls_handshakes, 1);
+	CHECK_EQ(sb.dtls_handshakes, 1);
+	CHECK_EQ(sa.ice_restarts, 1);
+	CHECK_EQ(sb.ice_restarts, 1);
+	CHECK_EQ(sa.path_losses, keep ? 1 : 0);
+	CHECK_EQ(sb.path_losses, keep ? 1 : 0);
+	CHECK_EQ(sa.path_restores, keep ? 1 : 0);
+	CHECK_EQ(sb.path_restores, keep ? 1 : 0);
+	CHECK(!actr__pc_path_lost(a.pc) && !actr__pc_path_lost(b.pc));
 	/* An unsolicited answer, and an offer with another fingerprint. */
 	{
 		struct actr__sdp s;
@@ -748,12 +763,18 @@ static void ice_restart_case(bool trickle)
 
 TEST_TIMEOUT(pc_ice_restart, 20)
 {
-	ice_restart_case(false);
+	ice_restart_case(false, false);
 }
 
 TEST_TIMEOUT(pc_ice_restart_trickle, 20)
 {
-	ice_restart_case(true);
+	ice_restart_case(true, false);
+}
+
+/* The same with keep_on_path_loss (the peer gate's setting). */
+TEST_TIMEOUT(pc_ice_restart_keep_path, 20)
+{
+	ice_restart_case(true, true);
 }
 
 /* The offer says a=setup:active (the offerer wants to be DTLS client):

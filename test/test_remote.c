@@ -520,7 +520,21 @@ TEST_TIMEOUT(remote_peer_freed_with_calls_in_flight, 30)
 	rt_run(r, &b.done, 1, 5000);
 	CHECK_EQ(b.done, 1);
 	CHECK(b.status == -ACTR_ETIMEDOUT || b.status == -ACTR_ENOTREADY);
-	CHECK_OK(actr_reply_raw(slow_ctx, "late", 4));
+	/* the server sees the caller's connection go; a late reply then is
+	 * dropped and counted, and opens no new connection to the caller */
+	for (int i = 0; i < 500 && actr_peer_conn_count(srv.peer); i++)
+		actr_reactor_run_once(r, 10);
+	CHECK_EQ(actr_peer_conn_count(srv.peer), 0);
+	CHECK_EQ(actr_reply_raw(slow_ctx, "late", 4), -ACTR_ECLOSED);
+	for (int i = 0; i < 30; i++)
+		actr_reactor_run_once(r, 10);
+	CHECK_EQ(actr_peer_conn_count(srv.peer), 0);
+	{
+		actr_peer_stats_t st;
+
+		actr_peer_get_stats(srv.peer, &st);
+		CHECK(st.late_replies_dropped >= 1);
+	}
 
 	rt_node_free(&cli);
 	rt_node_free(&srv);

@@ -353,3 +353,78 @@ TEST_TIMEOUT(remote_sec_reassembly_cap_several_attackers, 90)
 		rt_node_free(&a[i]);
 	scene_end(&s);
 }
+
+/* What the application hears about a refused registration: on_state gets
+ * FAILED once (no retries), and actr_peer_reason says why. */
+struct refusal {
+	int failed, backoff;
+	int rc;
+	char why[256];
+};
+
+static void on_refusal_state(actr_peer_t *p, int st, void *arg)
+{
+	struct refusal *x = arg;
+
+	if (st == ACTR_SIG_BACKOFF)
+		x->backoff++;
+	if (st == ACTR_SIG_FAILED) {
+		x->failed++;
+		x->rc = actr_peer_reason(p, x->why, sizeof(x->why));
+	}
+}
+
+TEST_TIMEOUT(remote_sec_bad_secret_and_realm_reported, 30)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	char url[64];
+	static const struct {
+		uint32_t realm;
+		const char *secret;
+		int rc;
+		const char *text;
+	} cases[] = {
+		{ 101, "wrong", -ACTR_EAUTH, "realm secret mismatch" },
+		{ 999, "pw", -ACTR_EPERM, "unknown realm" },
+	};
+
+	CHECK(r);
+	l = rt_signal(r, 0, url, sizeof(url));
+	for (int i = 0; i < 2; i++) {
+		actr_system_config_t sc = { .realm_id = cases[i].realm };
+		actr_peer_config_t pc = { 0 };
+		struct refusal x = { 0 };
+		actr_system_t *sys = actr_system_new(r, &sc);
+		actr_node_t *n = actr_node_new(sys, actr_workload_new("acme",
+						"refused", "1.0.0"), 0);
+		actr_peer_t *p;
+		struct actr_sigclient_stats ss;
+
+		CHECK(sys && n);
+		CHECK_OK(actr_node_start(n, NULL));
+		pc.signaling_url = url;
+		pc.realm_secret = cases[i].secret;
+		pc.local_addr = "127.0.0.1";
+		pc.on_state = on_refusal_state;
+		pc.arg = &x;
+		p = actr_peer_new(n, &pc);
+		CHECK(p);
+		CHECK_OK(actr_peer_start(p));
+		rt_run(r, &x.failed, 1, 5000);
+		CHECK_EQ(x.failed, 1);
+		CHECK_EQ(x.backoff, 0);			/* not retried */
+		CHECK_EQ(x.rc, cases[i].rc);
+		CHECK(strstr(x.why, cases[i].text) != NULL);
+		for (int k = 0; k < 20; k++)
+			actr_reactor_run_once(r, 10);
+		CHECK_EQ(x.failed, 1);
+		actr_sigclient_get_stats(p->sc, &ss);
+		CHECK_EQ(ss.reconnect_attempts, 0);
+		actr_peer_free(p);
+		actr_system_free(sys);
+	}
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}

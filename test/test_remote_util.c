@@ -22,9 +22,14 @@
 struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port,
 				     char *url, size_t cap)
 {
+	return rt_signal_on(r, "127.0.0.1", port, url, cap);
+}
+
+struct actr__sig_listener *rt_signal_on(actr_reactor_t *r, const char *host,
+					uint16_t port, char *url, size_t cap)
+{
 	struct actr__sig_config cfg;
-	struct actr__sig_listen_config lc = { .host = "127.0.0.1",
-					      .port = port };
+	struct actr__sig_listen_config lc = { .host = host, .port = port };
 	struct actr__sig_listener *l;
 
 	actr__sig_config_defaults(&cfg);
@@ -36,12 +41,13 @@ struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port,
 	l = actr__sig_listen(r, &cfg, &lc);
 	CHECK(l);
 	CHECK_OK(actr__sig_add_realm(actr__sig_listener_core(l), 101, "pw"));
-	snprintf(url, cap, "ws://127.0.0.1:%u", actr__sig_listener_port(l));
+	snprintf(url, cap, "ws://%s:%u", host, actr__sig_listener_port(l));
 	return l;
 }
 
 bool rt_mailbox_local;
 struct rt_limits rt_limits;
+struct rt_recovery rt_recovery;
 
 void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,
 	     actr_workload_t *w, const char *mailbox)
@@ -73,6 +79,10 @@ void rt_node_ex(struct rnode *n, actr_reactor_t *r, const char *url,
 	pc.max_message = rt_limits.max_message;
 	pc.reasm_cap = rt_limits.reasm_cap;
 	pc.reasm_floor = rt_limits.reasm_floor;
+	pc.no_ice_restart = rt_recovery.no_ice_restart;
+	pc.ice_restart_timeout_ms = rt_recovery.restart_timeout_ms;
+	pc.ice_restart_max_interval_ms = rt_recovery.restart_max_interval_ms;
+	pc.watch_network = rt_recovery.watch_network;
 	n->peer = actr_peer_new(n->node, &pc);
 	CHECK(n->peer);
 	CHECK_OK(actr_node_start(n->node, &n->ref));

@@ -25,6 +25,10 @@ struct rnode {
 struct actr__sig_listener *rt_signal(actr_reactor_t *r, uint16_t port,
 				     char *url, size_t cap);
 
+/** The same on host (an IPv4 literal). */
+struct actr__sig_listener *rt_signal_on(actr_reactor_t *r, const char *host,
+					uint16_t port, char *url, size_t cap);
+
 /** Nodes made from here on set actr_peer_config.mailbox_local to this. */
 extern bool rt_mailbox_local;
 
@@ -36,6 +40,16 @@ struct rt_limits {
 	size_t reasm_floor;	/* actr_peer_config.reasm_floor */
 };
 extern struct rt_limits rt_limits;
+
+/** Nodes made from here on take these recovery settings (0 = the
+ * defaults; README "Recovery"). */
+struct rt_recovery {
+	bool no_ice_restart;		/* actr_peer_config.no_ice_restart */
+	unsigned restart_timeout_ms;	/* .ice_restart_timeout_ms */
+	unsigned restart_max_interval_ms; /* .ice_restart_max_interval_ms */
+	bool watch_network;		/* .watch_network */
+};
+extern struct rt_recovery rt_recovery;
 
 /** System + node of workload w + started peer gate (loopback ICE). */
 void rt_node(struct rnode *n, actr_reactor_t *r, const char *url,

@@ -17,6 +17,7 @@
 #include <actr/peer.h>
 
 #include "net/conn.h"
+#include "runtime/peer_internal.h"
 #include "server/signal_internal.h"
 #include "test.h"
 #include "test_remote_util.h"
@@ -219,6 +220,69 @@ TEST_TIMEOUT(resolve_signaling_url_by_name, 20)
 	rt_node_free(&a);
 	actr__sig_listener_free(l);
 	dns_stop(&d);
+	rt_drain(r);
+	actr_reactor_free(r);
+}
+
+/* STUN and TURN servers given by name are resolved without blocking and
+ * used once known; a bad ICE server URL or a second gate on one system is
+ * refused with errno and a reason. */
+TEST_TIMEOUT(resolve_ice_server_names_and_peer_new_errors, 20)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct dns d;
+	actr_system_config_t sc = { .realm_id = 101 };
+	actr_system_t *sys;
+	actr_node_t *n;
+	actr_peer_t *p, *p2;
+	const char *servers[] = { "stun:signal.test:3478",
+				  "turn:other.test:3479", NULL };
+	const char *bad[] = { "stun:", NULL };
+	actr_peer_config_t pc = { .signaling_url = "ws://127.0.0.1:1",
+				  .ice_servers = servers };
+
+	CHECK(r);
+	dns_start(&d, r);
+	sys = actr_system_new(r, &sc);
+	n = actr_node_new(sys, actr_workload_new("acme", "ice", "1.0.0"), 0);
+	CHECK(sys && n);
+	CHECK_OK(actr_node_start(n, NULL));
+	actr_log_set_level(ACTR_LOG_ERROR);
+
+	errno = 0;
+	pc.ice_servers = bad;
+	CHECK(actr_peer_new(n, &pc) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	pc.ice_servers = servers;
+	pc.signaling_url = "ftp://127.0.0.1:1";
+	errno = 0;
+	CHECK(actr_peer_new(n, &pc) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	pc.signaling_url = NULL;
+	CHECK(actr_peer_new(n, &pc) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	pc.signaling_url = "ws://127.0.0.1:1";
+
+	p = actr_peer_new(n, &pc);
+	CHECK(p);
+	errno = 0;
+	p2 = actr_peer_new(n, &pc);		/* one gate per system */
+	CHECK(p2 == NULL);
+	CHECK_EQ(errno, EBUSY);
+	CHECK(p->pccfg.ice.stun_ip == NULL);	/* not known yet */
+	for (int i = 0; i < 300 && (!p->pccfg.ice.stun_ip ||
+				    !p->pccfg.ice.turn_ip); i++)
+		actr_reactor_run_once(r, 10);
+	CHECK(p->pccfg.ice.stun_ip != NULL);
+	CHECK_STR(p->pccfg.ice.stun_ip, "127.0.0.1");
+	CHECK_EQ(p->pccfg.ice.stun_port, 3478);
+	CHECK_STR(p->pccfg.ice.turn_ip, "127.0.0.1");
+	CHECK_EQ(p->pccfg.ice.turn_port, 3479);
+	CHECK(d.answered >= 2);
+	actr_peer_free(p);
+	actr_system_free(sys);
+	dns_stop(&d);
+	actr_log_set_level(ACTR_LOG_INFO);
 	rt_drain(r);
 	actr_reactor_free(r);
 }

@@ -493,9 +493,16 @@ TEST(sigclient_core_register_failures_back_off)
 	CHECK_EQ(actr__sigc_stats(f.c)->pub.reconnect_attempts, 1);
 	CHECK_EQ(f.posts, 2);
 	CHECK_EQ(actr__sigc_state(f.c), ACTR_SIG_REGISTERING);
-	/* a refused registration (and an undecodable body) back off too */
-	reply_status(&f, 403);
+	/* a server that cannot register now (and an undecodable body)
+	 * back off too, with the reason kept */
+	reply_status(&f, 503);
 	CHECK_EQ(actr__sigc_state(f.c), ACTR_SIG_BACKOFF);
+	{
+		char why[128];
+
+		CHECK(actr__sigc_reason(f.c, why, sizeof(why)) < 0);
+		CHECK_STR(why, "registration refused: 503 no");
+	}
 	CHECK_EQ(actr__sigc_next_deadline(f.c), f.now + 1000);
 	advance(&f, 1000);
 	CHECK_EQ(f.posts, 3);
@@ -511,6 +518,33 @@ TEST(sigclient_core_register_failures_back_off)
 	actr__sigc_ws_open(f.c, f.now);
 	CHECK_EQ(actr__sigc_attempts(f.c), 0); /* an open resets the count */
 	fk_free(&f);
+}
+
+/* A wrong realm secret (401) or an unknown realm (403) does not get
+ * better by asking again: FAILED at once, no retry, and the reason. */
+TEST(sigclient_core_permanent_refusal_stops)
+{
+	static const int codes[] = { 401, 403 };
+
+	for (int i = 0; i < 2; i++) {
+		struct fk f;
+		struct actr__sigc_config cfg;
+		char why[128];
+
+		fk_init(&f, &cfg);
+		fk_start(&f, &cfg);
+		CHECK_EQ(f.posts, 1);
+		reply_status(&f, codes[i]);
+		CHECK_EQ(actr__sigc_state(f.c), ACTR_SIG_FAILED);
+		CHECK_EQ(actr__sigc_reason(f.c, why, sizeof(why)),
+			 codes[i] == 401 ? -ACTR_EAUTH : -ACTR_EPERM);
+		CHECK(strstr(why, codes[i] == 401 ? "refused: 401"
+						  : "refused: 403") != NULL);
+		advance(&f, 120000);
+		CHECK_EQ(f.posts, 1);		/* never asked again */
+		CHECK_EQ(actr__sigc_stats(f.c)->pub.reconnect_attempts, 0);
+		fk_free(&f);
+	}
 }
 
 TEST(sigclient_core_heartbeat_and_pong_timeout)

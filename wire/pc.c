@@ -24,6 +24,11 @@
 #define LINGER_MS 500			/* graceful close bound on free */
 #define SETUP_QUEUE_MAX 32		/* DTLS datagrams held for ICE */
 #define SETUP_QUEUE_BYTES (64u << 10)	/* and their bytes: a few flights */
+#define LOST_QUEUE_MAX 32		/* DTLS datagrams held while the path
+					 * is lost (the newest) */
+#define LOST_QUEUE_BYTES (64u << 10)	/* and their bytes */
+#define KEEP_RTO_MAX_MS 1000		/* SCTP RTO.Max with
+					 * keep_on_path_loss */
 
 struct lane {
 	actr__dc_t *dc;			/* channel, NULL before/after */
@@ -74,6 +79,11 @@ struct actr__pc {
 	size_t setup_q_bytes;		/* their bytes */
 	struct actr__pc_stats st;	/* counters */
 	uint64_t t0;			/* actr__pc_new, for the timeline */
+	bool path_lost;			/* keep_on_path_loss: between
+					 * cfg.on_path(false) and (true) */
+	struct early lost_q[LOST_QUEUE_MAX]; /* DTLS out while path_lost */
+	unsigned nlost_q;		/* entries, oldest first */
+	size_t lost_q_bytes;		/* their bytes */
 	/* media tracks (wire/media.c, layout in wire/pc_media.c) */
 	actr__media_t *media;		/* RTP/SRTP engine */
 	bool media_offering;		/* our RENEGOTIATION offer is out */
@@ -333,6 +343,59 @@ static void setup_flush(struct actr__pc *pc)
 	setup_clear(pc);
 }
 
+/*
+ * While the path is lost, what DTLS sends (SCTP's retransmissions, new
+ * data) cannot leave. The newest datagrams are held and sent as they are
+ * the moment the path is back (lost_flush): they never reached the peer,
+ * so its DTLS replay window takes them, and SCTP's data moves at once
+ * instead of at its next retransmission timeout.
+ */
+static void lost_drop_oldest(struct actr__pc *pc)
+{
+	pc->lost_q_bytes -= pc->lost_q[0].n;
+	free(pc->lost_q[0].p);
+	memmove(pc->lost_q, pc->lost_q + 1,
+		--pc->nlost_q * sizeof(pc->lost_q[0]));
+	pc->st.dtls_dropped_lost++;
+}
+
+static void lost_push(struct actr__pc *pc, const uint8_t *p, size_t n)
+{
+	uint8_t *c;
+
+	if (n > LOST_QUEUE_BYTES)
+		return;
+	while (pc->nlost_q && (pc->nlost_q == LOST_QUEUE_MAX ||
+			       pc->lost_q_bytes + n > LOST_QUEUE_BYTES))
+		lost_drop_oldest(pc);
+	c = actr__malloc(n);
+	if (!c)
+		return;
+	memcpy(c, p, n);
+	pc->lost_q[pc->nlost_q].p = c;
+	pc->lost_q[pc->nlost_q++].n = n;
+	pc->lost_q_bytes += n;
+	pc->st.dtls_held_lost++;
+}
+
+static void lost_clear(struct actr__pc *pc)
+{
+	while (pc->nlost_q)
+		lost_drop_oldest(pc);
+}
+
+static void lost_flush(struct actr__pc *pc)
+{
+	for (unsigned i = 0; i < pc->nlost_q; i++) {
+		if (actr__ice_send(pc->ice, pc->lost_q[i].p,
+				   pc->lost_q[i].n) == 0)
+			pc->st.dtls_resent_lost++;
+		free(pc->lost_q[i].p);
+	}
+	pc->nlost_q = 0;
+	pc->lost_q_bytes = 0;
+}
+
 static int dtls_send_down(void *arg, const uint8_t *p, size_t n)
 {
 	struct actr__pc *pc = arg;
@@ -341,6 +404,10 @@ static int dtls_send_down(void *arg, const uint8_t *p, size_t n)
 	if (!pc->ice_up)
 		return setup_push(pc, p, n);
 	rc = actr__ice_send(pc->ice, p, n);
+	if (rc < 0 && pc->path_lost) {
+		lost_push(pc, p, n);
+		return 0;
+	}
 	if (rc < 0)
 		pc->st.dtls_send_errors++;
 	return rc;
@@ -426,12 +493,52 @@ static int create_dtls(struct actr__pc *pc)
 	pc->dtls = actr__dtls_new(pc->r, pc->cert, &o, &cbs, pc);
 	if (!pc->dtls)
 		return -EINVAL;
+	pc->st.dtls_handshakes++;
 	maybe_start_dtls(pc);
 	flush_early(pc);
 	return 0;
 }
 
 /* ---- ICE upward -------------------------------------------------------- */
+
+/*
+ * The path under a CONNECTED pc went away or came back
+ * (cfg.keep_on_path_loss). DTLS has no timer once connected and SCTP is
+ * told to keep retransmitting, briefly spaced, without aborting: the
+ * association and the lanes outlive the ICE restart, and what was sent
+ * meanwhile leaves soon after the new pair works.
+ */
+static void path_change(struct actr__pc *pc, bool up)
+{
+	if (pc->path_lost == !up || pc->freed)
+		return;
+	pc->path_lost = !up;
+	if (up) {
+		pc->st.path_restores++;
+		lost_flush(pc);
+	} else {
+		pc->st.path_losses++;
+	}
+	actr_logi("pc", "%s: ICE path %s", pc->offerer ? "offerer" :
+		  "answerer", up ? "works again (DTLS and SCTP kept)" :
+		  "lost: waiting for an ICE restart");
+	if (pc->sctp)
+		actr__sctp_path_lost(pc->sctp, !up,
+				     pc->cfg.path_lost_rto_ms
+					     ? pc->cfg.path_lost_rto_ms
+					     : 100);
+	if (pc->cfg.on_path && !pc->lingering) {
+		pc->depth++;
+		pc->cfg.on_path(pc->arg, up);
+		pc->depth--;
+	}
+}
+
+/* Is a lost path to be waited for rather than failed? */
+static bool keeps_path(const struct actr__pc *pc)
+{
+	return pc->cfg.keep_on_path_loss && pc->state == ACTR__PC_CONNECTED;
+}
 
 static void on_ice_state(void *arg, int state)
 {
@@ -445,9 +552,15 @@ static void on_ice_state(void *arg, int state)
 			mark(pc, &pc->st.t_ice);
 			setup_flush(pc);
 			maybe_start_dtls(pc);
+		} else if (pc->path_lost) {
+			path_change(pc, true);
 		}
 		break;
 	case ACTR__ICE_FAILED:
+		if (keeps_path(pc)) {
+			path_change(pc, false);
+			break;
+		}
 		/* Once a path worked, failure means consent expired (RFC
 		 * 7675): the peer went silent or the path broke. */
 		if (pc->ice_up)
@@ -667,6 +780,15 @@ static void start_sctp(struct actr__pc *pc)
 	o.remote_max_message = pc->frag_data + ACTR_FRAG_HDR_LEN;
 	o.max_queued = pc->cfg.max_message + (pc->cfg.max_message >> 2);
 	o.authenticated = true; /* every packet passed DTLS's AEAD check */
+	if (pc->cfg.keep_on_path_loss) {
+		/* A retransmission timer running when the path is lost
+		 * keeps its time; bounded by this, data moves soon after
+		 * an outage ends. The association never aborts on its
+		 * own: ICE consent and the caller's restart budget decide
+		 * when the peer is gone. */
+		o.rto_max_ms = KEEP_RTO_MAX_MS;
+		o.no_abort = true;
+	}
 	/* DTLS never fragments application data, so an SCTP packet must fit
 	 * the path: 1200 unless configured. Larger packets only on a
 	 * loopback pair (one DTLS record holds 16 KiB); some peers (aiortc)
@@ -1116,6 +1238,10 @@ static int restart_local(struct actr__pc *pc)
 
 	if (rc < 0)
 		return rc;
+	pc->st.ice_restarts++;
+	/* the agent has no pair until the new checks succeed */
+	if (keeps_path(pc))
+		path_change(pc, false);
 	rc = actr__ice_local_credentials(pc->ice, pc->local.ufrag,
 					 sizeof(pc->local.ufrag), pc->local.pwd,
 					 sizeof(pc->local.pwd));
@@ -1138,6 +1264,22 @@ int actr__pc_restart_ice(actr__pc_t *pc)
 	pc->restarting = true;
 	actr_logi("pc", "ICE restart");
 	return restart_local(pc);
+}
+
+int actr__pc_restart_ice_retry(actr__pc_t *pc)
+{
+	if (pc->offerer && pc->have_remote && pc->restarting &&
+	    pc->state == ACTR__PC_CONNECTED) {
+		actr_logi("pc", "ICE restart again (the last one did not "
+				"connect)");
+		return restart_local(pc);
+	}
+	return actr__pc_restart_ice(pc);
+}
+
+bool actr__pc_path_lost(const actr__pc_t *pc)
+{
+	return pc->path_lost;
 }
 
 static void apply_remote_ice(struct actr__pc *pc, const struct actr__sdp *rs)
@@ -1417,6 +1559,7 @@ void actr__pc_free(actr__pc_t *pc)
 		free(pc->early[i].p);
 	pc->nearly = 0;
 	setup_clear(pc);
+	lost_clear(pc);
 	if (pc->depth)
 		actr_defer(pc->r, &pc->release, on_release, pc);
 	else

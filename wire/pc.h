@@ -106,6 +106,24 @@ struct actr__pc_config {
 					 * pair (<= 16000; the peer must accept
 					 * it); 0 = 1200, always 1200 on other
 					 * paths */
+	bool keep_on_path_loss;		/* once CONNECTED, an ICE failure
+					 * (consent lost) is reported through
+					 * cfg.on_path instead of FAILED: DTLS
+					 * and SCTP wait for an ICE restart
+					 * (the caller decides when to give
+					 * up; SCTP never aborts on its own
+					 * and retransmits at least every
+					 * 1 s) */
+	unsigned path_lost_rto_ms;	/* SCTP retransmission bound while
+					 * the path is lost, 0 = 100 */
+	/** With keep_on_path_loss: the ICE path under a CONNECTED pc was
+	 * lost (up = false: consent expired, or an ICE restart began) or
+	 * works again (up = true: the restart connected), called with the
+	 * cbs' arg. DTLS and SCTP are kept throughout; sends are accepted
+	 * and retransmitted by SCTP once the path is back. May be NULL.
+	 * (Here rather than in actr__pc_cbs, whose users initialise it by
+	 * position.) */
+	void (*on_path)(void *arg, bool up);
 };
 
 struct actr__pc_cbs {
@@ -118,7 +136,8 @@ struct actr__pc_cbs {
 	 * -ACTR_EUNAVAILABLE ICE found no working pair, -ACTR_EAUTH
 	 * fingerprint mismatch, -ACTR_ETIMEDOUT handshake deadline (from
 	 * CONNECTING) or connection lost once ICE worked (RFC 7675 consent
-	 * expired: the peer stopped answering for ~10 s, see ice.c),
+	 * expired: the peer stopped answering for ~10 s, see ice.c; with
+	 * cfg.keep_on_path_loss that is cfg.on_path(false) instead),
 	 * -ACTR_EPROTO DTLS/SDP error; CLOSED: 0 for a clean shutdown
 	 * (either side), -ECONNRESET for an abort or a DTLS close_notify.
 	 * After FAILED or CLOSED actr__pc_send returns -ACTR_ECLOSED. */
@@ -170,6 +189,17 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len);
  * offer with new ICE credentials restarts it. 0, -EINVAL (answerer, or a
  * restart already pending), -ACTR_ENOTREADY (not connected). */
 int actr__pc_restart_ice(actr__pc_t *pc);
+
+/** Like actr__pc_restart_ice, but a restart still waiting for its answer
+ * is superseded (new credentials again; the old answer is then refused
+ * as a stale one by the caller's exchange id). For repeated attempts
+ * while the path is lost. Same return codes, except no -EINVAL for a
+ * pending restart. */
+int actr__pc_restart_ice_retry(actr__pc_t *pc);
+
+/** True while the ICE path under a CONNECTED pc is lost (between
+ * cfg.on_path(false) and on_path(true)). */
+bool actr__pc_path_lost(const actr__pc_t *pc);
 
 /** A remote candidate ("candidate:..", "a=" optional); NULL or "" means
  * end-of-candidates. 0, -ACTR_EPROTO (malformed), -ENOTSUP (mDNS/TCP:
@@ -253,6 +283,16 @@ struct actr__pc_stats {
 	uint64_t t_dtls;	/* DTLS handshake done */
 	uint64_t t_sctp;	/* SCTP association up */
 	uint64_t t_open;	/* all four lanes open (CONNECTED) */
+	uint64_t path_losses;	/* ICE path lost under CONNECTED
+				 * (keep_on_path_loss) */
+	uint64_t path_restores;	/* and found again by an ICE restart */
+	uint64_t ice_restarts;	/* local ICE restarts (either role) */
+	uint64_t dtls_handshakes; /* DTLS sessions created (stays 1: a
+				 * restart keeps the association) */
+	uint64_t dtls_held_lost; /* DTLS datagrams held while the path was
+				 * lost */
+	uint64_t dtls_resent_lost; /* of those, sent when it was back */
+	uint64_t dtls_dropped_lost; /* dropped: more than 32 / 64 KiB */
 };
 
 void actr__pc_get_stats(const actr__pc_t *pc, struct actr__pc_stats *st);

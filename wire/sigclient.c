@@ -310,6 +310,11 @@ void actr_sigclient_free(actr_sigclient_t *c)
 	free(c);
 }
 
+int actr_sigclient_reason(const actr_sigclient_t *c, char *buf, size_t n)
+{
+	return actr__sigc_reason(c->core, buf, n);
+}
+
 actr_sig_state_t actr_sigclient_state(const actr_sigclient_t *c)
 {
 	return actr__sigc_state(c->core);
@@ -343,6 +348,12 @@ const Actr__ActrId *actr__sigclient_id(const actr_sigclient_t *c)
 		actr__sigc_registration(c->core);
 
 	return ok ? ok->actr_id : NULL;
+}
+
+const Actr__RegisterResponse__RegisterOk *
+actr__sigclient_registration(const actr_sigclient_t *c)
+{
+	return actr__sigc_registration(c->core);
 }
 
 const Actr__AIdCredential *actr__sigclient_credential(const actr_sigclient_t *c)
@@ -425,6 +436,22 @@ int actr_sigclient_service_spec(actr_sigclient_t *c, const char *name,
 		SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_GET_SERVICE_SPEC_REQUEST;
 	m.get_service_spec_request = &q;
 	return send_a2s(c, &m, ACTR__SIGC_SPEC, cb, arg);
+}
+
+int actr_sigclient_signing_key(actr_sigclient_t *c, uint32_t key_id,
+			       actr_sig_reply_fn cb, void *arg)
+{
+	Signaling__ActrToSignaling m = SIGNALING__ACTR_TO_SIGNALING__INIT;
+	Signaling__GetSigningKeyRequest q =
+		SIGNALING__GET_SIGNING_KEY_REQUEST__INIT;
+
+	if (!c || !cb)
+		return -EINVAL;
+	q.key_id = key_id;
+	m.payload_case =
+		SIGNALING__ACTR_TO_SIGNALING__PAYLOAD_GET_SIGNING_KEY_REQUEST;
+	m.get_signing_key_request = &q;
+	return send_a2s(c, &m, ACTR__SIGC_SIGNKEY, cb, arg);
 }
 
 int actr_sigclient_subscribe(actr_sigclient_t *c, const char *manufacturer,

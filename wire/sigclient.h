@@ -18,6 +18,12 @@ const Actr__ActrId *actr__sigclient_id(const actr_sigclient_t *c);
 /** Our current credential (NULL before registration). */
 const Actr__AIdCredential *actr__sigclient_credential(const actr_sigclient_t *c);
 
+/** Our current registration (NULL before): credential, signing_pubkey
+ * and signing_key_id of the server's current key. Owned by the client,
+ * valid until the next registration or renewal. */
+const Actr__RegisterResponse__RegisterOk *
+actr__sigclient_registration(const actr_sigclient_t *c);
+
 /**
  * Relay rl (payload_case and payload set by the caller; source,
  * credential and target are filled here) to target. 0, -ACTR_ENOTREADY,

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,9 @@ struct actr__sigc {
 	struct actr__sigc_io io;		/* driver */
 	actr_sig_state_t state;			/* current state */
 	bool running;				/* between start and stop */
+	int why_rc;				/* reason of the last failure
+						 * (0 = none since connected) */
+	char why[256];				/* ... in words */
 	/* registration */
 	Actr__RegisterResponse__RegisterOk *ok;	/* current, or NULL */
 	char id_str[512];			/* our ActrId string */
@@ -75,6 +79,20 @@ void actr__sigc_config_from(struct actr__sigc_config *cfg,
 	cfg->renew_jitter_s = pub->renew_jitter_s;
 	cfg->cb = pub->cb;
 	cfg->arg = pub->arg;
+}
+
+/* Keep the reason of a failure, for actr_sigclient_reason(). */
+static void set_reason(struct actr__sigc *c, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_reason(struct actr__sigc *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->why_rc = rc;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
 }
 
 static void set_state(struct actr__sigc *c, actr_sig_state_t st)
@@ -431,15 +449,44 @@ void actr__sigc_http_reply(struct actr__sigc *c, uint64_t now_ms,
 		return;
 	}
 	if (resp) {
-		if (resp->result_case == ACTR__REGISTER_RESPONSE__RESULT_ERROR)
+		uint32_t code = 0;
+
+		if (resp->result_case == ACTR__REGISTER_RESPONSE__RESULT_ERROR) {
+			code = resp->error->code;
 			actr_logw(TAG, "%s failed: %u %s",
 				  renew ? "renewal" : "registration",
 				  resp->error->code, resp->error->message);
+			set_reason(c, code_to_rc(code), "%s refused: %u %s",
+				   renew ? "renewal" : "registration", code,
+				   resp->error->message ? resp->error->message
+							: "");
+		} else {
+			set_reason(c, -ACTR_EPROTO, "%s: unexpected reply",
+				   renew ? "renewal" : "registration");
+		}
 		actr__register_response__free_unpacked(resp, NULL);
+		/* A wrong realm secret, an unknown realm or a refused
+		 * manifest stays wrong however often we ask: stop. */
+		if (!renew && (code == 401 || code == 403)) {
+			actr_loge(TAG, "%s; not retrying: check the realm id "
+				  "and realm_secret (and the manifest) in the "
+				  "configuration", c->why);
+			c->running = false;
+			set_state(c, ACTR_SIG_FAILED);
+			return;
+		}
 	} else {
 		actr_logw(TAG, "%s failed: %s (HTTP %d)",
 			  renew ? "renewal" : "registration",
 			  rc < 0 ? actr_strerror(rc) : "bad body", status);
+		if (rc < 0)
+			set_reason(c, rc, "%s: %s",
+				   renew ? "renewal" : "registration",
+				   actr_strerror(rc));
+		else
+			set_reason(c, -ACTR_EPROTO, "%s: HTTP %d, body not a "
+				   "RegisterResponse",
+				   renew ? "renewal" : "registration", status);
 	}
 	if (renew && rc == 0 && status == 401) {
 		/* the server no longer knows us: register afresh */
@@ -689,6 +736,8 @@ void actr__sigc_ws_message(struct actr__sigc *c, uint64_t now_ms, bool text,
 void actr__sigc_ws_open(struct actr__sigc *c, uint64_t now_ms)
 {
 	c->attempts = 0;
+	c->why_rc = 0;
+	c->why[0] = '\0';
 	c->st.pub.connects++;
 	actr_logi(TAG, "%s: signaling connected", c->id_str);
 	set_state(c, ACTR_SIG_CONNECTED);
@@ -706,6 +755,14 @@ void actr__sigc_ws_closed(struct actr__sigc *c, uint64_t now_ms, int code,
 	pend_fail_all(c, -ACTR_ECLOSED);
 	actr_logi(TAG, "%s: signaling closed (%d %s)", c->id_str, code,
 		  reason ? reason : "");
+	if (http_status)
+		set_reason(c, http_status == 401 ? -ACTR_EAUTH
+						 : -ACTR_EUNAVAILABLE,
+			   "signaling WebSocket refused: HTTP %d",
+			   http_status);
+	else
+		set_reason(c, -ACTR_EUNAVAILABLE, "signaling connection "
+			   "closed: %d %s", code, reason ? reason : "");
 	if (!c->running)
 		return;
 	if (http_status == 401 && c->ok) {
@@ -788,8 +845,9 @@ static void schedule_retry(struct actr__sigc *c, uint64_t now)
 	uint64_t d = c->cfg.backoff_initial_ms;
 
 	if (c->attempts >= c->cfg.max_attempts) {
-		actr_logw(TAG, "%s: giving up after %u attempts",
-			  c->id_str[0] ? c->id_str : "signaling", c->attempts);
+		actr_logw(TAG, "%s: giving up after %u attempts (last: %s)",
+			  c->id_str[0] ? c->id_str : "signaling", c->attempts,
+			  c->why[0] ? c->why : "no reason recorded");
 		set_state(c, ACTR_SIG_FAILED);
 		return;
 	}
@@ -953,6 +1011,13 @@ void actr__sigc_stop(struct actr__sigc *c, uint64_t now_ms)
 }
 
 /* ---- accessors -------------------------------------------------------------- */
+
+int actr__sigc_reason(const struct actr__sigc *c, char *buf, size_t n)
+{
+	if (buf && n)
+		snprintf(buf, n, "%s", c->why);
+	return c->why_rc;
+}
 
 actr_sig_state_t actr__sigc_state(const struct actr__sigc *c)
 {

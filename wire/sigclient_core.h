@@ -46,6 +46,7 @@ enum actr__sigc_kind {
 	ACTR__SIGC_SUB,		/* SubscribeActrUpRequest */
 	ACTR__SIGC_UNSUB,	/* UnsubscribeActrUpRequest */
 	ACTR__SIGC_ROLE,	/* RoleNegotiation relay */
+	ACTR__SIGC_SIGNKEY,	/* GetSigningKeyRequest */
 };
 
 /** What the core asks its driver to do. */
@@ -176,6 +177,9 @@ int actr__sigc_negotiate_role(struct actr__sigc *c, uint64_t now_ms,
 int actr__sigc_renew(struct actr__sigc *c, uint64_t now_ms);
 
 actr_sig_state_t actr__sigc_state(const struct actr__sigc *c);
+
+/** The last failure's code (0 = none since connected) and text. */
+int actr__sigc_reason(const struct actr__sigc *c, char *buf, size_t n);
 const struct actr__sigc_stats *actr__sigc_stats(const struct actr__sigc *c);
 /** Current registration (NULL before), owned by the core until the next
  * registration. */

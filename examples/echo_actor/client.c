@@ -11,8 +11,11 @@
  *   client [--signal ws://127.0.0.1:8081] [--realm 101] [--secret S]
  *          [--local 127.0.0.1] [--type MFR:NAME:VERSION] [--route KEY]
  *          [-n N] [--size BYTES] [--timeout MS] [--expect-error CODE]
- *          [--quiet]
+ *          [--quiet] [--prefer-ws]
  *
+ * --prefer-ws calls over the target's direct WebSocket lane when it
+ * advertises one (ws_address) instead of WebRTC; the last line then also
+ * says how many frames went over it ("ws frames_out=N frames_in=M").
  * --size pads each message to BYTES bytes. --expect-error CODE counts a
  * call as good when it fails with that actr error code (10009 for a node
  * that serves nothing: the Rust runtime's Node.js binding). At the end a
@@ -176,7 +179,7 @@ static void usage(void)
 	fprintf(stderr, "usage: client [--signal URL] [--realm ID] "
 		"[--secret S] [--local IP] [--type MFR:NAME:VERSION] "
 		"[--route KEY] [-n N] [--size BYTES] [--timeout MS] "
-		"[--expect-error CODE] [--quiet]\n");
+		"[--expect-error CODE] [--quiet] [--prefer-ws]\n");
 	exit(2);
 }
 
@@ -220,6 +223,8 @@ int main(int argc, char **argv)
 			c.expect_error = atoi(arg_of(argc, argv, &i));
 		else if (!strcmp(a, "--quiet"))
 			c.quiet = true;
+		else if (!strcmp(a, "--prefer-ws"))
+			pc.prefer_ws = true;
 		else
 			usage();
 	}
@@ -253,6 +258,14 @@ int main(int argc, char **argv)
 	while (!c.done && actr_time_ns() < end)
 		actr_reactor_run_once(c.r, 100);
 	print_stats(&c);
+	if (pc.prefer_ws) {
+		actr_peer_ws_stats_t ws;
+
+		actr_peer_get_ws_stats(c.peer, &ws);
+		printf("ws frames_out=%llu frames_in=%llu\n",
+		       (unsigned long long)ws.msgs_out,
+		       (unsigned long long)ws.msgs_in);
+	}
 	actr_peer_free(c.peer);
 	actr_system_free(sys);
 	actr_reactor_drain(c.r, 1000); /* let closes finish */

@@ -9,7 +9,14 @@
  *   server [--signal ws://127.0.0.1:8081] [--realm 101] [--secret S]
  *          [--local 127.0.0.1] [--type MFR:NAME:VERSION]
  *          [--mailbox PATH] [--sync normal|full] [--crash-once FILE]
+ *          [--ws-listen IP] [--ws-port PORT] [--relay-only]
  *
+ * --ws-listen also accepts direct WebSocket lanes on IP (PORT, default
+ * ephemeral) and registers that ws_address: callers that prefer it (and
+ * the Rust runtime, which connects to an advertised one next to WebRTC
+ * and uses it while no DataChannel is up) call over it. --relay-only
+ * offers TURN relay candidates only: with no TURN server, no WebRTC
+ * connection can form (tests of the WebSocket lane use it).
  * --mailbox stores every inbound request durably before it is handled
  * (acknowledged after the reply left). --crash-once FILE shows what that
  * buys: the first request makes the process exit abruptly (status 3)
@@ -131,11 +138,19 @@ int main(int argc, char **argv)
 						  "normal");
 		else if (!strcmp(a, "--crash-once"))
 			crash_file = arg_of(argc, argv, &i);
+		else if (!strcmp(a, "--ws-listen"))
+			pc.ws_listen = arg_of(argc, argv, &i);
+		else if (!strcmp(a, "--relay-only"))
+			pc.ice_relay_only = true;
+		else if (!strcmp(a, "--ws-port"))
+			pc.ws_port = (uint16_t)atoi(arg_of(argc, argv, &i));
 		else {
 			fprintf(stderr, "usage: server [--signal URL] [--realm "
 				"ID] [--secret S] [--local IP] "
 				"[--type MFR:NAME:VERSION] [--mailbox PATH] "
-				"[--sync normal|full] [--crash-once FILE]\n");
+				"[--sync normal|full] [--crash-once FILE] "
+				"[--ws-listen IP] [--ws-port PORT] "
+				"[--relay-only]\n");
 			return 2;
 		}
 	}
@@ -169,6 +184,18 @@ int main(int argc, char **argv)
 		"recovered from the mailbox\n", handled,
 		(unsigned long long)st.conns_open,
 		(unsigned long long)st.recovered);
+	if (pc.ws_listen) {
+		actr_peer_ws_stats_t ws;
+
+		actr_peer_get_ws_stats(peer, &ws);
+		fprintf(stderr, "server: direct WebSocket lane: %llu "
+			"connections, %llu frames in, %llu out, %llu refused\n",
+			(unsigned long long)ws.conns_in,
+			(unsigned long long)ws.msgs_in,
+			(unsigned long long)ws.msgs_out,
+			(unsigned long long)(ws.auth_refused +
+					     ws.acl_refused));
+	}
 	actr_peer_free(peer);
 	actr_system_free(sys);
 	actr_reactor_drain(r, 1000); /* let closes finish */

@@ -87,7 +87,10 @@ typedef struct actr_method {
 #define ACTR_METHOD_END { NULL, NULL, 0 }
 
 /** Lifecycle hooks; every one optional. ctx is the node's own context
- * (self id; no caller; it cannot reply but may call and tell). */
+ * (self id; no caller; it cannot reply but may call and tell). It is the
+ * same object for every hook and lives as long as the node: keep it
+ * after the hook returns (say, to call from a timer) and use it until
+ * actr_node_free(). */
 typedef struct actr_hooks {
 	/* Before the node accepts messages; a negative return aborts start. */
 	int (*on_start)(actr_ctx_t *ctx, void *user);
@@ -242,6 +245,29 @@ ACTR_API int actr_ref_call_raw(actr_ref_t *ref, const char *route_key,
 
 /** Fire and forget to the ref's workload. 0, -EINVAL, -ACTR_ECLOSED,
  * -ENOMEM. */
+/**
+ * From the shell, to any actor by ActrId (another node of this system,
+ * or a remote one through the peer gate: see actr_peer_discover for the
+ * ids a type resolves to). The caller id is ref's node, as for calls a
+ * handler makes. Same rules and codes as actr_call / actr_tell.
+ */
+ACTR_API int actr_ref_call_to(actr_ref_t *ref, const Actr__ActrId *target,
+			      const char *route_key,
+			      const ProtobufCMessage *req,
+			      const ProtobufCMessageDescriptor *resp_type,
+			      uint32_t timeout_ms, actr_result_cb cb,
+			      void *arg);
+ACTR_API int actr_ref_call_to_raw(actr_ref_t *ref, const Actr__ActrId *target,
+				  const char *route_key, const void *data,
+				  size_t len, uint32_t timeout_ms,
+				  actr_result_cb cb, void *arg);
+ACTR_API int actr_ref_tell_to(actr_ref_t *ref, const Actr__ActrId *target,
+			      const char *route_key,
+			      const ProtobufCMessage *msg);
+ACTR_API int actr_ref_tell_to_raw(actr_ref_t *ref, const Actr__ActrId *target,
+				  const char *route_key, const void *data,
+				  size_t len);
+
 ACTR_API int actr_ref_tell(actr_ref_t *ref, const char *route_key,
 		  const ProtobufCMessage *msg);
 ACTR_API int actr_ref_tell_raw(actr_ref_t *ref, const char *route_key,

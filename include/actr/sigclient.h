@@ -129,6 +129,18 @@ ACTR_API void actr_sigclient_free(actr_sigclient_t *c);
 
 ACTR_API actr_sig_state_t actr_sigclient_state(const actr_sigclient_t *c);
 
+/**
+ * Why the last attempt failed: the code (0 when nothing failed since the
+ * last connect; -ACTR_EAUTH for a refused realm secret or manifest,
+ * -ACTR_EPERM for an unknown realm, -ACTR_EUNAVAILABLE for a closed or
+ * refused connection, a transport code otherwise), and the text in
+ * buf[0..n) (may be NULL). Call it from on_state on BACKOFF or FAILED.
+ * A registration refused with 401 or 403 is permanent: the client stops
+ * (FAILED at once, no retries) and says which setting to check.
+ */
+ACTR_API int actr_sigclient_reason(const actr_sigclient_t *c, char *buf,
+				   size_t n);
+
 /** Our ActrId: encoded (returns its length, 0 before registration) and
  * string form ("" before registration). */
 ACTR_API size_t actr_sigclient_actor_id(const actr_sigclient_t *c, uint8_t *out,
@@ -169,6 +181,13 @@ ACTR_API int actr_sigclient_service_spec(actr_sigclient_t *c, const char *name,
 ACTR_API int actr_sigclient_subscribe(actr_sigclient_t *c, const char *manufacturer,
 			     const char *name, const char *version, bool sub,
 			     actr_sig_reply_fn cb, void *arg);
+
+/** The signaling server's Ed25519 public key for key_id (credentials
+ * name the key that signed them); cb gets the encoded
+ * GetSigningKeyResponse {key_id, pubkey}, or -ACTR_ENOTFOUND for a key
+ * the server does not know. */
+ACTR_API int actr_sigclient_signing_key(actr_sigclient_t *c, uint32_t key_id,
+			       actr_sig_reply_fn cb, void *arg);
 
 /** Ask the server to assign WebRTC roles with target (encoded ActrId);
  * cb gets the encoded RoleAssignment addressed to us. */

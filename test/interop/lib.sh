@@ -124,6 +124,15 @@ start_rust_server() {
 	wait_for "$DIR/$1.log" "^ready " 30
 }
 
+# start_rust_server_ws NAME TYPE PORT WSPORT: the same, listening for
+# direct WebSocket lanes on WSPORT
+start_rust_server_ws() {
+	rust serve "$1" "$2" "$3" --ws-port "$4" </dev/null \
+		>"$DIR/$1.log" 2>&1 &
+	PIDS="$PIDS $!"
+	wait_for "$DIR/$1.log" "^ready " 30
+}
+
 # start_c_server NAME TYPE PORT: the C echo example server
 start_c_server() {
 	"$B/examples/echo_actor/server" $(c_args "$3") --type "$2" \

@@ -14,6 +14,12 @@
 #   c-to-rust         C client -> Rust node: 1000 calls, each NotImplemented
 #   c-closes-cleanly  the C client's exit ends its connection with an SCTP
 #                     SHUTDOWN the Rust side completes (no ABORT)
+#   c-to-rust-ws      C client -> Rust node over the direct WebSocket lane
+#                     (the Rust node listens, [websocket] in actr.toml, and
+#                     advertises ws_address; the C client prefers it): 200
+#                     calls, each NotImplemented, every one a WebSocket
+#                     frame each way; the Rust gate verified the C node's
+#                     X-Actr-Credential
 #   rust-presence     the Rust node, alive past the server's presence
 #                     timeout on heartbeats alone, is still found and called
 #   rust-renewal      a Rust node on a second actr-signal with 4 s
@@ -79,6 +85,21 @@ grep -q "closed cleanly" "$DIR/c-to-rust.log" || st=1
 grep -q "aborting" "$DIR/c-to-rust.log" && st=1
 grep "ErrChunk" "$DIR/rust-echo.log" && st=1
 result c-closes-cleanly $st "$DIR/rust-echo.log" "$DIR/c-to-rust.log"
+
+# the direct WebSocket lane: a Rust node that listens, a C caller that
+# prefers the lane
+if start_rust_server_ws rust-ws acme:rust-ws:1.0.0 18181 18190; then
+	"$B/examples/echo_actor/client" $(c_args 18181) \
+		--type acme:rust-ws:1.0.0 --prefer-ws -n 200 --quiet \
+		--expect-error 10009 >"$DIR/c-to-rust-ws.log" 2>&1
+	st=$?
+	grep -q "^ws frames_out=200 frames_in=200" "$DIR/c-to-rust-ws.log" ||
+		st=1
+	grep -q "identity verification passed" "$DIR/rust-ws.log" || st=1
+	result c-to-rust-ws $st "$DIR/c-to-rust-ws.log" "$DIR/rust-ws.log"
+else
+	result "Rust node registers (WebSocket lane)" 1 "$DIR/rust-ws.log"
+fi
 
 # presence: the server forgets an actor 4 s after its last heartbeat;
 # the Rust node must live through two of those windows on heartbeats

@@ -6,7 +6,9 @@
 //        --realm R --secret S --type MFR:NAME:VER
 //     Registers, prints "ready <ActrId>", runs until SIGTERM or SIGINT
 //     (at most 10 minutes). The binding is client-only: every call to it is answered
-//     with NotImplemented (10009).
+//     with NotImplemented (10009). With --ws-port P it also listens for
+//     direct WebSocket lanes on P and advertises ws://HOST:P ([websocket]
+//     in actr.toml).
 //
 //   node rust_peer.mjs call --addon A --dir D --signal ... --type MFR:NAME:VER
 //        --target MFR:NAME:VER [--route R] [-n N] [--sizes B,B,...]
@@ -46,6 +48,7 @@ for (let i = 0; i < argv.length; i++) {
 	case '--sizes': set('sizes'); break;
 	case '--timeout': set('timeout'); break;
 	case '--expect-error': set('expectError'); break;
+	case '--ws-port': set('wsPort'); break;
 	default:
 		console.error(`rust_peer: unknown argument ${k}`);
 		process.exit(2);
@@ -87,7 +90,11 @@ function writeConfig() {
 		'[ais_endpoint]', `url = "http://${opt.signal}/ais"`, '',
 		'[deployment]', `realm_id = ${Number(opt.realm)}`,
 		opt.secret ? `realm_secret = "${opt.secret}"` : '', '',
-		'[hyper.trust]', 'kind = "dev_only"', ''].join('\n'));
+		'[hyper.trust]', 'kind = "dev_only"', '',
+		...(opt.wsPort ? ['[websocket]',
+			`listen_port = ${Number(opt.wsPort)}`,
+			`advertised_host = "${opt.signal.split(':')[0]}"`,
+			''] : [])].join('\n'));
 	return join(opt.dir, 'manifest.toml');
 }
 
