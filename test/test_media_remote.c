@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,6 +160,10 @@ static void child_main(const char *url, int to_parent, int from_parent)
 			break;
 		actr_reactor_run_once(r, 10);
 	}
+	/* everything freed: valgrind checks this process's leaks too */
+	rt_node_free(&n);
+	rt_drain(r);
+	actr_reactor_free(r);
 	_exit(0);
 }
 
@@ -174,6 +181,20 @@ static void on_call(const actr_result_t *res, void *arg)
 	c->done++;
 	if (res->status == 0 && res->len == 4 && !memcmp(res->data, "ping", 4))
 		c->ok++;
+}
+
+static uint16_t free_tcp_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	CHECK(fd >= 0);
+	CHECK(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(getsockname(fd, (struct sockaddr *)&sa, &sl) == 0);
+	close(fd);
+	return ntohs(sa.sin_port);
 }
 
 /* A NUL-terminated string from the child, running r meanwhile. */
@@ -216,10 +237,15 @@ TEST_TIMEOUT(media_remote_two_processes, 120)
 	int issued = 0, got[6];
 	actr_media_stats_t ms;
 	uint64_t end, next_ns = 0;
+	uint16_t port;
 	pid_t pid;
 
 	CHECK(r);
-	l = rt_signal(r, 0, url, sizeof(url));
+	/* The child is forked before anything else exists here, so it
+	 * inherits nothing to free; it registers once the server listens
+	 * (its signaling client retries). */
+	port = free_tcp_port();
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%u", port);
 	CHECK(pipe(up) == 0 && pipe(down) == 0);
 	fflush(stdout);
 	pid = fork();
@@ -227,8 +253,10 @@ TEST_TIMEOUT(media_remote_two_processes, 120)
 	if (pid == 0) {
 		close(up[0]);
 		close(down[1]);
+		actr_reactor_free(r);
 		child_main(url, up[1], down[0]);
 	}
+	l = rt_signal(r, port, url, sizeof(url));
 	close(up[1]);
 	close(down[0]);
 	CHECK(fcntl(up[0], F_SETFL, O_NONBLOCK) == 0);
