@@ -9,6 +9,7 @@
 
 #include "core/internal.h"
 #include "wire/rtp.h"
+#include "wire/sdp.h"
 #include "wire/srtp.h"
 #include "test.h"
 
@@ -293,4 +294,98 @@ TEST(media_srtp_protect_tamper_replay)
 {
 	srtp_profile_case(ACTR_SRTP_AEAD_AES_128_GCM);
 	srtp_profile_case(ACTR_SRTP_AES128_CM_SHA1_80);
+}
+
+/* A browser-style offer: audio first with extmap and red, video with rtx,
+ * H264 in mode 0 and 1, simulcast lines, the data section last, one
+ * BUNDLE transport. */
+static const char BROWSER_OFFER[] =
+	"v=0\r\n"
+	"o=- 123 2 IN IP4 127.0.0.1\r\n"
+	"s=-\r\nt=0 0\r\n"
+	"a=group:BUNDLE 0 1 2\r\n"
+	"a=msid-semantic: WMS s1\r\n"
+	"m=audio 9 UDP/TLS/RTP/SAVPF 63 111 9\r\n"
+	"c=IN IP4 0.0.0.0\r\n"
+	"a=candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\r\n"
+	"a=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\n"
+	"a=fingerprint:sha-256 AA:BB\r\na=setup:actpass\r\n"
+	"a=mid:0\r\n"
+	"a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+	"a=sendrecv\r\na=msid:s1 mic-1\r\na=rtcp-mux\r\n"
+	"a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\n"
+	"a=rtpmap:111 opus/48000/2\r\na=rtcp-fb:111 transport-cc\r\n"
+	"a=rtpmap:9 G722/8000\r\n"
+	"a=ssrc:1111 cname:xyz\r\na=ssrc:1111 msid:s1 mic-1\r\n"
+	"m=video 9 UDP/TLS/RTP/SAVPF 96 97 102 103\r\n"
+	"c=IN IP4 0.0.0.0\r\n"
+	"a=mid:1\r\na=sendonly\r\n"
+	"a=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack\r\n"
+	"a=rtcp-fb:96 nack pli\r\n"
+	"a=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n"
+	"a=rtpmap:102 H264/90000\r\n"
+	"a=fmtp:102 packetization-mode=0;profile-level-id=42001f\r\n"
+	"a=rtpmap:103 H264/90000\r\n"
+	"a=fmtp:103 packetization-mode=1;profile-level-id=42e01f\r\n"
+	"a=ssrc-group:FID 2222 3333\r\n"
+	"a=ssrc:2222 cname:xyz\r\na=ssrc:3333 cname:xyz\r\n"
+	"a=rid:h send\r\na=simulcast:send h\r\n"
+	"m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+	"c=IN IP4 0.0.0.0\r\n"
+	"a=mid:2\r\na=sctp-port:5000\r\n";
+
+TEST(media_sdp_browser_offer)
+{
+	static struct actr__sdp s, t;
+	static char text[16384];
+	int n;
+
+	CHECK_OK(actr__sdp_parse(BROWSER_OFFER, strlen(BROWSER_OFFER), &s));
+	CHECK_STR(s.ufrag, "abcd"); /* the bundle transport: audio's */
+	CHECK_EQ(s.ncands, 1);
+	CHECK_EQ(s.data_index, 2);
+	CHECK_EQ(s.nmedia, 2);
+	CHECK(!s.media[0].video);
+	CHECK_EQ(s.media[0].codec, ACTR__CODEC_OPUS);
+	CHECK_EQ(s.media[0].pt, 111); /* red skipped */
+	CHECK_EQ(s.media[0].dir, ACTR__SDP_SENDRECV);
+	CHECK_EQ(s.media[0].ssrc, 1111);
+	CHECK_STR(s.media[0].track_id, "mic-1");
+	CHECK_STR(s.media[0].cname, "xyz");
+	CHECK(s.media[1].video);
+	CHECK_EQ(s.media[1].codec, ACTR__CODEC_VP8);
+	CHECK_EQ(s.media[1].pt, 96);
+	CHECK(s.media[1].nack && s.media[1].pli);
+	CHECK_EQ(s.media[1].dir, ACTR__SDP_SENDONLY);
+	CHECK_EQ(s.media[1].ssrc, 2222); /* the media SSRC, not RTX's */
+	CHECK_STR(s.media[1].track_id, "");
+	/* written back in the same m-line order, and parsed again alike */
+	n = actr__sdp_write(&s, text, sizeof(text));
+	CHECK(n > 0);
+	CHECK_OK(actr__sdp_parse(text, (size_t)n, &t));
+	CHECK_EQ(t.nmedia, 2);
+	CHECK_EQ(t.data_index, 2);
+	CHECK(strstr(text, "a=group:BUNDLE 0 1 2\r\n"));
+	CHECK(strstr(text, "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n") <
+	      strstr(text, "m=video"));
+	CHECK(strstr(text, "m=video") < strstr(text, "m=application"));
+	CHECK_EQ(t.media[1].pt, 96);
+	CHECK_EQ(t.media[0].ssrc, 1111);
+	/* H264 only in mode 0 is not ours: the section is rejected */
+	{
+		static char o2[4096];
+		const char *v = strstr(BROWSER_OFFER, "m=video");
+		size_t pre = (size_t)(v - BROWSER_OFFER);
+
+		memcpy(o2, BROWSER_OFFER, pre);
+		snprintf(o2 + pre, sizeof(o2) - pre, "%s",
+			 "m=video 9 UDP/TLS/RTP/SAVPF 102\r\na=mid:1\r\n"
+			 "a=rtpmap:102 H264/90000\r\n"
+			 "a=fmtp:102 packetization-mode=0\r\n"
+			 "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+			 "a=mid:2\r\n");
+		CHECK_OK(actr__sdp_parse(o2, strlen(o2), &t));
+		CHECK(t.media[1].rejected);
+		CHECK_EQ(t.media[1].codec, 0);
+	}
 }
