@@ -1326,6 +1326,7 @@ static int renegotiate(struct actr__pc *pc, const char *sdp, size_t len)
 	strcpy(pc->remote.ufrag, ns->ufrag);
 	strcpy(pc->remote.pwd, ns->pwd);
 	apply_remote_ice(pc, ns);
+	media_schedule(pc); /* a track change that waited for the restart */
 	rc = 0;
 out:
 	free(ns);
