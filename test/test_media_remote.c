@@ -4,10 +4,14 @@
  * Opus, VP8 with keyframes and H264 frames of 20 kB (FU-A across many
  * packets) arrive with identical bytes and timestamps; a track added on
  * the live connection (RENEGOTIATION_OFFER) and one removed while RPC
- * calls flow on the DataChannels, every call answered.
+ * calls flow on the DataChannels, every call answered; video packets
+ * the sender never sent are NACKed and recovered (no frame lost); a
+ * replayed and a tampered SRTP packet sent on the path are rejected and
+ * counted by the receiver.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include <actr/actr.h>
 
 #include "core/internal.h"
+#include "runtime/peer_internal.h"
 #include "server/signal_internal.h"
 #include "test.h"
 #include "test_remote_util.h"
@@ -69,6 +74,22 @@ static size_t make_frame(int t, uint32_t i, uint8_t *p, size_t cap)
 	if (t == T_CAM || t == T_LATE) /* VP8 frame tag: P = 0 on keys */
 		p[0] = (uint8_t)((p[0] & 0xfe) | (i % 10 == 0 ? 0 : 1));
 	return n;
+}
+
+/* The pc of the gate's only connection (the test's own peek inside). */
+static actr__pc_t *pc_of(actr_peer_t *p)
+{
+	struct actr__map_iter it;
+	struct actr__map_node *x;
+
+	actr__map_foreach(&p->conns, it, x) {
+		struct peer_conn *c = actr__map_entry(x, struct peer_conn,
+						      node);
+
+		if (c->pc)
+			return c->pc;
+	}
+	return NULL;
 }
 
 /* ---- the receiver (child process) --------------------------------------- */
@@ -146,9 +167,19 @@ static void child_main(const char *url, int to_parent, int from_parent)
 	       (x.good[T_MIC] < N_MIC || x.good[T_CAM] < N_CAM ||
 		x.good[T_H264] < N_H264 || x.good[T_LATE] < N_LATE))
 		actr_reactor_run_once(r, 10);
-	snprintf(line, sizeof(line), "%d %d %d %d %d %d", x.good[T_MIC],
-		 x.good[T_CAM], x.good[T_H264], x.good[T_LATE], x.bad,
-		 x.lost);
+	{
+		struct actr__media_stats ms = { 0 };
+		actr__pc_t *pc = pc_of(n.peer);
+
+		if (pc)
+			actr__pc_media_stats(pc, &ms);
+		snprintf(line, sizeof(line),
+			 "%d %d %d %d %d %d %" PRIu64 " %" PRIu64 " %" PRIu64
+			 " %" PRIu64, x.good[T_MIC], x.good[T_CAM],
+			 x.good[T_H264], x.good[T_LATE], x.bad, x.lost,
+			 ms.nacks_sent, ms.srtp_replay, ms.srtp_auth_fail,
+			 ms.recovered);
+	}
 	CHECK(write(to_parent, line, strlen(line) + 1) ==
 	      (ssize_t)strlen(line) + 1);
 	/* serve calls until the parent is done */
@@ -235,6 +266,8 @@ TEST_TIMEOUT(media_remote_two_processes, 120)
 	bool late_added = false, mic_removed = false;
 	struct calls calls = { 0 };
 	int issued = 0, got[6];
+	uint64_t nacks, replays, forged, recovered;
+	bool dropped = false, injected = false;
 	actr_media_stats_t ms;
 	uint64_t end, next_ns = 0;
 	uint16_t port;
@@ -320,6 +353,37 @@ TEST_TIMEOUT(media_remote_two_processes, 120)
 				 &(actr_media_sample_t){ .data = f, .len = 9 }),
 				 -ACTR_ENOTFOUND);
 		}
+		/* loss on the way: the 3rd and 4th packets of the next
+		 * frames never leave; the receiver's NACKs bring them */
+		if (!dropped && next[T_CAM] == 5) {
+			CHECK(pc_of(src.peer));
+			actr__media_test_drop(actr__pc_media(pc_of(src.peer)),
+					      3);
+			dropped = true;
+		}
+		/* a replayed and a tampered SRTP packet, on the path */
+		if (!injected && next[T_CAM] == 10) {
+			actr__pc_t *pc = pc_of(src.peer);
+			uint8_t pkt[2048];
+			size_t n;
+
+			CHECK(pc);
+			n = actr__media_test_last(actr__pc_media(pc), pkt,
+						  sizeof(pkt));
+			CHECK(n > 12);
+			CHECK_OK(actr__ice_send(actr__pc_ice(pc), pkt, n));
+			{
+				/* a sequence number ahead (not a replay):
+				 * the tag no longer matches */
+				uint16_t q = (uint16_t)(pkt[2] << 8 | pkt[3]);
+
+				q = (uint16_t)(q + 5000);
+				pkt[2] = (uint8_t)(q >> 8);
+				pkt[3] = (uint8_t)q;
+			}
+			CHECK_OK(actr__ice_send(actr__pc_ice(pc), pkt, n));
+			injected = true;
+		}
 		if (next[T_CAM] > 0 && issued < 40 && issued == calls.done) {
 			CHECK_OK(actr_peer_call_raw(src.peer, sink_type,
 						    "test.Echo", "ping", 4,
@@ -333,14 +397,20 @@ TEST_TIMEOUT(media_remote_two_processes, 120)
 		CHECK_EQ(next[t], total[t]);
 	CHECK(read_str(r, up[0], res, sizeof(res), 30000));
 	printf("receiver: %s\n", res);
-	CHECK_EQ(sscanf(res, "%d %d %d %d %d %d", &got[0], &got[1], &got[2],
-			&got[3], &got[4], &got[5]), 6);
+	CHECK_EQ(sscanf(res, "%d %d %d %d %d %d %" SCNu64 " %" SCNu64
+			" %" SCNu64 " %" SCNu64, &got[0], &got[1], &got[2],
+			&got[3], &got[4], &got[5], &nacks, &replays, &forged,
+			&recovered), 10);
 	CHECK_EQ(got[T_MIC], N_MIC);
 	CHECK_EQ(got[T_CAM], N_CAM);
 	CHECK_EQ(got[T_H264], N_H264);
 	CHECK_EQ(got[T_LATE], N_LATE);
 	CHECK_EQ(got[4], 0);	/* no frame with wrong bytes or flags */
-	CHECK_EQ(got[5], 0);	/* no loss reported */
+	CHECK_EQ(got[5], 0);	/* no loss reported: NACK recovered it */
+	CHECK(nacks >= 1);
+	CHECK(recovered >= 1);
+	CHECK_EQ(replays, 1);
+	CHECK_EQ(forged, 1);
 	rt_run(r, &calls.done, issued, 10000);
 	CHECK(issued >= 5);
 	CHECK_EQ(calls.ok, issued);
