@@ -409,7 +409,10 @@ TEST_TIMEOUT(media_remote_two_processes, 120)
 	CHECK_EQ(got[5], 0);	/* no loss reported: NACK recovered it */
 	CHECK(nacks >= 1);
 	CHECK(recovered >= 1);
-	CHECK_EQ(replays, 1);
+	/* ours, plus any retransmission answering a repeated NACK after
+	 * the packet had come (a slow receiver, e.g. under valgrind):
+	 * libsrtp's replay check drops those duplicates too */
+	CHECK(replays >= 1);
 	CHECK_EQ(forged, 1);
 	rt_run(r, &calls.done, issued, 10000);
 	CHECK(issued >= 5);
