@@ -29,8 +29,10 @@ struct frame_rec {
 struct side {
 	actr__pc_t *pc;
 	struct side *other;
-	char *sdp_out;
-	int sdp_kind;		/* 0 plain, 1 media offer, 2 media answer */
+	char *sdp_q[8];		/* our descriptions, not yet delivered */
+	int kind_q[8];		/* 0 plain, 1 media offer, 2 media answer */
+	int nq;
+	int busy;		/* -EBUSY answers (crossed offers) */
 	char *cands[MAXQ];
 	int ncands;
 	int state;
@@ -54,16 +56,18 @@ static void s_description(void *arg, bool offer, const char *sdp)
 {
 	struct side *s = arg;
 
-	CHECK(!s->sdp_out);
-	s->sdp_out = strdup(sdp);
-	s->sdp_kind = 0;
+	int kind = 0;
+
+	CHECK(s->nq < 8);
 	if (offer && actr__pc_media_offering(s->pc)) {
-		s->sdp_kind = 1;
+		kind = 1;
 		s->media_offers++;
+	} else if (!offer && s->other->pc &&
+		   actr__pc_media_offering(s->other->pc)) {
+		kind = 2;
 	}
-	else if (!offer && s->other->pc &&
-		 actr__pc_media_offering(s->other->pc))
-		s->sdp_kind = 2;
+	s->sdp_q[s->nq] = strdup(sdp);
+	s->kind_q[s->nq++] = kind;
 }
 
 static void s_candidate(void *arg, const char *cand)
@@ -125,19 +129,24 @@ static void pump(struct side *s)
 {
 	struct side *o = s->other;
 
-	if (s->sdp_out) {
-		char *sdp = s->sdp_out;
-		int kind = s->sdp_kind;
+	for (int i = 0; i < s->nq; i++) {
+		char *sdp = s->sdp_q[i];
+		int kind = s->kind_q[i], rc;
 
-		s->sdp_out = NULL;
-		if (kind == 0)
+		s->sdp_q[i] = NULL;
+		if (kind == 0) {
 			CHECK_OK(actr__pc_set_remote(o->pc, sdp, strlen(sdp)));
-		else
-			CHECK_OK(actr__pc_set_remote_media(o->pc, sdp,
-							   strlen(sdp),
-							   kind == 1));
+		} else {
+			rc = actr__pc_set_remote_media(o->pc, sdp, strlen(sdp),
+						       kind == 1);
+			if (rc == -EBUSY)
+				o->busy++;
+			else
+				CHECK_OK(rc);
+		}
 		free(sdp);
 	}
+	s->nq = 0;
 	if (actr__pc_state(o->pc) == ACTR__PC_NEW)
 		return;
 	for (int i = 0; i < s->ncands; i++) {
@@ -193,7 +202,8 @@ static void teardown(struct side *a, struct side *b)
 
 	for (int k = 0; k < 2; k++) {
 		actr__pc_free(ss[k]->pc);
-		free(ss[k]->sdp_out);
+		for (int i = 0; i < ss[k]->nq; i++)
+			free(ss[k]->sdp_q[i]);
 		for (int i = 0; i < ss[k]->ncands; i++)
 			free(ss[k]->cands[i]);
 	}
@@ -424,6 +434,37 @@ TEST_TIMEOUT(media_pc_nack_tamper_remove, 60)
 	CHECK_OK(actr__pc_send(a.pc, ACTR__LANE_RPC_RELIABLE, "still", 5));
 	while (b.msgs < 1)
 		step(r, &a, &b);
+	teardown(&a, &b);
+	actr_reactor_free(r);
+}
+
+/* Both sides add a track in the same iteration of a live connection: the
+ * offers cross. The connection's offerer keeps its offer (the other's is
+ * refused with -EBUSY); the answerer rolls its own back, answers, and
+ * offers its track again afterwards. Both tracks end up carrying frames. */
+TEST_TIMEOUT(media_pc_crossed_offers, 60)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct side a, b;
+	static uint8_t f[3000];
+
+	setup(r, &a, &b);
+	connect_sides(r, &a, &b);
+	CHECK_OK(actr__pc_add_track(a.pc, "from-a", "VP8"));
+	CHECK_OK(actr__pc_add_track(b.pc, "from-b", "opus"));
+	frame(f, 3000, 9, true, ACTR__CODEC_VP8);
+	send_frame(r, &a, &b, "from-a", f, 3000, 1);
+	send_frame(r, &b, &a, "from-b", f, 100, 2);
+	wait_frames(r, &a, &b, &b, 1);
+	wait_frames(r, &a, &b, &a, 1);
+	CHECK_STR(b.fr[0].track, "from-a");
+	CHECK_STR(a.fr[0].track, "from-b");
+	CHECK_EQ(b.fr[0].sum, sum(f, 3000));
+	CHECK_EQ(a.fr[0].sum, sum(f, 100));
+	CHECK_EQ(a.busy, 1);	/* b's first offer, refused by a */
+	CHECK_EQ(b.busy, 0);
+	CHECK_EQ(a.media_offers, 1);
+	CHECK_EQ(b.media_offers, 2); /* crossed, then again */
 	teardown(&a, &b);
 	actr_reactor_free(r);
 }
