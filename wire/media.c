@@ -822,18 +822,27 @@ static void recv_rtp(actr__media_t *m, uint8_t *p, size_t n)
 			m->st.srtp_auth_fail++;
 		else
 			m->st.srtp_replay++;
-		actr_logd("media", "SRTP packet rejected: %s",
-			  actr_strerror(rc));
+		/* the repeat limiter bounds these lines under a flood */
+		actr_logw("media", "SRTP packet dropped: %s",
+			  rc == -ACTR_EAUTH ? "authentication failed "
+			  "(tampered or foreign)" : "replayed or too old");
 		return;
 	}
-	if (actr__rtp_parse(p, n, &h) < 0 || !h.plen) {
+	if (actr__rtp_parse(p, n, &h) < 0) {
 		m->st.malformed++;
+		actr_logw("media", "malformed RTP packet (%zu bytes) dropped",
+			  n);
+		return;
+	}
+	if (!h.plen) {
+		m->st.padding++; /* padding only: a bandwidth probe */
 		return;
 	}
 	t = recv_by_ssrc(m, h.ssrc, h.pt);
 	if (!t) {
 		m->st.unknown_ssrc++;
-		actr_logd("media", "RTP for unknown SSRC %08x", h.ssrc);
+		actr_logi("media", "RTP for unknown SSRC %08x (pt %u) dropped",
+			  h.ssrc, h.pt);
 		return;
 	}
 	if (h.pt != t->pt) {
@@ -953,14 +962,19 @@ static void recv_rtcp(actr__media_t *m, uint8_t *p, size_t n)
 			m->st.srtp_auth_fail++;
 		else
 			m->st.srtp_replay++;
+		actr_logw("media", "SRTCP packet dropped: %s",
+			  actr_strerror(rc));
 		return;
 	}
 	m->st.rtcp_in++;
 	for (int guard = 0; guard < 64; guard++) {
 		rc = actr__rtcp_next(p, n, &off, &r);
 		if (rc <= 0) {
-			if (rc < 0)
+			if (rc < 0) {
 				m->st.malformed++;
+				actr_logw("media", "malformed RTCP packet "
+					  "dropped");
+			}
 			return;
 		}
 		if (r.type == ACTR__RTCP_SR) {

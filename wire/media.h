@@ -79,6 +79,7 @@ struct actr__media_stats {
 	uint64_t plis_sent;		/* keyframe requests sent */
 	uint64_t plis_in;		/* keyframe requests received */
 	uint64_t send_errors;		/* datagrams the path refused */
+	uint64_t padding;		/* padding-only packets (probes) */
 };
 
 actr__media_t *actr__media_new(actr_reactor_t *r,
