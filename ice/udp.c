@@ -416,19 +416,22 @@ static void on_readable(actr_io_t *io, unsigned ev, void *arg)
 
 /*
  * Classic BPF for the reuseport group (run with the UDP payload at offset
- * 0): socket 1 (ours) for a first byte 20..63, socket 0 (libnice's, first
- * in the group) for anything else, including an empty datagram.
+ * 0): socket 1 (ours) for a first byte 20..63 (DTLS) or 128..191 (SRTP
+ * and SRTCP: media tracks, RFC 7983), socket 0 (libnice's, first in the
+ * group) for anything else, including an empty datagram.
  */
 static int attach_steering(int fd)
 {
 	struct sock_filter code[] = {
 		BPF_STMT(BPF_LD | BPF_W | BPF_LEN, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 5, 0),
 		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
-		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 20, 0, 2),
-		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 63, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, 1),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 20, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 63, 0, 3),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 128, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 191, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 1),
 	};
 	struct sock_fprog prog;
 

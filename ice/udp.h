@@ -15,7 +15,8 @@
  *   - receive: RX_DELAY_MS (20 ms) after the path is set, out of the
  *     connection setup, a second socket joins libnice's socket in an
  *     SO_REUSEPORT group bound to the same address, and a classic BPF program steers
- *     every datagram whose first byte is 20..63 (DTLS, RFC 7983) to it;
+ *     every datagram whose first byte is 20..63 (DTLS) or 128..191 (SRTP,
+ *     RFC 7983) to it;
  *     it is read with recvmmsg() and UDP_GRO (a GSO run from a peer on
  *     this host arrives as one buffer, split here). STUN (consent
  *     freshness, keepalives),

@@ -138,6 +138,8 @@ struct actr_node {
 	bool *run_done;			/* run_until_signal's exit flag */
 	struct actr__streams *streams;	/* stream registry (stream.c),
 					 * NULL until first used */
+	struct actr__medias *medias;	/* media tracks (media.c), NULL
+					 * until first used */
 };
 
 struct dedup;
@@ -209,6 +211,9 @@ void actr__ctx_drop_kept(actr_system_t *sys, actr_node_t *n);
 
 /* stream.c */
 void actr__stream_node_free(actr_node_t *n);
+
+/* media.c */
+void actr__media_node_free(actr_node_t *n);
 
 /* dispatch.c */
 void actr__enqueue(actr_system_t *sys, struct actr__msg *m);

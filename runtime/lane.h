@@ -12,6 +12,9 @@
 #ifndef ACTR_RUNTIME_LANE_H
 #define ACTR_RUNTIME_LANE_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <actr/proto.h>
 
 typedef struct actr__lane actr__lane_t;
@@ -42,6 +45,21 @@ struct actr__lane_ops {
 	 * the transport (0: none, or no connection). */
 	size_t (*buffered)(actr__lane_t *lane, const Actr__ActrId *target,
 			   int payload_type);
+	/* Media tracks (runtime/media.c; NULL: the lane carries none).
+	 * media_track: add (codec "opus"/"VP8"/"H264") or remove a track we
+	 * send to target on its connection (renegotiating it); 0 also when
+	 * the connection is being set up (the lane asks the media registry
+	 * for the node's tracks when it creates one: actr__media_foreach).
+	 * media_send: one encoded frame with its RTP timestamp; 0,
+	 * -ACTR_ENOTREADY, -ACTR_ENOTFOUND, -ACTR_ETOOBIG, -ACTR_ECLOSED.
+	 * media_keyframe: ask target for a keyframe of its track. */
+	int (*media_track)(actr__lane_t *lane, const Actr__ActrId *target,
+			   const char *track_id, const char *codec, bool add);
+	int (*media_send)(actr__lane_t *lane, const Actr__ActrId *target,
+			  const char *track_id, const uint8_t *data,
+			  size_t len, uint32_t ts);
+	int (*media_keyframe)(actr__lane_t *lane, const Actr__ActrId *target,
+			      const char *track_id);
 };
 
 struct actr__lane {
@@ -138,5 +156,25 @@ void actr__stream_writable(actr_node_t *n, const Actr__ActrId *target,
  * -ACTR_EPROTO (undecodable, no stream_id, stream_id over 1024 bytes). */
 int actr__stream_decode(const uint8_t *data, size_t len,
 			Actr__DataChunk **out);
+
+/*
+ * The media seam (runtime/media.c): what a gate calls for media tracks.
+ *
+ * actr__media_deliver: a whole frame of the remote actor from's track for
+ * node n (codec "opus"/"VP8"/"H264"): to the registered callback, or
+ * dropped and counted. actr__media_keyframe: from asks for a keyframe of
+ * our track. actr__media_foreach: the tracks node n sends to target
+ * (for a new connection to carry them).
+ */
+int actr__media_deliver(actr_node_t *n, const Actr__ActrId *from,
+			const char *track_id, const char *codec,
+			const uint8_t *data, size_t len, uint32_t ts,
+			bool keyframe, uint32_t lost);
+void actr__media_keyframe(actr_node_t *n, const Actr__ActrId *from,
+			  const char *track_id);
+void actr__media_foreach(actr_node_t *n, const Actr__ActrId *target,
+			 void (*fn)(void *arg, const char *track_id,
+				    const char *codec),
+			 void *arg);
 
 #endif

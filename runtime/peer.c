@@ -392,6 +392,8 @@ static void c_description(void *arg, bool offer, const char *sdp)
 		new_exchange_id(c->xid); /* the offer had none (older peer) */
 	if (!offer)
 		sd.type = WEBRTC__SESSION_DESCRIPTION__TYPE__ANSWER;
+	else if (c->pc && actr__pc_media_offering(c->pc))
+		sd.type = WEBRTC__SESSION_DESCRIPTION__TYPE__RENEGOTIATION_OFFER;
 	else if (c->remote_sdp)
 		sd.type = WEBRTC__SESSION_DESCRIPTION__TYPE__ICE_RESTART_OFFER;
 	else
@@ -615,6 +617,7 @@ static int conn_make_pc(struct peer_conn *c, bool offerer)
 		return -ENOMEM;
 	}
 	c->st = PC_CONNECTING;
+	actr__peer_media_attach(c);
 	if (offerer) {
 		rc = actr__pc_start(c->pc);
 		if (rc < 0)
@@ -815,6 +818,9 @@ static const struct actr__lane_ops lane_ops = {
 	.send = lane_send,
 	.send_stream = actr__peer_stream_send,
 	.buffered = actr__peer_stream_buffered,
+	.media_track = actr__peer_media_track,
+	.media_send = actr__peer_media_send,
+	.media_keyframe = actr__peer_media_keyframe,
 };
 
 static actr__lane_t *resolve(void *arg, const Actr__ActrId *target)
@@ -913,11 +919,19 @@ static void on_sdp(actr_peer_t *p, struct peer_conn *c,
 		return;
 	}
 	if (sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__RENEGOTIATION_OFFER &&
-	    c && c->remote_sdp) {
-		/* media tracks are not supported yet: keep the data
-		 * channels as they are */
-		actr_logi(TAG, "renegotiation offer from %s ignored (media "
-			  "tracks are not supported)", key);
+	    c && c->pc && c->remote_sdp) {
+		/* media tracks changed: ICE, DTLS and the channels stay */
+		snprintf(c->xid, sizeof(c->xid), "%s", xid ? xid : "");
+		actr__peer_media_sdp(c, sd->sdp, true);
+		return;
+	}
+	if (sd->type == WEBRTC__SESSION_DESCRIPTION__TYPE__ANSWER && c &&
+	    c->pc && c->remote_sdp && actr__pc_media_offering(c->pc)) {
+		if (xid && *xid && strcmp(xid, c->xid)) {
+			p->st.stale_sdp++;
+			return;
+		}
+		actr__peer_media_sdp(c, sd->sdp, false);
 		return;
 	}
 	if (actr__peer_restart_sdp(p, c, sd))

@@ -244,6 +244,23 @@ void actr__peer_apply_early(struct peer_conn *c);
 int actr__peer_netmon_start(actr_peer_t *p);
 void actr__peer_netmon_stop(actr_peer_t *p);
 
+/* peer_media.c: the lane's media operations (runtime/lane.h) and the
+ * pc's media callbacks */
+int actr__peer_media_track(actr__lane_t *lane, const Actr__ActrId *target,
+			   const char *track_id, const char *codec, bool add);
+int actr__peer_media_send(actr__lane_t *lane, const Actr__ActrId *target,
+			  const char *track_id, const uint8_t *data,
+			  size_t len, uint32_t ts);
+int actr__peer_media_keyframe(actr__lane_t *lane, const Actr__ActrId *target,
+			      const char *track_id);
+/** c's pc was made: it carries the node's tracks toward c's peer. */
+void actr__peer_media_attach(struct peer_conn *c);
+void actr__peer_media_frame(void *arg, const char *track_id,
+			    const struct actr__media_frame *f);
+void actr__peer_media_keyframe_request(void *arg, const char *track_id);
+/** A RENEGOTIATION_OFFER (offer) or the answer to ours, on an open c. */
+void actr__peer_media_sdp(struct peer_conn *c, const char *sdp, bool offer);
+
 /* peer_mailbox.c */
 int actr__peer_mb_open(actr_peer_t *p);
 void actr__peer_mb_close(actr_peer_t *p);

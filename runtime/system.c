@@ -331,6 +331,7 @@ void actr_node_free(actr_node_t *n)
 	actr__pending_fail_all(sys, n, -ACTR_ECLOSED);
 	actr__ctx_drop_kept(sys, n);
 	actr__stream_node_free(n);
+	actr__media_node_free(n);
 	for (pp = &sys->nodes; *pp; pp = &(*pp)->next) {
 		if (*pp == n) {
 			*pp = n->next;

@@ -34,6 +34,7 @@ PUBLIC = {
     "proto.h": "proto",
     "mailbox.h": "mailbox", "kv.h": "mailbox",
     "stream.h": "runtime",
+    "media.h": "runtime",
     "net.h": "net",
     "sigclient.h": "wire",
     "runtime.h": "runtime", "peer.h": "runtime", "config.h": "runtime",

@@ -13,6 +13,7 @@
 #include "proto/fragment.h"
 #include "sctp/sctp.h"
 #include "wire/pc.h"
+#include "wire/pc_media.h"
 #include "wire/sdp.h"
 
 #define EARLY_MAX 8			/* DTLS datagrams kept before DTLS */
@@ -83,6 +84,23 @@ struct actr__pc {
 	struct early lost_q[LOST_QUEUE_MAX]; /* DTLS out while path_lost */
 	unsigned nlost_q;		/* entries, oldest first */
 	size_t lost_q_bytes;		/* their bytes */
+	/* media tracks (wire/media.c, layout in wire/pc_media.c) */
+	actr__media_t *media;		/* RTP/SRTP engine */
+	bool media_offering;		/* our RENEGOTIATION offer is out */
+	bool media_wanted;		/* tracks changed: offer when we can */
+	bool media_answering;		/* the next description is an answer
+					 * to the peer's media offer */
+	unsigned media_nneg;		/* sections the peer agreed to */
+	actr_defer_t media_defer;	/* sends the wanted offer */
+	struct actr__pc_media_cbs mcbs;	/* media upward callbacks */
+	struct {
+		char id[ACTR__TRACK_ID_MAX + 1];
+		int codec;
+	} media_pend[ACTR__SDP_MAX_MEDIA]; /* answerer's tracks added before
+					 * the offer: the answer cannot
+					 * carry them, they are offered once
+					 * connected */
+	unsigned media_npend;
 };
 
 static const char *const lane_labels[ACTR__LANE_COUNT] = {
@@ -151,6 +169,8 @@ static void on_linger_done(actr_defer_t *d, void *arg)
 	actr__pc_free(pc);
 }
 
+static void media_connected(struct actr__pc *pc);
+
 static void set_state(struct actr__pc *pc, int state, int err)
 {
 	if (pc->state == state || pc->freed)
@@ -170,8 +190,10 @@ static void set_state(struct actr__pc *pc, int state, int err)
 		actr_logi("pc", "%s: %s", pc->offerer ? "offerer" : "answerer",
 			  close_reason(err));
 	pc->state = state;
-	if (state == ACTR__PC_CONNECTED)
+	if (state == ACTR__PC_CONNECTED) {
 		mark(pc, &pc->st.t_open);
+		media_connected(pc);
+	}
 	if (state != ACTR__PC_CONNECTING)
 		actr_timer_stop(&pc->deadline);
 	if (pc->lingering && (state == ACTR__PC_CLOSED ||
@@ -223,7 +245,9 @@ static void emit_description(struct actr__pc *pc)
 	pc->desc_sent = true;
 	if (pc->cbs.description) {
 		pc->depth++;
-		pc->cbs.description(pc->arg, pc->offerer, text);
+		pc->cbs.description(pc->arg, pc->media_answering ? false :
+				    pc->media_offering ? true : pc->offerer,
+				    text);
 		pc->depth--;
 	}
 	free(text);
@@ -399,6 +423,8 @@ static void dtls_deliver_up(void *arg, const uint8_t *p, size_t n)
 		actr__sctp_feed(pc->sctp, p, n);
 }
 
+static void media_start(struct actr__pc *pc);
+
 static void dtls_state(void *arg, enum actr__dtls_state st, int err)
 {
 	struct actr__pc *pc = arg;
@@ -410,6 +436,7 @@ static void dtls_state(void *arg, enum actr__dtls_state st, int err)
 			  pc->offerer ? "offerer" : "answerer",
 			  actr__srtp_profile_name(pc->st.srtp_profile));
 		mark(pc, &pc->st.t_dtls);
+		media_start(pc);
 		start_sctp(pc);
 		break;
 	case ACTR_DTLS_FAILED:
@@ -547,6 +574,10 @@ static void on_ice_state(void *arg, int state)
 	}
 }
 
+static void media_recv(struct actr__pc *pc, const uint8_t *p, size_t n);
+static void media_attach_pending(struct actr__pc *pc,
+				 const struct actr__sdp *rs);
+
 /* RFC 7983: the first byte tells the protocol. */
 static void on_ice_recv(void *arg, const uint8_t *p, size_t n)
 {
@@ -573,7 +604,8 @@ static void on_ice_recv(void *arg, const uint8_t *p, size_t n)
 		}
 		pc->st.dropped_in++;
 	} else if (p[0] >= 128 && p[0] <= 191) {
-		pc->st.rtp_in++; /* no media tracks on this connection */
+		pc->st.rtp_in++;
+		media_recv(pc, p, n);
 	} else {
 		pc->st.dropped_in++;
 		actr_logd("pc", "dropped datagram, first byte %u", p[0]);
@@ -778,6 +810,311 @@ static void start_sctp(struct actr__pc *pc)
 		fail(pc, -ACTR_EINTERNAL);
 }
 
+/* ---- media tracks ------------------------------------------------------ */
+
+static int media_send_down(void *arg, const uint8_t *p, size_t n)
+{
+	struct actr__pc *pc = arg;
+
+	if (pc->freed || !pc->ice_up)
+		return -ACTR_ENOTREADY;
+	return actr__ice_send(pc->ice, p, n);
+}
+
+static void media_frame_up(void *arg, const char *track_id,
+			   const struct actr__media_frame *f)
+{
+	struct actr__pc *pc = arg;
+
+	if (pc->freed || !pc->mcbs.media_frame)
+		return;
+	pc->depth++;
+	pc->mcbs.media_frame(pc->arg, track_id, f);
+	pc->depth--;
+}
+
+static void media_keyframe_up(void *arg, const char *track_id)
+{
+	struct actr__pc *pc = arg;
+
+	if (pc->freed || !pc->mcbs.keyframe_request)
+		return;
+	pc->depth++;
+	pc->mcbs.keyframe_request(pc->arg, track_id);
+	pc->depth--;
+}
+
+static void media_start(struct actr__pc *pc)
+{
+	struct actr__dtls_srtp_keys k;
+	int rc = actr__dtls_srtp_keys(pc->dtls, &k);
+
+	if (rc == 0)
+		rc = actr__media_start(pc->media, &k);
+	memset(&k, 0, sizeof(k));
+	if (rc < 0)
+		actr_logw("pc", "%s: no SRTP (%s): media tracks will not work",
+			  pc->offerer ? "offerer" : "answerer",
+			  actr_strerror(rc));
+}
+
+static void media_recv(struct actr__pc *pc, const uint8_t *p, size_t n)
+{
+	uint8_t buf[2048];
+
+	/* unprotected in place: a copy, ICE's buffer is not ours */
+	if (n > sizeof(buf)) {
+		pc->st.dropped_in++;
+		return;
+	}
+	memcpy(buf, p, n);
+	actr__media_recv(pc->media, buf, n);
+}
+
+/* Answerer: tracks added before the offer go into sections the offer
+ * lets us send on (a browser's sendrecv transceiver); the rest wait for
+ * a renegotiation once connected. */
+static void media_attach_pending(struct actr__pc *pc,
+				 const struct actr__sdp *rs)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < pc->media_npend; i++) {
+		int rc = actr__layout_attach(&pc->local, rs, pc->media,
+					     pc->media_pend[i].id,
+					     pc->media_pend[i].codec,
+					     pc->local.ufrag, true);
+
+		if (rc == 0) {
+			actr__layout_apply(&pc->local, rs, pc->media, true);
+			continue;
+		}
+		pc->media_pend[k++] = pc->media_pend[i];
+	}
+	pc->media_npend = k;
+}
+
+/* Our renegotiation offer with the current tracks (RENEGOTIATION_OFFER;
+ * ICE and DTLS stay). */
+static void media_offer(struct actr__pc *pc)
+{
+	if (pc->freed || pc->state != ACTR__PC_CONNECTED ||
+	    pc->media_offering || pc->restarting || !pc->media_wanted)
+		return;
+	pc->media_wanted = false;
+	pc->media_offering = true;
+	pc->local.version++;
+	pc->desc_sent = false;
+	actr_logd("pc", "%s: media renegotiation offer (%u sections)",
+		  pc->offerer ? "offerer" : "answerer", pc->local.nmedia);
+	emit_description(pc);
+}
+
+static void on_media_defer(actr_defer_t *d, void *arg)
+{
+	(void)d;
+	media_offer(arg);
+}
+
+static void media_schedule(struct actr__pc *pc)
+{
+	if (pc->media_wanted && pc->state == ACTR__PC_CONNECTED &&
+	    !pc->media_offering && !pc->freed)
+		actr_defer(pc->r, &pc->media_defer, on_media_defer, pc);
+}
+
+static void media_connected(struct actr__pc *pc)
+{
+	for (unsigned i = 0; i < pc->media_npend; i++) {
+		int rc = actr__layout_add_track(&pc->local, &pc->remote,
+						pc->media,
+						pc->media_pend[i].id,
+						pc->media_pend[i].codec,
+						pc->local.ufrag);
+
+		if (rc == 0)
+			pc->media_wanted = true;
+		else
+			actr_logw("pc", "track %s not added: %s",
+				  pc->media_pend[i].id, actr_strerror(rc));
+	}
+	pc->media_npend = 0;
+	media_schedule(pc);
+}
+
+/* A track change: the initial offer carries it if it has not gone yet,
+ * otherwise a renegotiation does once the connection is up. */
+static void media_changed(struct actr__pc *pc)
+{
+	if (pc->offerer && !pc->started)
+		return;
+	pc->media_wanted = true;
+	media_schedule(pc);
+}
+
+int actr__pc_add_track(actr__pc_t *pc, const char *track_id,
+		       const char *codec)
+{
+	int c = actr__codec_by_name(codec);
+	int rc;
+
+	if (c == ACTR__CODEC_NONE)
+		return -EINVAL;
+	if (pc->freed || pc->state == ACTR__PC_CLOSED ||
+	    pc->state == ACTR__PC_FAILED)
+		return -ACTR_ECLOSED;
+	if (!pc->offerer && pc->state != ACTR__PC_CONNECTED) {
+		/* our sections may only follow the offer's: held */
+		if (!track_id || !*track_id ||
+		    strlen(track_id) > ACTR__TRACK_ID_MAX)
+			return -EINVAL;
+		for (unsigned i = 0; i < pc->media_npend; i++)
+			if (!strcmp(pc->media_pend[i].id, track_id))
+				return -EEXIST;
+		if (pc->media_npend == ACTR__SDP_MAX_MEDIA)
+			return -ACTR_ETOOBIG;
+		strcpy(pc->media_pend[pc->media_npend].id, track_id);
+		pc->media_pend[pc->media_npend++].codec = c;
+		return 0;
+	}
+	rc = actr__layout_add_track(&pc->local, pc->have_remote ? &pc->remote
+				    : NULL, pc->media, track_id, c,
+				    pc->local.ufrag);
+	if (rc == 0)
+		media_changed(pc);
+	return rc;
+}
+
+int actr__pc_remove_track(actr__pc_t *pc, const char *track_id)
+{
+	int rc = actr__layout_remove_track(&pc->local, pc->media, track_id);
+
+	if (rc == 0)
+		media_changed(pc);
+	return rc;
+}
+
+int actr__pc_send_frame(actr__pc_t *pc, const char *track_id,
+			const uint8_t *data, size_t len, uint32_t ts)
+{
+	if (pc->freed || pc->state == ACTR__PC_CLOSED ||
+	    pc->state == ACTR__PC_FAILED)
+		return -ACTR_ECLOSED;
+	return actr__media_send_frame(pc->media, track_id, data, len, ts);
+}
+
+int actr__pc_request_keyframe(actr__pc_t *pc, const char *track_id)
+{
+	return actr__media_request_keyframe(pc->media, track_id);
+}
+
+void actr__pc_set_media_cbs(actr__pc_t *pc,
+			    const struct actr__pc_media_cbs *cbs)
+{
+	pc->mcbs = *cbs;
+}
+
+bool actr__pc_media_offering(const actr__pc_t *pc)
+{
+	return pc->media_offering;
+}
+
+actr__media_t *actr__pc_media(actr__pc_t *pc)
+{
+	return pc->media;
+}
+
+struct stash {
+	char id[ACTR__TRACK_ID_MAX + 1];
+	int codec;
+};
+
+int actr__pc_set_remote_media(actr__pc_t *pc, const char *sdp, size_t len,
+			      bool offer)
+{
+	struct actr__sdp *ns;
+	struct stash *st = NULL;
+	unsigned nst = 0;
+	int rc;
+
+	if (!pc->have_remote || pc->freed)
+		return -ACTR_ENOTREADY;
+	if (!offer && !pc->media_offering)
+		return -ACTR_EPROTO; /* an answer nobody asked for */
+	if (offer && pc->media_offering && pc->offerer) {
+		/* glare: the connection's offerer keeps its offer; the
+		 * peer rolls its own back and answers ours */
+		actr_logi("pc", "media offers crossed: ours stands");
+		return -EBUSY;
+	}
+	ns = malloc(sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	rc = actr__sdp_parse(sdp, len, ns);
+	if (rc < 0)
+		goto out;
+	rc = -ACTR_EPROTO;
+	if (strcmp(ns->fp, pc->remote.fp) ||
+	    strcmp(ns->fp_algo, pc->remote.fp_algo) ||
+	    strcmp(ns->ufrag, pc->remote.ufrag)) {
+		actr_logw("pc", "media renegotiation changes the transport");
+		goto out;
+	}
+	if (!offer) {
+		actr__layout_apply(&pc->local, ns, pc->media, false);
+		pc->media_offering = false;
+		goto done;
+	}
+	if (pc->media_offering) {
+		/* glare, and we yield: our unanswered sections go, their
+		 * tracks come back in our next offer */
+		st = calloc(ACTR__SDP_MAX_MEDIA, sizeof(*st));
+		if (!st) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (unsigned i = pc->media_nneg; i < pc->local.nmedia; i++) {
+			struct actr__sdp_media *x = &pc->local.media[i];
+
+			if (!*x->track_id)
+				continue;
+			strcpy(st[nst].id, x->track_id);
+			st[nst++].codec = x->codec;
+			actr__layout_remove_track(&pc->local, pc->media,
+						  x->track_id);
+		}
+		actr__layout_truncate(&pc->local, pc->media, pc->media_nneg);
+		pc->media_offering = false;
+	}
+	actr__layout_apply(&pc->local, ns, pc->media, true);
+	pc->local.version++;
+	pc->media_answering = true;
+	pc->desc_sent = false;
+	emit_description(pc);
+	pc->media_answering = false;
+	for (unsigned i = 0; i < nst; i++)
+		if (actr__layout_add_track(&pc->local, ns, pc->media,
+					   st[i].id, st[i].codec,
+					   pc->local.ufrag) == 0)
+			pc->media_wanted = true;
+done:
+	pc->remote.nmedia = ns->nmedia;
+	memcpy(pc->remote.media, ns->media, sizeof(ns->media));
+	pc->remote.data_index = ns->data_index;
+	pc->media_nneg = ACTR_MIN(pc->local.nmedia, ns->nmedia);
+	media_schedule(pc);
+	rc = 0;
+out:
+	free(st);
+	free(ns);
+	return rc;
+}
+
+void actr__pc_media_stats(const actr__pc_t *pc, struct actr__media_stats *st)
+{
+	actr__media_get_stats(pc->media, st);
+}
+
 /* ---- construction -------------------------------------------------------- */
 
 actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
@@ -787,6 +1124,9 @@ actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
 {
 	static const struct actr__ice_cbs icbs = {
 		on_ice_candidate, on_ice_gathered, on_ice_state, on_ice_recv,
+	};
+	static const struct actr__media_cbs mcbs = {
+		media_send_down, media_frame_up, media_keyframe_up,
 	};
 	struct actr__pc *pc = actr__calloc(1, sizeof(*pc));
 	struct actr__ice_config ic;
@@ -827,6 +1167,9 @@ actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
 	pc->ice = actr__ice_new(r, &ic, &icbs, pc);
 	if (!pc->ice)
 		goto out_free;
+	pc->media = actr__media_new(r, &mcbs, pc);
+	if (!pc->media)
+		goto out_free;
 
 	/* Our description, except what the remote one decides. */
 	actr_random(&sid, sizeof(sid));
@@ -848,6 +1191,7 @@ actr__pc_t *actr__pc_new(actr_reactor_t *r, bool offerer,
 	return pc;
 
 out_free:
+	actr__media_free(pc->media);
 	actr__ice_free(pc->ice);
 	for (int i = 0; i < ACTR__LANE_COUNT; i++)
 		actr__reasm_free(pc->lanes[i].reasm);
@@ -982,6 +1326,7 @@ static int renegotiate(struct actr__pc *pc, const char *sdp, size_t len)
 	strcpy(pc->remote.ufrag, ns->ufrag);
 	strcpy(pc->remote.pwd, ns->pwd);
 	apply_remote_ice(pc, ns);
+	media_schedule(pc); /* a track change that waited for the restart */
 	rc = 0;
 out:
 	free(ns);
@@ -1042,6 +1387,13 @@ int actr__pc_set_remote(actr__pc_t *pc, const char *sdp, size_t len)
 		pc->local.sctp_port = rs->legacy ? rs->sctp_port : 5000;
 	}
 	pc->frag_data = frag_data_for(rs);
+	/* media sections: the answerer mirrors the offer's layout */
+	if (!pc->offerer)
+		pc->local.data_index = rs->data_index;
+	actr__layout_apply(&pc->local, rs, pc->media, !pc->offerer);
+	pc->media_nneg = pc->local.nmedia;
+	if (!pc->offerer)
+		media_attach_pending(pc, rs);
 	/* RFC 8445 6.1.1: against a lite peer the full agent controls. The
 	 * offerer already does; the answerer takes the role before checks
 	 * start. */
@@ -1175,6 +1527,7 @@ void actr__pc_close_free(actr__pc_t *pc)
 
 static void release(struct actr__pc *pc)
 {
+	actr__media_free(pc->media);
 	for (int i = 0; i < ACTR__LANE_COUNT; i++)
 		actr__reasm_free(pc->lanes[i].reasm);
 	actr__reasm_acct_free(pc->reasm_acct);
@@ -1193,6 +1546,7 @@ void actr__pc_free(actr__pc_t *pc)
 		return;
 	pc->freed = true;
 	actr_timer_stop(&pc->deadline);
+	actr_defer_cancel(pc->r, &pc->media_defer);
 	if (pc->lingering)
 		actr_defer_cancel(pc->r, &pc->release);
 	/* Children are safe to free from their own callbacks. */

@@ -42,6 +42,7 @@
 #include "proto/fragment.h"
 #include "sctp/sctp.h"
 #include "wire/dtls.h"
+#include "wire/media.h"
 
 typedef struct actr__pc actr__pc_t;
 
@@ -145,6 +146,17 @@ struct actr__pc_cbs {
 	void (*message)(void *arg, int lane, actr_buf_t *msg);
 	/** A lane's send buffer drained below its low-water mark. */
 	void (*writable)(void *arg, int lane);
+};
+
+/* Media callbacks (the arg of actr__pc_new), set with
+ * actr__pc_set_media_cbs; apart from actr__pc_cbs so that users of the
+ * pc without media need not name them. */
+struct actr__pc_media_cbs {
+	/** A whole frame of a track the peer sends (f borrowed). */
+	void (*media_frame)(void *arg, const char *track_id,
+			    const struct actr__media_frame *f);
+	/** The peer asks for a keyframe on a track we send (PLI/FIR). */
+	void (*keyframe_request)(void *arg, const char *track_id);
 };
 
 /** Create a peer connection on reactor r. cert is the node's DTLS identity
@@ -284,5 +296,40 @@ struct actr__pc_stats {
 };
 
 void actr__pc_get_stats(const actr__pc_t *pc, struct actr__pc_stats *st);
+
+/* ---- media tracks (RTP/SRTP on the same transport, wire/media.h) ----------
+ * A track we send is announced in our description (the initial offer if
+ * it has not gone, else a renegotiation offer once CONNECTED: the
+ * description callback then has offer = true and actr__pc_media_offering()
+ * says it is a RENEGOTIATION_OFFER, not an ICE restart). Tracks the peer
+ * sends arrive as whole frames through cbs.media_frame. */
+
+void actr__pc_set_media_cbs(actr__pc_t *pc,
+			    const struct actr__pc_media_cbs *cbs);
+
+/** Add a track we send (codec "opus", "VP8", "H264"). 0, -EEXIST,
+ * -EINVAL, -ACTR_ETOOBIG (16 sections), -ACTR_ECLOSED, -ENOMEM. */
+int actr__pc_add_track(actr__pc_t *pc, const char *track_id,
+		       const char *codec);
+/** Stop sending a track (renegotiates). 0, -ACTR_ENOTFOUND. */
+int actr__pc_remove_track(actr__pc_t *pc, const char *track_id);
+/** Send one encoded frame with its RTP timestamp. 0, -ACTR_ENOTREADY
+ * (not negotiated yet, or no SRTP), -ACTR_ENOTFOUND, -ACTR_ETOOBIG,
+ * -ACTR_ECLOSED. */
+int actr__pc_send_frame(actr__pc_t *pc, const char *track_id,
+			const uint8_t *data, size_t len, uint32_t ts);
+/** Ask the peer for a keyframe of a track it sends (PLI). */
+int actr__pc_request_keyframe(actr__pc_t *pc, const char *track_id);
+/** Our media renegotiation offer is out and not answered. */
+bool actr__pc_media_offering(const actr__pc_t *pc);
+/** The peer's RENEGOTIATION_OFFER (offer) or its answer to ours. An offer
+ * is answered through cbs.description (offer = false). 0, -ACTR_EPROTO
+ * (malformed, changed transport, unexpected answer), -EBUSY (offers
+ * crossed and ours stands: the peer answers ours), -ACTR_ENOTREADY. */
+int actr__pc_set_remote_media(actr__pc_t *pc, const char *sdp, size_t len,
+			      bool offer);
+void actr__pc_media_stats(const actr__pc_t *pc, struct actr__media_stats *st);
+/** The media engine (tests). */
+actr__media_t *actr__pc_media(actr__pc_t *pc);
 
 #endif

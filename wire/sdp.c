@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/internal.h"
+#include "wire/rtp.h"
 #include "wire/sdp.h"
 
 #define SDP_MAX_LINES 1024
@@ -37,6 +39,15 @@ struct parser {
 	bool have_bundle;
 	unsigned cands_ignored;	/* candidates past ACTR__SDP_MAX_CANDS */
 	const char *why;	/* reason of the first error */
+	struct level first;	/* transport of the first m-line when it
+				 * is audio/video: the BUNDLE transport */
+	bool first_is_media;
+	/* the media section being parsed (section 3) */
+	unsigned nfmt;		/* payload types on its m= line */
+	uint8_t fmt[32];
+	int fmt_codec[32];	/* codec of each, from a=rtpmap */
+	bool fmt_mode1[32];	/* H264: packetization-mode=1 */
+	bool fmt_nack[32], fmt_pli[32];
 };
 
 const char *actr__sdp_setup_name(int setup)
@@ -195,12 +206,74 @@ static bool parse_level_attr(struct parser *p, struct level *lv,
 	return true;
 }
 
+static void finish_media(struct parser *p);
+
+/* "audio|video <port> <proto> <pt> <pt>..." */
+static bool parse_av_line(struct parser *p, const char *v, size_t n,
+			  bool video)
+{
+	struct actr__sdp_media *md;
+	size_t i = 0, fld = 0;
+	uint64_t x;
+
+	if (p->out->nmedia == ACTR__SDP_MAX_MEDIA)
+		return p->why = "too many media sections", false;
+	md = &p->out->media[p->out->nmedia++];
+	memset(md, 0, sizeof(*md));
+	if (p->out->nmedia == 1 && !p->have_data)
+		p->first_is_media = true;
+	md->video = video;
+	p->nfmt = 0;
+	while (i < n) {
+		size_t j = i;
+
+		while (j < n && v[j] != ' ')
+			j++;
+		if (j == i)
+			return p->why = "bad m= line", false;
+		if (fld == 1) {
+			size_t k = i;
+
+			while (k < j && v[k] != '/')
+				k++;
+			if (!parse_uint(v + i, k - i, 65535, &x))
+				return p->why = "bad m= port", false;
+			md->rejected = x == 0;
+		} else if (fld == 2) {
+			if (j - i < 9 || memcmp(v + j - 9, "RTP/SAVPF", 9))
+				md->rejected = true; /* not DTLS-SRTP */
+		} else if (fld >= 3) {
+			if (!parse_uint(v + i, j - i, 127, &x))
+				return p->why = "bad payload type", false;
+			if (p->nfmt < 32)
+				p->fmt[p->nfmt++] = (uint8_t)x;
+		}
+		fld++;
+		i = j + 1;
+	}
+	if (fld < 4)
+		return p->why = "bad m= line", false;
+	for (unsigned k = 0; k < p->nfmt; k++) {
+		p->fmt_codec[k] = 0;
+		p->fmt_mode1[k] = p->fmt_nack[k] = p->fmt_pli[k] = false;
+	}
+	md->dir = ACTR__SDP_SENDRECV; /* RFC 3264 default */
+	p->section = 3;
+	return true;
+}
+
 static bool parse_media_line(struct parser *p, const char *v, size_t n)
 {
 	/* "application <port> <proto> <fmt>" */
 	const char *f[4];
 	size_t fl[4], nf = 0, i = 0;
 	uint64_t port, sp;
+
+	finish_media(p);
+	if (n > 6 && !memcmp(v, "audio ", 6))
+		return parse_av_line(p, v, n, false);
+	if (n > 6 && !memcmp(v, "video ", 6))
+		return parse_av_line(p, v, n, true);
 
 	while (i < n && nf < 4) {
 		size_t j = i;
@@ -241,7 +314,164 @@ static bool parse_media_line(struct parser *p, const char *v, size_t n)
 		return p->why = "data section rejected (port 0)", false;
 	p->section = 1;
 	p->have_data = true;
+	p->out->data_index = p->out->nmedia;
 	return true;
+}
+
+static int fmt_index(struct parser *p, const char *v, size_t n, size_t *used)
+{
+	size_t j = 0;
+	uint64_t x;
+
+	while (j < n && v[j] != ' ')
+		j++;
+	if (!parse_uint(v, j, 127, &x))
+		return -1;
+	*used = j < n ? j + 1 : j;
+	for (unsigned k = 0; k < p->nfmt; k++)
+		if (p->fmt[k] == x)
+			return (int)k;
+	return -1;
+}
+
+static bool has_token(const char *v, size_t n, const char *tok)
+{
+	size_t tl = strlen(tok);
+
+	for (size_t i = 0; i + tl <= n; i++)
+		if (!memcmp(v + i, tok, tl) && (i == 0 || v[i - 1] == ';' ||
+						v[i - 1] == ' ') &&
+		    (i + tl == n || v[i + tl] == ';' || v[i + tl] == ' '))
+			return true;
+	return false;
+}
+
+static bool id_chars(const char *s, size_t n, size_t max)
+{
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* An attribute of an audio/video section. Unknown ones are ignored. */
+static bool parse_av_attr(struct parser *p, const char *v, size_t nlen,
+			  const char *val, size_t vlen)
+{
+	struct actr__sdp_media *md = &p->out->media[p->out->nmedia - 1];
+	size_t used;
+	int k;
+
+	if (nlen == 3 && !memcmp(v, "mid", 3)) {
+		if (!token_chars(val, vlen, sizeof(md->mid) - 1))
+			return p->why = "bad mid", false;
+		copy_str(md->mid, val, vlen);
+	} else if (nlen == 8 && !memcmp(v, "sendrecv", 8)) {
+		md->dir = ACTR__SDP_SENDRECV;
+	} else if (nlen == 8 && !memcmp(v, "sendonly", 8)) {
+		md->dir = ACTR__SDP_SENDONLY;
+	} else if (nlen == 8 && !memcmp(v, "recvonly", 8)) {
+		md->dir = ACTR__SDP_RECVONLY;
+	} else if (nlen == 8 && !memcmp(v, "inactive", 8)) {
+		md->dir = ACTR__SDP_INACTIVE;
+	} else if (nlen == 6 && !memcmp(v, "rtpmap", 6)) {
+		/* "<pt> <name>/<clock>[/<channels>]" */
+		if ((k = fmt_index(p, val, vlen, &used)) < 0)
+			return true; /* not on the m= line: ignored */
+		val += used;
+		vlen -= used;
+		if (vlen >= 10 && !strncasecmp(val, "opus/48000", 10))
+			p->fmt_codec[k] = ACTR__CODEC_OPUS;
+		else if (vlen == 9 && !strncasecmp(val, "VP8/90000", 9))
+			p->fmt_codec[k] = ACTR__CODEC_VP8;
+		else if (vlen == 10 && !strncasecmp(val, "H264/90000", 10))
+			p->fmt_codec[k] = ACTR__CODEC_H264;
+	} else if (nlen == 4 && !memcmp(v, "fmtp", 4)) {
+		if ((k = fmt_index(p, val, vlen, &used)) < 0)
+			return true;
+		if (has_token(val + used, vlen - used, "packetization-mode=1"))
+			p->fmt_mode1[k] = true;
+	} else if (nlen == 7 && !memcmp(v, "rtcp-fb", 7)) {
+		if ((k = fmt_index(p, val, vlen, &used)) < 0)
+			return true; /* "*" or another pt */
+		if (vlen - used == 4 && !memcmp(val + used, "nack", 4))
+			p->fmt_nack[k] = true;
+		else if (vlen - used == 8 && !memcmp(val + used, "nack pli", 8))
+			p->fmt_pli[k] = true;
+	} else if (nlen == 4 && !memcmp(v, "msid", 4)) {
+		const char *sp = memchr(val, ' ', vlen);
+		size_t a = sp ? (size_t)(sp - val) : vlen;
+
+		if (!id_chars(val, a, 64) ||
+		    (sp && !id_chars(sp + 1, vlen - a - 1, 64)))
+			return p->why = "bad msid", false;
+		copy_str(md->stream_id, val, a);
+		if (sp)
+			copy_str(md->track_id, sp + 1, vlen - a - 1);
+	} else if (nlen == 4 && !memcmp(v, "ssrc", 4)) {
+		/* "<ssrc> cname:<x>" or "<ssrc> msid:<s> <t>"; the first
+		 * SSRC is the media one (later ones: RTX, FEC groups) */
+		const char *sp = memchr(val, ' ', vlen);
+		uint64_t x;
+
+		if (!sp || !parse_uint(val, (size_t)(sp - val), UINT32_MAX,
+				       &x) || !x)
+			return p->why = "bad ssrc", false;
+		if (!md->ssrc)
+			md->ssrc = (uint32_t)x;
+		if (md->ssrc != x)
+			return true;
+		sp++;
+		vlen -= (size_t)(sp - val);
+		if (vlen > 6 && !memcmp(sp, "cname:", 6)) {
+			if (!id_chars(sp + 6, vlen - 6, 64))
+				return p->why = "bad cname", false;
+			copy_str(md->cname, sp + 6, vlen - 6);
+		} else if (vlen > 5 && !memcmp(sp, "msid:", 5) &&
+			   !*md->track_id) {
+			const char *s2 = memchr(sp + 5, ' ', vlen - 5);
+			size_t a = s2 ? (size_t)(s2 - sp - 5) : vlen - 5;
+
+			if (!id_chars(sp + 5, a, 64) ||
+			    (s2 && !id_chars(s2 + 1, vlen - 5 - a - 1, 64)))
+				return p->why = "bad ssrc msid", false;
+			copy_str(md->stream_id, sp + 5, a);
+			if (s2)
+				copy_str(md->track_id, s2 + 1,
+					 vlen - 5 - a - 1);
+		}
+	}
+	return true;
+}
+
+/* The first codec on the m= line that we know (H264 only in
+ * packetization-mode 1) is the section's. */
+static void finish_media(struct parser *p)
+{
+	struct actr__sdp_media *md;
+
+	if (p->section != 3)
+		return;
+	md = &p->out->media[p->out->nmedia - 1];
+	for (unsigned k = 0; k < p->nfmt; k++) {
+		int c = p->fmt_codec[k];
+
+		if (!c || (c == ACTR__CODEC_H264 && !p->fmt_mode1[k]) ||
+		    actr__codec_is_video(c) != md->video)
+			continue;
+		md->codec = c;
+		md->pt = p->fmt[k];
+		md->nack = p->fmt_nack[k];
+		md->pli = p->fmt_pli[k];
+		break;
+	}
+	if (!md->codec)
+		md->rejected = true;
+	if (!*md->mid) /* RFC 8843 needs one; name it by position */
+		snprintf(md->mid, sizeof(md->mid), "m%u", p->out->nmedia);
+	p->section = 2;
 }
 
 static bool parse_attr(struct parser *p, const char *v, size_t n)
@@ -256,6 +486,27 @@ static bool parse_attr(struct parser *p, const char *v, size_t n)
 
 	if (p->section == 2)
 		return true;
+	if (p->section == 3) {
+		struct level scratch;
+		struct level *lv = &scratch;
+
+		/* bundled: the first m-line's transport is everyone's
+		 * (RFC 8843; aiortc gives each section its own) */
+		memset(&scratch, 0, sizeof(scratch));
+		if (p->first_is_media && p->out->nmedia == 1)
+			lv = &p->first;
+		if (!parse_level_attr(p, lv, v, nlen, val, vlen, &known))
+			return false;
+		if (known)
+			return true;
+		if (nlen == 9 && !memcmp(v, "candidate", 9))
+			goto candidate;
+		if (nlen == 17 && !memcmp(v, "end-of-candidates", 17)) {
+			o->end_of_candidates = true;
+			return true;
+		}
+		return parse_av_attr(p, v, nlen, val, vlen);
+	}
 	if (!parse_level_attr(p, p->section ? &p->media : &p->sess, v, nlen,
 			      val, vlen, &known))
 		return false;
@@ -274,9 +525,14 @@ static bool parse_attr(struct parser *p, const char *v, size_t n)
 	if (nlen == 9 && !memcmp(v, "candidate", 9)) {
 		char line[ACTR__SDP_CAND_LEN];
 
+candidate:
 		if (n >= sizeof(line))
 			return p->why = "candidate too long", false;
 		copy_str(line, v, n);
+		/* bundled sections repeat the same candidates */
+		for (unsigned c = 0; c < o->ncands; c++)
+			if (!strcmp(o->cands[c], line))
+				return true;
 		if (o->ncands == ACTR__SDP_MAX_CANDS) {
 			p->cands_ignored++;	/* one line per SDP, below */
 			return true;
@@ -391,9 +647,15 @@ int actr__sdp_parse(const char *text, size_t len, struct actr__sdp *out)
 			break;
 		}
 	}
+	finish_media(&p);
 	if (!p.have_data) {
 		p.why = "no data channel section";
 		goto bad;
+	}
+	if (p.first_is_media && p.have_bundle && *p.first.ufrag) {
+		/* BUNDLE: the data section rides the first m-line's
+		 * transport, whatever its own lines say */
+		p.media = p.first;
 	}
 	merge_level(out->ufrag, p.media.ufrag, p.sess.ufrag);
 	merge_level(out->pwd, p.media.pwd, p.sess.pwd);
@@ -487,51 +749,139 @@ static void emit(struct out *o, const char *fmt, ...)
 	o->len += (size_t)n;
 }
 
+const char *actr__sdp_dir_name(int dir)
+{
+	static const char *const n[] = {
+		"inactive", "sendonly", "recvonly", "sendrecv",
+	};
+
+	return n[dir & 3];
+}
+
+/* The transport lines every bundled section repeats (RFC 8843 7.1.3 wants
+ * them only in the tagged one; browsers and aiortc accept them in all). */
+static void emit_transport(struct out *o, const struct actr__sdp *s,
+			   bool cands)
+{
+	if (cands) {
+		for (unsigned i = 0; i < s->ncands && i < ACTR__SDP_MAX_CANDS;
+		     i++)
+			emit(o, "a=%s\r\n", s->cands[i]);
+		if (s->end_of_candidates)
+			emit(o, "a=end-of-candidates\r\n");
+	}
+	emit(o, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", s->ufrag, s->pwd);
+	if (s->trickle)
+		emit(o, "a=ice-options:trickle\r\n");
+	emit(o, "a=fingerprint:%s %s\r\n", s->fp_algo, s->fp);
+	if (s->setup)
+		emit(o, "a=setup:%s\r\n", actr__sdp_setup_name(s->setup));
+}
+
+static void emit_data(struct out *o, const struct actr__sdp *s, bool cands)
+{
+	const char *mid = *s->mid ? s->mid : "0";
+
+	if (s->legacy)
+		emit(o, "m=application 9 DTLS/SCTP %u\r\n",
+		     s->sctp_port ? s->sctp_port : 5000);
+	else
+		emit(o, "m=application 9 UDP/DTLS/SCTP "
+			"webrtc-datachannel\r\n");
+	emit(o, "c=IN IP4 0.0.0.0\r\n");
+	emit_transport(o, s, cands);
+	emit(o, "a=mid:%s\r\n", mid);
+	if (s->legacy)
+		emit(o, "a=sctpmap:%u webrtc-datachannel 1024\r\n",
+		     s->sctp_port ? s->sctp_port : 5000);
+	else
+		emit(o, "a=sctp-port:%u\r\n",
+		     s->sctp_port ? s->sctp_port : 5000);
+	if (s->has_max_message_size)
+		emit(o, "a=max-message-size:%u\r\n", s->max_message_size);
+}
+
+static void emit_media(struct out *o, const struct actr__sdp *s,
+		       const struct actr__sdp_media *md, bool cands)
+{
+	unsigned pt = md->pt;
+
+	emit(o, "m=%s %d UDP/TLS/RTP/SAVPF %u\r\n",
+	     md->video ? "video" : "audio", md->rejected ? 0 : 9, pt);
+	emit(o, "c=IN IP4 0.0.0.0\r\n");
+	emit(o, "a=rtcp:9 IN IP4 0.0.0.0\r\n");
+	emit_transport(o, s, cands);
+	emit(o, "a=mid:%s\r\n", md->mid);
+	emit(o, "a=%s\r\n", actr__sdp_dir_name(md->dir));
+	if (*md->track_id && (md->dir & ACTR__SDP_SENDONLY))
+		emit(o, "a=msid:%s %s\r\n", md->stream_id, md->track_id);
+	emit(o, "a=rtcp-mux\r\n");
+	switch (md->codec) {
+	case ACTR__CODEC_OPUS:
+		emit(o, "a=rtpmap:%u opus/48000/2\r\n", pt);
+		emit(o, "a=fmtp:%u minptime=10;useinbandfec=1\r\n", pt);
+		break;
+	case ACTR__CODEC_VP8:
+		emit(o, "a=rtpmap:%u VP8/90000\r\n", pt);
+		break;
+	case ACTR__CODEC_H264:
+		emit(o, "a=rtpmap:%u H264/90000\r\n", pt);
+		emit(o, "a=fmtp:%u level-asymmetry-allowed=1;"
+			"packetization-mode=1;profile-level-id=42e01f\r\n",
+		     pt);
+		break;
+	default:
+		break;
+	}
+	if (md->video) {
+		emit(o, "a=rtcp-fb:%u nack\r\n", pt);
+		emit(o, "a=rtcp-fb:%u nack pli\r\n", pt);
+		emit(o, "a=rtcp-fb:%u ccm fir\r\n", pt);
+	}
+	if (md->ssrc && (md->dir & ACTR__SDP_SENDONLY)) {
+		emit(o, "a=ssrc:%u cname:%s\r\n", md->ssrc,
+		     *md->cname ? md->cname : "actr");
+		if (*md->track_id)
+			emit(o, "a=ssrc:%u msid:%s %s\r\n", md->ssrc,
+			     md->stream_id, md->track_id);
+	}
+}
+
 int actr__sdp_write(const struct actr__sdp *s, char *buf, size_t cap)
 {
 	struct out o = { buf, cap, 0, false };
 	const char *mid = *s->mid ? s->mid : "0";
+	unsigned total = s->nmedia + 1, di = ACTR_MIN(s->data_index,
+						       s->nmedia);
 
 	if (!cap)
 		return -ENOSPC;
 	buf[0] = 0;
 	if (!ice_chars(s->ufrag, strlen(s->ufrag), 4, 256) ||
 	    !ice_chars(s->pwd, strlen(s->pwd), 22, 256) || !*s->fp ||
-	    !*s->fp_algo)
+	    !*s->fp_algo || s->nmedia > ACTR__SDP_MAX_MEDIA)
 		return -EINVAL;
 	emit(&o, "v=0\r\n");
-	emit(&o, "o=- %" PRIu64 " 2 IN IP4 127.0.0.1\r\n", s->session_id);
+	emit(&o, "o=- %" PRIu64 " %" PRIu64 " IN IP4 127.0.0.1\r\n",
+	     s->session_id, s->version ? s->version : 2);
 	emit(&o, "s=-\r\nt=0 0\r\n");
-	emit(&o, "a=group:BUNDLE %s\r\n", mid);
-	emit(&o, "a=msid-semantic: WMS\r\n");
+	emit(&o, "a=group:BUNDLE");
+	for (unsigned i = 0, m = 0; i < total; i++) {
+		if (i == di)
+			emit(&o, " %s", mid);
+		else if (!s->media[m++].rejected)
+			emit(&o, " %s", s->media[m - 1].mid);
+	}
+	emit(&o, "\r\n");
+	emit(&o, "a=msid-semantic: WMS *\r\n");
 	if (s->ice_lite)
 		emit(&o, "a=ice-lite\r\n");
-	if (s->legacy)
-		emit(&o, "m=application 9 DTLS/SCTP %u\r\n",
-		     s->sctp_port ? s->sctp_port : 5000);
-	else
-		emit(&o, "m=application 9 UDP/DTLS/SCTP "
-			 "webrtc-datachannel\r\n");
-	emit(&o, "c=IN IP4 0.0.0.0\r\n");
-	for (unsigned i = 0; i < s->ncands && i < ACTR__SDP_MAX_CANDS; i++)
-		emit(&o, "a=%s\r\n", s->cands[i]);
-	if (s->end_of_candidates)
-		emit(&o, "a=end-of-candidates\r\n");
-	emit(&o, "a=ice-ufrag:%s\r\na=ice-pwd:%s\r\n", s->ufrag, s->pwd);
-	if (s->trickle)
-		emit(&o, "a=ice-options:trickle\r\n");
-	emit(&o, "a=fingerprint:%s %s\r\n", s->fp_algo, s->fp);
-	if (s->setup)
-		emit(&o, "a=setup:%s\r\n", actr__sdp_setup_name(s->setup));
-	emit(&o, "a=mid:%s\r\n", mid);
-	if (s->legacy)
-		emit(&o, "a=sctpmap:%u webrtc-datachannel 1024\r\n",
-		     s->sctp_port ? s->sctp_port : 5000);
-	else
-		emit(&o, "a=sctp-port:%u\r\n",
-		     s->sctp_port ? s->sctp_port : 5000);
-	if (s->has_max_message_size)
-		emit(&o, "a=max-message-size:%u\r\n", s->max_message_size);
+	for (unsigned i = 0, m = 0; i < total; i++) {
+		if (i == di)
+			emit_data(&o, s, i == 0);
+		else
+			emit_media(&o, s, &s->media[m++], i == 0);
+	}
 	if (o.overflow) {
 		buf[0] = 0;
 		return -ENOSPC;

@@ -7,7 +7,12 @@
  * a=sctp-port) and the older one ("DTLS/SCTP 5000" + a=sctpmap). It never
  * trusts a length or count in the input: the text, every line and every
  * list are bounded, and input over a bound is rejected (not truncated).
- * Media sections other than the first data section are skipped.
+ * Audio and video sections (UDP/TLS/RTP/SAVPF, bundled on the data
+ * section's transport) are parsed into media[]: mid, direction, the first
+ * registered codec offered (Opus, VP8, H264 with packetization-mode=1)
+ * and its payload type, rtcp-fb, the sender's SSRC, CNAME and msid.
+ * Unknown attributes (extmap, rtx, red/ulpfec, simulcast, rid) are
+ * ignored. Other sections are skipped.
  */
 #ifndef ACTR_WIRE_SDP_H
 #define ACTR_WIRE_SDP_H
@@ -26,6 +31,34 @@ enum actr__sdp_setup {
 	ACTR__SDP_SETUP_ACTPASS,
 	ACTR__SDP_SETUP_ACTIVE,		/* this side: DTLS client */
 	ACTR__SDP_SETUP_PASSIVE,	/* this side is the DTLS server */
+};
+
+#define ACTR__SDP_MAX_MEDIA 16		/* audio/video sections */
+
+/* Directions as bits, from the point of view of the description's
+ * writer. */
+enum actr__sdp_dir {
+	ACTR__SDP_INACTIVE = 0,
+	ACTR__SDP_SENDONLY = 1,
+	ACTR__SDP_RECVONLY = 2,
+	ACTR__SDP_SENDRECV = 3,
+};
+
+struct actr__sdp_media {
+	char mid[33];		/* a=mid */
+	bool video;		/* m=video (else m=audio) */
+	bool rejected;		/* port 0, or no codec we know */
+	uint8_t dir;		/* enum actr__sdp_dir */
+	int codec;		/* enum actr__codec chosen, 0 none */
+	uint8_t pt;		/* its payload type */
+	bool nack;		/* a=rtcp-fb:<pt> nack */
+	bool pli;		/* a=rtcp-fb:<pt> nack pli */
+	uint32_t ssrc;		/* the writer's sending SSRC, 0 none */
+	char cname[65];		/* a=ssrc:<ssrc> cname: */
+	char stream_id[65];	/* a=msid first token */
+	char track_id[65];	/* a=msid second token ("" none) */
+	bool ready;		/* (pc) negotiated: both sides agree */
+	char recv_track[65];	/* (pc) the peer's track received here */
 };
 
 struct actr__sdp {
@@ -51,7 +84,14 @@ struct actr__sdp {
 	unsigned ncands;	/* candidates kept */
 	/* "candidate:.." values (no "a=") */
 	char cands[ACTR__SDP_MAX_CANDS][ACTR__SDP_CAND_LEN];
+	uint64_t version;	/* o= session version (0 = 2) */
+	unsigned data_index;	/* m-line position of the data section */
+	unsigned nmedia;	/* audio/video sections */
+	struct actr__sdp_media media[ACTR__SDP_MAX_MEDIA];
 };
+
+/** Direction name ("sendrecv"...). */
+const char *actr__sdp_dir_name(int dir);
 
 /** Parse len bytes of SDP text into out (fully overwritten). Returns 0,
  * -ACTR_EPROTO for malformed or incomplete input (no data section, missing
