@@ -117,6 +117,7 @@ void actr__complete(actr_system_t *sys, struct actr__msg *resp)
 		}
 	}
 	sys->st.responses++;
+	actr__call_observe(sys, p, res.status);
 	p->cb(&res, p->arg);
 	if (msg)
 		protobuf_c_message_free_unpacked(msg, NULL);

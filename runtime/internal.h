@@ -103,6 +103,7 @@ struct actr__pending {
 	void *arg;			/* completion argument */
 	const ProtobufCMessageDescriptor *resp_type; /* typed, or NULL */
 	actr_node_t *owner;		/* node that called */
+	uint64_t t0;			/* when the call was made (ns) */
 };
 
 enum node_state {
@@ -152,6 +153,32 @@ struct dedup;
  * process handles them again). */
 void actr__node_force(actr_system_t *sys, actr_node_t *n, const char *why);
 
+/* A latency histogram with fixed bounds (runtime/metrics.c names them):
+ * cheap enough to update on every completed call. */
+#define ACTR__HIST_N 16
+extern const uint64_t actr__hist_bounds_ns[ACTR__HIST_N];
+
+struct actr__hist {
+	uint64_t b[ACTR__HIST_N + 1];	/* per bucket (not cumulative);
+					 * [ACTR__HIST_N] = over the last */
+	uint64_t count;			/* observations */
+	uint64_t sum_ns;		/* their total */
+};
+
+static inline void actr__hist_observe(struct actr__hist *h, uint64_t ns)
+{
+	unsigned i = 0;
+
+	while (i < ACTR__HIST_N && ns > actr__hist_bounds_ns[i])
+		i++;
+	h->b[i]++;
+	h->count++;
+	h->sum_ns += ns;
+}
+
+enum { ACTR__OUTCOME_OK, ACTR__OUTCOME_ERROR, ACTR__OUTCOME_TIMEOUT,
+       ACTR__OUTCOME_N };
+
 struct actr_system {
 	actr_reactor_t *r;		/* borrowed */
 	actr_system_config_t cfg;	/* effective configuration */
@@ -180,7 +207,28 @@ struct actr_system {
 					  * (actr__system_set_inbox) */
 	void *inbox_arg;
 	bool dispatching;		/* inside poll */
+	/* caller-side latency by outcome (runtime/metrics.c), recorded
+	 * only while an endpoint watches the system */
+	bool call_hist_on;
+	struct actr__hist call_hist[ACTR__OUTCOME_N];
 };
+
+/* Record the latency of call p completing with status (metrics.c). */
+static inline void actr__call_observe(actr_system_t *sys,
+				      const struct actr__pending *p,
+				      int status)
+{
+	uint64_t now;
+	int o;
+
+	if (!sys->call_hist_on)
+		return;
+	now = actr_reactor_now(sys->r);
+	o = status == 0 ? ACTR__OUTCOME_OK :
+	    status == -ACTR_ETIMEDOUT ? ACTR__OUTCOME_TIMEOUT :
+					ACTR__OUTCOME_ERROR;
+	actr__hist_observe(&sys->call_hist[o], now > p->t0 ? now - p->t0 : 0);
+}
 
 /** An in-process message the inbox found stored at open (its caller died
  * with the last process): queue it for node t again as from the shell

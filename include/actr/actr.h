@@ -29,6 +29,7 @@
 #include <actr/kv.h>
 #include <actr/config.h>
 #include <actr/stream.h>
+#include <actr/metrics.h>
 
 #define ACTR_VERSION_MAJOR 0
 #define ACTR_VERSION_MINOR 1
