@@ -106,8 +106,8 @@ ACTR_API int actr_config_log_level(const actr_config_t *c);
 /** Where to serve /metrics ([observability] metrics, --metrics) for
  * actr_metrics_new(), or NULL when none was given (the endpoint is off by
  * default). */
-ACTR_API const struct actr_metrics_config *
-actr_config_metrics(const actr_config_t *c);
+ACTR_API const struct actr_metrics_config *actr_config_metrics(
+	const actr_config_t *c);
 
 /**
  * ACL rules as text, one per ';' (or newline):
