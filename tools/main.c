@@ -329,7 +329,10 @@ static int cli_start(struct cli *c)
 	if (actr_peer_ready(c->peer))
 		return 0;
 	actr_peer_reason(c->peer, reason, sizeof(reason));
-	return fail(1, "is actr-signal running there? check --signaling, "
+	return fail(1, strstr(reason, "429") ?
+		    "the server rate-limits registrations from this address "
+		    "([limits] reg_per_min): wait a little and retry" :
+		    "is actr-signal running there? check --signaling, "
 		    "--realm and --realm-secret",
 		    "cannot register with %s: %s", pc.signaling_url,
 		    *reason ? reason : "no answer in time");
@@ -361,7 +364,7 @@ static int parse_target(const char *s, struct target *t)
 	if (strchr(s, '@') ? actr_id_parse(s, &t->id) == 0
 			   : actr_type_parse(s, &t->type) == 0)
 		return 0;
-	return fail(2, "a type is MANUFACTURER:NAME:VERSION (acme:echo:1.0.0),"
+	return fail(-EINVAL, "a type is MANUFACTURER:NAME:VERSION (acme:echo:1.0.0),"
 		    " an id SERIAL@REALM/MANUFACTURER:NAME:VERSION (see "
 		    "`actr discover`)", "bad target '%s'", s);
 }
