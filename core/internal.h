@@ -113,6 +113,17 @@ struct actr__reactor_faults {
 	uint64_t wake_errors;		/* a post's eventfd write failed */
 };
 
+/* What the structured log formats add to a line logged while a message
+ * is handled on this thread (set by the runtime around a handler). */
+struct actr__log_fields {
+	const char *route;		/* route key, or NULL */
+	const char *request_id;		/* remote request id, or NULL */
+	const void *peer;		/* caller (opaque), or NULL */
+	int (*peer_fmt)(const void *peer, char *out, size_t cap);
+	const char *trace_id;		/* W3C trace id (hex), or NULL */
+};
+extern __thread const struct actr__log_fields *actr__log_cur;
+
 /** Read r's fault counters. Reactor thread. */
 void actr__reactor_faults(const actr_reactor_t *r,
 			  struct actr__reactor_faults *f);

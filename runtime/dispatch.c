@@ -454,15 +454,30 @@ dispatch_prepare(actr_system_t *sys, struct actr__msg *m)
 	return c;
 }
 
+static int log_peer_fmt(const void *id, char *out, size_t cap)
+{
+	return actr_id_format(id, out, cap);
+}
+
 static void handle(actr_system_t *sys, struct actr__msg *m)
 {
 	actr_node_t *n = m->target;
 	const struct actr__route *r = m->route;
 	struct actr_ctx *c = dispatch_prepare(sys, m);
+	const struct actr__log_fields *prev_log = actr__log_cur;
+	struct actr__log_fields lf;
 	int rc;
 
 	if (!c)
 		return;
+	/* lines logged by the handler carry the request (structured
+	 * formats, core/log.c) */
+	lf.route = r->key;
+	lf.request_id = m->origin.rid_str;
+	lf.peer = m->caller;
+	lf.peer_fmt = log_peer_fmt;
+	lf.trace_id = NULL;
+	actr__log_cur = &lf;
 	c->in_handler = true;
 	sys->st.handled++;
 	if (r->raw) {
@@ -481,6 +496,7 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 		}
 	}
 	c->in_handler = false;
+	actr__log_cur = prev_log;
 	if (ACTR_UNLIKELY(rc < 0)) {
 		sys->st.handler_errors++;
 		if (n->w->hooks.on_error)

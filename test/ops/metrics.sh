@@ -48,19 +48,33 @@ wait_code() {
 
 SP=$(port); SM=$(port); NM=$(port); PP=$(port)
 
-"$B/actr-signal" -l "127.0.0.1:$SP" -d "$T/sig.db" -r 101:pw \
-	--metrics "127.0.0.1:$SM" >"$T/signal.log" 2>&1 &
+ACTR_LOG_FORMAT=json "$B/actr-signal" -l "127.0.0.1:$SP" -d "$T/sig.db" \
+	-r 101:pw --metrics "127.0.0.1:$SM" >"$T/signal.log" 2>&1 &
 pids="$pids $!"
 wait_code "http://127.0.0.1:$SM/healthz" 200 || fail "actr-signal /healthz"
 wait_code "http://127.0.0.1:$SM/readyz" 200 || fail "actr-signal /readyz"
 
-"$B/examples/echo_actor/server" --signal "ws://127.0.0.1:$SP" --secret pw \
+ACTR_LOG_FORMAT=logfmt "$B/examples/echo_actor/server" \
+	--signal "ws://127.0.0.1:$SP" --secret pw \
 	--metrics "127.0.0.1:$NM" >"$T/node.log" 2>&1 &
 pids="$pids $!"
 wait_code "http://127.0.0.1:$NM/healthz" 200 || fail "node /healthz"
 wait_code "http://127.0.0.1:$NM/readyz" 200 || fail "node never ready"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NM/x")" = 404 ] ||
 	fail "unknown path is not 404"
+
+# ACTR_LOG_FORMAT: every line of actr-signal's log is a JSON object with
+# time, level, component and msg; the node's lines are logfmt
+python3 -c '
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+assert lines
+for l in lines:
+    o = json.loads(l)
+    assert {"time", "level", "component", "msg"} <= set(o), o
+' "$T/signal.log" || fail "actr-signal log is not JSON lines"
+grep -q '^time=[0-9TZ:.-]* level=info component=peer msg=' "$T/node.log" ||
+	fail "node log is not logfmt"
 
 curl -sf "http://127.0.0.1:$NM/metrics" >"$T/node.prom" || fail "node scrape"
 promtool check metrics <"$T/node.prom" || fail "promtool: node scrape"
