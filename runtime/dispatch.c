@@ -465,7 +465,9 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 	const struct actr__route *r = m->route;
 	struct actr_ctx *c = dispatch_prepare(sys, m);
 	const struct actr__log_fields *prev_log = actr__log_cur;
+	struct actr__msg *prev_msg = sys->cur_msg;
 	struct actr__log_fields lf;
+	char trace_id[33];
 	int rc;
 
 	if (!c)
@@ -477,7 +479,13 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 	lf.peer = m->caller;
 	lf.peer_fmt = log_peer_fmt;
 	lf.trace_id = NULL;
+	if (m->origin.traceparent) {
+		memcpy(trace_id, m->origin.traceparent + 3, 32);
+		trace_id[32] = '\0';
+		lf.trace_id = trace_id;
+	}
 	actr__log_cur = &lf;
+	sys->cur_msg = m;
 	c->in_handler = true;
 	sys->st.handled++;
 	if (r->raw) {
@@ -496,6 +504,12 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 		}
 	}
 	c->in_handler = false;
+	if (ACTR__LOG_ENABLED(ACTR_LOG_DEBUG))
+		actr_logd("runtime", "handled %s: %s%s%s", r->key,
+			  rc < 0 ? actr_strerror(rc) : "ok",
+			  m->origin.traceparent ? " traceparent " : "",
+			  m->origin.traceparent ? m->origin.traceparent : "");
+	sys->cur_msg = prev_msg;
 	actr__log_cur = prev_log;
 	if (ACTR_UNLIKELY(rc < 0)) {
 		sys->st.handler_errors++;
@@ -586,7 +600,8 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 	const void *data = k->data;
 	size_t len = k->len;
 	uint8_t *tmp = NULL;
-	char rid[24] = "";
+	char rid[24] = "", tp[ACTR__TRACEPARENT_LEN + 1];
+	const char *parent;
 	int64_t timeout;
 	int rc;
 
@@ -619,10 +634,15 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 		data = tmp;
 	}
 	timeout = k->timeout_ms ? k->timeout_ms : ACTR_DEFAULT_TIMEOUT_MS;
-	rc = actr__remote_send(sys, lane, k->target_id, k->route_key, rid,
-			       k->dir, 0, NULL, data, len,
-			       k->dir == DIR_REQUEST ? timeout : 0,
-			       ACTR__PAYLOAD_TYPE__RPC_RELIABLE);
+	/* continue the trace of the message being handled, or start one */
+	parent = actr__trace_current(sys);
+	actr__trace_child(parent, tp);
+	rc = actr__remote_send_traced(sys, lane, k->target_id, k->route_key,
+				      rid, k->dir, 0, NULL, data, len,
+				      k->dir == DIR_REQUEST ? timeout : 0,
+				      ACTR__PAYLOAD_TYPE__RPC_RELIABLE, tp,
+				      parent && sys->cur_msg ?
+				      sys->cur_msg->origin.tracestate : NULL);
 out:
 	free(tmp);
 	if (rc < 0 && p) {

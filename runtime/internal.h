@@ -55,6 +55,9 @@ struct origin {
 	actr__lane_t *lane;		/* remote lane, NULL = in-process */
 	Actr__ActrId *caller;		/* remote caller id (owned) */
 	char *rid_str;			/* remote request_id (owned) */
+	char *traceparent;		/* W3C trace context (owned), or
+					 * NULL (runtime/trace.c) */
+	char *tracestate;		/* its tracestate (owned), or NULL */
 };
 
 struct actr__msg {
@@ -211,7 +214,20 @@ struct actr_system {
 	 * only while an endpoint watches the system */
 	bool call_hist_on;
 	struct actr__hist call_hist[ACTR__OUTCOME_N];
+	/* trace context (trace.c) */
+	struct actr__msg *cur_msg;	/* being handled now, or NULL */
+	const char *trace_override;	/* a queued call's trace, or NULL */
 };
+
+/* trace.c */
+#define ACTR__TRACEPARENT_LEN 55
+bool actr__trace_valid(const char *tp);
+/* A traceparent continuing parent (new span id), or a new trace when
+ * parent is NULL or invalid. */
+void actr__trace_child(const char *parent,
+		       char out[ACTR__TRACEPARENT_LEN + 1]);
+/* The trace a call made now continues, or NULL. */
+const char *actr__trace_current(const actr_system_t *sys);
 
 /* Record the latency of call p completing with status (metrics.c). */
 static inline void actr__call_observe(actr_system_t *sys,
@@ -298,6 +314,12 @@ void actr__dedup_store(struct dedup *d, uint64_t now, uint64_t serial,
 		       const void *data, size_t len);
 
 /* remote.c */
+int actr__remote_send_traced(actr_system_t *sys, actr__lane_t *lane,
+			     const Actr__ActrId *target, const char *route_key,
+			     const char *rid_str, int dir, int status,
+			     const char *err, const void *data, size_t len,
+			     int64_t timeout_ms, int payload_type,
+			     const char *traceparent, const char *tracestate);
 int actr__remote_send(actr_system_t *sys, actr__lane_t *lane,
 		      const Actr__ActrId *target, const char *route_key,
 		      const char *rid_str, int dir, int status,

@@ -34,6 +34,8 @@ struct actr__msg *actr__msg_new(actr_system_t *sys, size_t len)
 	m->origin.lane = NULL;
 	m->origin.caller = NULL;
 	m->origin.rid_str = NULL;
+	m->origin.traceparent = NULL;
+	m->origin.tracestate = NULL;
 	m->typed_resp = false;
 	m->mbid = 0;
 	m->heap = NULL;
@@ -56,11 +58,13 @@ struct actr__msg *actr__msg_new(actr_system_t *sys, size_t len)
 void actr__msg_free(actr_system_t *sys, struct actr__msg *m)
 {
 	if (ACTR_UNLIKELY(m->heap || m->err_msg || m->origin.caller ||
-			  m->origin.rid_str)) {
+			  m->origin.rid_str || m->origin.traceparent)) {
 		free(m->heap);
 		free(m->err_msg);
 		actr_proto_free(m->origin.caller);
 		free(m->origin.rid_str);
+		free(m->origin.traceparent);
+		free(m->origin.tracestate);
 	}
 	if (sys->nfree_msgs >= MSG_FREE_MAX) {
 		free(m);
