@@ -95,10 +95,16 @@ void actr_metrics_family(actr_metrics_out_t *o, const char *name,
 void actr_metrics_sample(actr_metrics_out_t *o, const char *name,
 			 const char *labels, double value)
 {
+	/* counts exactly, fractions to 9 digits (a scrape stays short) */
+	const char *fmt = value == (double)(int64_t)value && value < 1e15 &&
+				  value > -1e15 ? "%.0f" : "%.9g";
+	char v[40];
+
+	snprintf(v, sizeof(v), fmt, value);
 	if (labels && *labels)
-		outf(o, "%s{%s} %.17g\n", name, labels, value);
+		outf(o, "%s{%s} %s\n", name, labels, v);
 	else
-		outf(o, "%s %.17g\n", name, value);
+		outf(o, "%s %s\n", name, v);
 }
 
 /* A counter or gauge family with a single unlabelled sample. */
