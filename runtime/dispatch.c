@@ -454,6 +454,15 @@ dispatch_prepare(actr_system_t *sys, struct actr__msg *m)
 	return c;
 }
 
+/* Callee-side handler time of route r (metrics.c reads it). */
+static void route_observe(struct actr__route *r, uint64_t ns, bool error)
+{
+	if (ACTR_UNLIKELY(!r->stats) &&
+	    !(r->stats = calloc(1, sizeof(*r->stats))))
+		return;
+	actr__hist_observe(&r->stats->h[error], ns);
+}
+
 static int log_peer_fmt(const void *id, char *out, size_t cap)
 {
 	return actr_id_format(id, out, cap);
@@ -468,6 +477,7 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 	struct actr__msg *prev_msg = sys->cur_msg;
 	struct actr__log_fields lf;
 	char trace_id[33];
+	uint64_t t0;
 	int rc;
 
 	if (!c)
@@ -486,6 +496,7 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 	}
 	actr__log_cur = &lf;
 	sys->cur_msg = m;
+	t0 = sys->call_hist_on ? actr_time_ns() : 0;
 	c->in_handler = true;
 	sys->st.handled++;
 	if (r->raw) {
@@ -504,6 +515,9 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 		}
 	}
 	c->in_handler = false;
+	if (t0)
+		route_observe((struct actr__route *)r, actr_time_ns() - t0,
+			      rc < 0);
 	if (ACTR__LOG_ENABLED(ACTR_LOG_DEBUG))
 		actr_logd("runtime", "handled %s: %s%s%s", r->key,
 			  rc < 0 ? actr_strerror(rc) : "ok",

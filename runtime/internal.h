@@ -40,6 +40,9 @@ struct actr__route {
 	actr_raw_handler raw;		/* raw handler, or NULL */
 	actr_typed_handler typed;	/* typed handler, or NULL */
 	const ProtobufCMessageDescriptor *in; /* typed request type */
+	struct actr__route_stats *stats; /* handler time (metrics.c), made
+					  * at the first message handled
+					  * while an endpoint watches */
 };
 
 struct actr_workload {
@@ -181,6 +184,11 @@ static inline void actr__hist_observe(struct actr__hist *h, uint64_t ns)
 
 enum { ACTR__OUTCOME_OK, ACTR__OUTCOME_ERROR, ACTR__OUTCOME_TIMEOUT,
        ACTR__OUTCOME_N };
+
+/* Callee side, per route: handler run time, by outcome (ok / error). */
+struct actr__route_stats {
+	struct actr__hist h[2];		/* [0] ok, [1] error */
+};
 
 struct actr_system {
 	actr_reactor_t *r;		/* borrowed */

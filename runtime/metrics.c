@@ -171,6 +171,61 @@ static void put_reactor(actr_metrics_t *m, actr_metrics_out_t *o)
 	    "Scrapes of /metrics answered.", (double)m->scrapes);
 }
 
+/* s as a label value (backslash, quote and newline escaped). */
+static void label_value(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < cap; s++) {
+		if (*s == '"' || *s == '\\' || *s == '\n') {
+			out[o++] = '\\';
+			out[o++] = *s == '\n' ? 'n' : *s;
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* Callee side: handler time by node type, route and outcome. */
+static void put_routes(actr_metrics_t *m, actr_metrics_out_t *o)
+{
+	char lab[1024], type[256], key[512];
+	bool family = false;
+
+	for (actr_node_t *n = m->sys->nodes; n; n = n->next) {
+		struct actr__map_iter it;
+		struct actr__map_node *mn;
+
+		if (actr_type_format(&n->w->type, type, sizeof(type)) <= 0)
+			continue;
+		actr__map_foreach(&n->w->routes, it, mn) {
+			const struct actr__route *r = actr__map_entry(
+				mn, const struct actr__route, node);
+
+			if (!r->stats)
+				continue;
+			if (!family) {
+				actr_metrics_family(o,
+					"actr_handler_duration_seconds",
+					"histogram", "Callee side: handler run"
+					" time by actor type, route and "
+					"outcome.");
+				family = true;
+			}
+			for (int e = 0; e < 2; e++) {
+				label_value(key, sizeof(key), r->key);
+				snprintf(lab, sizeof(lab), "type=\"%s\",route="
+					 "\"%s\",outcome=\"%s\"", type, key,
+					 e ? "error" : "ok");
+				hist_samples(o,
+					     "actr_handler_duration_seconds",
+					     lab, &r->stats->h[e]);
+			}
+		}
+	}
+}
+
 static void put_system(actr_metrics_t *m, actr_metrics_out_t *o)
 {
 	const actr_system_stats_t *s = actr_system_stats(m->sys);
@@ -213,6 +268,7 @@ static void put_system(actr_metrics_t *m, actr_metrics_out_t *o)
 	for (int i = 0; i < ACTR__OUTCOME_N; i++)
 		hist_samples(o, "actr_call_duration_seconds", outcome[i],
 			     &m->sys->call_hist[i]);
+	put_routes(m, o);
 }
 
 static void put_mailbox(actr_metrics_out_t *o, actr_mailbox_t *mb)

@@ -209,6 +209,32 @@ TEST_TIMEOUT(metrics_node_endpoint, 60)
 	CHECK_EQ(sample(g->body, "actr_metrics_scrapes_total"), 1);
 	CHECK(strstr(g->body, "# TYPE actr_call_duration_seconds histogram\n"));
 
+	/* callee side, on the server's system */
+	{
+		struct actr_metrics_config sc = { ACTR_OPTS(sc) };
+		actr_metrics_t *ms = actr_metrics_new(r, &sc);
+		struct cres y = { 0 };
+
+		CHECK(ms);
+		CHECK_OK(actr_metrics_add_system(ms, srv.sys));
+		for (int i = 0; i < 3; i++)
+			CHECK_OK(actr_peer_call_raw(cli.peer, &mtype,
+						    "test.Echo", "x", 1, 10000,
+						    on_res, &y));
+		CHECK_OK(actr_peer_call_raw(cli.peer, &mtype, "test.Fail", "",
+					    0, 10000, on_res, &y));
+		rt_run(r, &y.done, 4, 15000);
+		CHECK_EQ(y.ok, 3);
+		g = http_get(r, actr_metrics_port(ms), "/metrics");
+		CHECK_EQ(sample(g->body, "actr_handler_duration_seconds_count"
+				"{type=\"acme:mecho:1.0.0\",route=\"test.Echo\","
+				"outcome=\"ok\"}"), 3);
+		CHECK_EQ(sample(g->body, "actr_handler_duration_seconds_count"
+				"{type=\"acme:mecho:1.0.0\",route=\"test.Fail\","
+				"outcome=\"error\"}"), 1);
+		actr_metrics_free(ms);
+	}
+
 	g = http_get(r, port, "/nope");
 	CHECK_EQ(g->status, 404);
 
