@@ -29,7 +29,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <sqlite3.h>
+
+#include "google/protobuf/descriptor.pb-c.h"
 
 #include <actr/actr.h>
 #include <actr/sigclient.h>
@@ -63,6 +69,9 @@ static const char usage[] =
 	"                      also UnknownRoute, is a round trip\n"
 	"  --max N             discover: at most N ids [16]\n"
 	"  --id ID, --category C, --limit N   dlq filters\n"
+	"  --proto FILE        call/tell: PAYLOAD in protobuf text format for\n"
+	"                      ROUTE's request type in FILE, the reply decoded\n"
+	"                      (needs protoc)\n"
 	"  and the node flags of <actr/config.h>: --config FILE,\n"
 	"  --signaling URL, --realm ID, --realm-secret S, --local-addr IP,\n"
 	"  --stun URL, --turn URL, --relay-only, --log LEVEL\n";
@@ -78,6 +87,7 @@ static struct {
 	uint64_t id;			/* --id */
 	const char *category;		/* --category */
 	unsigned limit;			/* --limit */
+	const char *proto;		/* --proto FILE */
 } opt = { .timeout_ms = 10000, .count = 5, .route = "actr.cli.Ping",
 	  .max = 16 };
 
@@ -434,14 +444,149 @@ static int print_failure(const char *what, const struct result *x,
 	return 1;
 }
 
+/* ---- --proto: protoc does the text format ------------------------------------ */
+
+static char tmp_in[64], tmp_out[64];
+
+/* Run protoc with args (-I and the file are added), stdin from in[0..n),
+ * stdout into *out (malloc'd). 0, or -EIO with protoc's stderr shown. */
+static int protoc(const char *arg, const void *in, size_t n, uint8_t **out,
+		  size_t *outlen)
+{
+	char dir[PATH_MAX], *slash, incl[PATH_MAX + 4];
+	const char *file = opt.proto;
+	char *argv[6];
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int fd, st, rc = -EIO;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s", opt.proto);
+	slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = 0;
+		file = opt.proto + (slash - dir) + 1;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+	}
+	snprintf(incl, sizeof(incl), "-I%s", dir);
+	snprintf(tmp_in, sizeof(tmp_in), "/tmp/actr-cli-in.XXXXXX");
+	snprintf(tmp_out, sizeof(tmp_out), "/tmp/actr-cli-out.XXXXXX");
+	fd = mkstemp(tmp_in);
+	if (fd < 0)
+		return -EIO;
+	if (n && write(fd, in, n) != (ssize_t)n) {
+		close(fd);
+		goto out_in;
+	}
+	close(fd);
+	fd = mkstemp(tmp_out);
+	if (fd < 0)
+		goto out_in;
+	close(fd);
+	argv[0] = "protoc";
+	argv[1] = incl;
+	argv[2] = (char *)arg;
+	argv[3] = (char *)file;
+	argv[4] = NULL;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, tmp_in, O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, tmp_out, O_WRONLY | O_TRUNC,
+					 0);
+	if (posix_spawnp(&pid, "protoc", &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		fail(-EIO, "install protoc (protobuf-compiler)",
+		     "cannot run protoc: %s", strerror(errno));
+		goto out_out;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		goto out_out;
+	f = fopen(tmp_out, "rb");
+	if (f) {
+		size_t cap = 65536, used = 0, r;
+		uint8_t *b = malloc(cap);
+
+		while (b && (r = fread(b + used, 1, cap - used, f)) > 0) {
+			used += r;
+			if (used == cap) {
+				uint8_t *nb = realloc(b, cap *= 2);
+
+				if (!nb)
+					free(b);
+				b = nb;
+			}
+		}
+		fclose(f);
+		if (b) {
+			*out = b;
+			*outlen = used;
+			rc = 0;
+		}
+	}
+out_out:
+	unlink(tmp_out);
+out_in:
+	unlink(tmp_in);
+	return rc;
+}
+
+/* The request and response message types of route (package.Service.
+ * Method) in opt.proto, into req/resp. 0 or a printed error (2). */
+static int route_types(const char *route, char *req, char *resp, size_t cap)
+{
+	Google__Protobuf__FileDescriptorSet *set;
+	uint8_t *d = NULL;
+	size_t n = 0;
+	char full[1024];
+	int rc = 2;
+
+	if (protoc("--descriptor_set_out=/dev/stdout", NULL, 0, &d, &n) < 0)
+		return fail(2, "check the file with protoc", "%s: protoc could"
+			    " not read it (see above)", opt.proto);
+	set = google__protobuf__file_descriptor_set__unpack(NULL, n, d);
+	free(d);
+	if (!set)
+		return fail(2, NULL, "%s: unreadable descriptor", opt.proto);
+	for (size_t i = 0; i < set->n_file && rc; i++) {
+		Google__Protobuf__FileDescriptorProto *f = set->file[i];
+
+		for (size_t j = 0; j < f->n_service && rc; j++)
+			for (size_t k = 0; k < f->service[j]->n_method; k++) {
+				Google__Protobuf__MethodDescriptorProto *m =
+					f->service[j]->method[k];
+
+				snprintf(full, sizeof(full), "%s%s%s.%s",
+					 f->package ? f->package : "",
+					 f->package ? "." : "",
+					 f->service[j]->name, m->name);
+				if (strcmp(full, route))
+					continue;
+				snprintf(req, cap, "%s", m->input_type +
+					 (m->input_type[0] == '.'));
+				snprintf(resp, cap, "%s", m->output_type +
+					 (m->output_type[0] == '.'));
+				rc = 0;
+				break;
+			}
+	}
+	google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
+	if (rc)
+		fail(2, "the route is package.Service.Method of a service in "
+		     "that file", "%s: no method %s", opt.proto, route);
+	return rc;
+}
+
 /* ---- network commands ------------------------------------------------------ */
 
 static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 {
 	struct target t;
 	struct result x = { 0 };
-	uint8_t *d = NULL;
-	size_t n = 0;
+	uint8_t *d = NULL, *text = NULL;
+	size_t n = 0, tn = 0;
+	char req_type[256], resp_type[256];
 	uint64_t t0;
 	int rc;
 
@@ -451,7 +596,23 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 			    tell ? "tell" : "call");
 	if (parse_target(argv[0], &t) < 0)
 		return 2;
-	if (payload(argv[2], &d, &n) < 0) {
+	if (opt.proto) {
+		char arg[600];
+
+		if (route_types(argv[1], req_type, resp_type,
+				sizeof(req_type))) {
+			target_free(&t);
+			return 2;
+		}
+		snprintf(arg, sizeof(arg), "--encode=%s", req_type);
+		if (protoc(arg, argv[2], strlen(argv[2]), &d, &n) < 0) {
+			target_free(&t);
+			return fail(2, "write the payload in protobuf text "
+				    "format (message: \"hi\")",
+				    "bad payload for %s (protoc's message "
+				    "above)", req_type);
+		}
+	} else if (payload(argv[2], &d, &n) < 0) {
 		target_free(&t);
 		return 2;
 	}
@@ -511,18 +672,35 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 		rc = print_failure("call", &x, (x.at - t0) / 1e6);
 		goto out;
 	}
+	if (opt.proto) {
+		char arg[300];
+
+		snprintf(arg, sizeof(arg), "--decode=%s", resp_type);
+		if (protoc(arg, x.data, x.len, &text, &tn) < 0)
+			fprintf(stderr, "actr: the reply is not a %s (raw "
+				"bytes below)\n", resp_type);
+	}
 	if (opt.json) {
 		printf("{\"ok\":true,\"status\":0,\"latency_ms\":%.3f",
 		       (x.at - t0) / 1e6);
 		print_bytes("reply", x.data, x.len);
+		if (text) {
+			printf(",\"reply_proto\":");
+			json_str(stdout, (const char *)text, tn);
+		}
 		printf("}\n");
 	} else {
 		printf("ok: %s on %s in %.2f ms\n", argv[1], argv[0],
 		       (x.at - t0) / 1e6);
-		print_bytes("reply", x.data, x.len);
+		if (text)
+			printf("  reply (%s):\n%.*s", resp_type, (int)tn,
+			       (const char *)text);
+		else
+			print_bytes("reply", x.data, x.len);
 	}
 	rc = 0;
 out:
+	free(text);
 	free(x.data);
 	free(d);
 	target_free(&t);
@@ -1064,7 +1242,7 @@ static int own_flags(int *argc, char **argv)
 		bool val = !strcmp(a, "--timeout") || !strcmp(a, "--count") ||
 			   !strcmp(a, "--route") || !strcmp(a, "--max") ||
 			   !strcmp(a, "--id") || !strcmp(a, "--category") ||
-			   !strcmp(a, "--limit");
+			   !strcmp(a, "--limit") || !strcmp(a, "--proto");
 
 		if (!strcmp(a, "--json")) {
 			opt.json = true;
@@ -1079,6 +1257,8 @@ static int own_flags(int *argc, char **argv)
 		a = argv[++i];
 		if (!strcmp(argv[i - 1], "--route"))
 			opt.route = a;
+		else if (!strcmp(argv[i - 1], "--proto"))
+			opt.proto = a;
 		else if (!strcmp(argv[i - 1], "--category"))
 			opt.category = a;
 		else {

@@ -103,6 +103,22 @@ printf '\n\002hi' >"$T/payload"
 run 0 $F call acme:echo:1.0.0 echo.EchoService.Echo "@$T/payload"
 grep -q "0a084563686f3a206869" "$T/out" || fail "call @file"
 
+# --proto: protobuf text format in, the reply decoded
+P="$B/../examples/echo_actor/echo.proto"
+# shellcheck disable=SC2086
+run 0 $F --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo 'message: "hi"'
+grep -q '^reply: "Echo: hi"$' "$T/out" || fail "--proto call"
+# shellcheck disable=SC2086
+run 0 $F --json --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo 'message: "x"'
+grep -q '"reply_proto":"reply: \\"Echo: x\\"' "$T/out" || fail "--proto --json"
+# shellcheck disable=SC2086
+run 2 $F --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo 'mesage: "hi"'
+grep -q 'no field named "mesage"' "$T/err" || fail "--proto bad payload"
+grep -q "bad payload for echo.EchoRequest" "$T/err" || fail "--proto bad payload 2"
+# shellcheck disable=SC2086
+run 2 $F --proto "$P" call acme:echo:1.0.0 echo.EchoService.Nope 'message: "hi"'
+grep -q "no method echo.EchoService.Nope" "$T/err" || fail "--proto bad route"
+
 # bad input
 # shellcheck disable=SC2086
 run 1 $F call acme:nobody:1.0.0 echo.EchoService.Echo 0a026869
