@@ -55,6 +55,7 @@ static const char usage[] =
 	"  dlq redrive FILE | dlq purge FILE    (--id ID, --category C)\n"
 	"  config check FILE           validate a node configuration file\n"
 	"  signal [actr-signal flags]  run the signaling server\n"
+	"  completion bash             a bash completion script (source it)\n"
 	"  version\n"
 	"\n"
 	"TARGET: MANUFACTURER:NAME:VERSION (discovered) or an ActrId\n"
@@ -1230,6 +1231,40 @@ static int cmd_signal(char **argv)
 		    "cannot run actr-signal: %s", strerror(errno));
 }
 
+/* ---- completion ---------------------------------------------------------------- */
+
+static const char bash_completion[] =
+	"# bash completion for actr: source <(actr completion bash)\n"
+	"_actr() {\n"
+	"\tlocal cur=${COMP_WORDS[COMP_CWORD]} i cmd= sub=\n"
+	"\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
+	"\t\tcase ${COMP_WORDS[i]} in\n"
+	"\t\t--*) ;;\n"
+	"\t\t*) if [ -z \"$cmd\" ]; then cmd=${COMP_WORDS[i]};\n"
+	"\t\t   elif [ -z \"$sub\" ]; then sub=${COMP_WORDS[i]}; fi ;;\n"
+	"\t\tesac\n"
+	"\tdone\n"
+	"\tcase $cur in\n"
+	"\t--*) COMPREPLY=($(compgen -W \"--json --timeout --count --route"
+	" --max --id --category --limit --proto --config --signaling --realm"
+	" --realm-secret --local-addr --stun --turn --relay-only --log\""
+	" -- \"$cur\")); return ;;\n"
+	"\tesac\n"
+	"\tcase $cmd in\n"
+	"\t'') COMPREPLY=($(compgen -W \"call tell discover ping mailbox dlq"
+	" config signal completion version\" -- \"$cur\")) ;;\n"
+	"\tmailbox) [ -z \"$sub\" ] && COMPREPLY=($(compgen -W stats --"
+	" \"$cur\")) || COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
+	"\tdlq) [ -z \"$sub\" ] && COMPREPLY=($(compgen -W \"list stats show"
+	" redrive purge\" -- \"$cur\")) || COMPREPLY=($(compgen -f --"
+	" \"$cur\")) ;;\n"
+	"\tconfig) [ -z \"$sub\" ] && COMPREPLY=($(compgen -W check --"
+	" \"$cur\")) || COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
+	"\tcompletion) COMPREPLY=($(compgen -W bash -- \"$cur\")) ;;\n"
+	"\tesac\n"
+	"}\n"
+	"complete -F _actr actr\n";
+
 /* ---- main ---------------------------------------------------------------------- */
 
 /* Take the CLI's own flags out of argv (in place). 0 or 2. */
@@ -1332,6 +1367,11 @@ int main(int argc, char **argv)
 		rc = cmd_dlq(argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "config")) {
 		rc = cmd_config(argc - 2, argv + 2);
+	} else if (!strcmp(cmd, "completion")) {
+		rc = argc == 3 && !strcmp(argv[2], "bash") ?
+			     (fputs(bash_completion, stdout), 0) :
+			     fail(2, "actr completion bash",
+				  "only bash completion is available");
 	} else {
 		rc = fail(2, "see `actr --help`", "unknown command '%s'", cmd);
 	}

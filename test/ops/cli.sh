@@ -47,6 +47,15 @@ grep -q '"version"' "$T/out" || fail "version --json"
 run 2 frobnicate
 grep -q "unknown command 'frobnicate'" "$T/err" || fail "unknown command"
 
+run 0 signal --help
+grep -q "usage: actr-signal" "$T/out" || fail "actr signal --help"
+run 0 completion bash
+bash -n "$T/out" || fail "completion script does not parse"
+grep -q "complete -F _actr actr" "$T/out" || fail "completion"
+# the script completes subcommands
+out=$(bash -c ". '$T/out'; COMP_WORDS=(actr dlq re); COMP_CWORD=2; _actr; echo \${COMPREPLY[*]}")
+[ "$out" = "redrive" ] || fail "completion of 'actr dlq re': '$out'"
+
 # no signaling server there
 # shellcheck disable=SC2086
 run 1 $F --timeout 3000 discover acme:echo:1.0.0
