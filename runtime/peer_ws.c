@@ -749,6 +749,10 @@ static struct actr_net_limits ws_limits(actr_peer_t *p)
 	lim.max_message = lim.max_frame;
 	lim.max_pending = 4 * lim.max_message;
 	lim.handshake_timeout_ms = p->cfg.setup_timeout_ms;
+	/* a lane's close is a courtesy: wait half a second for the peer's
+	 * close frame, not two (a gate being freed is drained by its
+	 * program for about that long) */
+	lim.close_timeout_ms = 500;
 	return lim;
 }
 

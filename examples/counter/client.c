@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 	actr_ref_run_until_signal(app.ref);
 	actr_peer_free(app.peer);
 	actr_system_free(sys);
-	actr_reactor_drain(r, 1000);
+	actr_reactor_drain(r, 3000); /* let closes finish */
 	actr_reactor_free(r);
 	actr_proto_free(app.target);
 	actr_config_free(c);

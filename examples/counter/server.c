@@ -209,7 +209,7 @@ int main(int argc, char **argv)
 	actr_metrics_free(metrics);
 	actr_peer_free(peer);
 	actr_system_free(sys);
-	actr_reactor_drain(r, 1000);
+	actr_reactor_drain(r, 3000); /* let closes finish */
 	actr_reactor_free(r);
 	for (unsigned i = 0; i < ncounters; i++)
 		for (unsigned j = 0; j < counters[i].nsubs; j++)

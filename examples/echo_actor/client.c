@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 	}
 	actr_peer_free(c.peer);
 	actr_system_free(sys);
-	actr_reactor_drain(c.r, 1000); /* let closes finish */
+	actr_reactor_drain(c.r, 3000); /* let closes finish */
 	actr_reactor_free(c.r);
 	actr_proto_free(c.type);
 	free(c.rtt);

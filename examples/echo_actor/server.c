@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 	}
 	actr_peer_free(peer);
 	actr_system_free(sys);
-	actr_reactor_drain(r, 1000); /* let closes finish */
+	actr_reactor_drain(r, 3000); /* let closes finish */
 	actr_reactor_free(r);
 	return 0;
 }
