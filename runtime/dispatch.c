@@ -603,7 +603,25 @@ struct call {
 	actr_result_cb cb;
 	void *arg;
 	const ProtobufCMessageDescriptor *resp_type;
+	const char *trace;		/* traceparent to continue (the
+					 * ctx's request), or NULL: the
+					 * message being handled now */
+	const char *tstate;		/* its tracestate, or NULL */
 };
+
+/* The trace a call continues: its context's request's, else the
+ * message being handled now (or a queued call's: trace.c). */
+static const char *call_trace(const actr_system_t *sys, const struct call *k,
+			      const char **tstate)
+{
+	if (k->trace) {
+		*tstate = k->tstate;
+		return k->trace;
+	}
+	*tstate = sys->cur_msg && !sys->trace_override ?
+			  sys->cur_msg->origin.tracestate : NULL;
+	return actr__trace_current(sys);
+}
 
 static int send_remote(actr_system_t *sys, const struct call *k)
 {
@@ -615,7 +633,7 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 	size_t len = k->len;
 	uint8_t *tmp = NULL;
 	char rid[24] = "", tp[ACTR__TRACEPARENT_LEN + 1];
-	const char *parent;
+	const char *parent, *tstate;
 	int64_t timeout;
 	int rc;
 
@@ -649,14 +667,13 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 	}
 	timeout = k->timeout_ms ? k->timeout_ms : ACTR_DEFAULT_TIMEOUT_MS;
 	/* continue the trace of the message being handled, or start one */
-	parent = actr__trace_current(sys);
+	parent = call_trace(sys, k, &tstate);
 	actr__trace_child(parent, tp);
 	rc = actr__remote_send_traced(sys, lane, k->target_id, k->route_key,
 				      rid, k->dir, 0, NULL, data, len,
 				      k->dir == DIR_REQUEST ? timeout : 0,
 				      ACTR__PAYLOAD_TYPE__RPC_RELIABLE, tp,
-				      parent && sys->cur_msg ?
-				      sys->cur_msg->origin.tracestate : NULL);
+				      parent ? tstate : NULL);
 out:
 	free(tmp);
 	if (rc < 0 && p) {
@@ -729,6 +746,20 @@ static int send_call(actr_system_t *sys, const struct call *k)
 	m->route = r;
 	m->target = t;
 	m->caller = k->caller;
+	/* an in-process hop keeps the trace going (costs only when there
+	 * is one: in-process calls never start a trace) */
+	{
+		const char *tstate, *tr = call_trace(sys, k, &tstate);
+
+		if (ACTR_UNLIKELY(tr != NULL)) {
+			char tp[ACTR__TRACEPARENT_LEN + 1];
+
+			actr__trace_child(tr, tp);
+			m->origin.traceparent = strdup(tp);
+			if (tstate && m->origin.traceparent)
+				m->origin.tracestate = strdup(tstate);
+		}
+	}
 	t->inflight++;
 	if (ACTR_UNLIKELY(t->via_inbox) && sys->inbox) {
 		/* stored first; the inbox queues it when it may run */
@@ -784,7 +815,8 @@ int actr_ref_call(actr_ref_t *ref, const char *route_key,
 {
 	actr_node_t *n = ref->node;
 	struct call k = { n, NULL, n, NULL, route_key, req, NULL, 0,
-			  DIR_REQUEST, timeout_ms, cb, arg, resp_type };
+			  DIR_REQUEST, timeout_ms, cb, arg, resp_type,
+			  NULL, NULL };
 
 	if (!req)
 		return -EINVAL;
@@ -799,7 +831,8 @@ int actr_ref_call_raw(actr_ref_t *ref, const char *route_key,
 {
 	actr_node_t *n = ref->node;
 	struct call k = { n, NULL, n, NULL, route_key, NULL, data, len,
-			  DIR_REQUEST, timeout_ms, cb, arg, NULL };
+			  DIR_REQUEST, timeout_ms, cb, arg, NULL,
+			  NULL, NULL };
 
 	if (n->state != NODE_RUNNING)
 		return -ACTR_ECLOSED;
@@ -811,7 +844,8 @@ int actr_ref_tell(actr_ref_t *ref, const char *route_key,
 {
 	actr_node_t *n = ref->node;
 	struct call k = { n, NULL, n, NULL, route_key, msg, NULL, 0,
-			  DIR_TELL, 0, NULL, NULL, NULL };
+			  DIR_TELL, 0, NULL, NULL, NULL,
+			  NULL, NULL };
 
 	if (!msg)
 		return -EINVAL;
@@ -825,7 +859,8 @@ int actr_ref_tell_raw(actr_ref_t *ref, const char *route_key,
 {
 	actr_node_t *n = ref->node;
 	struct call k = { n, NULL, n, NULL, route_key, NULL, data, len,
-			  DIR_TELL, 0, NULL, NULL, NULL };
+			  DIR_TELL, 0, NULL, NULL, NULL,
+			  NULL, NULL };
 
 	if (n->state != NODE_RUNNING)
 		return -ACTR_ECLOSED;
@@ -839,10 +874,15 @@ int actr_call(actr_ctx_t *ctx, const Actr__ActrId *target,
 {
 	struct call k = { ctx->node, &ctx->node->id, NULL, target, route_key,
 			  req, NULL, 0, DIR_REQUEST, timeout_ms, cb, arg,
-			  resp_type };
+			  resp_type,
+			  NULL, NULL };
 
 	if (!req)
 		return -EINVAL;
+	if (ctx->req) {	/* also from a kept context, later */
+		k.trace = ctx->req->origin.traceparent;
+		k.tstate = ctx->req->origin.tracestate;
+	}
 	return send_call(ctx->node->sys, &k);
 }
 
@@ -852,8 +892,13 @@ int actr_call_raw(actr_ctx_t *ctx, const Actr__ActrId *target,
 {
 	struct call k = { ctx->node, &ctx->node->id, NULL, target, route_key,
 			  NULL, data, len, DIR_REQUEST, timeout_ms, cb, arg,
-			  NULL };
+			  NULL,
+			  NULL, NULL };
 
+	if (ctx->req) {	/* also from a kept context, later */
+		k.trace = ctx->req->origin.traceparent;
+		k.tstate = ctx->req->origin.tracestate;
+	}
 	return send_call(ctx->node->sys, &k);
 }
 
@@ -861,10 +906,15 @@ int actr_tell(actr_ctx_t *ctx, const Actr__ActrId *target,
 	      const char *route_key, const ProtobufCMessage *msg)
 {
 	struct call k = { ctx->node, &ctx->node->id, NULL, target, route_key,
-			  msg, NULL, 0, DIR_TELL, 0, NULL, NULL, NULL };
+			  msg, NULL, 0, DIR_TELL, 0, NULL, NULL, NULL,
+			  NULL, NULL };
 
 	if (!msg)
 		return -EINVAL;
+	if (ctx->req) {	/* also from a kept context, later */
+		k.trace = ctx->req->origin.traceparent;
+		k.tstate = ctx->req->origin.tracestate;
+	}
 	return send_call(ctx->node->sys, &k);
 }
 
@@ -872,7 +922,12 @@ int actr_tell_raw(actr_ctx_t *ctx, const Actr__ActrId *target,
 		  const char *route_key, const void *data, size_t len)
 {
 	struct call k = { ctx->node, &ctx->node->id, NULL, target, route_key,
-			  NULL, data, len, DIR_TELL, 0, NULL, NULL, NULL };
+			  NULL, data, len, DIR_TELL, 0, NULL, NULL, NULL,
+			  NULL, NULL };
 
+	if (ctx->req) {	/* also from a kept context, later */
+		k.trace = ctx->req->origin.traceparent;
+		k.tstate = ctx->req->origin.tracestate;
+	}
 	return send_call(ctx->node->sys, &k);
 }

@@ -81,6 +81,50 @@ static int relay(actr_ctx_t *ctx, const uint8_t *d, size_t n)
 				  relay_done, actr_ctx_keep(ctx));
 }
 
+/* b.Later: keep the context, call C by id after the handler returned
+ * (from a deferred callback): the kept request's trace continues. */
+static Actr__ActrId *id_c;
+static actr_defer_t later_defer;
+static actr_reactor_t *reactor;
+
+static void later_fire(actr_defer_t *d, void *arg)
+{
+	actr_ctx_t *ctx = arg;
+
+	if (actr_call_raw(ctx, id_c, "c.Leaf", "", 0, 10000, relay_done,
+			  ctx) < 0)
+		actr_reply_error(ctx, ACTR_EINTERNAL, "call failed");
+}
+
+static int later(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	const char *tp = actr_ctx_traceparent(ctx);
+
+	snprintf(tp_b, sizeof(tp_b), "%s", tp ? tp : "");
+	actr_defer(reactor, &later_defer, later_fire, actr_ctx_keep(ctx));
+	return 0;
+}
+
+/* b.Local: an in-process hop to node B2 of B's system, whose handler
+ * calls C: the trace survives the local hop. */
+static char tp_b2[64];
+static Actr__ActrId *id_b2;
+
+static int local_hop(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	return actr_call_raw(ctx, id_b2, "b2.Relay", "", 0, 10000, relay_done,
+			     actr_ctx_keep(ctx));
+}
+
+static int b2_relay(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	const char *tp = actr_ctx_traceparent(ctx);
+
+	snprintf(tp_b2, sizeof(tp_b2), "%s", tp ? tp : "");
+	return actr_call_raw(ctx, id_c, "c.Leaf", "", 0, 10000, relay_done,
+			     actr_ctx_keep(ctx));
+}
+
 struct res {
 	int done;
 	int status;
@@ -117,6 +161,9 @@ TEST_TIMEOUT(trace_three_nodes, 60)
 	wc = actr_workload_new("acme", "tc", "1.0.0");
 	CHECK(wb && wc);
 	CHECK_OK(actr_workload_add_route(wb, "b.Relay", relay, 0));
+	CHECK_OK(actr_workload_add_route(wb, "b.Later", later, 0));
+	CHECK_OK(actr_workload_add_route(wb, "b.Local", local_hop, 0));
+	reactor = r;
 	CHECK_OK(actr_workload_add_route(wc, "c.Leaf", leaf, 0));
 	rt_node(&b, r, url, wb, NULL);
 	rt_node(&c, r, url, wc, NULL);
@@ -172,6 +219,47 @@ TEST_TIMEOUT(trace_three_nodes, 60)
 	CHECK(actr__trace_valid(tp_b));
 	CHECK(strncmp(first + 3, tp_b + 3, 32));
 	CHECK(!strncmp(tp_b, tp_c, 35));
+
+	/* a call from a kept context, after the handler returned */
+	CHECK(actr_node_id(c.node)->serial_number != 0);
+	id_c = actr_id_dup(actr_node_id(c.node));
+	CHECK(id_c);
+	memset(&x, 0, sizeof(x));
+	tp_c[0] = 0;
+	CHECK_OK(actr_peer_call_raw(a.peer, &type_b, "b.Later", "", 0, 15000,
+				    on_res, &x));
+	rt_run(r, &x.done, 1, 20000);
+	CHECK_EQ(x.status, 0);
+	CHECK_STR(x.reply, "leaf");
+	CHECK(actr__trace_valid(tp_b));
+	CHECK(actr__trace_valid(tp_c));
+	CHECK(!strncmp(tp_b, tp_c, 35));
+
+	/* an in-process hop B -> B2 (same system), then B2 -> C */
+	{
+		actr_workload_t *w2 = actr_workload_new("acme", "tb2", "1.0.0");
+		actr_node_t *b2;
+		actr_ref_t *ref2;
+
+		CHECK(w2);
+		CHECK_OK(actr_workload_add_route(w2, "b2.Relay", b2_relay, 0));
+		b2 = actr_node_new(b.sys, w2, 0);
+		CHECK(b2);
+		CHECK_OK(actr_node_start(b2, &ref2));
+		id_b2 = actr_id_dup(actr_node_id(b2));
+		CHECK(id_b2);
+		memset(&x, 0, sizeof(x));
+		tp_c[0] = 0;
+		CHECK_OK(actr_peer_call_raw(a.peer, &type_b, "b.Local", "", 0,
+					    15000, on_res, &x));
+		rt_run(r, &x.done, 1, 20000);
+		CHECK_EQ(x.status, 0);
+		CHECK(actr__trace_valid(tp_b2));
+		CHECK(actr__trace_valid(tp_c));
+		CHECK(!strncmp(tp_b2, tp_c, 35));
+		actr_proto_free(id_b2);
+	}
+	actr_proto_free(id_c);
 
 	actr_log_set_format(ACTR_LOG_FORMAT_TEXT);
 	rt_node_free(&a);
