@@ -114,15 +114,21 @@ struct actr__reactor_faults {
 };
 
 /* What the structured log formats add to a line logged while a message
- * is handled on this thread (set by the runtime around a handler). */
+ * is handled on this thread: the runtime points actr__log_msg at the
+ * message around a handler (one store) and installs actr__log_fields_of,
+ * which fills the fields only when a structured line is written. */
 struct actr__log_fields {
 	const char *route;		/* route key, or NULL */
 	const char *request_id;		/* remote request id, or NULL */
-	const void *peer;		/* caller (opaque), or NULL */
-	int (*peer_fmt)(const void *peer, char *out, size_t cap);
+	const char *peer;		/* caller's ActrId, or NULL */
 	const char *trace_id;		/* W3C trace id (hex), or NULL */
 };
-extern __thread const struct actr__log_fields *actr__log_cur;
+extern __thread const void *actr__log_msg
+	__attribute__((tls_model("initial-exec")));
+/* buf[0..cap) is storage for the strings it points f at. */
+extern void (*actr__log_fields_of)(const void *msg,
+				   struct actr__log_fields *f, char *buf,
+				   size_t cap);
 
 /** Read r's fault counters. Reactor thread. */
 void actr__reactor_faults(const actr_reactor_t *r,

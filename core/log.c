@@ -72,7 +72,9 @@ static int format_from_env(void)
 
 int actr__log_level = ACTR_LOG_INFO;
 static int log_format = ACTR_LOG_FORMAT_TEXT;
-__thread const struct actr__log_fields *actr__log_cur;
+__thread const void *actr__log_msg __attribute__((tls_model("initial-exec")));
+void (*actr__log_fields_of)(const void *msg, struct actr__log_fields *f,
+			    char *buf, size_t cap);
 static actr_log_sink_fn sink_fn;
 static void *sink_arg;
 
@@ -189,9 +191,15 @@ static char *put_field(char *o, char *end, const char *k, const char *v,
 static void structured(bool json, const char *stamp, actr_log_level_t level,
 		       const char *subsys, const char *msg)
 {
-	const struct actr__log_fields *f = actr__log_cur;
+	struct actr__log_fields fields = { 0 }, *f = NULL;
 	char line[2048], *o = line, *end = line + sizeof(line) - 4;
-	char peer[256];
+	char store[512];
+
+	if (actr__log_msg && actr__log_fields_of) {
+		actr__log_fields_of(actr__log_msg, &fields, store,
+				    sizeof(store));
+		f = &fields;
+	}
 
 	if (json)
 		o += snprintf(o, (size_t)(end - o), "{\"time\":\"%s\"",
@@ -208,9 +216,8 @@ static void structured(bool json, const char *stamp, actr_log_level_t level,
 				      json);
 		if (f->route)
 			o = put_field(o, end, "route", f->route, json);
-		if (f->peer && f->peer_fmt &&
-		    f->peer_fmt(f->peer, peer, sizeof(peer)) > 0)
-			o = put_field(o, end, "peer", peer, json);
+		if (f->peer)
+			o = put_field(o, end, "peer", f->peer, json);
 		if (f->trace_id)
 			o = put_field(o, end, "trace_id", f->trace_id, json);
 	}

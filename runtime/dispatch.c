@@ -463,9 +463,23 @@ static void route_observe(struct actr__route *r, uint64_t ns, bool error)
 	actr__hist_observe(&r->stats->h[error], ns);
 }
 
-static int log_peer_fmt(const void *id, char *out, size_t cap)
+/* The log fields of message m (core/log.c asks while m is handled). */
+void actr__log_fields_of_msg(const void *msg, struct actr__log_fields *f,
+			     char *buf, size_t cap)
 {
-	return actr_id_format(id, out, cap);
+	const struct actr__msg *m = msg;
+
+	f->route = m->route ? m->route->key : NULL;
+	f->request_id = m->origin.rid_str;
+	if (m->origin.traceparent && cap >= 33) {
+		memcpy(buf, m->origin.traceparent + 3, 32);
+		buf[32] = '\0';
+		f->trace_id = buf;
+		buf += 33;
+		cap -= 33;
+	}
+	if (m->caller && actr_id_format(m->caller, buf, cap) > 0)
+		f->peer = buf;
 }
 
 static void handle(actr_system_t *sys, struct actr__msg *m)
@@ -473,28 +487,14 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 	actr_node_t *n = m->target;
 	const struct actr__route *r = m->route;
 	struct actr_ctx *c = dispatch_prepare(sys, m);
-	const struct actr__log_fields *prev_log = actr__log_cur;
-	struct actr__msg *prev_msg = sys->cur_msg;
-	struct actr__log_fields lf;
-	char trace_id[33];
 	uint64_t t0;
 	int rc;
 
 	if (!c)
 		return;
 	/* lines logged by the handler carry the request (structured
-	 * formats, core/log.c) */
-	lf.route = r->key;
-	lf.request_id = m->origin.rid_str;
-	lf.peer = m->caller;
-	lf.peer_fmt = log_peer_fmt;
-	lf.trace_id = NULL;
-	if (m->origin.traceparent) {
-		memcpy(trace_id, m->origin.traceparent + 3, 32);
-		trace_id[32] = '\0';
-		lf.trace_id = trace_id;
-	}
-	actr__log_cur = &lf;
+	 * formats, core/log.c); calls it makes continue its trace */
+	actr__log_msg = m;
 	sys->cur_msg = m;
 	t0 = sys->call_hist_on ? actr_time_ns() : 0;
 	c->in_handler = true;
@@ -523,8 +523,9 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 			  rc < 0 ? actr_strerror(rc) : "ok",
 			  m->origin.traceparent ? " traceparent " : "",
 			  m->origin.traceparent ? m->origin.traceparent : "");
-	sys->cur_msg = prev_msg;
-	actr__log_cur = prev_log;
+	/* poll is not re-entrant for a system: nothing to restore */
+	sys->cur_msg = NULL;
+	actr__log_msg = NULL;
 	if (ACTR_UNLIKELY(rc < 0)) {
 		sys->st.handler_errors++;
 		if (n->w->hooks.on_error)

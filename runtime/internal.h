@@ -227,6 +227,10 @@ struct actr_system {
 	const char *trace_override;	/* a queued call's trace, or NULL */
 };
 
+/* dispatch.c: installed as core/log.c's actr__log_fields_of */
+void actr__log_fields_of_msg(const void *msg, struct actr__log_fields *f,
+			     char *buf, size_t cap);
+
 /* trace.c */
 #define ACTR__TRACEPARENT_LEN 55
 bool actr__trace_valid(const char *tp);

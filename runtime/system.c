@@ -88,6 +88,7 @@ actr_system_t *actr_system_new(actr_reactor_t *r,
 	if (!sys)
 		return NULL;
 	sys->r = r;
+	actr__log_fields_of = actr__log_fields_of_msg;	/* core/log.c */
 	if (cfg && actr__opts_copy(&sys->cfg, sizeof(sys->cfg), cfg) < 0) {
 		actr_loge("runtime", "actr_system_config_t from a newer "
 			  "actr/runtime.h (struct_size %u): rebuild against "
