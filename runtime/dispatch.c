@@ -647,6 +647,8 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 		p->cb = k->cb;
 		p->arg = k->arg;
 		p->resp_type = k->resp_type;
+		if (ACTR_UNLIKELY(sys->call_hist_on))
+			p->cr = actr__call_route(sys, k->route_key);
 		actr__format_rid(p->rid, rid);
 		if (!lane) {
 			actr__respond_local(sys, p->rid, -ACTR_EUNAVAILABLE,
@@ -726,6 +728,8 @@ static int send_call(actr_system_t *sys, const struct call *k)
 		p->cb = k->cb;
 		p->arg = k->arg;
 		p->resp_type = k->resp_type;
+		if (ACTR_UNLIKELY(sys->call_hist_on))
+			p->cr = actr__call_route(sys, k->route_key);
 		m->rid = p->rid;
 	}
 	if (ACTR_UNLIKELY(!r || t->state != NODE_RUNNING)) {

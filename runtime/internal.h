@@ -110,6 +110,7 @@ struct actr__pending {
 	const ProtobufCMessageDescriptor *resp_type; /* typed, or NULL */
 	actr_node_t *owner;		/* node that called */
 	uint64_t t0;			/* when the call was made (ns) */
+	struct actr__call_route *cr;	/* its route's histograms, or NULL */
 };
 
 enum node_state {
@@ -185,6 +186,13 @@ static inline void actr__hist_observe(struct actr__hist *h, uint64_t ns)
 enum { ACTR__OUTCOME_OK, ACTR__OUTCOME_ERROR, ACTR__OUTCOME_TIMEOUT,
        ACTR__OUTCOME_N };
 
+/* Caller side, per route key called (made while an endpoint watches). */
+struct actr__call_route {
+	struct actr__map_node node;	/* in sys->call_routes by key */
+	struct actr__hist h[3];		/* by ACTR__OUTCOME_* */
+	char key[];			/* route key */
+};
+
 /* Callee side, per route: handler run time, by outcome (ok / error). */
 struct actr__route_stats {
 	struct actr__hist h[2];		/* [0] ok, [1] error */
@@ -222,6 +230,9 @@ struct actr_system {
 	 * only while an endpoint watches the system */
 	bool call_hist_on;
 	struct actr__hist call_hist[ACTR__OUTCOME_N];
+	struct actr__map call_routes;	/* struct actr__call_route by key,
+					 * made on first use (metrics.c) */
+	bool call_routes_init;		/* call_routes initialised */
 	/* trace context (trace.c) */
 	struct actr__msg *cur_msg;	/* being handled now, or NULL */
 	const char *trace_override;	/* a queued call's trace, or NULL */
@@ -256,7 +267,15 @@ static inline void actr__call_observe(actr_system_t *sys,
 	    status == -ACTR_ETIMEDOUT ? ACTR__OUTCOME_TIMEOUT :
 					ACTR__OUTCOME_ERROR;
 	actr__hist_observe(&sys->call_hist[o], now > p->t0 ? now - p->t0 : 0);
+	if (p->cr)
+		actr__hist_observe(&p->cr->h[o], now > p->t0 ? now - p->t0 : 0);
 }
+
+/* The caller-side histograms of route_key (created; NULL on ENOMEM or
+ * when no endpoint watches). metrics.c. */
+struct actr__call_route *actr__call_route(actr_system_t *sys,
+					  const char *route_key);
+void actr__call_routes_free(actr_system_t *sys);
 
 /** An in-process message the inbox found stored at open (its caller died
  * with the last process): queue it for node t again as from the shell

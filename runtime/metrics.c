@@ -141,6 +141,54 @@ static void hist_samples(actr_metrics_out_t *o, const char *name,
 	}
 }
 
+/* ---- caller side by route ---------------------------------------------------- */
+
+/* At most this many route keys get their own caller-side series: keys
+ * come from the application, and a scrape must stay bounded. */
+#define MAX_CALL_ROUTES 256
+
+struct actr__call_route *actr__call_route(actr_system_t *sys,
+					  const char *route_key)
+{
+	struct actr__map_node *n;
+	struct actr__call_route *cr;
+	size_t len;
+
+	if (!route_key)
+		return NULL;
+	if (!sys->call_routes_init) {
+		actr__map_init(&sys->call_routes);
+		sys->call_routes_init = true;
+	}
+	n = actr__map_find_str(&sys->call_routes, route_key);
+	if (n)
+		return actr__map_entry(n, struct actr__call_route, node);
+	if (actr__map_size(&sys->call_routes) >= MAX_CALL_ROUTES)
+		return NULL;
+	len = strlen(route_key);
+	cr = calloc(1, sizeof(*cr) + len + 1);
+	if (!cr)
+		return NULL;
+	memcpy(cr->key, route_key, len + 1);
+	actr__map_insert_str(&sys->call_routes, &cr->node, cr->key);
+	return cr;
+}
+
+void actr__call_routes_free(actr_system_t *sys)
+{
+	struct actr__map_iter it;
+	struct actr__map_node *n;
+
+	if (!sys->call_routes_init)
+		return;
+	actr__map_foreach(&sys->call_routes, it, n) {
+		actr__map_remove(&sys->call_routes, n);
+		free(actr__map_entry(n, struct actr__call_route, node));
+	}
+	actr__map_fini(&sys->call_routes);
+	sys->call_routes_init = false;
+}
+
 /* ---- sources --------------------------------------------------------------- */
 
 static void put_reactor(actr_metrics_t *m, actr_metrics_out_t *o)
@@ -185,6 +233,38 @@ static void label_value(char *out, size_t cap, const char *s)
 		}
 	}
 	out[o] = '\0';
+}
+
+/* Caller side by route key and outcome (routes called since the
+ * endpoint was added). */
+static void put_call_routes(actr_metrics_t *m, actr_metrics_out_t *o)
+{
+	static const char *const outcome[ACTR__OUTCOME_N] = {
+		"ok", "error", "timeout"
+	};
+	struct actr__map_iter it;
+	struct actr__map_node *n;
+	char lab[640], key[512];
+
+	if (!m->sys->call_routes_init ||
+	    !actr__map_size(&m->sys->call_routes))
+		return;
+	actr_metrics_family(o, "actr_call_route_duration_seconds",
+			    "histogram", "Caller side: call made to "
+			    "completion, by route and outcome.");
+	actr__map_foreach(&m->sys->call_routes, it, n) {
+		const struct actr__call_route *cr =
+			actr__map_entry(n, const struct actr__call_route, node);
+
+		label_value(key, sizeof(key), cr->key);
+		for (int i = 0; i < ACTR__OUTCOME_N; i++) {
+			snprintf(lab, sizeof(lab),
+				 "route=\"%s\",outcome=\"%s\"", key,
+				 outcome[i]);
+			hist_samples(o, "actr_call_route_duration_seconds",
+				     lab, &cr->h[i]);
+		}
+	}
 }
 
 /* Callee side: handler time by node type, route and outcome. */
@@ -268,6 +348,7 @@ static void put_system(actr_metrics_t *m, actr_metrics_out_t *o)
 	for (int i = 0; i < ACTR__OUTCOME_N; i++)
 		hist_samples(o, "actr_call_duration_seconds", outcome[i],
 			     &m->sys->call_hist[i]);
+	put_call_routes(m, o);
 	put_routes(m, o);
 }
 

@@ -59,6 +59,7 @@ struct actr__pending *actr__pending_add(actr_system_t *sys,
 	p->rid = sys->next_rid++;
 	p->deadline = deadline;
 	p->t0 = deadline - ACTR_MS(timeout_ms);
+	p->cr = NULL;
 	p->owner = owner;
 	p->resp_type = NULL;
 	if (owner)

@@ -146,6 +146,7 @@ void actr_system_free(actr_system_t *sys)
 	actr_hook_stop(&sys->check);
 	actr_hook_stop(&sys->prepare);
 	actr__pending_fini(sys);
+	actr__call_routes_free(sys);
 	actr__dedup_free(sys->dedup);
 	free(sys);
 }

@@ -195,6 +195,12 @@ TEST_TIMEOUT(metrics_node_endpoint, 60)
 			"{outcome=\"ok\",le=\"+Inf\"}"), 5);
 	CHECK(sample(g->body,
 		     "actr_call_duration_seconds_sum{outcome=\"ok\"}") > 0);
+	CHECK_EQ(sample(g->body, "actr_call_route_duration_seconds_count"
+			"{route=\"test.Echo\",outcome=\"ok\"}"), 5);
+	CHECK_EQ(sample(g->body, "actr_call_route_duration_seconds_count"
+			"{route=\"test.Fail\",outcome=\"error\"}"), 1);
+	CHECK_EQ(sample(g->body, "actr_call_route_duration_seconds_count"
+			"{route=\"test.Echo\",outcome=\"error\"}"), 0);
 	CHECK_EQ(sample(g->body, "actr_peer_connections{state=\"open\"}"), 1);
 	CHECK_EQ(sample(g->body, "actr_peer_connections_opened_total"), 1);
 	CHECK_EQ(sample(g->body,
