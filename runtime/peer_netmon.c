@@ -49,7 +49,7 @@ static unsigned changes(const uint8_t *buf, size_t len)
 {
 	const struct nlmsghdr *h;
 	unsigned n = 0;
-	int rem = (int)len;
+	unsigned int rem = (unsigned int)len;
 
 	for (h = (const struct nlmsghdr *)buf; NLMSG_OK(h, rem);
 	     h = NLMSG_NEXT(h, rem)) {
