@@ -113,6 +113,23 @@ struct actr__reactor_faults {
 	uint64_t wake_errors;		/* a post's eventfd write failed */
 };
 
+/* What the structured log formats add to a line logged while a message
+ * is handled on this thread: the runtime points actr__log_msg at the
+ * message around a handler (one store) and installs actr__log_fields_of,
+ * which fills the fields only when a structured line is written. */
+struct actr__log_fields {
+	const char *route;		/* route key, or NULL */
+	const char *request_id;		/* remote request id, or NULL */
+	const char *peer;		/* caller's ActrId, or NULL */
+	const char *trace_id;		/* W3C trace id (hex), or NULL */
+};
+extern __thread const void *actr__log_msg
+	__attribute__((tls_model("initial-exec")));
+/* buf[0..cap) is storage for the strings it points f at. */
+extern void (*actr__log_fields_of)(const void *msg,
+				   struct actr__log_fields *f, char *buf,
+				   size_t cap);
+
 /** Read r's fault counters. Reactor thread. */
 void actr__reactor_faults(const actr_reactor_t *r,
 			  struct actr__reactor_faults *f);

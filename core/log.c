@@ -57,7 +57,24 @@ static int level_from_env(void)
 	return (int)l;
 }
 
+/* ACTR_LOG_FORMAT, or text; a value that is not a format is said on
+ * stderr at start. */
+static int format_from_env(void)
+{
+	const char *e = getenv("ACTR_LOG_FORMAT");
+	actr_log_format_t f = ACTR_LOG_FORMAT_TEXT;
+
+	if (e && *e && actr_log_parse_format(e, &f) < 0)
+		fprintf(stderr, "actr: error: ACTR_LOG_FORMAT=%s is not a log "
+			"format (json, logfmt or text); using text\n", e);
+	return (int)f;
+}
+
 int actr__log_level = ACTR_LOG_INFO;
+static int log_format = ACTR_LOG_FORMAT_TEXT;
+__thread const void *actr__log_msg __attribute__((tls_model("initial-exec")));
+void (*actr__log_fields_of)(const void *msg, struct actr__log_fields *f,
+			    char *buf, size_t cap);
 static actr_log_sink_fn sink_fn;
 static void *sink_arg;
 
@@ -89,6 +106,27 @@ static uint64_t rep_total;		/* lines suppressed so far */
 __attribute__((constructor)) static void log_init(void)
 {
 	actr__log_level = level_from_env();
+	log_format = format_from_env();
+}
+
+int actr_log_parse_format(const char *name, actr_log_format_t *out)
+{
+	static const char *const names[] = { "text", "json", "logfmt" };
+
+	if (!name)
+		return -EINVAL;
+	for (size_t i = 0; i < ACTR_ARRAY_LEN(names); i++)
+		if (!strcasecmp(name, names[i])) {
+			if (out)
+				*out = (actr_log_format_t)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+void actr_log_set_format(actr_log_format_t f)
+{
+	log_format = (int)f;
 }
 
 void actr_log_set_level(actr_log_level_t level)
@@ -107,18 +145,108 @@ void actr_log_set_sink(actr_log_sink_fn fn, void *arg)
 	sink_arg = arg;
 }
 
+/* Append s to out as a JSON string body (no quotes) or a logfmt value
+ * (quoted when it has a space, '=' or '"'). Bounded by end. */
+static char *put_str(char *o, char *end, const char *s, bool json)
+{
+	bool quote = !json && (!*s || strpbrk(s, " =\"\\\t\n"));
+
+	if (quote && o < end)
+		*o++ = '"';
+	for (; *s && o + 7 < end; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			*o++ = '\\';
+			*o++ = (char)c;
+		} else if (c == '\n') {
+			*o++ = '\\';
+			*o++ = 'n';
+		} else if (c < 0x20) {
+			o += snprintf(o, (size_t)(end - o), "\\u%04x", c);
+		} else {
+			*o++ = (char)c;
+		}
+	}
+	if (quote && o < end)
+		*o++ = '"';
+	return o;
+}
+
+/* One field: ,"k":"v" (json) or  k=v (logfmt). */
+static char *put_field(char *o, char *end, const char *k, const char *v,
+		       bool json)
+{
+	if (end - o < 64)
+		return o;
+	o += snprintf(o, (size_t)(end - o), json ? ",\"%s\":\"" : " %s=", k);
+	o = put_str(o, end, v, json);
+	if (json && o < end)
+		*o++ = '"';
+	return o;
+}
+
+/* A structured line of level, subsys, msg and the fields of the message
+ * being handled on this thread (actr__log_cur). */
+static void structured(bool json, const char *stamp, actr_log_level_t level,
+		       const char *subsys, const char *msg)
+{
+	struct actr__log_fields fields = { 0 }, *f = NULL;
+	char line[2048], *o = line, *end = line + sizeof(line) - 4;
+	char store[512];
+
+	if (actr__log_msg && actr__log_fields_of) {
+		actr__log_fields_of(actr__log_msg, &fields, store,
+				    sizeof(store));
+		f = &fields;
+	}
+
+	if (json)
+		o += snprintf(o, (size_t)(end - o), "{\"time\":\"%s\"",
+			      stamp);
+	else
+		o += snprintf(o, (size_t)(end - o), "time=%s", stamp);
+	o = put_field(o, end, "level", level_names[level < 5 ? level : 4],
+		      json);
+	o = put_field(o, end, "component", subsys ? subsys : "-", json);
+	o = put_field(o, end, "msg", msg, json);
+	if (f) {
+		if (f->request_id)
+			o = put_field(o, end, "request_id", f->request_id,
+				      json);
+		if (f->route)
+			o = put_field(o, end, "route", f->route, json);
+		if (f->peer)
+			o = put_field(o, end, "peer", f->peer, json);
+		if (f->trace_id)
+			o = put_field(o, end, "trace_id", f->trace_id, json);
+	}
+	if (json)
+		*o++ = '}';
+	*o++ = '\n';
+	fwrite(line, 1, (size_t)(o - line), stderr);
+}
+
 static void stderr_sink(actr_log_level_t level, const char *subsys,
 			const char *msg)
 {
 	static const char letters[] = "EWIDT";
 	struct timespec ts;
 	struct tm tm;
-	char stamp[32];
+	char stamp[40];
+	size_t n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %c %s: %s\n", stamp, ts.tv_nsec / 1000000,
+	n = strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(stamp + n, sizeof(stamp) - n, ".%03ldZ",
+		 ts.tv_nsec / 1000000);
+	if (log_format != ACTR_LOG_FORMAT_TEXT) {
+		structured(log_format == ACTR_LOG_FORMAT_JSON, stamp, level,
+			   subsys, msg);
+		return;
+	}
+	fprintf(stderr, "%s %c %s: %s\n", stamp,
 		letters[level < 5 ? level : 4], subsys ? subsys : "-", msg);
 }
 

@@ -31,6 +31,9 @@ struct actr_config {
 	Actr__Acl *acl;
 	Actr__ActrType *type;
 	int log_level;			/* -1 = none given */
+	struct actr_metrics_config metrics; /* [observability] metrics */
+	char metrics_host[64];		/* its host */
+	bool has_metrics;		/* one was given */
 };
 
 static void say(char *err, size_t errlen, const char *fmt, ...)
@@ -73,6 +76,11 @@ void actr_config_free(actr_config_t *c)
 	actr_acl_free(c->acl);
 	actr_proto_free(c->type);
 	free(c);
+}
+
+const struct actr_metrics_config *actr_config_metrics(const actr_config_t *c)
+{
+	return c->has_metrics ? &c->metrics : NULL;
 }
 
 const actr_system_config_t *actr_config_system(const actr_config_t *c)
@@ -304,7 +312,7 @@ static int set_level(actr_config_t *c, const char *v)
 /* One key of the file: section, key, and how to apply its value. */
 enum kind { K_URL, K_REALM, K_SECRET, K_VISIBLE, K_STUN, K_TURN, K_RELAY,
 	    K_LOCAL, K_MAILBOX, K_SYNC, K_ACL, K_LEVEL, K_MFR, K_NAME,
-	    K_VERSION };
+	    K_VERSION, K_METRICS };
 
 static const struct {
 	const char *group, *key;
@@ -322,6 +330,7 @@ static const struct {
 	{ "storage", "mailbox_sync", K_SYNC },
 	{ "acl", "rules", K_ACL },
 	{ "observability", "filter_level", K_LEVEL },
+	{ "observability", "metrics", K_METRICS },
 	{ "package", "manufacturer", K_MFR },
 	{ "package", "name", K_NAME },
 	{ "package", "version", K_VERSION },
@@ -338,6 +347,15 @@ static int apply(actr_config_t *c, enum kind k, char *v, char *pkg[3],
 	switch (k) {
 	case K_URL:
 		return set_url(c, v);
+	case K_METRICS:
+		c->metrics.struct_size = sizeof(c->metrics);
+		if (actr_metrics_parse_addr(v, &c->metrics, c->metrics_host,
+					    sizeof(c->metrics_host)) < 0) {
+			say(err, errlen, "want HOST:PORT (127.0.0.1:9464)");
+			return -EINVAL;
+		}
+		c->has_metrics = true;
+		return 0;
 	case K_REALM:
 		return parse_u32(v, &c->sys.realm_id);
 	case K_SECRET:
@@ -539,6 +557,7 @@ static const struct {
 	{ "--acl", K_ACL, true },
 	{ "--log", K_LEVEL, true },
 	{ "--hidden", F_HIDDEN, false },
+	{ "--metrics", K_METRICS, true },
 };
 
 /* --stun and --turn add to what the file gave. */

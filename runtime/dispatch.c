@@ -117,6 +117,7 @@ void actr__complete(actr_system_t *sys, struct actr__msg *resp)
 		}
 	}
 	sys->st.responses++;
+	actr__call_observe(sys, p, res.status);
 	p->cb(&res, p->arg);
 	if (msg)
 		protobuf_c_message_free_unpacked(msg, NULL);
@@ -453,15 +454,49 @@ dispatch_prepare(actr_system_t *sys, struct actr__msg *m)
 	return c;
 }
 
+/* Callee-side handler time of route r (metrics.c reads it). */
+static void route_observe(struct actr__route *r, uint64_t ns, bool error)
+{
+	if (ACTR_UNLIKELY(!r->stats) &&
+	    !(r->stats = calloc(1, sizeof(*r->stats))))
+		return;
+	actr__hist_observe(&r->stats->h[error], ns);
+}
+
+/* The log fields of message m (core/log.c asks while m is handled). */
+void actr__log_fields_of_msg(const void *msg, struct actr__log_fields *f,
+			     char *buf, size_t cap)
+{
+	const struct actr__msg *m = msg;
+
+	f->route = m->route ? m->route->key : NULL;
+	f->request_id = m->origin.rid_str;
+	if (m->origin.traceparent && cap >= 33) {
+		memcpy(buf, m->origin.traceparent + 3, 32);
+		buf[32] = '\0';
+		f->trace_id = buf;
+		buf += 33;
+		cap -= 33;
+	}
+	if (m->caller && actr_id_format(m->caller, buf, cap) > 0)
+		f->peer = buf;
+}
+
 static void handle(actr_system_t *sys, struct actr__msg *m)
 {
 	actr_node_t *n = m->target;
 	const struct actr__route *r = m->route;
 	struct actr_ctx *c = dispatch_prepare(sys, m);
+	uint64_t t0;
 	int rc;
 
 	if (!c)
 		return;
+	/* lines logged by the handler carry the request (structured
+	 * formats, core/log.c); calls it makes continue its trace */
+	actr__log_msg = m;
+	sys->cur_msg = m;
+	t0 = sys->call_hist_on ? actr_time_ns() : 0;
 	c->in_handler = true;
 	sys->st.handled++;
 	if (r->raw) {
@@ -480,6 +515,17 @@ static void handle(actr_system_t *sys, struct actr__msg *m)
 		}
 	}
 	c->in_handler = false;
+	if (t0)
+		route_observe((struct actr__route *)r, actr_time_ns() - t0,
+			      rc < 0);
+	if (ACTR__LOG_ENABLED(ACTR_LOG_DEBUG))
+		actr_logd("runtime", "handled %s: %s%s%s", r->key,
+			  rc < 0 ? actr_strerror(rc) : "ok",
+			  m->origin.traceparent ? " traceparent " : "",
+			  m->origin.traceparent ? m->origin.traceparent : "");
+	/* poll is not re-entrant for a system: nothing to restore */
+	sys->cur_msg = NULL;
+	actr__log_msg = NULL;
 	if (ACTR_UNLIKELY(rc < 0)) {
 		sys->st.handler_errors++;
 		if (n->w->hooks.on_error)
@@ -558,7 +604,25 @@ struct call {
 	actr_result_cb cb;
 	void *arg;
 	const ProtobufCMessageDescriptor *resp_type;
+	const char *trace;		/* traceparent to continue (the
+					 * ctx's request), or NULL: the
+					 * message being handled now */
+	const char *tstate;		/* its tracestate, or NULL */
 };
+
+/* The trace a call continues: its context's request's, else the
+ * message being handled now (or a queued call's: trace.c). */
+static const char *call_trace(const actr_system_t *sys, const struct call *k,
+			      const char **tstate)
+{
+	if (k->trace) {
+		*tstate = k->tstate;
+		return k->trace;
+	}
+	*tstate = sys->cur_msg && !sys->trace_override ?
+			  sys->cur_msg->origin.tracestate : NULL;
+	return actr__trace_current(sys);
+}
 
 static int send_remote(actr_system_t *sys, const struct call *k)
 {
@@ -569,7 +633,8 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 	const void *data = k->data;
 	size_t len = k->len;
 	uint8_t *tmp = NULL;
-	char rid[24] = "";
+	char rid[24] = "", tp[ACTR__TRACEPARENT_LEN + 1];
+	const char *parent, *tstate;
 	int64_t timeout;
 	int rc;
 
@@ -582,6 +647,8 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 		p->cb = k->cb;
 		p->arg = k->arg;
 		p->resp_type = k->resp_type;
+		if (ACTR_UNLIKELY(sys->call_hist_on))
+			p->cr = actr__call_route(sys, k->route_key);
 		actr__format_rid(p->rid, rid);
 		if (!lane) {
 			actr__respond_local(sys, p->rid, -ACTR_EUNAVAILABLE,
@@ -602,10 +669,14 @@ static int send_remote(actr_system_t *sys, const struct call *k)
 		data = tmp;
 	}
 	timeout = k->timeout_ms ? k->timeout_ms : ACTR_DEFAULT_TIMEOUT_MS;
-	rc = actr__remote_send(sys, lane, k->target_id, k->route_key, rid,
-			       k->dir, 0, NULL, data, len,
-			       k->dir == DIR_REQUEST ? timeout : 0,
-			       ACTR__PAYLOAD_TYPE__RPC_RELIABLE);
+	/* continue the trace of the message being handled, or start one */
+	parent = call_trace(sys, k, &tstate);
+	actr__trace_child(parent, tp);
+	rc = actr__remote_send_traced(sys, lane, k->target_id, k->route_key,
+				      rid, k->dir, 0, NULL, data, len,
+				      k->dir == DIR_REQUEST ? timeout : 0,
+				      ACTR__PAYLOAD_TYPE__RPC_RELIABLE, tp,
+				      parent ? tstate : NULL);
 out:
 	free(tmp);
 	if (rc < 0 && p) {
@@ -657,6 +728,8 @@ static int send_call(actr_system_t *sys, const struct call *k)
 		p->cb = k->cb;
 		p->arg = k->arg;
 		p->resp_type = k->resp_type;
+		if (ACTR_UNLIKELY(sys->call_hist_on))
+			p->cr = actr__call_route(sys, k->route_key);
 		m->rid = p->rid;
 	}
 	if (ACTR_UNLIKELY(!r || t->state != NODE_RUNNING)) {
@@ -678,6 +751,20 @@ static int send_call(actr_system_t *sys, const struct call *k)
 	m->route = r;
 	m->target = t;
 	m->caller = k->caller;
+	/* an in-process hop keeps the trace going (costs only when there
+	 * is one: in-process calls never start a trace) */
+	{
+		const char *tstate, *tr = call_trace(sys, k, &tstate);
+
+		if (ACTR_UNLIKELY(tr != NULL)) {
+			char tp[ACTR__TRACEPARENT_LEN + 1];
+
+			actr__trace_child(tr, tp);
+			m->origin.traceparent = strdup(tp);
+			if (tstate && m->origin.traceparent)
+				m->origin.tracestate = strdup(tstate);
+		}
+	}
 	t->inflight++;
 	if (ACTR_UNLIKELY(t->via_inbox) && sys->inbox) {
 		/* stored first; the inbox queues it when it may run */
@@ -733,7 +820,8 @@ int actr_ref_call(actr_ref_t *ref, const char *route_key,
 {
 	actr_node_t *n = ref->node;
 	struct call k = { n, NULL, n, NULL, route_key, req, NULL, 0,
-			  DIR_REQUEST, timeout_ms, cb, arg, resp_type };
+			  DIR_REQUEST, timeout_ms, cb, arg, resp_type,
+			  NULL, NULL };
 
 	if (!req)
 		return -EINVAL;
@@ -748,7 +836,8 @@ int actr_ref_call_raw(actr_ref_t *ref, const char *route_key,
 {
 	actr_node_t *n = ref->node;
 	struct call k = { n, NULL, n, NULL, route_key, NULL, data, len,
-			  DIR_REQUEST, timeout_ms, cb, arg, NULL };
+			  DIR_REQUEST, timeout_ms, cb, arg, NULL,
+			  NULL, NULL };
 
 	if (n->state != NODE_RUNNING)
 		return -ACTR_ECLOSED;
@@ -760,7 +849,8 @@ int actr_ref_tell(actr_ref_t *ref, const char *route_key,
 {
 	actr_node_t *n = ref->node;
 	struct call k = { n, NULL, n, NULL, route_key, msg, NULL, 0,
-			  DIR_TELL, 0, NULL, NULL, NULL };
+			  DIR_TELL, 0, NULL, NULL, NULL,
+			  NULL, NULL };
 
 	if (!msg)
 		return -EINVAL;
@@ -774,7 +864,8 @@ int actr_ref_tell_raw(actr_ref_t *ref, const char *route_key,
 {
 	actr_node_t *n = ref->node;
 	struct call k = { n, NULL, n, NULL, route_key, NULL, data, len,
-			  DIR_TELL, 0, NULL, NULL, NULL };
+			  DIR_TELL, 0, NULL, NULL, NULL,
+			  NULL, NULL };
 
 	if (n->state != NODE_RUNNING)
 		return -ACTR_ECLOSED;
@@ -788,10 +879,15 @@ int actr_call(actr_ctx_t *ctx, const Actr__ActrId *target,
 {
 	struct call k = { ctx->node, &ctx->node->id, NULL, target, route_key,
 			  req, NULL, 0, DIR_REQUEST, timeout_ms, cb, arg,
-			  resp_type };
+			  resp_type,
+			  NULL, NULL };
 
 	if (!req)
 		return -EINVAL;
+	if (ctx->req) {	/* also from a kept context, later */
+		k.trace = ctx->req->origin.traceparent;
+		k.tstate = ctx->req->origin.tracestate;
+	}
 	return send_call(ctx->node->sys, &k);
 }
 
@@ -801,8 +897,13 @@ int actr_call_raw(actr_ctx_t *ctx, const Actr__ActrId *target,
 {
 	struct call k = { ctx->node, &ctx->node->id, NULL, target, route_key,
 			  NULL, data, len, DIR_REQUEST, timeout_ms, cb, arg,
-			  NULL };
+			  NULL,
+			  NULL, NULL };
 
+	if (ctx->req) {	/* also from a kept context, later */
+		k.trace = ctx->req->origin.traceparent;
+		k.tstate = ctx->req->origin.tracestate;
+	}
 	return send_call(ctx->node->sys, &k);
 }
 
@@ -810,10 +911,15 @@ int actr_tell(actr_ctx_t *ctx, const Actr__ActrId *target,
 	      const char *route_key, const ProtobufCMessage *msg)
 {
 	struct call k = { ctx->node, &ctx->node->id, NULL, target, route_key,
-			  msg, NULL, 0, DIR_TELL, 0, NULL, NULL, NULL };
+			  msg, NULL, 0, DIR_TELL, 0, NULL, NULL, NULL,
+			  NULL, NULL };
 
 	if (!msg)
 		return -EINVAL;
+	if (ctx->req) {	/* also from a kept context, later */
+		k.trace = ctx->req->origin.traceparent;
+		k.tstate = ctx->req->origin.tracestate;
+	}
 	return send_call(ctx->node->sys, &k);
 }
 
@@ -821,7 +927,12 @@ int actr_tell_raw(actr_ctx_t *ctx, const Actr__ActrId *target,
 		  const char *route_key, const void *data, size_t len)
 {
 	struct call k = { ctx->node, &ctx->node->id, NULL, target, route_key,
-			  NULL, data, len, DIR_TELL, 0, NULL, NULL, NULL };
+			  NULL, data, len, DIR_TELL, 0, NULL, NULL, NULL,
+			  NULL, NULL };
 
+	if (ctx->req) {	/* also from a kept context, later */
+		k.trace = ctx->req->origin.traceparent;
+		k.tstate = ctx->req->origin.tracestate;
+	}
 	return send_call(ctx->node->sys, &k);
 }

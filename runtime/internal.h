@@ -40,6 +40,9 @@ struct actr__route {
 	actr_raw_handler raw;		/* raw handler, or NULL */
 	actr_typed_handler typed;	/* typed handler, or NULL */
 	const ProtobufCMessageDescriptor *in; /* typed request type */
+	struct actr__route_stats *stats; /* handler time (metrics.c), made
+					  * at the first message handled
+					  * while an endpoint watches */
 };
 
 struct actr_workload {
@@ -55,6 +58,9 @@ struct origin {
 	actr__lane_t *lane;		/* remote lane, NULL = in-process */
 	Actr__ActrId *caller;		/* remote caller id (owned) */
 	char *rid_str;			/* remote request_id (owned) */
+	char *traceparent;		/* W3C trace context (owned), or
+					 * NULL (runtime/trace.c) */
+	char *tracestate;		/* its tracestate (owned), or NULL */
 };
 
 struct actr__msg {
@@ -103,6 +109,8 @@ struct actr__pending {
 	void *arg;			/* completion argument */
 	const ProtobufCMessageDescriptor *resp_type; /* typed, or NULL */
 	actr_node_t *owner;		/* node that called */
+	uint64_t t0;			/* when the call was made (ns) */
+	struct actr__call_route *cr;	/* its route's histograms, or NULL */
 };
 
 enum node_state {
@@ -154,6 +162,44 @@ struct dedup;
  * process handles them again). */
 void actr__node_force(actr_system_t *sys, actr_node_t *n, const char *why);
 
+/* A latency histogram with fixed bounds (runtime/metrics.c names them):
+ * cheap enough to update on every completed call. */
+#define ACTR__HIST_N 16
+extern const uint64_t actr__hist_bounds_ns[ACTR__HIST_N];
+
+struct actr__hist {
+	uint64_t b[ACTR__HIST_N + 1];	/* per bucket (not cumulative);
+					 * [ACTR__HIST_N] = over the last */
+	uint64_t count;			/* observations */
+	uint64_t sum_ns;		/* their total */
+};
+
+static inline void actr__hist_observe(struct actr__hist *h, uint64_t ns)
+{
+	unsigned i = 0;
+
+	while (i < ACTR__HIST_N && ns > actr__hist_bounds_ns[i])
+		i++;
+	h->b[i]++;
+	h->count++;
+	h->sum_ns += ns;
+}
+
+enum { ACTR__OUTCOME_OK, ACTR__OUTCOME_ERROR, ACTR__OUTCOME_TIMEOUT,
+       ACTR__OUTCOME_N };
+
+/* Caller side, per route key called (made while an endpoint watches). */
+struct actr__call_route {
+	struct actr__map_node node;	/* in sys->call_routes by key */
+	struct actr__hist h[3];		/* by ACTR__OUTCOME_* */
+	char key[];			/* route key */
+};
+
+/* Callee side, per route: handler run time, by outcome (ok / error). */
+struct actr__route_stats {
+	struct actr__hist h[2];		/* [0] ok, [1] error */
+};
+
 struct actr_system {
 	actr_reactor_t *r;		/* borrowed */
 	actr_system_config_t cfg;	/* effective configuration */
@@ -182,7 +228,56 @@ struct actr_system {
 					  * (actr__system_set_inbox) */
 	void *inbox_arg;
 	bool dispatching;		/* inside poll */
+	/* caller-side latency by outcome (runtime/metrics.c), recorded
+	 * only while an endpoint watches the system */
+	bool call_hist_on;
+	struct actr__hist call_hist[ACTR__OUTCOME_N];
+	struct actr__map call_routes;	/* struct actr__call_route by key,
+					 * made on first use (metrics.c) */
+	bool call_routes_init;		/* call_routes initialised */
+	/* trace context (trace.c) */
+	struct actr__msg *cur_msg;	/* being handled now, or NULL */
+	const char *trace_override;	/* a queued call's trace, or NULL */
 };
+
+/* dispatch.c: installed as core/log.c's actr__log_fields_of */
+void actr__log_fields_of_msg(const void *msg, struct actr__log_fields *f,
+			     char *buf, size_t cap);
+
+/* trace.c */
+#define ACTR__TRACEPARENT_LEN 55
+bool actr__trace_valid(const char *tp);
+/* A traceparent continuing parent (new span id), or a new trace when
+ * parent is NULL or invalid. */
+void actr__trace_child(const char *parent,
+		       char out[ACTR__TRACEPARENT_LEN + 1]);
+/* The trace a call made now continues, or NULL. */
+const char *actr__trace_current(const actr_system_t *sys);
+
+/* Record the latency of call p completing with status (metrics.c). */
+static inline void actr__call_observe(actr_system_t *sys,
+				      const struct actr__pending *p,
+				      int status)
+{
+	uint64_t now;
+	int o;
+
+	if (!sys->call_hist_on)
+		return;
+	now = actr_reactor_now(sys->r);
+	o = status == 0 ? ACTR__OUTCOME_OK :
+	    status == -ACTR_ETIMEDOUT ? ACTR__OUTCOME_TIMEOUT :
+					ACTR__OUTCOME_ERROR;
+	actr__hist_observe(&sys->call_hist[o], now > p->t0 ? now - p->t0 : 0);
+	if (p->cr)
+		actr__hist_observe(&p->cr->h[o], now > p->t0 ? now - p->t0 : 0);
+}
+
+/* The caller-side histograms of route_key (created; NULL on ENOMEM or
+ * when no endpoint watches). metrics.c. */
+struct actr__call_route *actr__call_route(actr_system_t *sys,
+					  const char *route_key);
+void actr__call_routes_free(actr_system_t *sys);
 
 /** An in-process message the inbox found stored at open (its caller died
  * with the last process): queue it for node t again as from the shell
@@ -255,6 +350,12 @@ void actr__dedup_store(struct dedup *d, uint64_t now, uint64_t serial,
 		       const void *data, size_t len);
 
 /* remote.c */
+int actr__remote_send_traced(actr_system_t *sys, actr__lane_t *lane,
+			     const Actr__ActrId *target, const char *route_key,
+			     const char *rid_str, int dir, int status,
+			     const char *err, const void *data, size_t len,
+			     int64_t timeout_ms, int payload_type,
+			     const char *traceparent, const char *tracestate);
 int actr__remote_send(actr_system_t *sys, actr__lane_t *lane,
 		      const Actr__ActrId *target, const char *route_key,
 		      const char *rid_str, int dir, int status,

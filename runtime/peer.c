@@ -1060,6 +1060,8 @@ struct tcall {
 	actr_timer_t timer;		/* deadline while waiting */
 	char target[ACTR__PEER_KEY];	/* the ActrId it went to */
 	bool tell;			/* a TELL: no reply awaited */
+	char *traceparent;		/* trace of the caller's message
+					 * (runtime/trace.c), or NULL */
 };
 
 struct peer_disc {
@@ -1082,6 +1084,7 @@ static void tcall_free(struct tcall *tc)
 	actr_timer_stop(&tc->timer);
 	free(tc->route);
 	free(tc->data);
+	free(tc->traceparent);
 	free(tc);
 }
 
@@ -1174,16 +1177,20 @@ static int tcall_issue(struct tcall *tc, const Actr__ActrId *id)
 	if (!id_key(id, tc->target))
 		return -EINVAL;
 	tc->sent_ns = now;
+	/* a call issued after discovery continues its caller's trace */
+	p->sys->trace_override = tc->traceparent;
 	if (tc->tell) {
 		/* handed to the lane: that is all a tell waits for */
 		rc = actr_tell_raw(&p->node->hook_ctx, id, tc->route, tc->data,
 				   tc->len);
+		p->sys->trace_override = NULL;
 		if (rc == 0)
 			tcall_finish(tc, 0, NULL);
 		return rc;
 	}
 	rc = actr_call_raw(&p->node->hook_ctx, id, tc->route, tc->data,
 			   tc->len, ms ? ms : 1, tramp, tc);
+	p->sys->trace_override = NULL;
 	if (rc == 0) {
 		free(tc->data);
 		tc->data = NULL;
@@ -1344,6 +1351,8 @@ static int call_type(actr_peer_t *p, const Actr__ActrType *t,
 	tc->resp_type = resp_type;
 	tc->cb = cb;
 	tc->arg = arg;
+	if (actr__trace_current(p->sys))	/* lost on ENOMEM only */
+		tc->traceparent = strdup(actr__trace_current(p->sys));
 	tc->deadline = actr_reactor_update_time(p->r) +
 		       ACTR_MS(timeout_ms ? timeout_ms
 					  : ACTR_DEFAULT_TIMEOUT_MS);

@@ -58,6 +58,8 @@ struct actr__pending *actr__pending_add(actr_system_t *sys,
 		   ACTR_MS(timeout_ms);
 	p->rid = sys->next_rid++;
 	p->deadline = deadline;
+	p->t0 = deadline - ACTR_MS(timeout_ms);
+	p->cr = NULL;
 	p->owner = owner;
 	p->resp_type = NULL;
 	if (owner)
@@ -110,6 +112,7 @@ static void fail(actr_system_t *sys, struct actr__pending *p, int status,
 {
 	actr_result_t res = { .status = status, .message = msg };
 
+	actr__call_observe(sys, p, status);
 	p->cb(&res, p->arg);
 	actr__pending_release(sys, p);
 }

@@ -52,10 +52,24 @@ int actr__remote_send(actr_system_t *sys, actr__lane_t *lane,
 		      const char *err, const void *data, size_t len,
 		      int64_t timeout_ms, int payload_type)
 {
+	return actr__remote_send_traced(sys, lane, target, route_key, rid_str,
+					dir, status, err, data, len,
+					timeout_ms, payload_type, NULL, NULL);
+}
+
+int actr__remote_send_traced(actr_system_t *sys, actr__lane_t *lane,
+			     const Actr__ActrId *target, const char *route_key,
+			     const char *rid_str, int dir, int status,
+			     const char *err, const void *data, size_t len,
+			     int64_t timeout_ms, int payload_type,
+			     const char *traceparent, const char *tracestate)
+{
 	Actr__RpcEnvelope e = ACTR__RPC_ENVELOPE__INIT;
 	Actr__ErrorResponse er = ACTR__ERROR_RESPONSE__INIT;
 
 	(void)sys;
+	e.traceparent = (char *)traceparent;
+	e.tracestate = (char *)tracestate;
 	e.route_key = (char *)route_key;
 	e.request_id = (char *)rid_str;
 	e.has_direction = 1;
@@ -300,6 +314,13 @@ int actr__system_deliver(actr_system_t *sys, actr_node_t *to,
 	if (!m->origin.caller || !m->origin.rid_str) {
 		actr__msg_free(sys, m);
 		goto out_forget;
+	}
+	/* the caller's trace (a malformed one is ignored: the next call
+	 * starts a new trace) */
+	if (actr__trace_valid(env->traceparent)) {
+		m->origin.traceparent = strdup(env->traceparent);
+		if (env->tracestate && strlen(env->tracestate) <= 512)
+			m->origin.tracestate = strdup(env->tracestate);
 	}
 	m->caller = m->origin.caller;
 	to->inflight++;

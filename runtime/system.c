@@ -34,6 +34,8 @@ struct actr__msg *actr__msg_new(actr_system_t *sys, size_t len)
 	m->origin.lane = NULL;
 	m->origin.caller = NULL;
 	m->origin.rid_str = NULL;
+	m->origin.traceparent = NULL;
+	m->origin.tracestate = NULL;
 	m->typed_resp = false;
 	m->mbid = 0;
 	m->heap = NULL;
@@ -56,11 +58,13 @@ struct actr__msg *actr__msg_new(actr_system_t *sys, size_t len)
 void actr__msg_free(actr_system_t *sys, struct actr__msg *m)
 {
 	if (ACTR_UNLIKELY(m->heap || m->err_msg || m->origin.caller ||
-			  m->origin.rid_str)) {
+			  m->origin.rid_str || m->origin.traceparent)) {
 		free(m->heap);
 		free(m->err_msg);
 		actr_proto_free(m->origin.caller);
 		free(m->origin.rid_str);
+		free(m->origin.traceparent);
+		free(m->origin.tracestate);
 	}
 	if (sys->nfree_msgs >= MSG_FREE_MAX) {
 		free(m);
@@ -84,6 +88,7 @@ actr_system_t *actr_system_new(actr_reactor_t *r,
 	if (!sys)
 		return NULL;
 	sys->r = r;
+	actr__log_fields_of = actr__log_fields_of_msg;	/* core/log.c */
 	if (cfg && actr__opts_copy(&sys->cfg, sizeof(sys->cfg), cfg) < 0) {
 		actr_loge("runtime", "actr_system_config_t from a newer "
 			  "actr/runtime.h (struct_size %u): rebuild against "
@@ -141,6 +146,7 @@ void actr_system_free(actr_system_t *sys)
 	actr_hook_stop(&sys->check);
 	actr_hook_stop(&sys->prepare);
 	actr__pending_fini(sys);
+	actr__call_routes_free(sys);
 	actr__dedup_free(sys->dedup);
 	free(sys);
 }

@@ -50,6 +50,7 @@ void actr_workload_free(actr_workload_t *w)
 
 		actr__map_remove(&w->routes, n);
 		free(r->key);
+		free(r->stats);
 		free(r);
 	}
 	actr__map_fini(&w->routes);

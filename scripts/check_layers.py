@@ -38,6 +38,7 @@ PUBLIC = {
     "net.h": "net",
     "sigclient.h": "wire",
     "runtime.h": "runtime", "peer.h": "runtime", "config.h": "runtime",
+    "metrics.h": "runtime",
     "actr.h": "application",
 }
 

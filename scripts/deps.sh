@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev
 protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev libsrtp2-dev libnice-dev
 libusrsctp-dev libglib2.0-dev libc-ares-dev valgrind python3-protobuf python3-websockets
-python3-aiortc coturn openssl janus iproute2 chromium"
+python3-aiortc coturn openssl janus iproute2 chromium prometheus"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
 # The interop tests drive npm packages with Node.js: Debian's when the
 # machine has none of its own.

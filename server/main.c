@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 
 #include <actr/error.h>
 #include <actr/log.h>
+#include <actr/metrics.h>
+#include <actr/net.h>
 #include <actr/reactor.h>
 #include <actr/util.h>
 
@@ -43,6 +46,8 @@ static const char usage[] =
 	"      --rotate-key         rotate the signing key at start-up\n"
 	"      --tls-cert FILE      serve https/wss with this PEM chain\n"
 	"      --tls-key FILE       ... and this key\n"
+	"      --metrics HOST:PORT  serve /metrics, /healthz, /readyz there\n"
+	"                           (Prometheus; off by default)\n"
 	"  -v, --verbose            debug logging\n"
 	"  -h, --help               this text\n"
 	"\n"
@@ -50,6 +55,7 @@ static const char usage[] =
 	"  [server]  listen, db, turn_secret, heartbeat_secs, token_ttl_secs,\n"
 	"            renewal_ttl_secs, presence_ttl_secs, key_tolerance_secs,\n"
 	"            key_rotate_secs, open_realms, tls_cert, tls_key,\n"
+	"            metrics (HOST:PORT, as --metrics),\n"
 	"            header_timeout_ms [10000],\n"
 	"            frame_timeout_ms [10000]   a started WebSocket frame must\n"
 	"                                       complete in time (else 1008)\n"
@@ -81,6 +87,7 @@ struct opts {
 	struct strv realms;		/* "ID[:SECRET]" */
 	struct strv mfrs;		/* "NAME:PUBKEY" */
 	bool rotate;			/* --rotate-key */
+	const char *metrics;		/* --metrics HOST:PORT or NULL */
 	bool oom;			/* a string could not be kept */
 	struct strv strings;		/* strings read from the key file */
 };
@@ -215,6 +222,7 @@ static int load_config(const char *path, struct opts *o)
 	if (listen)
 		o->listen = (char *)listen;
 	kf_str(kf, "server", "db", &c->db_path);
+	kf_str(kf, "server", "metrics", &o->metrics);
 	kf_str(kf, "server", "turn_secret", &c->turn_secret);
 	kf_str(kf, "server", "tls_cert", &o->lc.tls_cert);
 	kf_str(kf, "server", "tls_key", &o->lc.tls_key);
@@ -305,6 +313,84 @@ static int apply_realms_mfrs(struct opts *o, struct actr__sig_server *core)
 	return 0;
 }
 
+/* /metrics of actr-signal: the core's counters and the listener's. */
+static void collect(actr_metrics_out_t *o, void *arg)
+{
+	struct actr__sig_listener *l = arg;
+	struct actr__sig_server *core = actr__sig_listener_core(l);
+	const struct actr__sig_stats *s = actr__sig_stats(core);
+	struct actr_http_server_stats h = { 0 };
+	static const struct {
+		const char *name;
+		const char *help;
+		size_t off;
+	} ctr[] = {
+#define C(f, h) { "actr_signal_" #f "_total", h, \
+		  offsetof(struct actr__sig_stats, f) }
+		C(registered, "Successful registrations."),
+		C(renewed, "Successful credential renewals."),
+		C(connected, "WebSocket connections accepted."),
+		C(replaced, "Connections replaced by a newer one."),
+		C(expired, "Actors forgotten by heartbeat expiry."),
+		C(relayed, "Relay envelopes forwarded."),
+		C(pings, "Pings answered."),
+		C(reg_expired, "Registrations that never connected."),
+		C(ip_evicted, "Per-address entries evicted (LRU)."),
+		C(exch_full, "Exchanges not recorded: table full."),
+		C(log_suppressed, "Warnings dropped by the log budget."),
+#undef C
+	};
+
+	for (size_t i = 0; i < sizeof(ctr) / sizeof(ctr[0]); i++) {
+		actr_metrics_family(o, ctr[i].name, "counter", ctr[i].help);
+		actr_metrics_sample(o, ctr[i].name, NULL,
+				    (double)*(const uint64_t *)
+				    ((const char *)s + ctr[i].off));
+	}
+	actr_metrics_family(o, "actr_signal_rejections_total", "counter",
+			    "Requests refused, by HTTP-style code.");
+	actr_metrics_sample(o, "actr_signal_rejections_total", "code=\"401\"",
+			    (double)s->rej_401);
+	actr_metrics_sample(o, "actr_signal_rejections_total", "code=\"403\"",
+			    (double)s->rej_403);
+	actr_metrics_sample(o, "actr_signal_rejections_total", "code=\"410\"",
+			    (double)s->rej_410);
+	actr_metrics_sample(o, "actr_signal_rejections_total", "code=\"429\"",
+			    (double)s->rej_429);
+	actr_metrics_sample(o, "actr_signal_rejections_total",
+			    "code=\"bad_input\"", (double)s->rej_bad);
+	actr_metrics_family(o, "actr_signal_rate_limited_total", "counter",
+			    "Rate-limit hits (all 429s; global: the "
+			    "registration limit over all addresses).");
+	actr_metrics_sample(o, "actr_signal_rate_limited_total",
+			    "scope=\"any\"", (double)s->rej_429);
+	actr_metrics_sample(o, "actr_signal_rate_limited_total",
+			    "scope=\"global\"", (double)s->reg_global_limited);
+	actr_metrics_family(o, "actr_signal_actors_connected", "gauge",
+			    "Actors with a live WebSocket.");
+	actr_metrics_sample(o, "actr_signal_actors_connected", NULL,
+			    (double)actr__sig_live_count(core));
+	actr_metrics_family(o, "actr_signal_actors_registered", "gauge",
+			    "Registered actors (connected or not).");
+	actr_metrics_sample(o, "actr_signal_actors_registered", NULL,
+			    (double)actr__sig_actor_count(core));
+	actr_metrics_family(o, "actr_signal_ip_entries", "gauge",
+			    "Entries in the per-address table.");
+	actr_metrics_sample(o, "actr_signal_ip_entries", NULL,
+			    (double)actr__sig_ip_entries(core));
+	actr__sig_listener_http_stats(l, &h);
+	actr_metrics_family(o, "actr_signal_http_connections_total", "counter",
+			    "TCP connections, by outcome.");
+	actr_metrics_sample(o, "actr_signal_http_connections_total",
+			    "outcome=\"accepted\"", (double)h.conns_accepted);
+	actr_metrics_sample(o, "actr_signal_http_connections_total",
+			    "outcome=\"rejected\"", (double)h.conns_rejected);
+	actr_metrics_family(o, "actr_signal_http_requests_total", "counter",
+			    "Complete HTTP requests dispatched.");
+	actr_metrics_sample(o, "actr_signal_http_requests_total", NULL,
+			    (double)h.requests);
+}
+
 static void on_signal(actr_signal_t *sig, int signo, void *arg)
 {
 	actr_logi(TAG, "signal %d: shutting down", signo);
@@ -326,6 +412,9 @@ int main(int argc, char **argv)
 	struct opts o = { 0 };
 	actr_reactor_t *r;
 	struct actr__sig_listener *l;
+	struct actr_metrics_config mc = { ACTR_OPTS(mc) };
+	actr_metrics_t *metrics = NULL;
+	char mhost[64];
 	actr_signal_t sint = { 0 }, sterm = { 0 };
 	const char *config = NULL;
 	int rc = 1;
@@ -372,6 +461,8 @@ int main(int argc, char **argv)
 			o.lc.tls_cert = need_arg(argc, argv, &i);
 		else if (!strcmp(a, "--tls-key"))
 			o.lc.tls_key = need_arg(argc, argv, &i);
+		else if (!strcmp(a, "--metrics"))
+			o.metrics = need_arg(argc, argv, &i);
 		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
 			actr_log_set_level(ACTR_LOG_DEBUG);
 		else {
@@ -395,6 +486,13 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out_opts;
 	}
+	if (o.metrics &&
+	    actr_metrics_parse_addr(o.metrics, &mc, mhost, sizeof(mhost)) < 0) {
+		fprintf(stderr, "actr-signal: bad --metrics '%s' (HOST:PORT)\n",
+			o.metrics);
+		rc = 2;
+		goto out_opts;
+	}
 	r = actr_reactor_new();
 	if (!r)
 		goto out_opts;
@@ -406,6 +504,15 @@ int main(int argc, char **argv)
 	if (o.rotate &&
 	    actr__sig_rotate_key(actr__sig_listener_core(l), actr_wall_ms()) < 0)
 		goto out_listener;
+	if (o.metrics) {
+		metrics = actr_metrics_new(r, &mc);
+		if (!metrics ||
+		    actr_metrics_add_collector(metrics, collect, NULL, l) < 0) {
+			fprintf(stderr, "actr-signal: cannot serve metrics on "
+				"%s: %s\n", o.metrics, strerror(errno));
+			goto out_listener;
+		}
+	}
 	actr_signal_start(r, &sint, SIGINT, on_signal, r);
 	actr_signal_start(r, &sterm, SIGTERM, on_signal, r);
 	signal(SIGPIPE, SIG_IGN);
@@ -413,6 +520,7 @@ int main(int argc, char **argv)
 	actr_signal_stop(&sint);
 	actr_signal_stop(&sterm);
 out_listener:
+	actr_metrics_free(metrics);
 	actr__sig_listener_free(l);
 out:
 	actr_reactor_free(r);

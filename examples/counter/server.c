@@ -151,6 +151,7 @@ int main(int argc, char **argv)
 	actr_config_t *c = actr_config_new();
 	const Actr__ActrType *t;
 	actr_peer_config_t pc;
+	actr_metrics_t *metrics = NULL;
 	actr_reactor_t *r;
 	actr_system_t *sys;
 	actr_workload_t *w;
@@ -193,7 +194,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "server: cannot start the peer gate\n");
 		return 1;
 	}
+	/* --metrics HOST:PORT or [observability] metrics: the endpoint */
+	if (actr_config_metrics(c)) {
+		metrics = actr_metrics_new(r, actr_config_metrics(c));
+		if (!metrics) {
+			fprintf(stderr, "server: cannot serve metrics: the "
+				"address is taken or not local\n");
+			return 1;
+		}
+		actr_metrics_add_system(metrics, sys);
+		actr_metrics_add_peer(metrics, peer);
+	}
 	actr_ref_run_until_signal(ref);
+	actr_metrics_free(metrics);
 	actr_peer_free(peer);
 	actr_system_free(sys);
 	actr_reactor_drain(r, 3000); /* let closes finish */

@@ -117,6 +117,10 @@ int main(int argc, char **argv)
 	actr_peer_stats_t st;
 	Actr__ActrType *type = NULL;
 	const char *type_s = "acme:echo:1.0.0";
+	struct actr_metrics_config mc = { ACTR_OPTS(mc) };
+	actr_metrics_t *metrics = NULL;
+	const char *metrics_at = NULL;
+	char mhost[64];
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -142,6 +146,8 @@ int main(int argc, char **argv)
 			pc.ws_listen = arg_of(argc, argv, &i);
 		else if (!strcmp(a, "--relay-only"))
 			pc.ice_relay_only = true;
+		else if (!strcmp(a, "--metrics"))
+			metrics_at = arg_of(argc, argv, &i);
 		else if (!strcmp(a, "--ws-port"))
 			pc.ws_port = (uint16_t)atoi(arg_of(argc, argv, &i));
 		else {
@@ -150,7 +156,7 @@ int main(int argc, char **argv)
 				"[--type MFR:NAME:VERSION] [--mailbox PATH] "
 				"[--sync normal|full] [--crash-once FILE] "
 				"[--ws-listen IP] [--ws-port PORT] "
-				"[--relay-only]\n");
+				"[--relay-only] [--metrics HOST:PORT]\n");
 			return 2;
 		}
 	}
@@ -178,7 +184,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "server: cannot start\n");
 		return 1;
 	}
+	/* /metrics, /healthz, /readyz when asked (off by default) */
+	if (metrics_at) {
+		if (actr_metrics_parse_addr(metrics_at, &mc, mhost,
+					    sizeof(mhost)) < 0 ||
+		    !(metrics = actr_metrics_new(r, &mc))) {
+			fprintf(stderr, "server: --metrics %s: want a free "
+				"HOST:PORT\n", metrics_at);
+			return 1;
+		}
+		actr_metrics_add_system(metrics, sys);
+		actr_metrics_add_peer(metrics, peer);
+	}
 	actr_ref_run_until_signal(ref);	/* until SIGINT/SIGTERM */
+	actr_metrics_free(metrics);
 	actr_peer_get_stats(peer, &st);
 	fprintf(stderr, "server: %lu handled, %llu connections, %llu "
 		"recovered from the mailbox\n", handled,

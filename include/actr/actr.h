@@ -30,6 +30,7 @@
 #include <actr/config.h>
 #include <actr/stream.h>
 #include <actr/media.h>
+#include <actr/metrics.h>
 
 #define ACTR_VERSION_MAJOR 0
 #define ACTR_VERSION_MINOR 1

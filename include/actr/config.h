@@ -17,6 +17,9 @@
  *   [storage]        mailbox_path, mailbox_sync      full | normal | off
  *   [acl]            rules                           see actr_acl_parse
  *   [observability]  filter_level                    error ... trace
+ *                    metrics                         HOST:PORT of the
+ *                                                    /metrics endpoint
+ *                                                    (actr/metrics.h)
  *
  * The syntax is GLib's key file (INI): `key=value`, `#` comments, lists
  * separated by `;`. Values may also be written as in TOML (quoted strings,
@@ -39,6 +42,7 @@
 
 #include <stddef.h>
 
+#include <actr/metrics.h>
 #include <actr/peer.h>
 #include <actr/proto.h>
 #include <actr/runtime.h>
@@ -73,6 +77,7 @@ ACTR_API int actr_config_load(actr_config_t *c, const char *path, char *err,
  *   --local-addr IP      --mailbox PATH       --sync full|normal|off
  *   --type MFR:NAME:VER  --acl RULES          --log LEVEL
  *   --hidden             (discovery visible = false)
+ *   --metrics HOST:PORT  ([observability] metrics)
  * Also --flag=value. 0, or a negative code with the reason in err
  * (-EINVAL for a flag missing its value, or a bad value).
  */
@@ -97,6 +102,12 @@ ACTR_API const Actr__ActrType *actr_config_type(const actr_config_t *c);
  * was given; actr_config_load and actr_config_args also set it with
  * actr_log_set_level() when they read one. */
 ACTR_API int actr_config_log_level(const actr_config_t *c);
+
+/** Where to serve /metrics ([observability] metrics, --metrics) for
+ * actr_metrics_new(), or NULL when none was given (the endpoint is off by
+ * default). */
+ACTR_API const struct actr_metrics_config *actr_config_metrics(
+	const actr_config_t *c);
 
 /**
  * ACL rules as text, one per ';' (or newline):

@@ -59,6 +59,28 @@ ACTR_API actr_log_level_t actr_log_get_level(void);
  * An ACTR_LOG that is not a level is reported on stderr at start. */
 ACTR_API int actr_log_parse_level(const char *name, actr_log_level_t *out);
 
+/** Line formats of the stderr sink. json and logfmt lines carry time,
+ * level, component (the subsystem tag) and msg, and while a message is
+ * handled request_id, route, peer (the caller's ActrId) and trace_id
+ * where known:
+ *   {"time":"2026-12-05T10:00:00.123Z","level":"info","component":"app",
+ *    "msg":"...","request_id":"...","route":"echo.EchoService.Echo",
+ *    "peer":"1cdd...@101/acme:client:1.0.0","trace_id":"4bf9..."}
+ *   time=2026-12-05T10:00:00.123Z level=info component=app msg="..." ...
+ * text is the line above ("... W ws: frame too large"). */
+typedef enum actr_log_format {
+	ACTR_LOG_FORMAT_TEXT = 0,
+	ACTR_LOG_FORMAT_JSON = 1,
+	ACTR_LOG_FORMAT_LOGFMT = 2,
+} actr_log_format_t;
+
+/** Set the stderr sink's format (default text, or the ACTR_LOG_FORMAT
+ * environment variable: json|logfmt|text). */
+ACTR_API void actr_log_set_format(actr_log_format_t f);
+
+/** Parse json|logfmt|text (any case): 0 or -EINVAL. */
+ACTR_API int actr_log_parse_format(const char *name, actr_log_format_t *out);
+
 /** Replace the sink; NULL restores the stderr sink. */
 ACTR_API void actr_log_set_sink(actr_log_sink_fn fn, void *arg);
 

@@ -313,6 +313,16 @@ ACTR_API const Actr__ActrId *actr_ctx_caller(const actr_ctx_t *ctx);
 /** The request id ("" in a lifecycle hook). Valid while ctx is. */
 ACTR_API const char *actr_ctx_request_id(actr_ctx_t *ctx);
 
+/** The W3C traceparent of the request being handled (RpcEnvelope field
+ * 100: "00-<trace id>-<parent id>-<flags>"), or NULL when the caller sent
+ * none (or an invalid one) or in a lifecycle hook. Calls the handler makes
+ * while it runs continue this trace (same trace id, a new span id); a call
+ * made with no trace to continue starts a new one. Valid while ctx is. */
+ACTR_API const char *actr_ctx_traceparent(const actr_ctx_t *ctx);
+
+/** Its tracestate (field 101), passed on unchanged, or NULL. */
+ACTR_API const char *actr_ctx_tracestate(const actr_ctx_t *ctx);
+
 /** The route key being handled ("" in a lifecycle hook). */
 ACTR_API const char *actr_ctx_route(const actr_ctx_t *ctx);
 
