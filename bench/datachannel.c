@@ -37,35 +37,16 @@
 #include "core/internal.h"
 #include "wire/dtls.h"
 #include "wire/pc.h"
+#include "bench/bench.h"
 
 #define MSG 64
 #define BIG (64u << 10)
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static double pct(uint64_t *v, size_t n, double p)
 {
 	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
 
 	return (double)v[i] / 1000.0; /* us */
-}
-
-/* Both processes on one CPU ($ACTR_BENCH_CPU, default 0). */
-static void pin(int dflt)
-{
-	const char *env = getenv("ACTR_BENCH_CPU");
-	int cpu = env ? atoi(env) : dflt;
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		perror("sched_setaffinity");
 }
 
 static void die(const char *what)
@@ -475,7 +456,7 @@ static void answerer(int sig)
 {
 	struct node nd;
 
-	pin(0);
+	pin_env(0);
 	node_init(&nd, sig, false);
 	while (!nd.quit) {
 		actr_reactor_run_once(nd.r, 1000);
@@ -537,7 +518,7 @@ int main(int argc, char **argv)
 		die("usage: datachannel [round_trips>=100] [setups] [MiB]");
 	if (!getenv("ACTR_LOG"))
 		actr_log_set_level(ACTR_LOG_WARN);
-	pin(0);
+	pin_env(0);
 	udp50 = bench_udp(rounds);
 	udpmbps = bench_udp_throughput(
 		(uint64_t)(getenv("ACTR_BENCH_UDP_MB")

@@ -38,6 +38,7 @@
 #include <actr/mailbox.h>
 
 #include "mailbox/internal.h"	/* commit/checkpoint durations */
+#include "bench/bench.h"
 
 #define PAYLOAD 256
 #define BATCH 128	/* dequeue call size */
@@ -218,13 +219,6 @@ static void on_prepare(actr_hook_t *h, void *arg)
 
 	(void)h;
 	actr_reactor_limit_wait(b->r, 0); /* a benchmark may spin */
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static uint64_t lat_probe[20];

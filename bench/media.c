@@ -32,6 +32,7 @@
 
 #include "core/internal.h"
 #include "wire/pc.h"
+#include "bench/bench.h"
 
 #define PKT 1200
 #define BATCH 64
@@ -54,31 +55,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "media: %s\n", what);
 	exit(1);
-}
-
-static void pin(void)
-{
-	const char *env = getenv("ACTR_BENCH_CPU");
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(env ? atoi(env) : 0, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		perror("sched_setaffinity");
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static void s_description(void *arg, bool offer, const char *sdp)
@@ -417,7 +393,7 @@ int main(int argc, char **argv)
 	uint64_t lost = 0;
 	struct actr__media_stats st;
 
-	pin();
+	pin_env(0);
 	actr_log_set_level(ACTR_LOG_WARN);
 	actr_set_malloc_tuning(true);
 	r = actr_reactor_new();

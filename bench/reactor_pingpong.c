@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <actr/actr.h>
+#include "bench/bench.h"
 
 #define MSG 64
 
@@ -39,16 +40,6 @@ struct result {
 static long rounds = 200000;
 static int reps = 3;
 static int cpu = 0;
-
-static void pin(void)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		perror("sched_setaffinity");
-}
 
 static void die(const char *what)
 {
@@ -200,13 +191,6 @@ static void actr_loop(int fd, int client, uint64_t *rtt)
 
 /* ---- driver --------------------------------------------------------------- */
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static struct result run_one(enum transport t, enum loop l, uint64_t *rtt)
 {
 	struct result res;
@@ -283,7 +267,7 @@ int main(int argc, char **argv)
 	rtt = malloc((size_t)rounds * sizeof(*rtt));
 	if (!rtt)
 		die("malloc");
-	pin();
+	pin(cpu);
 	printf("reactor_pingpong: %d-byte messages, %ld round trips, %d reps "
 	       "(medians), both processes on CPU %d\n",
 	       MSG, rounds, reps, cpu);

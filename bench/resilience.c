@@ -39,6 +39,7 @@
 
 #include "server/signal_internal.h"
 #include "test/impair.h"
+#include "bench/bench.h"
 
 #define IP_A "10.77.0.1"
 #define IP_B "10.77.0.2"
@@ -62,16 +63,6 @@ struct result {
 	unsigned long long restarts_ok;	/* and paths found again there */
 	int ok;				/* the mode ran to the end */
 };
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		perror("sched_setaffinity");
-}
 
 static int raw_ping(actr_ctx_t *ctx, const uint8_t *d, size_t n)
 {

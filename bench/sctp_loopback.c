@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "../test/test_sctp_stack.h"
+#include "bench/bench.h"
 
 static double cpu_secs(void)
 {
@@ -29,13 +30,6 @@ static double cpu_secs(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static void pct(uint64_t *v, int n, double *p50, double *p99)

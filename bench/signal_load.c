@@ -49,6 +49,7 @@
 #include <actr/sigclient.h>
 
 #include "server/signal_internal.h"
+#include "bench/bench.h"
 
 static int n_actors = 1000;
 static int n_pairs = 100;
@@ -60,18 +61,6 @@ static int runs = 1;
 static pid_t server_pid;
 static int server_cpu = 0;
 static int client_cpu = 1;
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		perror("sched_setaffinity");
-}
 
 static void raise_nofile(void)
 {
@@ -299,13 +288,6 @@ static bool batch_done(void)
 	return n_up >= batch_target;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Open loop: every ms send rate/1000 messages round-robin over pairs. */
 struct ol {
 	actr_timer_t t;		/* 1 ms tick */
@@ -333,13 +315,6 @@ static void print_load(const char *when)
 		printf("machine load average %s: %.2f %.2f %.2f (%ld CPUs); "
 		       "CPU pressure: %s\n", when, la[0], la[1], la[2],
 		       sysconf(_SC_NPROCESSORS_ONLN), psi[0] ? psi : "n/a");
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static double median(double *v, int n)

@@ -37,43 +37,10 @@
 #include <actr/actr.h>
 
 #include "server/signal_internal.h"
+#include "bench/bench.h"
 
 #define CHUNK (64u << 10)
 #define PING 1024u
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		perror("sched_setaffinity");
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void drain(actr_reactor_t *r)
-{
-	uint64_t end = actr_time_ns() + ACTR_MS(1000);
-
-	for (int i = 0; i < 3; i++)
-		actr_reactor_run_once(r, 0);
-	while (actr_reactor_active(r) > 0 && actr_time_ns() < end)
-		actr_reactor_run_once(r, 10);
-}
 
 /* ---- receiver role ------------------------------------------------------ */
 
@@ -183,20 +150,6 @@ static pid_t spawn(const char *url)
 		_exit(127);
 	}
 	return pid;
-}
-
-static void stop(actr_reactor_t *r, pid_t pid)
-{
-	int st;
-
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 300; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return;
-		actr_reactor_run_once(r, 10);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
 }
 
 /* ---- sender role -------------------------------------------------------- */

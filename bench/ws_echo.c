@@ -25,29 +25,13 @@
 
 #include <actr/actr.h>
 #include <actr/net.h>
+#include "bench/bench.h"
 
 #define MSG 64
 #define WARMUP 1000
 #define TIME_LIMIT_NS ACTR_SEC(20)
 
 static int nmsg = 20000;
-
-static void pin(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set) < 0)
-		perror("sched_setaffinity");
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 struct result {
 	double p50_us;
