@@ -134,6 +134,10 @@ extern void (*actr__log_fields_of)(const void *msg,
 void actr__reactor_faults(const actr_reactor_t *r,
 			  struct actr__reactor_faults *f);
 
+/** Handles attached to r now, by kind (for /metrics). */
+void actr__reactor_handles(const actr_reactor_t *r, unsigned *nio,
+			   unsigned *ntimers, unsigned *nhooks);
+
 /** Value of one hex digit (either case), or -1. */
 static inline int actr__hexval(int c)
 {

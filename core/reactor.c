@@ -183,6 +183,14 @@ void actr__reactor_faults(const actr_reactor_t *r,
 	f->wake_errors = atomic_load(&r->wake_errors);
 }
 
+void actr__reactor_handles(const actr_reactor_t *r, unsigned *nio,
+			   unsigned *ntimers, unsigned *nhooks)
+{
+	*nio = r->nio;
+	*ntimers = r->nheap;
+	*nhooks = r->nhooks;
+}
+
 int actr_reactor_fd(actr_reactor_t *r)
 {
 	r->embedded = true;

@@ -64,6 +64,24 @@ int actr__sqlite_err(int rc);
  */
 const char *actr__db_vfs(void);
 
+/* Sync (fdatasync) times of the files opened through the "actr" VFS, for
+ * /metrics: process-wide, by kind (database, WAL), counted by whichever
+ * thread syncs (the writer's commits with synchronous=FULL, the
+ * checkpointer's checkpoints). Bounds in microseconds. */
+#define ACTR__SYNC_HIST_N 14
+enum { ACTR__SYNC_DB = 0, ACTR__SYNC_WAL, ACTR__SYNC_KINDS };
+extern const uint32_t actr__sync_bounds_us[ACTR__SYNC_HIST_N];
+struct actr__sync_hist {
+	uint64_t b[ACTR__SYNC_HIST_N + 1];	/* per bucket, [N] = over */
+	uint64_t count;				/* syncs */
+	uint64_t sum_ns;			/* their total time */
+	uint64_t errors;			/* syncs that failed */
+};
+
+/** A snapshot of the sync histograms (relaxed loads: a scrape may see a
+ * sync counted in one field and not yet in another). Any thread. */
+void actr__sync_hist_get(struct actr__sync_hist out[ACTR__SYNC_KINDS]);
+
 /**
  * Open path read-write (created if missing), WAL, the given synchronous
  * level, wal_autocheckpoint = checkpoint_pages (0 = off), locking_mode

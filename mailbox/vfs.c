@@ -19,6 +19,7 @@
 struct vfs_file {
 	sqlite3_file base;	/* our methods */
 	int fd;			/* the unix file's descriptor, -1 unknown */
+	int kind;		/* ACTR__SYNC_*, -1 = not timed */
 	sqlite3_file *real;	/* the default VFS's file, right after us */
 };
 
@@ -30,6 +31,14 @@ struct unix_file_head {
 	void *inode;
 	int h;
 };
+
+/* 10 us .. 1 s: tmpfs and a write-back cache answer in microseconds, a
+ * disk's flush in milliseconds. */
+const uint32_t actr__sync_bounds_us[ACTR__SYNC_HIST_N] = {
+	10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000,
+	250000, 1000000,
+};
+static struct actr__sync_hist sync_hist[ACTR__SYNC_KINDS];
 
 static sqlite3_vfs *base_vfs;
 static sqlite3_vfs actr_vfs;
@@ -63,10 +72,50 @@ static int f_sync(sqlite3_file *f, int flags)
 {
 	struct vfs_file *vf = (struct vfs_file *)f;
 
+	struct actr__sync_hist *h;
+	uint64_t t0, ns;
+	unsigned i = 0;
+	int rc;
+
 	if (ACTR_UNLIKELY(actr__sys.fdatasync != fdatasync) && vf->fd >= 0 &&
-	    actr__sys.fdatasync(vf->fd) < 0)
-		return SQLITE_IOERR_FSYNC;
-	return vf->real->pMethods->xSync(vf->real, flags);
+	    actr__sys.fdatasync(vf->fd) < 0) {
+		rc = SQLITE_IOERR_FSYNC;
+		goto out_err;
+	}
+	if (vf->kind < 0)
+		return vf->real->pMethods->xSync(vf->real, flags);
+	/* two clock reads around a syscall of microseconds or more */
+	t0 = actr_time_ns();
+	rc = vf->real->pMethods->xSync(vf->real, flags);
+	if (rc != SQLITE_OK)
+		goto out_err;
+	ns = actr_time_ns() - t0;
+	h = &sync_hist[vf->kind];
+	while (i < ACTR__SYNC_HIST_N && ns > actr__sync_bounds_us[i] * 1000ull)
+		i++;
+	__atomic_fetch_add(&h->b[i], 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->sum_ns, ns, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
+	return SQLITE_OK;
+out_err:
+	if (vf->kind >= 0)
+		__atomic_fetch_add(&sync_hist[vf->kind].errors, 1,
+				   __ATOMIC_RELAXED);
+	return rc;
+}
+
+void actr__sync_hist_get(struct actr__sync_hist out[ACTR__SYNC_KINDS])
+{
+	for (int k = 0; k < ACTR__SYNC_KINDS; k++) {
+		const struct actr__sync_hist *h = &sync_hist[k];
+
+		for (unsigned i = 0; i <= ACTR__SYNC_HIST_N; i++)
+			out[k].b[i] = __atomic_load_n(&h->b[i],
+						      __ATOMIC_RELAXED);
+		out[k].count = __atomic_load_n(&h->count, __ATOMIC_RELAXED);
+		out[k].sum_ns = __atomic_load_n(&h->sum_ns, __ATOMIC_RELAXED);
+		out[k].errors = __atomic_load_n(&h->errors, __ATOMIC_RELAXED);
+	}
 }
 
 static int f_size(sqlite3_file *f, sqlite3_int64 *size)
@@ -156,6 +205,8 @@ static int v_open(sqlite3_vfs *v, const char *name, sqlite3_file *f,
 
 	vf->real = (sqlite3_file *)(vf + 1);
 	vf->fd = -1;
+	vf->kind = flags & SQLITE_OPEN_MAIN_DB ? ACTR__SYNC_DB :
+		   flags & SQLITE_OPEN_WAL ? ACTR__SYNC_WAL : -1;
 	vf->base.pMethods = NULL;
 	rc = base_vfs->xOpen(base_vfs, name, vf->real, flags, out_flags);
 	if (rc != SQLITE_OK)

@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +20,12 @@
 #include <actr/metrics.h>
 #include <actr/net.h>
 #include <actr/sigclient.h>
+#include <actr/stream.h>
 #include <actr/util.h>
 
+#include "core/internal.h"
 #include "core/strbuf.h"
+#include "mailbox/internal.h"
 #include "runtime/internal.h"
 #include "runtime/peer_internal.h"
 
@@ -107,40 +111,6 @@ void actr_metrics_sample(actr_metrics_out_t *o, const char *name,
 		outf(o, "%s %s\n", name, v);
 }
 
-/* A counter or gauge family with a single unlabelled sample. */
-static void one(actr_metrics_out_t *o, const char *name, const char *type,
-		const char *help, double v)
-{
-	actr_metrics_family(o, name, type, help);
-	actr_metrics_sample(o, name, NULL, v);
-}
-
-/* The samples of histogram h (seconds) under labels (or ""). */
-static void hist_samples(actr_metrics_out_t *o, const char *name,
-			 const char *labels, const struct actr__hist *h)
-{
-	uint64_t cum = 0;
-	const char *sep = *labels ? "," : "";
-
-	for (unsigned i = 0; i < ACTR__HIST_N; i++) {
-		cum += h->b[i];
-		outf(o, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
-		     (double)actr__hist_bounds_ns[i] / 1e9,
-		     (unsigned long long)cum);
-	}
-	cum += h->b[ACTR__HIST_N];
-	outf(o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
-	     (unsigned long long)cum);
-	if (*labels) {
-		outf(o, "%s_sum{%s} %.9f\n", name, labels, h->sum_ns / 1e9);
-		outf(o, "%s_count{%s} %llu\n", name, labels,
-		     (unsigned long long)h->count);
-	} else {
-		outf(o, "%s_sum %.9f\n", name, h->sum_ns / 1e9);
-		outf(o, "%s_count %llu\n", name, (unsigned long long)h->count);
-	}
-}
-
 /* ---- caller side by route ---------------------------------------------------- */
 
 /* At most this many route keys get their own caller-side series: keys
@@ -189,34 +159,171 @@ void actr__call_routes_free(actr_system_t *sys)
 	sys->call_routes_init = false;
 }
 
+/* ---- tables --------------------------------------------------------------- */
+
+/*
+ * Most series are a counter or gauge read from a stats struct. One row
+ * says where: the value at off in a "view" (a stats struct, or a local
+ * struct gathering several), its unit, and its labels. Rows of one
+ * family are adjacent and the first carries help and type. A table is
+ * written for several instances at once (the stream counters of each
+ * node) family by family, as the text format wants a family's samples
+ * together.
+ */
+enum { U_1 = 0, U_MS, U_US, U_NS };	/* the unit of the stored value */
+
+struct row {
+	const char *name;		/* family name */
+	const char *type;		/* "counter"/"gauge", with help */
+	const char *help;		/* first row of a family, else NULL */
+	const char *labels;		/* this sample's, or NULL */
+	uint16_t off;			/* of a uint64_t in the view */
+	uint8_t unit;			/* U_*: scaled to seconds */
+};
+
+#define ROW(view, f, name, type, help, labels, unit) \
+	{ name, type, help, labels, offsetof(view, f), unit }
+/* the next sample of the family above */
+#define MORE(view, f, name, labels) \
+	{ name, NULL, NULL, labels, offsetof(view, f), U_1 }
+
+struct inst {
+	const void *view;		/* the values */
+	const char *labels;		/* the instance's, or "" */
+};
+
+static double row_value(const struct row *r, const void *view)
+{
+	static const double div[] = { 1, 1e3, 1e6, 1e9 };
+	uint64_t v;
+
+	memcpy(&v, (const char *)view + r->off, sizeof(v));
+	return (double)v / div[r->unit];
+}
+
+static void put_rows(actr_metrics_out_t *o, const struct row *rows,
+		     size_t n, const struct inst *in, size_t ninst)
+{
+	char lab[640];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+
+		if (r->help)
+			actr_metrics_family(o, r->name, r->type, r->help);
+		for (size_t k = 0; k < ninst; k++) {
+			const char *il = in[k].labels ? in[k].labels : "";
+			const char *rl = r->labels ? r->labels : "";
+
+			snprintf(lab, sizeof(lab), "%s%s%s", il,
+				 *il && *rl ? "," : "", rl);
+			actr_metrics_sample(o, r->name, lab,
+					    row_value(r, in[k].view));
+		}
+	}
+}
+
+static void put_one_view(actr_metrics_out_t *o, const struct row *rows,
+			 size_t n, const void *view)
+{
+	struct inst in = { view, "" };
+
+	put_rows(o, rows, n, &in, 1);
+}
+
+#define NROWS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* A histogram's samples: counts b[0..n] (b[n] above the last bound) with
+ * bounds le[] in seconds. */
+static void hist_gen(actr_metrics_out_t *o, const char *name,
+		     const char *labels, const double *le, unsigned n,
+		     const uint64_t *b, uint64_t count, uint64_t sum_ns)
+{
+	uint64_t cum = 0;
+	const char *sep = *labels ? "," : "";
+
+	for (unsigned i = 0; i < n; i++) {
+		cum += b[i];
+		outf(o, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, sep,
+		     le[i], (unsigned long long)cum);
+	}
+	cum += b[n];
+	outf(o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
+	     (unsigned long long)cum);
+	if (*labels) {
+		outf(o, "%s_sum{%s} %.9f\n", name, labels, sum_ns / 1e9);
+		outf(o, "%s_count{%s} %llu\n", name, labels,
+		     (unsigned long long)count);
+	} else {
+		outf(o, "%s_sum %.9f\n", name, sum_ns / 1e9);
+		outf(o, "%s_count %llu\n", name, (unsigned long long)count);
+	}
+}
+
+/* The samples of histogram h (seconds) under labels (or ""). */
+static void hist_samples(actr_metrics_out_t *o, const char *name,
+			 const char *labels, const struct actr__hist *h)
+{
+	double le[ACTR__HIST_N];
+
+	for (unsigned i = 0; i < ACTR__HIST_N; i++)
+		le[i] = (double)actr__hist_bounds_ns[i] / 1e9;
+	hist_gen(o, name, labels, le, ACTR__HIST_N, h->b, h->count,
+		 h->sum_ns);
+}
+
 /* ---- sources --------------------------------------------------------------- */
+
+struct reactor_view {
+	uint64_t iterations, scrapes, lag_last_ns, active;
+	uint64_t nio, ntimers, nhooks;
+	uint64_t timerfd_errors, wake_errors;
+};
+
+#define RV struct reactor_view
+static const struct row reactor_rows[] = {
+	ROW(RV, iterations, "actr_reactor_iterations_total", "counter",
+	    "Reactor iterations seen by the endpoint.", NULL, U_1),
+	ROW(RV, lag_last_ns, "actr_reactor_lag_last_seconds", "gauge",
+	    "Lag of the last probe.", NULL, U_NS),
+	ROW(RV, active, "actr_reactor_active_handles", "gauge",
+	    "Active timers, io handles and hooks.", NULL, U_1),
+	ROW(RV, nio, "actr_reactor_handles", "gauge",
+	    "Handles attached to the reactor, by kind (io = fds).",
+	    "kind=\"io\"", U_1),
+	MORE(RV, ntimers, "actr_reactor_handles", "kind=\"timer\""),
+	MORE(RV, nhooks, "actr_reactor_handles", "kind=\"hook\""),
+	ROW(RV, timerfd_errors, "actr_reactor_faults_total", "counter",
+	    "Reactor faults by kind.", "kind=\"timerfd\"", U_1),
+	MORE(RV, wake_errors, "actr_reactor_faults_total", "kind=\"wake\""),
+	ROW(RV, scrapes, "actr_metrics_scrapes_total", "counter",
+	    "Scrapes of /metrics answered.", NULL, U_1),
+};
+#undef RV
 
 static void put_reactor(actr_metrics_t *m, actr_metrics_out_t *o)
 {
 	struct actr__reactor_faults f;
+	struct reactor_view v;
+	unsigned io, timers, hooks;
 
 	actr__reactor_faults(m->r, &f);
-	one(o, "actr_reactor_iterations_total", "counter",
-	    "Reactor iterations seen by the endpoint.", (double)m->iterations);
+	actr__reactor_handles(m->r, &io, &timers, &hooks);
+	v = (struct reactor_view){
+		.iterations = m->iterations, .scrapes = m->scrapes,
+		.lag_last_ns = m->lag_last_ns,
+		.active = actr_reactor_active(m->r),
+		.nio = io, .ntimers = timers, .nhooks = hooks,
+		.timerfd_errors = f.timerfd_errors,
+		.wake_errors = f.wake_errors,
+	};
 	actr_metrics_family(o, "actr_reactor_iteration_seconds", "histogram",
 			    "Reactor iteration time (wake to next wait).");
 	hist_samples(o, "actr_reactor_iteration_seconds", "", &m->iter);
 	actr_metrics_family(o, "actr_reactor_lag_seconds", "histogram",
 			    "How late a 1 s timer fired (event loop lag).");
 	hist_samples(o, "actr_reactor_lag_seconds", "", &m->lag);
-	one(o, "actr_reactor_lag_last_seconds", "gauge",
-	    "Lag of the last probe.", m->lag_last_ns / 1e9);
-	one(o, "actr_reactor_active_handles", "gauge",
-	    "Active timers, io handles and hooks.",
-	    (double)actr_reactor_active(m->r));
-	actr_metrics_family(o, "actr_reactor_faults_total", "counter",
-			    "Reactor faults by kind.");
-	actr_metrics_sample(o, "actr_reactor_faults_total",
-			    "kind=\"timerfd\"", (double)f.timerfd_errors);
-	actr_metrics_sample(o, "actr_reactor_faults_total", "kind=\"wake\"",
-			    (double)f.wake_errors);
-	one(o, "actr_metrics_scrapes_total", "counter",
-	    "Scrapes of /metrics answered.", (double)m->scrapes);
+	put_one_view(o, reactor_rows, NROWS(reactor_rows), &v);
 }
 
 /* s as a label value (backslash, quote and newline escaped). */
@@ -306,43 +413,112 @@ static void put_routes(actr_metrics_t *m, actr_metrics_out_t *o)
 	}
 }
 
+/* Stream counters by node type (nodes that registered or sent one). */
+#define MAX_STREAM_NODES 64
+#define SV actr_stream_stats_t
+static const struct row stream_rows[] = {
+	ROW(SV, chunks_out, "actr_stream_chunks_total", "counter",
+	    "DataChunks sent (out) and delivered (in), by actor type.",
+	    "dir=\"out\"", U_1),
+	MORE(SV, chunks_in, "actr_stream_chunks_total", "dir=\"in\""),
+	ROW(SV, bytes_out, "actr_stream_bytes_total", "counter",
+	    "Their payload bytes.", "dir=\"out\"", U_1),
+	MORE(SV, bytes_in, "actr_stream_bytes_total", "dir=\"in\""),
+	ROW(SV, would_block, "actr_stream_would_block_total", "counter",
+	    "Sends refused above the high-water mark (-ENOBUFS).", NULL,
+	    U_1),
+	ROW(SV, coalesced, "actr_stream_dropped_total", "counter",
+	    "Chunks not delivered, by reason.", "reason=\"coalesced\"", U_1),
+	MORE(SV, stale, "actr_stream_dropped_total", "reason=\"stale\""),
+	MORE(SV, unregistered, "actr_stream_dropped_total",
+	     "reason=\"unregistered\""),
+	MORE(SV, malformed, "actr_stream_dropped_total",
+	     "reason=\"malformed\""),
+	ROW(SV, writable, "actr_stream_writable_total", "counter",
+	    "Writable callbacks run.", NULL, U_1),
+	ROW(SV, held, "actr_stream_held", "gauge",
+	    "Latency-first chunks waiting in their slots.", NULL, U_1),
+};
+#undef SV
+_Static_assert(sizeof(size_t) == sizeof(uint64_t), "held read as u64");
+
+static void put_streams(actr_metrics_t *m, actr_metrics_out_t *o)
+{
+	struct sview {
+		actr_stream_stats_t st;
+		char lab[300];
+	} *v;
+	struct inst in[MAX_STREAM_NODES];
+	char type[256];
+	size_t k = 0;
+
+	v = calloc(MAX_STREAM_NODES, sizeof(*v));
+	if (!v) {
+		o->oom = true;
+		return;
+	}
+	for (actr_node_t *n = m->sys->nodes; n && k < MAX_STREAM_NODES;
+	     n = n->next) {
+		if (!n->streams ||
+		    actr_type_format(&n->w->type, type, sizeof(type)) <= 0)
+			continue;
+		actr_stream_get_stats(&n->ref, &v[k].st);
+		snprintf(v[k].lab, sizeof(v[k].lab), "type=\"%s\"", type);
+		in[k] = (struct inst){ &v[k].st, v[k].lab };
+		k++;
+	}
+	if (k)
+		put_rows(o, stream_rows, NROWS(stream_rows), in, k);
+	free(v);
+}
+
+struct system_view {
+	actr_system_stats_t s;
+	uint64_t pending;
+};
+
+#define YV struct system_view
+static const struct row system_rows[] = {
+	ROW(YV, s.handled, "actr_handled_total", "counter",
+	    "Requests and tells handled.", NULL, U_1),
+	ROW(YV, s.responses, "actr_responses_total", "counter",
+	    "Responses matched to a call.", NULL, U_1),
+	ROW(YV, s.late_responses, "actr_late_responses_total", "counter",
+	    "Responses with no pending call.", NULL, U_1),
+	ROW(YV, s.timeouts, "actr_call_timeouts_total", "counter",
+	    "Calls completed with TimedOut.", NULL, U_1),
+	ROW(YV, s.handler_errors, "actr_handler_errors_total", "counter",
+	    "Handlers that returned an error.", NULL, U_1),
+	ROW(YV, s.dedup_hits, "actr_dedup_hits_total", "counter",
+	    "Repeated requests answered from the response cache.", NULL,
+	    U_1),
+	ROW(YV, s.reply_failed, "actr_reply_failed_total", "counter",
+	    "Replies a lane refused (Internal sent instead).", NULL, U_1),
+	ROW(YV, s.forced_shutdowns, "actr_forced_shutdowns_total",
+	    "counter", "Shutdowns that hit their deadline.", NULL, U_1),
+	ROW(YV, s.dropped_invalid, "actr_rejected_total", "counter",
+	    "Inbound messages refused, by reason.", "reason=\"invalid\"",
+	    U_1),
+	MORE(YV, s.unknown_route, "actr_rejected_total",
+	     "reason=\"unknown_route\""),
+	MORE(YV, s.denied, "actr_rejected_total", "reason=\"acl\""),
+	MORE(YV, s.refused_oversize, "actr_rejected_total",
+	     "reason=\"oversize\""),
+	ROW(YV, pending, "actr_calls_pending", "gauge",
+	    "Calls waiting for a reply.", NULL, U_1),
+};
+#undef YV
+
 static void put_system(actr_metrics_t *m, actr_metrics_out_t *o)
 {
-	const actr_system_stats_t *s = actr_system_stats(m->sys);
 	static const char *const outcome[ACTR__OUTCOME_N] = {
 		"outcome=\"ok\"", "outcome=\"error\"", "outcome=\"timeout\""
 	};
+	struct system_view v;
 
-	one(o, "actr_handled_total", "counter",
-	    "Requests and tells handled.", (double)s->handled);
-	one(o, "actr_responses_total", "counter",
-	    "Responses matched to a call.", (double)s->responses);
-	one(o, "actr_late_responses_total", "counter",
-	    "Responses with no pending call.", (double)s->late_responses);
-	one(o, "actr_call_timeouts_total", "counter",
-	    "Calls completed with TimedOut.", (double)s->timeouts);
-	one(o, "actr_handler_errors_total", "counter",
-	    "Handlers that returned an error.", (double)s->handler_errors);
-	one(o, "actr_dedup_hits_total", "counter",
-	    "Repeated requests answered from the response cache.",
-	    (double)s->dedup_hits);
-	one(o, "actr_reply_failed_total", "counter",
-	    "Replies a lane refused (Internal sent instead).",
-	    (double)s->reply_failed);
-	one(o, "actr_forced_shutdowns_total", "counter",
-	    "Shutdowns that hit their deadline.", (double)s->forced_shutdowns);
-	actr_metrics_family(o, "actr_rejected_total", "counter",
-			    "Inbound messages refused, by reason.");
-	actr_metrics_sample(o, "actr_rejected_total", "reason=\"invalid\"",
-			    (double)s->dropped_invalid);
-	actr_metrics_sample(o, "actr_rejected_total",
-			    "reason=\"unknown_route\"", (double)s->unknown_route);
-	actr_metrics_sample(o, "actr_rejected_total", "reason=\"acl\"",
-			    (double)s->denied);
-	actr_metrics_sample(o, "actr_rejected_total", "reason=\"oversize\"",
-			    (double)s->refused_oversize);
-	one(o, "actr_calls_pending", "gauge", "Calls waiting for a reply.",
-	    (double)actr__map_size(&m->sys->pending));
+	v.s = *actr_system_stats(m->sys);
+	v.pending = actr__map_size(&m->sys->pending);
+	put_one_view(o, system_rows, NROWS(system_rows), &v);
 	actr_metrics_family(o, "actr_call_duration_seconds", "histogram",
 			    "Caller side: call made to completion, by outcome.");
 	for (int i = 0; i < ACTR__OUTCOME_N; i++)
@@ -350,179 +526,279 @@ static void put_system(actr_metrics_t *m, actr_metrics_out_t *o)
 			     &m->sys->call_hist[i]);
 	put_call_routes(m, o);
 	put_routes(m, o);
+	put_streams(m, o);
 }
+
+#define MV actr_mailbox_stats_t
+static const struct row mailbox_rows[] = {
+	ROW(MV, queued_high, "actr_mailbox_queued", "gauge",
+	    "Messages waiting in the mailbox, by priority.",
+	    "priority=\"high\"", U_1),
+	MORE(MV, queued_normal, "actr_mailbox_queued", "priority=\"normal\""),
+	ROW(MV, in_flight, "actr_mailbox_in_flight", "gauge",
+	    "Dequeued, not yet acknowledged.", NULL, U_1),
+	ROW(MV, uncommitted, "actr_mailbox_uncommitted", "gauge",
+	    "Enqueued in the open batch (not yet durable).", NULL, U_1),
+	ROW(MV, oldest_age_ms, "actr_mailbox_oldest_age_seconds", "gauge",
+	    "Age of the oldest unacknowledged message.", NULL, U_MS),
+	ROW(MV, dlq_size, "actr_mailbox_dlq_size", "gauge",
+	    "Entries in the dead-letter queue.", NULL, U_1),
+	ROW(MV, enqueued, "actr_mailbox_enqueued_total", "counter",
+	    "Messages enqueued since open.", NULL, U_1),
+	ROW(MV, acked, "actr_mailbox_acked_total", "counter",
+	    "Messages acknowledged since open.", NULL, U_1),
+	ROW(MV, failed, "actr_mailbox_failed_total", "counter",
+	    "Deliveries failed back to the mailbox.", NULL, U_1),
+	ROW(MV, recovered, "actr_mailbox_recovered_total", "counter",
+	    "Messages found at open (delivered again).", NULL, U_1),
+	ROW(MV, dead_lettered, "actr_mailbox_dead_lettered_total", "counter",
+	    "Messages moved to the dead-letter queue.", NULL, U_1),
+	ROW(MV, commits, "actr_mailbox_commits_total", "counter",
+	    "Group commits.", NULL, U_1),
+	ROW(MV, commit_errors, "actr_mailbox_commit_errors_total", "counter",
+	    "Failed commits.", NULL, U_1),
+	ROW(MV, commit_us_total, "actr_mailbox_commit_seconds_total",
+	    "counter", "Time spent committing (writer thread).", NULL, U_US),
+	ROW(MV, commit_us_max, "actr_mailbox_commit_seconds_max", "gauge",
+	    "Longest commit.", NULL, U_US),
+	ROW(MV, checkpoints, "actr_mailbox_checkpoints_total", "counter",
+	    "Background WAL checkpoints run.", NULL, U_1),
+	ROW(MV, checkpoint_us_total, "actr_mailbox_checkpoint_seconds_total",
+	    "counter", "Time spent checkpointing.", NULL, U_US),
+	ROW(MV, elided, "actr_mailbox_elided_total", "counter",
+	    "Messages handled before any commit (never written).", NULL,
+	    U_1),
+	ROW(MV, wal_pages, "actr_mailbox_wal_pages", "gauge",
+	    "Frames in the WAL after the last commit.", NULL, U_1),
+};
+#undef MV
 
 static void put_mailbox(actr_metrics_out_t *o, actr_mailbox_t *mb)
 {
+	static const char *const kind[ACTR__SYNC_KINDS] = {
+		"file=\"db\"", "file=\"wal\""
+	};
+	struct actr__sync_hist sh[ACTR__SYNC_KINDS];
+	double le[ACTR__SYNC_HIST_N];
 	actr_mailbox_stats_t s;
 
 	actr_mailbox_stats(mb, &s);
-	actr_metrics_family(o, "actr_mailbox_queued", "gauge",
-			    "Messages waiting in the mailbox, by priority.");
-	actr_metrics_sample(o, "actr_mailbox_queued", "priority=\"high\"",
-			    (double)s.queued_high);
-	actr_metrics_sample(o, "actr_mailbox_queued", "priority=\"normal\"",
-			    (double)s.queued_normal);
-	one(o, "actr_mailbox_in_flight", "gauge",
-	    "Dequeued, not yet acknowledged.", (double)s.in_flight);
-	one(o, "actr_mailbox_oldest_age_seconds", "gauge",
-	    "Age of the oldest unacknowledged message.",
-	    s.oldest_age_ms / 1e3);
-	one(o, "actr_mailbox_dlq_size", "gauge",
-	    "Entries in the dead-letter queue.", (double)s.dlq_size);
-	one(o, "actr_mailbox_enqueued_total", "counter",
-	    "Messages enqueued since open.", (double)s.enqueued);
-	one(o, "actr_mailbox_acked_total", "counter",
-	    "Messages acknowledged since open.", (double)s.acked);
-	one(o, "actr_mailbox_dead_lettered_total", "counter",
-	    "Messages moved to the dead-letter queue.",
-	    (double)s.dead_lettered);
-	one(o, "actr_mailbox_commits_total", "counter",
-	    "Group commits.", (double)s.commits);
-	one(o, "actr_mailbox_commit_errors_total", "counter",
-	    "Failed commits.", (double)s.commit_errors);
-	one(o, "actr_mailbox_commit_seconds_total", "counter",
-	    "Time spent committing (writer thread).", s.commit_us_total / 1e6);
-	one(o, "actr_mailbox_commit_seconds_max", "gauge",
-	    "Longest commit.", s.commit_us_max / 1e6);
-	one(o, "actr_mailbox_elided_total", "counter",
-	    "Messages handled before any commit (never written).",
-	    (double)s.elided);
-	one(o, "actr_mailbox_wal_pages", "gauge",
-	    "Frames in the WAL after the last commit.", (double)s.wal_pages);
+	put_one_view(o, mailbox_rows, NROWS(mailbox_rows), &s);
+	actr__sync_hist_get(sh);
+	for (unsigned i = 0; i < ACTR__SYNC_HIST_N; i++)
+		le[i] = actr__sync_bounds_us[i] / 1e6;
+	actr_metrics_family(o, "actr_mailbox_fsync_seconds", "histogram",
+			    "Syncs of mailbox files (all mailboxes of the "
+			    "process), by file: commits with synchronous="
+			    "FULL sync the WAL, checkpoints both.");
+	for (int k = 0; k < ACTR__SYNC_KINDS; k++)
+		hist_gen(o, "actr_mailbox_fsync_seconds", kind[k], le,
+			 ACTR__SYNC_HIST_N, sh[k].b, sh[k].count,
+			 sh[k].sum_ns);
+	actr_metrics_family(o, "actr_mailbox_fsync_errors_total", "counter",
+			    "Syncs of mailbox files that failed.");
+	for (int k = 0; k < ACTR__SYNC_KINDS; k++)
+		actr_metrics_sample(o, "actr_mailbox_fsync_errors_total",
+				    kind[k], (double)sh[k].errors);
 }
+
+struct peer_view {
+	actr_peer_stats_t s;
+	actr_peer_ws_stats_t w;
+	struct actr_sigclient_stats sc;
+	struct actr__peer_obs obs;	/* the counters, not the histogram */
+	uint64_t rel_out, rel_in;	/* messages minus signal lane */
+	uint64_t by_state[4];		/* connections by peer_conn_state */
+};
+
+#define PV struct peer_view
+#define LANES(f, name, type, help, dir, d) \
+	ROW(PV, obs.f[d][0], name, type, help, \
+	    "dir=\"" dir "\",lane=\"rpc_reliable\"", U_1), \
+	MORE(PV, obs.f[d][1], name, "dir=\"" dir "\",lane=\"rpc_signal\""), \
+	MORE(PV, obs.f[d][2], name, \
+	     "dir=\"" dir "\",lane=\"stream_reliable\""), \
+	MORE(PV, obs.f[d][3], name, \
+	     "dir=\"" dir "\",lane=\"stream_latency_first\"")
+#define LANES_MORE(f, name, dir, d) \
+	MORE(PV, obs.f[d][0], name, "dir=\"" dir "\",lane=\"rpc_reliable\""), \
+	MORE(PV, obs.f[d][1], name, "dir=\"" dir "\",lane=\"rpc_signal\""), \
+	MORE(PV, obs.f[d][2], name, \
+	     "dir=\"" dir "\",lane=\"stream_reliable\""), \
+	MORE(PV, obs.f[d][3], name, \
+	     "dir=\"" dir "\",lane=\"stream_latency_first\"")
+
+static const struct row peer_rows[] = {
+	ROW(PV, by_state[PC_NEGOTIATING], "actr_peer_connections", "gauge",
+	    "Peer connections by state.", "state=\"negotiating\"", U_1),
+	MORE(PV, by_state[PC_CONNECTING], "actr_peer_connections",
+	     "state=\"connecting\""),
+	MORE(PV, by_state[PC_OPEN], "actr_peer_connections",
+	     "state=\"open\""),
+	MORE(PV, by_state[PC_DEAD], "actr_peer_connections",
+	     "state=\"dead\""),
+	ROW(PV, s.conns_created, "actr_peer_connections_created_total",
+	    "counter", "Peer connections created.", NULL, U_1),
+	ROW(PV, s.conns_open, "actr_peer_connections_opened_total",
+	    "counter", "Peer connections that reached CONNECTED.", NULL,
+	    U_1),
+	ROW(PV, s.conns_failed, "actr_peer_connections_failed_total",
+	    "counter", "Peer connections failed or closed.", NULL, U_1),
+	ROW(PV, obs.fail[ACTR__FAIL_SIGNALING],
+	    "actr_peer_connection_drops_total", "counter",
+	    "Connections dropped, by the phase they were in: signaling "
+	    "(no transport yet), ice, dtls, sctp (setup), lost or closed "
+	    "(after open).", "phase=\"signaling\"", U_1),
+	MORE(PV, obs.fail[ACTR__FAIL_ICE], "actr_peer_connection_drops_total",
+	     "phase=\"ice\""),
+	MORE(PV, obs.fail[ACTR__FAIL_DTLS],
+	     "actr_peer_connection_drops_total", "phase=\"dtls\""),
+	MORE(PV, obs.fail[ACTR__FAIL_SCTP],
+	     "actr_peer_connection_drops_total", "phase=\"sctp\""),
+	MORE(PV, obs.fail[ACTR__FAIL_LOST],
+	     "actr_peer_connection_drops_total", "phase=\"lost\""),
+	MORE(PV, obs.fail[ACTR__FAIL_CLOSED],
+	     "actr_peer_connection_drops_total", "phase=\"closed\""),
+	ROW(PV, s.last_setup_ns, "actr_peer_last_setup_seconds", "gauge",
+	    "Setup time of the last connection (new to open).", NULL, U_NS),
+	ROW(PV, s.discoveries, "actr_peer_discoveries_total", "counter",
+	    "Route-candidate requests.", NULL, U_1),
+	ROW(PV, rel_out, "actr_peer_messages_total", "counter",
+	    "Envelopes by direction and lane.",
+	    "dir=\"out\",lane=\"reliable\"", U_1),
+	MORE(PV, s.signal_out, "actr_peer_messages_total",
+	     "dir=\"out\",lane=\"signal\""),
+	MORE(PV, rel_in, "actr_peer_messages_total",
+	     "dir=\"in\",lane=\"reliable\""),
+	MORE(PV, s.signal_in, "actr_peer_messages_total",
+	     "dir=\"in\",lane=\"signal\""),
+	MORE(PV, w.msgs_in, "actr_peer_messages_total",
+	     "dir=\"in\",lane=\"websocket\""),
+	MORE(PV, w.msgs_out, "actr_peer_messages_total",
+	     "dir=\"out\",lane=\"websocket\""),
+	LANES(msgs, "actr_peer_lane_messages_total", "counter",
+	      "Messages handed to (out) or received from (in) a "
+	      "connection, by lane (DataChannel or its WebSocket).",
+	      "in", 0),
+	LANES_MORE(msgs, "actr_peer_lane_messages_total", "out", 1),
+	LANES(bytes, "actr_peer_lane_bytes_total", "counter",
+	      "Their bytes (encoded envelopes and chunks).", "in", 0),
+	LANES_MORE(bytes, "actr_peer_lane_bytes_total", "out", 1),
+	ROW(PV, s.queued, "actr_peer_queued_total", "counter",
+	    "Messages queued while their connection was set up.", NULL, U_1),
+	ROW(PV, s.bad_in, "actr_peer_dropped_total", "counter",
+	    "Inbound input dropped, by reason.", "reason=\"undecodable\"",
+	    U_1),
+	MORE(PV, s.reasm_refused, "actr_peer_dropped_total",
+	     "reason=\"reassembly_refused\""),
+	MORE(PV, s.reasm_evicted, "actr_peer_dropped_total",
+	     "reason=\"reassembly_evicted\""),
+	MORE(PV, s.stale_sdp, "actr_peer_dropped_total",
+	     "reason=\"stale_sdp\""),
+	MORE(PV, s.stale_candidates, "actr_peer_dropped_total",
+	     "reason=\"stale_candidate\""),
+	MORE(PV, s.late_replies_dropped, "actr_peer_dropped_total",
+	     "reason=\"late_reply\""),
+	MORE(PV, s.tells_dropped, "actr_peer_dropped_total",
+	     "reason=\"tell_no_target\""),
+	MORE(PV, w.bad_frames, "actr_peer_dropped_total",
+	     "reason=\"ws_bad_frame\""),
+	ROW(PV, s.reasm_held, "actr_peer_reassembly_bytes", "gauge",
+	    "Bytes of partial inbound messages held.", NULL, U_1),
+	ROW(PV, s.paths_lost, "actr_peer_paths_lost_total", "counter",
+	    "ICE paths of open connections lost.", NULL, U_1),
+	ROW(PV, s.ice_restarts, "actr_peer_ice_restarts_total", "counter",
+	    "ICE restart attempts.", NULL, U_1),
+	ROW(PV, s.ice_restarts_ok, "actr_peer_ice_restarts_ok_total",
+	    "counter", "Lost paths found again by a restart.", NULL, U_1),
+	ROW(PV, s.ice_restart_failures,
+	    "actr_peer_ice_restart_failures_total", "counter",
+	    "ICE restarts given up (connection dropped).", NULL, U_1),
+	ROW(PV, s.network_changes, "actr_peer_network_changes_total",
+	    "counter", "Link/address events heard.", NULL, U_1),
+	ROW(PV, w.fallbacks, "actr_peer_ws_fallbacks_total", "counter",
+	    "WebRTC setups that moved to the direct WebSocket.", NULL, U_1),
+	ROW(PV, w.auth_refused, "actr_peer_ws_refused_total", "counter",
+	    "Direct WebSocket upgrades refused, by reason.",
+	    "reason=\"auth\"", U_1),
+	MORE(PV, w.acl_refused, "actr_peer_ws_refused_total",
+	     "reason=\"acl\""),
+	ROW(PV, sc.registrations, "actr_signaling_registrations_total",
+	    "counter", "Successful registrations.", NULL, U_1),
+	ROW(PV, sc.reconnect_attempts, "actr_signaling_reconnects_total",
+	    "counter", "Reconnection attempts after a loss.", NULL, U_1),
+	ROW(PV, sc.pong_timeouts, "actr_signaling_pong_timeouts_total",
+	    "counter", "Heartbeats not answered in time.", NULL, U_1),
+	ROW(PV, sc.timeouts, "actr_signaling_request_timeouts_total",
+	    "counter", "Signaling requests timed out.", NULL, U_1),
+	ROW(PV, sc.relays_in, "actr_signaling_relays_total", "counter",
+	    "Relay messages by direction.", "dir=\"in\"", U_1),
+	MORE(PV, sc.relays_out, "actr_signaling_relays_total",
+	     "dir=\"out\""),
+	ROW(PV, sc.bad_frames, "actr_signaling_bad_frames_total", "counter",
+	    "Undecodable signaling frames.", NULL, U_1),
+};
+#undef PV
 
 static void put_peer(actr_metrics_t *m, actr_metrics_out_t *o)
 {
-	static const char *const state[] = {
-		"state=\"negotiating\"", "state=\"connecting\"",
-		"state=\"open\"", "state=\"dead\""
+	static const char *const names[] = {
+		"idle", "registering", "connecting", "connected", "backoff",
+		"failed"
 	};
-	unsigned by_state[4] = { 0 };
-	actr_peer_stats_t s;
-	actr_peer_ws_stats_t w;
-	struct actr_sigclient_stats sc = { 0 };
+	struct peer_view v;
 	struct actr__map_iter it;
 	struct actr__map_node *n;
 	actr_peer_t *p = m->peer;
 	char lab[64];
 
-	actr_peer_get_stats(p, &s);
-	actr_peer_get_ws_stats(p, &w);
-	actr_sigclient_get_stats(p->sc, &sc);
+	memset(&v, 0, sizeof(v));
+	actr_peer_get_stats(p, &v.s);
+	actr_peer_get_ws_stats(p, &v.w);
+	actr_sigclient_get_stats(p->sc, &v.sc);
+	v.obs = p->obs;
+	v.rel_out = v.s.msgs_out - v.s.signal_out;
+	v.rel_in = v.s.msgs_in - v.s.signal_in;
 	actr__map_foreach(&p->conns, it, n) {
 		const struct peer_conn *c =
 			actr__map_entry(n, const struct peer_conn, node);
 
 		if (c->st >= 0 && c->st < 4)
-			by_state[c->st]++;
+			v.by_state[c->st]++;
 	}
-	actr_metrics_family(o, "actr_peer_connections", "gauge",
-			    "Peer connections by state.");
-	for (int i = 0; i < 4; i++)
-		actr_metrics_sample(o, "actr_peer_connections", state[i],
-				    by_state[i]);
-	one(o, "actr_peer_connections_created_total", "counter",
-	    "Peer connections created.", (double)s.conns_created);
-	one(o, "actr_peer_connections_opened_total", "counter",
-	    "Peer connections that reached CONNECTED.", (double)s.conns_open);
-	one(o, "actr_peer_connections_failed_total", "counter",
-	    "Peer connections failed or closed.", (double)s.conns_failed);
-	one(o, "actr_peer_last_setup_seconds", "gauge",
-	    "Setup time of the last connection (new to open).",
-	    s.last_setup_ns / 1e9);
-	one(o, "actr_peer_discoveries_total", "counter",
-	    "Route-candidate requests.", (double)s.discoveries);
-	actr_metrics_family(o, "actr_peer_messages_total", "counter",
-			    "Envelopes by direction and lane.");
-	actr_metrics_sample(o, "actr_peer_messages_total",
-			    "dir=\"out\",lane=\"reliable\"",
-			    (double)(s.msgs_out - s.signal_out));
-	actr_metrics_sample(o, "actr_peer_messages_total",
-			    "dir=\"out\",lane=\"signal\"", (double)s.signal_out);
-	actr_metrics_sample(o, "actr_peer_messages_total",
-			    "dir=\"in\",lane=\"reliable\"",
-			    (double)(s.msgs_in - s.signal_in));
-	actr_metrics_sample(o, "actr_peer_messages_total",
-			    "dir=\"in\",lane=\"signal\"", (double)s.signal_in);
-	actr_metrics_sample(o, "actr_peer_messages_total",
-			    "dir=\"in\",lane=\"websocket\"", (double)w.msgs_in);
-	actr_metrics_sample(o, "actr_peer_messages_total",
-			    "dir=\"out\",lane=\"websocket\"",
-			    (double)w.msgs_out);
-	one(o, "actr_peer_queued_total", "counter",
-	    "Messages queued while their connection was set up.",
-	    (double)s.queued);
-	actr_metrics_family(o, "actr_peer_dropped_total", "counter",
-			    "Inbound input dropped, by reason.");
-	actr_metrics_sample(o, "actr_peer_dropped_total",
-			    "reason=\"undecodable\"", (double)s.bad_in);
-	actr_metrics_sample(o, "actr_peer_dropped_total",
-			    "reason=\"reassembly_refused\"",
-			    (double)s.reasm_refused);
-	actr_metrics_sample(o, "actr_peer_dropped_total",
-			    "reason=\"reassembly_evicted\"",
-			    (double)s.reasm_evicted);
-	actr_metrics_sample(o, "actr_peer_dropped_total",
-			    "reason=\"stale_sdp\"", (double)s.stale_sdp);
-	actr_metrics_sample(o, "actr_peer_dropped_total",
-			    "reason=\"stale_candidate\"",
-			    (double)s.stale_candidates);
-	actr_metrics_sample(o, "actr_peer_dropped_total",
-			    "reason=\"late_reply\"",
-			    (double)s.late_replies_dropped);
-	actr_metrics_sample(o, "actr_peer_dropped_total",
-			    "reason=\"tell_no_target\"",
-			    (double)s.tells_dropped);
-	actr_metrics_sample(o, "actr_peer_dropped_total",
-			    "reason=\"ws_bad_frame\"", (double)w.bad_frames);
-	one(o, "actr_peer_reassembly_bytes", "gauge",
-	    "Bytes of partial inbound messages held.", (double)s.reasm_held);
-	one(o, "actr_peer_paths_lost_total", "counter",
-	    "ICE paths of open connections lost.", (double)s.paths_lost);
-	one(o, "actr_peer_ice_restarts_total", "counter",
-	    "ICE restart attempts.", (double)s.ice_restarts);
-	one(o, "actr_peer_ice_restart_failures_total", "counter",
-	    "ICE restarts given up (connection dropped).",
-	    (double)s.ice_restart_failures);
-	actr_metrics_family(o, "actr_peer_ws_refused_total", "counter",
-			    "Direct WebSocket upgrades refused, by reason.");
-	actr_metrics_sample(o, "actr_peer_ws_refused_total",
-			    "reason=\"auth\"", (double)w.auth_refused);
-	actr_metrics_sample(o, "actr_peer_ws_refused_total", "reason=\"acl\"",
-			    (double)w.acl_refused);
-	/* signaling */
+	put_one_view(o, peer_rows, NROWS(peer_rows), &v);
+	actr_metrics_family(o, "actr_peer_setup_seconds", "histogram",
+			    "Connection setup time (new to open).");
+	hist_samples(o, "actr_peer_setup_seconds", "", &p->obs.setup);
 	actr_metrics_family(o, "actr_signaling_state", "gauge",
 			    "Signaling client state (1 for the current one).");
 	for (int i = ACTR_SIG_IDLE; i <= ACTR_SIG_FAILED; i++) {
-		static const char *const names[] = {
-			"idle", "registering", "connecting", "connected",
-			"backoff", "failed"
-		};
-
 		snprintf(lab, sizeof(lab), "state=\"%s\"", names[i]);
 		actr_metrics_sample(o, "actr_signaling_state", lab,
 				    (int)actr_sigclient_state(p->sc) == i);
 	}
-	one(o, "actr_signaling_registrations_total", "counter",
-	    "Successful registrations.", (double)sc.registrations);
-	one(o, "actr_signaling_reconnects_total", "counter",
-	    "Reconnection attempts after a loss.",
-	    (double)sc.reconnect_attempts);
-	one(o, "actr_signaling_pong_timeouts_total", "counter",
-	    "Heartbeats not answered in time.", (double)sc.pong_timeouts);
-	one(o, "actr_signaling_request_timeouts_total", "counter",
-	    "Signaling requests timed out.", (double)sc.timeouts);
-	actr_metrics_family(o, "actr_signaling_relays_total", "counter",
-			    "Relay messages by direction.");
-	actr_metrics_sample(o, "actr_signaling_relays_total", "dir=\"in\"",
-			    (double)sc.relays_in);
-	actr_metrics_sample(o, "actr_signaling_relays_total", "dir=\"out\"",
-			    (double)sc.relays_out);
-	one(o, "actr_signaling_bad_frames_total", "counter",
-	    "Undecodable signaling frames.", (double)sc.bad_frames);
 	if (p->mb)
 		put_mailbox(o, p->mb);
+}
+
+/* ---- peer hooks ------------------------------------------------------------ */
+
+void actr__peer_obs_drop(struct peer_conn *c, int status)
+{
+	struct actr__pc_stats ps;
+	int phase;
+
+	if (c->st == PC_OPEN) {
+		phase = status ? ACTR__FAIL_LOST : ACTR__FAIL_CLOSED;
+	} else if (!c->pc) {
+		phase = ACTR__FAIL_SIGNALING;
+	} else {
+		/* the first step of the setup timeline not reached */
+		actr__pc_get_stats(c->pc, &ps);
+		phase = !ps.t_ice ? ACTR__FAIL_ICE :
+			!ps.t_dtls ? ACTR__FAIL_DTLS : ACTR__FAIL_SCTP;
+	}
+	c->p->obs.fail[phase]++;
 }
 
 /* ---- HTTP ------------------------------------------------------------------ */

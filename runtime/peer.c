@@ -251,6 +251,7 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 		return;
 	if (c->st != PC_OPEN || status)
 		p->st.conns_failed++;
+	actr__peer_obs_drop(c, status);
 	actr_logi(TAG, "connection to %s dropped: %s", c->key,
 		  why ? why : "closed");
 	c->st = PC_DEAD;
@@ -287,6 +288,7 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 int actr__peer_conn_send(struct peer_conn *c, int lane, const void *data,
 			 size_t len)
 {
+	actr__peer_obs_lane(c->p, true, lane, len);
 	if (c->ws && !(c->pc && actr__pc_state(c->pc) == ACTR__PC_CONNECTED) &&
 	    actr__peer_ws_ready(c))
 		return actr__peer_ws_send(c, lane, data, len);
@@ -342,6 +344,7 @@ void actr__peer_conn_opened(struct peer_conn *c, const char *how)
 		actr_timer_stop(&c->setup_timer);
 		p->st.conns_open++;
 		p->st.last_setup_ns = now_ns(p) - c->created_ns;
+		actr__hist_observe(&p->obs.setup, p->st.last_setup_ns);
 		actr_logi(TAG, "connected to %s (%s) in %.1f ms", c->key, how,
 			  (double)p->st.last_setup_ns / 1e6);
 		flush_queue(c);
@@ -472,6 +475,7 @@ void actr__peer_on_lane_message(struct peer_conn *c, int lane,
 
 	c->last_rx_ns = now_ns(p);
 	c->silent_timeouts = 0;
+	actr__peer_obs_lane(p, false, lane, msg->len);
 	if (lane != ACTR__LANE_RPC_RELIABLE && lane != ACTR__LANE_RPC_SIGNAL) {
 		/* DataChunks: the stream registry, never the mailbox */
 		actr__stream_deliver(p->node, c->remote, lane, msg->data,

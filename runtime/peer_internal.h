@@ -32,6 +32,27 @@ enum peer_conn_state {
 	PC_DEAD,		/* dropped, freed at the end of the iteration */
 };
 
+/* Why a connection was dropped, for /metrics (runtime/metrics.c). */
+enum actr__peer_fail {
+	ACTR__FAIL_SIGNALING = 0,	/* before a pc: roles, offer, relay */
+	ACTR__FAIL_ICE,			/* no ICE path found */
+	ACTR__FAIL_DTLS,		/* ICE up, DTLS handshake did not end */
+	ACTR__FAIL_SCTP,		/* DTLS up, association or channels */
+	ACTR__FAIL_LOST,		/* open, then lost (consent, SCTP) */
+	ACTR__FAIL_CLOSED,		/* open, closed without an error */
+	ACTR__FAIL_N
+};
+
+/* What the metrics endpoint reads from the peer gate besides its public
+ * counters: a few stores per message, kept here so that peer.c only
+ * calls the hooks below. */
+struct actr__peer_obs {
+	uint64_t msgs[2][ACTR__LANE_COUNT];	/* [0] in, [1] out */
+	uint64_t bytes[2][ACTR__LANE_COUNT];	/* their payload bytes */
+	uint64_t fail[ACTR__FAIL_N];		/* drops by phase */
+	struct actr__hist setup;		/* new to open */
+};
+
 /* An envelope waiting for its connection to open (or to drain). */
 struct peer_qmsg {
 	struct peer_qmsg *next;		/* FIFO link */
@@ -143,7 +164,21 @@ struct actr_peer {
 	struct actr__peer_wsgate *wsg;	/* direct WebSocket lane
 					 * (peer_ws.c), NULL = off */
 	struct peer_netmon *netmon;	/* watch_network (peer_netmon.c) */
+	struct actr__peer_obs obs;	/* for /metrics (metrics.c) */
 };
+
+/* Count one lane message of len bytes in (out = false) or out. */
+static inline void actr__peer_obs_lane(actr_peer_t *p, bool out, int lane,
+				       size_t len)
+{
+	if (lane >= 0 && lane < ACTR__LANE_COUNT) {
+		p->obs.msgs[out][lane]++;
+		p->obs.bytes[out][lane] += len;
+	}
+}
+
+/* metrics.c: c is being dropped with status (0 = orderly). */
+void actr__peer_obs_drop(struct peer_conn *c, int status);
 
 /** Drop c: queued requests fail with ConnectionNotReady; for a negative
  * status (connection lost or failed; not while the gate closes) requests

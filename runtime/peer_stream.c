@@ -57,14 +57,17 @@ int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
 	if (!c->pc || actr__pc_state(c->pc) != ACTR__PC_CONNECTED) {
 		/* the direct WebSocket lane carries this connection: its
 		 * own queue bounds it (-ENOBUFS when full) */
-		if (c->ws && actr__peer_ws_ready(c))
+		if (c->ws && actr__peer_ws_ready(c)) {
+			actr__peer_obs_lane(c->p, true, pt, len);
 			return actr__peer_ws_send(c, pt, data, len);
+		}
 		return -ACTR_ENOTREADY;
 	}
 	q = actr__pc_buffered(c->pc, pt);
 	if (q && q + len > high_water)
 		return -ENOBUFS;
 	actr__pc_set_low_water(c->pc, pt, low_water);
+	actr__peer_obs_lane(c->p, true, pt, len);
 	return actr__pc_send(c->pc, pt, data, len);
 }
 

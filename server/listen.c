@@ -47,6 +47,7 @@ struct actr__sig_listener {
 	uint64_t next_id;		/* connection ids */
 	uint64_t text_ignored;		/* text frames dropped */
 	uint64_t slow_closed;		/* clients closed for max_pending */
+	size_t max_pending;		/* cfg's, for /metrics */
 	int depth;			/* > 0 while inside a core call */
 	struct actr__list closed;	/* lconn closed during a core call */
 };
@@ -287,6 +288,7 @@ actr__sig_listen(struct actr_reactor *r, const struct actr__sig_config *cfg,
 	hc.limits.max_frame = cfg->max_frame;
 	hc.limits.max_message = cfg->max_frame;
 	hc.limits.max_pending = cfg->max_pending;
+	l->max_pending = cfg->max_pending;
 	hc.limits.max_body = 256 * 1024;
 	hc.limits.max_conns = cfg->max_conns + 64;
 	hc.limits.header_timeout_ms = lc->header_timeout_ms;
@@ -318,6 +320,27 @@ void actr__sig_listener_http_stats(const struct actr__sig_listener *l,
 				   struct actr_http_server_stats *out)
 {
 	actr_http_server_stats(l->http, out);
+}
+
+void actr__sig_listener_queue_stats(const struct actr__sig_listener *l,
+				    struct actr__sig_queue_stats *q)
+{
+	struct actr__map_iter it;
+	struct actr__map_node *n;
+
+	memset(q, 0, sizeof(*q));
+	q->slow_closed = l->slow_closed;
+	q->max_pending = l->max_pending;
+	actr__map_foreach((struct actr__map *)&l->conns, it, n) {
+		const struct lconn *c = actr__map_entry(n, const struct lconn,
+							node);
+		size_t b = c->ws ? actr_ws_pending(c->ws) : 0;
+
+		q->bytes += b;
+		q->backlogged += b > 0;
+		if (b > q->max_bytes)
+			q->max_bytes = b;
+	}
 }
 
 struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l)

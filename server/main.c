@@ -313,6 +313,34 @@ static int apply_realms_mfrs(struct opts *o, struct actr__sig_server *core)
 	return 0;
 }
 
+/* Per-connection output queue pressure (slow readers). */
+static void put_queue(actr_metrics_out_t *o, struct actr__sig_listener *l)
+{
+	struct actr__sig_queue_stats q;
+
+	actr__sig_listener_queue_stats(l, &q);
+	actr_metrics_family(o, "actr_signal_queue_bytes", "gauge",
+			    "Output bytes queued over all WebSockets.");
+	actr_metrics_sample(o, "actr_signal_queue_bytes", NULL,
+			    (double)q.bytes);
+	actr_metrics_family(o, "actr_signal_queue_bytes_max", "gauge",
+			    "Output bytes queued on the fullest WebSocket.");
+	actr_metrics_sample(o, "actr_signal_queue_bytes_max", NULL,
+			    (double)q.max_bytes);
+	actr_metrics_family(o, "actr_signal_queue_limit_bytes", "gauge",
+			    "Per-connection limit (max_pending).");
+	actr_metrics_sample(o, "actr_signal_queue_limit_bytes", NULL,
+			    (double)q.max_pending);
+	actr_metrics_family(o, "actr_signal_queue_backlogged", "gauge",
+			    "WebSockets with output waiting.");
+	actr_metrics_sample(o, "actr_signal_queue_backlogged", NULL,
+			    (double)q.backlogged);
+	actr_metrics_family(o, "actr_signal_slow_closed_total", "counter",
+			    "Clients closed for a full output queue.");
+	actr_metrics_sample(o, "actr_signal_slow_closed_total", NULL,
+			    (double)q.slow_closed);
+}
+
 /* /metrics of actr-signal: the core's counters and the listener's. */
 static void collect(actr_metrics_out_t *o, void *arg)
 {
@@ -389,6 +417,7 @@ static void collect(actr_metrics_out_t *o, void *arg)
 			    "Complete HTTP requests dispatched.");
 	actr_metrics_sample(o, "actr_signal_http_requests_total", NULL,
 			    (double)h.requests);
+	put_queue(o, l);
 }
 
 static void on_signal(actr_signal_t *sig, int signo, void *arg)

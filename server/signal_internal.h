@@ -342,6 +342,17 @@ uint16_t actr__sig_listener_port(const struct actr__sig_listener *l);
 struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l);
 
 /** The HTTP/WebSocket server's counters (frame deadlines, bad requests). */
+/* Output queue pressure over the open WebSockets (for /metrics). */
+struct actr__sig_queue_stats {
+	uint64_t bytes;			/* queued now, all connections */
+	uint64_t max_bytes;		/* the fullest connection's */
+	uint64_t backlogged;		/* connections with anything queued */
+	uint64_t slow_closed;		/* closed for max_pending */
+	uint64_t max_pending;		/* the per-connection limit */
+};
+void actr__sig_listener_queue_stats(const struct actr__sig_listener *l,
+				    struct actr__sig_queue_stats *q);
+
 void actr__sig_listener_http_stats(const struct actr__sig_listener *l,
 				   struct actr_http_server_stats *out);
 

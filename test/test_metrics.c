@@ -114,6 +114,12 @@ static int raw_fail(actr_ctx_t *ctx, const uint8_t *d, size_t n)
 
 static Actr__ActrType mtype = ACTR__ACTR_TYPE__INIT;
 
+static void on_chunk(const Actr__ActrId *from, const Actr__DataChunk *c,
+		     void *arg)
+{
+	(*(int *)arg)++;
+}
+
 struct cres {
 	int done;		/* completions */
 	int ok;			/* of which status 0 */
@@ -137,16 +143,18 @@ TEST_TIMEOUT(metrics_node_endpoint, 60)
 	struct rnode srv, cli;
 	struct cres x = { 0 };
 	struct get *g;
-	char url[64];
+	char url[64], mbox[512];
 	uint16_t port;
+	int chunks = 0;
 
 	CHECK(r);
+	snprintf(mbox, sizeof(mbox), "%s/srv.db", actr_test_tmpdir());
 	l = rt_signal(r, 0, url, sizeof(url));
 	w = actr_workload_new("acme", "mecho", "1.0.0");
 	CHECK(w);
 	CHECK_OK(actr_workload_add_route(w, "test.Echo", raw_echo, 0));
 	CHECK_OK(actr_workload_add_route(w, "test.Fail", raw_fail, 0));
-	rt_node(&srv, r, url, w, NULL);
+	rt_node(&srv, r, url, w, mbox);
 	rt_node(&cli, r, url, actr_workload_new("acme", "mcli", "1.0.0"),
 		NULL);
 	m = actr_metrics_new(r, &mc);
@@ -214,6 +222,48 @@ TEST_TIMEOUT(metrics_node_endpoint, 60)
 	CHECK(sample(g->body, "actr_reactor_iteration_seconds_count") > 0);
 	CHECK_EQ(sample(g->body, "actr_metrics_scrapes_total"), 1);
 	CHECK(strstr(g->body, "# TYPE actr_call_duration_seconds histogram\n"));
+	/* issue 17's audit: handles by kind, the setup histogram, lanes */
+	CHECK(sample(g->body, "actr_reactor_handles{kind=\"timer\"}") > 0);
+	CHECK(sample(g->body, "actr_reactor_handles{kind=\"io\"}") > 0);
+	CHECK_EQ(sample(g->body, "actr_peer_setup_seconds_count"), 1);
+	CHECK_EQ(sample(g->body, "actr_peer_setup_seconds_bucket"
+			"{le=\"+Inf\"}"), 1);
+	CHECK(sample(g->body, "actr_peer_setup_seconds_sum") > 0);
+	CHECK_EQ(sample(g->body, "actr_peer_lane_messages_total"
+			"{dir=\"out\",lane=\"rpc_reliable\"}"), 6);
+	CHECK_EQ(sample(g->body, "actr_peer_lane_messages_total"
+			"{dir=\"in\",lane=\"rpc_reliable\"}"), 6);
+	/* six envelopes of a route key, an id and a payload each */
+	CHECK(sample(g->body, "actr_peer_lane_bytes_total"
+		     "{dir=\"out\",lane=\"rpc_reliable\"}") > 6 * 12);
+	CHECK_EQ(sample(g->body, "actr_peer_connection_drops_total"
+			"{phase=\"ice\"}"), 0);
+
+	/* streams: counted on both sides, by the node's type */
+	{
+		Actr__DataChunk c = ACTR__DATA_CHUNK__INIT;
+
+		CHECK_OK(actr_stream_register(srv.ref, "s1", on_chunk,
+					      &chunks));
+		c.stream_id = "s1";
+		c.payload.data = (uint8_t *)"12345";
+		c.payload.len = 5;
+		for (int i = 0; i < 3; i++) {
+			c.sequence = (uint64_t)i + 1;
+			CHECK_OK(actr_stream_send(cli.ref,
+						  actr_node_id(srv.node), &c,
+						  ACTR_STREAM_RELIABLE));
+		}
+		rt_run(r, &chunks, 3, 10000);
+		CHECK_EQ(chunks, 3);
+		g = http_get(r, port, "/metrics");
+		CHECK_EQ(sample(g->body, "actr_stream_chunks_total"
+				"{type=\"acme:mcli:1.0.0\",dir=\"out\"}"), 3);
+		CHECK_EQ(sample(g->body, "actr_stream_bytes_total"
+				"{type=\"acme:mcli:1.0.0\",dir=\"out\"}"), 15);
+		CHECK_EQ(sample(g->body, "actr_peer_lane_messages_total"
+				"{dir=\"out\",lane=\"stream_reliable\"}"), 3);
+	}
 
 	/* callee side, on the server's system */
 	{
@@ -223,6 +273,7 @@ TEST_TIMEOUT(metrics_node_endpoint, 60)
 
 		CHECK(ms);
 		CHECK_OK(actr_metrics_add_system(ms, srv.sys));
+		CHECK_OK(actr_metrics_add_peer(ms, srv.peer));
 		for (int i = 0; i < 3; i++)
 			CHECK_OK(actr_peer_call_raw(cli.peer, &mtype,
 						    "test.Echo", "x", 1, 10000,
@@ -238,6 +289,41 @@ TEST_TIMEOUT(metrics_node_endpoint, 60)
 		CHECK_EQ(sample(g->body, "actr_handler_duration_seconds_count"
 				"{type=\"acme:mecho:1.0.0\",route=\"test.Fail\","
 				"outcome=\"error\"}"), 1);
+		CHECK_EQ(sample(g->body, "actr_stream_chunks_total"
+				"{type=\"acme:mecho:1.0.0\",dir=\"in\"}"), 3);
+		/* the mailbox (synchronous=FULL) synced its WAL per commit */
+		/* handled before any commit: elided, never written */
+		CHECK(sample(g->body, "actr_mailbox_enqueued_total") >= 4);
+		CHECK(sample(g->body, "actr_mailbox_elided_total") >= 4);
+		CHECK_EQ(sample(g->body, "actr_mailbox_queued"
+				"{priority=\"normal\"}"), 0);
+		/* a commit with synchronous=FULL syncs the WAL: the fsync
+		 * histogram (process-wide) counts it */
+		{
+			double before = sample(g->body,
+				"actr_mailbox_fsync_seconds_count"
+				"{file=\"wal\"}");
+			actr_mailbox_t *mb;
+			actr_buf_t *b = actr_buf_copy("x", 1);
+			char p2[600];
+
+			snprintf(p2, sizeof(p2), "%s/other.db",
+				 actr_test_tmpdir());
+			CHECK_OK(actr_mailbox_open(p2, NULL, &mb));
+			CHECK_OK(actr_mailbox_enqueue(mb, ACTR_PRIO_NORMAL,
+						      NULL, 0, b, NULL));
+			actr_buf_unref(b);
+			CHECK_OK(actr_mailbox_commit(mb));
+			actr_mailbox_close(mb);
+			g = http_get(r, actr_metrics_port(ms), "/metrics");
+			CHECK(sample(g->body, "actr_mailbox_fsync_seconds_count"
+				     "{file=\"wal\"}") >= before + 1);
+			CHECK(sample(g->body, "actr_mailbox_fsync_seconds_bucket"
+				     "{file=\"wal\",le=\"+Inf\"}") >=
+			      before + 1);
+			CHECK(sample(g->body, "actr_mailbox_fsync_seconds_sum"
+				     "{file=\"wal\"}") > 0);
+		}
 		actr_metrics_free(ms);
 	}
 

@@ -88,6 +88,12 @@ grep -q '^actr_signal_actors_connected 1$' "$T/signal.prom" ||
 	fail "signal scrape: connected actors"
 grep -q '^actr_signal_registered_total 1$' "$T/signal.prom" ||
 	fail "signal scrape: registrations"
+grep -q '^actr_signal_queue_limit_bytes [1-9][0-9]*$' "$T/signal.prom" ||
+	fail "signal: no queue pressure series"
+grep -q '^actr_peer_setup_seconds_count ' "$T/node.prom" ||
+	fail "node: no setup time histogram"
+grep -q '^actr_reactor_handles{kind="io"} [1-9]' "$T/node.prom" ||
+	fail "node: no fd count"
 
 cat >"$T/prometheus.yml" <<CFG
 global:
