@@ -223,6 +223,7 @@ static void reap_dead(actr_defer_t *d, void *arg)
 		actr_proto_free(c->remote);
 		inflight_clear(p, c, NULL);
 		actr__map_fini(&c->inflight);
+		actr__peer_conn_trace_free(c);
 		free(c);
 	}
 	p->dead = NULL;
@@ -405,7 +406,7 @@ static void c_description(void *arg, bool offer, const char *sdp)
 	sd.sdp_exchange_id = c->xid;
 	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_SESSION_DESCRIPTION;
 	rl.session_description = &sd;
-	rc = actr__sigclient_relay_msg(c->p->sc, c->remote, &rl);
+	rc = actr__peer_relay(c, &rl);
 	if (rc < 0)
 		actr__peer_conn_drop(c, rc, "cannot relay the description");
 }
@@ -428,7 +429,7 @@ static void c_candidate(void *arg, const char *cand)
 	ic.username_fragment = (char *)actr__pc_local_ufrag(c->pc);
 	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_ICE_CANDIDATE;
 	rl.ice_candidate = &ic;
-	if (actr__sigclient_relay_msg(c->p->sc, c->remote, &rl) < 0)
+	if (actr__peer_relay(c, &rl) < 0)
 		actr_logw(TAG, "cannot relay a candidate to %s", c->key);
 }
 
@@ -582,6 +583,7 @@ struct peer_conn *actr__peer_conn_new(actr_peer_t *p,
 	actr_timer_start(&c->setup_timer, ACTR_MS(p->cfg.setup_timeout_ms), 0);
 	actr__map_insert_str(&p->conns, &c->node, c->key);
 	p->st.conns_created++;
+	actr__peer_conn_trace(c);
 	return c;
 }
 
@@ -660,9 +662,11 @@ int actr__peer_conn_negotiate(struct peer_conn *c)
 	struct keyarg *k = keyarg_new(p, c->key);
 	int rc;
 
+	actr__peer_sig_trace(p, c);
 	rc = k ? actr_sigclient_negotiate_role(p->sc, c->remote_enc,
 					       c->remote_enc_len, on_role, k)
 	       : -ENOMEM;
+	actr__peer_sig_trace(p, NULL);
 	if (rc < 0)
 		free(k);
 	return rc;
@@ -766,8 +770,12 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 				c = NULL;
 			}
 		}
-		if (!c)	/* WebRTC, also when the WebSocket cannot start */
+		if (!c) {	/* WebRTC, also when the WebSocket cannot
+				 * start */
+			p->opening_for = env;
 			c = conn_initiate(p, target, key);
+			p->opening_for = NULL;
+		}
 		if (!c)
 			return -ACTR_ENOTREADY;
 	}

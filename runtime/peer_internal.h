@@ -13,6 +13,7 @@
 #include <actr/sigclient.h>
 
 #include "runtime/internal.h"
+#include "proto/signaling.pb-c.h"
 #include "proto/webrtc.pb-c.h"
 #include "wire/pc.h"
 
@@ -109,6 +110,11 @@ struct peer_conn {
 	uint64_t rs_ok_ns;		/* last time a restart found it */
 	actr_timer_t rs_timer;		/* next attempt */
 	actr_timer_t rs_giveup;		/* ice_restart_timeout_ms */
+	char *trace_parent;		/* W3C trace context of the call (or
+					 * relay) this connection was opened
+					 * for, carried on its signaling;
+					 * owned, or NULL (trace.c) */
+	char *trace_state;		/* its tracestate, or NULL */
 };
 
 struct actr_peer {
@@ -165,6 +171,10 @@ struct actr_peer {
 					 * (peer_ws.c), NULL = off */
 	struct peer_netmon *netmon;	/* watch_network (peer_netmon.c) */
 	struct actr__peer_obs obs;	/* for /metrics (metrics.c) */
+	const Actr__RpcEnvelope *opening_for; /* lane_send: the envelope a
+					 * connection is being opened for
+					 * (its trace goes on the signaling),
+					 * else NULL */
 };
 
 /* Count one lane message of len bytes in (out = false) or out. */
@@ -179,6 +189,16 @@ static inline void actr__peer_obs_lane(actr_peer_t *p, bool out, int lane,
 
 /* metrics.c: c is being dropped with status (0 = orderly). */
 void actr__peer_obs_drop(struct peer_conn *c, int status);
+
+/* trace.c: a new connection takes the trace it is opened for (the
+ * envelope of p->opening_for, or the relay being delivered). */
+void actr__peer_conn_trace(struct peer_conn *c);
+/* trace.c: the signaling sent now is for c (NULL: for no connection). */
+void actr__peer_sig_trace(actr_peer_t *p, const struct peer_conn *c);
+/* trace.c: relay rl for c, with c's trace. */
+int actr__peer_relay(struct peer_conn *c, Signaling__ActrRelay *rl);
+/* trace.c: free c's trace. */
+void actr__peer_conn_trace_free(struct peer_conn *c);
 
 /** Drop c: queued requests fail with ConnectionNotReady; for a negative
  * status (connection lost or failed; not while the gate closes) requests

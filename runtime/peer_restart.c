@@ -91,7 +91,7 @@ static int send_request(struct peer_conn *c, const char *reason)
 	rq.reason = (char *)reason;
 	rl.payload_case = SIGNALING__ACTR_RELAY__PAYLOAD_ICE_RESTART_REQUEST;
 	rl.ice_restart_request = &rq;
-	return actr__sigclient_relay_msg(c->p->sc, c->remote, &rl);
+	return actr__peer_relay(c, &rl);
 }
 
 /* One attempt: an offer with new credentials (offerer) or a request for

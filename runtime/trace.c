@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "runtime/internal.h"
+#include "runtime/peer_internal.h"
+#include "wire/sigclient.h"
 
 /* n lowercase hex digits at s; *zero says whether all are '0'. */
 static bool hex_run(const char *s, size_t n, bool *zero)
@@ -91,4 +93,62 @@ const char *actr_ctx_traceparent(const actr_ctx_t *ctx)
 const char *actr_ctx_tracestate(const actr_ctx_t *ctx)
 {
 	return ctx && ctx->req ? ctx->req->origin.tracestate : NULL;
+}
+
+/* ---- on the signaling of a connection ----------------------------------------
+ *
+ * SignalingEnvelope fields 5/6 (traceparent/tracestate, as in the Rust
+ * schema core/protocol/proto/signaling.proto). A connection opened for a
+ * traced call carries the call's trace on its role negotiation and
+ * relays (offer, answer, candidates, ICE restarts); the answering side
+ * takes it from the relay that made it open its side, so both halves of
+ * a setup, and actr-signal's log between them, show the call's trace id.
+ */
+
+static void conn_trace_set(struct peer_conn *c, const char *tp,
+			   const char *ts)
+{
+	if (!actr__trace_valid(tp))
+		return;		/* absent, or a peer's malformed value */
+	c->trace_parent = strdup(tp);	/* lost on ENOMEM only */
+	if (c->trace_parent && ts && *ts)
+		c->trace_state = strdup(ts);
+}
+
+void actr__peer_conn_trace(struct peer_conn *c)
+{
+	actr_peer_t *p = c->p;
+	const char *tp = NULL, *ts = NULL;
+
+	if (p->opening_for) {
+		tp = p->opening_for->traceparent;
+		ts = p->opening_for->tracestate;
+	} else if (p->sc) {
+		actr__sigclient_in_trace(p->sc, &tp, &ts);
+	}
+	conn_trace_set(c, tp, ts);
+}
+
+void actr__peer_sig_trace(actr_peer_t *p, const struct peer_conn *c)
+{
+	if (p->sc)
+		actr__sigclient_set_trace(p->sc, c ? c->trace_parent : NULL,
+					  c ? c->trace_state : NULL);
+}
+
+int actr__peer_relay(struct peer_conn *c, Signaling__ActrRelay *rl)
+{
+	int rc;
+
+	actr__peer_sig_trace(c->p, c);
+	rc = actr__sigclient_relay_msg(c->p->sc, c->remote, rl);
+	actr__peer_sig_trace(c->p, NULL);
+	return rc;
+}
+
+void actr__peer_conn_trace_free(struct peer_conn *c)
+{
+	free(c->trace_parent);
+	free(c->trace_state);
+	c->trace_parent = c->trace_state = NULL;
 }

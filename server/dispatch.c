@@ -745,7 +745,8 @@ static bool key_larger(const Actr__ActrId *a, const Actr__ActrId *b)
  * credential blanked). */
 static void send_assignment(struct actr__sig_server *s, struct sig_conn *to,
 			    const char *reply_for, struct sig_actor *from,
-			    struct sig_actor *target, bool offerer, bool fixed)
+			    struct sig_actor *target, bool offerer, bool fixed,
+			    const Signaling__SignalingEnvelope *in)
 {
 	Signaling__SignalingEnvelope env = SIGNALING__SIGNALING_ENVELOPE__INIT;
 	Signaling__ActrRelay rl = SIGNALING__ACTR_RELAY__INIT;
@@ -764,13 +765,17 @@ static void send_assignment(struct actr__sig_server *s, struct sig_conn *to,
 	env.envelope_version = 2;
 	env.envelope_id = id;
 	env.reply_for = (char *)reply_for;
+	/* both sides of the setup continue the negotiator's trace */
+	env.traceparent = in->traceparent;
+	env.tracestate = in->tracestate;
 	env.flow_case = SIGNALING__SIGNALING_ENVELOPE__FLOW_ACTR_RELAY;
 	env.actr_relay = &rl;
 	actr__sig_conn_send(s, to, &env);
 }
 
 static void negotiate(struct actr__sig_server *s, struct sig_actor *a,
-		      struct sig_actor *b, const char *eid)
+		      struct sig_actor *b, const char *eid,
+		      const Signaling__SignalingEnvelope *in)
 {
 	struct sig_conn *bc = b->conn;
 	bool a_ans = a->conn->answer, b_ans = bc->answer;
@@ -781,8 +786,8 @@ static void negotiate(struct actr__sig_server *s, struct sig_actor *a,
 	else
 		a_offers = key_larger(a->aid, b->aid);
 	/* remote_fixed: the receiver's peer connected as answer-only */
-	send_assignment(s, a->conn, eid, b, a, a_offers, b_ans && !a_ans);
-	send_assignment(s, bc, NULL, a, b, !a_offers, a_ans && !b_ans);
+	send_assignment(s, a->conn, eid, b, a, a_offers, b_ans && !a_ans, in);
+	send_assignment(s, bc, NULL, a, b, !a_offers, a_ans && !b_ans, in);
 }
 
 /* Forward env (an ActrRelay that passed the checks) to `to` with the
@@ -815,6 +820,61 @@ out:
 	return rc;
 }
 
+/* A W3C traceparent: "00-" 32 hex "-" 16 hex "-" 2 hex (a malformed one
+ * from a client is not logged: it may be anything). */
+static bool trace_ok(const char *t)
+{
+	for (int i = 0; i < 55; i++) {
+		bool dash = i == 2 || i == 35 || i == 52;
+
+		if (dash ? t[i] != '-'
+			 : !((t[i] >= '0' && t[i] <= '9') ||
+			     (t[i] >= 'a' && t[i] <= 'f')))
+			return false;
+	}
+	return t[55] == '\0';
+}
+
+/* Log a traced relay (the setup of a connection opened for a traced
+ * call): role negotiation and descriptions at info, candidates at
+ * debug. tracestate only when short and printable. */
+static void log_trace(struct actr__sig_server *s,
+		      const Signaling__SignalingEnvelope *env,
+		      const struct sig_actor *a, const struct sig_actor *b,
+		      int kind)
+{
+	static const char *const names[] = {
+		[SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_NEGOTIATION] =
+			"role negotiation",
+		[SIGNALING__ACTR_RELAY__PAYLOAD_ICE_CANDIDATE] = "candidate",
+		[SIGNALING__ACTR_RELAY__PAYLOAD_SESSION_DESCRIPTION] =
+			"description",
+		[SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_ASSIGNMENT] =
+			"role assignment",
+		[SIGNALING__ACTR_RELAY__PAYLOAD_ICE_RESTART_REQUEST] =
+			"ICE restart request",
+	};
+	const char *ts = env->tracestate;
+	const char *name = kind > 0 && (size_t)kind < sizeof(names) /
+			   sizeof(names[0]) && names[kind] ? names[kind]
+							   : "relay";
+	bool ts_ok = ts && *ts && strlen(ts) <= 256;
+
+	(void)s;
+	if (!trace_ok(env->traceparent))
+		return;
+	for (const char *p = ts; ts_ok && *p; p++)
+		ts_ok = *p >= 0x20 && *p < 0x7f && *p != '"';
+	if (kind == SIGNALING__ACTR_RELAY__PAYLOAD_ICE_CANDIDATE)
+		actr_logd(TAG, "%s %s -> %s traceparent=%s%s%s", name, a->id,
+			  b->id, env->traceparent, ts_ok ? " tracestate=" : "",
+			  ts_ok ? ts : "");
+	else
+		actr_logi(TAG, "%s %s -> %s traceparent=%s%s%s", name, a->id,
+			  b->id, env->traceparent, ts_ok ? " tracestate=" : "",
+			  ts_ok ? ts : "");
+}
+
 static void on_relay(struct actr__sig_server *s, struct sig_conn *c,
 		     Signaling__SignalingEnvelope *env, uint64_t now_ms)
 {
@@ -838,9 +898,11 @@ static void on_relay(struct actr__sig_server *s, struct sig_conn *c,
 				     "relay denied by ACL");
 		return;
 	}
+	if (env->traceparent)
+		log_trace(s, env, a, b, m->payload_case);
 	switch (m->payload_case) {
 	case SIGNALING__ACTR_RELAY__PAYLOAD_ROLE_NEGOTIATION:
-		negotiate(s, a, b, eid);
+		negotiate(s, a, b, eid, env);
 		break;
 	case SIGNALING__ACTR_RELAY__PAYLOAD_ICE_CANDIDATE:
 	case SIGNALING__ACTR_RELAY__PAYLOAD_SESSION_DESCRIPTION:

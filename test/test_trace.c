@@ -269,3 +269,103 @@ TEST_TIMEOUT(trace_three_nodes, 60)
 	rt_drain(r);
 	actr_reactor_free(r);
 }
+
+/* ---- trace context on the signaling of a connection ------------------- */
+
+#define SIGLOG_MAX 64
+
+/* actr-signal's traced relay lines: kind and trace id of each. */
+struct siglog {
+	int n;
+	char kind[SIGLOG_MAX][24];	/* "role negotiation", ... */
+	char trace_id[SIGLOG_MAX][33];	/* 32 hex */
+};
+
+static void sig_sink(actr_log_level_t level, const char *subsys,
+		     const char *text, void *arg)
+{
+	struct siglog *s = arg;
+	const char *t = strstr(text, " traceparent=00-");
+	const char *arrow = strstr(text, " -> ");
+
+	if (strcmp(subsys, "signal") || !t || !arrow || s->n == SIGLOG_MAX)
+		return;
+	/* "<kind> <from> -> <to> traceparent=..." */
+	snprintf(s->kind[s->n], sizeof(s->kind[0]), "%.*s",
+		 (int)strcspn(text, "0123456789"), text);
+	snprintf(s->trace_id[s->n], sizeof(s->trace_id[0]), "%.32s", t + 16);
+	s->n++;
+}
+
+/* Lines of kind (its first word) with trace id tid. */
+static int siglog_count(const struct siglog *s, const char *kind,
+			const char *tid)
+{
+	int k = 0;
+
+	for (int i = 0; i < s->n; i++)
+		k += !strncmp(s->kind[i], kind, strlen(kind)) &&
+		     !strcmp(s->trace_id[i], tid);
+	return k;
+}
+
+TEST_TIMEOUT(trace_signaling_envelope, 60)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct rnode a, c;
+	actr_workload_t *wc;
+	struct res x = { 0 };
+	static struct siglog sl;
+	char tid[33];
+	char url[64];
+
+	CHECK(r);
+	memset(&sl, 0, sizeof(sl));
+	l = rt_signal(r, 0, url, sizeof(url));
+	wc = actr_workload_new("acme", "tc", "1.0.0");
+	CHECK(wc);
+	CHECK_OK(actr_workload_add_route(wc, "c.Leaf", leaf, 0));
+	rt_node(&c, r, url, wc, NULL);
+	rt_node(&a, r, url, actr_workload_new("acme", "ta", "1.0.0"), NULL);
+	rt_wait_ready(r, &a, &c, 5000);
+	type_c.manufacturer = "acme";
+	type_c.name = "tc";
+	type_c.version = "1.0.0";
+	tp_c[0] = 0;
+
+	/* A's first call opens the connection: the trace generated for
+	 * the call rides on the role negotiation (A's) and on both halves
+	 * of the SDP exchange (the answerer took it from the relay that
+	 * opened its side), and actr-signal logs it */
+	actr_log_set_sink(sig_sink, &sl);
+	CHECK_OK(actr_peer_call_raw(a.peer, &type_c, "c.Leaf", "", 0, 15000,
+				    on_res, &x));
+	rt_run(r, &x.done, 1, 20000);
+	actr_log_set_sink(NULL, NULL);
+	CHECK_EQ(x.status, 0);
+	CHECK(actr__trace_valid(tp_c));
+	snprintf(tid, sizeof(tid), "%.32s", tp_c + 3);
+	CHECK_EQ(siglog_count(&sl, "role negotiation", tid), 1);
+	CHECK_EQ(siglog_count(&sl, "description", tid), 2);
+	/* nothing else traced differently */
+	for (int i = 0; i < sl.n; i++)
+		CHECK_STR(sl.trace_id[i], tid);
+
+	/* a second call on the open connection: no signaling at all */
+	memset(&x, 0, sizeof(x));
+	sl.n = 0;
+	actr_log_set_sink(sig_sink, &sl);
+	CHECK_OK(actr_peer_call_raw(a.peer, &type_c, "c.Leaf", "", 0, 15000,
+				    on_res, &x));
+	rt_run(r, &x.done, 1, 20000);
+	actr_log_set_sink(NULL, NULL);
+	CHECK_EQ(x.status, 0);
+	CHECK_EQ(sl.n, 0);
+
+	rt_node_free(&a);
+	rt_node_free(&c);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
+}

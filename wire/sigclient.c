@@ -501,6 +501,19 @@ int actr_sigclient_negotiate_role(actr_sigclient_t *c, const uint8_t *target,
 	return rc;
 }
 
+void actr__sigclient_set_trace(actr_sigclient_t *c, const char *traceparent,
+			       const char *tracestate)
+{
+	actr__sigc_set_trace(c->core, traceparent, tracestate);
+}
+
+void actr__sigclient_in_trace(const actr_sigclient_t *c,
+			      const char **traceparent,
+			      const char **tracestate)
+{
+	actr__sigc_in_trace(c->core, traceparent, tracestate);
+}
+
 int actr__sigclient_relay_msg(actr_sigclient_t *c, const Actr__ActrId *target,
 			      Signaling__ActrRelay *rl)
 {

@@ -32,4 +32,15 @@ actr__sigclient_registration(const actr_sigclient_t *c);
 int actr__sigclient_relay_msg(actr_sigclient_t *c, const Actr__ActrId *target,
 			      Signaling__ActrRelay *rl);
 
+/** W3C trace context for the envelopes sent from now on (borrowed until
+ * the next call; traceparent NULL = none). The peer gate sets it around
+ * the signaling of a connection opened for a traced call. */
+void actr__sigclient_set_trace(actr_sigclient_t *c, const char *traceparent,
+			       const char *tracestate);
+
+/** Inside on_relay: the trace context of the relay delivered (or NULL). */
+void actr__sigclient_in_trace(const actr_sigclient_t *c,
+			      const char **traceparent,
+			      const char **tracestate);
+
 #endif

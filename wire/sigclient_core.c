@@ -57,6 +57,10 @@ struct actr__sigc {
 	struct actr__list pend;			/* outstanding requests */
 	uint64_t seq;				/* envelope ids */
 	struct actr__sigc_stats st;		/* counters */
+	/* W3C trace context (borrowed, actr__sigc_set_trace) put on what
+	 * we send, and the one of the relay being delivered now */
+	const char *tr_parent, *tr_state;
+	const char *in_parent, *in_state;
 };
 
 static uint64_t rand_default(void *arg)
@@ -191,13 +195,32 @@ static int code_to_rc(uint32_t code)
 
 /* ---- sending ------------------------------------------------------------------ */
 
+void actr__sigc_set_trace(struct actr__sigc *c, const char *traceparent,
+			  const char *tracestate)
+{
+	c->tr_parent = traceparent;
+	c->tr_state = traceparent ? tracestate : NULL;
+}
+
+void actr__sigc_in_trace(const struct actr__sigc *c, const char **traceparent,
+			 const char **tracestate)
+{
+	*traceparent = c->in_parent;
+	*tracestate = c->in_state;
+}
+
 static int send_env(struct actr__sigc *c, Signaling__SignalingEnvelope *env)
 {
-	size_t n = signaling__signaling_envelope__get_packed_size(env);
-	uint8_t stackbuf[1024], *buf = n <= sizeof(stackbuf) ? stackbuf
-							    : malloc(n);
+	size_t n;
+	uint8_t stackbuf[1024], *buf;
 	int rc;
 
+	if (c->tr_parent && !env->traceparent) {
+		env->traceparent = (char *)c->tr_parent;
+		env->tracestate = (char *)c->tr_state;
+	}
+	n = signaling__signaling_envelope__get_packed_size(env);
+	buf = n <= sizeof(stackbuf) ? stackbuf : malloc(n);
 	if (!buf)
 		return -ENOMEM;
 	signaling__signaling_envelope__pack(env, buf);
@@ -593,8 +616,13 @@ static void deliver_relay(struct actr__sigc *c,
 		if (rl->source &&
 		    actr__actr_id__get_packed_size(rl->source) <= sizeof(src))
 			slen = actr__actr_id__pack(rl->source, src);
+		/* readable by the callback (a connection it opens for this
+		 * relay continues the sender's trace) */
+		c->in_parent = env->traceparent;
+		c->in_state = env->tracestate;
 		c->cfg.cb.on_relay(c->cfg.handle, src, slen,
 				   (int)rl->payload_case, pl, plen, c->cfg.arg);
+		c->in_parent = c->in_state = NULL;
 	}
 	free(pl);
 }

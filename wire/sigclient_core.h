@@ -176,6 +176,16 @@ int actr__sigc_negotiate_role(struct actr__sigc *c, uint64_t now_ms,
  * -EBUSY (a POST in flight), -ACTR_ETOOBIG. */
 int actr__sigc_renew(struct actr__sigc *c, uint64_t now_ms);
 
+/** Put traceparent/tracestate (W3C, borrowed until the next call; NULL =
+ * none) on every envelope sent until changed. */
+void actr__sigc_set_trace(struct actr__sigc *c, const char *traceparent,
+			  const char *tracestate);
+
+/** During the on_relay callback: the delivered relay's trace context
+ * (NULL outside it or when it had none). */
+void actr__sigc_in_trace(const struct actr__sigc *c, const char **traceparent,
+			 const char **tracestate);
+
 actr_sig_state_t actr__sigc_state(const struct actr__sigc *c);
 
 /** The last failure's code (0 = none since connected) and text. */
