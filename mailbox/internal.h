@@ -78,6 +78,15 @@ struct actr__sync_hist {
 	uint64_t errors;			/* syncs that failed */
 };
 
+/* Layout of a stored batch (actr_seg.data): a header of SEG_HDR bytes
+ * (magic, count, checksum of the rest), then per message MSG_HDR bytes
+ * (id, enqueued_ms, last_redrive_ms, redrives, from_len, payload_len,
+ * priority) followed by from and payload. */
+#define ACTR__MB_SEG_MAGIC 0x32534d41u	/* "AMS2" */
+#define ACTR__MB_SEG_HDR 16
+#define ACTR__MB_MSG_HDR 37
+#define ACTR__MB_MAX_FROM 65536
+
 /** A snapshot of the sync histograms (relaxed loads: a scrape may see a
  * sync counted in one field and not yet in another). Any thread. */
 void actr__sync_hist_get(struct actr__sync_hist out[ACTR__SYNC_KINDS]);

@@ -26,10 +26,10 @@
 
 #include "mailbox/internal.h"
 
-#define SEG_MAGIC 0x32534d41u	/* "AMS2" */
-#define SEG_HDR 16	/* magic, count, checksum of the rest */
-#define MSG_HDR 37
-#define MAX_FROM 65536
+#define SEG_MAGIC ACTR__MB_SEG_MAGIC
+#define SEG_HDR ACTR__MB_SEG_HDR	/* magic, count, checksum of the rest */
+#define MSG_HDR ACTR__MB_MSG_HDR
+#define MAX_FROM ACTR__MB_MAX_FROM
 #define ID_BLOCK 65536	/* ids reserved per actr_meta write */
 
 /* The message state machine (MB_* in internal.h): new -> QUEUED or HELD;

@@ -17,6 +17,7 @@
 #include <actr/actr.h>
 #include <actr/mailbox.h>
 
+#include "proto/actr.pb-c.h"
 #include "test.h"
 
 void ops_script(const char *name);	/* test_metrics.c */
@@ -77,9 +78,76 @@ TEST_TIMEOUT(cli_mailbox_and_dlq, 30)
 	CHECK_EQ(actr_cmd(out, sizeof(out), args), 1);
 	CHECK(strstr(out, "open in a running node"));
 	CHECK(strstr(out, "hint: stop the node first"));
-	snprintf(args, sizeof(args), "mailbox stats %s 2>&1", path);
+	/* waiting messages, read next to the node: two Normal (one an
+	 * RpcEnvelope with a route and a sender), one High */
+	{
+		Actr__RpcEnvelope env = ACTR__RPC_ENVELOPE__INIT;
+		Actr__ActrId id = ACTR__ACTR_ID__INIT;
+		Actr__Realm realm = ACTR__REALM__INIT;
+		Actr__ActrType type = ACTR__ACTR_TYPE__INIT;
+		uint8_t eb[256], ib[128];
+		size_t en, in;
+		actr_buf_t *b;
+
+		env.route_key = "echo.EchoService.Echo";
+		env.request_id = "r1";
+		realm.realm_id = 101;
+		type.manufacturer = "acme";
+		type.name = "cli";
+		type.version = "1.0.0";
+		id.realm = &realm;
+		id.serial_number = 7;
+		id.type = &type;
+		en = actr__rpc_envelope__pack(&env, eb);
+		in = actr__actr_id__pack(&id, ib);
+		b = actr_buf_copy(eb, en);
+		CHECK_OK(actr_mailbox_enqueue(mb, ACTR_PRIO_NORMAL, ib, in, b,
+					      NULL));
+		actr_buf_unref(b);
+		b = actr_buf_copy("raw bytes", 9);
+		CHECK_OK(actr_mailbox_enqueue(mb, ACTR_PRIO_NORMAL, NULL, 0, b,
+					      NULL));
+		CHECK_OK(actr_mailbox_enqueue(mb, ACTR_PRIO_HIGH, NULL, 0, b,
+					      NULL));
+		actr_buf_unref(b);
+		CHECK_OK(actr_mailbox_commit(mb));
+	}
+	snprintf(args, sizeof(args), "--json mailbox ls %s", path);
 	CHECK_EQ(actr_cmd(out, sizeof(out), args), 0);
-	CHECK(strstr(out, "/metrics"));
+	CHECK(strstr(out, "\"queued_high\":1,\"queued_normal\":2,"
+			  "\"dlq_size\":2"));
+	/* High first */
+	CHECK(strstr(out, "\"messages\":[{\"id\":3,\"priority\":\"high\","
+			  "\"bytes\":9,"));
+	CHECK(strstr(out, "\"route\":\"echo.EchoService.Echo\",\"from\":"
+			  "\"7@101/acme:cli:1.0.0\"}"));
+	CHECK(strstr(out, "\"truncated\":false"));
+	snprintf(args, sizeof(args), "--limit 1 mailbox ls %s", path);
+	CHECK_EQ(actr_cmd(out, sizeof(out), args), 0);
+	CHECK(strstr(out, "3 waiting (high 1, normal 2)"));
+	CHECK(strstr(out, "high "));
+	CHECK(strstr(out, "... 2 more"));
+	snprintf(args, sizeof(args), "--json mailbox stats %s", path);
+	CHECK_EQ(actr_cmd(out, sizeof(out), args), 0);
+	CHECK(strstr(out, "\"queued_high\":1,\"queued_normal\":2,"));
+	/* handled and acknowledged: gone from the listing */
+	{
+		actr_mailbox_msg_t *m[4];
+		size_t n = actr_mailbox_dequeue(mb, m, 4);
+
+		CHECK_EQ(n, 3);
+		for (size_t i = 0; i < n; i++)
+			CHECK_OK(actr_mailbox_ack(mb, m[i]->id));
+		CHECK_OK(actr_mailbox_commit(mb));
+	}
+	snprintf(args, sizeof(args), "--json mailbox ls %s", path);
+	CHECK_EQ(actr_cmd(out, sizeof(out), args), 0);
+	CHECK(strstr(out, "\"queued_high\":0,\"queued_normal\":0,"));
+	CHECK(strstr(out, "\"messages\":[]"));
+	snprintf(args, sizeof(args), "mailbox ls %s/nope 2>&1",
+		 actr_test_tmpdir());
+	CHECK_EQ(actr_cmd(out, sizeof(out), args), 1);
+	CHECK(strstr(out, "mailbox_path"));
 	actr_mailbox_close(mb);
 
 	/* stopped: everything */

@@ -5,7 +5,7 @@
  *   actr [flags] tell TARGET ROUTE PAYLOAD    fire and forget
  *   actr [flags] discover TYPE                ActrIds a type resolves to
  *   actr [flags] ping TARGET                  setup time and round trips
- *   actr mailbox stats FILE                   a node's mailbox
+ *   actr mailbox stats|ls FILE                a node's mailbox (read-only)
  *   actr dlq list|stats|show|redrive|purge FILE ...
  *   actr config check FILE                    validate a node config
  *   actr signal ...                           run actr-signal
@@ -50,7 +50,8 @@ static const char usage[] =
 	"  tell TARGET ROUTE PAYLOAD   send ROUTE as a tell (no reply)\n"
 	"  discover TYPE               the ActrIds TYPE resolves to now\n"
 	"  ping TARGET                 connection setup time and round trips\n"
-	"  mailbox stats FILE          counters of a node's mailbox\n"
+	"  mailbox stats FILE          queue depth by priority, DLQ size\n"
+	"  mailbox ls FILE             the waiting messages (--limit N)\n"
 	"  dlq list FILE | dlq stats FILE | dlq show FILE ID\n"
 	"  dlq redrive FILE | dlq purge FILE    (--id ID, --category C)\n"
 	"  config check FILE           validate a node configuration file\n"
@@ -957,46 +958,192 @@ static int dlq_read_running(const char *path, bool stats_only)
 	return 0;
 }
 
+/* One waiting message for `mailbox ls`. */
+struct ls_msg {
+	uint64_t id;
+	uint64_t enqueued_ms;
+	uint32_t attempts, redrives;
+	uint8_t priority;
+	size_t len;
+	char route[128];		/* the RpcEnvelope's route key, or "" */
+	char from[200];			/* the sender's ActrId, or "" */
+};
+
+struct ls_ctx {
+	struct ls_msg *v;		/* the first `limit` seen */
+	size_t n, limit;
+	uint64_t count[2];		/* by priority */
+	uint64_t bytes;			/* payload bytes, all */
+	uint64_t oldest_ms;		/* smallest enqueued_ms, 0 none */
+};
+
+static int ls_collect(const actr_mailbox_stored_t *m, void *arg)
+{
+	struct ls_ctx *c = arg;
+	struct ls_msg *e;
+	Actr__RpcEnvelope *env;
+	Actr__ActrId *from;
+
+	c->count[m->priority & 1]++;
+	c->bytes += m->len;
+	if (!c->oldest_ms || m->enqueued_ms < c->oldest_ms)
+		c->oldest_ms = m->enqueued_ms;
+	if (!c->v || c->n == c->limit)
+		return 0;
+	e = &c->v[c->n++];
+	memset(e, 0, sizeof(*e));
+	e->id = m->id;
+	e->enqueued_ms = m->enqueued_ms;
+	e->attempts = m->attempts;
+	e->redrives = m->redrives;
+	e->priority = m->priority;
+	e->len = m->len;
+	env = actr__rpc_envelope__unpack(NULL, m->len, m->data);
+	if (env) {
+		snprintf(e->route, sizeof(e->route), "%s",
+			 env->route_key ? env->route_key : "");
+		actr__rpc_envelope__free_unpacked(env, NULL);
+	}
+	from = m->from_len ? actr__actr_id__unpack(NULL, m->from_len, m->from)
+			   : NULL;
+	if (from) {
+		if (actr_id_format(from, e->from, sizeof(e->from)) <= 0)
+			e->from[0] = 0;
+		actr__actr_id__free_unpacked(from, NULL);
+	}
+	return 0;
+}
+
+/* High before Normal, then by id. */
+static int ls_cmp(const void *a, const void *b)
+{
+	const struct ls_msg *x = a, *y = b;
+
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Entries in FILE's dead-letter queue (read-only), or -1. */
+static long long dlq_count(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+		    SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM actr_dlq", -1, &st,
+			       NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			n = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * `mailbox stats|ls FILE`: read-only (a separate SQLite reader, see
+ * actr_mailbox_peek), so both work next to the running node that holds
+ * the mailbox, and never change the file.
+ */
 static int cmd_mailbox(int argc, char **argv)
 {
-	actr_mailbox_t *mb;
-	actr_mailbox_stats_t s;
+	struct ls_ctx c = { .limit = opt.limit ? opt.limit : 1000 };
+	bool ls = argc == 2 && !strcmp(argv[0], "ls");
+	uint64_t now = actr_wall_ms();
+	long long dlq;
 	int rc;
 
-	if (argc != 2 || strcmp(argv[0], "stats"))
-		return fail(2, "actr mailbox stats FILE",
+	if (argc != 2 || (!ls && strcmp(argv[0], "stats")))
+		return fail(2, "actr mailbox stats FILE | actr mailbox ls FILE",
 			    "unknown mailbox command");
-	rc = mb_open(argv[1], &mb);
-	if (rc == -EBUSY) {
-		fprintf(stderr, "actr: %s is open in a running node: its "
-			"queue depth is on the node's /metrics "
-			"(actr_mailbox_queued); the dead-letter queue:\n",
-			argv[1]);
-		return dlq_read_running(argv[1], true);
+	if (access(argv[1], R_OK) < 0)
+		return fail(1, "give the node's mailbox_path ([storage] in "
+			    "its config)", "%s: %s", argv[1], strerror(errno));
+	if (ls && !(c.v = calloc(c.limit, sizeof(*c.v))))
+		return fail(1, NULL, "out of memory");
+	rc = actr_mailbox_peek(argv[1], ls_collect, &c);
+	if (rc < 0) {
+		free(c.v);
+		return fail(1, rc == -ACTR_ECORRUPT ? "is it an actr mailbox?"
+						    : NULL,
+			    "%s: %s", argv[1], actr_strerror(rc));
 	}
-	if (rc < 0)
-		return rc == -ENOENT ? 1 : fail(1, NULL, "%s: %s", argv[1],
-						 actr_strerror(rc));
-	actr_mailbox_stats(mb, &s);
-	if (opt.json)
+	dlq = dlq_count(argv[1]);
+	if (!ls) {
+		if (opt.json)
+			printf("{\"ok\":true,\"queued_high\":%llu,"
+			       "\"queued_normal\":%llu,\"bytes\":%llu,"
+			       "\"dlq_size\":%lld,\"oldest_age_ms\":%llu}\n",
+			       (unsigned long long)c.count[0],
+			       (unsigned long long)c.count[1],
+			       (unsigned long long)c.bytes, dlq,
+			       (unsigned long long)(c.oldest_ms && now >
+				c.oldest_ms ? now - c.oldest_ms : 0));
+		else
+			printf("%s: %llu waiting (high %llu, normal %llu; "
+			       "%llu bytes), %lld in the dead-letter queue, "
+			       "oldest %llu ms\n", argv[1],
+			       (unsigned long long)(c.count[0] + c.count[1]),
+			       (unsigned long long)c.count[0],
+			       (unsigned long long)c.count[1],
+			       (unsigned long long)c.bytes, dlq,
+			       (unsigned long long)(c.oldest_ms && now >
+				c.oldest_ms ? now - c.oldest_ms : 0));
+		return 0;
+	}
+	qsort(c.v, c.n, sizeof(*c.v), ls_cmp);
+	if (opt.json) {
 		printf("{\"ok\":true,\"queued_high\":%llu,\"queued_normal\":"
-		       "%llu,\"in_flight\":%llu,\"dlq_size\":%llu,"
-		       "\"recovered\":%llu,\"oldest_age_ms\":%llu}\n",
-		       (unsigned long long)s.queued_high,
-		       (unsigned long long)s.queued_normal,
-		       (unsigned long long)s.in_flight,
-		       (unsigned long long)s.dlq_size,
-		       (unsigned long long)s.recovered,
-		       (unsigned long long)s.oldest_age_ms);
-	else
-		printf("%s: %llu queued (high %llu, normal %llu), %llu in the "
-		       "dead-letter queue, oldest %llu ms\n", argv[1],
-		       (unsigned long long)(s.queued_high + s.queued_normal),
-		       (unsigned long long)s.queued_high,
-		       (unsigned long long)s.queued_normal,
-		       (unsigned long long)s.dlq_size,
-		       (unsigned long long)s.oldest_age_ms);
-	actr_mailbox_close(mb);
+		       "%llu,\"dlq_size\":%lld,\"truncated\":%s,\"messages\":[",
+		       (unsigned long long)c.count[0],
+		       (unsigned long long)c.count[1], dlq,
+		       c.n < c.count[0] + c.count[1] ? "true" : "false");
+		for (size_t i = 0; i < c.n; i++) {
+			const struct ls_msg *e = &c.v[i];
+
+			printf("%s{\"id\":%llu,\"priority\":\"%s\",\"bytes\":"
+			       "%zu,\"age_ms\":%llu,\"attempts\":%u,"
+			       "\"redrives\":%u,\"route\":", i ? "," : "",
+			       (unsigned long long)e->id,
+			       e->priority ? "normal" : "high", e->len,
+			       (unsigned long long)(now > e->enqueued_ms ?
+						    now - e->enqueued_ms : 0),
+			       e->attempts, e->redrives);
+			json_str(stdout, e->route, strlen(e->route));
+			printf(",\"from\":");
+			json_str(stdout, e->from, strlen(e->from));
+			printf("}");
+		}
+		printf("]}\n");
+	} else {
+		printf("%llu waiting (high %llu, normal %llu), %lld in the "
+		       "dead-letter queue\n",
+		       (unsigned long long)(c.count[0] + c.count[1]),
+		       (unsigned long long)c.count[0],
+		       (unsigned long long)c.count[1], dlq);
+		if (c.n)
+			printf("%-6s %10s %10s %8s  %-32s %s\n", "PRIO", "ID",
+			       "AGE_MS", "BYTES", "ROUTE", "FROM");
+		for (size_t i = 0; i < c.n; i++) {
+			const struct ls_msg *e = &c.v[i];
+
+			printf("%-6s %10llu %10llu %8zu  %-32s %s\n",
+			       e->priority ? "normal" : "high",
+			       (unsigned long long)e->id,
+			       (unsigned long long)(now > e->enqueued_ms ?
+						    now - e->enqueued_ms : 0),
+			       e->len, *e->route ? e->route : "-",
+			       *e->from ? e->from : "-");
+		}
+		if (c.n < c.count[0] + c.count[1])
+			printf("... %llu more (--limit N)\n",
+			       (unsigned long long)(c.count[0] + c.count[1] -
+						    c.n));
+	}
+	free(c.v);
 	return 0;
 }
 
@@ -1253,8 +1400,8 @@ static const char bash_completion[] =
 	"\tcase $cmd in\n"
 	"\t'') COMPREPLY=($(compgen -W \"call tell discover ping mailbox dlq"
 	" config signal completion version\" -- \"$cur\")) ;;\n"
-	"\tmailbox) [ -z \"$sub\" ] && COMPREPLY=($(compgen -W stats --"
-	" \"$cur\")) || COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
+	"\tmailbox) [ -z \"$sub\" ] && COMPREPLY=($(compgen -W \"stats ls\""
+	" -- \"$cur\")) || COMPREPLY=($(compgen -f -- \"$cur\")) ;;\n"
 	"\tdlq) [ -z \"$sub\" ] && COMPREPLY=($(compgen -W \"list stats show"
 	" redrive purge\" -- \"$cur\")) || COMPREPLY=($(compgen -f --"
 	" \"$cur\")) ;;\n"

@@ -419,6 +419,39 @@ ACTR_API int actr_dlq_delete(actr_mailbox_t *mb, const actr_dlq_filter_t *f);
 ACTR_API int actr_dlq_stats(actr_mailbox_t *mb, const actr_dlq_filter_t *f,
 		   actr_dlq_stats_t *st);
 
+/**
+ * A committed, unacknowledged message as actr_mailbox_peek() reads it.
+ * Valid during the callback only.
+ */
+typedef struct actr_mailbox_stored {
+	uint64_t id;		/* the message id */
+	uint64_t enqueued_ms;	/* wall clock when first enqueued */
+	uint32_t attempts;	/* failed or crashed deliveries recorded */
+	uint32_t redrives;	/* times redriven from the DLQ */
+	uint8_t priority;	/* enum actr_mailbox_priority */
+	const uint8_t *from;	/* sender bytes (e.g. an encoded ActrId) */
+	size_t from_len;
+	const uint8_t *data;	/* message bytes (e.g. an RpcEnvelope) */
+	size_t len;
+} actr_mailbox_stored_t;
+
+/** Return non-zero to stop the walk. */
+typedef int (*actr_mailbox_peek_fn)(const actr_mailbox_stored_t *m,
+				    void *arg);
+
+/**
+ * Walk the messages waiting in the mailbox file at path, in id order,
+ * without opening it as a mailbox: a read-only SQLite reader in one read
+ * transaction, so it works next to the node that has the mailbox open
+ * (WAL). Sees what is committed: messages of a batch not yet committed
+ * (and, with deliver_uncommitted, those only in the crash journal) are
+ * not there yet; messages being handled are (they are acknowledged when
+ * done). Returns the number of messages visited, or -ENOENT, -EACCES,
+ * -ACTR_ECORRUPT (not a mailbox, or a damaged batch), -ENOMEM.
+ */
+ACTR_API int actr_mailbox_peek(const char *path, actr_mailbox_peek_fn fn,
+			       void *arg);
+
 #ifdef __cplusplus
 }
 #endif
