@@ -36,6 +36,7 @@
 #include <sqlite3.h>
 
 #include "google/protobuf/descriptor.pb-c.h"
+#include "tools/protojson.h"
 
 #include <actr/actr.h>
 #include <actr/sigclient.h>
@@ -536,7 +537,8 @@ out_in:
 
 /* The request and response message types of route (package.Service.
  * Method) in opt.proto, into req/resp. 0 or a printed error (2). */
-static int route_types(const char *route, char *req, char *resp, size_t cap)
+static int route_types(const char *route, char *req, char *resp, size_t cap,
+		       Google__Protobuf__FileDescriptorSet **setp)
 {
 	Google__Protobuf__FileDescriptorSet *set;
 	uint8_t *d = NULL;
@@ -573,11 +575,23 @@ static int route_types(const char *route, char *req, char *resp, size_t cap)
 				break;
 			}
 	}
+	if (rc == 0 && setp) {
+		*setp = set;	/* the caller's (JSON payloads) */
+		return 0;
+	}
 	google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
 	if (rc)
 		fail(2, "the route is package.Service.Method of a service in "
 		     "that file", "%s: no method %s", opt.proto, route);
 	return rc;
+}
+
+/* A JSON payload (an object) rather than protobuf text format. */
+static bool is_json(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return *s == '{';
 }
 
 /* ---- network commands ------------------------------------------------------ */
@@ -588,7 +602,8 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 	struct result x = { 0 };
 	uint8_t *d = NULL, *text = NULL;
 	size_t n = 0, tn = 0;
-	char req_type[256], resp_type[256];
+	char req_type[256], resp_type[256], *rjson = NULL;
+	Google__Protobuf__FileDescriptorSet *set = NULL;
 	uint64_t t0;
 	int rc;
 
@@ -599,15 +614,26 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 	if (parse_target(argv[0], &t) < 0)
 		return 2;
 	if (opt.proto) {
-		char arg[600];
+		char arg[600], err[300];
 
 		if (route_types(argv[1], req_type, resp_type,
-				sizeof(req_type))) {
+				sizeof(req_type), &set)) {
 			target_free(&t);
 			return 2;
 		}
-		snprintf(arg, sizeof(arg), "--encode=%s", req_type);
-		if (protoc(arg, argv[2], strlen(argv[2]), &d, &n) < 0) {
+		if (is_json(argv[2])) {
+			if (actr__pj_encode(set, req_type, argv[2], &d, &n, err,
+					    sizeof(err)) < 0) {
+				rc = fail(2, "give a JSON object of the request's"
+					  " fields ('{\"message\": \"hi\"}'), "
+					  "or protobuf text format",
+					  "bad JSON payload for %s: %s",
+					  req_type, err);
+				goto out;
+			}
+		} else if (protoc((snprintf(arg, sizeof(arg), "--encode=%s",
+					    req_type), arg), argv[2],
+				  strlen(argv[2]), &d, &n) < 0) {
 			target_free(&t);
 			return fail(2, "write the payload in protobuf text "
 				    "format (message: \"hi\")",
@@ -674,7 +700,14 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 		rc = print_failure("call", &x, (x.at - t0) / 1e6);
 		goto out;
 	}
-	if (opt.proto) {
+	if (opt.proto && opt.json) {
+		char err[300];
+
+		if (actr__pj_decode(set, resp_type, x.data, x.len, &rjson, err,
+				    sizeof(err)) < 0)
+			fprintf(stderr, "actr: the reply is not a %s: %s (raw "
+				"bytes below)\n", resp_type, err);
+	} else if (opt.proto) {
 		char arg[300];
 
 		snprintf(arg, sizeof(arg), "--decode=%s", resp_type);
@@ -686,10 +719,9 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 		printf("{\"ok\":true,\"status\":0,\"latency_ms\":%.3f",
 		       (x.at - t0) / 1e6);
 		print_bytes("reply", x.data, x.len);
-		if (text) {
-			printf(",\"reply_proto\":");
-			json_str(stdout, (const char *)text, tn);
-		}
+		if (rjson)
+			printf(",\"reply_type\":\"%s\",\"reply_json\":%s",
+			       resp_type, rjson);
 		printf("}\n");
 	} else {
 		printf("ok: %s on %s in %.2f ms\n", argv[1], argv[0],
@@ -702,9 +734,12 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 	}
 	rc = 0;
 out:
+	free(rjson);
 	free(text);
 	free(x.data);
 	free(d);
+	if (set)
+		google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
 	target_free(&t);
 	return rc;
 }

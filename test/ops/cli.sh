@@ -119,7 +119,27 @@ run 0 $F --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo 'message: "hi"'
 grep -q '^reply: "Echo: hi"$' "$T/out" || fail "--proto call"
 # shellcheck disable=SC2086
 run 0 $F --json --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo 'message: "x"'
-grep -q '"reply_proto":"reply: \\"Echo: x\\"' "$T/out" || fail "--proto --json"
+grep -q '"reply_type":"echo.EchoResponse","reply_json":{"reply":"Echo: x","timestamp":"[0-9]*"}' "$T/out" ||
+	fail "--proto --json: the reply as JSON"
+# JSON payloads (proto3 JSON mapping: lowerCamelCase or .proto names)
+# shellcheck disable=SC2086
+run 0 $F --json --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo '{"message": "j\u0041son \"q\""}'
+grep -q '"reply_json":{"reply":"Echo: jAson [\\]"q[\\]""' "$T/out" || fail "--proto JSON in, JSON out"
+# shellcheck disable=SC2086
+run 0 $F --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo ' {"message":"hj"}'
+grep -q '^reply: "Echo: hj"$' "$T/out" || fail "--proto JSON in, text out"
+# bad JSON: a clear error naming the problem, exit 2, nothing sent
+for bad in '{"mesage": "hi"}' '{"message": 5}' '{"message": "hi"' \
+	   '{"message": "hi"} x' '{message: "hi"}'; do
+	# shellcheck disable=SC2086
+	run 2 $F --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo "$bad"
+	grep -q "bad JSON payload for echo.EchoRequest" "$T/err" ||
+		fail "--proto bad JSON: $bad"
+done
+grep -q 'hint: give a JSON object' "$T/err" || fail "--proto bad JSON: hint"
+# shellcheck disable=SC2086
+run 2 $F --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo '{"mesage": "hi"}'
+grep -q 'EchoRequest has no field "mesage"' "$T/err" || fail "--proto bad JSON: field"
 # shellcheck disable=SC2086
 run 2 $F --proto "$P" call acme:echo:1.0.0 echo.EchoService.Echo 'mesage: "hi"'
 grep -q 'no field named "mesage"' "$T/err" || fail "--proto bad payload"
