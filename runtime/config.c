@@ -34,6 +34,8 @@ struct actr_config {
 	struct actr_metrics_config metrics; /* [observability] metrics */
 	char metrics_host[64];		/* its host */
 	bool has_metrics;		/* one was given */
+	char admin_token[256];		/* [observability] admin_token_file's
+					 * content, "" = none */
 };
 
 static void say(char *err, size_t errlen, const char *fmt, ...)
@@ -75,6 +77,7 @@ void actr_config_free(actr_config_t *c)
 		free(c->ice[i]);
 	actr_acl_free(c->acl);
 	actr_proto_free(c->type);
+	explicit_bzero(c->admin_token, sizeof(c->admin_token));
 	free(c);
 }
 
@@ -312,7 +315,7 @@ static int set_level(actr_config_t *c, const char *v)
 /* One key of the file: section, key, and how to apply its value. */
 enum kind { K_URL, K_REALM, K_SECRET, K_VISIBLE, K_STUN, K_TURN, K_RELAY,
 	    K_LOCAL, K_MAILBOX, K_SYNC, K_ACL, K_LEVEL, K_MFR, K_NAME,
-	    K_VERSION, K_METRICS };
+	    K_VERSION, K_METRICS, K_ADMIN };
 
 static const struct {
 	const char *group, *key;
@@ -331,6 +334,7 @@ static const struct {
 	{ "acl", "rules", K_ACL },
 	{ "observability", "filter_level", K_LEVEL },
 	{ "observability", "metrics", K_METRICS },
+	{ "observability", "admin_token_file", K_ADMIN },
 	{ "package", "manufacturer", K_MFR },
 	{ "package", "name", K_NAME },
 	{ "package", "version", K_VERSION },
@@ -356,6 +360,18 @@ static int apply(actr_config_t *c, enum kind k, char *v, char *pkg[3],
 		}
 		c->has_metrics = true;
 		return 0;
+	case K_ADMIN: {
+		int rc = actr_metrics_read_token(v, c->admin_token,
+						 sizeof(c->admin_token));
+
+		if (rc < 0) {
+			say(err, errlen, "admin token file %s: %s", v,
+			    rc == -EINVAL ? "empty" : actr_strerror(rc));
+			return rc == -ENOMEM ? rc : -EINVAL;
+		}
+		c->metrics.admin_token = c->admin_token;
+		return 0;
+	}
 	case K_REALM:
 		return parse_u32(v, &c->sys.realm_id);
 	case K_SECRET:
@@ -558,6 +574,7 @@ static const struct {
 	{ "--log", K_LEVEL, true },
 	{ "--hidden", F_HIDDEN, false },
 	{ "--metrics", K_METRICS, true },
+	{ "--admin-token-file", K_ADMIN, true },
 };
 
 /* --stun and --turn add to what the file gave. */

@@ -32,6 +32,11 @@
 #define TAG "metrics"
 #define MAX_COLLECTORS 8
 #define LAG_PERIOD_NS ACTR_SEC(1)
+#define ADMIN_TOKEN_MIN 16
+
+/* Outcomes of /admin/ requests (actr_metrics_admin_requests_total). */
+enum { ADMIN_OK, ADMIN_UNAUTHORIZED, ADMIN_FORBIDDEN, ADMIN_BAD_REQUEST,
+       ADMIN_FAILED, ADMIN_N };
 
 /* Seconds: 100 us .. 10 s (calls, iterations, lag). */
 const uint64_t actr__hist_bounds_ns[ACTR__HIST_N] = {
@@ -61,6 +66,8 @@ struct actr_metrics {
 	uint64_t lag_last_ns;		/* the last probe's lag */
 	uint64_t iterations;		/* iterations seen */
 	uint64_t scrapes;		/* /metrics answered */
+	char *admin_token;		/* owned; NULL = no /admin/ */
+	uint64_t admin[ADMIN_N];	/* admin requests by outcome */
 };
 
 struct actr_metrics_out {
@@ -324,6 +331,21 @@ static void put_reactor(actr_metrics_t *m, actr_metrics_out_t *o)
 			    "How late a 1 s timer fired (event loop lag).");
 	hist_samples(o, "actr_reactor_lag_seconds", "", &m->lag);
 	put_one_view(o, reactor_rows, NROWS(reactor_rows), &v);
+	if (m->admin_token) {
+		static const char *const outcome[ADMIN_N] = {
+			"outcome=\"ok\"", "outcome=\"unauthorized\"",
+			"outcome=\"forbidden\"", "outcome=\"bad_request\"",
+			"outcome=\"failed\"",
+		};
+
+		actr_metrics_family(o, "actr_metrics_admin_requests_total",
+				    "counter", "Admin endpoint requests, by "
+				    "outcome.");
+		for (int i = 0; i < ADMIN_N; i++)
+			actr_metrics_sample(o,
+					    "actr_metrics_admin_requests_total",
+					    outcome[i], (double)m->admin[i]);
+	}
 }
 
 /* s as a label value (backslash, quote and newline escaped). */
@@ -857,6 +879,147 @@ static void serve_metrics(actr_metrics_t *m, actr_http_req_t *q)
 
 #define NOT_FOUND "not found: try /metrics, /healthz or /readyz\n"
 
+/* ---- admin: the changing DLQ commands on the running node ---------------- */
+
+/* Equal without an early exit (the time says nothing of the token). */
+static bool token_equal(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char d = la != lb;
+
+	for (size_t i = 0; i < lb; i++)
+		d |= (unsigned char)(a[i % (la ? la : 1)] ^ b[i]);
+	return la && !d;
+}
+
+static void admin_answer(actr_http_req_t *q, int status, const char *fmt,
+			 ...) __attribute__((format(printf, 3, 4)));
+
+static void admin_answer(actr_http_req_t *q, int status, const char *fmt,
+			 ...)
+{
+	char body[320];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	actr_http_respond(q, status, "application/json",
+			  status == 401 ? "WWW-Authenticate: Bearer "
+					  "realm=\"actr-admin\"\r\n" : NULL,
+			  body, (size_t)n < sizeof(body) ? (size_t)n
+							 : sizeof(body) - 1);
+}
+
+/* Query parameter name's value into out ("" when absent). false when it
+ * is there but too long. */
+static bool query_param(const char *query, const char *name, char *out,
+			size_t cap)
+{
+	size_t nl = strlen(name);
+
+	out[0] = 0;
+	for (const char *p = query; p && *p; p = strchr(p, '&')) {
+		size_t vl;
+
+		if (*p == '&')
+			p++;
+		if (strncmp(p, name, nl) || p[nl] != '=')
+			continue;
+		p += nl + 1;
+		vl = strcspn(p, "&");
+		if (vl >= cap)
+			return false;
+		memcpy(out, p, vl);
+		out[vl] = 0;
+		return true;
+	}
+	return true;
+}
+
+/* POST /admin/dlq/redrive|purge?id=N|all[&category=C] */
+static void serve_admin(actr_metrics_t *m, actr_http_req_t *q,
+			const char *path)
+{
+	const char *auth = actr_http_req_header(q, "Authorization");
+	const char *peer = actr_http_req_peer(q);
+	bool redrive = !strcmp(path, "/admin/dlq/redrive");
+	actr_dlq_filter_t f = { 0 };
+	char id[32], cat[128], *end;
+	actr_mailbox_t *mb;
+	int rc;
+
+	if (!auth || strncmp(auth, "Bearer ", 7)) {
+		m->admin[ADMIN_UNAUTHORIZED]++;
+		actr_logw(TAG, "admin %s from %s refused: no bearer token",
+			  path, peer);
+		admin_answer(q, 401, "{\"ok\":false,\"error\":\"send "
+			     "Authorization: Bearer <admin token>\"}\n");
+		return;
+	}
+	if (!token_equal(m->admin_token, auth + 7)) {
+		m->admin[ADMIN_FORBIDDEN]++;
+		actr_logw(TAG, "admin %s from %s refused: wrong token", path,
+			  peer);
+		admin_answer(q, 403, "{\"ok\":false,\"error\":\"wrong admin "
+			     "token\"}\n");
+		return;
+	}
+	if (strcmp(actr_http_req_method(q), "POST")) {
+		m->admin[ADMIN_BAD_REQUEST]++;
+		actr_http_respond(q, 405, "application/json",
+				  "Allow: POST\r\n", "{\"ok\":false,"
+				  "\"error\":\"use POST\"}\n", 32);
+		return;
+	}
+	if (!redrive && strcmp(path, "/admin/dlq/purge")) {
+		m->admin[ADMIN_BAD_REQUEST]++;
+		admin_answer(q, 404, "{\"ok\":false,\"error\":\"try "
+			     "/admin/dlq/redrive or /admin/dlq/purge\"}\n");
+		return;
+	}
+	if (!query_param(actr_http_req_query(q), "id", id, sizeof(id)) ||
+	    !query_param(actr_http_req_query(q), "category", cat,
+			 sizeof(cat)) || !*id ||
+	    (strcmp(id, "all") &&
+	     ((f.id = strtoull(id, &end, 10)) == 0 || *end))) {
+		m->admin[ADMIN_BAD_REQUEST]++;
+		admin_answer(q, 400, "{\"ok\":false,\"error\":\"give "
+			     "id=N or id=all (and category=C)\"}\n");
+		return;
+	}
+	mb = m->peer ? m->peer->mb : NULL;
+	if (!mb) {
+		m->admin[ADMIN_FAILED]++;
+		admin_answer(q, 409, "{\"ok\":false,\"error\":\"this node "
+			     "has no mailbox\"}\n");
+		return;
+	}
+	f.category = *cat ? cat : NULL;
+	rc = redrive ? actr_dlq_redrive(mb, &f) : actr_dlq_delete(mb, &f);
+	/* committed now: a redriven message is delivered after the commit
+	 * (the peer's on_commit pumps the mailbox) */
+	if (rc >= 0 && actr_mailbox_commit(mb) < 0)
+		rc = -EIO;
+	if (rc < 0) {
+		m->admin[ADMIN_FAILED]++;
+		actr_logw(TAG, "admin %s?%s from %s failed: %s", path,
+			  actr_http_req_query(q), peer, actr_strerror(rc));
+		admin_answer(q, 500, "{\"ok\":false,\"error\":\"%s\"}\n",
+			     actr_strerror(rc));
+		return;
+	}
+	m->admin[ADMIN_OK]++;
+	actr_logi(TAG, "admin: %s %d dead letter(s) (id=%s%s%s) for %s",
+		  redrive ? "redrove" : "purged", rc, id, *cat ? " category=" :
+		  "", cat, peer);
+	admin_answer(q, 200, "{\"ok\":true,\"%s\":%d}\n",
+		     redrive ? "redriven" : "purged", rc);
+}
+
 static void on_request(actr_http_req_t *q, void *arg)
 {
 	actr_metrics_t *m = arg;
@@ -864,6 +1027,14 @@ static void on_request(actr_http_req_t *q, void *arg)
 	char why[256], body[300];
 	int n;
 
+	if (!strncmp(path, "/admin/", 7)) {
+		if (m->admin_token)
+			serve_admin(m, q, path);
+		else	/* never on unless configured */
+			actr_http_respond(q, 404, "text/plain", NULL,
+					  NOT_FOUND, sizeof(NOT_FOUND) - 1);
+		return;
+	}
 	if (strcmp(actr_http_req_method(q), "GET") &&
 	    strcmp(actr_http_req_method(q), "HEAD")) {
 		actr_http_respond(q, 405, "text/plain", "Allow: GET\r\n",
@@ -965,6 +1136,21 @@ actr_metrics_t *actr_metrics_new(actr_reactor_t *r,
 		return NULL;
 	}
 	m->r = r;
+	if (c.admin_token) {
+		if (strlen(c.admin_token) < ADMIN_TOKEN_MIN) {
+			actr_loge(TAG, "admin token too short (want %u "
+				  "characters or more)", ADMIN_TOKEN_MIN);
+			free(m);
+			errno = EINVAL;
+			return NULL;
+		}
+		m->admin_token = strdup(c.admin_token);
+		if (!m->admin_token) {
+			free(m);
+			errno = ENOMEM;
+			return NULL;
+		}
+	}
 	hc.host = c.host ? c.host : "127.0.0.1";
 	hc.port = c.port;
 	hc.on_request = on_request;
@@ -975,6 +1161,7 @@ actr_metrics_t *actr_metrics_new(actr_reactor_t *r,
 
 		actr_loge(TAG, "cannot listen on %s:%u: %s", hc.host,
 			  (unsigned)hc.port, strerror(e));
+		free(m->admin_token);
 		free(m);
 		errno = e;
 		return NULL;
@@ -983,9 +1170,38 @@ actr_metrics_t *actr_metrics_new(actr_reactor_t *r,
 			m);
 	actr_timer_init(r, &m->lag_timer, on_lag, m);
 	actr_timer_start(&m->lag_timer, LAG_PERIOD_NS, 0);
-	actr_logi(TAG, "serving /metrics, /healthz, /readyz on http://%s:%u",
-		  hc.host, (unsigned)actr_http_server_port(m->http));
+	actr_logi(TAG, "serving /metrics, /healthz, /readyz%s on "
+		  "http://%s:%u", m->admin_token ? " and /admin/ (token "
+		  "required)" : "", hc.host,
+		  (unsigned)actr_http_server_port(m->http));
 	return m;
+}
+
+int actr_metrics_read_token(const char *path, char *buf, size_t cap)
+{
+	FILE *f;
+	size_t n;
+	int rc = 0;
+
+	if (!path || !buf || cap < 2)
+		return -EINVAL;
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	if (!fgets(buf, (int)cap, f))
+		buf[0] = 0;
+	n = strlen(buf);
+	if (n == cap - 1 && buf[n - 1] != '\n' && fgetc(f) != EOF)
+		rc = -ACTR_ETOOBIG;
+	fclose(f);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+		     buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+		buf[--n] = 0;
+	if (rc == 0 && !n)
+		rc = -EINVAL;
+	if (rc < 0)
+		memset(buf, 0, cap);
+	return rc;
 }
 
 uint16_t actr_metrics_port(const actr_metrics_t *m)
@@ -1035,5 +1251,6 @@ void actr_metrics_free(actr_metrics_t *m)
 	actr_hook_stop(&m->prepare);
 	actr_timer_stop(&m->lag_timer);
 	actr_http_server_free(m->http);
+	free(m->admin_token);
 	free(m);
 }

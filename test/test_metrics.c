@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <actr/actr.h>
 #include <actr/metrics.h>
 #include <actr/net.h>
 
+#include "runtime/peer_internal.h"
 #include "server/signal_internal.h"
 #include "test.h"
 #include "test_remote_util.h"
@@ -407,4 +409,260 @@ void ops_script(const char *name)
 TEST_TIMEOUT(metrics_programs_prometheus, 120)
 {
 	ops_script("metrics");
+}
+
+/* ---- the admin endpoint: DLQ redrive and purge on the running node ----- */
+
+struct hres {
+	int done, rc, status;
+	char body[1024];
+};
+
+static void on_hres(actr_http_call_t *call, int rc, int status,
+		    const uint8_t *body, size_t len, void *arg)
+{
+	struct hres *h = arg;
+
+	h->done = 1;
+	h->rc = rc;
+	h->status = status;
+	if (len >= sizeof(h->body))
+		len = sizeof(h->body) - 1;
+	memcpy(h->body, body, len);
+	h->body[len] = 0;
+}
+
+/* method path on 127.0.0.1:port with extra header lines (or NULL). */
+static struct hres *http_do(actr_reactor_t *r, uint16_t port,
+			    const char *method, const char *path,
+			    const char *headers)
+{
+	static struct hres h;
+	struct actr_http_request rq = { 0 };
+	char url[256];
+
+	memset(&h, 0, sizeof(h));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	rq.method = method;
+	rq.url = url;
+	rq.headers = headers;
+	CHECK(actr_http_request(r, &rq, on_hres, &h));
+	rt_run(r, &h.done, 1, 5000);
+	CHECK_EQ(h.done, 1);
+	CHECK_EQ(h.rc, 0);
+	return &h;
+}
+
+static int told;			/* admin.Note handled */
+static char told_payload[64];
+
+static int note(actr_ctx_t *ctx, const uint8_t *d, size_t n)
+{
+	told++;
+	snprintf(told_payload, sizeof(told_payload), "%.*s", (int)n,
+		 (const char *)d);
+	return 0;
+}
+
+/* A dead letter on p's mailbox: a TELL of admin.Note from `from`. */
+static void dead_letter(actr_peer_t *p, const Actr__ActrId *from,
+			const char *text)
+{
+	Actr__RpcEnvelope env = ACTR__RPC_ENVELOPE__INIT;
+	uint8_t eb[256], ib[256];
+	size_t en, in;
+
+	env.route_key = "admin.Note";
+	env.has_direction = true;
+	env.direction = ACTR__DIRECTION__DIRECTION_TELL;
+	env.request_id = "1";
+	env.has_payload = true;
+	env.payload.data = (uint8_t *)text;
+	env.payload.len = strlen(text);
+	en = actr__rpc_envelope__pack(&env, eb);
+	in = actr__actr_id__pack(from, ib);
+	CHECK_OK(actr_dlq_add(p->mb, ib, in, eb, en, "max_attempts",
+			      "test"));
+	CHECK_OK(actr_mailbox_commit(p->mb));
+}
+
+/* Run `actr ARGS` (stdout to out) while r turns: the node under test is
+ * this process. Returns the exit status. */
+static int actr_async(actr_reactor_t *r, const char *args, char *out,
+		      size_t cap)
+{
+	char exe[PATH_MAX], cmd[2 * PATH_MAX], outf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	uint64_t end = actr_time_ns() + ACTR_SEC(30);
+	pid_t pid;
+	int st = -1;
+	FILE *f;
+	size_t got;
+
+	CHECK(n > 0);
+	exe[n] = 0;
+	snprintf(outf, sizeof(outf), "%s/actr.out", actr_test_tmpdir());
+	snprintf(cmd, sizeof(cmd), "%s/../actr %s >%s 2>&1", dirname(exe),
+		 args, outf);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, WNOHANG) == 0 && actr_time_ns() < end)
+		actr_reactor_run_once(r, 10);
+	CHECK(WIFEXITED(st));
+	f = fopen(outf, "r");
+	CHECK(f);
+	got = fread(out, 1, cap - 1, f);
+	out[got] = 0;
+	fclose(f);
+	return WEXITSTATUS(st);
+}
+
+#define ADMIN_TOKEN "s3cret-admin-token-0123"
+
+TEST_TIMEOUT(metrics_admin_dlq, 60)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct actr__sig_listener *l;
+	struct actr_metrics_config mc = { ACTR_OPTS(mc),
+					  .admin_token = ADMIN_TOKEN };
+	actr_metrics_t *m, *plain;
+	actr_workload_t *w;
+	struct rnode srv, cli;
+	struct hres *h;
+	struct get *g;
+	char url[64], mbox[512], tokf[512], args[2048], out[2048];
+	const char *auth = "Authorization: Bearer " ADMIN_TOKEN "\r\n";
+	uint16_t port;
+	FILE *f;
+
+	CHECK(r);
+	snprintf(mbox, sizeof(mbox), "%s/admin.db", actr_test_tmpdir());
+	snprintf(tokf, sizeof(tokf), "%s/token", actr_test_tmpdir());
+	l = rt_signal(r, 0, url, sizeof(url));
+	w = actr_workload_new("acme", "adm", "1.0.0");
+	CHECK(w);
+	CHECK_OK(actr_workload_add_route(w, "admin.Note", note, 0));
+	rt_node(&srv, r, url, w, mbox);
+	rt_node(&cli, r, url, actr_workload_new("acme", "admc", "1.0.0"),
+		NULL);
+	rt_wait_ready(r, &srv, &cli, 5000);
+
+	/* a short token is refused: the endpoint would be guessable */
+	mc.admin_token = "short";
+	CHECK(actr_metrics_new(r, &mc) == NULL);
+	CHECK_EQ(errno, EINVAL);
+	mc.admin_token = ADMIN_TOKEN;
+	m = actr_metrics_new(r, &mc);
+	CHECK(m);
+	CHECK_OK(actr_metrics_add_system(m, srv.sys));
+	CHECK_OK(actr_metrics_add_peer(m, srv.peer));
+	port = actr_metrics_port(m);
+	dead_letter(srv.peer, actr_node_id(cli.node), "first");
+
+	/* no token, a wrong one, a GET: refused, nothing changes */
+	h = http_do(r, port, "POST", "/admin/dlq/redrive?id=all", NULL);
+	CHECK_EQ(h->status, 401);
+	h = http_do(r, port, "POST", "/admin/dlq/redrive?id=all",
+		    "Authorization: Bearer s3cret-admin-token-0124\r\n");
+	CHECK_EQ(h->status, 403);
+	h = http_do(r, port, "POST", "/admin/dlq/redrive?id=all",
+		    "Authorization: Basic czNjcmV0\r\n");
+	CHECK_EQ(h->status, 401);
+	h = http_do(r, port, "GET", "/admin/dlq/redrive?id=all", auth);
+	CHECK_EQ(h->status, 405);
+	h = http_do(r, port, "POST", "/admin/dlq/redrive", auth);
+	CHECK_EQ(h->status, 400);
+	h = http_do(r, port, "POST", "/admin/dlq/redrive?id=x1", auth);
+	CHECK_EQ(h->status, 400);
+	for (int i = 0; i < 10; i++)
+		actr_reactor_run_once(r, 5);
+	CHECK_EQ(told, 0);
+	g = http_get(r, port, "/metrics");
+	CHECK_EQ(sample(g->body, "actr_mailbox_dlq_size"), 1);
+
+	/* the right token: redriven, and the handler sees the message */
+	h = http_do(r, port, "POST", "/admin/dlq/redrive?id=all", auth);
+	CHECK_EQ(h->status, 200);
+	CHECK_STR(h->body, "{\"ok\":true,\"redriven\":1}\n");
+	rt_run(r, &told, 1, 5000);
+	CHECK_EQ(told, 1);
+	CHECK_STR(told_payload, "first");
+	g = http_get(r, port, "/metrics");
+	CHECK_EQ(sample(g->body, "actr_mailbox_dlq_size"), 0);
+	CHECK_EQ(sample(g->body, "actr_metrics_admin_requests_total"
+			"{outcome=\"ok\"}"), 1);
+	CHECK_EQ(sample(g->body, "actr_metrics_admin_requests_total"
+			"{outcome=\"unauthorized\"}"), 2);
+	CHECK_EQ(sample(g->body, "actr_metrics_admin_requests_total"
+			"{outcome=\"forbidden\"}"), 1);
+	CHECK_EQ(sample(g->body, "actr_metrics_admin_requests_total"
+			"{outcome=\"bad_request\"}"), 3);
+
+	/* the CLI: the file-based command refuses and points to --node;
+	 * --node with the token file redrives through the endpoint */
+	dead_letter(srv.peer, actr_node_id(cli.node), "second");
+	snprintf(args, sizeof(args), "dlq redrive %s", mbox);
+	CHECK_EQ(actr_async(r, args, out, sizeof(out)), 1);
+	CHECK(strstr(out, "open in a running node"));
+	CHECK(strstr(out, "--node http://HOST:PORT --token-file"));
+	f = fopen(tokf, "w");
+	CHECK(f);
+	fprintf(f, "s3cret-admin-token-0124\n");	/* wrong */
+	fclose(f);
+	snprintf(args, sizeof(args), "dlq redrive --node "
+		 "http://127.0.0.1:%u --token-file %s", port, tokf);
+	CHECK_EQ(actr_async(r, args, out, sizeof(out)), 1);
+	CHECK(strstr(out, "HTTP 403"));
+	CHECK(strstr(out, "hint: check the token file"));
+	CHECK_EQ(told, 1);
+	f = fopen(tokf, "w");
+	CHECK(f);
+	fprintf(f, "%s\n", ADMIN_TOKEN);
+	fclose(f);
+	snprintf(args, sizeof(args), "--json dlq redrive --node "
+		 "http://127.0.0.1:%u --token-file %s", port, tokf);
+	CHECK_EQ(actr_async(r, args, out, sizeof(out)), 0);
+	CHECK(strstr(out, "\"redriven\":1"));
+	rt_run(r, &told, 2, 5000);
+	CHECK_EQ(told, 2);
+	CHECK_STR(told_payload, "second");
+
+	/* purge: gone, never handled */
+	dead_letter(srv.peer, actr_node_id(cli.node), "third");
+	snprintf(args, sizeof(args), "--json --category max_attempts dlq "
+		 "purge --node http://127.0.0.1:%u --token-file %s", port,
+		 tokf);
+	CHECK_EQ(actr_async(r, args, out, sizeof(out)), 0);
+	CHECK(strstr(out, "\"purged\":1"));
+	for (int i = 0; i < 20; i++)
+		actr_reactor_run_once(r, 5);
+	CHECK_EQ(told, 2);
+	g = http_get(r, port, "/metrics");
+	CHECK_EQ(sample(g->body, "actr_mailbox_dlq_size"), 0);
+
+	/* an endpoint without a token has no /admin/ at all */
+	{
+		struct actr_metrics_config pc = { ACTR_OPTS(pc) };
+
+		plain = actr_metrics_new(r, &pc);
+		CHECK(plain);
+		CHECK_OK(actr_metrics_add_peer(plain, srv.peer));
+		h = http_do(r, actr_metrics_port(plain), "POST",
+			    "/admin/dlq/redrive?id=all", auth);
+		CHECK_EQ(h->status, 404);
+		g = http_get(r, actr_metrics_port(plain), "/metrics");
+		CHECK(!strstr(g->body, "actr_metrics_admin_requests_total"));
+		actr_metrics_free(plain);
+	}
+
+	actr_metrics_free(m);
+	rt_node_free(&cli);
+	rt_node_free(&srv);
+	actr__sig_listener_free(l);
+	rt_drain(r);
+	actr_reactor_free(r);
 }

@@ -39,6 +39,8 @@
 #include "tools/protojson.h"
 
 #include <actr/actr.h>
+#include <actr/metrics.h>
+#include <actr/net.h>
 #include <actr/sigclient.h>
 
 #define CLI_VERSION "0.1.0"
@@ -55,6 +57,8 @@ static const char usage[] =
 	"  mailbox ls FILE             the waiting messages (--limit N)\n"
 	"  dlq list FILE | dlq stats FILE | dlq show FILE ID\n"
 	"  dlq redrive FILE | dlq purge FILE    (--id ID, --category C)\n"
+	"  dlq redrive|purge --node http://HOST:PORT --token-file F\n"
+	"                              through a running node's admin endpoint\n"
 	"  config check FILE           validate a node configuration file\n"
 	"  signal [actr-signal flags]  run the signaling server\n"
 	"  completion bash             a bash completion script (source it)\n"
@@ -91,6 +95,8 @@ static struct {
 	const char *category;		/* --category */
 	unsigned limit;			/* --limit */
 	const char *proto;		/* --proto FILE */
+	const char *node;		/* --node URL (admin endpoint) */
+	const char *token_file;		/* --token-file FILE */
 } opt = { .timeout_ms = 10000, .count = 5, .route = "actr.cli.Ping",
 	  .max = 16 };
 
@@ -1182,6 +1188,101 @@ static int cmd_mailbox(int argc, char **argv)
 	return 0;
 }
 
+struct admin_res {
+	int done;
+	int rc;				/* transport */
+	int status;			/* HTTP */
+	char body[512];
+};
+
+static void on_admin(actr_http_call_t *call, int rc, int status,
+		     const uint8_t *body, size_t len, void *arg)
+{
+	struct admin_res *x = arg;
+
+	(void)call;
+	x->done = 1;
+	x->rc = rc;
+	x->status = status;
+	if (len >= sizeof(x->body))
+		len = sizeof(x->body) - 1;
+	memcpy(x->body, body, len);
+	x->body[len] = 0;
+}
+
+/*
+ * `dlq redrive|purge --node URL --token-file F`: through the running
+ * node's admin endpoint (POST /admin/dlq/SUB?id=N|all[&category=C]),
+ * which changes the mailbox the node holds and delivers what it
+ * redrives.
+ */
+static int dlq_admin(const char *sub)
+{
+	struct actr_http_request rq = { 0 };
+	struct admin_res x = { 0 };
+	char token[256], hdr[300], url[1024], id[32];
+	actr_reactor_t *r;
+	uint64_t end;
+	int rc;
+
+	if (!opt.token_file)
+		return fail(2, "the node's [observability] admin_token_file",
+			    "--node needs --token-file FILE");
+	rc = actr_metrics_read_token(opt.token_file, token, sizeof(token));
+	if (rc < 0)
+		return fail(2, "the file holds the node's admin token on its "
+			    "first line", "--token-file %s: %s",
+			    opt.token_file, rc == -EINVAL ? "empty" :
+			    actr_strerror(rc));
+	if (opt.id)
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)opt.id);
+	else
+		snprintf(id, sizeof(id), "all");
+	snprintf(url, sizeof(url), "%s/admin/dlq/%s?id=%s%s%s", opt.node, sub,
+		 id, opt.category ? "&category=" : "",
+		 opt.category ? opt.category : "");
+	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", token);
+	explicit_bzero(token, sizeof(token));
+	rq.method = "POST";
+	rq.url = url;
+	rq.headers = hdr;
+	rq.timeout_ms = opt.timeout_ms;
+	r = actr_reactor_new();
+	if (!r)
+		return fail(1, NULL, "out of memory");
+	if (!actr_http_request(r, &rq, on_admin, &x)) {
+		explicit_bzero(hdr, sizeof(hdr));
+		actr_reactor_free(r);
+		return fail(2, "give the endpoint as http://HOST:PORT",
+			    "--node %s: not a URL", opt.node);
+	}
+	end = actr_time_ns() + ACTR_MS(opt.timeout_ms) + ACTR_SEC(1);
+	while (!x.done && actr_time_ns() < end)
+		actr_reactor_run_once(r, 50);
+	explicit_bzero(hdr, sizeof(hdr));
+	actr_reactor_drain(r, 100);
+	actr_reactor_free(r);
+	if (!x.done || x.rc < 0)
+		return fail(1, "is the node running with its metrics endpoint "
+			    "(--metrics / [observability] metrics)?",
+			    "%s: %s", opt.node, x.done ?
+			    actr_strerror(x.rc) : "no answer");
+	if (x.status == 200) {
+		if (opt.json)
+			printf("%s", x.body);
+		else
+			printf("dlq %s through %s: %s", sub, opt.node, x.body);
+		return 0;
+	}
+	return fail(1, x.status == 401 || x.status == 403 ?
+		    "check the token file: it must hold the node's "
+		    "admin_token_file content" : x.status == 404 ?
+		    "the node has no admin endpoint: configure "
+		    "[observability] admin_token_file (--admin-token-file)" :
+		    NULL, "dlq %s through %s refused: HTTP %d %s", sub,
+		    opt.node, x.status, x.body);
+}
+
 static int cmd_dlq(int argc, char **argv)
 {
 	const char *sub = argc > 0 ? argv[0] : "";
@@ -1192,6 +1293,11 @@ static int cmd_dlq(int argc, char **argv)
 	bool change = !strcmp(sub, "redrive") || !strcmp(sub, "purge");
 	int rc;
 
+	if (change && opt.node)		/* no FILE: the node has it */
+		return argc == 1 ? dlq_admin(sub)
+				 : fail(2, "actr dlq redrive|purge --node URL"
+					" --token-file F", "--node takes no "
+					"FILE");
 	if (argc < 2 || (!change && strcmp(sub, "list") &&
 			 strcmp(sub, "stats") && strcmp(sub, "show")))
 		return fail(2, "actr dlq list|stats|show|redrive|purge FILE",
@@ -1208,8 +1314,11 @@ static int cmd_dlq(int argc, char **argv)
 	rc = mb_open(argv[1], &mb);
 	if (rc == -EBUSY) {
 		if (change)
-			return fail(1, "stop the node first (its dead letters "
-				    "are then yours to change)",
+			return fail(1, "go through the node's admin endpoint: "
+				    "actr dlq redrive|purge --node "
+				    "http://HOST:PORT --token-file FILE "
+				    "(its [observability] metrics address and "
+				    "admin_token_file), or stop the node first",
 				    "%s is open in a running node", argv[1]);
 		return dlq_read_running(argv[1], !strcmp(sub, "stats"));
 	}
@@ -1303,6 +1412,7 @@ static const char *const known[] = {
 	"discovery.visible", "webrtc.stun_urls", "webrtc.turn_urls",
 	"webrtc.force_relay", "webrtc.local_addr", "storage.mailbox_path",
 	"storage.mailbox_sync", "acl.rules", "observability.filter_level",
+	"observability.admin_token_file",
 	"observability.metrics", "package.manufacturer", "package.name",
 	"package.version",
 };
@@ -1459,7 +1569,8 @@ static int own_flags(int *argc, char **argv)
 		bool val = !strcmp(a, "--timeout") || !strcmp(a, "--count") ||
 			   !strcmp(a, "--route") || !strcmp(a, "--max") ||
 			   !strcmp(a, "--id") || !strcmp(a, "--category") ||
-			   !strcmp(a, "--limit") || !strcmp(a, "--proto");
+			   !strcmp(a, "--limit") || !strcmp(a, "--proto") ||
+			   !strcmp(a, "--node") || !strcmp(a, "--token-file");
 
 		if (!strcmp(a, "--json")) {
 			opt.json = true;
@@ -1478,6 +1589,10 @@ static int own_flags(int *argc, char **argv)
 			opt.proto = a;
 		else if (!strcmp(argv[i - 1], "--category"))
 			opt.category = a;
+		else if (!strcmp(argv[i - 1], "--node"))
+			opt.node = a;
+		else if (!strcmp(argv[i - 1], "--token-file"))
+			opt.token_file = a;
 		else {
 			char *end;
 			unsigned long long v = strtoull(a, &end, 10);

@@ -53,6 +53,15 @@ struct actr_metrics_config {
 					 * compiled it (0 = this header's) */
 	const char *host;		/* IP literal to bind ["127.0.0.1"] */
 	uint16_t port;			/* TCP port (0 = ephemeral) */
+	const char *admin_token;	/* NULL (default): no admin endpoint.
+					 * Else (copied; at least 16
+					 * characters) POST /admin/dlq/redrive
+					 * and /admin/dlq/purge, with query
+					 * id=N|all (and category=C), act on
+					 * the watched peer's mailbox for a
+					 * request carrying "Authorization:
+					 * Bearer <token>" (401 without one,
+					 * 403 for another) */
 };
 
 /**
@@ -65,11 +74,21 @@ ACTR_API int actr_metrics_parse_addr(const char *s,
 
 /**
  * Start the endpoint on r (borrowed; must outlive it). NULL with errno:
- * EINVAL, ENOTSUP (cfg from a newer header), EADDRINUSE or another bind
- * error, ENOMEM. Logs the address it listens on.
+ * EINVAL (also an admin_token under 16 characters), ENOTSUP (cfg from a
+ * newer header), EADDRINUSE or another bind error, ENOMEM. Logs the
+ * address it listens on, and whether the admin endpoint is on.
  */
 ACTR_API actr_metrics_t *actr_metrics_new(actr_reactor_t *r,
 					  const struct actr_metrics_config *cfg);
+
+/**
+ * Read an admin token from the file at path into buf (cap bytes): the
+ * first line, trailing whitespace removed. 0, -errno (cannot read),
+ * -EINVAL (empty), -ACTR_ETOOBIG (longer than cap - 1). Used for
+ * [observability] admin_token_file and `actr dlq --token-file`.
+ */
+ACTR_API int actr_metrics_read_token(const char *path, char *buf,
+				     size_t cap);
 
 /** The bound port (useful with port 0). */
 ACTR_API uint16_t actr_metrics_port(const actr_metrics_t *m);
