@@ -13,7 +13,10 @@
  * size on loopback, default 1200), ACTR_BENCH_TA (ICE check pacing in ms,
  * default 5), ACTR_BENCH_UDP_MB (size of the raw UDP baselines, default
  * 256), ACTR_BENCH_DIRECT=0 (data through libnice, not the direct UDP
- * path), ACTR_BENCH_GSO=0 (direct path without UDP GSO).
+ * path), ACTR_BENCH_GSO=0 (direct path without UDP GSO),
+ * ACTR_BENCH_METRICS=R (then, R alternating rounds of echo and
+ * throughput with the metrics endpoint off and on in both processes: its
+ * cost on this path, same run).
  * The SDP travels over a socketpair (the bench's signaling). Both
  * processes opt in to the heap tuning (actr_set_malloc_tuning), as the
  * README's figures assume.
@@ -33,6 +36,8 @@
 #include <unistd.h>
 
 #include <actr/actr.h>
+#include <actr/metrics.h>
+#include <actr/net.h>
 
 #include "core/internal.h"
 #include "wire/dtls.h"
@@ -347,6 +352,7 @@ struct node {
 	bool got_reply;
 	bool quit;
 	bool offerer;
+	actr_metrics_t *metrics;	/* ACTR_BENCH_METRICS: on, or NULL */
 };
 
 static void n_description(void *arg, bool offer, const char *sdp)
@@ -394,6 +400,22 @@ static const struct actr__pc_cbs ncbs = {
 	n_description, NULL, n_state, n_message, NULL,
 };
 
+/* The metrics endpoint on nd's reactor (the reactor probes: iteration
+ * time and lag; this path has no system or peer gate to watch). */
+static void metrics_set(struct node *nd, bool on)
+{
+	struct actr_metrics_config mc = { ACTR_OPTS(mc) };
+
+	if (on && !nd->metrics) {
+		nd->metrics = actr_metrics_new(nd->r, &mc);
+		if (!nd->metrics)
+			die("metrics endpoint");
+	} else if (!on && nd->metrics) {
+		actr_metrics_free(nd->metrics);
+		nd->metrics = NULL;
+	}
+}
+
 static void on_sig(actr_io_t *io, unsigned ev, void *arg)
 {
 	struct node *nd = arg;
@@ -407,6 +429,8 @@ static void on_sig(actr_io_t *io, unsigned ev, void *arg)
 	buf[n] = 0;
 	if (buf[0] == 'Q') {
 		nd->quit = true;
+	} else if (buf[0] == 'M' || buf[0] == 'm') {
+		metrics_set(nd, buf[0] == 'M');
 	} else if (buf[0] == 'O' && !nd->offerer) {
 		if (nd->prev)
 			actr__pc_free(nd->prev);
@@ -499,6 +523,121 @@ static bool wait_state(struct node *nd, int state, uint64_t ms)
 	       actr_time_ns() < end)
 		actr_reactor_run_once(nd->r, 10);
 	return nd->state == state;
+}
+
+/* ---- ACTR_BENCH_METRICS: the endpoint's cost on this path -------------- */
+
+static void scraped(actr_http_call_t *call, int rc, int status,
+		    const uint8_t *body, size_t len, void *arg)
+{
+	*(bool *)arg = rc == 0 && status == 200 && len > 0;
+}
+
+/* One in-process scrape of nd's endpoint (as a Prometheus server would). */
+static void scrape(struct node *nd)
+{
+	struct actr_http_request rq = { 0 };
+	char url[64];
+	bool ok = false;
+	uint64_t end = actr_time_ns() + ACTR_SEC(5);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics",
+		 actr_metrics_port(nd->metrics));
+	rq.url = url;
+	if (!actr_http_request(nd->r, &rq, scraped, &ok))
+		die("scrape");
+	while (!ok && actr_time_ns() < end)
+		actr_reactor_run_once(nd->r, 10);
+	if (!ok)
+		die("scrape failed");
+}
+
+/* rounds alternating off/on (off-on-on-off: drift cancels), each round
+ * n echo round trips then mb MiB one way; medians of the rounds. */
+static void bench_metrics(struct node *nd, int rounds, int n, int mb)
+{
+	double *p50[2], *tput[2];
+	uint64_t *v = calloc((size_t)n, sizeof(*v));
+	uint8_t *big = malloc(BIG), m[MSG];
+	int k[2] = { 0, 0 };
+
+	for (int s = 0; s < 2; s++) {
+		p50[s] = calloc((size_t)rounds, sizeof(double));
+		tput[s] = calloc((size_t)rounds, sizeof(double));
+	}
+	memset(m, 'e', sizeof(m));
+	memset(big, 't', BIG);
+	for (int r = 0; r < 2 * rounds; r++) {
+		int on = (r % 4 == 1 || r % 4 == 2);
+		uint64_t total = (uint64_t)mb << 20, sent = 0, t0;
+
+		metrics_set(nd, on);
+		sig_send(nd->sig, on ? 'M' : 'm', "", 0);
+		if (on)
+			scrape(nd);
+		for (int i = 0; i < n + 200; i++) {
+			int want = nd->got + 1;
+
+			t0 = actr_time_ns();
+			if (actr__pc_send(nd->pc, ACTR__LANE_RPC_RELIABLE, m,
+					  sizeof(m)) < 0)
+				die("echo send");
+			while (nd->got < want) {
+				actr_reactor_run_once(nd->r, 1000);
+				if (actr_time_ns() - t0 > ACTR_SEC(5))
+					die("echo lost");
+			}
+			if (i >= 200)
+				v[i - 200] = actr_time_ns() - t0;
+		}
+		qsort(v, (size_t)n, sizeof(*v), cmp_u64);
+		p50[on][k[on]] = pct(v, (size_t)n, 0.5);
+		nd->got_reply = false;
+		t0 = actr_time_ns();
+		while (sent < total) {
+			int rc = actr__pc_send(nd->pc,
+					       ACTR__LANE_STREAM_RELIABLE, big,
+					       BIG);
+
+			if (rc == 0)
+				sent += BIG;
+			else if (rc == -ENOBUFS)
+				actr_reactor_run_once(nd->r, 10);
+			else
+				die("throughput send");
+		}
+		while (actr__pc_send(nd->pc, ACTR__LANE_STREAM_RELIABLE, "done",
+				     4) == -ENOBUFS)
+			actr_reactor_run_once(nd->r, 10);
+		if (!run_until(nd, &nd->got_reply, 60000) || nd->reply != sent)
+			die("metrics round: throughput barrier");
+		tput[on][k[on]] = (double)sent /
+				  ((double)(actr_time_ns() - t0) / 1e9) / 1e6;
+		k[on]++;
+	}
+	metrics_set(nd, false);
+	sig_send(nd->sig, 'm', "", 0);
+	for (int s = 0; s < 2; s++) {
+		qsort(p50[s], (size_t)k[s], sizeof(double), cmp_dbl);
+		qsort(tput[s], (size_t)k[s], sizeof(double), cmp_dbl);
+	}
+	{
+		double e0 = p50[0][k[0] / 2], e1 = p50[1][k[1] / 2];
+		double t0 = tput[0][k[0] / 2], t1 = tput[1][k[1] / 2];
+
+		printf("metrics endpoint off/on (both processes, %d rounds "
+		       "each, medians): echo p50 %.1f / %.1f us (%+.1f%%); "
+		       "throughput %.1f / %.1f MB/s (%+.1f%%) (target: "
+		       "cost <= 2%%)\n", k[0], e0, e1,
+		       100.0 * (e1 - e0) / e0, t0, t1,
+		       100.0 * (t1 - t0) / t0);
+	}
+	for (int s = 0; s < 2; s++) {
+		free(p50[s]);
+		free(tput[s]);
+	}
+	free(big);
+	free(v);
 }
 
 int main(int argc, char **argv)
@@ -693,6 +832,11 @@ int main(int argc, char **argv)
 		       cpu_wait(0) + cpu_wait(pid) - q0);
 		free(m);
 	}
+
+	if (getenv("ACTR_BENCH_METRICS") && atoi(getenv("ACTR_BENCH_METRICS")))
+		bench_metrics(&nd, atoi(getenv("ACTR_BENCH_METRICS")),
+			      rounds / 4 > 500 ? rounds / 4 : 500,
+			      mbytes / 4 > 16 ? mbytes / 4 : 16);
 
 	printf("\nraw UDP p50 %.1f us | echo p50 %.1f us = %.2fx raw UDP (target <= 2.5x)\n",
 	       udp50, echo50, echo50 / udp50);
