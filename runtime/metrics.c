@@ -27,6 +27,7 @@
 #include "core/strbuf.h"
 #include "mailbox/internal.h"
 #include "runtime/internal.h"
+#include "runtime/metrics_internal.h"
 #include "runtime/peer_internal.h"
 
 #define TAG "metrics"
@@ -82,19 +83,28 @@ static void outf(actr_metrics_out_t *o, const char *fmt, ...)
 
 static void outf(actr_metrics_out_t *o, const char *fmt, ...)
 {
-	char line[512];
-	va_list ap;
+	char line[512], *big = NULL;
+	const char *p = line;
+	va_list ap, again;
 	int n;
 
 	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* a long label set (route keys) must not cut a sample in two */
+	if (n >= (int)sizeof(line)) {
+		big = malloc((size_t)n + 1);
+		if (big)
+			vsnprintf(big, (size_t)n + 1, fmt, again);
+		p = big;
+	}
+	va_end(again);
 	if (n < 0)
 		return;
-	if ((size_t)n >= sizeof(line))
-		n = sizeof(line) - 1;
-	if (actr__strbuf_append(&o->sb, line, (size_t)n) < 0)
+	if (!p || actr__strbuf_append(&o->sb, p, (size_t)n) < 0)
 		o->oom = true;
+	free(big);
 }
 
 void actr_metrics_family(actr_metrics_out_t *o, const char *name,
@@ -811,7 +821,9 @@ void actr__peer_obs_drop(struct peer_conn *c, int status)
 	int phase;
 
 	if (c->st == PC_OPEN) {
-		phase = status ? ACTR__FAIL_LOST : ACTR__FAIL_CLOSED;
+		/* a close (either side's) reports -ACTR_ECLOSED */
+		phase = status && status != -ACTR_ECLOSED ? ACTR__FAIL_LOST
+							  : ACTR__FAIL_CLOSED;
 	} else if (!c->pc) {
 		phase = ACTR__FAIL_SIGNALING;
 	} else {
@@ -849,11 +861,9 @@ static bool is_ready(actr_metrics_t *m, char *why, size_t n)
 	return true;
 }
 
-static void serve_metrics(actr_metrics_t *m, actr_http_req_t *q)
+char *actr__metrics_render(actr_metrics_t *m, size_t *len)
 {
 	actr_metrics_out_t o = { .oom = false };
-	char *body;
-	size_t len;
 
 	actr__strbuf_init(&o.sb);
 	m->scrapes++;
@@ -867,13 +877,24 @@ static void serve_metrics(actr_metrics_t *m, actr_http_req_t *q)
 			m->col[i].collect(&o, m->col[i].arg);
 	if (o.oom) {
 		actr__strbuf_free(&o.sb);
+		return NULL;
+	}
+	return actr__strbuf_take(&o.sb, len);
+}
+
+static void serve_metrics(actr_metrics_t *m, actr_http_req_t *q)
+{
+	char *body;
+	size_t len = 0;
+
+	body = actr__metrics_render(m, &len);
+	if (!body) {
 		actr_http_respond(q, 503, "text/plain", NULL,
 				  "out of memory\n", 14);
 		return;
 	}
-	body = actr__strbuf_take(&o.sb, &len);
 	actr_http_respond(q, 200, "text/plain; version=0.0.4; charset=utf-8",
-			  NULL, body ? body : "", body ? len : 0);
+			  NULL, body, len);
 	free(body);
 }
 
@@ -940,56 +961,84 @@ static bool query_param(const char *query, const char *name, char *out,
 	return true;
 }
 
+int actr__metrics_admin_check(const char *token, const char *method,
+			      const char *path, const char *query,
+			      const char *auth, struct actr__admin_req *out)
+{
+	char id[32], *end;
+
+	memset(out, 0, sizeof(*out));
+	if (!token || strncmp(path, "/admin/", 7))
+		return 404;
+	if (!auth || strncmp(auth, "Bearer ", 7))
+		return 401;
+	if (!token_equal(token, auth + 7))
+		return 403;
+	if (strcmp(method, "POST"))
+		return 405;
+	out->redrive = !strcmp(path, "/admin/dlq/redrive");
+	if (!out->redrive && strcmp(path, "/admin/dlq/purge"))
+		return 404;
+	if (!query_param(query, "id", id, sizeof(id)) ||
+	    !query_param(query, "category", out->category,
+			 sizeof(out->category)) || !*id)
+		return 400;
+	if (strcmp(id, "all")) {
+		errno = 0;
+		out->id = strtoull(id, &end, 10);
+		if (!out->id || *end || errno || *id == '-' || *id == '+')
+			return 400;
+	}
+	return 200;
+}
+
 /* POST /admin/dlq/redrive|purge?id=N|all[&category=C] */
 static void serve_admin(actr_metrics_t *m, actr_http_req_t *q,
 			const char *path)
 {
-	const char *auth = actr_http_req_header(q, "Authorization");
 	const char *peer = actr_http_req_peer(q);
-	bool redrive = !strcmp(path, "/admin/dlq/redrive");
+	struct actr__admin_req rq;
 	actr_dlq_filter_t f = { 0 };
-	char id[32], cat[128], *end;
 	actr_mailbox_t *mb;
-	int rc;
+	int rc, st;
 
-	if (!auth || strncmp(auth, "Bearer ", 7)) {
+	st = actr__metrics_admin_check(m->admin_token, actr_http_req_method(q),
+				       path, actr_http_req_query(q),
+				       actr_http_req_header(q, "Authorization"),
+				       &rq);
+	switch (st) {
+	case 401:
 		m->admin[ADMIN_UNAUTHORIZED]++;
 		actr_logw(TAG, "admin %s from %s refused: no bearer token",
 			  path, peer);
 		admin_answer(q, 401, "{\"ok\":false,\"error\":\"send "
 			     "Authorization: Bearer <admin token>\"}\n");
 		return;
-	}
-	if (!token_equal(m->admin_token, auth + 7)) {
+	case 403:
 		m->admin[ADMIN_FORBIDDEN]++;
 		actr_logw(TAG, "admin %s from %s refused: wrong token", path,
 			  peer);
 		admin_answer(q, 403, "{\"ok\":false,\"error\":\"wrong admin "
 			     "token\"}\n");
 		return;
-	}
-	if (strcmp(actr_http_req_method(q), "POST")) {
+	case 405:
 		m->admin[ADMIN_BAD_REQUEST]++;
 		actr_http_respond(q, 405, "application/json",
 				  "Allow: POST\r\n", "{\"ok\":false,"
 				  "\"error\":\"use POST\"}\n", 32);
 		return;
-	}
-	if (!redrive && strcmp(path, "/admin/dlq/purge")) {
+	case 404:
 		m->admin[ADMIN_BAD_REQUEST]++;
 		admin_answer(q, 404, "{\"ok\":false,\"error\":\"try "
 			     "/admin/dlq/redrive or /admin/dlq/purge\"}\n");
 		return;
-	}
-	if (!query_param(actr_http_req_query(q), "id", id, sizeof(id)) ||
-	    !query_param(actr_http_req_query(q), "category", cat,
-			 sizeof(cat)) || !*id ||
-	    (strcmp(id, "all") &&
-	     ((f.id = strtoull(id, &end, 10)) == 0 || *end))) {
+	case 400:
 		m->admin[ADMIN_BAD_REQUEST]++;
 		admin_answer(q, 400, "{\"ok\":false,\"error\":\"give "
 			     "id=N or id=all (and category=C)\"}\n");
 		return;
+	default:
+		break;
 	}
 	mb = m->peer ? m->peer->mb : NULL;
 	if (!mb) {
@@ -998,26 +1047,28 @@ static void serve_admin(actr_metrics_t *m, actr_http_req_t *q,
 			     "has no mailbox\"}\n");
 		return;
 	}
-	f.category = *cat ? cat : NULL;
-	rc = redrive ? actr_dlq_redrive(mb, &f) : actr_dlq_delete(mb, &f);
+	f.id = rq.id;
+	f.category = *rq.category ? rq.category : NULL;
+	rc = rq.redrive ? actr_dlq_redrive(mb, &f) : actr_dlq_delete(mb, &f);
 	/* committed now: a redriven message is delivered after the commit
 	 * (the peer's on_commit pumps the mailbox) */
 	if (rc >= 0 && actr_mailbox_commit(mb) < 0)
 		rc = -EIO;
 	if (rc < 0) {
 		m->admin[ADMIN_FAILED]++;
-		actr_logw(TAG, "admin %s?%s from %s failed: %s", path,
-			  actr_http_req_query(q), peer, actr_strerror(rc));
+		actr_logw(TAG, "admin %s from %s failed: %s", path, peer,
+			  actr_strerror(rc));
 		admin_answer(q, 500, "{\"ok\":false,\"error\":\"%s\"}\n",
 			     actr_strerror(rc));
 		return;
 	}
 	m->admin[ADMIN_OK]++;
-	actr_logi(TAG, "admin: %s %d dead letter(s) (id=%s%s%s) for %s",
-		  redrive ? "redrove" : "purged", rc, id, *cat ? " category=" :
-		  "", cat, peer);
+	actr_logi(TAG, "admin: %s %d dead letter(s) (id %llu%s%s) for %s",
+		  rq.redrive ? "redrove" : "purged", rc,
+		  (unsigned long long)rq.id, *rq.category ? ", category " : "",
+		  rq.category, peer);
 	admin_answer(q, 200, "{\"ok\":true,\"%s\":%d}\n",
-		     redrive ? "redriven" : "purged", rc);
+		     rq.redrive ? "redriven" : "purged", rc);
 }
 
 static void on_request(actr_http_req_t *q, void *arg)

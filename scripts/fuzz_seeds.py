@@ -276,9 +276,30 @@ def seeds_wslane():
           bytes([len(hexid) + 1]) + hexid + base64.b64encode(cred))
 
 
+def seeds_metrics():
+    # NUL-separated: method, path, query, authorization, route keys
+    tok = "Bearer fuzz-admin-token-0001"
+
+    def req(*fields):
+        return b"\0".join(f.encode() if isinstance(f, str) else f
+                           for f in fields)
+    write("fuzz_metrics", "redrive_all",
+          req("POST", "/admin/dlq/redrive", "id=all", tok))
+    write("fuzz_metrics", "purge_one",
+          req("POST", "/admin/dlq/purge", "id=7&category=decode", tok))
+    write("fuzz_metrics", "wrong_token",
+          req("POST", "/admin/dlq/redrive", "id=all", tok + "x"))
+    write("fuzz_metrics", "no_auth", req("GET", "/admin/dlq/purge", "id=1"))
+    write("fuzz_metrics", "bad_id",
+          req("POST", "/admin/dlq/redrive", "id=-1&id=2", tok))
+    write("fuzz_metrics", "routes",
+          req("GET", "/metrics", "", "", "echo.EchoService.Echo",
+              'we"ird\\ro\nute', "x" * 600))
+
+
 def main():
     which = sys.argv[1:] or ["frag", "dcep", "udp", "node", "signal",
-                             "stream", "wslane"]
+                             "stream", "wslane", "metrics"]
     for w in which:
         globals()["seeds_" + w]()
 
