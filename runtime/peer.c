@@ -289,13 +289,17 @@ void actr__peer_conn_drop(struct peer_conn *c, int status, const char *why)
 int actr__peer_conn_send(struct peer_conn *c, int lane, const void *data,
 			 size_t len)
 {
-	actr__peer_obs_lane(c->p, true, lane, len);
+	int rc;
+
 	if (c->ws && !(c->pc && actr__pc_state(c->pc) == ACTR__PC_CONNECTED) &&
 	    actr__peer_ws_ready(c))
-		return actr__peer_ws_send(c, lane, data, len);
-	if (!c->pc)
-		return -ACTR_ENOTREADY;
-	return actr__pc_send(c->pc, lane, data, len);
+		rc = actr__peer_ws_send(c, lane, data, len);
+	else
+		rc = c->pc ? actr__pc_send(c->pc, lane, data, len)
+			   : -ACTR_ENOTREADY;
+	if (rc == 0)
+		actr__peer_obs_lane(c->p, true, lane, len);
+	return rc;
 }
 
 static void flush_queue(struct peer_conn *c)
@@ -762,6 +766,7 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 	if (!c) {
 		if (p->closing || !p->registered)
 			return -ACTR_ENOTREADY;
+		p->opening_for = env;	/* its trace goes on the signaling */
 		if (actr__peer_ws_preferred(p, key)) {
 			c = actr__peer_conn_new(p, target, key);
 			if (c && actr__peer_ws_connect(c) < 0) {
@@ -770,12 +775,9 @@ static int lane_send(actr__lane_t *lane, const Actr__ActrId *target,
 				c = NULL;
 			}
 		}
-		if (!c) {	/* WebRTC, also when the WebSocket cannot
-				 * start */
-			p->opening_for = env;
+		if (!c)	/* WebRTC, also when the WebSocket cannot start */
 			c = conn_initiate(p, target, key);
-			p->opening_for = NULL;
-		}
+		p->opening_for = NULL;
 		if (!c)
 			return -ACTR_ENOTREADY;
 	}

@@ -32,6 +32,14 @@ static bool stream_lane(int pt)
 	       pt == ACTR__LANE_STREAM_LATENCY_FIRST;
 }
 
+/* rc of a send of len bytes on lane pt, counted for /metrics when 0. */
+static int count_out(struct peer_conn *c, int pt, size_t len, int rc)
+{
+	if (rc == 0)
+		actr__peer_obs_lane(c->p, true, pt, len);
+	return rc;
+}
+
 int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
 			   int pt, const void *data, size_t len,
 			   size_t high_water, size_t low_water)
@@ -57,18 +65,16 @@ int actr__peer_stream_send(actr__lane_t *lane, const Actr__ActrId *target,
 	if (!c->pc || actr__pc_state(c->pc) != ACTR__PC_CONNECTED) {
 		/* the direct WebSocket lane carries this connection: its
 		 * own queue bounds it (-ENOBUFS when full) */
-		if (c->ws && actr__peer_ws_ready(c)) {
-			actr__peer_obs_lane(c->p, true, pt, len);
-			return actr__peer_ws_send(c, pt, data, len);
-		}
+		if (c->ws && actr__peer_ws_ready(c))
+			return count_out(c, pt, len,
+					 actr__peer_ws_send(c, pt, data, len));
 		return -ACTR_ENOTREADY;
 	}
 	q = actr__pc_buffered(c->pc, pt);
 	if (q && q + len > high_water)
 		return -ENOBUFS;
 	actr__pc_set_low_water(c->pc, pt, low_water);
-	actr__peer_obs_lane(c->p, true, pt, len);
-	return actr__pc_send(c->pc, pt, data, len);
+	return count_out(c, pt, len, actr__pc_send(c->pc, pt, data, len));
 }
 
 size_t actr__peer_stream_buffered(actr__lane_t *lane,
