@@ -81,7 +81,7 @@ int actr_mailbox_peek(const char *path, actr_mailbox_peek_fn fn, void *arg)
 	if (!path || !fn)
 		return -EINVAL;
 	if (access(path, R_OK) < 0)
-		return -errno;
+		return errno == ENOENT ? -ACTR_ENOTFOUND : -errno;
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	if (rc != SQLITE_OK) {
 		rc = actr__sqlite_err(rc);

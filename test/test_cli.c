@@ -77,7 +77,9 @@ TEST_TIMEOUT(cli_mailbox_and_dlq, 30)
 	snprintf(args, sizeof(args), "dlq purge %s 2>&1", path);
 	CHECK_EQ(actr_cmd(out, sizeof(out), args), 1);
 	CHECK(strstr(out, "open in a running node"));
-	CHECK(strstr(out, "hint: stop the node first"));
+	CHECK(strstr(out, "hint: go through the node's admin endpoint: "
+			  "actr dlq redrive|purge --node"));
+	CHECK(strstr(out, "or stop the node first"));
 	/* waiting messages, read next to the node: two Normal (one an
 	 * RpcEnvelope with a route and a sender), one High */
 	{

@@ -640,11 +640,11 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 		} else if (protoc((snprintf(arg, sizeof(arg), "--encode=%s",
 					    req_type), arg), argv[2],
 				  strlen(argv[2]), &d, &n) < 0) {
-			target_free(&t);
-			return fail(2, "write the payload in protobuf text "
-				    "format (message: \"hi\")",
-				    "bad payload for %s (protoc's message "
-				    "above)", req_type);
+			rc = fail(2, "write the payload in protobuf text "
+				  "format (message: \"hi\") or JSON",
+				  "bad payload for %s (protoc's message "
+				  "above)", req_type);
+			goto out;
 		}
 	} else if (payload(argv[2], &d, &n) < 0) {
 		target_free(&t);

@@ -446,8 +446,9 @@ typedef int (*actr_mailbox_peek_fn)(const actr_mailbox_stored_t *m,
  * (WAL). Sees what is committed: messages of a batch not yet committed
  * (and, with deliver_uncommitted, those only in the crash journal) are
  * not there yet; messages being handled are (they are acknowledged when
- * done). Returns the number of messages visited, or -ENOENT, -EACCES,
- * -ACTR_ECORRUPT (not a mailbox, or a damaged batch), -ENOMEM.
+ * done). Returns the number of messages visited, or -ACTR_ENOTFOUND (no
+ * such file), -EACCES, -ACTR_ECORRUPT (not a mailbox, or a damaged
+ * batch), -ENOMEM.
  */
 ACTR_API int actr_mailbox_peek(const char *path, actr_mailbox_peek_fn fn,
 			       void *arg);
