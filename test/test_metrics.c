@@ -332,9 +332,31 @@ TEST_TIMEOUT(metrics_node_endpoint, 60)
 	g = http_get(r, port, "/nope");
 	CHECK_EQ(g->status, 404);
 
+	/* the server goes: the client's open connection is dropped, and
+	 * counted by the phase it was in (open: lost or closed) */
+	rt_node_free(&srv);
+	{
+		uint64_t end = actr_time_ns() + ACTR_SEC(20);
+		double open = 1;
+
+		while (open > 0 && actr_time_ns() < end) {
+			for (int i = 0; i < 20; i++)
+				actr_reactor_run_once(r, 10);
+			g = http_get(r, port, "/metrics");
+			open = sample(g->body,
+				      "actr_peer_connections{state=\"open\"}");
+		}
+		CHECK_EQ(open, 0);
+		CHECK_EQ(sample(g->body, "actr_peer_connection_drops_total"
+				"{phase=\"lost\"}") +
+			 sample(g->body, "actr_peer_connection_drops_total"
+				"{phase=\"closed\"}"), 1);
+		CHECK_EQ(sample(g->body, "actr_peer_connection_drops_total"
+				"{phase=\"ice\"}"), 0);
+	}
+
 	actr_metrics_free(m);
 	rt_node_free(&cli);
-	rt_node_free(&srv);
 	actr__sig_listener_free(l);
 	rt_drain(r);
 	actr_reactor_free(r);
@@ -665,4 +687,45 @@ TEST_TIMEOUT(metrics_admin_dlq, 60)
 	actr__sig_listener_free(l);
 	rt_drain(r);
 	actr_reactor_free(r);
+}
+
+/* [observability] admin_token_file: the token read from the file; a
+ * missing or empty file is refused, naming the key */
+TEST(metrics_admin_token_config)
+{
+	actr_config_t *c = actr_config_new();
+	char tok[600], cfg[600], err[256] = "";
+	char buf[64];
+	FILE *f;
+
+	CHECK(c);
+	snprintf(tok, sizeof(tok), "%s/admin.token", actr_test_tmpdir());
+	snprintf(cfg, sizeof(cfg), "%s/node.toml", actr_test_tmpdir());
+	f = fopen(tok, "w");
+	CHECK(f);
+	fprintf(f, "%s  \n# not read\n", ADMIN_TOKEN);
+	fclose(f);
+	CHECK_OK(actr_metrics_read_token(tok, buf, sizeof(buf)));
+	CHECK_STR(buf, ADMIN_TOKEN);
+	CHECK_EQ(actr_metrics_read_token(tok, buf, 8), -ACTR_ETOOBIG);
+	f = fopen(cfg, "w");
+	CHECK(f);
+	fprintf(f, "[observability]\nmetrics = \"127.0.0.1:0\"\n"
+		"admin_token_file = \"%s\"\n", tok);
+	fclose(f);
+	CHECK_OK(actr_config_load(c, cfg, err, sizeof(err)));
+	CHECK(actr_config_metrics(c));
+	CHECK_STR(actr_config_metrics(c)->admin_token, ADMIN_TOKEN);
+	actr_config_free(c);
+
+	c = actr_config_new();
+	CHECK(c);
+	f = fopen(cfg, "w");
+	CHECK(f);
+	fprintf(f, "[observability]\nadmin_token_file = \"%s/none\"\n",
+		actr_test_tmpdir());
+	fclose(f);
+	CHECK(actr_config_load(c, cfg, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "admin_token_file"));
+	actr_config_free(c);
 }
