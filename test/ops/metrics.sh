@@ -62,6 +62,11 @@ wait_code "http://127.0.0.1:$NM/healthz" 200 || fail "node /healthz"
 wait_code "http://127.0.0.1:$NM/readyz" 200 || fail "node never ready"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NM/x")" = 404 ] ||
 	fail "unknown path is not 404"
+# no admin token configured: no admin endpoint, whatever the request says
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST \
+	-H 'Authorization: Bearer 0123456789abcdef0123' \
+	"http://127.0.0.1:$NM/admin/dlq/redrive?id=all")" = 404 ] ||
+	fail "admin endpoint answered without a configured token"
 
 # ACTR_LOG_FORMAT: every line of actr-signal's log is a JSON object with
 # time, level, component and msg; the node's lines are logfmt
