@@ -36,6 +36,7 @@
 #include <sqlite3.h>
 
 #include "google/protobuf/descriptor.pb-c.h"
+#include "tools/cli.h"
 #include "tools/protojson.h"
 
 #include <actr/actr.h>
@@ -85,26 +86,11 @@ static const char usage[] =
 
 /* ---- options and output ---------------------------------------------------- */
 
-static struct {
-	bool json;			/* --json */
-	unsigned timeout_ms;		/* --timeout */
-	unsigned count;			/* --count */
-	const char *route;		/* --route */
-	unsigned max;			/* --max */
-	uint64_t id;			/* --id */
-	const char *category;		/* --category */
-	unsigned limit;			/* --limit */
-	const char *proto;		/* --proto FILE */
-	const char *node;		/* --node URL (admin endpoint) */
-	const char *token_file;		/* --token-file FILE */
-} opt = { .timeout_ms = 10000, .count = 5, .route = "actr.cli.Ping",
-	  .max = 16 };
+struct cli_opts cli_opt = { .timeout_ms = 10000, .count = 5,
+			   .route = "actr.cli.Ping", .max = 16 };
 
 /* An error for people (stderr): what happened, then what to do. */
-static int fail(int code, const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(int code, const char *hint, const char *fmt, ...)
+int cli_fail(int code, const char *hint, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -172,7 +158,7 @@ static const char *err_hint(int status)
 }
 
 /* A JSON string of s[0..n). */
-static void json_str(FILE *f, const char *s, size_t n)
+void cli_json_str(FILE *f, const char *s, size_t n)
 {
 	fputc('"', f);
 	for (size_t i = 0; i < n; i++) {
@@ -197,7 +183,7 @@ static bool printable(const uint8_t *d, size_t n)
 }
 
 /* Print bytes as hex, base64 and (if printable) text. */
-static void print_bytes(const char *key, const uint8_t *d, size_t n)
+void cli_print_bytes(const char *key, const uint8_t *d, size_t n)
 {
 	char *hex = malloc(2 * n + 1), *b64 = malloc(4 * (n / 3 + 1) + 1);
 
@@ -208,12 +194,12 @@ static void print_bytes(const char *key, const uint8_t *d, size_t n)
 	}
 	hex[actr_hex_encode(d, n, hex)] = 0;
 	b64[actr_base64_encode(d, n, b64, 0)] = 0;
-	if (opt.json) {
+	if (cli_opt.json) {
 		printf(",\"%s_hex\":\"%s\",\"%s_base64\":\"%s\"", key, hex,
 		       key, b64);
 		if (printable(d, n)) {
 			printf(",\"%s_text\":", key);
-			json_str(stdout, (const char *)d, n);
+			cli_json_str(stdout, (const char *)d, n);
 		}
 	} else {
 		printf("  %s (%zu bytes): %s\n", key, n, n ? hex : "(empty)");
@@ -239,7 +225,7 @@ static int payload(const char *s, uint8_t **out, size_t *len)
 		size_t cap = 65536, used = 0, r;
 
 		if (!f)
-			return fail(-EINVAL, "give a readable file after @",
+			return cli_fail(-EINVAL, "give a readable file after @",
 				    "payload file %s: %s", s + 1,
 				    strerror(errno));
 		b = malloc(cap);
@@ -278,7 +264,7 @@ static int payload(const char *s, uint8_t **out, size_t *len)
 		got = actr_hex_decode(s, n, b, n + 1);
 	if (got < 0) {
 		free(b);
-		return fail(-EINVAL, "write the payload as hex (0a0b...), "
+		return cli_fail(-EINVAL, "write the payload as hex (0a0b...), "
 			    "hex:..., base64:..., text:... or @FILE",
 			    "bad payload '%.40s': not %s", s,
 			    !strncmp(s, "base64:", 7) ? "base64" : "hex");
@@ -323,23 +309,23 @@ static int cli_start(struct cli *c)
 	char reason[256] = "";
 
 	if (!pc.signaling_url)
-		return fail(2, "pass --signaling ws://HOST:PORT, or --config "
+		return cli_fail(2, "pass --signaling ws://HOST:PORT, or --config "
 			    "FILE with [signaling] url",
 			    "no signaling server given");
-	c->deadline = actr_time_ns() + ACTR_MS(opt.timeout_ms);
+	c->deadline = actr_time_ns() + ACTR_MS(cli_opt.timeout_ms);
 	c->r = actr_reactor_new();
 	c->sys = c->r ? actr_system_new(c->r, actr_config_system(c->cfg))
 		      : NULL;
 	w = actr_workload_new("actr", "cli", CLI_VERSION);
 	c->node = c->sys && w ? actr_node_new(c->sys, w, 0) : NULL;
 	if (!c->node || actr_node_start(c->node, &c->ref) < 0)
-		return fail(1, NULL, "cannot create the node: out of memory");
+		return cli_fail(1, NULL, "cannot create the node: out of memory");
 	pc.on_state = on_state;
 	pc.arg = c;
 	pc.mailbox_path = NULL;		/* a client: nothing to store */
 	c->peer = actr_peer_new(c->node, &pc);
 	if (!c->peer || actr_peer_start(c->peer) < 0)
-		return fail(1, "check --signaling and --local-addr",
+		return cli_fail(1, "check --signaling and --local-addr",
 			    "cannot start the peer gate: %s", strerror(errno));
 	while (!actr_peer_ready(c->peer) && actr_time_ns() < c->deadline &&
 	       c->sig_state != ACTR_SIG_FAILED &&
@@ -348,7 +334,7 @@ static int cli_start(struct cli *c)
 	if (actr_peer_ready(c->peer))
 		return 0;
 	actr_peer_reason(c->peer, reason, sizeof(reason));
-	return fail(1, strstr(reason, "429") ?
+	return cli_fail(1, strstr(reason, "429") ?
 		    "the server rate-limits registrations from this address "
 		    "([limits] reg_per_min): wait a little and retry" :
 		    "is actr-signal running there? check --signaling, "
@@ -383,7 +369,7 @@ static int parse_target(const char *s, struct target *t)
 	if (strchr(s, '@') ? actr_id_parse(s, &t->id) == 0
 			   : actr_type_parse(s, &t->type) == 0)
 		return 0;
-	return fail(-EINVAL, "a type is MANUFACTURER:NAME:VERSION (acme:echo:1.0.0),"
+	return cli_fail(-EINVAL, "a type is MANUFACTURER:NAME:VERSION (acme:echo:1.0.0),"
 		    " an id SERIAL@REALM/MANUFACTURER:NAME:VERSION (see "
 		    "`actr discover`)", "bad target '%s'", s);
 }
@@ -440,14 +426,14 @@ static int print_failure(const char *what, const struct result *x,
 {
 	const char *name = err_name(x->status);
 
-	if (opt.json) {
+	if (cli_opt.json) {
 		printf("{\"ok\":false,\"status\":%d,\"error\":\"%s\","
 		       "\"latency_ms\":%.3f,\"message\":", x->status,
 		       name ? name : "Error", ms);
-		json_str(stdout, x->message, strlen(x->message));
+		cli_json_str(stdout, x->message, strlen(x->message));
 		printf("}\n");
 	}
-	fail(1, err_hint(x->status), "%s failed: %s (%d): %s", what,
+	cli_fail(1, err_hint(x->status), "%s failed: %s (%d): %s", what,
 	     name ? name : actr_strerror(x->status), x->status,
 	     *x->message ? x->message : actr_strerror(x->status));
 	return 1;
@@ -463,18 +449,18 @@ static int protoc(const char *arg, const void *in, size_t n, uint8_t **out,
 		  size_t *outlen)
 {
 	char dir[PATH_MAX], *slash, incl[PATH_MAX + 4];
-	const char *file = opt.proto;
+	const char *file = cli_opt.proto;
 	char *argv[6];
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int fd, st, rc = -EIO;
 	FILE *f;
 
-	snprintf(dir, sizeof(dir), "%s", opt.proto);
+	snprintf(dir, sizeof(dir), "%s", cli_opt.proto);
 	slash = strrchr(dir, '/');
 	if (slash) {
 		*slash = 0;
-		file = opt.proto + (slash - dir) + 1;
+		file = cli_opt.proto + (slash - dir) + 1;
 	} else {
 		snprintf(dir, sizeof(dir), ".");
 	}
@@ -504,7 +490,7 @@ static int protoc(const char *arg, const void *in, size_t n, uint8_t **out,
 					 0);
 	if (posix_spawnp(&pid, "protoc", &fa, NULL, argv, environ) != 0) {
 		posix_spawn_file_actions_destroy(&fa);
-		fail(-EIO, "install protoc (protobuf-compiler)",
+		cli_fail(-EIO, "install protoc (protobuf-compiler)",
 		     "cannot run protoc: %s", strerror(errno));
 		goto out_out;
 	}
@@ -542,7 +528,7 @@ out_in:
 }
 
 /* The request and response message types of route (package.Service.
- * Method) in opt.proto, into req/resp. 0 or a printed error (2). */
+ * Method) in cli_opt.proto, into req/resp. 0 or a printed error (2). */
 static int route_types(const char *route, char *req, char *resp, size_t cap,
 		       Google__Protobuf__FileDescriptorSet **setp)
 {
@@ -553,12 +539,12 @@ static int route_types(const char *route, char *req, char *resp, size_t cap,
 	int rc = 2;
 
 	if (protoc("--descriptor_set_out=/dev/stdout", NULL, 0, &d, &n) < 0)
-		return fail(2, "check the file with protoc", "%s: protoc could"
-			    " not read it (see above)", opt.proto);
+		return cli_fail(2, "check the file with protoc", "%s: protoc could"
+			    " not read it (see above)", cli_opt.proto);
 	set = google__protobuf__file_descriptor_set__unpack(NULL, n, d);
 	free(d);
 	if (!set)
-		return fail(2, NULL, "%s: unreadable descriptor", opt.proto);
+		return cli_fail(2, NULL, "%s: unreadable descriptor", cli_opt.proto);
 	for (size_t i = 0; i < set->n_file && rc; i++) {
 		Google__Protobuf__FileDescriptorProto *f = set->file[i];
 
@@ -587,8 +573,8 @@ static int route_types(const char *route, char *req, char *resp, size_t cap,
 	}
 	google__protobuf__file_descriptor_set__free_unpacked(set, NULL);
 	if (rc)
-		fail(2, "the route is package.Service.Method of a service in "
-		     "that file", "%s: no method %s", opt.proto, route);
+		cli_fail(2, "the route is package.Service.Method of a service in "
+		     "that file", "%s: no method %s", cli_opt.proto, route);
 	return rc;
 }
 
@@ -614,12 +600,12 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 	int rc;
 
 	if (argc != 3)
-		return fail(2, "actr call TARGET ROUTE PAYLOAD",
+		return cli_fail(2, "actr call TARGET ROUTE PAYLOAD",
 			    "%s needs a target, a route and a payload",
 			    tell ? "tell" : "call");
 	if (parse_target(argv[0], &t) < 0)
 		return 2;
-	if (opt.proto) {
+	if (cli_opt.proto) {
 		char arg[600], err[300];
 
 		if (route_types(argv[1], req_type, resp_type,
@@ -630,7 +616,7 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 		if (is_json(argv[2])) {
 			if (actr__pj_encode(set, req_type, argv[2], &d, &n, err,
 					    sizeof(err)) < 0) {
-				rc = fail(2, "give a JSON object of the request's"
+				rc = cli_fail(2, "give a JSON object of the request's"
 					  " fields ('{\"message\": \"hi\"}'), "
 					  "or protobuf text format",
 					  "bad JSON payload for %s: %s",
@@ -640,7 +626,7 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 		} else if (protoc((snprintf(arg, sizeof(arg), "--encode=%s",
 					    req_type), arg), argv[2],
 				  strlen(argv[2]), &d, &n) < 0) {
-			rc = fail(2, "write the payload in protobuf text "
+			rc = cli_fail(2, "write the payload in protobuf text "
 				  "format (message: \"hi\") or JSON",
 				  "bad payload for %s (protoc's message "
 				  "above)", req_type);
@@ -659,14 +645,14 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 			    : actr_ref_tell_to_raw(c->ref, t.id, argv[1], d,
 						   n);
 		if (rc < 0) {
-			rc = fail(1, err_hint(rc), "tell failed: %s",
+			rc = cli_fail(1, err_hint(rc), "tell failed: %s",
 				  actr_strerror(rc));
 			goto out;
 		}
 		/* hand it over: discovery, connection, the send */
 		{
 			actr_peer_stats_t st;
-			uint64_t end = actr_time_ns() + ACTR_MS(opt.timeout_ms);
+			uint64_t end = actr_time_ns() + ACTR_MS(cli_opt.timeout_ms);
 
 			do {
 				actr_reactor_run_once(c->r, 20);
@@ -674,7 +660,7 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 			} while (st.msgs_out == 0 && st.tells_dropped == 0 &&
 				 actr_time_ns() < end);
 			if (st.msgs_out == 0) {
-				rc = fail(1, err_hint(-ACTR_ENOTFOUND),
+				rc = cli_fail(1, err_hint(-ACTR_ENOTFOUND),
 					  "tell to %s was not delivered: %s",
 					  argv[0], st.tells_dropped ?
 					  "no such actor" : "timed out");
@@ -684,7 +670,7 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 			for (int i = 0; i < 20; i++)
 				actr_reactor_run_once(c->r, 10);
 		}
-		if (opt.json)
+		if (cli_opt.json)
 			printf("{\"ok\":true,\"latency_ms\":%.3f}\n",
 			       (actr_time_ns() - t0) / 1e6);
 		else
@@ -695,7 +681,7 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 	}
 	rc = send_call(c, &t, argv[1], d, n, &x);
 	if (rc < 0) {
-		rc = fail(1, NULL, "call failed: %s", actr_strerror(rc));
+		rc = cli_fail(1, NULL, "call failed: %s", actr_strerror(rc));
 		goto out;
 	}
 	if (!run_until(c, &x.done)) {
@@ -706,14 +692,14 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 		rc = print_failure("call", &x, (x.at - t0) / 1e6);
 		goto out;
 	}
-	if (opt.proto && opt.json) {
+	if (cli_opt.proto && cli_opt.json) {
 		char err[300];
 
 		if (actr__pj_decode(set, resp_type, x.data, x.len, &rjson, err,
 				    sizeof(err)) < 0)
 			fprintf(stderr, "actr: the reply is not a %s: %s (raw "
 				"bytes below)\n", resp_type, err);
-	} else if (opt.proto) {
+	} else if (cli_opt.proto) {
 		char arg[300];
 
 		snprintf(arg, sizeof(arg), "--decode=%s", resp_type);
@@ -721,10 +707,10 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 			fprintf(stderr, "actr: the reply is not a %s (raw "
 				"bytes below)\n", resp_type);
 	}
-	if (opt.json) {
+	if (cli_opt.json) {
 		printf("{\"ok\":true,\"status\":0,\"latency_ms\":%.3f",
 		       (x.at - t0) / 1e6);
-		print_bytes("reply", x.data, x.len);
+		cli_print_bytes("reply", x.data, x.len);
 		if (rjson)
 			printf(",\"reply_type\":\"%s\",\"reply_json\":%s",
 			       resp_type, rjson);
@@ -736,7 +722,7 @@ static int cmd_call(struct cli *c, int argc, char **argv, bool tell)
 			printf("  reply (%s):\n%.*s", resp_type, (int)tn,
 			       (const char *)text);
 		else
-			print_bytes("reply", x.data, x.len);
+			cli_print_bytes("reply", x.data, x.len);
 	}
 	rc = 0;
 out:
@@ -782,30 +768,30 @@ static int cmd_discover(struct cli *c, int argc, char **argv)
 	int rc;
 
 	if (argc != 1)
-		return fail(2, "actr discover MANUFACTURER:NAME:VERSION",
+		return cli_fail(2, "actr discover MANUFACTURER:NAME:VERSION",
 			    "discover needs one type");
 	if (parse_target(argv[0], &t) < 0)
 		return 2;
 	if (!t.type) {
 		target_free(&t);
-		return fail(2, "give a type, not an id", "bad type '%s'",
+		return cli_fail(2, "give a type, not an id", "bad type '%s'",
 			    argv[0]);
 	}
 	rc = cli_start(c);
 	if (rc)
 		goto out;
-	rc = actr_peer_discover(c->peer, t.type, opt.max, on_disc, &d);
+	rc = actr_peer_discover(c->peer, t.type, cli_opt.max, on_disc, &d);
 	if (rc < 0 || !run_until(c, &d.done)) {
-		rc = fail(1, "is actr-signal running?", "discovery failed: %s",
+		rc = cli_fail(1, "is actr-signal running?", "discovery failed: %s",
 			  rc < 0 ? actr_strerror(rc) : "timed out");
 		goto out;
 	}
 	if (d.status < 0) {
-		rc = fail(1, NULL, "discovery failed: %s: %s",
+		rc = cli_fail(1, NULL, "discovery failed: %s: %s",
 			  actr_strerror(d.status), d.message);
 		goto out;
 	}
-	if (opt.json) {
+	if (cli_opt.json) {
 		printf("{\"ok\":true,\"type\":\"%s\",\"ids\":[", argv[0]);
 		for (size_t i = 0; i < d.n; i++)
 			printf("%s\"%s\"", i ? "," : "", d.ids[i]);
@@ -815,7 +801,7 @@ static int cmd_discover(struct cli *c, int argc, char **argv)
 			printf("%s\n", d.ids[i]);
 	}
 	if (d.n == 0) {
-		rc = fail(1, "start a node of that type, or check the type "
+		rc = cli_fail(1, "start a node of that type, or check the type "
 			  "(MANUFACTURER:NAME:VERSION) and its ACL",
 			  "no actor of type %s is registered", argv[0]);
 		goto out;
@@ -853,22 +839,22 @@ static int cmd_ping(struct cli *c, int argc, char **argv)
 	int rc;
 
 	if (argc != 1)
-		return fail(2, "actr ping TARGET", "ping needs one target");
+		return cli_fail(2, "actr ping TARGET", "ping needs one target");
 	if (parse_target(argv[0], &t) < 0)
 		return 2;
 	rc = cli_start(c);
 	if (rc)
 		goto out;
-	rtt = calloc(opt.count + 1, sizeof(double));
+	rtt = calloc(cli_opt.count + 1, sizeof(double));
 	if (!rtt) {
 		rc = 1;
 		goto out;
 	}
-	for (unsigned i = 0; i <= opt.count; i++) {
+	for (unsigned i = 0; i <= cli_opt.count; i++) {
 		struct result x = { 0 };
 
 		t0 = actr_time_ns();
-		if (send_call(c, &t, opt.route, (const uint8_t *)"", 0, &x) < 0 ||
+		if (send_call(c, &t, cli_opt.route, (const uint8_t *)"", 0, &x) < 0 ||
 		    !run_until(c, &x.done)) {
 			x.status = -ACTR_ETIMEDOUT;
 			x.at = actr_time_ns();
@@ -884,7 +870,7 @@ static int cmd_ping(struct cli *c, int argc, char **argv)
 			rtt[ok++] = (x.at - t0) / 1e6;
 	}
 	qsort(rtt, ok, sizeof(double), cmp_dbl);
-	if (opt.json)
+	if (cli_opt.json)
 		printf("{\"ok\":true,\"setup_ms\":%.3f,\"count\":%u,"
 		       "\"rtt_min_ms\":%.3f,\"rtt_p50_ms\":%.3f,"
 		       "\"rtt_max_ms\":%.3f}\n", setup, ok,
@@ -901,506 +887,6 @@ out:
 	free(rtt);
 	target_free(&t);
 	return rc;
-}
-
-/* ---- mailbox and DLQ --------------------------------------------------------- */
-
-/* Open FILE's mailbox for a command. -EBUSY: a running node has it. */
-static int mb_open(const char *path, actr_mailbox_t **mb)
-{
-	actr_mailbox_opts_t o;
-
-	if (access(path, R_OK) < 0)
-		return fail(-ENOENT, "give the node's mailbox_path ([storage] "
-			    "in its config)", "%s: %s", path,
-			    strerror(errno));
-	actr_mailbox_opts_init(&o);
-	return actr_mailbox_open(path, &o, mb);
-}
-
-/* While the node runs, the DLQ table is read directly (SQLite WAL lets
- * a reader in next to the writer). */
-static int dlq_read_running(const char *path, bool stats_only)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	char sql[512];
-	int rc, n = 0;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		sqlite3_close(db);
-		return fail(1, NULL, "%s: cannot read", path);
-	}
-	snprintf(sql, sizeof(sql), stats_only ?
-		 "SELECT count(*), coalesce(min(created_ms),0), "
-		 "coalesce(max(created_ms),0), "
-		 "coalesce(sum(redrives > 0),0) FROM actr_dlq" :
-		 "SELECT id, msg_id, category, reason, created_ms, attempts,"
-		 " redrives, length(payload) FROM actr_dlq %s ORDER BY id"
-		 " LIMIT %u", opt.category ? "WHERE category = ?1" : "",
-		 opt.limit ? opt.limit : 1000);
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		rc = fail(1, "is it an actr mailbox?", "%s: %s", path,
-			  sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return rc;
-	}
-	if (opt.category && !stats_only)
-		sqlite3_bind_text(st, 1, opt.category, -1, SQLITE_STATIC);
-	if (opt.json && !stats_only)
-		printf("{\"ok\":true,\"running\":true,\"entries\":[");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (stats_only) {
-			if (opt.json)
-				printf("{\"ok\":true,\"running\":true,"
-				       "\"count\":%lld,\"oldest_ms\":%lld,"
-				       "\"newest_ms\":%lld,\"redriven\":%lld}\n",
-				       sqlite3_column_int64(st, 0),
-				       sqlite3_column_int64(st, 1),
-				       sqlite3_column_int64(st, 2),
-				       sqlite3_column_int64(st, 3));
-			else
-				printf("dlq: %lld entries (%lld redriven "
-				       "before); the node is running\n",
-				       sqlite3_column_int64(st, 0),
-				       sqlite3_column_int64(st, 3));
-			continue;
-		}
-		if (opt.json) {
-			printf("%s{\"id\":%lld,\"msg_id\":%lld,\"category\":",
-			       n ? "," : "", sqlite3_column_int64(st, 0),
-			       sqlite3_column_int64(st, 1));
-			json_str(stdout, (const char *)sqlite3_column_text(st, 2),
-				 (size_t)sqlite3_column_bytes(st, 2));
-			printf(",\"reason\":");
-			json_str(stdout, (const char *)sqlite3_column_text(st, 3),
-				 (size_t)sqlite3_column_bytes(st, 3));
-			printf(",\"created_ms\":%lld,\"attempts\":%lld,"
-			       "\"redrives\":%lld,\"bytes\":%lld}",
-			       sqlite3_column_int64(st, 4),
-			       sqlite3_column_int64(st, 5),
-			       sqlite3_column_int64(st, 6),
-			       sqlite3_column_int64(st, 7));
-		} else {
-			printf("%lld  %-14s %lld bytes  attempts %lld  %s\n",
-			       sqlite3_column_int64(st, 0),
-			       sqlite3_column_text(st, 2),
-			       sqlite3_column_int64(st, 7),
-			       sqlite3_column_int64(st, 5),
-			       sqlite3_column_text(st, 3));
-		}
-		n++;
-	}
-	if (opt.json && !stats_only)
-		printf("]}\n");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return 0;
-}
-
-/* One waiting message for `mailbox ls`. */
-struct ls_msg {
-	uint64_t id;
-	uint64_t enqueued_ms;
-	uint32_t attempts, redrives;
-	uint8_t priority;
-	size_t len;
-	char route[128];		/* the RpcEnvelope's route key, or "" */
-	char from[200];			/* the sender's ActrId, or "" */
-};
-
-struct ls_ctx {
-	struct ls_msg *v;		/* the first `limit` seen */
-	size_t n, limit;
-	uint64_t count[2];		/* by priority */
-	uint64_t bytes;			/* payload bytes, all */
-	uint64_t oldest_ms;		/* smallest enqueued_ms, 0 none */
-};
-
-static int ls_collect(const actr_mailbox_stored_t *m, void *arg)
-{
-	struct ls_ctx *c = arg;
-	struct ls_msg *e;
-	Actr__RpcEnvelope *env;
-	Actr__ActrId *from;
-
-	c->count[m->priority & 1]++;
-	c->bytes += m->len;
-	if (!c->oldest_ms || m->enqueued_ms < c->oldest_ms)
-		c->oldest_ms = m->enqueued_ms;
-	if (!c->v || c->n == c->limit)
-		return 0;
-	e = &c->v[c->n++];
-	memset(e, 0, sizeof(*e));
-	e->id = m->id;
-	e->enqueued_ms = m->enqueued_ms;
-	e->attempts = m->attempts;
-	e->redrives = m->redrives;
-	e->priority = m->priority;
-	e->len = m->len;
-	env = actr__rpc_envelope__unpack(NULL, m->len, m->data);
-	if (env) {
-		snprintf(e->route, sizeof(e->route), "%s",
-			 env->route_key ? env->route_key : "");
-		actr__rpc_envelope__free_unpacked(env, NULL);
-	}
-	from = m->from_len ? actr__actr_id__unpack(NULL, m->from_len, m->from)
-			   : NULL;
-	if (from) {
-		if (actr_id_format(from, e->from, sizeof(e->from)) <= 0)
-			e->from[0] = 0;
-		actr__actr_id__free_unpacked(from, NULL);
-	}
-	return 0;
-}
-
-/* High before Normal, then by id. */
-static int ls_cmp(const void *a, const void *b)
-{
-	const struct ls_msg *x = a, *y = b;
-
-	if (x->priority != y->priority)
-		return x->priority < y->priority ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* Entries in FILE's dead-letter queue (read-only), or -1. */
-static long long dlq_count(const char *path)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long n = -1;
-
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
-		    SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT count(*) FROM actr_dlq", -1, &st,
-			       NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			n = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	sqlite3_close(db);
-	return n;
-}
-
-/*
- * `mailbox stats|ls FILE`: read-only (a separate SQLite reader, see
- * actr_mailbox_peek), so both work next to the running node that holds
- * the mailbox, and never change the file.
- */
-static int cmd_mailbox(int argc, char **argv)
-{
-	struct ls_ctx c = { .limit = opt.limit ? opt.limit : 1000 };
-	bool ls = argc == 2 && !strcmp(argv[0], "ls");
-	uint64_t now = actr_wall_ms();
-	long long dlq;
-	int rc;
-
-	if (argc != 2 || (!ls && strcmp(argv[0], "stats")))
-		return fail(2, "actr mailbox stats FILE | actr mailbox ls FILE",
-			    "unknown mailbox command");
-	if (access(argv[1], R_OK) < 0)
-		return fail(1, "give the node's mailbox_path ([storage] in "
-			    "its config)", "%s: %s", argv[1], strerror(errno));
-	if (ls && !(c.v = calloc(c.limit, sizeof(*c.v))))
-		return fail(1, NULL, "out of memory");
-	rc = actr_mailbox_peek(argv[1], ls_collect, &c);
-	if (rc < 0) {
-		free(c.v);
-		return fail(1, rc == -ACTR_ECORRUPT ? "is it an actr mailbox?"
-						    : NULL,
-			    "%s: %s", argv[1], actr_strerror(rc));
-	}
-	dlq = dlq_count(argv[1]);
-	if (!ls) {
-		if (opt.json)
-			printf("{\"ok\":true,\"queued_high\":%llu,"
-			       "\"queued_normal\":%llu,\"bytes\":%llu,"
-			       "\"dlq_size\":%lld,\"oldest_age_ms\":%llu}\n",
-			       (unsigned long long)c.count[0],
-			       (unsigned long long)c.count[1],
-			       (unsigned long long)c.bytes, dlq,
-			       (unsigned long long)(c.oldest_ms && now >
-				c.oldest_ms ? now - c.oldest_ms : 0));
-		else
-			printf("%s: %llu waiting (high %llu, normal %llu; "
-			       "%llu bytes), %lld in the dead-letter queue, "
-			       "oldest %llu ms\n", argv[1],
-			       (unsigned long long)(c.count[0] + c.count[1]),
-			       (unsigned long long)c.count[0],
-			       (unsigned long long)c.count[1],
-			       (unsigned long long)c.bytes, dlq,
-			       (unsigned long long)(c.oldest_ms && now >
-				c.oldest_ms ? now - c.oldest_ms : 0));
-		return 0;
-	}
-	qsort(c.v, c.n, sizeof(*c.v), ls_cmp);
-	if (opt.json) {
-		printf("{\"ok\":true,\"queued_high\":%llu,\"queued_normal\":"
-		       "%llu,\"dlq_size\":%lld,\"truncated\":%s,\"messages\":[",
-		       (unsigned long long)c.count[0],
-		       (unsigned long long)c.count[1], dlq,
-		       c.n < c.count[0] + c.count[1] ? "true" : "false");
-		for (size_t i = 0; i < c.n; i++) {
-			const struct ls_msg *e = &c.v[i];
-
-			printf("%s{\"id\":%llu,\"priority\":\"%s\",\"bytes\":"
-			       "%zu,\"age_ms\":%llu,\"attempts\":%u,"
-			       "\"redrives\":%u,\"route\":", i ? "," : "",
-			       (unsigned long long)e->id,
-			       e->priority ? "normal" : "high", e->len,
-			       (unsigned long long)(now > e->enqueued_ms ?
-						    now - e->enqueued_ms : 0),
-			       e->attempts, e->redrives);
-			json_str(stdout, e->route, strlen(e->route));
-			printf(",\"from\":");
-			json_str(stdout, e->from, strlen(e->from));
-			printf("}");
-		}
-		printf("]}\n");
-	} else {
-		printf("%llu waiting (high %llu, normal %llu), %lld in the "
-		       "dead-letter queue\n",
-		       (unsigned long long)(c.count[0] + c.count[1]),
-		       (unsigned long long)c.count[0],
-		       (unsigned long long)c.count[1], dlq);
-		if (c.n)
-			printf("%-6s %10s %10s %8s  %-32s %s\n", "PRIO", "ID",
-			       "AGE_MS", "BYTES", "ROUTE", "FROM");
-		for (size_t i = 0; i < c.n; i++) {
-			const struct ls_msg *e = &c.v[i];
-
-			printf("%-6s %10llu %10llu %8zu  %-32s %s\n",
-			       e->priority ? "normal" : "high",
-			       (unsigned long long)e->id,
-			       (unsigned long long)(now > e->enqueued_ms ?
-						    now - e->enqueued_ms : 0),
-			       e->len, *e->route ? e->route : "-",
-			       *e->from ? e->from : "-");
-		}
-		if (c.n < c.count[0] + c.count[1])
-			printf("... %llu more (--limit N)\n",
-			       (unsigned long long)(c.count[0] + c.count[1] -
-						    c.n));
-	}
-	free(c.v);
-	return 0;
-}
-
-struct admin_res {
-	int done;
-	int rc;				/* transport */
-	int status;			/* HTTP */
-	char body[512];
-};
-
-static void on_admin(actr_http_call_t *call, int rc, int status,
-		     const uint8_t *body, size_t len, void *arg)
-{
-	struct admin_res *x = arg;
-
-	(void)call;
-	x->done = 1;
-	x->rc = rc;
-	x->status = status;
-	if (len >= sizeof(x->body))
-		len = sizeof(x->body) - 1;
-	memcpy(x->body, body, len);
-	x->body[len] = 0;
-}
-
-/*
- * `dlq redrive|purge --node URL --token-file F`: through the running
- * node's admin endpoint (POST /admin/dlq/SUB?id=N|all[&category=C]),
- * which changes the mailbox the node holds and delivers what it
- * redrives.
- */
-static int dlq_admin(const char *sub)
-{
-	struct actr_http_request rq = { 0 };
-	struct admin_res x = { 0 };
-	char token[256], hdr[300], url[1024], id[32];
-	actr_reactor_t *r;
-	uint64_t end;
-	int rc;
-
-	if (!opt.token_file)
-		return fail(2, "the node's [observability] admin_token_file",
-			    "--node needs --token-file FILE");
-	rc = actr_metrics_read_token(opt.token_file, token, sizeof(token));
-	if (rc < 0)
-		return fail(2, "the file holds the node's admin token on its "
-			    "first line", "--token-file %s: %s",
-			    opt.token_file, rc == -EINVAL ? "empty" :
-			    actr_strerror(rc));
-	if (opt.id)
-		snprintf(id, sizeof(id), "%llu", (unsigned long long)opt.id);
-	else
-		snprintf(id, sizeof(id), "all");
-	snprintf(url, sizeof(url), "%s/admin/dlq/%s?id=%s%s%s", opt.node, sub,
-		 id, opt.category ? "&category=" : "",
-		 opt.category ? opt.category : "");
-	snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", token);
-	explicit_bzero(token, sizeof(token));
-	rq.method = "POST";
-	rq.url = url;
-	rq.headers = hdr;
-	rq.timeout_ms = opt.timeout_ms;
-	r = actr_reactor_new();
-	if (!r)
-		return fail(1, NULL, "out of memory");
-	if (!actr_http_request(r, &rq, on_admin, &x)) {
-		explicit_bzero(hdr, sizeof(hdr));
-		actr_reactor_free(r);
-		return fail(2, "give the endpoint as http://HOST:PORT",
-			    "--node %s: not a URL", opt.node);
-	}
-	end = actr_time_ns() + ACTR_MS(opt.timeout_ms) + ACTR_SEC(1);
-	while (!x.done && actr_time_ns() < end)
-		actr_reactor_run_once(r, 50);
-	explicit_bzero(hdr, sizeof(hdr));
-	actr_reactor_drain(r, 100);
-	actr_reactor_free(r);
-	if (!x.done || x.rc < 0)
-		return fail(1, "is the node running with its metrics endpoint "
-			    "(--metrics / [observability] metrics)?",
-			    "%s: %s", opt.node, x.done ?
-			    actr_strerror(x.rc) : "no answer");
-	if (x.status == 200) {
-		if (opt.json)
-			printf("%s", x.body);
-		else
-			printf("dlq %s through %s: %s", sub, opt.node, x.body);
-		return 0;
-	}
-	return fail(1, x.status == 401 || x.status == 403 ?
-		    "check the token file: it must hold the node's "
-		    "admin_token_file content" : x.status == 404 ?
-		    "the node has no admin endpoint: configure "
-		    "[observability] admin_token_file (--admin-token-file)" :
-		    NULL, "dlq %s through %s refused: HTTP %d %s", sub,
-		    opt.node, x.status, x.body);
-}
-
-static int cmd_dlq(int argc, char **argv)
-{
-	const char *sub = argc > 0 ? argv[0] : "";
-	actr_dlq_filter_t f = { 0 };
-	actr_mailbox_t *mb;
-	actr_dlq_entry_t *e = NULL;
-	size_t n = 0;
-	bool change = !strcmp(sub, "redrive") || !strcmp(sub, "purge");
-	int rc;
-
-	if (change && opt.node)		/* no FILE: the node has it */
-		return argc == 1 ? dlq_admin(sub)
-				 : fail(2, "actr dlq redrive|purge --node URL"
-					" --token-file F", "--node takes no "
-					"FILE");
-	if (argc < 2 || (!change && strcmp(sub, "list") &&
-			 strcmp(sub, "stats") && strcmp(sub, "show")))
-		return fail(2, "actr dlq list|stats|show|redrive|purge FILE",
-			    "unknown dlq command '%s'", sub);
-	if (!strcmp(sub, "show")) {
-		if (argc != 3)
-			return fail(2, "actr dlq show FILE ID",
-				    "show needs an entry id");
-		opt.id = strtoull(argv[2], NULL, 10);
-	}
-	f.id = opt.id;
-	f.category = opt.category;
-	f.limit = opt.limit;
-	rc = mb_open(argv[1], &mb);
-	if (rc == -EBUSY) {
-		if (change)
-			return fail(1, "go through the node's admin endpoint: "
-				    "actr dlq redrive|purge --node "
-				    "http://HOST:PORT --token-file FILE "
-				    "(its [observability] metrics address and "
-				    "admin_token_file), or stop the node first",
-				    "%s is open in a running node", argv[1]);
-		return dlq_read_running(argv[1], !strcmp(sub, "stats"));
-	}
-	if (rc < 0)
-		return rc == -ENOENT ? 1 : fail(1, NULL, "%s: %s", argv[1],
-						 actr_strerror(rc));
-	if (!strcmp(sub, "stats")) {
-		actr_dlq_stats_t s;
-
-		rc = actr_dlq_stats(mb, &f, &s);
-		if (rc == 0 && opt.json)
-			printf("{\"ok\":true,\"count\":%llu,\"oldest_ms\":%llu,"
-			       "\"newest_ms\":%llu,\"redriven\":%llu}\n",
-			       (unsigned long long)s.count,
-			       (unsigned long long)s.oldest_ms,
-			       (unsigned long long)s.newest_ms,
-			       (unsigned long long)s.redriven);
-		else if (rc == 0)
-			printf("dlq: %llu entries (%llu redriven before)\n",
-			       (unsigned long long)s.count,
-			       (unsigned long long)s.redriven);
-	} else if (change) {
-		rc = !strcmp(sub, "redrive") ? actr_dlq_redrive(mb, &f)
-					     : actr_dlq_delete(mb, &f);
-		if (rc >= 0 && actr_mailbox_commit(mb) == 0) {
-			if (opt.json)
-				printf("{\"ok\":true,\"%s\":%d}\n",
-				       !strcmp(sub, "redrive") ? "redriven"
-							       : "purged", rc);
-			else
-				printf("%s %d entr%s\n",
-				       !strcmp(sub, "redrive") ? "redrove"
-							       : "purged", rc,
-				       rc == 1 ? "y" : "ies");
-			rc = 0;
-		}
-	} else {
-		rc = actr_dlq_query(mb, &f, &e, &n);
-		if (rc == 0 && !strcmp(sub, "show") && n == 0)
-			rc = -ACTR_ENOTFOUND;
-		if (rc == 0 && opt.json)
-			printf("{\"ok\":true,\"entries\":[");
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			if (opt.json) {
-				printf("%s{\"id\":%llu,\"category\":", i ? "," : "",
-				       (unsigned long long)e[i].id);
-				json_str(stdout, e[i].category,
-					 strlen(e[i].category));
-				printf(",\"reason\":");
-				json_str(stdout, e[i].reason,
-					 strlen(e[i].reason));
-				printf(",\"attempts\":%u,\"redrives\":%u",
-				       e[i].attempts, e[i].redrives);
-				if (!strcmp(sub, "show"))
-					print_bytes("payload", e[i].payload,
-						    e[i].payload_len);
-				printf("}");
-			} else if (!strcmp(sub, "show")) {
-				printf("entry %llu: %s: %s (attempts %u, "
-				       "redrives %u)\n",
-				       (unsigned long long)e[i].id,
-				       e[i].category, e[i].reason,
-				       e[i].attempts, e[i].redrives);
-				print_bytes("payload", e[i].payload,
-					    e[i].payload_len);
-			} else {
-				printf("%llu  %-14s %zu bytes  attempts %u  "
-				       "%s\n", (unsigned long long)e[i].id,
-				       e[i].category, e[i].payload_len,
-				       e[i].attempts, e[i].reason);
-			}
-		}
-		if (rc == 0 && opt.json)
-			printf("]}\n");
-		actr_dlq_entries_free(e, n);
-	}
-	actr_mailbox_close(mb);
-	if (rc < 0)
-		return fail(1, rc == -ACTR_ENOTFOUND ?
-			    "list the ids with `actr dlq list FILE`" : NULL,
-			    "dlq %s: %s", sub, actr_strerror(rc));
-	return 0;
 }
 
 /* ---- config check ---------------------------------------------------------- */
@@ -1472,19 +958,19 @@ static int cmd_config(int argc, char **argv)
 	int rc, warn;
 
 	if (argc != 2 || strcmp(argv[0], "check"))
-		return fail(2, "actr config check FILE",
+		return cli_fail(2, "actr config check FILE",
 			    "unknown config command");
 	c = actr_config_new();
 	if (!c)
 		return 1;
 	rc = actr_config_load(c, argv[1], err, sizeof(err));
 	if (rc < 0) {
-		if (opt.json) {
+		if (cli_opt.json) {
 			printf("{\"ok\":false,\"error\":");
-			json_str(stdout, err, strlen(err));
+			cli_json_str(stdout, err, strlen(err));
 			printf("}\n");
 		}
-		fail(1, rc == -ACTR_EPROTO ? "fix that key (see "
+		cli_fail(1, rc == -ACTR_EPROTO ? "fix that key (see "
 		     "<actr/config.h> for the keys and their values)" : NULL,
 		     "%s", err);
 		actr_config_free(c);
@@ -1496,7 +982,7 @@ static int cmd_config(int argc, char **argv)
 			"--signaling\n", argv[1]);
 		warn++;
 	}
-	if (opt.json)
+	if (cli_opt.json)
 		printf("{\"ok\":true,\"warnings\":%d}\n", warn);
 	else
 		printf("%s: ok%s\n", argv[1], warn ? " (with warnings)" : "");
@@ -1519,7 +1005,7 @@ static int cmd_signal(char **argv)
 		execv(path, argv);
 	}
 	execvp("actr-signal", argv);
-	return fail(1, "install it with `make install`",
+	return cli_fail(1, "install it with `make install`",
 		    "cannot run actr-signal: %s", strerror(errno));
 }
 
@@ -1573,7 +1059,7 @@ static int own_flags(int *argc, char **argv)
 			   !strcmp(a, "--node") || !strcmp(a, "--token-file");
 
 		if (!strcmp(a, "--json")) {
-			opt.json = true;
+			cli_opt.json = true;
 			continue;
 		}
 		if (!val) {
@@ -1581,35 +1067,35 @@ static int own_flags(int *argc, char **argv)
 			continue;
 		}
 		if (i + 1 >= *argc)
-			return fail(2, NULL, "%s needs a value", a);
+			return cli_fail(2, NULL, "%s needs a value", a);
 		a = argv[++i];
 		if (!strcmp(argv[i - 1], "--route"))
-			opt.route = a;
+			cli_opt.route = a;
 		else if (!strcmp(argv[i - 1], "--proto"))
-			opt.proto = a;
+			cli_opt.proto = a;
 		else if (!strcmp(argv[i - 1], "--category"))
-			opt.category = a;
+			cli_opt.category = a;
 		else if (!strcmp(argv[i - 1], "--node"))
-			opt.node = a;
+			cli_opt.node = a;
 		else if (!strcmp(argv[i - 1], "--token-file"))
-			opt.token_file = a;
+			cli_opt.token_file = a;
 		else {
 			char *end;
 			unsigned long long v = strtoull(a, &end, 10);
 
 			if (*end || end == a || v > UINT32_MAX)
-				return fail(2, NULL, "%s: '%s' is not a number",
+				return cli_fail(2, NULL, "%s: '%s' is not a number",
 					    argv[i - 1], a);
 			if (!strcmp(argv[i - 1], "--timeout"))
-				opt.timeout_ms = (unsigned)v;
+				cli_opt.timeout_ms = (unsigned)v;
 			else if (!strcmp(argv[i - 1], "--count"))
-				opt.count = (unsigned)v;
+				cli_opt.count = (unsigned)v;
 			else if (!strcmp(argv[i - 1], "--max"))
-				opt.max = (unsigned)v;
+				cli_opt.max = (unsigned)v;
 			else if (!strcmp(argv[i - 1], "--id"))
-				opt.id = v;
+				cli_opt.id = v;
 			else
-				opt.limit = (unsigned)v;
+				cli_opt.limit = (unsigned)v;
 		}
 	}
 	*argc = out;
@@ -1639,15 +1125,15 @@ int main(int argc, char **argv)
 		return 1;
 	if (actr_config_args(c.cfg, &argc, argv, err, sizeof(err)) < 0) {
 		actr_config_free(c.cfg);
-		return fail(2, "see `actr --help`", "%s", err);
+		return cli_fail(2, "see `actr --help`", "%s", err);
 	}
 	if (argc < 2) {
 		actr_config_free(c.cfg);
-		return fail(2, "see `actr --help`", "no command");
+		return cli_fail(2, "see `actr --help`", "no command");
 	}
 	cmd = argv[1];
 	if (!strcmp(cmd, "version")) {
-		if (opt.json)
+		if (cli_opt.json)
 			printf("{\"version\":\"%s\"}\n", CLI_VERSION);
 		else
 			printf("actr %s\n", CLI_VERSION);
@@ -1659,18 +1145,18 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "ping")) {
 		rc = cmd_ping(&c, argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "mailbox")) {
-		rc = cmd_mailbox(argc - 2, argv + 2);
+		rc = cli_mailbox(argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "dlq")) {
-		rc = cmd_dlq(argc - 2, argv + 2);
+		rc = cli_dlq(argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "config")) {
 		rc = cmd_config(argc - 2, argv + 2);
 	} else if (!strcmp(cmd, "completion")) {
 		rc = argc == 3 && !strcmp(argv[2], "bash") ?
 			     (fputs(bash_completion, stdout), 0) :
-			     fail(2, "actr completion bash",
+			     cli_fail(2, "actr completion bash",
 				  "only bash completion is available");
 	} else {
-		rc = fail(2, "see `actr --help`", "unknown command '%s'", cmd);
+		rc = cli_fail(2, "see `actr --help`", "unknown command '%s'", cmd);
 	}
 	cli_stop(&c);
 	actr_config_free(c.cfg);
