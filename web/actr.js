@@ -49,6 +49,7 @@ const BACKOFF_MAX_MS = 60000;
 const RECONNECT_TRIES = 10;
 const SEND_HIGH_WATER = 4 << 20;	// DataChannel bufferedAmount
 const SEND_LOW_WATER = 1 << 20;
+const SETUP_TRIES = 3;			// connection setups per call
 
 function uuid() {
 	const c = globalThis.crypto;
@@ -166,7 +167,7 @@ export class ActrClient {
 		this.timers = new Set();
 		this.closed = false;
 		this.stats = { calls: 0, served: 0, badInput: 0, reconnects: 0,
-			registrations: 0, renewals: 0 };
+			registrations: 0, renewals: 0, pongs: 0, setupRetries: 0 };
 		this.warned = new Map();	// rate-limited log lines
 	}
 
@@ -571,8 +572,16 @@ export class ActrClient {
 					'reconnecting');
 				this.reconnect(false);
 			}, wait);
-			this.pending.set(eid, { resolve: () => {
+			this.pending.set(eid, { resolve: (s) => {
+				this.pending.delete(eid);
 				clearTimeout(this.pongTimer);
+				this.stats.pongs++;
+				if (s.pong?.credentialWarning) {
+					// the signing key retires: renew now
+					this.log('info', 'credential warning: ' +
+						s.pong.credentialWarning.message);
+					this.renew();
+				}
 				this.heartbeat();
 			}, reject: () => {} });
 		}, secs * 1000);
@@ -715,37 +724,57 @@ export class ActrClient {
 	}
 
 	/** The open connection to id, set up when needed (role
-	 * negotiation first, as the initiator). */
+	 * negotiation first, as the initiator). A setup that fails before
+	 * the channels open is tried again (up to SETUP_TRIES within the
+	 * deadline): a new session from scratch, as the C runtime's
+	 * reconnect does. Refusals by the server (ACL, unknown peer) are
+	 * final. */
 	async ready(id, timeoutMs) {
 		const key = actrIdString(id);
-		let c = this.conns.get(key);
-		if (c?.open)
-			return c;
-		if (!c) {
-			c = this.newConn(id);
-			const eid = this.relay(id, { roleNegotiation: {
-				from: this.id, to: id, realmId: this.realm } });
-			this.awaitReply(eid, 'role negotiation').catch((e) => {
-				// the assignment itself arrives as a relay
-				if (!c.pc)
-					this.dropConn(c, e.code === Code.ENOTFOUND
-						? Code.EUNAVAILABLE : e.code,
-					`role negotiation: ${e.message}`);
+		const end = Date.now() + timeoutMs;
+		for (let attempt = 1; ; attempt++) {
+			let c = this.conns.get(key);
+			if (c?.open)
+				return c;
+			if (!c)
+				c = this.negotiate(id);
+			const conn = c;
+			const p = new Promise((resolve, reject) => {
+				conn.waiters.push({ resolve, reject });
 			});
+			try {
+				return await withTimeout(p, Math.max(1,
+					end - Date.now()), `connection to ${key}`);
+			} catch (e) {
+				if (e.code === Code.ETIMEDOUT && !conn.open)
+					this.dropConn(conn, Code.ETIMEDOUT,
+						'setup timed out');
+				if (e.code === Code.ETIMEDOUT || conn.refused ||
+				    e.code === Code.ECLOSED ||
+				    attempt >= SETUP_TRIES || Date.now() >= end)
+					throw e;
+				this.stats.setupRetries++;
+				this.log('info', `setup to ${key} failed ` +
+					`(${e.message}); trying again`);
+			}
 		}
-		const conn = c;
-		const p = new Promise((resolve, reject) => {
-			conn.waiters.push({ resolve, reject });
+	}
+
+	/** A new connection to id and its RoleNegotiation; the
+	 * RoleAssignment comes back as a relay (onRelay). */
+	negotiate(id) {
+		const c = this.newConn(id);
+		const eid = this.relay(id, { roleNegotiation: {
+			from: this.id, to: id, realmId: this.realm } });
+		this.awaitReply(eid, 'role negotiation').catch((e) => {
+			if (c.pc)
+				return;
+			c.refused = true;	// ACL, unknown peer: final
+			this.dropConn(c, e.code === Code.ENOTFOUND
+				? Code.EUNAVAILABLE : e.code,
+			`role negotiation: ${e.message}`);
 		});
-		try {
-			return await withTimeout(p, timeoutMs,
-				`connection to ${key}`);
-		} catch (e) {
-			if (e.code === Code.ETIMEDOUT && !conn.open)
-				this.dropConn(conn, Code.ETIMEDOUT,
-					'setup timed out');
-			throw e;
-		}
+		return c;
 	}
 
 	makePc(c, offerer) {
@@ -779,7 +808,11 @@ export class ActrClient {
 	async offer(c) {
 		const pc = c.pc;
 		const o = await pc.createOffer();
-		await pc.setLocalDescription(o);
+		// node-datachannel's polyfill negotiates by itself when the
+		// channels are created (its createOffer hands out that offer):
+		// setting it again would start a second negotiation
+		if (pc.signalingState !== 'have-local-offer')
+			await pc.setLocalDescription(o);
 		c.xid = uuid();
 		c.localUfrag = ufragOf(pc.localDescription.sdp);
 		this.relay(c.remote, { sessionDescription: {
@@ -831,7 +864,8 @@ export class ActrClient {
 		let c = this.conns.get(key);
 		if (rl.roleAssignment) {
 			pending?.resolve(rl.roleAssignment);
-			if (c && c.pc && c.open) {
+			if (c && c.pc) {
+				// a new session: whatever we had is stale
 				this.dropConn(c, Code.EUNAVAILABLE,
 					'peer renegotiated');
 				c = null;

@@ -17,6 +17,8 @@
 #   js-to-js     one module instance calls another through actr-signal
 #                (both sides of role negotiation, SDP and the channels in
 #                JavaScript), an ACL denial gives ActrError EPERM
+#   restart      actr-signal is restarted under a connected client: it goes
+#                "reconnecting" -> "connected" and calls the C echo again
 # Inside a private network namespace (unshare -n) when root, so fixed
 # ports on 127.0.0.1 collide with nothing. Without node/npm or the
 # registry the test prints "SKIP: <reason>"; with CI=true a skip fails.
@@ -126,8 +128,12 @@ msg_burst = 100000
 [realm.101]
 secret = $SECRET
 EOC
-"$B/actr-signal" -c "$DIR/signal.conf" >"$DIR/signal.log" 2>&1 &
-PIDS="$PIDS $!"
+start_signal() {
+	"$B/actr-signal" -c "$DIR/signal.conf" >>"$DIR/signal.log" 2>&1 &
+	SIG=$!
+	PIDS="$PIDS $SIG"
+}
+start_signal
 wait_for "$DIR/signal.log" "listening on" 5 || {
 	result "actr-signal starts" 1 "" "$DIR/signal.log"; exit 1; }
 C_ARGS="--signal ws://127.0.0.1:$PORT --realm 101 --secret $SECRET --local 127.0.0.1"
@@ -176,5 +182,22 @@ wait "$JS"
 grep -q "^ok serve served=200" "$DIR/serve.log" || st=1
 result c-to-js $st "$(grep -h '^stats ' "$DIR/client.log")" \
 	"$DIR/client.log" "$DIR/serve.log"
+
+# restart: the server goes away under a connected client and comes back
+# (same state file) 1 s later
+js "$DIR/restart.log" restart &
+JS=$!
+PIDS="$PIDS $JS"
+st=1
+if wait_for "$DIR/restart.log" "^restart-ready" 20; then
+	kill -TERM "$SIG"
+	wait "$SIG" 2>/dev/null
+	sleep 1
+	start_signal
+	wait "$JS"
+	grep -q "^ok restart" "$DIR/restart.log" && st=0
+fi
+result restart $st "$(grep -h '^ok restart' "$DIR/restart.log" |
+	cut -d' ' -f3-)" "$DIR/restart.log" "$DIR/signal.log"
 
 [ "$FAILS" -eq 0 ]

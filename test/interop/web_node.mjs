@@ -20,6 +20,9 @@ const require = createRequire(join(resolve(npmDir), 'package.json'));
 const { RTCPeerConnection } = await import(
 	require.resolve('node-datachannel/polyfill'));
 const WebSocket = require('ws');
+if (process.env.ACTR_WEB_DEBUG === '2')
+	require('node-datachannel').initLogger('Debug', (lvl, msg) =>
+		process.stderr.write(`ldc ${lvl}: ${msg}\n`));
 const here = dirname(fileURLToPath(import.meta.url));
 const { ActrClient, ActrError } = await import(
 	join(here, '../../web/actr.js'));
@@ -63,7 +66,12 @@ function field1(bytes) {
 function client(type, extra = {}) {
 	return new ActrClient({ signalUrl, realm: Number(realm), type,
 		realmSecret: secret, RTCPeerConnection, WebSocket,
-		rtcConfig: { bindAddress: '127.0.0.1' }, ...extra });
+		rtcConfig: { bindAddress: '127.0.0.1' },
+		log: (lvl, s) => {
+			if (process.env.ACTR_WEB_DEBUG || lvl === 'warn' ||
+			    lvl === 'error')
+				process.stderr.write(`${type} ${lvl}: ${s}\n`);
+		}, ...extra });
 }
 
 async function stepCall() {
@@ -199,8 +207,50 @@ async function stepPair() {
 	}
 }
 
+// The module survives an actr-signal restart: web.sh restarts the server
+// after "restart-ready"; the client must go through "reconnecting" back
+// to "connected" and call the C echo server again (a fresh discovery).
+async function stepRestart() {
+	const seen = [];
+	const c = client('acme:web-restart:1.0.0',
+		{ onState: (s) => seen.push(s) });
+	await c.start();
+	try {
+		await c.call('acme:echo:1.0.0', 'echo.EchoService.Echo',
+			str1('before'), { timeoutMs: 10000 });
+		out('restart-ready');
+		const end = Date.now() + 60000;
+		while (Date.now() < end && !(seen.includes('reconnecting') &&
+		       c.state === 'connected'))
+			await new Promise((r) => setTimeout(r, 100));
+		if (c.state !== 'connected')
+			return fail('restart', `state ${c.state} after ` +
+				seen.join(','));
+		let r = null, last = null;
+		while (Date.now() < end && !r) {
+			try {
+				await c.discover('acme:echo:1.0.0');
+				r = await c.call('acme:echo:1.0.0',
+					'echo.EchoService.Echo', str1('after'),
+					{ timeoutMs: 5000 });
+			} catch (e) {
+				last = e;
+				await new Promise((res) => setTimeout(res, 500));
+			}
+		}
+		if (!r || field1(r) !== 'Echo: after')
+			return fail('restart', `no call after the restart: ` +
+				last?.message);
+		out(`ok restart states ${seen.join(',')} ` +
+			`reconnects=${c.stats.reconnects}`);
+	} finally {
+		await c.close();
+	}
+}
+
 const table = { call: stepCall, unknown: stepUnknown, badcred: stepBadCred,
-	serve: stepServe, pair: stepPair };
+	serve: stepServe, pair: stepPair,
+	restart: stepRestart };
 const guard = setTimeout(() => {
 	fail('all', 'timed out after 120 s');
 	process.exit(1);
