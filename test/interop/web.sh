@@ -17,6 +17,8 @@
 #   js-to-js     one module instance calls another through actr-signal
 #                (both sides of role negotiation, SDP and the channels in
 #                JavaScript), an ACL denial gives ActrError EPERM
+#   c-to-c       the same-run baseline: the C client calls the C echo
+#                server 200 times
 #   restart      actr-signal is restarted under a connected client: it goes
 #                "reconnecting" -> "connected" and calls the C echo again
 # Inside a private network namespace (unshare -n) when root, so fixed
@@ -182,6 +184,11 @@ wait "$JS"
 grep -q "^ok serve served=200" "$DIR/serve.log" || st=1
 result c-to-js $st "$(grep -h '^stats ' "$DIR/client.log")" \
 	"$DIR/client.log" "$DIR/serve.log"
+
+# shellcheck disable=SC2086
+timeout 60 "$B/examples/echo_actor/client" $C_ARGS -n 200 --quiet \
+	>"$DIR/c2c.log" 2>&1
+result c-to-c $? "$(grep -h '^stats ' "$DIR/c2c.log")" "$DIR/c2c.log"
 
 # restart: the server goes away under a connected client and comes back
 # (same state file) 1 s later
