@@ -170,7 +170,8 @@ export class ActrClient {
 		this.timers = new Set();
 		this.closed = false;
 		this.stats = { calls: 0, served: 0, badInput: 0, reconnects: 0,
-			registrations: 0, renewals: 0, pongs: 0, setupRetries: 0 };
+			registrations: 0, renewals: 0, pongs: 0, setupRetries: 0,
+			iceRestarts: 0 };
 		this.warned = new Map();	// rate-limited log lines
 	}
 
@@ -325,6 +326,8 @@ export class ActrClient {
 		for (const t of this.timers)
 			clearTimeout(t);
 		this.timers.clear();
+		clearTimeout(this.pingTimer);
+		clearTimeout(this.pongTimer);
 	}
 
 	async post(path, bytes, headers = {}) {
@@ -810,6 +813,23 @@ export class ActrClient {
 				this.dropConn(c, Code.EUNAVAILABLE,
 					`peer connection ${s}`);
 		};
+		pc.oniceconnectionstatechange = () => {
+			// a lost path: the offerer restarts ICE, the answerer
+			// asks it to (as runtime/peer_restart.c does); DTLS,
+			// SCTP and the calls in flight stay
+			if (pc.iceConnectionState !== 'disconnected' || !c.open ||
+			    c.dead)
+				return;
+			if (c.offerer) {
+				this.restartIce(c).catch((e) => this.dropConn(c,
+					Code.EUNAVAILABLE, `ICE restart: ${e.message}`));
+			} else {
+				try {
+					this.relay(c.remote, { iceRestartRequest: {
+						reason: 'ICE path lost' } });
+				} catch { /* signaling down: nothing to ask */ }
+			}
+		};
 		pc.ondatachannel = (ev) => this.attach(c, ev.channel);
 		if (offerer) {
 			LANES.forEach(([label, init]) =>
@@ -911,11 +931,10 @@ export class ActrClient {
 			}
 			this.addCandidate(c, ic);
 		} else if (rl.iceRestartRequest) {
-			this.warnLimited('restart', `ICE restart requested by ` +
-				`${key}: not supported here, dropping the session`);
-			if (c)
-				this.dropConn(c, Code.EUNAVAILABLE,
-					'ICE restart requested');
+			if (c?.open && c.offerer)
+				this.restartIce(c).catch((e) => this.dropConn(c,
+					Code.EUNAVAILABLE,
+					`ICE restart: ${e.message}`));
 		}
 	}
 
@@ -937,6 +956,11 @@ export class ActrClient {
 			this.stats.badInput++;
 			this.warnLimited('xid', 'description without ' +
 				'sdp_exchange_id ignored');
+			return;
+		}
+		if (sd.type === SDP_TYPE.ICE_RESTART_OFFER && c?.open &&
+		    !c.offerer) {
+			await this.answerRestart(c, sd);
 			return;
 		}
 		if (isOffer) {
@@ -963,17 +987,52 @@ export class ActrClient {
 				sdpExchangeId: c.xid } });
 			this.flushCandidates(c);
 		} else {
-			if (!c || !c.pc || !c.offerer || c.remoteSdp)
+			if (!c || !c.pc || !c.offerer ||
+			    (c.remoteSdp && !c.restarting))
 				return;	// unexpected answer
 			if (sd.sdpExchangeId !== c.xid)
 				return;	// stale answer
 			await c.pc.setRemoteDescription({ type: 'answer',
 				sdp: sd.sdp });
 			c.remoteSdp = true;
+			c.restarting = false;
 			c.remoteUfrag = ufragOf(sd.sdp);
 		}
 		for (const ic of c.early.splice(0))
 			this.addCandidate(c, ic);
+	}
+
+	/** ICE restart as the offerer (the answerer asked: PROTOCOL.md 4,
+	 * runtime/peer_restart.c): new ICE credentials, a fresh exchange id
+	 * on an ICE_RESTART_OFFER; the channels stay. One at a time. */
+	async restartIce(c) {
+		if (c.restarting)
+			return;
+		c.restarting = true;
+		this.stats.iceRestarts++;
+		const o = await c.pc.createOffer({ iceRestart: true });
+		await c.pc.setLocalDescription(o);
+		c.xid = uuid();
+		c.localUfrag = ufragOf(c.pc.localDescription.sdp);
+		this.relay(c.remote, { sessionDescription: {
+			type: SDP_TYPE.ICE_RESTART_OFFER,
+			sdp: c.pc.localDescription.sdp, sdpExchangeId: c.xid } });
+	}
+
+	/** The answer to a restart offer on an open connection: the same
+	 * session with new ICE credentials; candidates of the old
+	 * generation are dropped by their ufrag from now on. */
+	async answerRestart(c, sd) {
+		this.stats.iceRestarts++;
+		c.xid = sd.sdpExchangeId;
+		await c.pc.setRemoteDescription({ type: 'offer', sdp: sd.sdp });
+		c.remoteUfrag = ufragOf(sd.sdp);
+		const a = await c.pc.createAnswer();
+		await c.pc.setLocalDescription(a);
+		c.localUfrag = ufragOf(c.pc.localDescription.sdp);
+		this.relay(c.remote, { sessionDescription: {
+			type: SDP_TYPE.ANSWER, sdp: c.pc.localDescription.sdp,
+			sdpExchangeId: c.xid } });
 	}
 
 	attach(c, dc) {

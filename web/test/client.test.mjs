@@ -190,6 +190,9 @@ test('a signaling request without an answer times out (ETIMEDOUT)',
 		const p = c.discover('acme:echo:1.0.0');
 		t.mock.timers.tick(5001);
 		await assert.rejects(p, (e) => e.code === Code.ETIMEDOUT);
+		// the real timers armed before the mock are cleared by the
+		// real clearTimeout
+		t.mock.timers.reset();
 		await c.close();
 	});
 
