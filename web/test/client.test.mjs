@@ -377,3 +377,57 @@ test('offerer: four channels with their options, stale answer ignored, ' +
 	assert.equal(conn.remoteUfrag, 'r2');
 	await c.close();
 });
+
+test('serving: replies, error codes, a repeated request answered from ' +
+	'the cache', async () => {
+	const { fragment, decodeRpc, encodeRpc, Direction } =
+		await import('../wire.js');
+	const c = client(okFetch(), { RTCPeerConnection: FakePC });
+	let calls = 0;
+	c.serve('t.S.Echo', (bytes, ctx) => {
+		calls++;
+		assert.equal(ctx.callerId, '1234@101/acme:echo:1.0.0');
+		return bytes;
+	});
+	c.serve('t.S.Bad', () => {
+		throw new ActrError(Code.EINVALARG, 'no such thing');
+	});
+	c.serve('t.S.Boom', () => {
+		throw new Error('boom');
+	});
+	await c.start();
+	FakeWS.last.deliver({ actrRelay: { source: PEER, target: ID,
+		credential: CRED, roleAssignment: { isOfferer: false } } });
+	const dc = { label: 'RPC_RELIABLE', readyState: 'open', sent: [],
+		send(b) { this.sent.push(b); }, close() {} };
+	FakePC.last.ondatachannel({ channel: dc });
+	let id = 0;
+	const req = (route, rid, dir = Direction.REQUEST) =>
+		dc.onmessage({ data: fragment(encodeRpc({ routeKey: route,
+			payload: Uint8Array.of(1, 2, 3), direction: dir,
+			requestId: rid, timeoutMs: dir === Direction.REQUEST
+				? 1000 : 0 }), id++)[0] });
+	req('t.S.Echo', 'r1');
+	await tick();
+	req('t.S.Echo', 'r1');		// a repeat: from the cache
+	req('t.S.Nope', 'r2');
+	req('t.S.Bad', 'r3');
+	req('t.S.Boom', 'r4');
+	req('t.S.Echo', 't1', Direction.TELL);	// no reply
+	await tick();
+	const out = dc.sent.map((f) => decodeRpc(f.subarray(8)));
+	assert.equal(calls, 2);		// r1 once, t1 once
+	assert.deepEqual(out.map((e) => [e.requestId, e.direction,
+		e.error?.code ?? 0]), [
+		['r1', Direction.RESPONSE, 0], ['r1', Direction.RESPONSE, 0],
+		['r2', Direction.RESPONSE, Code.EUNKNOWNROUTE],
+		['r3', Direction.RESPONSE, Code.EINVALARG],
+		['r4', Direction.RESPONSE, Code.EINTERNAL]]);
+	assert.deepEqual([...out[1].payload], [1, 2, 3]);
+	assert.equal(out[4].error.message, 'boom');
+	assert.ok(out.every((e) => e.timeoutMs === 0));
+	// our own msg_ids count from 0 on the lane
+	assert.deepEqual(dc.sent.map((f) => new DataView(f.buffer,
+		f.byteOffset).getUint32(0)), [0, 1, 2, 3, 4]);
+	await c.close();
+});
