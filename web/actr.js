@@ -409,6 +409,9 @@ export class ActrClient {
 	armRenew() {
 		if (this.renewTimer)
 			clearTimeout(this.renewTimer);
+		const cred = this.opts.credential;
+		if (cred && typeof cred !== 'function')
+			return;	// a fixed credential lasts until it expires
 		const left = this.expiresAt - Date.now();
 		const lead = left > 2 * RENEW_BEFORE_S * 1000
 			? (RENEW_BEFORE_S + Math.random() * RENEW_JITTER_S) * 1000
@@ -421,8 +424,23 @@ export class ActrClient {
 		if (this.closed)
 			return;
 		const tok = this.ok?.renewalToken;
+		const cred = this.opts.credential;
 		try {
-			if (!tok || !tok.length || this.opts.credential)
+			if (typeof cred === 'function') {
+				// the backend hands out the next one
+				let v = await cred();
+				if (typeof v === 'string')
+					v = unb64(v);
+				const ok = this.decodeRegister(toBytes(v), 200,
+					'renewal');
+				const same = actrIdString(ok.actrId) === this.actrId;
+				this.adopt(ok);
+				this.stats.renewals++;
+				if (!same)	// a new identity: a new session
+					this.reconnect(false);
+				return;
+			}
+			if (!tok || !tok.length)
 				throw new ActrError(Code.EAUTH, 'no renewal token');
 			const req = T.RenewCredentialRequest.encode({
 				actrId: this.id, renewalToken: tok }).finish();

@@ -431,3 +431,30 @@ test('serving: replies, error codes, a repeated request answered from ' +
 		f.byteOffset).getUint32(0)), [0, 1, 2, 3, 4]);
 	await c.close();
 });
+
+test('a backend credential function is called again at renewal time',
+	async (t) => {
+		let n = 0;
+		const short = () => {
+			n++;
+			const claims = T.IdentityClaims.encode({ realmId: 101,
+				actorId: 'x', expiresAt: Long64.fromNumber(
+					Math.floor(Date.now() / 1000) + 2, true) })
+				.finish();
+			const ok = T.RegisterResponse.decode(registerOk());
+			ok.success.credential.claims = claims;
+			return T.RegisterResponse.encode(ok).finish();
+		};
+		const c = client(async () => {
+			throw new Error('no fetch with a credential');
+		}, { credential: short, realmSecret: undefined });
+		await c.start();
+		assert.equal(n, 1);
+		const until = Date.now() + 5000;
+		while (c.stats.renewals < 1 && Date.now() < until)
+			await new Promise((r) => setTimeout(r, 50));
+		assert.ok(n >= 2 && c.stats.renewals >= 1);
+		assert.equal(c.state, 'connected');	// same ActrId: same session
+		assert.equal(c.stats.registrations, 1);
+		await c.close();
+	});
