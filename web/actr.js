@@ -45,6 +45,7 @@ const SDP_TYPE = { OFFER: 0, ANSWER: 1, RENEGOTIATION_OFFER: 2,
 
 const DEFAULT_CALL_MS = 30000;		// PROTOCOL.md 6
 const SIGNAL_REQUEST_MS = 5000;		// per signaling request (5)
+const CONNECT_MS = 10000;		// WebSocket upgrade
 const DEDUP_MS = 30000;			// response cache (6)
 const RENEW_BEFORE_S = 300;		// renew 5 min before expiry (5)
 const RENEW_JITTER_S = 30;
@@ -503,7 +504,21 @@ export class ActrClient {
 			}
 			ws.binaryType = 'arraybuffer';
 			this.ws = ws;
+			// an upgrade nobody answers must not hang start()
+			const limit = setTimeout(() => {
+				if (opened || this.ws !== ws)
+					return;
+				this.ws = null;
+				try {
+					ws.close();
+				} catch { /* never opened */ }
+				reject(new ActrError(Code.ETIMEDOUT, 'signaling ' +
+					`WebSocket: no upgrade in ${CONNECT_MS} ms`));
+			}, CONNECT_MS);
 			ws.onopen = () => {
+				clearTimeout(limit);
+				if (this.ws !== ws)
+					return;
 				opened = true;
 				this.attempts = 0;
 				this.setState('connected');
@@ -516,6 +531,7 @@ export class ActrClient {
 			};
 			ws.onerror = () => {};
 			ws.onclose = (ev) => {
+				clearTimeout(limit);
 				if (this.ws !== ws)
 					return;
 				this.ws = null;
@@ -551,6 +567,12 @@ export class ActrClient {
 		if (this.ws) {
 			const ws = this.ws;
 			this.ws = null;
+			clearTimeout(this.pingTimer);
+			clearTimeout(this.pongTimer);
+			for (const [, p] of this.pending)
+				p.reject(new ActrError(Code.EUNAVAILABLE,
+					'signaling reconnecting'));
+			this.pending.clear();
 			ws.close(1000, 're-registering');
 		}
 		let delay = 1000;

@@ -458,3 +458,26 @@ test('a backend credential function is called again at renewal time',
 		assert.equal(c.stats.registrations, 1);
 		await c.close();
 	});
+
+test('a WebSocket upgrade nobody answers: start() rejects ETIMEDOUT',
+	async (t) => {
+		class SilentWS {
+			constructor() {
+				this.readyState = 0;
+			}
+			close() {
+				this.closed = true;
+			}
+		}
+		t.mock.timers.enable({ apis: ['setTimeout'] });
+		const c = client(okFetch(), { WebSocket: SilentWS });
+		const p = c.start();
+		for (let i = 0; i < 20 && c.state !== 'connecting'; i++)
+			await Promise.resolve();
+		assert.equal(c.state, 'connecting');
+		t.mock.timers.tick(10001);
+		await assert.rejects(p, (e) => e.code === Code.ETIMEDOUT);
+		assert.equal(c.state, 'failed');
+		t.mock.timers.reset();
+		await c.close();
+	});
