@@ -251,6 +251,7 @@ abi-baseline: lib
 check-interop: all
 	@sh test/interop/schema.sh
 	@sh test/interop/rust.sh $(B)
+	@sh test/interop/web.sh $(B)
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run
