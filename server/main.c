@@ -48,6 +48,13 @@ static const char usage[] =
 	"      --tls-key FILE       ... and this key\n"
 	"      --metrics HOST:PORT  serve /metrics, /healthz, /readyz there\n"
 	"                           (Prometheus; off by default)\n"
+	"      --www DIR            serve the static files of DIR for GET/HEAD\n"
+	"                           of every other path (index.html, no\n"
+	"                           listing, nothing outside DIR)\n"
+	"      --cors-origin ORIGIN admit browser pages of ORIGIN\n"
+	"                           (http(s)://host[:port], exact match) to\n"
+	"                           /ais/ and /signaling/ws (repeatable; none\n"
+	"                           by default)\n"
 	"  -v, --verbose            debug logging\n"
 	"  -h, --help               this text\n"
 	"\n"
@@ -56,6 +63,8 @@ static const char usage[] =
 	"            renewal_ttl_secs, presence_ttl_secs, key_tolerance_secs,\n"
 	"            key_rotate_secs, open_realms, tls_cert, tls_key,\n"
 	"            metrics (HOST:PORT, as --metrics),\n"
+	"            www (DIR, as --www),\n"
+	"            cors_origins (list: ORIGIN;ORIGIN, as --cors-origin),\n"
 	"            header_timeout_ms [10000],\n"
 	"            frame_timeout_ms [10000]   a started WebSocket frame must\n"
 	"                                       complete in time (else 1008)\n"
@@ -90,6 +99,7 @@ struct opts {
 	const char *metrics;		/* --metrics HOST:PORT or NULL */
 	bool oom;			/* a string could not be kept */
 	struct strv strings;		/* strings read from the key file */
+	struct strv cors;		/* --cors-origin values */
 };
 
 static struct opts *opts_for_kf;	/* where kf_str keeps its strings */
@@ -224,6 +234,17 @@ static int load_config(const char *path, struct opts *o)
 	kf_str(kf, "server", "db", &c->db_path);
 	kf_str(kf, "server", "metrics", &o->metrics);
 	kf_str(kf, "server", "turn_secret", &c->turn_secret);
+	kf_str(kf, "server", "www", &o->lc.www_dir);
+	{
+		gchar **list = g_key_file_get_string_list(kf, "server",
+							  "cors_origins",
+							  NULL, NULL);
+
+		for (gchar **p = list; p && *p; p++)
+			if (**p)
+				strv_add(o, &o->cors, strdup(g_strstrip(*p)));
+		g_strfreev(list);
+	}
 	kf_str(kf, "server", "tls_cert", &o->lc.tls_cert);
 	kf_str(kf, "server", "tls_key", &o->lc.tls_key);
 	kf_u32(kf, "server", "heartbeat_secs", &c->heartbeat_s);
@@ -463,6 +484,10 @@ int main(int argc, char **argv)
 			o.lc.tls_key = need_arg(argc, argv, &i);
 		else if (!strcmp(a, "--metrics"))
 			o.metrics = need_arg(argc, argv, &i);
+		else if (!strcmp(a, "--www"))
+			o.lc.www_dir = need_arg(argc, argv, &i);
+		else if (!strcmp(a, "--cors-origin"))
+			strv_add(&o, &o.cors, strdup(need_arg(argc, argv, &i)));
 		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
 			actr_log_set_level(ACTR_LOG_DEBUG);
 		else {
@@ -493,6 +518,8 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out_opts;
 	}
+	o.lc.cors_origins = (const char *const *)o.cors.v;
+	o.lc.n_cors_origins = o.cors.n;
 	r = actr_reactor_new();
 	if (!r)
 		goto out_opts;
@@ -528,5 +555,6 @@ out_opts:
 	strv_free(&o.realms);
 	strv_free(&o.mfrs);
 	strv_free(&o.strings);
+	strv_free(&o.cors);
 	return rc;
 }
