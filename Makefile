@@ -204,7 +204,8 @@ $(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(EX_PROTO_O) $(SERVERA) $(LIBA)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # ---- top-level targets -------------------------------------------------------
-.PHONY: all lib deps check check-run check-interop abi-baseline demo demo-run bench install clean format \
+.PHONY: all lib deps check check-run check-interop check-browser abi-baseline demo demo-run \
+	demo-web bench install clean format \
 	fuzz fuzz-build
 
 all: lib $(PROGS) $(EXAMPLES) $(TESTBIN) $(BENCHES)
@@ -239,6 +240,7 @@ check-run: all
 	$(RUN_TESTS) $(T)
 ifneq ($(VALGRIND),1)
 	$(if $(T),,@$(MAKE) --no-print-directory check-interop)
+	$(if $(T),,@$(MAKE) --no-print-directory check-browser)
 endif
 ifeq ($(SAN)$(VALGRIND)$(T),)
 	@sh test/install/run.sh $(B)
@@ -251,6 +253,16 @@ abi-baseline: lib
 check-interop: all
 	@sh test/interop/schema.sh
 	@sh test/interop/rust.sh $(B)
+
+# Real headless Chromium against web/actr.js, the demo page and the C
+# programs (test/browser/run.sh; ~30 s).
+check-browser: all
+	@sh test/browser/run.sh $(B)
+
+# The browser demo: actr-signal serving web/ and the C echo server; prints
+# the URL and runs until Ctrl-C (ACTR_DEMO_SECONDS bounds it).
+demo-web: all
+	@sh scripts/demo_web.sh $(B)
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run

@@ -326,15 +326,59 @@ async function main() {
 			await p.close();
 		});
 
+		await scenario('cors-denied', async () => {
+			// a page from an origin nobody configured (a second
+			// actr-signal serving the same folder) cannot register
+			const other = await start('signal-other', [join(B, 'actr-signal'),
+				'-l', `127.0.0.1:${PORT + 1}`, '-d',
+				join(DIR, 'other.db'), '--www', join(TOP, 'web')],
+				/listening on/);
+			try {
+				const p = await openPage(ctx,
+					`http://127.0.0.1:${PORT + 1}/demo/?autostart=0`);
+				const r = await p.evaluate(async ([base, realm]) => {
+					const m = await import('/actr.js');
+					const c = new m.ActrClient({ signalUrl: base, realm,
+						type: 'acme:cors:1.0.0', iceServers: [] });
+					try {
+						await c.start();
+						await c.close();
+						return { ok: true };
+					} catch (e) {
+						await c.close().catch(() => {});
+						return { ok: false, isActr: e instanceof m.ActrError,
+							 code: e.code, msg: e.message };
+					}
+				}, [BASE, PUBLIC_REALM]);
+				check(!r.ok, 'a page from another origin is refused');
+				check(r.isActr, `an ActrError: ${JSON.stringify(r)}`);
+				const log = readFileSync(signal.logfile, 'utf8');
+				check(/from origin http:\/\/127\.0\.0\.1:\d+ refused/.test(log),
+				      'actr-signal logged the refused origin');
+				await p.close();
+				return `${r.code} "${r.msg}"`;
+			} finally {
+				await stop(other);
+			}
+		});
+
 		await scenario('signal-restart', async () => {
 			check(demo, 'the demo page is open');
+			const mark = await demo.evaluate(() => window.demo.states.length);
 			await stop(signal);
-			await sleep(500);
+			// the page notices (its WebSocket closed) before the
+			// server is back
+			await demo.waitForFunction((n) => window.demo.states.length > n,
+				mark, { timeout: 20000 });
+			await sleep(300);
 			await startSignal();
 			// the page reconnects (backoff) and registers again
-			await demo.waitForFunction(() =>
-				document.getElementById('state').textContent ===
-				'connected', null, { timeout: 40000 });
+			await demo.waitForFunction((n) => {
+				const s = window.demo.states;
+				return s.length > n + 1 && s[s.length - 1] === 'connected';
+			}, mark, { timeout: 40000 });
+			const seen = await demo.evaluate((n) =>
+				window.demo.states.slice(n).join(','), mark);
 			const r = await demo.evaluate(async () => {
 				const ids = await window.demo.client.discover(
 					'acme:echo:1.0.0');
@@ -348,6 +392,7 @@ async function main() {
 				'-n', '5', '--quiet'], 60000);
 			check(c.code === 0, `a new C client reaches the page: ` +
 			      c.out.slice(-400));
+			return `states ${seen}`;
 		});
 	} finally {
 		await browser.close();

@@ -189,6 +189,7 @@ const client = new ActrClient({
 	type: cfg.type,
 	iceServers: [],
 	onState: (s) => {
+		window.demo?.states.push(s);
 		$('state').textContent = s;
 		$('state').className = s;
 		log(`state: ${s}`, s === 'failed');
@@ -285,6 +286,6 @@ $('msg').onkeydown = (e) => {
 
 // for the browser tests (test/browser/) and the console
 window.demo = { client, stats, echo, burst, encodeEcho, decodeEcho,
-	ready: false, error: null, start };
+	ready: false, error: null, start, states: [] };
 if (cfg.autostart)
 	start();
