@@ -273,6 +273,7 @@ demo-run: all
 bench: all
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 	@echo "== bench/interop.sh"; sh bench/interop.sh $(B)
+	@echo "== bench/browser.sh"; sh bench/browser.sh $(B)
 
 install: lib $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/actr \
