@@ -31,13 +31,16 @@ export function playwright(npmDir) {
 
 // Launch Chromium with a fresh user-data-dir; returns { ctx, close }.
 // Console lines of every page go to log (prefixed with tag).
-export async function launch(npmDir, { log = () => {}, tag = 'page' } = {}) {
+// plain: only the headless basics, WebRTC as a user's browser has it
+// (no loopback candidates, mDNS host names, no media permission).
+export async function launch(npmDir, { log = () => {}, tag = 'page',
+	plain = false } = {}) {
 	const { chromium } = playwright(npmDir);
 	const dir = mkdtempSync(join(tmpdir(), 'actr-chromium-'));
 	const ctx = await chromium.launchPersistentContext(dir, {
 		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
 		headless: true,
-		args: CHROMIUM_ARGS,
+		args: plain ? CHROMIUM_ARGS.slice(0, 7) : CHROMIUM_ARGS,
 		ignoreDefaultArgs: ['--enable-automation'],
 		timeout: 30000,
 	});

@@ -13,6 +13,10 @@
 #   wrong-credential    a wrong realm secret: ActrError EAUTH (10104)
 #   acl-denied          a page actor's ACL refuses a caller: EPERM (10004)
 #   cors-cross-origin   a page from another origin (a --cors-origin)
+#   cors-denied         a page from an origin not configured: refused
+#   default-chromium    Chromium with default WebRTC privacy (mDNS host
+#                       names, no loopback): 50 calls to a C echo server
+#                       on all interfaces (a veth address in the namespace)
 #   signal-restart      actr-signal restarted: the page registers again,
 #                       discovers and calls; a new C client reaches it
 # Everything runs in a private network namespace (unshare -n, only lo).
@@ -58,6 +62,13 @@ if [ -z "${ACTR_BROWSER_INSIDE:-}" ]; then
 fi
 
 ip link set lo up || { echo "FAIL: $NAME: cannot bring lo up"; exit 1; }
+# a second address (a veth pair inside the namespace) for the scenario
+# with Chromium's default WebRTC privacy (it never offers loopback)
+if ip link add actr0 type veth peer name actr1 2>/dev/null &&
+	ip addr add 198.18.0.1/24 dev actr0 && ip link set actr0 up &&
+	ip link set actr1 up; then
+	export ACTR_BROWSER_VETH=1
+fi
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/actr-browser.XXXXXX")
 echo "== browser tests (Chromium $("$CHROMIUM" --version 2>/dev/null |
 	sed -n 's/^Chromium \([0-9.]*\).*/\1/p'), logs in $DIR)"
