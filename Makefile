@@ -253,6 +253,7 @@ abi-baseline: lib
 check-interop: all
 	@sh test/interop/schema.sh
 	@sh test/interop/rust.sh $(B)
+	@sh test/interop/web.sh $(B)
 
 # Real headless Chromium against web/actr.js, the demo page and the C
 # programs (test/browser/run.sh; ~30 s).
