@@ -21,6 +21,7 @@
 #include <actr/util.h>
 
 #include "server/signal_internal.h"
+#include "server/web.h"
 
 #define TAG "signal"
 
@@ -399,6 +400,34 @@ static void collect(actr_metrics_out_t *o, void *arg)
 			    "Entries in the per-address table.");
 	actr_metrics_sample(o, "actr_signal_ip_entries", NULL,
 			    (double)actr__sig_ip_entries(core));
+	{
+		const struct actr__sig_web_stats *w =
+			actr__sig_web_stats(actr__sig_listener_web(l));
+
+		actr_metrics_family(o, "actr_signal_www_requests_total",
+				    "counter", "Static files (--www), by "
+				    "outcome.");
+		actr_metrics_sample(o, "actr_signal_www_requests_total",
+				    "outcome=\"served\"",
+				    (double)w->files_served);
+		actr_metrics_sample(o, "actr_signal_www_requests_total",
+				    "outcome=\"not_found\"",
+				    (double)w->not_found);
+		actr_metrics_sample(o, "actr_signal_www_requests_total",
+				    "outcome=\"refused\"", (double)w->refused);
+		actr_metrics_sample(o, "actr_signal_www_requests_total",
+				    "outcome=\"too_large\"",
+				    (double)w->too_large);
+		actr_metrics_family(o, "actr_signal_cors_requests_total",
+				    "counter", "Cross-origin requests to /ais/ "
+				    "and /signaling/ws, by outcome.");
+		actr_metrics_sample(o, "actr_signal_cors_requests_total",
+				    "outcome=\"allowed\"",
+				    (double)w->cors_allowed);
+		actr_metrics_sample(o, "actr_signal_cors_requests_total",
+				    "outcome=\"denied\"",
+				    (double)w->cors_denied);
+	}
 	actr__sig_listener_http_stats(l, &h);
 	actr_metrics_family(o, "actr_signal_http_connections_total", "counter",
 			    "TCP connections, by outcome.");
