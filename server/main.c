@@ -241,9 +241,17 @@ static int load_config(const char *path, struct opts *o)
 							  "cors_origins",
 							  NULL, NULL);
 
-		for (gchar **p = list; p && *p; p++)
-			if (**p)
-				strv_add(o, &o->cors, strdup(g_strstrip(*p)));
+		for (gchar **p = list; p && *p; p++) {
+			char *v = *p, *e;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			e = v + strlen(v);
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+				*--e = '\0';
+			if (*v)
+				strv_add(o, &o->cors, strdup(v));
+		}
 		g_strfreev(list);
 	}
 	kf_str(kf, "server", "tls_cert", &o->lc.tls_cert);
