@@ -346,6 +346,11 @@ actr__sig_listen(struct actr_reactor *r, const struct actr__sig_config *cfg,
 	l->http = actr_http_server_new(r, &hc);
 	if (!l->http)
 		goto fail;
+	if (lc->www_dir)
+		actr_logi(TAG, "serving the files of %s (--www)", lc->www_dir);
+	for (size_t i = 0; i < lc->n_cors_origins; i++)
+		actr_logi(TAG, "CORS: admitting pages of %s",
+			  lc->cors_origins[i]);
 	actr_timer_init(r, &l->tick, on_tick, l);
 	actr_timer_start(&l->tick, ACTR_SEC(1), ACTR_SEC(1));
 	actr_logi(TAG, "listening on %s://%s:%u (POST /ais/register, "

@@ -280,6 +280,15 @@ async function main() {
 					out = { ok: false, isActr: e instanceof m.ActrError,
 						code: e.code, msg: e.message };
 				}
+				// by ActrId (no discovery): actr-signal refuses the
+				// relay the ACL does not admit (403)
+				try {
+					await c.call(g.actrId, 'echo.EchoService.Echo',
+						new Uint8Array([10, 1, 65]), { timeoutMs: 10000 });
+					out.byId = 'answered';
+				} catch (e) {
+					out.byId = e instanceof m.ActrError ? e.code : String(e);
+				}
 				await c.close();
 				// the type the ACL admits gets through: the ACL is
 				// what refused the stranger
@@ -299,10 +308,12 @@ async function main() {
 			check(!r.ok, 'a call the ACL does not admit fails');
 			check(r.isActr && r.code === 10003,
 			      `ActrError ENOTFOUND (10003): ${JSON.stringify(r)}`);
+			check(r.byId === 10004, `by id: ActrError EPERM (10004): ` +
+			      `${r.byId}`);
 			check(r.friend === '10,1,65', `the admitted type is answered ` +
 			      `(${r.friend})`);
 			await p.close();
-			return `${r.code} "${r.msg}"`;
+			return `by type ${r.code} "${r.msg}", by id ${r.byId}`;
 		});
 
 		await scenario('cors-cross-origin', async () => {

@@ -11,7 +11,9 @@
 #                       calls the page's actor 200 times
 #   page-to-page        a second page calls the first through actr-signal
 #   wrong-credential    a wrong realm secret: ActrError EAUTH (10104)
-#   acl-denied          a page actor's ACL refuses a caller: EPERM (10004)
+#   acl-denied          a page actor's ACL refuses a caller: ENOTFOUND
+#                       (10003) by type (hidden), EPERM (10004) by id;
+#                       the admitted type is answered
 #   cors-cross-origin   a page from another origin (a --cors-origin)
 #   cors-denied         a page from an origin not configured: refused
 #   default-chromium    Chromium with default WebRTC privacy (mDNS host
