@@ -198,15 +198,6 @@ async function main() {
 				`p99 ${(percentile(s, 0.99) * 1000).toFixed(0)} us`;
 		});
 
-		await scenario('demo-screenshot', async () => {
-			check(demo, 'the demo page is open');
-			await demo.evaluate(() => window.demo.burst(50));
-			await sleep(300);
-			const path = join(ARTIFACTS, 'demo.png');
-			await demo.screenshot({ path, fullPage: true });
-			return path;
-		});
-
 		await scenario('c-client-to-page', async () => {
 			check(demo, 'the demo page is open');
 			const before = await demo.evaluate(() => window.demo.stats.served);
@@ -218,6 +209,15 @@ async function main() {
 			check(after - before === 200, `page served 200 (${after - before})`);
 			const st = r.out.match(/stats .*/);
 			return st ? st[0] : '';
+		});
+
+		await scenario('demo-screenshot', async () => {
+			check(demo, 'the demo page is open');
+			await demo.evaluate(() => window.demo.burst(50));
+			await sleep(300);
+			const path = join(ARTIFACTS, 'demo.png');
+			await demo.screenshot({ path, fullPage: true });
+			return path;
 		});
 
 		await scenario('page-to-page', async () => {
