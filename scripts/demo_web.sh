@@ -2,7 +2,10 @@
 # `make demo-web`: the browser demo. Starts actr-signal serving web/ (the
 # ES module and web/demo/) with a public demo realm 102 (no secret: the
 # page ships none) and the C echo server, prints the URL and runs until
-# Ctrl-C, or for ACTR_DEMO_SECONDS seconds when that is set.
+# Ctrl-C, or for ACTR_DEMO_SECONDS seconds when that is set. With node
+# installed also realm 101 with a random secret that only the credential
+# backend (web/demo/backend.mjs, on PORT+1) and a second echo server know:
+# the second URL shows a page that gets its credential from a backend.
 #   scripts/demo_web.sh BUILD_DIR        (ACTR_DEMO_PORT, default 8090)
 set -eu
 B=${1:-build}
@@ -17,6 +20,9 @@ done
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/actr-demo-web.XXXXXX")
 SIG_PID=
 SRV_PID=
+SRV2_PID=
+BE_PID=
+SECRET=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 stop() {
 	for p in "$@"; do
 		[ -n "$p" ] || continue
@@ -31,7 +37,7 @@ stop() {
 	done
 }
 cleanup() {
-	stop "$SRV_PID" "$SIG_PID"
+	stop "$BE_PID" "$SRV2_PID" "$SRV_PID" "$SIG_PID"
 	rm -rf "$DIR"
 }
 trap cleanup EXIT
@@ -56,7 +62,10 @@ listen = 127.0.0.1:$PORT
 db = $DIR/signal.db
 www = $TOP/web
 [realm.102]
+[realm.101]
+secret = $SECRET
 EOC
+chmod 600 "$DIR/signal.conf"
 "$B/actr-signal" -c "$DIR/signal.conf" >"$DIR/signal.log" 2>&1 &
 SIG_PID=$!
 wait_for "$DIR/signal.log" "listening on"
@@ -72,8 +81,24 @@ cat <<EOM
    echo      C echo server (acme:echo:1.0.0) in realm 102 (no secret)
    call the page from C:
              $EX/client --signal ws://127.0.0.1:$PORT --realm 102 --type acme:web:1.0.0
-   logs      $DIR
 EOM
+if command -v node >/dev/null 2>&1; then
+	ACTR_LOG=${ACTR_LOG:-warn} "$EX/server" --signal "ws://127.0.0.1:$PORT" \
+		--realm 101 --secret "$SECRET" >"$DIR/server101.out" \
+		2>"$DIR/server101.log" &
+	SRV2_PID=$!
+	ACTR_REALM_SECRET=$SECRET node "$TOP/web/demo/backend.mjs" \
+		--signal "http://127.0.0.1:$PORT" --realm 101 \
+		--type acme:web:1.0.0 --listen "127.0.0.1:$((PORT + 1))" \
+		--allow-origin "http://127.0.0.1:$PORT" >"$DIR/backend.log" 2>&1 &
+	BE_PID=$!
+	wait_for "$DIR/server101.out" "^ready"
+	wait_for "$DIR/backend.log" "^ready"
+	echo "   realm 101 has a secret only the backend knows; the page asks it:"
+	echo "   open      http://127.0.0.1:$PORT/demo/?realm=101&credential=http://127.0.0.1:$((PORT + 1))/credential"
+fi
+echo "   logs      $DIR"
+
 if [ -n "${ACTR_DEMO_SECONDS:-}" ]; then
 	echo "   (stopping after $ACTR_DEMO_SECONDS s)"
 	i=0

@@ -316,6 +316,46 @@ async function main() {
 			return `by type ${r.code} "${r.msg}", by id ${r.byId}`;
 		});
 
+		await scenario('backend-credential', async () => {
+			// realm 101 has a secret: only the backend
+			// (web/demo/backend.mjs) knows it; the page gets a
+			// RegisterResponse from it
+			const bport = PORT + 2;
+			writeFileSync(join(DIR, 'secret'), SECRET);
+			const be = await start('backend', ['node',
+				join(TOP, 'web/demo/backend.mjs'), '--signal', BASE,
+				'--realm', '101', '--type', 'acme:web-cred:1.0.0',
+				'--listen', `127.0.0.1:${bport}`, '--allow-origin', BASE,
+				'--secret-file', join(DIR, 'secret')], /^ready/m);
+			const e101 = await start('c-echo-101', [join(B,
+				'examples/echo_actor/server'), ...cArgs(101), '--secret',
+				SECRET], /^ready/m);
+			try {
+				const p = await openPage(ctx, `${BASE}/demo/?realm=101` +
+					`&credential=http://127.0.0.1:${bport}/credential`);
+				await p.waitForFunction(() => window.demo?.ready ||
+					window.demo?.error, null, { timeout: 30000 });
+				const r = await p.evaluate(async () => ({
+					err: window.demo.error,
+					id: window.demo.client.actrId,
+					n: window.demo.error ? 0 : await window.demo.burst(20),
+					html: document.documentElement.outerHTML,
+				}));
+				check(!r.err, `the page started (${r.err})`);
+				check(/@101\/acme:web-cred:1\.0\.0$/.test(r.id),
+				      `registered in realm 101 as the backend's type ` +
+				      `(${r.id})`);
+				check(r.n === 20, `20 calls in realm 101 (${r.n})`);
+				check(!r.html.includes(SECRET), 'no secret in the page');
+				await p.evaluate(() => window.demo.client.close());
+				await p.close();
+				return r.id;
+			} finally {
+				await stop(e101);
+				await stop(be);
+			}
+		});
+
 		await scenario('cors-cross-origin', async () => {
 			// the page from http://localhost:PORT (a configured
 			// --cors-origin) registers at http://127.0.0.1:PORT

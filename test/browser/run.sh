@@ -10,6 +10,9 @@
 #   c-client-to-page    examples/echo_actor/client --type acme:web:1.0.0
 #                       calls the page's actor 200 times
 #   page-to-page        a second page calls the first through actr-signal
+#   backend-credential  the page gets a RegisterResponse from
+#                       web/demo/backend.mjs (realm 101, secret only there)
+#                       and calls a C echo server in that realm
 #   wrong-credential    a wrong realm secret: ActrError EAUTH (10104)
 #   acl-denied          a page actor's ACL refuses a caller: ENOTFOUND
 #                       (10003) by type (hidden), EPERM (10004) by id;

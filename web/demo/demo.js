@@ -9,7 +9,10 @@
 // instead (ActrClient option `credential`, see README "From a browser").
 //
 // Query parameters: realm (102), type (acme:web:1.0.0), target
-// (acme:echo:1.0.0), signal (this page's origin), autostart (1).
+// (acme:echo:1.0.0), signal (this page's origin), autostart (1),
+// credential (the URL of a backend that answers POST with a
+// RegisterResponse, as web/demo/backend.mjs: then the realm may have a
+// secret, which only the backend knows).
 import { ActrClient } from '../actr.js';
 
 const q = new URLSearchParams(location.search);
@@ -19,7 +22,16 @@ const cfg = {
 	target: q.get('target') ?? 'acme:echo:1.0.0',
 	signal: q.get('signal') ?? location.origin,
 	autostart: q.get('autostart') !== '0',
+	credential: q.get('credential'),
 };
+
+// Asked again by the module whenever it needs a fresh registration.
+async function fetchCredential() {
+	const r = await fetch(cfg.credential, { method: 'POST' });
+	if (!r.ok)
+		throw new Error(`credential backend: HTTP ${r.status}`);
+	return new Uint8Array(await r.arrayBuffer());
+}
 const ROUTE = 'echo.EchoService.Echo';
 const $ = (id) => document.getElementById(id);
 
@@ -188,6 +200,7 @@ const client = new ActrClient({
 	realm: cfg.realm,
 	type: cfg.type,
 	iceServers: [],
+	...(cfg.credential ? { credential: fetchCredential } : {}),
 	onState: (s) => {
 		window.demo?.states.push(s);
 		$('state').textContent = s;
@@ -264,7 +277,8 @@ async function start() {
 		`--type ${cfg.type}`;
 	draw();
 	log(`registering with ${cfg.signal} in realm ${cfg.realm} as ` +
-	    `${cfg.type}`);
+	    `${cfg.type}` + (cfg.credential ? ` (credential from ` +
+	    `${cfg.credential})` : ''));
 	try {
 		await client.start();
 		$('myid').textContent = client.actrId ?? 'registered';
