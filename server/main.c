@@ -587,6 +587,9 @@ out_listener:
 	actr_metrics_free(metrics);
 	actr__sig_listener_free(l);
 out:
+	/* the HTTP server frees a connection open at shutdown in a deferred
+	 * call: let it run (bounded) or it leaks */
+	actr_reactor_drain(r, 1000);
 	actr_reactor_free(r);
 out_opts:
 	strv_free(&o.realms);

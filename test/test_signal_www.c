@@ -10,8 +10,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <actr/actr.h>
@@ -415,4 +418,158 @@ TEST_TIMEOUT(signal_www_listener, 20)
 	actr__sig_listener_free(l);
 	nt_drain(r);
 	actr_reactor_free(r);
+}
+
+/* ---- the program: flags and key file --------------------------------- */
+
+/* Path of the built actr-signal next to this test binary. */
+static void signal_prog(char *out, size_t cap)
+{
+	char exe[1024];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	CHECK(n > 0);
+	exe[n] = 0;
+	*strrchr(exe, '/') = 0; /* .../build/test */
+	*strrchr(exe, '/') = 0; /* .../build */
+	snprintf(out, cap, "%s/actr-signal", exe);
+	CHECK(access(out, X_OK) == 0);
+}
+
+static pid_t spawn_signal(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd < 0)
+			_exit(127);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* The start of file path as a string (out, cap bytes). */
+static const char *slurp(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(out, 1, cap - 1, f);
+		fclose(f);
+	}
+	out[n] = 0;
+	return out;
+}
+
+/* Wait (bounded) for every string of want in the log; the port. */
+static unsigned wait_log(const char *log, const char *const *want, size_t n)
+{
+	static char buf[16384];
+	uint64_t end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+	const char *key = "listening on http://127.0.0.1:";
+
+	while (actr_time_ns() < end) {
+		FILE *f = fopen(log, "r");
+		size_t got = 0, i;
+		const char *p;
+
+		if (f) {
+			got = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+		}
+		buf[got] = 0;
+		for (i = 0; i < n && strstr(buf, want[i]); i++)
+			;
+		p = strstr(buf, key);
+		if (i == n && p)
+			return (unsigned)atoi(p + strlen(key));
+		usleep(20000);
+	}
+	actr_test_fail(__FILE__, __LINE__, "log lacks what was wanted:\n%s",
+		       buf);
+}
+
+TEST_TIMEOUT(signal_www_program_config, 30)
+{
+	const char *tmp = actr_test_tmpdir();
+	char prog[1100], conf[600], log[600], www[512], out[4096];
+	static const char *const want[] = {
+		"serving the files of",
+		"CORS: admitting pages of http://a.example:1",
+		"CORS: admitting pages of http://b.example:2",
+		"CORS: admitting pages of http://c.example:3",
+	};
+	char *argv[8];
+	unsigned port;
+	pid_t pid;
+	int st = -1, fd;
+	FILE *f;
+
+	signal_prog(prog, sizeof(prog));
+	tree(www, sizeof(www));
+	snprintf(conf, sizeof(conf), "%s/signal.conf", tmp);
+	snprintf(log, sizeof(log), "%s/signal.log", tmp);
+	f = fopen(conf, "w");
+	CHECK(f);
+	/* list entries with spaces around them are trimmed */
+	fprintf(f, "[server]\nlisten = 127.0.0.1:0\ndb = %s/db\nwww = %s\n"
+		"cors_origins = http://a.example:1; http://b.example:2 ;\n",
+		tmp, www);
+	fclose(f);
+	argv[0] = prog;
+	argv[1] = "--config";
+	argv[2] = conf;
+	argv[3] = "--cors-origin";
+	argv[4] = "http://c.example:3";
+	argv[5] = NULL;
+	pid = spawn_signal(argv, log);
+	port = wait_log(log, want, sizeof(want) / sizeof(want[0]));
+	CHECK(port > 0);
+
+	fd = nt_connect(port);
+	CHECK(fd >= 0);
+	{
+		const char *req = "GET /app.js HTTP/1.1\r\nHost: x\r\n\r\n";
+
+		CHECK_OK(nt_send(fd, req, strlen(req)));
+	}
+	CHECK(nt_read_response(fd, out, sizeof(out)) > 0);
+	close(fd);
+	CHECK(!strncmp(out, "HTTP/1.1 200", 12));
+	CHECK(strstr(out, "export const x = 1;"));
+
+	fd = nt_connect(port);
+	CHECK(fd >= 0);
+	{
+		const char *req = "OPTIONS /ais/register HTTP/1.1\r\nHost: x\r\n"
+				  "Origin: http://b.example:2\r\n"
+				  "Access-Control-Request-Method: POST\r\n\r\n";
+
+		CHECK_OK(nt_send(fd, req, strlen(req)));
+	}
+	CHECK(nt_read_response(fd, out, sizeof(out)) > 0);
+	close(fd);
+	CHECK(!strncmp(out, "HTTP/1.1 204", 12));
+	CHECK(strstr(out, "Access-Control-Allow-Origin: http://b.example:2"));
+	kill(pid, SIGTERM);
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		actr_test_fail(__FILE__, __LINE__, "actr-signal ended with "
+			       "status 0x%x; log:\n%s", st,
+			       slurp(log, out, sizeof(out)));
+
+	/* a wildcard origin is refused at start-up */
+	argv[3] = "--cors-origin";
+	argv[4] = "*";
+	pid = spawn_signal(argv, log);
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) != 0);
 }
