@@ -27,6 +27,9 @@ export {
 	ActrError, Code, Long64, actrIdString, actrTypeString, parseActrId,
 	parseActrType,
 };
+// protobufjs (light build) and the actr schema root, for applications
+// that encode their own messages with protobufjs JSON descriptors
+export { protobuf, root } from './wire.js';
 
 // The four lanes (PROTOCOL.md 7): label, RTCDataChannelInit.
 const LANES = [
@@ -562,9 +565,14 @@ export class ActrClient {
 		this.pingTimer = setTimeout(() => {
 			if (!this.ws || this.closed)
 				return;
-			const eid = this.sendEnv({ actrToServer: this.a2s({ ping: {
-				availability: 0, powerReserve: 1,
-				mailboxBacklog: 0, stickyClientIds: [] } }) });
+			let eid;
+			try {
+				eid = this.sendEnv({ actrToServer: this.a2s({ ping: {
+					availability: 0, powerReserve: 1,
+					mailboxBacklog: 0, stickyClientIds: [] } }) });
+			} catch {
+				return;	// closing: onclose reconnects
+			}
 			const wait = Math.max(400 * secs, 1000);
 			this.pongTimer = setTimeout(() => {
 				this.pending.delete(eid);
@@ -764,8 +772,15 @@ export class ActrClient {
 	 * RoleAssignment comes back as a relay (onRelay). */
 	negotiate(id) {
 		const c = this.newConn(id);
-		const eid = this.relay(id, { roleNegotiation: {
-			from: this.id, to: id, realmId: this.realm } });
+		let eid;
+		try {
+			eid = this.relay(id, { roleNegotiation: {
+				from: this.id, to: id, realmId: this.realm } });
+		} catch (e) {
+			c.refused = true;
+			this.dropConn(c, e.code, e.message);
+			throw e;
+		}
 		this.awaitReply(eid, 'role negotiation').catch((e) => {
 			if (c.pc)
 				return;

@@ -16,9 +16,12 @@
 #                route the module serves, 200 times, replies checked
 #   js-to-js     one module instance calls another through actr-signal
 #                (both sides of role negotiation, SDP and the channels in
-#                JavaScript), an ACL denial gives ActrError EPERM
+#                JavaScript), a 20-chunk stream in order, an ACL denial
+#                gives ActrError EPERM
 #   c-to-c       the same-run baseline: the C client calls the C echo
 #                server 200 times
+#   renew        against a second actr-signal issuing 4 s credentials the
+#                client renews them and is still served after 9 s
 #   restart      actr-signal is restarted under a connected client: it goes
 #                "reconnecting" -> "connected" and calls the C echo again
 # Inside a private network namespace (unshare -n) when root, so fixed
@@ -115,11 +118,13 @@ node "$TOP/web/tools/gen-proto.mjs" "$B/npm" "$DIR/actr_proto.js" \
 result schema $? "" "$DIR/schema.log"
 
 # (the node:test unit tests run in the C runner: web_fixtures_node)
-cat >"$DIR/signal.conf" <<EOC
+conf() { # conf NAME PORT TOKEN_TTL
+	cat >"$DIR/$1.conf" <<EOC
 [server]
-listen = 127.0.0.1:$PORT
-db = $DIR/signal.db
-heartbeat_secs = 2
+listen = 127.0.0.1:$2
+db = $DIR/$1.db
+heartbeat_secs = 1
+token_ttl_secs = $3
 [limits]
 conn_per_min = 10000
 conn_burst = 1000
@@ -130,6 +135,9 @@ msg_burst = 100000
 [realm.101]
 secret = $SECRET
 EOC
+}
+conf signal "$PORT" 3600
+conf short $((PORT + 1)) 4
 start_signal() {
 	"$B/actr-signal" -c "$DIR/signal.conf" >>"$DIR/signal.log" 2>&1 &
 	SIG=$!
@@ -189,6 +197,20 @@ result c-to-js $st "$(grep -h '^stats ' "$DIR/client.log")" \
 timeout 60 "$B/examples/echo_actor/client" $C_ARGS -n 200 --quiet \
 	>"$DIR/c2c.log" 2>&1
 result c-to-c $? "$(grep -h '^stats ' "$DIR/c2c.log")" "$DIR/c2c.log"
+
+"$B/actr-signal" -c "$DIR/short.conf" >"$DIR/short.log" 2>&1 &
+PIDS="$PIDS $!"
+if wait_for "$DIR/short.log" "listening on" 5; then
+	timeout 60 node "$INTEROP/web_node.mjs" "$B/npm" \
+		"http://127.0.0.1:$((PORT + 1))" 101 "$SECRET" renew \
+		>"$DIR/renew.log" 2>&1
+	grep -q "^ok renew" "$DIR/renew.log"
+	st=$?
+else
+	st=1
+fi
+result renew $st "$(grep -h '^ok renew' "$DIR/renew.log" | cut -d' ' -f3-)" \
+	"$DIR/renew.log" "$DIR/short.log"
 
 # restart: the server goes away under a connected client and comes back
 # (same state file) 1 s later

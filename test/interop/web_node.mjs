@@ -189,6 +189,18 @@ async function stepPair() {
 		const r = await b.call(a.actrId, 'raw', big);
 		if (r.length !== big.length || r.some((x) => x !== 7))
 			return fail('pair', '300 kB raw echo differs');
+		// a stream, reliable lane: 20 chunks in order, sequence 0..19
+		const got = [];
+		a.onStream('s1', (chunk, meta) => got.push([meta.sequence,
+			dec.decode(chunk), meta.callerId]));
+		for (let i = 0; i < 20; i++)
+			await b.sendStream(a.actrId, 's1', `chunk ${i}`);
+		const until = Date.now() + 10000;
+		while (got.length < 20 && Date.now() < until)
+			await new Promise((res) => setTimeout(res, 20));
+		if (got.length !== 20 || got.some(([seq, text, who], i) =>
+			seq !== i || text !== `chunk ${i}` || who !== b.actrId))
+			return fail('pair', `stream: ${JSON.stringify(got)}`);
 		try {
 			await b.call(priv.actrId, 'raw', str1('x'),
 				{ timeoutMs: 10000 });
@@ -198,8 +210,8 @@ async function stepPair() {
 				return fail('pair', `ACL denial: ${e.code} ` +
 					e.message);
 		}
-		out(`ok pair 50 calls and 300 kB between two module ` +
-			`instances, ACL denial EPERM`);
+		out(`ok pair 50 calls, 300 kB and a 20-chunk stream between ` +
+			`two module instances, ACL denial EPERM`);
 	} finally {
 		await a.close();
 		await b.close();
@@ -248,9 +260,34 @@ async function stepRestart() {
 	}
 }
 
+// Against an actr-signal issuing 4 s credentials: the client renews
+// (/ais/renew) and its signaling requests, checked against the credential
+// each time, still pass after two lifetimes.
+async function stepRenew() {
+	const c = client('acme:web-renew:1.0.0');
+	await c.start();
+	try {
+		const t0 = Date.now();
+		while (Date.now() - t0 < 9000)
+			await new Promise((r) => setTimeout(r, 100));
+		// a request the server checks against the current credential
+		// (the first one expired 5 s ago): it must not throw
+		await c.discover('acme:echo:1.0.0');
+		if (c.stats.renewals < 2 ||
+		    c.stats.registrations !== 1 || c.state !== 'connected')
+			return fail('renew', `renewals=${c.stats.renewals} ` +
+				`registrations=${c.stats.registrations} ` +
+				`state=${c.state}`);
+		out(`ok renew renewals=${c.stats.renewals} ` +
+			`pongs=${c.stats.pongs} after 9 s of 4 s credentials`);
+	} finally {
+		await c.close();
+	}
+}
+
 const table = { call: stepCall, unknown: stepUnknown, badcred: stepBadCred,
 	serve: stepServe, pair: stepPair,
-	restart: stepRestart };
+	restart: stepRestart, renew: stepRenew };
 const guard = setTimeout(() => {
 	fail('all', 'timed out after 120 s');
 	process.exit(1);
