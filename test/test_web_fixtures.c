@@ -448,7 +448,8 @@ TEST_TIMEOUT(web_fixtures_node, 120)
 	}
 	CHECK(test_source_path(FIX_DIR "index.json", idx, sizeof(idx)));
 	root_len = strlen(idx) - strlen(FIX_DIR "index.json");
-	snprintf(cmd, sizeof(cmd), "cd '%.*s.' && node --test web/test/ 2>&1",
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%.*s.' && node --test --test-timeout=60000 web/test/ 2>&1",
 		 (int)root_len, idx);
 	f = popen(cmd, "r");
 	CHECK(f);

@@ -45,6 +45,7 @@ const SDP_TYPE = { OFFER: 0, ANSWER: 1, RENEGOTIATION_OFFER: 2,
 
 const DEFAULT_CALL_MS = 30000;		// PROTOCOL.md 6
 const SIGNAL_REQUEST_MS = 5000;		// per signaling request (5)
+const CONNECT_MS = 10000;		// WebSocket upgrade
 const DEDUP_MS = 30000;			// response cache (6)
 const RENEW_BEFORE_S = 300;		// renew 5 min before expiry (5)
 const RENEW_JITTER_S = 30;
@@ -170,7 +171,8 @@ export class ActrClient {
 		this.timers = new Set();
 		this.closed = false;
 		this.stats = { calls: 0, served: 0, badInput: 0, reconnects: 0,
-			registrations: 0, renewals: 0, pongs: 0, setupRetries: 0 };
+			registrations: 0, renewals: 0, pongs: 0, setupRetries: 0,
+			iceRestarts: 0 };
 		this.warned = new Map();	// rate-limited log lines
 	}
 
@@ -325,6 +327,8 @@ export class ActrClient {
 		for (const t of this.timers)
 			clearTimeout(t);
 		this.timers.clear();
+		clearTimeout(this.pingTimer);
+		clearTimeout(this.pongTimer);
 	}
 
 	async post(path, bytes, headers = {}) {
@@ -406,6 +410,9 @@ export class ActrClient {
 	armRenew() {
 		if (this.renewTimer)
 			clearTimeout(this.renewTimer);
+		const cred = this.opts.credential;
+		if (cred && typeof cred !== 'function')
+			return;	// a fixed credential lasts until it expires
 		const left = this.expiresAt - Date.now();
 		const lead = left > 2 * RENEW_BEFORE_S * 1000
 			? (RENEW_BEFORE_S + Math.random() * RENEW_JITTER_S) * 1000
@@ -418,8 +425,23 @@ export class ActrClient {
 		if (this.closed)
 			return;
 		const tok = this.ok?.renewalToken;
+		const cred = this.opts.credential;
 		try {
-			if (!tok || !tok.length || this.opts.credential)
+			if (typeof cred === 'function') {
+				// the backend hands out the next one
+				let v = await cred();
+				if (typeof v === 'string')
+					v = unb64(v);
+				const ok = this.decodeRegister(toBytes(v), 200,
+					'renewal');
+				const same = actrIdString(ok.actrId) === this.actrId;
+				this.adopt(ok);
+				this.stats.renewals++;
+				if (!same)	// a new identity: a new session
+					this.reconnect(false);
+				return;
+			}
+			if (!tok || !tok.length)
 				throw new ActrError(Code.EAUTH, 'no renewal token');
 			const req = T.RenewCredentialRequest.encode({
 				actrId: this.id, renewalToken: tok }).finish();
@@ -482,7 +504,21 @@ export class ActrClient {
 			}
 			ws.binaryType = 'arraybuffer';
 			this.ws = ws;
+			// an upgrade nobody answers must not hang start()
+			const limit = setTimeout(() => {
+				if (opened || this.ws !== ws)
+					return;
+				this.ws = null;
+				try {
+					ws.close();
+				} catch { /* never opened */ }
+				reject(new ActrError(Code.ETIMEDOUT, 'signaling ' +
+					`WebSocket: no upgrade in ${CONNECT_MS} ms`));
+			}, CONNECT_MS);
 			ws.onopen = () => {
+				clearTimeout(limit);
+				if (this.ws !== ws)
+					return;
 				opened = true;
 				this.attempts = 0;
 				this.setState('connected');
@@ -495,6 +531,7 @@ export class ActrClient {
 			};
 			ws.onerror = () => {};
 			ws.onclose = (ev) => {
+				clearTimeout(limit);
 				if (this.ws !== ws)
 					return;
 				this.ws = null;
@@ -530,6 +567,12 @@ export class ActrClient {
 		if (this.ws) {
 			const ws = this.ws;
 			this.ws = null;
+			clearTimeout(this.pingTimer);
+			clearTimeout(this.pongTimer);
+			for (const [, p] of this.pending)
+				p.reject(new ActrError(Code.EUNAVAILABLE,
+					'signaling reconnecting'));
+			this.pending.clear();
 			ws.close(1000, 're-registering');
 		}
 		let delay = 1000;
@@ -810,6 +853,23 @@ export class ActrClient {
 				this.dropConn(c, Code.EUNAVAILABLE,
 					`peer connection ${s}`);
 		};
+		pc.oniceconnectionstatechange = () => {
+			// a lost path: the offerer restarts ICE, the answerer
+			// asks it to (as runtime/peer_restart.c does); DTLS,
+			// SCTP and the calls in flight stay
+			if (pc.iceConnectionState !== 'disconnected' || !c.open ||
+			    c.dead)
+				return;
+			if (c.offerer) {
+				this.restartIce(c).catch((e) => this.dropConn(c,
+					Code.EUNAVAILABLE, `ICE restart: ${e.message}`));
+			} else {
+				try {
+					this.relay(c.remote, { iceRestartRequest: {
+						reason: 'ICE path lost' } });
+				} catch { /* signaling down: nothing to ask */ }
+			}
+		};
 		pc.ondatachannel = (ev) => this.attach(c, ev.channel);
 		if (offerer) {
 			LANES.forEach(([label, init]) =>
@@ -911,11 +971,10 @@ export class ActrClient {
 			}
 			this.addCandidate(c, ic);
 		} else if (rl.iceRestartRequest) {
-			this.warnLimited('restart', `ICE restart requested by ` +
-				`${key}: not supported here, dropping the session`);
-			if (c)
-				this.dropConn(c, Code.EUNAVAILABLE,
-					'ICE restart requested');
+			if (c?.open && c.offerer)
+				this.restartIce(c).catch((e) => this.dropConn(c,
+					Code.EUNAVAILABLE,
+					`ICE restart: ${e.message}`));
 		}
 	}
 
@@ -937,6 +996,11 @@ export class ActrClient {
 			this.stats.badInput++;
 			this.warnLimited('xid', 'description without ' +
 				'sdp_exchange_id ignored');
+			return;
+		}
+		if (sd.type === SDP_TYPE.ICE_RESTART_OFFER && c?.open &&
+		    !c.offerer) {
+			await this.answerRestart(c, sd);
 			return;
 		}
 		if (isOffer) {
@@ -963,17 +1027,52 @@ export class ActrClient {
 				sdpExchangeId: c.xid } });
 			this.flushCandidates(c);
 		} else {
-			if (!c || !c.pc || !c.offerer || c.remoteSdp)
+			if (!c || !c.pc || !c.offerer ||
+			    (c.remoteSdp && !c.restarting))
 				return;	// unexpected answer
 			if (sd.sdpExchangeId !== c.xid)
 				return;	// stale answer
 			await c.pc.setRemoteDescription({ type: 'answer',
 				sdp: sd.sdp });
 			c.remoteSdp = true;
+			c.restarting = false;
 			c.remoteUfrag = ufragOf(sd.sdp);
 		}
 		for (const ic of c.early.splice(0))
 			this.addCandidate(c, ic);
+	}
+
+	/** ICE restart as the offerer (the answerer asked: PROTOCOL.md 4,
+	 * runtime/peer_restart.c): new ICE credentials, a fresh exchange id
+	 * on an ICE_RESTART_OFFER; the channels stay. One at a time. */
+	async restartIce(c) {
+		if (c.restarting)
+			return;
+		c.restarting = true;
+		this.stats.iceRestarts++;
+		const o = await c.pc.createOffer({ iceRestart: true });
+		await c.pc.setLocalDescription(o);
+		c.xid = uuid();
+		c.localUfrag = ufragOf(c.pc.localDescription.sdp);
+		this.relay(c.remote, { sessionDescription: {
+			type: SDP_TYPE.ICE_RESTART_OFFER,
+			sdp: c.pc.localDescription.sdp, sdpExchangeId: c.xid } });
+	}
+
+	/** The answer to a restart offer on an open connection: the same
+	 * session with new ICE credentials; candidates of the old
+	 * generation are dropped by their ufrag from now on. */
+	async answerRestart(c, sd) {
+		this.stats.iceRestarts++;
+		c.xid = sd.sdpExchangeId;
+		await c.pc.setRemoteDescription({ type: 'offer', sdp: sd.sdp });
+		c.remoteUfrag = ufragOf(sd.sdp);
+		const a = await c.pc.createAnswer();
+		await c.pc.setLocalDescription(a);
+		c.localUfrag = ufragOf(c.pc.localDescription.sdp);
+		this.relay(c.remote, { sessionDescription: {
+			type: SDP_TYPE.ANSWER, sdp: c.pc.localDescription.sdp,
+			sdpExchangeId: c.xid } });
 	}
 
 	attach(c, dc) {

@@ -10,6 +10,8 @@
 #   badcred      a wrong realm secret: start() rejects with ActrError
 #                EAUTH (10104) and the client's state is "failed"
 #   unknown      a route the C echo server lacks: ActrError 10006
+#   backend      a client without the secret, given a credential that a
+#                "backend" registered for it, calls the C echo server
 #   js-to-c      200 calls to the C echo server, each reply checked, then
 #                one 1 MiB message (17 fragments each way)
 #   c-to-js      the C client (examples/echo_actor/client --type) calls a
@@ -160,8 +162,8 @@ js() { # js LOG STEP...
 		"http://127.0.0.1:$PORT" 101 "$SECRET" "$@" >"$log" 2>&1
 }
 
-js "$DIR/js.log" badcred unknown call pair
-for step in badcred unknown call pair; do
+js "$DIR/js.log" badcred unknown backend call pair
+for step in badcred unknown backend call pair; do
 	grep -q "^ok $step" "$DIR/js.log"
 	st=$?
 	name=$step

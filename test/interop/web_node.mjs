@@ -6,6 +6,8 @@
 // Steps (each prints "ok STEP ..." or "fail STEP reason"):
 //   call      200 calls of echo.EchoService.Echo on acme:echo:1.0.0,
 //             each reply "Echo: " + message, then one 1 MiB message
+//   backend   a credential registered by "a backend" (base64 bytes from
+//             an async function), no secret in the client: calls echo
 //   badcred   a wrong realm secret: start() rejects with EAUTH (10104)
 //   unknown   a route the C echo server does not serve: UNKNOWN_ROUTE
 //   serve     serve echo.EchoService.Echo as acme:web-echo:1.0.0, print
@@ -285,9 +287,40 @@ async function stepRenew() {
 	}
 }
 
+// The credential from "a backend": registered here with the realm secret
+// (as an application server would), handed to a client that has none.
+async function stepBackend() {
+	const { T } = await import(join(here, '../../web/wire.js'));
+	const backend = async () => {
+		const res = await fetch(`${signalUrl}/ais/register`, {
+			method: 'POST', headers: {
+				'content-type': 'application/x-protobuf',
+				'x-actrix-realm-secret': secret },
+			body: T.RegisterRequest.encode({
+				actrType: { manufacturer: 'acme', name: 'web-page',
+					version: '1.0.0' },
+				realm: { realmId: Number(realm) }, authMode: 2 })
+				.finish() });
+		return Buffer.from(await res.arrayBuffer()).toString('base64');
+	};
+	const c = client('acme:web-page:1.0.0', { realmSecret: undefined,
+		credential: backend });
+	await c.start();
+	try {
+		const r = await c.call('acme:echo:1.0.0', 'echo.EchoService.Echo',
+			str1('from a page'), { timeoutMs: 10000 });
+		if (field1(r) !== 'Echo: from a page')
+			return fail('backend', `reply ${field1(r)}`);
+		out(`ok backend ${c.actrId} called the C echo server`);
+	} finally {
+		await c.close();
+	}
+}
+
 const table = { call: stepCall, unknown: stepUnknown, badcred: stepBadCred,
 	serve: stepServe, pair: stepPair,
-	restart: stepRestart, renew: stepRenew };
+	restart: stepRestart, renew: stepRenew,
+	backend: stepBackend };
 const guard = setTimeout(() => {
 	fail('all', 'timed out after 120 s');
 	process.exit(1);

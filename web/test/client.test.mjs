@@ -190,6 +190,9 @@ test('a signaling request without an answer times out (ETIMEDOUT)',
 		const p = c.discover('acme:echo:1.0.0');
 		t.mock.timers.tick(5001);
 		await assert.rejects(p, (e) => e.code === Code.ETIMEDOUT);
+		// the real timers armed before the mock are cleared by the
+		// real clearTimeout
+		t.mock.timers.reset();
 		await c.close();
 	});
 
@@ -204,3 +207,277 @@ test('call arguments are checked before anything is sent', async () => {
 	await assert.rejects(c.call('acme:echo:1.0.0', 'a.B.C', 'x'),
 		(e) => e.code === Code.ECLOSED);
 });
+
+// A scripted RTCPeerConnection: records what the client does with it.
+class FakePC {
+	static last = null;
+	constructor(cfg) {
+		this.cfg = cfg;
+		this.calls = [];
+		this.cands = [];
+		this.channels = [];
+		this.signalingState = 'stable';
+		this.iceConnectionState = 'new';
+		this.connectionState = 'new';
+		this.localDescription = null;
+		this.gen = 0;
+		FakePC.last = this;
+	}
+	sdp(kind) {
+		return `v=0\r\na=ice-ufrag:${kind}${this.gen}\r\n`;
+	}
+	createDataChannel(label, init) {
+		const dc = { label, init, readyState: 'connecting',
+			sent: [], send(b) { this.sent.push(b); }, close() {} };
+		this.channels.push(dc);
+		return dc;
+	}
+	async createOffer(o) {
+		if (o?.iceRestart)
+			this.gen++;
+		return { type: 'offer', sdp: this.sdp('off') };
+	}
+	async createAnswer() {
+		return { type: 'answer', sdp: this.sdp('ans') };
+	}
+	async setLocalDescription(d) {
+		this.calls.push(['local', d.type]);
+		this.localDescription = d;
+	}
+	async setRemoteDescription(d) {
+		this.calls.push(['remote', d.type, d.sdp]);
+		if (d.type === 'offer')
+			this.gen++;
+	}
+	async addIceCandidate(c) {
+		this.cands.push(c.candidate);
+	}
+	close() {
+		this.calls.push(['close']);
+	}
+}
+
+const CRED = { keyId: 0, claims: new Uint8Array(0),
+	signature: new Uint8Array(0) };
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+test('answerer: offer/answer with the exchange id, candidates by ufrag, ' +
+	'ICE restart answered in place', async () => {
+	const c = client(okFetch(), { RTCPeerConnection: FakePC });
+	await c.start();
+	const ws = FakeWS.last;
+	const relay = (payload) => ws.deliver({ actrRelay: { source: PEER,
+		target: ID, credential: CRED, ...payload } });
+	const sentSdp = () => ws.sent.filter((e) =>
+		e.actrRelay?.sessionDescription).map((e) =>
+		e.actrRelay.sessionDescription);
+	relay({ roleAssignment: { isOfferer: false } });
+	const pc = FakePC.last;
+	assert.ok(pc);
+	assert.equal(pc.channels.length, 0);	// the offerer opens them
+	// a candidate before the offer is held, then applied
+	relay({ iceCandidate: { candidate: 'candidate:early', sdpMid: '0',
+		sdpMlineIndex: 0, usernameFragment: 'remote1' } });
+	relay({ sessionDescription: { type: 0,
+		sdp: 'v=0\r\na=ice-ufrag:remote1\r\n', sdpExchangeId: 'x-1' } });
+	await tick();
+	let answers = sentSdp();
+	assert.equal(answers.length, 1);
+	assert.equal(answers[0].type, 1);		// ANSWER
+	assert.equal(answers[0].sdpExchangeId, 'x-1');
+	assert.deepEqual(pc.cands, ['candidate:early']);
+	// our candidates carry our ufrag, no end-of-candidates
+	pc.onicecandidate({ candidate: { candidate: 'candidate:mine',
+		sdpMid: '0', sdpMLineIndex: 0 } });
+	pc.onicecandidate({ candidate: null });
+	const mine = ws.sent.filter((e) => e.actrRelay?.iceCandidate)
+		.map((e) => e.actrRelay.iceCandidate);
+	assert.equal(mine.length, 1);
+	assert.equal(mine[0].usernameFragment, 'ans1');
+	assert.equal(mine[0].sdpMid, '0');
+	// the channels arrive and open
+	const dc = { label: 'RPC_RELIABLE', readyState: 'open', sent: [],
+		send(b) { this.sent.push(b); }, close() {} };
+	pc.ondatachannel({ channel: dc });
+	pc.ondatachannel({ channel: { label: 'EXTRA', readyState: 'open' } });
+	const conn = c.conns.get('1234@101/acme:echo:1.0.0');
+	assert.ok(conn.open);
+	// ICE restart offer on the open connection: answered in place
+	relay({ sessionDescription: { type: 3,
+		sdp: 'v=0\r\na=ice-ufrag:remote2\r\n', sdpExchangeId: 'x-2' } });
+	await tick();
+	answers = sentSdp();
+	assert.equal(answers.length, 2);
+	assert.equal(answers[1].sdpExchangeId, 'x-2');
+	assert.equal(c.conns.get(conn.key), conn);	// not replaced
+	assert.ok(!pc.calls.some(([k]) => k === 'close'));
+	assert.equal(c.stats.iceRestarts, 1);
+	// candidates: old generation and no ufrag dropped, new one added
+	relay({ iceCandidate: { candidate: 'candidate:old', sdpMid: '0',
+		sdpMlineIndex: 0, usernameFragment: 'remote1' } });
+	relay({ iceCandidate: { candidate: 'candidate:noufrag', sdpMid: '0',
+		sdpMlineIndex: 0 } });
+	relay({ iceCandidate: { candidate: 'candidate:new', sdpMid: '0',
+		sdpMlineIndex: 0, usernameFragment: 'remote2' } });
+	await tick();
+	assert.deepEqual(pc.cands, ['candidate:early', 'candidate:new']);
+	assert.equal(c.stats.badInput, 1);
+	// a garbled DataChannel message is counted, not thrown
+	dc.onmessage({ data: Uint8Array.of(1, 2, 3).buffer });
+	assert.equal(c.stats.badInput, 2);
+	await c.close();
+	assert.ok(pc.calls.some(([k]) => k === 'close'));
+});
+
+test('offerer: four channels with their options, stale answer ignored, ' +
+	'restart on request', async () => {
+	const c = client(okFetch(), { RTCPeerConnection: FakePC });
+	await c.start();
+	const ws = FakeWS.last;
+	const relay = (payload) => ws.deliver({ actrRelay: { source: PEER,
+		target: ID, credential: CRED, ...payload } });
+	const sentSdp = () => ws.sent.filter((e) =>
+		e.actrRelay?.sessionDescription).map((e) =>
+		e.actrRelay.sessionDescription);
+	relay({ roleAssignment: { isOfferer: true } });
+	const pc = FakePC.last;
+	assert.deepEqual(pc.channels.map((d) => [d.label, d.init.ordered,
+		d.init.maxRetransmits, d.init.protocol]), [
+		['RPC_RELIABLE', true, undefined, ''],
+		['RPC_SIGNAL', true, undefined, ''],
+		['STREAM_RELIABLE', true, undefined, ''],
+		['STREAM_LATENCY_FIRST', false, 3, '']]);
+	await tick();
+	const offer = sentSdp()[0];
+	assert.equal(offer.type, 0);
+	assert.match(offer.sdpExchangeId, /^[0-9a-f-]{36}$/);
+	relay({ sessionDescription: { type: 1, sdp: 'v=0\r\n',
+		sdpExchangeId: 'not-ours' } });
+	await tick();
+	assert.ok(!pc.calls.some(([k]) => k === 'remote'));	// stale
+	relay({ sessionDescription: { type: 1,
+		sdp: 'v=0\r\na=ice-ufrag:r1\r\n',
+		sdpExchangeId: offer.sdpExchangeId } });
+	await tick();
+	assert.equal(pc.calls.filter(([k]) => k === 'remote').length, 1);
+	pc.channels[0].readyState = 'open';
+	pc.channels[0].onopen();
+	relay({ iceRestartRequest: { reason: 'ICE path lost' } });
+	await tick();
+	const restart = sentSdp()[1];
+	assert.equal(restart.type, 3);		// ICE_RESTART_OFFER
+	assert.notEqual(restart.sdpExchangeId, offer.sdpExchangeId);
+	relay({ sessionDescription: { type: 1,
+		sdp: 'v=0\r\na=ice-ufrag:r2\r\n',
+		sdpExchangeId: restart.sdpExchangeId } });
+	await tick();
+	assert.equal(pc.calls.filter(([k]) => k === 'remote').length, 2);
+	const conn = c.conns.get('1234@101/acme:echo:1.0.0');
+	assert.ok(conn.open && !conn.restarting);
+	assert.equal(conn.remoteUfrag, 'r2');
+	await c.close();
+});
+
+test('serving: replies, error codes, a repeated request answered from ' +
+	'the cache', async () => {
+	const { fragment, decodeRpc, encodeRpc, Direction } =
+		await import('../wire.js');
+	const c = client(okFetch(), { RTCPeerConnection: FakePC });
+	let calls = 0;
+	c.serve('t.S.Echo', (bytes, ctx) => {
+		calls++;
+		assert.equal(ctx.callerId, '1234@101/acme:echo:1.0.0');
+		return bytes;
+	});
+	c.serve('t.S.Bad', () => {
+		throw new ActrError(Code.EINVALARG, 'no such thing');
+	});
+	c.serve('t.S.Boom', () => {
+		throw new Error('boom');
+	});
+	await c.start();
+	FakeWS.last.deliver({ actrRelay: { source: PEER, target: ID,
+		credential: CRED, roleAssignment: { isOfferer: false } } });
+	const dc = { label: 'RPC_RELIABLE', readyState: 'open', sent: [],
+		send(b) { this.sent.push(b); }, close() {} };
+	FakePC.last.ondatachannel({ channel: dc });
+	let id = 0;
+	const req = (route, rid, dir = Direction.REQUEST) =>
+		dc.onmessage({ data: fragment(encodeRpc({ routeKey: route,
+			payload: Uint8Array.of(1, 2, 3), direction: dir,
+			requestId: rid, timeoutMs: dir === Direction.REQUEST
+				? 1000 : 0 }), id++)[0] });
+	req('t.S.Echo', 'r1');
+	await tick();
+	req('t.S.Echo', 'r1');		// a repeat: from the cache
+	req('t.S.Nope', 'r2');
+	req('t.S.Bad', 'r3');
+	req('t.S.Boom', 'r4');
+	req('t.S.Echo', 't1', Direction.TELL);	// no reply
+	await tick();
+	const out = dc.sent.map((f) => decodeRpc(f.subarray(8)));
+	assert.equal(calls, 2);		// r1 once, t1 once
+	assert.deepEqual(out.map((e) => [e.requestId, e.direction,
+		e.error?.code ?? 0]), [
+		['r1', Direction.RESPONSE, 0], ['r1', Direction.RESPONSE, 0],
+		['r2', Direction.RESPONSE, Code.EUNKNOWNROUTE],
+		['r3', Direction.RESPONSE, Code.EINVALARG],
+		['r4', Direction.RESPONSE, Code.EINTERNAL]]);
+	assert.deepEqual([...out[1].payload], [1, 2, 3]);
+	assert.equal(out[4].error.message, 'boom');
+	assert.ok(out.every((e) => e.timeoutMs === 0));
+	// our own msg_ids count from 0 on the lane
+	assert.deepEqual(dc.sent.map((f) => new DataView(f.buffer,
+		f.byteOffset).getUint32(0)), [0, 1, 2, 3, 4]);
+	await c.close();
+});
+
+test('a backend credential function is called again at renewal time',
+	async (t) => {
+		let n = 0;
+		const short = () => {
+			n++;
+			const claims = T.IdentityClaims.encode({ realmId: 101,
+				actorId: 'x', expiresAt: Long64.fromNumber(
+					Math.floor(Date.now() / 1000) + 2, true) })
+				.finish();
+			const ok = T.RegisterResponse.decode(registerOk());
+			ok.success.credential.claims = claims;
+			return T.RegisterResponse.encode(ok).finish();
+		};
+		const c = client(async () => {
+			throw new Error('no fetch with a credential');
+		}, { credential: short, realmSecret: undefined });
+		await c.start();
+		assert.equal(n, 1);
+		const until = Date.now() + 5000;
+		while (c.stats.renewals < 1 && Date.now() < until)
+			await new Promise((r) => setTimeout(r, 50));
+		assert.ok(n >= 2 && c.stats.renewals >= 1);
+		assert.equal(c.state, 'connected');	// same ActrId: same session
+		assert.equal(c.stats.registrations, 1);
+		await c.close();
+	});
+
+test('a WebSocket upgrade nobody answers: start() rejects ETIMEDOUT',
+	async (t) => {
+		class SilentWS {
+			constructor() {
+				this.readyState = 0;
+			}
+			close() {
+				this.closed = true;
+			}
+		}
+		t.mock.timers.enable({ apis: ['setTimeout'] });
+		const c = client(okFetch(), { WebSocket: SilentWS });
+		const p = c.start();
+		for (let i = 0; i < 20 && c.state !== 'connecting'; i++)
+			await Promise.resolve();
+		assert.equal(c.state, 'connecting');
+		t.mock.timers.tick(10001);
+		await assert.rejects(p, (e) => e.code === Code.ETIMEDOUT);
+		assert.equal(c.state, 'failed');
+		t.mock.timers.reset();
+		await c.close();
+	});
