@@ -3,7 +3,9 @@
 // (examples/echo_actor/client -n N) and a fresh page in headless Chromium
 // (web/actr.js), each registering, then discovery + negotiation + first
 // call (setup) and N sequential echo.EchoService.Echo calls (p50/p99).
-// Prints the median over rounds and the page/C ratios.
+// Prints the median over rounds and the page/C ratios, and the floor:
+// a DataChannel echo between two RTCPeerConnections of one page
+// (Chromium alone; its setup is the offer/answer and channel open).
 //   node browser.mjs --build B --top TOP --dir DIR --calls N --rounds R
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -84,6 +86,44 @@ async function pageRound(ctx, round) {
 		 p99: percentile(s, 0.99) * 1000 };
 }
 
+// The floor: two RTCPeerConnections in one page, a DataChannel echo,
+// nothing of actr in the path.
+async function chromiumFloor(ctx) {
+	const p = await openPage(ctx, `${BASE}/demo/?autostart=0`);
+	const r = await p.evaluate(async (n) => {
+		const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+		a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+		b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+		const t0 = performance.now();
+		const ch = a.createDataChannel('echo', { ordered: true });
+		b.ondatachannel = (e) => {
+			e.channel.onmessage = (m) => e.channel.send(m.data);
+		};
+		await a.setLocalDescription(await a.createOffer());
+		await b.setRemoteDescription(a.localDescription);
+		await b.setLocalDescription(await b.createAnswer());
+		await a.setRemoteDescription(b.localDescription);
+		await new Promise((res) => { ch.onopen = res; });
+		const msg = new Uint8Array(32);
+		const once = () => new Promise((res) => {
+			const t = performance.now();
+			ch.onmessage = () => res(performance.now() - t);
+			ch.send(msg);
+		});
+		const setup = (await once()) + (performance.now() - t0);
+		const rtt = [];
+		for (let i = 0; i < n; i++)
+			rtt.push(await once());
+		a.close();
+		b.close();
+		return { setup, rtt };
+	}, N);
+	await p.close();
+	const s = r.rtt.sort((x, y) => x - y);
+	return { setup: r.setup * 1000, p50: percentile(s, 0.5) * 1000,
+		 p99: percentile(s, 0.99) * 1000 };
+}
+
 const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 async function main() {
@@ -106,11 +146,12 @@ msg_burst = 100000
 		`ws://127.0.0.1:${PORT}`, '--realm', String(REALM), '--local',
 		'127.0.0.1'], /^ready/m);
 	const br = await launch(join(B, 'npm'));
-	const rows = { c: [], page: [] };
+	const rows = { c: [], page: [], floor: [] };
 	try {
 		for (let i = 0; i < ROUNDS; i++) {
 			rows.c.push(await cClient());
 			rows.page.push(await pageRound(br.ctx, i));
+			rows.floor.push(await chromiumFloor(br.ctx));
 		}
 	} finally {
 		await br.close();
@@ -125,7 +166,8 @@ msg_burst = 100000
 	const f = (k, v) => `${k.padEnd(22)}${v.map((x) => x.padStart(12)).join('')}`;
 	console.log(f('pair', ['setup ms', 'p50 us', 'p99 us']));
 	const summary = {};
-	for (const [k, label] of [['c', 'C -> C'], ['page', 'page -> C']]) {
+	for (const [k, label] of [['c', 'C -> C'], ['page', 'page -> C'],
+		['floor', 'Chromium DC echo']]) {
 		const s = { setup: med(rows[k].map((r) => r.setup)),
 			p50: med(rows[k].map((r) => r.p50)),
 			p99: med(rows[k].map((r) => r.p99)) };
