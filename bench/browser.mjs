@@ -181,6 +181,13 @@ msg_burst = 100000
 		(summary.page.p99 / summary.c.p99).toFixed(2) + 'x']));
 }
 
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'])
+	process.on(sig, () => {
+		for (const p of procs)
+			p.kill('SIGKILL');
+		process.exit(1);
+	});
+
 let rc = 0;
 try {
 	await main();

@@ -501,6 +501,17 @@ async function main() {
 	}
 }
 
+// Killed (timeout(1), Ctrl-C, a closed pipe): take the children along,
+// they would outlive us in the namespace otherwise.
+function killAll(code) {
+	for (const p of procs)
+		p.kill('SIGKILL');
+	process.exit(code);
+}
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'])
+	process.on(sig, () => killAll(1));
+process.stdout.on('error', () => killAll(1));
+
 const watchdog = setTimeout(() => {
 	console.log('FAIL: browser: the run took over 240 s');
 	for (const p of procs)
