@@ -204,7 +204,8 @@ $(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(EX_PROTO_O) $(SERVERA) $(LIBA)
 	$(Q)$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # ---- top-level targets -------------------------------------------------------
-.PHONY: all lib deps check check-run check-interop abi-baseline demo demo-run bench install clean format \
+.PHONY: all lib deps check check-run check-interop check-browser abi-baseline demo demo-run \
+	demo-web bench install clean format \
 	fuzz fuzz-build
 
 all: lib $(PROGS) $(EXAMPLES) $(TESTBIN) $(BENCHES)
@@ -239,6 +240,7 @@ check-run: all
 	$(RUN_TESTS) $(T)
 ifneq ($(VALGRIND),1)
 	$(if $(T),,@$(MAKE) --no-print-directory check-interop)
+	$(if $(T),,@$(MAKE) --no-print-directory check-browser)
 endif
 ifeq ($(SAN)$(VALGRIND)$(T),)
 	@sh test/install/run.sh $(B)
@@ -253,6 +255,16 @@ check-interop: all
 	@sh test/interop/rust.sh $(B)
 	@sh test/interop/web.sh $(B)
 
+# Real headless Chromium against web/actr.js, the demo page and the C
+# programs (test/browser/run.sh; ~30 s).
+check-browser: all
+	@sh test/browser/run.sh $(B)
+
+# The browser demo: actr-signal serving web/ and the C echo server; prints
+# the URL and runs until Ctrl-C (ACTR_DEMO_SECONDS bounds it).
+demo-web: all
+	@sh scripts/demo_web.sh $(B)
+
 demo: deps
 	@$(MAKE) --no-print-directory demo-run
 
@@ -262,6 +274,7 @@ demo-run: all
 bench: all
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 	@echo "== bench/interop.sh"; sh bench/interop.sh $(B)
+	@echo "== bench/browser.sh"; sh bench/browser.sh $(B)
 
 install: lib $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/actr \

@@ -22,6 +22,7 @@
 #include "core/list.h"
 #include "core/map.h"
 #include "server/signal_internal.h"
+#include "server/web.h"
 
 #define TAG "signal"
 
@@ -50,6 +51,8 @@ struct actr__sig_listener {
 	size_t max_pending;		/* cfg's, for /metrics */
 	int depth;			/* > 0 while inside a core call */
 	struct actr__list closed;	/* lconn closed during a core call */
+	struct actr__sig_web *web;	/* CORS policy, static folder */
+	bool tls;			/* serving https/wss */
 };
 
 /* The open WebSocket with core id id, or NULL. */
@@ -187,7 +190,46 @@ static void on_request(actr_http_req_t *q, void *arg)
 	uint64_t now = actr_wall_ms();
 	char *target = NULL;
 
+	const char *method = actr_http_req_method(q);
+	char hdrs[512];
+	int cst;
+
 	enter(l);
+	hdrs[0] = '\0';
+	if (!strncmp(path, "/ais/", 5) || !strcmp(path, "/signaling/ws")) {
+		cst = actr__sig_cors(l->web, method,
+				     actr_http_req_header(q, "origin"),
+				     actr_http_req_header(q, "host"), l->tls,
+				     actr_http_req_header(q,
+					"access-control-request-method"),
+				     actr_http_req_header(q,
+					"access-control-request-headers"),
+				     hdrs, sizeof(hdrs));
+		if (cst) {
+			actr_http_respond(q, cst, "text/plain", hdrs,
+					  cst == 403 ? "origin not allowed\n"
+						     : "", cst == 403 ? 19 : 0);
+			goto out;
+		}
+	} else if (actr__sig_web_has_www(l->web)) {
+		cst = actr__sig_www_serve(l->web, method, path, &rep, hdrs,
+					  sizeof(hdrs));
+		if (!rep.body && cst != 200) {
+			const char *why = cst == 404 ? "not found\n" :
+					  cst == 403 ? "forbidden\n" :
+					  cst == 301 ? "moved\n" :
+					  cst == 405 ? "method not allowed\n" :
+					  "cannot serve this path\n";
+
+			actr_http_respond(q, cst, rep.ctype, hdrs, why,
+					  strlen(why));
+		} else {
+			actr_http_respond(q, cst, rep.ctype, hdrs, rep.body,
+					  rep.len);
+		}
+		free(rep.body);
+		goto out;
+	}
 	if (asprintf(&target, "%s%s%s", path, query[0] ? "?" : "", query) < 0) {
 		target = NULL;
 		actr_http_respond(q, 503, "text/plain", NULL,
@@ -206,7 +248,7 @@ static void on_request(actr_http_req_t *q, void *arg)
 			goto out;
 		st = actr__sig_ws_check(l->core, target, peer, now, &rep);
 		if (st != 101) {
-			actr_http_respond(q, st, rep.ctype, NULL, rep.body,
+			actr_http_respond(q, st, rep.ctype, hdrs, rep.body,
 					  rep.len);
 			free(rep.body);
 			goto out;
@@ -244,7 +286,7 @@ static void on_request(actr_http_req_t *q, void *arg)
 					  "internal error\n", 15);
 			goto out;
 		}
-		actr_http_respond(q, rep.status, rep.ctype, NULL, rep.body,
+		actr_http_respond(q, rep.status, rep.ctype, hdrs, rep.body,
 				  rep.len);
 		free(rep.body);
 	}
@@ -281,6 +323,13 @@ actr__sig_listen(struct actr_reactor *r, const struct actr__sig_config *cfg,
 	l->core = actr__sig_new(cfg, &io, actr_wall_ms());
 	if (!l->core)
 		goto fail;
+	l->tls = lc->tls_cert != NULL;
+	l->web = actr__sig_web_new(lc->www_dir, lc->cors_origins,
+				   lc->n_cors_origins,
+				   cfg->max_pending > 4096 ? cfg->max_pending - 4096
+							   : cfg->max_pending);
+	if (!l->web)
+		goto fail;
 	hc.host = lc->host ? lc->host : "127.0.0.1";
 	hc.port = lc->port;
 	hc.tls_cert_file = lc->tls_cert;
@@ -299,6 +348,11 @@ actr__sig_listen(struct actr_reactor *r, const struct actr__sig_config *cfg,
 	l->http = actr_http_server_new(r, &hc);
 	if (!l->http)
 		goto fail;
+	if (lc->www_dir)
+		actr_logi(TAG, "serving the files of %s (--www)", lc->www_dir);
+	for (size_t i = 0; i < lc->n_cors_origins; i++)
+		actr_logi(TAG, "CORS: admitting pages of %s",
+			  lc->cors_origins[i]);
 	actr_timer_init(r, &l->tick, on_tick, l);
 	actr_timer_start(&l->tick, ACTR_SEC(1), ACTR_SEC(1));
 	actr_logi(TAG, "listening on %s://%s:%u (POST /ais/register, "
@@ -343,6 +397,11 @@ void actr__sig_listener_queue_stats(const struct actr__sig_listener *l,
 	}
 }
 
+struct actr__sig_web *actr__sig_listener_web(struct actr__sig_listener *l)
+{
+	return l->web;
+}
+
 struct actr__sig_server *actr__sig_listener_core(struct actr__sig_listener *l)
 {
 	return l->core;
@@ -375,5 +434,6 @@ void actr__sig_listener_free(struct actr__sig_listener *l)
 		free(actr__map_entry(n, struct lconn, node));
 	}
 	actr__map_fini(&l->conns);
+	actr__sig_web_free(l->web);
 	free(l);
 }

@@ -21,6 +21,7 @@
 #include <actr/util.h>
 
 #include "server/signal_internal.h"
+#include "server/web.h"
 
 #define TAG "signal"
 
@@ -48,6 +49,13 @@ static const char usage[] =
 	"      --tls-key FILE       ... and this key\n"
 	"      --metrics HOST:PORT  serve /metrics, /healthz, /readyz there\n"
 	"                           (Prometheus; off by default)\n"
+	"      --www DIR            serve the static files of DIR for GET/HEAD\n"
+	"                           of every other path (index.html, no\n"
+	"                           listing, nothing outside DIR)\n"
+	"      --cors-origin ORIGIN admit browser pages of ORIGIN\n"
+	"                           (http(s)://host[:port], exact match) to\n"
+	"                           /ais/ and /signaling/ws (repeatable; none\n"
+	"                           by default)\n"
 	"  -v, --verbose            debug logging\n"
 	"  -h, --help               this text\n"
 	"\n"
@@ -56,6 +64,8 @@ static const char usage[] =
 	"            renewal_ttl_secs, presence_ttl_secs, key_tolerance_secs,\n"
 	"            key_rotate_secs, open_realms, tls_cert, tls_key,\n"
 	"            metrics (HOST:PORT, as --metrics),\n"
+	"            www (DIR, as --www),\n"
+	"            cors_origins (list: ORIGIN;ORIGIN, as --cors-origin),\n"
 	"            header_timeout_ms [10000],\n"
 	"            frame_timeout_ms [10000]   a started WebSocket frame must\n"
 	"                                       complete in time (else 1008)\n"
@@ -90,6 +100,7 @@ struct opts {
 	const char *metrics;		/* --metrics HOST:PORT or NULL */
 	bool oom;			/* a string could not be kept */
 	struct strv strings;		/* strings read from the key file */
+	struct strv cors;		/* --cors-origin values */
 };
 
 static struct opts *opts_for_kf;	/* where kf_str keeps its strings */
@@ -224,6 +235,25 @@ static int load_config(const char *path, struct opts *o)
 	kf_str(kf, "server", "db", &c->db_path);
 	kf_str(kf, "server", "metrics", &o->metrics);
 	kf_str(kf, "server", "turn_secret", &c->turn_secret);
+	kf_str(kf, "server", "www", &o->lc.www_dir);
+	{
+		gchar **list = g_key_file_get_string_list(kf, "server",
+							  "cors_origins",
+							  NULL, NULL);
+
+		for (gchar **p = list; p && *p; p++) {
+			char *v = *p, *e;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			e = v + strlen(v);
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+				*--e = '\0';
+			if (*v)
+				strv_add(o, &o->cors, strdup(v));
+		}
+		g_strfreev(list);
+	}
 	kf_str(kf, "server", "tls_cert", &o->lc.tls_cert);
 	kf_str(kf, "server", "tls_key", &o->lc.tls_key);
 	kf_u32(kf, "server", "heartbeat_secs", &c->heartbeat_s);
@@ -406,6 +436,34 @@ static void collect(actr_metrics_out_t *o, void *arg)
 			    "Entries in the per-address table.");
 	actr_metrics_sample(o, "actr_signal_ip_entries", NULL,
 			    (double)actr__sig_ip_entries(core));
+	{
+		const struct actr__sig_web_stats *w =
+			actr__sig_web_stats(actr__sig_listener_web(l));
+
+		actr_metrics_family(o, "actr_signal_www_requests_total",
+				    "counter", "Static files (--www), by "
+				    "outcome.");
+		actr_metrics_sample(o, "actr_signal_www_requests_total",
+				    "outcome=\"served\"",
+				    (double)w->files_served);
+		actr_metrics_sample(o, "actr_signal_www_requests_total",
+				    "outcome=\"not_found\"",
+				    (double)w->not_found);
+		actr_metrics_sample(o, "actr_signal_www_requests_total",
+				    "outcome=\"refused\"", (double)w->refused);
+		actr_metrics_sample(o, "actr_signal_www_requests_total",
+				    "outcome=\"too_large\"",
+				    (double)w->too_large);
+		actr_metrics_family(o, "actr_signal_cors_requests_total",
+				    "counter", "Cross-origin requests to /ais/ "
+				    "and /signaling/ws, by outcome.");
+		actr_metrics_sample(o, "actr_signal_cors_requests_total",
+				    "outcome=\"allowed\"",
+				    (double)w->cors_allowed);
+		actr_metrics_sample(o, "actr_signal_cors_requests_total",
+				    "outcome=\"denied\"",
+				    (double)w->cors_denied);
+	}
 	actr__sig_listener_http_stats(l, &h);
 	actr_metrics_family(o, "actr_signal_http_connections_total", "counter",
 			    "TCP connections, by outcome.");
@@ -492,6 +550,10 @@ int main(int argc, char **argv)
 			o.lc.tls_key = need_arg(argc, argv, &i);
 		else if (!strcmp(a, "--metrics"))
 			o.metrics = need_arg(argc, argv, &i);
+		else if (!strcmp(a, "--www"))
+			o.lc.www_dir = need_arg(argc, argv, &i);
+		else if (!strcmp(a, "--cors-origin"))
+			strv_add(&o, &o.cors, strdup(need_arg(argc, argv, &i)));
 		else if (!strcmp(a, "-v") || !strcmp(a, "--verbose"))
 			actr_log_set_level(ACTR_LOG_DEBUG);
 		else {
@@ -522,6 +584,8 @@ int main(int argc, char **argv)
 		rc = 2;
 		goto out_opts;
 	}
+	o.lc.cors_origins = (const char *const *)o.cors.v;
+	o.lc.n_cors_origins = o.cors.n;
 	r = actr_reactor_new();
 	if (!r)
 		goto out_opts;
@@ -552,10 +616,14 @@ out_listener:
 	actr_metrics_free(metrics);
 	actr__sig_listener_free(l);
 out:
+	/* the HTTP server frees a connection open at shutdown in a deferred
+	 * call: let it run (bounded) or it leaks */
+	actr_reactor_drain(r, 1000);
 	actr_reactor_free(r);
 out_opts:
 	strv_free(&o.realms);
 	strv_free(&o.mfrs);
 	strv_free(&o.strings);
+	strv_free(&o.cors);
 	return rc;
 }

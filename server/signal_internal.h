@@ -324,6 +324,9 @@ struct actr__sig_listen_config {
 	uint32_t header_timeout_ms;	/* slowloris guard; 0 = default 10 s */
 	uint32_t frame_timeout_ms;	/* a started WebSocket frame must
 					   complete; 0 = default 10 s */
+	const char *www_dir;		/* static folder to serve, or NULL */
+	const char *const *cors_origins; /* origins admitted cross-origin */
+	size_t n_cors_origins;		/* in cors_origins */
 };
 
 /**
@@ -355,6 +358,10 @@ void actr__sig_listener_queue_stats(const struct actr__sig_listener *l,
 
 void actr__sig_listener_http_stats(const struct actr__sig_listener *l,
 				   struct actr_http_server_stats *out);
+
+struct actr__sig_web;
+/** The CORS policy and static folder of the listener (server/web.h). */
+struct actr__sig_web *actr__sig_listener_web(struct actr__sig_listener *l);
 
 /** Stop: close every connection, then free the core. NULL ignored. */
 void actr__sig_listener_free(struct actr__sig_listener *l);
