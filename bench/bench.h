@@ -6,6 +6,11 @@
 #ifndef ACTR_BENCH_H
 #define ACTR_BENCH_H
 
+/* sched_setaffinity and CPU_SET need it before the first system header */
+#ifndef _GNU_SOURCE
+#error "bench/bench.h: #define _GNU_SOURCE before any #include"
+#endif
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>

@@ -274,10 +274,24 @@ int main(int argc, char **argv)
 	for (int t = T_UNIX; t <= T_UDP; t++) {
 		double p50[2][50], p99[2][50], rps[2][50];
 		double m50[2], m99[2], mrps[2];
+		char group[32], spath[2][512] = { "", "" };
+		static const char *const lname[] = { "raw epoll", "actr" };
 
+		snprintf(group, sizeof(group), "ping-pong %s %d B", tname[t],
+			 MSG);
 		for (int k = 0; k < reps; k++) {
 			for (int l = L_RAW; l <= L_ACTR; l++) {
 				struct result r = run_one(t, l, rtt);
+				const char *sp = NULL;
+
+				/* the CDF: every round trip of the last rep */
+				if (k == reps - 1)
+					sp = bench_out_samples_ns(
+						"reactor_pingpong", group,
+						lname[l], rtt, (size_t)rounds);
+				if (sp)
+					snprintf(spath[l], sizeof(spath[l]),
+						 "%s", sp);
 
 				p50[l][k] = r.p50_us;
 				p99[l][k] = r.p99_us;
@@ -292,6 +306,19 @@ int main(int argc, char **argv)
 			       "round trips/s\n",
 			       tname[t], l == L_RAW ? "raw" : "actr", m50[l],
 			       m99[l], mrps[l]);
+			bench_out_row(&(struct bench_row){
+				.bench = "reactor_pingpong",
+				.group = group,
+				.row = lname[l],
+				.role = l == L_RAW ? "baseline" : "subject",
+				.p50_us = m50[l],
+				.p99_us = m99[l],
+				.throughput = mrps[l],
+				.unit = "round trips/s",
+				.n = (uint64_t)rounds,
+				.rounds = (unsigned)reps,
+				.samples = spath[l][0] ? spath[l] : NULL,
+			});
 		}
 		printf("%-4s ratio actr/raw: p50 %.3f  throughput %.3f "
 		       "(target <= 1.02)\n",
