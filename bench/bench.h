@@ -189,7 +189,7 @@ static inline void bench__json_kv_num(char *buf, size_t cap, size_t *len,
 	/* 0 = not measured; NaN/inf are not JSON */
 	if (v == 0 || v != v || v - v != 0 || *len >= cap)
 		return;
-	w = snprintf(buf + *len, cap - *len, ",\"%s\":%.6g", key, v);
+	w = snprintf(buf + *len, cap - *len, ",\"%s\":%.10g", key, v);
 	if (w > 0 && (size_t)w < cap - *len)
 		*len += (size_t)w;
 }
