@@ -23,7 +23,9 @@
  *   CKPT_PAGES=n, WAL_MAX_PAGES=n: the checkpointer's thresholds;
  *   OFFERED_SECS=n: longer open-loop runs, which include WAL restarts
  *   and checkpoints as a steady state has them; ONLY=label: the open loop
- *   only, and of it only that line, e.g. ONLY=full+paced+first+async)
+ *   only, and of it only that line, e.g. ONLY=full+paced+first+async;
+ *   CLOSED=label: only that closed-loop line, e.g. CLOSED=normal+first,
+ *   for bench/perf.sh's callgrind counts)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -267,9 +269,11 @@ static uint64_t cpu_ns(void)
 	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
 
-static int run(enum mode mode, const char *dir, uint64_t total,
-	       uint32_t burst, uint32_t window, uint64_t rate, int flags,
-	       struct result *res)
+/* noinline: callgrind counts instructions inside it (bench/perf.sh) */
+static __attribute__((noinline)) int run(enum mode mode, const char *dir,
+					 uint64_t total, uint32_t burst,
+					 uint32_t window, uint64_t rate,
+					 int flags, struct result *res)
 {
 	struct bench b = { .mode = mode, .total = total, .burst = burst,
 			   .window = window, .rate = rate,
@@ -573,11 +577,15 @@ int main(int argc, char **argv)
 	       "4 KiB write+fdatasync here now: %.0f us (median of 20)\n",
 	       (unsigned long long)total, PAYLOAD, dir, fdatasync_us(dir));
 	if (!getenv("ONLY")) {
+		const char *only_closed = getenv("CLOSED");
+
 		printf("-- closed loop, %d messages outstanding (batches grow when "
 		       "commits are slow):\n", WINDOW);
 		for (int m = 0; m < 3 && !rc; m++) {
 			struct result rk[REPS];
 
+			if (only_closed && strcmp(only_closed, mode_name[m]))
+				continue;
 			for (int k = 0; k < REPS && !rc; k++)
 				rc = run((enum mode)m, dir, total, burst,
 					 WINDOW, 0, 0, &rk[k]);
@@ -591,6 +599,9 @@ int main(int argc, char **argv)
 		for (int m = 1; m < 3 && !rc; m++) {
 			struct result rk[REPS], rf;
 
+			snprintf(label, sizeof(label), "%s+first", mode_name[m]);
+			if (only_closed && strcmp(only_closed, label))
+				continue;
 			for (int k = 0; k < REPS && !rc; k++)
 				rc = run((enum mode)m, dir, total, burst,
 					 WINDOW, 0, F_FIRST, &rk[k]);
@@ -602,6 +613,8 @@ int main(int argc, char **argv)
 			out_row("mailbox 256 B closed loop", label, m, &rf,
 				total, REPS);
 		}
+		if (only_closed)
+			goto out;
 		printf("-- closed loop, %u arrivals per iteration (fixed batch, as "
 		       "in the issue's anchors):\n", burst);
 		for (int m = 0; m < 3 && !rc; m++) {
@@ -654,6 +667,7 @@ int main(int argc, char **argv)
 		       "later, so every message is written; the memory line is "
 		       "this machine's noise floor)\n",
 		       PACE_US, ACK_FLUSH_MS);
+out:
 	if (argc <= 3)
 		rmdir(dir);
 	if (rc)

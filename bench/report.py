@@ -388,6 +388,7 @@ def throughput_png(groups, run_dir, res_dir, notes):
           "blue: actr, grey: raw baseline, orange: peers)'" % (nrows, cols),
           "set style fill solid 0.8 border -1", "set boxwidth 0.6",
           "set grid ytics", "set yrange [0:*]", "unset key",
+          "set offsets 0, 0, graph 0.08, 0", "set format y '%.3s%c'",
           "set xtics rotate by -25 font ',8' nomirror"]
     colors = {"subject": "#1f5fbf", "baseline": "#999999",
               "peer": "#e08020"}
