@@ -182,12 +182,13 @@ static inline void bench__json_kv_str(char *buf, size_t cap, size_t *len,
 }
 
 static inline void bench__json_kv_num(char *buf, size_t cap, size_t *len,
-				      const char *key, double v)
+				      const char *key, double v, int zero_ok)
 {
 	int w;
 
-	/* 0 = not measured; NaN/inf are not JSON */
-	if (v == 0 || v != v || v - v != 0 || *len >= cap)
+	/* 0 = not measured (but an extra field's 0 is a count); NaN/inf
+	 * are not JSON */
+	if ((v == 0 && !zero_ok) || v != v || v - v != 0 || *len >= cap)
 		return;
 	w = snprintf(buf + *len, cap - *len, ",\"%s\":%.10g", key, v);
 	if (w > 0 && (size_t)w < cap - *len)
@@ -213,20 +214,20 @@ static inline int bench_out_row(const struct bench_row *r)
 	bench__json_kv_str(buf, sizeof(buf), &len, "group", r->group);
 	bench__json_kv_str(buf, sizeof(buf), &len, "row", r->row);
 	bench__json_kv_str(buf, sizeof(buf), &len, "role", r->role);
-	bench__json_kv_num(buf, sizeof(buf), &len, "p50_us", r->p50_us);
-	bench__json_kv_num(buf, sizeof(buf), &len, "p99_us", r->p99_us);
-	bench__json_kv_num(buf, sizeof(buf), &len, "mean_us", r->mean_us);
-	bench__json_kv_num(buf, sizeof(buf), &len, "setup_ms", r->setup_ms);
+	bench__json_kv_num(buf, sizeof(buf), &len, "p50_us", r->p50_us, 0);
+	bench__json_kv_num(buf, sizeof(buf), &len, "p99_us", r->p99_us, 0);
+	bench__json_kv_num(buf, sizeof(buf), &len, "mean_us", r->mean_us, 0);
+	bench__json_kv_num(buf, sizeof(buf), &len, "setup_ms", r->setup_ms, 0);
 	bench__json_kv_num(buf, sizeof(buf), &len, "throughput",
-			   r->throughput);
+			   r->throughput, 0);
 	bench__json_kv_str(buf, sizeof(buf), &len, "unit", r->unit);
-	bench__json_kv_num(buf, sizeof(buf), &len, "n", (double)r->n);
-	bench__json_kv_num(buf, sizeof(buf), &len, "rounds", r->rounds);
+	bench__json_kv_num(buf, sizeof(buf), &len, "n", (double)r->n, 0);
+	bench__json_kv_num(buf, sizeof(buf), &len, "rounds", r->rounds, 0);
 	bench__json_kv_str(buf, sizeof(buf), &len, "samples", r->samples);
 	bench__json_kv_str(buf, sizeof(buf), &len, "note", r->note);
 	for (int i = 0; i < BENCH_EXTRA_MAX && r->extra[i].name; i++)
 		bench__json_kv_num(buf, sizeof(buf), &len, r->extra[i].name,
-				   r->extra[i].value);
+				   r->extra[i].value, 1);
 	if (len + 2 > sizeof(buf))
 		return -ENOSPC;
 	buf[len++] = '}';
