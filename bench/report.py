@@ -149,7 +149,8 @@ def group_table(group, rows):
     extras = []
     for r in rows:
         for k, v in r.items():
-            if k not in EXTRA_SKIP and num(v) and k not in extras:
+            if k not in EXTRA_SKIP and (num(v) or v == 0) and \
+                    not isinstance(v, bool) and k not in extras:
                 extras.append(k)
     head = ["row", "role"] + [c[0] for c in cols]
     if has_tp:
@@ -173,7 +174,7 @@ def group_table(group, rows):
             t = r.get("throughput")
             cells.append("%s %s" % (fmt(t), r.get("unit", "")) if num(t)
                          else "")
-        cells += [fmt(r.get(k)) for k in extras]
+        cells += ["0" if r.get(k) == 0 else fmt(r.get(k)) for k in extras]
         # subject rows: against the baseline; baseline and peer rows: the
         # group's first subject against them ("actr / this")
         if r["role"] == "subject":
