@@ -167,8 +167,10 @@ def group_table(group, rows):
     head.append("note")
     lines = ["| " + " | ".join(head) + " |",
              "|" + "|".join(["---"] * len(head)) + "|"]
+    multi = len({r["bench"] for r in rows}) > 1
     for r in rows:
-        cells = [r["row"], r["role"]]
+        cells = [r["row"] + (" [%s]" % r["bench"] if multi else ""),
+                 r["role"]]
         cells += [fmt(r.get(c[1])) for c in cols]
         if has_tp:
             t = r.get("throughput")
@@ -255,8 +257,9 @@ LAT_PANELS = [
     ("over the network stack (loopback, two processes)", [
         ("datachannel", "echo 64 B"),
         ("remote_call", "actor call 64 B"),
-        (None, "echo 64 B"),          # peers' echo rows, any bench
-        (None, "actor call 64 B"),    # Rust rows
+        (None, "dc echo 64 B"),       # bench/peers: libdatachannel, ...
+        (None, "actor RPC echo"),     # bench/peers/rust.sh
+        (None, "echo 64 B"),
     ]),
 ]
 

@@ -14,9 +14,12 @@
 #                   that would start past it is listed as skipped
 #
 # Discovery (no list to keep in sync): every executable in BUILD_DIR/bench/,
-# every bench/peers/*.sh and bench/interop.sh. A benchmark absent from the
-# preset table runs with no arguments and the default time limit. A script
-# that exits 77 was skipped; its last output line says why.
+# every bench/peers/*.sh (but lib.sh) and bench/interop.sh (unless it is
+# bench/peers/rust.sh's wrapper). A program absent from the preset table
+# runs with no arguments and the default time limit, a script with
+# BUILD_DIR. ACTR_BENCH_QUICK=1 is set (the peers' and scale benchmarks'
+# quick sizes). A benchmark that exits 3 or 77 was skipped; its last
+# output line says why.
 set -u
 
 B=${1:-build}
@@ -29,28 +32,33 @@ DEFAULT_LIMIT=60
 
 # ---- the suite's presets: name | time limit (s) | arguments ---------------
 # Quick figures: each benchmark keeps its medians of >= 3 rounds but with
-# fewer operations per round than its stand-alone default. Every benchmark
+# fewer operations per round than its stand-alone default. The order is
+# the running order (the side-by-side figures first, so that the budget
+# cuts the least important); benchmarks not listed run last. Every benchmark
 # is pinned where its own code says (CPU 0 by default: ACTR_BENCH_CPU).
 presets() {
 	cat <<'EOF'
 reactor_pingpong   | 40  | --rounds 50000 --reps 3
 inproc_call        | 30  | --calls 300000 --reps 3
-mailbox            | 90  | 20000
 datachannel        | 90  | 10000 20 64
 remote_call        | 90  | --calls 3000 --reps 3
+libdatachannel.sh  | 150 | BUILD
+libwebrtc.sh       | 150 | BUILD
+rust.sh            | 180 | BUILD
+interop.sh         | 180 | BUILD
+mailbox            | 90  | 20000
 stream             | 90  | --mb 64 --pings 2000
 ws_echo            | 40  | 10000
 ws_lane            | 90  | --calls 3000 --repeat 3
-sctp_loopback      | 60  | 10000 64
 media              | 60  | 50000 5000
+sctp_loopback      | 60  | 10000 64
 timers             | 30  | --fires 200000
-metrics_overhead   | 40  | --calls 200000 --rounds 3
+metrics_overhead   | 40  | --calls 2000 --rounds 3
+memory             | 60  |
+conn_scale         | 120 |
 signal_load        | 120 | --secs 3 --runs 3
 reasm_attack       | 60  |
 resilience         | 120 | --runs 3 --cut 3 --calls 100
-memory             | 60  |
-conn_scale         | 120 |
-interop.sh         | 150 | BUILD
 EOF
 }
 
@@ -78,6 +86,8 @@ mkdir -p "$OUT/logs" "$OUT/samples" "$RES"
 : >"$OUT/results.jsonl"
 : >"$OUT/status.jsonl"
 export ACTR_BENCH_OUT="$ROOT/$OUT"
+# the peers' and scale benchmarks' small sizes (their own presets)
+export ACTR_BENCH_QUICK=1
 case "$OUT" in /*) export ACTR_BENCH_OUT="$OUT" ;; esac
 
 # machine, for the report's header
@@ -96,9 +106,21 @@ for f in "$B"/bench/*; do
 	[ -f "$f" ] && [ -x "$f" ] || continue
 	list="$list $(basename "$f")"
 done
-for f in bench/peers/*.sh bench/interop.sh; do
+for f in bench/peers/*.sh; do
+	case $f in */lib.sh) continue ;; esac
 	[ -f "$f" ] && list="$list $(basename "$f")"
 done
+# bench/interop.sh became a wrapper of bench/peers/rust.sh: not twice
+[ -f bench/peers/rust.sh ] || list="$list interop.sh"
+# running order: the table's, then the rest
+ordered=""
+for n in $(presets | awk -F'|' '{ gsub(/[ \t]/, "", $1); print $1 }'); do
+	case " $list " in *" $n "*) ordered="$ordered $n" ;; esac
+done
+for n in $list; do
+	case " $ordered " in *" $n "*) ;; *) ordered="$ordered $n" ;; esac
+done
+list=$ordered
 if [ -n "${ONLY:-}" ]; then
 	sel=""
 	for n in $list; do
@@ -113,6 +135,7 @@ for name in $list; do
 	limit=$(preset_field "$name" 2)
 	limit=${limit:-$DEFAULT_LIMIT}
 	args=$(preset_field "$name" 3)
+	case $name in *.sh) [ -z "$args" ] && args=BUILD ;; esac
 	if [ "$(calc "$elapsed + $limit > $BUDGET")" = 1 ]; then
 		echo "== $name: skipped (suite budget ${BUDGET}s reached)"
 		status_line "$name" skipped 0 \
@@ -150,7 +173,7 @@ for name in $list; do
 				"ran, but wrote no contract rows"
 		fi
 		;;
-	77) status_line "$name" skipped "$dt" "$last" ;;
+	3 | 77) status_line "$name" skipped "$dt" "$last" ;;
 	124 | 137) status_line "$name" timeout "$dt" \
 		"over its ${limit}s limit; last line: $last" ;;
 	*) status_line "$name" failed "$dt" "exit $rc; last line: $last" ;;
