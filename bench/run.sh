@@ -41,7 +41,7 @@ presets() {
 reactor_pingpong   | 40  | --rounds 50000 --reps 3
 inproc_call        | 30  | --calls 300000 --reps 3
 datachannel        | 90  | 10000 20 64
-remote_call        | 90  | --calls 3000 --reps 3
+remote_call        | 120 | --calls 1000 --reps 3
 libdatachannel.sh  | 150 | BUILD
 libwebrtc.sh       | 150 | BUILD
 rust.sh            | 180 | BUILD
