@@ -20,6 +20,8 @@ MODE=${3:-}
 RES=bench/results
 J="$OUT/perf.jsonl"
 mkdir -p "$OUT/perf"
+# these runs measure costs, not figures: no contract rows from them
+unset ACTR_BENCH_OUT
 
 line() { printf '%s\n' "$1" >>"$J"; }
 

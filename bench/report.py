@@ -128,6 +128,14 @@ def fmt(v, digits=None):
     return "%.3f" % v
 
 
+def fmt_n(n):
+    if not num(n):
+        return "?"
+    if n >= 1e6:
+        return "%.1f M" % (n / 1e6)
+    return "%d" % n
+
+
 def fmt_ratio(v):
     return "" if v is None else "%.2fx" % v
 
@@ -200,8 +208,7 @@ def group_table(group, rows):
             else:
                 cells.append("")
         n, k = r.get("n"), r.get("rounds")
-        cells.append("%s x %s" % (fmt(n) or "?", k or "?") if n or k
-                     else "")
+        cells.append("%s x %s" % (fmt_n(n), k or "?") if n or k else "")
         cells.append(str(r.get("note", "")).replace("|", "/"))
         lines.append("| " + " | ".join(c.replace("|", "/")
                                        for c in cells) + " |")
@@ -413,6 +420,29 @@ def throughput_png(groups, run_dir, res_dir, notes):
     return run_gnuplot(gp, run_dir, "throughput", notes, out)
 
 
+# callgrind counts (bench/perf.sh) compared as subject / baseline: the
+# instruction ratio does not depend on load, the steadiest figure to guard
+PERF_PAIRS = [
+    ("in-process call (poll)", "in-process call: ring baseline"),
+    ("reactor ping-pong udp: actr", "reactor ping-pong udp: raw epoll"),
+    ("mailbox 256 B closed loop: normal+first",
+     "mailbox 256 B closed loop: in-memory ring"),
+]
+
+
+def perf_ratios(perf):
+    out = {}
+    cg = {p.get("what"): p for p in perf if p.get("tool") == "callgrind"}
+    for subj, base in PERF_PAIRS:
+        if subj in cg and base in cg:
+            v = ratio(cg[subj].get("instructions_per_op"),
+                      cg[base].get("instructions_per_op"))
+            if v is not None:
+                out["callgrind | %s / %s | instructions" % (subj, base)] = \
+                    (v, "lower")
+    return out
+
+
 # ---- the report -------------------------------------------------------------
 
 def main():
@@ -430,6 +460,7 @@ def main():
     ratios = {}
     for g, rs in groups.items():
         ratios.update(group_ratios(g, rs))
+    ratios.update(perf_ratios(perf))
 
     lat = latency_png(rows, run_dir, res_dir, notes)
     tput = throughput_png(groups, run_dir, res_dir, notes)
@@ -500,6 +531,9 @@ def main():
             md.append("| %s | %s | %s | %s |" % (
                 p.get("what", ""), p.get("tool", ""), ", ".join(per),
                 p.get("detail", "")))
+        md.append("")
+        for k, (v, _) in sorted(perf_ratios(perf).items()):
+            md.append("- %s: %.2fx" % (k, v))
     else:
         md.append("Not run (BENCH_NO_PERF, or bench/perf.sh wrote nothing).")
     md.append("")
