@@ -155,9 +155,11 @@ if [ "$MODE" = record ]; then
 			# shellcheck disable=SC2086
 			timeout 180 perf record -g -o "$RES/perf-$name.data" \
 				-- ${c#*|} >/dev/null 2>&1
+			# flat: the top symbols (perf report -i FILE for the
+			# call graphs)
 			perf report -i "$RES/perf-$name.data" --stdio \
-				--no-children --percent-limit 1 2>/dev/null |
-				head -150 >"$RES/perf-$name.txt"
+				--no-children -g none --percent-limit 0.5 \
+				2>/dev/null | head -80 >"$RES/perf-$name.txt"
 			line "{\"what\":\"$name\",\"tool\":\"perf record\",\"status\":\"kept\",\"reason\":\"bench/results/perf-$name.data (summary perf-$name.txt)\"}"
 		done
 	else
