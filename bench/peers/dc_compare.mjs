@@ -150,7 +150,7 @@ for (const r of rows) {
 	const a = rows.find((x) => x.group === r.group && x.role === 'subject');
 	const k = r.p50_us !== undefined ? 'p50_us' :
 		r.setup_ms !== undefined ? 'setup_ms' : 'throughput';
-	const ratio = r === a ? '' : fmt(a[k] / r[k], 2) +
+	const ratio = r === a ? '' : (a[k] / r[k]).toPrecision(3) +
 		(k === 'throughput' ? ' (>1 better)' : ' (<1 better)');
 
 	console.log(`${r.group.padEnd(21)} ${r.row.padEnd(14)} ${fmt(r.p50_us).padStart(8)} ${fmt(r.p99_us).padStart(9)} ${fmt(r.setup_ms, 2).padStart(9)} ${fmt(r.throughput).padStart(9)}  ${ratio}`);
