@@ -130,7 +130,7 @@ const rows = [
 	{ group: 'dc setup', row: peer, role: 'peer', setup_ms: med(P, 's50'),
 	  setup_min_ms: Math.min(...P.map((p) => p.smin)),
 	  setup_max_ms: Math.max(...P.map((p) => p.smax)), n: SETUPS,
-	  note: `${pname}, same method; cold first ${med(P, 'cold').toFixed(1)} ms apart` },
+	  note: `${pname}, offer -> 4 channels open, ${peer === 'libwebrtc' ? 'trickle ICE' : 'full description after gathering'}; cold first ${med(P, 'cold').toFixed(1)} ms apart` },
 	{ group: 'dc throughput 64 KiB', row: 'actr', role: 'subject',
 	  throughput: med(A, 'mbps'), unit: 'MB/s', mib: MIB,
 	  note: 'STREAM_RELIABLE, one way, then a barrier' },
