@@ -150,7 +150,7 @@ const rows = [
 ];
 
 const fmt = (v, d = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(d));
-console.log(`data channel: actr vs ${pname}; two processes on CPU ${CPU}, median of ${rounds} rounds (${N} round trips, ${SETUPS} setups, ${MIB} MiB per round)`);
+console.log(`data channel: actr vs ${pname}; two processes ${CPU === '-1' ? 'not pinned' : 'on CPU ' + CPU}, median of ${rounds} rounds (${N} round trips, ${SETUPS} setups, ${MIB} MiB per round)`);
 console.log(`load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 console.log('group                 row              p50 us    p99 us  setup ms      MB/s  actr/row');
 for (const r of rows) {
@@ -166,7 +166,8 @@ for (const r of rows) {
 if (OUT) {
 	mkdirSync(join(OUT, 'samples'), { recursive: true });
 	for (const r of rows) {
-		const line = { bench: BENCH, ...r, rounds };
+		const line = { bench: BENCH, ...r, rounds,
+		cpu: CPU === '-1' ? 'unpinned' : Number(CPU) };
 
 		delete line.slug;
 		if (r.slug) {

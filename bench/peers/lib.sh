@@ -29,15 +29,21 @@ peers_fetch() {
 }
 
 # The CPU every process of the comparison runs on: ACTR_BENCH_CPU,
-# default the last one.
+# default the last one; -1: not pinned (multi-threaded stacks such as
+# libwebrtc then spread over the CPUs; bench/datachannel's pin(-1) is a
+# no-op too).
 PEERS_CPU=${ACTR_BENCH_CPU:-$(($(getconf _NPROCESSORS_ONLN) - 1))}
 
 # peers_run CMD...: CMD pinned to $PEERS_CPU, killed after 150 s; the
 # script's INT/TERM stop it too (its children exit with it: dc_node's
 # answerer on end of stdin)
 peers_run() {
-	ACTR_BENCH_CPU=$PEERS_CPU timeout -k 5 150 \
-		taskset -c "$PEERS_CPU" "$@" &
+	if [ "$PEERS_CPU" = -1 ]; then
+		ACTR_BENCH_CPU=-1 timeout -k 5 150 "$@" &
+	else
+		ACTR_BENCH_CPU=$PEERS_CPU timeout -k 5 150 \
+			taskset -c "$PEERS_CPU" "$@" &
+	fi
 	peers_pid=$!
 	trap 'kill -TERM $peers_pid 2>/dev/null' EXIT
 	trap 'kill -TERM $peers_pid 2>/dev/null; exit 1' INT TERM
