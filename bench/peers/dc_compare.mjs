@@ -13,8 +13,8 @@
 //
 // Rounds alternate actr / peer (so both see the same machine load);
 // every figure is the median over the rounds (ACTR_BENCH_ROUNDS, default
-// 3, at least 3). Sizes: ACTR_BENCH_QUICK=1 1000 round trips, 3 setups,
-// 8 MiB; otherwise 5000, 7, 32 MiB. Each child run is killed after 60 s
+// 3, at least 3). Sizes: ACTR_BENCH_QUICK=1 (make bench) 2000 round
+// trips, 5 setups, 16 MiB; otherwise 5000, 7, 32 MiB. Each child run is killed after 60 s
 // and no round starts after 75 s.
 // ACTR_BENCH_OUT=DIR: rows appended to DIR/results.jsonl, the peer's echo
 // samples (median round, us) to DIR/samples/<bench>.<slug>.txt.
@@ -31,9 +31,9 @@ if (!['libdatachannel', 'libwebrtc'].includes(peer) || !build || !npmDir) {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH = `peers-${peer}`;
 const quick = process.env.ACTR_BENCH_QUICK === '1';
-const N = quick ? 1000 : 5000;
-const SETUPS = quick ? 3 : 7;
-const MIB = quick ? 8 : 32;
+const N = quick ? 2000 : 5000;
+const SETUPS = quick ? 5 : 7;
+const MIB = quick ? 16 : 32;
 const ROUNDS = Math.max(3, Number(process.env.ACTR_BENCH_ROUNDS) || 3);
 const CPU = process.env.ACTR_BENCH_CPU || '0';
 const OUT = process.env.ACTR_BENCH_OUT ? resolve(process.env.ACTR_BENCH_OUT) : null;

@@ -7,7 +7,7 @@
 #   bench/peers/rust.sh [BUILD_DIR]     (bench/interop.sh runs it too)
 #
 # Per pair and round: discovery + first call (setup, connection included)
-# then N sequential calls (ACTR_BENCH_CALLS, default 1000; 200 with
+# then N sequential calls (ACTR_BENCH_CALLS, default 1000; 500 with
 # ACTR_BENCH_QUICK=1) of echo.EchoService.Echo with a short message;
 # p50/p99 over those. Rounds: ACTR_BENCH_ROUNDS (default 3, at least 3);
 # the table shows the median of the rounds. The Rust runtime is npm
@@ -26,7 +26,7 @@ B=${1:-build}
 case $B in /*) ;; *) B="$TOP/$B" ;; esac
 NAME="side by side: Rust actr"
 if [ "${ACTR_BENCH_QUICK:-}" = 1 ]; then
-	N=${ACTR_BENCH_CALLS:-200}
+	N=${ACTR_BENCH_CALLS:-500}
 else
 	N=${ACTR_BENCH_CALLS:-1000}
 fi
