@@ -139,13 +139,14 @@ const rows = [
 	  setup_over_500ms: slow, setup_failures: fails,
 	  note: `${pname}, offer -> 4 channels open, ${peer === 'libwebrtc' ? 'trickle ICE' : 'full description after gathering'}; p50 of all ${allSetups.length} setups of the rounds, ${slow} over 500 ms, ${fails} failed and retried; cold first ${med(P, 'cold').toFixed(1)} ms apart` },
 	{ group: 'dc throughput 64 KiB', row: 'actr', role: 'subject',
-	  throughput: med(A, 'mbps'), unit: 'MB/s', mib: MIB,
+	  throughput: med(A, 'mbps'), unit: 'MB/s', mib: MIB, n: MIB * 16,
 	  note: 'STREAM_RELIABLE, one way, then a barrier' },
 	{ group: 'dc throughput 64 KiB', row: 'raw UDP', role: 'baseline',
 	  throughput: med(A, 'umbps'), unit: 'MB/s', mib: MIB,
+	  n: Math.ceil(MIB * (1 << 20) / 1200),
 	  note: '1200 B datagrams one way, sendto/recv' },
 	{ group: 'dc throughput 64 KiB', row: peer, role: 'peer',
-	  throughput: med(P, 'mbps'), unit: 'MB/s', mib: MIB,
+	  throughput: med(P, 'mbps'), unit: 'MB/s', mib: MIB, n: MIB * 16,
 	  note: `${pname}, bufferedAmount backpressure 1 MiB / 256 KiB` },
 ];
 
@@ -166,8 +167,10 @@ for (const r of rows) {
 if (OUT) {
 	mkdirSync(join(OUT, 'samples'), { recursive: true });
 	for (const r of rows) {
-		const line = { bench: BENCH, ...r, rounds,
-		cpu: CPU === '-1' ? 'unpinned' : Number(CPU) };
+		const line = { bench: BENCH, ...r, rounds };
+
+	if (CPU === '-1')
+		line.note += '; not pinned';
 
 		delete line.slug;
 		if (r.slug) {
