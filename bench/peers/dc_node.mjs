@@ -405,14 +405,21 @@ async function drive(roundTrips, setups, mib) {
 		});
 		const failed = new Promise((res) => pc.onFailed(() => res(true)));
 
+		let bad;
+
 		pc.start();
-		const bad = await withTimeout(Promise.race([
-			Promise.all(opened), failed]), 10000, 'setup');
+		try {
+			bad = await withTimeout(Promise.race([
+				Promise.all(opened), failed]), 10000, 'setup');
+		} catch (e) {
+			process.stderr.write(`dc_node drive: connection ${id}: ${e.message}\n`);
+			bad = true;	// stuck: counted as failed too
+		}
 		return { id, pc, chans, ms: (now() - t0) / 1e3, bad: bad === true };
 	}
 
-	// A connection that fails is counted, closed and replaced (at most
-	// SETUPS + 1 times in a run): libdatachannel on loopback sometimes
+	// A connection that fails (or is not up in 10 s) is counted, closed
+	// and replaced (at most SETUPS + 1 times in a run): libdatachannel on loopback sometimes
 	// fails its DTLS handshake ("unknown CA", the answerer's ClientHello
 	// racing the offerer's remote description), a real outcome of the
 	// stack that the figures should show rather than hide.
@@ -437,9 +444,8 @@ async function drive(roundTrips, setups, mib) {
 		else
 			res.setup_ms.push(conn.ms);
 		// The previous connection goes once the next is up (as
-		// bench/datachannel.c), on both sides, then a pause: closing
-		// while the next one starts let stray DTLS records reach it
-		// (libdatachannel: "unknown CA").
+		// bench/datachannel.c), on both sides, then a pause so that
+		// its teardown does not overlap the next setup.
 		if (prev) {
 			prev.pc.close();
 			pcs.delete(prev.id);
