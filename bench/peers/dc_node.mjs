@@ -15,21 +15,22 @@
 //     (PROTOCOL.md 7: RPC_RELIABLE, RPC_SIGNAL, STREAM_RELIABLE,
 //     STREAM_LATENCY_FIRST) -> all four open on the offerer; SETUPS + 1
 //     fresh connections, the first (cold: one-time library costs) apart;
-//     the previous connection is closed once the next is up, then a 100 ms
-//     pause before the next; signaling
-//     over the answerer's stdin and stdout: libdatachannel sends its
-//     description once gathering is complete (no trickle, as the C
-//     bench; its gathering on 127.0.0.1 is immediate), libwebrtc trickles
-//     (see wrtcAdapter);
+//     the previous connection is closed once the next is up, then a
+//     100 ms pause; a failed setup is counted and retried; signaling over
+//     the answerer's stdin and stdout: libdatachannel sends its
+//     description once gathering is complete (no trickle, as the C bench;
+//     its gathering on 127.0.0.1 is immediate), libwebrtc trickles (see
+//     wrtcAdapter);
 //   - echo: ROUND_TRIPS sequential 64 B messages on RPC_RELIABLE, the
 //     answerer sends each back; 200 warm-up round trips first;
 //   - throughput: MIB MiB of 64 KiB messages one way on STREAM_RELIABLE
 //     with bufferedAmount backpressure (high 1 MiB, low 256 KiB), then a
 //     4-byte barrier the answerer answers on RPC_SIGNAL with the byte
 //     count it got; time from the first send to that answer.
-// Prints one JSON line: {setup_cold_ms, setup_ms: [...], setup_failures,
-// echo_us: [...] (sorted), mbps, bytes}. Every wait is bounded (10 s per setup, 5 s per
-// echo, 60 s for the throughput); the process exits by itself after 120 s.
+// Prints one JSON line: {impl, setup_cold_ms, setup_ms: [...],
+// setup_failures, echo_us: [...] (sorted), mbps, bytes}. Every wait is
+// bounded (10 s per setup, 5 s + 5 ms per round trip for the echo, 60 s
+// for the throughput); the process exits by itself after 120 s.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
