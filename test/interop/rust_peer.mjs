@@ -1,6 +1,6 @@
 // A Rust actr node (the Rust runtime's Node.js binding, npm
 // @actrium/actr-linux-x64-gnu) driven from the command line, for the
-// interop test (test/interop/rust.sh) and benchmark (bench/interop.sh).
+// interop test (test/interop/rust.sh) and benchmark (bench/peers/rust.sh).
 //
 //   node rust_peer.mjs serve --addon A --dir D --signal HOST:PORT
 //        --realm R --secret S --type MFR:NAME:VER
