@@ -38,6 +38,11 @@ struct actr__gloop {
 	struct gfd **gfds;	/* mirrored descriptors */
 	unsigned ngfds;		/* entries used */
 	unsigned gcap;		/* entries allocated */
+	struct gfd **byfd;	/* fd -> its entry (NULL = none): a node with
+				 * 1000 connections queries ~1000 GLib fds
+				 * per loop iteration; a scan per fd made
+				 * that quadratic (bench/conn_scale) */
+	unsigned fdcap;		/* entries of byfd */
 	bool prepared;		/* prepare ran, check is due */
 	bool in_dispatch;	/* inside g_main_context_dispatch */
 	bool fds_added;		/* sync_fds added a descriptor */
@@ -71,16 +76,36 @@ static void on_timer(actr_timer_t *t, void *arg)
 
 static struct gfd *find_gfd(struct actr__gloop *g, int fd)
 {
-	for (unsigned i = 0; i < g->ngfds; i++)
-		if (g->gfds[i]->fd == fd)
-			return g->gfds[i];
-	return NULL;
+	return fd >= 0 && (unsigned)fd < g->fdcap ? g->byfd[fd] : NULL;
+}
+
+static void drop_gfd(struct actr__gloop *g, struct gfd *f)
+{
+	if (f->fd >= 0 && (unsigned)f->fd < g->fdcap && g->byfd[f->fd] == f)
+		g->byfd[f->fd] = NULL;
+	actr_io_close(&f->io);
+	free(f);
 }
 
 static struct gfd *add_gfd(struct actr__gloop *g, int fd)
 {
 	struct gfd *f;
 
+	if (fd < 0)
+		return NULL;
+	if ((unsigned)fd >= g->fdcap) {
+		unsigned ncap = g->fdcap ? g->fdcap : 64;
+		struct gfd **n;
+
+		while (ncap <= (unsigned)fd)
+			ncap *= 2;
+		n = realloc(g->byfd, ncap * sizeof(*n));
+		if (!n)
+			return NULL;
+		memset(n + g->fdcap, 0, (ncap - g->fdcap) * sizeof(*n));
+		g->byfd = n;
+		g->fdcap = ncap;
+	}
 	if (g->ngfds == g->gcap) {
 		unsigned ncap = g->gcap ? g->gcap * 2 : 8;
 		struct gfd **n = realloc(g->gfds, ncap * sizeof(*n));
@@ -100,6 +125,7 @@ static struct gfd *add_gfd(struct actr__gloop *g, int fd)
 		return NULL;
 	}
 	g->gfds[g->ngfds++] = f;
+	g->byfd[fd] = f;
 	g->st.fd_changes++;
 	g->fds_added = true;
 	return f;
@@ -134,8 +160,7 @@ static void sync_fds(struct actr__gloop *g)
 		struct gfd *f = g->gfds[i];
 
 		if (!f->seen) {
-			actr_io_close(&f->io);
-			free(f);
+			drop_gfd(g, f);
 			g->gfds[i] = g->gfds[--g->ngfds];
 			g->st.fd_changes++;
 			continue;
@@ -363,11 +388,10 @@ void actr__gloop_unref(actr__gloop_t *g)
 	actr_hook_stop(&g->prepare);
 	actr_hook_stop(&g->check);
 	actr_timer_stop(&g->timer);
-	for (unsigned i = 0; i < g->ngfds; i++) {
-		actr_io_close(&g->gfds[i]->io);
-		free(g->gfds[i]);
-	}
+	for (unsigned i = 0; i < g->ngfds; i++)
+		drop_gfd(g, g->gfds[i]);
 	free(g->gfds);
+	free(g->byfd);
 	free(g->fds);
 	g_main_context_pop_thread_default(g->ctx);
 	g_main_context_release(g->ctx);
@@ -390,8 +414,7 @@ void actr__gloop_stats(const actr__gloop_t *g, struct actr__gloop_stats *st)
 void actr__gloop_invalidate(actr__gloop_t *g)
 {
 	for (unsigned i = 0; i < g->ngfds; i++) {
-		actr_io_close(&g->gfds[i]->io);
-		free(g->gfds[i]);
+		drop_gfd(g, g->gfds[i]);
 		g->st.fd_changes++;
 	}
 	g->ngfds = 0;
