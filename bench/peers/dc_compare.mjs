@@ -35,9 +35,12 @@ if (!['libdatachannel', 'libwebrtc'].includes(peer) || !build || !npmDir) {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH = `peers-${peer}`;
 const quick = process.env.ACTR_BENCH_QUICK === '1';
-const N = quick ? 2000 : 5000;
-const SETUPS = quick ? 5 : 7;
-const MIB = quick ? 16 : 32;
+// $ACTR_BENCH_SIZES="ROUND_TRIPS SETUPS MIB" overrides both (the tiny
+// run of test/interop/bench_peers.sh).
+const sizes = (process.env.ACTR_BENCH_SIZES || '').split(/\s+/).map(Number);
+const N = sizes[0] >= 100 ? sizes[0] : quick ? 2000 : 5000;
+const SETUPS = sizes[1] >= 1 ? sizes[1] : quick ? 5 : 7;
+const MIB = sizes[2] >= 1 ? sizes[2] : quick ? 16 : 32;
 const ROUNDS = Math.max(3, Number(process.env.ACTR_BENCH_ROUNDS) || 3);
 const CPU = process.env.ACTR_BENCH_CPU || '0';
 const OUT = process.env.ACTR_BENCH_OUT ? resolve(process.env.ACTR_BENCH_OUT) : null;
