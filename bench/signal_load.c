@@ -432,6 +432,7 @@ static void on_ol(actr_timer_t *t, void *arg)
 /* ---- the core alone -------------------------------------------------------- */
 
 static uint64_t core_sent;
+static double core_rate;	/* relayed msgs/s of the core alone */
 
 static int core_send(void *ctx, uint64_t conn, const uint8_t *d, size_t n)
 {
@@ -518,6 +519,7 @@ static void bench_core(void)
 	for (long i = 0; i < iters; i++)
 		actr__sig_conn_frame(s, 1, buf, len, now);
 	t1 = actr_time_ns();
+	core_rate = iters / ((double)(t1 - t0) / 1e9);
 	printf("core alone: %.0f relayed msgs/s (%.2f us per %zu-byte relay "
 	       "envelope, decode + credential check + ACL + forward; %" PRIu64
 	       " forwarded)\n", iters / ((double)(t1 - t0) / 1e9),
@@ -784,6 +786,37 @@ int main(int argc, char **argv)
 		       median(m_p99, runs));
 	}
 	print_load("at end");
+	{
+		char note[256], la[64] = "n/a";
+		double l3[3];
+
+		if (getloadavg(l3, 3) == 3)
+			snprintf(la, sizeof(la), "%.2f %.2f %.2f", l3[0], l3[1],
+				 l3[2]);
+		snprintf(note, sizeof(note), "%d actors connected (%.0f "
+			 "registrations+connects/s), %.1f KiB server RSS per "
+			 "actor, heartbeat %d s; load %s", all_up, conn_rate,
+			 per_actor, heartbeat, la);
+		bench_out_row(&(struct bench_row){
+			.bench = "signal_load", .group = "signaling relay",
+			.row = "actr-signal", .role = "subject",
+			.p50_us = median(m_p50, runs),
+			.p99_us = median(m_p99, runs),
+			.throughput = median(m_thr, runs), .unit = "msg/s",
+			.rounds = (unsigned)runs, .note = note,
+			.extra = { { "actors", all_up },
+				   { "rate_per_s", conn_rate },
+				   { "per_actor_kib", per_actor },
+				   { "server_us_per_msg", median(m_us, runs) },
+				   { "latency_rate_per_s", rate } } });
+		bench_out_row(&(struct bench_row){
+			.bench = "signal_load", .group = "signaling relay",
+			.row = "server core alone (no I/O)",
+			.role = "baseline", .throughput = core_rate,
+			.unit = "msg/s", .rounds = 1,
+			.note = "relay envelopes handed to the sans-I/O core, "
+				"output dropped" });
+	}
 out:
 	for (int i = 0; i < n_procs; i++)
 		if (procs[i] > 0)
