@@ -43,8 +43,6 @@ struct actr__gloop {
 				 * per loop iteration; a scan per fd made
 				 * that quadratic (bench/conn_scale) */
 	unsigned fdcap;		/* entries of byfd */
-	bool dirty;		/* GLib may have work or new sources/timeouts
-				 * since the last prepare (see on_prepare) */
 	bool prepared;		/* prepare ran, check is due */
 	bool in_dispatch;	/* inside g_main_context_dispatch */
 	bool fds_added;		/* sync_fds added a descriptor */
@@ -58,7 +56,6 @@ static void on_gfd(actr_io_t *io, unsigned ev, void *arg)
 {
 	struct gfd *f = arg;
 
-	f->g->dirty = true;
 	if (ev & ACTR_READ)
 		f->revents |= G_IO_IN;
 	if (ev & ACTR_WRITE)
@@ -75,7 +72,6 @@ static void on_timer(actr_timer_t *t, void *arg)
 
 	/* Only wakes the loop; the CHECK hook dispatches the timeout. */
 	g->deadline = 0;
-	g->dirty = true;
 }
 
 static struct gfd *find_gfd(struct actr__gloop *g, int fd)
@@ -229,7 +225,6 @@ unsigned actr__gloop_expedite(actr__gloop_t *g, guint after,
 		 * GLib's timeout dispatch then re-arms it a full interval
 		 * after that moment. */
 		g_source_set_ready_time(src, now);
-		g->dirty = true;
 		n++;
 	}
 	g->st.expedited += n;
@@ -256,18 +251,6 @@ static void on_prepare(actr_hook_t *h, void *arg)
 	gint timeout = -1;
 	gint n;
 
-	/* Prepare and query walk every source of the context: with many
-	 * agents (1000 connections: thousands of sources) that is most of
-	 * an idle node's CPU when done on every reactor iteration. Nothing
-	 * in GLib can have changed unless one of its descriptors fired (its
-	 * wake-up eventfd included, which GLib signals when a source's
-	 * descriptors or ready time change), its timeout came, it
-	 * dispatched, or ice.c called into libnice (actr__gloop_touch). */
-	if (!g->dirty) {
-		g->st.skipped++;
-		return;
-	}
-	g->dirty = false;
 	g_main_context_prepare(g->ctx, &g->max_prio);
 	for (;;) {
 		n = g_main_context_query(g->ctx, g->max_prio, &timeout, g->fds,
@@ -291,7 +274,6 @@ static void on_prepare(actr_hook_t *h, void *arg)
 		allow_recursion(g);
 
 	if (timeout == 0) {
-		g->dirty = true;	/* ready now: dispatch, prepare again */
 		actr_reactor_limit_wait(g->r, 0);
 	} else if (timeout > 0) {
 		/* GLib and the reactor share CLOCK_MONOTONIC. */
@@ -339,7 +321,6 @@ static void on_check(actr_hook_t *h, void *arg)
 		g->in_dispatch = true;
 		g_main_context_dispatch(g->ctx);
 		g->in_dispatch = false;
-		g->dirty = true;
 		actr__gloop_unref(g);
 	}
 }
@@ -373,7 +354,6 @@ actr__gloop_t *actr__gloop_get(actr_reactor_t *r)
 
 	if (g && g->r == r) {
 		g->refs++;
-		g->dirty = true;	/* a new agent's sources follow */
 		return g;
 	}
 	if (g) {
@@ -387,7 +367,6 @@ actr__gloop_t *actr__gloop_get(actr_reactor_t *r)
 		return NULL;
 	g->r = r;
 	g->refs = 1;
-	g->dirty = true;
 	g->ctx = g_main_context_new();
 	if (!g_main_context_acquire(g->ctx)) {
 		g_main_context_unref(g->ctx);
@@ -432,14 +411,8 @@ void actr__gloop_stats(const actr__gloop_t *g, struct actr__gloop_stats *st)
 	*st = g->st;
 }
 
-void actr__gloop_touch(actr__gloop_t *g)
-{
-	g->dirty = true;
-}
-
 void actr__gloop_invalidate(actr__gloop_t *g)
 {
-	g->dirty = true;
 	for (unsigned i = 0; i < g->ngfds; i++) {
 		drop_gfd(g, g->gfds[i]);
 		g->st.fd_changes++;
