@@ -377,6 +377,9 @@ def throughput_png(groups, run_dir, res_dir, notes):
         units = {r.get("unit", "") for r in tp}
         if len(units) != 1:
             tp = [r for r in tp if r.get("unit", "") == tp[0].get("unit")]
+        vals = [r["throughput"] for r in tp]
+        if len(tp) > 2 and max(vals) < 1.03 * min(vals):
+            continue    # an offered rate met by all: nothing to see
         panels.append((g, tp))
     # groups with peers first: they are the point of the picture
     panels.sort(key=lambda p: -sum(r["role"] == "peer" for r in p[1]))
@@ -399,16 +402,20 @@ def throughput_png(groups, run_dir, res_dir, notes):
           "blue: actr, grey: raw baseline, orange: peers)'" % (nrows, cols),
           "set style fill solid 0.8 border -1", "set boxwidth 0.6",
           "set grid ytics", "set yrange [0:*]", "unset key",
-          "set offsets 0, 0, graph 0.08, 0", "set format y '%.3s%c'",
+          "set offsets 0, 0, graph 0.08, 0", "set format y '%.1s%c'",
           "set xtics rotate by -25 font ',8' nomirror"]
     colors = {"subject": "#1f5fbf", "baseline": "#999999",
               "peer": "#e08020"}
     for i, (g, tp) in enumerate(panels):
         fn = os.path.join(data_dir, "b%d.dat" % i)
+        multi = len({r["bench"] for r in tp}) > 1
         with open(fn, "w") as f:
             for j, r in enumerate(tp):
+                label = r["row"]
+                if multi:
+                    label += " (%s)" % r["bench"].replace("peers-", "")
                 f.write('%d "%s" %.6g 0x%s\n' % (
-                    j, r["row"].replace('"', "'"), r["throughput"],
+                    j, label.replace('"', "'"), r["throughput"],
                     colors.get(r["role"], "#333333")[1:]))
         unit = tp[0].get("unit", "")
         gp.append("set title %s" % gp_quote(g))

@@ -12,6 +12,7 @@
 #   BENCH_NO_PERF=1 skip the perf stat / callgrind section
 #   BENCH_BUDGET=s  whole-run budget in seconds (default 540): a benchmark
 #                   that would start past it is listed as skipped
+#   BENCH_RESULTS=dir  where the report goes (default bench/results)
 #
 # Discovery (no list to keep in sync): every executable in BUILD_DIR/bench/,
 # every bench/peers/*.sh (but lib.sh) and bench/interop.sh (unless it is
@@ -26,7 +27,7 @@ B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 OUT=${ACTR_BENCH_RUN_DIR:-$B/bench-out}
-RES=bench/results
+RES=${BENCH_RESULTS:-bench/results}
 BUDGET=${BENCH_BUDGET:-540}
 DEFAULT_LIMIT=60
 
