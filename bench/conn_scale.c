@@ -101,8 +101,7 @@ int main(int argc, char **argv)
 	actr_node_t *node;
 	actr_peer_t *peer;
 	actr_ref_t *ref;
-	char url[64], la[64], la2[64], extra[768], rel[128], name[64];
-	const char *samples;
+	char url[64], la[64], la2[64], note[256];
 	uint64_t *setup, *keep, t0, t1, end;
 	double rr[2], single[2], cpu0, cpu1, secs, idle_cpu, busy_cpu;
 	pid_t sig, hosts[16];
@@ -234,31 +233,41 @@ int main(int argc, char **argv)
 	       "%.1f us; ratio p50 %.2fx\n", single[0], single[1],
 	       single[0] > 0 ? rr[0] / single[0] : 0);
 	printf("  load average at end %s\n", la2);
-	snprintf(name, sizeof(name), "conn_scale.rr-%d", n);
-	samples = scale_out_samples(name, keep, (size_t)ncalls, rel,
-				    sizeof(rel));
-	snprintf(extra, sizeof(extra),
-		 ",\"p50_us\":%.1f,\"p99_us\":%.1f,\"setup_ms\":%.2f,"
-		 "\"rate_per_s\":%.1f,\"rss_kib\":%ld,\"per_conn_kib\":%.1f,"
-		 "\"idle_cpu_pct\":%.1f,\"after_setup_cpu_pct\":%.1f,\"conns\":%d,\"n\":%d,\"rounds\":%d"
-		 "%s%s%s,\"note\":\"load %s\"", rr[0], rr[1],
-		 pct(setup + 1, (size_t)n - 1, 50) / 1e3, (n - 1) / secs,
-		 all.rss, (double)(all.rss - one.rss) / (n - 1), idle_cpu,
-		 busy_cpu, n,
-		 ncalls, rounds, samples ? ",\"samples\":\"" : "",
-		 samples ? samples : "", samples ? "\"" : "", la);
 	{
 		char group[64];
 
 		snprintf(group, sizeof(group), "%d connections", n);
-		scale_out_row("conn_scale", group, "actr round-robin",
-			      "subject", extra);
-		snprintf(extra, sizeof(extra),
-			 ",\"p50_us\":%.1f,\"p99_us\":%.1f,\"n\":%d,"
-			 "\"rounds\":%d,\"note\":\"the same node calling one "
-			 "connection\"", single[0], single[1], ncalls, rounds);
-		scale_out_row("conn_scale", group, "actr one connection",
-			      "baseline", extra);
+		snprintf(note, sizeof(note), "setup %.0f conn/s (p99 %.1f "
+			 "ms), VmRSS %ld KiB, %.1f KiB per connection, idle "
+			 "CPU %.1f%%; load %s", (n - 1) / secs,
+			 pct(setup + 1, (size_t)n - 1, 99) / 1e3, all.rss,
+			 (double)(all.rss - one.rss) / (n - 1), idle_cpu, la);
+		bench_out_row(&(struct bench_row){
+			.bench = "conn_scale", .group = group,
+			.row = "actr round-robin", .role = "subject",
+			.p50_us = rr[0], .p99_us = rr[1],
+			.setup_ms = pct(setup + 1, (size_t)n - 1, 50) / 1e3,
+			.n = (uint64_t)ncalls, .rounds = (unsigned)rounds,
+			.samples = bench_out_samples_ns("conn_scale", group,
+							"actr round-robin",
+							keep,
+							(size_t)ncalls),
+			.note = note,
+			.extra = { { "conns", n },
+				   { "rate_per_s", (n - 1) / secs },
+				   { "rss_kib", (double)all.rss },
+				   { "per_conn_kib", (double)(all.rss -
+							      one.rss) /
+						     (n - 1) },
+				   { "idle_cpu_pct", idle_cpu },
+				   { "after_setup_cpu_pct", busy_cpu } } });
+		bench_out_row(&(struct bench_row){
+			.bench = "conn_scale", .group = group,
+			.row = "actr one connection", .role = "baseline",
+			.p50_us = single[0], .p99_us = single[1],
+			.n = (uint64_t)ncalls, .rounds = (unsigned)rounds,
+			.note = "the same node calling one of its "
+				"connections" });
 	}
 out:
 	for (int h = 0; h < nhosts; h++)

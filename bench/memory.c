@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 	actr_node_t *node;
 	actr_peer_t *peer;
 	actr_ref_t *ref;
-	char url[64], mb[PATH_MAX], la[64], extra[512];
+	char url[64], mb[PATH_MAX], la[64], note[256];
 	uint64_t *setup, end;
 	pid_t sig, hosts[16];
 	int n = 100, nhosts = 2, fd0, fd1, fdn, rc = 0;
@@ -147,19 +147,27 @@ int main(int argc, char **argv)
 	       "%.1f KiB Pss (goal <= 300); %.1f fds each (%d node, %d "
 	       "total)\n", per_rss, per_anon, per_pss,
 	       (double)(fdn - fd1) / n, fd1 - fd0, fdn);
-	snprintf(extra, sizeof(extra),
-		 ",\"rss_kib\":%ld,\"anon_kib\":%ld,\"pss_kib\":%ld,"
-		 "\"over_bare_kib\":%ld,\"n\":1,\"rounds\":1,"
-		 "\"note\":\"load %s\"", idle.rss, idle.anon, idle.pss,
+	snprintf(note, sizeof(note), "VmRSS; RssAnon %ld KiB, Pss %ld KiB, "
+		 "%ld KiB over a bare process; load %s", idle.anon, idle.pss,
 		 idle.rss - bare.rss, la);
-	scale_out_row("memory", "idle node", "actr", "subject", extra);
-	snprintf(extra, sizeof(extra),
-		 ",\"per_conn_kib\":%.1f,\"per_conn_anon_kib\":%.1f,"
-		 "\"per_conn_pss_kib\":%.1f,\"rss_kib\":%ld,\"n\":%d,"
-		 "\"rounds\":1,\"note\":\"load %s\"", per_rss, per_anon,
-		 per_pss, all.rss, n, la);
-	scale_out_row("memory", "per idle connection", "actr", "subject",
-		      extra);
+	bench_out_row(&(struct bench_row){
+		.bench = "memory", .group = "memory", .row = "idle node",
+		.role = "subject", .n = 1, .rounds = 1, .note = note,
+		.extra = { { "rss_kib", (double)idle.rss },
+			   { "anon_kib", (double)idle.anon },
+			   { "pss_kib", (double)idle.pss } } });
+	snprintf(note, sizeof(note), "VmRSS added per connection with %d "
+		 "open (after the first); RssAnon %.1f, Pss %.1f; load %s", n,
+		 per_anon, per_pss, la);
+	bench_out_row(&(struct bench_row){
+		.bench = "memory", .group = "memory",
+		.row = "per idle connection", .role = "subject",
+		.n = (uint64_t)n, .rounds = 1, .note = note,
+		.extra = { { "per_conn_kib", per_rss },
+			   { "per_conn_anon_kib", per_anon },
+			   { "rss_kib", (double)all.rss },
+			   { "first_conn_kib", (double)(one.rss - idle.rss) },
+			   { "fds_per_conn", (double)(fdn - fd1) / n } } });
 out:
 	for (int h = 0; h < nhosts; h++)
 		if (hosts[h] > 0)

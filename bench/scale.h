@@ -114,53 +114,6 @@ static inline int count_fds(void)
 	return n;
 }
 
-/* ---- result rows (the contract of issue 18) ------------------------- */
-
-/* One JSON line to $ACTR_BENCH_OUT/results.jsonl; extra is "" or
- * ,"key":value pairs. */
-static inline void scale_out_row(const char *bench, const char *group,
-			  const char *row, const char *role, const char *extra)
-{
-	const char *dir = getenv("ACTR_BENCH_OUT");
-	char path[4096];
-	FILE *f;
-
-	if (!dir || !*dir)
-		return;
-	snprintf(path, sizeof(path), "%s/results.jsonl", dir);
-	f = fopen(path, "a");
-	if (!f)
-		return;
-	fprintf(f, "{\"bench\":\"%s\",\"group\":\"%s\",\"row\":\"%s\","
-		"\"role\":\"%s\"%s}\n", bench, group, row, role, extra);
-	fclose(f);
-}
-
-/* Latency samples (ns in, us out) to $ACTR_BENCH_OUT/samples/NAME.txt;
- * returns the relative path for the row, or NULL. */
-static inline const char *scale_out_samples(const char *name,
-					     const uint64_t *ns,
-				     size_t n, char *rel, size_t cap)
-{
-	const char *dir = getenv("ACTR_BENCH_OUT");
-	char path[4096];
-	FILE *f;
-
-	if (!dir || !*dir)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/samples", dir);
-	mkdir(path, 0755);
-	snprintf(rel, cap, "samples/%s.txt", name);
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	f = fopen(path, "w");
-	if (!f)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%.1f\n", (double)ns[i] / 1e3);
-	fclose(f);
-	return rel;
-}
-
 /* ---- actr-signal in a child ------------------------------------------ */
 
 static inline void scale_on_term(actr_signal_t *s, int signo, void *arg)
