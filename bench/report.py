@@ -306,6 +306,8 @@ def latency_png(rows, run_dir, res_dir, notes):
                     for v, p in cdf_points(vals):
                         f.write("%.4f %.6f\n" % (v, p))
                 label = "%s: %s" % (r["group"], r["row"])
+                if any(label == x[1] for x in series):
+                    continue    # the same row from a second peer script
                 series.append((fn, label, r["role"]))
         if series:
             panels.append((title, series))
