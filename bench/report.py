@@ -80,6 +80,17 @@ def ratio(a, b):
     return None
 
 
+def same_bench(rows, role, bench):
+    """The first row of role from program bench, else the first of role:
+    a peer script measures actr and the peer alternately, and its own
+    actr row is the fair comparison."""
+    c = [r for r in rows if r["role"] == role]
+    for r in c:
+        if r["bench"] == bench:
+            return r
+    return c[0] if c else None
+
+
 def group_ratios(group, rows):
     """The ratios of one group, flat: key -> value, with the direction in
     which a change is a regression. Latency: subject / baseline (lower is
@@ -87,27 +98,32 @@ def group_ratios(group, rows):
     peers: the group's first subject / peer, same directions."""
     out = {}
     subj = [r for r in rows if r["role"] == "subject"]
-    base = [r for r in rows if r["role"] == "baseline"]
     peers = [r for r in rows if r["role"] == "peer"]
-    b = base[0] if base else None
+    names = [r["row"] for r in rows]
+
+    def nm(r):  # the program too when two rows share a name
+        return r["row"] if names.count(r["row"]) == 1 else \
+            "%s [%s]" % (r["row"], r["bench"])
+
     for s in subj:
+        b = same_bench(rows, "baseline", s["bench"])
         if not b:
             break
         for field, better in (("p50_us", "lower"), ("p99_us", "lower"),
                               ("throughput", "higher")):
             v = ratio(s.get(field), b.get(field))
             if v is not None:
-                out["%s | %s / %s | %s" % (group, s["row"], b["row"],
+                out["%s | %s / %s | %s" % (group, nm(s), nm(b),
                                            field)] = (v, better)
     if subj:
-        s = subj[0]
         for p in peers:
+            s = same_bench(rows, "subject", p["bench"])
             for field, better in (("p50_us", "lower"), ("p99_us", "lower"),
                                   ("setup_ms", "lower"),
                                   ("throughput", "higher")):
                 v = ratio(s.get(field), p.get(field))
                 if v is not None:
-                    out["%s | %s / %s | %s" % (group, s["row"], p["row"],
+                    out["%s | %s / %s | %s" % (group, nm(s), nm(p),
                                                field)] = (v, better)
     return out
 
@@ -188,9 +204,10 @@ def group_table(group, rows):
         # subject rows: against the baseline; baseline and peer rows: the
         # group's first subject against them ("actr / this")
         if r["role"] == "subject":
-            other, mine, label = b, r, (b["row"] if b else "")
+            other = same_bench(rows, "baseline", r["bench"]) or b
+            mine = r
         else:
-            other, mine, label = r, ref, (ref["row"] if ref else "")
+            other, mine = r, same_bench(rows, "subject", r["bench"]) or ref
         if lat_field:
             v = ratio(mine.get(lat_field), other.get(lat_field)) \
                 if mine and other and mine is not other else None
@@ -212,7 +229,6 @@ def group_table(group, rows):
         cells.append(str(r.get("note", "")).replace("|", "/"))
         lines.append("| " + " | ".join(c.replace("|", "/")
                                        for c in cells) + " |")
-        del label
     benches = sorted({r["bench"] for r in rows})
     return "### %s\n\nFrom: %s.\n\n%s\n" % (group, ", ".join(benches),
                                            "\n".join(lines))
