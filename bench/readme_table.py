@@ -67,8 +67,11 @@ def table(doc):
             continue    # extras only: latest.md has them
         show = [s] + base[:1] + peers
         for r in show:
-            ref, other = (s, base[0] if base else None) if r is s else \
-                (s, r)
+            if r is s:
+                ref, other = s, base[0] if base else None
+            else:   # a peer: the actr row of its own run, if there is one
+                ref = next((x for x in subj if x["bench"] == r["bench"]), s)
+                other = r
             ratio = []
             if r["role"] == "baseline":
                 other = None    # the subject row carries the ratio
