@@ -177,7 +177,8 @@ static inline void bench__json_kv_str(char *buf, size_t cap, size_t *len,
 	if (!val)
 		return;
 	if (*len + strlen(key) + 4 < cap)
-		*len += (size_t)snprintf(buf + *len, cap - *len, ",\"%s\":", key);
+		*len += (size_t)snprintf(buf + *len, cap - *len, ",\"%s\":",
+					 key);
 	bench__json_str(buf, cap, len, val);
 }
 

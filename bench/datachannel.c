@@ -527,9 +527,8 @@ int main(int argc, char **argv)
 					     : 3;
 	double r50[16], r99[16], rmb[16], rmb2[16];
 	char echo_samples[512] = "";
-	uint64_t udp_total = (uint64_t)(getenv("ACTR_BENCH_UDP_MB")
-						? atoi(getenv("ACTR_BENCH_UDP_MB"))
-						: 256) << 20;
+	const char *udp_mb = getenv("ACTR_BENCH_UDP_MB");
+	uint64_t udp_total = (uint64_t)(udp_mb ? atoi(udp_mb) : 256) << 20;
 
 	actr_set_malloc_tuning(true); /* inherited by the forked peer */
 	if (rounds < 100 || setups < 1 || mbytes < 1)
@@ -633,7 +632,8 @@ int main(int argc, char **argv)
 		.role = "subject", .setup_ms = set50, .n = (uint64_t)setups,
 		.rounds = 1,
 		.note = "offer -> 4 channels open, p50 of n connections",
-		.extra = { { "setup_p99_ms", set99 }, { "setup_max_ms", setmax } },
+		.extra = { { "setup_p99_ms", set99 },
+			   { "setup_max_ms", setmax } },
 	});
 
 	/* Echo: 64 B on RPC_RELIABLE. */
@@ -761,8 +761,8 @@ int main(int argc, char **argv)
 		.note = "1200 B datagrams, 32 per sendmmsg",
 	});
 	bench_out_row(&(struct bench_row){
-		.bench = "datachannel", .group = "one-way 64 KiB", .row = "actr",
-		.role = "subject", .throughput = mbps, .unit = "MB/s",
+		.bench = "datachannel", .group = "one-way 64 KiB",
+		.row = "actr", .role = "subject", .throughput = mbps, .unit = "MB/s",
 		.n = (uint64_t)mbytes << 20, .rounds = (unsigned)reps,
 		.note = "STREAM_RELIABLE, 64 KiB messages",
 	});

@@ -20,6 +20,8 @@ MODE=${3:-}
 RES=bench/results
 J="$OUT/perf.jsonl"
 mkdir -p "$OUT/perf"
+# these runs measure costs, not figures: no contract rows from them
+unset ACTR_BENCH_OUT
 
 line() { printf '%s\n' "$1" >>"$J"; }
 
@@ -61,7 +63,7 @@ stat_case() {
 				printf "\"cycles_per_op\":%.1f,", cy / ops
 			if (ins != "")
 				printf "\"instructions_per_op\":%.1f,", ins / ops
-			printf "\"detail\":\"whole process(es), %d operations", ops
+			printf "\"detail\":\"whole process(es) incl. setup, %d operations", ops
 			if (hw != "yes")
 				printf "; no hardware counters here (cycles, instructions not supported)"
 			printf "\"}\n"
@@ -69,10 +71,10 @@ stat_case() {
 }
 
 if [ $perf_ok = 1 ]; then
-	stat_case "reactor ping-pong udp: actr" 200000 \
+	stat_case "reactor ping-pong udp: actr" 100000 \
 		"$B/bench/reactor_pingpong" --rounds 100000 --reps 1 --loop actr \
 		--transport udp
-	stat_case "reactor ping-pong udp: raw epoll" 200000 \
+	stat_case "reactor ping-pong udp: raw epoll" 100000 \
 		"$B/bench/reactor_pingpong" --rounds 100000 --reps 1 --loop raw \
 		--transport udp
 	stat_case "in-process call (poll)" 1010001 \
@@ -81,22 +83,27 @@ if [ $perf_ok = 1 ]; then
 	stat_case "in-process call: ring baseline" 1010001 \
 		"$B/bench/inproc_call" --calls 1000000 --reps 1 --no-timing \
 		--mode ring
-	stat_case "mailbox normal+paced+first, 50k msgs/s" 150000 \
-		env ONLY=normal+paced+first "$B/bench/mailbox"
-	stat_case "mailbox: in-memory ring, 50k msgs/s" 150000 \
-		env ONLY=memory "$B/bench/mailbox"
+	# closed loop, 3 rounds of 20000 (and a database open per round)
+	stat_case "mailbox 256 B closed loop: normal+first" 60000 \
+		env CLOSED=normal+first "$B/bench/mailbox" 20000
+	stat_case "mailbox 256 B closed loop: in-memory ring" 60000 \
+		env CLOSED=memory "$B/bench/mailbox" 20000
 else
 	line '{"what":"perf stat","tool":"perf stat","status":"unavailable","reason":"perf stat -e task-clock does not work here (perf missing or perf_event_paranoid); callgrind figures below instead"}'
 fi
 
 # ---- callgrind ---------------------------------------------------------------
 # what | operations | function to count inside | command...
+# ($CG_ENV: variables for the program; valgrind must run it directly,
+# not through env(1), or only env would be counted)
+CG_ENV=""
 cg_case() {
 	what=$1 ops=$2 fn=$3
 	shift 3
 	d="$OUT/perf/cg.$(echo "$what" | tr -c 'a-zA-Z0-9\n' '-')"
 	mkdir -p "$d"
-	if ! timeout 300 valgrind --tool=callgrind --collect-atstart=no \
+	# shellcheck disable=SC2086
+	if ! env $CG_ENV timeout 300 valgrind --tool=callgrind --collect-atstart=no \
 		--toggle-collect="$fn" --callgrind-out-file="$d/out.%p" \
 		"$@" >"$d/log" 2>&1; then
 		line "{\"what\":\"$what\",\"tool\":\"callgrind\",\"status\":\"failed\",\"reason\":\"see $d/log\"}"
@@ -127,10 +134,13 @@ if command -v valgrind >/dev/null 2>&1; then
 		"$B/bench/reactor_pingpong" --rounds 2000 --reps 1 --loop raw \
 		--transport udp
 	# toggled on run(): a database open per 5000 messages included
+	CG_ENV=CLOSED=normal+first
 	cg_case "mailbox 256 B closed loop: normal+first" 15000 run \
-		env CLOSED=normal+first "$B/bench/mailbox" 5000
+		"$B/bench/mailbox" 5000
+	CG_ENV=CLOSED=memory
 	cg_case "mailbox 256 B closed loop: in-memory ring" 15000 run \
-		env CLOSED=memory "$B/bench/mailbox" 5000
+		"$B/bench/mailbox" 5000
+	CG_ENV=""
 else
 	line '{"what":"callgrind","tool":"callgrind","status":"unavailable","reason":"valgrind is not installed"}'
 fi
@@ -145,9 +155,11 @@ if [ "$MODE" = record ]; then
 			# shellcheck disable=SC2086
 			timeout 180 perf record -g -o "$RES/perf-$name.data" \
 				-- ${c#*|} >/dev/null 2>&1
+			# flat: the top symbols (perf report -i FILE for the
+			# call graphs)
 			perf report -i "$RES/perf-$name.data" --stdio \
-				--no-children --percent-limit 1 2>/dev/null |
-				head -150 >"$RES/perf-$name.txt"
+				--no-children -g none --percent-limit 0.5 \
+				2>/dev/null | head -80 >"$RES/perf-$name.txt"
 			line "{\"what\":\"$name\",\"tool\":\"perf record\",\"status\":\"kept\",\"reason\":\"bench/results/perf-$name.data (summary perf-$name.txt)\"}"
 		done
 	else

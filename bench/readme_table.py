@@ -51,7 +51,10 @@ def table(doc):
            "| group | row | role | p50 us | p99 us | setup ms | "
            "throughput | vs baseline / actr vs peer |",
            "|---|---|---|---|---|---|---|---|"]
-    for g in doc.get("groups", []):
+    groups = list(doc.get("groups", []))
+    # the side-by-side groups first (those with peers), then as run
+    groups.sort(key=lambda g: -any(r["role"] == "peer" for r in g["rows"]))
+    for g in groups:
         rows = g["rows"]
         subj = [r for r in rows if r["role"] == "subject"]
         base = [r for r in rows if r["role"] == "baseline"]
@@ -59,11 +62,16 @@ def table(doc):
         if not subj:
             continue
         s = subj[0]
+        if not any(num(s.get(f)) for f in ("p50_us", "p99_us", "setup_ms",
+                                           "throughput")):
+            continue    # extras only: latest.md has them
         show = [s] + base[:1] + peers
         for r in show:
             ref, other = (s, base[0] if base else None) if r is s else \
                 (s, r)
             ratio = []
+            if r["role"] == "baseline":
+                other = None    # the subject row carries the ratio
             for f, name in (("p50_us", "p50"), ("setup_ms", "setup"),
                             ("throughput", "tput")):
                 if other and num(ref.get(f)) and num(other.get(f)):

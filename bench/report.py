@@ -128,6 +128,14 @@ def fmt(v, digits=None):
     return "%.3f" % v
 
 
+def fmt_n(n):
+    if not num(n):
+        return "?"
+    if n >= 1e6:
+        return "%.1f M" % (n / 1e6)
+    return "%d" % n
+
+
 def fmt_ratio(v):
     return "" if v is None else "%.2fx" % v
 
@@ -200,8 +208,7 @@ def group_table(group, rows):
             else:
                 cells.append("")
         n, k = r.get("n"), r.get("rounds")
-        cells.append("%s x %s" % (fmt(n) or "?", k or "?") if n or k
-                     else "")
+        cells.append("%s x %s" % (fmt_n(n), k or "?") if n or k else "")
         cells.append(str(r.get("note", "")).replace("|", "/"))
         lines.append("| " + " | ".join(c.replace("|", "/")
                                        for c in cells) + " |")
@@ -370,6 +377,9 @@ def throughput_png(groups, run_dir, res_dir, notes):
         units = {r.get("unit", "") for r in tp}
         if len(units) != 1:
             tp = [r for r in tp if r.get("unit", "") == tp[0].get("unit")]
+        vals = [r["throughput"] for r in tp]
+        if len(tp) > 2 and max(vals) < 1.03 * min(vals):
+            continue    # an offered rate met by all: nothing to see
         panels.append((g, tp))
     # groups with peers first: they are the point of the picture
     panels.sort(key=lambda p: -sum(r["role"] == "peer" for r in p[1]))
@@ -392,16 +402,20 @@ def throughput_png(groups, run_dir, res_dir, notes):
           "blue: actr, grey: raw baseline, orange: peers)'" % (nrows, cols),
           "set style fill solid 0.8 border -1", "set boxwidth 0.6",
           "set grid ytics", "set yrange [0:*]", "unset key",
-          "set offsets 0, 0, graph 0.08, 0", "set format y '%.3s%c'",
+          "set offsets 0, 0, graph 0.08, 0", "set format y '%.1s%c'",
           "set xtics rotate by -25 font ',8' nomirror"]
     colors = {"subject": "#1f5fbf", "baseline": "#999999",
               "peer": "#e08020"}
     for i, (g, tp) in enumerate(panels):
         fn = os.path.join(data_dir, "b%d.dat" % i)
+        multi = len({r["bench"] for r in tp}) > 1
         with open(fn, "w") as f:
             for j, r in enumerate(tp):
+                label = r["row"]
+                if multi:
+                    label += " (%s)" % r["bench"].replace("peers-", "")
                 f.write('%d "%s" %.6g 0x%s\n' % (
-                    j, r["row"].replace('"', "'"), r["throughput"],
+                    j, label.replace('"', "'"), r["throughput"],
                     colors.get(r["role"], "#333333")[1:]))
         unit = tp[0].get("unit", "")
         gp.append("set title %s" % gp_quote(g))
@@ -411,6 +425,29 @@ def throughput_png(groups, run_dir, res_dir, notes):
                   "variable" % fn)
     gp.append("unset multiplot")
     return run_gnuplot(gp, run_dir, "throughput", notes, out)
+
+
+# callgrind counts (bench/perf.sh) compared as subject / baseline: the
+# instruction ratio does not depend on load, the steadiest figure to guard
+PERF_PAIRS = [
+    ("in-process call (poll)", "in-process call: ring baseline"),
+    ("reactor ping-pong udp: actr", "reactor ping-pong udp: raw epoll"),
+    ("mailbox 256 B closed loop: normal+first",
+     "mailbox 256 B closed loop: in-memory ring"),
+]
+
+
+def perf_ratios(perf):
+    out = {}
+    cg = {p.get("what"): p for p in perf if p.get("tool") == "callgrind"}
+    for subj, base in PERF_PAIRS:
+        if subj in cg and base in cg:
+            v = ratio(cg[subj].get("instructions_per_op"),
+                      cg[base].get("instructions_per_op"))
+            if v is not None:
+                out["callgrind | %s / %s | instructions" % (subj, base)] = \
+                    (v, "lower")
+    return out
 
 
 # ---- the report -------------------------------------------------------------
@@ -430,6 +467,7 @@ def main():
     ratios = {}
     for g, rs in groups.items():
         ratios.update(group_ratios(g, rs))
+    ratios.update(perf_ratios(perf))
 
     lat = latency_png(rows, run_dir, res_dir, notes)
     tput = throughput_png(groups, run_dir, res_dir, notes)
@@ -500,6 +538,9 @@ def main():
             md.append("| %s | %s | %s | %s |" % (
                 p.get("what", ""), p.get("tool", ""), ", ".join(per),
                 p.get("detail", "")))
+        md.append("")
+        for k, (v, _) in sorted(perf_ratios(perf).items()):
+            md.append("- %s: %.2fx" % (k, v))
     else:
         md.append("Not run (BENCH_NO_PERF, or bench/perf.sh wrote nothing).")
     md.append("")

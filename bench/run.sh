@@ -12,6 +12,7 @@
 #   BENCH_NO_PERF=1 skip the perf stat / callgrind section
 #   BENCH_BUDGET=s  whole-run budget in seconds (default 540): a benchmark
 #                   that would start past it is listed as skipped
+#   BENCH_RESULTS=dir  where the report goes (default bench/results)
 #
 # Discovery (no list to keep in sync): every executable in BUILD_DIR/bench/,
 # every bench/peers/*.sh (but lib.sh) and bench/interop.sh (unless it is
@@ -26,7 +27,7 @@ B=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 OUT=${ACTR_BENCH_RUN_DIR:-$B/bench-out}
-RES=bench/results
+RES=${BENCH_RESULTS:-bench/results}
 BUDGET=${BENCH_BUDGET:-540}
 DEFAULT_LIMIT=60
 
@@ -41,7 +42,7 @@ presets() {
 reactor_pingpong   | 40  | --rounds 50000 --reps 3
 inproc_call        | 30  | --calls 300000 --reps 3
 datachannel        | 90  | 10000 20 64
-remote_call        | 90  | --calls 3000 --reps 3
+remote_call        | 120 | --calls 1000 --reps 3
 libdatachannel.sh  | 150 | BUILD
 libwebrtc.sh       | 150 | BUILD
 rust.sh            | 180 | BUILD
@@ -56,7 +57,7 @@ timers             | 30  | --fires 200000
 metrics_overhead   | 40  | --calls 2000 --rounds 3
 memory             | 60  |
 conn_scale         | 120 |
-signal_load        | 120 | --secs 3 --runs 3
+signal_load        | 180 | --secs 3 --runs 3
 reasm_attack       | 60  |
 resilience         | 120 | --runs 3 --cut 3 --calls 100
 EOF

@@ -366,7 +366,8 @@ int main(int argc, char **argv)
 		.row = "actr DTLS+SCTP channel", .role = "subject",
 		.p50_us = d50, .p99_us = d99, .n = (uint64_t)D.done,
 		.rounds = 1,
-		.note = forked ? "two processes, no ICE" : "one process, no ICE",
+		.note = forked ? "two processes, no ICE"
+			       : "one process, no ICE",
 	});
 
 	/* 64 KiB one-way throughput */
@@ -398,7 +399,8 @@ int main(int argc, char **argv)
 		.row = "actr DTLS+SCTP channel", .role = "subject",
 		.throughput = D.rx_bytes / secs / 1e6, .unit = "MB/s",
 		.n = D.rx_bytes, .rounds = 1,
-		.note = forked ? "two processes, no ICE" : "one process, no ICE",
+		.note = forked ? "two processes, no ICE"
+			       : "one process, no ICE",
 	});
 	printf("64 KiB one-way: %llu MiB in %.2f s = %.1f MB/s (target >= "
 	       "150; libdatachannel 57 here); %llu packets, %llu "

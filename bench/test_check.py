@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """The regression guard's own test (run by `make check`): bench/check.py
 must pass a results file within the thresholds and fail one that
-regressed by more than 20%, in either direction of "better"; and
-bench/report.py must turn contract rows into the ratios check.py reads."""
+regressed by more than 20%, in either direction of "better";
+bench/report.py must turn contract rows into the ratios check.py reads;
+bench/run.sh must list every benchmark it ran with its status (ok,
+failed, skipped and why)."""
 import json
 import os
 import subprocess
@@ -109,7 +111,40 @@ def main():
     md = open(os.path.join(res, "latest.md")).read()
     expect("| media | failed |" in md, "a failed benchmark is listed", md)
     expect("not JSON" in md, "a malformed row is reported", md)
-    print("test_check: ok (bench/check.py and bench/report.py)")
+    # run.sh: a benchmark that writes a row, one that fails, one that is
+    # skipped: each has its status line in the report, none goes missing
+    fake = os.path.join(tmp, "build")
+    os.makedirs(os.path.join(fake, "bench"))
+    progs = {
+        "fake_ok": 'printf \'{"bench":"fake_ok","group":"g","row":"actr",'
+                   '"role":"subject","p50_us":2}\\n{"bench":"fake_ok",'
+                   '"group":"g","row":"raw","role":"baseline",'
+                   '"p50_us":1}\\n\' >>"$ACTR_BENCH_OUT/results.jsonl"',
+        "fake_fail": 'echo "it broke"; exit 1',
+        "fake_skip": 'echo "SKIP: no peer here"; exit 77',
+    }
+    for name, body in progs.items():
+        path = os.path.join(fake, "bench", name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + body + "\n")
+        os.chmod(path, 0o755)
+    res2 = os.path.join(tmp, "res2")
+    env = dict(os.environ, ONLY="fake_ok fake_fail fake_skip",
+               BENCH_NO_PERF="1", BENCH_RESULTS=res2,
+               ACTR_BENCH_RUN_DIR=os.path.join(tmp, "run2"))
+    p = subprocess.run(["sh", os.path.join(HERE, "run.sh"), fake],
+                       capture_output=True, text=True, timeout=120, env=env)
+    expect(p.returncode == 0, "run.sh runs", p.stdout + p.stderr)
+    md = open(os.path.join(res2, "latest.md")).read()
+    expect("| fake_ok | ok |" in md, "the good benchmark is ok", md)
+    expect("| fake_fail | failed |" in md and "it broke" in md,
+           "the failing benchmark says so and why", md)
+    expect("| fake_skip | skipped |" in md and "no peer here" in md,
+           "the skipped benchmark says so and why", md)
+    doc = json.load(open(os.path.join(res2, "latest.json")))
+    expect(abs(doc["ratios"]["g | actr / raw | p50_us"]["value"] - 2) < 1e-9,
+           "run.sh's rows reach the ratios", json.dumps(doc["ratios"]))
+    print("test_check: ok (bench/check.py, bench/report.py, bench/run.sh)")
 
 
 if __name__ == "__main__":

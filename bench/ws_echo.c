@@ -453,7 +453,8 @@ int main(int argc, char **argv)
 	 * count, so a burst of load elsewhere on a shared machine does not
 	 * land on one side only. */
 	for (int k = 0; k < ROUNDS; k++) {
-		if (bench_ws(cpu, &wsk[k]) < 0 || bench_tcp(cpu, &tcpk[k]) < 0 ||
+		if (bench_ws(cpu, &wsk[k]) < 0 ||
+		    bench_tcp(cpu, &tcpk[k]) < 0 ||
 		    bench_tcp_reactor(cpu, &rtk[k]) < 0) {
 			fprintf(stderr, "ws_echo: benchmark failed\n");
 			return 1;
