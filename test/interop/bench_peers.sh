@@ -28,8 +28,9 @@ skip() {
 }
 command -v node >/dev/null 2>&1 || skip "node is not installed"
 [ -x "$B/bench/datachannel" ] || { echo "FAIL: $NAME: $B/bench/datachannel not built"; exit 1; }
-# dc_node/dc_compare processes running before: not ours
-ours() { pgrep -f 'dc_node\.mjs|dc_compare\.mjs' | sort; }
+# dc_node/dc_compare processes of this tree (others run their own copies
+# from their trees), those running before excepted
+ours() { pgrep -f "$TOP/bench/peers/dc_(node|compare)\.mjs" | sort; }
 before=$(ours)
 T=$(mktemp -d "${TMPDIR:-/tmp}/actr-peers-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT
