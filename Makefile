@@ -252,6 +252,7 @@ abi-baseline: lib
 check-interop: all
 	@sh test/interop/schema.sh
 	@sh test/interop/rust.sh $(B)
+	@sh test/interop/bench_peers.sh $(B)
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run

@@ -57,7 +57,7 @@ timers             | 30  | --fires 200000
 metrics_overhead   | 40  | --calls 2000 --rounds 3
 memory             | 60  |
 conn_scale         | 120 |
-signal_load        | 120 | --secs 3 --runs 3
+signal_load        | 180 | --secs 3 --runs 3
 reasm_attack       | 60  |
 resilience         | 120 | --runs 3 --cut 3 --calls 100
 EOF

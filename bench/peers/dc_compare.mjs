@@ -5,8 +5,9 @@
 //   node dc_compare.mjs PEER BUILD_DIR NPM_DIR
 //
 // PEER: libdatachannel or libwebrtc (bench/peers/dc_node.mjs measures it);
-// this project's figures and the raw UDP baseline come from
-// BUILD_DIR/bench/datachannel (two processes too, same sizes). The caller
+// this project's figures, its echo samples and the raw UDP baseline come
+// from BUILD_DIR/bench/datachannel (two processes too, same sizes; its
+// own contract rows, read from a scratch folder). The caller
 // (bench/peers/libdatachannel.sh, libwebrtc.sh) has pinned this process
 // to one CPU (taskset; children inherit it) and passes that CPU in
 // ACTR_BENCH_CPU, which bench/datachannel pins itself to.
@@ -16,10 +17,13 @@
 // 3, at least 3). Sizes: ACTR_BENCH_QUICK=1 (make bench) 2000 round
 // trips, 5 setups, 16 MiB; otherwise 5000, 7, 32 MiB. Each child run is killed after 60 s
 // and no round starts after 75 s.
-// ACTR_BENCH_OUT=DIR: rows appended to DIR/results.jsonl, the peer's echo
-// samples (median round, us) to DIR/samples/<bench>.<slug>.txt.
+// ACTR_BENCH_OUT=DIR: rows appended to DIR/results.jsonl, the echo
+// samples of actr and the peer (median round, us) to
+// DIR/samples/<bench>.<slug>.txt.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
+	writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,9 +35,12 @@ if (!['libdatachannel', 'libwebrtc'].includes(peer) || !build || !npmDir) {
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH = `peers-${peer}`;
 const quick = process.env.ACTR_BENCH_QUICK === '1';
-const N = quick ? 2000 : 5000;
-const SETUPS = quick ? 5 : 7;
-const MIB = quick ? 16 : 32;
+// $ACTR_BENCH_SIZES="ROUND_TRIPS SETUPS MIB" overrides both (the tiny
+// run of test/interop/bench_peers.sh).
+const sizes = (process.env.ACTR_BENCH_SIZES || '').split(/\s+/).map(Number);
+const N = sizes[0] >= 100 ? sizes[0] : quick ? 2000 : 5000;
+const SETUPS = sizes[1] >= 1 ? sizes[1] : quick ? 5 : 7;
+const MIB = sizes[2] >= 1 ? sizes[2] : quick ? 16 : 32;
 const ROUNDS = Math.max(3, Number(process.env.ACTR_BENCH_ROUNDS) || 3);
 const CPU = process.env.ACTR_BENCH_CPU || '0';
 const OUT = process.env.ACTR_BENCH_OUT ? resolve(process.env.ACTR_BENCH_OUT) : null;
@@ -58,13 +65,56 @@ function run(cmd, args, env) {
 	return r.stdout;
 }
 
-// bench/datachannel's figures, parsed from its human output.
+// bench/datachannel's figures: its own contract rows, written into a
+// scratch ACTR_BENCH_OUT (its rows belong to its own table, not to the
+// run's), with its echo samples; its human output when it wrote none.
 function actrRound() {
+	const tmp = mkdtempSync(join(tmpdir(), 'actr-peers-'));
 	const env = { ...process.env, ACTR_BENCH_CPU: CPU,
-		ACTR_BENCH_UDP_MB: String(MIB) };
-	delete env.ACTR_BENCH_OUT;	// its own rows belong to its own table
-	const out = run(join(build, 'bench/datachannel'),
-		[String(N), String(SETUPS), String(MIB)], env);
+		ACTR_BENCH_UDP_MB: String(MIB), ACTR_BENCH_OUT: tmp };
+
+	try {
+		const out = run(join(build, 'bench/datachannel'),
+			[String(N), String(SETUPS), String(MIB)], env);
+		const cold = /first \(cold\) connection of both processes: ([\d.]+) ms/.exec(out);
+		const r = fromRows(tmp) || fromText(out);
+
+		r.cold = cold ? Number(cold[1]) : NaN;
+		return r;
+	} finally {
+		rmSync(tmp, { recursive: true, force: true });
+	}
+}
+
+function fromRows(dir) {
+	let rows;
+
+	try {
+		rows = readFileSync(join(dir, 'results.jsonl'), 'utf8').trim()
+			.split('\n').map((l) => JSON.parse(l));
+	} catch {
+		return null;
+	}
+	const get = (group, row) => rows.find((x) => x.group === group &&
+		x.row === row) || {};
+	const echo = get('echo 64 B', 'actr');
+	const udp = get('echo 64 B', 'raw UDP');
+	const r = { u50: udp.p50_us, u99: udp.p99_us,
+		umbps: get('one-way 64 KiB', 'raw UDP').throughput,
+		s50: get('setup', 'actr').setup_ms, e50: echo.p50_us,
+		e99: echo.p99_us, mbps: get('one-way 64 KiB', 'actr').throughput };
+
+	if (Object.values(r).some((v) => typeof v !== 'number'))
+		return null;
+	if (echo.samples) {
+		try {
+			r.samples = readFileSync(join(dir, echo.samples), 'utf8');
+		} catch { /* no samples: no curve */ }
+	}
+	return r;
+}
+
+function fromText(out) {
 	const num = (re, what) => {
 		const m = re.exec(out);
 
@@ -77,10 +127,8 @@ function actrRound() {
 	const [s50] = num(/setup offer -> 4 channels open: p50 ([\d.]+) ms/, 'setup');
 	const [e50, e99] = num(/echo 64 B RPC_RELIABLE: p50 ([\d.]+) us\s+p99 ([\d.]+) us/, 'echo');
 	const [mbps] = num(/throughput 64 KiB messages STREAM_RELIABLE: ([\d.]+) MB\/s/, 'throughput');
-	const cold = /first \(cold\) connection of both processes: ([\d.]+) ms/.exec(out);
 
-	return { u50, u99, umbps, s50, e50, e99, mbps,
-		cold: cold ? Number(cold[1]) : NaN };
+	return { u50, u99, umbps, s50, e50, e99, mbps };
 }
 
 function peerRound() {
@@ -111,8 +159,11 @@ const rounds = A.length;
 const med = (arr, k) => median(arr.map((x) => x[k]));
 const pname = P[0].name;
 
-// The peer's median round (by echo p50) gives the CDF samples.
-const mid = P.map((p, i) => [p.e50, i]).sort((a, b) => a[0] - b[0])[Math.floor((P.length - 1) / 2)][1];
+// The median round (by echo p50) gives the CDF samples.
+const midOf = (X) => X.map((x, i) => [x.e50, i])
+	.sort((a, b) => a[0] - b[0])[Math.floor((X.length - 1) / 2)][1];
+const mid = midOf(P);
+const amid = midOf(A);
 
 const allSetups = P.flatMap((p) => p.setups);
 const slow = allSetups.filter((x) => x > 500).length;
@@ -120,13 +171,16 @@ const fails = P.reduce((a, p) => a + p.fails, 0);
 const rows = [
 	{ group: 'dc echo 64 B', row: 'actr', role: 'subject',
 	  p50_us: med(A, 'e50'), p99_us: med(A, 'e99'), n: N,
+	  slug: A[amid].samples ? 'dc-echo-64b-actr' : undefined,
+	  text: A[amid].samples,
 	  note: 'RPC_RELIABLE lane, bench/datachannel' },
 	{ group: 'dc echo 64 B', row: 'raw UDP', role: 'baseline',
 	  p50_us: med(A, 'u50'), p99_us: med(A, 'u99'), n: N,
 	  note: 'recvfrom/sendto ping-pong, two processes' },
 	{ group: 'dc echo 64 B', row: peer, role: 'peer',
 	  p50_us: med(P, 'e50'), p99_us: med(P, 'e99'), mean_us: med(P, 'emean'),
-	  n: N, slug: `dc-echo-64b-${peer}`, note: pname },
+	  n: N, slug: `dc-echo-64b-${peer}`, note: pname,
+	  text: P[mid].samples.map((x) => x.toFixed(1)).join('\n') + '\n' },
 	{ group: 'dc setup', row: 'actr', role: 'subject',
 	  setup_ms: med(A, 's50'), n: SETUPS,
 	  note: `offer -> 4 channels open, p50 of ${SETUPS} per round; cold first ${med(A, 'cold').toFixed(1)} ms apart` },
@@ -173,11 +227,11 @@ if (OUT) {
 		line.note += '; not pinned';
 
 		delete line.slug;
+		delete line.text;
 		if (r.slug) {
 			const f = `samples/${BENCH}.${r.slug}.txt`;
 
-			writeFileSync(join(OUT, f), P[mid].samples
-				.map((x) => x.toFixed(1)).join('\n') + '\n');
+			writeFileSync(join(OUT, f), r.text);
 			line.samples = f;
 		}
 		for (const k of Object.keys(line))

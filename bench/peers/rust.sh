@@ -9,7 +9,8 @@
 # Per pair and round: discovery + first call (setup, connection included)
 # then N sequential calls (ACTR_BENCH_CALLS, default 1000; 500 with
 # ACTR_BENCH_QUICK=1) of echo.EchoService.Echo with a short message;
-# p50/p99 over those. Rounds: ACTR_BENCH_ROUNDS (default 3, at least 3);
+# p50/p99 over those. Rounds: ACTR_BENCH_ROUNDS (default 3, at least 3),
+# each running every pair in turn;
 # the table shows the median of the rounds. The Rust runtime is npm
 # @actrium/actr-linux-x64-gnu (its Node.js binding: Rust rows include the
 # binding's per-call cost); it serves nothing, so calls to a Rust node end
@@ -86,8 +87,9 @@ out_row() {
 	role=peer
 	[ "$1" = c-c ] && role=subject
 	smp=""
-	r=$(grep -n '' "$DIR/$1.stats" | sed 's/:.* p50_us=\([0-9.]*\).*/ \1/' |
-		sort -k2 -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+	r=$(sed 's/^round=\([0-9]*\) .* p50_us=\([0-9.]*\).*/\1 \2/' \
+		"$DIR/$1.stats" | sort -k2 -n |
+		awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
 	if [ -n "$r" ] && [ -s "$DIR/$1.$r.samples" ]; then
 		smp="samples/peers-rust.actor-rpc-$1.txt"
 		cp "$DIR/$1.$r.samples" "$OUT/$smp"
@@ -108,11 +110,19 @@ echo "actor calls across runtimes: $N sequential calls per round, median of $ROU
 echo "$(uname -m), $(getconf _NPROCESSORS_ONLN) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 printf '%-16s %12s %16s %10s %10s\n' "pair" "setup ms" "(min-max)" "p50 us" \
 	"p99 us"
-for pair in c-c rust-c c-rust rust-rust; do
-	: >"$DIR/$pair.stats"
-	for r in $(seq 1 "$ROUNDS"); do
-		one_round "$pair" "$r" >>"$DIR/$pair.stats" || FAILS=$((FAILS + 1))
+PAIRS="c-c rust-c c-rust rust-rust"
+for pair in $PAIRS; do : >"$DIR/$pair.stats"; done
+# Rounds outside, pairs inside: every pair sees the same spread of load.
+for r in $(seq 1 "$ROUNDS"); do
+	for pair in $PAIRS; do
+		if line=$(one_round "$pair" "$r"); then
+			echo "round=$r $line" >>"$DIR/$pair.stats"
+		else
+			FAILS=$((FAILS + 1))
+		fi
 	done
+done
+for pair in $PAIRS; do
 	setup=$(field setup_us <"$DIR/$pair.stats" | median)
 	range=$(field setup_us <"$DIR/$pair.stats" | sort -n |
 		awk 'NR == 1 {lo = $1} {hi = $1} END {printf "%.1f-%.1f", lo / 1000, hi / 1000}')
