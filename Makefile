@@ -206,7 +206,7 @@ $(FUZZERS): $(B)/fuzz/%: $(B)/test/fuzz/%.o $(EX_PROTO_O) $(SERVERA) $(LIBA)
 # ---- top-level targets -------------------------------------------------------
 .PHONY: all lib deps check check-run check-interop check-browser abi-baseline demo demo-run \
 	demo-web bench install clean format \
-	fuzz fuzz-build
+	fuzz fuzz-build bench-check bench-thresholds bench-readme
 
 all: lib $(PROGS) $(EXAMPLES) $(TESTBIN) $(BENCHES)
 
@@ -235,6 +235,7 @@ check-run: all
 	@/usr/bin/python3 scripts/check_layers.py .
 	@/usr/bin/python3 scripts/check_glib.py .
 	@/usr/bin/python3 scripts/check_errors.py .
+	@/usr/bin/python3 bench/test_check.py
 	@/usr/bin/python3 scripts/check_abi.py $(LIBSO) $(B)/gen
 	@/usr/bin/python3 scripts/check_readme.py README.md $(B) "$(CC)" "$(ALL_LDFLAGS) $(LIBS)"
 	$(RUN_TESTS) $(T)
@@ -254,6 +255,7 @@ check-interop: all
 	@sh test/interop/schema.sh
 	@sh test/interop/rust.sh $(B)
 	@sh test/interop/web.sh $(B)
+	@sh test/interop/bench_peers.sh $(B)
 
 # Real headless Chromium against web/actr.js, the demo page and the C
 # programs (test/browser/run.sh; ~30 s).
@@ -271,10 +273,21 @@ demo: deps
 demo-run: all
 	@sh scripts/demo.sh $(B)
 
+# The suite (issue 18): every benchmark with quick presets, the report in
+# bench/results/latest.{md,json}, the pictures; PERF=record keeps perf
+# profiles. bench-check: the ratios against bench/thresholds.json.
 bench: all
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
-	@echo "== bench/interop.sh"; sh bench/interop.sh $(B)
-	@echo "== bench/browser.sh"; sh bench/browser.sh $(B)
+	@sh scripts/deps.sh bench
+	@PERF=$(PERF) sh bench/run.sh $(B)
+
+bench-check:
+	@/usr/bin/python3 bench/check.py bench/results/latest.json bench/thresholds.json
+
+bench-thresholds:
+	@/usr/bin/python3 bench/check.py --update bench/results/latest.json bench/thresholds.json
+
+bench-readme:
+	@/usr/bin/python3 bench/readme_table.py bench/results/latest.json README.md
 
 install: lib $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/actr \

@@ -13,7 +13,8 @@
  * size on loopback, default 1200), ACTR_BENCH_TA (ICE check pacing in ms,
  * default 5), ACTR_BENCH_UDP_MB (size of the raw UDP baselines, default
  * 256), ACTR_BENCH_DIRECT=0 (data through libnice, not the direct UDP
- * path), ACTR_BENCH_GSO=0 (direct path without UDP GSO),
+ * path), ACTR_BENCH_GSO=0 (direct path without UDP GSO), ACTR_BENCH_REPS
+ * (rounds of each figure, medians reported, default 3),
  * ACTR_BENCH_METRICS=R (then, R alternating rounds of echo and
  * throughput with the metrics endpoint off and on in both processes: its
  * cost on this path, same run).
@@ -129,7 +130,9 @@ static int udp_socket(struct sockaddr_in *sa)
 	return s;
 }
 
-static double bench_udp(int n)
+static char udp_samples[512];	/* the raw UDP CDF, for the echo row */
+
+static double bench_udp(int n, double *p99, bool save)
 {
 	struct sockaddr_in a, b;
 	int sa = udp_socket(&a), sb = udp_socket(&b);
@@ -173,6 +176,13 @@ static double bench_udp(int n)
 	close(sa);
 	close(sb);
 	double p50 = pct(rtt, (size_t)n, 0.5);
+	const char *sp = save ? bench_out_samples_ns("datachannel", "echo 64 B",
+						     "raw UDP", rtt, (size_t)n)
+			      : NULL;
+
+	if (sp)
+		snprintf(udp_samples, sizeof(udp_samples), "%s", sp);
+	*p99 = pct(rtt, (size_t)n, 0.99);
 
 	free(rtt);
 	return p50;
@@ -649,25 +659,34 @@ int main(int argc, char **argv)
 	struct node nd;
 	pid_t pid;
 	uint64_t *v;
-	double udp50, udpmbps, udpmmsg, echo50, echo99, set50, set99, setmax, mbps;
-	double tcpu = 0;
+	double udp50, udp99, udpmbps, udpmmsg, echo50, echo99, set50, set99;
+	double setmax, mbps, tcpu = 0;
+	/* rounds of each figure, the medians reported */
+	int reps = getenv("ACTR_BENCH_REPS") ? atoi(getenv("ACTR_BENCH_REPS"))
+					     : 3;
+	double r50[16], r99[16], rmb[16], rmb2[16];
+	char echo_samples[512] = "";
+	const char *udp_mb = getenv("ACTR_BENCH_UDP_MB");
+	uint64_t udp_total = (uint64_t)(udp_mb ? atoi(udp_mb) : 256) << 20;
 
 	actr_set_malloc_tuning(true); /* inherited by the forked peer */
 	if (rounds < 100 || setups < 1 || mbytes < 1)
 		die("usage: datachannel [round_trips>=100] [setups] [MiB]");
 	if (!getenv("ACTR_LOG"))
 		actr_log_set_level(ACTR_LOG_WARN);
+	if (reps < 1 || reps > 16)
+		die("ACTR_BENCH_REPS: 1 to 16");
 	pin_env(0);
-	udp50 = bench_udp(rounds);
-	udpmbps = bench_udp_throughput(
-		(uint64_t)(getenv("ACTR_BENCH_UDP_MB")
-				   ? atoi(getenv("ACTR_BENCH_UDP_MB"))
-				   : 256) << 20);
-
-	udpmmsg = bench_udp_batched(
-		(uint64_t)(getenv("ACTR_BENCH_UDP_MB")
-				   ? atoi(getenv("ACTR_BENCH_UDP_MB"))
-				   : 256) << 20);
+	for (int k = 0; k < reps; k++)
+		r50[k] = bench_udp(rounds, &r99[k], k == reps - 1);
+	udp50 = bench_median(r50, (size_t)reps);
+	udp99 = bench_median(r99, (size_t)reps);
+	for (int k = 0; k < reps; k++) {
+		rmb[k] = bench_udp_throughput(udp_total);
+		rmb2[k] = bench_udp_batched(udp_total);
+	}
+	udpmbps = bench_median(rmb, (size_t)reps);
+	udpmmsg = bench_median(rmb2, (size_t)reps);
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0)
 		die("socketpair");
@@ -747,8 +766,17 @@ int main(int argc, char **argv)
 		free(ph[k]);
 	fflush(stdout);
 
+	bench_out_row(&(struct bench_row){
+		.bench = "datachannel", .group = "setup", .row = "actr",
+		.role = "subject", .setup_ms = set50, .n = (uint64_t)setups,
+		.rounds = 1,
+		.note = "offer -> 4 channels open, p50 of n connections",
+		.extra = { { "setup_p99_ms", set99 },
+			   { "setup_max_ms", setmax } },
+	});
+
 	/* Echo: 64 B on RPC_RELIABLE. */
-	{
+	for (int k = 0; k < reps; k++) {
 		uint8_t m[MSG];
 
 		double c0 = cpu_self() + cpu_pid(pid), w0 = 0;
@@ -776,18 +804,43 @@ int main(int argc, char **argv)
 		double ecpu = cpu_self() + cpu_pid(pid) - c0;
 		double ewall = ((double)actr_time_ns() - w0) / 1e9;
 		qsort(v, (size_t)rounds, sizeof(*v), cmp_u64);
-		echo50 = pct(v, (size_t)rounds, 0.5);
-		echo99 = pct(v, (size_t)rounds, 0.99);
+		r50[k] = echo50 = pct(v, (size_t)rounds, 0.5);
+		r99[k] = echo99 = pct(v, (size_t)rounds, 0.99);
+		if (k == reps - 1) {
+			const char *sp = bench_out_samples_ns(
+				"datachannel", "echo 64 B", "actr", v,
+				(size_t)rounds);
+
+			if (sp)
+				snprintf(echo_samples, sizeof(echo_samples),
+					 "%s", sp);
+		}
 		printf("echo 64 B RPC_RELIABLE: p50 %.1f us  p99 %.1f us  (%d round trips); "
 		       "CPU %.1f us per round trip (both processes, %.0f%% of wall)\n",
 		       echo50, echo99, rounds, ecpu * 1e6 / rounds,
 		       100.0 * ecpu / ewall);
 		fflush(stdout);
 	}
+	echo50 = bench_median(r50, (size_t)reps);
+	echo99 = bench_median(r99, (size_t)reps);
+	bench_out_row(&(struct bench_row){
+		.bench = "datachannel", .group = "echo 64 B", .row = "raw UDP",
+		.role = "baseline", .p50_us = udp50, .p99_us = udp99,
+		.n = (uint64_t)rounds, .rounds = (unsigned)reps,
+		.samples = udp_samples[0] ? udp_samples : NULL,
+		.note = "64 B UDP ping-pong, two processes",
+	});
+	bench_out_row(&(struct bench_row){
+		.bench = "datachannel", .group = "echo 64 B", .row = "actr",
+		.role = "subject", .p50_us = echo50, .p99_us = echo99,
+		.n = (uint64_t)rounds, .rounds = (unsigned)reps,
+		.samples = echo_samples[0] ? echo_samples : NULL,
+		.note = "RPC_RELIABLE, two processes",
+	});
 
 	/* Throughput: 64 KiB messages one way, then an RPC_SIGNAL barrier
 	 * the receiver answers with the byte count it got. */
-	{
+	for (int k = 0; k < reps; k++) {
 		uint8_t *m = malloc(BIG);
 		uint64_t total = (uint64_t)mbytes << 20, sent = 0, t0, dt;
 		uint64_t end = actr_time_ns() + ACTR_SEC(60);
@@ -822,7 +875,7 @@ int main(int argc, char **argv)
 				(unsigned long long)nd.reply);
 			die("throughput: receiver count differs");
 		}
-		mbps = (double)sent / ((double)dt / 1e9) / 1e6;
+		rmb[k] = mbps = (double)sent / ((double)dt / 1e9) / 1e6;
 		tcpu = cpu_self() + cpu_pid(pid) - c0;
 		printf("throughput 64 KiB messages STREAM_RELIABLE: %.1f MB/s  (%.0f MiB in %.2f s); "
 		       "CPU %.2f s both processes = %.1f MB per CPU-second; "
@@ -832,13 +885,34 @@ int main(int argc, char **argv)
 		       cpu_wait(0) + cpu_wait(pid) - q0);
 		free(m);
 	}
+	mbps = bench_median(rmb, (size_t)reps);
+	bench_out_row(&(struct bench_row){
+		.bench = "datachannel", .group = "one-way 64 KiB",
+		.row = "raw UDP", .role = "baseline", .throughput = udpmbps,
+		.unit = "MB/s", .n = udp_total, .rounds = (unsigned)reps,
+		.note = "1200 B datagrams, one sendto each",
+	});
+	bench_out_row(&(struct bench_row){
+		.bench = "datachannel", .group = "one-way 64 KiB",
+		.row = "raw UDP sendmmsg", .role = "baseline",
+		.throughput = udpmmsg, .unit = "MB/s", .n = udp_total,
+		.rounds = (unsigned)reps,
+		.note = "1200 B datagrams, 32 per sendmmsg",
+	});
+	bench_out_row(&(struct bench_row){
+		.bench = "datachannel", .group = "one-way 64 KiB",
+		.row = "actr", .role = "subject", .throughput = mbps, .unit = "MB/s",
+		.n = (uint64_t)mbytes << 20, .rounds = (unsigned)reps,
+		.note = "STREAM_RELIABLE, 64 KiB messages",
+	});
 
 	if (getenv("ACTR_BENCH_METRICS") && atoi(getenv("ACTR_BENCH_METRICS")))
 		bench_metrics(&nd, atoi(getenv("ACTR_BENCH_METRICS")),
 			      rounds / 4 > 500 ? rounds / 4 : 500,
 			      mbytes / 4 > 16 ? mbytes / 4 : 16);
 
-	printf("\nraw UDP p50 %.1f us | echo p50 %.1f us = %.2fx raw UDP (target <= 2.5x)\n",
+	printf("\n(medians of %d rounds)\n", reps);
+	printf("raw UDP p50 %.1f us | echo p50 %.1f us = %.2fx raw UDP (target <= 2.5x)\n",
 	       udp50, echo50, echo50 / udp50);
 	printf("setup p50 %.2f ms (target <= 5 ms), max %.2f ms (target <= 50 ms), ICE pacing %s ms\n",
 	       set50, setmax,

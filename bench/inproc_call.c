@@ -2,11 +2,15 @@
  * bench/inproc_call: actor ref -> handler -> reply round trip in one
  * process, 64-byte payload (raw route), by default 1M calls.
  *
- *   build/bench/inproc_call [--calls N] [--no-timing] [--mode M]
- *   (M = poll, reactor, typed, durable or embedded: run only that one)
+ *   build/bench/inproc_call [--calls N] [--reps K] [--no-timing]
+ *                           [--mode M]
+ *   (M = ring, poll, reactor, typed, durable or embedded: run only that
+ *   one; K rounds, 3 by default, the medians printed)
  *
  * Prints p50/p99 latency (ns; each sample includes two clock reads) and
  * calls/s (a second pass without clock reads) for:
+ *   ring     the baseline: 64 B through two in-memory rings and a
+ *            function pointer, no runtime at all;
  *   poll     the shell calls, then drives the dispatcher with
  *            actr_system_poll (no syscalls): the runtime's own cost;
  *   reactor  the shell calls, then one actr_reactor_run_once(0) (one
@@ -33,6 +37,7 @@
  * call; dispatch alone (route lookup + ACL + context setup) = Ir of
  * actr__route_find + dispatch_prepare, per call.
  */
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +48,7 @@
 #include <actr/runtime.h>
 
 #include "examples/echo_actor/echo.pb-c.h"
+#include "bench/bench.h"
 
 #define ROUTE "bench.Bench.Echo"
 
@@ -80,7 +86,63 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-enum mode { POLL, REACTOR, TYPED };
+enum mode { POLL, REACTOR, TYPED, RING };
+
+/*
+ * The same-run floor of an in-process call: the request copied into a
+ * ring slot, handed to the handler through a function pointer, the reply
+ * copied into a second ring and taken out by the caller. No routing, no
+ * context, no allocation: what any in-process message passing pays.
+ */
+#define RING_SLOTS 64
+
+struct ring {
+	uint8_t slot[RING_SLOTS][64];	/* message bytes */
+	size_t len[RING_SLOTS];		/* bytes used per slot */
+	unsigned head;			/* next slot written */
+	unsigned tail;			/* next slot read */
+};
+
+static struct ring req_ring, rep_ring;
+
+static void ring_push(struct ring *q, const uint8_t *d, size_t n)
+{
+	unsigned i = q->head++ % RING_SLOTS;
+
+	memcpy(q->slot[i], d, n);
+	q->len[i] = n;
+}
+
+static size_t ring_pop(struct ring *q, uint8_t *d)
+{
+	unsigned i = q->tail++ % RING_SLOTS;
+
+	memcpy(d, q->slot[i], q->len[i]);
+	return q->len[i];
+}
+
+static int ring_echo(const uint8_t *d, size_t n)
+{
+	ring_push(&rep_ring, d, n);
+	return 0;
+}
+
+/* volatile: the compiler must not inline the handler away */
+static int (*volatile ring_handler)(const uint8_t *, size_t) = ring_echo;
+
+static void ring_call(const uint8_t *payload, size_t n)
+{
+	uint8_t msg[64];
+	size_t len;
+
+	ring_push(&req_ring, payload, n);
+	len = ring_pop(&req_ring, msg);
+	ring_handler(msg, len);
+	len = ring_pop(&rep_ring, msg);
+	done++;
+	if (len != 64)
+		failed++;
+}
 
 static actr_system_t *sys;
 static actr_reactor_t *reactor;
@@ -98,7 +160,9 @@ static __attribute__((noinline)) void run_calls(long n, enum mode mode,
 		uint64_t t0 = lat ? actr_time_ns() : 0;
 
 		payload[0] = (uint8_t)i;
-		if (mode == TYPED)
+		if (mode == RING)
+			ring_call(payload, 64);
+		else if (mode == TYPED)
 			actr_ref_call(ref, "echo.EchoService.Echo", &req.base,
 				      &echo__echo_response__descriptor, 0,
 				      on_done, NULL);
@@ -107,7 +171,7 @@ static __attribute__((noinline)) void run_calls(long n, enum mode mode,
 					  NULL);
 		if (mode == REACTOR)
 			actr_reactor_run_once(reactor, 0);
-		else
+		else if (mode != RING)
 			actr_system_poll(sys, 0);
 		if (lat)
 			lat[i] = (uint32_t)(actr_time_ns() - t0);
@@ -123,11 +187,16 @@ static void check_done(const char *name, long n)
 	}
 }
 
+static int reps = 3;
+
 /* Latency percentiles from a pass with two clock reads per call, and
- * calls/s from a second pass without them. */
+ * calls/s from a second pass without them; medians of reps rounds.
+ * role/row: the contract row written when ACTR_BENCH_OUT is set. */
 static void measure(const char *name, long n, enum mode mode, bool timing)
 {
 	uint32_t *lat = timing ? malloc((size_t)n * sizeof(*lat)) : NULL;
+	double p50[16], p99[16], rate[16], m50 = 0, m99 = 0, mrate;
+	const char *sp = NULL;
 	uint64_t t0;
 	double secs;
 
@@ -135,28 +204,60 @@ static void measure(const char *name, long n, enum mode mode, bool timing)
 		perror("malloc");
 		exit(1);
 	}
-	done = failed = 0;
-	run_calls(n / 100 + 1, mode, NULL);	/* warm the free lists */
-	done = failed = 0;
-	if (timing) {
-		run_calls(n, mode, lat);
-		check_done(name, n);
+	for (int k = 0; k < reps; k++) {
 		done = failed = 0;
+		run_calls(n / 100 + 1, mode, NULL); /* warm the free lists */
+		done = failed = 0;
+		if (timing) {
+			run_calls(n, mode, lat);
+			check_done(name, n);
+			done = failed = 0;
+			qsort(lat, (size_t)n, sizeof(*lat), cmp_u32);
+			p50[k] = lat[n / 2];
+			p99[k] = lat[n * 99 / 100];
+		}
+		t0 = actr_time_ns();
+		run_calls(n, mode, NULL);
+		secs = (double)(actr_time_ns() - t0) / 1e9;
+		check_done(name, n);
+		rate[k] = (double)n / secs;
 	}
-	t0 = actr_time_ns();
-	run_calls(n, mode, NULL);
-	secs = (double)(actr_time_ns() - t0) / 1e9;
-	check_done(name, n);
+	mrate = bench_median(rate, (size_t)reps);
 	if (timing) {
-		qsort(lat, (size_t)n, sizeof(*lat), cmp_u32);
-		printf("%-8s calls=%-8ld p50=%6u ns  p99=%6u ns  "
+		m50 = bench_median(p50, (size_t)reps);
+		m99 = bench_median(p99, (size_t)reps);
+		printf("%-8s calls=%-8ld p50=%6.0f ns  p99=%6.0f ns  "
 		       "%10.0f calls/s\n",
-		       name, n, lat[n / 2], lat[n * 99 / 100],
-		       (double)n / secs);
+		       name, n, m50, m99, mrate);
+		if (bench_out_dir()) {
+			double *us = malloc((size_t)n * sizeof(*us));
+
+			for (long i = 0; us && i < n; i++)
+				us[i] = lat[i] / 1000.0;
+			if (us)
+				sp = bench_out_samples("inproc_call",
+						       "call 64 B", name, us,
+						       (size_t)n);
+			free(us);
+		}
 	} else {
-		printf("%-8s calls=%-8ld %10.0f calls/s\n", name, n,
-		       (double)n / secs);
+		printf("%-8s calls=%-8ld %10.0f calls/s\n", name, n, mrate);
 	}
+	bench_out_row(&(struct bench_row){
+		.bench = "inproc_call",
+		.group = "call 64 B",
+		.row = name,
+		.role = mode == RING ? "baseline" : "subject",
+		.p50_us = m50 / 1000.0,
+		.p99_us = m99 / 1000.0,
+		.throughput = mrate,
+		.unit = "calls/s",
+		.n = (uint64_t)n,
+		.rounds = (unsigned)reps,
+		.samples = sp,
+		.note = mode == RING ? "64 B copied through two in-memory "
+				       "rings and a function pointer" : NULL,
+	});
 	free(lat);
 }
 
@@ -175,16 +276,20 @@ int main(int argc, char **argv)
 			timing = false;
 		else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+			reps = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--calls N] [--no-timing] "
-				"[--mode poll|reactor|typed|durable|"
-				"embedded]\n",
+				"[--reps K] [--mode poll|reactor|"
+				"typed|durable|embedded|ring]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	if (calls < 100)
 		calls = 100;
+	if (reps < 1 || reps > 16)
+		reps = 3;
 	reactor = actr_reactor_new();
 	sys = actr_system_new(reactor, NULL);
 	w = actr_workload_new("bench", "echo", "1.0.0");
@@ -200,6 +305,8 @@ int main(int argc, char **argv)
 	printf("inproc_call: 64-byte payload, ref -> handler -> reply\n");
 	long tenth = calls / 10 > 100 ? calls / 10 : 100;
 
+	if (!only || !strcmp(only, "ring"))
+		measure("ring", calls, RING, timing);
 	if (!only || !strcmp(only, "poll"))
 		measure("poll", calls, POLL, timing);
 	if (!only || !strcmp(only, "reactor"))

@@ -319,6 +319,20 @@ int main(int argc, char **argv)
 	printf("  %-34s p50 %7.1f us  %8.0f calls/s\n",
 	       "with endpoint, scraped each round", p50[1][rounds / 2] / 1e3,
 	       rate[1][rounds / 2]);
+	bench_out_row(&(struct bench_row){
+		.bench = "metrics_overhead", .group = "actor call, metrics on",
+		.row = "without endpoint", .role = "baseline",
+		.p50_us = p50[0][rounds / 2] / 1e3,
+		.throughput = rate[0][rounds / 2], .unit = "calls/s",
+		.n = (uint64_t)n, .rounds = (unsigned)rounds,
+	});
+	bench_out_row(&(struct bench_row){
+		.bench = "metrics_overhead", .group = "actor call, metrics on",
+		.row = "with /metrics, scraped each round", .role = "subject",
+		.p50_us = p50[1][rounds / 2] / 1e3,
+		.throughput = rate[1][rounds / 2], .unit = "calls/s",
+		.n = (uint64_t)n, .rounds = (unsigned)rounds,
+	});
 	printf("  cost: %+.2f%% calls/s, %+.2f%% p50 (a scrape: %zu bytes)\n",
 	       (rate[1][rounds / 2] / rate[0][rounds / 2] - 1) * 100,
 	       (p50[1][rounds / 2] / p50[0][rounds / 2] - 1) * 100, bytes);

@@ -4,7 +4,8 @@
  * once through the actr reactor, in the same run, both processes pinned to
  * one CPU. Prints p50/p99 RTT, round trips/s and the ratio actr/raw.
  *
- *   reactor_pingpong [--rounds N] [--reps K] [--cpu C]
+ *   reactor_pingpong [--rounds N] [--reps K] [--cpu C] [--loop raw|actr]
+ *                    [--transport unix|udp]
  *
  * Raw and actr runs alternate (K repetitions each) and the medians are
  * reported, so drift on a shared machine hits both alike.
@@ -40,6 +41,8 @@ struct result {
 static long rounds = 200000;
 static int reps = 3;
 static int cpu = 0;
+static int lmin = 0, lmax = 1;	/* --loop: L_RAW..L_ACTR */
+static int tmin = 0, tmax = 1;	/* --transport: T_UNIX..T_UDP */
 
 static void die(const char *what)
 {
@@ -95,7 +98,9 @@ static int read_msg(int fd, char *buf)
 
 /* ---- raw epoll loop ------------------------------------------------------ */
 
-static void raw_loop(int fd, int client, uint64_t *rtt)
+/* noinline: callgrind counts instructions inside it (bench/perf.sh) */
+static __attribute__((noinline)) void raw_loop(int fd, int client,
+					      uint64_t *rtt)
 {
 	int ep = epoll_create1(0);
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -169,7 +174,8 @@ static void on_readable(actr_io_t *io, unsigned ev, void *arg)
 		actr_reactor_stop(s->r);
 }
 
-static void actr_loop(int fd, int client, uint64_t *rtt)
+static __attribute__((noinline)) void actr_loop(int fd, int client,
+					       uint64_t *rtt)
 {
 	struct actr_side s = { .client = client, .rtt = rtt };
 	char buf[MSG] = { 0 };
@@ -253,9 +259,14 @@ int main(int argc, char **argv)
 			reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--cpu") && i + 1 < argc)
 			cpu = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--loop") && i + 1 < argc)
+			lmin = lmax = strcmp(argv[++i], "raw") ? 1 : 0;
+		else if (!strcmp(argv[i], "--transport") && i + 1 < argc)
+			tmin = tmax = strcmp(argv[++i], "unix") ? 1 : 0;
 		else {
 			fprintf(stderr,
-				"usage: %s [--rounds N] [--reps K] [--cpu C]\n",
+				"usage: %s [--rounds N] [--reps K] [--cpu C] "
+				"[--loop raw|actr] [--transport unix|udp]\n",
 				argv[0]);
 			return 2;
 		}
@@ -271,20 +282,34 @@ int main(int argc, char **argv)
 	printf("reactor_pingpong: %d-byte messages, %ld round trips, %d reps "
 	       "(medians), both processes on CPU %d\n",
 	       MSG, rounds, reps, cpu);
-	for (int t = T_UNIX; t <= T_UDP; t++) {
+	for (int t = tmin; t <= tmax; t++) {
 		double p50[2][50], p99[2][50], rps[2][50];
 		double m50[2], m99[2], mrps[2];
+		char group[32], spath[2][512] = { "", "" };
+		static const char *const lname[] = { "raw epoll", "actr" };
 
+		snprintf(group, sizeof(group), "ping-pong %s %d B", tname[t],
+			 MSG);
 		for (int k = 0; k < reps; k++) {
-			for (int l = L_RAW; l <= L_ACTR; l++) {
+			for (int l = lmin; l <= lmax; l++) {
 				struct result r = run_one(t, l, rtt);
+				const char *sp = NULL;
+
+				/* the CDF: every round trip of the last rep */
+				if (k == reps - 1)
+					sp = bench_out_samples_ns(
+						"reactor_pingpong", group,
+						lname[l], rtt, (size_t)rounds);
+				if (sp)
+					snprintf(spath[l], sizeof(spath[l]),
+						 "%s", sp);
 
 				p50[l][k] = r.p50_us;
 				p99[l][k] = r.p99_us;
 				rps[l][k] = r.rps;
 			}
 		}
-		for (int l = L_RAW; l <= L_ACTR; l++) {
+		for (int l = lmin; l <= lmax; l++) {
 			m50[l] = median(p50[l], reps);
 			m99[l] = median(p99[l], reps);
 			mrps[l] = median(rps[l], reps);
@@ -292,7 +317,22 @@ int main(int argc, char **argv)
 			       "round trips/s\n",
 			       tname[t], l == L_RAW ? "raw" : "actr", m50[l],
 			       m99[l], mrps[l]);
+			bench_out_row(&(struct bench_row){
+				.bench = "reactor_pingpong",
+				.group = group,
+				.row = lname[l],
+				.role = l == L_RAW ? "baseline" : "subject",
+				.p50_us = m50[l],
+				.p99_us = m99[l],
+				.throughput = mrps[l],
+				.unit = "round trips/s",
+				.n = (uint64_t)rounds,
+				.rounds = (unsigned)reps,
+				.samples = spath[l][0] ? spath[l] : NULL,
+			});
 		}
+		if (lmin == lmax)
+			continue;
 		printf("%-4s ratio actr/raw: p50 %.3f  throughput %.3f "
 		       "(target <= 1.02)\n",
 		       tname[t], m50[L_ACTR] / m50[L_RAW],

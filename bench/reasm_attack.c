@@ -33,6 +33,7 @@
 #include "runtime/peer_internal.h"
 #include "server/signal_internal.h"
 #include "wire/pc.h"
+#include "bench/bench.h"
 
 #define MAX_ATT 16
 #define FRAG_DATA 60000
@@ -348,6 +349,17 @@ int main(int argc, char **argv)
 	       "evicted %llu partials; victim RSS %.1f -> %.1f MiB\n",
 	       v.held / 1048576.0, v.peak / 1048576.0, v.refused, v.evicted,
 	       rss0 / 1024.0, v.rss / 1024.0);
+	bench_out_row(&(struct bench_row){
+		.bench = "reasm_attack", .group = "reassembly flood",
+		.row = "actr victim", .role = "subject", .n = (uint64_t)n,
+		.rounds = 1,
+		.extra = { { "held_mib", v.held / 1048576.0 },
+			   { "peak_mib", v.peak / 1048576.0 },
+			   { "refused", (double)v.refused },
+			   { "evicted", (double)v.evicted },
+			   { "rss_mib", v.rss / 1024.0 } },
+		.note = "n = attackers; memory held stays under the budget",
+	});
 out:
 	kill(v.pid, SIGKILL);
 	waitpid(v.pid, &st, 0);

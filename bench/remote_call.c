@@ -17,6 +17,7 @@
  * setup time of the first call (discovery + role negotiation + ICE +
  * DTLS + SCTP + the call), p50/p99 of N sequential calls and calls/s;
  * then the same for UDP (a forked echo on the same CPU) and the ratio.
+ * Each figure is the median of K rounds of N calls (--reps, default 3).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -148,10 +149,55 @@ static int one_call(actr_reactor_t *r, struct run *x, uint32_t timeout)
 	return x->done == want ? x->last_status : -ACTR_ETIMEDOUT;
 }
 
+static int reps = 3;	/* rounds of n calls, the medians reported */
+
+/* The figures of one row: per-round values, medians in [0] after fold. */
+struct fig {
+	double p50[16], p99[16], rate[16];	/* us, us, calls/s */
+	int k;					/* rounds so far */
+	double setup_ms;			/* first call, ms */
+	char samples[512];			/* last round's CDF */
+};
+
+static void fig_row(struct fig *f, const char *row, const char *role,
+		    int n, const char *note)
+{
+	bench_out_row(&(struct bench_row){
+		.bench = "remote_call",
+		.group = "actor call 64 B",
+		.row = row,
+		.role = role,
+		.p50_us = bench_median(f->p50, (size_t)f->k),
+		.p99_us = bench_median(f->p99, (size_t)f->k),
+		.throughput = bench_median(f->rate, (size_t)f->k),
+		.unit = "calls/s",
+		.setup_ms = f->setup_ms,
+		.n = (uint64_t)n,
+		.rounds = (unsigned)f->k,
+		.samples = f->samples[0] ? f->samples : NULL,
+		.note = note,
+	});
+}
+
 static void report(const char *what, uint64_t *lat, int n, uint64_t total_ns,
-		   double *p50_out)
+		   double *p50_out, struct fig *f, const char *row)
 {
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+	if (f && f->k < 16) {
+		f->p50[f->k] = (double)lat[n / 2] / 1e3;
+		f->p99[f->k] = (double)lat[(size_t)n * 99 / 100] / 1e3;
+		f->rate[f->k] = (double)n / ((double)total_ns / 1e9);
+		f->k++;
+		if (f->k == reps && row) {
+			const char *sp = bench_out_samples_ns(
+				"remote_call", "actor call 64 B", row, lat,
+				(size_t)n);
+
+			if (sp)
+				snprintf(f->samples, sizeof(f->samples), "%s",
+					 sp);
+		}
+	}
 	printf("  %-30s p50 %8.1f us  p99 %8.1f us  %8.0f calls/s\n", what,
 	       (double)lat[n / 2] / 1e3,
 	       (double)lat[(size_t)n * 99 / 100] / 1e3,
@@ -162,7 +208,8 @@ static void report(const char *what, uint64_t *lat, int n, uint64_t total_ns,
 
 /* Setup, warm-up, then n timed sequential calls to type name. */
 static int measure(actr_reactor_t *r, actr_peer_t *peer, const char *name,
-		   int n, size_t size, const char *label, double *p50)
+		   int n, size_t size, const char *label, double *p50,
+		   struct fig *f, const char *row)
 {
 	struct run x = { .peer = peer };
 	uint64_t *lat = calloc((size_t)n, sizeof(*lat));
@@ -193,27 +240,32 @@ static int measure(actr_reactor_t *r, actr_peer_t *peer, const char *name,
 	}
 	printf("  %-30s setup + first call %.2f ms\n", label,
 	       (double)(t1 - t0) / 1e6);
+	f->setup_ms = (double)(t1 - t0) / 1e6;
 	for (int i = 0; i < n / 10 + 10; i++)	/* warm-up */
 		if (one_call(r, &x, 5000) < 0)
 			break;
-	start = actr_time_ns();
-	for (int i = 0; i < n; i++) {
-		t0 = actr_time_ns();
-		if (one_call(r, &x, 5000) < 0) {
-			fprintf(stderr, "remote_call: call %d failed\n", i);
-			free(lat);
-			return -1;
+	for (int k = 0; k < reps; k++) {
+		start = actr_time_ns();
+		for (int i = 0; i < n; i++) {
+			t0 = actr_time_ns();
+			if (one_call(r, &x, 5000) < 0) {
+				fprintf(stderr, "remote_call: call %d failed\n",
+					i);
+				free(lat);
+				return -1;
+			}
+			lat[i] = actr_time_ns() - t0;
 		}
-		lat[i] = actr_time_ns() - t0;
+		report(label, lat, n, actr_time_ns() - start, p50, f, row);
 	}
-	report(label, lat, n, actr_time_ns() - start, p50);
+	*p50 = bench_median(f->p50, (size_t)f->k) * 1e3;
 	free(lat);
 	return 0;
 }
 
 /* ---- raw UDP ping-pong ------------------------------------------------- */
 
-static int udp_pingpong(int n, size_t size, double *p50)
+static int udp_pingpong(int n, size_t size, double *p50, struct fig *f)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET }, b = a;
 	socklen_t sl = sizeof(b);
@@ -268,7 +320,8 @@ static int udp_pingpong(int n, size_t size, double *p50)
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, WNOHANG);
 	close(s1);
-	report("raw UDP ping-pong", lat + 100, n, actr_time_ns() - start, p50);
+	report("raw UDP ping-pong", lat + 100, n, actr_time_ns() - start, p50,
+	       f, "raw UDP");
 	free(lat);
 	return 0;
 }
@@ -288,6 +341,7 @@ int main(int argc, char **argv)
 	actr_ref_t *ref;
 	char url[64], mb[PATH_MAX], mb2[PATH_MAX + 8];
 	double p_plain = 0, p_mb = 0, p_mb2 = 0, p_udp = 0;
+	static struct fig f_plain, f_mb, f_mb2, f_udp;
 	int n = 20000, cpu = 0, rc = 0;
 	size_t size = 64;
 	pid_t s1, s2, s3;
@@ -303,14 +357,18 @@ int main(int argc, char **argv)
 			cpu = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--size") && i + 1 < argc)
 			size = (size_t)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+			reps = atoi(argv[++i]);
 		else {
 			fprintf(stderr, "usage: %s [--calls N] [--cpu C] "
-				"[--size B]\n", argv[0]);
+				"[--size B] [--reps K]\n", argv[0]);
 			return 2;
 		}
 	}
 	if (n < 100)
 		n = 100;
+	if (reps < 1 || reps > 16)
+		reps = 3;
 	pin(cpu);
 	if (actr_log_get_level() == ACTR_LOG_INFO && !getenv("ACTR_LOG"))
 		actr_log_set_level(ACTR_LOG_WARN);
@@ -346,11 +404,12 @@ int main(int argc, char **argv)
 		actr__sig_live_count(actr__sig_listener_core(l)) < 4) &&
 	       actr_time_ns() < end)
 		actr_reactor_run_once(r, 10);
-	if (measure(r, peer, "echo", n, size, "actr remote", &p_plain) < 0 ||
+	if (measure(r, peer, "echo", n, size, "actr remote", &p_plain,
+		    &f_plain, "C -> C") < 0 ||
 	    measure(r, peer, "echo-durable", n, size,
-		    "actr remote + mailbox FULL", &p_mb) < 0 ||
+		    "actr remote + mailbox FULL", &p_mb, &f_mb, NULL) < 0 ||
 	    measure(r, peer, "echo-stored-first", n, size,
-		    "  same, stored before handled", &p_mb2) < 0)
+		    "  same, stored before handled", &p_mb2, &f_mb2, NULL) < 0)
 		rc = 1;
 	stop(r, s1);
 	stop(r, s2);
@@ -362,8 +421,21 @@ int main(int argc, char **argv)
 	actr_reactor_free(r);
 	actr_mailbox_remove(mb);
 	actr_mailbox_remove(mb2);
-	if (udp_pingpong(n, size, &p_udp) < 0)
-		rc = 1;
+	for (int k = 0; k < reps && !rc; k++)
+		if (udp_pingpong(n, size, &p_udp, &f_udp) < 0)
+			rc = 1;
+	p_udp = bench_median(f_udp.p50, (size_t)f_udp.k) * 1e3;
+	if (!rc && size == 64) {
+		/* the contract rows (group named for 64 B only) */
+		fig_row(&f_udp, "raw UDP", "baseline", n,
+			"64 B UDP ping-pong, forked echo");
+		fig_row(&f_plain, "C -> C", "subject", n,
+			"Echo over the data channel, no mailbox");
+		fig_row(&f_mb, "C -> C + mailbox FULL", "subject", n,
+			"durable mailbox, SYNC_FULL, handled first");
+		fig_row(&f_mb2, "C -> C stored first", "subject", n,
+			"SYNC_FULL, stored before handled");
+	}
 	if (!rc && p_udp > 0)
 		printf("  p50 ratio to UDP: actr remote %.1fx, with mailbox "
 		       "%.1fx (stored before handled: %.1fx)\n", p_plain / p_udp,

@@ -366,6 +366,16 @@ static void report(const char *name, struct result *res, int cut_s)
 	       "failed %d/%d\n", name, cut_s, med, res->runs,
 	       res->recovery_ms[0], res->recovery_ms[res->runs - 1],
 	       res->cut_failed, res->runs);
+	bench_out_row(&(struct bench_row){
+		.bench = "resilience", .group = "recovery after a link cut",
+		.row = name, .role = "subject", .n = (uint64_t)res->runs,
+		.rounds = (unsigned)res->runs,
+		.extra = { { "recovery_ms", med },
+			   { "cut_s", cut_s },
+			   { "loss_calls_failed", res->loss_failed },
+			   { "loss_calls", res->loss_calls } },
+		.note = "first call after the link is restored, median",
+	});
 	printf("%-28s 10%% loss, 20 ms each way: %d/%d calls failed; "
 	       "meanwhile connections declared dead: %llu, consent losses "
 	       "recovered by ICE restart: %llu\n", "", res->loss_failed,

@@ -354,6 +354,21 @@ int main(int argc, char **argv)
 	printf("  data channel  p50 %7.1f  p99 %7.1f   ratio p50 %.2fx "
 	       "(target <= 2.5x)\n",
 	       d50, d99, d50 / u50);
+	/* one round each: this is the DTLS+SCTP layer alone, a diagnostic
+	 * next to bench/datachannel (which takes the medians) */
+	bench_out_row(&(struct bench_row){
+		.bench = "sctp_loopback", .group = "DTLS+SCTP echo 64 B",
+		.row = "raw UDP", .role = "baseline", .p50_us = u50,
+		.p99_us = u99, .n = (uint64_t)n, .rounds = 1,
+	});
+	bench_out_row(&(struct bench_row){
+		.bench = "sctp_loopback", .group = "DTLS+SCTP echo 64 B",
+		.row = "actr DTLS+SCTP channel", .role = "subject",
+		.p50_us = d50, .p99_us = d99, .n = (uint64_t)D.done,
+		.rounds = 1,
+		.note = forked ? "two processes, no ICE"
+			       : "one process, no ICE",
+	});
 
 	/* 64 KiB one-way throughput */
 	D.big = calloc(1, 65536);
@@ -379,6 +394,14 @@ int main(int argc, char **argv)
 		printf("64 KiB one-way, CPU-bound: %.1f MB per CPU second (both "
 		       "stacks on one core; %.0f%% of one core busy)\n",
 		       D.rx_bytes / cpu / 1e6, 100 * cpu / secs);
+	bench_out_row(&(struct bench_row){
+		.bench = "sctp_loopback", .group = "DTLS+SCTP one-way 64 KiB",
+		.row = "actr DTLS+SCTP channel", .role = "subject",
+		.throughput = D.rx_bytes / secs / 1e6, .unit = "MB/s",
+		.n = D.rx_bytes, .rounds = 1,
+		.note = forked ? "two processes, no ICE"
+			       : "one process, no ICE",
+	});
 	printf("64 KiB one-way: %llu MiB in %.2f s = %.1f MB/s (target >= "
 	       "150; libdatachannel 57 here); %llu packets, %llu "
 	       "would-block\n",

@@ -14,7 +14,8 @@
  *   resume on the writable callback); from the first chunk to the
  *   receiver's acknowledgement of the last byte; median of 3 runs;
  * - chunk round trip p50/p99 of N (default 20000) 1 KiB chunks echoed
- *   by the receiver on the same lane, one at a time, for each lane;
+ *   by the receiver on the same lane, one at a time, for each lane
+ *   (medians of 3 rounds);
  * - the baseline: the same round trip as a raw UDP ping-pong (a forked
  *   echo on the same CPU) and the ratio. Raw data-channel throughput is
  *   bench/datachannel's figure (run it next to this one).
@@ -255,9 +256,12 @@ static double bulk(unsigned mb)
 	return (double)bytes / 1e6 / ((double)(t1 - t0) / 1e9);
 }
 
+static double last_p99;	/* us, of the latest report() */
+
 static void report(const char *what, uint64_t *lat, int n, double *p50)
 {
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+	last_p99 = (double)lat[(size_t)n * 99 / 100] / 1e3;
 	printf("  %-34s p50 %8.1f us  p99 %8.1f us\n", what,
 	       (double)lat[n / 2] / 1e3,
 	       (double)lat[(size_t)n * 99 / 100] / 1e3);
@@ -299,6 +303,21 @@ static int pings(int lane, int n, const char *label, double *p50)
 	report(label, lat, n, p50);
 	free(lat);
 	return 0;
+}
+
+#define ROUNDS 3
+
+/* The contract row of ROUNDS p50s (ns) and p99s (us). */
+static void ping_row(const char *row, const char *role, double *p50,
+		     double *p99, int n)
+{
+	bench_out_row(&(struct bench_row){
+		.bench = "stream", .group = "stream 1 KiB round trip",
+		.row = row, .role = role,
+		.p50_us = bench_median(p50, ROUNDS) / 1e3,
+		.p99_us = bench_median(p99, ROUNDS), .n = (uint64_t)n,
+		.rounds = ROUNDS,
+	});
 }
 
 /* ---- raw UDP ping-pong ---------------------------------------------------- */
@@ -416,6 +435,8 @@ int main(int argc, char **argv)
 	actr_node_t *node;
 	actr_peer_t *peer;
 	double mbs[3], p_rel = 0, p_lf = 0, p_udp = 0;
+	double r50[ROUNDS], r99[ROUNDS], l50[ROUNDS], l99[ROUNDS], u50[ROUNDS];
+	double u99[ROUNDS];
 	int n = 20000, cpu = 0, rc = 0;
 	unsigned mb = 512;
 	pid_t child;
@@ -501,11 +522,30 @@ int main(int argc, char **argv)
 	printf("  %-34s %8.1f MB/s (median of 3: %.1f .. %.1f), "
 	       "%llu would-block\n", "STREAM_RELIABLE 64 KiB chunks", mbs[1],
 	       mbs[0], mbs[2], (unsigned long long)src.would_block);
-	if (pings(ACTR_STREAM_RELIABLE, n, "STREAM_RELIABLE 1 KiB round trip",
-		  &p_rel) < 0 ||
-	    pings(ACTR_STREAM_LATENCY_FIRST, n,
-		  "STREAM_LATENCY_FIRST 1 KiB round trip", &p_lf) < 0)
-		rc = 1;
+	bench_out_row(&(struct bench_row){
+		.bench = "stream", .group = "one-way 64 KiB",
+		.row = "actr stream STREAM_RELIABLE", .role = "subject",
+		.throughput = mbs[1], .unit = "MB/s",
+		.n = (uint64_t)mb << 20, .rounds = 3,
+		.note = "bench/stream: runtime + peer gate, 64 KiB chunks",
+	});
+	for (int k = 0; k < ROUNDS && !rc; k++) {
+		if (pings(ACTR_STREAM_RELIABLE, n,
+			  "STREAM_RELIABLE 1 KiB round trip", &r50[k]) < 0)
+			rc = 1;
+		r99[k] = last_p99;
+		if (!rc && pings(ACTR_STREAM_LATENCY_FIRST, n,
+				 "STREAM_LATENCY_FIRST 1 KiB round trip",
+				 &l50[k]) < 0)
+			rc = 1;
+		l99[k] = last_p99;
+	}
+	if (!rc) {
+		ping_row("STREAM_RELIABLE", "subject", r50, r99, n);
+		ping_row("STREAM_LATENCY_FIRST", "subject", l50, l99, n);
+		p_rel = bench_median(r50, ROUNDS);
+		p_lf = bench_median(l50, ROUNDS);
+	}
 out:
 	stop(src.r, child);
 	actr_proto_free(src.to);
@@ -515,8 +555,15 @@ out:
 	drain(src.r);
 	actr_reactor_free(src.r);
 	free(src.buf);
-	if (udp_pingpong(n, PING, &p_udp) < 0)
-		rc = 1;
+	for (int k = 0; k < ROUNDS && !rc; k++) {
+		if (udp_pingpong(n, PING, &u50[k]) < 0)
+			rc = 1;
+		u99[k] = last_p99;
+	}
+	if (!rc) {
+		ping_row("raw UDP", "baseline", u50, u99, n);
+		p_udp = bench_median(u50, ROUNDS);
+	}
 	if (!rc && p_udp > 0)
 		printf("  p50 ratio to UDP: STREAM_RELIABLE %.2fx, "
 		       "STREAM_LATENCY_FIRST %.2fx\n", p_rel / p_udp,

@@ -127,10 +127,18 @@ static double median(double *v, int n)
 	return s[n / 2];
 }
 
-static double report(const char *what, struct fig *f)
+static double report(const char *what, struct fig *f, const char *row,
+		     const char *role, int calls)
 {
 	double p50 = median(f->p50, f->n);
 
+	bench_out_row(&(struct bench_row){
+		.bench = "ws_lane", .group = "actor call over WebSocket 64 B",
+		.row = row, .role = role, .p50_us = p50,
+		.p99_us = median(f->p99, f->n),
+		.throughput = median(f->rate, f->n), .unit = "calls/s",
+		.n = (uint64_t)calls, .rounds = (unsigned)f->n,
+	});
 	printf("  %-28s p50 %7.1f us  p99 %7.1f us  %8.0f calls/s  "
 	       "(median of %d)\n", what, p50, median(f->p99, f->n),
 	       median(f->rate, f->n), f->n);
@@ -449,10 +457,12 @@ int main(int argc, char **argv)
 	actr_reactor_free(r);
 	if (rc)
 		return rc;
-	p_ws = report("actr WebSocket lane", &fws);
+	p_ws = report("actr WebSocket lane", &fws, "WebSocket lane", "subject",
+		      n);
 	if (!no_rtc)
-		p_rtc = report("actr WebRTC DataChannel", &frtc);
-	p_tcp = report("raw TCP ping-pong", &ftcp);
+		p_rtc = report("actr WebRTC DataChannel", &frtc,
+			       "WebRTC DataChannel", "subject", n);
+	p_tcp = report("raw TCP ping-pong", &ftcp, "raw TCP", "baseline", n);
 	printf("  p50 ratio to raw TCP: WebSocket lane %.2fx (target <= "
 	       "1.5x), WebRTC %.2fx\n", p_ws / p_tcp, p_rtc / p_tcp);
 	return 0;

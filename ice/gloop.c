@@ -5,12 +5,17 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/internal.h"
 #include "ice/gloop.h"
+
+/* A quiet iteration skips GLib's prepare/query at most this long: a
+ * safety net for a GLib state change nobody told us about. Without it
+ * (skipping until something happened) every connection of a node with
+ * 1000 lost ICE consent ~14 s after setup, not understood yet. */
+#define SKIP_MAX_MS 50
 
 /* One watched descriptor (several GPollFDs may share it). */
 struct gfd {
@@ -38,6 +43,14 @@ struct actr__gloop {
 	struct gfd **gfds;	/* mirrored descriptors */
 	unsigned ngfds;		/* entries used */
 	unsigned gcap;		/* entries allocated */
+	struct gfd **byfd;	/* fd -> its entry (NULL = none): a node with
+				 * 1000 connections queries ~1000 GLib fds
+				 * per loop iteration; a scan per fd made
+				 * that quadratic (bench/conn_scale) */
+	unsigned fdcap;		/* entries of byfd */
+	bool dirty;		/* GLib may have work or new sources/timeouts
+				 * since the last prepare (see on_prepare) */
+	uint64_t last_prepare;	/* reactor time of the last prepare */
 	bool prepared;		/* prepare ran, check is due */
 	bool in_dispatch;	/* inside g_main_context_dispatch */
 	bool fds_added;		/* sync_fds added a descriptor */
@@ -51,6 +64,7 @@ static void on_gfd(actr_io_t *io, unsigned ev, void *arg)
 {
 	struct gfd *f = arg;
 
+	f->g->dirty = true;
 	if (ev & ACTR_READ)
 		f->revents |= G_IO_IN;
 	if (ev & ACTR_WRITE)
@@ -67,20 +81,41 @@ static void on_timer(actr_timer_t *t, void *arg)
 
 	/* Only wakes the loop; the CHECK hook dispatches the timeout. */
 	g->deadline = 0;
+	g->dirty = true;
 }
 
 static struct gfd *find_gfd(struct actr__gloop *g, int fd)
 {
-	for (unsigned i = 0; i < g->ngfds; i++)
-		if (g->gfds[i]->fd == fd)
-			return g->gfds[i];
-	return NULL;
+	return fd >= 0 && (unsigned)fd < g->fdcap ? g->byfd[fd] : NULL;
+}
+
+static void drop_gfd(struct actr__gloop *g, struct gfd *f)
+{
+	if (f->fd >= 0 && (unsigned)f->fd < g->fdcap && g->byfd[f->fd] == f)
+		g->byfd[f->fd] = NULL;
+	actr_io_close(&f->io);
+	free(f);
 }
 
 static struct gfd *add_gfd(struct actr__gloop *g, int fd)
 {
 	struct gfd *f;
 
+	if (fd < 0)
+		return NULL;
+	if ((unsigned)fd >= g->fdcap) {
+		unsigned ncap = g->fdcap ? g->fdcap : 64;
+		struct gfd **n;
+
+		while (ncap <= (unsigned)fd)
+			ncap *= 2;
+		n = realloc(g->byfd, ncap * sizeof(*n));
+		if (!n)
+			return NULL;
+		memset(n + g->fdcap, 0, (ncap - g->fdcap) * sizeof(*n));
+		g->byfd = n;
+		g->fdcap = ncap;
+	}
 	if (g->ngfds == g->gcap) {
 		unsigned ncap = g->gcap ? g->gcap * 2 : 8;
 		struct gfd **n = realloc(g->gfds, ncap * sizeof(*n));
@@ -100,6 +135,7 @@ static struct gfd *add_gfd(struct actr__gloop *g, int fd)
 		return NULL;
 	}
 	g->gfds[g->ngfds++] = f;
+	g->byfd[fd] = f;
 	g->st.fd_changes++;
 	g->fds_added = true;
 	return f;
@@ -134,8 +170,7 @@ static void sync_fds(struct actr__gloop *g)
 		struct gfd *f = g->gfds[i];
 
 		if (!f->seen) {
-			actr_io_close(&f->io);
-			free(f);
+			drop_gfd(g, f);
 			g->gfds[i] = g->gfds[--g->ngfds];
 			g->st.fd_changes++;
 			continue;
@@ -200,6 +235,7 @@ unsigned actr__gloop_expedite(actr__gloop_t *g, guint after,
 		 * GLib's timeout dispatch then re-arms it a full interval
 		 * after that moment. */
 		g_source_set_ready_time(src, now);
+		g->dirty = true;
 		n++;
 	}
 	g->st.expedited += n;
@@ -226,6 +262,18 @@ static void on_prepare(actr_hook_t *h, void *arg)
 	gint timeout = -1;
 	gint n;
 
+	/* Prepare and query walk every source of the context: with many
+	 * agents (1000 connections: thousands of sources) that is most of
+	 * an idle node's CPU when done on every reactor iteration. Nothing
+	 * in GLib can have changed unless one of its descriptors fired (its
+	 * wake-up eventfd included, which GLib signals when a source's
+	 * descriptors or ready time change), its timeout came, it
+	 * dispatched, or ice.c called into libnice (actr__gloop_touch). */
+	if (!g->dirty) {
+		g->st.skipped++;
+		return;
+	}
+	g->dirty = false;
 	g_main_context_prepare(g->ctx, &g->max_prio);
 	for (;;) {
 		n = g_main_context_query(g->ctx, g->max_prio, &timeout, g->fds,
@@ -249,6 +297,7 @@ static void on_prepare(actr_hook_t *h, void *arg)
 		allow_recursion(g);
 
 	if (timeout == 0) {
+		g->dirty = true;	/* ready now: dispatch, prepare again */
 		actr_reactor_limit_wait(g->r, 0);
 	} else if (timeout > 0) {
 		/* GLib and the reactor share CLOCK_MONOTONIC. */
@@ -296,6 +345,7 @@ static void on_check(actr_hook_t *h, void *arg)
 		g->in_dispatch = true;
 		g_main_context_dispatch(g->ctx);
 		g->in_dispatch = false;
+		g->dirty = true;
 		actr__gloop_unref(g);
 	}
 }
@@ -329,6 +379,7 @@ actr__gloop_t *actr__gloop_get(actr_reactor_t *r)
 
 	if (g && g->r == r) {
 		g->refs++;
+		g->dirty = true;	/* a new agent's sources follow */
 		return g;
 	}
 	if (g) {
@@ -342,6 +393,7 @@ actr__gloop_t *actr__gloop_get(actr_reactor_t *r)
 		return NULL;
 	g->r = r;
 	g->refs = 1;
+	g->dirty = true;
 	g->ctx = g_main_context_new();
 	if (!g_main_context_acquire(g->ctx)) {
 		g_main_context_unref(g->ctx);
@@ -363,11 +415,10 @@ void actr__gloop_unref(actr__gloop_t *g)
 	actr_hook_stop(&g->prepare);
 	actr_hook_stop(&g->check);
 	actr_timer_stop(&g->timer);
-	for (unsigned i = 0; i < g->ngfds; i++) {
-		actr_io_close(&g->gfds[i]->io);
-		free(g->gfds[i]);
-	}
+	for (unsigned i = 0; i < g->ngfds; i++)
+		drop_gfd(g, g->gfds[i]);
 	free(g->gfds);
+	free(g->byfd);
 	free(g->fds);
 	g_main_context_pop_thread_default(g->ctx);
 	g_main_context_release(g->ctx);
@@ -387,11 +438,16 @@ void actr__gloop_stats(const actr__gloop_t *g, struct actr__gloop_stats *st)
 	*st = g->st;
 }
 
+void actr__gloop_touch(actr__gloop_t *g)
+{
+	g->dirty = true;
+}
+
 void actr__gloop_invalidate(actr__gloop_t *g)
 {
+	g->dirty = true;
 	for (unsigned i = 0; i < g->ngfds; i++) {
-		actr_io_close(&g->gfds[i]->io);
-		free(g->gfds[i]);
+		drop_gfd(g, g->gfds[i]);
 		g->st.fd_changes++;
 	}
 	g->ngfds = 0;

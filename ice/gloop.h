@@ -39,6 +39,12 @@ GMainContext *actr__gloop_context(const actr__gloop_t *g);
  * close, so a cache keyed by number alone would leave it unwatched. */
 void actr__gloop_invalidate(actr__gloop_t *g);
 
+/** Code outside a GLib dispatch called into libnice or GLib (sources may
+ * have been added or changed): prepare and query at the next iteration.
+ * Without it an iteration does so only after a GLib descriptor event, its
+ * timeout, or a dispatch. */
+void actr__gloop_touch(actr__gloop_t *g);
+
 /** True while GLib callbacks run (objects of the context must not be
  * finalised then; defer instead). */
 bool actr__gloop_in_dispatch(const actr__gloop_t *g);
@@ -62,6 +68,8 @@ struct actr__gloop_stats {
 	uint64_t fd_changes;	/* io handles added, removed or re-masked */
 	unsigned nfds;		/* GPollFDs in the last query */
 	uint64_t expedited;	/* timeout sources made due at once */
+	uint64_t skipped;	/* iterations without prepare/query/check
+				 * (nothing for GLib since the last) */
 };
 void actr__gloop_stats(const actr__gloop_t *g, struct actr__gloop_stats *st);
 

@@ -321,6 +321,13 @@ static void expedite_end(struct actr__ice *ice, guint before)
 	actr__gloop_expedite(ice->gloop, before, CHECK_TIMER);
 }
 
+/* We call into libnice outside a GLib dispatch: GLib prepares again. */
+static void touch(struct actr__ice *ice)
+{
+	if (ice && ice->gloop)
+		actr__gloop_touch(ice->gloop);
+}
+
 static bool valid_ip(const char *ip)
 {
 	NiceAddress a;
@@ -439,6 +446,7 @@ static void on_release(actr_defer_t *d, void *arg)
 
 void actr__ice_free(actr__ice_t *ice)
 {
+	touch(ice);
 	if (!ice || ice->closed)
 		return;
 	ice->closed = true;
@@ -459,6 +467,7 @@ int actr__ice_gather(actr__ice_t *ice)
 {
 	guint ex = expedite_begin(ice);
 
+	touch(ice);
 	if (!nice_agent_gather_candidates(ice->agent, ice->stream))
 		return -ACTR_EINTERNAL;
 	expedite_end(ice, ex);
@@ -492,6 +501,7 @@ int actr__ice_set_remote_credentials(actr__ice_t *ice, const char *ufrag,
 {
 	guint ex;
 
+	touch(ice);
 	if (!ufrag || !pwd || !*ufrag || !*pwd)
 		return -EINVAL;
 	ex = expedite_begin(ice);
@@ -510,6 +520,7 @@ int actr__ice_add_remote_candidate(actr__ice_t *ice, const char *cand)
 	guint ex;
 	int n;
 
+	touch(ice);
 	if (strncmp(cand, "a=", 2) == 0)
 		cand += 2;
 	if (strncmp(cand, "candidate:", 10) != 0 ||
@@ -548,6 +559,7 @@ bad:
 
 int actr__ice_remote_gathering_done(actr__ice_t *ice)
 {
+	touch(ice);
 	if (!nice_agent_peer_candidate_gathering_done(ice->agent, ice->stream))
 		return -ACTR_EINTERNAL;
 	return 0;
@@ -571,6 +583,7 @@ static void on_reannounce(actr_defer_t *d, void *arg)
 
 int actr__ice_restart(actr__ice_t *ice)
 {
+	touch(ice);
 	if (!nice_agent_restart_stream(ice->agent, ice->stream))
 		return -ACTR_EINTERNAL;
 	ice->state = ACTR__ICE_NEW;
@@ -596,6 +609,7 @@ int actr__ice_send(actr__ice_t *ice, const void *data, size_t len)
 
 		return rc == -ACTR_ETOOBIG ? -EIO : rc;
 	}
+	touch(ice);
 	n = nice_agent_send(ice->agent, ice->stream, COMPONENT, (guint)len,
 			    data);
 	if (n == (gint)len)
@@ -607,6 +621,7 @@ int actr__ice_send(actr__ice_t *ice, const void *data, size_t len)
 
 int actr__ice_set_controlling(actr__ice_t *ice, bool controlling)
 {
+	touch(ice);
 	if (!ice->agent || ice->closed)
 		return -ACTR_EINTERNAL;
 	g_object_set(ice->agent, "controlling-mode",

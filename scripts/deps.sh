@@ -2,7 +2,7 @@
 # Install every Debian package the project needs, when missing.
 # Idempotent and quiet when everything is present. Needs root (or sudo)
 # only when something is missing. `deps.sh fuzz` adds clang and libFuzzer
-# for `make fuzz`.
+# for `make fuzz`; `deps.sh bench` gnuplot and perf for `make bench`.
 set -eu
 
 PKGS="build-essential pkg-config libsqlite3-dev sqlite3 libprotobuf-c-dev
@@ -10,6 +10,8 @@ protobuf-c-compiler protobuf-compiler libprotobuf-dev libssl-dev libsrtp2-dev li
 libusrsctp-dev libglib2.0-dev libc-ares-dev valgrind python3-protobuf python3-websockets
 python3-aiortc coturn openssl janus iproute2 chromium prometheus"
 [ "${1:-}" = fuzz ] && PKGS="$PKGS clang libclang-rt-dev"
+# `deps.sh bench` adds what `make bench` draws and profiles with
+[ "${1:-}" = bench ] && PKGS="$PKGS gnuplot-nox linux-perf"
 # The interop tests drive npm packages with Node.js: Debian's when the
 # machine has none of its own.
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||

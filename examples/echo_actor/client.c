@@ -151,6 +151,25 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* $ACTR_BENCH_SAMPLES=FILE: the calls after the first, in us, one a line
+ * (bench/peers/rust.sh draws their distribution). rtt[1..] is sorted. */
+static void write_samples(struct client *c)
+{
+	const char *path = getenv("ACTR_BENCH_SAMPLES");
+	FILE *f;
+
+	if (!path || !*path || c->sent < 2)
+		return;
+	f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		return;
+	}
+	for (int i = 1; i < c->sent; i++)
+		fprintf(f, "%.1f\n", (double)c->rtt[i] / 1e3);
+	fclose(f);
+}
+
 static void print_stats(struct client *c)
 {
 	uint64_t p50 = 0, p99 = 0;
@@ -172,6 +191,7 @@ static void print_stats(struct client *c)
 	printf("stats calls=%d ok=%d setup_us=%.1f p50_us=%.1f p99_us=%.1f\n",
 	       c->sent, c->ok, (double)c->rtt[0] / 1e3, (double)p50 / 1e3,
 	       (double)p99 / 1e3);
+	write_samples(c);
 }
 
 static void usage(void)

@@ -1,4 +1,4 @@
-# Shared by test/interop/rust.sh and bench/interop.sh (sourced, POSIX sh):
+# Shared by test/interop/rust.sh and bench/peers/rust.sh (sourced, POSIX sh):
 # the private network namespace, actr-signal, Rust nodes through
 # rust_peer.mjs, bounded waits and cleanup. The caller sets B (build dir,
 # absolute), INTEROP (this folder, absolute), NAME (for messages) and

@@ -1,6 +1,6 @@
 // A Rust actr node (the Rust runtime's Node.js binding, npm
 // @actrium/actr-linux-x64-gnu) driven from the command line, for the
-// interop test (test/interop/rust.sh) and benchmark (bench/interop.sh).
+// interop test (test/interop/rust.sh) and benchmark (bench/peers/rust.sh).
 //
 //   node rust_peer.mjs serve --addon A --dir D --signal HOST:PORT
 //        --realm R --secret S --type MFR:NAME:VER
@@ -256,6 +256,11 @@ async function call() {
 		rtt[Math.ceil(rtt.length * p / 100) - 1] : 0;
 	const want = Number(opt.n) + (opt.sizes ? opt.sizes.split(',').length
 		: 0);
+	// $ACTR_BENCH_SAMPLES=FILE: the calls after the first, us, one a
+	// line (bench/peers/rust.sh draws their distribution).
+	if (process.env.ACTR_BENCH_SAMPLES && rtt.length)
+		writeFileSync(process.env.ACTR_BENCH_SAMPLES,
+			rtt.map((x) => x.toFixed(1)).join('\n') + '\n');
 	console.log(`stats calls=${st.calls} ok=${st.ok} ` +
 		`setup_us=${setup.toFixed(1)} p50_us=${pct(50).toFixed(1)} ` +
 		`p99_us=${pct(99).toFixed(1)}`);
