@@ -8,7 +8,7 @@
 // (Chromium alone; its setup is the offer/answer and channel open).
 //   node browser.mjs --build B --top TOP --dir DIR --calls N --rounds R
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch, openPage, percentile } from '../test/browser/lib.mjs';
 
@@ -174,6 +174,21 @@ msg_burst = 100000
 		summary[k] = s;
 		console.log(f(label, [(s.setup / 1000).toFixed(1),
 			s.p50.toFixed(1), s.p99.toFixed(1)]));
+	}
+	if (process.env.ACTR_BENCH_OUT) {
+		const roles = { c: ['C -> C', 'baseline'],
+			page: ['page -> C', 'subject'],
+			floor: ['Chromium DC echo', 'peer'] };
+		let lines = '';
+		for (const k of ['page', 'c', 'floor'])
+			lines += JSON.stringify({ bench: 'browser',
+				group: 'page echo', row: roles[k][0],
+				role: roles[k][1], p50_us: summary[k].p50,
+				p99_us: summary[k].p99,
+				setup_ms: summary[k].setup / 1000, n: N,
+				rounds: ROUNDS }) + '\n';
+		appendFileSync(join(process.env.ACTR_BENCH_OUT,
+			'results.jsonl'), lines);
 	}
 	console.log(f('ratio page/C', [
 		(summary.page.setup / summary.c.setup).toFixed(2) + 'x',

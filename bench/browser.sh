@@ -6,6 +6,10 @@
 # Setup = discovery, negotiation, ICE, DTLS, SCTP and the first call;
 # p50/p99 over ACTR_BENCH_CALLS (1000) sequential calls; median of
 # ACTR_BENCH_ROUNDS (3). Not pinned: Chromium is several processes.
+# ACTR_BENCH_OUT=DIR: contract rows (bench/CONTRACT.md), group "page echo":
+# page -> C the subject, C -> C the baseline, Chromium's own DataChannel
+# echo between two of its peer connections a peer (the browser's floor).
+# Exit status 3: skipped (the reason on the last line).
 #   bench/browser.sh [BUILD_DIR]
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,9 +18,9 @@ case $B in /*) ;; *) B="$TOP/$B" ;; esac
 if [ -z "${ACTR_BROWSER_INSIDE:-}" ]; then
 	[ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1 &&
 		[ -x /usr/bin/chromium ] && [ -f "$TOP/web/actr.js" ] ||
-		{ echo "SKIP: bench browser: needs root, unshare, chromium, web/actr.js"; exit 0; }
+		{ echo "SKIP: bench browser: needs root, unshare, chromium, web/actr.js"; exit 3; }
 	sh "$TOP/test/interop/npm-fetch.sh" "$B/npm" playwright-core@1.65.2 ||
-		{ echo "SKIP: bench browser: playwright-core not installed"; exit 0; }
+		{ echo "SKIP: bench browser: playwright-core not installed"; exit 3; }
 	ACTR_BROWSER_INSIDE=1 exec unshare -n sh "$0" "$@"
 fi
 ip link set lo up

@@ -15,7 +15,8 @@
 #   BENCH_RESULTS=dir  where the report goes (default bench/results)
 #
 # Discovery (no list to keep in sync): every executable in BUILD_DIR/bench/,
-# every bench/peers/*.sh (but lib.sh) and bench/interop.sh (unless it is
+# every bench/peers/*.sh (but lib.sh), bench/browser.sh and
+# bench/interop.sh (unless it is
 # bench/peers/rust.sh's wrapper). A program absent from the preset table
 # runs with no arguments and the default time limit, a script with
 # BUILD_DIR. ACTR_BENCH_QUICK=1 is set (the peers' and scale benchmarks'
@@ -47,6 +48,7 @@ libdatachannel.sh  | 150 | BUILD
 libwebrtc.sh       | 150 | BUILD
 rust.sh            | 180 | BUILD
 interop.sh         | 180 | BUILD
+browser.sh         | 150 | BUILD
 mailbox            | 90  | 20000
 stream             | 90  | --mb 64 --pings 2000
 ws_echo            | 40  | 10000
@@ -111,6 +113,8 @@ for f in bench/peers/*.sh; do
 	case $f in */lib.sh) continue ;; esac
 	[ -f "$f" ] && list="$list $(basename "$f")"
 done
+# page -> C in headless Chromium next to C -> C (issue 19)
+[ -f bench/browser.sh ] && list="$list browser.sh"
 # bench/interop.sh became a wrapper of bench/peers/rust.sh: not twice
 [ -f bench/peers/rust.sh ] || list="$list interop.sh"
 # running order: the table's, then the rest
