@@ -334,6 +334,43 @@ TEST_TIMEOUT(media_pc_tracks_both_ways, 60)
 	actr_reactor_free(r);
 }
 
+/* A data-only connection makes no SRTP sessions (libsrtp's first
+ * initialisation is tens of milliseconds of setup, and the sessions are
+ * memory per connection); the first track, added once connected, makes
+ * them on both sides and its frames arrive. */
+TEST_TIMEOUT(media_pc_srtp_when_first_track, 60)
+{
+	actr_reactor_t *r = actr_reactor_new();
+	struct side a, b;
+	static uint8_t f[4000];
+	struct actr__media_stats st;
+	uint64_t end;
+
+	setup(r, &a, &b);
+	connect_sides(r, &a, &b);
+	end = actr_time_ns() + ACTR_MS(actr_test_scale(5000));
+
+	CHECK_OK(actr__pc_send(a.pc, ACTR__LANE_RPC_RELIABLE, "call", 4));
+	while (b.msgs < 1 && actr_time_ns() < end)
+		step(r, &a, &b);
+	CHECK_EQ(b.msgs, 1);
+	CHECK(!actr__media_srtp_live(actr__pc_media(a.pc)));
+	CHECK(!actr__media_srtp_live(actr__pc_media(b.pc)));
+	CHECK_OK(actr__pc_add_track(a.pc, "late", "VP8"));
+	frame(f, sizeof(f), 7, true, ACTR__CODEC_VP8);
+	send_frame(r, &a, &b, "late", f, sizeof(f), 3000);
+	wait_frames(r, &a, &b, &b, 1);
+	CHECK_STR(b.fr[0].track, "late");
+	CHECK_EQ(b.fr[0].sum, sum(f, sizeof(f)));
+	CHECK(actr__media_srtp_live(actr__pc_media(a.pc)));
+	CHECK(actr__media_srtp_live(actr__pc_media(b.pc)));
+	actr__pc_media_stats(b.pc, &st);
+	CHECK_EQ(st.srtp_auth_fail, 0);
+	CHECK_EQ(st.malformed, 0);
+	teardown(&a, &b);
+	actr_reactor_free(r);
+}
+
 /* The third packet of a 20-packet frame never leaves; the receiver NACKs
  * it, the sender answers from its retransmission buffer, the frame
  * arrives whole. Then tampered, replayed and garbage SRTP are counted

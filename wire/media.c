@@ -84,7 +84,10 @@ struct actr__media {
 	actr_reactor_t *r;
 	struct actr__media_cbs cbs;
 	void *arg;
-	actr__srtp_t *srtp;		/* NULL before DTLS */
+	actr__srtp_t *srtp;		/* NULL before DTLS, and until a track
+					 * needs it (see srtp_ready) */
+	struct actr__dtls_srtp_keys keys; /* from DTLS, until srtp exists */
+	bool keyed;			/* keys holds them */
 	struct actr__list sends;	/* struct send_track */
 	struct actr__list recvs;	/* struct recv_track */
 	unsigned nsend, nrecv;
@@ -154,20 +157,53 @@ void actr__media_free(actr__media_t *m)
 	while ((n = actr__list_pop_head(&m->recvs)))
 		free_recv(actr__list_entry(n, struct recv_track, link));
 	actr__srtp_free(m->srtp);
+	explicit_bzero(&m->keys, sizeof(m->keys));
 	free(m);
+}
+
+/* The SRTP context and the report clock, made from the keys DTLS gave.
+ * Not at DTLS time: libsrtp's first srtp_init() runs its self-tests
+ * (30-40 ms here), which would sit on the first connection's setup of
+ * every process, and a data-only connection would carry ~30 KiB of SRTP
+ * state and a 100 ms timer for nothing. So the context is made when the
+ * connection first has a track or a media packet. */
+static bool srtp_ready(actr__media_t *m)
+{
+	if (m->srtp)
+		return true;
+	if (!m->keyed)
+		return false;
+	m->srtp = actr__srtp_new(&m->keys);
+	explicit_bzero(&m->keys, sizeof(m->keys));
+	m->keyed = false;
+	if (!m->srtp) {
+		actr_logw("media", "no SRTP context: media tracks on this "
+			  "connection will not work");
+		return false;
+	}
+	if (actr_timer_start(&m->tick, ACTR_MS(TICK_MS), ACTR_MS(TICK_MS)) < 0)
+		actr_logw("media", "no report timer: RTCP, NACK and PLI "
+			  "stop on this connection");
+	return true;
 }
 
 int actr__media_start(actr__media_t *m, const struct actr__dtls_srtp_keys *k)
 {
-	if (m->srtp)
+	if (m->srtp || m->keyed)
 		return 0;
-	m->srtp = actr__srtp_new(k);
-	if (!m->srtp)
+	m->keys = *k;
+	m->keyed = true;
+	if ((m->nsend || m->nrecv) && !srtp_ready(m))
 		return -ACTR_EPROTO;
-	return actr_timer_start(&m->tick, ACTR_MS(TICK_MS), ACTR_MS(TICK_MS));
+	return 0;
 }
 
 bool actr__media_started(const actr__media_t *m)
+{
+	return m->srtp != NULL || m->keyed;
+}
+
+bool actr__media_srtp_live(const actr__media_t *m)
 {
 	return m->srtp != NULL;
 }
@@ -271,6 +307,7 @@ int actr__media_add_send(actr__media_t *m, const char *track_id, int codec,
 	t->seq = seq & 0x7fff; /* RFC 3550: random start, room to wrap */
 	actr__list_insert_tail(&m->sends, &t->link);
 	m->nsend++;
+	srtp_ready(m); /* after DTLS: the first track starts SRTP */
 	return 0;
 }
 
@@ -327,6 +364,7 @@ int actr__media_add_recv(actr__media_t *m, const char *track_id, int codec,
 	t->ssrc = ssrc;
 	actr__list_insert_tail(&m->recvs, &t->link);
 	m->nrecv++;
+	srtp_ready(m);
 	return 0;
 }
 
@@ -422,7 +460,7 @@ int actr__media_send_frame(actr__media_t *m, const char *track_id,
 
 	if (!t)
 		return -ACTR_ENOTFOUND;
-	if (!m->srtp || !t->ready)
+	if (!t->ready || !srtp_ready(m))
 		return -ACTR_ENOTREADY;
 	if (!len || !data)
 		return -EINVAL;
@@ -601,7 +639,7 @@ int actr__media_request_keyframe(actr__media_t *m, const char *track_id)
 
 	if (!t)
 		return -ACTR_ENOTFOUND;
-	if (!m->srtp || !t->ssrc)
+	if (!t->ssrc || !srtp_ready(m))
 		return -ACTR_ENOTREADY;
 	send_pli(m, t);
 	return 0;
@@ -1016,7 +1054,7 @@ static void recv_rtcp(actr__media_t *m, uint8_t *p, size_t n)
 
 void actr__media_recv(actr__media_t *m, uint8_t *p, size_t n)
 {
-	if (!m->srtp) {
+	if (!srtp_ready(m)) {
 		m->st.malformed++; /* before DTLS finished: cannot be ours */
 		return;
 	}

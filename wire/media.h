@@ -86,10 +86,15 @@ actr__media_t *actr__media_new(actr_reactor_t *r,
 			       const struct actr__media_cbs *cbs, void *arg);
 void actr__media_free(actr__media_t *m);
 
-/** DTLS finished: SRTP sessions from its keys; reports start. 0,
- * -ENOMEM, -ACTR_EPROTO (libsrtp refused). */
+/** DTLS finished: its SRTP keys are kept (copied). The SRTP sessions and
+ * the report clock start now if the connection has a track, else with
+ * its first track or media packet (libsrtp's first initialisation costs
+ * tens of milliseconds: not on a data-only connection's setup). 0, or
+ * -ACTR_EPROTO (libsrtp refused). */
 int actr__media_start(actr__media_t *m, const struct actr__dtls_srtp_keys *k);
 bool actr__media_started(const actr__media_t *m);
+/** The SRTP sessions exist (a track or a media packet came after DTLS). */
+bool actr__media_srtp_live(const actr__media_t *m);
 
 /** A track we send (ssrc, pt chosen by the caller). -EEXIST, -ENOMEM. */
 int actr__media_add_send(actr__media_t *m, const char *track_id, int codec,
