@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -347,6 +348,26 @@ static inline double bench_median(double *v, size_t n)
 		return 0;
 	qsort(v, n, sizeof(*v), cmp_dbl);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* RLIMIT_NOFILE up to want (root may raise the hard limit as well);
+ * returns the soft limit now in force. */
+static inline long bench_raise_nofile(long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -1;
+	if ((long)rl.rlim_max < want) {
+		struct rlimit up = { (rlim_t)want, (rlim_t)want };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return want;
+	}
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	return (long)rl.rlim_cur;
 }
 
 #endif

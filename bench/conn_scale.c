@@ -133,7 +133,7 @@ int main(int argc, char **argv)
 		goto usage;
 	if (actr_log_get_level() == ACTR_LOG_INFO && !getenv("ACTR_LOG"))
 		actr_log_set_level(ACTR_LOG_WARN);
-	lim = raise_nofile_to(4L * n + 1024);
+	lim = bench_raise_nofile(4L * n + 1024);
 	if (lim < 3L * n + 256)
 		fprintf(stderr, "conn_scale: RLIMIT_NOFILE %ld may be short "
 			"for %d connections\n", lim, n);

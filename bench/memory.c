@@ -71,7 +71,7 @@ int main(int argc, char **argv)
 		nhosts = 2;
 	if (actr_log_get_level() == ACTR_LOG_INFO && !getenv("ACTR_LOG"))
 		actr_log_set_level(ACTR_LOG_WARN);
-	raise_nofile_to(65536);
+	bench_raise_nofile(65536);
 	mem_read(0, &bare);
 	sig = scale_signal_child(1, url, sizeof(url));
 	if (sig < 0 || scale_hosts(url, n, nhosts, 1, hosts) < 0) {

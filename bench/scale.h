@@ -79,26 +79,6 @@ static inline void load_avg(char *buf, size_t cap)
 		snprintf(buf, cap, "n/a");
 }
 
-/* RLIMIT_NOFILE up to want (root may raise the hard limit as well);
- * returns the soft limit now in force. */
-static inline long raise_nofile_to(long want)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return -1;
-	if ((long)rl.rlim_max < want) {
-		struct rlimit up = { (rlim_t)want, (rlim_t)want };
-
-		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
-			return want;
-	}
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	getrlimit(RLIMIT_NOFILE, &rl);
-	return (long)rl.rlim_cur;
-}
-
 /* Open file descriptors of this process. */
 static inline int count_fds(void)
 {
@@ -205,7 +185,7 @@ static inline pid_t scale_host_child(const char *url, int first, int count, int 
 		int up = 0;
 
 		pin(cpu);
-		raise_nofile_to(65536);
+		bench_raise_nofile(65536);
 		r = actr_reactor_new();
 		if (!r || !peers)
 			_exit(2);

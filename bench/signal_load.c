@@ -76,26 +76,6 @@ static pid_t server_pid;
 static int server_cpu = 0;
 static int client_cpu = 1;
 
-/* RLIMIT_NOFILE to at least want: root may raise the hard limit too.
- * Returns the soft limit in force. */
-static long raise_nofile(long want)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return -1;
-	if ((long)rl.rlim_max < want) {
-		struct rlimit up = { (rlim_t)want, (rlim_t)want };
-
-		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
-			return want;
-	}
-	rl.rlim_cur = rl.rlim_max;
-	setrlimit(RLIMIT_NOFILE, &rl);
-	getrlimit(RLIMIT_NOFILE, &rl);
-	return (long)rl.rlim_cur;
-}
-
 static int count_fds(pid_t pid)
 {
 	char path[64];
@@ -670,7 +650,7 @@ int main(int argc, char **argv)
 	}
 	/* the server holds one descriptor per actor, a client process one
 	 * per actor it runs */
-	nofile = raise_nofile(n_actors + 1024);
+	nofile = bench_raise_nofile(n_actors + 1024);
 	if (nofile > 0 && nofile < n_actors + 64) {
 		/* a process without CAP_SYS_RESOURCE cannot pass the hard
 		 * limit; the server needs about N + 15 descriptors */
