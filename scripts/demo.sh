@@ -19,20 +19,7 @@ fi
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/actr-demo.XXXXXX")
 SIG_PID=
 SRV_PID=
-stop() {
-	# TERM, then KILL after ~3 s; never waits unbounded
-	for p in "$@"; do
-		[ -n "$p" ] || continue
-		kill -TERM "$p" 2>/dev/null || continue
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-}
+. "$(dirname "$0")/stop.sh"
 cleanup() {
 	stop "$SRV_PID" "$SIG_PID"
 	rm -rf "$DIR"

@@ -23,19 +23,7 @@ SRV_PID=
 SRV2_PID=
 BE_PID=
 SECRET=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-stop() {
-	for p in "$@"; do
-		[ -n "$p" ] || continue
-		kill -TERM "$p" 2>/dev/null || continue
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-}
+. "$TOP/scripts/stop.sh"
 cleanup() {
 	stop "$BE_PID" "$SRV2_PID" "$SRV_PID" "$SIG_PID"
 	rm -rf "$DIR"
