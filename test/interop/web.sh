@@ -38,24 +38,15 @@ NAME="web interop"
 NPM_SPECS="node-datachannel@0.33.4 ws@8.18.3 protobufjs@8.8.1"
 PORT=18391
 SECRET=web-secret
-PIDS=""
-FAILS=0
-
-skip() {
-	echo "SKIP: $NAME: $*"
-	if [ "${CI:-}" = true ]; then
-		echo "FAIL: $NAME skipped under CI=true"
-		exit 1
-	fi
-	exit 0
-}
+# interop_skip, interop_cleanup, wait_for; PIDS and FAILS
+. "$INTEROP/lib.sh"
 
 if [ -z "${ACTR_WEB_INSIDE:-}" ]; then
-	command -v node >/dev/null 2>&1 || skip "node is not installed"
+	command -v node >/dev/null 2>&1 || interop_skip "node is not installed"
 	out=$(sh "$INTEROP/npm-fetch.sh" "$B/npm" $NPM_SPECS 2>&1)
 	case $? in
 	0) ;;
-	3) skip "$(echo "$out" | sed -n 's/^SKIP: //p' | head -1)" ;;
+	3) interop_skip "$(echo "$out" | sed -n 's/^SKIP: //p' | head -1)" ;;
 	*) echo "$out"; echo "FAIL: $NAME: cannot install $NPM_SPECS"; exit 1 ;;
 	esac
 	for p in actr-signal examples/echo_actor/server \
@@ -73,30 +64,9 @@ else
 fi
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/actr-web.XXXXXX")
-cleanup() {
-	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
-	i=0
-	for p in $PIDS; do
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -KILL "$p" 2>/dev/null
-	done
-	wait 2>/dev/null
-	[ "$FAILS" -eq 0 ] && [ -z "${KEEP:-}" ] && rm -rf "$DIR"
-}
-trap cleanup EXIT
+trap interop_cleanup EXIT
 trap 'exit 1' INT TERM
 
-wait_for() { # wait_for FILE PATTERN SECONDS
-	i=0
-	while ! grep -q "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt $(($3 * 10)) ] && return 1
-		sleep 0.1
-	done
-}
 
 result() { # result STEP STATUS DETAIL LOGFILE...
 	step=$1 st=$2 detail=$3
